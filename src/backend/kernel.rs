@@ -1,0 +1,431 @@
+//! The Linux kernel backend: POSIX message queues through `mq_*` (nix, and
+//! libc where nix has no wrapper), readiness through ppoll, and the meaning of
+//! each errno value turned into a detail that names the cause and the fix.
+
+use std::os::fd::{AsRawFd, RawFd};
+use std::time::Duration;
+
+use nix::errno::Errno;
+use nix::mqueue::{self, MQ_OFlag, MqAttr, MqdT};
+use nix::sys::stat::Mode;
+
+use crate::error::{errno_text, Error, ErrorKind};
+use crate::limits::{self, bytes_text, queue_cost};
+
+/// What a non-waiting attempt returned.
+pub(crate) enum Attempt<T> {
+    /// The operation completed.
+    Done(T),
+    /// The queue is full (send) or empty (receive) right now.
+    NotNow,
+    /// The descriptor is non-blocking (`block = false`): do not wait at all.
+    NonBlocking,
+    /// Some other failure.
+    Failed(Errno),
+}
+
+/// Which readiness to wait for.
+#[derive(Clone, Copy)]
+pub(crate) enum Interest {
+    Readable,
+    Writable,
+}
+
+/// An absolute CLOCK_REALTIME deadline of zero: the kernel's fast path for
+/// "do not wait" (schedule_hrtimeout returns at once for an expiry of 0),
+/// which costs the same as an O_NONBLOCK call and leaves O_NONBLOCK alone.
+const EXPIRED: libc::timespec = libc::timespec {
+    tv_sec: 0,
+    tv_nsec: 0,
+};
+
+/// Parameters of an mq_open call.
+pub(crate) struct OpenRequest<'a> {
+    pub name: &'a str,
+    pub read: bool,
+    pub write: bool,
+    pub create: bool,
+    pub exclusive: bool,
+    pub nonblocking: bool,
+    pub mode: u32,
+    pub max_messages: i64,
+    pub max_message_size: i64,
+}
+
+/// An open kernel message-queue descriptor; closed when dropped.
+#[derive(Debug)]
+pub(crate) struct KernelQueue {
+    mqd: Option<MqdT>,
+    fd: RawFd,
+}
+
+impl Drop for KernelQueue {
+    fn drop(&mut self) {
+        if let Some(mqd) = self.mqd.take() {
+            // Nothing useful can be done with a close error here (EBADF is
+            // impossible: we own the descriptor).
+            let _ = mqueue::mq_close(mqd);
+        }
+    }
+}
+
+impl KernelQueue {
+    /// Opens (or creates) a queue. Descriptors are always close-on-exec.
+    pub fn open(req: &OpenRequest<'_>) -> Result<KernelQueue, Errno> {
+        let mut flags = MQ_OFlag::O_CLOEXEC;
+        flags |= match (req.read, req.write) {
+            (true, true) => MQ_OFlag::O_RDWR,
+            (false, true) => MQ_OFlag::O_WRONLY,
+            _ => MQ_OFlag::O_RDONLY,
+        };
+        if req.create {
+            flags |= MQ_OFlag::O_CREAT;
+        }
+        if req.exclusive {
+            flags |= MQ_OFlag::O_EXCL;
+        }
+        if req.nonblocking {
+            flags |= MQ_OFlag::O_NONBLOCK;
+        }
+        let attr = MqAttr::new(0, req.max_messages, req.max_message_size, 0);
+        let mode = Mode::from_bits_truncate(req.mode as libc::mode_t);
+        let mqd = mqueue::mq_open(
+            req.name,
+            flags,
+            mode,
+            if req.create { Some(&attr) } else { None },
+        )?;
+        let fd = mqd.as_raw_fd();
+        Ok(KernelQueue { mqd: Some(mqd), fd })
+    }
+
+    fn mqd(&self) -> &MqdT {
+        // The option is only emptied in Drop.
+        self.mqd.as_ref().expect("descriptor present until drop")
+    }
+
+    /// The descriptor (on Linux an mqd_t is a file descriptor usable with poll/epoll).
+    pub fn fd(&self) -> RawFd {
+        self.fd
+    }
+
+    /// Blocking (per the descriptor's state) send.
+    #[inline]
+    pub fn send(&self, msg: &[u8], priority: u32) -> Result<(), Errno> {
+        mqueue::mq_send(self.mqd(), msg, priority)
+    }
+
+    /// Blocking (per the descriptor's state) receive.
+    #[inline]
+    pub fn receive(&self, buf: &mut [u8]) -> Result<(usize, u32), Errno> {
+        let mut prio = 0u32;
+        let n = mqueue::mq_receive(self.mqd(), buf, &mut prio)?;
+        Ok((n, prio))
+    }
+
+    /// Send without waiting and without touching O_NONBLOCK.
+    #[inline]
+    pub fn try_send(&self, msg: &[u8], priority: u32) -> Attempt<()> {
+        // nix has no mq_timedsend wrapper.
+        // SAFETY: `msg` is a valid slice for reads of `msg.len()` bytes and
+        // EXPIRED a valid timespec; the descriptor is open while `self` lives.
+        let r = unsafe {
+            libc::mq_timedsend(self.fd, msg.as_ptr().cast(), msg.len(), priority, &EXPIRED)
+        };
+        if r == 0 {
+            Attempt::Done(())
+        } else {
+            classify(Errno::last())
+        }
+    }
+
+    /// Receive without waiting and without touching O_NONBLOCK.
+    #[inline]
+    pub fn try_receive(&self, buf: &mut [u8]) -> Attempt<(usize, u32)> {
+        let mut prio = 0u32;
+        // SAFETY: `buf` is valid for writes of `buf.len()` bytes, `prio` is a
+        // valid u32 and EXPIRED a valid timespec; the descriptor is open.
+        let r = unsafe {
+            libc::mq_timedreceive(
+                self.fd,
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                &mut prio,
+                &EXPIRED,
+            )
+        };
+        if r >= 0 {
+            Attempt::Done((r as usize, prio))
+        } else {
+            classify(Errno::last())
+        }
+    }
+
+    /// Waits until the queue is readable/writable or `timeout` passes
+    /// (ppoll measures a relative timeout on CLOCK_MONOTONIC).
+    /// Returns whether the descriptor became ready.
+    pub fn wait(&self, interest: Interest, timeout: Option<Duration>) -> Result<bool, Errno> {
+        let events = match interest {
+            Interest::Readable => libc::POLLIN,
+            Interest::Writable => libc::POLLOUT,
+        };
+        let mut pfd = libc::pollfd {
+            fd: self.fd,
+            events,
+            revents: 0,
+        };
+        let ts = timeout.map(|d| libc::timespec {
+            tv_sec: d.as_secs().min(libc::time_t::MAX as u64) as libc::time_t,
+            tv_nsec: d.subsec_nanos() as libc::c_long,
+        });
+        let tsp = ts
+            .as_ref()
+            .map_or(std::ptr::null(), |t| t as *const libc::timespec);
+        // SAFETY: `pfd` is one valid pollfd, `tsp` is null or points to a
+        // valid timespec, and a null sigmask means "keep the current mask".
+        let r = unsafe { libc::ppoll(&mut pfd, 1, tsp, std::ptr::null()) };
+        if r < 0 {
+            Err(Errno::last())
+        } else {
+            Ok(r > 0)
+        }
+    }
+
+    /// (flags, max_messages, max_message_size, current_messages)
+    pub fn getattr(&self) -> Result<(i64, i64, i64, i64), Errno> {
+        let a = mqueue::mq_getattr(self.mqd())?;
+        Ok((a.flags(), a.maxmsg(), a.msgsize(), a.curmsgs()))
+    }
+
+    /// Whether the descriptor blocks (O_NONBLOCK clear).
+    pub fn blocking(&self) -> Result<bool, Errno> {
+        let (flags, ..) = self.getattr()?;
+        Ok(flags & libc::O_NONBLOCK as i64 == 0)
+    }
+
+    /// Sets or clears O_NONBLOCK on this descriptor only.
+    pub fn set_blocking(&self, block: bool) -> Result<(), Errno> {
+        if block {
+            mqueue::mq_remove_nonblock(self.mqd())?;
+        } else {
+            mqueue::mq_set_nonblock(self.mqd())?;
+        }
+        Ok(())
+    }
+}
+
+#[inline]
+fn classify<T>(e: Errno) -> Attempt<T> {
+    match e {
+        Errno::ETIMEDOUT => Attempt::NotNow,
+        Errno::EAGAIN => Attempt::NonBlocking,
+        other => Attempt::Failed(other),
+    }
+}
+
+/// Removes a queue's name. Open handles keep working.
+pub(crate) fn unlink(name: &str) -> Result<(), Errno> {
+    mqueue::mq_unlink(name)
+}
+
+/// Where the mqueue filesystem is normally mounted.
+pub(crate) const MQUEUE_MOUNT: &str = "/dev/mqueue";
+
+fn open_fd_count() -> Option<u64> {
+    std::fs::read_dir("/proc/self/fd")
+        .ok()
+        .map(|d| d.count() as u64)
+}
+
+/// Turns an mq_open failure into an error that names the cause and the fix.
+pub(crate) fn describe_open_error(e: Errno, req: &OpenRequest<'_>) -> Error {
+    let name = req.name;
+    let errno = e as i32;
+    let err = match e {
+        Errno::EEXIST => Error::new(
+            ErrorKind::Exists,
+            format!(
+                "queue {name} already exists and exclusive creation (O_EXCL) was asked for; \
+                 open it without O_EXCL, or remove it first (pmq_unlink / `pmq rm {name}`)"
+            ),
+        ),
+        Errno::ENOENT => Error::new(
+            ErrorKind::NotFound,
+            format!("queue {name} does not exist; pass O_CREAT (PMQ_O_CREAT) to create it"),
+        ),
+        Errno::EACCES => {
+            let access = match (req.read, req.write) {
+                (true, true) => "read and write",
+                (true, false) => "read",
+                _ => "write",
+            };
+            Error::new(
+                ErrorKind::Permission,
+                format!(
+                    "permission denied: queue {name}'s mode or owner does not allow {access} access \
+                     for this user; ask for less access, or change the queue's mode \
+                     (ls -l {MQUEUE_MOUNT}{name}; chmod as its owner)"
+                ),
+            )
+        }
+        Errno::EINVAL if req.create => {
+            let l = limits::Limits::read();
+            if req.max_messages > l.msg_max {
+                Error::new(
+                    ErrorKind::SystemLimit,
+                    format!(
+                        "max_messages {} is above the system limit fs.mqueue.msg_max = {}; \
+                         ask for at most {} messages, or raise it as root: \
+                         sysctl -w fs.mqueue.msg_max={}",
+                        req.max_messages, l.msg_max, l.msg_max, req.max_messages
+                    ),
+                )
+            } else if req.max_message_size > l.msgsize_max {
+                Error::new(
+                    ErrorKind::SystemLimit,
+                    format!(
+                        "max_message_size {} is above the system limit fs.mqueue.msgsize_max = {}; \
+                         ask for at most {} bytes, or raise it as root: \
+                         sysctl -w fs.mqueue.msgsize_max={}",
+                        req.max_message_size, l.msgsize_max, l.msgsize_max, req.max_message_size
+                    ),
+                )
+            } else {
+                Error::new(
+                    ErrorKind::InvalidArgument,
+                    format!(
+                        "the kernel rejected creating {name} with max_messages {} and \
+                         max_message_size {} (EINVAL); both must be at least 1 and within \
+                         fs.mqueue.msg_max = {} and fs.mqueue.msgsize_max = {}",
+                        req.max_messages, req.max_message_size, l.msg_max, l.msgsize_max
+                    ),
+                )
+            }
+        }
+        Errno::EMFILE => {
+            let nofile = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+                .map(|(s, _)| s)
+                .unwrap_or(u64::MAX);
+            let open = open_fd_count().unwrap_or(0);
+            if open + 1 >= nofile {
+                Error::new(
+                    ErrorKind::SystemLimit,
+                    format!(
+                        "this process has {open} descriptors open, at its limit \
+                         RLIMIT_NOFILE = {nofile}; close some handles, or raise it with `ulimit -n`"
+                    ),
+                )
+            } else {
+                let (soft, _) = limits::rlimit_msgqueue();
+                let cost = queue_cost(req.max_messages, req.max_message_size);
+                Error::new(
+                    ErrorKind::SystemLimit,
+                    format!(
+                        "creating {name} needs {cost} bytes of this user's message-queue \
+                         allowance RLIMIT_MSGQUEUE ({} x {} bytes plus overhead), and the user's \
+                         existing queues leave less than that of the limit of {}; unlink unused \
+                         queues (ls {MQUEUE_MOUNT}), create smaller ones (fewer or smaller \
+                         messages), or raise the limit: `ulimit -q` / LimitMSGQUEUE= in systemd / \
+                         msgqueue in /etc/security/limits.conf",
+                        req.max_messages,
+                        req.max_message_size,
+                        bytes_text(soft)
+                    ),
+                )
+            }
+        }
+        Errno::ENFILE => Error::new(
+            ErrorKind::SystemLimit,
+            "the system-wide limit on open files was reached (fs.file-max); close files or raise \
+             it: sysctl -w fs.file-max=N",
+        ),
+        Errno::ENOSPC => {
+            let l = limits::Limits::read();
+            Error::new(
+                ErrorKind::SystemLimit,
+                format!(
+                    "the system already has fs.mqueue.queues_max = {} queues; unlink unused \
+                     queues (ls {MQUEUE_MOUNT}) or raise it as root: sysctl -w fs.mqueue.queues_max={}",
+                    l.queues_max,
+                    l.queues_max.saturating_mul(2)
+                ),
+            )
+        }
+        Errno::ENOMEM => Error::new(
+            ErrorKind::OutOfMemory,
+            format!("the kernel is out of memory for queue {name}; try smaller queues"),
+        ),
+        Errno::ENAMETOOLONG => Error::new(
+            ErrorKind::InvalidArgument,
+            format!("queue name {name:?} is too long (the limit is 255 bytes after the slash)"),
+        ),
+        Errno::ENOSYS => not_supported(),
+        other => Error::new(
+            ErrorKind::Os,
+            format!("mq_open({name}) failed: {}", errno_text(other as i32)),
+        ),
+    };
+    err.with_errno(errno)
+}
+
+/// The error for a kernel without POSIX message queues.
+pub(crate) fn not_supported() -> Error {
+    Error::new(
+        ErrorKind::NotSupported,
+        "this kernel has no POSIX message queues (CONFIG_POSIX_MQUEUE is off)",
+    )
+    .with_errno(libc::ENOSYS)
+}
+
+/// Turns an mq_unlink failure into an error.
+pub(crate) fn describe_unlink_error(e: Errno, name: &str) -> Error {
+    let err = match e {
+        Errno::ENOENT => Error::new(
+            ErrorKind::NotFound,
+            format!("queue {name} does not exist (already unlinked?)"),
+        ),
+        Errno::EACCES | Errno::EPERM => Error::new(
+            ErrorKind::Permission,
+            format!("permission denied unlinking {name}: only its owner (or root) may remove it"),
+        ),
+        other => Error::new(
+            ErrorKind::Os,
+            format!("mq_unlink({name}) failed: {}", errno_text(other as i32)),
+        ),
+    };
+    err.with_errno(e as i32)
+}
+
+/// Turns a send/receive/attribute failure into an error.
+pub(crate) fn describe_io_error(e: Errno, what: &'static str) -> Error {
+    let err = match e {
+        Errno::EINTR => Error::fixed(
+            ErrorKind::Interrupted,
+            "a signal arrived during the wait and its handler returned; nothing was sent or \
+             received, call again (or open with retry_on_interrupt to retry automatically)",
+        ),
+        Errno::EAGAIN => Error::fixed(
+            ErrorKind::WouldBlock,
+            "the handle is non-blocking (block = false) and the call could not complete now",
+        ),
+        Errno::EBADF => Error::fixed(
+            ErrorKind::Permission,
+            "the handle was not opened for this direction (send needs write access, receive \
+             needs read access)",
+        ),
+        Errno::EMSGSIZE => Error::fixed(
+            ErrorKind::MessageTooLarge,
+            "the message does not fit the queue's max_message_size",
+        ),
+        Errno::EINVAL => Error::fixed(
+            ErrorKind::InvalidArgument,
+            "the kernel rejected the call's arguments (priority or timeout)",
+        ),
+        Errno::ENOMEM => Error::fixed(ErrorKind::OutOfMemory, "the kernel is out of memory"),
+        other => Error::new(
+            ErrorKind::Os,
+            format!("{what} failed: {}", errno_text(other as i32)),
+        ),
+    };
+    err.with_errno(e as i32)
+}

@@ -1,0 +1,650 @@
+//! C ABI of the queue handle.
+
+use std::ffi::{c_char, c_int, CString};
+
+use super::{
+    ffi_boundary, invalid, name_in, out_ptr, pmq_status, read_bool, slice_in, slice_out, status_of,
+    text_out,
+};
+use crate::queue::{DescribeStyle, OpenOptions, Queue, Timeout};
+
+/// Opaque handle to an open message queue. Create it with pmq_queue_open(),
+/// release it with pmq_queue_free().
+///
+/// Thread safety: every function taking `const pmq_queue *` may be called
+/// from several threads at once on the same handle, pmq_queue_close()
+/// included (a call already waiting in another thread finishes normally and
+/// the descriptor is closed when it returns). pmq_queue_free() must not race
+/// with any other call on the same handle.
+pub struct pmq_queue {
+    _private: [u8; 0],
+}
+
+/// What the C handle points to: the core queue plus the C copy of its name.
+pub(crate) struct FfiQueue {
+    pub(crate) queue: Queue,
+    name_c: CString,
+}
+
+/// Borrows the queue behind a C handle.
+///
+/// # Safety
+/// `q` must be NULL or a handle from pmq_queue_open() not yet freed.
+#[inline]
+pub(crate) unsafe fn queue_ref<'a>(q: *const pmq_queue) -> Result<&'a FfiQueue, pmq_status> {
+    if q.is_null() {
+        return Err(invalid(
+            "queue handle is NULL; pass a handle from pmq_queue_open()",
+        ));
+    }
+    // SAFETY: the caller guarantees `q` came from Box::into_raw in
+    // pmq_queue_open and was not freed; we only read through it.
+    Ok(unsafe { &*q.cast::<FfiQueue>() })
+}
+
+macro_rules! try_ffi {
+    ($e:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(status) => return status,
+        }
+    };
+}
+
+/// Options for pmq_queue_open(). Always fill it with pmq_options_init()
+/// first, then change the fields you need.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct pmq_options {
+    /// 0 (open existing), PMQ_O_CREAT, or PMQ_O_CREX (= PMQ_O_CREAT | PMQ_O_EXCL).
+    pub flags: c_int,
+    /// Permission bits of a created queue (default 0600), masked by the umask.
+    pub mode: u32,
+    /// Capacity of a created queue. Default: the system's msg_max when
+    /// pmq_options_init() ran. Ignored when opening an existing queue.
+    pub max_messages: i64,
+    /// Largest message of a created queue. Default: the system's msgsize_max
+    /// when pmq_options_init() ran. Ignored when opening an existing queue.
+    pub max_message_size: i64,
+    /// This handle may receive (default true).
+    pub read: bool,
+    /// This handle may send (default true).
+    pub write: bool,
+    /// Sends and receives may wait (default true). The reference's `block`.
+    pub block: bool,
+    /// When a signal interrupts a wait: false (default) returns
+    /// PMQ_STATUS_INTERRUPTED; true resumes waiting for the time that remains.
+    pub retry_on_interrupt: bool,
+    /// Must be zero (pmq_options_init() zeroes it); room for future options.
+    pub reserved: [u64; 4],
+}
+
+/// Attributes of a queue, from pmq_queue_get_attributes().
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct pmq_attributes {
+    /// Capacity in messages.
+    pub max_messages: i64,
+    /// Largest message in bytes.
+    pub max_message_size: i64,
+    /// Messages waiting now.
+    pub current_messages: i64,
+    /// Whether this handle blocks (the `block` switch).
+    pub block: bool,
+}
+
+/// pmq_queue_describe(): the reference's str(): name and message count.
+pub const PMQ_DESCRIBE_SHORT: c_int = 0;
+/// pmq_queue_describe(): the reference's repr(): every attribute.
+pub const PMQ_DESCRIBE_DEBUG: c_int = 1;
+
+/// Fills `opts` with the defaults: open an existing queue read-write and
+/// blocking; if created, mode 0600, max_messages = the system's msg_max and
+/// max_message_size = msgsize_max, both read now.
+///
+/// Returns PMQ_STATUS_INVALID_ARGUMENT if `opts` is NULL.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pmq_options_init(opts: *mut pmq_options) -> pmq_status {
+    ffi_boundary!({
+        out_ptr!(opts);
+        let d = OpenOptions::new();
+        let v = pmq_options {
+            flags: d.flags,
+            mode: d.mode,
+            max_messages: d.max_messages,
+            max_message_size: d.max_message_size,
+            read: d.read,
+            write: d.write,
+            block: d.block,
+            retry_on_interrupt: d.retry_on_interrupt,
+            reserved: [0; 4],
+        };
+        // SAFETY: `opts` is non-NULL and the caller guarantees it is writable.
+        unsafe { opts.write(v) };
+        pmq_status::Ok
+    })
+}
+
+/// Reads a C options struct without trusting its bool bytes.
+///
+/// # Safety
+/// `p` must point to a readable `pmq_options`.
+unsafe fn options_from_c(p: *const pmq_options) -> Result<OpenOptions, pmq_status> {
+    // SAFETY: the caller guarantees `p` is readable; plain integer fields are
+    // valid for any bit pattern, and bools are read byte-wise.
+    let (flags, mode, max_messages, max_message_size, reserved, read, write, block, retry) = unsafe {
+        (
+            (*p).flags,
+            (*p).mode,
+            (*p).max_messages,
+            (*p).max_message_size,
+            (*p).reserved,
+            read_bool(std::ptr::addr_of!((*p).read)),
+            read_bool(std::ptr::addr_of!((*p).write)),
+            read_bool(std::ptr::addr_of!((*p).block)),
+            read_bool(std::ptr::addr_of!((*p).retry_on_interrupt)),
+        )
+    };
+    if reserved != [0; 4] {
+        return Err(invalid(
+            "pmq_options.reserved is not zero; fill the options with pmq_options_init() \
+             before setting fields",
+        ));
+    }
+    let mut o = OpenOptions::new();
+    o.flags(flags)
+        .mode(mode)
+        .max_messages(max_messages)
+        .max_message_size(max_message_size)
+        .read(read)
+        .write(write)
+        .block(block)
+        .retry_on_interrupt(retry);
+    Ok(o)
+}
+
+/// Opens or creates a queue.
+///
+/// - `name`: "/name" (a slash, then 1-255 bytes of UTF-8 with no further
+///   slash), or NULL to create a queue with a fresh random name (always
+///   exclusively, whatever `opts->flags` says; read it back with
+///   pmq_queue_name()).
+/// - `opts`: NULL for the defaults of pmq_options_init().
+/// - `out`: receives the new handle on success (untouched on failure).
+///
+/// Errors: PMQ_STATUS_NOT_FOUND (no such queue, no O_CREAT),
+/// PMQ_STATUS_EXISTS (O_CREX and it exists), PMQ_STATUS_PERMISSION,
+/// PMQ_STATUS_SYSTEM_LIMIT (msg_max, msgsize_max, queues_max,
+/// RLIMIT_MSGQUEUE, descriptors: the detail names which and how to raise it),
+/// PMQ_STATUS_INVALID_ARGUMENT (bad name, flags, mode, sizes, both read and
+/// write false, NULL `out`).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pmq_queue_open(
+    name: *const c_char,
+    opts: *const pmq_options,
+    out: *mut *mut pmq_queue,
+) -> pmq_status {
+    ffi_boundary!({
+        out_ptr!(out);
+        let options = if opts.is_null() {
+            OpenOptions::new()
+        } else {
+            // SAFETY: non-NULL; the caller guarantees it points to a pmq_options.
+            try_ffi!(unsafe { options_from_c(opts) })
+        };
+        let name = if name.is_null() {
+            None
+        } else {
+            // SAFETY: non-NULL; the caller guarantees a NUL-terminated string.
+            Some(try_ffi!(unsafe { name_in(name) }))
+        };
+        match options.open(name) {
+            Ok(queue) => {
+                let name_c = CString::new(queue.name()).expect("validated names have no NUL");
+                let boxed = Box::new(FfiQueue { queue, name_c });
+                // SAFETY: `out` is non-NULL and the caller guarantees it is writable.
+                unsafe { out.write(Box::into_raw(boxed).cast()) };
+                pmq_status::Ok
+            }
+            Err(e) => super::fail(&e),
+        }
+    })
+}
+
+/// Closes the handle's descriptor. Afterwards every call on the handle
+/// returns PMQ_STATUS_CLOSED (closing again too), except pmq_queue_name(),
+/// pmq_queue_mode(), pmq_queue_unlink() and pmq_queue_describe(), which keep
+/// working. The handle itself stays allocated until pmq_queue_free().
+///
+/// Linux drops this process's notification registration on the queue when
+/// any descriptor of it is closed.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pmq_queue_close(q: *const pmq_queue) -> pmq_status {
+    ffi_boundary!({
+        // SAFETY: forwarded caller guarantee on `q`.
+        let h = try_ffi!(unsafe { queue_ref(q) });
+        status_of(h.queue.close())
+    })
+}
+
+/// Closes (if still open) and frees the handle. NULL is a no-op. The handle
+/// must not be used afterwards, nor be in use by another thread.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pmq_queue_free(q: *mut pmq_queue) {
+    ffi_boundary!((), {
+        if !q.is_null() {
+            // SAFETY: the caller guarantees `q` came from pmq_queue_open and
+            // is freed only once.
+            drop(unsafe { Box::from_raw(q.cast::<FfiQueue>()) });
+        }
+    })
+}
+
+/// Whether pmq_queue_close() was called on the handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pmq_queue_is_closed(q: *const pmq_queue, out: *mut bool) -> pmq_status {
+    ffi_boundary!({
+        out_ptr!(out);
+        // SAFETY: forwarded caller guarantee on `q`.
+        let h = try_ffi!(unsafe { queue_ref(q) });
+        // SAFETY: `out` is non-NULL and writable per the caller.
+        unsafe { out.write(h.queue.is_closed()) };
+        pmq_status::Ok
+    })
+}
+
+/// Converts a C timeout in seconds (0 = try once, > 0 = wait at most that long).
+fn timeout_in(seconds: f64) -> Result<Timeout, pmq_status> {
+    Timeout::from_secs_f64(Some(seconds)).map_err(|e| super::fail(&e))
+}
+
+/// # Safety
+/// As for pmq_queue_send.
+#[inline]
+unsafe fn send_common(
+    q: *const pmq_queue,
+    msg: *const u8,
+    len: usize,
+    priority: u32,
+    timeout: Result<Timeout, pmq_status>,
+) -> pmq_status {
+    // SAFETY: forwarded caller guarantee on `q`.
+    let h = try_ffi!(unsafe { queue_ref(q) });
+    let timeout = try_ffi!(timeout);
+    // SAFETY: forwarded caller guarantee on `msg`/`len`.
+    let msg = try_ffi!(unsafe { slice_in(msg, len, "`msg`") });
+    status_of(h.queue.send(msg, priority, timeout))
+}
+
+/// Sends `len` bytes at `msg` (empty messages and embedded NULs are fine;
+/// `msg` may be NULL when `len` is 0) with `priority` 0..PMQ_PRIORITY_MAX,
+/// waiting while the queue is full, unless the handle is non-blocking
+/// (block = false), which returns PMQ_STATUS_WOULD_BLOCK at once.
+///
+/// Errors: PMQ_STATUS_MESSAGE_TOO_LARGE, PMQ_STATUS_INVALID_ARGUMENT
+/// (priority), PMQ_STATUS_PERMISSION (handle opened without write),
+/// PMQ_STATUS_INTERRUPTED (a signal handler ran during the wait and
+/// retry_on_interrupt is false; nothing was sent), PMQ_STATUS_CLOSED.
+/// Nothing is sent on any error.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pmq_queue_send(
+    q: *const pmq_queue,
+    msg: *const u8,
+    len: usize,
+    priority: u32,
+) -> pmq_status {
+    // SAFETY: forwarded caller guarantees.
+    ffi_boundary!({ unsafe { send_common(q, msg, len, priority, Ok(Timeout::Forever)) } })
+}
+
+/// Like pmq_queue_send() with a timeout in seconds: 0 tries once
+/// (PMQ_STATUS_WOULD_BLOCK if the queue is full), a positive value waits at
+/// most that long on a monotonic clock (PMQ_STATUS_TIMED_OUT after it).
+/// NaN, negative and infinite values return PMQ_STATUS_INVALID_ARGUMENT
+/// (to wait forever, call pmq_queue_send()).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pmq_queue_send_timeout(
+    q: *const pmq_queue,
+    msg: *const u8,
+    len: usize,
+    priority: u32,
+    timeout_seconds: f64,
+) -> pmq_status {
+    // SAFETY: forwarded caller guarantees.
+    ffi_boundary!({ unsafe { send_common(q, msg, len, priority, timeout_in(timeout_seconds)) } })
+}
+
+/// # Safety
+/// As for pmq_queue_receive.
+#[inline]
+unsafe fn receive_common(
+    q: *const pmq_queue,
+    buf: *mut u8,
+    buf_len: usize,
+    out_len: *mut usize,
+    out_priority: *mut u32,
+    timeout: Result<Timeout, pmq_status>,
+) -> pmq_status {
+    out_ptr!(out_len);
+    // SAFETY: forwarded caller guarantee on `q`.
+    let h = try_ffi!(unsafe { queue_ref(q) });
+    let timeout = try_ffi!(timeout);
+    // SAFETY: forwarded caller guarantee on `buf`/`buf_len`.
+    let buf = try_ffi!(unsafe { slice_out(buf, buf_len, "`buf`") });
+    match h.queue.receive(buf, timeout) {
+        Ok((n, prio)) => {
+            // SAFETY: `out_len` non-NULL; both out-pointers writable per the caller.
+            unsafe {
+                out_len.write(n);
+                if !out_priority.is_null() {
+                    out_priority.write(prio);
+                }
+            }
+            pmq_status::Ok
+        }
+        Err(e) => {
+            if e.kind() == crate::ErrorKind::BufferTooSmall {
+                // SAFETY: as above. The needed size is reported on this error.
+                unsafe { out_len.write(e.needed()) };
+            }
+            super::fail(&e)
+        }
+    }
+}
+
+/// Receives the oldest message of the highest priority into `buf`, waiting
+/// while the queue is empty (unless the handle is non-blocking).
+///
+/// - `buf_len` must be at least the queue's max_message_size; otherwise
+///   PMQ_STATUS_BUFFER_TOO_SMALL is returned, `*out_len` is set to the size
+///   needed, and no message is taken.
+/// - `out_len` (required) receives the message length; `out_priority`
+///   (may be NULL) its priority.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pmq_queue_receive(
+    q: *const pmq_queue,
+    buf: *mut u8,
+    buf_len: usize,
+    out_len: *mut usize,
+    out_priority: *mut u32,
+) -> pmq_status {
+    ffi_boundary!({
+        // SAFETY: forwarded caller guarantees.
+        unsafe { receive_common(q, buf, buf_len, out_len, out_priority, Ok(Timeout::Forever)) }
+    })
+}
+
+/// Like pmq_queue_receive() with a timeout in seconds: 0 tries once
+/// (PMQ_STATUS_WOULD_BLOCK if empty), a positive value waits at most that
+/// long on a monotonic clock (PMQ_STATUS_TIMED_OUT after it). NaN, negative
+/// and infinite values return PMQ_STATUS_INVALID_ARGUMENT.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pmq_queue_receive_timeout(
+    q: *const pmq_queue,
+    buf: *mut u8,
+    buf_len: usize,
+    out_len: *mut usize,
+    out_priority: *mut u32,
+    timeout_seconds: f64,
+) -> pmq_status {
+    ffi_boundary!({
+        // SAFETY: forwarded caller guarantees.
+        unsafe {
+            receive_common(
+                q,
+                buf,
+                buf_len,
+                out_len,
+                out_priority,
+                timeout_in(timeout_seconds),
+            )
+        }
+    })
+}
+
+/// Reads the `block` switch: whether sends and receives on this handle wait.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pmq_queue_get_block(q: *const pmq_queue, out: *mut bool) -> pmq_status {
+    ffi_boundary!({
+        out_ptr!(out);
+        // SAFETY: forwarded caller guarantee on `q`.
+        let h = try_ffi!(unsafe { queue_ref(q) });
+        match h.queue.block() {
+            Ok(b) => {
+                // SAFETY: non-NULL and writable per the caller.
+                unsafe { out.write(b) };
+                pmq_status::Ok
+            }
+            Err(e) => super::fail(&e),
+        }
+    })
+}
+
+/// Sets the `block` switch of this handle (other handles are not affected).
+/// With block = false every send/receive that would wait returns
+/// PMQ_STATUS_WOULD_BLOCK at once, whatever its timeout.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pmq_queue_set_block(q: *const pmq_queue, block: bool) -> pmq_status {
+    ffi_boundary!({
+        // SAFETY: forwarded caller guarantee on `q`.
+        let h = try_ffi!(unsafe { queue_ref(q) });
+        status_of(h.queue.set_block(block))
+    })
+}
+
+/// Reads all attributes at once (one system call).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pmq_queue_get_attributes(
+    q: *const pmq_queue,
+    out: *mut pmq_attributes,
+) -> pmq_status {
+    ffi_boundary!({
+        out_ptr!(out);
+        // SAFETY: forwarded caller guarantee on `q`.
+        let h = try_ffi!(unsafe { queue_ref(q) });
+        match h.queue.attributes() {
+            Ok(a) => {
+                // SAFETY: non-NULL and writable per the caller.
+                unsafe {
+                    out.write(pmq_attributes {
+                        max_messages: a.max_messages,
+                        max_message_size: a.max_message_size,
+                        current_messages: a.current_messages,
+                        block: a.block,
+                    })
+                };
+                pmq_status::Ok
+            }
+            Err(e) => super::fail(&e),
+        }
+    })
+}
+
+/// Number of messages waiting in the queue now.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pmq_queue_current_messages(
+    q: *const pmq_queue,
+    out: *mut i64,
+) -> pmq_status {
+    ffi_boundary!({
+        out_ptr!(out);
+        // SAFETY: forwarded caller guarantee on `q`.
+        let h = try_ffi!(unsafe { queue_ref(q) });
+        match h.queue.current_messages() {
+            Ok(n) => {
+                // SAFETY: non-NULL and writable per the caller.
+                unsafe { out.write(n) };
+                pmq_status::Ok
+            }
+            Err(e) => super::fail(&e),
+        }
+    })
+}
+
+/// Writes a value known since open, failing with PMQ_STATUS_CLOSED on a closed handle.
+///
+/// # Safety
+/// `q` as for every queue function; `out` NULL or writable.
+unsafe fn fixed_attr<T>(
+    q: *const pmq_queue,
+    out: *mut T,
+    get: impl FnOnce(&Queue) -> T,
+) -> pmq_status {
+    out_ptr!(out);
+    // SAFETY: forwarded caller guarantee on `q`.
+    let h = try_ffi!(unsafe { queue_ref(q) });
+    if h.queue.is_closed() {
+        return super::fail(&crate::Error::fixed(
+            crate::ErrorKind::Closed,
+            "the handle is closed; open the queue again to use it",
+        ));
+    }
+    // SAFETY: non-NULL and writable per the caller.
+    unsafe { out.write(get(&h.queue)) };
+    pmq_status::Ok
+}
+
+/// The queue's capacity in messages (the real value, read back at open).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pmq_queue_max_messages(q: *const pmq_queue, out: *mut i64) -> pmq_status {
+    // SAFETY: forwarded caller guarantees.
+    ffi_boundary!({ unsafe { fixed_attr(q, out, Queue::max_messages) } })
+}
+
+/// The queue's largest message size in bytes (the real value, read back at
+/// open): the smallest receive buffer that works.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pmq_queue_max_message_size(
+    q: *const pmq_queue,
+    out: *mut i64,
+) -> pmq_status {
+    // SAFETY: forwarded caller guarantees.
+    ffi_boundary!({ unsafe { fixed_attr(q, out, Queue::max_message_size) } })
+}
+
+/// The message-queue descriptor (the reference's fileno()/mqd). On Linux it
+/// is a file descriptor that works with poll/select/epoll: readable = a
+/// message waits, writable = there is room. Do not close it yourself.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pmq_queue_fileno(q: *const pmq_queue, out: *mut c_int) -> pmq_status {
+    ffi_boundary!({
+        out_ptr!(out);
+        // SAFETY: forwarded caller guarantee on `q`.
+        let h = try_ffi!(unsafe { queue_ref(q) });
+        match h.queue.fileno() {
+            Ok(fd) => {
+                // SAFETY: non-NULL and writable per the caller.
+                unsafe { out.write(fd) };
+                pmq_status::Ok
+            }
+            Err(e) => super::fail(&e),
+        }
+    })
+}
+
+/// The queue's name, NUL-terminated, owned by the handle: valid until
+/// pmq_queue_free() (also after close). For a random name, the generated one.
+/// Returns NULL (and records an error) if `q` is NULL.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pmq_queue_name(q: *const pmq_queue) -> *const c_char {
+    ffi_boundary!(std::ptr::null(), {
+        // SAFETY: forwarded caller guarantee on `q`.
+        match unsafe { queue_ref(q) } {
+            Ok(h) => h.name_c.as_ptr(),
+            Err(_) => std::ptr::null(),
+        }
+    })
+}
+
+/// The mode given at open (permission bits, e.g. 0600). Works after close.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pmq_queue_mode(q: *const pmq_queue, out: *mut u32) -> pmq_status {
+    ffi_boundary!({
+        out_ptr!(out);
+        // SAFETY: forwarded caller guarantee on `q`.
+        let h = try_ffi!(unsafe { queue_ref(q) });
+        // SAFETY: non-NULL and writable per the caller.
+        unsafe { out.write(h.queue.mode()) };
+        pmq_status::Ok
+    })
+}
+
+/// Whether the handle may receive (`*out_read`) and send (`*out_write`);
+/// either pointer may be NULL. Works after close.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pmq_queue_access(
+    q: *const pmq_queue,
+    out_read: *mut bool,
+    out_write: *mut bool,
+) -> pmq_status {
+    ffi_boundary!({
+        // SAFETY: forwarded caller guarantee on `q`.
+        let h = try_ffi!(unsafe { queue_ref(q) });
+        // SAFETY: each pointer is checked for NULL; writable per the caller.
+        unsafe {
+            if !out_read.is_null() {
+                out_read.write(h.queue.can_read());
+            }
+            if !out_write.is_null() {
+                out_write.write(h.queue.can_write());
+            }
+        }
+        pmq_status::Ok
+    })
+}
+
+/// Writes a description of the queue into `buf` (NUL-terminated):
+/// PMQ_DESCRIBE_SHORT gives the reference's str() (name and message count),
+/// PMQ_DESCRIBE_DEBUG its repr() (every attribute). `*out_needed` (may be
+/// NULL) receives the size needed including the NUL; if `buf_len` is smaller,
+/// nothing is written and PMQ_STATUS_BUFFER_TOO_SMALL is returned.
+/// Works after close (the text then says "closed").
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pmq_queue_describe(
+    q: *const pmq_queue,
+    style: c_int,
+    buf: *mut c_char,
+    buf_len: usize,
+    out_needed: *mut usize,
+) -> pmq_status {
+    ffi_boundary!({
+        // SAFETY: forwarded caller guarantee on `q`.
+        let h = try_ffi!(unsafe { queue_ref(q) });
+        let style = match style {
+            PMQ_DESCRIBE_SHORT => DescribeStyle::Short,
+            PMQ_DESCRIBE_DEBUG => DescribeStyle::Debug,
+            other => {
+                return invalid(&format!(
+                    "describe style {other} is unknown; use PMQ_DESCRIBE_SHORT (0) or \
+                     PMQ_DESCRIBE_DEBUG (1)"
+                ))
+            }
+        };
+        let text = h.queue.describe(style);
+        // SAFETY: forwarded caller guarantees on `buf` and `out_needed`.
+        unsafe { text_out(&text, buf, buf_len, out_needed) }
+    })
+}
+
+/// Removes the queue's name (works on a closed handle too). Handles already
+/// open keep working; the queue is destroyed when the last one closes, and
+/// a later create with the same name makes a new queue.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pmq_queue_unlink(q: *const pmq_queue) -> pmq_status {
+    ffi_boundary!({
+        // SAFETY: forwarded caller guarantee on `q`.
+        let h = try_ffi!(unsafe { queue_ref(q) });
+        status_of(h.queue.unlink())
+    })
+}
+
+/// Removes the queue called `name` (the reference's unlink_message_queue).
+/// PMQ_STATUS_NOT_FOUND if there is none.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pmq_unlink(name: *const c_char) -> pmq_status {
+    ffi_boundary!({
+        // SAFETY: forwarded caller guarantee on `name`.
+        let name = try_ffi!(unsafe { name_in(name) });
+        status_of(crate::queue::unlink(name))
+    })
+}

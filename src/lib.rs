@@ -1,0 +1,59 @@
+//! # pmq: POSIX named message queues with a stable C ABI
+//!
+//! A safe Rust core ([`Queue`], [`OpenOptions`], [`Timeout`], [`Error`]) on
+//! the Linux kernel's POSIX message queues, exported to C through `src/ffi`
+//! (see `include/pmq.h`). A queue opened by pmq is an ordinary kernel queue:
+//! any program calling `mq_open` on the same name shares it.
+//!
+//! ```no_run
+//! use pmq::{Queue, Timeout};
+//! let q = Queue::options().create(true).max_messages(4).max_message_size(64)
+//!     .open(Some("/pmq_doc_example"))?;
+//! q.send(b"hello", 3, Timeout::Forever)?;
+//! let (msg, prio) = q.receive_vec(Timeout::TryOnce)?;
+//! assert_eq!((msg.as_slice(), prio), (&b"hello"[..], 3));
+//! q.unlink()?;
+//! # Ok::<(), pmq::Error>(())
+//! ```
+
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs)]
+
+mod backend;
+mod error;
+pub mod ffi;
+mod limits;
+mod name;
+mod queue;
+
+pub use error::{Error, ErrorKind, Result};
+pub use limits::{queue_cost, Limits, PRIORITY_MAX, RLIMIT_INFINITY};
+pub use name::{random_name, validate_name, NAME_MAX};
+pub use queue::{
+    message_queues_supported, unlink, Attributes, DescribeStyle, OpenOptions, Queue, Timeout,
+    DEFAULT_MODE, O_CREAT, O_CREX, O_EXCL,
+};
+
+/// The library version, from Cargo.toml.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The shared library's SONAME, set by build.rs.
+pub const SONAME: &str = env!("PMQ_SONAME");
+
+/// The system's `msg_max` now: the default capacity of new queues.
+pub fn queue_messages_max_default() -> i64 {
+    limits::msg_max()
+}
+
+/// The system's `msgsize_max` now: the default message size of new queues.
+pub fn queue_message_size_max_default() -> i64 {
+    limits::msgsize_max()
+}
+
+/// The version as MAJOR * 10000 + MINOR * 100 + PATCH (PMQ_VERSION_NUMBER).
+pub fn version_number() -> u32 {
+    let p = |s: &str| s.parse::<u32>().unwrap_or(0);
+    p(env!("CARGO_PKG_VERSION_MAJOR")) * 10000
+        + p(env!("CARGO_PKG_VERSION_MINOR")) * 100
+        + p(env!("CARGO_PKG_VERSION_PATCH"))
+}

@@ -1,0 +1,715 @@
+//! The safe core: a named POSIX message queue handle.
+
+use std::fmt;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+
+use crate::backend::kernel::{self, Attempt, Interest, OpenRequest};
+use crate::backend::Backend;
+use crate::error::{Error, ErrorKind, Result};
+use crate::limits;
+use crate::name::{random_name, validate_name, RANDOM_NAME_ATTEMPTS};
+
+/// Create the queue if it does not exist (same value as the OS's O_CREAT).
+pub const O_CREAT: i32 = libc::O_CREAT;
+/// With [`O_CREAT`]: fail if the queue exists (same value as the OS's O_EXCL).
+pub const O_EXCL: i32 = libc::O_EXCL;
+/// [`O_CREAT`] | [`O_EXCL`]: create a new queue, fail if it exists.
+pub const O_CREX: i32 = O_CREAT | O_EXCL;
+/// The mode new queues get unless told otherwise.
+pub const DEFAULT_MODE: u32 = 0o600;
+
+/// How long a send or receive may wait.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Timeout {
+    /// Wait as long as it takes (unless the handle is non-blocking).
+    Forever,
+    /// Try once; fail with [`ErrorKind::WouldBlock`] if the call cannot complete now.
+    TryOnce,
+    /// Wait at most this long (measured on a monotonic clock), then fail with
+    /// [`ErrorKind::TimedOut`]. A zero duration means [`Timeout::TryOnce`].
+    After(Duration),
+}
+
+impl Timeout {
+    /// The reference's float-seconds timeout: `None` waits forever, `0` tries
+    /// once, a positive value waits at most that long. NaN, negative and
+    /// infinite values are rejected with a detail that says why.
+    pub fn from_secs_f64(seconds: Option<f64>) -> Result<Timeout> {
+        let Some(s) = seconds else {
+            return Ok(Timeout::Forever);
+        };
+        if s.is_nan() {
+            return Err(Error::fixed(
+                ErrorKind::InvalidArgument,
+                "timeout is NaN; use 0 to try once, a positive number of seconds to wait at most \
+                 that long, or the call without a timeout to wait forever",
+            ));
+        }
+        if s.is_infinite() {
+            return Err(Error::fixed(
+                ErrorKind::InvalidArgument,
+                "timeout is infinite; to wait forever use the call without a timeout \
+                 (pmq_queue_send / pmq_queue_receive)",
+            ));
+        }
+        if s < 0.0 {
+            return Err(Error::invalid(format!(
+                "timeout {s} is negative; use 0 to try once or a positive number of seconds"
+            )));
+        }
+        if s == 0.0 {
+            return Ok(Timeout::TryOnce);
+        }
+        match Duration::try_from_secs_f64(s) {
+            Ok(d) if d.is_zero() => Ok(Timeout::TryOnce),
+            Ok(d) => Ok(Timeout::After(d)),
+            Err(_) => Err(Error::invalid(format!(
+                "timeout {s} seconds is too large to represent; to wait forever use the call \
+                 without a timeout"
+            ))),
+        }
+    }
+}
+
+/// Options for opening or creating a queue. Defaults are read from the system
+/// when [`OpenOptions::new`] is called (not frozen at build time).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OpenOptions {
+    pub(crate) flags: i32,
+    pub(crate) mode: u32,
+    pub(crate) max_messages: i64,
+    pub(crate) max_message_size: i64,
+    pub(crate) read: bool,
+    pub(crate) write: bool,
+    pub(crate) block: bool,
+    pub(crate) retry_on_interrupt: bool,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl OpenOptions {
+    /// Open an existing queue for reading and writing, blocking; if created,
+    /// mode 0600 with the system's current `msg_max` and `msgsize_max`.
+    pub fn new() -> Self {
+        OpenOptions {
+            flags: 0,
+            mode: DEFAULT_MODE,
+            max_messages: limits::msg_max(),
+            max_message_size: limits::msgsize_max(),
+            read: true,
+            write: true,
+            block: true,
+            retry_on_interrupt: false,
+        }
+    }
+
+    /// Sets the raw flags: 0, [`O_CREAT`], or [`O_CREX`]. Checked at open.
+    pub fn flags(&mut self, flags: i32) -> &mut Self {
+        self.flags = flags;
+        self
+    }
+
+    /// Create the queue if missing.
+    pub fn create(&mut self, yes: bool) -> &mut Self {
+        if yes {
+            self.flags |= O_CREAT;
+        } else {
+            self.flags &= !(O_CREAT | O_EXCL);
+        }
+        self
+    }
+
+    /// Create a new queue and fail if it already exists (implies create).
+    pub fn exclusive(&mut self, yes: bool) -> &mut Self {
+        if yes {
+            self.flags |= O_CREX;
+        } else {
+            self.flags &= !O_EXCL;
+        }
+        self
+    }
+
+    /// Permission bits for a created queue (masked by the umask, like files).
+    pub fn mode(&mut self, mode: u32) -> &mut Self {
+        self.mode = mode;
+        self
+    }
+
+    /// Capacity of a created queue (ignored when opening an existing one).
+    pub fn max_messages(&mut self, n: i64) -> &mut Self {
+        self.max_messages = n;
+        self
+    }
+
+    /// Largest message of a created queue (ignored when opening an existing one).
+    pub fn max_message_size(&mut self, n: i64) -> &mut Self {
+        self.max_message_size = n;
+        self
+    }
+
+    /// Whether this handle may receive.
+    pub fn read(&mut self, yes: bool) -> &mut Self {
+        self.read = yes;
+        self
+    }
+
+    /// Whether this handle may send.
+    pub fn write(&mut self, yes: bool) -> &mut Self {
+        self.write = yes;
+        self
+    }
+
+    /// Whether sends and receives on this handle may wait (the reference's `block`).
+    pub fn block(&mut self, yes: bool) -> &mut Self {
+        self.block = yes;
+        self
+    }
+
+    /// When a signal interrupts a wait: `false` (default, like the reference)
+    /// returns [`ErrorKind::Interrupted`]; `true` resumes the wait with the
+    /// time that remains.
+    pub fn retry_on_interrupt(&mut self, yes: bool) -> &mut Self {
+        self.retry_on_interrupt = yes;
+        self
+    }
+
+    /// Checks the options without touching the system.
+    pub fn validate(&self) -> Result<()> {
+        if self.flags & !O_CREX != 0 {
+            return Err(Error::invalid(format!(
+                "unknown flag bits {:#x}; only O_CREAT ({:#x}), O_EXCL ({:#x}) and O_CREX are \
+                 accepted",
+                self.flags & !O_CREX,
+                O_CREAT,
+                O_EXCL
+            )));
+        }
+        if self.flags & O_EXCL != 0 && self.flags & O_CREAT == 0 {
+            return Err(Error::fixed(
+                ErrorKind::InvalidArgument,
+                "O_EXCL without O_CREAT means nothing; use O_CREX (O_CREAT | O_EXCL) to create \
+                 exclusively",
+            ));
+        }
+        if self.mode & !0o7777 != 0 {
+            return Err(Error::invalid(format!(
+                "mode {:#o} has bits outside 07777; use permission bits such as 0o600",
+                self.mode
+            )));
+        }
+        if !self.read && !self.write {
+            return Err(Error::fixed(
+                ErrorKind::InvalidArgument,
+                "read and write are both false; a handle needs at least one of them",
+            ));
+        }
+        if self.flags & O_CREAT != 0 {
+            if self.max_messages < 1 {
+                return Err(Error::invalid(format!(
+                    "max_messages is {}; it must be at least 1 (the system allows up to {})",
+                    self.max_messages,
+                    limits::msg_max()
+                )));
+            }
+            if self.max_message_size < 1 {
+                return Err(Error::invalid(format!(
+                    "max_message_size is {}; it must be at least 1 (the system allows up to {})",
+                    self.max_message_size,
+                    limits::msgsize_max()
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Opens `name`, or creates a queue with a fresh random name when `name`
+    /// is `None` (always exclusively, whatever the flags say).
+    pub fn open(&self, name: Option<&str>) -> Result<Queue> {
+        self.validate()?;
+        match name {
+            Some(n) => {
+                validate_name(n)?;
+                self.open_named(n.to_owned())
+            }
+            None => {
+                let mut opts = self.clone();
+                opts.flags = O_CREX;
+                if opts.max_messages < 1 || opts.max_message_size < 1 {
+                    opts.validate()?;
+                }
+                let mut last = None;
+                for _ in 0..RANDOM_NAME_ATTEMPTS {
+                    match opts.open_named(random_name()?) {
+                        Err(e) if e.kind() == ErrorKind::Exists => last = Some(e),
+                        other => return other,
+                    }
+                }
+                Err(last.unwrap_or_else(|| {
+                    Error::fixed(ErrorKind::Exists, "no free random name found")
+                }))
+            }
+        }
+    }
+
+    fn open_named(&self, name: String) -> Result<Queue> {
+        let req = OpenRequest {
+            name: &name,
+            read: self.read,
+            write: self.write,
+            create: self.flags & O_CREAT != 0,
+            exclusive: self.flags & O_EXCL != 0,
+            nonblocking: !self.block,
+            mode: self.mode,
+            max_messages: self.max_messages,
+            max_message_size: self.max_message_size,
+        };
+        let backend = Backend::open(&req).map_err(|e| kernel::describe_open_error(e, &req))?;
+        // An existing queue's real attributes win over the requested ones.
+        let (_, max_messages, max_message_size, _) = backend
+            .getattr()
+            .map_err(|e| kernel::describe_io_error(e, "mq_getattr"))?;
+        Ok(Queue {
+            name,
+            mode: self.mode,
+            read: self.read,
+            write: self.write,
+            max_messages,
+            max_message_size,
+            retry_on_interrupt: self.retry_on_interrupt,
+            backend: RwLock::new(Some(Arc::new(backend))),
+        })
+    }
+}
+
+/// A snapshot of a queue's attributes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Attributes {
+    /// Capacity in messages.
+    pub max_messages: i64,
+    /// Largest message in bytes.
+    pub max_message_size: i64,
+    /// Messages waiting now.
+    pub current_messages: i64,
+    /// Whether this handle blocks.
+    pub block: bool,
+}
+
+/// How [`Queue::describe`] renders a queue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DescribeStyle {
+    /// The reference's `str()`: the name and the current message count.
+    Short,
+    /// The reference's `repr()`: every attribute.
+    Debug,
+}
+
+/// A handle to a named POSIX message queue.
+///
+/// Every method takes `&self` and is safe to call from several threads at
+/// once. [`Queue::close`] makes further calls fail with
+/// [`ErrorKind::Closed`]; a call already waiting in another thread keeps its
+/// descriptor until it returns, so close never frees what another thread uses.
+pub struct Queue {
+    name: String,
+    mode: u32,
+    read: bool,
+    write: bool,
+    max_messages: i64,
+    max_message_size: i64,
+    retry_on_interrupt: bool,
+    backend: RwLock<Option<Arc<Backend>>>,
+}
+
+const CLOSED: Error = Error::fixed(
+    ErrorKind::Closed,
+    "the handle is closed; open the queue again to use it",
+);
+const SEND_NOT_NOW: Error = Error::fixed(
+    ErrorKind::WouldBlock,
+    "the queue is full; try again later, wait with a timeout, or receive some messages",
+);
+const RECV_NOT_NOW: Error = Error::fixed(
+    ErrorKind::WouldBlock,
+    "the queue is empty; try again later or wait with a timeout",
+);
+const SEND_NONBLOCKING: Error = Error::fixed(
+    ErrorKind::WouldBlock,
+    "the queue is full and this handle is non-blocking (block = false), so it does not wait \
+     whatever the timeout; set block to true to wait",
+);
+const RECV_NONBLOCKING: Error = Error::fixed(
+    ErrorKind::WouldBlock,
+    "the queue is empty and this handle is non-blocking (block = false), so it does not wait \
+     whatever the timeout; set block to true to wait",
+);
+const SEND_TIMED_OUT: Error = Error::fixed(
+    ErrorKind::TimedOut,
+    "the queue stayed full for the whole timeout; nothing was sent",
+);
+const RECV_TIMED_OUT: Error = Error::fixed(
+    ErrorKind::TimedOut,
+    "the queue stayed empty for the whole timeout; nothing was received",
+);
+const NO_WRITE: Error = Error::fixed(
+    ErrorKind::Permission,
+    "this handle was opened without write access; open the queue with write = true to send",
+);
+const NO_READ: Error = Error::fixed(
+    ErrorKind::Permission,
+    "this handle was opened without read access; open the queue with read = true to receive",
+);
+
+impl Queue {
+    /// Opens an existing queue for reading and writing.
+    pub fn open(name: &str) -> Result<Queue> {
+        OpenOptions::new().open(Some(name))
+    }
+
+    /// Opens `name`, creating it with the system's default limits if missing.
+    pub fn create(name: &str) -> Result<Queue> {
+        OpenOptions::new().create(true).open(Some(name))
+    }
+
+    /// Creates a new queue; fails with [`ErrorKind::Exists`] if it exists.
+    pub fn create_exclusive(name: &str) -> Result<Queue> {
+        OpenOptions::new().exclusive(true).open(Some(name))
+    }
+
+    /// Creates a queue with a fresh random name (see [`Queue::name`]).
+    pub fn create_random() -> Result<Queue> {
+        OpenOptions::new().open(None)
+    }
+
+    /// Options builder.
+    pub fn options() -> OpenOptions {
+        OpenOptions::new()
+    }
+
+    #[inline]
+    fn backend(&self) -> Result<Arc<Backend>> {
+        match &*self.backend.read().unwrap_or_else(|p| p.into_inner()) {
+            Some(b) => Ok(Arc::clone(b)),
+            None => Err(CLOSED),
+        }
+    }
+
+    /// The queue's name (for a random name, the one generated).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The mode given when opening.
+    pub fn mode(&self) -> u32 {
+        self.mode
+    }
+
+    /// Whether this handle may receive.
+    pub fn can_read(&self) -> bool {
+        self.read
+    }
+
+    /// Whether this handle may send.
+    pub fn can_write(&self) -> bool {
+        self.write
+    }
+
+    /// The queue's capacity.
+    pub fn max_messages(&self) -> i64 {
+        self.max_messages
+    }
+
+    /// The queue's largest message size.
+    pub fn max_message_size(&self) -> i64 {
+        self.max_message_size
+    }
+
+    /// Whether a signal-interrupted wait resumes automatically.
+    pub fn retry_on_interrupt(&self) -> bool {
+        self.retry_on_interrupt
+    }
+
+    /// Whether [`Queue::close`] was called.
+    pub fn is_closed(&self) -> bool {
+        self.backend
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_none()
+    }
+
+    /// The message-queue descriptor (usable with poll/select/epoll:
+    /// readable = a message waits, writable = there is room).
+    pub fn fileno(&self) -> Result<i32> {
+        Ok(self.backend()?.fd())
+    }
+
+    /// Messages waiting now.
+    pub fn current_messages(&self) -> Result<i64> {
+        Ok(self.attributes()?.current_messages)
+    }
+
+    /// All attributes at once.
+    pub fn attributes(&self) -> Result<Attributes> {
+        let b = self.backend()?;
+        let (flags, max_messages, max_message_size, current_messages) = b
+            .getattr()
+            .map_err(|e| kernel::describe_io_error(e, "mq_getattr"))?;
+        Ok(Attributes {
+            max_messages,
+            max_message_size,
+            current_messages,
+            block: flags & libc::O_NONBLOCK as i64 == 0,
+        })
+    }
+
+    /// The `block` switch: whether send and receive may wait.
+    pub fn block(&self) -> Result<bool> {
+        self.backend()?
+            .blocking()
+            .map_err(|e| kernel::describe_io_error(e, "mq_getattr"))
+    }
+
+    /// Sets the `block` switch for this handle only.
+    pub fn set_block(&self, block: bool) -> Result<()> {
+        self.backend()?
+            .set_blocking(block)
+            .map_err(|e| kernel::describe_io_error(e, "mq_setattr"))
+    }
+
+    #[inline]
+    fn check_send(&self, msg: &[u8], priority: u32) -> Result<()> {
+        if !self.write {
+            return Err(NO_WRITE);
+        }
+        if msg.len() as u64 > self.max_message_size as u64 {
+            return Err(Error::new(
+                ErrorKind::MessageTooLarge,
+                format!(
+                    "message of {} bytes is larger than queue {}'s max_message_size of {} bytes; \
+                     send less, or create the queue with a larger max_message_size",
+                    msg.len(),
+                    self.name,
+                    self.max_message_size
+                ),
+            ));
+        }
+        if priority > limits::PRIORITY_MAX {
+            return Err(Error::invalid(format!(
+                "priority {priority} is above the highest priority {}; use 0..={}",
+                limits::PRIORITY_MAX,
+                limits::PRIORITY_MAX
+            )));
+        }
+        Ok(())
+    }
+
+    #[inline]
+    fn check_receive(&self, buf: &[u8]) -> Result<()> {
+        if !self.read {
+            return Err(NO_READ);
+        }
+        if (buf.len() as u64) < self.max_message_size as u64 {
+            return Err(Error::new(
+                ErrorKind::BufferTooSmall,
+                format!(
+                    "receive buffer of {} bytes is smaller than queue {}'s max_message_size; \
+                     pass a buffer of at least {} bytes",
+                    buf.len(),
+                    self.name,
+                    self.max_message_size
+                ),
+            )
+            .with_needed(self.max_message_size as usize));
+        }
+        Ok(())
+    }
+
+    /// Sends `msg` (may be empty or contain NULs) with `priority`
+    /// (0..=[`limits::PRIORITY_MAX`]), waiting as `timeout` says.
+    pub fn send(&self, msg: &[u8], priority: u32, timeout: Timeout) -> Result<()> {
+        self.check_send(msg, priority)?;
+        let b = self.backend()?;
+        match timeout {
+            Timeout::Forever => loop {
+                match b.send(msg, priority) {
+                    Ok(()) => return Ok(()),
+                    Err(Errno::EINTR) if self.retry_on_interrupt => continue,
+                    Err(Errno::EAGAIN) => return Err(SEND_NONBLOCKING),
+                    Err(e) => return Err(kernel::describe_io_error(e, "mq_send")),
+                }
+            },
+            Timeout::TryOnce => match b.try_send(msg, priority) {
+                Attempt::Done(()) => Ok(()),
+                Attempt::NotNow | Attempt::NonBlocking => Err(SEND_NOT_NOW),
+                Attempt::Failed(e) => Err(kernel::describe_io_error(e, "mq_timedsend")),
+            },
+            Timeout::After(d) => {
+                let deadline = Instant::now() + d;
+                loop {
+                    match b.try_send(msg, priority) {
+                        Attempt::Done(()) => return Ok(()),
+                        Attempt::NotNow => {}
+                        Attempt::NonBlocking => return Err(SEND_NONBLOCKING),
+                        Attempt::Failed(e) => {
+                            return Err(kernel::describe_io_error(e, "mq_timedsend"))
+                        }
+                    }
+                    self.wait_until(&b, Interest::Writable, deadline, SEND_TIMED_OUT)?;
+                }
+            }
+        }
+    }
+
+    /// Receives the oldest message of the highest priority into `buf`, which
+    /// must hold at least [`Queue::max_message_size`] bytes. Returns the
+    /// message length and its priority.
+    pub fn receive(&self, buf: &mut [u8], timeout: Timeout) -> Result<(usize, u32)> {
+        self.check_receive(buf)?;
+        let b = self.backend()?;
+        match timeout {
+            Timeout::Forever => loop {
+                match b.receive(buf) {
+                    Ok(r) => return Ok(r),
+                    Err(Errno::EINTR) if self.retry_on_interrupt => continue,
+                    Err(Errno::EAGAIN) => return Err(RECV_NONBLOCKING),
+                    Err(e) => return Err(kernel::describe_io_error(e, "mq_receive")),
+                }
+            },
+            Timeout::TryOnce => match b.try_receive(buf) {
+                Attempt::Done(r) => Ok(r),
+                Attempt::NotNow | Attempt::NonBlocking => Err(RECV_NOT_NOW),
+                Attempt::Failed(e) => Err(kernel::describe_io_error(e, "mq_timedreceive")),
+            },
+            Timeout::After(d) => {
+                let deadline = Instant::now() + d;
+                loop {
+                    match b.try_receive(buf) {
+                        Attempt::Done(r) => return Ok(r),
+                        Attempt::NotNow => {}
+                        Attempt::NonBlocking => return Err(RECV_NONBLOCKING),
+                        Attempt::Failed(e) => {
+                            return Err(kernel::describe_io_error(e, "mq_timedreceive"))
+                        }
+                    }
+                    self.wait_until(&b, Interest::Readable, deadline, RECV_TIMED_OUT)?;
+                }
+            }
+        }
+    }
+
+    /// Receives into a new vector sized to the queue's max_message_size.
+    pub fn receive_vec(&self, timeout: Timeout) -> Result<(Vec<u8>, u32)> {
+        let mut buf = vec![0u8; self.max_message_size.max(0) as usize];
+        let (n, prio) = self.receive(&mut buf, timeout)?;
+        buf.truncate(n);
+        Ok((buf, prio))
+    }
+
+    /// Waits for readiness until `deadline` (monotonic). Returns Ok when the
+    /// caller should try again, `timed_out` when the deadline has passed.
+    fn wait_until(
+        &self,
+        b: &Backend,
+        interest: Interest,
+        deadline: Instant,
+        timed_out: Error,
+    ) -> Result<()> {
+        loop {
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(timed_out);
+            }
+            match b.wait(interest, Some(deadline - now)) {
+                Ok(true) => return Ok(()),
+                // ppoll's timer may fire a hair before our clock agrees; loop
+                // re-checks the deadline, so a timeout is never early.
+                Ok(false) => continue,
+                Err(Errno::EINTR) if self.retry_on_interrupt => continue,
+                Err(e) => return Err(kernel::describe_io_error(e, "ppoll")),
+            }
+        }
+    }
+
+    /// Removes the queue's name; handles already open keep working and the
+    /// queue is destroyed when the last one closes. Works on a closed handle.
+    pub fn unlink(&self) -> Result<()> {
+        unlink(&self.name)
+    }
+
+    /// Closes this handle. Further calls fail with [`ErrorKind::Closed`];
+    /// closing twice fails with [`ErrorKind::Closed`] too.
+    pub fn close(&self) -> Result<()> {
+        let taken = self
+            .backend
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        match taken {
+            Some(_) => Ok(()),
+            None => Err(Error::fixed(
+                ErrorKind::Closed,
+                "the handle is already closed; close it only once",
+            )),
+        }
+    }
+
+    /// The reference's `str()` (Short) or `repr()` (Debug).
+    pub fn describe(&self, style: DescribeStyle) -> String {
+        let attrs = self.attributes();
+        match style {
+            DescribeStyle::Short => match attrs {
+                Ok(a) => format!(
+                    "{} ({} of {} messages)",
+                    self.name, a.current_messages, a.max_messages
+                ),
+                Err(_) => format!("{} (closed)", self.name),
+            },
+            DescribeStyle::Debug => {
+                let state = match attrs {
+                    Ok(a) => format!("current_messages={}, block={}", a.current_messages, a.block),
+                    Err(_) => "closed".to_string(),
+                };
+                format!(
+                    "pmq_queue(name={:?}, mode=0o{:o}, max_messages={}, max_message_size={}, \
+                     read={}, write={}, {})",
+                    self.name,
+                    self.mode,
+                    self.max_messages,
+                    self.max_message_size,
+                    self.read,
+                    self.write,
+                    state
+                )
+            }
+        }
+    }
+}
+
+impl fmt::Debug for Queue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.describe(DescribeStyle::Debug))
+    }
+}
+
+impl fmt::Display for Queue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.describe(DescribeStyle::Short))
+    }
+}
+
+/// Removes the queue called `name`.
+pub fn unlink(name: &str) -> Result<()> {
+    validate_name(name)?;
+    kernel::unlink(name).map_err(|e| kernel::describe_unlink_error(e, name))
+}
+
+/// Whether this system has POSIX message queues.
+pub fn message_queues_supported() -> bool {
+    cfg!(target_os = "linux")
+}
