@@ -1,0 +1,63 @@
+# pmq: build, test, examples and install.
+#
+#   make example   build everything and run the C producer/consumer example
+#   make test      the whole test suite (what CI runs)
+#
+# Parts of the build live in mk/*.mk, one file per area.
+
+CARGO    ?= cargo
+CC       ?= cc
+CXX      ?= c++
+PROFILE  ?= release
+BUILD    ?= build
+TARGET   := $(or $(CARGO_TARGET_DIR),target)/$(PROFILE)
+VERSION  := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
+MAJOR    := $(word 1,$(subst ., ,$(VERSION)))
+MINOR    := $(word 2,$(subst ., ,$(VERSION)))
+SONAME   := $(if $(filter 0,$(MAJOR)),libpmq.so.0.$(MINOR),libpmq.so.$(MAJOR))
+
+CARGO_PROFILE_FLAG := $(if $(filter release,$(PROFILE)),--release,)
+CFLAGS_STRICT  := -std=c11 -Wall -Wextra -Werror -pedantic -D_GNU_SOURCE -g
+CXXFLAGS_STRICT := -std=c++17 -Wall -Wextra -Werror -pedantic -g
+# Native libraries a static link of the Rust staticlib needs
+# (cargo rustc -- --print native-static-libs); guarded by a test.
+STATIC_LIBS := -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
+
+LIB_A  := $(TARGET)/libpmq.a
+LIB_SO := $(TARGET)/libpmq.so
+# Shared-library links for the build tree: libpmq.so.<soname> next to libpmq.so.
+LIB_SONAME_LINK := $(TARGET)/$(SONAME)
+SHARED_LDFLAGS := -L$(TARGET) -Wl,-rpath,$(abspath $(TARGET)) -lpmq
+STATIC_LDFLAGS := $(LIB_A) $(STATIC_LIBS)
+
+.PHONY: all lib example test test-rust test-c lint clean
+all: lib examples
+
+lib: $(LIB_SONAME_LINK)
+
+$(LIB_A) $(LIB_SO): FORCE
+	$(CARGO) build $(CARGO_PROFILE_FLAG) --lib
+
+$(LIB_SONAME_LINK): $(LIB_SO)
+	ln -sf libpmq.so $@
+
+FORCE:
+
+$(BUILD):
+	mkdir -p $(BUILD)
+
+include mk/*.mk
+
+test: lint test-rust test-c
+	@echo "== make test: all suites passed"
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+test-rust:
+	$(CARGO) test --workspace
+
+clean:
+	$(CARGO) clean
+	rm -rf $(BUILD)

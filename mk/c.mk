@@ -1,0 +1,41 @@
+# C tests (c_tests/*.c, each built against the static AND the shared
+# library), the one C++17 header test, and the C examples.
+
+C_TEST_SRCS := $(wildcard c_tests/test_*.c)
+C_TEST_NAMES := $(notdir $(basename $(C_TEST_SRCS)))
+C_TEST_STATIC := $(addprefix $(BUILD)/c_tests/static/,$(C_TEST_NAMES))
+C_TEST_SHARED := $(addprefix $(BUILD)/c_tests/shared/,$(C_TEST_NAMES))
+C_TEST_HELPERS := $(wildcard c_tests/*.h)
+
+EXAMPLE_SRCS := $(wildcard examples/c/*.c)
+EXAMPLE_BINS := $(addprefix $(BUILD)/examples/,$(notdir $(basename $(EXAMPLE_SRCS))))
+
+.PHONY: examples example c-tests test-c test-c-cxx
+examples: $(EXAMPLE_BINS)
+
+$(BUILD)/examples/%: examples/c/%.c include/pmq.h $(LIB_SONAME_LINK) | $(BUILD)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_STRICT) -Iinclude $< -o $@ $(SHARED_LDFLAGS)
+
+$(BUILD)/c_tests/static/%: c_tests/%.c $(C_TEST_HELPERS) include/pmq.h $(LIB_A) | $(BUILD)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_STRICT) -Iinclude -Ic_tests $< -o $@ $(STATIC_LDFLAGS)
+
+$(BUILD)/c_tests/shared/%: c_tests/%.c $(C_TEST_HELPERS) include/pmq.h $(LIB_SONAME_LINK) | $(BUILD)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_STRICT) -Iinclude -Ic_tests $< -o $@ $(SHARED_LDFLAGS) -lpthread
+
+$(BUILD)/c_tests/cxx_header: c_tests/cxx_header.cpp include/pmq.h $(LIB_SONAME_LINK) | $(BUILD)
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS_STRICT) -Iinclude $< -o $@ $(SHARED_LDFLAGS)
+
+c-tests: $(C_TEST_STATIC) $(C_TEST_SHARED) $(BUILD)/c_tests/cxx_header
+
+# Runs every C test program twice (static, shared) and the C++ header test.
+test-c: c-tests examples
+	@PMQ_TEST_BIN_DIR=$(abspath $(BUILD)) sh c_tests/run.sh $(C_TEST_STATIC) $(C_TEST_SHARED) $(BUILD)/c_tests/cxx_header
+
+example: examples
+	sh examples/c/run_example.sh $(BUILD)/examples
+
+test: test-c
