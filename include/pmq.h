@@ -236,6 +236,13 @@ typedef struct pmq_limits {
 } pmq_limits;
 
 /**
+ * A notification callback: called with the `param` given to
+ * pmq_queue_notify_callback(), on a thread created for the delivery.
+ * It must not throw C++ exceptions or longjmp out.
+ */
+typedef void (*pmq_notify_fn)(void *param);
+
+/**
  * Options for pmq_queue_open(). Always fill it with pmq_options_init()
  * first, then change the fields you need.
  */
@@ -422,6 +429,61 @@ size_t pmq_last_error_needed(void);
  * receives the detail's full length.
  */
 int pmq_last_error_take(char *buf, size_t buf_len, size_t *out_len);
+
+/**
+ * Asks the kernel to send signal `signo` to this process when the queue goes
+ * from empty to non-empty (the reference's request_notification(signal)).
+ *
+ * Kernel rules, in plain words:
+ * - One-shot: the registration is gone after one signal. Ask again (for
+ *   example from your loop after draining the queue) to be told again.
+ * - Only when the queue goes from EMPTY to non-empty: a send to a queue that
+ *   already holds messages brings no signal.
+ * - One registration per queue in the whole system: if another process holds
+ *   it, this returns PMQ_STATUS_BUSY. A registration made earlier through
+ *   this same handle is replaced.
+ * - No notification is sent while another thread or process is blocked in a
+ *   receive on the queue: that receiver gets the message instead.
+ * - Linux removes this process's registration when the process closes ANY
+ *   descriptor of the queue (another handle of the same queue included).
+ *
+ * PMQ_STATUS_INVALID_ARGUMENT for a signal outside 1..SIGRTMAX.
+ */
+pmq_status pmq_queue_notify_signal(const struct pmq_queue *q, int signo);
+
+/**
+ * Calls `callback(param)` on a new thread when the queue goes from empty to
+ * non-empty (the reference's request_notification((function, param))).
+ *
+ * Kernel rules, in plain words:
+ * - One-shot: after one call the registration is gone. The callback may
+ *   register again from inside itself, and may receive from the queue.
+ * - Only when the queue goes from EMPTY to non-empty.
+ * - One registration per queue in the whole system: PMQ_STATUS_BUSY if
+ *   another process holds it. A registration made earlier through this same
+ *   handle is replaced (its callback will not be called).
+ * - No notification is sent while a receiver is blocked in receive on the
+ *   queue.
+ * - Linux removes this process's registration when the process closes ANY
+ *   descriptor of the queue; the callback is then never called.
+ *
+ * Lifetime guarantee: once pmq_queue_notify_cancel(), pmq_queue_close() or
+ * pmq_queue_free() returns, `callback` is not running (unless the call was
+ * made from inside the callback itself) and will not be called again, so
+ * `param` may be freed. A notification that arrives after that is ignored.
+ *
+ * PMQ_STATUS_INVALID_ARGUMENT if `callback` is NULL.
+ */
+pmq_status pmq_queue_notify_callback(const struct pmq_queue *q,
+                                     pmq_notify_fn callback,
+                                     void *param);
+
+/**
+ * Cancels this process's notification registration on the queue (the
+ * reference's request_notification(None)). Harmless when there is none, and
+ * when another process holds the registration (that one is left alone).
+ */
+pmq_status pmq_queue_notify_cancel(const struct pmq_queue *q);
 
 /**
  * Fills `opts` with the defaults: open an existing queue read-write and

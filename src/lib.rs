@@ -24,6 +24,7 @@ mod error;
 pub mod ffi;
 mod limits;
 mod name;
+mod notify;
 mod queue;
 
 pub use error::{Error, ErrorKind, Result};

@@ -1,7 +1,7 @@
 //! The safe core: a named POSIX message queue handle.
 
 use std::fmt;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
@@ -11,6 +11,7 @@ use crate::backend::Backend;
 use crate::error::{Error, ErrorKind, Result};
 use crate::limits;
 use crate::name::{random_name, validate_name, RANDOM_NAME_ATTEMPTS};
+use crate::notify::{self, Callback};
 
 /// Create the queue if it does not exist (same value as the OS's O_CREAT).
 pub const O_CREAT: i32 = libc::O_CREAT;
@@ -284,6 +285,8 @@ impl OpenOptions {
             max_message_size,
             retry_on_interrupt: self.retry_on_interrupt,
             backend: RwLock::new(Some(Arc::new(backend))),
+            notify_shared: Arc::default(),
+            registration: Mutex::new(None),
         })
     }
 }
@@ -325,6 +328,16 @@ pub struct Queue {
     max_message_size: i64,
     retry_on_interrupt: bool,
     backend: RwLock<Option<Arc<Backend>>>,
+    notify_shared: Arc<notify::Shared>,
+    /// The notification this handle asked for last (it may have been
+    /// delivered since: notifications are one-shot).
+    registration: Mutex<Option<Registration>>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Registration {
+    Signal,
+    Callback(u64),
 }
 
 const CLOSED: Error = Error::fixed(
@@ -651,12 +664,137 @@ impl Queue {
             .unwrap_or_else(|p| p.into_inner())
             .take();
         match taken {
-            Some(_) => Ok(()),
+            Some(b) => {
+                self.drop_registration(Some(&b));
+                Ok(())
+            }
             None => Err(Error::fixed(
                 ErrorKind::Closed,
                 "the handle is already closed; close it only once",
             )),
         }
+    }
+
+    /// Asks the kernel to send signal `signo` to this process when the queue
+    /// goes from empty to non-empty (the reference's
+    /// `request_notification(signal_number)`). One-shot; one registration per
+    /// queue system-wide ([`ErrorKind::Busy`] if another process holds it).
+    /// A registration this handle made before is replaced.
+    pub fn notify_signal(&self, signo: i32) -> Result<()> {
+        let max = libc::SIGRTMAX();
+        if signo < 1 || signo > max {
+            return Err(Error::invalid(format!(
+                "signal number {signo} is not valid; use 1..={max} (e.g. SIGUSR1 = {})",
+                libc::SIGUSR1
+            )));
+        }
+        let b = self.backend()?;
+        let mut reg = self.registration.lock().unwrap_or_else(|p| p.into_inner());
+        self.register_with(&b, &mut reg, Registration::Signal, || {
+            b.notify_signal(signo)
+        })
+    }
+
+    /// Runs `callback` on a new thread when the queue goes from empty to
+    /// non-empty (the reference's `request_notification((function, param))`).
+    /// One-shot: the callback may register again from inside itself, and may
+    /// receive from the queue. A registration this handle made before is
+    /// replaced. After [`Queue::close`] (or drop) returns, the callback is
+    /// neither running nor called any more.
+    pub fn notify_callback<F>(&self, callback: F) -> Result<()>
+    where
+        F: Fn() + Send + Sync + 'static,
+    {
+        self.notify_callback_arc(Arc::new(callback))
+    }
+
+    pub(crate) fn notify_callback_arc(&self, callback: Callback) -> Result<()> {
+        let b = self.backend()?;
+        let mut reg = self.registration.lock().unwrap_or_else(|p| p.into_inner());
+        let id = notify::register(&self.notify_shared, callback);
+        let r = self.register_with(&b, &mut reg, Registration::Callback(id), || {
+            b.notify_thread(id)
+        });
+        if r.is_err() {
+            notify::unregister(id);
+        }
+        r
+    }
+
+    fn register_with(
+        &self,
+        b: &Backend,
+        reg: &mut Option<Registration>,
+        new: Registration,
+        request: impl Fn() -> std::result::Result<(), Errno>,
+    ) -> Result<()> {
+        let mut result = request();
+        if result == Err(Errno::EBUSY) && self.holds_registration(*reg) {
+            // Replace this handle's own pending registration.
+            let _ = b.notify_cancel();
+            result = request();
+        }
+        match result {
+            Ok(()) => {
+                if let Some(Registration::Callback(old)) = reg.replace(new) {
+                    notify::unregister(old);
+                }
+                Ok(())
+            }
+            Err(e) => Err(kernel::describe_notify_error(e, &self.name)),
+        }
+    }
+
+    /// Whether the kernel's registration on the queue is probably this
+    /// handle's: it made one that was not delivered yet, and the mqueue
+    /// filesystem (when readable) names this process as the holder.
+    fn holds_registration(&self, reg: Option<Registration>) -> bool {
+        let pending = match reg {
+            None => false,
+            Some(Registration::Signal) => true,
+            Some(Registration::Callback(id)) => notify::is_registered(id),
+        };
+        pending
+            && kernel::notify_holder(&self.name)
+                .map_or(true, |pid| pid == std::process::id() as i32)
+    }
+
+    /// Cancels this process's notification registration on the queue (the
+    /// reference's `request_notification(None)`). Harmless when there is none.
+    pub fn notify_cancel(&self) -> Result<()> {
+        let b = self.backend()?;
+        {
+            let mut reg = self.registration.lock().unwrap_or_else(|p| p.into_inner());
+            b.notify_cancel()
+                .map_err(|e| kernel::describe_notify_error(e, &self.name))?;
+            if let Some(Registration::Callback(old)) = reg.take() {
+                notify::unregister(old);
+            }
+        }
+        // Not under the lock: a running callback may be registering again.
+        notify::wait_idle(&self.notify_shared);
+        Ok(())
+    }
+
+    /// Forgets this handle's registration and waits for a running callback
+    /// (unless called from inside it).
+    fn drop_registration(&self, b: Option<&Backend>) {
+        let old = self
+            .registration
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(r) = old {
+            if let Some(b) = b {
+                // The kernel also drops it when the descriptor closes, but the
+                // descriptor may outlive this call while another thread uses it.
+                let _ = b.notify_cancel();
+            }
+            if let Registration::Callback(id) = r {
+                notify::unregister(id);
+            }
+        }
+        notify::wait_idle(&self.notify_shared);
     }
 
     /// The reference's `str()` (Short) or `repr()` (Debug).
@@ -688,6 +826,17 @@ impl Queue {
                 )
             }
         }
+    }
+}
+
+impl Drop for Queue {
+    fn drop(&mut self) {
+        let b = self
+            .backend
+            .get_mut()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        self.drop_registration(b.as_deref());
     }
 }
 

@@ -429,3 +429,124 @@ pub(crate) fn describe_io_error(e: Errno, what: &'static str) -> Error {
     };
     err.with_errno(e as i32)
 }
+
+/// glibc's `struct sigevent` with the SIGEV_THREAD members of its union
+/// spelled out (the libc crate exposes only the thread-id member).
+/// 64 bytes on Linux: value, signo, notify, then a 48-byte union.
+#[repr(C)]
+struct SigEventThread {
+    value: libc::sigval,
+    signo: libc::c_int,
+    notify: libc::c_int,
+    function: Option<extern "C" fn(libc::sigval)>,
+    attribute: *mut libc::pthread_attr_t,
+    _pad: [u8; 32],
+}
+
+const _: () =
+    assert!(std::mem::size_of::<SigEventThread>() == std::mem::size_of::<libc::sigevent>());
+
+extern "C" {
+    #[link_name = "mq_notify"]
+    fn mq_notify_raw(mqdes: libc::mqd_t, sevp: *const SigEventThread) -> libc::c_int;
+}
+
+/// Runs on the thread glibc creates for a SIGEV_THREAD delivery. The value
+/// is a registration id, never a pointer (see crate::notify).
+extern "C" fn notify_trampoline(value: libc::sigval) {
+    crate::notify::deliver(value.sival_ptr as usize as u64);
+}
+
+impl KernelQueue {
+    fn notify_raw(&self, ev: Option<&SigEventThread>) -> Result<(), Errno> {
+        let p = ev.map_or(std::ptr::null(), |e| e as *const SigEventThread);
+        // SAFETY: `p` is null (cancel) or points to a fully initialised
+        // sigevent-compatible struct that lives across the call; glibc copies
+        // what it needs. The descriptor is open while `self` lives.
+        let r = unsafe { mq_notify_raw(self.fd, p) };
+        if r == 0 {
+            Ok(())
+        } else {
+            Err(Errno::last())
+        }
+    }
+
+    /// Asks for `signo` when the queue goes from empty to non-empty.
+    pub fn notify_signal(&self, signo: i32) -> Result<(), Errno> {
+        self.notify_raw(Some(&SigEventThread {
+            value: libc::sigval {
+                sival_ptr: self.fd as usize as *mut libc::c_void,
+            },
+            signo,
+            notify: libc::SIGEV_SIGNAL,
+            function: None,
+            attribute: std::ptr::null_mut(),
+            _pad: [0; 32],
+        }))
+    }
+
+    /// Asks for a delivery of registration `id` on a new thread (SIGEV_THREAD)
+    /// when the queue goes from empty to non-empty.
+    pub fn notify_thread(&self, id: u64) -> Result<(), Errno> {
+        self.notify_raw(Some(&SigEventThread {
+            value: libc::sigval {
+                sival_ptr: id as usize as *mut libc::c_void,
+            },
+            signo: 0,
+            notify: libc::SIGEV_THREAD,
+            function: Some(notify_trampoline),
+            attribute: std::ptr::null_mut(),
+            _pad: [0; 32],
+        }))
+    }
+
+    /// Removes this process's registration, if it holds one (a no-op otherwise).
+    pub fn notify_cancel(&self) -> Result<(), Errno> {
+        self.notify_raw(None)
+    }
+}
+
+/// The pid holding a queue's notification registration, from the mqueue
+/// filesystem ("NOTIFY_PID:<pid>"), if it can be read.
+pub(crate) fn notify_holder(name: &str) -> Option<i32> {
+    let text = std::fs::read_to_string(format!("{MQUEUE_MOUNT}{name}")).ok()?;
+    let field = text
+        .split_whitespace()
+        .find_map(|f| f.strip_prefix("NOTIFY_PID:"))?;
+    field.parse().ok().filter(|&pid| pid != 0)
+}
+
+/// Turns an mq_notify failure into an error.
+pub(crate) fn describe_notify_error(e: Errno, name: &str) -> Error {
+    let err = match e {
+        Errno::EBUSY => {
+            let who = match notify_holder(name) {
+                Some(pid) if pid == std::process::id() as i32 => {
+                    "this process holds it through another handle of the queue".to_string()
+                }
+                Some(pid) => format!("process {pid} holds it"),
+                None => "another process holds it".to_string(),
+            };
+            Error::new(
+                ErrorKind::Busy,
+                format!(
+                    "queue {name} already has a notification registration ({who}); only one \
+                     is allowed per queue system-wide: wait until it is delivered or cancelled"
+                ),
+            )
+        }
+        Errno::EINVAL => Error::fixed(
+            ErrorKind::InvalidArgument,
+            "the kernel rejected the notification request (invalid signal number)",
+        ),
+        Errno::ENOMEM => Error::fixed(
+            ErrorKind::OutOfMemory,
+            "out of memory for the notification thread",
+        ),
+        other => Error::new(
+            ErrorKind::Os,
+            format!("mq_notify({name}) failed: {}", errno_text(other as i32)),
+        ),
+    };
+    err.with_errno(e as i32)
+}

@@ -13,6 +13,7 @@ use std::ffi::{c_char, CStr};
 use crate::error::{Error, ErrorKind};
 
 pub mod misc;
+pub mod notify;
 pub mod queue;
 
 /// Status code returned by every fallible pmq function. 0 is success.

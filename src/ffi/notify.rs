@@ -1,0 +1,105 @@
+//! C ABI of notifications.
+
+use std::ffi::{c_int, c_void};
+use std::sync::Arc;
+
+use super::queue::{pmq_queue, queue_ref};
+use super::{ffi_boundary, invalid, pmq_status, status_of};
+
+/// A notification callback: called with the `param` given to
+/// pmq_queue_notify_callback(), on a thread created for the delivery.
+/// It must not throw C++ exceptions or longjmp out.
+pub type pmq_notify_fn = Option<unsafe extern "C" fn(param: *mut c_void)>;
+
+/// Asks the kernel to send signal `signo` to this process when the queue goes
+/// from empty to non-empty (the reference's request_notification(signal)).
+///
+/// Kernel rules, in plain words:
+/// - One-shot: the registration is gone after one signal. Ask again (for
+///   example from your loop after draining the queue) to be told again.
+/// - Only when the queue goes from EMPTY to non-empty: a send to a queue that
+///   already holds messages brings no signal.
+/// - One registration per queue in the whole system: if another process holds
+///   it, this returns PMQ_STATUS_BUSY. A registration made earlier through
+///   this same handle is replaced.
+/// - No notification is sent while another thread or process is blocked in a
+///   receive on the queue: that receiver gets the message instead.
+/// - Linux removes this process's registration when the process closes ANY
+///   descriptor of the queue (another handle of the same queue included).
+///
+/// PMQ_STATUS_INVALID_ARGUMENT for a signal outside 1..SIGRTMAX.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pmq_queue_notify_signal(q: *const pmq_queue, signo: c_int) -> pmq_status {
+    ffi_boundary!({
+        // SAFETY: forwarded caller guarantee on `q`.
+        let h = match unsafe { queue_ref(q) } {
+            Ok(h) => h,
+            Err(st) => return st,
+        };
+        status_of(h.queue.notify_signal(signo))
+    })
+}
+
+/// Calls `callback(param)` on a new thread when the queue goes from empty to
+/// non-empty (the reference's request_notification((function, param))).
+///
+/// Kernel rules, in plain words:
+/// - One-shot: after one call the registration is gone. The callback may
+///   register again from inside itself, and may receive from the queue.
+/// - Only when the queue goes from EMPTY to non-empty.
+/// - One registration per queue in the whole system: PMQ_STATUS_BUSY if
+///   another process holds it. A registration made earlier through this same
+///   handle is replaced (its callback will not be called).
+/// - No notification is sent while a receiver is blocked in receive on the
+///   queue.
+/// - Linux removes this process's registration when the process closes ANY
+///   descriptor of the queue; the callback is then never called.
+///
+/// Lifetime guarantee: once pmq_queue_notify_cancel(), pmq_queue_close() or
+/// pmq_queue_free() returns, `callback` is not running (unless the call was
+/// made from inside the callback itself) and will not be called again, so
+/// `param` may be freed. A notification that arrives after that is ignored.
+///
+/// PMQ_STATUS_INVALID_ARGUMENT if `callback` is NULL.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pmq_queue_notify_callback(
+    q: *const pmq_queue,
+    callback: pmq_notify_fn,
+    param: *mut c_void,
+) -> pmq_status {
+    ffi_boundary!({
+        // SAFETY: forwarded caller guarantee on `q`.
+        let h = match unsafe { queue_ref(q) } {
+            Ok(h) => h,
+            Err(st) => return st,
+        };
+        let Some(f) = callback else {
+            return invalid(
+                "`callback` is NULL; pass a function, or call pmq_queue_notify_cancel() to cancel",
+            );
+        };
+        // Carried as an integer: the registry decides whether it may still be used.
+        let param = param as usize;
+        status_of(h.queue.notify_callback_arc(Arc::new(move || {
+            // SAFETY: the caller of pmq_queue_notify_callback promised that
+            // `f` may be called with `param` until the registration ends; the
+            // registry never calls it after cancel/close/free returned.
+            unsafe { f(param as *mut c_void) }
+        })))
+    })
+}
+
+/// Cancels this process's notification registration on the queue (the
+/// reference's request_notification(None)). Harmless when there is none, and
+/// when another process holds the registration (that one is left alone).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pmq_queue_notify_cancel(q: *const pmq_queue) -> pmq_status {
+    ffi_boundary!({
+        // SAFETY: forwarded caller guarantee on `q`.
+        let h = match unsafe { queue_ref(q) } {
+            Ok(h) => h,
+            Err(st) => return st,
+        };
+        status_of(h.queue.notify_cancel())
+    })
+}

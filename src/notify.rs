@@ -1,0 +1,118 @@
+//! Notification registrations: the lifetime rules that make callback
+//! notifications safe, independent of how the backend delivers them.
+//!
+//! Every callback registration gets a unique id; the backend carries only
+//! that id to the delivery thread (never a pointer), and delivery looks the
+//! id up in a global registry. So a delivery that arrives after the handle
+//! was closed or freed finds nothing and calls nothing. Closing a handle
+//! removes its registration and then waits for a callback of that handle that
+//! is already running (unless the close happens inside that very callback),
+//! so when close returns no callback of the handle runs or will run: the
+//! caller may free whatever the callback uses.
+
+use std::cell::Cell;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
+
+/// A notification callback. Runs on a thread created for the delivery.
+pub type Callback = Arc<dyn Fn() + Send + Sync + 'static>;
+
+/// Per-handle state shared with the registry: how many of the handle's
+/// callbacks are running right now.
+#[derive(Default)]
+pub(crate) struct Shared {
+    running: Mutex<u32>,
+    idle: Condvar,
+}
+
+struct Entry {
+    callback: Callback,
+    shared: Arc<Shared>,
+}
+
+fn registry() -> &'static Mutex<HashMap<u64, Entry>> {
+    static REGISTRY: OnceLock<Mutex<HashMap<u64, Entry>>> = OnceLock::new();
+    REGISTRY.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+thread_local! {
+    /// The handle whose callback this thread is running (its Shared's address), or 0.
+    static IN_CALLBACK: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Registers `callback` for a handle and returns the id to give the backend.
+pub(crate) fn register(shared: &Arc<Shared>, callback: Callback) -> u64 {
+    let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+    registry().lock().unwrap_or_else(|p| p.into_inner()).insert(
+        id,
+        Entry {
+            callback,
+            shared: Arc::clone(shared),
+        },
+    );
+    id
+}
+
+/// Forgets a registration: a later delivery for `id` calls nothing.
+pub(crate) fn unregister(id: u64) {
+    registry()
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .remove(&id);
+}
+
+/// Waits until no callback of this handle is running, unless the calling
+/// thread is itself running one of them (a callback may close its own handle).
+pub(crate) fn wait_idle(shared: &Arc<Shared>) {
+    let me = Arc::as_ptr(shared) as usize;
+    if IN_CALLBACK.with(|c| c.get()) == me {
+        return;
+    }
+    let mut running = shared.running.lock().unwrap_or_else(|p| p.into_inner());
+    while *running > 0 {
+        running = shared.idle.wait(running).unwrap_or_else(|p| p.into_inner());
+    }
+}
+
+/// Called by the backend on the delivery thread. Notifications are one-shot,
+/// so the registration is consumed; the callback runs with panics caught.
+pub(crate) fn deliver(id: u64) {
+    let entry = {
+        let mut reg = registry().lock().unwrap_or_else(|p| p.into_inner());
+        match reg.remove(&id) {
+            Some(e) => {
+                // Counted while the registry is locked, so a concurrent close
+                // either removed the entry first or waits for this call.
+                *e.shared.running.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+                e
+            }
+            None => return,
+        }
+    };
+    let me = Arc::as_ptr(&entry.shared) as usize;
+    let previous = IN_CALLBACK.with(|c| c.replace(me));
+    let callback = Arc::clone(&entry.callback);
+    // A panicking callback must not unwind into the C library's thread.
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| callback()));
+    IN_CALLBACK.with(|c| c.set(previous));
+    let mut running = entry
+        .shared
+        .running
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    *running -= 1;
+    if *running == 0 {
+        entry.shared.idle.notify_all();
+    }
+}
+
+/// Whether a registration with this id is still waiting for its delivery.
+pub(crate) fn is_registered(id: u64) -> bool {
+    registry()
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .contains_key(&id)
+}
