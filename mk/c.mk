@@ -6,6 +6,10 @@ C_TEST_NAMES := $(notdir $(basename $(C_TEST_SRCS)))
 C_TEST_STATIC := $(addprefix $(BUILD)/c_tests/static/,$(C_TEST_NAMES))
 C_TEST_SHARED := $(addprefix $(BUILD)/c_tests/shared/,$(C_TEST_NAMES))
 C_TEST_HELPERS := $(wildcard c_tests/*.h)
+# The C tests compare the header's version macros with Cargo.toml's version,
+# and call raw mq_* functions (interop tests) next to pmq's.
+C_TEST_CFLAGS := -DPMQ_CARGO_VERSION=\"$(VERSION)\"
+C_TEST_LIBS := -lrt -lpthread
 
 EXAMPLE_SRCS := $(wildcard examples/c/*.c)
 EXAMPLE_BINS := $(addprefix $(BUILD)/examples/,$(notdir $(basename $(EXAMPLE_SRCS))))
@@ -19,11 +23,11 @@ $(BUILD)/examples/%: examples/c/%.c include/pmq.h $(LIB_SONAME_LINK) | $(BUILD)
 
 $(BUILD)/c_tests/static/%: c_tests/%.c $(C_TEST_HELPERS) include/pmq.h $(LIB_A) | $(BUILD)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_STRICT) -Iinclude -Ic_tests $< -o $@ $(STATIC_LDFLAGS)
+	$(CC) $(CFLAGS_STRICT) $(C_TEST_CFLAGS) -Iinclude -Ic_tests $< -o $@ $(STATIC_LDFLAGS) $(C_TEST_LIBS)
 
 $(BUILD)/c_tests/shared/%: c_tests/%.c $(C_TEST_HELPERS) include/pmq.h $(LIB_SONAME_LINK) | $(BUILD)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_STRICT) -Iinclude -Ic_tests $< -o $@ $(SHARED_LDFLAGS) -lpthread
+	$(CC) $(CFLAGS_STRICT) $(C_TEST_CFLAGS) -Iinclude -Ic_tests $< -o $@ $(SHARED_LDFLAGS) $(C_TEST_LIBS)
 
 $(BUILD)/c_tests/cxx_header: c_tests/cxx_header.cpp include/pmq.h $(LIB_SONAME_LINK) | $(BUILD)
 	@mkdir -p $(dir $@)
