@@ -1,0 +1,100 @@
+# Installing pmq like a C library, and the test that proves it.
+#
+#   make && sudo make install                     # /usr/local
+#   make install PREFIX=$HOME/.local              # a local prefix
+#   make install PREFIX=/usr LIBDIR=/usr/lib/x86_64-linux-gnu DESTDIR=$PWD/stage  # packagers
+#   make uninstall <same variables>               # removes exactly what install put there
+#   make pc-uninstalled                           # $(BUILD)/pkgconfig/pmq-uninstalled.pc
+#   make test-install                             # install, build 4 consumers, uninstall
+#
+# Layout (LIBDIR defaults to $(PREFIX)/lib, INCLUDEDIR to $(PREFIX)/include):
+#   LIBDIR/libpmq.so.$(VERSION)                 the shared library (SONAME $(SONAME))
+#   LIBDIR/$(SONAME) -> libpmq.so.$(VERSION)    what programs load at run time
+#   LIBDIR/libpmq.so -> $(SONAME)               what -lpmq finds at link time
+#   LIBDIR/libpmq.a                             the static library
+#   INCLUDEDIR/pmq.h (and pmq.hpp when include/pmq.hpp exists)
+#   PKGCONFIGDIR/pmq.pc                         (LIBDIR/pkgconfig)
+#   CMAKEDIR/pmqConfig.cmake, pmqConfigVersion.cmake   (LIBDIR/cmake/pmq)
+#
+# Installing never runs cargo when the libraries are already built, so
+# `make && sudo make install` works even where root has no Rust toolchain.
+
+PREFIX       ?= /usr/local
+LIBDIR       ?= $(PREFIX)/lib
+INCLUDEDIR   ?= $(PREFIX)/include
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+CMAKEDIR     ?= $(LIBDIR)/cmake/pmq
+DESTDIR      ?=
+INSTALL      ?= install
+RUSTC        ?= rustc
+
+# The full-version file name, and the ABI line used by the CMake version file.
+LIB_SO_FULL   := libpmq.so.$(VERSION)
+ABI_VERSION   := $(if $(filter 0,$(MAJOR)),0.$(MINOR),$(MAJOR))
+# Pointer size of the target, for the CMake version file (evaluated only when used).
+SIZEOF_VOID_P  = $(shell echo $$(( $$($(RUSTC) --print cfg | sed -n 's/^target_pointer_width="\(.*\)"/\1/p') / 8 )))
+# $(STATIC_LIBS) as a CMake list.
+STATIC_LIBS_CMAKE := $(subst $(eval) ,;,$(strip $(STATIC_LIBS)))
+# The headers to install: pmq.h, and the C++ wrapper if it exists at install time.
+INSTALL_HEADERS = include/pmq.h $(wildcard include/pmq.hpp)
+# Directories under PREFIX are written as ${prefix}/... in the .pc file.
+pc_rel = $(patsubst $(PREFIX)/%,$${prefix}/%,$(patsubst $(PREFIX),$${prefix},$(1)))
+
+# Fills in a template:
+# $(call subst_template,template,output,prefix,libdir,includedir)
+define subst_template
+@echo "  GEN     "$(2); sed -e 's|@PREFIX@|$(3)|g' \
+    -e 's|@LIBDIR@|$(4)|g' \
+    -e 's|@INCLUDEDIR@|$(5)|g' \
+    -e 's|@VERSION@|$(VERSION)|g' \
+    -e 's|@SONAME@|$(SONAME)|g' \
+    -e 's|@ABI_VERSION@|$(ABI_VERSION)|g' \
+    -e 's|@STATIC_LIBS@|$(strip $(STATIC_LIBS))|g' \
+    -e 's|@STATIC_LIBS_CMAKE@|$(STATIC_LIBS_CMAKE)|g' \
+    -e 's|@SIZEOF_VOID_P@|$(SIZEOF_VOID_P)|g' \
+    $(1) > $(2).tmp && chmod 644 $(2).tmp && mv $(2).tmp $(2)
+endef
+
+.PHONY: install uninstall pc-uninstalled test-install
+
+# Build first only if the libraries are not built yet (see the note at the top).
+install: $(if $(and $(wildcard $(LIB_SO)),$(wildcard $(LIB_A))),,lib)
+	@test -f $(LIB_SO) && test -f $(LIB_A) || { echo "install: $(LIB_SO) or $(LIB_A) missing: run 'make lib' first" >&2; exit 1; }
+	$(INSTALL) -d '$(DESTDIR)$(LIBDIR)' '$(DESTDIR)$(INCLUDEDIR)' '$(DESTDIR)$(PKGCONFIGDIR)' '$(DESTDIR)$(CMAKEDIR)'
+	$(INSTALL) -m 755 $(LIB_SO) '$(DESTDIR)$(LIBDIR)/$(LIB_SO_FULL)'
+	ln -sfn $(LIB_SO_FULL) '$(DESTDIR)$(LIBDIR)/$(SONAME)'
+	ln -sfn $(SONAME) '$(DESTDIR)$(LIBDIR)/libpmq.so'
+	$(INSTALL) -m 644 $(LIB_A) '$(DESTDIR)$(LIBDIR)/libpmq.a'
+	$(INSTALL) -m 644 $(INSTALL_HEADERS) '$(DESTDIR)$(INCLUDEDIR)/'
+	$(call subst_template,pkgconfig/pmq.pc.in,'$(DESTDIR)$(PKGCONFIGDIR)/pmq.pc',$(PREFIX),$(call pc_rel,$(LIBDIR)),$(call pc_rel,$(INCLUDEDIR)))
+	$(call subst_template,cmake/pmqConfig.cmake.in,'$(DESTDIR)$(CMAKEDIR)/pmqConfig.cmake',$(PREFIX),$(LIBDIR),$(INCLUDEDIR))
+	$(call subst_template,cmake/pmqConfigVersion.cmake.in,'$(DESTDIR)$(CMAKEDIR)/pmqConfigVersion.cmake',$(PREFIX),$(LIBDIR),$(INCLUDEDIR))
+
+# Removes every file install can create (pmq.hpp too), then the pmq-only
+# CMake directory; shared directories (lib, include, pkgconfig) stay.
+uninstall:
+	rm -f '$(DESTDIR)$(LIBDIR)/$(LIB_SO_FULL)' '$(DESTDIR)$(LIBDIR)/$(SONAME)' \
+	      '$(DESTDIR)$(LIBDIR)/libpmq.so' '$(DESTDIR)$(LIBDIR)/libpmq.a' \
+	      '$(DESTDIR)$(INCLUDEDIR)/pmq.h' '$(DESTDIR)$(INCLUDEDIR)/pmq.hpp' \
+	      '$(DESTDIR)$(PKGCONFIGDIR)/pmq.pc' \
+	      '$(DESTDIR)$(CMAKEDIR)/pmqConfig.cmake' '$(DESTDIR)$(CMAKEDIR)/pmqConfigVersion.cmake'
+	rmdir '$(DESTDIR)$(CMAKEDIR)' 2>/dev/null || true
+
+# A .pc for building against the build tree (always regenerated: it records
+# the current CARGO_TARGET_DIR/PROFILE). Use PKG_CONFIG_PATH=$(BUILD)/pkgconfig.
+PC_UNINSTALLED := $(BUILD)/pkgconfig/pmq-uninstalled.pc
+pc-uninstalled: $(PC_UNINSTALLED)
+$(PC_UNINSTALLED): pkgconfig/pmq-uninstalled.pc.in FORCE | $(BUILD)
+	@mkdir -p $(dir $@)
+	$(call subst_template,$<,$@,$(CURDIR),$(abspath $(TARGET)),$(CURDIR)/include)
+
+# Installs into temporary prefixes (with and without DESTDIR), builds and runs
+# tests/install/consumer.c four ways, checks symbols/SONAME/static libs, uninstalls.
+test-install: lib $(PC_UNINSTALLED)
+	@MAKE='$(MAKE)' CC='$(CC)' CARGO='$(CARGO)' BUILD='$(abspath $(BUILD))' \
+	    TARGET_DIR='$(abspath $(TARGET))' VERSION='$(VERSION)' SONAME='$(SONAME)' \
+	    STATIC_LIBS='$(strip $(STATIC_LIBS))' CFLAGS_STRICT='$(CFLAGS_STRICT)' \
+	    PROFILE_FLAG='$(CARGO_PROFILE_FLAG)' \
+	    sh tests/install/run.sh
+
+test: test-install

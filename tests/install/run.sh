@@ -1,0 +1,283 @@
+#!/bin/sh
+# The install test (make test-install): installs pmq into temporary prefixes
+# and proves a user can build against it.
+#
+#  1. the native libraries a static link needs: rustc's --print
+#     native-static-libs == the Makefile's STATIC_LIBS == pmq.pc's static -l list
+#  2. make install with DESTDIR and a multiarch LIBDIR: exactly the expected
+#     files, nothing outside DESTDIR, no DESTDIR path inside them; a consumer
+#     built from the staged tree (PKG_CONFIG_SYSROOT_DIR) runs; make uninstall
+#     leaves no file behind
+#  3. make install into a prefix: symbol hygiene (only pmq_* exported, exactly
+#     the functions pmq.h declares), the SONAME and its links, pmq.pc
+#  4. tests/install/consumer.c built and RUN four ways against the prefix:
+#     pkg-config (shared), pkg-config --static (static, must not need
+#     libpmq.so), CMake find_package (shared and static), plain Makefile;
+#     and once against the build tree through pmq-uninstalled.pc
+#  5. make uninstall leaves no file in the prefix
+#
+# Driven by mk/install.mk, which exports MAKE, CC, CARGO, BUILD, TARGET_DIR,
+# VERSION, SONAME, STATIC_LIBS, CFLAGS_STRICT and PROFILE_FLAG.
+# Prints "install: N passed, N failed"; exits non-zero on any failure.
+
+set -u
+SRC=$(cd "$(dirname "$0")/../.." && pwd)
+HERE="$SRC/tests/install"
+: "${MAKE:=make}" "${CC:=cc}" "${CARGO:=cargo}" "${BUILD:=$SRC/build}"
+: "${PROFILE_FLAG=--release}"
+: "${CFLAGS_STRICT:=-std=c11 -Wall -Wextra -Werror -pedantic -D_GNU_SOURCE}"
+for v in TARGET_DIR VERSION SONAME STATIC_LIBS; do
+    eval "test -n \"\${$v:-}\"" || { echo "run.sh: $v is not set (run it through make test-install)" >&2; exit 2; }
+done
+
+mkdir -p "$BUILD"
+T=$(mktemp -d "$BUILD/install-test.XXXXXX") || exit 2
+trap 'rm -rf "$T"' EXIT
+trap 'exit 1' INT TERM HUP
+LOG="$T/log"
+
+passed=0
+failed=0
+ok() { passed=$((passed + 1)); echo "  ok   $1"; }
+bad() {
+    failed=$((failed + 1))
+    echo "  FAIL $1"
+    if [ -s "$LOG" ]; then sed 's/^/       | /' "$LOG" | tail -n 40; fi
+}
+# check "description" command...: runs the command in a subshell, output to $LOG.
+check() {
+    what=$1
+    shift
+    if ("$@") >"$LOG" 2>&1; then ok "$what"; else bad "$what"; fi
+}
+# Inside a check: report and end the check (its subshell) as failed.
+fail_with() {
+    echo "$*" >&2
+    exit 1
+}
+
+mk() { "$MAKE" --no-print-directory -C "$SRC" BUILD="$BUILD" "$@"; }
+
+# The files make install must create, relative to the prefix, with LIBDIR
+# and INCLUDEDIR given relative to the prefix too.
+expected_files() { # libdir includedir
+    {
+        echo "$1/libpmq.so.$VERSION"
+        echo "$1/$SONAME"
+        echo "$1/libpmq.so"
+        echo "$1/libpmq.a"
+        echo "$1/pkgconfig/pmq.pc"
+        echo "$1/cmake/pmq/pmqConfig.cmake"
+        echo "$1/cmake/pmq/pmqConfigVersion.cmake"
+        echo "$2/pmq.h"
+        if [ -f "$SRC/include/pmq.hpp" ]; then echo "$2/pmq.hpp"; fi
+    } | sort
+}
+# Every non-directory under $1, relative to it.
+files_under() { (cd "$1" && find . ! -type d | sed 's|^\./||' | sort); }
+
+same_files() { # root libdir includedir
+    expected_files "$2" "$3" >"$T/want"
+    files_under "$1" >"$T/have"
+    diff -u "$T/want" "$T/have"
+}
+
+# The libpmq.so link chain: libpmq.so -> SONAME -> libpmq.so.VERSION (a file).
+check_links() { # libdir
+    [ "$(readlink "$1/libpmq.so")" = "$SONAME" ] || fail_with "libpmq.so -> $(readlink "$1/libpmq.so"), want $SONAME"
+    [ "$(readlink "$1/$SONAME")" = "libpmq.so.$VERSION" ] || fail_with "$SONAME -> $(readlink "$1/$SONAME"), want libpmq.so.$VERSION"
+    [ -f "$1/libpmq.so.$VERSION" ] && [ ! -L "$1/libpmq.so.$VERSION" ] || fail_with "libpmq.so.$VERSION is not a regular file"
+}
+
+no_pmq_files_left() { # root
+    left=$(find "$1" ! -type d 2>/dev/null; find "$1" -type d -name pmq 2>/dev/null)
+    [ -z "$left" ] || fail_with "left behind: $left"
+}
+
+run_consumer() { # binary how [env assignments...]
+    bin=$1
+    how=$2
+    shift 2
+    out=$(env "$@" "$bin" "$how" 2>&1)
+    rc=$?
+    echo "$out"
+    [ $rc -eq 0 ] || fail_with "$bin exited with $rc"
+    echo "$out" | grep -q "^consumer($how): ok, pmq $VERSION\$" || fail_with "no success line from $bin"
+}
+
+# The binary loads libpmq from the given directory (resolved by ldd).
+loads_from() { # binary libdir [env...]
+    bin=$1
+    dir=$2
+    shift 2
+    line=$(env "$@" ldd "$bin" | grep "$SONAME")
+    echo "ldd: $line"
+    case $line in
+    *"=> $dir/$SONAME "*) return 0 ;;
+    *) fail_with "$bin does not load $dir/$SONAME" ;;
+    esac
+}
+
+# A static consumer must not need libpmq.so at all.
+no_libpmq_needed() { # binary
+    ldd "$1"
+    if ldd "$1" | grep -q libpmq; then fail_with "ldd: $1 needs libpmq"; fi
+    if readelf -d "$1" | grep NEEDED | grep -q libpmq; then fail_with "readelf: $1 has a NEEDED libpmq"; fi
+    return 0
+}
+
+echo "== install test: pmq $VERSION, SONAME $SONAME, in $T"
+
+# --- 1. the native libraries of a static link --------------------------------
+# shellcheck disable=SC2086 # PROFILE_FLAG is empty or one word
+(cd "$SRC" && "$CARGO" rustc $PROFILE_FLAG --lib --crate-type staticlib --quiet -- --print native-static-libs) >"$T/native" 2>&1
+NATIVE=$(sed -n 's/.*native-static-libs: *//p' "$T/native" | tail -n 1)
+echo "   rustc native-static-libs: $NATIVE"
+cp "$T/native" "$LOG"
+check "rustc reports native-static-libs" test -n "$NATIVE"
+printf 'rustc: %s\nMakefile STATIC_LIBS: %s\n' "$NATIVE" "$STATIC_LIBS" >"$LOG"
+if [ "$NATIVE" = "$STATIC_LIBS" ]; then ok "Makefile STATIC_LIBS == rustc native-static-libs"; else bad "Makefile STATIC_LIBS == rustc native-static-libs"; fi
+
+# --- 2. DESTDIR install, multiarch LIBDIR, then uninstall --------------------
+STAGE="$T/stage"
+SP="$T/sys/usr" # the PREFIX packaged into $STAGE (never written to)
+set -- PREFIX="$SP" LIBDIR="$SP/lib/x86_64-linux-gnu" DESTDIR="$STAGE"
+check "make install DESTDIR=... PREFIX=... LIBDIR=<multiarch>" mk install "$@"
+check "staged files are exactly the expected ones" same_files "$STAGE$SP" lib/x86_64-linux-gnu include
+check "nothing written outside DESTDIR" test ! -e "$T/sys"
+check "staged lib links: libpmq.so -> $SONAME -> libpmq.so.$VERSION" check_links "$STAGE$SP/lib/x86_64-linux-gnu"
+check "no DESTDIR path inside the installed .pc/.cmake files" \
+    sh -c '! grep -rl "$1" "$2"' sh "$STAGE" "$STAGE$SP/lib/x86_64-linux-gnu/pkgconfig" "$STAGE$SP/lib/x86_64-linux-gnu/cmake"
+check "staged pmq.pc: prefix=$SP, libdir=\${prefix}/lib/x86_64-linux-gnu" \
+    sh -c 'grep -qx "prefix=$1" "$2" && grep -qx "libdir=\${prefix}/lib/x86_64-linux-gnu" "$2"' sh "$SP" "$STAGE$SP/lib/x86_64-linux-gnu/pkgconfig/pmq.pc"
+# A packager's staged tree is usable through PKG_CONFIG_SYSROOT_DIR.
+stage_build() {
+    pc="env PKG_CONFIG_PATH=$STAGE$SP/lib/x86_64-linux-gnu/pkgconfig PKG_CONFIG_SYSROOT_DIR=$STAGE pkg-config"
+    # shellcheck disable=SC2046
+    "$CC" $CFLAGS_STRICT "$HERE/consumer.c" -o "$T/consumer_stage" $($pc --cflags --libs pmq) &&
+        run_consumer "$T/consumer_stage" staged LD_LIBRARY_PATH="$STAGE$SP/lib/x86_64-linux-gnu" &&
+        loads_from "$T/consumer_stage" "$STAGE$SP/lib/x86_64-linux-gnu" LD_LIBRARY_PATH="$STAGE$SP/lib/x86_64-linux-gnu"
+}
+check "consumer built from the staged tree (PKG_CONFIG_SYSROOT_DIR) runs" stage_build
+check "make uninstall DESTDIR=..." mk uninstall "$@"
+check "staged tree has no pmq file left" no_pmq_files_left "$STAGE"
+
+# --- 3. install into a prefix: the library itself ---------------------------
+P="$T/prefix"
+L="$P/lib"
+check "make install PREFIX=$P" mk install PREFIX="$P"
+check "installed files are exactly the expected ones" same_files "$P" lib include
+check "lib links: libpmq.so -> $SONAME -> libpmq.so.$VERSION" check_links "$L"
+
+exports_only_pmq() {
+    nm -D --defined-only "$L/libpmq.so.$VERSION" | awk 'NF >= 3 { print $3 }' | sed 's/@.*//' | sort -u >"$T/exported"
+    echo "$(wc -l <"$T/exported") exported symbols"
+    [ -s "$T/exported" ] || fail_with "no exported symbols at all"
+    if grep -v '^pmq_' "$T/exported"; then fail_with "^^ exported symbols without the pmq_ prefix"; fi
+    return 0
+}
+check "libpmq.so exports only pmq_* symbols" exports_only_pmq
+
+exports_match_header() {
+    sed -n 's/^[A-Za-z].*[ *]\(pmq_[a-z0-9_]*\)(.*/\1/p' "$P/include/pmq.h" | sort -u >"$T/declared"
+    [ -s "$T/declared" ] || fail_with "found no function declarations in pmq.h"
+    diff -u "$T/declared" "$T/exported" || fail_with "pmq.h declarations (-) vs libpmq.so exports (+) differ"
+}
+check "libpmq.so exports exactly the functions pmq.h declares" exports_match_header
+
+soname_is_documented() {
+    got=$(readelf -d "$L/libpmq.so.$VERSION" | sed -n 's/.*(SONAME).*\[\(.*\)\].*/\1/p')
+    echo "readelf SONAME: $got; Makefile: $SONAME"
+    [ "$got" = "$SONAME" ] || fail_with "SONAME is '$got', want '$SONAME'"
+    for doc in "$SRC/docs/INSTALL-section.md" "$SRC/README.md"; do
+        # README.md only once its install section is in.
+        if [ "$doc" = "$SRC/README.md" ] && ! grep -q '^## Install' "$doc"; then continue; fi
+        grep -q "SONAME \`$got\`" "$doc" || fail_with "$doc does not say: SONAME \`$got\`"
+    done
+}
+check "SONAME (readelf -d) is $SONAME, as the docs say" soname_is_documented
+
+# --- 3b. pmq.pc ---------------------------------------------------------------
+PC="env PKG_CONFIG_PATH=$L/pkgconfig pkg-config"
+check "pkg-config --validate pmq" $PC --validate pmq
+check "pkg-config --modversion pmq == $VERSION" sh -c '[ "$($1 --modversion pmq)" = "$2" ]' sh "$PC" "$VERSION"
+static_libs_exact() {
+    got=$($PC --libs-only-l --static pmq | sed 's/ *$//')
+    want="-lpmq $NATIVE"
+    echo "pkg-config --libs-only-l --static pmq: $got"
+    echo "-lpmq + rustc native-static-libs:      $want"
+    [ -n "$NATIVE" ] && [ "$got" = "$want" ]
+}
+check "pkg-config --static lists exactly -lpmq + rustc's native-static-libs" static_libs_exact
+check "pkg-config --libs pmq (shared) has no static-only libraries" \
+    sh -c '[ "$($1 --libs-only-l pmq | sed "s/ *\$//")" = "-lpmq" ]' sh "$PC"
+
+# --- 4. the consumer, four ways ------------------------------------------------
+cd "$T" || exit 2
+
+# 4a. pkg-config, shared.
+pc_shared() {
+    # shellcheck disable=SC2046
+    "$CC" $CFLAGS_STRICT "$HERE/consumer.c" -o "$T/consumer_pc" $($PC --cflags --libs pmq) \
+        -Wl,-rpath,"$($PC --variable=libdir pmq)" &&
+        run_consumer "$T/consumer_pc" pkgconfig && loads_from "$T/consumer_pc" "$L"
+}
+check "pkg-config shared consumer builds, runs, loads the installed $SONAME" pc_shared
+
+# 4b. pkg-config --static. -lpmq would pick libpmq.so (ld prefers it), so the
+# archive is named with -l:libpmq.a, as docs/INSTALL-section.md shows.
+pc_static() {
+    # shellcheck disable=SC2046
+    "$CC" $CFLAGS_STRICT "$HERE/consumer.c" -o "$T/consumer_pc_static" $($PC --cflags pmq) \
+        $($PC --libs --static pmq | sed 's/-lpmq /-l:libpmq.a /') &&
+        no_libpmq_needed "$T/consumer_pc_static" && run_consumer "$T/consumer_pc_static" pkgconfig-static
+}
+check "pkg-config --static consumer builds, runs, does not need libpmq.so" pc_static
+
+# 4c. CMake find_package(pmq), pmq::pmq and pmq::pmq_static.
+if command -v ninja >/dev/null 2>&1; then GEN=Ninja; else GEN="Unix Makefiles"; fi
+cmake_consumer() {
+    cmake -S "$HERE" -B "$T/cmake" -G "$GEN" -DCMAKE_PREFIX_PATH="$P" -DCMAKE_C_COMPILER="$CC" \
+        -DPMQ_EXPECT_VERSION="$VERSION" -DCMAKE_BUILD_TYPE=Release &&
+        grep -qx "pmq_DIR:PATH=$L/cmake/pmq" "$T/cmake/CMakeCache.txt" &&
+        cmake --build "$T/cmake" &&
+        run_consumer "$T/cmake/consumer_cmake" cmake && loads_from "$T/cmake/consumer_cmake" "$L" &&
+        no_libpmq_needed "$T/cmake/consumer_cmake_static" &&
+        run_consumer "$T/cmake/consumer_cmake_static" cmake-static
+}
+check "CMake find_package(pmq) consumers (pmq::pmq, pmq::pmq_static) build and run" cmake_consumer
+
+# 4d. A plain Makefile with -I/-L.
+make_consumer() {
+    "$MAKE" --no-print-directory -f "$HERE/Makefile" PREFIX="$P" OUT="$T" CC="$CC" &&
+        run_consumer "$T/consumer_make" makefile && loads_from "$T/consumer_make" "$L" &&
+        no_libpmq_needed "$T/consumer_make_static" && run_consumer "$T/consumer_make_static" makefile-static
+}
+check "plain Makefile (-I/-L) consumers (shared, libpmq.a) build and run" make_consumer
+# The static list the README and tests/install/Makefile spell out is rustc's.
+check "tests/install/Makefile's PMQ_STATIC_LIBS == rustc native-static-libs" \
+    sh -c '[ "$(sed -n "s/^PMQ_STATIC_LIBS ?= //p" "$1")" = "$2" ]' sh "$HERE/Makefile" "$NATIVE"
+doc_static_libs() {
+    grep -e '-lgcc_s' -e '-lpthread' "$SRC/docs/INSTALL-section.md" >"$T/doclines" || fail_with "no static library list in the docs"
+    cat "$T/doclines"
+    if grep -vF -- "$NATIVE" "$T/doclines"; then fail_with "^^ docs list other static libraries than: $NATIVE"; fi
+}
+check "docs/INSTALL-section.md lists rustc's native-static-libs" doc_static_libs
+
+# 4e. The build tree, through pmq-uninstalled.pc.
+uninstalled_consumer() {
+    pcu="env PKG_CONFIG_PATH=$BUILD/pkgconfig pkg-config"
+    [ "$($pcu --variable=libdir pmq)" = "$TARGET_DIR" ] || fail_with "pmq-uninstalled.pc not used"
+    # shellcheck disable=SC2046
+    "$CC" $CFLAGS_STRICT "$HERE/consumer.c" -o "$T/consumer_uninstalled" $($pcu --cflags --libs pmq) &&
+        run_consumer "$T/consumer_uninstalled" uninstalled LD_LIBRARY_PATH="$TARGET_DIR" &&
+        loads_from "$T/consumer_uninstalled" "$TARGET_DIR" LD_LIBRARY_PATH="$TARGET_DIR"
+}
+check "build-tree consumer via pmq-uninstalled.pc builds and runs" uninstalled_consumer
+
+# --- 5. uninstall -------------------------------------------------------------
+check "make uninstall PREFIX=$P" mk uninstall PREFIX="$P"
+check "prefix has no pmq file left" no_pmq_files_left "$P"
+
+echo "install: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
