@@ -116,3 +116,34 @@ pub(crate) fn is_registered(id: u64) -> bool {
         .unwrap_or_else(|p| p.into_inner())
         .contains_key(&id)
 }
+
+/// Queue names on which a handle of this process asked for a notification
+/// (maybe delivered since), with how many handles did. Used only to word the
+/// busy detail: the holder's pid can be read from the mqueue filesystem, but
+/// reading it from the holding process itself would drop the registration.
+fn held_names() -> &'static Mutex<HashMap<String, u32>> {
+    static HELD: OnceLock<Mutex<HashMap<String, u32>>> = OnceLock::new();
+    HELD.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+/// Records that a handle of this process took (`true`) or gave up (`false`)
+/// a registration on `name`.
+pub(crate) fn name_held(name: &str, held: bool) {
+    let mut map = held_names().lock().unwrap_or_else(|p| p.into_inner());
+    if held {
+        *map.entry(name.to_owned()).or_insert(0) += 1;
+    } else if let Some(n) = map.get_mut(name) {
+        *n -= 1;
+        if *n == 0 {
+            map.remove(name);
+        }
+    }
+}
+
+/// Whether some handle of this process may hold the registration on `name`.
+pub(crate) fn process_holds(name: &str) -> bool {
+    held_names()
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .contains_key(name)
+}

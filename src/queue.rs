@@ -736,12 +736,17 @@ impl Queue {
         }
         match result {
             Ok(()) => {
-                if let Some(Registration::Callback(old)) = reg.replace(new) {
-                    notify::unregister(old);
+                match reg.replace(new) {
+                    Some(Registration::Callback(old)) => notify::unregister(old),
+                    Some(Registration::Signal) => {}
+                    None => notify::name_held(&self.name, true),
                 }
                 Ok(())
             }
-            Err(e) => Err(kernel::describe_notify_error(e, &self.name)),
+            Err(e) => {
+                let own = notify::process_holds(&self.name);
+                Err(kernel::describe_notify_error(e, &self.name, own))
+            }
         }
     }
 
@@ -754,9 +759,11 @@ impl Queue {
             Some(Registration::Signal) => true,
             Some(Registration::Callback(id)) => notify::is_registered(id),
         };
+        // Not checked on the mqueue filesystem: reading /dev/mqueue/NAME from
+        // the holding process closes a descriptor of the queue, which makes
+        // Linux drop the registration. A cancel from this process removes
+        // only this process's registration, so trying is safe.
         pending
-            && kernel::notify_holder(&self.name)
-                .map_or(true, |pid| pid == std::process::id() as i32)
     }
 
     /// Cancels this process's notification registration on the queue (the
@@ -766,9 +773,12 @@ impl Queue {
         {
             let mut reg = self.registration.lock().unwrap_or_else(|p| p.into_inner());
             b.notify_cancel()
-                .map_err(|e| kernel::describe_notify_error(e, &self.name))?;
-            if let Some(Registration::Callback(old)) = reg.take() {
-                notify::unregister(old);
+                .map_err(|e| kernel::describe_notify_error(e, &self.name, false))?;
+            if let Some(old) = reg.take() {
+                notify::name_held(&self.name, false);
+                if let Registration::Callback(id) = old {
+                    notify::unregister(id);
+                }
             }
         }
         // Not under the lock: a running callback may be registering again.
@@ -785,6 +795,7 @@ impl Queue {
             .unwrap_or_else(|p| p.into_inner())
             .take();
         if let Some(r) = old {
+            notify::name_held(&self.name, false);
             if let Some(b) = b {
                 // The kernel also drops it when the descriptor closes, but the
                 // descriptor may outlive this call while another thread uses it.

@@ -507,7 +507,8 @@ impl KernelQueue {
 }
 
 /// The pid holding a queue's notification registration, from the mqueue
-/// filesystem ("NOTIFY_PID:<pid>"), if it can be read.
+/// filesystem ("NOTIFY_PID:<pid>"), if it can be read. Never call this from a
+/// process that may hold the registration: closing the file drops it.
 pub(crate) fn notify_holder(name: &str) -> Option<i32> {
     let text = std::fs::read_to_string(format!("{MQUEUE_MOUNT}{name}")).ok()?;
     let field = text
@@ -516,16 +517,20 @@ pub(crate) fn notify_holder(name: &str) -> Option<i32> {
     field.parse().ok().filter(|&pid| pid != 0)
 }
 
-/// Turns an mq_notify failure into an error.
-pub(crate) fn describe_notify_error(e: Errno, name: &str) -> Error {
+/// Turns an mq_notify failure into an error. `own` says whether a handle of
+/// this process may hold the registration: then the mqueue filesystem is not
+/// read, because closing any descriptor of the queue (that file included)
+/// makes Linux drop the registration of the process that holds it.
+pub(crate) fn describe_notify_error(e: Errno, name: &str, own: bool) -> Error {
     let err = match e {
         Errno::EBUSY => {
-            let who = match notify_holder(name) {
-                Some(pid) if pid == std::process::id() as i32 => {
-                    "this process holds it through another handle of the queue".to_string()
+            let who = if own {
+                "another handle of this process may hold it".to_string()
+            } else {
+                match notify_holder(name) {
+                    Some(pid) => format!("process {pid} holds it"),
+                    None => "another process holds it".to_string(),
                 }
-                Some(pid) => format!("process {pid} holds it"),
-                None => "another process holds it".to_string(),
             };
             Error::new(
                 ErrorKind::Busy,
