@@ -1,0 +1,371 @@
+#!/usr/bin/env python3
+"""Runs every pmq benchmark and prints ONE markdown table: pmq's figure, the
+baseline's figure measured in the same run, and the ratio.
+
+    python3 bench/driver.py --bin-dir BUILD/bench [--python VENV_PYTHON] [-q] [-r REPS]
+
+Each cell is "median [min-max]" over the repetitions (interleaved rounds:
+pmq and baseline alternate, with the order rotated every repetition).
+Exit status: 0 when the core benchmarks ran (whatever the figures say);
+non-zero only when they could not run. Optional parts (callgrind, the
+reference package, binding hooks) are reported as skipped when missing.
+"""
+
+import argparse
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+# ---------------------------------------------------------------------------
+# BINDING HOOK (item 7 of issue 9): rows for the Go and Python bindings.
+# Each entry is a command run from the repository root whose stdout carries
+# sample lines in the same protocol as bench/bench_c.c:
+#     S <tab> bench-id <tab> size <tab> impl <tab> value
+# with impl "pmq" for the binding and "base" for its baseline, for the bench
+# ids declared in ROWS below (go_pair, py_pair, py_tryrecv, py_tput). The
+# reference package's "base" samples for py_* already come from
+# bench/py_reference.py; a Python binding only has to print its "pmq"
+# samples. A hook is run only if its first file exists; {python} is the
+# benchmark virtualenv's interpreter. To add a binding: drop its script at the
+# path below (owned by the binding) -- nothing else changes.
+BINDING_HOOKS = [
+    # Go: a program printing go_pair samples (impl pmq = Go binding; impl
+    # base = raw mq_send/mq_receive called from C in the same process).
+    ["bindings/go/bench/run.sh"],
+    # Python: the binding's script printing py_pair / py_tryrecv / py_tput
+    # samples with impl pmq (run with the benchmark virtualenv's python).
+    ["{python}", "bindings/python/bench/bench_rows.py"],
+]
+# ---------------------------------------------------------------------------
+
+# (id, label, unit, baseline label, target, lower_is_better)
+# target: ("le", x) ratio must be <= x; ("ge", x) >= x; None = context only.
+ROWS = [
+    ("One process, send then receive (ns per pair)", None),
+    ("c_pair", "C ABI pmq_queue_send+receive", "ns", "raw mq_send+mq_receive", ("le", 1.05), True),
+    ("rs_pair", "Rust Queue::send+receive (Forever)", "ns", "raw libc mq_send+mq_receive",
+     ("le", 1.05), True),
+    ("Try once: receive on an empty queue / send on a full one (ns per call)", None),
+    ("c_tryrecv", "C receive_timeout(0), empty", "ns", "raw mq_receive, O_NONBLOCK",
+     ("le", 1.3), True),
+    ("rs_tryrecv", "Rust receive(TryOnce), empty", "ns", "raw libc mq_receive, O_NONBLOCK",
+     ("le", 1.3), True),
+    ("c_trysend", "C send_timeout(0), full", "ns", "raw mq_send, O_NONBLOCK", ("le", 1.3), True),
+    ("c_tryrecv:raw_zero", "raw mq_timedreceive, deadline {0,0} (pmq's method)", "ns",
+     "raw mq_receive, O_NONBLOCK", None, True),
+    ("c_trysend:raw_zero", "raw mq_timedsend, deadline {0,0} (pmq's method)", "ns",
+     "raw mq_send, O_NONBLOCK", None, True),
+    ("c_tryrecv:raw_expired", "raw mq_timedreceive, deadline now-1s", "ns",
+     "raw mq_receive, O_NONBLOCK", None, True),
+    ("c_trysend:raw_expired", "raw mq_timedsend, deadline now-1s", "ns",
+     "raw mq_send, O_NONBLOCK", None, True),
+    ("Timed send+receive with room/data present, timeout 1 s (ns per pair)", None),
+    ("c_timed", "C send_timeout(1)+receive_timeout(1)", "ns", "raw mq_timedsend+mq_timedreceive",
+     ("le", 1.1), True),
+    ("rs_timed", "Rust send+receive(After(1 s))", "ns", "raw libc mq_timedsend+mq_timedreceive",
+     ("le", 1.1), True),
+    ("Two processes, producer -> consumer (messages/s, higher is better)", None),
+    ("c_tput_d*", "C pmq_queue_send -> pmq_queue_receive", "msg/s", "raw mq_send -> mq_receive",
+     ("ge", 0.95), False),
+    ("Ping-pong round trip, two processes over two queues (us)", None),
+    ("c_pp_pinned_p50", "p50, both pinned to CPU 0", "us", "raw", ("le", 1.05), True),
+    ("c_pp_pinned_p99", "p99, both pinned to CPU 0", "us", "raw", None, True),
+    ("c_pp_unpinned_p50", "p50, unpinned", "us", "raw", ("le", 1.05), True),
+    ("c_pp_unpinned_p99", "p99, unpinned", "us", "raw", None, True),
+    ("Bindings (hook: bench/driver.py BINDING_HOOKS)", None),
+    ("go_pair", "Go binding send+receive", "ns", "raw mq_send+mq_receive from C", ("le", 1.25), True),
+    ("py_pair", "Python binding send+receive", "ns", "posix_ipc send+receive", ("le", 1.0), True),
+    ("py_tryrecv", "Python binding receive(timeout=0), empty", "ns",
+     "posix_ipc receive(timeout=0)", ("le", 1.0), True),
+    ("py_tput", "Python producer -> consumer, depth 10", "msg/s", "posix_ipc", ("ge", 1.0), False),
+]
+
+
+def run(cmd, what, required, timeout=600):
+    """Runs cmd; returns its stdout, or None (with a note) if it failed."""
+    try:
+        p = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True, timeout=timeout)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        p = None
+        err = str(e)
+    else:
+        err = p.stderr.strip()
+    if p is None or p.returncode != 0:
+        msg = "%s: could not run (%s)" % (what, err.splitlines()[-1] if err else "no detail")
+        if required:
+            print("bench: cannot run: " + msg, file=sys.stderr)
+            sys.exit(2)
+        NOTES.append(msg)
+        return None
+    return p.stdout
+
+
+NOTES = []
+
+
+def parse(out, samples, info):
+    for line in (out or "").splitlines():
+        f = line.split("\t")
+        if f[0] == "S" and len(f) == 5:
+            samples.setdefault((f[1], int(f[2])), {}).setdefault(f[3], []).append(float(f[4]))
+        elif f[0] == "I" and len(f) == 3:
+            info[f[1]] = f[2]
+
+
+def fmt(v, unit):
+    if unit == "msg/s":
+        return "%.0fk" % (v / 1000.0)
+    if unit == "us":
+        return "%.1f" % v
+    if unit == "Ir":
+        return "%.0f" % v
+    return "%.0f" % v
+
+
+def cell(vals, unit):
+    if not vals:
+        return "-"
+    med = statistics.median(vals)
+    if len(vals) == 1:
+        return fmt(med, unit)
+    return "%s [%s-%s]" % (fmt(med, unit), fmt(min(vals), unit), fmt(max(vals), unit))
+
+
+def size_text(s):
+    return "%d KiB" % (s // 1024) if s >= 1024 else "%d B" % s
+
+
+def machine():
+    cpu = "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    limits = []
+    for k in ("msg_max", "msgsize_max"):
+        try:
+            with open("/proc/sys/fs/mqueue/" + k) as f:
+                limits.append("%s %s" % (k, f.read().strip()))
+        except OSError:
+            pass
+    return "nproc %d, kernel %s, CPU %s, %s" % (
+        os.cpu_count() or 0, platform.release(), cpu, ", ".join(limits))
+
+
+def callgrind(bin_c, quick):
+    """User-space instructions per operation (valgrind --tool=callgrind)."""
+    if not shutil.which("valgrind"):
+        NOTES.append("callgrind: valgrind not installed, rows skipped")
+        return {}
+    n = 50 if quick else 2000
+    res = {}
+    outdir = os.path.join(os.path.dirname(bin_c), "callgrind")
+    os.makedirs(outdir, exist_ok=True)
+    for bench in ("pair", "tryrecv", "trysend", "timed"):
+        for impl in ("pmq", "raw"):
+            out = os.path.join(outdir, "cg.%s.%s" % (bench, impl))
+            if run(["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out,
+                    "--collect-atstart=no", "--toggle-collect=cg_loop",
+                    bin_c, "cg", bench, impl, str(n)], "callgrind %s %s" % (bench, impl),
+                   False) is None:
+                continue
+            with open(out) as f:
+                m = re.search(r"^(?:summary|totals):\s*(\d+)", f.read(), re.M)
+            if m:
+                res[(bench, impl)] = int(m.group(1)) / n
+    return res
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bin-dir", required=True, help="where bench_c and pmq-bench are")
+    ap.add_argument("--python", default="", help="interpreter with posix_ipc (optional)")
+    ap.add_argument("-q", "--quick", action="store_true", help="tiny smoke run")
+    ap.add_argument("-r", "--reps", type=int, default=7)
+    ap.add_argument("--check", action="store_true",
+                    help="smoke test: fail unless every benchmark produced its samples")
+    a = ap.parse_args()
+    q = ["-q"] if a.quick else []
+    reps = ["-r", str(a.reps)]
+    bin_c = os.path.join(a.bin_dir, "bench_c")
+    bin_rs = os.path.join(a.bin_dir, "pmq-bench")
+
+    samples, info = {}, {}
+    parse(run([bin_c, "all"] + reps + q, "bench_c", True), samples, info)
+    parse(run([bin_rs] + reps + q, "pmq-bench (Rust)", True), samples, info)
+    if a.python:
+        parse(run([a.python, os.path.join(HERE, "py_reference.py"), "-r",
+                   str(max(3, a.reps - 2))] + q, "posix_ipc reference", False), samples, info)
+    else:
+        NOTES.append("posix_ipc reference: no --python interpreter given, rows skipped")
+    # BINDING HOOK: run every binding's script that exists (see BINDING_HOOKS).
+    for hook in BINDING_HOOKS:
+        cmd = [c.replace("{python}", a.python or sys.executable) for c in hook]
+        script = next(c for c in cmd if "/" in c and not os.path.isabs(c))
+        if os.path.exists(os.path.join(ROOT, script)):
+            env_q = {"PMQ_BENCH_QUICK": "1"} if a.quick else {}
+            os.environ.update(env_q)
+            parse(run(cmd, "hook " + script, False), samples, info)
+        else:
+            NOTES.append("binding hook %s: not present yet, rows pending" % script)
+    cg = callgrind(bin_c, a.quick)
+
+    lines = []
+    lines.append("Machine: %s. Pinning: none unless a row says so (ping-pong pinned = both "
+                 "processes on CPU 0 via sched_setaffinity). Cells: median [min-max] over %d "
+                 "interleaved repetitions%s." % (machine(), a.reps,
+                                                 " (QUICK SMOKE RUN: figures meaningless)"
+                                                 if a.quick else ""))
+    lines.append("")
+    lines.append("| benchmark | size | pmq | baseline | baseline is | ratio | target | met |")
+    lines.append("|---|---|---|---|---|---|---|---|")
+    missed = []
+    for row in ROWS:
+        if row[1] is None:
+            lines.append("| **%s** | | | | | | | |" % row[0])
+            continue
+        rid, label, unit, base_label, target, _lower = row
+        bench, _, subj = rid.partition(":")
+        subj = subj or "pmq"
+        base = "raw" if bench.startswith(("c_", "rs_")) else "base"
+        keys = sorted(k for k in samples if re.fullmatch(bench.replace("*", r"\w+"), k[0]))
+        if not keys:
+            lines.append("| %s | | pending | | %s | | %s | |" % (
+                label, base_label, tgt_text(target)))
+            continue
+        for k in keys:
+            s = samples[k]
+            pv, bv = s.get(subj, []), s.get(base, [])
+            lab = label
+            m = re.fullmatch(r"c_tput_d(\d+)", k[0])
+            if m:
+                lab = "%s, depth %s" % (label, m.group(1))
+            ratio = met = ""
+            if pv and bv:
+                r = statistics.median(pv) / statistics.median(bv)
+                ratio = "%.2f" % r
+                if target:
+                    ok = r <= target[1] if target[0] == "le" else r >= target[1]
+                    met = "yes" if ok else "**no**"
+                    if not ok:
+                        missed.append("%s %s: %.2f" % (lab, size_text(k[1]), r))
+            lines.append("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                lab, size_text(k[1]), cell(pv, unit) if pv else "pending", cell(bv, unit),
+                base_label, ratio, tgt_text(target), met))
+
+    lines.append("| **Timeout accuracy on an empty queue: lateness in us, min / p50 / p99 / max "
+                 "(never early)** | | | | | | | |")
+    for bench, label in (("c_late1ms", "1 ms timeout"), ("c_late10ms", "10 ms timeout")):
+        s = samples.get((bench, 16), {})
+        pv, bv = s.get("pmq", []), s.get("raw", [])
+        if not pv:
+            continue
+        early = sum(1 for v in pv if v < 0)
+        p99 = pct(pv, 99)
+        ok = early == 0 and p99 <= 200
+        if not ok:
+            missed.append("%s: early %d, p99 %.0f us" % (label, early, p99))
+        lines.append("| %s (%d samples) | | %s | %s | raw mq_timedreceive, REALTIME deadline | "
+                     "| never early, p99 <= 200 us | %s |" % (
+                         label, len(pv), lat(pv), lat(bv), "yes" if ok else "**no**"))
+
+    lines.append("| **User-space instructions per operation (callgrind), 16 B** | | | | | | | |")
+    for bench, label in (("pair", "send+receive pair"), ("tryrecv", "try-once receive, empty"),
+                         ("trysend", "try-once send, full"), ("timed", "timed pair, 1 s")):
+        p, b = cg.get((bench, "pmq")), cg.get((bench, "raw"))
+        if p is None or b is None:
+            continue
+        lines.append("| %s | 16 B | %.0f | %.0f | raw glibc mq_* | %.1f | | |" % (
+            label, p, b, p / b))
+
+    print("\n".join(lines))
+    print()
+    for n in NOTES:
+        print("note: " + n)
+    if a.quick:
+        print("targets: not judged in a quick smoke run (figures meaningless)")
+    elif missed:
+        print("targets missed: " + "; ".join(missed))
+    else:
+        print("targets missed: none")
+    if a.check:
+        return check(samples, cg, bool(a.python))
+    return 0
+
+
+def check(samples, cg, with_python):
+    """Smoke test: every benchmark ran and produced positive figures for pmq
+    and its baseline (values are not judged: no timing assertions)."""
+    passed, failed = 0, 0
+    expect = []
+    for bench in ("c_pair", "c_timed", "rs_pair", "rs_timed", "rs_tryrecv",
+                  "c_pp_pinned_p50", "c_pp_pinned_p99", "c_pp_unpinned_p50",
+                  "c_pp_unpinned_p99"):
+        for size in (16, 1024, 8192):
+            expect.append((bench, size, ("pmq", "raw")))
+    for bench in ("c_tryrecv", "c_trysend"):
+        for size in (16, 1024, 8192):
+            expect.append((bench, size, ("pmq", "raw", "raw_zero", "raw_expired")))
+    for bench in ("c_late1ms", "c_late10ms"):
+        expect.append((bench, 16, ("pmq", "raw")))
+    tput = [k for k in samples if k[0].startswith("c_tput_d")]
+    expect += [(k[0], k[1], ("pmq", "raw")) for k in tput]
+    if len(tput) < 3:
+        print("FAIL: producer -> consumer produced %d of at least 3 rows" % len(tput))
+        failed += 1
+    if with_python:
+        for bench in ("py_pair", "py_tryrecv", "py_tput"):
+            for size in (16, 1024, 8192):
+                expect.append((bench, size, ("base",)))
+    for bench, size, impls in expect:
+        for impl in impls:
+            vals = samples.get((bench, size), {}).get(impl, [])
+            if vals and all(v == v for v in vals) and (bench.startswith("c_late") or
+                                                       all(v > 0 for v in vals)):
+                passed += 1
+            else:
+                print("FAIL: no valid samples for %s %s %s: %r" % (bench, size, impl, vals))
+                failed += 1
+    if shutil.which("valgrind"):
+        for bench in ("pair", "tryrecv", "trysend", "timed"):
+            for impl in ("pmq", "raw"):
+                if cg.get((bench, impl), 0) > 0:
+                    passed += 1
+                else:
+                    print("FAIL: no callgrind count for %s %s" % (bench, impl))
+                    failed += 1
+    print("test-bench: %d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
+
+
+def pct(vals, p):
+    v = sorted(vals)
+    return v[min(len(v) - 1, (len(v) * p) // 100)]
+
+
+def lat(vals):
+    if not vals:
+        return "-"
+    return "%.0f / %.0f / %.0f / %.0f" % (min(vals), pct(vals, 50), pct(vals, 99), max(vals))
+
+
+def tgt_text(t):
+    if not t:
+        return ""
+    return ("<= %.2f" if t[0] == "le" else ">= %.2f") % t[1]
+
+
+if __name__ == "__main__":
+    sys.exit(main())
