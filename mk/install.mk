@@ -60,6 +60,8 @@ endef
 # Build first only if the libraries are not built yet (see the note at the top).
 install: $(if $(and $(wildcard $(LIB_SO)),$(wildcard $(LIB_A))),,lib)
 	@test -f $(LIB_SO) && test -f $(LIB_A) || { echo "install: $(LIB_SO) or $(LIB_A) missing: run 'make lib' first" >&2; exit 1; }
+	@for d in '$(PREFIX)' '$(LIBDIR)' '$(INCLUDEDIR)' '$(PKGCONFIGDIR)' '$(CMAKEDIR)'; do \
+	    case $$d in /*) ;; *) echo "install: '$$d' must be an absolute path" >&2; exit 1 ;; esac; done
 	$(INSTALL) -d '$(DESTDIR)$(LIBDIR)' '$(DESTDIR)$(INCLUDEDIR)' '$(DESTDIR)$(PKGCONFIGDIR)' '$(DESTDIR)$(CMAKEDIR)'
 	$(INSTALL) -m 755 $(LIB_SO) '$(DESTDIR)$(LIBDIR)/$(LIB_SO_FULL)'
 	ln -sfn $(LIB_SO_FULL) '$(DESTDIR)$(LIBDIR)/$(SONAME)'
@@ -91,7 +93,7 @@ $(PC_UNINSTALLED): pkgconfig/pmq-uninstalled.pc.in FORCE | $(BUILD)
 # Installs into temporary prefixes (with and without DESTDIR), builds and runs
 # tests/install/consumer.c four ways, checks symbols/SONAME/static libs, uninstalls.
 test-install: lib $(PC_UNINSTALLED)
-	@MAKE='$(MAKE)' CC='$(CC)' CARGO='$(CARGO)' BUILD='$(abspath $(BUILD))' \
+	@MAKE='$(MAKE)' CC='$(CC)' CXX='$(CXX)' CARGO='$(CARGO)' BUILD='$(abspath $(BUILD))' \
 	    TARGET_DIR='$(abspath $(TARGET))' VERSION='$(VERSION)' SONAME='$(SONAME)' \
 	    STATIC_LIBS='$(strip $(STATIC_LIBS))' CFLAGS_STRICT='$(CFLAGS_STRICT)' \
 	    PROFILE_FLAG='$(CARGO_PROFILE_FLAG)' \

@@ -16,8 +16,8 @@
 #     and once against the build tree through pmq-uninstalled.pc
 #  5. make uninstall leaves no file in the prefix
 #
-# Driven by mk/install.mk, which exports MAKE, CC, CARGO, BUILD, TARGET_DIR,
-# VERSION, SONAME, STATIC_LIBS, CFLAGS_STRICT and PROFILE_FLAG.
+# Driven by mk/install.mk, which passes MAKE, CC, CARGO, BUILD, TARGET_DIR,
+# VERSION, SONAME, STATIC_LIBS, CFLAGS_STRICT, PROFILE_FLAG and CXX.
 # Prints "install: N passed, N failed"; exits non-zero on any failure.
 
 set -u
@@ -141,15 +141,16 @@ if [ "$NATIVE" = "$STATIC_LIBS" ]; then ok "Makefile STATIC_LIBS == rustc native
 # --- 2. DESTDIR install, multiarch LIBDIR, then uninstall --------------------
 STAGE="$T/stage"
 SP="$T/sys/usr" # the PREFIX packaged into $STAGE (never written to)
-set -- PREFIX="$SP" LIBDIR="$SP/lib/x86_64-linux-gnu" DESTDIR="$STAGE"
-check "make install DESTDIR=... PREFIX=... LIBDIR=<multiarch>" mk install "$@"
-check "staged files are exactly the expected ones" same_files "$STAGE$SP" lib/x86_64-linux-gnu include
+set -- PREFIX="$SP" LIBDIR="$SP/lib/x86_64-linux-gnu" INCLUDEDIR="$SP/include/x86_64-linux-gnu" DESTDIR="$STAGE"
+check "make install DESTDIR=... PREFIX=... LIBDIR=... INCLUDEDIR=... (multiarch)" mk install "$@"
+check "staged files are exactly the expected ones" same_files "$STAGE$SP" lib/x86_64-linux-gnu include/x86_64-linux-gnu
 check "nothing written outside DESTDIR" test ! -e "$T/sys"
 check "staged lib links: libpmq.so -> $SONAME -> libpmq.so.$VERSION" check_links "$STAGE$SP/lib/x86_64-linux-gnu"
 check "no DESTDIR path inside the installed .pc/.cmake files" \
     sh -c '! grep -rl "$1" "$2"' sh "$STAGE" "$STAGE$SP/lib/x86_64-linux-gnu/pkgconfig" "$STAGE$SP/lib/x86_64-linux-gnu/cmake"
-check "staged pmq.pc: prefix=$SP, libdir=\${prefix}/lib/x86_64-linux-gnu" \
-    sh -c 'grep -qx "prefix=$1" "$2" && grep -qx "libdir=\${prefix}/lib/x86_64-linux-gnu" "$2"' sh "$SP" "$STAGE$SP/lib/x86_64-linux-gnu/pkgconfig/pmq.pc"
+check "staged pmq.pc: prefix=$SP, libdir and includedir under \${prefix}" \
+    sh -c 'grep -qx "prefix=$1" "$2" && grep -qx "libdir=\${prefix}/lib/x86_64-linux-gnu" "$2" &&
+        grep -qx "includedir=\${prefix}/include/x86_64-linux-gnu" "$2"' sh "$SP" "$STAGE$SP/lib/x86_64-linux-gnu/pkgconfig/pmq.pc"
 # A packager's staged tree is usable through PKG_CONFIG_SYSROOT_DIR.
 stage_build() {
     pc="env PKG_CONFIG_PATH=$STAGE$SP/lib/x86_64-linux-gnu/pkgconfig PKG_CONFIG_SYSROOT_DIR=$STAGE pkg-config"
@@ -211,6 +212,16 @@ static_libs_exact() {
 check "pkg-config --static lists exactly -lpmq + rustc's native-static-libs" static_libs_exact
 check "pkg-config --libs pmq (shared) has no static-only libraries" \
     sh -c '[ "$($1 --libs-only-l pmq | sed "s/ *\$//")" = "-lpmq" ]' sh "$PC"
+
+# The C++ wrapper, when the tree has one: the installed copy compiles on its own.
+if [ -f "$P/include/pmq.hpp" ]; then
+    cxx_header() {
+        # shellcheck disable=SC2046
+        printf '#include <pmq.hpp>\nint main() { return 0; }\n' |
+            "${CXX:-c++}" -std=c++17 -Wall -Wextra -Werror -pedantic -fsyntax-only $($PC --cflags pmq) -x c++ -
+    }
+    check "installed pmq.hpp compiles (C++17) with pkg-config --cflags pmq" cxx_header
+fi
 
 # --- 4. the consumer, four ways ------------------------------------------------
 cd "$T" || exit 2
