@@ -38,6 +38,7 @@ c-tests: $(C_TEST_STATIC) $(C_TEST_SHARED) $(BUILD)/c_tests/cxx_header
 # Runs every C test program twice (static, shared) and the C++ header test.
 test-c: c-tests examples
 	@PMQ_TEST_BIN_DIR=$(abspath $(BUILD)) sh c_tests/run.sh $(C_TEST_STATIC) $(C_TEST_SHARED) $(BUILD)/c_tests/cxx_header
+	@sh c_tests/soname.sh $(LIB_SO) $(SONAME) $(VERSION) $(C_TEST_SHARED) $(BUILD)/c_tests/cxx_header
 
 example: examples
 	sh examples/c/run_example.sh $(BUILD)/examples
