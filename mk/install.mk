@@ -26,13 +26,13 @@ PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 CMAKEDIR     ?= $(LIBDIR)/cmake/pmq
 DESTDIR      ?=
 INSTALL      ?= install
-RUSTC        ?= rustc
 
 # The full-version file name, and the ABI line used by the CMake version file.
 LIB_SO_FULL   := libpmq.so.$(VERSION)
 ABI_VERSION   := $(if $(filter 0,$(MAJOR)),0.$(MINOR),$(MAJOR))
-# Pointer size of the target, for the CMake version file (evaluated only when used).
-SIZEOF_VOID_P  = $(shell echo $$(( $$($(RUSTC) --print cfg | sed -n 's/^target_pointer_width="\(.*\)"/\1/p') / 8 )))
+# Pointer size of the built library, for the CMake version file: its ELF class
+# byte (1 = 32-bit, 2 = 64-bit) times 4. Needs no toolchain (sudo make install).
+SIZEOF_VOID_P  = $(shell echo $$(( $$(od -An -tu1 -j4 -N1 $(LIB_SO)) * 4 )))
 # $(STATIC_LIBS) as a CMake list.
 STATIC_LIBS_CMAKE := $(subst $(eval) ,;,$(strip $(STATIC_LIBS)))
 # The headers to install: pmq.h, and the C++ wrapper if it exists at install time.
