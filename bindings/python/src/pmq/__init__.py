@@ -1,0 +1,568 @@
+"""POSIX named message queues on libpmq, with posix_ipc's MessageQueue API.
+
+Code written for posix_ipc's message queues runs unchanged after
+``import pmq as posix_ipc``. A pmq queue is an ordinary kernel queue, so
+pmq, posix_ipc, C programs and the other pmq bindings share it by name.
+
+Where pmq differs from posix_ipc (all on purpose, see the README):
+
+* every exception carries libpmq's detail text (what was wrong, how to fix it);
+* bad arguments raise TypeError/ValueError, never crash the interpreter
+  (a NUL in a name, a non-bytes message, ``del q.block``...);
+* timeouts are measured on a monotonic clock; a negative or NaN timeout is a
+  ValueError, ``float('inf')`` waits like ``None``;
+* MessageQueue is a context manager (``with MessageQueue(...) as q:`` closes
+  it), and a queue that is garbage collected unclosed is closed (with a
+  ResourceWarning, like files);
+* an exception raised by a notification callback is reported through
+  ``sys.unraisablehook`` instead of being lost;
+* QUEUE_MESSAGES_MAX_DEFAULT and QUEUE_MESSAGE_SIZE_MAX_DEFAULT are read from
+  the system each time they are used, so a changed sysctl is seen at once;
+* ``str(q)`` shows the name and the message count (as the reference's
+  documentation says), ``repr(q)`` every attribute.
+
+Blocking calls release the GIL. A signal that interrupts a blocking send or
+receive runs its Python handler (so Ctrl-C raises KeyboardInterrupt); if the
+handler returns, the call raises SignalError, as posix_ipc does.
+"""
+
+import atexit as _atexit
+import ctypes as _ctypes
+import glob as _glob
+import operator as _operator
+import os as _os
+import threading as _threading
+import warnings as _warnings
+
+
+def _load_bundled_libpmq():
+    # The extension finds the bundled libpmq through RPATH=$ORIGIN; loading it
+    # by path first makes sure that copy is the one used (the dynamic loader
+    # matches the extension's DT_NEEDED by SONAME), whatever LD_LIBRARY_PATH says.
+    here = _os.path.dirname(_os.path.abspath(__file__))
+    for path in sorted(_glob.glob(_os.path.join(here, "libpmq.so.*"))):
+        return _ctypes.CDLL(path)
+    return None
+
+
+_libpmq_handle = _load_bundled_libpmq()
+
+from ._pmq_cffi import ffi as _ffi, lib as _lib  # noqa: E402
+
+__all__ = [
+    "MessageQueue",
+    "unlink_message_queue",
+    "Error",
+    "BusyError",
+    "ExistentialError",
+    "PermissionsError",
+    "SignalError",
+    "O_CREAT",
+    "O_EXCL",
+    "O_CREX",
+    "MESSAGE_QUEUES_SUPPORTED",
+    "QUEUE_MESSAGES_MAX_DEFAULT",
+    "QUEUE_MESSAGE_SIZE_MAX_DEFAULT",
+    "QUEUE_PRIORITY_MAX",
+]
+
+__version__ = "0.1.0"
+VERSION = __version__
+#: The version of the bundled libpmq.
+LIBPMQ_VERSION = _ffi.string(_lib.pmq_version()).decode("ascii")
+
+O_CREAT = _lib.PMQ_O_CREAT
+O_EXCL = _lib.PMQ_O_EXCL
+O_CREX = O_CREAT | O_EXCL
+MESSAGE_QUEUES_SUPPORTED = bool(_lib.pmq_message_queues_supported())
+QUEUE_PRIORITY_MAX = int(_lib.pmq_priority_max())
+
+_LIVE_CONSTANTS = {
+    # Read now, every time: a changed sysctl is seen without re-importing.
+    "QUEUE_MESSAGES_MAX_DEFAULT": _lib.pmq_queue_messages_max_default,
+    "QUEUE_MESSAGE_SIZE_MAX_DEFAULT": _lib.pmq_queue_message_size_max_default,
+}
+
+
+def __getattr__(name):
+    get = _LIVE_CONSTANTS.get(name)
+    if get is None:
+        raise AttributeError("module %r has no attribute %r" % (__name__, name))
+    return int(get())
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LIVE_CONSTANTS))
+
+
+# ---------------------------------------------------------------- exceptions
+
+
+class Error(Exception):
+    """Base class of pmq's own exceptions (posix_ipc.Error)."""
+
+
+class BusyError(Error):
+    """A call could not complete now: timeout expired, non-blocking call on a
+    full/empty queue, or another process holds the notification."""
+
+
+class ExistentialError(Error):
+    """The queue exists (O_CREX) or does not exist, or the handle is closed."""
+
+
+class PermissionsError(Error):
+    """Permission denied by the queue's mode or by this handle's read/write."""
+
+
+class SignalError(Error):
+    """A signal interrupted a blocking call and its handler returned."""
+
+
+_S = _lib
+_BUSY = (_S.PMQ_STATUS_WOULD_BLOCK, _S.PMQ_STATUS_TIMED_OUT, _S.PMQ_STATUS_BUSY)
+_CLASS_OF_STATUS = {
+    _S.PMQ_STATUS_WOULD_BLOCK: BusyError,
+    _S.PMQ_STATUS_TIMED_OUT: BusyError,
+    _S.PMQ_STATUS_BUSY: BusyError,
+    _S.PMQ_STATUS_EXISTS: ExistentialError,
+    _S.PMQ_STATUS_NOT_FOUND: ExistentialError,
+    _S.PMQ_STATUS_CLOSED: ExistentialError,
+    _S.PMQ_STATUS_PERMISSION: PermissionsError,
+    _S.PMQ_STATUS_INTERRUPTED: SignalError,
+    _S.PMQ_STATUS_INVALID_ARGUMENT: ValueError,
+    _S.PMQ_STATUS_MESSAGE_TOO_LARGE: ValueError,
+    _S.PMQ_STATUS_OUT_OF_MEMORY: MemoryError,
+    _S.PMQ_STATUS_OS_ERROR: OSError,
+}
+_EINVAL = 22
+
+
+def _error(token):
+    """The exception for a failed shim call (token = seq << 8 | status),
+    with libpmq's detail text. pmq_status (int) and pmq_status_name are set
+    on the exception."""
+    status = token & 0xFF
+    detail = _ffi.string(_lib.pmq_py_error_detail(token)).decode("utf-8", "replace")
+    err = _lib.pmq_py_error_errno(token)
+    if not detail:
+        detail = _ffi.string(_lib.pmq_status_name(status)).decode("ascii", "replace")
+    cls = _CLASS_OF_STATUS.get(status, Error)
+    if status == _S.PMQ_STATUS_SYSTEM_LIMIT:
+        # posix_ipc: EINVAL (e.g. max_messages above msg_max) -> ValueError;
+        # EMFILE/ENFILE/ENOSPC/... -> OSError.
+        cls = ValueError if err in (0, _EINVAL) else OSError
+    if cls is OSError and err:
+        exc = OSError(err, detail)
+    else:
+        exc = cls(detail)
+    exc.pmq_status = status
+    exc.pmq_status_name = _ffi.string(_lib.pmq_status_name(status)).decode("ascii", "replace")
+    return exc
+
+
+# ---------------------------------------------------------------- arguments
+
+
+def _name_arg(name):
+    """str or bytes -> NUL-free bytes for C (TypeError/ValueError otherwise)."""
+    if isinstance(name, str):
+        b = name.encode("utf-8", "surrogateescape")
+    elif isinstance(name, (bytes, bytearray)):
+        b = bytes(name)
+    else:
+        raise TypeError("Name must be None or a string (str or bytes), not %s" % type(name).__name__)
+    if b"\0" in b:
+        raise ValueError("queue name %r contains a NUL character; names are '/' followed by 1-255 "
+                         "bytes without NUL or '/'" % (name,))
+    return b
+
+
+def _int_arg(what, value, lo, hi):
+    try:
+        v = _operator.index(value)
+    except TypeError:
+        raise TypeError("%s must be an integer, not %s" % (what, type(value).__name__)) from None
+    if v < lo or v > hi:
+        raise ValueError("%s must be in %d..%d, not %d" % (what, lo, hi, v))
+    return v
+
+
+def _timeout_arg(timeout):
+    """None -> -1.0 (wait as long as needed); a number >= 0 -> seconds."""
+    if timeout is None:
+        return -1.0
+    if isinstance(timeout, (str, bytes, bytearray)):
+        raise TypeError("The timeout must be None or a non-negative number, not %s" % type(timeout).__name__)
+    try:
+        t = float(timeout)
+    except OverflowError:
+        t = float("inf")
+    except (TypeError, ValueError):
+        raise TypeError("The timeout must be None or a non-negative number, not %s" % type(timeout).__name__) from None
+    if t != t or t < 0:
+        raise ValueError("The timeout must be None or a non-negative number of seconds, not %r" % (timeout,))
+    if t == float("inf"):
+        return -1.0
+    return t
+
+
+_INT64_MAX = (1 << 63) - 1
+_INT_MAX = (1 << 31) - 1
+
+
+class _Default:
+    def __init__(self, name):
+        self._name = name
+
+    def __repr__(self):
+        return self._name
+
+
+_MAX_MESSAGES_DEFAULT = _Default("QUEUE_MESSAGES_MAX_DEFAULT")
+_MAX_MESSAGE_SIZE_DEFAULT = _Default("QUEUE_MESSAGE_SIZE_MAX_DEFAULT")
+
+# --------------------------------------------------------- notifications
+
+# Queues with a callback registration that may still fire: kept alive (like
+# posix_ipc, which never frees them) until it fires or is cancelled/closed.
+_armed = {}
+_armed_lock = _threading.Lock()
+
+
+@_ffi.def_extern()
+def pmq_py_notify_trampoline(param):
+    """Runs on libpmq's notification thread (cffi takes the GIL)."""
+    ctx = _ffi.from_handle(param)
+    q, function, arg = ctx
+    # The registration is one-shot: this handle is never called again.
+    q._handles.pop(id(ctx), None)
+    if q._current is ctx:
+        q._current = None
+        with _armed_lock:
+            _armed.pop(id(q), None)
+    # An exception escapes to cffi, which reports it through
+    # sys.unraisablehook ("Exception ignored from cffi callback ..."), never
+    # silently; the note says which callback and queue it came from.
+    try:
+        function(arg)
+    except BaseException as e:
+        if hasattr(e, "add_note"):
+            e.add_note("in the pmq notification callback %r(%r) of queue %s" % (function, arg, q._name))
+        raise
+
+
+@_atexit.register
+def _cancel_armed_callbacks():
+    # No callback may enter a finalizing interpreter: cancel them (cancel
+    # returns only when none is running and none will run).
+    with _armed_lock:
+        queues = list(_armed.values())
+        _armed.clear()
+    for q in queues:
+        qp = q._q
+        if qp is not None:
+            _lib.pmq_py_notify_cancel(qp)
+
+
+# ------------------------------------------------------------- the queue
+
+_send = _lib.pmq_py_send
+_receive = _lib.pmq_py_receive
+_new = _ffi.new
+_from_buffer = _ffi.from_buffer
+_buffer = _ffi.buffer
+
+
+class MessageQueue:
+    """A POSIX message queue (posix_ipc.MessageQueue).
+
+    MessageQueue(name, flags=0, mode=0o600, max_messages=QUEUE_MESSAGES_MAX_DEFAULT,
+                 max_message_size=QUEUE_MESSAGE_SIZE_MAX_DEFAULT, read=True, write=True)
+
+    name is "/something" (str or bytes), or None with O_EXCL for a new queue
+    with a random name. flags: 0 (open an existing queue), O_CREAT or O_CREX.
+    mode, max_messages and max_message_size apply only when the queue is
+    created. read/write choose what this handle may do.
+    """
+
+    __slots__ = ("_q", "_name", "_mode", "_read", "_write", "_max_messages",
+                 "_max_message_size", "_closed", "_pool", "_handles", "_current",
+                 "__weakref__")
+
+    def __init__(self, name, flags=0, mode=0o600, max_messages=_MAX_MESSAGES_DEFAULT,
+                 max_message_size=_MAX_MESSAGE_SIZE_DEFAULT, read=True, write=True):
+        self._q = None
+        self._closed = True
+        flags = _int_arg("flags", flags, -_INT_MAX - 1, _INT_MAX)
+        mode = _int_arg("mode", mode, 0, 0xFFFFFFFF)
+        if max_messages is _MAX_MESSAGES_DEFAULT:
+            max_messages = _lib.pmq_queue_messages_max_default()
+        if max_message_size is _MAX_MESSAGE_SIZE_DEFAULT:
+            max_message_size = _lib.pmq_queue_message_size_max_default()
+        max_messages = _int_arg("max_messages", max_messages, -_INT64_MAX - 1, _INT64_MAX)
+        max_message_size = _int_arg("max_message_size", max_message_size, -_INT64_MAX - 1, _INT64_MAX)
+        read = bool(read)
+        write = bool(write)
+        if not (read or write):
+            raise ValueError("At least one of read or write must be True")
+        if name is None:
+            if not flags & O_EXCL:
+                raise ValueError("Name can only be None if O_EXCL is set (use O_CREX for a new "
+                                 "queue with a random name)")
+            cname = _ffi.NULL
+        else:
+            cname = _name_arg(name)
+        out = _new("pmq_queue **")
+        attrs = _new("int64_t[2]")
+        r = _lib.pmq_py_open(cname, flags, mode, max_messages, max_message_size, read, write,
+                             out, attrs)
+        if r:
+            raise _error(r)
+        self._q = out[0]
+        self._closed = False
+        self._name = _ffi.string(_lib.pmq_queue_name(self._q)).decode("utf-8", "surrogateescape")
+        self._mode = mode
+        self._read = read
+        self._write = write
+        self._max_messages = int(attrs[0])
+        self._max_message_size = int(attrs[1])
+        self._pool = []
+        self._handles = {}
+        self._current = None
+
+    def __del__(self):
+        q = getattr(self, "_q", None)
+        if q is None:
+            return
+        self._q = None
+        try:
+            if not self._closed:
+                _warnings.warn("unclosed pmq.MessageQueue %r" % (self._name,), ResourceWarning,
+                               stacklevel=2, source=self)
+        finally:
+            _lib.pmq_queue_free(q)
+
+    # -- messages
+
+    def send(self, message, timeout=None, priority=0):
+        """Sends message (bytes, a bytes-like object, or str sent as UTF-8)
+        with priority 0..QUEUE_PRIORITY_MAX. timeout: None waits while the
+        queue is full (unless block is False), 0 tries once, > 0 waits at most
+        that many seconds; BusyError if it cannot be sent in time. ValueError
+        if the message is larger than max_message_size."""
+        if type(message) is bytes:
+            data = message
+            n = len(message)
+        elif isinstance(message, str):
+            data = message.encode("utf-8")
+            n = len(data)
+        else:
+            try:
+                data = _from_buffer(message)
+            except TypeError:
+                raise TypeError("The message must be bytes, a bytes-like object or str, not %s"
+                                % type(message).__name__) from None
+            n = len(data)
+        t = -1.0 if timeout is None else _timeout_arg(timeout)
+        if type(priority) is not int:
+            try:
+                priority = _operator.index(priority)
+            except TypeError:
+                raise TypeError("The priority must be an integer, not %s"
+                                % type(priority).__name__) from None
+        if priority < 0 or priority > QUEUE_PRIORITY_MAX:
+            raise ValueError("The priority must be a positive number no greater than "
+                             "QUEUE_PRIORITY_MAX (%d), not %d" % (QUEUE_PRIORITY_MAX, priority))
+        r = _send(self._q, data, n, priority, t)
+        if r:
+            raise _error(r)
+
+    def receive(self, timeout=None):
+        """Receives the oldest message of the highest priority and returns
+        (message: bytes, priority: int). timeout as in send()."""
+        t = -1.0 if timeout is None else _timeout_arg(timeout)
+        pool = self._pool
+        try:
+            buf, out = pool.pop()
+        except IndexError:
+            buf = _new("char[]", self._max_message_size)
+            out = _new("size_t[2]")
+        r = _receive(self._q, buf, self._max_message_size, out, t)
+        if r:
+            pool.append((buf, out))
+            raise _error(r)
+        msg = _buffer(buf, out[0])[:]
+        prio = out[1]
+        pool.append((buf, out))
+        return msg, prio
+
+    # -- notification
+
+    def request_notification(self, notification=None):
+        """None cancels this process's registration; a signal number asks for
+        that signal when the queue goes from empty to non-empty; a tuple
+        (function, param) calls function(param) in a new thread then. One-shot;
+        BusyError if another process holds the queue's registration."""
+        if notification is None:
+            r = _lib.pmq_py_notify_cancel(self._q)
+            if r and (r & 0xFF) != _S.PMQ_STATUS_CLOSED:
+                raise _error(r)
+            # Nothing runs or will run now: drop every callback reference.
+            self._forget_callbacks()
+        elif isinstance(notification, int):
+            signo = _int_arg("signal number", notification, 0, _INT_MAX)
+            r = _lib.pmq_py_notify_signal(self._q, signo)
+            if r:
+                raise _error(r)
+            # A replaced callback registration will not be called.
+            self._current = None
+            with _armed_lock:
+                _armed.pop(id(self), None)
+        elif isinstance(notification, tuple) and len(notification) == 2 and callable(notification[0]):
+            ctx = (self, notification[0], notification[1])
+            handle = _ffi.new_handle(ctx)
+            # Kept until the callback has run, or cancel/close/free returned
+            # (libpmq's guarantee that it no longer runs or will run).
+            self._handles[id(ctx)] = handle
+            previous = self._current
+            self._current = ctx
+            with _armed_lock:
+                _armed[id(self)] = self
+            r = _lib.pmq_py_notify_callback(self._q, handle)
+            if r:
+                self._handles.pop(id(ctx), None)
+                if self._current is ctx:
+                    self._current = previous
+                    if previous is None:
+                        with _armed_lock:
+                            _armed.pop(id(self), None)
+                raise _error(r)
+        else:
+            raise ValueError("The notification must be None, an integer (a signal number), or a "
+                             "tuple of (function, parameter), not %r" % (notification,))
+
+    def _forget_callbacks(self):
+        self._current = None
+        self._handles.clear()
+        with _armed_lock:
+            _armed.pop(id(self), None)
+
+    # -- lifetime
+
+    def close(self):
+        """Closes this handle (other handles stay valid). Linux then drops
+        this process's notification registration on the queue."""
+        r = _lib.pmq_py_close(self._q)
+        if r:
+            raise _error(r)
+        self._closed = True
+        self._pool = []
+        self._forget_callbacks()
+
+    def unlink(self):
+        """Removes the queue's name; open handles keep working until closed."""
+        r = _lib.pmq_py_unlink(self._q)
+        if r:
+            raise _error(r)
+
+    def fileno(self):
+        """The message queue descriptor (mqd); -1 after close()."""
+        return self.mqd
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if not self._closed:
+            self.close()
+        return False
+
+    # -- properties
+
+    @property
+    def name(self):
+        """The queue's name (the generated one if None was given)."""
+        return self._name
+
+    @property
+    def mode(self):
+        """The mode given to the constructor."""
+        return self._mode
+
+    @property
+    def mqd(self):
+        """The message queue descriptor; usable with select/poll/epoll
+        (readable: a message waits; writable: there is room). -1 after close()."""
+        if self._closed:
+            return -1
+        out = _new("int *")
+        r = _lib.pmq_py_fileno(self._q, out)
+        if r:
+            if (r & 0xFF) == _S.PMQ_STATUS_CLOSED:
+                return -1
+            raise _error(r)
+        return out[0]
+
+    @property
+    def block(self):
+        """Whether send() and receive() may wait (settable; this handle only)."""
+        out = _new("bool *")
+        r = _lib.pmq_py_get_block(self._q, out)
+        if r:
+            raise _error(r)
+        return bool(out[0])
+
+    @block.setter
+    def block(self, value):
+        r = _lib.pmq_py_set_block(self._q, bool(value))
+        if r:
+            raise _error(r)
+
+    @block.deleter
+    def block(self):
+        raise AttributeError("the block attribute cannot be deleted; set it to True or False")
+
+    @property
+    def max_messages(self):
+        """The queue's capacity in messages."""
+        return self._max_messages
+
+    @property
+    def max_message_size(self):
+        """The queue's largest message in bytes."""
+        return self._max_message_size
+
+    @property
+    def current_messages(self):
+        """The number of messages in the queue now."""
+        out = _new("int64_t *")
+        r = _lib.pmq_py_current_messages(self._q, out)
+        if r:
+            raise _error(r)
+        return int(out[0])
+
+    def __str__(self):
+        """The name and the number of messages, e.g. '/q (2 of 10 messages)'."""
+        size = 256
+        while True:
+            buf = _new("char[]", size)
+            needed = _new("size_t *")
+            r = _lib.pmq_py_describe(self._q, _lib.PMQ_DESCRIBE_SHORT, buf, size, needed)
+            if not r:
+                return _ffi.string(buf).decode("utf-8", "replace")
+            if (r & 0xFF) != _S.PMQ_STATUS_BUFFER_TOO_SMALL or needed[0] <= size:
+                raise _error(r)
+            size = needed[0]
+
+    def __repr__(self):
+        return "%s.%s(%r, mode=0o%o, max_message_size=%d, max_messages=%d, read=%s, write=%s)" % (
+            type(self).__module__, type(self).__qualname__, self._name, self._mode,
+            self._max_message_size, self._max_messages, self._read, self._write)
+
+
+def unlink_message_queue(name):
+    """Removes the queue called name (str or bytes); ExistentialError if none."""
+    r = _lib.pmq_py_unlink_name(_name_arg(name))
+    if r:
+        raise _error(r)
