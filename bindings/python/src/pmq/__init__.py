@@ -202,12 +202,14 @@ def _timeout_arg(timeout):
         raise TypeError("The timeout must be None or a non-negative number, not %s" % type(timeout).__name__) from None
     if t != t or t < 0:
         raise ValueError("The timeout must be None or a non-negative number of seconds, not %r" % (timeout,))
-    if t == float("inf"):
+    if t > _FOREVER:
+        # inf, or longer than anyone waits (libpmq cannot represent 1e300 s).
         return -1.0
     return t
 
 
 _INT64_MAX = (1 << 63) - 1
+_FOREVER = 1e15  # seconds: 31 million years
 _INT_MAX = (1 << 31) - 1
 
 
@@ -250,6 +252,18 @@ def pmq_py_notify_trampoline(param):
         if hasattr(e, "add_note"):
             e.add_note("in the pmq notification callback %r(%r) of queue %s" % (function, arg, q._name))
         raise
+
+
+def _forget_armed_in_child():
+    # A forked child holds no registration of its parent's (the kernel ties
+    # it to the process), so it has nothing to cancel at exit. The lock may
+    # have been held by another thread at the fork: make a new one.
+    global _armed_lock
+    _armed_lock = _threading.Lock()
+    _armed.clear()
+
+
+_os.register_at_fork(after_in_child=_forget_armed_in_child)
 
 
 @_atexit.register

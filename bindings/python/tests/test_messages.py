@@ -1,0 +1,226 @@
+"""send() and receive(): payloads, priorities, order, timeouts, block."""
+
+import array
+import math
+import threading
+
+import pytest
+
+import pmq
+
+
+def test_roundtrip_returns_bytes_and_priority(queue):
+    queue.send(b"hello")
+    msg, prio = queue.receive()
+    assert (msg, prio) == (b"hello", 0)
+    assert type(msg) is bytes and type(prio) is int
+
+
+@pytest.mark.parametrize("payload", [b"", b"\0", b"a\0b\0", bytes(range(256))[:128], b"x" * 128])
+def test_binary_payloads(queue, payload):
+    queue.send(payload)
+    assert queue.receive() == (payload, 0)
+
+
+def test_str_is_sent_as_utf8(queue):
+    queue.send("héllo €")
+    assert queue.receive() == ("héllo €".encode("utf-8"), 0)
+
+
+@pytest.mark.parametrize("make", [bytearray, memoryview, lambda b: array.array("B", b)])
+def test_bytes_like_objects(queue, make):
+    queue.send(make(b"bytes-like"))
+    assert queue.receive() == (b"bytes-like", 0)
+
+
+def test_multibyte_buffer_counts_bytes(queue):
+    a = array.array("i", [1, 2, 3])
+    queue.send(a)
+    assert queue.receive()[0] == a.tobytes()
+
+
+@pytest.mark.parametrize("bad", [None, 5, 1.5, object(), ["a"], {"a": 1}])
+def test_non_buffer_message_is_type_error(queue, bad):
+    with pytest.raises(TypeError, match="message must be bytes"):
+        queue.send(bad)
+    assert queue.current_messages == 0
+
+
+def test_unencodable_str_is_value_error(queue):
+    with pytest.raises(UnicodeEncodeError):
+        queue.send("\udc80")
+    assert queue.current_messages == 0
+
+
+def test_too_long_is_value_error_and_sends_nothing(queue):
+    with pytest.raises(ValueError, match="max_message_size of 128"):
+        queue.send(b"x" * 129)
+    assert queue.current_messages == 0
+
+
+def test_priority_order_then_fifo(queue):
+    queue.send(b"low-1", priority=1)
+    queue.send(b"high", priority=10)
+    queue.send(b"low-2", priority=1)
+    queue.send(b"mid", priority=5)
+    got = [queue.receive() for _ in range(4)]
+    assert got == [(b"high", 10), (b"mid", 5), (b"low-1", 1), (b"low-2", 1)]
+
+
+def test_priority_limits(queue):
+    queue.send(b"top", priority=pmq.QUEUE_PRIORITY_MAX)
+    assert queue.receive() == (b"top", pmq.QUEUE_PRIORITY_MAX)
+    for bad in (-1, pmq.QUEUE_PRIORITY_MAX + 1, 2**64):
+        with pytest.raises(ValueError, match="QUEUE_PRIORITY_MAX"):
+            queue.send(b"x", priority=bad)
+    with pytest.raises(TypeError, match="priority must be an integer"):
+        queue.send(b"x", priority=1.0)
+    assert queue.current_messages == 0
+
+
+def test_timeout_zero_is_try_once(queue):
+    with pytest.raises(pmq.BusyError, match="empty"):
+        queue.receive(timeout=0)
+    for i in range(queue.max_messages):
+        queue.send(b"%d" % i, timeout=0)
+    with pytest.raises(pmq.BusyError, match="full"):
+        queue.send(b"overflow", timeout=0)
+    assert queue.current_messages == queue.max_messages
+
+
+def test_positive_timeout_expires_with_busy_error(queue):
+    with pytest.raises(pmq.BusyError, match="timeout"):
+        queue.receive(timeout=0.05)
+    for i in range(queue.max_messages):
+        queue.send(b"x")
+    with pytest.raises(pmq.BusyError, match="timeout"):
+        queue.send(b"x", timeout=0.05)
+
+
+def test_timeout_accepts_int_and_number_like(queue):
+    import decimal
+    import fractions
+    queue.send(b"a", timeout=1)
+    queue.send(b"b", timeout=fractions.Fraction(1, 2))
+    queue.send(b"c", timeout=decimal.Decimal("0.5"))
+    assert [queue.receive(timeout=1)[0] for _ in range(3)] == [b"a", b"b", b"c"]
+
+
+def test_huge_and_infinite_timeouts_wait(queue):
+    queue.send(b"a", timeout=1e300)
+    queue.send(b"b", timeout=math.inf)
+    queue.send(b"c", timeout=10**400)
+    queue.send(b"d", timeout=1e12)  # given to libpmq as it is
+    assert queue.receive(timeout=math.inf) == (b"a", 0)
+    assert queue.receive(timeout=1e300) == (b"b", 0)
+    assert queue.receive(timeout=10**400) == (b"c", 0)
+    assert queue.receive(timeout=1e12) == (b"d", 0)
+
+
+@pytest.mark.parametrize("bad", [-1, -0.001, math.nan, -math.inf])
+def test_negative_or_nan_timeout_is_value_error(queue, bad):
+    with pytest.raises(ValueError, match="timeout"):
+        queue.receive(timeout=bad)
+    with pytest.raises(ValueError, match="timeout"):
+        queue.send(b"x", timeout=bad)
+    assert queue.current_messages == 0
+
+
+@pytest.mark.parametrize("bad", ["1", b"1", object(), [1]])
+def test_non_number_timeout_is_type_error(queue, bad):
+    with pytest.raises(TypeError, match="timeout"):
+        queue.receive(timeout=bad)
+    with pytest.raises(TypeError, match="timeout"):
+        queue.send(b"x", timeout=bad)
+
+
+def test_timeout_none_waits_for_a_sender(queue):
+    t = threading.Timer(0.1, queue.send, args=(b"late",))
+    t.start()
+    try:
+        assert queue.receive(timeout=None) == (b"late", 0)
+    finally:
+        t.join()
+
+
+def test_blocked_sender_proceeds_when_room(queue):
+    for _ in range(queue.max_messages):
+        queue.send(b"fill")
+    t = threading.Timer(0.1, queue.receive)
+    t.start()
+    try:
+        queue.send(b"last", timeout=30)
+    finally:
+        t.join()
+    assert queue.current_messages == queue.max_messages
+
+
+def test_block_false_makes_every_call_try_once(queue):
+    assert queue.block is True
+    queue.block = False
+    assert queue.block is False
+    with pytest.raises(pmq.BusyError):
+        queue.receive()
+    with pytest.raises(pmq.BusyError):
+        queue.receive(timeout=5)  # whatever the timeout
+    for _ in range(queue.max_messages):
+        queue.send(b"x")
+    with pytest.raises(pmq.BusyError):
+        queue.send(b"x")
+    queue.block = True
+    assert queue.block is True
+    assert queue.receive() == (b"x", 0)
+
+
+def test_block_is_per_handle(queue):
+    other = pmq.MessageQueue(queue.name)
+    try:
+        other.block = False
+        assert queue.block is True
+        with pytest.raises(pmq.BusyError):
+            other.receive()
+    finally:
+        other.close()
+
+
+def test_block_takes_truthiness_like_the_reference(queue):
+    queue.block = 0
+    assert queue.block is False
+    queue.block = "yes"
+    assert queue.block is True
+    queue.block = None
+    assert queue.block is False
+
+
+def test_exceptions_carry_status_and_detail(queue):
+    with pytest.raises(pmq.BusyError) as info:
+        queue.receive(timeout=0)
+    e = info.value
+    assert e.pmq_status_name == "PMQ_STATUS_WOULD_BLOCK"
+    assert e.pmq_status == 1
+    assert "empty" in str(e)
+
+
+def test_receive_in_many_threads_gets_each_message_once(make_queue):
+    q = make_queue(max_messages=4, max_message_size=16)
+    got = []
+    lock = threading.Lock()
+
+    def worker():
+        while True:
+            msg, _ = q.receive(timeout=30)
+            if msg == b"end":
+                return
+            with lock:
+                got.append(msg)
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for i in range(200):
+        q.send(b"%d" % i)
+    for _ in threads:
+        q.send(b"end")
+    for t in threads:
+        t.join()
+    assert sorted(got, key=int) == [b"%d" % i for i in range(200)]
