@@ -1,0 +1,70 @@
+// Package pmq is a Go binding of libpmq: POSIX named message queues (Linux
+// mq_open, mq_send, ...) with errors that say what went wrong, and waiting
+// that does not tie up OS threads.
+//
+// Module path: github.com/pmq-project/pmq/bindings/go (package name pmq):
+//
+//	import pmq "github.com/pmq-project/pmq/bindings/go"
+//
+// # Building
+//
+// The package uses cgo and finds libpmq through pkg-config (`#cgo
+// pkg-config: pmq`). After `make && sudo make install` in the pmq tree,
+// `go build` just works. Against an uninstalled build tree:
+//
+//	make lib pc-uninstalled          # in the pmq tree
+//	export PKG_CONFIG_PATH=$PWD/build/pkgconfig
+//	export CGO_LDFLAGS="-Wl,-rpath,$PWD/target/release"   # or set LD_LIBRARY_PATH when running
+//	go build ./...
+//
+// Static linking: cgo never passes --static to pkg-config, so build with the
+// tag pmq_static (which drops the pkg-config directive) and give the flags:
+//
+//	CGO_CFLAGS="$(pkg-config --cflags pmq)" \
+//	CGO_LDFLAGS="$(pkg-config --variable=libdir pmq)/libpmq.a -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc" \
+//	go build -tags pmq_static ./...
+//
+// The program then does not need libpmq.so (check with ldd).
+//
+// # Queues
+//
+// Open, Create and CreateRandom take functional options (WithFlags,
+// Exclusive, WithMode, WithCapacity, WithMessageSize, WithAccess, ReadOnly,
+// WriteOnly, WithBlocking). Kernel limits are small by default (msg_max 10,
+// msgsize_max 8192, RLIMIT_MSGQUEUE 800 KiB per user): ask for small queues.
+//
+// Send/Receive wait while the queue is full/empty; SendTimeout/
+// ReceiveTimeout wait at most a time.Duration (0 tries once); SendContext/
+// ReceiveContext stop when the context ends. A Queue made non-blocking
+// (WithBlocking(false) or SetBlocking(false)) returns ErrWouldBlock at once.
+//
+// # Goroutines and threads
+//
+// libpmq's handle is opened non-blocking and every cgo call tries once and
+// returns at once. A goroutine that has to wait parks in Go's runtime poller
+// on a dup of the queue descriptor (Linux queue descriptors work with
+// epoll): thousands of waiting goroutines need no OS threads. Signals the Go
+// runtime uses itself (SIGURG for preemption) therefore never interrupt a
+// wait, and ErrInterrupted is never returned by Send or Receive.
+//
+// The dup stays open for the life of the Queue and is closed only by Close,
+// because Linux drops this process's notification registration on a queue
+// whenever the process closes ANY descriptor of that queue.
+//
+// # Errors
+//
+// Failures are *Error values carrying the operation, the queue name, the
+// Status, the errno and libpmq's detail. Use errors.Is with the sentinels
+// (ErrWouldBlock, ErrTimeout, ErrBusy, ErrExist, ErrNotExist, ErrPermission,
+// ErrInterrupted, ErrInvalid, ErrMessageTooLarge, ErrBufferTooSmall,
+// ErrLimit, ErrClosed, ...). The detail is copied inside the same C call as
+// the failing function, so it belongs to that call even though goroutines
+// move between threads.
+//
+// # Notifications
+//
+// Notify delivers "the queue became non-empty" on a Go channel (a C
+// trampoline with a runtime/cgo.Handle as its parameter); NotifySignal asks
+// for a signal (catch it with os/signal.Notify); NotifyCancel cancels. See
+// Notify for the kernel's rules.
+package pmq

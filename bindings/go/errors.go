@@ -1,0 +1,192 @@
+package pmq
+
+// #include <stdlib.h>
+// #include "shim.h"
+import "C"
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"strings"
+	"syscall"
+	"unsafe"
+)
+
+// Status is libpmq's status code (enum pmq_status). 0 is success.
+type Status int
+
+// The status codes of pmq.h. Values are never renumbered.
+const (
+	StatusOK              Status = C.PMQ_STATUS_OK
+	StatusWouldBlock      Status = C.PMQ_STATUS_WOULD_BLOCK
+	StatusTimedOut        Status = C.PMQ_STATUS_TIMED_OUT
+	StatusBusy            Status = C.PMQ_STATUS_BUSY
+	StatusExists          Status = C.PMQ_STATUS_EXISTS
+	StatusNotFound        Status = C.PMQ_STATUS_NOT_FOUND
+	StatusPermission      Status = C.PMQ_STATUS_PERMISSION
+	StatusInterrupted     Status = C.PMQ_STATUS_INTERRUPTED
+	StatusInvalidArgument Status = C.PMQ_STATUS_INVALID_ARGUMENT
+	StatusMessageTooLarge Status = C.PMQ_STATUS_MESSAGE_TOO_LARGE
+	StatusBufferTooSmall  Status = C.PMQ_STATUS_BUFFER_TOO_SMALL
+	StatusSystemLimit     Status = C.PMQ_STATUS_SYSTEM_LIMIT
+	StatusClosed          Status = C.PMQ_STATUS_CLOSED
+	StatusOutOfMemory     Status = C.PMQ_STATUS_OUT_OF_MEMORY
+	StatusOSError         Status = C.PMQ_STATUS_OS_ERROR
+	StatusPanic           Status = C.PMQ_STATUS_PANIC
+	StatusNotSupported    Status = C.PMQ_STATUS_NOT_SUPPORTED
+)
+
+// String returns the status's name, e.g. "PMQ_STATUS_TIMED_OUT".
+func (s Status) String() string { return C.GoString(C.pmq_status_name(C.int(s))) }
+
+// Text returns what the status means (pmq_status_str).
+func (s Status) Text() string { return C.GoString(C.pmq_status_str(C.int(s))) }
+
+// Sentinel errors, one per status, for errors.Is. Every error this package
+// returns for a pmq failure is an *Error that matches exactly one of them.
+var (
+	ErrWouldBlock      = errors.New("pmq: the operation would block (queue full or empty)")
+	ErrTimeout         = errors.New("pmq: timed out")
+	ErrBusy            = errors.New("pmq: busy (held by another process)")
+	ErrExist           = errors.New("pmq: queue already exists")
+	ErrNotExist        = errors.New("pmq: queue does not exist")
+	ErrPermission      = errors.New("pmq: permission denied")
+	ErrInterrupted     = errors.New("pmq: interrupted by a signal")
+	ErrInvalid         = errors.New("pmq: invalid argument")
+	ErrMessageTooLarge = errors.New("pmq: message too large")
+	ErrBufferTooSmall  = errors.New("pmq: buffer too small")
+	ErrLimit           = errors.New("pmq: system limit reached")
+	ErrClosed          = errors.New("pmq: queue closed")
+	ErrOutOfMemory     = errors.New("pmq: out of memory")
+	ErrOS              = errors.New("pmq: operating-system error")
+	ErrPanic           = errors.New("pmq: internal error (panic caught)")
+	ErrNotSupported    = errors.New("pmq: not supported on this system")
+	ErrUnknown         = errors.New("pmq: unknown status")
+)
+
+var sentinels = map[Status]error{
+	StatusWouldBlock:      ErrWouldBlock,
+	StatusTimedOut:        ErrTimeout,
+	StatusBusy:            ErrBusy,
+	StatusExists:          ErrExist,
+	StatusNotFound:        ErrNotExist,
+	StatusPermission:      ErrPermission,
+	StatusInterrupted:     ErrInterrupted,
+	StatusInvalidArgument: ErrInvalid,
+	StatusMessageTooLarge: ErrMessageTooLarge,
+	StatusBufferTooSmall:  ErrBufferTooSmall,
+	StatusSystemLimit:     ErrLimit,
+	StatusClosed:          ErrClosed,
+	StatusOutOfMemory:     ErrOutOfMemory,
+	StatusOSError:         ErrOS,
+	StatusPanic:           ErrPanic,
+	StatusNotSupported:    ErrNotSupported,
+}
+
+// Sentinel returns the sentinel error for a status (ErrUnknown for a value
+// this package does not know, nil for StatusOK).
+func (s Status) Sentinel() error {
+	if s == StatusOK {
+		return nil
+	}
+	if e, ok := sentinels[s]; ok {
+		return e
+	}
+	return ErrUnknown
+}
+
+// Error is a failed pmq call: which operation, on which queue, the status,
+// the errno behind it (0 if pmq found the problem itself) and libpmq's
+// detail, which says what was wrong and how to fix it. The detail is the
+// one recorded by this very call, even when goroutines move between threads.
+//
+// errors.Is(err, ErrX) matches the status's sentinel; it also matches
+// fs.ErrExist, fs.ErrNotExist, fs.ErrPermission, fs.ErrClosed and
+// os.ErrDeadlineExceeded where they fit, and the syscall.Errno.
+type Error struct {
+	Op     string        // "open", "send", "receive", ...
+	Queue  string        // the queue's name ("" when not known)
+	Status Status        // libpmq's status code
+	Errno  syscall.Errno // the OS error behind it, or 0
+	Needed int           // for StatusBufferTooSmall: the buffer size needed
+	Detail string        // libpmq's (or this package's) explanation
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString("pmq: ")
+	b.WriteString(e.Op)
+	if e.Queue != "" {
+		b.WriteString(" ")
+		b.WriteString(e.Queue)
+	}
+	b.WriteString(": ")
+	if e.Detail != "" {
+		b.WriteString(e.Detail)
+	} else {
+		b.WriteString(e.Status.Text())
+	}
+	b.WriteString(" (")
+	b.WriteString(e.Status.String())
+	b.WriteString(")")
+	return b.String()
+}
+
+// Unwrap gives the status's sentinel and, if set, the errno.
+func (e *Error) Unwrap() []error {
+	errs := []error{e.Status.Sentinel()}
+	if e.Errno != 0 {
+		errs = append(errs, e.Errno)
+	}
+	return errs
+}
+
+// Is matches the io/fs and os sentinels that mean the same thing.
+func (e *Error) Is(target error) bool {
+	switch target {
+	case fs.ErrExist:
+		return e.Status == StatusExists
+	case fs.ErrNotExist:
+		return e.Status == StatusNotFound
+	case fs.ErrPermission:
+		return e.Status == StatusPermission
+	case fs.ErrClosed:
+		return e.Status == StatusClosed
+	case os.ErrDeadlineExceeded:
+		return e.Status == StatusTimedOut
+	}
+	return false
+}
+
+// Timeout reports whether the error is a timeout (net.Error style).
+func (e *Error) Timeout() bool { return e.Status == StatusTimedOut }
+
+// IsBusy reports whether err is one of the statuses the reference
+// (posix_ipc) reports as BusyError: would block, timed out, or busy.
+func IsBusy(err error) bool {
+	return errors.Is(err, ErrWouldBlock) || errors.Is(err, ErrTimeout) || errors.Is(err, ErrBusy)
+}
+
+// newError turns what a C shim captured into an *Error and frees the detail.
+func newError(op, queue string, st C.int, e *C.gopmq_err) *Error {
+	err := &Error{Op: op, Queue: queue, Status: Status(st)}
+	if e.detail != nil {
+		err.Detail = C.GoStringN(e.detail, C.int(e.detail_len))
+		C.free(unsafe.Pointer(e.detail))
+		e.detail = nil
+	}
+	err.Errno = syscall.Errno(e.err_no)
+	err.Needed = int(e.needed)
+	return err
+}
+
+// goError is an error this package detects itself.
+func goError(op, queue string, st Status, detail string) *Error {
+	return &Error{Op: op, Queue: queue, Status: st, Detail: detail}
+}
+
+func isWouldBlock(err error) bool {
+	e, ok := err.(*Error)
+	return ok && e.Status == StatusWouldBlock
+}

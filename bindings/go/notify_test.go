@@ -1,0 +1,204 @@
+package pmq
+
+import (
+	"errors"
+	"os"
+	"os/signal"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// expectNotification waits (with a generous liveness bound) for q on ch.
+func expectNotification(t *testing.T, ch <-chan *Queue, q *Queue) {
+	t.Helper()
+	select {
+	case got := <-ch:
+		if got != q {
+			t.Fatalf("notification for %s, want %s", got.Name(), q.Name())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("no notification arrived")
+	}
+}
+
+func TestNotifyChannelRearm(t *testing.T) {
+	q := newQueue(t)
+	sender := openAgain(t, q, WriteOnly())
+	base := liveHandles.Load()
+	ch := make(chan *Queue, 1)
+	buf := make([]byte, 64)
+	for i := 0; i < 10; i++ {
+		if err := q.Notify(ch); err != nil {
+			t.Fatalf("cycle %d: %v", i, err)
+		}
+		if err := sender.Send([]byte("ping"), 0); err != nil {
+			t.Fatal(err)
+		}
+		expectNotification(t, ch, q)
+		if _, _, err := q.Receive(buf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if liveHandles.Load() != base+1 {
+		t.Fatalf("live handles %d, want %d while the Queue is open", liveHandles.Load(), base+1)
+	}
+	if err := q.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if liveHandles.Load() != base {
+		t.Fatalf("handle leaked after Close: %d live, want %d", liveHandles.Load(), base)
+	}
+}
+
+func TestNotifyCancelAndBusy(t *testing.T) {
+	q1 := newQueue(t)
+	q2 := openAgain(t, q1)
+	ch1 := make(chan *Queue, 1)
+	ch2 := make(chan *Queue, 1)
+	if err := q1.Notify(ch1); err != nil {
+		t.Fatal(err)
+	}
+	err := q2.Notify(ch2)
+	var e *Error
+	if !errors.Is(err, ErrBusy) || !errors.As(err, &e) || e.Detail == "" {
+		t.Fatalf("second registration on the queue: %v", err)
+	}
+	if err := q1.NotifyCancel(); err != nil {
+		t.Fatal(err)
+	}
+	if err := q1.NotifyCancel(); err != nil { // harmless when there is none
+		t.Fatal(err)
+	}
+	// The registration is free again: q2 can take it, and it gets the
+	// (only) notification.
+	if err := q2.Notify(ch2); err != nil {
+		t.Fatalf("after cancel: %v", err)
+	}
+	if err := q1.Send([]byte("x"), 0); err != nil {
+		t.Fatal(err)
+	}
+	expectNotification(t, ch2, q2)
+	select {
+	case <-ch1:
+		t.Fatal("cancelled registration delivered")
+	default:
+	}
+}
+
+func TestNotifyLeakFree(t *testing.T) {
+	base := liveHandles.Load()
+	q := newQueue(t)
+	ch := make(chan *Queue, 1)
+	for i := 0; i < 1000; i++ {
+		if err := q.Notify(ch); err != nil {
+			t.Fatal(err)
+		}
+		if err := q.NotifyCancel(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := liveHandles.Load(); n != base {
+		t.Fatalf("%d handles live after 1000 arm/cancel, want %d", n, base)
+	}
+	// Re-arming replaces; one handle per Queue.
+	for i := 0; i < 100; i++ {
+		if err := q.Notify(ch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := liveHandles.Load(); n != base+1 {
+		t.Fatalf("%d handles live after re-arming, want %d", n, base+1)
+	}
+	// A delivered notification, then cancel: the handle goes.
+	if err := q.Send([]byte("x"), 0); err != nil {
+		t.Fatal(err)
+	}
+	expectNotification(t, ch, q)
+	if err := q.NotifyCancel(); err != nil {
+		t.Fatal(err)
+	}
+	if n := liveHandles.Load(); n != base {
+		t.Fatalf("%d handles live after delivery and cancel, want %d", n, base)
+	}
+	// Armed, then closed.
+	if err := q.Notify(ch); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := liveHandles.Load(); n != base {
+		t.Fatalf("%d handles live after Close, want %d", n, base)
+	}
+	// A failed registration creates nothing.
+	if err := q.Notify(ch); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Notify after Close: %v", err)
+	}
+	if err := q.Notify(nil); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("Notify(nil): %v", err)
+	}
+	if n := liveHandles.Load(); n != base {
+		t.Fatalf("%d handles live after failed registrations, want %d", n, base)
+	}
+}
+
+// This package's receivers wait in the poller, not in the kernel's
+// mq_receive, so a waiting ReceiveContext does not suppress notifications.
+func TestNotifyWhileReceiverWaits(t *testing.T) {
+	q := newQueue(t)
+	ch := make(chan *Queue, 1)
+	if err := q.Notify(ch); err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan string, 1)
+	go func() {
+		buf := make([]byte, 64)
+		n, _, err := q.Receive(buf)
+		if err != nil {
+			t.Error(err)
+		}
+		got <- string(buf[:n])
+	}()
+	waitFor(t, "the receiver to wait", func() bool { return q.waiting.Load() == 1 })
+	if err := openAgain(t, q, WriteOnly()).Send([]byte("both"), 0); err != nil {
+		t.Fatal(err)
+	}
+	expectNotification(t, ch, q)
+	if s := <-got; s != "both" {
+		t.Fatalf("receiver got %q", s)
+	}
+}
+
+func TestNotifySignal(t *testing.T) {
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGUSR1)
+	defer signal.Stop(sigs)
+	q := newQueue(t)
+	buf := make([]byte, 64)
+	for i := 0; i < 3; i++ { // one-shot: re-armed each time
+		if err := q.NotifySignal(syscall.SIGUSR1); err != nil {
+			t.Fatal(err)
+		}
+		if err := q.Send([]byte("sig"), 0); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case s := <-sigs:
+			if s != syscall.SIGUSR1 {
+				t.Fatalf("got %v", s)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("no signal arrived")
+		}
+		if _, _, err := q.Receive(buf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := q.NotifySignal(syscall.Signal(1000)); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("bad signal number: %v", err)
+	}
+	if err := q.NotifyCancel(); err != nil {
+		t.Fatal(err)
+	}
+}

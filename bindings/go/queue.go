@@ -1,0 +1,514 @@
+package pmq
+
+// #include <stdlib.h>
+// #include "shim.h"
+import "C"
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"os"
+	"runtime/cgo"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+	"unsafe"
+)
+
+// Flags for opening a queue (pmq_options.flags).
+type Flags int
+
+const (
+	// OCreate creates the queue if it does not exist (O_CREAT).
+	OCreate Flags = C.PMQ_O_CREAT
+	// OExclusive, with OCreate, fails with ErrExist if the queue exists (O_EXCL).
+	OExclusive Flags = C.PMQ_O_EXCL
+	// OCrex is OCreate|OExclusive: create a new queue (the reference's O_CREX).
+	OCrex = OCreate | OExclusive
+)
+
+// DefaultMode is the permission bits of a new queue unless WithMode says otherwise.
+const DefaultMode os.FileMode = C.PMQ_DEFAULT_MODE
+
+// Option configures Open and Create.
+type Option func(*C.pmq_options)
+
+// WithFlags sets the open flags (0, OCreate, OCrex); Create adds OCreate.
+func WithFlags(f Flags) Option { return func(o *C.pmq_options) { o.flags = C.int(f) } }
+
+// Exclusive adds OExclusive: Create fails with ErrExist if the queue exists.
+func Exclusive() Option { return func(o *C.pmq_options) { o.flags |= C.int(OExclusive) } }
+
+// WithMode sets the permission bits of a created queue (default 0600; the
+// process umask applies).
+func WithMode(m os.FileMode) Option {
+	return func(o *C.pmq_options) { o.mode = C.uint32_t(m.Perm()) }
+}
+
+// WithCapacity sets how many messages a created queue holds (default: the
+// system's msg_max). Ignored when opening an existing queue.
+func WithCapacity(n int) Option {
+	return func(o *C.pmq_options) { o.max_messages = C.int64_t(n) }
+}
+
+// WithMessageSize sets the largest message of a created queue in bytes
+// (default: the system's msgsize_max). Ignored when opening an existing queue.
+func WithMessageSize(n int) Option {
+	return func(o *C.pmq_options) { o.max_message_size = C.int64_t(n) }
+}
+
+// WithAccess says whether this handle may receive (read) and send (write).
+// Both default to true; both false is invalid.
+func WithAccess(read, write bool) Option {
+	return func(o *C.pmq_options) { o.read = C.bool(read); o.write = C.bool(write) }
+}
+
+// ReadOnly opens a handle that may only receive.
+func ReadOnly() Option { return WithAccess(true, false) }
+
+// WriteOnly opens a handle that may only send.
+func WriteOnly() Option { return WithAccess(false, true) }
+
+// WithBlocking sets whether Send and Receive wait (default true). A
+// non-blocking queue returns ErrWouldBlock at once instead; see SetBlocking.
+func WithBlocking(block bool) Option {
+	return func(o *C.pmq_options) { o.block = C.bool(block) }
+}
+
+// Queue is an open handle to a POSIX message queue. All methods are safe for
+// concurrent use by several goroutines.
+//
+// Waiting (a full queue on send, an empty one on receive) happens in Go's
+// runtime poller, not in a blocking system call: a waiting goroutine holds no
+// OS thread. Concurrent waiters on one Queue take turns: one of them waits in
+// the poller, the others wait for their turn (all of them stop at once when
+// their context ends or their timeout passes).
+//
+// Call Close when done; the garbage collector does not close queues.
+type Queue struct {
+	name           string
+	mode           os.FileMode
+	maxMessages    int
+	maxMessageSize int
+	canRead        bool
+	canWrite       bool
+	blocking       atomic.Bool
+
+	// mu guards h: every C call holds mu.RLock; Close frees h under mu.Lock.
+	mu      sync.RWMutex
+	h       *C.pmq_queue
+	closed  atomic.Bool
+	closing chan struct{} // closed by Close: wakes goroutines waiting for their turn
+
+	// file is a dup of the queue descriptor registered with the runtime
+	// poller. It stays open until Close: Linux drops this process's
+	// notification registration when ANY descriptor of the queue is closed.
+	file    *os.File
+	rawConn syscall.RawConn
+	rd, wr  waitTurn
+	waiting atomic.Int64 // goroutines waiting right now (tests read it)
+
+	// Notification state: one cgo.Handle per Queue while a callback
+	// registration may be live; deleted after cancel/close returns.
+	nmu      sync.Mutex
+	nhandle  cgo.Handle
+	nchannel *notifyTarget
+}
+
+// Open opens the queue `name` ("/name"). Without options it opens an
+// existing queue read-write and blocking; WithFlags(OCreate) creates it if
+// missing. See also Create and CreateRandom.
+func Open(name string, opts ...Option) (*Queue, error) {
+	return open(&name, 0, opts)
+}
+
+// Create opens the queue `name`, creating it if it does not exist (OCreate
+// is added to the flags; add Exclusive() to fail if it exists).
+func Create(name string, opts ...Option) (*Queue, error) {
+	return open(&name, OCreate, opts)
+}
+
+// CreateRandom creates a new queue with a fresh random name (read it with
+// Name). Always exclusive.
+func CreateRandom(opts ...Option) (*Queue, error) {
+	return open(nil, OCrex, opts)
+}
+
+func open(name *string, flags Flags, opts []Option) (*Queue, error) {
+	display := ""
+	if name != nil {
+		display = *name
+	}
+	var e C.gopmq_err
+	var o C.pmq_options
+	if st := C.gopmq_options_init(&o, &e); st != 0 {
+		return nil, newError("open", display, st, &e)
+	}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	o.flags |= C.int(flags)
+	// The Go side keeps the `block` switch; the handle itself is always
+	// non-blocking, so every C call tries once and the runtime poller waits.
+	blocking := bool(o.block)
+	o.block = false
+
+	var cname *C.char
+	if name != nil {
+		cname = C.CString(*name)
+		defer C.free(unsafe.Pointer(cname))
+	}
+	var h *C.pmq_queue
+	if st := C.gopmq_open(cname, &o, &h, &e); st != 0 {
+		return nil, newError("open", display, st, &e)
+	}
+	q := &Queue{h: h, closing: make(chan struct{})}
+	q.name = C.GoString(C.pmq_queue_name(h))
+	q.blocking.Store(blocking)
+	q.canRead, q.canWrite = bool(o.read), bool(o.write)
+	q.rd.init()
+	q.wr.init()
+	if err := q.setup(); err != nil {
+		C.gopmq_free(h)
+		if q.file != nil {
+			q.file.Close()
+		}
+		return nil, err
+	}
+	return q, nil
+}
+
+// setup reads the attributes back and registers a dup of the descriptor
+// with the runtime poller.
+func (q *Queue) setup() error {
+	var e C.gopmq_err
+	var a C.pmq_attributes
+	if st := C.gopmq_attributes(q.h, &a, &e); st != 0 {
+		return newError("open", q.name, st, &e)
+	}
+	q.maxMessages, q.maxMessageSize = int(a.max_messages), int(a.max_message_size)
+	var mode C.uint32_t
+	if st := C.gopmq_mode(q.h, &mode, &e); st != 0 {
+		return newError("open", q.name, st, &e)
+	}
+	q.mode = os.FileMode(mode)
+	var fd C.int
+	if st := C.gopmq_fileno(q.h, &fd, &e); st != 0 {
+		return newError("open", q.name, st, &e)
+	}
+	// The dup shares the open file description, so it is O_NONBLOCK too,
+	// which is what makes os.NewFile register it with the poller.
+	dup, _, errno := syscall.Syscall(syscall.SYS_FCNTL, uintptr(fd), syscall.F_DUPFD_CLOEXEC, 0)
+	if errno != 0 {
+		return &Error{Op: "open", Queue: q.name, Status: StatusOSError, Errno: errno,
+			Detail: "could not duplicate the queue descriptor for the runtime poller: " + errno.Error()}
+	}
+	q.file = os.NewFile(dup, "pmq:"+q.name)
+	// Deadlines work only on descriptors the poller accepted.
+	if err := q.file.SetDeadline(time.Time{}); err != nil {
+		return goError("open", q.name, StatusOSError,
+			"the runtime poller does not accept the queue descriptor: "+err.Error())
+	}
+	rc, err := q.file.SyscallConn()
+	if err != nil {
+		return goError("open", q.name, StatusOSError, "SyscallConn: "+err.Error())
+	}
+	q.rawConn = rc
+	return nil
+}
+
+// Name returns the queue's name ("/name"; the generated one for CreateRandom).
+func (q *Queue) Name() string { return q.name }
+
+// Mode returns the permission bits given when the queue was opened.
+func (q *Queue) Mode() os.FileMode { return q.mode }
+
+// MaxMessages returns the queue's capacity (the real value, read back at open).
+func (q *Queue) MaxMessages() int { return q.maxMessages }
+
+// MaxMessageSize returns the largest message in bytes (the real value): the
+// smallest receive buffer that works.
+func (q *Queue) MaxMessageSize() int { return q.maxMessageSize }
+
+// CanRead and CanWrite report the handle's access.
+func (q *Queue) CanRead() bool  { return q.canRead }
+func (q *Queue) CanWrite() bool { return q.canWrite }
+
+// Blocking reports whether Send and Receive wait (the reference's `block`).
+func (q *Queue) Blocking() bool { return q.blocking.Load() }
+
+// SetBlocking sets whether Send and Receive wait. With false, every send or
+// receive that would wait returns ErrWouldBlock at once, whatever its
+// timeout or context. It affects this Queue only.
+func (q *Queue) SetBlocking(block bool) { q.blocking.Store(block) }
+
+// Attributes are a queue's attributes at one moment.
+type Attributes struct {
+	MaxMessages     int
+	MaxMessageSize  int
+	CurrentMessages int
+	Blocking        bool // this Queue's blocking switch
+}
+
+// Attributes reads all attributes at once (one system call).
+func (q *Queue) Attributes() (Attributes, error) {
+	q.mu.RLock()
+	defer q.mu.RUnlock()
+	if q.h == nil {
+		return Attributes{}, q.closedError("attributes")
+	}
+	var e C.gopmq_err
+	var a C.pmq_attributes
+	if st := C.gopmq_attributes(q.h, &a, &e); st != 0 {
+		return Attributes{}, newError("attributes", q.name, st, &e)
+	}
+	return Attributes{
+		MaxMessages:     int(a.max_messages),
+		MaxMessageSize:  int(a.max_message_size),
+		CurrentMessages: int(a.current_messages),
+		Blocking:        q.blocking.Load(),
+	}, nil
+}
+
+// CurrentMessages returns how many messages wait in the queue now.
+func (q *Queue) CurrentMessages() (int, error) {
+	a, err := q.Attributes()
+	return a.CurrentMessages, err
+}
+
+// Fd returns the message-queue descriptor (the reference's fileno()/mqd).
+// Do not close it: besides breaking the Queue, closing any descriptor of the
+// queue drops this process's notification registration.
+func (q *Queue) Fd() (int, error) {
+	q.mu.RLock()
+	defer q.mu.RUnlock()
+	if q.h == nil {
+		return -1, q.closedError("fd")
+	}
+	var e C.gopmq_err
+	var fd C.int
+	if st := C.gopmq_fileno(q.h, &fd, &e); st != 0 {
+		return -1, newError("fd", q.name, st, &e)
+	}
+	return int(fd), nil
+}
+
+// String is the reference's str(): the name and the message count.
+func (q *Queue) String() string { return q.describe(C.PMQ_DESCRIBE_SHORT) }
+
+// GoString is the reference's repr(): every attribute.
+func (q *Queue) GoString() string { return q.describe(C.PMQ_DESCRIBE_DEBUG) }
+
+func (q *Queue) describe(style C.int) string {
+	q.mu.RLock()
+	defer q.mu.RUnlock()
+	if q.h == nil {
+		return q.name + " (closed)"
+	}
+	var e C.gopmq_err
+	var needed C.size_t
+	buf := make([]byte, 256)
+	for range 2 {
+		st := C.gopmq_describe(q.h, style, (*C.char)(unsafe.Pointer(&buf[0])), C.size_t(len(buf)), &needed, &e)
+		if st == 0 {
+			return C.GoString((*C.char)(unsafe.Pointer(&buf[0])))
+		}
+		err := newError("describe", q.name, st, &e)
+		if err.Status != StatusBufferTooSmall {
+			return q.name + " (" + err.Error() + ")"
+		}
+		buf = make([]byte, int(needed))
+	}
+	return q.name
+}
+
+// Close closes the handle: goroutines waiting in Send or Receive on it
+// return ErrClosed, and later calls return ErrClosed (Name, Mode and Unlink
+// keep working). Closing also ends this process's notification
+// registration on the queue (Linux drops it when any descriptor of the queue
+// closes). Closing twice returns ErrClosed.
+func (q *Queue) Close() error {
+	if !q.closed.CompareAndSwap(false, true) {
+		return q.closedError("close")
+	}
+	close(q.closing)
+	// Wakes the goroutine waiting in the poller, and waits until no
+	// goroutine uses the descriptor any more.
+	q.file.Close()
+	q.mu.Lock()
+	h := q.h
+	q.h = nil
+	q.mu.Unlock()
+	var e C.gopmq_err
+	var err error
+	if st := C.gopmq_close(h, &e); st != 0 {
+		err = newError("close", q.name, st, &e)
+	}
+	// After close returns no notification callback runs or will run.
+	C.gopmq_free(h)
+	q.nmu.Lock()
+	q.dropHandle()
+	q.nmu.Unlock()
+	return err
+}
+
+// Unlink removes the queue's name (also after Close). Handles already open
+// keep working; the queue is destroyed when the last one closes.
+func (q *Queue) Unlink() error {
+	q.mu.RLock()
+	defer q.mu.RUnlock()
+	if q.h == nil {
+		return UnlinkName(q.name)
+	}
+	var e C.gopmq_err
+	if st := C.gopmq_unlink(q.h, &e); st != 0 {
+		return newError("unlink", q.name, st, &e)
+	}
+	return nil
+}
+
+// UnlinkName removes the queue called name (the reference's
+// unlink_message_queue). ErrNotExist if there is none.
+func UnlinkName(name string) error {
+	cname := C.CString(name)
+	defer C.free(unsafe.Pointer(cname))
+	var e C.gopmq_err
+	if st := C.gopmq_unlink_name(cname, &e); st != 0 {
+		return newError("unlink", name, st, &e)
+	}
+	return nil
+}
+
+func (q *Queue) closedError(op string) *Error {
+	return goError(op, q.name, StatusClosed, "the queue was closed with Close; open it again to use it")
+}
+
+// ---- sending and receiving ----
+
+func cPriority(prio uint) C.uint32_t {
+	if prio > math.MaxUint32 {
+		return C.uint32_t(math.MaxUint32) // rejected by libpmq with a detail
+	}
+	return C.uint32_t(prio)
+}
+
+// trySend makes one non-blocking send attempt.
+func (q *Queue) trySend(msg []byte, prio uint) error {
+	q.mu.RLock()
+	defer q.mu.RUnlock()
+	if q.h == nil {
+		return q.closedError("send")
+	}
+	var e C.gopmq_err
+	p := (*C.uint8_t)(unsafe.Pointer(unsafe.SliceData(msg)))
+	if len(msg) == 0 {
+		p = nil
+	}
+	if st := C.gopmq_send(q.h, p, C.size_t(len(msg)), cPriority(prio), &e); st != 0 {
+		return newError("send", q.name, st, &e)
+	}
+	return nil
+}
+
+// tryReceive makes one non-blocking receive attempt.
+func (q *Queue) tryReceive(buf []byte) (int, uint, error) {
+	q.mu.RLock()
+	defer q.mu.RUnlock()
+	if q.h == nil {
+		return 0, 0, q.closedError("receive")
+	}
+	var e C.gopmq_err
+	var n C.size_t
+	var prio C.uint32_t
+	p := (*C.uint8_t)(unsafe.Pointer(unsafe.SliceData(buf)))
+	if len(buf) == 0 {
+		p = nil
+	}
+	if st := C.gopmq_receive(q.h, p, C.size_t(len(buf)), &n, &prio, &e); st != 0 {
+		return 0, 0, newError("receive", q.name, st, &e)
+	}
+	return int(n), uint(prio), nil
+}
+
+// Send sends msg with priority prio (0..PriorityMax; higher is received
+// first), waiting while the queue is full unless the queue is non-blocking
+// (then ErrWouldBlock). Empty messages and zero bytes are fine.
+func (q *Queue) Send(msg []byte, prio uint) error {
+	return q.await(nil, time.Time{}, true, func() error { return q.trySend(msg, prio) })
+}
+
+// SendTimeout is Send waiting at most d: 0 tries once (ErrWouldBlock if the
+// queue is full), a positive d returns ErrTimeout after it, a negative d is
+// ErrInvalid.
+func (q *Queue) SendTimeout(msg []byte, prio uint, d time.Duration) error {
+	deadline, err := q.deadline("send", d)
+	if err != nil {
+		return err
+	}
+	if d == 0 {
+		return q.trySend(msg, prio)
+	}
+	return q.await(nil, deadline, true, func() error { return q.trySend(msg, prio) })
+}
+
+// SendContext is Send that stops waiting when ctx ends, returning ctx.Err().
+// Nothing is sent then.
+func (q *Queue) SendContext(ctx context.Context, msg []byte, prio uint) error {
+	return q.await(ctx, time.Time{}, true, func() error { return q.trySend(msg, prio) })
+}
+
+// Receive takes the oldest message of the highest priority into buf and
+// returns its length and priority, waiting while the queue is empty unless
+// the queue is non-blocking (then ErrWouldBlock). buf must hold at least
+// MaxMessageSize bytes; otherwise ErrBufferTooSmall (with Error.Needed) is
+// returned and no message is taken.
+func (q *Queue) Receive(buf []byte) (n int, prio uint, err error) {
+	err = q.await(nil, time.Time{}, false, func() (e error) { n, prio, e = q.tryReceive(buf); return })
+	return n, prio, err
+}
+
+// ReceiveTimeout is Receive waiting at most d: 0 tries once (ErrWouldBlock
+// if the queue is empty), a positive d returns ErrTimeout after it, a
+// negative d is ErrInvalid.
+func (q *Queue) ReceiveTimeout(buf []byte, d time.Duration) (n int, prio uint, err error) {
+	deadline, err := q.deadline("receive", d)
+	if err != nil {
+		return 0, 0, err
+	}
+	if d == 0 {
+		return q.tryReceive(buf)
+	}
+	err = q.await(nil, deadline, false, func() (e error) { n, prio, e = q.tryReceive(buf); return })
+	return n, prio, err
+}
+
+// ReceiveContext is Receive that stops waiting when ctx ends, returning
+// ctx.Err(). No message is taken then.
+func (q *Queue) ReceiveContext(ctx context.Context, buf []byte) (n int, prio uint, err error) {
+	err = q.await(ctx, time.Time{}, false, func() (e error) { n, prio, e = q.tryReceive(buf); return })
+	return n, prio, err
+}
+
+// ReceiveMessage is Receive into a new buffer of MaxMessageSize bytes,
+// returning the message trimmed to its length.
+func (q *Queue) ReceiveMessage(ctx context.Context) ([]byte, uint, error) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	buf := make([]byte, q.maxMessageSize)
+	n, prio, err := q.ReceiveContext(ctx, buf)
+	if err != nil {
+		return nil, 0, err
+	}
+	return buf[:n], prio, nil
+}
+
+func (q *Queue) deadline(op string, d time.Duration) (time.Time, error) {
+	if d < 0 {
+		return time.Time{}, goError(op, q.name, StatusInvalidArgument,
+			fmt.Sprintf("timeout %v is negative; use 0 to try once or a positive duration", d))
+	}
+	return time.Now().Add(d), nil
+}

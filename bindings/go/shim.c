@@ -1,0 +1,84 @@
+/* See shim.h. Also compiled on its own with -Wall -Wextra -Werror -pedantic
+ * by `make test-go`. */
+#include "shim.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Called right after a pmq call returned `st`, on the same thread. */
+static int capture(int st, gopmq_err *e) {
+    if (st == PMQ_STATUS_OK) {
+        return st;
+    }
+    char small[256];
+    size_t n = 0;
+    int last = pmq_last_error_take(small, sizeof small, &n);
+    e->status = st;
+    e->err_no = last == st ? pmq_last_error_errno() : 0;
+    e->needed = last == st ? pmq_last_error_needed() : 0;
+    e->detail_len = 0;
+    e->detail = NULL;
+    if (last != st) {
+        return st; /* no detail recorded for this failure */
+    }
+    e->detail = malloc(n + 1);
+    if (e->detail == NULL) {
+        return st;
+    }
+    if (n < sizeof small) {
+        memcpy(e->detail, small, n + 1);
+    } else {
+        pmq_last_error_copy(e->detail, n + 1);
+    }
+    e->detail_len = n;
+    return st;
+}
+
+int gopmq_options_init(pmq_options *o, gopmq_err *e) { return capture(pmq_options_init(o), e); }
+
+int gopmq_open(const char *name, const pmq_options *o, pmq_queue **out, gopmq_err *e) {
+    return capture(pmq_queue_open(name, o, out), e);
+}
+
+int gopmq_close(const pmq_queue *q, gopmq_err *e) { return capture(pmq_queue_close(q), e); }
+
+void gopmq_free(pmq_queue *q) { pmq_queue_free(q); }
+
+int gopmq_send(const pmq_queue *q, const uint8_t *msg, size_t len, uint32_t prio, gopmq_err *e) {
+    return capture(pmq_queue_send_timeout(q, msg, len, prio, 0.0), e);
+}
+
+int gopmq_receive(const pmq_queue *q, uint8_t *buf, size_t len, size_t *out_len, uint32_t *out_prio,
+                  gopmq_err *e) {
+    return capture(pmq_queue_receive_timeout(q, buf, len, out_len, out_prio, 0.0), e);
+}
+
+int gopmq_attributes(const pmq_queue *q, pmq_attributes *out, gopmq_err *e) {
+    return capture(pmq_queue_get_attributes(q, out), e);
+}
+
+int gopmq_fileno(const pmq_queue *q, int *out, gopmq_err *e) { return capture(pmq_queue_fileno(q, out), e); }
+
+int gopmq_mode(const pmq_queue *q, uint32_t *out, gopmq_err *e) { return capture(pmq_queue_mode(q, out), e); }
+
+int gopmq_describe(const pmq_queue *q, int style, char *buf, size_t len, size_t *needed, gopmq_err *e) {
+    return capture(pmq_queue_describe(q, style, buf, len, needed), e);
+}
+
+int gopmq_unlink(const pmq_queue *q, gopmq_err *e) { return capture(pmq_queue_unlink(q), e); }
+
+int gopmq_unlink_name(const char *name, gopmq_err *e) { return capture(pmq_unlink(name), e); }
+
+int gopmq_limits(pmq_limits *out, gopmq_err *e) { return capture(pmq_limits_get(out), e); }
+
+int gopmq_notify_signal(const pmq_queue *q, int signo, gopmq_err *e) {
+    return capture(pmq_queue_notify_signal(q, signo), e);
+}
+
+static void trampoline(void *param) { gopmqNotify((uintptr_t)param); }
+
+int gopmq_notify_callback(const pmq_queue *q, uintptr_t handle, gopmq_err *e) {
+    return capture(pmq_queue_notify_callback(q, trampoline, (void *)handle), e);
+}
+
+int gopmq_notify_cancel(const pmq_queue *q, gopmq_err *e) { return capture(pmq_queue_notify_cancel(q), e); }

@@ -1,0 +1,50 @@
+/* C shims between the Go package and libpmq (declarations only: this header
+ * is included by a Go file that uses //export).
+ *
+ * Every shim makes ONE pmq call and, if it failed, copies that call's status,
+ * errno and detail in the same C call (pmq_last_error_take). The detail is
+ * thread-local in libpmq and a goroutine may move to another OS thread
+ * between two cgo calls, so reading it in a second cgo call could return
+ * another goroutine's detail. */
+#ifndef GOPMQ_SHIM_H
+#define GOPMQ_SHIM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pmq.h"
+
+/* What a failed call left behind. `detail` is malloc'd (free() it) or NULL. */
+typedef struct gopmq_err {
+    int status;
+    int err_no;
+    size_t needed;
+    size_t detail_len;
+    char *detail;
+} gopmq_err;
+
+int gopmq_options_init(pmq_options *o, gopmq_err *e);
+int gopmq_open(const char *name, const pmq_options *o, pmq_queue **out, gopmq_err *e);
+int gopmq_close(const pmq_queue *q, gopmq_err *e);
+void gopmq_free(pmq_queue *q);
+/* Try once (timeout 0): PMQ_STATUS_WOULD_BLOCK when the queue is full. */
+int gopmq_send(const pmq_queue *q, const uint8_t *msg, size_t len, uint32_t prio, gopmq_err *e);
+/* Try once (timeout 0): PMQ_STATUS_WOULD_BLOCK when the queue is empty. */
+int gopmq_receive(const pmq_queue *q, uint8_t *buf, size_t len, size_t *out_len, uint32_t *out_prio,
+                  gopmq_err *e);
+int gopmq_attributes(const pmq_queue *q, pmq_attributes *out, gopmq_err *e);
+int gopmq_fileno(const pmq_queue *q, int *out, gopmq_err *e);
+int gopmq_mode(const pmq_queue *q, uint32_t *out, gopmq_err *e);
+int gopmq_describe(const pmq_queue *q, int style, char *buf, size_t len, size_t *needed, gopmq_err *e);
+int gopmq_unlink(const pmq_queue *q, gopmq_err *e);
+int gopmq_unlink_name(const char *name, gopmq_err *e);
+int gopmq_limits(pmq_limits *out, gopmq_err *e);
+int gopmq_notify_signal(const pmq_queue *q, int signo, gopmq_err *e);
+/* Registers the Go trampoline with `handle` (a runtime/cgo.Handle) as its param. */
+int gopmq_notify_callback(const pmq_queue *q, uintptr_t handle, gopmq_err *e);
+int gopmq_notify_cancel(const pmq_queue *q, gopmq_err *e);
+
+/* Exported from Go (notify.go); called on libpmq's notification thread. */
+extern void gopmqNotify(uintptr_t handle);
+
+#endif
