@@ -1,0 +1,270 @@
+"""request_notification: signal numbers, (function, param) callbacks, None."""
+
+import gc
+import signal
+import subprocess
+import sys
+import threading
+import time
+import warnings
+import weakref
+
+import pytest
+
+import pmq
+from conftest import SMALL
+
+WAIT = 10  # seconds to wait for something that must happen
+QUIET = 0.3  # seconds to wait to see that something does not happen
+
+
+def wait_until(cond, timeout=WAIT):
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.005)  # also lets the main thread run signal handlers
+    return True
+
+
+@pytest.fixture
+def sigusr1():
+    """Records SIGUSR1 deliveries (Python runs the handler in the main thread)."""
+    got = []
+    old = signal.signal(signal.SIGUSR1, lambda signum, frame: got.append(signum))
+    yield got
+    signal.signal(signal.SIGUSR1, old)
+
+
+# ------------------------------------------------------------------ signals
+
+def test_signal_when_queue_becomes_non_empty(queue, sigusr1):
+    queue.request_notification(signal.SIGUSR1)
+    assert sigusr1 == []
+    queue.send(b"x")
+    assert wait_until(lambda: sigusr1 == [signal.SIGUSR1])
+
+
+def test_signal_is_one_shot(queue, sigusr1):
+    queue.request_notification(signal.SIGUSR1)
+    queue.send(b"x")
+    assert wait_until(lambda: len(sigusr1) == 1)
+    queue.receive()
+    queue.send(b"y")  # empty -> non-empty again, but no registration
+    time.sleep(QUIET)
+    assert len(sigusr1) == 1
+    queue.receive()
+    queue.request_notification(signal.SIGUSR1)  # ask again
+    queue.send(b"z")
+    assert wait_until(lambda: len(sigusr1) == 2)
+
+
+def test_only_empty_to_non_empty_notifies(queue, sigusr1):
+    queue.send(b"already there")
+    queue.request_notification(signal.SIGUSR1)
+    queue.send(b"second")
+    time.sleep(QUIET)
+    assert sigusr1 == []
+
+
+def test_none_cancels_a_signal(queue, sigusr1):
+    queue.request_notification(signal.SIGUSR1)
+    queue.request_notification(None)
+    queue.send(b"x")
+    time.sleep(QUIET)
+    assert sigusr1 == []
+
+
+def test_cancelling_often_is_fine(queue):
+    for _ in range(1000):
+        queue.request_notification()
+    queue.request_notification(signal.SIGUSR1)
+    for _ in range(100):
+        queue.request_notification(None)
+
+
+@pytest.mark.parametrize("bad", [0, -1, 999])
+def test_bad_signal_number_is_value_error(queue, bad):
+    with pytest.raises(ValueError, match="signal"):
+        queue.request_notification(bad)
+
+
+@pytest.mark.parametrize("bad", ["x", (print,), (1, 2), (print, 1, 2), [print, 1], 1.5])
+def test_bad_notification_is_value_error(queue, bad):
+    with pytest.raises(ValueError, match="notification must be None"):
+        queue.request_notification(bad)
+
+
+# ---------------------------------------------------------------- callbacks
+
+def test_callback_runs_in_a_new_thread_with_param(queue):
+    calls = []
+    done = threading.Event()
+
+    def cb(param):
+        calls.append((param, threading.get_ident()))
+        done.set()
+
+    queue.request_notification((cb, "the param"))
+    queue.send(b"x")
+    assert done.wait(WAIT)
+    assert calls[0][0] == "the param"
+    assert calls[0][1] != threading.get_ident()
+    assert queue.receive() == (b"x", 0)  # the message is still there
+
+
+def test_callback_is_one_shot(queue):
+    calls = []
+    queue.request_notification((calls.append, 1))
+    queue.send(b"x")
+    assert wait_until(lambda: calls == [1])
+    queue.receive()
+    queue.send(b"y")
+    time.sleep(QUIET)
+    assert calls == [1]
+
+
+def test_callback_may_receive_and_register_again(queue):
+    got = []
+    event = threading.Event()
+
+    def cb(param):
+        got.append((param, queue.receive(timeout=0)))
+        queue.request_notification((cb, param + 1))
+        event.set()
+
+    queue.request_notification((cb, 0))
+    for i in range(10):
+        queue.send(b"m%d" % i, priority=i)
+        assert event.wait(WAIT), "cycle %d" % i
+        event.clear()
+    assert got == [(i, (b"m%d" % i, i)) for i in range(10)]
+    queue.request_notification(None)
+
+
+def test_none_cancels_a_callback(queue):
+    calls = []
+    queue.request_notification((calls.append, 1))
+    queue.request_notification(None)
+    queue.send(b"x")
+    time.sleep(QUIET)
+    assert calls == []
+    assert id(queue) not in pmq._armed
+
+
+def test_new_registration_replaces_the_old(queue, sigusr1):
+    calls = []
+    queue.request_notification((calls.append, "old"))
+    queue.request_notification((calls.append, "new"))
+    queue.send(b"x")
+    assert wait_until(lambda: calls == ["new"])
+    queue.receive()
+    queue.request_notification((calls.append, "callback"))
+    queue.request_notification(signal.SIGUSR1)  # a signal replaces a callback
+    queue.send(b"y")
+    assert wait_until(lambda: sigusr1 == [signal.SIGUSR1])
+    time.sleep(QUIET)
+    assert calls == ["new"]
+
+
+def test_close_cancels_and_no_callback_runs_after(make_queue):
+    q = make_queue()
+    other = pmq.MessageQueue(q.name)
+    try:
+        calls = []
+        q.request_notification((calls.append, 1))
+        q.close()
+        assert id(q) not in pmq._armed
+        other.send(b"x")
+        time.sleep(QUIET)
+        assert calls == []
+    finally:
+        other.close()
+
+
+def test_closing_any_descriptor_drops_the_registration(queue):
+    # The kernel's rule, which libpmq documents: a process closing any
+    # descriptor of the queue loses its registration.
+    calls = []
+    queue.request_notification((calls.append, 1))
+    pmq.MessageQueue(queue.name).close()
+    queue.send(b"x")
+    time.sleep(QUIET)
+    assert calls == []
+
+
+def test_armed_queue_is_kept_alive_until_the_callback(qname):
+    q = pmq.MessageQueue(qname, pmq.O_CREX, **SMALL)
+    other = pmq.MessageQueue(qname)
+    try:
+        calls = []
+        done = threading.Event()
+
+        def cb(param):
+            calls.append(param)
+            done.set()
+
+        q.request_notification((cb, "alive"))
+        ref = weakref.ref(q)
+        del q
+        gc.collect()
+        assert ref() is not None  # kept while armed, as the reference does
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ResourceWarning)
+            other.send(b"x")
+            assert done.wait(WAIT)
+            assert wait_until(lambda: (gc.collect(), ref() is None)[1])
+        assert calls == ["alive"]
+    finally:
+        other.close()
+
+
+def test_callback_exception_is_reported(queue, monkeypatch):
+    reported = []
+    monkeypatch.setattr(sys, "unraisablehook", reported.append)
+
+    def cb(param):
+        raise RuntimeError("callback failed: %s" % param)
+
+    queue.request_notification((cb, "p"))
+    queue.send(b"x")
+    assert wait_until(lambda: reported)
+    args = reported[0]
+    assert args.exc_type is RuntimeError
+    assert str(args.exc_value) == "callback failed: p"
+    assert "cffi callback" in args.err_msg
+    notes = getattr(args.exc_value, "__notes__", [])
+    assert any(queue.name in n for n in notes) or sys.version_info < (3, 11)
+
+
+CHILD_HOLDS_REGISTRATION = r"""
+import signal, sys, pmq
+signal.signal(signal.SIGUSR2, lambda *a: None)
+q = pmq.MessageQueue(sys.argv[1])
+q.request_notification(signal.SIGUSR2)
+print("registered", flush=True)
+sys.stdin.readline()
+q.close()
+"""
+
+
+def test_busy_when_another_process_holds_the_registration(queue):
+    child = subprocess.Popen([sys.executable, "-c", CHILD_HOLDS_REGISTRATION, queue.name],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "registered"
+        with pytest.raises(pmq.BusyError, match="notif"):
+            queue.request_notification(signal.SIGUSR1)
+        with pytest.raises(pmq.BusyError):
+            queue.request_notification((print, 1))
+        queue.request_notification(None)  # leaves the other process's alone
+        with pytest.raises(pmq.BusyError):
+            queue.request_notification(signal.SIGUSR1)
+    finally:
+        child.stdin.write("\n")
+        child.stdin.close()
+        assert child.wait(WAIT) == 0
+    calls = []
+    queue.request_notification((calls.append, "mine now"))
+    queue.send(b"x")
+    assert wait_until(lambda: calls == ["mine now"])

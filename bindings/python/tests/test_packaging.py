@@ -1,0 +1,41 @@
+"""The installed package carries its own libpmq and uses it."""
+
+import glob
+import os
+import subprocess
+import sys
+
+import pmq
+
+
+def pkg_dir():
+    return os.path.dirname(os.path.abspath(pmq.__file__))
+
+
+def test_libpmq_is_bundled_next_to_the_module():
+    libs = glob.glob(os.path.join(pkg_dir(), "libpmq.so.*"))
+    assert len(libs) == 1, libs
+
+
+def test_the_bundled_libpmq_is_the_one_loaded():
+    with open("/proc/self/maps") as f:
+        maps = [line.split()[-1] for line in f if "libpmq" in line]
+    assert maps, "libpmq is not mapped"
+    assert {os.path.realpath(p) for p in maps} == {
+        os.path.realpath(p) for p in glob.glob(os.path.join(pkg_dir(), "libpmq.so.*"))}
+
+
+def test_imports_without_any_environment(tmp_path):
+    code = ("import pmq, os\n"
+            "q = pmq.MessageQueue(None, pmq.O_CREX, max_messages=1, max_message_size=8)\n"
+            "q.send(b'ok'); print(q.receive()[0].decode()); q.close(); q.unlink()\n")
+    env = {"PATH": "/usr/bin:/bin"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, cwd=str(tmp_path),
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "ok"
+
+
+def test_not_imported_from_the_source_tree():
+    src = os.path.join(os.path.dirname(__file__), "..", "src")
+    assert not pkg_dir().startswith(os.path.realpath(src))
