@@ -1,0 +1,710 @@
+//! Rust-level tests of pmq's safe core (issue 2): opening and creating,
+//! sending and receiving, timeouts, the block switch, close and unlink,
+//! limits, versions, a signal during a wait, and two processes sharing one
+//! queue (this test binary re-executes itself as the second process).
+//!
+//! Every queue is small (the kernel's per-user allowance is shared by all
+//! tests running at once) and unlinked by a Drop guard, even on failure.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use pmq::{DescribeStyle, ErrorKind, Limits, OpenOptions, Queue, Timeout};
+
+/// Unlinks its queue name when dropped (test end or panic).
+struct Unlink(String);
+
+impl Drop for Unlink {
+    fn drop(&mut self) {
+        let _ = pmq::unlink(&self.0);
+    }
+}
+
+/// A unique name for this process and test, with its unlink guard.
+fn unique(tag: &str) -> (String, Unlink) {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let name = format!(
+        "/pmq-rt-{tag}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    );
+    (name.clone(), Unlink(name))
+}
+
+/// Creates a fresh small queue.
+fn small(tag: &str, max_messages: i64, max_size: i64) -> (Queue, Unlink) {
+    let (name, guard) = unique(tag);
+    let q = Queue::options()
+        .exclusive(true)
+        .max_messages(max_messages)
+        .max_message_size(max_size)
+        .open(Some(&name))
+        .expect("create test queue");
+    (q, guard)
+}
+
+fn proc_value(file: &str) -> i64 {
+    std::fs::read_to_string(format!("/proc/sys/fs/mqueue/{file}"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// The system call thread `tid` of this process sleeps in, if known.
+fn thread_syscall(tid: libc::pid_t) -> Option<libc::c_long> {
+    let s = std::fs::read_to_string(format!("/proc/self/task/{tid}/syscall")).ok()?;
+    s.split_whitespace().next()?.parse().ok()
+}
+
+/// Waits (at most 5 s) until thread `tid` sleeps in system call `nr`.
+fn wait_blocked_in(tid: libc::pid_t, nr: libc::c_long) {
+    let end = Instant::now() + Duration::from_secs(5);
+    if thread_syscall(tid).is_none() && std::fs::metadata("/proc/self/task").is_err() {
+        thread::sleep(Duration::from_millis(200));
+        return;
+    }
+    while Instant::now() < end {
+        if thread_syscall(tid) == Some(nr) {
+            thread::sleep(Duration::from_millis(20));
+            return;
+        }
+        thread::sleep(Duration::from_millis(2));
+    }
+    panic!("thread {tid} never blocked in system call {nr}");
+}
+
+fn gettid() -> libc::pid_t {
+    // SAFETY: gettid has no preconditions.
+    unsafe { libc::gettid() }
+}
+
+#[test]
+fn create_open_exclusive_and_missing() {
+    let (name, _g) = unique("open");
+    let err = Queue::open(&name).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound);
+    assert!(err.detail().contains("does not exist"), "{}", err.detail());
+    assert_eq!(err.errno(), libc::ENOENT);
+
+    let q = Queue::options()
+        .create(true)
+        .max_messages(3)
+        .max_message_size(100)
+        .open(Some(&name))
+        .unwrap();
+    assert_eq!(q.name(), name);
+    let err = Queue::options()
+        .exclusive(true)
+        .max_messages(3)
+        .max_message_size(100)
+        .open(Some(&name))
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Exists);
+    assert!(err.detail().contains("already exists"));
+
+    // The existing queue's attributes win over the requested ones.
+    let q2 = Queue::options()
+        .create(true)
+        .max_messages(8)
+        .max_message_size(200)
+        .open(Some(&name))
+        .unwrap();
+    assert_eq!((q2.max_messages(), q2.max_message_size()), (3, 100));
+    q.send(b"shared", 1, Timeout::TryOnce).unwrap();
+    assert_eq!(
+        q2.receive_vec(Timeout::TryOnce).unwrap(),
+        (b"shared".to_vec(), 1)
+    );
+    assert_eq!(pmq::O_CREAT, libc::O_CREAT);
+    assert_eq!(pmq::O_EXCL, libc::O_EXCL);
+    assert_eq!(pmq::O_CREX, libc::O_CREAT | libc::O_EXCL);
+}
+
+#[test]
+fn random_names_are_fresh_and_distinct() {
+    let mut opts = Queue::options();
+    opts.max_messages(2).max_message_size(16);
+    let a = opts.open(None).unwrap();
+    let _ga = Unlink(a.name().to_owned());
+    let b = opts.open(None).unwrap();
+    let _gb = Unlink(b.name().to_owned());
+    assert_ne!(a.name(), b.name());
+    pmq::validate_name(a.name()).unwrap();
+    assert!(a.name().len() >= 16);
+    // It exists under that name and was created (exclusively) for us.
+    let err = Queue::create_exclusive(a.name()).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Exists);
+    assert_eq!(a.current_messages().unwrap(), 0);
+}
+
+#[test]
+fn defaults_follow_the_system() {
+    assert_eq!(pmq::queue_messages_max_default(), proc_value("msg_max"));
+    assert_eq!(
+        pmq::queue_message_size_max_default(),
+        proc_value("msgsize_max")
+    );
+    let l = Limits::read();
+    assert_eq!(l.msg_max, proc_value("msg_max"));
+    assert_eq!(l.msgsize_max, proc_value("msgsize_max"));
+    assert_eq!(l.queues_max, proc_value("queues_max"));
+    assert_eq!(l.msg_default, proc_value("msg_default"));
+    assert_eq!(l.msgsize_default, proc_value("msgsize_default"));
+    let mut rl = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `rl` is a valid, writable rlimit.
+    assert_eq!(
+        unsafe { libc::getrlimit(libc::RLIMIT_MSGQUEUE, &mut rl) },
+        0
+    );
+    assert_eq!(l.rlimit_soft, rl.rlim_cur);
+    assert_eq!(l.rlimit_hard, rl.rlim_max);
+    // SAFETY: sysconf has no preconditions.
+    let prio = unsafe { libc::sysconf(libc::_SC_MQ_PRIO_MAX) };
+    assert_eq!(l.priority_max as libc::c_long, prio - 1);
+    assert_eq!(pmq::PRIORITY_MAX as libc::c_long, prio - 1);
+    assert_eq!(pmq::queue_cost(10, 8192), 82880);
+    assert_eq!(pmq::queue_cost(10, 200) - pmq::queue_cost(10, 100), 1000);
+    assert!(pmq::message_queues_supported());
+}
+
+#[test]
+fn default_mode_is_0600() {
+    let (q, _g) = small("mode", 2, 16);
+    assert_eq!(q.mode(), 0o600);
+    let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: fileno is an open descriptor; `st` is valid for writes.
+    assert_eq!(
+        unsafe { libc::fstat(q.fileno().unwrap(), st.as_mut_ptr()) },
+        0
+    );
+    // SAFETY: fstat succeeded and initialised `st`.
+    let mode = unsafe { st.assume_init() }.st_mode & 0o7777;
+    // The umask can only remove bits from 0600.
+    assert_eq!(mode & !0o600, 0);
+    assert_eq!(mode & 0o600, 0o600);
+}
+
+#[test]
+fn invalid_options_and_names_say_why() {
+    let cases: Vec<(OpenOptions, &str)> = vec![
+        (Queue::options().flags(0o1000).clone(), "unknown flag bits"),
+        (
+            Queue::options().flags(pmq::O_EXCL).clone(),
+            "O_EXCL without O_CREAT",
+        ),
+        (Queue::options().create(true).mode(0o10000).clone(), "07777"),
+        (
+            Queue::options().read(false).write(false).clone(),
+            "read and write are both false",
+        ),
+        (
+            Queue::options().create(true).max_messages(0).clone(),
+            "max_messages is 0",
+        ),
+    ];
+    let (name, _g) = unique("badopts");
+    for (opts, needle) in cases {
+        let e = opts.open(Some(&name)).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{needle}");
+        assert!(e.detail().contains(needle), "{}", e.detail());
+    }
+    let long = format!("/{}", "x".repeat(256));
+    for (bad, needle) in [
+        ("noslash", "does not start with '/'"),
+        ("/", "nothing after the slash"),
+        ("/a/b", "second '/'"),
+        (long.as_str(), "limit is 255"),
+    ] {
+        let e = Queue::create(bad).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+        assert!(e.detail().contains(needle), "{bad}: {}", e.detail());
+        assert_eq!(
+            pmq::unlink(bad).unwrap_err().kind(),
+            ErrorKind::InvalidArgument
+        );
+    }
+    // Nothing above created the queue.
+    assert_eq!(pmq::unlink(&name).unwrap_err().kind(), ErrorKind::NotFound);
+}
+
+#[test]
+fn read_and_write_access() {
+    let (name, _g) = unique("access");
+    let wo = Queue::options()
+        .exclusive(true)
+        .max_messages(2)
+        .max_message_size(16)
+        .read(false)
+        .open(Some(&name))
+        .unwrap();
+    let ro = Queue::options().write(false).open(Some(&name)).unwrap();
+    assert!(!wo.can_read() && wo.can_write());
+    assert!(ro.can_read() && !ro.can_write());
+    let e = ro.send(b"x", 0, Timeout::TryOnce).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Permission);
+    assert!(e.detail().contains("without write access"));
+    let e = wo.receive_vec(Timeout::TryOnce).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Permission);
+    wo.send(b"ok", 2, Timeout::Forever).unwrap();
+    assert_eq!(
+        ro.receive_vec(Timeout::Forever).unwrap(),
+        (b"ok".to_vec(), 2)
+    );
+}
+
+#[test]
+fn exact_bytes_priorities_and_sizes() {
+    let (q, _g) = small("bytes", 10, 32);
+    let nuls = b"a\0b\0\0";
+    q.send(nuls, 0, Timeout::TryOnce).unwrap();
+    q.send(b"", 0, Timeout::TryOnce).unwrap();
+    q.send(&[7u8; 32], pmq::PRIORITY_MAX, Timeout::TryOnce)
+        .unwrap();
+    assert_eq!(q.current_messages().unwrap(), 3);
+
+    let e = q
+        .send(b"x", pmq::PRIORITY_MAX + 1, Timeout::TryOnce)
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+    assert!(e.detail().contains("priority 32768"));
+    let e = q.send(&[0u8; 33], 0, Timeout::TryOnce).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::MessageTooLarge);
+    assert!(e.detail().contains("max_message_size of 32"));
+    assert_eq!(q.current_messages().unwrap(), 3);
+
+    assert_eq!(
+        q.receive_vec(Timeout::TryOnce).unwrap(),
+        (vec![7u8; 32], pmq::PRIORITY_MAX)
+    );
+    assert_eq!(q.receive_vec(Timeout::TryOnce).unwrap(), (nuls.to_vec(), 0));
+    assert_eq!(q.receive_vec(Timeout::TryOnce).unwrap(), (vec![], 0));
+
+    // A buffer smaller than max_message_size: BufferTooSmall, nothing taken.
+    q.send(b"m", 1, Timeout::TryOnce).unwrap();
+    let mut buf = [0u8; 31];
+    let e = q.receive(&mut buf, Timeout::TryOnce).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::BufferTooSmall);
+    assert_eq!(e.needed(), 32);
+    assert_eq!(q.current_messages().unwrap(), 1);
+    let mut buf = [0u8; 32];
+    assert_eq!(q.receive(&mut buf, Timeout::TryOnce).unwrap(), (1, 1));
+
+    // Highest priority first, FIFO within a priority, over many rounds.
+    let prios = [0u32, 3, 3, 9, 1, 9, 0, 3, 20, 1];
+    for round in 0..20u32 {
+        let mut sent: Vec<(u32, u32)> = Vec::new();
+        for i in 0..10u32 {
+            let p = prios[((i * 7 + round * 3) % 10) as usize];
+            let seq = round * 10 + i;
+            q.send(&seq.to_le_bytes(), p, Timeout::TryOnce).unwrap();
+            sent.push((p, seq));
+        }
+        sent.sort_by_key(|&(p, _)| std::cmp::Reverse(p)); // stable: FIFO within a priority
+        for (p, seq) in sent {
+            let (m, got) = q.receive_vec(Timeout::TryOnce).unwrap();
+            assert_eq!((got, m.as_slice()), (p, &seq.to_le_bytes()[..]));
+        }
+    }
+}
+
+#[test]
+fn timeout_meanings() {
+    assert_eq!(Timeout::from_secs_f64(None).unwrap(), Timeout::Forever);
+    assert_eq!(Timeout::from_secs_f64(Some(0.0)).unwrap(), Timeout::TryOnce);
+    assert_eq!(
+        Timeout::from_secs_f64(Some(1.5)).unwrap(),
+        Timeout::After(Duration::from_millis(1500))
+    );
+    for (bad, needle) in [
+        (f64::NAN, "NaN"),
+        (-1.0, "negative"),
+        (f64::INFINITY, "infinite"),
+    ] {
+        let e = Timeout::from_secs_f64(Some(bad)).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+        assert!(e.detail().contains(needle), "{}", e.detail());
+    }
+
+    let (q, _g) = small("timeouts", 1, 16);
+    let e = q.receive_vec(Timeout::TryOnce).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::WouldBlock);
+    assert!(e.kind().is_busy());
+    let t0 = Instant::now();
+    let e = q
+        .receive_vec(Timeout::After(Duration::from_millis(100)))
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::TimedOut);
+    assert!(t0.elapsed() >= Duration::from_millis(100));
+    q.send(b"a", 0, Timeout::TryOnce).unwrap();
+    assert_eq!(
+        q.send(b"b", 0, Timeout::TryOnce).unwrap_err().kind(),
+        ErrorKind::WouldBlock
+    );
+    assert_eq!(
+        q.send(b"b", 0, Timeout::After(Duration::from_millis(50)))
+            .unwrap_err()
+            .kind(),
+        ErrorKind::TimedOut
+    );
+
+    // A bounded wait that another thread satisfies.
+    q.receive_vec(Timeout::TryOnce).unwrap();
+    let q = Arc::new(q);
+    let tid = gettid();
+    let sender = {
+        let q = Arc::clone(&q);
+        thread::spawn(move || {
+            wait_blocked_in(tid, libc::SYS_ppoll);
+            q.send(b"late", 4, Timeout::Forever).unwrap();
+        })
+    };
+    let got = q.receive_vec(Timeout::After(Duration::from_secs(10)));
+    sender.join().unwrap();
+    assert_eq!(got.unwrap(), (b"late".to_vec(), 4));
+}
+
+#[test]
+fn block_switch_is_per_handle() {
+    let (a, _g) = small("block", 1, 16);
+    let b = Queue::open(a.name()).unwrap();
+    a.set_block(false).unwrap();
+    assert!(!a.block().unwrap());
+    assert!(b.block().unwrap());
+    assert!(!a.attributes().unwrap().block);
+    let e = a
+        .receive_vec(Timeout::After(Duration::from_secs(5)))
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::WouldBlock);
+    assert!(e.detail().contains("non-blocking"));
+    assert_eq!(
+        b.receive_vec(Timeout::After(Duration::from_millis(30)))
+            .unwrap_err()
+            .kind(),
+        ErrorKind::TimedOut
+    );
+    a.set_block(true).unwrap();
+    assert!(a.block().unwrap());
+}
+
+#[test]
+fn attributes_fileno_and_describe() {
+    let (q, _g) = small("describe", 4, 64);
+    q.send(b"m", 0, Timeout::TryOnce).unwrap();
+    let a = q.attributes().unwrap();
+    assert_eq!(
+        (
+            a.max_messages,
+            a.max_message_size,
+            a.current_messages,
+            a.block
+        ),
+        (4, 64, 1, true)
+    );
+    let mut pfd = libc::pollfd {
+        fd: q.fileno().unwrap(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd.
+    assert_eq!(unsafe { libc::poll(&mut pfd, 1, 0) }, 1);
+    assert!(pfd.revents & libc::POLLIN != 0);
+
+    let short = q.describe(DescribeStyle::Short);
+    assert!(
+        short.contains(q.name()) && short.contains("1 of 4 messages"),
+        "{short}"
+    );
+    let debug = q.describe(DescribeStyle::Debug);
+    for part in [
+        "mode=0o600",
+        "max_messages=4",
+        "max_message_size=64",
+        "read=true",
+        "write=true",
+    ] {
+        assert!(debug.contains(part), "{debug} lacks {part}");
+    }
+    assert_eq!(format!("{q}"), short);
+    assert_eq!(format!("{q:?}"), debug);
+    q.close().unwrap();
+    assert!(q.describe(DescribeStyle::Short).contains("closed"));
+    assert!(q.describe(DescribeStyle::Debug).contains("closed"));
+}
+
+#[test]
+fn close_then_every_call_is_closed() {
+    let (q, _g) = small("close", 2, 16);
+    q.close().unwrap();
+    assert!(q.is_closed());
+    let closed = |r: pmq::Result<()>| {
+        let e = r.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Closed);
+        assert!(e.detail().contains("closed"));
+    };
+    closed(q.send(b"x", 0, Timeout::Forever));
+    closed(q.send(b"x", 0, Timeout::TryOnce));
+    closed(q.receive_vec(Timeout::Forever).map(|_| ()));
+    closed(
+        q.receive_vec(Timeout::After(Duration::from_secs(1)))
+            .map(|_| ()),
+    );
+    closed(q.block().map(|_| ()));
+    closed(q.set_block(false));
+    closed(q.attributes().map(|_| ()));
+    closed(q.current_messages().map(|_| ()));
+    closed(q.fileno().map(|_| ()));
+    closed(q.close());
+    // Still available: name, mode, sizes, unlink.
+    assert!(q.name().starts_with("/pmq-rt-close-"));
+    assert_eq!(q.mode(), 0o600);
+    q.unlink().unwrap();
+    assert_eq!(q.unlink().unwrap_err().kind(), ErrorKind::NotFound);
+}
+
+#[test]
+fn close_while_another_thread_waits() {
+    let (q, _g) = small("closewait", 2, 16);
+    let q = Arc::new(q);
+    let fd = q.fileno().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let waiter = {
+        let q = Arc::clone(&q);
+        thread::spawn(move || {
+            tx.send(gettid()).unwrap();
+            q.receive_vec(Timeout::Forever)
+        })
+    };
+    let tid = rx.recv().unwrap();
+    wait_blocked_in(tid, libc::SYS_mq_timedreceive);
+    q.close().unwrap();
+    assert_eq!(q.current_messages().unwrap_err().kind(), ErrorKind::Closed);
+    // SAFETY: F_GETFD on any integer is safe; it only queries.
+    assert_ne!(unsafe { libc::fcntl(fd, libc::F_GETFD) }, -1);
+    let other = Queue::open(q.name()).unwrap();
+    other.send(b"wake", 6, Timeout::Forever).unwrap();
+    assert_eq!(waiter.join().unwrap().unwrap(), (b"wake".to_vec(), 6));
+    // SAFETY: as above.
+    assert_eq!(unsafe { libc::fcntl(fd, libc::F_GETFD) }, -1);
+}
+
+#[test]
+fn unlink_keeps_open_handles_and_frees_the_name() {
+    let (name, _g) = unique("unlink");
+    let q = Queue::options()
+        .exclusive(true)
+        .max_messages(3)
+        .max_message_size(16)
+        .open(Some(&name))
+        .unwrap();
+    q.send(b"old", 0, Timeout::TryOnce).unwrap();
+    pmq::unlink(&name).unwrap();
+    let e = pmq::unlink(&name).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NotFound);
+    assert!(e.detail().contains("does not exist"));
+    assert_eq!(Queue::open(&name).unwrap_err().kind(), ErrorKind::NotFound);
+    q.send(b"old2", 0, Timeout::TryOnce).unwrap();
+    assert_eq!(q.current_messages().unwrap(), 2);
+    let fresh = Queue::options()
+        .create(true)
+        .max_messages(2)
+        .max_message_size(8)
+        .open(Some(&name))
+        .unwrap();
+    assert_eq!(fresh.current_messages().unwrap(), 0);
+    assert_eq!(fresh.max_messages(), 2);
+    assert_eq!(q.receive_vec(Timeout::TryOnce).unwrap().0, b"old");
+    fresh.unlink().unwrap();
+}
+
+static SIGNALS: AtomicUsize = AtomicUsize::new(0);
+
+extern "C" fn count_signal(_: libc::c_int) {
+    SIGNALS.fetch_add(1, Ordering::SeqCst);
+}
+
+#[test]
+fn signal_during_wait() {
+    // SAFETY: a zeroed sigaction with a valid handler and an empty mask;
+    // no SA_RESTART, so the handler returns and the wait sees EINTR.
+    unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = count_signal as extern "C" fn(libc::c_int) as usize;
+        libc::sigemptyset(&mut sa.sa_mask);
+        sa.sa_flags = 0;
+        assert_eq!(libc::sigaction(libc::SIGUSR2, &sa, std::ptr::null_mut()), 0);
+    }
+    for retry in [false, true] {
+        let (name, _g) = unique("eintr");
+        let q = Arc::new(
+            Queue::options()
+                .exclusive(true)
+                .max_messages(1)
+                .max_message_size(16)
+                .retry_on_interrupt(retry)
+                .open(Some(&name))
+                .unwrap(),
+        );
+        assert_eq!(q.retry_on_interrupt(), retry);
+        let (tx, rx) = std::sync::mpsc::channel();
+        let waiter = {
+            let q = Arc::clone(&q);
+            thread::spawn(move || {
+                // SAFETY: pthread_self has no preconditions.
+                tx.send((gettid(), unsafe { libc::pthread_self() }))
+                    .unwrap();
+                q.receive_vec(Timeout::Forever)
+            })
+        };
+        let (tid, pthread) = rx.recv().unwrap();
+        wait_blocked_in(tid, libc::SYS_mq_timedreceive);
+        let before = SIGNALS.load(Ordering::SeqCst);
+        for _ in 0..100 {
+            // SAFETY: the thread has not been joined, so its handle is valid.
+            unsafe { libc::pthread_kill(pthread, libc::SIGUSR2) };
+            thread::sleep(Duration::from_millis(50));
+            if waiter.is_finished() || (retry && SIGNALS.load(Ordering::SeqCst) >= before + 3) {
+                break;
+            }
+        }
+        assert!(SIGNALS.load(Ordering::SeqCst) > before);
+        let other = Queue::open(&name).unwrap();
+        if retry {
+            // The wait went on through the signals and completes now.
+            wait_blocked_in(tid, libc::SYS_mq_timedreceive);
+            assert!(!waiter.is_finished());
+            other.send(b"later", 3, Timeout::Forever).unwrap();
+            assert_eq!(waiter.join().unwrap().unwrap(), (b"later".to_vec(), 3));
+        } else {
+            let e = waiter.join().unwrap().unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Interrupted);
+            assert_eq!(e.errno(), libc::EINTR);
+            // Nothing lost: a message sent now arrives on the same handle.
+            other.send(b"after", 2, Timeout::Forever).unwrap();
+            assert_eq!(
+                q.receive_vec(Timeout::TryOnce).unwrap(),
+                (b"after".to_vec(), 2)
+            );
+        }
+    }
+}
+
+#[test]
+fn version_and_soname() {
+    assert_eq!(pmq::VERSION, env!("CARGO_PKG_VERSION"));
+    let parts: Vec<u32> = pmq::VERSION
+        .split('.')
+        .map(|p| p.parse().unwrap())
+        .collect();
+    assert_eq!(
+        pmq::version_number(),
+        parts[0] * 10000 + parts[1] * 100 + parts[2]
+    );
+    let expect = if parts[0] == 0 {
+        format!("libpmq.so.0.{}", parts[1])
+    } else {
+        format!("libpmq.so.{}", parts[0])
+    };
+    assert_eq!(pmq::SONAME, expect);
+}
+
+const CHILD_ENV: &str = "PMQ_CORE_TEST_CHILD";
+const MESSAGES: u32 = 150;
+
+fn prio_of(seq: u32) -> u32 {
+    [0, 4, 4, 1, pmq::PRIORITY_MAX, 0, 9][(seq % 7) as usize]
+}
+
+fn payload(seq: u32) -> Vec<u8> {
+    let mut m = format!("seq={seq}\0").into_bytes();
+    m.extend((0..seq % 30).map(|i| (seq * 13 + i) as u8));
+    m
+}
+
+fn produce(q: &Queue) {
+    for seq in 0..MESSAGES {
+        q.send(
+            &payload(seq),
+            prio_of(seq),
+            Timeout::After(Duration::from_secs(20)),
+        )
+        .unwrap();
+    }
+}
+
+fn consume(q: &Queue) {
+    let mut seen = vec![false; MESSAGES as usize];
+    let mut last_in_prio = std::collections::HashMap::new();
+    for _ in 0..MESSAGES {
+        let (m, p) = q
+            .receive_vec(Timeout::After(Duration::from_secs(20)))
+            .unwrap();
+        let text = std::str::from_utf8(&m[..m.iter().position(|&b| b == 0).unwrap()]).unwrap();
+        let seq: u32 = text.strip_prefix("seq=").unwrap().parse().unwrap();
+        assert_eq!(m, payload(seq));
+        assert_eq!(p, prio_of(seq));
+        assert!(!seen[seq as usize], "message {seq} twice");
+        seen[seq as usize] = true;
+        if let Some(prev) = last_in_prio.insert(p, seq) {
+            assert!(prev < seq, "{seq} after {prev} in priority {p}");
+        }
+    }
+    assert_eq!(
+        q.receive_vec(Timeout::TryOnce).unwrap_err().kind(),
+        ErrorKind::WouldBlock
+    );
+}
+
+/// The second process of `two_processes_share_one_queue` (run by it, with
+/// the queue name and role in the environment).
+#[test]
+#[ignore = "child role of two_processes_share_one_queue, which runs it"]
+fn child_process_role() {
+    let spec = std::env::var(CHILD_ENV).expect("run by two_processes_share_one_queue");
+    let (role, name) = spec.split_once(':').unwrap();
+    let q = Queue::open(name).unwrap();
+    match role {
+        "produce" => produce(&q),
+        "consume" => consume(&q),
+        other => panic!("unknown role {other}"),
+    }
+}
+
+#[test]
+fn two_processes_share_one_queue() {
+    for child_role in ["produce", "consume"] {
+        let (q, _g) = small("procs", 10, 64);
+        let child = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "child_process_role",
+                "--exact",
+                "--ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(CHILD_ENV, format!("{child_role}:{}", q.name()))
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        if child_role == "produce" {
+            consume(&q);
+        } else {
+            produce(&q);
+        }
+        let out = child.wait_with_output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && stdout.contains("1 passed"),
+            "child ({child_role}) failed: {}\n{stdout}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(q.current_messages().unwrap(), 0);
+    }
+}
