@@ -9,6 +9,7 @@
  *   -r N  repetitions (rounds per implementation), default 7
  *   -q    quick smoke run: tiny iteration counts (proves it builds and runs)
  *
+ * One-process figures are CPU time per operation (CLOCK_PROCESS_CPUTIME_ID).
  * Output, one sample per line (aggregated by bench/driver.py):
  *   S <tab> bench <tab> size <tab> impl <tab> value
  * plus "I <tab> key <tab> text" information lines.
@@ -258,11 +259,19 @@ static void fill(const struct ctx *c, long depth) {
     }
 }
 
-/* Times n iterations of f for impl im; returns ns per iteration. */
+/* CPU time (user + system) of this process: on a machine shared with other
+ * load, time spent preempted does not count, unlike wall-clock time. */
+static uint64_t cpu_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Times n iterations of f for impl im; returns CPU ns per iteration. */
 static double timed_round(loop_fn f, const struct ctx *c, enum impl im, long n, const char *what) {
-    uint64_t t0 = now_ns();
+    uint64_t t0 = cpu_ns();
     long bad = f(c, im, n);
-    uint64_t t1 = now_ns();
+    uint64_t t1 = cpu_ns();
     if (bad) {
         fprintf(stderr, "bench_c: %s: %ld of %ld calls had an unexpected outcome\n", what, bad, n);
         exit(2);

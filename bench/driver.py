@@ -48,11 +48,11 @@ BINDING_HOOKS = [
 # (id, label, unit, baseline label, target, lower_is_better)
 # target: ("le", x) ratio must be <= x; ("ge", x) >= x; None = context only.
 ROWS = [
-    ("One process, send then receive (ns per pair)", None),
+    ("One process, send then receive (CPU ns per pair)", None),
     ("c_pair", "C ABI pmq_queue_send+receive", "ns", "raw mq_send+mq_receive", ("le", 1.05), True),
     ("rs_pair", "Rust Queue::send+receive (Forever)", "ns", "raw libc mq_send+mq_receive",
      ("le", 1.05), True),
-    ("Try once: receive on an empty queue / send on a full one (ns per call)", None),
+    ("Try once: receive on an empty queue / send on a full one (CPU ns per call)", None),
     ("c_tryrecv", "C receive_timeout(0), empty", "ns", "raw mq_receive, O_NONBLOCK",
      ("le", 1.3), True),
     ("rs_tryrecv", "Rust receive(TryOnce), empty", "ns", "raw libc mq_receive, O_NONBLOCK",
@@ -66,7 +66,7 @@ ROWS = [
      "raw mq_receive, O_NONBLOCK", None, True),
     ("c_trysend:raw_expired", "raw mq_timedsend, deadline now-1s", "ns",
      "raw mq_send, O_NONBLOCK", None, True),
-    ("Timed send+receive with room/data present, timeout 1 s (ns per pair)", None),
+    ("Timed send+receive with room/data present, timeout 1 s (CPU ns per pair)", None),
     ("c_timed", "C send_timeout(1)+receive_timeout(1)", "ns", "raw mq_timedsend+mq_timedreceive",
      ("le", 1.1), True),
     ("rs_timed", "Rust send+receive(After(1 s))", "ns", "raw libc mq_timedsend+mq_timedreceive",
@@ -79,6 +79,16 @@ ROWS = [
     ("c_pp_pinned_p99", "p99, both pinned to CPU 0", "us", "raw", None, True),
     ("c_pp_unpinned_p50", "p50, unpinned", "us", "raw", ("le", 1.05), True),
     ("c_pp_unpinned_p99", "p99, unpinned", "us", "raw", None, True),
+    ("Where pmq's extra time goes: the same loops with mq_* replaced by a stub (bench/overhead_c.c), "
+     "16 B, CPU ns per operation; baseline = the raw call reaching the same stub", None),
+    ("ovh_none_pair", "pair, stub returns at once (pmq's user-space cost, hot)", "ns",
+     "raw call to the stub", None, True),
+    ("ovh_syscall_pair", "pair, stub makes one getppid syscall (cost after a kernel entry)", "ns",
+     "raw call to the stub", None, True),
+    ("ovh_none_tryrecv", "try-once receive, stub fails at once", "ns", "raw call to the stub",
+     None, True),
+    ("ovh_syscall_tryrecv", "try-once receive, stub makes one getppid syscall", "ns",
+     "raw call to the stub", None, True),
     ("Bindings (hook: bench/driver.py BINDING_HOOKS)", None),
     ("go_pair", "Go binding send+receive", "ns", "raw mq_send+mq_receive from C", ("le", 1.25), True),
     ("py_pair", "Python binding send+receive", "ns", "posix_ipc send+receive", ("le", 1.0), True),
@@ -160,8 +170,12 @@ def machine():
                 limits.append("%s %s" % (k, f.read().strip()))
         except OSError:
             pass
-    return "nproc %d, kernel %s, CPU %s, %s" % (
-        os.cpu_count() or 0, platform.release(), cpu, ", ".join(limits))
+    try:
+        load = "load average %s at the start" % " ".join("%.1f" % x for x in os.getloadavg())
+    except OSError:
+        load = "load average unknown"
+    return "nproc %d, kernel %s, CPU %s, %s, %s" % (
+        os.cpu_count() or 0, platform.release(), cpu, ", ".join(limits), load)
 
 
 def callgrind(bin_c, quick):
@@ -203,8 +217,11 @@ def main():
     bin_rs = os.path.join(a.bin_dir, "pmq-bench")
 
     samples, info = {}, {}
+    machine_text = machine()
     parse(run([bin_c, "all"] + reps + q, "bench_c", True), samples, info)
     parse(run([bin_rs] + reps + q, "pmq-bench (Rust)", True), samples, info)
+    parse(run([os.path.join(a.bin_dir, "overhead_c")] + reps + q, "overhead_c", True), samples,
+          info)
     if a.python:
         parse(run([a.python, os.path.join(HERE, "py_reference.py"), "-r",
                    str(max(3, a.reps - 2))] + q, "posix_ipc reference", False), samples, info)
@@ -225,7 +242,9 @@ def main():
     lines = []
     lines.append("Machine: %s. Pinning: none unless a row says so (ping-pong pinned = both "
                  "processes on CPU 0 via sched_setaffinity). Cells: median [min-max] over %d "
-                 "interleaved repetitions%s." % (machine(), a.reps,
+                 "interleaved repetitions; ratio = median of the per-repetition ratios pmq/baseline. "
+                 "One-process rows are CPU time (user+system, CLOCK_PROCESS_CPUTIME_ID), so time "
+                 "preempted by other load does not count; two-process rows are wall-clock%s." % (machine_text, a.reps,
                                                  " (QUICK SMOKE RUN: figures meaningless)"
                                                  if a.quick else ""))
     lines.append("")
@@ -239,7 +258,7 @@ def main():
         rid, label, unit, base_label, target, _lower = row
         bench, _, subj = rid.partition(":")
         subj = subj or "pmq"
-        base = "raw" if bench.startswith(("c_", "rs_")) else "base"
+        base = "raw" if bench.startswith(("c_", "rs_", "ovh_")) else "base"
         keys = sorted(k for k in samples if re.fullmatch(bench.replace("*", r"\w+"), k[0]))
         if not keys:
             lines.append("| %s | | pending | | %s | | %s | |" % (
@@ -254,7 +273,7 @@ def main():
                 lab = "%s, depth %s" % (label, m.group(1))
             ratio = met = ""
             if pv and bv:
-                r = statistics.median(pv) / statistics.median(bv)
+                r = ratio_of(pv, bv)
                 ratio = "%.2f" % r
                 if target:
                     ok = r <= target[1] if target[0] == "le" else r >= target[1]
@@ -315,6 +334,9 @@ def check(samples, cg, with_python):
                   "c_pp_unpinned_p99"):
         for size in (16, 1024, 8192):
             expect.append((bench, size, ("pmq", "raw")))
+    for bench in ("ovh_none_pair", "ovh_syscall_pair", "ovh_none_tryrecv",
+                  "ovh_syscall_tryrecv"):
+        expect.append((bench, 16, ("pmq", "raw")))
     for bench in ("c_tryrecv", "c_trysend"):
         for size in (16, 1024, 8192):
             expect.append((bench, size, ("pmq", "raw", "raw_zero", "raw_expired")))
@@ -348,6 +370,15 @@ def check(samples, cg, with_python):
                     failed += 1
     print("test-bench: %d passed, %d failed" % (passed, failed))
     return 1 if failed else 0
+
+
+def ratio_of(pv, bv):
+    """Median of the per-repetition ratios (pmq and baseline of the same
+    repetition ran back to back, so a slow drift in background load cancels);
+    the ratio of the medians when the samples do not pair up."""
+    if len(pv) == len(bv):
+        return statistics.median(p / b for p, b in zip(pv, bv))
+    return statistics.median(pv) / statistics.median(bv)
 
 
 def pct(vals, p):
