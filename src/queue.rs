@@ -546,8 +546,8 @@ impl Queue {
     /// Sends `msg` (may be empty or contain NULs) with `priority`
     /// (0..=[`limits::PRIORITY_MAX`]), waiting as `timeout` says.
     pub fn send(&self, msg: &[u8], priority: u32, timeout: Timeout) -> Result<()> {
-        self.check_send(msg, priority)?;
         let b = self.backend()?;
+        self.check_send(msg, priority)?;
         match timeout {
             Timeout::Forever => loop {
                 match b.send(msg, priority) {
@@ -563,7 +563,8 @@ impl Queue {
                 Attempt::Failed(e) => Err(kernel::describe_io_error(e, "mq_timedsend")),
             },
             Timeout::After(d) => {
-                let deadline = Instant::now() + d;
+                // A wait too long to represent as an Instant has no deadline.
+                let deadline = Instant::now().checked_add(d);
                 loop {
                     match b.try_send(msg, priority) {
                         Attempt::Done(()) => return Ok(()),
@@ -583,8 +584,8 @@ impl Queue {
     /// must hold at least [`Queue::max_message_size`] bytes. Returns the
     /// message length and its priority.
     pub fn receive(&self, buf: &mut [u8], timeout: Timeout) -> Result<(usize, u32)> {
-        self.check_receive(buf)?;
         let b = self.backend()?;
+        self.check_receive(buf)?;
         match timeout {
             Timeout::Forever => loop {
                 match b.receive(buf) {
@@ -600,7 +601,8 @@ impl Queue {
                 Attempt::Failed(e) => Err(kernel::describe_io_error(e, "mq_timedreceive")),
             },
             Timeout::After(d) => {
-                let deadline = Instant::now() + d;
+                // A wait too long to represent as an Instant has no deadline.
+                let deadline = Instant::now().checked_add(d);
                 loop {
                     match b.try_receive(buf) {
                         Attempt::Done(r) => return Ok(r),
@@ -630,15 +632,21 @@ impl Queue {
         &self,
         b: &Backend,
         interest: Interest,
-        deadline: Instant,
+        deadline: Option<Instant>,
         timed_out: Error,
     ) -> Result<()> {
         loop {
-            let now = Instant::now();
-            if now >= deadline {
-                return Err(timed_out);
-            }
-            match b.wait(interest, Some(deadline - now)) {
+            let remaining = match deadline {
+                Some(d) => {
+                    let now = Instant::now();
+                    if now >= d {
+                        return Err(timed_out);
+                    }
+                    Some(d - now)
+                }
+                None => None,
+            };
+            match b.wait(interest, remaining) {
                 Ok(true) => return Ok(()),
                 // ppoll's timer may fire a hair before our clock agrees; loop
                 // re-checks the deadline, so a timeout is never early.

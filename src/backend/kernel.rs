@@ -228,6 +228,11 @@ pub(crate) fn unlink(name: &str) -> Result<(), Errno> {
     mqueue::mq_unlink(name)
 }
 
+/// The kernel's ceiling on fs.mqueue.msg_max (HARD_MSGMAX).
+const HARD_MSGMAX: i64 = 65536;
+/// The kernel's ceiling on fs.mqueue.msgsize_max (HARD_MSGSIZEMAX).
+const HARD_MSGSIZEMAX: i64 = 16 * 1024 * 1024;
+
 /// Where the mqueue filesystem is normally mounted.
 pub(crate) const MQUEUE_MOUNT: &str = "/dev/mqueue";
 
@@ -270,7 +275,25 @@ pub(crate) fn describe_open_error(e: Errno, req: &OpenRequest<'_>) -> Error {
         }
         Errno::EINVAL if req.create => {
             let l = limits::Limits::read();
-            if req.max_messages > l.msg_max {
+            if req.max_messages > HARD_MSGMAX {
+                Error::new(
+                    ErrorKind::SystemLimit,
+                    format!(
+                        "max_messages {} is above the kernel's ceiling of {HARD_MSGMAX} messages \
+                         per queue, which no sysctl raises; ask for at most {} (fs.mqueue.msg_max)",
+                        req.max_messages, l.msg_max
+                    ),
+                )
+            } else if req.max_message_size > HARD_MSGSIZEMAX {
+                Error::new(
+                    ErrorKind::SystemLimit,
+                    format!(
+                        "max_message_size {} is above the kernel's ceiling of {HARD_MSGSIZEMAX} \
+                         bytes, which no sysctl raises; ask for at most {} (fs.mqueue.msgsize_max)",
+                        req.max_message_size, l.msgsize_max
+                    ),
+                )
+            } else if req.max_messages > l.msg_max {
                 Error::new(
                     ErrorKind::SystemLimit,
                     format!(
