@@ -32,7 +32,6 @@ go-shim-strict:
 
 go-vet: lib pc-uninstalled
 	cd $(GO_DIR) && $(GO_ENV) $(GO) vet ./...
-	cd $(GO_DIR) && $(GO_STATIC_ENV) $(GO) vet -tags pmq_static ./...
 
 go-test: lib pc-uninstalled
 	@mkdir -p $(GO_BUILD)

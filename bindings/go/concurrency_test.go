@@ -124,11 +124,14 @@ func TestRuntimeSignalsNeverInterrupt(t *testing.T) {
 	defer signal.Stop(urg)
 
 	var stop atomic.Bool
+	var started atomic.Int64
 	var spinners sync.WaitGroup
-	for i := 0; i < runtime.GOMAXPROCS(0); i++ {
+	procs := runtime.GOMAXPROCS(0)
+	for i := 0; i < procs; i++ {
 		spinners.Add(1)
 		go func() {
 			defer spinners.Done()
+			started.Add(1)
 			x := 0
 			for !stop.Load() {
 				x++ // no call, no preemption point: only SIGURG stops this loop
@@ -137,6 +140,9 @@ func TestRuntimeSignalsNeverInterrupt(t *testing.T) {
 		}()
 	}
 	defer func() { stop.Store(true); spinners.Wait() }()
+	// Once every spinner runs, every P is taken: from here on this
+	// goroutine (and the sender) only run when the runtime preempts one.
+	waitFor(t, "the spinners to run", func() bool { return started.Load() == int64(procs) })
 
 	q := newQueue(t, WithCapacity(10), WithMessageSize(64))
 	const n = 150

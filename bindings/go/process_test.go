@@ -294,6 +294,16 @@ func TestInteropCProducerGoConsumer(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	seen := map[int]bool{}
+	record1 := func(msg []byte, prio uint) {
+		var r record
+		if err := json.Unmarshal(msg, &r); err != nil {
+			t.Fatalf("record %q: %v", msg, err)
+		}
+		if prio != uint(r.ID%3) || r.Value != r.ID*10 || seen[r.ID] {
+			t.Errorf("record %q with priority %d", msg, prio)
+		}
+		seen[r.ID] = true
+	}
 	for {
 		msg, prio, err := q.ReceiveMessage(ctx)
 		if err != nil {
@@ -305,17 +315,23 @@ func TestInteropCProducerGoConsumer(t *testing.T) {
 			}
 			break
 		}
-		var r record
-		if err := json.Unmarshal(msg, &r); err != nil {
-			t.Fatalf("record %q: %v", msg, err)
-		}
-		if prio != uint(r.ID%3) || r.Value != r.ID*10 || seen[r.ID] {
-			t.Errorf("record %q with priority %d", msg, prio)
-		}
-		seen[r.ID] = true
+		record1(msg, prio)
 	}
 	if err := producer.Wait(); err != nil {
 		t.Fatalf("C producer: %v\n%s", err, out.String())
+	}
+	// STOP has the highest priority, so it overtakes records still queued
+	// when this consumer lags: take those too.
+	buf := make([]byte, q.MaxMessageSize())
+	for {
+		n, prio, err := q.ReceiveTimeout(buf, 0)
+		if errors.Is(err, ErrWouldBlock) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		record1(buf[:n], prio)
 	}
 	if len(seen) != 10 {
 		t.Fatalf("got %d records, want 10", len(seen))

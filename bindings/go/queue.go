@@ -109,6 +109,7 @@ type Queue struct {
 	rawConn syscall.RawConn
 	rd, wr  waitTurn
 	waiting atomic.Int64 // goroutines waiting right now (tests read it)
+	polling atomic.Int64 // of those, how many wait in the poller (at most 2)
 
 	// Notification state: one cgo.Handle per Queue while a callback
 	// registration may be live; deleted after cancel/close returns.
@@ -279,6 +280,8 @@ func (q *Queue) CurrentMessages() (int, error) {
 }
 
 // Fd returns the message-queue descriptor (the reference's fileno()/mqd).
+// It is in non-blocking mode whatever Blocking says (this package waits in
+// the runtime poller); it works with poll/select/epoll.
 // Do not close it: besides breaking the Queue, closing any descriptor of the
 // queue drops this process's notification registration.
 func (q *Queue) Fd() (int, error) {

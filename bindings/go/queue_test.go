@@ -452,6 +452,9 @@ func TestContextCancellation(t *testing.T) {
 			results <- result{id, string(b[:n]), err}
 		}(i)
 		waitFor(t, "receiver to wait", func() bool { return q.waiting.Load() == int64(i+1) })
+		if i == 0 {
+			waitFor(t, "receiver 0 to wait in the poller", func() bool { return q.polling.Load() == 1 })
+		}
 	}
 	ctxs[0]() // the one waiting in the poller
 	r := <-results

@@ -112,6 +112,8 @@ func (q *Queue) await(ctx context.Context, deadline time.Time, write bool, attem
 		return !isWouldBlock(result) || !q.blocking.Load()
 	}
 	var perr error
+	q.polling.Add(1)
+	defer q.polling.Add(-1)
 	if write {
 		perr = q.rawConn.Write(try)
 	} else {

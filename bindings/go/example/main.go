@@ -74,7 +74,15 @@ func consumer(name string) error {
 
 	buf := make([]byte, mq.MaxMessageSize())
 	received := 0
+	stopping := false
 	for {
+		if stopping {
+			// STOP has the highest priority, so records a lagging consumer
+			// has not taken yet are still queued behind it: take them too.
+			if left, err := mq.CurrentMessages(); err != nil || left == 0 {
+				break
+			}
+		}
 		// Wait at most 10 s for each message, so a dead producer cannot hang us.
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		n, priority, err := mq.ReceiveContext(ctx, buf)
@@ -84,8 +92,8 @@ func consumer(name string) error {
 		}
 		message := buf[:n]
 		if string(message) == "STOP" {
-			fmt.Printf("Consumer stopping after %d messages\n", received)
-			break
+			stopping = true
+			continue
 		}
 		var data record
 		if err := json.Unmarshal(message, &data); err != nil {
@@ -94,6 +102,7 @@ func consumer(name string) error {
 		received++
 		fmt.Printf("Consumed (priority %d): %s\n", priority, message)
 	}
+	fmt.Printf("Consumer stopping after %d messages\n", received)
 	if err := mq.Unlink(); err != nil {
 		return err
 	}
