@@ -206,6 +206,12 @@ func (q *Queue) setup() error {
 		return &Error{Op: "open", Queue: q.name, Status: StatusOSError, Errno: errno,
 			Detail: "could not duplicate the queue descriptor for the runtime poller: " + errno.Error()}
 	}
+	// Make sure (the handle is opened non-blocking already): os.NewFile
+	// registers only O_NONBLOCK descriptors with the poller.
+	if err := syscall.SetNonblock(int(dup), true); err != nil {
+		syscall.Close(int(dup))
+		return goError("open", q.name, StatusOSError, "could not make the descriptor non-blocking: "+err.Error())
+	}
 	q.file = os.NewFile(dup, "pmq:"+q.name)
 	// Deadlines work only on descriptors the poller accepted.
 	if err := q.file.SetDeadline(time.Time{}); err != nil {
