@@ -157,13 +157,13 @@ pub fn run(cap: i64, size: i64, ops: &[Op]) -> Result<usize, String> {
                 msg.resize((*len).max(4), 0xa5);
                 msg.truncate(*len);
                 let r = h.send(&msg, *priority, if *w { wait } else { Timeout::TryOnce });
-                // pmq checks the arguments first, then the handle's state.
-                let want = if *len > m.size {
+                // A closed handle is reported first, then the arguments.
+                let want = if !m.open {
+                    Some(ErrorKind::Closed)
+                } else if *len > m.size {
                     Some(ErrorKind::MessageTooLarge)
                 } else if *priority > pmq::PRIORITY_MAX {
                     Some(ErrorKind::InvalidArgument)
-                } else if !m.open {
-                    Some(ErrorKind::Closed)
                 } else if m.items.len() >= m.cap {
                     Some(if *w && m.block {
                         ErrorKind::TimedOut
@@ -182,10 +182,10 @@ pub fn run(cap: i64, size: i64, ops: &[Op]) -> Result<usize, String> {
             } => {
                 let mut buf = vec![0u8; if *short_buffer { m.size - 1 } else { m.size }];
                 let r = h.receive(&mut buf, if *w { wait } else { Timeout::TryOnce });
-                let want = if *short_buffer {
-                    Some(ErrorKind::BufferTooSmall)
-                } else if !m.open {
+                let want = if !m.open {
                     Some(ErrorKind::Closed)
+                } else if *short_buffer {
+                    Some(ErrorKind::BufferTooSmall)
                 } else if m.items.is_empty() {
                     Some(if *w && m.block {
                         ErrorKind::TimedOut
