@@ -21,7 +21,8 @@ pub const EXISTS: i32 = 6;
 pub const EXIT_CODES_HELP: &str = "\
 Exit codes:
   0    ok
-  1    other error (system limit, message too large, OS error, output closed)
+  1    other error (system limit, message too large, mqueue fs not mounted,
+       OS error, output closed)
   2    bad usage (unknown option, bad name, number, timeout or priority)
   3    timed out / would block (queue stayed full on send, empty on recv)
   4    queue not found
