@@ -1,0 +1,43 @@
+// Priority-based messaging: highest priority first, FIFO within a priority.
+// C++ version of the reference's "Priority-Based Messaging".
+#include <pmq.hpp>
+
+#include <unistd.h>
+
+#include <iostream>
+#include <string>
+
+static int run(const std::string &name) {
+    auto mq = pmq::MessageQueue::create(name, pmq::Options().max_messages(4).max_message_size(256));
+
+    // Send messages with different priorities (timeout first, then priority,
+    // as in the reference's send(message, timeout=None, priority=0))
+    mq.send("Low priority message", pmq::forever, 1);
+    mq.send("High priority message", pmq::forever, 10);
+    mq.send("Medium priority message", pmq::forever, 5);
+
+    // Receive messages (highest priority first)
+    const pmq::Priority expected[] = {10, 5, 1};
+    int rc = 0;
+    for (pmq::Priority want : expected) {
+        pmq::Message m = mq.receive();
+        std::cout << "Received (priority " << m.priority << "): " << m.data << "\n";
+        if (m.priority != want) rc = 1;
+    }
+
+    mq.close();
+    mq.unlink();
+    return rc;
+}
+
+int main() {
+    const std::string name = "/pmq-cpp-priority-" + std::to_string(::getpid());
+    int rc = 1;
+    try {
+        rc = run(name);
+    } catch (const pmq::Error &e) {
+        std::cerr << "priority: " << e.what() << "\n";
+    }
+    pmq::unlink_if_exists(name);
+    return rc;
+}

@@ -1,0 +1,921 @@
+// pmq.hpp: header-only C++17 wrapper over the pmq C API (pmq.h).
+//
+// Style follows iceoryx2-cxx: everything lives in namespace pmq, the handle
+// type pmq::MessageQueue is move-only and frees its C handle in its
+// destructor, and construction goes through static constructors
+// (MessageQueue::open / create / create_exclusive / create_random) that take
+// a pmq::Options value with fluent setters for every field of pmq_options.
+//
+// Errors are exceptions derived from pmq::Error (itself a
+// std::runtime_error): one class per status kind, carrying the status code,
+// the detail text of pmq_last_error() and the OS errno. For hot loops,
+// try_send / try_receive report "would block" (and "timed out") by return
+// value instead of throwing.
+//
+//   #include <pmq.hpp>
+//   auto q = pmq::MessageQueue::create("/demo", pmq::Options().max_messages(8).max_message_size(256));
+//   q.send("hello", pmq::forever, 5);          // timeout, then priority
+//   pmq::Message m = q.receive(std::chrono::seconds(1));
+//   q.unlink();
+//
+// Link with -lpmq (pkg-config --cflags --libs pmq, or CMake pmq::pmq).
+//
+// Thread safety: like the C API, every const member function may be called
+// from several threads at once on the same MessageQueue. Moving, assigning
+// and destroying a MessageQueue must not race with any other use of it.
+
+#ifndef PMQ_HPP
+#define PMQ_HPP
+
+#include "pmq.h"
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <ostream>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace pmq {
+
+// ---------------------------------------------------------------------------
+// Versions, limits, constants
+// ---------------------------------------------------------------------------
+
+/// Version of this header (compare with version_number() at run time).
+inline constexpr std::uint32_t header_version_major = PMQ_VERSION_MAJOR;
+inline constexpr std::uint32_t header_version_minor = PMQ_VERSION_MINOR;
+inline constexpr std::uint32_t header_version_patch = PMQ_VERSION_PATCH;
+inline constexpr std::uint32_t header_version_number = PMQ_VERSION_NUMBER;
+inline constexpr std::string_view header_version = PMQ_VERSION_STRING;
+
+/// The library's version, e.g. "0.1.0".
+inline std::string_view version() { return ::pmq_version(); }
+/// The library's version as MAJOR * 10000 + MINOR * 100 + PATCH.
+inline std::uint32_t version_number() { return ::pmq_version_number(); }
+
+/// A message priority: 0 (lowest) .. priority_max() (highest).
+using Priority = std::uint32_t;
+
+/// Highest priority on Linux (the reference's QUEUE_PRIORITY_MAX).
+inline constexpr Priority priority_max_linux = PMQ_PRIORITY_MAX;
+/// Default permission bits of a new queue (0600).
+inline constexpr std::uint32_t default_mode = PMQ_DEFAULT_MODE;
+/// Longest queue name after the leading slash, in bytes.
+inline constexpr std::size_t name_max = PMQ_NAME_MAX;
+
+/// Values for Options::flags() (named so they cannot clash with <fcntl.h>'s O_CREAT).
+namespace flags {
+inline constexpr int open_existing = 0;           ///< open an existing queue
+inline constexpr int create = PMQ_O_CREAT;        ///< create it if it does not exist
+inline constexpr int exclusive = PMQ_O_EXCL;      ///< with create: fail if it exists
+inline constexpr int create_exclusive = PMQ_O_CREX;  ///< create | exclusive
+}  // namespace flags
+
+/// Whether this system has POSIX message queues (MESSAGE_QUEUES_SUPPORTED).
+inline bool message_queues_supported() { return ::pmq_message_queues_supported(); }
+/// The highest priority this system accepts (QUEUE_PRIORITY_MAX), from sysconf.
+inline Priority priority_max() { return ::pmq_priority_max(); }
+/// The system's msg_max, read now (QUEUE_MESSAGES_MAX_DEFAULT).
+inline std::int64_t messages_max_default() { return ::pmq_queue_messages_max_default(); }
+/// The system's msgsize_max, read now (QUEUE_MESSAGE_SIZE_MAX_DEFAULT).
+inline std::int64_t message_size_max_default() { return ::pmq_queue_message_size_max_default(); }
+/// Bytes a queue of this shape is charged against RLIMIT_MSGQUEUE.
+inline std::uint64_t queue_cost(std::int64_t max_messages, std::int64_t max_message_size) {
+    return ::pmq_queue_cost(max_messages, max_message_size);
+}
+
+// ---------------------------------------------------------------------------
+// Status codes and exceptions
+// ---------------------------------------------------------------------------
+
+/// The C API's pmq_status, as a scoped enum (same values).
+enum class Status : std::int32_t {
+    Ok = PMQ_STATUS_OK,
+    WouldBlock = PMQ_STATUS_WOULD_BLOCK,
+    TimedOut = PMQ_STATUS_TIMED_OUT,
+    Busy = PMQ_STATUS_BUSY,
+    Exists = PMQ_STATUS_EXISTS,
+    NotFound = PMQ_STATUS_NOT_FOUND,
+    Permission = PMQ_STATUS_PERMISSION,
+    Interrupted = PMQ_STATUS_INTERRUPTED,
+    InvalidArgument = PMQ_STATUS_INVALID_ARGUMENT,
+    MessageTooLarge = PMQ_STATUS_MESSAGE_TOO_LARGE,
+    BufferTooSmall = PMQ_STATUS_BUFFER_TOO_SMALL,
+    SystemLimit = PMQ_STATUS_SYSTEM_LIMIT,
+    Closed = PMQ_STATUS_CLOSED,
+    OutOfMemory = PMQ_STATUS_OUT_OF_MEMORY,
+    OsError = PMQ_STATUS_OS_ERROR,
+    Panic = PMQ_STATUS_PANIC,
+    NotSupported = PMQ_STATUS_NOT_SUPPORTED,
+};
+
+/// The status's name, e.g. "PMQ_STATUS_TIMED_OUT".
+inline std::string_view status_name(Status s) { return ::pmq_status_name(static_cast<int>(s)); }
+/// What the status means, in words.
+inline std::string_view status_str(Status s) { return ::pmq_status_str(static_cast<int>(s)); }
+
+/// Base of every pmq exception. what() is "<detail> [PMQ_STATUS_...]".
+class Error : public std::runtime_error {
+  public:
+    Error(Status status, std::string detail, int os_errno = 0, std::size_t needed = 0)
+        : std::runtime_error(make_what(status, detail)),
+          status_(status),
+          detail_(std::move(detail)),
+          os_errno_(os_errno),
+          needed_(needed) {}
+
+    /// The status code.
+    Status status() const noexcept { return status_; }
+    /// The status code as the C API's integer.
+    int code() const noexcept { return static_cast<int>(status_); }
+    /// The status's name, e.g. "PMQ_STATUS_NOT_FOUND".
+    std::string_view name() const { return status_name(status_); }
+    /// What was wrong and how to fix it (pmq_last_error() of the failed call).
+    const std::string &detail() const noexcept { return detail_; }
+    /// The OS errno behind the failure, or 0 if pmq detected it itself.
+    int os_errno() const noexcept { return os_errno_; }
+
+  protected:
+    std::size_t needed_value() const noexcept { return needed_; }
+
+  private:
+    static std::string make_what(Status status, const std::string &detail) {
+        std::string w = detail.empty() ? std::string(status_str(status)) : detail;
+        w += " [";
+        w += status_name(status);
+        w += ']';
+        return w;
+    }
+
+    Status status_;
+    std::string detail_;
+    int os_errno_;
+    std::size_t needed_;
+};
+
+/// The operation could not complete now or in time (the reference's BusyError).
+class BusyError : public Error {
+  public:
+    using Error::Error;
+};
+/// WOULD_BLOCK: a try-once call (or a non-blocking handle) found the queue full/empty.
+class WouldBlockError : public BusyError {
+  public:
+    using BusyError::BusyError;
+};
+/// TIMED_OUT: a bounded wait ran out.
+class TimedOutError : public BusyError {
+  public:
+    using BusyError::BusyError;
+};
+/// BUSY: held by someone else, e.g. another process holds the notification registration.
+class InUseError : public BusyError {
+  public:
+    using BusyError::BusyError;
+};
+
+/// The queue exists or does not (the reference's ExistentialError).
+class ExistentialError : public Error {
+  public:
+    using Error::Error;
+};
+/// EXISTS: created exclusively but the queue already exists.
+class ExistsError : public ExistentialError {
+  public:
+    using ExistentialError::ExistentialError;
+};
+/// NOT_FOUND: no queue of that name.
+class NotFoundError : public ExistentialError {
+  public:
+    using ExistentialError::ExistentialError;
+};
+
+/// PERMISSION: the queue's mode, or this handle's read/write access.
+class PermissionError : public Error {
+  public:
+    using Error::Error;
+};
+
+/// INTERRUPTED: a signal handler ran during a wait; nothing was transferred.
+class SignalError : public Error {
+  public:
+    using Error::Error;
+};
+
+/// A bad value was given (the reference's ValueError).
+class ValueError : public Error {
+  public:
+    using Error::Error;
+};
+/// INVALID_ARGUMENT: bad name, flags, priority, timeout, size...
+class InvalidArgumentError : public ValueError {
+  public:
+    using ValueError::ValueError;
+};
+/// MESSAGE_TOO_LARGE: the message is larger than the queue's max_message_size.
+class MessageTooLargeError : public ValueError {
+  public:
+    using ValueError::ValueError;
+};
+/// BUFFER_TOO_SMALL: the receive buffer is smaller than max_message_size.
+class BufferTooSmallError : public ValueError {
+  public:
+    using ValueError::ValueError;
+    /// The buffer size the call needed.
+    std::size_t needed() const noexcept { return needed_value(); }
+};
+
+/// SYSTEM_LIMIT: msg_max, msgsize_max, queues_max, RLIMIT_MSGQUEUE or descriptors.
+class LimitError : public Error {
+  public:
+    using Error::Error;
+};
+/// CLOSED: the handle was closed (or the MessageQueue was moved from).
+class ClosedError : public Error {
+  public:
+    using Error::Error;
+};
+/// OUT_OF_MEMORY.
+class OutOfMemoryError : public Error {
+  public:
+    using Error::Error;
+};
+/// OS_ERROR: another operating-system error; see os_errno().
+class OsError : public Error {
+  public:
+    using Error::Error;
+};
+/// PANIC: a bug inside pmq was caught at the C boundary.
+class InternalError : public Error {
+  public:
+    using Error::Error;
+};
+/// NOT_SUPPORTED: no POSIX message queues on this system.
+class NotSupportedError : public Error {
+  public:
+    using Error::Error;
+};
+
+/// Throws the exception class that matches `status` (pmq::Error itself for a
+/// status this header does not know, e.g. from a newer library).
+[[noreturn]] inline void throw_error(Status status, std::string detail, int os_errno = 0,
+                                     std::size_t needed = 0) {
+    switch (status) {
+        case Status::WouldBlock: throw WouldBlockError(status, std::move(detail), os_errno);
+        case Status::TimedOut: throw TimedOutError(status, std::move(detail), os_errno);
+        case Status::Busy: throw InUseError(status, std::move(detail), os_errno);
+        case Status::Exists: throw ExistsError(status, std::move(detail), os_errno);
+        case Status::NotFound: throw NotFoundError(status, std::move(detail), os_errno);
+        case Status::Permission: throw PermissionError(status, std::move(detail), os_errno);
+        case Status::Interrupted: throw SignalError(status, std::move(detail), os_errno);
+        case Status::InvalidArgument:
+            throw InvalidArgumentError(status, std::move(detail), os_errno);
+        case Status::MessageTooLarge:
+            throw MessageTooLargeError(status, std::move(detail), os_errno);
+        case Status::BufferTooSmall:
+            throw BufferTooSmallError(status, std::move(detail), os_errno, needed);
+        case Status::SystemLimit: throw LimitError(status, std::move(detail), os_errno);
+        case Status::Closed: throw ClosedError(status, std::move(detail), os_errno);
+        case Status::OutOfMemory: throw OutOfMemoryError(status, std::move(detail), os_errno);
+        case Status::OsError: throw OsError(status, std::move(detail), os_errno);
+        case Status::Panic: throw InternalError(status, std::move(detail), os_errno);
+        case Status::NotSupported: throw NotSupportedError(status, std::move(detail), os_errno);
+        case Status::Ok: break;
+    }
+    throw Error(status, std::move(detail), os_errno, needed);
+}
+
+/// Throws for `status` with the calling thread's last-error detail, errno and
+/// needed size. Call it right after the failing C call.
+[[noreturn]] inline void throw_last_error(int status) {
+    std::string detail = ::pmq_last_error();
+    throw_error(static_cast<Status>(status), std::move(detail), ::pmq_last_error_errno(),
+                ::pmq_last_error_needed());
+}
+
+namespace detail {
+inline void check(int status) {
+    if (status != PMQ_STATUS_OK) throw_last_error(status);
+}
+inline bool is_would_block(int status) {
+    return status == PMQ_STATUS_WOULD_BLOCK || status == PMQ_STATUS_TIMED_OUT;
+}
+/// A C string for a queue name; rejects embedded NULs (C would truncate them).
+inline std::string c_name(std::string_view name) {
+    auto nul = name.find('\0');
+    if (nul != std::string_view::npos) {
+        throw_error(Status::InvalidArgument,
+                    "the queue name contains a NUL byte at offset " + std::to_string(nul) +
+                        "; a name is \"/\" followed by 1-255 bytes without NUL or \"/\"");
+    }
+    return std::string(name);
+}
+}  // namespace detail
+
+// ---------------------------------------------------------------------------
+// Timeouts
+// ---------------------------------------------------------------------------
+
+/// Tag: wait as long as it takes (the reference's timeout=None).
+struct Forever {
+    explicit constexpr Forever() = default;
+};
+/// Tag: try once, never wait (the reference's timeout=0).
+struct TryOnce {
+    explicit constexpr TryOnce() = default;
+};
+inline constexpr Forever forever{};
+inline constexpr TryOnce try_once{};
+
+/// How long a send or receive may wait: pmq::forever, pmq::try_once, or any
+/// std::chrono duration (zero = try once; negative = InvalidArgumentError).
+/// Waits are measured on a monotonic clock.
+class Timeout {
+  public:
+    constexpr Timeout(Forever) noexcept : forever_(true), seconds_(0.0) {}
+    constexpr Timeout(TryOnce) noexcept : forever_(false), seconds_(0.0) {}
+    template <class Rep, class Period>
+    constexpr Timeout(std::chrono::duration<Rep, Period> d) noexcept
+        : forever_(false), seconds_(std::chrono::duration<double>(d).count()) {}
+
+    constexpr bool is_forever() const noexcept { return forever_; }
+    /// The bound in seconds (meaningless when is_forever()).
+    constexpr double seconds() const noexcept { return seconds_; }
+
+  private:
+    bool forever_;
+    double seconds_;
+};
+
+// ---------------------------------------------------------------------------
+// Plain data
+// ---------------------------------------------------------------------------
+
+/// A received message as text bytes (may hold any bytes, NULs included).
+struct Message {
+    std::string data;
+    Priority priority = 0;
+};
+
+/// A received message as raw bytes.
+struct ByteMessage {
+    std::vector<std::byte> data;
+    Priority priority = 0;
+};
+
+/// What a receive into a caller's buffer got.
+struct Received {
+    std::size_t size = 0;  ///< bytes written to the buffer
+    Priority priority = 0;
+};
+
+/// A queue's attributes, read in one system call.
+struct Attributes {
+    std::int64_t max_messages = 0;
+    std::int64_t max_message_size = 0;
+    std::int64_t current_messages = 0;
+    bool block = true;  ///< whether this handle's sends/receives wait
+};
+
+/// The system's message-queue limits (see pmq_limits in pmq.h).
+struct Limits {
+    static constexpr std::uint64_t unlimited = PMQ_RLIMIT_INFINITY;
+    std::int64_t msg_max = 0;          ///< fs.mqueue.msg_max
+    std::int64_t msgsize_max = 0;      ///< fs.mqueue.msgsize_max
+    std::int64_t queues_max = 0;       ///< fs.mqueue.queues_max
+    std::int64_t msg_default = 0;      ///< fs.mqueue.msg_default
+    std::int64_t msgsize_default = 0;  ///< fs.mqueue.msgsize_default
+    std::uint64_t rlimit_soft = 0;     ///< RLIMIT_MSGQUEUE soft, bytes, or unlimited
+    std::uint64_t rlimit_hard = 0;     ///< RLIMIT_MSGQUEUE hard, bytes, or unlimited
+    Priority priority_max = 0;         ///< sysconf(_SC_MQ_PRIO_MAX) - 1
+};
+
+/// Reads every message-queue limit now.
+inline Limits limits() {
+    ::pmq_limits l{};
+    detail::check(::pmq_limits_get(&l));
+    Limits out;
+    out.msg_max = l.msg_max;
+    out.msgsize_max = l.msgsize_max;
+    out.queues_max = l.queues_max;
+    out.msg_default = l.msg_default;
+    out.msgsize_default = l.msgsize_default;
+    out.rlimit_soft = l.rlimit_soft;
+    out.rlimit_hard = l.rlimit_hard;
+    out.priority_max = l.priority_max;
+    return out;
+}
+
+/// Styles for MessageQueue::describe().
+enum class Describe : int {
+    Short = PMQ_DESCRIBE_SHORT,  ///< the reference's str(): name and message count
+    Debug = PMQ_DESCRIBE_DEBUG,  ///< the reference's repr(): every attribute
+};
+
+// ---------------------------------------------------------------------------
+// Options
+// ---------------------------------------------------------------------------
+
+/// Every option of pmq_options, with fluent setters:
+///   pmq::Options().max_messages(8).max_message_size(256).write(false)
+/// The defaults are pmq_options_init()'s: open existing, read-write, blocking,
+/// mode 0600, capacity and size = the system's msg_max / msgsize_max.
+class Options {
+  public:
+    Options() { detail::check(::pmq_options_init(&opts_)); }
+
+    /// flags::open_existing, flags::create or flags::create_exclusive.
+    /// MessageQueue::create*/open_or_create override it.
+    Options &flags(int value) noexcept { opts_.flags = value; return *this; }
+    /// Permission bits of a created queue (masked by the umask).
+    Options &mode(std::uint32_t value) noexcept { opts_.mode = value; return *this; }
+    /// Capacity of a created queue (ignored when opening an existing one).
+    Options &max_messages(std::int64_t value) noexcept { opts_.max_messages = value; return *this; }
+    /// Largest message of a created queue (ignored when opening an existing one).
+    Options &max_message_size(std::int64_t value) noexcept {
+        opts_.max_message_size = value;
+        return *this;
+    }
+    /// This handle may receive.
+    Options &read(bool value) noexcept { opts_.read = value; return *this; }
+    /// This handle may send.
+    Options &write(bool value) noexcept { opts_.write = value; return *this; }
+    /// Sends and receives may wait (false: they throw WouldBlockError / try_* return false).
+    Options &block(bool value) noexcept { opts_.block = value; return *this; }
+    /// A signal during a wait: false throws SignalError, true keeps waiting.
+    Options &retry_on_interrupt(bool value) noexcept {
+        opts_.retry_on_interrupt = value;
+        return *this;
+    }
+
+    int flags() const noexcept { return opts_.flags; }
+    std::uint32_t mode() const noexcept { return opts_.mode; }
+    std::int64_t max_messages() const noexcept { return opts_.max_messages; }
+    std::int64_t max_message_size() const noexcept { return opts_.max_message_size; }
+    bool read() const noexcept { return opts_.read; }
+    bool write() const noexcept { return opts_.write; }
+    bool block() const noexcept { return opts_.block; }
+    bool retry_on_interrupt() const noexcept { return opts_.retry_on_interrupt; }
+
+    /// The C struct, for pmq_queue_open().
+    const ::pmq_options &native() const noexcept { return opts_; }
+
+  private:
+    ::pmq_options opts_{};
+};
+
+// ---------------------------------------------------------------------------
+// Functions on names
+// ---------------------------------------------------------------------------
+
+/// Removes the queue called `name` (the reference's unlink_message_queue).
+/// Throws NotFoundError if there is none.
+inline void unlink(std::string_view name) {
+    const std::string n = detail::c_name(name);
+    detail::check(::pmq_unlink(n.c_str()));
+}
+
+/// Removes the queue called `name` if it exists; returns whether it did.
+inline bool unlink_if_exists(std::string_view name) {
+    const std::string n = detail::c_name(name);
+    const int st = ::pmq_unlink(n.c_str());
+    if (st == PMQ_STATUS_NOT_FOUND) return false;
+    detail::check(st);
+    return true;
+}
+
+// ---------------------------------------------------------------------------
+// MessageQueue
+// ---------------------------------------------------------------------------
+
+namespace detail {
+/// Owns the std::function of a callback notification. Its address is the C
+/// callback's `param`; it lives on the heap, so moving the MessageQueue does
+/// not move it, and it is freed only after pmq_queue_free() returned (the C
+/// lifetime guarantee: the callback is then neither running nor called).
+struct CallbackCell {
+    std::mutex mutex;
+    // A running callback holds its own reference, so replacing or clearing
+    // the function (also from inside the callback) never destroys it mid-call.
+    std::shared_ptr<const std::function<void()>> function;
+
+    static void trampoline(void *param) noexcept {
+        auto *cell = static_cast<CallbackCell *>(param);
+        std::shared_ptr<const std::function<void()>> fn;
+        {
+            std::lock_guard<std::mutex> lock(cell->mutex);
+            fn = cell->function;
+        }
+        // The cell must not be touched after this call: the callback may have
+        // destroyed its MessageQueue. An exception escaping a callback
+        // terminates the program, like one escaping a std::thread.
+        if (fn && *fn) (*fn)();
+    }
+
+    std::shared_ptr<const std::function<void()>> take() {
+        std::lock_guard<std::mutex> lock(mutex);
+        return std::exchange(function, nullptr);
+    }
+};
+}  // namespace detail
+
+/// An open handle to a named POSIX message queue. Move-only; the destructor
+/// closes and frees the handle (it does not unlink the queue's name).
+class MessageQueue {
+  public:
+    // --- construction -----------------------------------------------------
+
+    /// Opens a queue with `options` exactly as given (its flags included;
+    /// the default flags open an existing queue: NotFoundError if none).
+    static MessageQueue open(std::string_view name, const Options &options = Options()) {
+        const std::string n = detail::c_name(name);
+        return MessageQueue(n.c_str(), options);
+    }
+    /// Opens the queue, creating it if it does not exist (O_CREAT).
+    static MessageQueue create(std::string_view name, Options options = Options()) {
+        options.flags(flags::create);
+        return open(name, options);
+    }
+    /// Creates a new queue; ExistsError if it exists (O_CREAT | O_EXCL).
+    static MessageQueue create_exclusive(std::string_view name, Options options = Options()) {
+        options.flags(flags::create_exclusive);
+        return open(name, options);
+    }
+    /// Creates a new queue with a fresh random name (read it with name()).
+    static MessageQueue create_random(const Options &options = Options()) {
+        return MessageQueue(nullptr, options);
+    }
+
+    MessageQueue(const MessageQueue &) = delete;
+    MessageQueue &operator=(const MessageQueue &) = delete;
+
+    MessageQueue(MessageQueue &&other) noexcept
+        : handle_(std::exchange(other.handle_, nullptr)),
+          cell_(std::move(other.cell_)),
+          max_message_size_(std::exchange(other.max_message_size_, 0)) {}
+
+    MessageQueue &operator=(MessageQueue &&other) noexcept {
+        if (this != &other) {
+            reset();
+            handle_ = std::exchange(other.handle_, nullptr);
+            cell_ = std::move(other.cell_);
+            max_message_size_ = std::exchange(other.max_message_size_, 0);
+        }
+        return *this;
+    }
+
+    /// Closes and frees the handle. If a callback notification is armed, it
+    /// is cancelled and a running callback is waited for (unless the
+    /// destructor runs inside that callback) before its function is destroyed.
+    ~MessageQueue() { reset(); }
+
+    /// False for a moved-from MessageQueue (every operation on it throws ClosedError).
+    bool valid() const noexcept { return handle_ != nullptr; }
+    /// The C handle (owned by this object), for calls into pmq.h.
+    ::pmq_queue *native_handle() const noexcept { return handle_; }
+
+    // --- sending ----------------------------------------------------------
+    // The timeout comes before the priority, as in the reference's
+    // send(message, timeout=None, priority=0): q.send(msg, pmq::forever, 5).
+
+    /// Sends `size` bytes at `data`. Waits while the queue is full, up to
+    /// `timeout` (unless the handle is non-blocking). Throws WouldBlockError /
+    /// TimedOutError when it cannot, MessageTooLargeError, InvalidArgumentError
+    /// (priority), PermissionError (read-only handle), SignalError, ClosedError.
+    void send(const std::byte *data, std::size_t size, Timeout timeout = forever,
+              Priority priority = 0) const {
+        detail::check(send_status(data, size, timeout, priority));
+    }
+    void send(std::string_view message, Timeout timeout = forever, Priority priority = 0) const {
+        send(reinterpret_cast<const std::byte *>(message.data()), message.size(), timeout,
+             priority);
+    }
+    void send(const std::vector<std::byte> &message, Timeout timeout = forever,
+              Priority priority = 0) const {
+        send(message.data(), message.size(), timeout, priority);
+    }
+
+    /// Like send(), but returns false instead of throwing when the queue is
+    /// full (would block, or the timeout ran out). Other errors still throw.
+    bool try_send(const std::byte *data, std::size_t size, Timeout timeout = try_once,
+                  Priority priority = 0) const {
+        const int st = send_status(data, size, timeout, priority);
+        if (detail::is_would_block(st)) return false;
+        detail::check(st);
+        return true;
+    }
+    bool try_send(std::string_view message, Timeout timeout = try_once,
+                  Priority priority = 0) const {
+        return try_send(reinterpret_cast<const std::byte *>(message.data()), message.size(),
+                        timeout, priority);
+    }
+    bool try_send(const std::vector<std::byte> &message, Timeout timeout = try_once,
+                  Priority priority = 0) const {
+        return try_send(message.data(), message.size(), timeout, priority);
+    }
+
+    // --- receiving --------------------------------------------------------
+
+    /// Receives the oldest message of the highest priority, waiting up to
+    /// `timeout` while the queue is empty. Throws WouldBlockError /
+    /// TimedOutError when there is none, PermissionError (write-only
+    /// handle), SignalError, ClosedError.
+    Message receive(Timeout timeout = forever) const {
+        Message m;
+        m.data.resize(buffer_size());
+        Received r = receive(reinterpret_cast<std::byte *>(&m.data[0]), m.data.size(), timeout);
+        m.data.resize(r.size);
+        m.priority = r.priority;
+        return m;
+    }
+    /// receive() into a byte vector.
+    ByteMessage receive_bytes(Timeout timeout = forever) const {
+        ByteMessage m;
+        m.data.resize(buffer_size());
+        Received r = receive(m.data.data(), m.data.size(), timeout);
+        m.data.resize(r.size);
+        m.priority = r.priority;
+        return m;
+    }
+    /// Receives into the caller's buffer, which must hold at least
+    /// max_message_size() bytes (else BufferTooSmallError, no message taken).
+    Received receive(std::byte *buffer, std::size_t size, Timeout timeout = forever) const {
+        Received r;
+        detail::check(receive_status(buffer, size, timeout, r));
+        return r;
+    }
+
+    /// Like receive(), but std::nullopt instead of throwing when the queue is
+    /// empty (would block, or the timeout ran out). Other errors still throw.
+    std::optional<Message> try_receive(Timeout timeout = try_once) const {
+        Message m;
+        m.data.resize(buffer_size());
+        Received r;
+        const int st =
+            receive_status(reinterpret_cast<std::byte *>(&m.data[0]), m.data.size(), timeout, r);
+        if (detail::is_would_block(st)) return std::nullopt;
+        detail::check(st);
+        m.data.resize(r.size);
+        m.priority = r.priority;
+        return m;
+    }
+    std::optional<ByteMessage> try_receive_bytes(Timeout timeout = try_once) const {
+        ByteMessage m;
+        m.data.resize(buffer_size());
+        Received r;
+        const int st = receive_status(m.data.data(), m.data.size(), timeout, r);
+        if (detail::is_would_block(st)) return std::nullopt;
+        detail::check(st);
+        m.data.resize(r.size);
+        m.priority = r.priority;
+        return m;
+    }
+    /// The allocation-free form for hot loops.
+    std::optional<Received> try_receive(std::byte *buffer, std::size_t size,
+                                        Timeout timeout = try_once) const {
+        Received r;
+        const int st = receive_status(buffer, size, timeout, r);
+        if (detail::is_would_block(st)) return std::nullopt;
+        detail::check(st);
+        return r;
+    }
+
+    // --- attributes -------------------------------------------------------
+
+    Attributes attributes() const {
+        ::pmq_attributes a{};
+        detail::check(::pmq_queue_get_attributes(handle(), &a));
+        Attributes out;
+        out.max_messages = a.max_messages;
+        out.max_message_size = a.max_message_size;
+        out.current_messages = a.current_messages;
+        out.block = a.block;
+        return out;
+    }
+    /// Capacity in messages.
+    std::int64_t max_messages() const { return get_i64(&::pmq_queue_max_messages); }
+    /// Largest message in bytes: the smallest receive buffer that works.
+    std::int64_t max_message_size() const { return get_i64(&::pmq_queue_max_message_size); }
+    /// Messages waiting now.
+    std::int64_t current_messages() const { return get_i64(&::pmq_queue_current_messages); }
+
+    /// Whether sends and receives on this handle wait.
+    bool block() const {
+        bool b = false;
+        detail::check(::pmq_queue_get_block(handle(), &b));
+        return b;
+    }
+    /// Sets the block switch of this handle (other handles are not affected).
+    void set_block(bool block) const { detail::check(::pmq_queue_set_block(handle(), block)); }
+
+    /// The queue's name ("/..."); for create_random() the generated one. Works after close().
+    std::string name() const {
+        const char *n = ::pmq_queue_name(handle());
+        if (n == nullptr) throw_last_error(::pmq_last_error_status());
+        return n;
+    }
+    /// The mode given at open (e.g. 0600). Works after close().
+    std::uint32_t mode() const {
+        std::uint32_t m = 0;
+        detail::check(::pmq_queue_mode(handle(), &m));
+        return m;
+    }
+    /// Whether this handle may receive. Works after close().
+    bool can_read() const {
+        bool r = false;
+        detail::check(::pmq_queue_access(handle(), &r, nullptr));
+        return r;
+    }
+    /// Whether this handle may send. Works after close().
+    bool can_write() const {
+        bool w = false;
+        detail::check(::pmq_queue_access(handle(), nullptr, &w));
+        return w;
+    }
+
+    /// The descriptor (the reference's fileno()/mqd), usable with
+    /// poll/select/epoll: readable = a message waits, writable = room.
+    /// Owned by this object: do not close it.
+    int fileno() const {
+        int fd = -1;
+        detail::check(::pmq_queue_fileno(handle(), &fd));
+        return fd;
+    }
+
+    /// A description: Describe::Short is the reference's str(), Describe::Debug its repr().
+    std::string describe(Describe style = Describe::Short) const {
+        std::string buf(128, '\0');
+        for (;;) {
+            std::size_t needed = 0;
+            const int st = ::pmq_queue_describe(handle(), static_cast<int>(style), &buf[0],
+                                                buf.size(), &needed);
+            if (st == PMQ_STATUS_BUFFER_TOO_SMALL && needed > buf.size()) {
+                buf.assign(needed, '\0');
+                continue;
+            }
+            detail::check(st);
+            buf.resize(needed > 0 ? needed - 1 : 0);
+            return buf;
+        }
+    }
+    std::string str() const { return describe(Describe::Short); }
+    std::string repr() const { return describe(Describe::Debug); }
+
+    // --- lifetime ---------------------------------------------------------
+
+    /// Closes the descriptor now (the handle stays; later calls throw
+    /// ClosedError except name(), mode(), can_read/can_write(), describe()
+    /// and unlink()). Closing twice throws ClosedError. A callback
+    /// notification is gone afterwards and its function destroyed.
+    void close() const {
+        detail::check(::pmq_queue_close(handle()));
+        if (cell_) cell_->take();
+    }
+    /// Whether close() was called.
+    bool is_closed() const {
+        bool c = false;
+        detail::check(::pmq_queue_is_closed(handle(), &c));
+        return c;
+    }
+    /// Removes the queue's name (works after close() too). Open handles keep
+    /// working; the queue is destroyed when the last one closes.
+    void unlink() const { detail::check(::pmq_queue_unlink(handle())); }
+
+    // --- notifications ----------------------------------------------------
+    // Kernel rules (see pmq.h): one-shot; only on the empty -> non-empty
+    // transition; one registration per queue system-wide (InUseError if
+    // another process holds it); none while a receiver is blocked; Linux
+    // drops the registration when this process closes ANY descriptor of the
+    // queue. A new registration through this handle replaces the old one.
+
+    /// Sends signal `signo` to this process when the queue becomes non-empty.
+    void notify_signal(int signo) const {
+        detail::check(::pmq_queue_notify_signal(handle(), signo));
+        if (cell_) cell_->take();  // a callback registration was replaced
+    }
+
+    /// Calls `callback` on a new thread when the queue becomes non-empty.
+    /// The function is kept by this MessageQueue until it is replaced, the
+    /// notification is cancelled, or the queue is closed or destroyed; the
+    /// callback may call notify_callback() again from inside itself, receive
+    /// from the queue, and even destroy the queue. It must not throw (an
+    /// escaping exception calls std::terminate). A delivery that is already
+    /// under way when you replace the callback may run the new one.
+    void notify_callback(std::function<void()> callback) const {
+        const ::pmq_queue *h = handle();
+        if (!callback) {
+            throw_error(Status::InvalidArgument,
+                        "the callback is empty; pass a callable, or call notify_cancel()");
+        }
+        auto fn = std::make_shared<const std::function<void()>>(std::move(callback));
+        std::shared_ptr<const std::function<void()>> old;
+        {
+            // Held across the C call, so a delivery sees either the old
+            // function (before) or the new one (after), and a failed
+            // registration leaves the old one in place.
+            std::lock_guard<std::mutex> lock(cell_->mutex);
+            const int st = ::pmq_queue_notify_callback(h, &detail::CallbackCell::trampoline,
+                                                       cell_.get());
+            if (st != PMQ_STATUS_OK) throw_last_error(st);
+            old = std::exchange(cell_->function, std::move(fn));
+        }
+        // `old` is destroyed here, outside the lock (it may be running now,
+        // in which case the running call keeps it alive).
+    }
+
+    /// Cancels this process's notification registration (harmless when there
+    /// is none). Afterwards the callback is not running (unless this is
+    /// called from inside it) and will not be called.
+    void notify_cancel() const {
+        detail::check(::pmq_queue_notify_cancel(handle()));
+        if (cell_) cell_->take();
+    }
+
+  private:
+    MessageQueue(const char *name, const Options &options)
+        : cell_(std::make_unique<detail::CallbackCell>()) {
+        ::pmq_queue *q = nullptr;
+        detail::check(::pmq_queue_open(name, &options.native(), &q));
+        handle_ = q;
+        std::int64_t size = 0;
+        const int st = ::pmq_queue_max_message_size(handle_, &size);
+        if (st != PMQ_STATUS_OK) {
+            std::string detail = ::pmq_last_error();
+            reset();
+            throw_error(static_cast<Status>(st), std::move(detail));
+        }
+        max_message_size_ = static_cast<std::size_t>(size);
+    }
+
+    /// Frees the handle first (after which no callback runs), then the cell.
+    void reset() noexcept {
+        if (handle_ != nullptr) {
+            ::pmq_queue_free(std::exchange(handle_, nullptr));
+        }
+        cell_.reset();
+        max_message_size_ = 0;
+    }
+
+    const ::pmq_queue *handle() const {
+        if (handle_ == nullptr) {
+            throw_error(Status::Closed,
+                        "this pmq::MessageQueue was moved from; it no longer owns a queue");
+        }
+        return handle_;
+    }
+
+    std::size_t buffer_size() const {
+        handle();
+        return max_message_size_ > 0 ? max_message_size_ : 1;
+    }
+
+    std::int64_t get_i64(::pmq_status (*fn)(const ::pmq_queue *, std::int64_t *)) const {
+        std::int64_t v = 0;
+        detail::check(fn(handle(), &v));
+        return v;
+    }
+
+    int send_status(const std::byte *data, std::size_t size, Timeout timeout,
+                    Priority priority) const {
+        const ::pmq_queue *h = handle();
+        const auto *bytes = reinterpret_cast<const std::uint8_t *>(data);
+        if (timeout.is_forever()) return ::pmq_queue_send(h, bytes, size, priority);
+        return ::pmq_queue_send_timeout(h, bytes, size, priority, timeout.seconds());
+    }
+
+    int receive_status(std::byte *buffer, std::size_t size, Timeout timeout,
+                       Received &out) const {
+        const ::pmq_queue *h = handle();
+        auto *bytes = reinterpret_cast<std::uint8_t *>(buffer);
+        std::size_t n = 0;
+        std::uint32_t prio = 0;
+        const int st = timeout.is_forever()
+                           ? ::pmq_queue_receive(h, bytes, size, &n, &prio)
+                           : ::pmq_queue_receive_timeout(h, bytes, size, &n, &prio,
+                                                         timeout.seconds());
+        if (st == PMQ_STATUS_OK) {
+            out.size = n;
+            out.priority = prio;
+        }
+        return st;
+    }
+
+    ::pmq_queue *handle_ = nullptr;
+    std::unique_ptr<detail::CallbackCell> cell_;
+    std::size_t max_message_size_ = 0;
+};
+
+/// Writes q.str() (the reference's str()).
+inline std::ostream &operator<<(std::ostream &os, const MessageQueue &q) { return os << q.str(); }
+
+}  // namespace pmq
+
+#endif  // PMQ_HPP
