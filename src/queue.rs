@@ -1,7 +1,8 @@
 //! The safe core: a named POSIX message queue handle.
 
 use std::fmt;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
@@ -284,7 +285,8 @@ impl OpenOptions {
             max_messages,
             max_message_size,
             retry_on_interrupt: self.retry_on_interrupt,
-            backend: RwLock::new(Some(Arc::new(backend))),
+            backend,
+            users: AtomicUsize::new(0),
             notify_shared: Arc::default(),
             registration: Mutex::new(None),
         })
@@ -327,7 +329,10 @@ pub struct Queue {
     max_messages: i64,
     max_message_size: i64,
     retry_on_interrupt: bool,
-    backend: RwLock<Option<Arc<Backend>>>,
+    backend: Backend,
+    /// [`CLOSED_BIT`] plus [`USER`] for every call in progress: the
+    /// descriptor is shut down when the handle is closed and no call uses it.
+    users: AtomicUsize,
     notify_shared: Arc<notify::Shared>,
     /// The notification this handle asked for last (it may have been
     /// delivered since: notifications are one-shot).
@@ -405,12 +410,16 @@ impl Queue {
         OpenOptions::new()
     }
 
+    /// Marks a call in progress, so that a concurrent close does not shut
+    /// the descriptor under it. Two atomic operations per call, no lock.
     #[inline]
-    fn backend(&self) -> Result<Arc<Backend>> {
-        match &*self.backend.read().unwrap_or_else(|p| p.into_inner()) {
-            Some(b) => Ok(Arc::clone(b)),
-            None => Err(CLOSED),
+    fn backend(&self) -> Result<InUse<'_>> {
+        let prev = self.users.fetch_add(USER, Ordering::Acquire);
+        let guard = InUse(self);
+        if prev & CLOSED_BIT != 0 {
+            return Err(CLOSED);
         }
+        Ok(guard)
     }
 
     /// The queue's name (for a random name, the one generated).
@@ -450,10 +459,7 @@ impl Queue {
 
     /// Whether [`Queue::close`] was called.
     pub fn is_closed(&self) -> bool {
-        self.backend
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .is_none()
+        self.users.load(Ordering::Acquire) & CLOSED_BIT != 0
     }
 
     /// The message-queue descriptor (usable with poll/select/epoll:
@@ -566,7 +572,7 @@ impl Queue {
                 // A wait too long to represent as an Instant has no deadline.
                 let deadline = Instant::now().checked_add(d);
                 loop {
-                    match b.try_send(msg, priority) {
+                    match b.attempt_send(msg, priority) {
                         Attempt::Done(()) => return Ok(()),
                         Attempt::NotNow => {}
                         Attempt::NonBlocking => return Err(SEND_NONBLOCKING),
@@ -604,7 +610,7 @@ impl Queue {
                 // A wait too long to represent as an Instant has no deadline.
                 let deadline = Instant::now().checked_add(d);
                 loop {
-                    match b.try_receive(buf) {
+                    match b.attempt_receive(buf) {
                         Attempt::Done(r) => return Ok(r),
                         Attempt::NotNow => {}
                         Attempt::NonBlocking => return Err(RECV_NONBLOCKING),
@@ -666,21 +672,18 @@ impl Queue {
     /// Closes this handle. Further calls fail with [`ErrorKind::Closed`];
     /// closing twice fails with [`ErrorKind::Closed`] too.
     pub fn close(&self) -> Result<()> {
-        let taken = self
-            .backend
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .take();
-        match taken {
-            Some(b) => {
-                self.drop_registration(Some(&b));
-                Ok(())
-            }
-            None => Err(Error::fixed(
-                ErrorKind::Closed,
-                "the handle is already closed; close it only once",
-            )),
+        let already = Error::fixed(
+            ErrorKind::Closed,
+            "the handle is already closed; close it only once",
+        );
+        // Keep the descriptor open while the registration is cancelled.
+        let b = self.backend().map_err(|_| already.clone())?;
+        if self.users.fetch_or(CLOSED_BIT, Ordering::AcqRel) & CLOSED_BIT != 0 {
+            return Err(already); // another thread closed it first
         }
+        self.drop_registration(Some(&b));
+        Ok(())
+        // Dropping `b` shuts the descriptor down unless a call still uses it.
     }
 
     /// Asks the kernel to send signal `signo` to this process when the queue
@@ -850,14 +853,39 @@ impl Queue {
 
 impl Drop for Queue {
     fn drop(&mut self) {
-        let b = self
-            .backend
-            .get_mut()
-            .unwrap_or_else(|p| p.into_inner())
-            .take();
-        self.drop_registration(b.as_deref());
+        if !self.is_closed() {
+            self.drop_registration(Some(&self.backend));
+        }
+        // The backend closes its descriptors when it is dropped.
     }
 }
+
+/// A call in progress on a queue (see [`Queue::backend`]).
+struct InUse<'a>(&'a Queue);
+
+impl std::ops::Deref for InUse<'_> {
+    type Target = Backend;
+    #[inline]
+    fn deref(&self) -> &Backend {
+        &self.0.backend
+    }
+}
+
+impl Drop for InUse<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        let prev = self.0.users.fetch_sub(USER, Ordering::AcqRel);
+        if prev == CLOSED_BIT | USER {
+            // Closed, and this was the last call using the descriptor.
+            self.0.backend.shutdown();
+        }
+    }
+}
+
+/// `Queue::users`: set once the handle is closed.
+const CLOSED_BIT: usize = 1;
+/// `Queue::users`: one call in progress.
+const USER: usize = 2;
 
 impl fmt::Debug for Queue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

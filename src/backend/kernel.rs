@@ -1,12 +1,15 @@
-//! The Linux kernel backend: POSIX message queues through `mq_*` (nix, and
-//! libc where nix has no wrapper), readiness through ppoll, and the meaning of
+//! The Linux kernel backend: POSIX message queues through `mq_*` (nix to
+//! open and unlink by name, libc for the per-call system calls so the hot path
+//! is one call with no conversions), readiness through ppoll, and the meaning of
 //! each errno value turned into a detail that names the cause and the fix.
 
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{IntoRawFd, RawFd};
+use std::os::unix::fs::OpenOptionsExt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use nix::errno::Errno;
-use nix::mqueue::{self, MQ_OFlag, MqAttr, MqdT};
+use nix::mqueue::{self, MQ_OFlag, MqAttr};
 use nix::sys::stat::Mode;
 
 use crate::error::{errno_text, Error, ErrorKind};
@@ -52,20 +55,30 @@ pub(crate) struct OpenRequest<'a> {
     pub max_message_size: i64,
 }
 
-/// An open kernel message-queue descriptor; closed when dropped.
+/// An open kernel message queue: the handle's descriptor, plus a second,
+/// O_NONBLOCK descriptor on the same queue for try-once calls (an O_NONBLOCK
+/// call returns before the kernel's wait machinery, which even a zero deadline
+/// enters). Both are closed by [`KernelQueue::shutdown`] or on drop.
 #[derive(Debug)]
 pub(crate) struct KernelQueue {
-    mqd: Option<MqdT>,
     fd: RawFd,
+    /// The O_NONBLOCK twin, or -1 when it could not be opened (no /proc):
+    /// try-once calls then use a zero deadline on `fd`.
+    nb_fd: RawFd,
+    shut: AtomicBool,
 }
 
 impl Drop for KernelQueue {
     fn drop(&mut self) {
-        if let Some(mqd) = self.mqd.take() {
-            // Nothing useful can be done with a close error here (EBADF is
-            // impossible: we own the descriptor).
-            let _ = mqueue::mq_close(mqd);
-        }
+        self.shutdown();
+    }
+}
+
+fn errno_result(r: libc::c_int) -> Result<(), Errno> {
+    if r < 0 {
+        Err(Errno::last())
+    } else {
+        Ok(())
     }
 }
 
@@ -95,13 +108,35 @@ impl KernelQueue {
             mode,
             if req.create { Some(&attr) } else { None },
         )?;
-        let fd = mqd.as_raw_fd();
-        Ok(KernelQueue { mqd: Some(mqd), fd })
+        let fd = mqd.into_raw_fd();
+        // Re-opening the descriptor through /proc gives a new open file
+        // description of the same queue, so its O_NONBLOCK is its own.
+        let nb_fd = std::fs::OpenOptions::new()
+            .read(req.read)
+            .write(req.write)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(format!("/proc/self/fd/{fd}"))
+            .map_or(-1, IntoRawFd::into_raw_fd);
+        Ok(KernelQueue {
+            fd,
+            nb_fd,
+            shut: AtomicBool::new(false),
+        })
     }
 
-    fn mqd(&self) -> &MqdT {
-        // The option is only emptied in Drop.
-        self.mqd.as_ref().expect("descriptor present until drop")
+    /// Closes both descriptors; later calls do nothing. The caller guarantees
+    /// that no other call on this queue is in progress or will start.
+    pub fn shutdown(&self) {
+        if self.shut.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        for fd in [self.nb_fd, self.fd] {
+            if fd >= 0 {
+                // SAFETY: we own these descriptors and close each exactly once
+                // (guarded by `shut`); nothing uses them after shutdown.
+                unsafe { libc::close(fd) };
+            }
+        }
     }
 
     /// The descriptor (on Linux an mqd_t is a file descriptor usable with poll/epoll).
@@ -112,23 +147,63 @@ impl KernelQueue {
     /// Blocking (per the descriptor's state) send.
     #[inline]
     pub fn send(&self, msg: &[u8], priority: u32) -> Result<(), Errno> {
-        mqueue::mq_send(self.mqd(), msg, priority)
+        // SAFETY: `msg` is valid for reads of `msg.len()` bytes; the
+        // descriptor is open while a call is in progress.
+        errno_result(unsafe { libc::mq_send(self.fd, msg.as_ptr().cast(), msg.len(), priority) })
     }
 
     /// Blocking (per the descriptor's state) receive.
     #[inline]
     pub fn receive(&self, buf: &mut [u8]) -> Result<(usize, u32), Errno> {
         let mut prio = 0u32;
-        let n = mqueue::mq_receive(self.mqd(), buf, &mut prio)?;
-        Ok((n, prio))
+        // SAFETY: `buf` is valid for writes of `buf.len()` bytes and `prio`
+        // is a valid u32; the descriptor is open while a call is in progress.
+        let n = unsafe { libc::mq_receive(self.fd, buf.as_mut_ptr().cast(), buf.len(), &mut prio) };
+        if n < 0 {
+            Err(Errno::last())
+        } else {
+            Ok((n as usize, prio))
+        }
     }
 
-    /// Send without waiting and without touching O_NONBLOCK.
+    /// Try once: send if there is room now, never wait.
     #[inline]
     pub fn try_send(&self, msg: &[u8], priority: u32) -> Attempt<()> {
-        // nix has no mq_timedsend wrapper.
+        if self.nb_fd < 0 {
+            return self.attempt_send(msg, priority);
+        }
+        // SAFETY: as in `send`, on the O_NONBLOCK twin.
+        let r = unsafe { libc::mq_send(self.nb_fd, msg.as_ptr().cast(), msg.len(), priority) };
+        if r == 0 {
+            Attempt::Done(())
+        } else {
+            classify_nb(Errno::last())
+        }
+    }
+
+    /// Try once: receive if a message waits now, never wait.
+    #[inline]
+    pub fn try_receive(&self, buf: &mut [u8]) -> Attempt<(usize, u32)> {
+        if self.nb_fd < 0 {
+            return self.attempt_receive(buf);
+        }
+        let mut prio = 0u32;
+        // SAFETY: as in `receive`, on the O_NONBLOCK twin.
+        let n =
+            unsafe { libc::mq_receive(self.nb_fd, buf.as_mut_ptr().cast(), buf.len(), &mut prio) };
+        if n >= 0 {
+            Attempt::Done((n as usize, prio))
+        } else {
+            classify_nb(Errno::last())
+        }
+    }
+
+    /// Send without waiting on the handle's own descriptor, telling a
+    /// non-blocking handle ([`Attempt::NonBlocking`]) from a full queue.
+    #[inline]
+    pub fn attempt_send(&self, msg: &[u8], priority: u32) -> Attempt<()> {
         // SAFETY: `msg` is a valid slice for reads of `msg.len()` bytes and
-        // EXPIRED a valid timespec; the descriptor is open while `self` lives.
+        // EXPIRED a valid timespec; the descriptor is open.
         let r = unsafe {
             libc::mq_timedsend(self.fd, msg.as_ptr().cast(), msg.len(), priority, &EXPIRED)
         };
@@ -139,9 +214,10 @@ impl KernelQueue {
         }
     }
 
-    /// Receive without waiting and without touching O_NONBLOCK.
+    /// Receive without waiting on the handle's own descriptor, telling a
+    /// non-blocking handle ([`Attempt::NonBlocking`]) from an empty queue.
     #[inline]
-    pub fn try_receive(&self, buf: &mut [u8]) -> Attempt<(usize, u32)> {
+    pub fn attempt_receive(&self, buf: &mut [u8]) -> Attempt<(usize, u32)> {
         let mut prio = 0u32;
         // SAFETY: `buf` is valid for writes of `buf.len()` bytes, `prio` is a
         // valid u32 and EXPIRED a valid timespec; the descriptor is open.
@@ -193,8 +269,11 @@ impl KernelQueue {
 
     /// (flags, max_messages, max_message_size, current_messages)
     pub fn getattr(&self) -> Result<(i64, i64, i64, i64), Errno> {
-        let a = mqueue::mq_getattr(self.mqd())?;
-        Ok((a.flags(), a.maxmsg(), a.msgsize(), a.curmsgs()))
+        // SAFETY: mq_attr is plain data; all-zero is a valid value.
+        let mut a: libc::mq_attr = unsafe { std::mem::zeroed() };
+        // SAFETY: `a` is a valid, writable mq_attr; the descriptor is open.
+        errno_result(unsafe { libc::mq_getattr(self.fd, &mut a) })?;
+        Ok((a.mq_flags, a.mq_maxmsg, a.mq_msgsize, a.mq_curmsgs))
     }
 
     /// Whether the descriptor blocks (O_NONBLOCK clear).
@@ -203,14 +282,23 @@ impl KernelQueue {
         Ok(flags & libc::O_NONBLOCK as i64 == 0)
     }
 
-    /// Sets or clears O_NONBLOCK on this descriptor only.
+    /// Sets or clears O_NONBLOCK on this handle's descriptor only.
     pub fn set_blocking(&self, block: bool) -> Result<(), Errno> {
-        if block {
-            mqueue::mq_remove_nonblock(self.mqd())?;
-        } else {
-            mqueue::mq_set_nonblock(self.mqd())?;
-        }
-        Ok(())
+        // SAFETY: mq_attr is plain data; all-zero is a valid value.
+        let mut a: libc::mq_attr = unsafe { std::mem::zeroed() };
+        a.mq_flags = if block { 0 } else { libc::O_NONBLOCK as i64 };
+        // SAFETY: `a` is a valid mq_attr, the old-value pointer may be null;
+        // the descriptor is open. Only mq_flags is used by mq_setattr.
+        errno_result(unsafe { libc::mq_setattr(self.fd, &a, std::ptr::null_mut()) })
+    }
+}
+
+/// Errors of a call on the O_NONBLOCK twin: EAGAIN means "not now".
+#[inline]
+fn classify_nb<T>(e: Errno) -> Attempt<T> {
+    match e {
+        Errno::EAGAIN => Attempt::NotNow,
+        other => Attempt::Failed(other),
     }
 }
 

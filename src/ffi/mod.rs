@@ -139,14 +139,10 @@ fn store_last_error(status: pmq_status, errno: i32, needed: usize, detail: &str)
             le.errno = errno;
             le.needed = needed;
             le.text.clear();
-            // A detail never contains NUL (names with NUL are rejected first,
-            // and are shown with escapes), but make sure the C string ends here.
-            le.text.extend(
-                detail
-                    .as_bytes()
-                    .iter()
-                    .map(|&b| if b == 0 { b'?' } else { b }),
-            );
+            // One memcpy into reused capacity: no allocation on the hot path.
+            // Details never contain NUL (names with NUL are rejected first and
+            // shown escaped), so the C string ends at the pushed terminator.
+            le.text.extend_from_slice(detail.as_bytes());
             le.text.push(0);
         }
     });
