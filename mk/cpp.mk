@@ -18,7 +18,7 @@ CPP_HEADERS := include/pmq.h include/pmq.hpp
 CPP_PICKY_FLAGS := -Wconversion -Wsign-conversion -Wshadow -Wold-style-cast -Wnon-virtual-dtor \
                    -Wcast-qual -Wundef -Wzero-as-null-pointer-constant
 
-.PHONY: test-cpp cpp-tests cpp-examples cpp-header-check
+.PHONY: test-cpp cpp-tests cpp-examples cpp-header-check cpp-docs
 cpp-tests: $(CPP_TEST_BIN)
 cpp-examples: $(CPP_EXAMPLE_BINS)
 
@@ -47,9 +47,16 @@ cpp-header-check: | $(BUILD)
 	    > $(BUILD)/cpp/header_check.cpp
 	$(CXX) $(CXXFLAGS_STRICT) $(CPP_PICKY_FLAGS) -Iinclude -fsyntax-only $(BUILD)/cpp/header_check.cpp
 
+# docs/CPP-section.md's program, built with pkg-config and with CMake against
+# a temporary install (the failure output says which step broke).
+cpp-docs: lib
+	@MAKE='$(MAKE)' CXX='$(CXX)' CXXFLAGS_STRICT='$(CXXFLAGS_STRICT)' \
+	    sh tests/cpp/docs_build.sh '$(abspath $(BUILD))/cpp/docs' '$(abspath $(BUILD))/cpp/docs-prefix'
+
 test-cpp: cpp-header-check $(CPP_TEST_BIN) $(CPP_TEST_ASAN_BIN) $(CPP_EXAMPLE_BINS)
 	$(CPP_TEST_BIN) --gtest_brief=1
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 $(CPP_TEST_ASAN_BIN) --gtest_brief=1
 	@sh examples/cpp/run_examples.sh $(CPP_EXAMPLE_BINS)
+	@$(MAKE) --no-print-directory cpp-docs
 
 test: test-cpp
