@@ -134,6 +134,11 @@ impl Error {
         &self.detail
     }
 
+    /// Takes the detail out without copying (a static text stays static).
+    pub(crate) fn into_detail(self) -> Cow<'static, str> {
+        self.detail
+    }
+
     /// For `BufferTooSmall`: the buffer size the call needs. 0 otherwise.
     pub fn needed(&self) -> usize {
         self.needed

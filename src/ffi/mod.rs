@@ -7,6 +7,7 @@
 #![allow(non_camel_case_types)]
 #![allow(clippy::missing_safety_doc)] // Safety rules are in each function's C docs.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::ffi::{c_char, CStr};
 
@@ -121,43 +122,51 @@ struct LastError {
     status: i32,
     errno: i32,
     needed: usize,
-    /// NUL-terminated text; its capacity is reused so that failures on the
-    /// hot path (would block, timed out) do not allocate once warmed up.
+    /// The detail as the core gave it: a static text on the hot path (would
+    /// block, timed out), so recording a failure copies nothing.
+    detail: Cow<'static, str>,
+    /// The NUL-terminated copy handed to C, made when asked for; its capacity
+    /// is reused.
     text: Vec<u8>,
+    text_valid: bool,
 }
 
 thread_local! {
     static LAST_ERROR: RefCell<LastError> = const {
-        RefCell::new(LastError { status: 0, errno: 0, needed: 0, text: Vec::new() })
+        RefCell::new(LastError {
+            status: 0,
+            errno: 0,
+            needed: 0,
+            detail: Cow::Borrowed(""),
+            text: Vec::new(),
+            text_valid: false,
+        })
     };
 }
 
-fn store_last_error(status: pmq_status, errno: i32, needed: usize, detail: &str) {
+fn store_last_error(status: pmq_status, errno: i32, needed: usize, detail: Cow<'static, str>) {
     let _ = LAST_ERROR.try_with(|cell| {
         if let Ok(mut le) = cell.try_borrow_mut() {
             le.status = status as i32;
             le.errno = errno;
             le.needed = needed;
-            le.text.clear();
-            // One memcpy into reused capacity: no allocation on the hot path.
-            // Details never contain NUL (names with NUL are rejected first and
-            // shown escaped), so the C string ends at the pushed terminator.
-            le.text.extend_from_slice(detail.as_bytes());
-            le.text.push(0);
+            le.detail = detail;
+            le.text_valid = false;
         }
     });
 }
 
 /// Records `e` as this thread's last error and returns its status.
-pub(crate) fn fail(e: &Error) -> pmq_status {
+pub(crate) fn fail(e: Error) -> pmq_status {
     let status = pmq_status::from_kind(e.kind());
-    store_last_error(status, e.errno(), e.needed(), e.detail());
+    let (errno, needed) = (e.errno(), e.needed());
+    store_last_error(status, errno, needed, e.into_detail());
     status
 }
 
 /// Records an invalid-argument failure detected at the boundary.
-pub(crate) fn invalid(detail: &str) -> pmq_status {
-    store_last_error(pmq_status::InvalidArgument, 0, 0, detail);
+pub(crate) fn invalid(detail: impl Into<Cow<'static, str>>) -> pmq_status {
+    store_last_error(pmq_status::InvalidArgument, 0, 0, detail.into());
     pmq_status::InvalidArgument
 }
 
@@ -166,7 +175,7 @@ pub(crate) fn invalid(detail: &str) -> pmq_status {
 pub(crate) fn status_of(r: crate::Result<()>) -> pmq_status {
     match r {
         Ok(()) => pmq_status::Ok,
-        Err(e) => fail(&e),
+        Err(e) => fail(e),
     }
 }
 
@@ -181,7 +190,7 @@ pub(crate) fn panicked(payload: Box<dyn std::any::Any + Send>) -> pmq_status {
         pmq_status::Panic,
         0,
         0,
-        &format!("internal error in pmq (please report it): {msg}"),
+        format!("internal error in pmq (please report it): {msg}").into(),
     );
     pmq_status::Panic
 }
@@ -236,7 +245,7 @@ pub(crate) unsafe fn slice_in<'a>(
     what: &'static str,
 ) -> Result<&'a [u8], pmq_status> {
     if len > isize::MAX as usize {
-        return Err(invalid(&format!(
+        return Err(invalid(format!(
             "{what} length {len} is larger than any object can be (above PTRDIFF_MAX); pass the \
              real length"
         )));
@@ -245,7 +254,7 @@ pub(crate) unsafe fn slice_in<'a>(
         if len == 0 {
             return Ok(&[]);
         }
-        return Err(invalid(&format!(
+        return Err(invalid(format!(
             "{what} is NULL but its length is {len}; pass a valid pointer, or NULL with length 0"
         )));
     }
@@ -265,7 +274,7 @@ pub(crate) unsafe fn slice_out<'a>(
     what: &'static str,
 ) -> Result<&'a mut [u8], pmq_status> {
     if len > isize::MAX as usize {
-        return Err(invalid(&format!(
+        return Err(invalid(format!(
             "{what} length {len} is larger than any object can be (above PTRDIFF_MAX); pass the \
              real length"
         )));
@@ -274,7 +283,7 @@ pub(crate) unsafe fn slice_out<'a>(
         if len == 0 {
             return Ok(&mut []);
         }
-        return Err(invalid(&format!(
+        return Err(invalid(format!(
             "{what} is NULL but its length is {len}; pass a valid buffer, or NULL with length 0"
         )));
     }
@@ -294,7 +303,7 @@ pub(crate) unsafe fn name_in<'a>(ptr: *const c_char) -> Result<&'a str, pmq_stat
     }
     // SAFETY: the caller guarantees a NUL-terminated string.
     let bytes = unsafe { CStr::from_ptr(ptr) }.to_bytes();
-    crate::name::validate_name_bytes(bytes).map_err(|e| fail(&e))
+    crate::name::validate_name_bytes(bytes).map_err(fail)
 }
 
 /// Writes `text` plus a NUL into a C buffer. On a too-small buffer writes
@@ -323,10 +332,11 @@ pub(crate) unsafe fn text_out(
             pmq_status::BufferTooSmall,
             0,
             need,
-            &format!(
+            format!(
                 "buffer of {} bytes is too small for the text; pass at least {need} bytes",
                 out.len()
-            ),
+            )
+            .into(),
         );
         return pmq_status::BufferTooSmall;
     }
@@ -346,12 +356,22 @@ pub(crate) unsafe fn read_bool(p: *const bool) -> bool {
     unsafe { p.cast::<u8>().read() != 0 }
 }
 
-/// The text of this thread's last failure (see `pmq_last_error`).
+/// The text of this thread's last failure (see `pmq_last_error`), made
+/// NUL-terminated on first request.
 pub(crate) fn last_error_ptr() -> *const c_char {
     LAST_ERROR
-        .try_with(|cell| match cell.try_borrow() {
-            Ok(le) if !le.text.is_empty() => le.text.as_ptr().cast(),
-            _ => c"".as_ptr(),
+        .try_with(|cell| match cell.try_borrow_mut() {
+            Ok(mut le) => {
+                if !le.text_valid {
+                    let LastError { detail, text, .. } = &mut *le;
+                    text.clear();
+                    text.extend_from_slice(detail.as_bytes());
+                    text.push(0);
+                    le.text_valid = true;
+                }
+                le.text.as_ptr().cast()
+            }
+            Err(_) => c"".as_ptr(),
         })
         .unwrap_or(c"".as_ptr())
 }
@@ -359,10 +379,9 @@ pub(crate) fn last_error_ptr() -> *const c_char {
 pub(crate) fn with_last_error<R>(f: impl FnOnce(i32, i32, usize, &[u8]) -> R) -> Option<R> {
     LAST_ERROR
         .try_with(|cell| {
-            cell.try_borrow().ok().map(|le| {
-                let text = le.text.strip_suffix(&[0]).unwrap_or(&le.text);
-                f(le.status, le.errno, le.needed, text)
-            })
+            cell.try_borrow()
+                .ok()
+                .map(|le| f(le.status, le.errno, le.needed, le.detail.as_bytes()))
         })
         .ok()
         .flatten()

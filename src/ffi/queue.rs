@@ -206,7 +206,7 @@ pub unsafe extern "C" fn pmq_queue_open(
                 unsafe { out.write(Box::into_raw(boxed).cast()) };
                 pmq_status::Ok
             }
-            Err(e) => super::fail(&e),
+            Err(e) => super::fail(e),
         }
     })
 }
@@ -255,7 +255,7 @@ pub unsafe extern "C" fn pmq_queue_is_closed(q: *const pmq_queue, out: *mut bool
 
 /// Converts a C timeout in seconds (0 = try once, > 0 = wait at most that long).
 fn timeout_in(seconds: f64) -> Result<Timeout, pmq_status> {
-    Timeout::from_secs_f64(Some(seconds)).map_err(|e| super::fail(&e))
+    Timeout::from_secs_f64(Some(seconds)).map_err(super::fail)
 }
 
 /// # Safety
@@ -347,7 +347,7 @@ unsafe fn receive_common(
                 // SAFETY: as above. The needed size is reported on this error.
                 unsafe { out_len.write(e.needed()) };
             }
-            super::fail(&e)
+            super::fail(e)
         }
     }
 }
@@ -415,7 +415,7 @@ pub unsafe extern "C" fn pmq_queue_get_block(q: *const pmq_queue, out: *mut bool
                 unsafe { out.write(b) };
                 pmq_status::Ok
             }
-            Err(e) => super::fail(&e),
+            Err(e) => super::fail(e),
         }
     })
 }
@@ -455,7 +455,7 @@ pub unsafe extern "C" fn pmq_queue_get_attributes(
                 };
                 pmq_status::Ok
             }
-            Err(e) => super::fail(&e),
+            Err(e) => super::fail(e),
         }
     })
 }
@@ -476,7 +476,7 @@ pub unsafe extern "C" fn pmq_queue_current_messages(
                 unsafe { out.write(n) };
                 pmq_status::Ok
             }
-            Err(e) => super::fail(&e),
+            Err(e) => super::fail(e),
         }
     })
 }
@@ -494,7 +494,7 @@ unsafe fn fixed_attr<T>(
     // SAFETY: forwarded caller guarantee on `q`.
     let h = try_ffi!(unsafe { queue_ref(q) });
     if h.queue.is_closed() {
-        return super::fail(&crate::Error::fixed(
+        return super::fail(crate::Error::fixed(
             crate::ErrorKind::Closed,
             "the handle is closed; open the queue again to use it",
         ));
@@ -537,7 +537,7 @@ pub unsafe extern "C" fn pmq_queue_fileno(q: *const pmq_queue, out: *mut c_int) 
                 unsafe { out.write(fd) };
                 pmq_status::Ok
             }
-            Err(e) => super::fail(&e),
+            Err(e) => super::fail(e),
         }
     })
 }
@@ -614,7 +614,7 @@ pub unsafe extern "C" fn pmq_queue_describe(
             PMQ_DESCRIBE_SHORT => DescribeStyle::Short,
             PMQ_DESCRIBE_DEBUG => DescribeStyle::Debug,
             other => {
-                return invalid(&format!(
+                return invalid(format!(
                     "describe style {other} is unknown; use PMQ_DESCRIBE_SHORT (0) or \
                      PMQ_DESCRIBE_DEBUG (1)"
                 ))
