@@ -42,6 +42,13 @@ int main(int argc, char **argv) {
         }
         buf[n] = '\0';
         if (n == 4 && memcmp(buf, "STOP", 4) == 0) {
+            /* STOP has the highest priority, so it may overtake records that
+             * were still queued: take those too, without waiting. */
+            while (pmq_queue_receive_timeout(q, buf, (size_t)size, &n, &prio, 0) == PMQ_STATUS_OK) {
+                buf[n] = '\0';
+                received++;
+                printf("Consumed (priority %u): %s\n", prio, (char *)buf);
+            }
             printf("Consumer stopping after %d messages\n", received);
             break;
         }
