@@ -255,3 +255,36 @@ TEST(NotifyCallback, MayCancelCloseOrDestroyItsQueueFromInside) {
         q.reset();
     }
 }
+
+TEST(NotifyCallback, CancelAndReplaceManyTimes) {
+    const auto name = unique_name("many");
+    UnlinkGuard g(name);
+    auto q = pmq::MessageQueue::create(name, small());
+    for (int i = 0; i < 1000; i++) q.notify_cancel();  // harmless with nothing registered
+    auto token = std::make_shared<int>(0);
+    std::weak_ptr<int> weak = token;
+    for (int i = 0; i < 200; i++) {
+        q.notify_callback([token] { (void)token; });
+        if (i % 2 == 0) q.notify_cancel();
+    }
+    token.reset();
+    EXPECT_FALSE(weak.expired());  // the last registration still holds it
+    std::atomic<bool> called{false};
+    q.notify_callback([&called] { called = true; });
+    EXPECT_TRUE(weak.expired());
+    q.send("x");
+    EXPECT_TRUE(eventually([&] { return called.load(); }));
+}
+
+TEST(NotifyCallbackDeathTest, EscapingExceptionTerminates) {
+    ::testing::FLAGS_gtest_death_test_style = "threadsafe";
+    EXPECT_DEATH(
+        {
+            auto q = pmq::MessageQueue::create_random(small());
+            q.unlink();  // nothing is left behind when the child dies
+            q.notify_callback([] { throw std::runtime_error("escaped"); });
+            q.send("x");
+            std::this_thread::sleep_for(10s);  // terminate comes long before
+        },
+        "");
+}

@@ -222,6 +222,21 @@ TEST(Timeout, EmptyAndFullQueues) {
     EXPECT_EQ(q.receive(pmq::forever).data, "two");
 }
 
+TEST(Timeout, HugeFiniteDurations) {
+    const auto name = unique_name("huge");
+    UnlinkGuard g(name);
+    auto q = pmq::MessageQueue::create(name, small(2, 32));
+    q.send("a", std::chrono::hours(24 * 365 * 1000));
+    q.send("b", std::chrono::nanoseconds::max());
+    EXPECT_EQ(q.receive(std::chrono::seconds::max()).data, "a");
+    auto m = q.try_receive(std::chrono::duration<double>(1e15));
+    ASSERT_TRUE(m.has_value());
+    EXPECT_EQ(m->data, "b");
+    // Beyond what the library can represent: rejected, not wrapped around.
+    EXPECT_THROW(q.receive(std::chrono::duration<double>(1e300)), pmq::InvalidArgumentError);
+    EXPECT_THROW(q.receive(std::chrono::duration<double>(-0.5)), pmq::InvalidArgumentError);
+}
+
 TEST(TryForms, ReportWouldBlockWithoutThrowing) {
     const auto name = unique_name("try");
     UnlinkGuard g(name);
