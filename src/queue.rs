@@ -563,10 +563,13 @@ impl Queue {
                     Err(e) => return Err(kernel::describe_io_error(e, "mq_send")),
                 }
             },
-            Timeout::TryOnce => match b.try_send(msg, priority) {
-                Attempt::Done(()) => Ok(()),
-                Attempt::NotNow | Attempt::NonBlocking => Err(SEND_NOT_NOW),
-                Attempt::Failed(e) => Err(kernel::describe_io_error(e, "mq_timedsend")),
+            Timeout::TryOnce => loop {
+                match b.try_send(msg, priority) {
+                    Attempt::Done(()) => return Ok(()),
+                    Attempt::NotNow | Attempt::NonBlocking => return Err(SEND_NOT_NOW),
+                    Attempt::Failed(Errno::EINTR) if self.retry_on_interrupt => continue,
+                    Attempt::Failed(e) => return Err(kernel::describe_io_error(e, "mq_send")),
+                }
             },
             Timeout::After(d) => {
                 // A wait too long to represent as an Instant has no deadline.
@@ -576,6 +579,9 @@ impl Queue {
                         Attempt::Done(()) => return Ok(()),
                         Attempt::NotNow => {}
                         Attempt::NonBlocking => return Err(SEND_NONBLOCKING),
+                        // A signal that arrives during even a non-waiting
+                        // attempt shows as EINTR; resume like a wait does.
+                        Attempt::Failed(Errno::EINTR) if self.retry_on_interrupt => continue,
                         Attempt::Failed(e) => {
                             return Err(kernel::describe_io_error(e, "mq_timedsend"))
                         }
@@ -601,10 +607,13 @@ impl Queue {
                     Err(e) => return Err(kernel::describe_io_error(e, "mq_receive")),
                 }
             },
-            Timeout::TryOnce => match b.try_receive(buf) {
-                Attempt::Done(r) => Ok(r),
-                Attempt::NotNow | Attempt::NonBlocking => Err(RECV_NOT_NOW),
-                Attempt::Failed(e) => Err(kernel::describe_io_error(e, "mq_timedreceive")),
+            Timeout::TryOnce => loop {
+                match b.try_receive(buf) {
+                    Attempt::Done(r) => return Ok(r),
+                    Attempt::NotNow | Attempt::NonBlocking => return Err(RECV_NOT_NOW),
+                    Attempt::Failed(Errno::EINTR) if self.retry_on_interrupt => continue,
+                    Attempt::Failed(e) => return Err(kernel::describe_io_error(e, "mq_receive")),
+                }
             },
             Timeout::After(d) => {
                 // A wait too long to represent as an Instant has no deadline.
@@ -614,6 +623,7 @@ impl Queue {
                         Attempt::Done(r) => return Ok(r),
                         Attempt::NotNow => {}
                         Attempt::NonBlocking => return Err(RECV_NONBLOCKING),
+                        Attempt::Failed(Errno::EINTR) if self.retry_on_interrupt => continue,
                         Attempt::Failed(e) => {
                             return Err(kernel::describe_io_error(e, "mq_timedreceive"))
                         }

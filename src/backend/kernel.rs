@@ -324,10 +324,21 @@ const HARD_MSGSIZEMAX: i64 = 16 * 1024 * 1024;
 /// Where the mqueue filesystem is normally mounted.
 pub(crate) const MQUEUE_MOUNT: &str = "/dev/mqueue";
 
-fn open_fd_count() -> Option<u64> {
-    std::fs::read_dir("/proc/self/fd")
-        .ok()
-        .map(|d| d.count() as u64)
+/// Whether this process is (nearly) out of descriptors: listing
+/// /proc/self/fd itself needs one, so failing to open it with EMFILE is the
+/// answer too. Returns the number open (when known) and the limit.
+fn descriptor_pressure() -> (bool, Option<u64>, u64) {
+    let nofile = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+        .map(|(s, _)| s)
+        .unwrap_or(u64::MAX);
+    match std::fs::read_dir("/proc/self/fd") {
+        Ok(dir) => {
+            // The count includes the directory's own descriptor.
+            let open = (dir.count() as u64).saturating_sub(1);
+            (open + 2 >= nofile, Some(open), nofile)
+        }
+        Err(e) => (e.raw_os_error() == Some(libc::EMFILE), None, nofile),
+    }
 }
 
 /// Turns an mq_open failure into an error that names the cause and the fix.
@@ -414,16 +425,16 @@ pub(crate) fn describe_open_error(e: Errno, req: &OpenRequest<'_>) -> Error {
             }
         }
         Errno::EMFILE => {
-            let nofile = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
-                .map(|(s, _)| s)
-                .unwrap_or(u64::MAX);
-            let open = open_fd_count().unwrap_or(0);
-            if open + 1 >= nofile {
+            let (fds_exhausted, open, nofile) = descriptor_pressure();
+            // Without O_CREAT no allowance is charged: EMFILE can only be descriptors.
+            if fds_exhausted || !req.create {
+                let open = open.map_or_else(|| "all".to_string(), |n| n.to_string());
                 Error::new(
                     ErrorKind::SystemLimit,
                     format!(
                         "this process has {open} descriptors open, at its limit \
-                         RLIMIT_NOFILE = {nofile}; close some handles, or raise it with `ulimit -n`"
+                         RLIMIT_NOFILE = {nofile}; close some handles (each pmq queue handle \
+                         uses two descriptors), or raise it with `ulimit -n`"
                     ),
                 )
             } else {
