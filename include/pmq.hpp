@@ -433,7 +433,8 @@ class Options {
     Options() { detail::check(::pmq_options_init(&opts_)); }
 
     /// flags::open_existing, flags::create or flags::create_exclusive.
-    /// MessageQueue::create*/open_or_create override it.
+    /// MessageQueue::create() and create_exclusive() set it; open() uses it as given;
+    /// create_random() always creates exclusively.
     Options &flags(int value) noexcept { opts_.flags = value; return *this; }
     /// Permission bits of a created queue (masked by the umask).
     Options &mode(std::uint32_t value) noexcept { opts_.mode = value; return *this; }
@@ -806,9 +807,13 @@ class MessageQueue {
     /// The function is kept by this MessageQueue until it is replaced, the
     /// notification is cancelled, or the queue is closed or destroyed; the
     /// callback may call notify_callback() again from inside itself, receive
-    /// from the queue, and even destroy the queue. It must not throw (an
-    /// escaping exception calls std::terminate). A delivery that is already
-    /// under way when you replace the callback may run the new one.
+    /// from the queue, cancel, close, and even destroy the queue (destroying
+    /// is safe only while no other delivery of this queue runs: one that
+    /// started after the callback re-registered itself would not be waited
+    /// for, as pmq.h's guarantee excepts calls made from inside the callback).
+    /// It must not throw (an escaping exception calls std::terminate). A
+    /// delivery already under way when you replace the callback may run the
+    /// new one.
     void notify_callback(std::function<void()> callback) const {
         const ::pmq_queue *h = handle();
         if (!callback) {
