@@ -1,4 +1,5 @@
-"""cffi (API, out-of-line) builder for pmq._pmq_cffi.
+"""cffi (API, out-of-line) builder for pmq._pmq_cffi: everything but the
+hot path (send and receive are in src/pmq/_fast.c, a plain C extension).
 
 Compiles a small C shim against include/pmq.h of the repository two
 directories up and links it to the libpmq.so built there by cargo
@@ -72,10 +73,6 @@ int pmq_py_error_errno(int64_t token);
 int64_t pmq_py_open(const char *name, int flags, uint32_t mode, int64_t max_messages,
                     int64_t max_message_size, bool read, bool write, pmq_queue **out,
                     int64_t *attrs);
-int64_t pmq_py_send(const pmq_queue *q, const char *msg, size_t len, uint32_t priority,
-                    double timeout);
-int64_t pmq_py_receive(const pmq_queue *q, char *buf, size_t buf_len, size_t *out,
-                       double timeout);
 int64_t pmq_py_close(const pmq_queue *q);
 int64_t pmq_py_unlink(const pmq_queue *q);
 int64_t pmq_py_unlink_name(const char *name);
@@ -176,31 +173,6 @@ static int64_t pmq_py_open(const char *name, int flags, uint32_t mode, int64_t m
     attrs[0] = a.max_messages;
     attrs[1] = a.max_message_size;
     *out = q;
-    return 0;
-}
-
-/* timeout < 0: wait as long as needed (subject to the handle's block switch). */
-static int64_t pmq_py_send(const pmq_queue *q, const char *msg, size_t len, uint32_t priority,
-                           double timeout)
-{
-    if (timeout < 0)
-        PMQ_PY_CALL(pmq_queue_send(q, (const uint8_t *)msg, len, priority));
-    PMQ_PY_CALL(pmq_queue_send_timeout(q, (const uint8_t *)msg, len, priority, timeout));
-}
-
-/* out[0] receives the length, out[1] the priority. */
-static int64_t pmq_py_receive(const pmq_queue *q, char *buf, size_t buf_len, size_t *out,
-                              double timeout)
-{
-    uint32_t prio = 0;
-    pmq_status st;
-    if (timeout < 0)
-        st = pmq_queue_receive(q, (uint8_t *)buf, buf_len, &out[0], &prio);
-    else
-        st = pmq_queue_receive_timeout(q, (uint8_t *)buf, buf_len, &out[0], &prio, timeout);
-    if (st != PMQ_STATUS_OK)
-        return pmq_py_fail(st);
-    out[1] = prio;
     return 0;
 }
 

@@ -224,3 +224,59 @@ def test_receive_in_many_threads_gets_each_message_once(make_queue):
     for t in threads:
         t.join()
     assert sorted(got, key=int) == [b"%d" % i for i in range(200)]
+
+
+@pytest.mark.parametrize("call, text", [
+    (lambda q: q.send(), "missing required argument 'message'"),
+    (lambda q: q.send(b"x", 1, 2, 3), "at most 3 arguments"),
+    (lambda q: q.send(b"x", bogus=1), "unexpected keyword argument 'bogus'"),
+    (lambda q: q.send(b"x", 1, timeout=1), "multiple values for argument 'timeout'"),
+    (lambda q: q.send(message=b"x", priority=1, timeout=0, extra=None), "unexpected keyword"),
+    (lambda q: q.receive(1, 2), "at most 1 arguments"),
+    (lambda q: q.receive(wait=1), "unexpected keyword argument 'wait'"),
+    (lambda q: q.receive(0, timeout=0), "multiple values"),
+])
+def test_bad_call_signatures_are_type_errors(queue, call, text):
+    with pytest.raises(TypeError, match=text):
+        call(queue)
+    assert queue.current_messages == 0
+
+
+def test_all_keywords(queue):
+    queue.send(message=b"kw", timeout=1, priority=3)
+    assert queue.receive(timeout=1) == (b"kw", 3)
+    queue.send(b"pos", 1, 4)
+    assert queue.receive(1) == (b"pos", 4)
+
+
+def test_bytes_subclass_and_large_buffer(make_queue):
+    class B(bytes):
+        pass
+
+    q = make_queue(max_messages=2, max_message_size=8192)
+    q.send(B(b"sub"))
+    assert q.receive() == (b"sub", 0)
+    big = bytes(range(256)) * 32  # 8192 bytes: the largest message
+    q.send(big)
+    assert q.receive() == (big, 0)
+
+
+def test_receive_buffer_larger_than_the_stack_buffer(make_queue):
+    import os
+    limit = int(open("/proc/sys/fs/mqueue/msgsize_max").read())
+    if limit <= 16384:
+        pytest.skip("fs.mqueue.msgsize_max is %d; a receive of more than 16 KiB needs more" % limit)
+    q = make_queue(max_messages=1, max_message_size=limit)
+    payload = os.urandom(limit)
+    q.send(payload)
+    assert q.receive() == (payload, 0)
+
+
+def test_send_and_receive_on_a_freed_handle_do_not_crash(qname):
+    q = pmq.MessageQueue(qname, pmq.O_CREX, max_messages=1, max_message_size=8)
+    q.close()
+    q.__del__()  # frees the libpmq handle; the object lives on
+    with pytest.raises(ValueError):
+        q.send(b"x")
+    with pytest.raises(ValueError):
+        q.receive(0)

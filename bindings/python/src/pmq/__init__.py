@@ -48,6 +48,7 @@ def _load_bundled_libpmq():
 _libpmq_handle = _load_bundled_libpmq()
 
 from ._pmq_cffi import ffi as _ffi, lib as _lib  # noqa: E402
+from . import _fast  # noqa: E402
 
 __all__ = [
     "MessageQueue",
@@ -138,27 +139,33 @@ _CLASS_OF_STATUS = {
 _EINVAL = 22
 
 
-def _error(token):
-    """The exception for a failed shim call (token = seq << 8 | status),
-    with libpmq's detail text. pmq_status (int) and pmq_status_name are set
-    on the exception."""
-    status = token & 0xFF
-    detail = _ffi.string(_lib.pmq_py_error_detail(token)).decode("utf-8", "replace")
-    err = _lib.pmq_py_error_errno(token)
-    if not detail:
-        detail = _ffi.string(_lib.pmq_status_name(status)).decode("ascii", "replace")
+def _make_error(status, err, detail):
+    """The exception for libpmq status `status` with errno `err` and detail
+    text `detail` (bytes). pmq_status (int) and pmq_status_name are set on
+    the exception. Also called by pmq._fast."""
+    detail = detail.decode("utf-8", "replace")
+    name = _ffi.string(_lib.pmq_status_name(status)).decode("ascii", "replace")
     cls = _CLASS_OF_STATUS.get(status, Error)
     if status == _S.PMQ_STATUS_SYSTEM_LIMIT:
         # posix_ipc: EINVAL (e.g. max_messages above msg_max) -> ValueError;
         # EMFILE/ENFILE/ENOSPC/... -> OSError.
         cls = ValueError if err in (0, _EINVAL) else OSError
     if cls is OSError and err:
-        exc = OSError(err, detail)
+        exc = OSError(err, detail or name)
     else:
-        exc = cls(detail)
+        exc = cls(detail or name)
     exc.pmq_status = status
-    exc.pmq_status_name = _ffi.string(_lib.pmq_status_name(status)).decode("ascii", "replace")
+    exc.pmq_status_name = name
     return exc
+
+
+def _error(token):
+    """The exception for a failed cffi shim call (token = seq << 8 | status)."""
+    return _make_error(token & 0xFF, _lib.pmq_py_error_errno(token),
+                       _ffi.string(_lib.pmq_py_error_detail(token)))
+
+
+_fast.set_error_factory(_make_error)
 
 
 # ---------------------------------------------------------------- arguments
@@ -188,28 +195,7 @@ def _int_arg(what, value, lo, hi):
     return v
 
 
-def _timeout_arg(timeout):
-    """None -> -1.0 (wait as long as needed); a number >= 0 -> seconds."""
-    if timeout is None:
-        return -1.0
-    if isinstance(timeout, (str, bytes, bytearray)):
-        raise TypeError("The timeout must be None or a non-negative number, not %s" % type(timeout).__name__)
-    try:
-        t = float(timeout)
-    except OverflowError:
-        t = float("inf")
-    except (TypeError, ValueError):
-        raise TypeError("The timeout must be None or a non-negative number, not %s" % type(timeout).__name__) from None
-    if t != t or t < 0:
-        raise ValueError("The timeout must be None or a non-negative number of seconds, not %r" % (timeout,))
-    if t > _FOREVER:
-        # inf, or longer than anyone waits (libpmq cannot represent 1e300 s).
-        return -1.0
-    return t
-
-
 _INT64_MAX = (1 << 63) - 1
-_FOREVER = 1e15  # seconds: 31 million years
 _INT_MAX = (1 << 31) - 1
 
 
@@ -281,14 +267,10 @@ def _cancel_armed_callbacks():
 
 # ------------------------------------------------------------- the queue
 
-_send = _lib.pmq_py_send
-_receive = _lib.pmq_py_receive
 _new = _ffi.new
-_from_buffer = _ffi.from_buffer
-_buffer = _ffi.buffer
 
 
-class MessageQueue:
+class MessageQueue(_fast.QueueBase):
     """A POSIX message queue (posix_ipc.MessageQueue).
 
     MessageQueue(name, flags=0, mode=0o600, max_messages=QUEUE_MESSAGES_MAX_DEFAULT,
@@ -301,7 +283,7 @@ class MessageQueue:
     """
 
     __slots__ = ("_q", "_name", "_mode", "_read", "_write", "_max_messages",
-                 "_max_message_size", "_closed", "_pool", "_handles", "_current",
+                 "_max_message_size", "_closed", "_handles", "_current",
                  "__weakref__")
 
     def __init__(self, name, flags=0, mode=0o600, max_messages=_MAX_MESSAGES_DEFAULT,
@@ -341,7 +323,7 @@ class MessageQueue:
         self._write = write
         self._max_messages = int(attrs[0])
         self._max_message_size = int(attrs[1])
-        self._pool = []
+        self._set_handle(int(_ffi.cast("uintptr_t", self._q)), self._max_message_size)
         self._handles = {}
         self._current = None
 
@@ -350,6 +332,7 @@ class MessageQueue:
         if q is None:
             return
         self._q = None
+        self._set_handle(0, 0)
         try:
             if not self._closed:
                 _warnings.warn("unclosed pmq.MessageQueue %r" % (self._name,), ResourceWarning,
@@ -357,59 +340,7 @@ class MessageQueue:
         finally:
             _lib.pmq_queue_free(q)
 
-    # -- messages
-
-    def send(self, message, timeout=None, priority=0):
-        """Sends message (bytes, a bytes-like object, or str sent as UTF-8)
-        with priority 0..QUEUE_PRIORITY_MAX. timeout: None waits while the
-        queue is full (unless block is False), 0 tries once, > 0 waits at most
-        that many seconds; BusyError if it cannot be sent in time. ValueError
-        if the message is larger than max_message_size."""
-        if type(message) is bytes:
-            data = message
-            n = len(message)
-        elif isinstance(message, str):
-            data = message.encode("utf-8")
-            n = len(data)
-        else:
-            try:
-                data = _from_buffer(message)
-            except TypeError:
-                raise TypeError("The message must be bytes, a bytes-like object or str, not %s"
-                                % type(message).__name__) from None
-            n = len(data)
-        t = -1.0 if timeout is None else _timeout_arg(timeout)
-        if type(priority) is not int:
-            try:
-                priority = _operator.index(priority)
-            except TypeError:
-                raise TypeError("The priority must be an integer, not %s"
-                                % type(priority).__name__) from None
-        if priority < 0 or priority > QUEUE_PRIORITY_MAX:
-            raise ValueError("The priority must be a positive number no greater than "
-                             "QUEUE_PRIORITY_MAX (%d), not %d" % (QUEUE_PRIORITY_MAX, priority))
-        r = _send(self._q, data, n, priority, t)
-        if r:
-            raise _error(r)
-
-    def receive(self, timeout=None):
-        """Receives the oldest message of the highest priority and returns
-        (message: bytes, priority: int). timeout as in send()."""
-        t = -1.0 if timeout is None else _timeout_arg(timeout)
-        pool = self._pool
-        try:
-            buf, out = pool.pop()
-        except IndexError:
-            buf = _new("char[]", self._max_message_size)
-            out = _new("size_t[2]")
-        r = _receive(self._q, buf, self._max_message_size, out, t)
-        if r:
-            pool.append((buf, out))
-            raise _error(r)
-        msg = _buffer(buf, out[0])[:]
-        prio = out[1]
-        pool.append((buf, out))
-        return msg, prio
+    # -- messages: send() and receive() are pmq._fast.QueueBase's (C).
 
     # -- notification
 
@@ -471,7 +402,6 @@ class MessageQueue:
         if r:
             raise _error(r)
         self._closed = True
-        self._pool = []
         self._forget_callbacks()
 
     def unlink(self):

@@ -1,0 +1,386 @@
+/*
+ * pmq._fast: the hot path of pmq.MessageQueue in C (send and receive), so a
+ * send+receive pair costs what posix_ipc's does. Everything else is Python
+ * over cffi (see ffi_build.py).
+ *
+ * QueueBase holds the pmq_queue pointer that MessageQueue (a Python subclass)
+ * opened through cffi and hands over with _set_handle(); MessageQueue owns
+ * it and frees it. Blocking calls release the GIL. On failure, libpmq's
+ * detail is copied right after the failing call, with the GIL held, before
+ * any Python code can run, and turned into an exception by the Python
+ * factory registered with set_error_factory().
+ */
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <math.h>
+#include <stdint.h>
+
+#include "pmq.h"
+
+/* Receives of up to this many bytes use a buffer on the stack. */
+#define STACK_BUFFER 16384
+/* Timeouts longer than this (seconds, about 31 million years) wait forever. */
+#define FOREVER 1e15
+
+static PyObject *error_factory; /* callable(status, errno, detail: bytes) -> exception */
+
+typedef struct {
+    PyObject_HEAD
+    pmq_queue *q;
+    Py_ssize_t max_message_size;
+} QueueBase;
+
+/* Sets the exception for the pmq call that just failed with `st`. */
+static PyObject *fail(int st)
+{
+    PyObject *detail = PyBytes_FromString(pmq_last_error());
+    int err = pmq_last_error_errno();
+    PyObject *exc;
+
+    if (detail == NULL)
+        return NULL;
+    if (st == PMQ_STATUS_INTERRUPTED && PyErr_CheckSignals() < 0) {
+        /* The Python handler raised (KeyboardInterrupt...): that wins. */
+        Py_DECREF(detail);
+        return NULL;
+    }
+    if (error_factory == NULL) {
+        PyErr_Format(PyExc_RuntimeError, "pmq status %d: %S", st, detail);
+        Py_DECREF(detail);
+        return NULL;
+    }
+    exc = PyObject_CallFunction(error_factory, "iiO", st, err, detail);
+    Py_DECREF(detail);
+    if (exc == NULL)
+        return NULL;
+    PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+    Py_DECREF(exc);
+    return NULL;
+}
+
+/* None -> -1 (no timeout); a number >= 0 -> seconds. */
+static int parse_timeout(PyObject *o, double *out)
+{
+    double t;
+
+    if (o == NULL || o == Py_None) {
+        *out = -1.0;
+        return 0;
+    }
+    if (PyFloat_CheckExact(o)) {
+        t = PyFloat_AS_DOUBLE(o);
+    } else {
+        if (PyUnicode_Check(o) || PyBytes_Check(o) || PyByteArray_Check(o))
+            goto not_a_number;
+        t = PyFloat_AsDouble(o);
+        if (t == -1.0 && PyErr_Occurred()) {
+            if (PyErr_ExceptionMatches(PyExc_OverflowError)) {
+                PyErr_Clear();
+                t = INFINITY;
+            } else if (PyErr_ExceptionMatches(PyExc_TypeError)) {
+                PyErr_Clear();
+                goto not_a_number;
+            } else {
+                return -1;
+            }
+        }
+    }
+    if (isnan(t) || t < 0) {
+        PyErr_Format(PyExc_ValueError,
+                     "The timeout must be None or a non-negative number of seconds, not %R", o);
+        return -1;
+    }
+    *out = t > FOREVER ? -1.0 : t;
+    return 0;
+
+not_a_number:
+    PyErr_Format(PyExc_TypeError, "The timeout must be None or a non-negative number, not %s",
+                 Py_TYPE(o)->tp_name);
+    return -1;
+}
+
+static int parse_priority(PyObject *o, uint32_t *out)
+{
+    long long p;
+    int overflow = 0;
+    PyObject *index;
+
+    if (o == NULL) {
+        *out = 0;
+        return 0;
+    }
+    index = PyNumber_Index(o);
+    if (index == NULL) {
+        if (PyErr_ExceptionMatches(PyExc_TypeError)) {
+            PyErr_Clear();
+            PyErr_Format(PyExc_TypeError, "The priority must be an integer, not %s",
+                         Py_TYPE(o)->tp_name);
+        }
+        return -1;
+    }
+    p = PyLong_AsLongLongAndOverflow(index, &overflow);
+    Py_DECREF(index);
+    if (p == -1 && PyErr_Occurred())
+        return -1;
+    if (overflow || p < 0 || p > (long long)pmq_priority_max()) {
+        PyErr_Format(PyExc_ValueError,
+                     "The priority must be a positive number no greater than "
+                     "QUEUE_PRIORITY_MAX (%u), not %R",
+                     (unsigned)pmq_priority_max(), o);
+        return -1;
+    }
+    *out = (uint32_t)p;
+    return 0;
+}
+
+/*
+ * Vectorcall argument parsing (METH_FASTCALL | METH_KEYWORDS): fills out[]
+ * (NULL for an absent optional argument) from positional arguments and
+ * keywords named as in names[].
+ */
+static int parse_args(const char *fname, PyObject *const *args, Py_ssize_t nargs,
+                      PyObject *kwnames, const char *const *names, Py_ssize_t nnames,
+                      Py_ssize_t nrequired, PyObject **out)
+{
+    Py_ssize_t i, j, nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+
+    if (nargs > nnames) {
+        PyErr_Format(PyExc_TypeError, "%s() takes at most %zd arguments (%zd given)", fname,
+                     nnames, nargs + nkw);
+        return -1;
+    }
+    for (i = 0; i < nnames; i++)
+        out[i] = i < nargs ? args[i] : NULL;
+    for (j = 0; j < nkw; j++) {
+        PyObject *key = PyTuple_GET_ITEM(kwnames, j);
+        for (i = 0; i < nnames; i++)
+            if (PyUnicode_CompareWithASCIIString(key, names[i]) == 0)
+                break;
+        if (i == nnames) {
+            PyErr_Format(PyExc_TypeError, "%s() got an unexpected keyword argument '%U'", fname,
+                         key);
+            return -1;
+        }
+        if (out[i] != NULL) {
+            PyErr_Format(PyExc_TypeError, "%s() got multiple values for argument '%s'", fname,
+                         names[i]);
+            return -1;
+        }
+        out[i] = args[nargs + j];
+    }
+    for (i = 0; i < nrequired; i++) {
+        if (out[i] == NULL) {
+            PyErr_Format(PyExc_TypeError, "%s() missing required argument '%s'", fname,
+                         names[i]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static const char *const send_names[] = {"message", "timeout", "priority"};
+
+static PyObject *QueueBase_send(QueueBase *self, PyObject *const *args, Py_ssize_t nargs,
+                                PyObject *kwnames)
+{
+    PyObject *argv[3];
+    PyObject *message, *timeout_obj, *priority_obj;
+    PyObject *encoded = NULL;
+    Py_buffer view;
+    int have_view = 0;
+    const char *data;
+    Py_ssize_t len;
+    double timeout;
+    uint32_t priority;
+    pmq_status st;
+
+    if (parse_args("send", args, nargs, kwnames, send_names, 3, 1, argv) < 0)
+        return NULL;
+    message = argv[0];
+    timeout_obj = argv[1];
+    priority_obj = argv[2];
+    if (PyBytes_CheckExact(message)) {
+        data = PyBytes_AS_STRING(message);
+        len = PyBytes_GET_SIZE(message);
+    } else if (PyUnicode_Check(message)) {
+        encoded = PyUnicode_AsUTF8String(message);
+        if (encoded == NULL)
+            return NULL;
+        data = PyBytes_AS_STRING(encoded);
+        len = PyBytes_GET_SIZE(encoded);
+    } else if (PyObject_CheckBuffer(message)) {
+        if (PyObject_GetBuffer(message, &view, PyBUF_C_CONTIGUOUS) < 0)
+            return NULL;
+        have_view = 1;
+        data = view.buf;
+        len = view.len;
+    } else {
+        return PyErr_Format(PyExc_TypeError,
+                            "The message must be bytes, a bytes-like object or str, not %s",
+                            Py_TYPE(message)->tp_name);
+    }
+    if (parse_timeout(timeout_obj, &timeout) < 0 || parse_priority(priority_obj, &priority) < 0)
+        goto error;
+
+    Py_BEGIN_ALLOW_THREADS
+    if (timeout < 0)
+        st = pmq_queue_send(self->q, (const uint8_t *)data, (size_t)len, priority);
+    else
+        st = pmq_queue_send_timeout(self->q, (const uint8_t *)data, (size_t)len, priority,
+                                    timeout);
+    Py_END_ALLOW_THREADS
+
+    if (have_view)
+        PyBuffer_Release(&view);
+    Py_XDECREF(encoded);
+    if (st != PMQ_STATUS_OK)
+        return fail(st);
+    Py_RETURN_NONE;
+
+error:
+    if (have_view)
+        PyBuffer_Release(&view);
+    Py_XDECREF(encoded);
+    return NULL;
+}
+
+static const char *const receive_names[] = {"timeout"};
+
+static PyObject *QueueBase_receive(QueueBase *self, PyObject *const *args, Py_ssize_t nargs,
+                                   PyObject *kwnames)
+{
+    PyObject *timeout_obj, *msg, *prio, *result;
+    char stack[STACK_BUFFER];
+    char *buf = stack;
+    size_t size = (size_t)self->max_message_size, len = 0;
+    uint32_t priority = 0;
+    double timeout;
+    pmq_status st;
+
+    if (parse_args("receive", args, nargs, kwnames, receive_names, 1, 0, &timeout_obj) < 0)
+        return NULL;
+    if (parse_timeout(timeout_obj, &timeout) < 0)
+        return NULL;
+    if (size > sizeof stack) {
+        buf = PyMem_RawMalloc(size);
+        if (buf == NULL)
+            return PyErr_NoMemory();
+    } else if (size == 0) {
+        size = sizeof stack; /* no handle: libpmq reports it */
+    }
+
+    Py_BEGIN_ALLOW_THREADS
+    if (timeout < 0)
+        st = pmq_queue_receive(self->q, (uint8_t *)buf, size, &len, &priority);
+    else
+        st = pmq_queue_receive_timeout(self->q, (uint8_t *)buf, size, &len, &priority, timeout);
+    Py_END_ALLOW_THREADS
+
+    if (st != PMQ_STATUS_OK) {
+        if (buf != stack)
+            PyMem_RawFree(buf);
+        return fail(st);
+    }
+    msg = PyBytes_FromStringAndSize(buf, (Py_ssize_t)len);
+    if (buf != stack)
+        PyMem_RawFree(buf);
+    if (msg == NULL)
+        return NULL;
+    prio = PyLong_FromUnsignedLong(priority);
+    if (prio == NULL) {
+        Py_DECREF(msg);
+        return NULL;
+    }
+    result = PyTuple_New(2);
+    if (result == NULL) {
+        Py_DECREF(msg);
+        Py_DECREF(prio);
+        return NULL;
+    }
+    PyTuple_SET_ITEM(result, 0, msg);
+    PyTuple_SET_ITEM(result, 1, prio);
+    return result;
+}
+
+/* _set_handle(address: int, max_message_size: int); address 0 detaches. */
+static PyObject *QueueBase_set_handle(QueueBase *self, PyObject *args)
+{
+    unsigned long long address;
+    Py_ssize_t size;
+
+    if (!PyArg_ParseTuple(args, "Kn:_set_handle", &address, &size))
+        return NULL;
+    self->q = (pmq_queue *)(uintptr_t)address;
+    self->max_message_size = size;
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef QueueBase_methods[] = {
+    {"send", (PyCFunction)(void (*)(void))QueueBase_send, METH_FASTCALL | METH_KEYWORDS,
+     "send(message, timeout=None, priority=0)\n--\n\n"
+     "Sends message (bytes, a bytes-like object, or str sent as UTF-8) with priority\n"
+     "0..QUEUE_PRIORITY_MAX. timeout: None waits while the queue is full (unless block\n"
+     "is False), 0 tries once, > 0 waits at most that many seconds; BusyError if it\n"
+     "cannot be sent in time. ValueError if the message is larger than max_message_size."},
+    {"receive", (PyCFunction)(void (*)(void))QueueBase_receive, METH_FASTCALL | METH_KEYWORDS,
+     "receive(timeout=None)\n--\n\n"
+     "Receives the oldest message of the highest priority and returns\n"
+     "(message: bytes, priority: int). timeout as in send()."},
+    {"_set_handle", (PyCFunction)QueueBase_set_handle, METH_VARARGS, NULL},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject QueueBase_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "pmq._fast.QueueBase",
+    .tp_basicsize = sizeof(QueueBase),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
+    .tp_doc = "The C part of pmq.MessageQueue (send, receive).",
+    .tp_methods = QueueBase_methods,
+    .tp_new = PyType_GenericNew,
+};
+
+static PyObject *set_error_factory(PyObject *module, PyObject *factory)
+{
+    (void)module;
+    if (!PyCallable_Check(factory)) {
+        PyErr_SetString(PyExc_TypeError, "the error factory must be callable");
+        return NULL;
+    }
+    Py_INCREF(factory);
+    Py_XSETREF(error_factory, factory);
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef module_methods[] = {
+    {"set_error_factory", set_error_factory, METH_O, NULL},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module_def = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "pmq._fast",
+    .m_doc = "The hot path of pmq.MessageQueue.",
+    .m_size = -1,
+    .m_methods = module_methods,
+};
+
+PyMODINIT_FUNC PyInit__fast(void)
+{
+    PyObject *m;
+
+    if (PyType_Ready(&QueueBase_Type) < 0)
+        return NULL;
+    m = PyModule_Create(&module_def);
+    if (m == NULL)
+        return NULL;
+    Py_INCREF(&QueueBase_Type);
+    if (PyModule_AddObject(m, "QueueBase", (PyObject *)&QueueBase_Type) < 0) {
+        Py_DECREF(&QueueBase_Type);
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}
