@@ -388,6 +388,61 @@ static void close_from_inside_callback(void) {
     cb_destroy(&s);
 }
 
+
+/* Two deliveries of one handle run at once; the first frees the handle from
+ * inside its callback: the free must wait for the second callback. */
+struct overlap {
+    pmq_queue *q;
+    pmq_queue *sender;
+    atomic_int first_rearmed;
+    atomic_int second_entered;
+    atomic_int second_finished;
+    atomic_int second_finished_when_freed;
+    atomic_int calls;
+};
+
+static void overlap_cb(void *param) {
+    struct overlap *o = param;
+    int n = atomic_fetch_add(&o->calls, 1);
+    uint8_t buf[64];
+    size_t len;
+    if (n == 0) {
+        /* First delivery: drain, re-register, let the second one start. */
+        while (pmq_queue_receive_timeout(o->q, buf, sizeof buf, &len, NULL, 0) == PMQ_STATUS_OK) {
+        }
+        (void)pmq_queue_notify_callback(o->q, overlap_cb, o);
+        atomic_store(&o->first_rearmed, 1);
+        for (int i = 0; i < 500 && !atomic_load(&o->second_entered); i++) sleep_ms(10);
+        pmq_queue_free(o->q); /* from inside: waits for the second callback */
+        atomic_store(&o->second_finished_when_freed, atomic_load(&o->second_finished));
+    } else {
+        atomic_store(&o->second_entered, 1);
+        sleep_ms(200);
+        atomic_store(&o->second_finished, 1);
+    }
+}
+
+static void free_inside_waits_for_other_callback(void) {
+    const char *name = test_queue_name("noverlap");
+    struct overlap *o = calloc(1, sizeof *o);
+    o->q = open_small(name, PMQ_O_CREX);
+    o->sender = open_small(name, 0);
+    if (!o->q || !o->sender) return;
+    CHECK_OK(pmq_queue_notify_callback(o->q, overlap_cb, o));
+    send_byte(o->sender, '1');
+    for (int i = 0; i < 500 && !atomic_load(&o->first_rearmed); i++) sleep_ms(10);
+    CHECK(atomic_load(&o->first_rearmed));
+    send_byte(o->sender, '2'); /* empty -> non-empty again: second delivery */
+    for (int i = 0; i < 500 && atomic_load(&o->calls) < 2; i++) sleep_ms(10);
+    for (int i = 0; i < 500 && !atomic_load(&o->second_finished); i++) sleep_ms(10);
+    sleep_ms(50); /* let the first callback finish its free */
+    CHECK(atomic_load(&o->second_entered));
+    CHECK(atomic_load(&o->second_finished_when_freed));
+    CHECK_OK(pmq_queue_unlink(o->sender));
+    pmq_queue_free(o->sender);
+    free(o);
+}
+
 /* ---- readiness ------------------------------------------------------------ */
 
 static void readiness(void) {
@@ -432,6 +487,7 @@ int main(void) {
     free_while_armed();
     free_while_running();
     close_from_inside_callback();
+    free_inside_waits_for_other_callback();
     readiness();
     return check_done("test_notify");
 }

@@ -468,9 +468,10 @@ pmq_status pmq_queue_notify_signal(const struct pmq_queue *q, int signo);
  *   descriptor of the queue; the callback is then never called.
  *
  * Lifetime guarantee: once pmq_queue_notify_cancel(), pmq_queue_close() or
- * pmq_queue_free() returns, `callback` is not running (unless the call was
- * made from inside the callback itself) and will not be called again, so
- * `param` may be freed. A notification that arrives after that is ignored.
+ * pmq_queue_free() returns, `callback` is not running and will not be called
+ * again, so `param` may be freed. Called from inside a callback of the same
+ * handle, they wait for every other running callback of the handle (not for
+ * the caller's own). A notification that arrives after that is ignored.
  *
  * PMQ_STATUS_INVALID_ARGUMENT if `callback` is NULL.
  */
@@ -557,7 +558,9 @@ pmq_status pmq_queue_send(const struct pmq_queue *q,
  * (PMQ_STATUS_WOULD_BLOCK if the queue is full), a positive value waits at
  * most that long on a monotonic clock (PMQ_STATUS_TIMED_OUT after it).
  * NaN, negative and infinite values return PMQ_STATUS_INVALID_ARGUMENT
- * (to wait forever, call pmq_queue_send()).
+ * (to wait forever, call pmq_queue_send()), and so do finite values too
+ * large to represent (above about 1.8e19 seconds); smaller huge values are
+ * accepted and simply never run out.
  */
 pmq_status pmq_queue_send_timeout(const struct pmq_queue *q,
                                   const uint8_t *msg,
@@ -585,7 +588,8 @@ pmq_status pmq_queue_receive(const struct pmq_queue *q,
  * Like pmq_queue_receive() with a timeout in seconds: 0 tries once
  * (PMQ_STATUS_WOULD_BLOCK if empty), a positive value waits at most that
  * long on a monotonic clock (PMQ_STATUS_TIMED_OUT after it). NaN, negative
- * and infinite values return PMQ_STATUS_INVALID_ARGUMENT.
+ * and infinite values return PMQ_STATUS_INVALID_ARGUMENT, as do finite values
+ * above about 1.8e19 seconds (smaller huge values never run out).
  */
 pmq_status pmq_queue_receive_timeout(const struct pmq_queue *q,
                                      uint8_t *buf,

@@ -5,10 +5,10 @@
 //! that id to the delivery thread (never a pointer), and delivery looks the
 //! id up in a global registry. So a delivery that arrives after the handle
 //! was closed or freed finds nothing and calls nothing. Closing a handle
-//! removes its registration and then waits for a callback of that handle that
-//! is already running (unless the close happens inside that very callback),
-//! so when close returns no callback of the handle runs or will run: the
-//! caller may free whatever the callback uses.
+//! removes its registration and then waits for callbacks of that handle that
+//! are already running (all but the caller itself, when a callback closes its
+//! own handle), so when close returns no other callback of the handle runs or
+//! will run: the caller may free whatever the callback uses.
 
 use std::cell::Cell;
 use std::collections::HashMap;
@@ -19,11 +19,18 @@ use std::sync::{Arc, Condvar, Mutex, OnceLock};
 pub type Callback = Arc<dyn Fn() + Send + Sync + 'static>;
 
 /// Per-handle state shared with the registry: how many of the handle's
-/// callbacks are running right now.
+/// callbacks are running right now, and how many of those are themselves
+/// inside close/free/cancel of the handle (waiting for the others).
 #[derive(Default)]
 pub(crate) struct Shared {
-    running: Mutex<u32>,
+    state: Mutex<Running>,
     idle: Condvar,
+}
+
+#[derive(Default)]
+struct Running {
+    running: u32,
+    closing_inside: u32,
 }
 
 struct Entry {
@@ -64,16 +71,22 @@ pub(crate) fn unregister(id: u64) {
         .remove(&id);
 }
 
-/// Waits until no callback of this handle is running, unless the calling
-/// thread is itself running one of them (a callback may close its own handle).
+/// Waits until no callback of this handle is running, except callbacks that
+/// are themselves waiting here (a callback may close its own handle; two
+/// callbacks of one handle closing it at once must not wait for each other).
 pub(crate) fn wait_idle(shared: &Arc<Shared>) {
     let me = Arc::as_ptr(shared) as usize;
-    if IN_CALLBACK.with(|c| c.get()) == me {
-        return;
+    let inside = IN_CALLBACK.with(|c| c.get()) == me;
+    let mut st = shared.state.lock().unwrap_or_else(|p| p.into_inner());
+    if inside {
+        st.closing_inside += 1;
+        shared.idle.notify_all();
     }
-    let mut running = shared.running.lock().unwrap_or_else(|p| p.into_inner());
-    while *running > 0 {
-        running = shared.idle.wait(running).unwrap_or_else(|p| p.into_inner());
+    while st.running > st.closing_inside {
+        st = shared.idle.wait(st).unwrap_or_else(|p| p.into_inner());
+    }
+    if inside {
+        st.closing_inside -= 1;
     }
 }
 
@@ -86,7 +99,11 @@ pub(crate) fn deliver(id: u64) {
             Some(e) => {
                 // Counted while the registry is locked, so a concurrent close
                 // either removed the entry first or waits for this call.
-                *e.shared.running.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+                e.shared
+                    .state
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .running += 1;
                 e
             }
             None => return,
@@ -98,15 +115,9 @@ pub(crate) fn deliver(id: u64) {
     // A panicking callback must not unwind into the C library's thread.
     let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| callback()));
     IN_CALLBACK.with(|c| c.set(previous));
-    let mut running = entry
-        .shared
-        .running
-        .lock()
-        .unwrap_or_else(|p| p.into_inner());
-    *running -= 1;
-    if *running == 0 {
-        entry.shared.idle.notify_all();
-    }
+    let mut st = entry.shared.state.lock().unwrap_or_else(|p| p.into_inner());
+    st.running -= 1;
+    entry.shared.idle.notify_all();
 }
 
 /// Whether a registration with this id is still waiting for its delivery.

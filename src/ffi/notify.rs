@@ -56,9 +56,10 @@ pub unsafe extern "C" fn pmq_queue_notify_signal(q: *const pmq_queue, signo: c_i
 ///   descriptor of the queue; the callback is then never called.
 ///
 /// Lifetime guarantee: once pmq_queue_notify_cancel(), pmq_queue_close() or
-/// pmq_queue_free() returns, `callback` is not running (unless the call was
-/// made from inside the callback itself) and will not be called again, so
-/// `param` may be freed. A notification that arrives after that is ignored.
+/// pmq_queue_free() returns, `callback` is not running and will not be called
+/// again, so `param` may be freed. Called from inside a callback of the same
+/// handle, they wait for every other running callback of the handle (not for
+/// the caller's own). A notification that arrives after that is ignored.
 ///
 /// PMQ_STATUS_INVALID_ARGUMENT if `callback` is NULL.
 #[unsafe(no_mangle)]

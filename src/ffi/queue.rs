@@ -301,7 +301,9 @@ pub unsafe extern "C" fn pmq_queue_send(
 /// (PMQ_STATUS_WOULD_BLOCK if the queue is full), a positive value waits at
 /// most that long on a monotonic clock (PMQ_STATUS_TIMED_OUT after it).
 /// NaN, negative and infinite values return PMQ_STATUS_INVALID_ARGUMENT
-/// (to wait forever, call pmq_queue_send()).
+/// (to wait forever, call pmq_queue_send()), and so do finite values too
+/// large to represent (above about 1.8e19 seconds); smaller huge values are
+/// accepted and simply never run out.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pmq_queue_send_timeout(
     q: *const pmq_queue,
@@ -377,7 +379,8 @@ pub unsafe extern "C" fn pmq_queue_receive(
 /// Like pmq_queue_receive() with a timeout in seconds: 0 tries once
 /// (PMQ_STATUS_WOULD_BLOCK if empty), a positive value waits at most that
 /// long on a monotonic clock (PMQ_STATUS_TIMED_OUT after it). NaN, negative
-/// and infinite values return PMQ_STATUS_INVALID_ARGUMENT.
+/// and infinite values return PMQ_STATUS_INVALID_ARGUMENT, as do finite values
+/// above about 1.8e19 seconds (smaller huge values never run out).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pmq_queue_receive_timeout(
     q: *const pmq_queue,
