@@ -1,4 +1,4 @@
-//! Replays the session in docs/CLI-section.md (the README's "command line"
+//! Replays the session in README.md's "command line" section (the README's "command line"
 //! section) so that what the documentation shows stays true.
 //!
 //! Each `$ ` line of a ```console block runs in `sh -c` with the real `pmq`
@@ -64,9 +64,18 @@ fn replace_word(s: &str, word: &str, with: &str) -> String {
 
 #[test]
 fn the_documented_session_is_true() {
-    let doc_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/CLI-section.md");
-    let doc = std::fs::read_to_string(&doc_path).unwrap();
-    let steps = parse(&doc);
+    let doc_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md");
+    let readme = std::fs::read_to_string(&doc_path).unwrap();
+    // Only the "Command line" section: up to the next second-level heading.
+    let start = readme
+        .find("\n## Command line\n")
+        .expect("README.md has a \"## Command line\" section");
+    let rest = &readme[start + 1..];
+    let doc = match rest[3..].find("\n## ") {
+        Some(end) => &rest[..end + 3],
+        None => rest,
+    };
+    let steps = parse(doc);
     assert!(steps.len() >= 8, "the transcript lost its commands");
     assert!(steps.iter().all(|s| s.command.contains("pmq ")));
     for sub in ["create", "send", "ls", "recv", "rm", "stat"] {
@@ -106,7 +115,7 @@ fn the_documented_session_is_true() {
             .collect();
         assert_eq!(
             actual, expected,
-            "docs/CLI-section.md line {}: `$ {}`",
+            "README.md (command line section) line {}: `$ {}`",
             step.line, step.command
         );
         assert!(

@@ -1,12 +1,12 @@
 #!/bin/sh
-# Builds docs/CPP-section.md's program (its first ```cpp block) and
+# Builds README.md's C++ program (its first ```cpp block) and
 # CMakeLists.txt (its first ```cmake block) against a temporary install of
 # pmq, once with pkg-config and once with CMake, and runs both programs.
 # Usage: docs_build.sh <work dir> <install prefix>   (env: MAKE, CXX, CXXFLAGS_STRICT)
 set -eu
 work=$1
 prefix=$2
-doc=docs/CPP-section.md
+doc=README.md
 rm -rf "$work" "$prefix"
 mkdir -p "$work/src"
 

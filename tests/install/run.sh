@@ -190,11 +190,9 @@ soname_is_documented() {
     got=$(readelf -d "$L/libpmq.so.$VERSION" | sed -n 's/.*(SONAME).*\[\(.*\)\].*/\1/p')
     echo "readelf SONAME: $got; Makefile: $SONAME"
     [ "$got" = "$SONAME" ] || fail_with "SONAME is '$got', want '$SONAME'"
-    for doc in "$SRC/docs/INSTALL-section.md" "$SRC/README.md"; do
-        # README.md only once its install section is in.
-        if [ "$doc" = "$SRC/README.md" ] && ! grep -q '^## Install' "$doc"; then continue; fi
-        grep -q "SONAME \`$got\`" "$doc" || fail_with "$doc does not say: SONAME \`$got\`"
-    done
+    doc="$SRC/README.md"
+    grep -q '^## Install' "$doc" || fail_with "README.md has no Install section"
+    grep -q "SONAME \`$got\`" "$doc" || fail_with "$doc does not say: SONAME \`$got\`"
 }
 check "SONAME (readelf -d) is $SONAME, as the docs say" soname_is_documented
 
@@ -236,7 +234,7 @@ pc_shared() {
 check "pkg-config shared consumer builds, runs, loads the installed $SONAME" pc_shared
 
 # 4b. pkg-config --static. -lpmq would pick libpmq.so (ld prefers it), so the
-# archive is named with -l:libpmq.a, as docs/INSTALL-section.md shows.
+# archive is named with -l:libpmq.a, as README.md's Install section shows.
 pc_static() {
     # shellcheck disable=SC2046
     "$CC" $CFLAGS_STRICT "$HERE/consumer.c" -o "$T/consumer_pc_static" $($PC --cflags pmq) \
@@ -269,11 +267,11 @@ check "plain Makefile (-I/-L) consumers (shared, libpmq.a) build and run" make_c
 check "tests/install/Makefile's PMQ_STATIC_LIBS == rustc native-static-libs" \
     sh -c '[ "$(sed -n "s/^PMQ_STATIC_LIBS ?= //p" "$1")" = "$2" ]' sh "$HERE/Makefile" "$NATIVE"
 doc_static_libs() {
-    grep -e '-lgcc_s' -e '-lpthread' "$SRC/docs/INSTALL-section.md" >"$T/doclines" || fail_with "no static library list in the docs"
+    grep -e '-lgcc_s' -e '-lpthread' "$SRC/README.md" >"$T/doclines" || fail_with "no static library list in the docs"
     cat "$T/doclines"
     if grep -vF -- "$NATIVE" "$T/doclines"; then fail_with "^^ docs list other static libraries than: $NATIVE"; fi
 }
-check "docs/INSTALL-section.md lists rustc's native-static-libs" doc_static_libs
+check "README.md lists rustc's native-static-libs" doc_static_libs
 
 # 4e. The build tree, through pmq-uninstalled.pc.
 uninstalled_consumer() {
