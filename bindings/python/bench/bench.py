@@ -109,8 +109,11 @@ def main():
     sys.stdout.flush()
     for label, fn in cases:
         best = {}
-        for _ in range(args.repeat):
-            for mname, mod in MODULES.items():
+        for r in range(args.repeat):
+            order = list(MODULES.items())
+            if r % 2:
+                order.reverse()  # neither module always runs first
+            for mname, mod in order:
                 t = fn(mod)
                 best[mname] = min(best.get(mname, t), t)
         a, b = best["pmq"] / n * 1e9, best["posix_ipc"] / n * 1e9
