@@ -58,7 +58,6 @@ def test_uninitialised_object():
               lambda: q.current_messages, lambda: str(q), lambda: q.request_notification(None)):
         with pytest.raises((ValueError, AttributeError, TypeError, pmq.Error)):
             f()
-    del q
 
 
 def test_methods_after_close_and_free(qname):

@@ -121,7 +121,6 @@ class SignalError(Error):
 
 
 _S = _lib
-_BUSY = (_S.PMQ_STATUS_WOULD_BLOCK, _S.PMQ_STATUS_TIMED_OUT, _S.PMQ_STATUS_BUSY)
 _CLASS_OF_STATUS = {
     _S.PMQ_STATUS_WOULD_BLOCK: BusyError,
     _S.PMQ_STATUS_TIMED_OUT: BusyError,
