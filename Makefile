@@ -30,8 +30,15 @@ LIB_SONAME_LINK := $(TARGET)/$(SONAME)
 SHARED_LDFLAGS := -L$(TARGET) -Wl,-rpath,$(abspath $(TARGET)) -lpmq
 STATIC_LDFLAGS := $(LIB_A) $(STATIC_LIBS)
 
-.PHONY: all lib example test test-rust test-c lint clean
-all: lib examples
+.PHONY: all lib cli example test test-rust test-c lint clean
+# Everything a user runs: the libraries, the C and C++ examples, the pmq command.
+all: lib examples cpp-examples cli
+
+# `make example` builds all of it first, then runs the C examples (mk/c.mk).
+example: all
+
+cli:
+	$(CARGO) build $(CARGO_PROFILE_FLAG) -p pmq-cli
 
 lib: $(LIB_SONAME_LINK)
 
