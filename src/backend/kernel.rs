@@ -576,7 +576,8 @@ extern "C" {
 /// Runs on the thread glibc creates for a SIGEV_THREAD delivery. The value
 /// is a registration id, never a pointer (see crate::notify).
 extern "C" fn notify_trampoline(value: libc::sigval) {
-    crate::notify::deliver(value.sival_ptr as usize as u64);
+    // No panic may unwind into the C library's thread.
+    let _ = std::panic::catch_unwind(|| crate::notify::deliver(value.sival_ptr as usize as u64));
 }
 
 impl KernelQueue {
