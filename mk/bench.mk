@@ -1,13 +1,18 @@
 # Benchmarks (issue 9): pmq against the raw kernel calls and the reference.
 #
-#   make bench        the full run (about 2 minutes): prints ONE table
+#   make bench        the full run (about 3 minutes): prints ONE table
 #   make test-bench   a tiny smoke run inside `make test`: proves the benchmark
-#                     still builds and runs; no timing is asserted
+#                     (and the binding hooks) still build and run; no timing
+#                     is asserted
 #
 # bench_c links the release static library with -O2; the Rust bench is its own
-# small cargo package (bench/rust) sharing the target directory. The reference
-# package (posix_ipc) is installed into the benchmark's own virtualenv; if that
-# fails, its rows are reported as skipped.
+# small cargo package (bench/rust) sharing the target directory. The Go row is
+# bindings/go/bench (built here, statically linked like bench_c). The Python
+# rows run in the benchmark's own virtualenv, which gets the reference package
+# (posix_ipc) and pmq's Python package (pip install ./bindings/python,
+# reinstalled when the library or the package changed). Whatever cannot be
+# built or installed (no Go, no network) is reported by the driver as not
+# run; `make bench` still prints the rest and exits 0.
 
 BENCH_DIR     := $(BUILD)/bench
 BENCH_C       := $(BENCH_DIR)/bench_c
@@ -17,7 +22,7 @@ BENCH_PYTHON  ?= python3
 BENCH_REPS    ?= 7
 BENCH_CARGO_TARGET := $(or $(CARGO_TARGET_DIR),$(abspath target))
 
-.PHONY: bench test-bench bench-bins bench-venv bench-lint
+.PHONY: bench test-bench bench-bins bench-venv bench-lint bench-go
 
 BENCH_OVH     := $(BENCH_DIR)/overhead_c
 
@@ -38,19 +43,53 @@ $(BENCH_RS): FORCE | $(BUILD)
 		--manifest-path bench/rust/Cargo.toml
 	cp $(BENCH_CARGO_TARGET)/release/pmq-bench $@
 
-bench-bins: $(BENCH_C) $(BENCH_OVH) $(BENCH_RS)
+# The Go row's program (bindings/go/bench, run through bindings/go/bench/run.sh).
+# Removed first, so a failed build leaves no stale binary behind; without Go
+# the driver reports the row as not run (and test-bench fails only if `go`
+# exists but the program does not build or run).
+BENCH_GO := $(BENCH_DIR)/go-bench
+bench-go: $(LIB_A) | $(BUILD)
+	@mkdir -p $(BENCH_DIR)
+	@rm -f $(BENCH_GO)
+	@if command -v $(GO) >/dev/null 2>&1; then \
+		cd $(GO_DIR) && $(GO_STATIC_ENV) $(GO) build -tags pmq_static -o $(abspath $(BENCH_GO)) ./bench \
+		|| echo "bench: note: could not build the Go bench; its row will be reported as not run"; \
+	else echo "bench: note: $(GO) not found; the Go row will be reported as not run"; fi
 
-bench-venv:
-	@if [ ! -x $(BENCH_VENV)/bin/python ] || ! $(BENCH_VENV)/bin/python -c 'import posix_ipc' 2>/dev/null; then \
+bench-bins: $(BENCH_C) $(BENCH_OVH) $(BENCH_RS) bench-go
+
+# The virtualenv: posix_ipc once; pmq's Python package again whenever the
+# library or the package's sources are newer than the last install.
+BENCH_PY_STAMP := $(BENCH_VENV)/.pmq-installed
+BENCH_PY_SRC := $(wildcard bindings/python/src/pmq/*.py bindings/python/src/pmq/*.c) \
+	bindings/python/setup.py bindings/python/ffi_build.py bindings/python/pyproject.toml
+
+$(BENCH_VENV)/bin/python: | $(BUILD)
+	$(BENCH_PYTHON) -m venv $(BENCH_VENV) \
+	|| echo "bench: note: could not create $(BENCH_VENV); the Python rows will be reported as not run"
+
+$(BENCH_PY_STAMP): $(LIB_SO) $(BENCH_PY_SRC) | $(BENCH_VENV)/bin/python
+	@$(BENCH_VENV)/bin/python -c 'import posix_ipc' 2>/dev/null || { \
 		echo "bench: installing posix_ipc into $(BENCH_VENV)"; \
-		$(BENCH_PYTHON) -m venv $(BENCH_VENV) && \
 		$(BENCH_VENV)/bin/pip install --quiet --disable-pip-version-check posix_ipc \
-		|| echo "bench: note: could not install posix_ipc; its rows will be skipped"; \
-	fi
+		|| echo "bench: note: could not install posix_ipc; its rows will be skipped"; }
+	@echo "bench: installing pmq's Python package (./bindings/python) into $(BENCH_VENV)"
+	@rm -f $@
+	@$(BENCH_VENV)/bin/pip install --quiet --disable-pip-version-check cffi \
+	&& $(BENCH_VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps \
+		--force-reinstall ./bindings/python > $(BENCH_DIR)/pip-pmq.log 2>&1 \
+	&& touch $@ \
+	|| { tail -n 5 $(BENCH_DIR)/pip-pmq.log; \
+	     echo "bench: note: could not install pmq's Python package; its rows will be reported as not run"; }
+
+bench-venv: $(BENCH_PY_STAMP)
+
+# --python only when the venv has posix_ipc (the driver checks for pmq itself).
+BENCH_PY_ARG = $$( $(BENCH_VENV)/bin/python -c 'import posix_ipc' 2>/dev/null \
+	&& echo --python $(BENCH_VENV)/bin/python )
 
 bench: bench-bins bench-venv
-	@$(BENCH_PYTHON) bench/driver.py --bin-dir $(BENCH_DIR) -r $(BENCH_REPS) \
-		$$( $(BENCH_VENV)/bin/python -c 'import posix_ipc' 2>/dev/null && echo --python $(BENCH_VENV)/bin/python )
+	@$(BENCH_PYTHON) bench/driver.py --bin-dir $(BENCH_DIR) -r $(BENCH_REPS) $(BENCH_PY_ARG)
 
 # The Rust bench is not a member of the root workspace, so `make lint` does
 # not see it: lint it here.
@@ -61,8 +100,7 @@ bench-lint:
 
 # Smoke run: tiny iteration counts, one repetition; the driver checks that
 # every benchmark produced its samples (not their values) and prints a summary.
-test-bench: bench-bins bench-lint
-	@$(BENCH_PYTHON) bench/driver.py --bin-dir $(BENCH_DIR) -q -r 1 --check \
-		$$( [ -x $(BENCH_VENV)/bin/python ] && $(BENCH_VENV)/bin/python -c 'import posix_ipc' 2>/dev/null && echo --python $(BENCH_VENV)/bin/python )
+test-bench: bench-bins bench-venv bench-lint
+	@$(BENCH_PYTHON) bench/driver.py --bin-dir $(BENCH_DIR) -q -r 1 --check $(BENCH_PY_ARG)
 
 test: test-bench
