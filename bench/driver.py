@@ -280,7 +280,7 @@ def main():
         base = "raw" if bench.startswith(("c_", "rs_", "ovh_")) else "base"
         keys = sorted(k for k in samples if re.fullmatch(bench.replace("*", r"\w+"), k[0]))
         if not keys:
-            lines.append("| %s | | pending | | %s | | %s | |" % (
+            lines.append("| %s | | not run | | %s | | %s | |" % (
                 label, base_label, tgt_text(target)))
             continue
         for k in keys:
@@ -300,7 +300,7 @@ def main():
                     if not ok:
                         missed.append("%s %s: %.2f" % (lab, size_text(k[1]), r))
             lines.append("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
-                lab, size_text(k[1]), cell(pv, unit) if pv else "pending", cell(bv, unit),
+                lab, size_text(k[1]), cell(pv, unit) if pv else "not run", cell(bv, unit),
                 base_label, ratio, tgt_text(target), met))
 
     lines.append("| **Timeout accuracy on an empty queue: lateness in us, min / p50 / p99 / max "

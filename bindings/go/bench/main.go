@@ -18,6 +18,7 @@
 // (CLOCK_PROCESS_CPUTIME_ID), as in bench/bench_c.c.
 //
 //	bench [-r REPS] [-q]     (-q: tiny smoke run; PMQ_BENCH_QUICK=1 too)
+//	bench -cpuprofile FILE   profile the binding's pairs (go tool pprof FILE)
 //
 // Every queue is unlinked right after it is opened, so nothing is left
 // behind even if the program is killed. Exit status 2: could not run.
@@ -121,7 +122,9 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"syscall"
+	"time"
 	"unsafe"
 
 	pmq "github.com/pmq-project/pmq/bindings/go"
@@ -275,10 +278,34 @@ func allocsPerPair(qs *queues, n int) float64 {
 	return float64(b.Mallocs-a.Mallocs) / float64(n)
 }
 
+// profilePairs writes a CPU profile of the binding's Send+Receive (16 B):
+// where the time goes beyond the C calls.
+func profilePairs(path string) {
+	f, err := os.Create(path)
+	if err != nil {
+		die("%v", err)
+	}
+	defer f.Close()
+	qs := openQueues(16)
+	defer qs.close()
+	if err := pprof.StartCPUProfile(f); err != nil {
+		die("%v", err)
+	}
+	for t0 := time.Now(); time.Since(t0) < 3*time.Second; {
+		loopPmq(qs, 10000)
+	}
+	pprof.StopCPUProfile()
+}
+
 func main() {
 	reps := flag.Int("r", 7, "repetitions (interleaved rounds per implementation)")
 	quick := flag.Bool("q", os.Getenv("PMQ_BENCH_QUICK") == "1", "tiny smoke run")
+	profile := flag.String("cpuprofile", "", "only profile the binding's 16 B pairs for 3 s into this file (go tool pprof)")
 	flag.Parse()
+	if *profile != "" {
+		profilePairs(*profile)
+		return
+	}
 	if *reps < 1 {
 		die("-r must be at least 1")
 	}
