@@ -413,7 +413,7 @@ impl Queue {
     /// Marks a call in progress, so that a concurrent close does not shut
     /// the descriptor under it. Two atomic operations per call, no lock.
     #[inline]
-    fn backend(&self) -> Result<InUse<'_>> {
+    fn enter(&self) -> Result<InUse<'_>> {
         let prev = self.users.fetch_add(USER, Ordering::Acquire);
         let guard = InUse(self);
         if prev & CLOSED_BIT != 0 {
@@ -465,7 +465,7 @@ impl Queue {
     /// The message-queue descriptor (usable with poll/select/epoll:
     /// readable = a message waits, writable = there is room).
     pub fn fileno(&self) -> Result<i32> {
-        Ok(self.backend()?.fd())
+        Ok(self.enter()?.fd())
     }
 
     /// Messages waiting now.
@@ -475,7 +475,7 @@ impl Queue {
 
     /// All attributes at once.
     pub fn attributes(&self) -> Result<Attributes> {
-        let b = self.backend()?;
+        let b = self.enter()?;
         let (flags, max_messages, max_message_size, current_messages) = b
             .getattr()
             .map_err(|e| kernel::describe_io_error(e, "mq_getattr"))?;
@@ -489,14 +489,14 @@ impl Queue {
 
     /// The `block` switch: whether send and receive may wait.
     pub fn block(&self) -> Result<bool> {
-        self.backend()?
+        self.enter()?
             .blocking()
             .map_err(|e| kernel::describe_io_error(e, "mq_getattr"))
     }
 
     /// Sets the `block` switch for this handle only.
     pub fn set_block(&self, block: bool) -> Result<()> {
-        self.backend()?
+        self.enter()?
             .set_blocking(block)
             .map_err(|e| kernel::describe_io_error(e, "mq_setattr"))
     }
@@ -552,7 +552,7 @@ impl Queue {
     /// Sends `msg` (may be empty or contain NULs) with `priority`
     /// (0..=[`limits::PRIORITY_MAX`]), waiting as `timeout` says.
     pub fn send(&self, msg: &[u8], priority: u32, timeout: Timeout) -> Result<()> {
-        let b = self.backend()?;
+        let b = self.enter()?;
         self.check_send(msg, priority)?;
         match timeout {
             Timeout::Forever => loop {
@@ -596,7 +596,7 @@ impl Queue {
     /// must hold at least [`Queue::max_message_size`] bytes. Returns the
     /// message length and its priority.
     pub fn receive(&self, buf: &mut [u8], timeout: Timeout) -> Result<(usize, u32)> {
-        let b = self.backend()?;
+        let b = self.enter()?;
         self.check_receive(buf)?;
         match timeout {
             Timeout::Forever => loop {
@@ -687,7 +687,7 @@ impl Queue {
             "the handle is already closed; close it only once",
         );
         // Keep the descriptor open while the registration is cancelled.
-        let b = self.backend().map_err(|_| already.clone())?;
+        let b = self.enter().map_err(|_| already.clone())?;
         if self.users.fetch_or(CLOSED_BIT, Ordering::AcqRel) & CLOSED_BIT != 0 {
             return Err(already); // another thread closed it first
         }
@@ -709,7 +709,7 @@ impl Queue {
                 libc::SIGUSR1
             )));
         }
-        let b = self.backend()?;
+        let b = self.enter()?;
         let mut reg = self.registration.lock().unwrap_or_else(|p| p.into_inner());
         self.register_with(&b, &mut reg, Registration::Signal, || {
             b.notify_signal(signo)
@@ -730,7 +730,7 @@ impl Queue {
     }
 
     pub(crate) fn notify_callback_arc(&self, callback: Callback) -> Result<()> {
-        let b = self.backend()?;
+        let b = self.enter()?;
         let mut reg = self.registration.lock().unwrap_or_else(|p| p.into_inner());
         let id = notify::register(&self.notify_shared, callback);
         let r = self.register_with(&b, &mut reg, Registration::Callback(id), || {
@@ -790,7 +790,7 @@ impl Queue {
     /// Cancels this process's notification registration on the queue (the
     /// reference's `request_notification(None)`). Harmless when there is none.
     pub fn notify_cancel(&self) -> Result<()> {
-        let b = self.backend()?;
+        let b = self.enter()?;
         {
             let mut reg = self.registration.lock().unwrap_or_else(|p| p.into_inner());
             b.notify_cancel()
@@ -870,7 +870,7 @@ impl Drop for Queue {
     }
 }
 
-/// A call in progress on a queue (see [`Queue::backend`]).
+/// A call in progress on a queue (see [`Queue::enter`]).
 struct InUse<'a>(&'a Queue);
 
 impl std::ops::Deref for InUse<'_> {
