@@ -7,8 +7,7 @@ use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 
-use crate::backend::kernel::{self, Attempt, Interest, OpenRequest};
-use crate::backend::Backend;
+use crate::backend::{self, Attempt, Backend, Interest, OpenRequest};
 use crate::error::{Error, ErrorKind, Result};
 use crate::limits;
 use crate::name::{random_name, validate_name, RANDOM_NAME_ATTEMPTS};
@@ -272,11 +271,11 @@ impl OpenOptions {
             max_messages: self.max_messages,
             max_message_size: self.max_message_size,
         };
-        let backend = Backend::open(&req).map_err(|e| kernel::describe_open_error(e, &req))?;
+        let backend = Backend::open(&req).map_err(|e| backend::describe_open_error(e, &req))?;
         // An existing queue's real attributes win over the requested ones.
         let (_, max_messages, max_message_size, _) = backend
             .getattr()
-            .map_err(|e| kernel::describe_io_error(e, "mq_getattr"))?;
+            .map_err(|e| backend::describe_io_error(e, "mq_getattr"))?;
         Ok(Queue {
             name,
             mode: self.mode,
@@ -478,12 +477,12 @@ impl Queue {
         let b = self.enter()?;
         let (flags, max_messages, max_message_size, current_messages) = b
             .getattr()
-            .map_err(|e| kernel::describe_io_error(e, "mq_getattr"))?;
+            .map_err(|e| backend::describe_io_error(e, "mq_getattr"))?;
         Ok(Attributes {
             max_messages,
             max_message_size,
             current_messages,
-            block: flags & libc::O_NONBLOCK as i64 == 0,
+            block: Backend::flags_block(flags),
         })
     }
 
@@ -491,14 +490,14 @@ impl Queue {
     pub fn block(&self) -> Result<bool> {
         self.enter()?
             .blocking()
-            .map_err(|e| kernel::describe_io_error(e, "mq_getattr"))
+            .map_err(|e| backend::describe_io_error(e, "mq_getattr"))
     }
 
     /// Sets the `block` switch for this handle only.
     pub fn set_block(&self, block: bool) -> Result<()> {
         self.enter()?
             .set_blocking(block)
-            .map_err(|e| kernel::describe_io_error(e, "mq_setattr"))
+            .map_err(|e| backend::describe_io_error(e, "mq_setattr"))
     }
 
     #[inline]
@@ -560,7 +559,7 @@ impl Queue {
                     Ok(()) => return Ok(()),
                     Err(Errno::EINTR) if self.retry_on_interrupt => continue,
                     Err(Errno::EAGAIN) => return Err(SEND_NONBLOCKING),
-                    Err(e) => return Err(kernel::describe_io_error(e, "mq_send")),
+                    Err(e) => return Err(backend::describe_io_error(e, "mq_send")),
                 }
             },
             Timeout::TryOnce => loop {
@@ -568,7 +567,7 @@ impl Queue {
                     Attempt::Done(()) => return Ok(()),
                     Attempt::NotNow | Attempt::NonBlocking => return Err(SEND_NOT_NOW),
                     Attempt::Failed(Errno::EINTR) if self.retry_on_interrupt => continue,
-                    Attempt::Failed(e) => return Err(kernel::describe_io_error(e, "mq_send")),
+                    Attempt::Failed(e) => return Err(backend::describe_io_error(e, "mq_send")),
                 }
             },
             Timeout::After(d) => {
@@ -583,7 +582,7 @@ impl Queue {
                         // attempt shows as EINTR; resume like a wait does.
                         Attempt::Failed(Errno::EINTR) if self.retry_on_interrupt => continue,
                         Attempt::Failed(e) => {
-                            return Err(kernel::describe_io_error(e, "mq_timedsend"))
+                            return Err(backend::describe_io_error(e, "mq_timedsend"))
                         }
                     }
                     self.wait_until(&b, Interest::Writable, deadline, SEND_TIMED_OUT)?;
@@ -604,7 +603,7 @@ impl Queue {
                     Ok(r) => return Ok(r),
                     Err(Errno::EINTR) if self.retry_on_interrupt => continue,
                     Err(Errno::EAGAIN) => return Err(RECV_NONBLOCKING),
-                    Err(e) => return Err(kernel::describe_io_error(e, "mq_receive")),
+                    Err(e) => return Err(backend::describe_io_error(e, "mq_receive")),
                 }
             },
             Timeout::TryOnce => loop {
@@ -612,7 +611,7 @@ impl Queue {
                     Attempt::Done(r) => return Ok(r),
                     Attempt::NotNow | Attempt::NonBlocking => return Err(RECV_NOT_NOW),
                     Attempt::Failed(Errno::EINTR) if self.retry_on_interrupt => continue,
-                    Attempt::Failed(e) => return Err(kernel::describe_io_error(e, "mq_receive")),
+                    Attempt::Failed(e) => return Err(backend::describe_io_error(e, "mq_receive")),
                 }
             },
             Timeout::After(d) => {
@@ -625,7 +624,7 @@ impl Queue {
                         Attempt::NonBlocking => return Err(RECV_NONBLOCKING),
                         Attempt::Failed(Errno::EINTR) if self.retry_on_interrupt => continue,
                         Attempt::Failed(e) => {
-                            return Err(kernel::describe_io_error(e, "mq_timedreceive"))
+                            return Err(backend::describe_io_error(e, "mq_timedreceive"))
                         }
                     }
                     self.wait_until(&b, Interest::Readable, deadline, RECV_TIMED_OUT)?;
@@ -668,7 +667,7 @@ impl Queue {
                 // re-checks the deadline, so a timeout is never early.
                 Ok(false) => continue,
                 Err(Errno::EINTR) if self.retry_on_interrupt => continue,
-                Err(e) => return Err(kernel::describe_io_error(e, "ppoll")),
+                Err(e) => return Err(backend::describe_io_error(e, "ppoll")),
             }
         }
     }
@@ -766,7 +765,7 @@ impl Queue {
             }
             Err(e) => {
                 let own = notify::process_holds(&self.name);
-                Err(kernel::describe_notify_error(e, &self.name, own))
+                Err(backend::describe_notify_error(e, &self.name, own))
             }
         }
     }
@@ -794,7 +793,7 @@ impl Queue {
         {
             let mut reg = self.registration.lock().unwrap_or_else(|p| p.into_inner());
             b.notify_cancel()
-                .map_err(|e| kernel::describe_notify_error(e, &self.name, false))?;
+                .map_err(|e| backend::describe_notify_error(e, &self.name, false))?;
             if let Some(old) = reg.take() {
                 notify::name_held(&self.name, false);
                 if let Registration::Callback(id) = old {
@@ -912,7 +911,7 @@ impl fmt::Display for Queue {
 /// Removes the queue called `name`.
 pub fn unlink(name: &str) -> Result<()> {
     validate_name(name)?;
-    kernel::unlink(name).map_err(|e| kernel::describe_unlink_error(e, name))
+    backend::unlink(name).map_err(|e| backend::describe_unlink_error(e, name))
 }
 
 /// Whether this system has POSIX message queues.

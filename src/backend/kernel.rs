@@ -276,10 +276,15 @@ impl KernelQueue {
         Ok((a.mq_flags, a.mq_maxmsg, a.mq_msgsize, a.mq_curmsgs))
     }
 
+    /// Whether the flags from [`KernelQueue::getattr`] say "blocking".
+    pub fn flags_block(flags: i64) -> bool {
+        flags & libc::O_NONBLOCK as i64 == 0
+    }
+
     /// Whether the descriptor blocks (O_NONBLOCK clear).
     pub fn blocking(&self) -> Result<bool, Errno> {
         let (flags, ..) = self.getattr()?;
-        Ok(flags & libc::O_NONBLOCK as i64 == 0)
+        Ok(Self::flags_block(flags))
     }
 
     /// Sets or clears O_NONBLOCK on this handle's descriptor only.

@@ -17,4 +17,8 @@
 
 pub(crate) mod kernel;
 
-pub(crate) use kernel::KernelQueue as Backend;
+// The one place that names the kernel backend: the core imports only these.
+pub(crate) use kernel::{
+    describe_io_error, describe_notify_error, describe_open_error, describe_unlink_error, unlink,
+    Attempt, Interest, KernelQueue as Backend, OpenRequest,
+};
