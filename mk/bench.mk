@@ -1,6 +1,7 @@
 # Benchmarks (issue 9): pmq against the raw kernel calls and the reference.
 #
-#   make bench        the full run (about 3 minutes): prints ONE table
+#   make bench        the full run (1-2 minutes): prints ONE table (README.md,
+#                     "Performance", has the last one and what it means)
 #   make test-bench   a tiny smoke run inside `make test`: proves the benchmark
 #                     (and the binding hooks) still build and run; no timing
 #                     is asserted
