@@ -257,6 +257,10 @@ impl KernelQueue {
         let tsp = ts
             .as_ref()
             .map_or(std::ptr::null(), |t| t as *const libc::timespec);
+        // A bounded wait should end when asked: without this, the thread's
+        // timer slack (50 us by default) lets the kernel fire the timeout up
+        // to that much late. Only for this wait; restored right after.
+        let _slack = ts.as_ref().map(|_| TightTimerSlack::new());
         // SAFETY: `pfd` is one valid pollfd, `tsp` is null or points to a
         // valid timespec, and a null sigmask means "keep the current mask".
         let r = unsafe { libc::ppoll(&mut pfd, 1, tsp, std::ptr::null()) };
@@ -295,6 +299,34 @@ impl KernelQueue {
         // SAFETY: `a` is a valid mq_attr, the old-value pointer may be null;
         // the descriptor is open. Only mq_flags is used by mq_setattr.
         errno_result(unsafe { libc::mq_setattr(self.fd, &a, std::ptr::null_mut()) })
+    }
+}
+
+/// Sets the calling thread's timer slack to 1 ns while it lives and puts the
+/// previous value back when dropped (PR_SET_TIMERSLACK is per thread).
+struct TightTimerSlack(Option<libc::c_ulong>);
+
+impl TightTimerSlack {
+    fn new() -> Self {
+        // SAFETY: PR_GET_TIMERSLACK takes no pointer arguments.
+        let old = unsafe { libc::prctl(libc::PR_GET_TIMERSLACK, 0, 0, 0, 0) };
+        if old > 1 {
+            // SAFETY: PR_SET_TIMERSLACK takes a plain integer (0 would mean
+            // "the default", so 1 ns is the tightest value).
+            unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong, 0, 0, 0) };
+            TightTimerSlack(Some(old as libc::c_ulong))
+        } else {
+            TightTimerSlack(None)
+        }
+    }
+}
+
+impl Drop for TightTimerSlack {
+    fn drop(&mut self) {
+        if let Some(old) = self.0 {
+            // SAFETY: as above; restores the value read in `new`.
+            unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, old, 0, 0, 0) };
+        }
     }
 }
 
