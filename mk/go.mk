@@ -53,6 +53,6 @@ go-static: lib
 	@echo "go-static: example-static does not need libpmq.so"
 	$(GO_BUILD)/example-static > /dev/null
 	cd $(GO_DIR) && $(GO_STATIC_ENV) $(GO) test -tags pmq_static -count=1 \
-	    -run 'TestVersion|TestSendReceivePriorityOrder|TestErrors|TestNotifyChannelRearm|TestTwoProcessesEcho' ./...
+	    -run 'TestVersion|TestSendReceivePriorityOrder|TestErrors|TestNotifyChannelRearm|TestTwoProcessesEcho|TestNoAllocationsPerSendReceive' ./...
 
 test: test-go

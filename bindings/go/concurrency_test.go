@@ -183,8 +183,15 @@ func TestRuntimeSignalsNeverInterrupt(t *testing.T) {
 	}
 	stop.Store(true)
 	spinners.Wait()
-	t.Logf("%d messages, %d receive timeouts, %d SIGURG seen by os/signal", n, timeouts, len(urg))
-	if len(urg) == 0 {
+	t.Logf("%d messages, %d receive timeouts, %d SIGURG seen by os/signal so far", n, timeouts, len(urg))
+	// This goroutine only ran again after waitFor because the runtime
+	// preempted a spinner (SIGURG). os/signal relays signals through a
+	// goroutine of its own, which may not have run yet when the loop above
+	// finishes without ever parking (every send and receive completing at
+	// once), so wait for the relay: a liveness bound, not a timing check.
+	select {
+	case <-urg:
+	case <-time.After(60 * time.Second):
 		t.Fatal("no SIGURG arrived: the test did not exercise preemption")
 	}
 }

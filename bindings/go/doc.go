@@ -41,15 +41,19 @@
 // # Goroutines and threads
 //
 // libpmq's handle is opened non-blocking and every cgo call tries once and
-// returns at once. A goroutine that has to wait parks in Go's runtime poller
-// on a dup of the queue descriptor (Linux queue descriptors work with
-// epoll): thousands of waiting goroutines need no OS threads. Signals the Go
-// runtime uses itself (SIGURG for preemption) therefore never interrupt a
-// wait, and ErrInterrupted is never returned by Send or Receive.
+// returns at once. A send or receive that can complete right away is one
+// cgo call and nothing else: no lock, no heap allocation, no poller work. A
+// goroutine that has to wait parks in Go's runtime poller on a private
+// epoll instance of the Queue that watches the queue descriptor (Linux
+// queue descriptors work with epoll) only while someone waits, so sends
+// and receives that do not wait never wake the poller. Thousands of waiting
+// goroutines need no OS threads. Signals the Go runtime uses itself
+// (SIGURG for preemption) therefore never interrupt a wait, and
+// ErrInterrupted is never returned by Send or Receive.
 //
-// The dup stays open for the life of the Queue and is closed only by Close,
-// because Linux drops this process's notification registration on a queue
-// whenever the process closes ANY descriptor of that queue.
+// The package closes no descriptor of the queue before Close, because
+// Linux drops this process's notification registration on a queue whenever
+// the process closes ANY descriptor of that queue.
 //
 // # Errors
 //

@@ -185,8 +185,3 @@ func newError(op, queue string, st C.int, e *C.gopmq_err) *Error {
 func goError(op, queue string, st Status, detail string) *Error {
 	return &Error{Op: op, Queue: queue, Status: st, Detail: detail}
 }
-
-func isWouldBlock(err error) bool {
-	e, ok := err.(*Error)
-	return ok && e.Status == StatusWouldBlock
-}

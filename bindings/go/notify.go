@@ -24,7 +24,7 @@ import (
 //     blocking receivers do.
 //   - Linux drops this process's registration when the process closes ANY
 //     descriptor of the queue, including another Queue opened on the same
-//     name. This package keeps its poller descriptor open until Close.
+//     name. This package closes none of the queue's descriptors before Close.
 
 // notifyTarget is what the C callback's cgo.Handle points to.
 type notifyTarget struct {
@@ -67,11 +67,10 @@ func (q *Queue) Notify(ch chan<- *Queue) error {
 	}
 	q.nmu.Lock()
 	defer q.nmu.Unlock()
-	q.mu.RLock()
-	defer q.mu.RUnlock()
-	if q.h == nil {
+	if !q.enter() {
 		return q.closedError("notify")
 	}
+	defer q.leave()
 	created := false
 	if q.nchannel == nil {
 		q.nchannel = &notifyTarget{q: q}
@@ -106,11 +105,10 @@ func (q *Queue) Notify(ch chan<- *Queue) error {
 func (q *Queue) NotifySignal(sig syscall.Signal) error {
 	q.nmu.Lock()
 	defer q.nmu.Unlock()
-	q.mu.RLock()
-	defer q.mu.RUnlock()
-	if q.h == nil {
+	if !q.enter() {
 		return q.closedError("notify")
 	}
+	defer q.leave()
 	var e C.gopmq_err
 	if st := C.gopmq_notify_signal(q.h, C.int(sig), &e); st != 0 {
 		return newError("notify", q.name, st, &e)
@@ -124,11 +122,10 @@ func (q *Queue) NotifySignal(sig syscall.Signal) error {
 func (q *Queue) NotifyCancel() error {
 	q.nmu.Lock()
 	defer q.nmu.Unlock()
-	q.mu.RLock()
-	defer q.mu.RUnlock()
-	if q.h == nil {
+	if !q.enter() {
 		return q.closedError("notify cancel")
 	}
+	defer q.leave()
 	var e C.gopmq_err
 	if st := C.gopmq_notify_cancel(q.h, &e); st != 0 {
 		return newError("notify cancel", q.name, st, &e)

@@ -84,7 +84,9 @@ func WithBlocking(block bool) Option {
 // runtime poller, not in a blocking system call: a waiting goroutine holds no
 // OS thread. Concurrent waiters on one Queue take turns: one of them waits in
 // the poller, the others wait for their turn (all of them stop at once when
-// their context ends or their timeout passes).
+// their context ends or their timeout passes). A send or receive that can
+// complete at once makes one cgo call and touches neither the poller nor the
+// heap.
 //
 // Call Close when done; the garbage collector does not close queues.
 type Queue struct {
@@ -96,17 +98,20 @@ type Queue struct {
 	canWrite       bool
 	blocking       atomic.Bool
 
-	// mu guards h: every C call holds mu.RLock; Close frees h under mu.Lock.
-	mu      sync.RWMutex
+	// h is set by open and never changes; Close frees it. Instead of a
+	// lock, state counts the C calls on h in progress (enter/leave, one
+	// atomic add each) plus stateClosed once Close began: Close sets the
+	// bit, waits until the count drops to zero (drained), and only then
+	// closes and frees h, so pmq_queue_free never races with another call.
 	h       *C.pmq_queue
-	closed  atomic.Bool
+	state   atomic.Int64
+	drained chan struct{} // capacity 1: "the count reached zero after Close"
 	closing chan struct{} // closed by Close: wakes goroutines waiting for their turn
 
-	// file is a dup of the queue descriptor registered with the runtime
-	// poller. It stays open until Close: Linux drops this process's
-	// notification registration when ANY descriptor of the queue is closed.
-	file    *os.File
-	rawConn syscall.RawConn
+	// fd is the handle's descriptor (pmq_queue_fileno). It is added to rd's
+	// or wr's private epoll instance only while a goroutine waits (see
+	// wait.go), always between enter and leave, so it is still open then.
+	fd      int
 	rd, wr  waitTurn
 	waiting atomic.Int64 // goroutines waiting right now (tests read it)
 	polling atomic.Int64 // of those, how many wait in the poller (at most 2)
@@ -165,24 +170,21 @@ func open(name *string, flags Flags, opts []Option) (*Queue, error) {
 	if st := C.gopmq_open(cname, &o, &h, &e); st != 0 {
 		return nil, newError("open", display, st, &e)
 	}
-	q := &Queue{h: h, closing: make(chan struct{})}
+	q := &Queue{h: h, drained: make(chan struct{}, 1), closing: make(chan struct{})}
 	q.name = C.GoString(C.pmq_queue_name(h))
 	q.blocking.Store(blocking)
 	q.canRead, q.canWrite = bool(o.read), bool(o.write)
-	q.rd.init()
-	q.wr.init()
 	if err := q.setup(); err != nil {
+		q.rd.close()
+		q.wr.close()
 		C.gopmq_free(h)
-		if q.file != nil {
-			q.file.Close()
-		}
 		return nil, err
 	}
 	return q, nil
 }
 
-// setup reads the attributes back and registers a dup of the descriptor
-// with the runtime poller.
+// setup reads the attributes back and makes the two epoll instances that
+// waiting goroutines park on (wait.go).
 func (q *Queue) setup() error {
 	var e C.gopmq_err
 	var a C.pmq_attributes
@@ -199,31 +201,11 @@ func (q *Queue) setup() error {
 	if st := C.gopmq_fileno(q.h, &fd, &e); st != 0 {
 		return newError("open", q.name, st, &e)
 	}
-	// The dup shares the open file description, so it is O_NONBLOCK too,
-	// which is what makes os.NewFile register it with the poller.
-	dup, _, errno := syscall.Syscall(syscall.SYS_FCNTL, uintptr(fd), syscall.F_DUPFD_CLOEXEC, 0)
-	if errno != 0 {
-		return &Error{Op: "open", Queue: q.name, Status: StatusOSError, Errno: errno,
-			Detail: "could not duplicate the queue descriptor for the runtime poller: " + errno.Error()}
+	q.fd = int(fd)
+	if err := q.rd.init(q.name, syscall.EPOLLIN); err != nil {
+		return err
 	}
-	// Make sure (the handle is opened non-blocking already): os.NewFile
-	// registers only O_NONBLOCK descriptors with the poller.
-	if err := syscall.SetNonblock(int(dup), true); err != nil {
-		syscall.Close(int(dup))
-		return goError("open", q.name, StatusOSError, "could not make the descriptor non-blocking: "+err.Error())
-	}
-	q.file = os.NewFile(dup, "pmq:"+q.name)
-	// Deadlines work only on descriptors the poller accepted.
-	if err := q.file.SetDeadline(time.Time{}); err != nil {
-		return goError("open", q.name, StatusOSError,
-			"the runtime poller does not accept the queue descriptor: "+err.Error())
-	}
-	rc, err := q.file.SyscallConn()
-	if err != nil {
-		return goError("open", q.name, StatusOSError, "SyscallConn: "+err.Error())
-	}
-	q.rawConn = rc
-	return nil
+	return q.wr.init(q.name, syscall.EPOLLOUT)
 }
 
 // Name returns the queue's name ("/name"; the generated one for CreateRandom).
@@ -261,14 +243,14 @@ type Attributes struct {
 
 // Attributes reads all attributes at once (one system call).
 func (q *Queue) Attributes() (Attributes, error) {
-	q.mu.RLock()
-	defer q.mu.RUnlock()
-	if q.h == nil {
+	if !q.enter() {
 		return Attributes{}, q.closedError("attributes")
 	}
 	var e C.gopmq_err
 	var a C.pmq_attributes
-	if st := C.gopmq_attributes(q.h, &a, &e); st != 0 {
+	st := C.gopmq_attributes(q.h, &a, &e)
+	q.leave()
+	if st != 0 {
 		return Attributes{}, newError("attributes", q.name, st, &e)
 	}
 	return Attributes{
@@ -291,14 +273,14 @@ func (q *Queue) CurrentMessages() (int, error) {
 // Do not close it: besides breaking the Queue, closing any descriptor of the
 // queue drops this process's notification registration.
 func (q *Queue) Fd() (int, error) {
-	q.mu.RLock()
-	defer q.mu.RUnlock()
-	if q.h == nil {
+	if !q.enter() {
 		return -1, q.closedError("fd")
 	}
 	var e C.gopmq_err
 	var fd C.int
-	if st := C.gopmq_fileno(q.h, &fd, &e); st != 0 {
+	st := C.gopmq_fileno(q.h, &fd, &e)
+	q.leave()
+	if st != 0 {
 		return -1, newError("fd", q.name, st, &e)
 	}
 	return int(fd), nil
@@ -311,11 +293,10 @@ func (q *Queue) String() string { return q.describe(C.PMQ_DESCRIBE_SHORT) }
 func (q *Queue) GoString() string { return q.describe(C.PMQ_DESCRIBE_DEBUG) }
 
 func (q *Queue) describe(style C.int) string {
-	q.mu.RLock()
-	defer q.mu.RUnlock()
-	if q.h == nil {
+	if !q.enter() {
 		return q.name + " (closed)"
 	}
+	defer q.leave()
 	var e C.gopmq_err
 	var needed C.size_t
 	buf := make([]byte, 256)
@@ -339,24 +320,33 @@ func (q *Queue) describe(style C.int) string {
 // registration on the queue (Linux drops it when any descriptor of the queue
 // closes). Closing twice returns ErrClosed.
 func (q *Queue) Close() error {
-	if !q.closed.CompareAndSwap(false, true) {
-		return q.closedError("close")
+	// From here on enter fails: no new C call starts on h.
+	for {
+		old := q.state.Load()
+		if old&stateClosed != 0 {
+			return q.closedError("close")
+		}
+		if q.state.CompareAndSwap(old, old|stateClosed) {
+			break
+		}
 	}
 	close(q.closing)
-	// Wakes the goroutine waiting in the poller, and waits until no
-	// goroutine uses the descriptor any more.
-	q.file.Close()
-	q.mu.Lock()
-	h := q.h
-	q.h = nil
-	q.mu.Unlock()
+	// Wakes the goroutines waiting in the poller (they return ErrClosed).
+	q.rd.close()
+	q.wr.close()
+	// Waits until the C calls in progress returned. A goroutine that
+	// brought the count to zero after the bit was set left a token in
+	// drained, so this never misses the moment.
+	if q.state.Load() != stateClosed {
+		<-q.drained
+	}
 	var e C.gopmq_err
 	var err error
-	if st := C.gopmq_close(h, &e); st != 0 {
+	if st := C.gopmq_close(q.h, &e); st != 0 {
 		err = newError("close", q.name, st, &e)
 	}
 	// After close returns no notification callback runs or will run.
-	C.gopmq_free(h)
+	C.gopmq_free(q.h)
 	q.nmu.Lock()
 	q.dropHandle()
 	q.nmu.Unlock()
@@ -366,13 +356,13 @@ func (q *Queue) Close() error {
 // Unlink removes the queue's name (also after Close). Handles already open
 // keep working; the queue is destroyed when the last one closes.
 func (q *Queue) Unlink() error {
-	q.mu.RLock()
-	defer q.mu.RUnlock()
-	if q.h == nil {
+	if !q.enter() {
 		return UnlinkName(q.name)
 	}
 	var e C.gopmq_err
-	if st := C.gopmq_unlink(q.h, &e); st != 0 {
+	st := C.gopmq_unlink(q.h, &e)
+	q.leave()
+	if st != 0 {
 		return newError("unlink", q.name, st, &e)
 	}
 	return nil
@@ -390,6 +380,33 @@ func UnlinkName(name string) error {
 	return nil
 }
 
+// stateClosed is the bit of Queue.state that Close sets; the bits below it
+// count the C calls in progress on q.h.
+const stateClosed = 1 << 62
+
+// enter marks the start of a C call on q.h; false once Close began (then
+// q.h must not be used). Every successful enter is followed by one leave.
+func (q *Queue) enter() bool {
+	if q.state.Add(1)&stateClosed != 0 {
+		q.leave()
+		return false
+	}
+	return true
+}
+
+// leave marks the end of a C call on q.h. The call that brings the count to
+// zero after Close set its bit tells Close (which may be waiting).
+func (q *Queue) leave() {
+	if q.state.Add(-1) == stateClosed {
+		select {
+		case q.drained <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (q *Queue) isClosed() bool { return q.state.Load()&stateClosed != 0 }
+
 func (q *Queue) closedError(op string) *Error {
 	return goError(op, q.name, StatusClosed, "the queue was closed with Close; open it again to use it")
 }
@@ -403,69 +420,82 @@ func cPriority(prio uint) C.uint32_t {
 	return C.uint32_t(prio)
 }
 
-// trySend makes one non-blocking send attempt.
-func (q *Queue) trySend(msg []byte, prio uint) error {
-	q.mu.RLock()
-	defer q.mu.RUnlock()
-	if q.h == nil {
-		return q.closedError("send")
+// The fast path: every send and receive first makes ONE cgo call that tries
+// once (timeout 0) and returns its outcome by value (gopmq_io). If that
+// succeeds, nothing else happens: no lock (two atomic adds, enter/leave), no
+// heap allocation (no Go pointer but the message buffer is passed to C, no
+// closure, an *Error only on failure) and no poller. Only a would-block
+// outcome on a blocking Queue goes to wait (wait.go), the slow path.
+
+// sendOnce makes one non-blocking send attempt; entered is false (and r
+// empty) if the queue is closed.
+func (q *Queue) sendOnce(msg []byte, prio uint) (r C.gopmq_io, entered bool) {
+	if !q.enter() {
+		return r, false
 	}
-	var e C.gopmq_err
 	p := (*C.uint8_t)(unsafe.Pointer(unsafe.SliceData(msg)))
 	if len(msg) == 0 {
 		p = nil
 	}
-	if st := C.gopmq_send(q.h, p, C.size_t(len(msg)), cPriority(prio), &e); st != 0 {
-		return newError("send", q.name, st, &e)
-	}
-	return nil
+	r = C.gopmq_send(q.h, p, C.size_t(len(msg)), cPriority(prio))
+	q.leave()
+	return r, true
 }
 
-// tryReceive makes one non-blocking receive attempt.
-func (q *Queue) tryReceive(buf []byte) (int, uint, error) {
-	q.mu.RLock()
-	defer q.mu.RUnlock()
-	if q.h == nil {
-		return 0, 0, q.closedError("receive")
+// receiveOnce makes one non-blocking receive attempt (see sendOnce).
+func (q *Queue) receiveOnce(buf []byte) (r C.gopmq_io, entered bool) {
+	if !q.enter() {
+		return r, false
 	}
-	var e C.gopmq_err
-	var n C.size_t
-	var prio C.uint32_t
 	p := (*C.uint8_t)(unsafe.Pointer(unsafe.SliceData(buf)))
 	if len(buf) == 0 {
 		p = nil
 	}
-	if st := C.gopmq_receive(q.h, p, C.size_t(len(buf)), &n, &prio, &e); st != 0 {
-		return 0, 0, newError("receive", q.name, st, &e)
-	}
-	return int(n), uint(prio), nil
+	r = C.gopmq_receive(q.h, p, C.size_t(len(buf)))
+	q.leave()
+	return r, true
 }
 
 // Send sends msg with priority prio (0..PriorityMax; higher is received
 // first), waiting while the queue is full unless the queue is non-blocking
 // (then ErrWouldBlock). Empty messages and zero bytes are fine.
 func (q *Queue) Send(msg []byte, prio uint) error {
-	return q.await(nil, time.Time{}, true, func() error { return q.trySend(msg, prio) })
+	r, entered := q.sendOnce(msg, prio)
+	if entered && r.status == C.PMQ_STATUS_OK {
+		return nil
+	}
+	_, _, err := q.wait(nil, 0, true, msg, prio, nil, r, entered)
+	return err
 }
 
 // SendTimeout is Send waiting at most d: 0 tries once (ErrWouldBlock if the
 // queue is full), a positive d returns ErrTimeout after it, a negative d is
 // ErrInvalid.
 func (q *Queue) SendTimeout(msg []byte, prio uint, d time.Duration) error {
-	deadline, err := q.deadline("send", d)
-	if err != nil {
-		return err
+	if d < 0 {
+		return q.negativeTimeout("send", d)
+	}
+	r, entered := q.sendOnce(msg, prio)
+	if entered && r.status == C.PMQ_STATUS_OK {
+		return nil
 	}
 	if d == 0 {
-		return q.trySend(msg, prio)
+		_, _, err := q.outcome("send", &r, entered)
+		return err
 	}
-	return q.await(nil, deadline, true, func() error { return q.trySend(msg, prio) })
+	_, _, err := q.wait(nil, d, true, msg, prio, nil, r, entered)
+	return err
 }
 
 // SendContext is Send that stops waiting when ctx ends, returning ctx.Err().
 // Nothing is sent then.
 func (q *Queue) SendContext(ctx context.Context, msg []byte, prio uint) error {
-	return q.await(ctx, time.Time{}, true, func() error { return q.trySend(msg, prio) })
+	r, entered := q.sendOnce(msg, prio)
+	if entered && r.status == C.PMQ_STATUS_OK {
+		return nil
+	}
+	_, _, err := q.wait(ctx, 0, true, msg, prio, nil, r, entered)
+	return err
 }
 
 // Receive takes the oldest message of the highest priority into buf and
@@ -474,30 +504,50 @@ func (q *Queue) SendContext(ctx context.Context, msg []byte, prio uint) error {
 // MaxMessageSize bytes; otherwise ErrBufferTooSmall (with Error.Needed) is
 // returned and no message is taken.
 func (q *Queue) Receive(buf []byte) (n int, prio uint, err error) {
-	err = q.await(nil, time.Time{}, false, func() (e error) { n, prio, e = q.tryReceive(buf); return })
-	return n, prio, err
+	r, entered := q.receiveOnce(buf)
+	if entered && r.status == C.PMQ_STATUS_OK {
+		return int(r.len), uint(r.prio), nil
+	}
+	return q.wait(nil, 0, false, nil, 0, buf, r, entered)
 }
 
 // ReceiveTimeout is Receive waiting at most d: 0 tries once (ErrWouldBlock
 // if the queue is empty), a positive d returns ErrTimeout after it, a
 // negative d is ErrInvalid.
 func (q *Queue) ReceiveTimeout(buf []byte, d time.Duration) (n int, prio uint, err error) {
-	deadline, err := q.deadline("receive", d)
-	if err != nil {
-		return 0, 0, err
+	if d < 0 {
+		return 0, 0, q.negativeTimeout("receive", d)
+	}
+	r, entered := q.receiveOnce(buf)
+	if entered && r.status == C.PMQ_STATUS_OK {
+		return int(r.len), uint(r.prio), nil
 	}
 	if d == 0 {
-		return q.tryReceive(buf)
+		return q.outcome("receive", &r, entered)
 	}
-	err = q.await(nil, deadline, false, func() (e error) { n, prio, e = q.tryReceive(buf); return })
-	return n, prio, err
+	return q.wait(nil, d, false, nil, 0, buf, r, entered)
 }
 
 // ReceiveContext is Receive that stops waiting when ctx ends, returning
 // ctx.Err(). No message is taken then.
 func (q *Queue) ReceiveContext(ctx context.Context, buf []byte) (n int, prio uint, err error) {
-	err = q.await(ctx, time.Time{}, false, func() (e error) { n, prio, e = q.tryReceive(buf); return })
-	return n, prio, err
+	r, entered := q.receiveOnce(buf)
+	if entered && r.status == C.PMQ_STATUS_OK {
+		return int(r.len), uint(r.prio), nil
+	}
+	return q.wait(ctx, 0, false, nil, 0, buf, r, entered)
+}
+
+// outcome turns an attempt into the call's results; a failure becomes an
+// *Error carrying the attempt's detail (freed here).
+func (q *Queue) outcome(op string, r *C.gopmq_io, entered bool) (int, uint, error) {
+	if !entered {
+		return 0, 0, q.closedError(op)
+	}
+	if r.status != C.PMQ_STATUS_OK {
+		return 0, 0, newError(op, q.name, r.status, &r.err)
+	}
+	return int(r.len), uint(r.prio), nil
 }
 
 // ReceiveMessage is Receive into a new buffer of MaxMessageSize bytes,
@@ -514,10 +564,7 @@ func (q *Queue) ReceiveMessage(ctx context.Context) ([]byte, uint, error) {
 	return buf[:n], prio, nil
 }
 
-func (q *Queue) deadline(op string, d time.Duration) (time.Time, error) {
-	if d < 0 {
-		return time.Time{}, goError(op, q.name, StatusInvalidArgument,
-			fmt.Sprintf("timeout %v is negative; use 0 to try once or a positive duration", d))
-	}
-	return time.Now().Add(d), nil
+func (q *Queue) negativeTimeout(op string, d time.Duration) error {
+	return goError(op, q.name, StatusInvalidArgument,
+		fmt.Sprintf("timeout %v is negative; use 0 to try once or a positive duration", d))
 }

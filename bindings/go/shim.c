@@ -44,13 +44,28 @@ int gopmq_close(const pmq_queue *q, gopmq_err *e) { return capture(pmq_queue_clo
 
 void gopmq_free(pmq_queue *q) { pmq_queue_free(q); }
 
-int gopmq_send(const pmq_queue *q, const uint8_t *msg, size_t len, uint32_t prio, gopmq_err *e) {
-    return capture(pmq_queue_send_timeout(q, msg, len, prio, 0.0), e);
+gopmq_io gopmq_send(const pmq_queue *q, const uint8_t *msg, size_t len, uint32_t prio) {
+    gopmq_io r;
+    memset(&r, 0, sizeof r);
+    r.status = pmq_queue_send_timeout(q, msg, len, prio, 0.0);
+    if (r.status != PMQ_STATUS_OK) {
+        capture(r.status, &r.err);
+    }
+    return r;
 }
 
-int gopmq_receive(const pmq_queue *q, uint8_t *buf, size_t len, size_t *out_len, uint32_t *out_prio,
-                  gopmq_err *e) {
-    return capture(pmq_queue_receive_timeout(q, buf, len, out_len, out_prio, 0.0), e);
+gopmq_io gopmq_receive(const pmq_queue *q, uint8_t *buf, size_t len) {
+    gopmq_io r;
+    memset(&r, 0, sizeof r);
+    size_t n = 0;
+    uint32_t prio = 0;
+    r.status = pmq_queue_receive_timeout(q, buf, len, &n, &prio, 0.0);
+    r.len = n;
+    r.prio = prio;
+    if (r.status != PMQ_STATUS_OK) {
+        capture(r.status, &r.err);
+    }
+    return r;
 }
 
 int gopmq_attributes(const pmq_queue *q, pmq_attributes *out, gopmq_err *e) {

@@ -27,11 +27,23 @@ int gopmq_options_init(pmq_options *o, gopmq_err *e);
 int gopmq_open(const char *name, const pmq_options *o, pmq_queue **out, gopmq_err *e);
 int gopmq_close(const pmq_queue *q, gopmq_err *e);
 void gopmq_free(pmq_queue *q);
+/* The outcome of one send or receive attempt, returned BY VALUE: cgo moves
+ * every Go variable whose address is passed to C to the heap, so the
+ * out-parameters (length, priority, error) live on the C stack inside the
+ * shim and come back in this struct. `err` is filled only when
+ * status != PMQ_STATUS_OK. */
+typedef struct gopmq_io {
+    int status;
+    uint32_t prio;
+    size_t len;
+    gopmq_err err;
+} gopmq_io;
+
 /* Try once (timeout 0): PMQ_STATUS_WOULD_BLOCK when the queue is full. */
-int gopmq_send(const pmq_queue *q, const uint8_t *msg, size_t len, uint32_t prio, gopmq_err *e);
-/* Try once (timeout 0): PMQ_STATUS_WOULD_BLOCK when the queue is empty. */
-int gopmq_receive(const pmq_queue *q, uint8_t *buf, size_t len, size_t *out_len, uint32_t *out_prio,
-                  gopmq_err *e);
+gopmq_io gopmq_send(const pmq_queue *q, const uint8_t *msg, size_t len, uint32_t prio);
+/* Try once (timeout 0): PMQ_STATUS_WOULD_BLOCK when the queue is empty;
+ * on success .len and .prio are the message's length and priority. */
+gopmq_io gopmq_receive(const pmq_queue *q, uint8_t *buf, size_t len);
 int gopmq_attributes(const pmq_queue *q, pmq_attributes *out, gopmq_err *e);
 int gopmq_fileno(const pmq_queue *q, int *out, gopmq_err *e);
 int gopmq_mode(const pmq_queue *q, uint32_t *out, gopmq_err *e);

@@ -1,54 +1,149 @@
 package pmq
 
+// #include <stdlib.h>
+// #include "shim.h"
+import "C"
+
 import (
 	"context"
 	"errors"
 	"os"
 	"sync"
+	"syscall"
 	"time"
+	"unsafe"
 )
 
 // How waiting works (no OS thread per waiting goroutine):
 //
-// The libpmq handle is always non-blocking and every C call tries once.
-// When a try would block, the goroutine waits for readiness in Go's runtime
-// poller on q.file, a dup of the queue descriptor (readable = a message
-// waits, writable = there is room), through RawConn.Read/Write with a
-// callback that makes the next try. Parked goroutines hold no thread.
+// The libpmq handle is always non-blocking and every C call tries once
+// (queue.go). Only when a try would block does a goroutine come here and
+// wait for readiness in Go's runtime poller.
 //
-// The poller allows one reader and one writer per descriptor at a time, and
-// a deadline on q.file applies to whoever waits there. So the waiters of a
+// The poller never sees the queue descriptor itself. Registered there, it
+// would make every send and receive of anyone (the queue wakes its pollers
+// on each of them) wake the runtime's idle thread blocked in epoll_wait,
+// waiters or not: that cost a fifth of the CPU of a send+receive loop. So
+// each direction has a private epoll instance (waitTurn.ep), registered with
+// the runtime poller at open and quiet while it watches nothing: the queue
+// descriptor is added to it (EPOLLIN to wait for a message, EPOLLOUT for
+// room, level-triggered) when a goroutine starts waiting and removed when it
+// stops. While it is there, the private instance is readable whenever the
+// queue is ready, and the runtime poller wakes the goroutine waiting for
+// that (RawConn.Read with a callback that makes the next try). Parked
+// goroutines hold no thread.
+//
+// The poller allows one reader per descriptor at a time, and a deadline on
+// the instance applies to whoever waits there. So the waiters of a
 // direction take turns: a goroutine first takes the direction's turn token
 // (a channel of capacity 1, so waiting for it is a select that also watches
 // the context, the timeout and Close), then waits in the poller with its own
-// deadline set on q.file. Cancellation by a context sets a past deadline,
-// but only during the turn that belongs to that context (term check), so a
-// late cancellation never cuts the next goroutine's wait short.
+// deadline set on the instance. Cancellation by a context sets a past
+// deadline, but only during the turn that belongs to that context (term
+// check), so a late cancellation never cuts the next goroutine's wait short.
 
 type waitTurn struct {
-	token chan struct{}
-	mu    sync.Mutex
-	term  uint64 // incremented when a turn starts and when it ends
+	token  chan struct{}
+	mu     sync.Mutex
+	term   uint64 // incremented when a turn starts and when it ends
+	events uint32 // EPOLLIN (receive) or EPOLLOUT (send)
+	ep     *os.File
+	conn   syscall.RawConn
 }
 
-func (w *waitTurn) init() { w.token = make(chan struct{}, 1) }
+// init makes the direction's epoll instance and registers it with the
+// runtime poller.
+func (w *waitTurn) init(queue string, events uint32) error {
+	w.token = make(chan struct{}, 1)
+	w.events = events
+	fd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	if err != nil {
+		return &Error{Op: "open", Queue: queue, Status: StatusOSError, Errno: err.(syscall.Errno),
+			Detail: "could not create the epoll instance that waiting goroutines park on: " + err.Error()}
+	}
+	// os.NewFile registers only O_NONBLOCK descriptors with the poller.
+	if err := syscall.SetNonblock(fd, true); err != nil {
+		syscall.Close(fd)
+		return goError("open", queue, StatusOSError, "could not make the epoll descriptor non-blocking: "+err.Error())
+	}
+	w.ep = os.NewFile(uintptr(fd), "pmq-wait:"+queue)
+	// Deadlines work only on descriptors the poller accepted.
+	if err := w.ep.SetDeadline(time.Time{}); err != nil {
+		return goError("open", queue, StatusOSError,
+			"the runtime poller does not accept the epoll descriptor: "+err.Error())
+	}
+	if w.conn, err = w.ep.SyscallConn(); err != nil {
+		return goError("open", queue, StatusOSError, "SyscallConn: "+err.Error())
+	}
+	return nil
+}
 
-// await runs attempt until it reports anything but ErrWouldBlock, waiting for
-// readiness in between. ctx may be nil (no cancellation); a zero deadline
-// means no timeout.
-func (q *Queue) await(ctx context.Context, deadline time.Time, write bool, attempt func() error) error {
+// close wakes the goroutine waiting in the poller (its Read fails) and
+// closes the instance once nobody uses it any more.
+func (w *waitTurn) close() {
+	if w.ep != nil {
+		w.ep.Close()
+	}
+}
+
+// attempt is a send or receive on the slow path: its latest try.
+type attempt struct {
+	q       *Queue
+	write   bool
+	msg     []byte
+	prio    uint
+	buf     []byte
+	r       C.gopmq_io
+	entered bool
+}
+
+func (a *attempt) try() {
+	a.discard()
+	if a.write {
+		a.r, a.entered = a.q.sendOnce(a.msg, a.prio)
+	} else {
+		a.r, a.entered = a.q.receiveOnce(a.buf)
+	}
+}
+
+// done: the latest try is the answer (anything but would-block, or
+// would-block on a Queue switched to non-blocking).
+func (a *attempt) done() bool {
+	return !a.entered || a.r.status != C.PMQ_STATUS_WOULD_BLOCK || !a.q.blocking.Load()
+}
+
+// discard frees the detail of a failed try whose outcome is not returned.
+func (a *attempt) discard() {
+	if a.r.err.detail != nil {
+		C.free(unsafe.Pointer(a.r.err.detail))
+		a.r.err.detail = nil
+	}
+}
+
+// wait is the slow path of every send and receive: r is the outcome of the
+// first try. It returns that outcome unless it is would-block on a blocking
+// Queue; then it waits for readiness and tries again until done. ctx may be
+// nil (no cancellation); d > 0 is a timeout (counted from now, so never
+// shorter than asked), 0 none.
+func (q *Queue) wait(ctx context.Context, d time.Duration, write bool, msg []byte, prio uint, buf []byte,
+	r C.gopmq_io, entered bool) (int, uint, error) {
 	op := "receive"
 	if write {
 		op = "send"
 	}
-	err := attempt()
-	if !isWouldBlock(err) || !q.blocking.Load() {
-		return err
+	a := &attempt{q: q, write: write, msg: msg, prio: prio, buf: buf, r: r, entered: entered}
+	if a.done() {
+		return q.outcome(op, &a.r, a.entered)
+	}
+	defer a.discard()
+	var deadline time.Time
+	if d > 0 {
+		deadline = time.Now().Add(d)
 	}
 	var done <-chan struct{}
 	if ctx != nil {
 		if cerr := ctx.Err(); cerr != nil {
-			return cerr
+			return 0, 0, cerr
 		}
 		done = ctx.Done()
 	}
@@ -68,30 +163,26 @@ func (q *Queue) await(ctx context.Context, deadline time.Time, write bool, attem
 	select {
 	case turn.token <- struct{}{}:
 	case <-done:
-		return ctx.Err()
+		return 0, 0, ctx.Err()
 	case <-timeout:
-		return q.timeoutError(op)
+		return 0, 0, q.timeoutError(op)
 	case <-q.closing:
-		return q.closedError(op)
+		return 0, 0, q.closedError(op)
 	}
 	defer func() { <-turn.token }()
 
-	setDeadline := q.file.SetReadDeadline
-	if write {
-		setDeadline = q.file.SetWriteDeadline
-	}
 	turn.mu.Lock()
 	turn.term++
 	mine := turn.term
 	turn.mu.Unlock()
 	if !deadline.IsZero() {
-		_ = setDeadline(deadline)
+		_ = turn.ep.SetReadDeadline(deadline)
 	}
 	if done != nil {
 		stop := context.AfterFunc(ctx, func() {
 			turn.mu.Lock()
 			if turn.term == mine {
-				_ = setDeadline(time.Unix(1, 0)) // in the past: wakes the waiter now
+				_ = turn.ep.SetReadDeadline(time.Unix(1, 0)) // in the past: wakes the waiter now
 			}
 			turn.mu.Unlock()
 		})
@@ -101,36 +192,58 @@ func (q *Queue) await(ctx context.Context, deadline time.Time, write bool, attem
 		turn.mu.Lock()
 		turn.term++ // a late AfterFunc no longer touches the deadline
 		turn.mu.Unlock()
-		_ = setDeadline(time.Time{})
+		_ = turn.ep.SetReadDeadline(time.Time{})
 	}()
 
-	var result error
-	try := func(uintptr) bool {
-		result = attempt()
-		// Done unless it would block; a switch to non-blocking meanwhile
-		// ends the wait with ErrWouldBlock.
-		return !isWouldBlock(result) || !q.blocking.Load()
+	// The queue descriptor joins the instance in the first callback (which
+	// holds the instance's descriptor open) and leaves it when the wait
+	// ends; both between enter and leave, so q.fd is open.
+	registered := false
+	var ctlErr error
+	try := func(epfd uintptr) bool {
+		if !registered {
+			if !q.enter() {
+				a.discard()
+				a.entered = false
+				return true
+			}
+			ev := syscall.EpollEvent{Events: turn.events, Fd: int32(q.fd)}
+			ctlErr = syscall.EpollCtl(int(epfd), syscall.EPOLL_CTL_ADD, q.fd, &ev)
+			q.leave()
+			if ctlErr != nil {
+				return true
+			}
+			registered = true
+		}
+		a.try()
+		return a.done()
 	}
-	var perr error
 	q.polling.Add(1)
-	defer q.polling.Add(-1)
-	if write {
-		perr = q.rawConn.Write(try)
-	} else {
-		perr = q.rawConn.Read(try)
+	perr := turn.conn.Read(try)
+	q.polling.Add(-1)
+	if registered {
+		_ = turn.conn.Control(func(epfd uintptr) {
+			if q.enter() {
+				_ = syscall.EpollCtl(int(epfd), syscall.EPOLL_CTL_DEL, q.fd, nil)
+				q.leave()
+			}
+			// else Close is closing the instance, which drops it anyway.
+		})
 	}
-	if perr == nil {
-		return result
+	if perr == nil && ctlErr == nil {
+		return q.outcome(op, &a.r, a.entered)
 	}
 	switch {
-	case q.closed.Load():
-		return q.closedError(op)
+	case q.isClosed():
+		return 0, 0, q.closedError(op)
 	case ctx != nil && ctx.Err() != nil:
-		return ctx.Err()
-	case errors.Is(perr, os.ErrDeadlineExceeded):
-		return q.timeoutError(op)
+		return 0, 0, ctx.Err()
+	case perr != nil && errors.Is(perr, os.ErrDeadlineExceeded):
+		return 0, 0, q.timeoutError(op)
+	case ctlErr != nil:
+		return 0, 0, goError(op, q.name, StatusOSError, "could not watch the queue with epoll: "+ctlErr.Error())
 	}
-	return goError(op, q.name, StatusOSError, "waiting in the runtime poller failed: "+perr.Error())
+	return 0, 0, goError(op, q.name, StatusOSError, "waiting in the runtime poller failed: "+perr.Error())
 }
 
 func (q *Queue) timeoutError(op string) *Error {
