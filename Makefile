@@ -53,10 +53,20 @@ FORCE:
 $(BUILD):
 	mkdir -p $(BUILD)
 
+# First prerequisite of `test`: remember which queues exist, so the end of the
+# run can fail on any queue a test left behind (tests must always unlink).
+.PHONY: queues-before
+queues-before: | $(BUILD)
+	@ls /dev/mqueue > $(BUILD)/queues-before 2>/dev/null || : > $(BUILD)/queues-before
+
 include mk/*.mk
 
-test: lint test-rust test-c
-	@echo "== make test: all suites passed"
+test: queues-before lint test-rust test-c
+	@ls /dev/mqueue 2>/dev/null | grep -vxF -f $(BUILD)/queues-before > $(BUILD)/queues-left || true
+	@if [ -s $(BUILD)/queues-left ]; then \
+	    echo "make test: queues left behind by the tests:"; sed 's/^/  \/dev\/mqueue\//' $(BUILD)/queues-left; \
+	    exit 1; fi
+	@echo "== make test: all suites passed, no queue left behind"
 
 lint:
 	$(CARGO) fmt --all -- --check
