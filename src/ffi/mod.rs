@@ -234,29 +234,40 @@ macro_rules! out_ptr {
 }
 pub(crate) use out_ptr;
 
+/// The failure of [`slice_in`] / [`slice_out`]: kept out of line so that the
+/// checks on the hot path stay a few instructions.
+#[cold]
+#[inline(never)]
+fn bad_slice(is_null: bool, len: usize, what: &'static str) -> pmq_status {
+    if len > isize::MAX as usize {
+        invalid(format!(
+            "{what} length {len} is larger than any object can be (above PTRDIFF_MAX); pass the \
+             real length"
+        ))
+    } else {
+        debug_assert!(is_null);
+        invalid(format!(
+            "{what} is NULL but its length is {len}; pass a valid pointer, or NULL with length 0"
+        ))
+    }
+}
+
 /// A byte slice from C: `(NULL, 0)` is the empty slice; NULL with a length,
 /// or a length above `isize::MAX`, is rejected.
 ///
 /// # Safety
 /// If `ptr` is non-NULL it must be valid for reads of `len` bytes for `'a`.
+#[inline]
 pub(crate) unsafe fn slice_in<'a>(
     ptr: *const u8,
     len: usize,
     what: &'static str,
 ) -> Result<&'a [u8], pmq_status> {
-    if len > isize::MAX as usize {
-        return Err(invalid(format!(
-            "{what} length {len} is larger than any object can be (above PTRDIFF_MAX); pass the \
-             real length"
-        )));
+    if len > isize::MAX as usize || (ptr.is_null() && len != 0) {
+        return Err(bad_slice(ptr.is_null(), len, what));
     }
     if ptr.is_null() {
-        if len == 0 {
-            return Ok(&[]);
-        }
-        return Err(invalid(format!(
-            "{what} is NULL but its length is {len}; pass a valid pointer, or NULL with length 0"
-        )));
+        return Ok(&[]);
     }
     // SAFETY: non-NULL, length checked against isize::MAX, and the caller
     // guarantees validity for `len` bytes.
@@ -268,24 +279,17 @@ pub(crate) unsafe fn slice_in<'a>(
 /// # Safety
 /// If `ptr` is non-NULL it must be valid for writes of `len` bytes for `'a`
 /// and not aliased during that time.
+#[inline]
 pub(crate) unsafe fn slice_out<'a>(
     ptr: *mut u8,
     len: usize,
     what: &'static str,
 ) -> Result<&'a mut [u8], pmq_status> {
-    if len > isize::MAX as usize {
-        return Err(invalid(format!(
-            "{what} length {len} is larger than any object can be (above PTRDIFF_MAX); pass the \
-             real length"
-        )));
+    if len > isize::MAX as usize || (ptr.is_null() && len != 0) {
+        return Err(bad_slice(ptr.is_null(), len, what));
     }
     if ptr.is_null() {
-        if len == 0 {
-            return Ok(&mut []);
-        }
-        return Err(invalid(format!(
-            "{what} is NULL but its length is {len}; pass a valid buffer, or NULL with length 0"
-        )));
+        return Ok(&mut []);
     }
     // SAFETY: non-NULL, length checked, caller guarantees validity and exclusivity.
     Ok(unsafe { std::slice::from_raw_parts_mut(ptr, len) })
