@@ -34,11 +34,6 @@ def consumer():
     mq.close()
     mq.unlink()
 
-# Not in the reference example: create the queue before forking. There the
-# consumer (child) opens it without O_CREAT and may run before the producer
-# (parent) has created it, failing with ExistentialError.
-posix_ipc.MessageQueue('/producer_consumer', posix_ipc.O_CREAT).close()
-
 # Run producer and consumer in separate processes
 if os.fork() == 0:  # Child - consumer
     consumer()
