@@ -120,9 +120,17 @@ fn follow_fed_by_send_lines_loses_nothing_when_interrupted() {
         .spawn()
         .unwrap();
     let mut stdin = sender.stdin.take().unwrap();
-    let input = expected.join("\n") + "\n";
+    // The second half of the input is held back until the first follower
+    // has stopped, so it cannot have taken every line, however fast it is.
+    let first_half = expected[..N / 2].join("\n") + "\n";
+    let second_half = expected[N / 2..].join("\n") + "\n";
+    let (go_on, wait_go_on) = std::sync::mpsc::channel::<()>();
     let writer = thread::spawn(move || {
-        stdin.write_all(input.as_bytes()).unwrap();
+        stdin.write_all(first_half.as_bytes()).unwrap();
+        stdin.flush().unwrap();
+        if wait_go_on.recv().is_ok() {
+            stdin.write_all(second_half.as_bytes()).unwrap();
+        }
     });
 
     // Interrupt the first follower in mid-stream.
@@ -139,9 +147,10 @@ fn follow_fed_by_send_lines_loses_nothing_when_interrupted() {
     assert!(stderr.is_empty(), "{stderr}");
     got.extend(rest);
     assert!(
-        got.len() < N,
-        "the sender blocks on the full queue, so some remain"
+        got.len() <= N / 2,
+        "only the first half was sent before the first follower stopped"
     );
+    go_on.send(()).unwrap();
 
     // A second follower drains the rest, and is stopped by SIGTERM.
     let mut second = Follower::spawn(q.name(), &[]);
