@@ -150,9 +150,9 @@ static void dummy_callback(void *param) { (void)param; }
     X(recv_ninf, "pmq_queue_receive_timeout", PMQ_STATUS_INVALID_ARGUMENT, pmq_queue_receive_timeout(F_q, F_buf, sizeof F_buf, &F_len, &F_prio, -INFINITY)) \
     X(recv_neg, "pmq_queue_receive_timeout", PMQ_STATUS_INVALID_ARGUMENT, pmq_queue_receive_timeout(F_q, F_buf, sizeof F_buf, &F_len, &F_prio, -0.5)) \
     X(recv_1e300, "pmq_queue_receive_timeout", PMQ_STATUS_INVALID_ARGUMENT, pmq_queue_receive_timeout(F_q, F_buf, sizeof F_buf, &F_len, &F_prio, 1e300)) \
-    /* edge timeouts that are valid: -0.0 and a subnormal mean "try once" */                    \
+    /* edge timeouts: -0.0 tries once; a subnormal is a (tiny) bounded wait */                  \
     X(recv_negzero, "pmq_queue_receive_timeout", PMQ_STATUS_WOULD_BLOCK, pmq_queue_receive_timeout(F_q, F_buf, sizeof F_buf, &F_len, &F_prio, -0.0)) \
-    X(recv_subnormal, "pmq_queue_receive_timeout", PMQ_STATUS_WOULD_BLOCK, pmq_queue_receive_timeout(F_q, F_buf, sizeof F_buf, &F_len, &F_prio, 4.9e-324)) \
+    X(recv_subnormal, "pmq_queue_receive_timeout", PMQ_STATUS_TIMED_OUT, pmq_queue_receive_timeout(F_q, F_buf, sizeof F_buf, &F_len, &F_prio, 4.9e-324)) \
     /* wrong direction */                                                                        \
     X(send_readonly, "pmq_queue_send", PMQ_STATUS_PERMISSION, pmq_queue_send(F_ro, F_buf, 1, 0)) \
     X(send_to_readonly, "pmq_queue_send_timeout", PMQ_STATUS_PERMISSION, pmq_queue_send_timeout(F_ro, F_buf, 1, 0, 0.0)) \
@@ -459,6 +459,61 @@ static void check_header_coverage(void) {
     printf("bad_input: %d exported functions in pmq.h, all covered\n", declared);
 }
 
+/* Positive timeouts below a nanosecond are bounded waits (TIMED_OUT, never
+ * WOULD_BLOCK); huge or tiny invalid timeouts get a short, readable detail;
+ * pmq_queue_cost saturates; pmq_queue_describe leaves *out_needed alone when
+ * it rejects its arguments. */
+static void check_edges_of_values(void) {
+    const double tiny[] = {5e-324, DBL_MIN, 1e-12, 4e-10, 9.9e-10};
+    uint8_t buf[64];
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof tiny / sizeof tiny[0]; i++) {
+        CHECK_STATUS(pmq_queue_receive_timeout(F_q, buf, sizeof buf, &n, NULL, tiny[i]),
+                     PMQ_STATUS_TIMED_OUT);
+    }
+    /* The full handle: fill F_q (4 messages), then a tiny send timeout. */
+    for (int i = 0; i < 4; i++) CHECK_OK(pmq_queue_send(F_q, (const uint8_t *)"f", 1, 0));
+    for (size_t i = 0; i < sizeof tiny / sizeof tiny[0]; i++) {
+        CHECK_STATUS(pmq_queue_send_timeout(F_q, (const uint8_t *)"f", 1, 0, tiny[i]),
+                     PMQ_STATUS_TIMED_OUT);
+    }
+    for (int i = 0; i < 4; i++) CHECK_OK(pmq_queue_receive(F_q, buf, sizeof buf, &n, NULL));
+
+    const double bad[] = {-DBL_MAX, -1e300, DBL_MAX, 1e300, -DBL_MIN};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        CHECK_STATUS(pmq_queue_receive_timeout(F_q, buf, sizeof buf, &n, NULL, bad[i]),
+                     PMQ_STATUS_INVALID_ARGUMENT);
+        CHECK(strlen(pmq_last_error()) < 200);
+        CHECK(strstr(pmq_last_error(), "e") != NULL);
+    }
+    CHECK_STATUS(pmq_queue_send_timeout(F_q, (const uint8_t *)"f", 1, 0, DBL_MAX),
+                 PMQ_STATUS_INVALID_ARGUMENT);
+    CHECK_DETAIL("1.7976931348623157e308");
+
+    CHECK(pmq_queue_cost((int64_t)1 << 60, 1) >= pmq_queue_cost((int64_t)1 << 59, 1));
+    CHECK(pmq_queue_cost(INT64_MAX, INT64_MAX) == UINT64_MAX);
+    uint64_t last = 0;
+    for (int k = 0; k < 63; k++) {
+        uint64_t c = pmq_queue_cost((int64_t)1 << k, 1);
+        CHECK(c >= last);
+        last = c;
+    }
+
+    size_t needed = 12345;
+    CHECK_STATUS(pmq_queue_describe(F_q, PMQ_DESCRIBE_SHORT, NULL, 10, &needed),
+                 PMQ_STATUS_INVALID_ARGUMENT);
+    CHECK(needed == 12345);
+    CHECK_STATUS(pmq_queue_describe(F_q, PMQ_DESCRIBE_SHORT, F_text, SIZE_MAX, &needed),
+                 PMQ_STATUS_INVALID_ARGUMENT);
+    CHECK(needed == 12345);
+    CHECK_STATUS(pmq_queue_describe(F_q, 7, F_text, sizeof F_text, &needed),
+                 PMQ_STATUS_INVALID_ARGUMENT);
+    CHECK(needed == 12345);
+    CHECK_STATUS(pmq_queue_describe(F_q, PMQ_DESCRIBE_SHORT, F_text, 3, &needed),
+                 PMQ_STATUS_BUFFER_TOO_SMALL);
+    CHECK(needed > 3 && needed != 12345);
+}
+
 int main(void) {
     F_name = test_queue_name("bad-fixture");
     memset(F_longname, 'n', sizeof F_longname);
@@ -489,6 +544,7 @@ int main(void) {
     check_queue_untouched();
     check_notify_busy();
     check_header_coverage();
+    check_edges_of_values();
 
     pmq_queue_free(F_closed);
     pmq_queue_free(F_ro);

@@ -43,9 +43,10 @@ static void *wait_thread(void *arg) {
 
 static bool is_done(struct waiter *w) { return __atomic_load_n(&w->done, __ATOMIC_SEQ_CST); }
 
+/* Every pmq wait, bounded or not, sleeps in ppoll (so that close can end it). */
 static long syscall_of(const struct waiter *w) {
-    if (w->timeout >= 0) return SYS_ppoll;
-    return w->op == 0 ? SYS_mq_timedreceive : SYS_mq_timedsend;
+    (void)w;
+    return SYS_ppoll;
 }
 
 static void start(struct waiter *w, pthread_t *t) {
@@ -130,7 +131,7 @@ static void interrupted_detail(void) {
     pthread_t t;
     CHECK(pthread_create(&t, NULL, probe_thread, &d) == 0);
     while (__atomic_load_n(&d.tid, __ATOMIC_SEQ_CST) == 0) sleep_ms(1);
-    CHECK(wait_blocked_in(d.tid, SYS_mq_timedreceive));
+    CHECK(wait_blocked_in(d.tid, SYS_ppoll));
     for (int i = 0; i < 100 && !__atomic_load_n(&d.done, __ATOMIC_SEQ_CST); i++) {
         pthread_kill(t, SIGUSR1);
         sleep_ms(50);

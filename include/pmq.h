@@ -191,9 +191,20 @@ typedef int32_t pmq_status;
  *
  * Thread safety: every function taking `const pmq_queue *` may be called
  * from several threads at once on the same handle, pmq_queue_close()
- * included (a call already waiting in another thread finishes normally and
- * the descriptor is closed when it returns). pmq_queue_free() must not race
- * with any other call on the same handle.
+ * included: it wakes every call of the handle waiting in send or receive,
+ * which then returns PMQ_STATUS_CLOSED, and the descriptor is closed when
+ * the last call using it has returned. pmq_queue_free() must not race with
+ * any other call on the same handle (a running notification callback of the
+ * handle excepted: free waits for it).
+ *
+ * After fork(), the child may use, close and free the handles it inherited
+ * (they share the parent's open queue, so the `block` switch set in one is
+ * seen by the other). The parent's notification registrations stay the
+ * parent's: none of its callbacks runs in the child, and close, free and
+ * cancel in the child never wait for them. Registrations the child makes are
+ * delivered to the child only (pmq makes its own delivery thread in the
+ * child). Only the thread that called fork() exists in the child, so a call
+ * that another thread had in progress at that moment never returns there.
  */
 typedef struct pmq_queue pmq_queue;
 
@@ -442,10 +453,15 @@ int pmq_last_error_take(char *buf, size_t buf_len, size_t *out_len);
  * - One registration per queue in the whole system: if another process holds
  *   it, this returns PMQ_STATUS_BUSY. A registration made earlier through
  *   this same handle is replaced.
- * - No notification is sent while another thread or process is blocked in a
- *   receive on the queue: that receiver gets the message instead.
+ * - No notification is sent while a receiver is blocked inside the kernel's
+ *   mq_receive() on the queue (a program using raw mq_* calls): that
+ *   receiver gets the message instead. pmq's own receive calls wait in
+ *   ppoll, not inside the kernel's receive (so that close can wake them and
+ *   timeouts use a monotonic clock), so a waiting pmq receiver does not
+ *   suppress the notification: the signal is sent and the receiver wakes too.
  * - Linux removes this process's registration when the process closes ANY
  *   descriptor of the queue (another handle of the same queue included).
+ * - After fork(), the registration stays the parent's; the child has none.
  *
  * PMQ_STATUS_INVALID_ARGUMENT for a signal outside 1..SIGRTMAX.
  */
@@ -462,16 +478,26 @@ pmq_status pmq_queue_notify_signal(const struct pmq_queue *q, int signo);
  * - One registration per queue in the whole system: PMQ_STATUS_BUSY if
  *   another process holds it. A registration made earlier through this same
  *   handle is replaced (its callback will not be called).
- * - No notification is sent while a receiver is blocked in receive on the
- *   queue.
+ * - No notification is sent while a receiver is blocked inside the kernel's
+ *   mq_receive() (a raw mq_* program); a pmq receiver that waits does not
+ *   suppress it (pmq waits in ppoll; see pmq_queue_notify_signal()).
  * - Linux removes this process's registration when the process closes ANY
  *   descriptor of the queue; the callback is then never called.
+ * - The callback runs on a thread pmq creates for the delivery, with all
+ *   signals unblocked (as glibc's SIGEV_THREAD does). pmq, not glibc,
+ *   receives the kernel's notifications (on its own helper thread), so that
+ *   after fork() parent and child each get exactly their own: the parent's
+ *   registrations are never delivered in the child, and a child's never
+ *   take the parent's.
  *
  * Lifetime guarantee: once pmq_queue_notify_cancel(), pmq_queue_close() or
  * pmq_queue_free() returns, `callback` is not running and will not be called
  * again, so `param` may be freed. Called from inside a callback of the same
  * handle, they wait for every other running callback of the handle (not for
  * the caller's own). A notification that arrives after that is ignored.
+ * While one of them is in progress, a registration made from inside a
+ * callback of the handle fails with PMQ_STATUS_CLOSED (it would outlive
+ * the cancel or close); so does any registration once close or free began.
  *
  * PMQ_STATUS_INVALID_ARGUMENT if `callback` is NULL.
  */
@@ -520,6 +546,12 @@ pmq_status pmq_queue_open(const char *name, const struct pmq_options *opts, stru
  * pmq_queue_mode(), pmq_queue_unlink() and pmq_queue_describe(), which keep
  * working. The handle itself stays allocated until pmq_queue_free().
  *
+ * Every thread waiting in a send or receive on this handle (with or without
+ * a timeout) wakes at once and returns PMQ_STATUS_CLOSED, having sent or
+ * taken nothing. Waits on other handles of the same queue go on. When close
+ * returns, no notification callback of the handle is running (except the
+ * caller, if a callback closes its own handle) and none will be called.
+ *
  * Linux drops this process's notification registration on the queue when
  * any descriptor of it is closed.
  */
@@ -527,7 +559,10 @@ pmq_status pmq_queue_close(const struct pmq_queue *q);
 
 /**
  * Closes (if still open) and frees the handle. NULL is a no-op. The handle
- * must not be used afterwards, nor be in use by another thread.
+ * must not be used afterwards, nor be in use by another thread, except by a
+ * notification callback of the handle that is running: free waits for it to
+ * return (unless free is called from inside it), and a registration such a
+ * callback makes in the meantime fails with PMQ_STATUS_CLOSED.
  */
 void pmq_queue_free(struct pmq_queue *q);
 
@@ -545,8 +580,10 @@ pmq_status pmq_queue_is_closed(const struct pmq_queue *q, bool *out);
  * Errors: PMQ_STATUS_MESSAGE_TOO_LARGE, PMQ_STATUS_INVALID_ARGUMENT
  * (priority), PMQ_STATUS_PERMISSION (handle opened without write),
  * PMQ_STATUS_INTERRUPTED (a signal handler ran during the wait and
- * retry_on_interrupt is false; nothing was sent), PMQ_STATUS_CLOSED.
- * Nothing is sent on any error.
+ * retry_on_interrupt is false; nothing was sent; SA_RESTART does not change
+ * this, as pmq waits in ppoll, which the kernel never restarts),
+ * PMQ_STATUS_CLOSED (also when another thread closes the handle during the
+ * wait). Nothing is sent on any error.
  */
 pmq_status pmq_queue_send(const struct pmq_queue *q,
                           const uint8_t *msg,
@@ -556,7 +593,8 @@ pmq_status pmq_queue_send(const struct pmq_queue *q,
 /**
  * Like pmq_queue_send() with a timeout in seconds: 0 tries once
  * (PMQ_STATUS_WOULD_BLOCK if the queue is full), a positive value waits at
- * most that long on a monotonic clock (PMQ_STATUS_TIMED_OUT after it).
+ * most that long on a monotonic clock (PMQ_STATUS_TIMED_OUT after it; a
+ * positive value below a nanosecond is such a wait too, not a try).
  * NaN, negative and infinite values return PMQ_STATUS_INVALID_ARGUMENT
  * (to wait forever, call pmq_queue_send()), and so do finite values too
  * large to represent (above about 1.8e19 seconds); smaller huge values are
@@ -577,6 +615,10 @@ pmq_status pmq_queue_send_timeout(const struct pmq_queue *q,
  *   needed, and no message is taken.
  * - `out_len` (required) receives the message length; `out_priority`
  *   (may be NULL) its priority.
+ *
+ * Errors as for pmq_queue_send(): PMQ_STATUS_INTERRUPTED, PMQ_STATUS_CLOSED
+ * (also when another thread closes the handle during the wait), and
+ * PMQ_STATUS_PERMISSION (opened without read). Nothing is taken on any error.
  */
 pmq_status pmq_queue_receive(const struct pmq_queue *q,
                              uint8_t *buf,

@@ -35,6 +35,11 @@ pub use queue::{
     DEFAULT_MODE, O_CREAT, O_CREX, O_EXCL,
 };
 
+/// Live callback registrations and per-handle notification states in this
+/// process (for leak tests; not part of the API).
+#[doc(hidden)]
+pub use notify::live_counts as __notify_live_counts;
+
 /// The library version, from Cargo.toml.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 

@@ -99,7 +99,10 @@ pub fn queue_cost(max_messages: i64, max_message_size: i64) -> u64 {
     const TREE_NODE: u64 = 48;
     let m = max_messages.max(0) as u64;
     let s = max_message_size.max(0) as u64;
-    let tree = m * MSG_HEADER + m.min(PRIORITY_MAX as u64 + 1) * TREE_NODE;
+    // Saturating throughout: a huge shape costs u64::MAX, never a wrapped value.
+    let tree = m
+        .saturating_mul(MSG_HEADER)
+        .saturating_add(m.min(PRIORITY_MAX as u64 + 1) * TREE_NODE);
     tree.saturating_add(m.saturating_mul(s))
 }
 
@@ -117,6 +120,21 @@ pub(crate) fn bytes_text(b: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn huge_shapes_saturate_instead_of_wrapping() {
+        assert!(queue_cost(1 << 60, 1) >= queue_cost(1 << 59, 1));
+        assert_eq!(queue_cost(i64::MAX, 1), u64::MAX);
+        assert_eq!(queue_cost(i64::MAX, i64::MAX), u64::MAX);
+        assert_eq!(queue_cost(1 << 62, 0), u64::MAX);
+        // Monotonic in each argument over a wide sweep.
+        let mut last = 0;
+        for k in 0..63 {
+            let c = queue_cost(1i64 << k, 1);
+            assert!(c >= last, "cost(2^{k}, 1) = {c} < {last}");
+            last = c;
+        }
+    }
 
     #[test]
     fn default_queue_cost_matches_the_kernel() {

@@ -3,158 +3,386 @@
 //!
 //! Every callback registration gets a unique id; the backend carries only
 //! that id to the delivery thread (never a pointer), and delivery looks the
-//! id up in a global registry. So a delivery that arrives after the handle
-//! was closed or freed finds nothing and calls nothing. Closing a handle
-//! removes its registration and then waits for callbacks of that handle that
-//! are already running (all but the caller itself, when a callback closes its
-//! own handle), so when close returns no other callback of the handle runs or
-//! will run: the caller may free whatever the callback uses.
+//! id up in a registry. So a delivery that arrives after the handle was
+//! closed or freed finds nothing and calls nothing.
+//!
+//! All of it lives under one process-wide lock ([`state`]), taken around
+//! every registration, cancel, close and delivery:
+//! - a registration checks, under the lock, that the handle is not closing
+//!   and (from inside one of the handle's callbacks) that no cancel is in
+//!   progress, so nothing registered while close / free / cancel waits can
+//!   outlive it;
+//! - close / free / cancel remove the handle's registration, then wait until
+//!   no callback of the handle runs (except callbacks that are themselves in
+//!   close / cancel: a callback may close its own handle), so when they
+//!   return no callback of the handle runs or will run;
+//! - fork: the lock is held across `fork()` (pthread_atfork), and the child
+//!   starts with no registration, no running callback and no delivery
+//!   mechanism of the parent's: the parent's registrations stay the parent's
+//!   (the kernel keeps them per process), its callback threads do not exist in
+//!   the child, and nothing in the child waits for them.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
+
+use nix::errno::Errno;
+
+use crate::backend::{self, Backend, Delivery};
+use crate::error::{Error, ErrorKind, Result};
 
 /// A notification callback. Runs on a thread created for the delivery.
 pub type Callback = Arc<dyn Fn() + Send + Sync + 'static>;
 
-/// Per-handle state shared with the registry: how many of the handle's
-/// callbacks are running right now, and how many of those are themselves
-/// inside close/free/cancel of the handle (waiting for the others).
-#[derive(Default)]
-pub(crate) struct Shared {
-    state: Mutex<Running>,
-    idle: Condvar,
+/// What a handle asked the kernel for last.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Registration {
+    Signal,
+    Callback(u64),
 }
 
-#[derive(Default)]
-struct Running {
+/// One handle's notification state.
+struct HandleState {
+    name: String,
+    /// The registration this handle made that the kernel may still hold:
+    /// cleared on cancel / close, and for callbacks when the kernel delivers
+    /// or drops it (a signal's delivery cannot be observed).
+    registration: Option<Registration>,
+    /// Callbacks of this handle running now, and how many of those are
+    /// themselves waiting in close / free / cancel of the handle.
     running: u32,
     closing_inside: u32,
+    /// Cancels of this handle in progress (waiting for running callbacks).
+    cancelling: u32,
+    /// close or free has begun: no registration may be made any more.
+    closed: bool,
 }
 
 struct Entry {
     callback: Callback,
-    shared: Arc<Shared>,
+    handle: u64,
 }
 
-fn registry() -> &'static Mutex<HashMap<u64, Entry>> {
-    static REGISTRY: OnceLock<Mutex<HashMap<u64, Entry>>> = OnceLock::new();
-    REGISTRY.get_or_init(|| Mutex::new(HashMap::new()))
+struct State {
+    /// Callback registrations the kernel may still deliver, by id.
+    entries: HashMap<u64, Entry>,
+    handles: HashMap<u64, HandleState>,
+    /// Per queue name: how many handles of this process have a registration
+    /// the kernel may still hold. Used only to word the busy detail.
+    held: HashMap<String, u32>,
+    /// Bumped in a child after fork: counts taken before belong to the parent.
+    generation: u64,
+    delivery: Delivery,
+}
+
+struct Global {
+    state: Mutex<State>,
+    /// Signalled whenever a handle's running count drops.
+    idle: Condvar,
+}
+
+fn global() -> &'static Global {
+    static GLOBAL: OnceLock<Global> = OnceLock::new();
+    GLOBAL.get_or_init(|| {
+        // SAFETY: the three handlers are plain extern "C" functions that
+        // stay valid for the life of the process.
+        unsafe { libc::pthread_atfork(Some(fork_prepare), Some(fork_parent), Some(fork_child)) };
+        Global {
+            state: Mutex::new(State {
+                entries: HashMap::new(),
+                handles: HashMap::new(),
+                held: HashMap::new(),
+                generation: 0,
+                delivery: Delivery::new(deliver, removed),
+            }),
+            idle: Condvar::new(),
+        }
+    })
+}
+
+fn state() -> MutexGuard<'static, State> {
+    global().state.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+thread_local! {
+    /// The handle whose callback this thread is running, or 0.
+    static IN_CALLBACK: Cell<u64> = const { Cell::new(0) };
+    /// The lock, held by the forking thread from just before fork() until
+    /// just after it, in parent and child.
+    static FORK_GUARD: RefCell<Option<MutexGuard<'static, State>>> = const { RefCell::new(None) };
+}
+
+extern "C" fn fork_prepare() {
+    let g = state();
+    let _ = FORK_GUARD.try_with(|c| *c.borrow_mut() = Some(g));
+}
+
+extern "C" fn fork_parent() {
+    let _ = FORK_GUARD.try_with(|c| drop(c.borrow_mut().take()));
+}
+
+extern "C" fn fork_child() {
+    let _ = FORK_GUARD.try_with(|c| {
+        if let Some(mut st) = c.borrow_mut().take() {
+            // Only this thread exists in the child: the parent's callback
+            // threads, waits and registrations are not ours.
+            st.generation += 1;
+            st.entries.clear();
+            st.held.clear();
+            for hs in st.handles.values_mut() {
+                hs.registration = None;
+                hs.running = 0;
+                hs.closing_inside = 0;
+                hs.cancelling = 0;
+            }
+            st.delivery.after_fork_in_child();
+        }
+    });
 }
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
-thread_local! {
-    /// The handle whose callback this thread is running (its Shared's address), or 0.
-    static IN_CALLBACK: Cell<usize> = const { Cell::new(0) };
+/// A fresh id for a handle or a registration (never 0, never reused).
+pub(crate) fn new_id() -> u64 {
+    NEXT_ID.fetch_add(1, Ordering::Relaxed)
 }
 
-/// Registers `callback` for a handle and returns the id to give the backend.
-pub(crate) fn register(shared: &Arc<Shared>, callback: Callback) -> u64 {
-    let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-    registry().lock().unwrap_or_else(|p| p.into_inner()).insert(
-        id,
-        Entry {
-            callback,
-            shared: Arc::clone(shared),
-        },
-    );
-    id
+fn in_callback_of(handle: u64) -> bool {
+    IN_CALLBACK.with(|c| c.get()) == handle
 }
 
-/// Forgets a registration: a later delivery for `id` calls nothing.
-pub(crate) fn unregister(id: u64) {
-    registry()
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .remove(&id);
+const CLOSING: Error = Error::fixed(
+    ErrorKind::Closed,
+    "the handle is being closed or freed; no notification can be registered on it any more",
+);
+const CANCELLING: Error = Error::fixed(
+    ErrorKind::Closed,
+    "a cancel of this handle's notification is in progress (pmq_queue_notify_cancel called \
+     while this callback ran), so a callback may not register again until it returns",
+);
+
+impl State {
+    /// Forgets `handle`'s registration (the kernel no longer holds it, or
+    /// is about to be told to drop it).
+    fn forget_registration(&mut self, handle: u64) -> Option<Registration> {
+        let hs = self.handles.get_mut(&handle)?;
+        let old = hs.registration.take()?;
+        if let Some(n) = self.held.get_mut(&hs.name) {
+            *n -= 1;
+            if *n == 0 {
+                self.held.remove(&hs.name);
+            }
+        }
+        if let Registration::Callback(id) = old {
+            self.entries.remove(&id);
+        }
+        Some(old)
+    }
+
+    /// Whether the kernel's registration may be `handle`'s own.
+    fn pending(&self, handle: u64) -> bool {
+        match self.handles.get(&handle).and_then(|h| h.registration) {
+            None => false,
+            Some(Registration::Signal) => true,
+            Some(Registration::Callback(id)) => self.entries.contains_key(&id),
+        }
+    }
+
+    /// The registration `id` is over (delivered or dropped by the kernel).
+    fn consumed(&mut self, id: u64) -> Option<Entry> {
+        let entry = self.entries.remove(&id)?;
+        let current = self
+            .handles
+            .get(&entry.handle)
+            .is_some_and(|hs| hs.registration == Some(Registration::Callback(id)));
+        if current {
+            self.forget_registration(entry.handle);
+        }
+        Some(entry)
+    }
+
+    /// The handle's state, made on first use.
+    fn handle(&mut self, handle: u64, name: &str) -> &mut HandleState {
+        self.handles.entry(handle).or_insert_with(|| HandleState {
+            name: name.to_owned(),
+            registration: None,
+            running: 0,
+            closing_inside: 0,
+            cancelling: 0,
+            closed: false,
+        })
+    }
 }
 
-/// Waits until no callback of this handle is running, except callbacks that
+/// Asks for a signal (`callback` None) or a callback notification for the
+/// handle `handle` on queue `name`, replacing the handle's own earlier one.
+pub(crate) fn register(
+    handle: u64,
+    name: &str,
+    b: &Backend,
+    signo: i32,
+    callback: Option<Callback>,
+) -> Result<()> {
+    let mut guard = state();
+    let st = &mut *guard;
+    let hs = st.handle(handle, name);
+    if hs.closed {
+        return Err(CLOSING);
+    }
+    if hs.cancelling > 0 && in_callback_of(handle) {
+        return Err(CANCELLING);
+    }
+    let new = match callback {
+        Some(callback) => {
+            let id = new_id();
+            // In place before the kernel can deliver it.
+            st.entries.insert(id, Entry { callback, handle });
+            Registration::Callback(id)
+        }
+        None => Registration::Signal,
+    };
+    let request = |st: &mut State| match new {
+        Registration::Signal => b.notify_signal(signo),
+        Registration::Callback(id) => b.notify_thread(id, &mut st.delivery),
+    };
+    let mut result = request(st);
+    let mut replaced = false;
+    if result == Err(Errno::EBUSY) && st.pending(handle) {
+        // Replace this handle's own pending registration. After this cancel
+        // the process holds no registration on the queue at all.
+        let _ = b.notify_cancel();
+        st.forget_registration(handle);
+        replaced = true;
+        result = request(st);
+    }
+    match result {
+        Ok(()) => {
+            st.forget_registration(handle);
+            st.handle(handle, name).registration = Some(new);
+            *st.held.entry(name.to_owned()).or_insert(0) += 1;
+            Ok(())
+        }
+        Err(e) => {
+            if let Registration::Callback(id) = new {
+                st.entries.remove(&id);
+            }
+            // Busy after our own cancel: the holder is another process.
+            let own = !replaced && st.held.contains_key(name);
+            drop(guard);
+            Err(backend::describe_notify_error(e, name, own))
+        }
+    }
+}
+
+/// Cancels the process's registration on the queue through this handle and
+/// waits until no callback of the handle runs (see [`wait_idle`]).
+pub(crate) fn cancel(handle: u64, name: &str, b: &Backend) -> Result<()> {
+    let mut st = state();
+    b.notify_cancel()
+        .map_err(|e| backend::describe_notify_error(e, name, false))?;
+    st.forget_registration(handle);
+    let Some(hs) = st.handles.get_mut(&handle) else {
+        return Ok(()); // never registered: nothing can be running
+    };
+    hs.cancelling += 1;
+    let mut st = wait_idle(st, handle);
+    if let Some(hs) = st.handles.get_mut(&handle) {
+        hs.cancelling -= 1;
+    }
+    Ok(())
+}
+
+/// close or free has begun: refuses further registrations, drops the
+/// handle's registration (through `b`, when the descriptor is still open)
+/// and waits until no callback of the handle runs. With `forget`, the
+/// handle's state is removed afterwards (free).
+pub(crate) fn close(handle: u64, b: Option<&Backend>, forget: bool) {
+    let mut st = state();
+    let Some(hs) = st.handles.get_mut(&handle) else {
+        return; // never registered anything: no callback can be running
+    };
+    hs.closed = true;
+    if st.forget_registration(handle).is_some() {
+        if let Some(b) = b {
+            // The kernel also drops it when the descriptor closes, but the
+            // descriptor may outlive this call while another thread uses it.
+            let _ = b.notify_cancel();
+        }
+    }
+    let mut st = wait_idle(st, handle);
+    if forget {
+        st.handles.remove(&handle);
+    }
+}
+
+/// Waits until no callback of `handle` is running, except callbacks that
 /// are themselves waiting here (a callback may close its own handle; two
 /// callbacks of one handle closing it at once must not wait for each other).
-pub(crate) fn wait_idle(shared: &Arc<Shared>) {
-    let me = Arc::as_ptr(shared) as usize;
-    let inside = IN_CALLBACK.with(|c| c.get()) == me;
-    let mut st = shared.state.lock().unwrap_or_else(|p| p.into_inner());
+fn wait_idle(mut st: MutexGuard<'static, State>, handle: u64) -> MutexGuard<'static, State> {
+    let inside = in_callback_of(handle);
+    let g = global();
     if inside {
-        st.closing_inside += 1;
-        shared.idle.notify_all();
+        if let Some(hs) = st.handles.get_mut(&handle) {
+            hs.closing_inside += 1;
+        }
+        g.idle.notify_all();
     }
-    while st.running > st.closing_inside {
-        st = shared.idle.wait(st).unwrap_or_else(|p| p.into_inner());
+    while st
+        .handles
+        .get(&handle)
+        .is_some_and(|hs| hs.running > hs.closing_inside)
+    {
+        st = g.idle.wait(st).unwrap_or_else(|p| p.into_inner());
     }
     if inside {
-        st.closing_inside -= 1;
+        if let Some(hs) = st.handles.get_mut(&handle) {
+            hs.closing_inside = hs.closing_inside.saturating_sub(1);
+        }
     }
+    st
 }
 
-/// Called by the backend on the delivery thread. Notifications are one-shot,
-/// so the registration is consumed; the callback runs with panics caught.
-pub(crate) fn deliver(id: u64) {
-    let entry = {
-        let mut reg = registry().lock().unwrap_or_else(|p| p.into_inner());
-        match reg.remove(&id) {
-            Some(e) => {
-                // Counted while the registry is locked, so a concurrent close
-                // either removed the entry first or waits for this call.
-                e.shared
-                    .state
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .running += 1;
-                e
-            }
+/// Called by the backend on a thread made for the delivery. Notifications
+/// are one-shot, so the registration is consumed; the callback runs with
+/// panics caught.
+fn deliver(id: u64) {
+    let (entry, generation) = {
+        let mut st = state();
+        let Some(entry) = st.consumed(id) else {
+            return;
+        };
+        match st.handles.get_mut(&entry.handle) {
+            Some(hs) => hs.running += 1,
             None => return,
         }
+        (entry, st.generation)
     };
-    let me = Arc::as_ptr(&entry.shared) as usize;
-    let previous = IN_CALLBACK.with(|c| c.replace(me));
-    let callback = Arc::clone(&entry.callback);
-    // A panicking callback must not unwind into the C library's thread.
-    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| callback()));
+    let previous = IN_CALLBACK.with(|c| c.replace(entry.handle));
+    // A panicking callback must not unwind into the delivery thread.
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (entry.callback)()));
     IN_CALLBACK.with(|c| c.set(previous));
-    let mut st = entry.shared.state.lock().unwrap_or_else(|p| p.into_inner());
-    st.running -= 1;
-    entry.shared.idle.notify_all();
-}
-
-/// Whether a registration with this id is still waiting for its delivery.
-pub(crate) fn is_registered(id: u64) -> bool {
-    registry()
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .contains_key(&id)
-}
-
-/// Queue names on which a handle of this process asked for a notification
-/// (maybe delivered since), with how many handles did. Used only to word the
-/// busy detail: the holder's pid can be read from the mqueue filesystem, but
-/// reading it from the holding process itself would drop the registration.
-fn held_names() -> &'static Mutex<HashMap<String, u32>> {
-    static HELD: OnceLock<Mutex<HashMap<String, u32>>> = OnceLock::new();
-    HELD.get_or_init(|| Mutex::new(HashMap::new()))
-}
-
-/// Records that a handle of this process took (`true`) or gave up (`false`)
-/// a registration on `name`.
-pub(crate) fn name_held(name: &str, held: bool) {
-    let mut map = held_names().lock().unwrap_or_else(|p| p.into_inner());
-    if held {
-        *map.entry(name.to_owned()).or_insert(0) += 1;
-    } else if let Some(n) = map.get_mut(name) {
-        *n -= 1;
-        if *n == 0 {
-            map.remove(name);
+    let mut st = state();
+    // After a fork inside the callback, the count is the parent's, not ours.
+    if st.generation == generation {
+        if let Some(hs) = st.handles.get_mut(&entry.handle) {
+            hs.running = hs.running.saturating_sub(1);
         }
     }
+    drop(st);
+    global().idle.notify_all();
 }
 
-/// Whether some handle of this process may hold the registration on `name`.
-pub(crate) fn process_holds(name: &str) -> bool {
-    held_names()
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .contains_key(name)
+/// Called by the backend when the kernel dropped registration `id` without
+/// delivering it (this process closed a descriptor of the queue, or cancelled).
+fn removed(id: u64) {
+    let mut st = state();
+    let _ = st.consumed(id);
+}
+
+/// Live callback registrations and handle states, for leak tests.
+#[doc(hidden)]
+pub fn live_counts() -> (usize, usize) {
+    let st = state();
+    (st.entries.len(), st.handles.len())
 }

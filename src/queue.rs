@@ -1,8 +1,8 @@
 //! The safe core: a named POSIX message queue handle.
 
 use std::fmt;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{fence, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
@@ -30,8 +30,20 @@ pub enum Timeout {
     /// Try once; fail with [`ErrorKind::WouldBlock`] if the call cannot complete now.
     TryOnce,
     /// Wait at most this long (measured on a monotonic clock), then fail with
-    /// [`ErrorKind::TimedOut`]. A zero duration means [`Timeout::TryOnce`].
+    /// [`ErrorKind::TimedOut`]. A zero duration means [`Timeout::TryOnce`]; a
+    /// duration too long to represent as a deadline never runs out.
     After(Duration),
+}
+
+/// A number of seconds for a detail: plain for everyday magnitudes, with an
+/// exponent for huge or tiny ones (never hundreds of digits), like C's `%g`.
+pub(crate) fn seconds_text(s: f64) -> String {
+    let a = s.abs();
+    if a != 0.0 && !(1e-4..1e15).contains(&a) {
+        format!("{s:e}")
+    } else {
+        format!("{s}")
+    }
 }
 
 impl Timeout {
@@ -58,18 +70,21 @@ impl Timeout {
         }
         if s < 0.0 {
             return Err(Error::invalid(format!(
-                "timeout {s} is negative; use 0 to try once or a positive number of seconds"
+                "timeout {} is negative; use 0 to try once or a positive number of seconds",
+                seconds_text(s)
             )));
         }
         if s == 0.0 {
             return Ok(Timeout::TryOnce);
         }
         match Duration::try_from_secs_f64(s) {
-            Ok(d) if d.is_zero() => Ok(Timeout::TryOnce),
-            Ok(d) => Ok(Timeout::After(d)),
+            // A positive timeout is a bounded wait even below a nanosecond:
+            // it ends with TimedOut, never WouldBlock.
+            Ok(d) => Ok(Timeout::After(d.max(Duration::from_nanos(1)))),
             Err(_) => Err(Error::invalid(format!(
-                "timeout {s} seconds is too large to represent; to wait forever use the call \
-                 without a timeout"
+                "timeout {} seconds is too large to represent; to wait forever use the call \
+                 without a timeout",
+                seconds_text(s)
             ))),
         }
     }
@@ -286,8 +301,7 @@ impl OpenOptions {
             retry_on_interrupt: self.retry_on_interrupt,
             backend,
             users: AtomicUsize::new(0),
-            notify_shared: Arc::default(),
-            registration: Mutex::new(None),
+            notify_id: notify::new_id(),
         })
     }
 }
@@ -318,8 +332,11 @@ pub enum DescribeStyle {
 ///
 /// Every method takes `&self` and is safe to call from several threads at
 /// once. [`Queue::close`] makes further calls fail with
-/// [`ErrorKind::Closed`]; a call already waiting in another thread keeps its
-/// descriptor until it returns, so close never frees what another thread uses.
+/// [`ErrorKind::Closed`] and wakes every call of the handle that waits (in
+/// send or receive, with or without a timeout): they return
+/// [`ErrorKind::Closed`] at once, with nothing sent or taken. A call still
+/// running keeps the descriptor until it returns, so close never frees what
+/// another thread uses.
 pub struct Queue {
     name: String,
     mode: u32,
@@ -332,17 +349,43 @@ pub struct Queue {
     /// [`CLOSED_BIT`] plus [`USER`] for every call in progress: the
     /// descriptor is shut down when the handle is closed and no call uses it.
     users: AtomicUsize,
-    notify_shared: Arc<notify::Shared>,
-    /// The notification this handle asked for last (it may have been
-    /// delivered since: notifications are one-shot).
-    registration: Mutex<Option<Registration>>,
+    /// This handle in the notification registry ([`crate::notify`]).
+    notify_id: u64,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Registration {
-    Signal,
-    Callback(u64),
+/// What differs between the two directions of a transfer.
+struct Direction {
+    interest: Interest,
+    not_now: Error,
+    nonblocking: Error,
+    timed_out: Error,
+    closed: Error,
+    call: &'static str,
 }
+
+const SEND: Direction = Direction {
+    interest: Interest::Writable,
+    not_now: SEND_NOT_NOW,
+    nonblocking: SEND_NONBLOCKING,
+    timed_out: SEND_TIMED_OUT,
+    closed: Error::fixed(
+        ErrorKind::Closed,
+        "the handle was closed while this send waited; nothing was sent",
+    ),
+    call: "mq_timedsend",
+};
+
+const RECEIVE: Direction = Direction {
+    interest: Interest::Readable,
+    not_now: RECV_NOT_NOW,
+    nonblocking: RECV_NONBLOCKING,
+    timed_out: RECV_TIMED_OUT,
+    closed: Error::fixed(
+        ErrorKind::Closed,
+        "the handle was closed while this receive waited; nothing was received",
+    ),
+    call: "mq_timedreceive",
+};
 
 const CLOSED: Error = Error::fixed(
     ErrorKind::Closed,
@@ -553,42 +596,13 @@ impl Queue {
     pub fn send(&self, msg: &[u8], priority: u32, timeout: Timeout) -> Result<()> {
         let b = self.enter()?;
         self.check_send(msg, priority)?;
-        match timeout {
-            Timeout::Forever => loop {
-                match b.send(msg, priority) {
-                    Ok(()) => return Ok(()),
-                    Err(Errno::EINTR) if self.retry_on_interrupt => continue,
-                    Err(Errno::EAGAIN) => return Err(SEND_NONBLOCKING),
-                    Err(e) => return Err(backend::describe_io_error(e, "mq_send")),
-                }
-            },
-            Timeout::TryOnce => loop {
-                match b.try_send(msg, priority) {
-                    Attempt::Done(()) => return Ok(()),
-                    Attempt::NotNow | Attempt::NonBlocking => return Err(SEND_NOT_NOW),
-                    Attempt::Failed(Errno::EINTR) if self.retry_on_interrupt => continue,
-                    Attempt::Failed(e) => return Err(backend::describe_io_error(e, "mq_send")),
-                }
-            },
-            Timeout::After(d) => {
-                // A wait too long to represent as an Instant has no deadline.
-                let deadline = Instant::now().checked_add(d);
-                loop {
-                    match b.attempt_send(msg, priority) {
-                        Attempt::Done(()) => return Ok(()),
-                        Attempt::NotNow => {}
-                        Attempt::NonBlocking => return Err(SEND_NONBLOCKING),
-                        // A signal that arrives during even a non-waiting
-                        // attempt shows as EINTR; resume like a wait does.
-                        Attempt::Failed(Errno::EINTR) if self.retry_on_interrupt => continue,
-                        Attempt::Failed(e) => {
-                            return Err(backend::describe_io_error(e, "mq_timedsend"))
-                        }
-                    }
-                    self.wait_until(&b, Interest::Writable, deadline, SEND_TIMED_OUT)?;
-                }
+        self.transfer(&b, timeout, &SEND, |once| {
+            if once {
+                b.try_send(msg, priority)
+            } else {
+                b.attempt_send(msg, priority)
             }
-        }
+        })
     }
 
     /// Receives the oldest message of the highest priority into `buf`, which
@@ -597,38 +611,57 @@ impl Queue {
     pub fn receive(&self, buf: &mut [u8], timeout: Timeout) -> Result<(usize, u32)> {
         let b = self.enter()?;
         self.check_receive(buf)?;
-        match timeout {
-            Timeout::Forever => loop {
-                match b.receive(buf) {
-                    Ok(r) => return Ok(r),
-                    Err(Errno::EINTR) if self.retry_on_interrupt => continue,
-                    Err(Errno::EAGAIN) => return Err(RECV_NONBLOCKING),
-                    Err(e) => return Err(backend::describe_io_error(e, "mq_receive")),
-                }
-            },
-            Timeout::TryOnce => loop {
-                match b.try_receive(buf) {
-                    Attempt::Done(r) => return Ok(r),
-                    Attempt::NotNow | Attempt::NonBlocking => return Err(RECV_NOT_NOW),
-                    Attempt::Failed(Errno::EINTR) if self.retry_on_interrupt => continue,
-                    Attempt::Failed(e) => return Err(backend::describe_io_error(e, "mq_receive")),
-                }
-            },
-            Timeout::After(d) => {
-                // A wait too long to represent as an Instant has no deadline.
-                let deadline = Instant::now().checked_add(d);
-                loop {
-                    match b.attempt_receive(buf) {
-                        Attempt::Done(r) => return Ok(r),
-                        Attempt::NotNow => {}
-                        Attempt::NonBlocking => return Err(RECV_NONBLOCKING),
-                        Attempt::Failed(Errno::EINTR) if self.retry_on_interrupt => continue,
-                        Attempt::Failed(e) => {
-                            return Err(backend::describe_io_error(e, "mq_timedreceive"))
-                        }
-                    }
-                    self.wait_until(&b, Interest::Readable, deadline, RECV_TIMED_OUT)?;
-                }
+        self.transfer(&b, timeout, &RECEIVE, |once| {
+            if once {
+                b.try_receive(buf)
+            } else {
+                b.attempt_receive(buf)
+            }
+        })
+    }
+
+    /// The timeout logic of send and receive. `op(true)` tries once without
+    /// caring whether the handle blocks; `op(false)` tries once and tells a
+    /// non-blocking handle from "not now". Every wait is a readiness wait
+    /// that close ends, so a waiting call never outlives close by more than
+    /// a wake-up, and nothing moves once the handle is closed.
+    #[inline]
+    fn transfer<T>(
+        &self,
+        b: &Backend,
+        timeout: Timeout,
+        d: &Direction,
+        mut op: impl FnMut(bool) -> Attempt<T>,
+    ) -> Result<T> {
+        let deadline = match timeout {
+            Timeout::TryOnce => return self.try_once(d, || op(true)),
+            Timeout::After(t) if t.is_zero() => return self.try_once(d, || op(true)),
+            // A wait too long to represent as an Instant has no deadline.
+            Timeout::After(t) => Instant::now().checked_add(t),
+            Timeout::Forever => None,
+        };
+        loop {
+            match op(false) {
+                Attempt::Done(v) => return Ok(v),
+                Attempt::NotNow => {}
+                Attempt::NonBlocking => return Err(d.nonblocking.clone()),
+                // A signal that arrives during even a non-waiting attempt
+                // shows as EINTR; resume like a wait does.
+                Attempt::Failed(Errno::EINTR) if self.retry_on_interrupt => continue,
+                Attempt::Failed(e) => return Err(backend::describe_io_error(e, d.call)),
+            }
+            self.wait_until(b, d, deadline)?;
+        }
+    }
+
+    #[inline]
+    fn try_once<T>(&self, d: &Direction, mut op: impl FnMut() -> Attempt<T>) -> Result<T> {
+        loop {
+            match op() {
+                Attempt::Done(v) => return Ok(v),
+                Attempt::NotNow | Attempt::NonBlocking => return Err(d.not_now.clone()),
+                Attempt::Failed(Errno::EINTR) if self.retry_on_interrupt => continue,
+                Attempt::Failed(e) => return Err(backend::describe_io_error(e, d.call)),
             }
         }
     }
@@ -642,26 +675,29 @@ impl Queue {
     }
 
     /// Waits for readiness until `deadline` (monotonic). Returns Ok when the
-    /// caller should try again, `timed_out` when the deadline has passed.
-    fn wait_until(
-        &self,
-        b: &Backend,
-        interest: Interest,
-        deadline: Option<Instant>,
-        timed_out: Error,
-    ) -> Result<()> {
+    /// caller should try again, `timed_out` when the deadline has passed and
+    /// `closed` when the handle was closed (before or during the wait).
+    fn wait_until(&self, b: &Backend, d: &Direction, deadline: Option<Instant>) -> Result<()> {
+        b.prepare_wait();
+        // Paired with the fence in close: either close sees the waker and
+        // wakes this wait, or this thread sees the closed bit.
+        fence(Ordering::SeqCst);
         loop {
+            if self.is_closed() {
+                return Err(d.closed.clone());
+            }
             let remaining = match deadline {
-                Some(d) => {
+                Some(t) => {
                     let now = Instant::now();
-                    if now >= d {
-                        return Err(timed_out);
+                    if now >= t {
+                        return Err(d.timed_out.clone());
                     }
-                    Some(d - now)
+                    Some(t - now)
                 }
                 None => None,
             };
-            match b.wait(interest, remaining) {
+            match b.wait(d.interest, remaining) {
+                Ok(true) if self.is_closed() => return Err(d.closed.clone()),
                 Ok(true) => return Ok(()),
                 // ppoll's timer may fire a hair before our clock agrees; loop
                 // re-checks the deadline, so a timeout is never early.
@@ -687,10 +723,13 @@ impl Queue {
         );
         // Keep the descriptor open while the registration is cancelled.
         let b = self.enter().map_err(|_| already.clone())?;
-        if self.users.fetch_or(CLOSED_BIT, Ordering::AcqRel) & CLOSED_BIT != 0 {
+        if self.users.fetch_or(CLOSED_BIT, Ordering::SeqCst) & CLOSED_BIT != 0 {
             return Err(already); // another thread closed it first
         }
-        self.drop_registration(Some(&b));
+        // Paired with the fence in wait_until.
+        fence(Ordering::SeqCst);
+        b.wake_waiters();
+        notify::close(self.notify_id, Some(&b), false);
         Ok(())
         // Dropping `b` shuts the descriptor down unless a call still uses it.
     }
@@ -709,10 +748,7 @@ impl Queue {
             )));
         }
         let b = self.enter()?;
-        let mut reg = self.registration.lock().unwrap_or_else(|p| p.into_inner());
-        self.register_with(&b, &mut reg, Registration::Signal, || {
-            b.notify_signal(signo)
-        })
+        notify::register(self.notify_id, &self.name, &b, signo, None)
     }
 
     /// Runs `callback` on a new thread when the queue goes from empty to
@@ -730,102 +766,25 @@ impl Queue {
 
     pub(crate) fn notify_callback_arc(&self, callback: Callback) -> Result<()> {
         let b = self.enter()?;
-        let mut reg = self.registration.lock().unwrap_or_else(|p| p.into_inner());
-        let id = notify::register(&self.notify_shared, callback);
-        let r = self.register_with(&b, &mut reg, Registration::Callback(id), || {
-            b.notify_thread(id)
-        });
-        if r.is_err() {
-            notify::unregister(id);
-        }
-        r
-    }
-
-    fn register_with(
-        &self,
-        b: &Backend,
-        reg: &mut Option<Registration>,
-        new: Registration,
-        request: impl Fn() -> std::result::Result<(), Errno>,
-    ) -> Result<()> {
-        let mut result = request();
-        if result == Err(Errno::EBUSY) && self.holds_registration(*reg) {
-            // Replace this handle's own pending registration.
-            let _ = b.notify_cancel();
-            result = request();
-        }
-        match result {
-            Ok(()) => {
-                match reg.replace(new) {
-                    Some(Registration::Callback(old)) => notify::unregister(old),
-                    Some(Registration::Signal) => {}
-                    None => notify::name_held(&self.name, true),
-                }
-                Ok(())
-            }
-            Err(e) => {
-                let own = notify::process_holds(&self.name);
-                Err(backend::describe_notify_error(e, &self.name, own))
-            }
-        }
-    }
-
-    /// Whether the kernel's registration on the queue is probably this
-    /// handle's: it made one that was not delivered yet, and the mqueue
-    /// filesystem (when readable) names this process as the holder.
-    fn holds_registration(&self, reg: Option<Registration>) -> bool {
-        let pending = match reg {
-            None => false,
-            Some(Registration::Signal) => true,
-            Some(Registration::Callback(id)) => notify::is_registered(id),
-        };
-        // Not checked on the mqueue filesystem: reading /dev/mqueue/NAME from
-        // the holding process closes a descriptor of the queue, which makes
-        // Linux drop the registration. A cancel from this process removes
-        // only this process's registration, so trying is safe.
-        pending
+        notify::register(self.notify_id, &self.name, &b, 0, Some(callback))
     }
 
     /// Cancels this process's notification registration on the queue (the
-    /// reference's `request_notification(None)`). Harmless when there is none.
+    /// reference's `request_notification(None)`). Harmless when there is
+    /// none. When it returns, no callback of this handle is running (except
+    /// the caller, when called from inside one) and none will be called.
     pub fn notify_cancel(&self) -> Result<()> {
         let b = self.enter()?;
-        {
-            let mut reg = self.registration.lock().unwrap_or_else(|p| p.into_inner());
-            b.notify_cancel()
-                .map_err(|e| backend::describe_notify_error(e, &self.name, false))?;
-            if let Some(old) = reg.take() {
-                notify::name_held(&self.name, false);
-                if let Registration::Callback(id) = old {
-                    notify::unregister(id);
-                }
-            }
-        }
-        // Not under the lock: a running callback may be registering again.
-        notify::wait_idle(&self.notify_shared);
-        Ok(())
+        notify::cancel(self.notify_id, &self.name, &b)
     }
 
-    /// Forgets this handle's registration and waits for a running callback
-    /// (unless called from inside it).
-    fn drop_registration(&self, b: Option<&Backend>) {
-        let old = self
-            .registration
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take();
-        if let Some(r) = old {
-            notify::name_held(&self.name, false);
-            if let Some(b) = b {
-                // The kernel also drops it when the descriptor closes, but the
-                // descriptor may outlive this call while another thread uses it.
-                let _ = b.notify_cancel();
-            }
-            if let Registration::Callback(id) = r {
-                notify::unregister(id);
-            }
-        }
-        notify::wait_idle(&self.notify_shared);
+    /// The first step of freeing a handle through a shared reference (the C
+    /// ABI's pmq_queue_free, while callbacks may still use the handle):
+    /// refuses new registrations, drops this handle's one and waits for its
+    /// running callbacks. Afterwards nothing but the caller uses the handle.
+    pub(crate) fn release_notifications(&self) {
+        let b = self.enter().ok();
+        notify::close(self.notify_id, b.as_deref(), true);
     }
 
     /// The reference's `str()` (Short) or `repr()` (Debug).
@@ -862,9 +821,9 @@ impl Queue {
 
 impl Drop for Queue {
     fn drop(&mut self) {
-        if !self.is_closed() {
-            self.drop_registration(Some(&self.backend));
-        }
+        // Also after close: the registry must forget the handle either way.
+        let open = !self.is_closed();
+        notify::close(self.notify_id, open.then_some(&self.backend), true);
         // The backend closes its descriptors when it is dropped.
     }
 }

@@ -481,16 +481,25 @@ fn close_while_another_thread_waits() {
         })
     };
     let tid = rx.recv().unwrap();
-    wait_blocked_in(tid, libc::SYS_mq_timedreceive);
+    wait_blocked_in(tid, libc::SYS_ppoll);
+    let other = Queue::open(q.name()).unwrap();
+    let closed_at = Instant::now();
     q.close().unwrap();
     assert_eq!(q.current_messages().unwrap_err().kind(), ErrorKind::Closed);
+    // Close wakes the waiter: it returns Closed at once, having taken nothing.
+    let e = waiter.join().unwrap().unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Closed, "{}", e.detail());
+    assert!(
+        e.detail().contains("nothing was received"),
+        "{}",
+        e.detail()
+    );
+    assert!(closed_at.elapsed() < Duration::from_secs(2));
+    // The waiting call has returned: now the descriptor is gone.
     // SAFETY: F_GETFD on any integer is safe; it only queries.
-    assert_ne!(unsafe { libc::fcntl(fd, libc::F_GETFD) }, -1);
-    let other = Queue::open(q.name()).unwrap();
-    other.send(b"wake", 6, Timeout::Forever).unwrap();
-    assert_eq!(waiter.join().unwrap().unwrap(), (b"wake".to_vec(), 6));
-    // SAFETY: as above.
     assert_eq!(unsafe { libc::fcntl(fd, libc::F_GETFD) }, -1);
+    other.send(b"kept", 6, Timeout::Forever).unwrap();
+    assert_eq!(other.current_messages().unwrap(), 1);
 }
 
 #[test]
@@ -562,7 +571,7 @@ fn signal_during_wait() {
             })
         };
         let (tid, pthread) = rx.recv().unwrap();
-        wait_blocked_in(tid, libc::SYS_mq_timedreceive);
+        wait_blocked_in(tid, libc::SYS_ppoll);
         let before = SIGNALS.load(Ordering::SeqCst);
         for _ in 0..100 {
             // SAFETY: the thread has not been joined, so its handle is valid.
@@ -576,7 +585,7 @@ fn signal_during_wait() {
         let other = Queue::open(&name).unwrap();
         if retry {
             // The wait went on through the signals and completes now.
-            wait_blocked_in(tid, libc::SYS_mq_timedreceive);
+            wait_blocked_in(tid, libc::SYS_ppoll);
             assert!(!waiter.is_finished());
             other.send(b"later", 3, Timeout::Forever).unwrap();
             assert_eq!(waiter.join().unwrap().unwrap(), (b"later".to_vec(), 3));

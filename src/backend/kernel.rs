@@ -5,7 +5,8 @@
 
 use std::os::fd::{IntoRawFd, RawFd};
 use std::os::unix::fs::OpenOptionsExt;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use nix::errno::Errno;
@@ -65,8 +66,16 @@ pub(crate) struct KernelQueue {
     /// The O_NONBLOCK twin, or -1 when it could not be opened (no /proc):
     /// try-once calls then use a zero deadline on `fd`.
     nb_fd: RawFd,
+    /// An eventfd, made on the first wait, that [`KernelQueue::wake_waiters`]
+    /// makes readable for good, so every wait of the handle (they all wait in
+    /// ppoll on it as well) ends when the handle is closed. -1 when it could
+    /// not be made: waits then wake every [`NO_WAKER_SLICE`] to look.
+    waker: OnceLock<RawFd>,
     shut: AtomicBool,
 }
+
+/// How often a wait looks whether the handle was closed when it has no waker.
+const NO_WAKER_SLICE: Duration = Duration::from_millis(50);
 
 impl Drop for KernelQueue {
     fn drop(&mut self) {
@@ -120,6 +129,7 @@ impl KernelQueue {
         Ok(KernelQueue {
             fd,
             nb_fd,
+            waker: OnceLock::new(),
             shut: AtomicBool::new(false),
         })
     }
@@ -130,7 +140,8 @@ impl KernelQueue {
         if self.shut.swap(true, Ordering::AcqRel) {
             return;
         }
-        for fd in [self.nb_fd, self.fd] {
+        let waker = self.waker.get().copied().unwrap_or(-1);
+        for fd in [waker, self.nb_fd, self.fd] {
             if fd >= 0 {
                 // SAFETY: we own these descriptors and close each exactly once
                 // (guarded by `shut`); nothing uses them after shutdown.
@@ -142,28 +153,6 @@ impl KernelQueue {
     /// The descriptor (on Linux an mqd_t is a file descriptor usable with poll/epoll).
     pub fn fd(&self) -> RawFd {
         self.fd
-    }
-
-    /// Blocking (per the descriptor's state) send.
-    #[inline]
-    pub fn send(&self, msg: &[u8], priority: u32) -> Result<(), Errno> {
-        // SAFETY: `msg` is valid for reads of `msg.len()` bytes; the
-        // descriptor is open while a call is in progress.
-        errno_result(unsafe { libc::mq_send(self.fd, msg.as_ptr().cast(), msg.len(), priority) })
-    }
-
-    /// Blocking (per the descriptor's state) receive.
-    #[inline]
-    pub fn receive(&self, buf: &mut [u8]) -> Result<(usize, u32), Errno> {
-        let mut prio = 0u32;
-        // SAFETY: `buf` is valid for writes of `buf.len()` bytes and `prio`
-        // is a valid u32; the descriptor is open while a call is in progress.
-        let n = unsafe { libc::mq_receive(self.fd, buf.as_mut_ptr().cast(), buf.len(), &mut prio) };
-        if n < 0 {
-            Err(Errno::last())
-        } else {
-            Ok((n as usize, prio))
-        }
     }
 
     /// Try once: send if there is room now, never wait.
@@ -237,19 +226,56 @@ impl KernelQueue {
         }
     }
 
-    /// Waits until the queue is readable/writable or `timeout` passes
-    /// (ppoll measures a relative timeout on CLOCK_MONOTONIC).
-    /// Returns whether the descriptor became ready.
+    /// Makes sure the handle has its close waker before a wait; the caller
+    /// then checks whether the handle is closed (after a SeqCst fence, paired
+    /// with the one in close), so a close either is seen or wakes the wait.
+    pub fn prepare_wait(&self) {
+        self.waker.get_or_init(|| {
+            // SAFETY: plain eventfd(2) call; the descriptor is owned by `waker`.
+            unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) }
+        });
+    }
+
+    /// Ends every wait of this handle, now and later (the handle is closing).
+    pub fn wake_waiters(&self) {
+        if let Some(&w) = self.waker.get() {
+            if w >= 0 {
+                // SAFETY: `w` is this handle's open eventfd; writing 8 bytes
+                // from a valid u64 is its protocol. Never read, so it stays
+                // readable.
+                unsafe { libc::eventfd_write(w, 1) };
+            }
+        }
+    }
+
+    /// Waits until the queue is readable/writable, the handle is being closed
+    /// ([`KernelQueue::wake_waiters`]), or `timeout` passes (ppoll measures
+    /// a relative timeout on CLOCK_MONOTONIC). Returns whether something
+    /// became ready; the caller tells which by trying again.
     pub fn wait(&self, interest: Interest, timeout: Option<Duration>) -> Result<bool, Errno> {
         let events = match interest {
             Interest::Readable => libc::POLLIN,
             Interest::Writable => libc::POLLOUT,
         };
-        let mut pfd = libc::pollfd {
-            fd: self.fd,
-            events,
-            revents: 0,
+        let waker = self.waker.get().copied().unwrap_or(-1);
+        let timeout = if waker < 0 {
+            Some(timeout.map_or(NO_WAKER_SLICE, |d| d.min(NO_WAKER_SLICE)))
+        } else {
+            timeout
         };
+        let mut pfd = [
+            libc::pollfd {
+                fd: self.fd,
+                events,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: waker,
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
+        let nfds = if waker < 0 { 1 } else { 2 };
         let ts = timeout.map(|d| libc::timespec {
             tv_sec: d.as_secs().min(libc::time_t::MAX as u64) as libc::time_t,
             tv_nsec: d.subsec_nanos() as libc::c_long,
@@ -261,9 +287,9 @@ impl KernelQueue {
         // timer slack (50 us by default) lets the kernel fire the timeout up
         // to that much late. Only for this wait; restored right after.
         let _slack = ts.as_ref().map(|_| TightTimerSlack::new());
-        // SAFETY: `pfd` is one valid pollfd, `tsp` is null or points to a
-        // valid timespec, and a null sigmask means "keep the current mask".
-        let r = unsafe { libc::ppoll(&mut pfd, 1, tsp, std::ptr::null()) };
+        // SAFETY: `pfd` holds `nfds` valid pollfds, `tsp` is null or points
+        // to a valid timespec, and a null sigmask means "keep the current mask".
+        let r = unsafe { libc::ppoll(pfd.as_mut_ptr(), nfds, tsp, std::ptr::null()) };
         if r < 0 {
             Err(Errno::last())
         } else {
@@ -589,80 +615,267 @@ pub(crate) fn describe_io_error(e: Errno, what: &'static str) -> Error {
     err.with_errno(e as i32)
 }
 
-/// glibc's `struct sigevent` with the SIGEV_THREAD members of its union
-/// spelled out (the libc crate exposes only the thread-id member).
-/// 64 bytes on Linux: value, signo, notify, then a 48-byte union.
-#[repr(C)]
-struct SigEventThread {
-    value: libc::sigval,
-    signo: libc::c_int,
-    notify: libc::c_int,
-    function: Option<extern "C" fn(libc::sigval)>,
-    attribute: *mut libc::pthread_attr_t,
-    _pad: [u8; 32],
+/// The kernel's `mq_notify` without glibc's wrapper: glibc turns SIGEV_THREAD
+/// into a netlink socket shared by the whole process and inherited across
+/// fork (so a child's helper thread steals the parent's deliveries); pmq owns
+/// that mechanism instead (see [`Delivery`]). `ev` NULL cancels.
+fn sys_mq_notify(fd: RawFd, ev: Option<&libc::sigevent>) -> Result<(), Errno> {
+    let p = ev.map_or(std::ptr::null(), |e| e as *const libc::sigevent);
+    // SAFETY: `p` is NULL (cancel) or points to an initialised sigevent that
+    // lives across the call; for SIGEV_THREAD its value points to a 32-byte
+    // cookie the kernel copies during the call. The descriptor is open.
+    let r = unsafe { libc::syscall(libc::SYS_mq_notify, fd as libc::c_long, p) };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(Errno::last())
+    }
 }
 
-const _: () =
-    assert!(std::mem::size_of::<SigEventThread>() == std::mem::size_of::<libc::sigevent>());
-
-extern "C" {
-    #[link_name = "mq_notify"]
-    fn mq_notify_raw(mqdes: libc::mqd_t, sevp: *const SigEventThread) -> libc::c_int;
+fn sigevent(notify: libc::c_int, signo: libc::c_int, value: *mut libc::c_void) -> libc::sigevent {
+    // SAFETY: sigevent is plain data (integers, a union of integers and
+    // pointers); all-zero is a valid value.
+    let mut ev: libc::sigevent = unsafe { std::mem::zeroed() };
+    ev.sigev_notify = notify;
+    ev.sigev_signo = signo;
+    ev.sigev_value = libc::sigval { sival_ptr: value };
+    ev
 }
 
-/// Runs on the thread glibc creates for a SIGEV_THREAD delivery. The value
-/// is a registration id, never a pointer (see crate::notify).
-extern "C" fn notify_trampoline(value: libc::sigval) {
-    // No panic may unwind into the C library's thread.
-    let _ = std::panic::catch_unwind(|| crate::notify::deliver(value.sival_ptr as usize as u64));
+/// Length of the cookie the kernel sends back (NOTIFY_COOKIE_LEN); its last
+/// byte says why: [`NOTIFY_WOKENUP`] or [`NOTIFY_REMOVED`].
+const COOKIE_LEN: usize = 32;
+const NOTIFY_WOKENUP: u8 = 1;
+const NOTIFY_REMOVED: u8 = 2;
+/// Kernel memory one pending registration charges to the socket's receive
+/// buffer (an skb for 32 bytes is well under this); a socket takes at most
+/// rcvbuf / this many registrations, so `mq_notify` never waits for room.
+const CHARGE_PER_REGISTRATION: usize = 2048;
+
+/// One netlink socket the kernel sends notification cookies to, read by its
+/// own helper thread.
+struct NotifySocket {
+    fd: RawFd,
+    /// Registrations attached to the socket whose cookie was not read yet.
+    outstanding: AtomicU32,
+    capacity: u32,
 }
 
-impl KernelQueue {
-    fn notify_raw(&self, ev: Option<&SigEventThread>) -> Result<(), Errno> {
-        let p = ev.map_or(std::ptr::null(), |e| e as *const SigEventThread);
-        // SAFETY: `p` is null (cancel) or points to a fully initialised
-        // sigevent-compatible struct that lives across the call; glibc copies
-        // what it needs. The descriptor is open while `self` lives.
-        let r = unsafe { mq_notify_raw(self.fd, p) };
-        if r == 0 {
-            Ok(())
+impl NotifySocket {
+    fn open() -> Result<Arc<NotifySocket>, Errno> {
+        // SAFETY: plain socket(2) call; the descriptor is owned by the result.
+        let fd = unsafe { libc::socket(libc::AF_NETLINK, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0) };
+        if fd < 0 {
+            return Err(Errno::last());
+        }
+        // As much room as the system allows (net.core.rmem_max caps it).
+        let want: libc::c_int = 1 << 20;
+        let len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+        // SAFETY: `want` is a valid c_int of `len` bytes; failure is harmless.
+        unsafe {
+            libc::setsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                libc::SO_RCVBUF,
+                (&want as *const libc::c_int).cast(),
+                len,
+            )
+        };
+        let mut got: libc::c_int = 0;
+        let mut got_len = len;
+        // SAFETY: `got` is a writable c_int and `got_len` its size.
+        let r = unsafe {
+            libc::getsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                libc::SO_RCVBUF,
+                (&mut got as *mut libc::c_int).cast(),
+                &mut got_len,
+            )
+        };
+        let rcvbuf = if r == 0 && got > 0 {
+            got as usize
         } else {
-            Err(Errno::last())
+            212_992
+        };
+        let capacity = (rcvbuf / CHARGE_PER_REGISTRATION).max(8) as u32;
+        Ok(Arc::new(NotifySocket {
+            fd,
+            outstanding: AtomicU32::new(0),
+            capacity,
+        }))
+    }
+
+    /// Reads cookies until the socket goes away: a wake-up runs the
+    /// registration's callback on a new thread, a removal forgets it.
+    fn serve(&self, deliver: fn(u64), removed: fn(u64)) {
+        let mut buf = [0u8; 2 * COOKIE_LEN];
+        loop {
+            // SAFETY: sockaddr_nl is plain data; all-zero is valid.
+            let mut addr: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
+            let mut alen = std::mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t;
+            // SAFETY: `buf` is writable for its length, `addr`/`alen` are a
+            // valid address buffer and its size.
+            let n = unsafe {
+                libc::recvfrom(
+                    self.fd,
+                    buf.as_mut_ptr().cast(),
+                    buf.len(),
+                    0,
+                    (&mut addr as *mut libc::sockaddr_nl).cast(),
+                    &mut alen,
+                )
+            };
+            if n < 0 {
+                match Errno::last() {
+                    Errno::EINTR | Errno::ENOBUFS | Errno::EAGAIN | Errno::ENOMEM => continue,
+                    _ => return, // the socket is gone
+                }
+            }
+            // Only the kernel (port 0) sends cookies; ignore anything else.
+            if n as usize != COOKIE_LEN || addr.nl_pid != 0 {
+                continue;
+            }
+            let _ = self
+                .outstanding
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |v| v.checked_sub(1));
+            let mut idb = [0u8; 8];
+            idb.copy_from_slice(&buf[..8]);
+            let id = u64::from_ne_bytes(idb);
+            match buf[COOKIE_LEN - 1] {
+                NOTIFY_WOKENUP => {
+                    let spawned = std::thread::Builder::new()
+                        .name("pmq-notify".into())
+                        .stack_size(8 << 20)
+                        .spawn(move || {
+                            // This thread inherited the helper's all-blocked
+                            // mask; a callback runs with signals unblocked,
+                            // as glibc's SIGEV_THREAD callbacks do.
+                            set_all_signals(libc::SIG_UNBLOCK);
+                            deliver(id)
+                        });
+                    if spawned.is_err() {
+                        // No thread to be had: run it here rather than lose it.
+                        deliver(id);
+                    }
+                }
+                NOTIFY_REMOVED => removed(id),
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Blocks (SIG_BLOCK), unblocks (SIG_UNBLOCK) or sets (SIG_SETMASK) every
+/// signal for the calling thread; returns the previous mask.
+fn set_all_signals(how: libc::c_int) -> libc::sigset_t {
+    // SAFETY: sigset_t is plain data; sigfillset initialises it fully, and
+    // pthread_sigmask reads `all` and writes `old`, both valid.
+    unsafe {
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        libc::pthread_sigmask(how, &all, &mut old);
+        old
+    }
+}
+
+/// pmq's own delivery of callback notifications: per process, netlink
+/// sockets the kernel sends each registration's cookie to (the cookie carries
+/// the registration id, never a pointer), each read by a helper thread with
+/// every signal blocked. Owned by the core's notification state, which holds
+/// its lock around every use and resets it in a child after fork (the child
+/// closes the inherited sockets and makes its own on first use, so parent and
+/// child each get exactly their own notifications).
+pub(crate) struct Delivery {
+    sockets: Vec<Arc<NotifySocket>>,
+    deliver: fn(u64),
+    removed: fn(u64),
+}
+
+impl Delivery {
+    /// `deliver(id)` runs a registration's callback (on a new thread);
+    /// `removed(id)` forgets a registration the kernel dropped.
+    pub(crate) const fn new(deliver: fn(u64), removed: fn(u64)) -> Delivery {
+        Delivery {
+            sockets: Vec::new(),
+            deliver,
+            removed,
         }
     }
 
-    /// Asks for `signo` when the queue goes from empty to non-empty.
-    pub fn notify_signal(&self, signo: i32) -> Result<(), Errno> {
-        self.notify_raw(Some(&SigEventThread {
-            value: libc::sigval {
-                sival_ptr: self.fd as usize as *mut libc::c_void,
-            },
-            signo,
-            notify: libc::SIGEV_SIGNAL,
-            function: None,
-            attribute: std::ptr::null_mut(),
-            _pad: [0; 32],
-        }))
+    /// A socket with room for one more registration, made (with its helper
+    /// thread) when none has room.
+    fn socket(&mut self) -> Result<Arc<NotifySocket>, Errno> {
+        if let Some(s) = self
+            .sockets
+            .iter()
+            .find(|s| s.outstanding.load(Ordering::Acquire) < s.capacity)
+        {
+            return Ok(Arc::clone(s));
+        }
+        let s = NotifySocket::open()?;
+        let (deliver, removed) = (self.deliver, self.removed);
+        let helper = Arc::clone(&s);
+        // The helper (and the callback threads it starts) must not take the
+        // process's signals: start it with all of them blocked.
+        let old = set_all_signals(libc::SIG_BLOCK);
+        let spawned = std::thread::Builder::new()
+            .name("pmq-notify-helper".into())
+            .spawn(move || helper.serve(deliver, removed));
+        // SAFETY: `old` is the mask saved above; restoring it is valid.
+        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut()) };
+        if spawned.is_err() {
+            // SAFETY: we own `s.fd` and nothing else uses it.
+            unsafe { libc::close(s.fd) };
+            return Err(Errno::EAGAIN);
+        }
+        self.sockets.push(Arc::clone(&s));
+        Ok(s)
     }
 
-    /// Asks for a delivery of registration `id` on a new thread (SIGEV_THREAD)
-    /// when the queue goes from empty to non-empty.
-    pub fn notify_thread(&self, id: u64) -> Result<(), Errno> {
-        self.notify_raw(Some(&SigEventThread {
-            value: libc::sigval {
-                sival_ptr: id as usize as *mut libc::c_void,
-            },
-            signo: 0,
-            notify: libc::SIGEV_THREAD,
-            function: Some(notify_trampoline),
-            attribute: std::ptr::null_mut(),
-            _pad: [0; 32],
-        }))
+    /// In a child after fork: the sockets and helper threads are the
+    /// parent's; close the inherited descriptors and start afresh.
+    pub(crate) fn after_fork_in_child(&mut self) {
+        for s in self.sockets.drain(..) {
+            // SAFETY: the descriptor was inherited from the parent and is
+            // used by no thread of this (single-threaded) child.
+            unsafe { libc::close(s.fd) };
+        }
+    }
+}
+
+impl KernelQueue {
+    /// Asks for `signo` when the queue goes from empty to non-empty.
+    pub fn notify_signal(&self, signo: i32) -> Result<(), Errno> {
+        let ev = sigevent(
+            libc::SIGEV_SIGNAL,
+            signo,
+            self.fd as usize as *mut libc::c_void,
+        );
+        sys_mq_notify(self.fd, Some(&ev))
+    }
+
+    /// Asks for a delivery of registration `id` on a new thread when the
+    /// queue goes from empty to non-empty, through `delivery`.
+    pub fn notify_thread(&self, id: u64, delivery: &mut Delivery) -> Result<(), Errno> {
+        let sock = delivery.socket()?;
+        let mut cookie = [0u8; COOKIE_LEN];
+        cookie[..8].copy_from_slice(&id.to_ne_bytes());
+        let ev = sigevent(libc::SIGEV_THREAD, sock.fd, cookie.as_mut_ptr().cast());
+        // Counted before the call: the cookie may come back (and be counted
+        // off by the helper) before mq_notify has even returned.
+        sock.outstanding.fetch_add(1, Ordering::AcqRel);
+        let r = sys_mq_notify(self.fd, Some(&ev));
+        if r.is_err() {
+            sock.outstanding.fetch_sub(1, Ordering::AcqRel);
+        }
+        r
     }
 
     /// Removes this process's registration, if it holds one (a no-op otherwise).
     pub fn notify_cancel(&self) -> Result<(), Errno> {
-        self.notify_raw(None)
+        sys_mq_notify(self.fd, None)
     }
 }
 

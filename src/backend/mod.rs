@@ -20,5 +20,5 @@ pub(crate) mod kernel;
 // The one place that names the kernel backend: the core imports only these.
 pub(crate) use kernel::{
     describe_io_error, describe_notify_error, describe_open_error, describe_unlink_error, unlink,
-    Attempt, Interest, KernelQueue as Backend, OpenRequest,
+    Attempt, Delivery, Interest, KernelQueue as Backend, OpenRequest,
 };

@@ -322,15 +322,16 @@ pub(crate) unsafe fn text_out(
     needed: *mut usize,
 ) -> pmq_status {
     let need = text.len() + 1;
-    if !needed.is_null() {
-        // SAFETY: checked non-NULL; the caller guarantees it is writable.
-        unsafe { *needed = need };
-    }
-    // SAFETY: forwarded caller guarantee.
+    // SAFETY: forwarded caller guarantee. Checked before anything is
+    // written: out-parameters are set only on success or BUFFER_TOO_SMALL.
     let out = match unsafe { slice_out(buf.cast(), len, "`buf`") } {
         Ok(s) => s,
         Err(st) => return st,
     };
+    if !needed.is_null() {
+        // SAFETY: checked non-NULL; the caller guarantees it is writable.
+        unsafe { *needed = need };
+    }
     if out.len() < need {
         store_last_error(
             pmq_status::BufferTooSmall,

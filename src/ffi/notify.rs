@@ -22,10 +22,15 @@ pub type pmq_notify_fn = Option<unsafe extern "C" fn(param: *mut c_void)>;
 /// - One registration per queue in the whole system: if another process holds
 ///   it, this returns PMQ_STATUS_BUSY. A registration made earlier through
 ///   this same handle is replaced.
-/// - No notification is sent while another thread or process is blocked in a
-///   receive on the queue: that receiver gets the message instead.
+/// - No notification is sent while a receiver is blocked inside the kernel's
+///   mq_receive() on the queue (a program using raw mq_* calls): that
+///   receiver gets the message instead. pmq's own receive calls wait in
+///   ppoll, not inside the kernel's receive (so that close can wake them and
+///   timeouts use a monotonic clock), so a waiting pmq receiver does not
+///   suppress the notification: the signal is sent and the receiver wakes too.
 /// - Linux removes this process's registration when the process closes ANY
 ///   descriptor of the queue (another handle of the same queue included).
+/// - After fork(), the registration stays the parent's; the child has none.
 ///
 /// PMQ_STATUS_INVALID_ARGUMENT for a signal outside 1..SIGRTMAX.
 #[unsafe(no_mangle)]
@@ -50,16 +55,26 @@ pub unsafe extern "C" fn pmq_queue_notify_signal(q: *const pmq_queue, signo: c_i
 /// - One registration per queue in the whole system: PMQ_STATUS_BUSY if
 ///   another process holds it. A registration made earlier through this same
 ///   handle is replaced (its callback will not be called).
-/// - No notification is sent while a receiver is blocked in receive on the
-///   queue.
+/// - No notification is sent while a receiver is blocked inside the kernel's
+///   mq_receive() (a raw mq_* program); a pmq receiver that waits does not
+///   suppress it (pmq waits in ppoll; see pmq_queue_notify_signal()).
 /// - Linux removes this process's registration when the process closes ANY
 ///   descriptor of the queue; the callback is then never called.
+/// - The callback runs on a thread pmq creates for the delivery, with all
+///   signals unblocked (as glibc's SIGEV_THREAD does). pmq, not glibc,
+///   receives the kernel's notifications (on its own helper thread), so that
+///   after fork() parent and child each get exactly their own: the parent's
+///   registrations are never delivered in the child, and a child's never
+///   take the parent's.
 ///
 /// Lifetime guarantee: once pmq_queue_notify_cancel(), pmq_queue_close() or
 /// pmq_queue_free() returns, `callback` is not running and will not be called
 /// again, so `param` may be freed. Called from inside a callback of the same
 /// handle, they wait for every other running callback of the handle (not for
 /// the caller's own). A notification that arrives after that is ignored.
+/// While one of them is in progress, a registration made from inside a
+/// callback of the handle fails with PMQ_STATUS_CLOSED (it would outlive
+/// the cancel or close); so does any registration once close or free began.
 ///
 /// PMQ_STATUS_INVALID_ARGUMENT if `callback` is NULL.
 #[unsafe(no_mangle)]

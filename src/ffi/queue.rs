@@ -13,9 +13,20 @@ use crate::queue::{DescribeStyle, OpenOptions, Queue, Timeout};
 ///
 /// Thread safety: every function taking `const pmq_queue *` may be called
 /// from several threads at once on the same handle, pmq_queue_close()
-/// included (a call already waiting in another thread finishes normally and
-/// the descriptor is closed when it returns). pmq_queue_free() must not race
-/// with any other call on the same handle.
+/// included: it wakes every call of the handle waiting in send or receive,
+/// which then returns PMQ_STATUS_CLOSED, and the descriptor is closed when
+/// the last call using it has returned. pmq_queue_free() must not race with
+/// any other call on the same handle (a running notification callback of the
+/// handle excepted: free waits for it).
+///
+/// After fork(), the child may use, close and free the handles it inherited
+/// (they share the parent's open queue, so the `block` switch set in one is
+/// seen by the other). The parent's notification registrations stay the
+/// parent's: none of its callbacks runs in the child, and close, free and
+/// cancel in the child never wait for them. Registrations the child makes are
+/// delivered to the child only (pmq makes its own delivery thread in the
+/// child). Only the thread that called fork() exists in the child, so a call
+/// that another thread had in progress at that moment never returns there.
 pub struct pmq_queue {
     _private: [u8; 0],
 }
@@ -216,6 +227,12 @@ pub unsafe extern "C" fn pmq_queue_open(
 /// pmq_queue_mode(), pmq_queue_unlink() and pmq_queue_describe(), which keep
 /// working. The handle itself stays allocated until pmq_queue_free().
 ///
+/// Every thread waiting in a send or receive on this handle (with or without
+/// a timeout) wakes at once and returns PMQ_STATUS_CLOSED, having sent or
+/// taken nothing. Waits on other handles of the same queue go on. When close
+/// returns, no notification callback of the handle is running (except the
+/// caller, if a callback closes its own handle) and none will be called.
+///
 /// Linux drops this process's notification registration on the queue when
 /// any descriptor of it is closed.
 #[unsafe(no_mangle)]
@@ -228,13 +245,24 @@ pub unsafe extern "C" fn pmq_queue_close(q: *const pmq_queue) -> pmq_status {
 }
 
 /// Closes (if still open) and frees the handle. NULL is a no-op. The handle
-/// must not be used afterwards, nor be in use by another thread.
+/// must not be used afterwards, nor be in use by another thread, except by a
+/// notification callback of the handle that is running: free waits for it to
+/// return (unless free is called from inside it), and a registration such a
+/// callback makes in the meantime fails with PMQ_STATUS_CLOSED.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pmq_queue_free(q: *mut pmq_queue) {
     ffi_boundary!((), {
         if !q.is_null() {
+            // First through a shared reference, while a callback of the
+            // handle may still be using it: no registration can be made any
+            // more and no callback runs when this returns.
             // SAFETY: the caller guarantees `q` came from pmq_queue_open and
-            // is freed only once.
+            // was not freed.
+            unsafe { &*q.cast::<FfiQueue>() }
+                .queue
+                .release_notifications();
+            // SAFETY: as above; it is freed only once, and after the line
+            // above nothing else uses it.
             drop(unsafe { Box::from_raw(q.cast::<FfiQueue>()) });
         }
     })
@@ -284,8 +312,10 @@ unsafe fn send_common(
 /// Errors: PMQ_STATUS_MESSAGE_TOO_LARGE, PMQ_STATUS_INVALID_ARGUMENT
 /// (priority), PMQ_STATUS_PERMISSION (handle opened without write),
 /// PMQ_STATUS_INTERRUPTED (a signal handler ran during the wait and
-/// retry_on_interrupt is false; nothing was sent), PMQ_STATUS_CLOSED.
-/// Nothing is sent on any error.
+/// retry_on_interrupt is false; nothing was sent; SA_RESTART does not change
+/// this, as pmq waits in ppoll, which the kernel never restarts),
+/// PMQ_STATUS_CLOSED (also when another thread closes the handle during the
+/// wait). Nothing is sent on any error.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pmq_queue_send(
     q: *const pmq_queue,
@@ -299,7 +329,8 @@ pub unsafe extern "C" fn pmq_queue_send(
 
 /// Like pmq_queue_send() with a timeout in seconds: 0 tries once
 /// (PMQ_STATUS_WOULD_BLOCK if the queue is full), a positive value waits at
-/// most that long on a monotonic clock (PMQ_STATUS_TIMED_OUT after it).
+/// most that long on a monotonic clock (PMQ_STATUS_TIMED_OUT after it; a
+/// positive value below a nanosecond is such a wait too, not a try).
 /// NaN, negative and infinite values return PMQ_STATUS_INVALID_ARGUMENT
 /// (to wait forever, call pmq_queue_send()), and so do finite values too
 /// large to represent (above about 1.8e19 seconds); smaller huge values are
@@ -362,6 +393,10 @@ unsafe fn receive_common(
 ///   needed, and no message is taken.
 /// - `out_len` (required) receives the message length; `out_priority`
 ///   (may be NULL) its priority.
+///
+/// Errors as for pmq_queue_send(): PMQ_STATUS_INTERRUPTED, PMQ_STATUS_CLOSED
+/// (also when another thread closes the handle during the wait), and
+/// PMQ_STATUS_PERMISSION (opened without read). Nothing is taken on any error.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pmq_queue_receive(
     q: *const pmq_queue,
