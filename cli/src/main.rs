@@ -87,7 +87,8 @@ enum Command {
         #[arg(short, long, default_value_t = 0,
               value_parser = clap::value_parser!(u32).range(0..=pmq::PRIORITY_MAX as i64))]
         priority: u32,
-        /// Wait at most S seconds for room in a full queue (0: do not wait) [default: wait forever]
+        /// Wait at most S seconds for room in a full queue (0: do not wait; a wait too long
+        /// for the clock to hold, e.g. 1e19, is forever) [default: wait forever]
         #[arg(short, long, value_name = "S", allow_negative_numbers = true)]
         timeout: Option<f64>,
         /// Send each line of standard input as one message (without its newline)
@@ -105,7 +106,8 @@ enum Command {
         /// Keep receiving until SIGINT/SIGTERM (Ctrl-C), or until --timeout passes with no message
         #[arg(short, long)]
         follow: bool,
-        /// Wait at most S seconds for each message (0: do not wait) [default: wait forever]
+        /// Wait at most S seconds for each message (0: do not wait; a wait too long for the
+        /// clock to hold, e.g. 1e19, is forever) [default: wait forever]
         #[arg(short, long, value_name = "S", allow_negative_numbers = true)]
         timeout: Option<f64>,
         /// Output format
@@ -560,7 +562,9 @@ fn wait_for_message(q: &Queue, buf: &mut [u8], timeout: Timeout) -> Result<Waite
     let deadline = match timeout {
         Timeout::Forever => None,
         Timeout::TryOnce => Some(Instant::now()),
-        Timeout::After(d) => Some(Instant::now() + d),
+        // A wait too long to represent as an Instant (e.g. 1e19 seconds) has
+        // no deadline: it is forever, as pmq's own send and receive treat it.
+        Timeout::After(d) => Instant::now().checked_add(d),
     };
     loop {
         if let Some(signo) = signals::caught() {
@@ -656,7 +660,10 @@ fn limits(json: bool) -> CmdResult {
     let usage = queues.as_ref().map(|qs| {
         // The kernel charges a queue to the user who created it (its owner).
         let mine: Vec<_> = qs.iter().filter(|q| q.uid == uid).collect();
-        let bytes: u64 = mine.iter().filter_map(|q| q.cost).sum();
+        let bytes = mine
+            .iter()
+            .filter_map(|q| q.cost)
+            .fold(0u64, u64::saturating_add);
         Usage {
             uid,
             user: mqfs::Names::load().user(uid),

@@ -1,0 +1,147 @@
+//! Arguments and input an attacker (or a slip of the finger) may give `pmq`:
+//! absurd timeouts, endless standard input, queue names that are not UTF-8.
+//! None of them may panic, abort or eat the machine's memory. Queues are
+//! small, uniquely named and always removed.
+
+mod common;
+
+use std::io::Read;
+use std::process::{Child, Output, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::{one_line_error, pmq, pmq_std, signal, text, Guard};
+
+/// Only guards against a hang; nothing is asserted about time.
+const HANG_GUARD: Duration = Duration::from_secs(20);
+
+/// Waits for `child` (its stdout and stderr piped) with the hang guard:
+/// kills it and fails the test if it is still running after HANG_GUARD.
+fn finish(mut child: Child, what: &str) -> Output {
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let out_reader = thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = out.read_to_end(&mut v);
+        v
+    });
+    let err_reader = thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = err.read_to_end(&mut v);
+        v
+    });
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if start.elapsed() > HANG_GUARD {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what}: still running after {HANG_GUARD:?}; killed");
+        }
+        thread::sleep(Duration::from_millis(10));
+    };
+    Output {
+        status,
+        stdout: out_reader.join().unwrap(),
+        stderr: err_reader.join().unwrap(),
+    }
+}
+
+fn assert_no_panic(out: &Output, what: &str) {
+    let err = text(&out.stderr);
+    assert!(
+        !err.contains("panicked") && !err.contains("overflow"),
+        "{what}: {err}"
+    );
+    assert_ne!(out.status.code(), Some(101), "{what}: {err}");
+}
+
+// ---------------------------------------------------------------- timeouts
+
+/// 1e19 seconds fits a Duration but not an Instant deadline: it means
+/// "forever", so a message already waiting is sent/received at once.
+#[test]
+fn unrepresentable_deadlines_wait_forever_without_panicking() {
+    let q = Guard::created("hugetimeout", 4, 64);
+    for t in ["1e19", "1.8e19", "1e17"] {
+        let out = pmq()
+            .args(["send", q.name(), "m", "--timeout", t])
+            .timeout(HANG_GUARD)
+            .output()
+            .unwrap();
+        assert_no_panic(&out, &format!("send --timeout {t}"));
+        assert_eq!(out.status.code(), Some(0), "send --timeout {t}");
+        let out = pmq()
+            .args(["recv", q.name(), "--timeout", t])
+            .timeout(HANG_GUARD)
+            .output()
+            .unwrap();
+        assert_no_panic(&out, &format!("recv --timeout {t}"));
+        assert_eq!(out.status.code(), Some(0), "recv --timeout {t}");
+        assert_eq!(text(&out.stdout), "0 m\n", "recv --timeout {t}");
+    }
+    // --follow with such a timeout keeps going until a signal.
+    pmq().args(["send", q.name(), "f"]).assert().success();
+    let child = pmq_std()
+        .args(["recv", q.name(), "--follow", "--timeout", "1e19"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    // Give it time to print the waiting message (or to panic), then stop it.
+    thread::sleep(Duration::from_millis(300));
+    signal(pid, libc::SIGTERM);
+    let out = finish(child, "recv --follow --timeout 1e19");
+    assert_no_panic(&out, "recv --follow --timeout 1e19");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "0 f\n");
+}
+
+/// Values no Duration holds, and NaN, infinities and negatives, are the
+/// usual bad-usage error (exit 2, one line), never a panic.
+#[test]
+fn absurd_timeouts_are_usage_errors() {
+    let q = Guard::created("badtimeout", 4, 64);
+    pmq().args(["send", q.name(), "keep"]).assert().success();
+    for t in [
+        "1e20",
+        "1e300",
+        "1.7976931348623157e308",
+        "nan",
+        "inf",
+        "-inf",
+        "-1",
+    ] {
+        // `--timeout=-inf`: as a separate word clap would take "-inf" for options.
+        let opt = format!("--timeout={t}");
+        for args in [
+            vec!["send", q.name(), "x", &opt],
+            vec!["recv", q.name(), &opt],
+            vec!["recv", q.name(), "--follow", &opt],
+        ] {
+            let out = pmq().args(&args).timeout(HANG_GUARD).output().unwrap();
+            assert_no_panic(&out, &format!("{args:?}"));
+            assert_eq!(
+                out.status.code(),
+                Some(2),
+                "{args:?}: {}",
+                text(&out.stderr)
+            );
+            let line = one_line_error(&out.stderr);
+            assert!(line.contains("timeout"), "{args:?}: {line}");
+        }
+    }
+    // The refused calls neither sent nor received.
+    pmq()
+        .args(["recv", q.name(), "-n", "1", "--timeout", "0"])
+        .assert()
+        .success()
+        .stdout("0 keep\n");
+    pmq()
+        .args(["recv", q.name(), "--timeout", "0"])
+        .assert()
+        .code(3);
+}
