@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::process::{Child, Output, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -140,6 +140,177 @@ fn absurd_timeouts_are_usage_errors() {
         .assert()
         .success()
         .stdout("0 keep\n");
+    pmq()
+        .args(["recv", q.name(), "--timeout", "0"])
+        .assert()
+        .code(3);
+}
+
+// ---------------------------------------------------------------- endless stdin
+
+/// Caps the child's address space, so a `pmq` that reads endless input into
+/// memory fails at once instead of taking the machine's memory.
+fn cap_memory(cmd: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt;
+    const CAP: libc::rlim_t = 512 << 20;
+    // SAFETY: the closure runs in the child between fork and exec; it only
+    // calls setrlimit (async-signal-safe) on a value on its own stack, and
+    // builds an io::Error from errno without allocating.
+    unsafe {
+        cmd.pre_exec(|| {
+            let lim = libc::rlimit {
+                rlim_cur: CAP,
+                rlim_max: CAP,
+            };
+            if libc::setrlimit(libc::RLIMIT_AS, &lim) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+/// `pmq send NAME [--lines]` with standard input from /dev/zero.
+fn send_from_dev_zero(name: &str, lines: bool) -> Output {
+    let mut cmd = pmq_std();
+    cmd.args(["send", name]);
+    if lines {
+        cmd.arg("--lines");
+    }
+    cmd.stdin(std::fs::File::open("/dev/zero").unwrap())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cap_memory(&mut cmd);
+    finish(
+        cmd.spawn().unwrap(),
+        &format!("send {name} (lines: {lines}) < /dev/zero"),
+    )
+}
+
+#[test]
+fn send_stops_reading_stdin_after_one_message_too_many_bytes() {
+    let q = Guard::created("zero", 4, 64);
+    let out = send_from_dev_zero(q.name(), false);
+    assert_no_panic(&out, "send < /dev/zero");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let line = one_line_error(&out.stderr);
+    assert!(
+        line.contains("standard input") && line.contains("max_message_size of 64 bytes"),
+        "{line}"
+    );
+    // Nothing was sent.
+    pmq()
+        .args(["recv", q.name(), "--timeout", "0"])
+        .assert()
+        .code(3);
+
+    // The edge: exactly max_message_size bytes is one message, one more is not.
+    pmq()
+        .args(["send", q.name()])
+        .write_stdin(vec![b'x'; 64])
+        .assert()
+        .success();
+    let out = pmq()
+        .args(["send", q.name()])
+        .write_stdin(vec![b'y'; 65])
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    assert!(one_line_error(&out.stderr).contains("max_message_size of 64 bytes"));
+    pmq()
+        .args(["recv", q.name(), "--format", "raw"])
+        .assert()
+        .success()
+        .stdout(vec![b'x'; 64]);
+    pmq()
+        .args(["recv", q.name(), "--timeout", "0"])
+        .assert()
+        .code(3);
+}
+
+#[test]
+fn send_lines_stops_at_an_endless_line_and_says_what_was_sent() {
+    let q = Guard::created("zerolines", 4, 64);
+    // One endless line from the start.
+    let out = send_from_dev_zero(q.name(), true);
+    assert_no_panic(&out, "send --lines < /dev/zero");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let line = one_line_error(&out.stderr);
+    assert!(
+        line.starts_with("pmq: line 1: ")
+            && line.contains("max_message_size of 64 bytes")
+            && line.ends_with("no line was sent"),
+        "{line}"
+    );
+    pmq()
+        .args(["recv", q.name(), "--timeout", "0"])
+        .assert()
+        .code(3);
+
+    // Two short lines, then zeros without end until pmq closes the pipe.
+    let mut cmd = pmq_std();
+    cmd.args(["send", q.name(), "--lines"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cap_memory(&mut cmd);
+    let mut child = cmd.spawn().unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = thread::spawn(move || {
+        if stdin.write_all(b"a\nb\n").is_err() {
+            return;
+        }
+        let zeros = [0u8; 65536];
+        // Stops when pmq exits and the pipe breaks (SIGPIPE is ignored here).
+        while stdin.write_all(&zeros).is_ok() {}
+    });
+    let out = finish(child, "send --lines < a, b, endless zeros");
+    writer.join().unwrap();
+    assert_no_panic(&out, "send --lines < a, b, endless zeros");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let line = one_line_error(&out.stderr);
+    assert!(
+        line.starts_with("pmq: line 3: ")
+            && line.contains("max_message_size of 64 bytes")
+            && line.ends_with("lines 1-2 were sent"),
+        "{line}"
+    );
+    pmq()
+        .args(["recv", q.name(), "-n", "2"])
+        .assert()
+        .success()
+        .stdout("0 a\n0 b\n");
+    pmq()
+        .args(["recv", q.name(), "--timeout", "0"])
+        .assert()
+        .code(3);
+
+    // The edge: a line of exactly max_message_size bytes fits, with or
+    // without its newline; one byte more does not.
+    let full = "f".repeat(64);
+    pmq()
+        .args(["send", q.name(), "--lines"])
+        .write_stdin(format!("{full}\n{full}"))
+        .assert()
+        .success();
+    let out = pmq()
+        .args(["send", q.name(), "--lines"])
+        .write_stdin(format!("ok\n{full}g\nnever\n"))
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    let line = one_line_error(&out.stderr);
+    assert!(
+        line.starts_with("pmq: line 2: ") && line.ends_with("line 1 was sent"),
+        "{line}"
+    );
+    pmq()
+        .args(["recv", q.name(), "-n", "3"])
+        .assert()
+        .success()
+        .stdout(format!("0 {full}\n0 {full}\n0 ok\n"));
     pmq()
         .args(["recv", q.name(), "--timeout", "0"])
         .assert()
