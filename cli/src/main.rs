@@ -35,10 +35,14 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// List queues: messages, bytes, capacity, mode, owner, notification holder
+    ///
+    /// A name that is not UTF-8 (made by some other program) is shown escaped as
+    /// `recv --format text` escapes a message: \xHH for each such byte, \\ for \.
     Ls {
         /// Only these queues (default: every queue on the system)
         names: Vec<String>,
-        /// Print JSON (an array of objects) instead of a table
+        /// Print JSON (an array of objects) instead of a table; each object's "name_utf8" is
+        /// false for a name that is not UTF-8 (escaped in "name"), "name_hex" has the name's bytes
         #[arg(long)]
         json: bool,
     },

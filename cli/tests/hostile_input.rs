@@ -316,3 +316,169 @@ fn send_lines_stops_at_an_endless_line_and_says_what_was_sent() {
         .assert()
         .code(3);
 }
+
+// ---------------------------------------------------------------- names that are not UTF-8
+
+/// A queue made with plain mq_open under a name that is not UTF-8
+/// (`/pmq-cli-notutf8-PID-N\xff`), unlinked when dropped.
+struct RawQueue {
+    name: std::ffi::CString,
+}
+
+impl RawQueue {
+    /// Creates it (4 x 64 bytes, mode 0600) and sends it one message, "hi".
+    fn create() -> RawQueue {
+        let mut bytes = common::unique("notutf8").into_bytes();
+        bytes.push(0xff);
+        let name = std::ffi::CString::new(bytes).unwrap();
+        // SAFETY: an all-zero mq_attr is valid; only the two sizes are set.
+        let mut attr: libc::mq_attr = unsafe { std::mem::zeroed() };
+        attr.mq_maxmsg = 4;
+        attr.mq_msgsize = 64;
+        // SAFETY: `name` is NUL-terminated and outlives the call; with
+        // O_CREAT, mq_open reads a mode (promoted to c_uint) and a pointer
+        // to an mq_attr that lives on this stack during the call.
+        let fd = unsafe {
+            libc::mq_open(
+                name.as_ptr(),
+                libc::O_CREAT | libc::O_EXCL | libc::O_RDWR,
+                0o600 as libc::c_uint,
+                &attr as *const libc::mq_attr,
+            )
+        };
+        assert_ne!(fd, -1, "mq_open: {}", std::io::Error::last_os_error());
+        // From here on the queue is removed whatever happens.
+        let q = RawQueue { name };
+        // SAFETY: `fd` is the descriptor just opened; the message pointer
+        // and length describe a live 2-byte buffer.
+        let rc = unsafe { libc::mq_send(fd, b"hi".as_ptr().cast(), 2, 0) };
+        let send_error = std::io::Error::last_os_error();
+        // SAFETY: `fd` is ours and closed exactly once.
+        unsafe { libc::mq_close(fd) };
+        assert_eq!(rc, 0, "mq_send: {send_error}");
+        q
+    }
+
+    fn bytes(&self) -> &[u8] {
+        self.name.as_bytes()
+    }
+
+    /// The name as `pmq recv --format text` escapes it.
+    fn escaped(&self) -> String {
+        let b = self.bytes();
+        format!("{}\\xff", std::str::from_utf8(&b[..b.len() - 1]).unwrap())
+    }
+}
+
+impl Drop for RawQueue {
+    fn drop(&mut self) {
+        // SAFETY: `name` is NUL-terminated and outlives the call.
+        unsafe { libc::mq_unlink(self.name.as_ptr()) };
+    }
+}
+
+fn json_of(args: &[&str]) -> serde_json::Value {
+    let out = pmq().args(args).assert().success().get_output().clone();
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{args:?}: bad JSON ({e}): {}", text(&out.stdout)))
+}
+
+#[test]
+fn ls_and_limits_show_and_count_queues_whose_names_are_not_utf8() {
+    let plain = Guard::created("utf8", 2, 16);
+    let raw = RawQueue::create();
+    let escaped = raw.escaped();
+    let hex: String = raw.bytes().iter().map(|b| format!("{b:02x}")).collect();
+
+    // The table: escaped name, the mqueue file's fields and the capacity.
+    let table = text(&pmq().arg("ls").assert().success().get_output().stdout);
+    let row = table
+        .lines()
+        .find(|l| l.starts_with(&format!("{escaped} ")))
+        .unwrap_or_else(|| panic!("no row for {escaped} in:\n{table}"));
+    let cells: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(
+        cells,
+        [
+            escaped.as_str(),
+            "1",
+            "2",
+            "4",
+            "64",
+            "0600",
+            &common::user_name(),
+            "-"
+        ],
+        "{row}"
+    );
+    assert!(!table.contains('\u{fffd}'), "{table}");
+
+    // JSON: the escaped name, a flag, and the exact bytes.
+    let all = json_of(&["ls", "--json"]);
+    let find = |v: &serde_json::Value, name: &str| {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .find(|q| q["name"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {name} in {v}"))
+    };
+    let q = find(&all, &escaped);
+    assert_eq!(q["name_utf8"], false, "{q}");
+    assert_eq!(q["name_hex"], hex.as_str(), "{q}");
+    assert_eq!(q["messages"], 1, "{q}");
+    assert_eq!(q["bytes"], 2, "{q}");
+    assert_eq!(q["max_messages"], 4, "{q}");
+    assert_eq!(q["max_message_size"], 64, "{q}");
+    assert_eq!(q["mode"], "0600", "{q}");
+    assert_eq!(q["cost"], pmq::queue_cost(4, 64), "{q}");
+    let p = find(&all, plain.name());
+    assert_eq!(p["name_utf8"], true, "{p}");
+
+    // limits counts it. Other tests (and other people) create and remove
+    // queues meanwhile: compare limits with the listings just before and
+    // after it, once both listings agree.
+    // SAFETY: getuid has no preconditions.
+    let uid = unsafe { libc::getuid() };
+    let names = |v: &serde_json::Value| -> Vec<String> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|q| q["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let mut checked = false;
+    for _ in 0..20 {
+        let before = json_of(&["ls", "--json"]);
+        let limits = json_of(&["limits", "--json"]);
+        let limits_text = text(&pmq().arg("limits").assert().success().get_output().stdout);
+        let after = json_of(&["ls", "--json"]);
+        if names(&before) != names(&after) {
+            continue;
+        }
+        let queues = before.as_array().unwrap();
+        assert!(names(&before).contains(&escaped));
+        assert_eq!(limits["queues_now"], queues.len(), "{limits}");
+        let mine: Vec<&serde_json::Value> = queues.iter().filter(|q| q["uid"] == uid).collect();
+        let costs: Vec<u64> = mine.iter().filter_map(|q| q["cost"].as_u64()).collect();
+        let usage = &limits["usage"];
+        assert_eq!(usage["queues"], costs.len(), "{usage}");
+        assert_eq!(usage["uncounted"], mine.len() - costs.len(), "{usage}");
+        assert_eq!(usage["bytes"], costs.iter().sum::<u64>(), "{usage}");
+        assert!(
+            limits_text.contains(&format!("({} now)", queues.len()))
+                && limits_text.contains(&format!(
+                    "owns {} queues charging {} bytes",
+                    costs.len(),
+                    costs.iter().sum::<u64>()
+                )),
+            "{limits_text}"
+        );
+        checked = true;
+        break;
+    }
+    assert!(
+        checked,
+        "the queue list never held still around `pmq limits`"
+    );
+}
