@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::io::{Read, Write};
+use std::io::{BufRead, Read, Write};
 use std::process::{Child, Output, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -15,14 +15,17 @@ use common::{one_line_error, pmq, pmq_std, signal, text, Guard};
 /// Only guards against a hang; nothing is asserted about time.
 const HANG_GUARD: Duration = Duration::from_secs(20);
 
-/// Waits for `child` (its stdout and stderr piped) with the hang guard:
-/// kills it and fails the test if it is still running after HANG_GUARD.
+/// Waits for `child` (its stderr piped, and its stdout unless already
+/// taken) with the hang guard: kills it and fails the test if it is still
+/// running after HANG_GUARD.
 fn finish(mut child: Child, what: &str) -> Output {
-    let mut out = child.stdout.take().unwrap();
+    let out = child.stdout.take();
     let mut err = child.stderr.take().unwrap();
     let out_reader = thread::spawn(move || {
         let mut v = Vec::new();
-        let _ = out.read_to_end(&mut v);
+        if let Some(mut out) = out {
+            let _ = out.read_to_end(&mut v);
+        }
         v
     });
     let err_reader = thread::spawn(move || {
@@ -84,17 +87,32 @@ fn unrepresentable_deadlines_wait_forever_without_panicking() {
     }
     // --follow with such a timeout keeps going until a signal.
     pmq().args(["send", q.name(), "f"]).assert().success();
-    let child = pmq_std()
+    let mut child = pmq_std()
         .args(["recv", q.name(), "--follow", "--timeout", "1e19"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let pid = child.id();
-    // Give it time to print the waiting message (or to panic), then stop it.
-    thread::sleep(Duration::from_millis(300));
-    signal(pid, libc::SIGTERM);
-    let out = finish(child, "recv --follow --timeout 1e19");
+    let stdout = child.stdout.take().unwrap();
+    let (first_tx, first_rx) = std::sync::mpsc::channel();
+    let reader = thread::spawn(move || {
+        let mut r = std::io::BufReader::new(stdout);
+        let mut all = String::new();
+        let _ = r.read_line(&mut all);
+        let _ = first_tx.send(());
+        let _ = r.read_to_string(&mut all);
+        all
+    });
+    // Once it printed the waiting message (so its SIGTERM handler is in
+    // place), or its output closed (it died), stop it.
+    if first_rx.recv_timeout(HANG_GUARD).is_err() {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("recv --follow --timeout 1e19 printed nothing within {HANG_GUARD:?}");
+    }
+    signal(child.id(), libc::SIGTERM);
+    let mut out = finish(child, "recv --follow --timeout 1e19");
+    out.stdout = reader.join().unwrap().into_bytes();
     assert_no_panic(&out, "recv --follow --timeout 1e19");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "0 f\n");
