@@ -79,3 +79,17 @@ pub fn open_failure(e: pmq::Error, name: &str) -> Failure {
         Failure::from(e)
     }
 }
+
+/// Input for one message (`what`: "standard input", "the line") that is
+/// longer than queue `name`'s max_message_size: worded like the library's
+/// message-too-large error, with its exit code. The input is read no
+/// further than one byte past the limit, so its full size is not known.
+pub fn input_too_large(what: &str, name: &str, max: u64) -> Failure {
+    Failure::new(
+        code_for(ErrorKind::MessageTooLarge),
+        format!(
+            "{what} is longer than queue {name}'s max_message_size of {max} bytes (read no \
+             further); send less, or create the queue with a larger max_message_size"
+        ),
+    )
+}

@@ -35,10 +35,14 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// List queues: messages, bytes, capacity, mode, owner, notification holder
+    ///
+    /// A name that is not UTF-8 (made by some other program) is shown escaped as
+    /// `recv --format text` escapes a message: \xHH for each such byte, \\ for \.
     Ls {
         /// Only these queues (default: every queue on the system)
         names: Vec<String>,
-        /// Print JSON (an array of objects) instead of a table
+        /// Print JSON (an array of objects) instead of a table; each object's "name_utf8" is
+        /// false for a name that is not UTF-8 (escaped in "name"), "name_hex" has the name's bytes
         #[arg(long)]
         json: bool,
     },
@@ -87,7 +91,8 @@ enum Command {
         #[arg(short, long, default_value_t = 0,
               value_parser = clap::value_parser!(u32).range(0..=pmq::PRIORITY_MAX as i64))]
         priority: u32,
-        /// Wait at most S seconds for room in a full queue (0: do not wait) [default: wait forever]
+        /// Wait at most S seconds for room in a full queue (0: do not wait; a wait too long
+        /// for the clock to hold, e.g. 1e19, is forever) [default: wait forever]
         #[arg(short, long, value_name = "S", allow_negative_numbers = true)]
         timeout: Option<f64>,
         /// Send each line of standard input as one message (without its newline)
@@ -105,7 +110,8 @@ enum Command {
         /// Keep receiving until SIGINT/SIGTERM (Ctrl-C), or until --timeout passes with no message
         #[arg(short, long)]
         follow: bool,
-        /// Wait at most S seconds for each message (0: do not wait) [default: wait forever]
+        /// Wait at most S seconds for each message (0: do not wait; a wait too long for the
+        /// clock to hold, e.g. 1e19, is forever) [default: wait forever]
         #[arg(short, long, value_name = "S", allow_negative_numbers = true)]
         timeout: Option<f64>,
         /// Output format
@@ -442,13 +448,22 @@ fn send(
         q.send(m.as_bytes(), priority, timeout)?;
         return Ok(fail::OK);
     }
+    // Standard input may never end (/dev/zero): read at most one byte more
+    // than a message may hold, and stop there.
+    let max = q.max_message_size().max(0) as u64;
     let stdin = io::stdin();
     let mut input = stdin.lock();
     let read_failure =
         |e: io::Error| Failure::new(fail::OTHER, format!("cannot read standard input: {e}"));
     if !lines {
         let mut all = Vec::new();
-        input.read_to_end(&mut all).map_err(read_failure)?;
+        (&mut input)
+            .take(max.saturating_add(1))
+            .read_to_end(&mut all)
+            .map_err(read_failure)?;
+        if all.len() as u64 > max {
+            return Err(fail::input_too_large("standard input", name, max));
+        }
         q.send(&all, priority, timeout)?;
         return Ok(fail::OK);
     }
@@ -456,20 +471,30 @@ fn send(
     let mut number = 0u64;
     loop {
         line.clear();
-        if input.read_until(b'\n', &mut line).map_err(read_failure)? == 0 {
+        let read = (&mut input)
+            .take(max.saturating_add(1))
+            .read_until(b'\n', &mut line)
+            .map_err(read_failure)?;
+        if read == 0 {
             return Ok(fail::OK);
         }
         number += 1;
         if line.last() == Some(&b'\n') {
             line.pop();
         }
-        if let Err(e) = q.send(&line, priority, timeout) {
+        // Without its newline, a line that fits has at most `max` bytes;
+        // more means the limit cut it short and the rest is not read.
+        let result = if line.len() as u64 > max {
+            Err(fail::input_too_large("the line", name, max))
+        } else {
+            q.send(&line, priority, timeout).map_err(Failure::from)
+        };
+        if let Err(f) = result {
             let sent = match number - 1 {
                 0 => "no line was sent".to_string(),
                 1 => "line 1 was sent".to_string(),
                 n => format!("lines 1-{n} were sent"),
             };
-            let f = Failure::from(e);
             return Err(Failure::new(
                 f.code,
                 format!("line {number}: {}; {sent}", f.message),
@@ -560,7 +585,9 @@ fn wait_for_message(q: &Queue, buf: &mut [u8], timeout: Timeout) -> Result<Waite
     let deadline = match timeout {
         Timeout::Forever => None,
         Timeout::TryOnce => Some(Instant::now()),
-        Timeout::After(d) => Some(Instant::now() + d),
+        // A wait too long to represent as an Instant (e.g. 1e19 seconds) has
+        // no deadline: it is forever, as pmq's own send and receive treat it.
+        Timeout::After(d) => Instant::now().checked_add(d),
     };
     loop {
         if let Some(signo) = signals::caught() {
@@ -656,7 +683,10 @@ fn limits(json: bool) -> CmdResult {
     let usage = queues.as_ref().map(|qs| {
         // The kernel charges a queue to the user who created it (its owner).
         let mine: Vec<_> = qs.iter().filter(|q| q.uid == uid).collect();
-        let bytes: u64 = mine.iter().filter_map(|q| q.cost).sum();
+        let bytes = mine
+            .iter()
+            .filter_map(|q| q.cost)
+            .fold(0u64, u64::saturating_add);
         Usage {
             uid,
             user: mqfs::Names::load().user(uid),

@@ -1,16 +1,20 @@
 //! What the mqueue filesystem tells about queues: the list of names, each
 //! file's "QSIZE:.. NOTIFY:.. SIGNO:.. NOTIFY_PID:.." line, owner and mode;
 //! plus each queue's capacity read with pmq (an open read-only, non-blocking
-//! descriptor and mq_getattr).
+//! descriptor and mq_getattr), or with the same calls through libc for a name
+//! that is not UTF-8, which pmq cannot take.
 
+use std::ffi::{CString, OsStr, OsString};
 use std::fs;
 use std::io;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
 use crate::fail::{Failure, NOT_FOUND, OTHER};
+use crate::render;
 
 /// Where the mqueue filesystem is normally mounted.
 pub const DEFAULT_DIR: &str = "/dev/mqueue";
@@ -175,7 +179,13 @@ pub fn parse_status(line: &str) -> Option<Status> {
 /// read (no permission, queue gone meanwhile) are `None` ("-" / null).
 #[derive(Clone, Debug, Serialize)]
 pub struct QueueInfo {
+    /// The name; one that is not UTF-8 is escaped as `recv --format text`
+    /// escapes a message (`\xHH` for each such byte, `\\` for `\`).
     pub name: String,
+    /// False when the name is not UTF-8 (and `name` is escaped).
+    pub name_utf8: bool,
+    /// The name's exact bytes in lowercase hex, leading slash included.
+    pub name_hex: String,
     pub path: String,
     /// Messages waiting (mq_getattr).
     pub messages: Option<i64>,
@@ -216,9 +226,63 @@ fn attributes(name: &str) -> Result<pmq::Attributes, pmq::Error> {
     q.attributes()
 }
 
+/// [`attributes`] for a name that is not UTF-8, which pmq's `&str` names
+/// cannot hold: the same non-blocking read-only (or else write-only) open,
+/// mq_getattr and close, through libc.
+fn raw_attributes(name: &[u8]) -> io::Result<pmq::Attributes> {
+    let c = CString::new(name).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    let open = |access: libc::c_int| {
+        // SAFETY: `c` is NUL-terminated and outlives the call; without
+        // O_CREAT, mq_open reads no variadic arguments.
+        let fd = unsafe { libc::mq_open(c.as_ptr(), access | libc::O_NONBLOCK) };
+        if fd == -1 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(fd)
+        }
+    };
+    let fd = match open(libc::O_RDONLY) {
+        Err(e) if e.kind() == io::ErrorKind::PermissionDenied => open(libc::O_WRONLY)?,
+        other => other?,
+    };
+    // SAFETY: an all-zero mq_attr is a valid value for mq_getattr to
+    // overwrite; `fd` is the open queue descriptor just returned.
+    let (rc, attr) = unsafe {
+        let mut attr: libc::mq_attr = std::mem::zeroed();
+        (libc::mq_getattr(fd, &mut attr), attr)
+    };
+    let getattr_error = io::Error::last_os_error();
+    // SAFETY: `fd` is ours, used by nothing else, and closed exactly once.
+    unsafe { libc::mq_close(fd) };
+    if rc != 0 {
+        return Err(getattr_error);
+    }
+    Ok(pmq::Attributes {
+        max_messages: attr.mq_maxmsg,
+        max_message_size: attr.mq_msgsize,
+        current_messages: attr.mq_curmsgs,
+        block: attr.mq_flags & libc::O_NONBLOCK as i64 == 0,
+    })
+}
+
 /// Reads one queue. `Ok(None)` when it vanished.
 pub fn read_queue(dir: &Path, name: &str, users: &Names) -> io::Result<Option<QueueInfo>> {
-    let path = dir.join(name.trim_start_matches('/'));
+    read_file(dir, OsStr::new(name.trim_start_matches('/')), users)
+}
+
+/// Reads the queue whose file in the mount is `file` (its name without
+/// the slash, in any bytes). `Ok(None)` when it vanished.
+fn read_file(dir: &Path, file: &OsStr, users: &Names) -> io::Result<Option<QueueInfo>> {
+    let path = dir.join(file);
+    let raw = [b"/", file.as_bytes()].concat();
+    let utf8 = std::str::from_utf8(&raw).ok();
+    let (name, shown_path) = match utf8 {
+        Some(n) => (n.to_string(), path.display().to_string()),
+        None => (
+            render::escape(&raw),
+            format!("{}/{}", dir.display(), render::escape(file.as_bytes())),
+        ),
+    };
     let meta = match fs::metadata(&path) {
         Ok(m) => m,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
@@ -227,14 +291,23 @@ pub fn read_queue(dir: &Path, name: &str, users: &Names) -> io::Result<Option<Qu
     let status = fs::read_to_string(&path)
         .ok()
         .and_then(|s| parse_status(s.trim()));
-    let (attrs, unreadable) = match attributes(name) {
-        Ok(a) => (Some(a), None),
-        Err(e) if e.kind() == pmq::ErrorKind::NotFound => return Ok(None),
-        Err(e) => (None, Some(e.detail().to_string())),
+    let (attrs, unreadable) = match utf8 {
+        Some(n) => match attributes(n) {
+            Ok(a) => (Some(a), None),
+            Err(e) if e.kind() == pmq::ErrorKind::NotFound => return Ok(None),
+            Err(e) => (None, Some(e.detail().to_string())),
+        },
+        None => match raw_attributes(&raw) {
+            Ok(a) => (Some(a), None),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => (None, Some(format!("cannot open queue {name}: {e}"))),
+        },
     };
     Ok(Some(QueueInfo {
-        name: name.to_string(),
-        path: path.display().to_string(),
+        name,
+        name_utf8: utf8.is_some(),
+        name_hex: render::hex(&raw),
+        path: shown_path,
         messages: attrs.map(|a| a.current_messages),
         bytes: status.as_ref().map(|s| s.qsize),
         max_messages: attrs.map(|a| a.max_messages),
@@ -262,20 +335,25 @@ pub fn list(dir: &Path) -> Result<Vec<QueueInfo>, Failure> {
         )
     })?;
     let users = Names::load();
-    let mut names: Vec<String> = entries
+    // Every name, UTF-8 or not, sorted by its bytes.
+    let mut files: Vec<OsString> = entries
         .filter_map(|e| e.ok())
-        .map(|e| format!("/{}", e.file_name().to_string_lossy()))
+        .map(|e| e.file_name())
         .collect();
-    names.sort();
-    let mut out = Vec::with_capacity(names.len());
-    for name in names {
-        match read_queue(dir, &name, &users) {
+    files.sort();
+    let mut out = Vec::with_capacity(files.len());
+    for file in files {
+        match read_file(dir, &file, &users) {
             Ok(Some(info)) => out.push(info),
             Ok(None) => {} // removed while we looked
             Err(e) => {
                 return Err(Failure::new(
                     OTHER,
-                    format!("cannot read {}: {e}", dir.join(&name[1..]).display()),
+                    format!(
+                        "cannot read {}/{}: {e}",
+                        dir.display(),
+                        render::escape(file.as_bytes())
+                    ),
                 ))
             }
         }
