@@ -774,8 +774,16 @@ class MessageQueue {
 
     /// Closes the descriptor now (the handle stays; later calls throw
     /// ClosedError except name(), mode(), can_read/can_write(), describe()
-    /// and unlink()). Closing twice throws ClosedError. A callback
-    /// notification is gone afterwards and its function destroyed.
+    /// and unlink()). Closing twice throws ClosedError. Every thread waiting
+    /// in send() or receive() on this handle (with or without a timeout)
+    /// wakes at once and throws ClosedError, having moved nothing; waits on
+    /// other handles of the queue go on. A callback notification is gone
+    /// afterwards and its function destroyed.
+    ///
+    /// After fork(), the child may use, close and destroy the handles it
+    /// inherited; the parent's notifications stay the parent's (none of its
+    /// callbacks runs in the child, and nothing in the child waits for them),
+    /// and the child's own registrations are delivered to the child only.
     void close() const {
         detail::check(::pmq_queue_close(handle()));
         if (cell_) cell_->take();
@@ -793,9 +801,11 @@ class MessageQueue {
     // --- notifications ----------------------------------------------------
     // Kernel rules (see pmq.h): one-shot; only on the empty -> non-empty
     // transition; one registration per queue system-wide (InUseError if
-    // another process holds it); none while a receiver is blocked; Linux
-    // drops the registration when this process closes ANY descriptor of the
-    // queue. A new registration through this handle replaces the old one.
+    // another process holds it); none while a raw mq_receive() caller is
+    // blocked on the queue (a waiting pmq receive waits in ppoll and does not
+    // suppress it); Linux drops the registration when this process closes
+    // ANY descriptor of the queue. A new registration through this handle
+    // replaces the old one.
 
     /// Sends signal `signo` to this process when the queue becomes non-empty.
     void notify_signal(int signo) const {
@@ -808,9 +818,9 @@ class MessageQueue {
     /// notification is cancelled, or the queue is closed or destroyed; the
     /// callback may call notify_callback() again from inside itself, receive
     /// from the queue, cancel, close, and even destroy the queue (destroying
-    /// is safe only while no other delivery of this queue runs: one that
-    /// started after the callback re-registered itself would not be waited
-    /// for, as pmq.h's guarantee excepts calls made from inside the callback).
+    /// from inside waits for the queue's other running callbacks; a
+    /// registration made by a callback while a cancel, close or destroy of
+    /// the queue is in progress throws ClosedError).
     /// It must not throw (an escaping exception calls std::terminate). A
     /// delivery already under way when you replace the callback may run the
     /// new one.

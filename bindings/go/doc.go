@@ -55,6 +55,15 @@
 // Linux drops this process's notification registration on a queue whenever
 // the process closes ANY descriptor of that queue.
 //
+// Close wakes every goroutine waiting in Send or Receive on the Queue: they
+// return ErrClosed at once, having sent or taken nothing. Waits on other
+// Queues of the same name go on.
+//
+// A Go program cannot fork without exec (syscall.ForkExec, os/exec), and
+// queue descriptors are close-on-exec, so a child process never inherits a
+// Queue; it opens the queue by name. (For C programs that fork, pmq.h states
+// what a child may do with inherited handles and their notifications.)
+//
 // # Errors
 //
 // Failures are *Error values carrying the operation, the queue name, the
