@@ -102,7 +102,21 @@ fn global() -> &'static Global {
 }
 
 fn state() -> MutexGuard<'static, State> {
-    global().state.lock().unwrap_or_else(|p| p.into_inner())
+    let mut st = global().state.lock().unwrap_or_else(|p| p.into_inner());
+    let ids = std::mem::take(&mut *removals());
+    for id in ids {
+        let _ = st.consumed(id);
+    }
+    st
+}
+
+/// Registrations the kernel dropped, reported by the backend's reader
+/// without waiting for the state lock (the thread registering may hold it
+/// while it reads); handled by the next [`state`] call. Only this lock, and
+/// never the state lock after it, is taken by the reader.
+fn removals() -> MutexGuard<'static, Vec<u64>> {
+    static REMOVALS: Mutex<Vec<u64>> = Mutex::new(Vec::new());
+    REMOVALS.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 thread_local! {
@@ -110,12 +124,15 @@ thread_local! {
     static IN_CALLBACK: Cell<u64> = const { Cell::new(0) };
     /// The lock, held by the forking thread from just before fork() until
     /// just after it, in parent and child.
-    static FORK_GUARD: RefCell<Option<MutexGuard<'static, State>>> = const { RefCell::new(None) };
+    #[allow(clippy::type_complexity)]
+    static FORK_GUARD: RefCell<Option<(MutexGuard<'static, State>, MutexGuard<'static, Vec<u64>>)>> =
+        const { RefCell::new(None) };
 }
 
 extern "C" fn fork_prepare() {
     let g = state();
-    let _ = FORK_GUARD.try_with(|c| *c.borrow_mut() = Some(g));
+    let r = removals();
+    let _ = FORK_GUARD.try_with(|c| *c.borrow_mut() = Some((g, r)));
 }
 
 extern "C" fn fork_parent() {
@@ -124,7 +141,8 @@ extern "C" fn fork_parent() {
 
 extern "C" fn fork_child() {
     let _ = FORK_GUARD.try_with(|c| {
-        if let Some(mut st) = c.borrow_mut().take() {
+        if let Some((mut st, mut removed)) = c.borrow_mut().take() {
+            removed.clear();
             // Only this thread exists in the child: the parent's callback
             // threads, waits and registrations are not ours.
             st.generation += 1;
@@ -376,8 +394,7 @@ fn deliver(id: u64) {
 /// Called by the backend when the kernel dropped registration `id` without
 /// delivering it (this process closed a descriptor of the queue, or cancelled).
 fn removed(id: u64) {
-    let mut st = state();
-    let _ = st.consumed(id);
+    removals().push(id);
 }
 
 /// Live callback registrations and handle states, for leak tests.

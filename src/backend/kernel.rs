@@ -706,63 +706,160 @@ impl NotifySocket {
         }))
     }
 
+    /// Whether one more registration fits without mq_notify having to wait
+    /// for room: asked of the kernel (SO_MEMINFO: memory charged to the
+    /// socket now against its receive buffer) where it can tell, else our
+    /// own count of registrations whose cookie was not read yet.
+    fn has_room(&self) -> bool {
+        match socket_meminfo(self.fd) {
+            Some((charged, rcvbuf)) => charged + 4 * CHARGE_PER_REGISTRATION < rcvbuf,
+            None => self.outstanding.load(Ordering::Acquire) < self.capacity,
+        }
+    }
+
     /// Reads cookies until the socket goes away: a wake-up runs the
     /// registration's callback on a new thread, a removal forgets it.
     fn serve(&self, deliver: fn(u64), removed: fn(u64)) {
+        while self.read_one(0, deliver, removed) != Read::Gone {}
+    }
+
+    /// Reads cookies that are already there, without waiting (a registering
+    /// thread making room when the helper lags behind).
+    fn drain(&self, deliver: fn(u64), removed: fn(u64)) {
+        while self.read_one(libc::MSG_DONTWAIT, deliver, removed) == Read::Cookie {}
+    }
+
+    /// Reads and handles one cookie: a wake-up runs the registration's
+    /// callback on a new thread, a removal forgets it. `removed` must not
+    /// wait for the core's lock (the registering thread may hold it here).
+    fn read_one(&self, flags: libc::c_int, deliver: fn(u64), removed: fn(u64)) -> Read {
         let mut buf = [0u8; 2 * COOKIE_LEN];
-        loop {
-            // SAFETY: sockaddr_nl is plain data; all-zero is valid.
-            let mut addr: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
-            let mut alen = std::mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t;
-            // SAFETY: `buf` is writable for its length, `addr`/`alen` are a
-            // valid address buffer and its size.
-            let n = unsafe {
-                libc::recvfrom(
-                    self.fd,
-                    buf.as_mut_ptr().cast(),
-                    buf.len(),
-                    0,
-                    (&mut addr as *mut libc::sockaddr_nl).cast(),
-                    &mut alen,
-                )
+        // SAFETY: sockaddr_nl is plain data; all-zero is valid.
+        let mut addr: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
+        let mut alen = std::mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t;
+        // SAFETY: `buf` is writable for its length, `addr`/`alen` are a
+        // valid address buffer and its size.
+        let n = unsafe {
+            libc::recvfrom(
+                self.fd,
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                flags,
+                (&mut addr as *mut libc::sockaddr_nl).cast(),
+                &mut alen,
+            )
+        };
+        if n < 0 {
+            return match Errno::last() {
+                Errno::EAGAIN if flags & libc::MSG_DONTWAIT != 0 => Read::Empty,
+                Errno::EINTR | Errno::ENOBUFS | Errno::EAGAIN | Errno::ENOMEM => Read::Other,
+                _ => Read::Gone, // the socket is gone
             };
-            if n < 0 {
-                match Errno::last() {
-                    Errno::EINTR | Errno::ENOBUFS | Errno::EAGAIN | Errno::ENOMEM => continue,
-                    _ => return, // the socket is gone
-                }
-            }
-            // Only the kernel (port 0) sends cookies; ignore anything else.
-            if n as usize != COOKIE_LEN || addr.nl_pid != 0 {
-                continue;
-            }
-            let _ = self
-                .outstanding
-                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |v| v.checked_sub(1));
-            let mut idb = [0u8; 8];
-            idb.copy_from_slice(&buf[..8]);
-            let id = u64::from_ne_bytes(idb);
-            match buf[COOKIE_LEN - 1] {
-                NOTIFY_WOKENUP => {
-                    let spawned = std::thread::Builder::new()
-                        .name("pmq-notify".into())
-                        .stack_size(8 << 20)
-                        .spawn(move || {
-                            // This thread inherited the helper's all-blocked
-                            // mask; a callback runs with signals unblocked,
-                            // as glibc's SIGEV_THREAD callbacks do.
-                            set_all_signals(libc::SIG_UNBLOCK);
-                            deliver(id)
-                        });
-                    if spawned.is_err() {
-                        // No thread to be had: run it here rather than lose it.
-                        deliver(id);
-                    }
-                }
-                NOTIFY_REMOVED => removed(id),
-                _ => {}
-            }
         }
+        // Only the kernel (port 0) sends cookies; ignore anything else.
+        if n as usize != COOKIE_LEN || addr.nl_pid != 0 {
+            return Read::Other;
+        }
+        let _ = self
+            .outstanding
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |v| v.checked_sub(1));
+        let mut idb = [0u8; 8];
+        idb.copy_from_slice(&buf[..8]);
+        let id = u64::from_ne_bytes(idb);
+        match buf[COOKIE_LEN - 1] {
+            NOTIFY_WOKENUP => {
+                let spawned = std::thread::Builder::new()
+                    .name("pmq-notify".into())
+                    .stack_size(8 << 20)
+                    .spawn(move || {
+                        // Started with all signals blocked (by the helper's
+                        // mask); a callback runs with signals unblocked, as
+                        // glibc's SIGEV_THREAD callbacks do.
+                        set_all_signals(libc::SIG_UNBLOCK);
+                        deliver(id)
+                    });
+                if spawned.is_err() {
+                    // No thread to be had: run it here rather than lose it.
+                    deliver(id);
+                }
+            }
+            NOTIFY_REMOVED => removed(id),
+            _ => {}
+        }
+        Read::Cookie
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Read {
+    Cookie,
+    Empty,
+    Other,
+    Gone,
+}
+
+/// SO_MEMINFO (asm-generic/socket.h; other values on alpha, mips, parisc,
+/// sparc, where pmq falls back to counting).
+#[cfg(any(
+    target_arch = "x86_64",
+    target_arch = "x86",
+    target_arch = "aarch64",
+    target_arch = "arm",
+    target_arch = "riscv64",
+    target_arch = "loongarch64",
+    target_arch = "s390x",
+    target_arch = "powerpc64"
+))]
+const SO_MEMINFO: libc::c_int = 55;
+
+/// (bytes charged to the socket's receive side, its receive buffer size).
+fn socket_meminfo(fd: RawFd) -> Option<(usize, usize)> {
+    #[cfg(any(
+        target_arch = "x86_64",
+        target_arch = "x86",
+        target_arch = "aarch64",
+        target_arch = "arm",
+        target_arch = "riscv64",
+        target_arch = "loongarch64",
+        target_arch = "s390x",
+        target_arch = "powerpc64"
+    ))]
+    {
+        let mut info = [0u32; 9]; // SK_MEMINFO_VARS
+        let mut len = std::mem::size_of_val(&info) as libc::socklen_t;
+        // SAFETY: `info` is writable for `len` bytes; the kernel writes at
+        // most that much and sets `len` to what it wrote.
+        let r = unsafe {
+            libc::getsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                SO_MEMINFO,
+                info.as_mut_ptr().cast(),
+                &mut len,
+            )
+        };
+        let rcv = libc::SK_MEMINFO_RCVBUF as usize;
+        if r == 0 && len as usize >= (rcv + 1) * 4 {
+            return Some((
+                info[libc::SK_MEMINFO_RMEM_ALLOC as usize] as usize,
+                info[rcv] as usize,
+            ));
+        }
+        None
+    }
+    #[cfg(not(any(
+        target_arch = "x86_64",
+        target_arch = "x86",
+        target_arch = "aarch64",
+        target_arch = "arm",
+        target_arch = "riscv64",
+        target_arch = "loongarch64",
+        target_arch = "s390x",
+        target_arch = "powerpc64"
+    )))]
+    {
+        let _ = fd;
+        None
     }
 }
 
@@ -789,6 +886,10 @@ fn set_all_signals(how: libc::c_int) -> libc::sigset_t {
 /// child each get exactly their own notifications).
 pub(crate) struct Delivery {
     sockets: Vec<Arc<NotifySocket>>,
+    helpers: Vec<std::thread::JoinHandle<()>>,
+    /// The parent's, in a child after fork.
+    inherited: Vec<Arc<NotifySocket>>,
+    inherited_helpers: Vec<std::thread::JoinHandle<()>>,
     deliver: fn(u64),
     removed: fn(u64),
 }
@@ -799,6 +900,9 @@ impl Delivery {
     pub(crate) const fn new(deliver: fn(u64), removed: fn(u64)) -> Delivery {
         Delivery {
             sockets: Vec::new(),
+            helpers: Vec::new(),
+            inherited: Vec::new(),
+            inherited_helpers: Vec::new(),
             deliver,
             removed,
         }
@@ -807,15 +911,23 @@ impl Delivery {
     /// A socket with room for one more registration, made (with its helper
     /// thread) when none has room.
     fn socket(&mut self) -> Result<Arc<NotifySocket>, Errno> {
-        if let Some(s) = self
-            .sockets
-            .iter()
-            .find(|s| s.outstanding.load(Ordering::Acquire) < s.capacity)
-        {
+        if let Some(s) = self.sockets.iter().find(|s| s.has_room()) {
+            return Ok(Arc::clone(s));
+        }
+        // Usually the room is taken by cookies the helper has not read yet
+        // (a thread registering and cancelling in a loop outpaces it): read
+        // them here, and make a new socket only for live registrations.
+        let (deliver, removed) = (self.deliver, self.removed);
+        let mut block = set_all_signals(libc::SIG_BLOCK);
+        for s in &self.sockets {
+            s.drain(deliver, removed);
+        }
+        // SAFETY: `block` is the mask saved above; restoring it is valid.
+        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &mut block, std::ptr::null_mut()) };
+        if let Some(s) = self.sockets.iter().find(|s| s.has_room()) {
             return Ok(Arc::clone(s));
         }
         let s = NotifySocket::open()?;
-        let (deliver, removed) = (self.deliver, self.removed);
         let helper = Arc::clone(&s);
         // The helper (and the callback threads it starts) must not take the
         // process's signals: start it with all of them blocked.
@@ -825,23 +937,28 @@ impl Delivery {
             .spawn(move || helper.serve(deliver, removed));
         // SAFETY: `old` is the mask saved above; restoring it is valid.
         unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut()) };
-        if spawned.is_err() {
+        let Ok(thread) = spawned else {
             // SAFETY: we own `s.fd` and nothing else uses it.
             unsafe { libc::close(s.fd) };
             return Err(Errno::EAGAIN);
-        }
+        };
         self.sockets.push(Arc::clone(&s));
+        self.helpers.push(thread);
         Ok(s)
     }
 
     /// In a child after fork: the sockets and helper threads are the
     /// parent's; close the inherited descriptors and start afresh.
     pub(crate) fn after_fork_in_child(&mut self) {
-        for s in self.sockets.drain(..) {
+        for s in &self.sockets {
             // SAFETY: the descriptor was inherited from the parent and is
             // used by no thread of this (single-threaded) child.
             unsafe { libc::close(s.fd) };
         }
+        // Kept, never used again: what the parent's helper threads own is
+        // still allocated here, and stays reachable (no leak report).
+        self.inherited.append(&mut self.sockets);
+        self.inherited_helpers.append(&mut self.helpers);
     }
 }
 
