@@ -918,12 +918,12 @@ impl Delivery {
         // (a thread registering and cancelling in a loop outpaces it): read
         // them here, and make a new socket only for live registrations.
         let (deliver, removed) = (self.deliver, self.removed);
-        let mut block = set_all_signals(libc::SIG_BLOCK);
+        let block = set_all_signals(libc::SIG_BLOCK);
         for s in &self.sockets {
             s.drain(deliver, removed);
         }
         // SAFETY: `block` is the mask saved above; restoring it is valid.
-        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &mut block, std::ptr::null_mut()) };
+        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &block, std::ptr::null_mut()) };
         if let Some(s) = self.sockets.iter().find(|s| s.has_room()) {
             return Ok(Arc::clone(s));
         }
