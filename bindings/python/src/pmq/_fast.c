@@ -77,7 +77,32 @@ static int parse_timeout(PyObject *o, double *out)
         t = PyFloat_AsDouble(o);
         if (t == -1.0 && PyErr_Occurred()) {
             if (PyErr_ExceptionMatches(PyExc_OverflowError)) {
+                /*
+                 * Beyond a double (10**400, a huge Fraction...): a negative
+                 * one is as invalid as any negative timeout; a positive one
+                 * waits like None, as every timeout above FOREVER does.
+                 * (posix_ipc 1.3.2 raises TypeError for any int of 2**63 or
+                 * more, whatever its sign: its C long conversion overflows.)
+                 */
+                PyObject *zero;
+                int negative;
+
                 PyErr_Clear();
+                zero = PyLong_FromLong(0);
+                if (zero == NULL)
+                    return -1;
+                negative = PyObject_RichCompareBool(o, zero, Py_LT);
+                Py_DECREF(zero);
+                if (negative < 0)
+                    return -1;
+                if (negative) {
+                    /* Not %R: the repr of a huge int may itself fail. */
+                    PyErr_Format(PyExc_ValueError,
+                                 "The timeout must be None or a non-negative number of "
+                                 "seconds, not a negative %s too large for a float",
+                                 Py_TYPE(o)->tp_name);
+                    return -1;
+                }
                 t = INFINITY;
             } else if (PyErr_ExceptionMatches(PyExc_TypeError)) {
                 PyErr_Clear();
