@@ -29,6 +29,7 @@ handler returns, the call raises SignalError, as posix_ipc does.
 import atexit as _atexit
 import ctypes as _ctypes
 import glob as _glob
+import itertools as _itertools
 import operator as _operator
 import os as _os
 import threading as _threading
@@ -211,6 +212,21 @@ _MAX_MESSAGE_SIZE_DEFAULT = _Default("QUEUE_MESSAGE_SIZE_MAX_DEFAULT")
 
 # --------------------------------------------------------- notifications
 
+# Callback registrations that may still be delivered: key -> (queue,
+# function, param). libpmq gives the key to the delivery thread as the
+# callback's `param`: an integer, never a pointer. A delivery that libpmq had
+# already started when its registration was replaced may reach Python after
+# the replacing call returned; it then finds no entry and calls nothing. So an
+# entry is dropped as soon as libpmq no longer calls its registration, and a
+# late delivery never uses anything released. A queue has at most one entry,
+# its live registration (q._current); the entry keeps the queue alive.
+_callbacks = {}
+_next_key = _itertools.count(1).__next__
+# Serializes callback and signal registrations, so each one knows which
+# registration it replaced. Reentrant: a signal handler may register while
+# the main thread is inside a registration. Cancel and close do not take it:
+# they wait for running callbacks, which may be registering again.
+_register_lock = _threading.RLock()
 # Queues with a callback registration that may still fire: kept alive (like
 # posix_ipc, which never frees them) until it fires or is cancelled/closed.
 _armed = {}
@@ -220,11 +236,15 @@ _armed_lock = _threading.Lock()
 @_ffi.def_extern()
 def pmq_py_notify_trampoline(param):
     """Runs on libpmq's notification thread (cffi takes the GIL)."""
-    ctx = _ffi.from_handle(param)
+    key = int(_ffi.cast("uintptr_t", param))
+    # The registration is one-shot: its entry is never used again.
+    ctx = _callbacks.pop(key, None)
+    if ctx is None:
+        # Replaced while libpmq was starting this delivery: the replacing
+        # call has returned, so the old callback must not run now.
+        return
     q, function, arg = ctx
-    # The registration is one-shot: this handle is never called again.
-    q._handles.pop(id(ctx), None)
-    if q._current is ctx:
+    if q._current == key:
         q._current = None
         with _armed_lock:
             _armed.pop(id(q), None)
@@ -243,9 +263,11 @@ def _forget_armed_in_child():
     # A forked child holds no registration of its parent's (the kernel ties
     # it to the process), so it has nothing to cancel at exit. The lock may
     # have been held by another thread at the fork: make a new one.
-    global _armed_lock
+    global _armed_lock, _register_lock
     _armed_lock = _threading.Lock()
+    _register_lock = _threading.RLock()
     _armed.clear()
+    _callbacks.clear()
 
 
 _os.register_at_fork(after_in_child=_forget_armed_in_child)
@@ -282,7 +304,7 @@ class MessageQueue(_fast.QueueBase):
     """
 
     __slots__ = ("_q", "_name", "_mode", "_read", "_write", "_max_messages",
-                 "_max_message_size", "_closed", "_handles", "_current",
+                 "_max_message_size", "_closed", "_current",
                  "__weakref__")
 
     def __init__(self, name, flags=0, mode=0o600, max_messages=_MAX_MESSAGES_DEFAULT,
@@ -323,8 +345,7 @@ class MessageQueue(_fast.QueueBase):
         self._max_messages = int(attrs[0])
         self._max_message_size = int(attrs[1])
         self._set_handle(int(_ffi.cast("uintptr_t", self._q)), self._max_message_size)
-        self._handles = {}
-        self._current = None
+        self._current = None  # the key of the live callback registration
 
     def __del__(self):
         q = getattr(self, "_q", None)
@@ -356,39 +377,47 @@ class MessageQueue(_fast.QueueBase):
             self._forget_callbacks()
         elif isinstance(notification, int):
             signo = _int_arg("signal number", notification, 0, _INT_MAX)
-            r = _lib.pmq_py_notify_signal(self._q, signo)
-            if r:
-                raise _error(r)
-            # A replaced callback registration will not be called.
-            self._current = None
-            with _armed_lock:
-                _armed.pop(id(self), None)
+            with _register_lock:
+                r = _lib.pmq_py_notify_signal(self._q, signo)
+                if r:
+                    raise _error(r)
+                # It replaced any callback registration, which libpmq no
+                # longer calls: drop that one's entry.
+                self._forget_callbacks()
         elif isinstance(notification, tuple) and len(notification) == 2 and callable(notification[0]):
-            ctx = (self, notification[0], notification[1])
-            handle = _ffi.new_handle(ctx)
-            # Kept until the callback has run, or cancel/close/free returned
-            # (libpmq's guarantee that it no longer runs or will run).
-            self._handles[id(ctx)] = handle
-            previous = self._current
-            self._current = ctx
-            with _armed_lock:
-                _armed[id(self)] = self
-            r = _lib.pmq_py_notify_callback(self._q, handle)
-            if r:
-                self._handles.pop(id(ctx), None)
-                if self._current is ctx:
-                    self._current = previous
-                    if previous is None:
-                        with _armed_lock:
-                            _armed.pop(id(self), None)
-                raise _error(r)
+            with _register_lock:
+                key = _next_key()
+                previous = self._current
+                # In place before the call: the new registration may fire
+                # before the call returns.
+                _callbacks[key] = (self, notification[0], notification[1])
+                self._current = key
+                with _armed_lock:
+                    _armed[id(self)] = self
+                r = _lib.pmq_py_notify_callback(self._q, _ffi.cast("void *", key))
+                if r:
+                    _callbacks.pop(key, None)
+                    if self._current == key:
+                        # The previous registration stands (unless it was
+                        # delivered meanwhile).
+                        self._current = previous if previous in _callbacks else None
+                        if self._current is None:
+                            with _armed_lock:
+                                _armed.pop(id(self), None)
+                    raise _error(r)
+                # libpmq replaced the previous registration and no longer
+                # calls it (a delivery of it already under way finds no
+                # entry): only the live registration's entry is kept.
+                if previous is not None:
+                    _callbacks.pop(previous, None)
         else:
             raise ValueError("The notification must be None, an integer (a signal number), or a "
                              "tuple of (function, parameter), not %r" % (notification,))
 
     def _forget_callbacks(self):
-        self._current = None
-        self._handles.clear()
+        key, self._current = self._current, None
+        if key is not None:
+            _callbacks.pop(key, None)
         with _armed_lock:
             _armed.pop(id(self), None)
 
