@@ -18,6 +18,9 @@ Where pmq differs from posix_ipc (all on purpose, see the README):
   ``sys.unraisablehook`` instead of being lost;
 * QUEUE_MESSAGES_MAX_DEFAULT and QUEUE_MESSAGE_SIZE_MAX_DEFAULT are read from
   the system each time they are used, so a changed sysctl is seen at once;
+* calling ``__init__`` again on an open queue closes its handle first
+  (posix_ipc leaks the old descriptor); if the new open fails, the object is
+  left closed;
 * ``str(q)`` shows the name and the message count (as the reference's
   documentation says), ``repr(q)`` every attribute.
 
@@ -309,8 +312,10 @@ class MessageQueue(_fast.QueueBase):
 
     def __init__(self, name, flags=0, mode=0o600, max_messages=_MAX_MESSAGES_DEFAULT,
                  max_message_size=_MAX_MESSAGE_SIZE_DEFAULT, read=True, write=True):
-        self._q = None
-        self._closed = True
+        if getattr(self, "_q", None) is None:
+            self._q = None
+            self._closed = True
+            self._current = None
         flags = _int_arg("flags", flags, -_INT_MAX - 1, _INT_MAX)
         mode = _int_arg("mode", mode, 0, 0xFFFFFFFF)
         if max_messages is _MAX_MESSAGES_DEFAULT:
@@ -330,13 +335,23 @@ class MessageQueue(_fast.QueueBase):
             cname = _ffi.NULL
         else:
             cname = _name_arg(name)
+        if not self._closed:
+            # __init__ called again on an open queue (posix_ipc 1.3.2 then
+            # leaks the old descriptor): the old handle is closed first, as
+            # close() does; if the open below fails, the object stays closed.
+            # The old handle is freed once no call (another thread's
+            # blocking receive...) uses it any more.
+            self._close(quiet=True)
         out = _new("pmq_queue **")
         attrs = _new("int64_t[2]")
         r = _lib.pmq_py_open(cname, flags, mode, max_messages, max_message_size, read, write,
                              out, attrs)
         if r:
             raise _error(r)
-        self._q = out[0]
+        # Freed (pmq_queue_free) when the last reference goes: this object's
+        # (replaced by a new __init__, or dropped by __del__), or that of a
+        # call still using it.
+        self._q = _ffi.gc(out[0], _lib.pmq_queue_free)
         self._closed = False
         self._name = _ffi.string(_lib.pmq_queue_name(self._q)).decode("utf-8", "surrogateescape")
         self._mode = mode
@@ -344,7 +359,7 @@ class MessageQueue(_fast.QueueBase):
         self._write = write
         self._max_messages = int(attrs[0])
         self._max_message_size = int(attrs[1])
-        self._set_handle(int(_ffi.cast("uintptr_t", self._q)), self._max_message_size)
+        self._set_handle(int(_ffi.cast("uintptr_t", self._q)), self._max_message_size, self._q)
         self._current = None  # the key of the live callback registration
 
     def __del__(self):
@@ -352,13 +367,13 @@ class MessageQueue(_fast.QueueBase):
         if q is None:
             return
         self._q = None
-        self._set_handle(0, 0)
+        self._set_handle(0, 0, None)
         try:
             if not self._closed:
                 _warnings.warn("unclosed pmq.MessageQueue %r" % (self._name,), ResourceWarning,
                                stacklevel=2, source=self)
         finally:
-            _lib.pmq_queue_free(q)
+            del q  # the last reference: pmq_queue_free closes and frees the handle
 
     # -- messages: send() and receive() are pmq._fast.QueueBase's (C).
 
@@ -426,8 +441,12 @@ class MessageQueue(_fast.QueueBase):
     def close(self):
         """Closes this handle (other handles stay valid). Linux then drops
         this process's notification registration on the queue."""
+        self._close(quiet=False)
+
+    def _close(self, quiet):
+        # quiet: a handle another thread closed meanwhile is fine.
         r = _lib.pmq_py_close(self._q)
-        if r:
+        if r and not (quiet and (r & 0xFF) == _S.PMQ_STATUS_CLOSED):
             raise _error(r)
         self._closed = True
         self._forget_callbacks()
