@@ -1,6 +1,7 @@
 """send() and receive(): payloads, priorities, order, timeouts, block."""
 
 import array
+import fractions
 import math
 import threading
 
@@ -124,6 +125,74 @@ def test_negative_or_nan_timeout_is_value_error(queue, bad):
     with pytest.raises(ValueError, match="timeout"):
         queue.send(b"x", timeout=bad)
     assert queue.current_messages == 0
+
+
+def outcome_within(call, unblock, wait=5):
+    """Runs call() in a thread and returns ("returned", value) or ("raised",
+    exception). A call still waiting after `wait` seconds fails the test
+    instead of hanging it: unblock() then lets it finish."""
+    outcome = []
+
+    def run():
+        try:
+            outcome.append(("returned", call()))
+        except BaseException as e:
+            outcome.append(("raised", e))
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    t.join(wait)
+    if t.is_alive():
+        unblock()
+        t.join(wait)
+        pytest.fail("the call was still waiting after %s s: %r" % (wait, outcome))
+    return outcome[0]
+
+
+# Too large for a double: float() of these raises OverflowError.
+HUGE = [10**400, 2**1024, fractions.Fraction(10**400)]
+
+
+@pytest.mark.parametrize("op", ["receive", "send"])
+@pytest.mark.parametrize("huge", HUGE, ids=["10**400", "2**1024", "Fraction(10**400)"])
+def test_negative_timeout_too_large_for_a_float_is_value_error(queue, huge, op):
+    # Was: the OverflowError became +inf whatever the sign, so these waited forever.
+    bad = -huge
+    if op == "receive":  # on an empty queue: a receive that waits blocks
+        call, unblock = (lambda: queue.receive(timeout=bad)), (lambda: queue.send(b"unblock"))
+    else:  # on a full queue: a send that waits blocks
+        for _ in range(queue.max_messages):
+            queue.send(b"fill")
+        call, unblock = (lambda: queue.send(b"x", timeout=bad)), queue.receive
+    kind, what = outcome_within(call, unblock)
+    assert kind == "raised" and isinstance(what, ValueError), (kind, what)
+    assert "timeout" in str(what)
+
+
+@pytest.mark.parametrize("huge", HUGE, ids=["10**400", "2**1024", "Fraction(10**400)"])
+def test_positive_timeout_too_large_for_a_float_waits_like_none(queue, huge):
+    # posix_ipc 1.3.2 raises TypeError("The timeout must be None or a
+    # non-negative number") for any int of 2**63 or more (its conversion to a
+    # C long overflows), and ExistentialError for a float above about 9.2e18.
+    # pmq waits like None, as it does for every timeout above 10**15 s
+    # (1e300, inf): a longer-than-forever timeout is still a valid one.
+    got = []
+    t = threading.Thread(target=lambda: got.append(queue.receive(timeout=huge)), daemon=True)
+    t.start()
+    t.join(0.3)
+    assert t.is_alive() and got == []  # it waits on the empty queue
+    queue.send(b"late")
+    t.join(5)
+    assert got == [(b"late", 0)]
+    for _ in range(queue.max_messages):
+        queue.send(b"fill")
+    t = threading.Thread(target=lambda: got.append(queue.send(b"last", timeout=huge)), daemon=True)
+    t.start()
+    t.join(0.3)
+    assert t.is_alive()  # it waits on the full queue
+    queue.receive()
+    t.join(5)
+    assert got[1:] == [None] and queue.current_messages == queue.max_messages
 
 
 @pytest.mark.parametrize("bad", ["1", b"1", object(), [1]])

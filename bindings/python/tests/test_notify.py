@@ -6,6 +6,7 @@ import subprocess
 import sys
 import threading
 import time
+import tracemalloc
 import warnings
 import weakref
 
@@ -165,6 +166,97 @@ def test_new_registration_replaces_the_old(queue, sigusr1):
     assert wait_until(lambda: sigusr1 == [signal.SIGUSR1])
     time.sleep(QUIET)
     assert calls == ["new"]
+
+
+def kept_after(step, n=20000):
+    """Bytes still allocated (tracemalloc, after a collection) by n calls of
+    step(i), after a warm-up."""
+    for i in range(100):
+        step(i)
+    gc.collect()
+    tracemalloc.start()
+    try:
+        for i in range(n):
+            step(i)
+        gc.collect()
+        return tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+
+
+# A kept callback registration costs some 300 bytes: 20,000 of them, 6 MB.
+KEPT_LIMIT = 200_000
+
+
+def test_rearming_keeps_only_the_live_registration(queue):
+    calls = []
+    kept = kept_after(lambda i: queue.request_notification((calls.append, i)))
+    assert kept < KEPT_LIMIT, "20,000 re-arms kept %d bytes" % kept
+    queue.send(b"x")  # only the last registration is live
+    assert wait_until(lambda: calls == [19999])
+    time.sleep(QUIET)
+    assert calls == [19999]
+
+
+def test_a_signal_registration_releases_the_callback_it_replaces(queue, sigusr1):
+    calls = []
+
+    def step(i):
+        queue.request_notification((calls.append, i))
+        queue.request_notification(signal.SIGUSR1)
+
+    kept = kept_after(step, 10000)
+    assert kept < KEPT_LIMIT, "10,000 callback+signal registrations kept %d bytes" % kept
+    assert id(queue) not in pmq._armed
+    queue.send(b"x")
+    assert wait_until(lambda: sigusr1 == [signal.SIGUSR1])
+    time.sleep(QUIET)
+    assert calls == []
+
+
+CHURN = r"""
+import sys, time, pmq
+q = pmq.MessageQueue(sys.argv[1])
+print("open", flush=True)
+end = time.monotonic() + float(sys.argv[2])
+n = 0
+while time.monotonic() < end:  # empty -> non-empty, again and again
+    q.send(b"x")
+    q.receive()
+    n += 1
+q.close()
+print(n)
+"""
+
+REARM_WHILE_DELIVERING = r"""
+import subprocess, sys, time, pmq
+q = pmq.MessageQueue(sys.argv[1], pmq.O_CREX, max_messages=2, max_message_size=8)
+churn = subprocess.Popen([sys.executable, "-c", sys.argv[2], sys.argv[1], "1.5"],
+                         stdout=subprocess.PIPE, text=True)
+assert churn.stdout.readline() == "open\n"
+calls = []
+rearms = 0
+while churn.poll() is None:
+    q.request_notification((calls.append, rearms))
+    rearms += 1
+    if rearms % 2:
+        time.sleep(0.0002)  # lets some deliveries reach Python
+q.request_notification(None)
+assert churn.wait() == 0
+assert len(calls) == len(set(calls)), "a registration was called twice"
+print("ok: %d re-arms, %d calls, %s transitions" % (rearms, len(calls), churn.stdout.read().strip()))
+q.close()
+"""
+
+
+def test_rearming_while_deliveries_run_never_uses_a_released_registration(qname):
+    # A delivery libpmq had started when a re-arm replaced its registration
+    # may reach Python after the re-arm returned; the released registration
+    # must not be used then. In a child: a crash there fails the test.
+    child = subprocess.run([sys.executable, "-c", REARM_WHILE_DELIVERING, qname, CHURN],
+                           capture_output=True, text=True, timeout=60)
+    assert child.returncode == 0, child.stderr
+    assert child.stdout.startswith("ok")
 
 
 def test_close_cancels_and_no_callback_runs_after(make_queue):

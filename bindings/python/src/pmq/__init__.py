@@ -18,6 +18,9 @@ Where pmq differs from posix_ipc (all on purpose, see the README):
   ``sys.unraisablehook`` instead of being lost;
 * QUEUE_MESSAGES_MAX_DEFAULT and QUEUE_MESSAGE_SIZE_MAX_DEFAULT are read from
   the system each time they are used, so a changed sysctl is seen at once;
+* calling ``__init__`` again on an open queue closes its handle first
+  (posix_ipc leaks the old descriptor); if the new open fails, the object is
+  left closed;
 * ``str(q)`` shows the name and the message count (as the reference's
   documentation says), ``repr(q)`` every attribute.
 
@@ -29,6 +32,7 @@ handler returns, the call raises SignalError, as posix_ipc does.
 import atexit as _atexit
 import ctypes as _ctypes
 import glob as _glob
+import itertools as _itertools
 import operator as _operator
 import os as _os
 import threading as _threading
@@ -211,6 +215,21 @@ _MAX_MESSAGE_SIZE_DEFAULT = _Default("QUEUE_MESSAGE_SIZE_MAX_DEFAULT")
 
 # --------------------------------------------------------- notifications
 
+# Callback registrations that may still be delivered: key -> (queue,
+# function, param). libpmq gives the key to the delivery thread as the
+# callback's `param`: an integer, never a pointer. A delivery that libpmq had
+# already started when its registration was replaced may reach Python after
+# the replacing call returned; it then finds no entry and calls nothing. So an
+# entry is dropped as soon as libpmq no longer calls its registration, and a
+# late delivery never uses anything released. A queue has at most one entry,
+# its live registration (q._current); the entry keeps the queue alive.
+_callbacks = {}
+_next_key = _itertools.count(1).__next__
+# Serializes callback and signal registrations, so each one knows which
+# registration it replaced. Reentrant: a signal handler may register while
+# the main thread is inside a registration. Cancel and close do not take it:
+# they wait for running callbacks, which may be registering again.
+_register_lock = _threading.RLock()
 # Queues with a callback registration that may still fire: kept alive (like
 # posix_ipc, which never frees them) until it fires or is cancelled/closed.
 _armed = {}
@@ -220,11 +239,15 @@ _armed_lock = _threading.Lock()
 @_ffi.def_extern()
 def pmq_py_notify_trampoline(param):
     """Runs on libpmq's notification thread (cffi takes the GIL)."""
-    ctx = _ffi.from_handle(param)
+    key = int(_ffi.cast("uintptr_t", param))
+    # The registration is one-shot: its entry is never used again.
+    ctx = _callbacks.pop(key, None)
+    if ctx is None:
+        # Replaced while libpmq was starting this delivery: the replacing
+        # call has returned, so the old callback must not run now.
+        return
     q, function, arg = ctx
-    # The registration is one-shot: this handle is never called again.
-    q._handles.pop(id(ctx), None)
-    if q._current is ctx:
+    if q._current == key:
         q._current = None
         with _armed_lock:
             _armed.pop(id(q), None)
@@ -243,9 +266,11 @@ def _forget_armed_in_child():
     # A forked child holds no registration of its parent's (the kernel ties
     # it to the process), so it has nothing to cancel at exit. The lock may
     # have been held by another thread at the fork: make a new one.
-    global _armed_lock
+    global _armed_lock, _register_lock
     _armed_lock = _threading.Lock()
+    _register_lock = _threading.RLock()
     _armed.clear()
+    _callbacks.clear()
 
 
 _os.register_at_fork(after_in_child=_forget_armed_in_child)
@@ -282,13 +307,15 @@ class MessageQueue(_fast.QueueBase):
     """
 
     __slots__ = ("_q", "_name", "_mode", "_read", "_write", "_max_messages",
-                 "_max_message_size", "_closed", "_handles", "_current",
+                 "_max_message_size", "_closed", "_current",
                  "__weakref__")
 
     def __init__(self, name, flags=0, mode=0o600, max_messages=_MAX_MESSAGES_DEFAULT,
                  max_message_size=_MAX_MESSAGE_SIZE_DEFAULT, read=True, write=True):
-        self._q = None
-        self._closed = True
+        if getattr(self, "_q", None) is None:
+            self._q = None
+            self._closed = True
+            self._current = None
         flags = _int_arg("flags", flags, -_INT_MAX - 1, _INT_MAX)
         mode = _int_arg("mode", mode, 0, 0xFFFFFFFF)
         if max_messages is _MAX_MESSAGES_DEFAULT:
@@ -308,13 +335,23 @@ class MessageQueue(_fast.QueueBase):
             cname = _ffi.NULL
         else:
             cname = _name_arg(name)
+        if not self._closed:
+            # __init__ called again on an open queue (posix_ipc 1.3.2 then
+            # leaks the old descriptor): the old handle is closed first, as
+            # close() does; if the open below fails, the object stays closed.
+            # The old handle is freed once no call (another thread's
+            # blocking receive...) uses it any more.
+            self._close(quiet=True)
         out = _new("pmq_queue **")
         attrs = _new("int64_t[2]")
         r = _lib.pmq_py_open(cname, flags, mode, max_messages, max_message_size, read, write,
                              out, attrs)
         if r:
             raise _error(r)
-        self._q = out[0]
+        # Freed (pmq_queue_free) when the last reference goes: this object's
+        # (replaced by a new __init__, or dropped by __del__), or that of a
+        # call still using it.
+        self._q = _ffi.gc(out[0], _lib.pmq_queue_free)
         self._closed = False
         self._name = _ffi.string(_lib.pmq_queue_name(self._q)).decode("utf-8", "surrogateescape")
         self._mode = mode
@@ -322,22 +359,21 @@ class MessageQueue(_fast.QueueBase):
         self._write = write
         self._max_messages = int(attrs[0])
         self._max_message_size = int(attrs[1])
-        self._set_handle(int(_ffi.cast("uintptr_t", self._q)), self._max_message_size)
-        self._handles = {}
-        self._current = None
+        self._set_handle(int(_ffi.cast("uintptr_t", self._q)), self._max_message_size, self._q)
+        self._current = None  # the key of the live callback registration
 
     def __del__(self):
         q = getattr(self, "_q", None)
         if q is None:
             return
         self._q = None
-        self._set_handle(0, 0)
+        self._set_handle(0, 0, None)
         try:
             if not self._closed:
                 _warnings.warn("unclosed pmq.MessageQueue %r" % (self._name,), ResourceWarning,
                                stacklevel=2, source=self)
         finally:
-            _lib.pmq_queue_free(q)
+            del q  # the last reference: pmq_queue_free closes and frees the handle
 
     # -- messages: send() and receive() are pmq._fast.QueueBase's (C).
 
@@ -356,39 +392,47 @@ class MessageQueue(_fast.QueueBase):
             self._forget_callbacks()
         elif isinstance(notification, int):
             signo = _int_arg("signal number", notification, 0, _INT_MAX)
-            r = _lib.pmq_py_notify_signal(self._q, signo)
-            if r:
-                raise _error(r)
-            # A replaced callback registration will not be called.
-            self._current = None
-            with _armed_lock:
-                _armed.pop(id(self), None)
+            with _register_lock:
+                r = _lib.pmq_py_notify_signal(self._q, signo)
+                if r:
+                    raise _error(r)
+                # It replaced any callback registration, which libpmq no
+                # longer calls: drop that one's entry.
+                self._forget_callbacks()
         elif isinstance(notification, tuple) and len(notification) == 2 and callable(notification[0]):
-            ctx = (self, notification[0], notification[1])
-            handle = _ffi.new_handle(ctx)
-            # Kept until the callback has run, or cancel/close/free returned
-            # (libpmq's guarantee that it no longer runs or will run).
-            self._handles[id(ctx)] = handle
-            previous = self._current
-            self._current = ctx
-            with _armed_lock:
-                _armed[id(self)] = self
-            r = _lib.pmq_py_notify_callback(self._q, handle)
-            if r:
-                self._handles.pop(id(ctx), None)
-                if self._current is ctx:
-                    self._current = previous
-                    if previous is None:
-                        with _armed_lock:
-                            _armed.pop(id(self), None)
-                raise _error(r)
+            with _register_lock:
+                key = _next_key()
+                previous = self._current
+                # In place before the call: the new registration may fire
+                # before the call returns.
+                _callbacks[key] = (self, notification[0], notification[1])
+                self._current = key
+                with _armed_lock:
+                    _armed[id(self)] = self
+                r = _lib.pmq_py_notify_callback(self._q, _ffi.cast("void *", key))
+                if r:
+                    _callbacks.pop(key, None)
+                    if self._current == key:
+                        # The previous registration stands (unless it was
+                        # delivered meanwhile).
+                        self._current = previous if previous in _callbacks else None
+                        if self._current is None:
+                            with _armed_lock:
+                                _armed.pop(id(self), None)
+                    raise _error(r)
+                # libpmq replaced the previous registration and no longer
+                # calls it (a delivery of it already under way finds no
+                # entry): only the live registration's entry is kept.
+                if previous is not None:
+                    _callbacks.pop(previous, None)
         else:
             raise ValueError("The notification must be None, an integer (a signal number), or a "
                              "tuple of (function, parameter), not %r" % (notification,))
 
     def _forget_callbacks(self):
-        self._current = None
-        self._handles.clear()
+        key, self._current = self._current, None
+        if key is not None:
+            _callbacks.pop(key, None)
         with _armed_lock:
             _armed.pop(id(self), None)
 
@@ -397,8 +441,12 @@ class MessageQueue(_fast.QueueBase):
     def close(self):
         """Closes this handle (other handles stay valid). Linux then drops
         this process's notification registration on the queue."""
+        self._close(quiet=False)
+
+    def _close(self, quiet):
+        # quiet: a handle another thread closed meanwhile is fine.
         r = _lib.pmq_py_close(self._q)
-        if r:
+        if r and not (quiet and (r & 0xFF) == _S.PMQ_STATUS_CLOSED):
             raise _error(r)
         self._closed = True
         self._forget_callbacks()

@@ -4,11 +4,14 @@
  * over cffi (see ffi_build.py).
  *
  * QueueBase holds the pmq_queue pointer that MessageQueue (a Python subclass)
- * opened through cffi and hands over with _set_handle(); MessageQueue owns
- * it and frees it. Blocking calls release the GIL. On failure, libpmq's
- * detail is copied right after the failing call, with the GIL held, before
- * any Python code can run, and turned into an exception by the Python
- * factory registered with set_error_factory().
+ * opened through cffi and hands over with _set_handle(), with its owner (the
+ * cffi object that frees it when released): each call holds the owner while
+ * it uses the pointer, so a handle replaced meanwhile (by __init__ called
+ * again) is freed only after the call (libpmq: pmq_queue_free() must not
+ * race with another call). Blocking calls release the GIL. On failure,
+ * libpmq's detail is copied right after the failing call, with the GIL held,
+ * before any Python code can run, and turned into an exception by the
+ * Python factory registered with set_error_factory().
  */
 
 #define PY_SSIZE_T_CLEAN
@@ -29,6 +32,7 @@ static PyObject *error_factory; /* callable(status, errno, detail: bytes) -> exc
 typedef struct {
     PyObject_HEAD
     pmq_queue *q;
+    PyObject *owner; /* keeps q allocated; NULL with q */
     Py_ssize_t max_message_size;
 } QueueBase;
 
@@ -77,7 +81,32 @@ static int parse_timeout(PyObject *o, double *out)
         t = PyFloat_AsDouble(o);
         if (t == -1.0 && PyErr_Occurred()) {
             if (PyErr_ExceptionMatches(PyExc_OverflowError)) {
+                /*
+                 * Beyond a double (10**400, a huge Fraction...): a negative
+                 * one is as invalid as any negative timeout; a positive one
+                 * waits like None, as every timeout above FOREVER does.
+                 * (posix_ipc 1.3.2 raises TypeError for any int of 2**63 or
+                 * more, whatever its sign: its C long conversion overflows.)
+                 */
+                PyObject *zero;
+                int negative;
+
                 PyErr_Clear();
+                zero = PyLong_FromLong(0);
+                if (zero == NULL)
+                    return -1;
+                negative = PyObject_RichCompareBool(o, zero, Py_LT);
+                Py_DECREF(zero);
+                if (negative < 0)
+                    return -1;
+                if (negative) {
+                    /* Not %R: the repr of a huge int may itself fail. */
+                    PyErr_Format(PyExc_ValueError,
+                                 "The timeout must be None or a non-negative number of "
+                                 "seconds, not a negative %s too large for a float",
+                                 Py_TYPE(o)->tp_name);
+                    return -1;
+                }
                 t = INFINITY;
             } else if (PyErr_ExceptionMatches(PyExc_TypeError)) {
                 PyErr_Clear();
@@ -187,13 +216,14 @@ static PyObject *QueueBase_send(QueueBase *self, PyObject *const *args, Py_ssize
 {
     PyObject *argv[3];
     PyObject *message, *timeout_obj, *priority_obj;
-    PyObject *encoded = NULL;
+    PyObject *encoded = NULL, *owner, *result;
     Py_buffer view;
     int have_view = 0;
     const char *data;
     Py_ssize_t len;
     double timeout;
     uint32_t priority;
+    pmq_queue *q;
     pmq_status st;
 
     if (parse_args("send", args, nargs, kwnames, send_names, 3, 1, argv) < 0)
@@ -224,20 +254,28 @@ static PyObject *QueueBase_send(QueueBase *self, PyObject *const *args, Py_ssize
     if (parse_timeout(timeout_obj, &timeout) < 0 || parse_priority(priority_obj, &priority) < 0)
         goto error;
 
+    q = self->q;
+    owner = self->owner;
+    Py_XINCREF(owner);
     Py_BEGIN_ALLOW_THREADS
     if (timeout < 0)
-        st = pmq_queue_send(self->q, (const uint8_t *)data, (size_t)len, priority);
+        st = pmq_queue_send(q, (const uint8_t *)data, (size_t)len, priority);
     else
-        st = pmq_queue_send_timeout(self->q, (const uint8_t *)data, (size_t)len, priority,
-                                    timeout);
+        st = pmq_queue_send_timeout(q, (const uint8_t *)data, (size_t)len, priority, timeout);
     Py_END_ALLOW_THREADS
 
     if (have_view)
         PyBuffer_Release(&view);
     Py_XDECREF(encoded);
-    if (st != PMQ_STATUS_OK)
-        return fail(st);
-    Py_RETURN_NONE;
+    if (st != PMQ_STATUS_OK) {
+        result = fail(st);
+    } else {
+        result = Py_None;
+        Py_INCREF(result);
+    }
+    /* Last: releasing the owner may free the handle (after fail() read the error). */
+    Py_XDECREF(owner);
+    return result;
 
 error:
     if (have_view)
@@ -251,12 +289,13 @@ static const char *const receive_names[] = {"timeout"};
 static PyObject *QueueBase_receive(QueueBase *self, PyObject *const *args, Py_ssize_t nargs,
                                    PyObject *kwnames)
 {
-    PyObject *timeout_obj, *msg, *prio, *result;
+    PyObject *timeout_obj, *msg, *prio, *result, *owner;
     char stack[STACK_BUFFER];
     char *buf = stack;
     size_t size = (size_t)self->max_message_size, len = 0;
     uint32_t priority = 0;
     double timeout;
+    pmq_queue *q;
     pmq_status st;
 
     if (parse_args("receive", args, nargs, kwnames, receive_names, 1, 0, &timeout_obj) < 0)
@@ -271,18 +310,25 @@ static PyObject *QueueBase_receive(QueueBase *self, PyObject *const *args, Py_ss
         size = sizeof stack; /* no handle: libpmq reports it */
     }
 
+    q = self->q;
+    owner = self->owner;
+    Py_XINCREF(owner);
     Py_BEGIN_ALLOW_THREADS
     if (timeout < 0)
-        st = pmq_queue_receive(self->q, (uint8_t *)buf, size, &len, &priority);
+        st = pmq_queue_receive(q, (uint8_t *)buf, size, &len, &priority);
     else
-        st = pmq_queue_receive_timeout(self->q, (uint8_t *)buf, size, &len, &priority, timeout);
+        st = pmq_queue_receive_timeout(q, (uint8_t *)buf, size, &len, &priority, timeout);
     Py_END_ALLOW_THREADS
 
     if (st != PMQ_STATUS_OK) {
         if (buf != stack)
             PyMem_RawFree(buf);
-        return fail(st);
+        result = fail(st);
+        /* Last: releasing the owner may free the handle (after fail() read the error). */
+        Py_XDECREF(owner);
+        return result;
     }
+    Py_XDECREF(owner);
     msg = PyBytes_FromStringAndSize(buf, (Py_ssize_t)len);
     if (buf != stack)
         PyMem_RawFree(buf);
@@ -304,17 +350,37 @@ static PyObject *QueueBase_receive(QueueBase *self, PyObject *const *args, Py_ss
     return result;
 }
 
-/* _set_handle(address: int, max_message_size: int); address 0 detaches. */
+/*
+ * _set_handle(address: int, max_message_size: int, owner); address 0 (owner
+ * None) detaches. The previous owner is released: the handle it keeps is
+ * freed once no call uses it.
+ */
 static PyObject *QueueBase_set_handle(QueueBase *self, PyObject *args)
 {
     unsigned long long address;
     Py_ssize_t size;
+    PyObject *owner;
 
-    if (!PyArg_ParseTuple(args, "Kn:_set_handle", &address, &size))
+    if (!PyArg_ParseTuple(args, "KnO:_set_handle", &address, &size, &owner))
         return NULL;
+    if (owner == Py_None)
+        owner = NULL;
+    if ((address == 0) != (owner == NULL)) {
+        PyErr_SetString(PyExc_ValueError, "_set_handle: a handle needs its owner, and only it");
+        return NULL;
+    }
     self->q = (pmq_queue *)(uintptr_t)address;
     self->max_message_size = size;
+    Py_XINCREF(owner);
+    Py_XSETREF(self->owner, owner);
     Py_RETURN_NONE;
+}
+
+static void QueueBase_dealloc(QueueBase *self)
+{
+    self->q = NULL;
+    Py_CLEAR(self->owner);
+    Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
 static PyMethodDef QueueBase_methods[] = {
@@ -336,6 +402,7 @@ static PyTypeObject QueueBase_Type = {
     PyVarObject_HEAD_INIT(NULL, 0)
     .tp_name = "pmq._fast.QueueBase",
     .tp_basicsize = sizeof(QueueBase),
+    .tp_dealloc = (destructor)QueueBase_dealloc,
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
     .tp_doc = "The C part of pmq.MessageQueue (send, receive).",
     .tp_methods = QueueBase_methods,
