@@ -798,67 +798,42 @@ enum Read {
     Gone,
 }
 
-/// SO_MEMINFO (asm-generic/socket.h; other values on alpha, mips, parisc,
-/// sparc, where pmq falls back to counting).
-#[cfg(any(
-    target_arch = "x86_64",
-    target_arch = "x86",
-    target_arch = "aarch64",
-    target_arch = "arm",
-    target_arch = "riscv64",
-    target_arch = "loongarch64",
-    target_arch = "s390x",
-    target_arch = "powerpc64"
-))]
-const SO_MEMINFO: libc::c_int = 55;
+/// SO_MEMINFO: 55 in asm-generic/socket.h; mips and sparc number it
+/// otherwise, and there pmq falls back to counting.
+const SO_MEMINFO: Option<libc::c_int> = if cfg!(any(
+    target_arch = "mips",
+    target_arch = "mips64",
+    target_arch = "sparc",
+    target_arch = "sparc64"
+)) {
+    None
+} else {
+    Some(55)
+};
 
 /// (bytes charged to the socket's receive side, its receive buffer size).
 fn socket_meminfo(fd: RawFd) -> Option<(usize, usize)> {
-    #[cfg(any(
-        target_arch = "x86_64",
-        target_arch = "x86",
-        target_arch = "aarch64",
-        target_arch = "arm",
-        target_arch = "riscv64",
-        target_arch = "loongarch64",
-        target_arch = "s390x",
-        target_arch = "powerpc64"
-    ))]
-    {
-        let mut info = [0u32; 9]; // SK_MEMINFO_VARS
-        let mut len = std::mem::size_of_val(&info) as libc::socklen_t;
-        // SAFETY: `info` is writable for `len` bytes; the kernel writes at
-        // most that much and sets `len` to what it wrote.
-        let r = unsafe {
-            libc::getsockopt(
-                fd,
-                libc::SOL_SOCKET,
-                SO_MEMINFO,
-                info.as_mut_ptr().cast(),
-                &mut len,
-            )
-        };
-        let rcv = libc::SK_MEMINFO_RCVBUF as usize;
-        if r == 0 && len as usize >= (rcv + 1) * 4 {
-            return Some((
-                info[libc::SK_MEMINFO_RMEM_ALLOC as usize] as usize,
-                info[rcv] as usize,
-            ));
-        }
-        None
-    }
-    #[cfg(not(any(
-        target_arch = "x86_64",
-        target_arch = "x86",
-        target_arch = "aarch64",
-        target_arch = "arm",
-        target_arch = "riscv64",
-        target_arch = "loongarch64",
-        target_arch = "s390x",
-        target_arch = "powerpc64"
-    )))]
-    {
-        let _ = fd;
+    let opt = SO_MEMINFO?;
+    let mut info = [0u32; 9]; // SK_MEMINFO_VARS
+    let mut len = std::mem::size_of_val(&info) as libc::socklen_t;
+    // SAFETY: `info` is writable for `len` bytes; the kernel writes at most
+    // that much and sets `len` to what it wrote.
+    let r = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            opt,
+            info.as_mut_ptr().cast(),
+            &mut len,
+        )
+    };
+    let rcv = libc::SK_MEMINFO_RCVBUF as usize;
+    if r == 0 && len as usize >= (rcv + 1) * 4 {
+        Some((
+            info[libc::SK_MEMINFO_RMEM_ALLOC as usize] as usize,
+            info[rcv] as usize,
+        ))
+    } else {
         None
     }
 }
