@@ -7,11 +7,16 @@
 //! lifetime logic, nor the C ABI.
 //!
 //! Contract every backend keeps:
-//! - `send`/`receive` block according to the descriptor's blocking state;
-//! - `try_send`/`try_receive` never wait and never change the blocking state
-//!   (they report [`Attempt::NotNow`] when they cannot complete now, and
-//!   [`Attempt::NonBlocking`] when the handle itself is non-blocking);
-//! - `wait` waits for readiness for at most the given time on a monotonic clock;
+//! - nothing blocks inside a transfer: `try_send`/`try_receive` (whatever
+//!   the handle's `block` switch) and `attempt_send`/`attempt_receive`
+//!   (which report [`Attempt::NonBlocking`] for a non-blocking handle) never
+//!   wait and never change the blocking state; [`Attempt::NotNow`] means the
+//!   queue is full / empty right now;
+//! - `wait` waits for readiness for at most the given time on a monotonic
+//!   clock, and ends at once, now and later, after `wake_waiters` (close);
+//!   `prepare_wait` is called before the caller's last closed check;
+//! - callback notifications are delivered through the backend's
+//!   [`Delivery`], owned and locked by `crate::notify`;
 //! - errors come back as raw errno values, mapped to [`crate::Error`] by the
 //!   backend's `describe_*` functions, which know what each value means there.
 
