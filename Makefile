@@ -43,7 +43,7 @@ cli:
 lib: $(LIB_SONAME_LINK)
 
 $(LIB_A) $(LIB_SO): FORCE
-	$(CARGO) build $(CARGO_PROFILE_FLAG) --lib
+	$(CARGO) build $(CARGO_PROFILE_FLAG) -p pmq-ffi
 
 $(LIB_SONAME_LINK): $(LIB_SO)
 	ln -sf libpmq.so $@

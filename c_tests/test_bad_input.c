@@ -168,13 +168,13 @@ static void dummy_callback(void *param) { (void)param; }
     X(set_block_closed, "pmq_queue_set_block", PMQ_STATUS_CLOSED, pmq_queue_set_block(F_closed, false)) \
     X(attrs_closed, "pmq_queue_get_attributes", PMQ_STATUS_CLOSED, pmq_queue_get_attributes(F_closed, &F_attrs)) \
     X(cur_closed, "pmq_queue_current_messages", PMQ_STATUS_CLOSED, pmq_queue_current_messages(F_closed, &F_i64)) \
-    X(maxm_closed, "pmq_queue_max_messages", PMQ_STATUS_CLOSED, pmq_queue_max_messages(F_closed, &F_i64)) \
-    X(maxs_closed, "pmq_queue_max_message_size", PMQ_STATUS_CLOSED, pmq_queue_max_message_size(F_closed, &F_i64)) \
     X(fileno_closed, "pmq_queue_fileno", PMQ_STATUS_CLOSED, pmq_queue_fileno(F_closed, &F_int))  \
     /* documented to keep working after close */                                                 \
     X(is_closed_closed, "pmq_queue_is_closed", PMQ_STATUS_OK, pmq_queue_is_closed(F_closed, &F_bool)) \
     X(mode_closed, "pmq_queue_mode", PMQ_STATUS_OK, pmq_queue_mode(F_closed, &F_prio))           \
     X(access_closed, "pmq_queue_access", PMQ_STATUS_OK, pmq_queue_access(F_closed, NULL, NULL))  \
+    X(maxm_closed, "pmq_queue_max_messages", PMQ_STATUS_OK, pmq_queue_max_messages(F_closed, &F_i64)) \
+    X(maxs_closed, "pmq_queue_max_message_size", PMQ_STATUS_OK, pmq_queue_max_message_size(F_closed, &F_i64)) \
     X(describe_closed, "pmq_queue_describe", PMQ_STATUS_OK, pmq_queue_describe(F_closed, PMQ_DESCRIBE_DEBUG, F_text, sizeof F_text, NULL)) \
     X(unlink_closed_gone, "pmq_queue_unlink", PMQ_STATUS_NOT_FOUND, pmq_queue_unlink(F_closed))  \
     /* pmq_unlink: NULL and every kind of invalid name */                                        \

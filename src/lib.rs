@@ -1,9 +1,10 @@
 //! # pmq: POSIX named message queues with a stable C ABI
 //!
 //! A safe Rust core ([`Queue`], [`OpenOptions`], [`Timeout`], [`Error`]) on
-//! the Linux kernel's POSIX message queues, exported to C through `src/ffi`
-//! (see `include/pmq.h`). A queue opened by pmq is an ordinary kernel queue:
-//! any program calling `mq_open` on the same name shares it.
+//! the Linux kernel's POSIX message queues. (The C ABI, `libpmq` and
+//! `include/pmq.h`, is a separate crate, `pmq-ffi`, built on this one.) A
+//! queue opened by pmq is an ordinary kernel queue: any program calling
+//! `mq_open` on the same name shares it.
 //!
 //! ```no_run
 //! use pmq::{Queue, Timeout};
@@ -20,16 +21,19 @@
 #![warn(missing_docs)]
 
 mod backend;
+#[cfg(test)]
+mod core_tests;
 mod error;
-pub mod ffi;
-mod limits;
 mod name;
 mod notify;
 mod queue;
 
-pub use error::{Error, ErrorKind, Result};
-pub use limits::{queue_cost, Limits, PRIORITY_MAX, RLIMIT_INFINITY};
-pub use name::{random_name, validate_name, NAME_MAX};
+pub use backend::kernel::limits::{
+    queue_cost, Limits, FALLBACK_MSGSIZE_MAX, FALLBACK_MSG_MAX, NAME_MAX, PRIORITY_MAX,
+    RLIMIT_INFINITY,
+};
+pub use error::{status, Error, ErrorKind, Result, StatusInfo, STATUSES, STATUS_PANIC};
+pub use name::{random_name, validate_name, validate_name_bytes};
 pub use queue::{
     message_queues_supported, unlink, Attributes, DescribeStyle, OpenOptions, Queue, Timeout,
     DEFAULT_MODE, O_CREAT, O_CREX, O_EXCL,
@@ -43,17 +47,19 @@ pub use notify::live_counts as __notify_live_counts;
 /// The library version, from Cargo.toml.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// The shared library's SONAME, set by build.rs.
-pub const SONAME: &str = env!("PMQ_SONAME");
-
 /// The system's `msg_max` now: the default capacity of new queues.
 pub fn queue_messages_max_default() -> i64 {
-    limits::msg_max()
+    backend::kernel::limits::msg_max()
 }
 
 /// The system's `msgsize_max` now: the default message size of new queues.
 pub fn queue_message_size_max_default() -> i64 {
-    limits::msgsize_max()
+    backend::kernel::limits::msgsize_max()
+}
+
+/// The highest priority this system accepts (sysconf), [`PRIORITY_MAX`] on Linux.
+pub fn priority_max() -> u32 {
+    backend::kernel::limits::priority_max()
 }
 
 /// The version as MAJOR * 10000 + MINOR * 100 + PATCH (PMQ_VERSION_NUMBER).

@@ -1,16 +1,20 @@
 //! Queue names: validation before the kernel sees them, and collision-safe
 //! random names from the OS random source.
 
+use crate::backend::BackendKind;
 use crate::error::{Error, ErrorKind, Result};
-
-/// Longest name the kernel accepts after the leading slash (NAME_MAX).
-pub const NAME_MAX: usize = 255;
 
 /// Checks a queue name and says exactly what is wrong with it.
 ///
-/// A valid name is `/` followed by 1 to 255 bytes, none of which is `/` or NUL,
-/// and which is not `.` or `..`.
+/// A valid name is `/` followed by 1 to 255 bytes (`NAME_MAX`), none of
+/// which is `/` or NUL, and which is not `.` or `..`.
 pub fn validate_name(name: &str) -> Result<()> {
+    validate_name_for(name, BackendKind::default())
+}
+
+/// [`validate_name`] with the longest name `kind` accepts.
+pub(crate) fn validate_name_for(name: &str, kind: BackendKind) -> Result<()> {
+    let name_max = kind.name_max();
     let bytes = name.as_bytes();
     if bytes.is_empty() {
         return Err(Error::invalid(
@@ -39,9 +43,9 @@ pub fn validate_name(name: &str) -> Result<()> {
             "queue name {name:?} contains a second '/'; only the leading slash is allowed"
         )));
     }
-    if rest.len() > NAME_MAX {
+    if rest.len() > name_max {
         return Err(Error::invalid(format!(
-            "queue name is {} bytes after the slash; the limit is {NAME_MAX} (NAME_MAX)",
+            "queue name is {} bytes after the slash; the limit is {name_max} (NAME_MAX)",
             rest.len()
         )));
     }
@@ -82,7 +86,7 @@ pub(crate) fn os_random(buf: &mut [u8]) -> Result<()> {
         let n =
             unsafe { libc::getrandom(buf[filled..].as_mut_ptr().cast(), buf.len() - filled, 0) };
         if n < 0 {
-            let errno = nix::errno::Errno::last_raw();
+            let errno = std::io::Error::last_os_error().raw_os_error().unwrap_or(0);
             if errno == libc::EINTR {
                 continue;
             }

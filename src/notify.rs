@@ -27,9 +27,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 
-use nix::errno::Errno;
-
-use crate::backend::{self, Backend, Delivery};
+use crate::backend::{Backend, Deliveries, NotifyError};
 use crate::error::{Error, ErrorKind, Result};
 
 /// A notification callback. Runs on a thread created for the delivery.
@@ -73,7 +71,7 @@ struct State {
     held: HashMap<String, u32>,
     /// Bumped in a child after fork: counts taken before belong to the parent.
     generation: u64,
-    delivery: Delivery,
+    delivery: Deliveries,
 }
 
 struct Global {
@@ -94,7 +92,7 @@ fn global() -> &'static Global {
                 handles: HashMap::new(),
                 held: HashMap::new(),
                 generation: 0,
-                delivery: Delivery::new(deliver, removed),
+                delivery: Deliveries::new(deliver, removed),
             }),
             idle: Condvar::new(),
         }
@@ -176,8 +174,8 @@ const CLOSING: Error = Error::fixed(
 );
 const CANCELLING: Error = Error::fixed(
     ErrorKind::Closed,
-    "a cancel of this handle's notification is in progress (pmq_queue_notify_cancel called \
-     while this callback ran), so a callback may not register again until it returns",
+    "a cancel of this handle's notification is in progress (it was called while this callback \
+     ran), so a callback may not register again until the cancel returns",
 );
 
 impl State {
@@ -262,11 +260,11 @@ pub(crate) fn register(
     };
     let request = |st: &mut State| match new {
         Registration::Signal => b.notify_signal(signo),
-        Registration::Callback(id) => b.notify_thread(id, &mut st.delivery),
+        Registration::Callback(id) => b.notify_callback(id, &mut st.delivery),
     };
     let mut result = request(st);
     let mut replaced = false;
-    if result == Err(Errno::EBUSY) && st.pending(handle) {
+    if matches!(result, Err(NotifyError::Busy)) && st.pending(handle) {
         // Replace this handle's own pending registration. After this cancel
         // the process holds no registration on the queue at all.
         let _ = b.notify_cancel();
@@ -288,17 +286,19 @@ pub(crate) fn register(
             // Busy after our own cancel: the holder is another process.
             let own = !replaced && st.held.contains_key(name);
             drop(guard);
-            Err(backend::describe_notify_error(e, name, own))
+            Err(match e {
+                NotifyError::Busy => b.kind().busy_error(name, own),
+                NotifyError::Failed(e) => e,
+            })
         }
     }
 }
 
 /// Cancels the process's registration on the queue through this handle and
 /// waits until no callback of the handle runs (see [`wait_idle`]).
-pub(crate) fn cancel(handle: u64, name: &str, b: &Backend) -> Result<()> {
+pub(crate) fn cancel(handle: u64, b: &Backend) -> Result<()> {
     let mut st = state();
-    b.notify_cancel()
-        .map_err(|e| backend::describe_notify_error(e, name, false))?;
+    b.notify_cancel()?;
     st.forget_registration(handle);
     let Some(hs) = st.handles.get_mut(&handle) else {
         return Ok(()); // never registered: nothing can be running

@@ -5,12 +5,10 @@ use std::sync::atomic::{fence, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use nix::errno::Errno;
-
-use crate::backend::{self, Attempt, Backend, Interest, OpenRequest};
+pub use crate::backend::Attributes;
+use crate::backend::{Attempt, Backend, BackendKind, Interest, OpenRequest, Wake};
 use crate::error::{Error, ErrorKind, Result};
-use crate::limits;
-use crate::name::{random_name, validate_name, RANDOM_NAME_ATTEMPTS};
+use crate::name::{random_name, validate_name_for, RANDOM_NAME_ATTEMPTS};
 use crate::notify::{self, Callback};
 
 /// Create the queue if it does not exist (same value as the OS's O_CREAT).
@@ -64,8 +62,7 @@ impl Timeout {
         if s.is_infinite() {
             return Err(Error::fixed(
                 ErrorKind::InvalidArgument,
-                "timeout is infinite; to wait forever use the call without a timeout \
-                 (pmq_queue_send / pmq_queue_receive)",
+                "timeout is infinite; to wait forever, send or receive without a timeout",
             ));
         }
         if s < 0.0 {
@@ -102,6 +99,7 @@ pub struct OpenOptions {
     pub(crate) write: bool,
     pub(crate) block: bool,
     pub(crate) retry_on_interrupt: bool,
+    pub(crate) backend: BackendKind,
 }
 
 impl Default for OpenOptions {
@@ -114,16 +112,28 @@ impl OpenOptions {
     /// Open an existing queue for reading and writing, blocking; if created,
     /// mode 0600 with the system's current `msg_max` and `msgsize_max`.
     pub fn new() -> Self {
+        let backend = BackendKind::default();
+        let (max_messages, max_message_size) = backend.default_shape();
         OpenOptions {
             flags: 0,
             mode: DEFAULT_MODE,
-            max_messages: limits::msg_max(),
-            max_message_size: limits::msgsize_max(),
+            max_messages,
+            max_message_size,
             read: true,
             write: true,
             block: true,
             retry_on_interrupt: false,
+            backend,
         }
+    }
+
+    /// Options for a queue of the backend `kind` (its default shape).
+    #[cfg(test)]
+    pub(crate) fn for_backend(kind: BackendKind) -> Self {
+        let mut o = OpenOptions::new();
+        (o.max_messages, o.max_message_size) = kind.default_shape();
+        o.backend = kind;
+        o
     }
 
     /// Sets the raw flags: 0, [`O_CREAT`], or [`O_CREX`]. Checked at open.
@@ -196,6 +206,31 @@ impl OpenOptions {
         self
     }
 
+    /// The flags set (0, [`O_CREAT`] or [`O_CREX`] when valid).
+    pub fn get_flags(&self) -> i32 {
+        self.flags
+    }
+
+    /// The mode a created queue gets.
+    pub fn get_mode(&self) -> u32 {
+        self.mode
+    }
+
+    /// The capacity a created queue gets (the backend's default unless set).
+    pub fn get_max_messages(&self) -> i64 {
+        self.max_messages
+    }
+
+    /// The message size a created queue gets (the backend's default unless set).
+    pub fn get_max_message_size(&self) -> i64 {
+        self.max_message_size
+    }
+
+    /// (read, write, block, retry_on_interrupt) as set.
+    pub fn get_switches(&self) -> (bool, bool, bool, bool) {
+        (self.read, self.write, self.block, self.retry_on_interrupt)
+    }
+
     /// Checks the options without touching the system.
     pub fn validate(&self) -> Result<()> {
         if self.flags & !O_CREX != 0 {
@@ -227,18 +262,19 @@ impl OpenOptions {
             ));
         }
         if self.flags & O_CREAT != 0 {
+            let (messages, size) = self.backend.default_shape();
             if self.max_messages < 1 {
                 return Err(Error::invalid(format!(
-                    "max_messages is {}; it must be at least 1 (the system allows up to {})",
-                    self.max_messages,
-                    limits::msg_max()
+                    "max_messages is {}; it must be at least 1 (new queues get {messages} by \
+                     default)",
+                    self.max_messages
                 )));
             }
             if self.max_message_size < 1 {
                 return Err(Error::invalid(format!(
-                    "max_message_size is {}; it must be at least 1 (the system allows up to {})",
-                    self.max_message_size,
-                    limits::msgsize_max()
+                    "max_message_size is {}; it must be at least 1 (new queues get {size} by \
+                     default)",
+                    self.max_message_size
                 )));
             }
         }
@@ -251,7 +287,7 @@ impl OpenOptions {
         self.validate()?;
         match name {
             Some(n) => {
-                validate_name(n)?;
+                validate_name_for(n, self.backend)?;
                 self.open_named(n.to_owned())
             }
             None => {
@@ -286,11 +322,13 @@ impl OpenOptions {
             max_messages: self.max_messages,
             max_message_size: self.max_message_size,
         };
-        let backend = Backend::open(&req).map_err(|e| backend::describe_open_error(e, &req))?;
+        let backend = self.backend.open(&req)?;
         // An existing queue's real attributes win over the requested ones.
-        let (_, max_messages, max_message_size, _) = backend
-            .getattr()
-            .map_err(|e| backend::describe_io_error(e, "mq_getattr"))?;
+        let Attributes {
+            max_messages,
+            max_message_size,
+            ..
+        } = backend.attributes()?;
         Ok(Queue {
             name,
             mode: self.mode,
@@ -304,19 +342,6 @@ impl OpenOptions {
             notify_id: notify::new_id(),
         })
     }
-}
-
-/// A snapshot of a queue's attributes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Attributes {
-    /// Capacity in messages.
-    pub max_messages: i64,
-    /// Largest message in bytes.
-    pub max_message_size: i64,
-    /// Messages waiting now.
-    pub current_messages: i64,
-    /// Whether this handle blocks.
-    pub block: bool,
 }
 
 /// How [`Queue::describe`] renders a queue.
@@ -360,7 +385,6 @@ struct Direction {
     nonblocking: Error,
     timed_out: Error,
     closed: Error,
-    call: &'static str,
 }
 
 const SEND: Direction = Direction {
@@ -372,7 +396,6 @@ const SEND: Direction = Direction {
         ErrorKind::Closed,
         "the handle was closed while this send waited; nothing was sent",
     ),
-    call: "mq_timedsend",
 };
 
 const RECEIVE: Direction = Direction {
@@ -384,7 +407,6 @@ const RECEIVE: Direction = Direction {
         ErrorKind::Closed,
         "the handle was closed while this receive waited; nothing was received",
     ),
-    call: "mq_timedreceive",
 };
 
 const CLOSED: Error = Error::fixed(
@@ -420,6 +442,10 @@ const RECV_TIMED_OUT: Error = Error::fixed(
 const NO_WRITE: Error = Error::fixed(
     ErrorKind::Permission,
     "this handle was opened without write access; open the queue with write = true to send",
+);
+const NO_DESCRIPTOR: Error = Error::fixed(
+    ErrorKind::NotSupported,
+    "this queue's backend has no descriptor to poll; wait with a timeout instead",
 );
 const NO_READ: Error = Error::fixed(
     ErrorKind::Permission,
@@ -504,10 +530,11 @@ impl Queue {
         self.users.load(Ordering::Acquire) & CLOSED_BIT != 0
     }
 
-    /// The message-queue descriptor (usable with poll/select/epoll:
-    /// readable = a message waits, writable = there is room).
+    /// The queue's readiness descriptor, usable with poll/select/epoll
+    /// (readable = a message waits, writable = there is room). For the
+    /// kernel backend it is the message-queue descriptor itself.
     pub fn fileno(&self) -> Result<i32> {
-        Ok(self.enter()?.fd())
+        self.enter()?.readiness_fd().ok_or(NO_DESCRIPTOR)
     }
 
     /// Messages waiting now.
@@ -517,30 +544,17 @@ impl Queue {
 
     /// All attributes at once.
     pub fn attributes(&self) -> Result<Attributes> {
-        let b = self.enter()?;
-        let (flags, max_messages, max_message_size, current_messages) = b
-            .getattr()
-            .map_err(|e| backend::describe_io_error(e, "mq_getattr"))?;
-        Ok(Attributes {
-            max_messages,
-            max_message_size,
-            current_messages,
-            block: Backend::flags_block(flags),
-        })
+        self.enter()?.attributes()
     }
 
     /// The `block` switch: whether send and receive may wait.
     pub fn block(&self) -> Result<bool> {
-        self.enter()?
-            .blocking()
-            .map_err(|e| backend::describe_io_error(e, "mq_getattr"))
+        self.enter()?.block()
     }
 
     /// Sets the `block` switch for this handle only.
     pub fn set_block(&self, block: bool) -> Result<()> {
-        self.enter()?
-            .set_blocking(block)
-            .map_err(|e| backend::describe_io_error(e, "mq_setattr"))
+        self.enter()?.set_block(block)
     }
 
     #[inline]
@@ -560,11 +574,10 @@ impl Queue {
                 ),
             ));
         }
-        if priority > limits::PRIORITY_MAX {
+        let max = self.backend.kind().priority_max();
+        if priority > max {
             return Err(Error::invalid(format!(
-                "priority {priority} is above the highest priority {}; use 0..={}",
-                limits::PRIORITY_MAX,
-                limits::PRIORITY_MAX
+                "priority {priority} is above the highest priority {max}; use 0..={max}"
             )));
         }
         Ok(())
@@ -592,16 +605,12 @@ impl Queue {
     }
 
     /// Sends `msg` (may be empty or contain NULs) with `priority`
-    /// (0..=[`limits::PRIORITY_MAX`]), waiting as `timeout` says.
+    /// (0..=[`crate::PRIORITY_MAX`]), waiting as `timeout` says.
     pub fn send(&self, msg: &[u8], priority: u32, timeout: Timeout) -> Result<()> {
         let b = self.enter()?;
         self.check_send(msg, priority)?;
-        self.transfer(&b, timeout, &SEND, |once| {
-            if once {
-                b.try_send(msg, priority)
-            } else {
-                b.attempt_send(msg, priority)
-            }
+        self.transfer(&b, timeout, &SEND, |will_wait| {
+            b.try_send(msg, priority, will_wait)
         })
     }
 
@@ -611,18 +620,14 @@ impl Queue {
     pub fn receive(&self, buf: &mut [u8], timeout: Timeout) -> Result<(usize, u32)> {
         let b = self.enter()?;
         self.check_receive(buf)?;
-        self.transfer(&b, timeout, &RECEIVE, |once| {
-            if once {
-                b.try_receive(buf)
-            } else {
-                b.attempt_receive(buf)
-            }
+        self.transfer(&b, timeout, &RECEIVE, |will_wait| {
+            b.try_receive(buf, will_wait)
         })
     }
 
-    /// The timeout logic of send and receive. `op(true)` tries once without
-    /// caring whether the handle blocks; `op(false)` tries once and tells a
-    /// non-blocking handle from "not now". Every wait is a readiness wait
+    /// The timeout logic of send and receive, for both directions.
+    /// `op(will_wait)` tries once and never waits; with `will_wait` it tells
+    /// a non-blocking handle from "not now". Every wait is a readiness wait
     /// that close ends, so a waiting call never outlives close by more than
     /// a wake-up, and nothing moves once the handle is closed.
     #[inline]
@@ -634,35 +639,36 @@ impl Queue {
         mut op: impl FnMut(bool) -> Attempt<T>,
     ) -> Result<T> {
         let deadline = match timeout {
-            Timeout::TryOnce => return self.try_once(d, || op(true)),
-            Timeout::After(t) if t.is_zero() => return self.try_once(d, || op(true)),
+            Timeout::TryOnce => None,
+            Timeout::After(t) if t.is_zero() => None,
             // A wait too long to represent as an Instant has no deadline.
-            Timeout::After(t) => Instant::now().checked_add(t),
-            Timeout::Forever => None,
+            Timeout::After(t) => Some(Instant::now().checked_add(t)),
+            Timeout::Forever => Some(None),
+        };
+        let Some(deadline) = deadline else {
+            // Try once, whatever the block switch says.
+            loop {
+                match op(false) {
+                    Attempt::Done(v) => return Ok(v),
+                    Attempt::NotNow | Attempt::NonBlocking => return Err(d.not_now.clone()),
+                    Attempt::Interrupted if self.retry_on_interrupt => continue,
+                    Attempt::Interrupted => return Err(Error::INTERRUPTED),
+                    Attempt::Failed(e) => return Err(e),
+                }
+            }
         };
         loop {
-            match op(false) {
+            match op(true) {
                 Attempt::Done(v) => return Ok(v),
                 Attempt::NotNow => {}
                 Attempt::NonBlocking => return Err(d.nonblocking.clone()),
                 // A signal that arrives during even a non-waiting attempt
-                // shows as EINTR; resume like a wait does.
-                Attempt::Failed(Errno::EINTR) if self.retry_on_interrupt => continue,
-                Attempt::Failed(e) => return Err(backend::describe_io_error(e, d.call)),
+                // shows as an interruption; resume like a wait does.
+                Attempt::Interrupted if self.retry_on_interrupt => continue,
+                Attempt::Interrupted => return Err(Error::INTERRUPTED),
+                Attempt::Failed(e) => return Err(e),
             }
             self.wait_until(b, d, deadline)?;
-        }
-    }
-
-    #[inline]
-    fn try_once<T>(&self, d: &Direction, mut op: impl FnMut() -> Attempt<T>) -> Result<T> {
-        loop {
-            match op() {
-                Attempt::Done(v) => return Ok(v),
-                Attempt::NotNow | Attempt::NonBlocking => return Err(d.not_now.clone()),
-                Attempt::Failed(Errno::EINTR) if self.retry_on_interrupt => continue,
-                Attempt::Failed(e) => return Err(backend::describe_io_error(e, d.call)),
-            }
         }
     }
 
@@ -697,13 +703,15 @@ impl Queue {
                 None => None,
             };
             match b.wait(d.interest, remaining) {
-                Ok(true) if self.is_closed() => return Err(d.closed.clone()),
-                Ok(true) => return Ok(()),
-                // ppoll's timer may fire a hair before our clock agrees; loop
-                // re-checks the deadline, so a timeout is never early.
-                Ok(false) => continue,
-                Err(Errno::EINTR) if self.retry_on_interrupt => continue,
-                Err(e) => return Err(backend::describe_io_error(e, "ppoll")),
+                Wake::Ready if self.is_closed() => return Err(d.closed.clone()),
+                Wake::Ready => return Ok(()),
+                // The backend's timer may fire a hair before our clock
+                // agrees; the loop re-checks the deadline, so a timeout is
+                // never early.
+                Wake::Elapsed => continue,
+                Wake::Interrupted if self.retry_on_interrupt => continue,
+                Wake::Interrupted => return Err(Error::INTERRUPTED),
+                Wake::Failed(e) => return Err(e),
             }
         }
     }
@@ -711,7 +719,7 @@ impl Queue {
     /// Removes the queue's name; handles already open keep working and the
     /// queue is destroyed when the last one closes. Works on a closed handle.
     pub fn unlink(&self) -> Result<()> {
-        unlink(&self.name)
+        self.backend.kind().unlink(&self.name)
     }
 
     /// Closes this handle. Further calls fail with [`ErrorKind::Closed`];
@@ -775,14 +783,16 @@ impl Queue {
     /// the caller, when called from inside one) and none will be called.
     pub fn notify_cancel(&self) -> Result<()> {
         let b = self.enter()?;
-        notify::cancel(self.notify_id, &self.name, &b)
+        notify::cancel(self.notify_id, &b)
     }
 
-    /// The first step of freeing a handle through a shared reference (the C
-    /// ABI's pmq_queue_free, while callbacks may still use the handle):
-    /// refuses new registrations, drops this handle's one and waits for its
-    /// running callbacks. Afterwards nothing but the caller uses the handle.
-    pub(crate) fn release_notifications(&self) {
+    /// Ends notifications on this handle for good: refuses new
+    /// registrations, drops this handle's one and waits until none of its
+    /// callbacks is running (unless called from inside one). Dropping the
+    /// queue does this too; call it first when a callback may still use the
+    /// handle through a shared reference (as the C ABI's free does before it
+    /// releases the memory).
+    pub fn release_notifications(&self) {
         let b = self.enter().ok();
         notify::close(self.notify_id, b.as_deref(), true);
     }
@@ -815,6 +825,17 @@ impl Queue {
                     state
                 )
             }
+        }
+    }
+}
+
+#[cfg(test)]
+impl Queue {
+    /// The misbehaviour knobs of a queue of the fake backend.
+    pub(crate) fn fake_knobs(&self) -> &crate::backend::fake::Knobs {
+        match &self.backend {
+            Backend::Fake(f) => f.knobs(),
+            _ => panic!("not a fake queue"),
         }
     }
 }
@@ -869,11 +890,12 @@ impl fmt::Display for Queue {
 
 /// Removes the queue called `name`.
 pub fn unlink(name: &str) -> Result<()> {
-    validate_name(name)?;
-    backend::unlink(name).map_err(|e| backend::describe_unlink_error(e, name))
+    let kind = BackendKind::default();
+    validate_name_for(name, kind)?;
+    kind.unlink(name)
 }
 
 /// Whether this system has POSIX message queues.
 pub fn message_queues_supported() -> bool {
-    cfg!(target_os = "linux")
+    BackendKind::default().supported()
 }

@@ -23,7 +23,7 @@ REPO = os.path.normpath(os.path.join(HERE, "..", ".."))
 
 
 def cargo_lib_dir():
-    """Where `cargo build --release --lib` puts libpmq.so."""
+    """Where `cargo build --release -p pmq-ffi` puts libpmq.so."""
     target = os.environ.get("CARGO_TARGET_DIR") or os.path.join(REPO, "target")
     if not os.path.isabs(target):
         target = os.path.join(REPO, target)

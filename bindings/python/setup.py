@@ -1,4 +1,4 @@
-"""Builds pmq: runs `cargo build --release --lib` in the repository two
+"""Builds pmq: runs `cargo build --release -p pmq-ffi` in the repository two
 directories up, compiles the cffi extension against that libpmq.so, and
 bundles the library in the package under its SONAME, next to the extension
 (which finds it through RPATH=$ORIGIN). pip builds in-tree, so `pip install
@@ -22,7 +22,7 @@ from ffi_build import REPO, cargo_lib_dir  # noqa: E402
 
 
 def soname():
-    """libpmq's SONAME, derived from Cargo.toml the way build.rs does."""
+    """libpmq's SONAME, derived from Cargo.toml the way ffi/build.rs does."""
     with open(os.path.join(REPO, "Cargo.toml"), encoding="utf-8") as f:
         m = re.search(r'^version\s*=\s*"(\d+)\.(\d+)\.(\d+)', f.read(), re.M)
     if not m:
@@ -39,7 +39,7 @@ class BuildExtWithLibpmq(build_ext):
                 "bindings/python inside a pmq checkout" % REPO
             )
         cargo = os.environ.get("CARGO", "cargo")
-        cmd = [cargo, "build", "--release", "--lib"]
+        cmd = [cargo, "build", "--release", "-p", "pmq-ffi"]
         print("pmq: running %s in %s" % (" ".join(cmd), REPO))
         try:
             subprocess.check_call(cmd, cwd=REPO)

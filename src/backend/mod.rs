@@ -1,29 +1,333 @@
-//! The seam between pmq's logic and the mechanism that moves messages.
+//! The seam between pmq's logic and the mechanisms that move messages.
 //!
-//! Everything kernel-specific (the `mq_*` system calls, errno meanings, the
-//! mqueue filesystem) lives in [`kernel`]. The core (`crate::queue`) only uses
-//! the operations below, so a second, user-space shared-memory backend can be
-//! added beside it without touching the core's timeout, validation and
-//! lifetime logic, nor the C ABI.
+//! The core (`crate::queue`, `crate::notify`) knows no backend: it speaks the
+//! contract below ([`QueueBackend`]) through [`Backend`], an enum of every
+//! backend chosen when a queue is opened. One enum (not a generic) keeps one
+//! opaque handle type for the C ABI and costs one predictable branch per call.
 //!
 //! Contract every backend keeps:
-//! - nothing blocks inside a transfer: `try_send`/`try_receive` (whatever
-//!   the handle's `block` switch) and `attempt_send`/`attempt_receive`
-//!   (which report [`Attempt::NonBlocking`] for a non-blocking handle) never
-//!   wait and never change the blocking state; [`Attempt::NotNow`] means the
-//!   queue is full / empty right now;
-//! - `wait` waits for readiness for at most the given time on a monotonic
-//!   clock, and ends at once, now and later, after `wake_waiters` (close);
-//!   `prepare_wait` is called before the caller's last closed check;
-//! - callback notifications are delivered through the backend's
-//!   [`Delivery`], owned and locked by `crate::notify`;
-//! - errors come back as raw errno values, mapped to [`crate::Error`] by the
-//!   backend's `describe_*` functions, which know what each value means there.
+//! - **Nothing waits inside a transfer.** `try_send` / `try_receive` move one
+//!   message or report [`Attempt::NotNow`] (full / empty right now). With
+//!   `will_wait` the caller is about to wait, and a handle whose `block`
+//!   switch is off reports [`Attempt::NonBlocking`] instead; without it the
+//!   block switch is ignored. Neither changes the block switch.
+//! - **Waiting is readiness only.** `wait` waits at most the given time on a
+//!   monotonic clock for the queue to become readable / writable; it may wake
+//!   early or spuriously (the core tries again and keeps the deadline). After
+//!   `wake_waiters` (close) every wait of the handle, now and later, ends at
+//!   once; `prepare_wait` is called before the caller's last closed check.
+//! - **Errors are the core's.** Failures come back as [`crate::Error`] with a
+//!   detail that names the cause and the fix in the backend's own terms; a
+//!   signal that interrupts a call is [`Attempt::Interrupted`] /
+//!   [`Wake::Interrupted`], so the core applies `retry_on_interrupt`.
+//! - **Limits and names are the backend's.** Defaults for new queues, the
+//!   priority range and the longest name are asked of it.
+//! - **Notification delivery is handed in.** Callback registrations carry an
+//!   id; the backend reports deliveries through the functions given to its
+//!   delivery state ([`Deliveries`], owned and locked by `crate::notify`),
+//!   and never calls into the core itself.
 
+use std::os::fd::RawFd;
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+
+#[cfg(test)]
+pub(crate) mod fake;
 pub(crate) mod kernel;
 
-// The one place that names the kernel backend: the core imports only these.
-pub(crate) use kernel::{
-    describe_io_error, describe_notify_error, describe_open_error, describe_unlink_error, unlink,
-    Attempt, Delivery, Interest, KernelQueue as Backend, OpenRequest,
-};
+/// What a non-waiting attempt did.
+pub(crate) enum Attempt<T> {
+    /// The message moved.
+    Done(T),
+    /// The queue is full (send) or empty (receive) right now.
+    NotNow,
+    /// Like `NotNow`, and the handle's `block` switch is off, so the caller
+    /// must not wait (reported only when asked with `will_wait`).
+    NonBlocking,
+    /// A signal handler ran during the call; nothing moved.
+    Interrupted,
+    /// Any other failure.
+    Failed(Error),
+}
+
+/// How a readiness wait ended.
+pub(crate) enum Wake {
+    /// The queue may be ready, or the handle is closing: look again.
+    Ready,
+    /// The time given ran out (possibly a hair early: the caller keeps the deadline).
+    Elapsed,
+    /// A signal handler ran during the wait.
+    Interrupted,
+    /// The wait itself failed.
+    Failed(Error),
+}
+
+/// Which readiness to wait for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Interest {
+    Readable,
+    Writable,
+}
+
+/// A snapshot of a queue's attributes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Attributes {
+    /// Capacity in messages.
+    pub max_messages: i64,
+    /// Largest message in bytes.
+    pub max_message_size: i64,
+    /// Messages waiting now.
+    pub current_messages: i64,
+    /// Whether this handle blocks.
+    pub block: bool,
+}
+
+/// Parameters of an open: everything the core validated.
+pub(crate) struct OpenRequest<'a> {
+    pub name: &'a str,
+    pub read: bool,
+    pub write: bool,
+    pub create: bool,
+    pub exclusive: bool,
+    /// The handle starts with its block switch off.
+    pub nonblocking: bool,
+    pub mode: u32,
+    pub max_messages: i64,
+    pub max_message_size: i64,
+}
+
+/// Why a notification request was refused.
+pub(crate) enum NotifyError {
+    /// The queue already has a registration (its holder is unknown here:
+    /// the core knows whether a handle of this process may hold it).
+    Busy,
+    /// Any other failure.
+    Failed(Error),
+}
+
+/// The contract a backend implements (see the module documentation).
+pub(crate) trait QueueBackend: Sized + Send + Sync {
+    /// Longest name after the leading slash, in bytes.
+    const NAME_MAX: usize;
+    /// Highest message priority.
+    const PRIORITY_MAX: u32;
+    /// (max_messages, max_message_size) of a new queue when none is asked
+    /// for, read now (a system's limits may change at any time).
+    fn default_shape() -> (i64, i64);
+    /// Whether this backend works on this system.
+    fn supported() -> bool;
+    /// Opens or creates a queue.
+    fn open(req: &OpenRequest<'_>) -> Result<Self>;
+    /// Removes a queue's name; open handles keep working.
+    fn unlink(name: &str) -> Result<()>;
+
+    /// Sends one message without waiting.
+    fn try_send(&self, msg: &[u8], priority: u32, will_wait: bool) -> Attempt<()>;
+    /// Receives one message without waiting: (length, priority).
+    fn try_receive(&self, buf: &mut [u8], will_wait: bool) -> Attempt<(usize, u32)>;
+    /// Called before the caller's last closed check ahead of a wait.
+    fn prepare_wait(&self);
+    /// Waits for readiness at most `timeout` (None: no limit).
+    fn wait(&self, interest: Interest, timeout: Option<Duration>) -> Wake;
+    /// Ends every wait of this handle, now and later (the handle is closing).
+    fn wake_waiters(&self);
+    /// Releases the handle's resources; no call is in progress or will start.
+    fn shutdown(&self);
+
+    /// The queue's attributes now.
+    fn attributes(&self) -> Result<Attributes>;
+    /// The block switch.
+    fn block(&self) -> Result<bool>;
+    /// Sets the block switch of this handle only.
+    fn set_block(&self, block: bool) -> Result<()>;
+    /// A descriptor poll/epoll report readable (a message waits) and
+    /// writable (there is room) on, if the backend has one.
+    fn readiness_fd(&self) -> Option<RawFd>;
+
+    /// Asks for signal `signo` when the queue goes from empty to non-empty.
+    fn notify_signal(&self, signo: i32) -> std::result::Result<(), NotifyError>;
+    /// Asks for delivery of registration `id` through `deliveries`.
+    fn notify_callback(
+        &self,
+        id: u64,
+        deliveries: &mut Deliveries,
+    ) -> std::result::Result<(), NotifyError>;
+    /// Removes this process's registration, if it holds one.
+    fn notify_cancel(&self) -> Result<()>;
+    /// The error for a refused registration: `own` says whether a handle of
+    /// this process may hold it (the backend must then not disturb it).
+    fn busy_error(name: &str, own: bool) -> Error;
+}
+
+/// Which backend a queue lives in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub(crate) enum BackendKind {
+    /// The Linux kernel's POSIX message queues.
+    #[default]
+    Kernel,
+    /// An in-memory stand-in for the core's unit tests.
+    #[cfg(test)]
+    Fake,
+}
+
+/// An open queue of some backend.
+pub(crate) enum Backend {
+    Kernel(kernel::KernelQueue),
+    #[cfg(test)]
+    Fake(fake::FakeQueue),
+}
+
+/// Runs `$body` with `$b` bound to the backend inside `$self`.
+macro_rules! dispatch {
+    ($self:expr, $b:ident => $body:expr) => {
+        match $self {
+            Backend::Kernel($b) => $body,
+            #[cfg(test)]
+            Backend::Fake($b) => $body,
+        }
+    };
+}
+
+/// Runs `$body` with `$B` naming the backend type of `$kind`.
+macro_rules! dispatch_kind {
+    ($kind:expr, $B:ident => $body:expr) => {
+        match $kind {
+            BackendKind::Kernel => {
+                type $B = kernel::KernelQueue;
+                $body
+            }
+            #[cfg(test)]
+            BackendKind::Fake => {
+                type $B = fake::FakeQueue;
+                $body
+            }
+        }
+    };
+}
+
+impl BackendKind {
+    pub(crate) fn name_max(self) -> usize {
+        dispatch_kind!(self, B => B::NAME_MAX)
+    }
+
+    pub(crate) fn priority_max(self) -> u32 {
+        dispatch_kind!(self, B => B::PRIORITY_MAX)
+    }
+
+    pub(crate) fn default_shape(self) -> (i64, i64) {
+        dispatch_kind!(self, B => B::default_shape())
+    }
+
+    pub(crate) fn supported(self) -> bool {
+        dispatch_kind!(self, B => B::supported())
+    }
+
+    pub(crate) fn open(self, req: &OpenRequest<'_>) -> Result<Backend> {
+        Ok(match self {
+            BackendKind::Kernel => Backend::Kernel(kernel::KernelQueue::open(req)?),
+            #[cfg(test)]
+            BackendKind::Fake => Backend::Fake(fake::FakeQueue::open(req)?),
+        })
+    }
+
+    pub(crate) fn unlink(self, name: &str) -> Result<()> {
+        dispatch_kind!(self, B => B::unlink(name))
+    }
+
+    pub(crate) fn busy_error(self, name: &str, own: bool) -> Error {
+        dispatch_kind!(self, B => B::busy_error(name, own))
+    }
+}
+
+impl Backend {
+    pub(crate) fn kind(&self) -> BackendKind {
+        match self {
+            Backend::Kernel(_) => BackendKind::Kernel,
+            #[cfg(test)]
+            Backend::Fake(_) => BackendKind::Fake,
+        }
+    }
+
+    #[inline]
+    pub(crate) fn try_send(&self, msg: &[u8], priority: u32, will_wait: bool) -> Attempt<()> {
+        dispatch!(self, b => b.try_send(msg, priority, will_wait))
+    }
+
+    #[inline]
+    pub(crate) fn try_receive(&self, buf: &mut [u8], will_wait: bool) -> Attempt<(usize, u32)> {
+        dispatch!(self, b => b.try_receive(buf, will_wait))
+    }
+
+    pub(crate) fn prepare_wait(&self) {
+        dispatch!(self, b => b.prepare_wait())
+    }
+
+    pub(crate) fn wait(&self, interest: Interest, timeout: Option<Duration>) -> Wake {
+        dispatch!(self, b => b.wait(interest, timeout))
+    }
+
+    pub(crate) fn wake_waiters(&self) {
+        dispatch!(self, b => b.wake_waiters())
+    }
+
+    pub(crate) fn shutdown(&self) {
+        dispatch!(self, b => b.shutdown())
+    }
+
+    pub(crate) fn attributes(&self) -> Result<Attributes> {
+        dispatch!(self, b => b.attributes())
+    }
+
+    pub(crate) fn block(&self) -> Result<bool> {
+        dispatch!(self, b => b.block())
+    }
+
+    pub(crate) fn set_block(&self, block: bool) -> Result<()> {
+        dispatch!(self, b => b.set_block(block))
+    }
+
+    pub(crate) fn readiness_fd(&self) -> Option<RawFd> {
+        dispatch!(self, b => b.readiness_fd())
+    }
+
+    pub(crate) fn notify_signal(&self, signo: i32) -> std::result::Result<(), NotifyError> {
+        dispatch!(self, b => b.notify_signal(signo))
+    }
+
+    pub(crate) fn notify_callback(
+        &self,
+        id: u64,
+        deliveries: &mut Deliveries,
+    ) -> std::result::Result<(), NotifyError> {
+        dispatch!(self, b => b.notify_callback(id, deliveries))
+    }
+
+    pub(crate) fn notify_cancel(&self) -> Result<()> {
+        dispatch!(self, b => b.notify_cancel())
+    }
+}
+
+/// Every backend's delivery state for callback notifications, owned by the
+/// core's notification registry and used only under its lock.
+pub(crate) struct Deliveries {
+    pub(crate) kernel: kernel::Delivery,
+}
+
+impl Deliveries {
+    /// `deliver(id)` runs registration `id`'s callback (called on a thread
+    /// made for the delivery); `removed(id)` forgets a registration the
+    /// backend dropped without delivering it (must not wait for the
+    /// registry's lock: the registering thread may hold it).
+    pub(crate) const fn new(deliver: fn(u64), removed: fn(u64)) -> Deliveries {
+        Deliveries {
+            kernel: kernel::Delivery::new(deliver, removed),
+        }
+    }
+
+    /// In a child after fork: what the parent's delivery threads own is
+    /// not ours; start afresh.
+    pub(crate) fn after_fork_in_child(&mut self) {
+        self.kernel.after_fork_in_child();
+    }
+}

@@ -130,7 +130,7 @@ echo "== install test: pmq $VERSION, SONAME $SONAME, in $T"
 
 # --- 1. the native libraries of a static link --------------------------------
 # shellcheck disable=SC2086 # PROFILE_FLAG is empty or one word
-(cd "$SRC" && "$CARGO" rustc $PROFILE_FLAG --lib --crate-type staticlib --quiet -- --print native-static-libs) >"$T/native" 2>&1
+(cd "$SRC" && "$CARGO" rustc $PROFILE_FLAG -p pmq-ffi --lib --crate-type staticlib --quiet -- --print native-static-libs) >"$T/native" 2>&1
 NATIVE=$(sed -n 's/.*native-static-libs: *//p' "$T/native" | tail -n 1)
 echo "   rustc native-static-libs: $NATIVE"
 cp "$T/native" "$LOG"

@@ -1,4 +1,4 @@
-//! System limits on POSIX message queues, read when asked (never frozen at
+//! The kernel's limits on POSIX message queues, read when asked (never frozen at
 //! build time), and the arithmetic the kernel uses to charge a queue against
 //! RLIMIT_MSGQUEUE.
 
@@ -14,6 +14,8 @@ pub const FALLBACK_MSGSIZE_MAX: i64 = 8192;
 pub const FALLBACK_QUEUES_MAX: i64 = 256;
 /// Highest priority on Linux: sysconf(_SC_MQ_PRIO_MAX) - 1.
 pub const PRIORITY_MAX: u32 = 32767;
+/// Longest name the kernel accepts after the leading slash (NAME_MAX).
+pub const NAME_MAX: usize = 255;
 /// `RLIM_INFINITY` as reported by [`Limits`].
 pub const RLIMIT_INFINITY: u64 = u64::MAX;
 
@@ -94,11 +96,14 @@ impl Limits {
 /// Bytes the kernel charges against RLIMIT_MSGQUEUE for a queue of this shape
 /// (ipc/mqueue.c on 64-bit: 48-byte message headers plus one 48-byte priority
 /// tree node per possible distinct priority in use, plus the payload space).
+/// 0 when either argument is below 1: no such queue can be created.
 pub fn queue_cost(max_messages: i64, max_message_size: i64) -> u64 {
     const MSG_HEADER: u64 = 48;
     const TREE_NODE: u64 = 48;
-    let m = max_messages.max(0) as u64;
-    let s = max_message_size.max(0) as u64;
+    if max_messages < 1 || max_message_size < 1 {
+        return 0;
+    }
+    let (m, s) = (max_messages as u64, max_message_size as u64);
     // Saturating throughout: a huge shape costs u64::MAX, never a wrapped value.
     let tree = m
         .saturating_mul(MSG_HEADER)
@@ -126,7 +131,11 @@ mod tests {
         assert!(queue_cost(1 << 60, 1) >= queue_cost(1 << 59, 1));
         assert_eq!(queue_cost(i64::MAX, 1), u64::MAX);
         assert_eq!(queue_cost(i64::MAX, i64::MAX), u64::MAX);
-        assert_eq!(queue_cost(1 << 62, 0), u64::MAX);
+        assert_eq!(queue_cost(1 << 62, 1), u64::MAX);
+        // A shape no queue can have costs nothing (every binding agrees).
+        for (m, s) in [(0, 1), (1, 0), (-1, 8192), (10, -5), (i64::MIN, i64::MIN)] {
+            assert_eq!(queue_cost(m, s), 0, "cost({m}, {s})");
+        }
         // Monotonic in each argument over a wide sweep.
         let mut last = 0;
         for k in 0..63 {

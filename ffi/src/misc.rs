@@ -4,7 +4,7 @@
 use std::ffi::{c_char, c_int};
 
 use super::{ffi_boundary, out_ptr, pmq_status, with_last_error, STATUS_LAST};
-use crate::limits::Limits;
+use pmq_core::{ErrorKind, Limits};
 
 /// pmq_options.flags: create the queue if it does not exist.
 pub const PMQ_O_CREAT: c_int = 0o100;
@@ -26,8 +26,8 @@ pub const PMQ_RLIMIT_INFINITY: u64 = u64::MAX;
 const _: () = {
     assert!(PMQ_O_CREAT == libc::O_CREAT);
     assert!(PMQ_O_EXCL == libc::O_EXCL);
-    assert!(PMQ_PRIORITY_MAX == crate::limits::PRIORITY_MAX);
-    assert!(PMQ_NAME_MAX == crate::name::NAME_MAX);
+    assert!(PMQ_PRIORITY_MAX == pmq_core::PRIORITY_MAX);
+    assert!(PMQ_NAME_MAX == pmq_core::NAME_MAX);
 };
 
 /// The system's message-queue limits, read when pmq_limits_get() is called.
@@ -56,15 +56,15 @@ pub struct pmq_limits {
 /// MESSAGE_QUEUES_SUPPORTED). True on Linux.
 #[unsafe(no_mangle)]
 pub extern "C" fn pmq_message_queues_supported() -> bool {
-    ffi_boundary!(false, { crate::message_queues_supported() })
+    ffi_boundary!(false, { pmq_core::message_queues_supported() })
 }
 
 /// The reference's QUEUE_MESSAGES_MAX_DEFAULT: the system's msg_max, read
 /// now (a changed sysctl is seen at once). The default capacity of new queues.
 #[unsafe(no_mangle)]
 pub extern "C" fn pmq_queue_messages_max_default() -> i64 {
-    ffi_boundary!(crate::limits::FALLBACK_MSG_MAX, {
-        crate::queue_messages_max_default()
+    ffi_boundary!(pmq_core::FALLBACK_MSG_MAX, {
+        pmq_core::queue_messages_max_default()
     })
 }
 
@@ -72,8 +72,8 @@ pub extern "C" fn pmq_queue_messages_max_default() -> i64 {
 /// read now. The default message size of new queues.
 #[unsafe(no_mangle)]
 pub extern "C" fn pmq_queue_message_size_max_default() -> i64 {
-    ffi_boundary!(crate::limits::FALLBACK_MSGSIZE_MAX, {
-        crate::queue_message_size_max_default()
+    ffi_boundary!(pmq_core::FALLBACK_MSGSIZE_MAX, {
+        pmq_core::queue_message_size_max_default()
     })
 }
 
@@ -81,7 +81,7 @@ pub extern "C" fn pmq_queue_message_size_max_default() -> i64 {
 /// QUEUE_PRIORITY_MAX), from sysconf; PMQ_PRIORITY_MAX on Linux.
 #[unsafe(no_mangle)]
 pub extern "C" fn pmq_priority_max() -> u32 {
-    ffi_boundary!(PMQ_PRIORITY_MAX, { crate::limits::priority_max() })
+    ffi_boundary!(PMQ_PRIORITY_MAX, { pmq_core::priority_max() })
 }
 
 /// Reads every message-queue limit now into `*out`.
@@ -112,13 +112,7 @@ pub unsafe extern "C" fn pmq_limits_get(out: *mut pmq_limits) -> pmq_status {
 /// 0 for non-positive arguments.
 #[unsafe(no_mangle)]
 pub extern "C" fn pmq_queue_cost(max_messages: i64, max_message_size: i64) -> u64 {
-    ffi_boundary!(0, {
-        if max_messages < 1 || max_message_size < 1 {
-            0
-        } else {
-            crate::limits::queue_cost(max_messages, max_message_size)
-        }
-    })
+    ffi_boundary!(0, { pmq_core::queue_cost(max_messages, max_message_size) })
 }
 
 /// The library's version, e.g. "0.1.0" (static storage).
@@ -134,7 +128,7 @@ pub extern "C" fn pmq_version() -> *const c_char {
 /// mismatch).
 #[unsafe(no_mangle)]
 pub extern "C" fn pmq_version_number() -> u32 {
-    ffi_boundary!(0, { crate::version_number() })
+    ffi_boundary!(0, { pmq_core::version_number() })
 }
 
 /// Static text for a status code: what it means. Takes a plain int, so any
@@ -142,29 +136,9 @@ pub extern "C" fn pmq_version_number() -> u32 {
 #[unsafe(no_mangle)]
 pub extern "C" fn pmq_status_str(status: c_int) -> *const c_char {
     ffi_boundary!(c"unknown status".as_ptr(), {
-        let s: &'static std::ffi::CStr = match pmq_status::from_i32(status) {
-            Some(pmq_status::Ok) => c"success",
-            Some(pmq_status::WouldBlock) => {
-                c"operation would block (queue full or empty, and no wait was allowed)"
-            }
-            Some(pmq_status::TimedOut) => c"timed out",
-            Some(pmq_status::Busy) => c"resource busy (held by another process)",
-            Some(pmq_status::Exists) => c"queue already exists",
-            Some(pmq_status::NotFound) => c"queue not found",
-            Some(pmq_status::Permission) => c"permission denied",
-            Some(pmq_status::Interrupted) => c"interrupted by a signal",
-            Some(pmq_status::InvalidArgument) => c"invalid argument",
-            Some(pmq_status::MessageTooLarge) => c"message too large for the queue",
-            Some(pmq_status::BufferTooSmall) => c"buffer too small",
-            Some(pmq_status::SystemLimit) => c"system limit reached",
-            Some(pmq_status::Closed) => c"handle is closed",
-            Some(pmq_status::OutOfMemory) => c"out of memory",
-            Some(pmq_status::OsError) => c"operating system error",
-            Some(pmq_status::Panic) => c"internal error (panic caught)",
-            Some(pmq_status::NotSupported) => c"not supported on this system",
-            None => c"unknown status",
-        };
-        s.as_ptr()
+        pmq_core::status(status)
+            .map_or(c"unknown status", |s| s.text)
+            .as_ptr()
     })
 }
 
@@ -173,27 +147,9 @@ pub extern "C" fn pmq_status_str(status: c_int) -> *const c_char {
 #[unsafe(no_mangle)]
 pub extern "C" fn pmq_status_name(status: c_int) -> *const c_char {
     ffi_boundary!(c"PMQ_STATUS_UNKNOWN".as_ptr(), {
-        let s: &'static std::ffi::CStr = match pmq_status::from_i32(status) {
-            Some(pmq_status::Ok) => c"PMQ_STATUS_OK",
-            Some(pmq_status::WouldBlock) => c"PMQ_STATUS_WOULD_BLOCK",
-            Some(pmq_status::TimedOut) => c"PMQ_STATUS_TIMED_OUT",
-            Some(pmq_status::Busy) => c"PMQ_STATUS_BUSY",
-            Some(pmq_status::Exists) => c"PMQ_STATUS_EXISTS",
-            Some(pmq_status::NotFound) => c"PMQ_STATUS_NOT_FOUND",
-            Some(pmq_status::Permission) => c"PMQ_STATUS_PERMISSION",
-            Some(pmq_status::Interrupted) => c"PMQ_STATUS_INTERRUPTED",
-            Some(pmq_status::InvalidArgument) => c"PMQ_STATUS_INVALID_ARGUMENT",
-            Some(pmq_status::MessageTooLarge) => c"PMQ_STATUS_MESSAGE_TOO_LARGE",
-            Some(pmq_status::BufferTooSmall) => c"PMQ_STATUS_BUFFER_TOO_SMALL",
-            Some(pmq_status::SystemLimit) => c"PMQ_STATUS_SYSTEM_LIMIT",
-            Some(pmq_status::Closed) => c"PMQ_STATUS_CLOSED",
-            Some(pmq_status::OutOfMemory) => c"PMQ_STATUS_OUT_OF_MEMORY",
-            Some(pmq_status::OsError) => c"PMQ_STATUS_OS_ERROR",
-            Some(pmq_status::Panic) => c"PMQ_STATUS_PANIC",
-            Some(pmq_status::NotSupported) => c"PMQ_STATUS_NOT_SUPPORTED",
-            None => c"PMQ_STATUS_UNKNOWN",
-        };
-        s.as_ptr()
+        pmq_core::status(status)
+            .map_or(c"PMQ_STATUS_UNKNOWN", |s| s.name)
+            .as_ptr()
     })
 }
 
@@ -202,9 +158,7 @@ pub extern "C" fn pmq_status_name(status: c_int) -> *const c_char {
 #[unsafe(no_mangle)]
 pub extern "C" fn pmq_status_is_busy(status: c_int) -> bool {
     ffi_boundary!(false, {
-        status == pmq_status::WouldBlock as c_int
-            || status == pmq_status::TimedOut as c_int
-            || status == pmq_status::Busy as c_int
+        ErrorKind::from_code(status).is_some_and(ErrorKind::is_busy)
     })
 }
 

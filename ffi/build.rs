@@ -22,7 +22,7 @@ fn main() {
     let target_os = env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
     if target_os == "linux" {
         let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
-        let script = manifest.join("src/ffi/pmq.map");
+        let script = manifest.join("pmq.map");
         println!("cargo:rerun-if-changed={}", script.display());
         println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,{soname}");
         println!(

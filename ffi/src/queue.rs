@@ -4,9 +4,9 @@ use std::ffi::{c_char, c_int, CString};
 
 use super::{
     ffi_boundary, invalid, name_in, out_ptr, pmq_status, read_bool, slice_in, slice_out, status_of,
-    text_out,
+    text_out, try_ffi, write_out,
 };
-use crate::queue::{DescribeStyle, OpenOptions, Queue, Timeout};
+use pmq_core::{DescribeStyle, ErrorKind, OpenOptions, Queue, Timeout};
 
 /// Opaque handle to an open message queue. Create it with pmq_queue_open(),
 /// release it with pmq_queue_free().
@@ -51,15 +51,6 @@ pub(crate) unsafe fn queue_ref<'a>(q: *const pmq_queue) -> Result<&'a FfiQueue, 
     // SAFETY: the caller guarantees `q` came from Box::into_raw in
     // pmq_queue_open and was not freed; we only read through it.
     Ok(unsafe { &*q.cast::<FfiQueue>() })
-}
-
-macro_rules! try_ffi {
-    ($e:expr) => {
-        match $e {
-            Ok(v) => v,
-            Err(status) => return status,
-        }
-    };
 }
 
 /// Options for pmq_queue_open(). Always fill it with pmq_options_init()
@@ -119,15 +110,16 @@ pub unsafe extern "C" fn pmq_options_init(opts: *mut pmq_options) -> pmq_status 
     ffi_boundary!({
         out_ptr!(opts);
         let d = OpenOptions::new();
+        let (read, write, block, retry_on_interrupt) = d.get_switches();
         let v = pmq_options {
-            flags: d.flags,
-            mode: d.mode,
-            max_messages: d.max_messages,
-            max_message_size: d.max_message_size,
-            read: d.read,
-            write: d.write,
-            block: d.block,
-            retry_on_interrupt: d.retry_on_interrupt,
+            flags: d.get_flags(),
+            mode: d.get_mode(),
+            max_messages: d.get_max_messages(),
+            max_message_size: d.get_max_message_size(),
+            read,
+            write,
+            block,
+            retry_on_interrupt,
             reserved: [0; 4],
         };
         // SAFETY: `opts` is non-NULL and the caller guarantees it is writable.
@@ -223,9 +215,11 @@ pub unsafe extern "C" fn pmq_queue_open(
 }
 
 /// Closes the handle's descriptor. Afterwards every call on the handle
-/// returns PMQ_STATUS_CLOSED (closing again too), except pmq_queue_name(),
-/// pmq_queue_mode(), pmq_queue_unlink() and pmq_queue_describe(), which keep
-/// working. The handle itself stays allocated until pmq_queue_free().
+/// returns PMQ_STATUS_CLOSED (closing again too), except what is fixed at
+/// open (pmq_queue_name(), pmq_queue_mode(), pmq_queue_access(),
+/// pmq_queue_max_messages(), pmq_queue_max_message_size()),
+/// pmq_queue_is_closed(), pmq_queue_unlink() and pmq_queue_describe(), which
+/// keep working. The handle itself stays allocated until pmq_queue_free().
 ///
 /// Every thread waiting in a send or receive on this handle (with or without
 /// a timeout) wakes at once and returns PMQ_STATUS_CLOSED, having sent or
@@ -283,6 +277,13 @@ pub unsafe extern "C" fn pmq_queue_is_closed(q: *const pmq_queue, out: *mut bool
 
 /// Converts a C timeout in seconds (0 = try once, > 0 = wait at most that long).
 fn timeout_in(seconds: f64) -> Result<Timeout, pmq_status> {
+    if seconds.is_infinite() && seconds > 0.0 {
+        // The core's detail, in C's spelling.
+        return Err(invalid(
+            "timeout is infinite; to wait forever call pmq_queue_send() / pmq_queue_receive() \
+             (the calls without a timeout)",
+        ));
+    }
     Timeout::from_secs_f64(Some(seconds)).map_err(super::fail)
 }
 
@@ -376,7 +377,7 @@ unsafe fn receive_common(
             pmq_status::Ok
         }
         Err(e) => {
-            if e.kind() == crate::ErrorKind::BufferTooSmall {
+            if e.kind() == ErrorKind::BufferTooSmall {
                 // SAFETY: as above. The needed size is reported on this error.
                 unsafe { out_len.write(e.needed()) };
             }
@@ -447,14 +448,8 @@ pub unsafe extern "C" fn pmq_queue_get_block(q: *const pmq_queue, out: *mut bool
         out_ptr!(out);
         // SAFETY: forwarded caller guarantee on `q`.
         let h = try_ffi!(unsafe { queue_ref(q) });
-        match h.queue.block() {
-            Ok(b) => {
-                // SAFETY: non-NULL and writable per the caller.
-                unsafe { out.write(b) };
-                pmq_status::Ok
-            }
-            Err(e) => super::fail(e),
-        }
+        // SAFETY: `out` is non-NULL and writable per the caller.
+        unsafe { write_out(out, h.queue.block()) }
     })
 }
 
@@ -480,20 +475,17 @@ pub unsafe extern "C" fn pmq_queue_get_attributes(
         out_ptr!(out);
         // SAFETY: forwarded caller guarantee on `q`.
         let h = try_ffi!(unsafe { queue_ref(q) });
-        match h.queue.attributes() {
-            Ok(a) => {
-                // SAFETY: non-NULL and writable per the caller.
-                unsafe {
-                    out.write(pmq_attributes {
-                        max_messages: a.max_messages,
-                        max_message_size: a.max_message_size,
-                        current_messages: a.current_messages,
-                        block: a.block,
-                    })
-                };
-                pmq_status::Ok
-            }
-            Err(e) => super::fail(e),
+        // SAFETY: `out` is non-NULL and writable per the caller.
+        unsafe {
+            write_out(
+                out,
+                h.queue.attributes().map(|a| pmq_attributes {
+                    max_messages: a.max_messages,
+                    max_message_size: a.max_message_size,
+                    current_messages: a.current_messages,
+                    block: a.block,
+                }),
+            )
         }
     })
 }
@@ -508,18 +500,12 @@ pub unsafe extern "C" fn pmq_queue_current_messages(
         out_ptr!(out);
         // SAFETY: forwarded caller guarantee on `q`.
         let h = try_ffi!(unsafe { queue_ref(q) });
-        match h.queue.current_messages() {
-            Ok(n) => {
-                // SAFETY: non-NULL and writable per the caller.
-                unsafe { out.write(n) };
-                pmq_status::Ok
-            }
-            Err(e) => super::fail(e),
-        }
+        // SAFETY: `out` is non-NULL and writable per the caller.
+        unsafe { write_out(out, h.queue.current_messages()) }
     })
 }
 
-/// Writes a value known since open, failing with PMQ_STATUS_CLOSED on a closed handle.
+/// Writes a value known since open (also after close, like the name).
 ///
 /// # Safety
 /// `q` as for every queue function; `out` NULL or writable.
@@ -531,18 +517,13 @@ unsafe fn fixed_attr<T>(
     out_ptr!(out);
     // SAFETY: forwarded caller guarantee on `q`.
     let h = try_ffi!(unsafe { queue_ref(q) });
-    if h.queue.is_closed() {
-        return super::fail(crate::Error::fixed(
-            crate::ErrorKind::Closed,
-            "the handle is closed; open the queue again to use it",
-        ));
-    }
     // SAFETY: non-NULL and writable per the caller.
     unsafe { out.write(get(&h.queue)) };
     pmq_status::Ok
 }
 
 /// The queue's capacity in messages (the real value, read back at open).
+/// Works after close.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pmq_queue_max_messages(q: *const pmq_queue, out: *mut i64) -> pmq_status {
     // SAFETY: forwarded caller guarantees.
@@ -550,7 +531,7 @@ pub unsafe extern "C" fn pmq_queue_max_messages(q: *const pmq_queue, out: *mut i
 }
 
 /// The queue's largest message size in bytes (the real value, read back at
-/// open): the smallest receive buffer that works.
+/// open): the smallest receive buffer that works. Works after close.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pmq_queue_max_message_size(
     q: *const pmq_queue,
@@ -560,23 +541,19 @@ pub unsafe extern "C" fn pmq_queue_max_message_size(
     ffi_boundary!({ unsafe { fixed_attr(q, out, Queue::max_message_size) } })
 }
 
-/// The message-queue descriptor (the reference's fileno()/mqd). On Linux it
-/// is a file descriptor that works with poll/select/epoll: readable = a
-/// message waits, writable = there is room. Do not close it yourself.
+/// The queue's readiness descriptor (the reference's fileno()/mqd): a file
+/// descriptor that works with poll/select/epoll: readable = a message waits,
+/// writable = there is room. For the kernel backend it is the message-queue
+/// descriptor itself. Do not close it yourself. PMQ_STATUS_NOT_SUPPORTED for
+/// a backend without one.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pmq_queue_fileno(q: *const pmq_queue, out: *mut c_int) -> pmq_status {
     ffi_boundary!({
         out_ptr!(out);
         // SAFETY: forwarded caller guarantee on `q`.
         let h = try_ffi!(unsafe { queue_ref(q) });
-        match h.queue.fileno() {
-            Ok(fd) => {
-                // SAFETY: non-NULL and writable per the caller.
-                unsafe { out.write(fd) };
-                pmq_status::Ok
-            }
-            Err(e) => super::fail(e),
-        }
+        // SAFETY: `out` is non-NULL and writable per the caller.
+        unsafe { write_out(out, h.queue.fileno()) }
     })
 }
 
@@ -683,6 +660,6 @@ pub unsafe extern "C" fn pmq_unlink(name: *const c_char) -> pmq_status {
     ffi_boundary!({
         // SAFETY: forwarded caller guarantee on `name`.
         let name = try_ffi!(unsafe { name_in(name) });
-        status_of(crate::queue::unlink(name))
+        status_of(pmq_core::unlink(name))
     })
 }

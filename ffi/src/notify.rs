@@ -1,10 +1,9 @@
 //! C ABI of notifications.
 
 use std::ffi::{c_int, c_void};
-use std::sync::Arc;
 
 use super::queue::{pmq_queue, queue_ref};
-use super::{ffi_boundary, invalid, pmq_status, status_of};
+use super::{ffi_boundary, invalid, pmq_status, status_of, try_ffi};
 
 /// A notification callback: called with the `param` given to
 /// pmq_queue_notify_callback(), on a thread created for the delivery.
@@ -37,10 +36,7 @@ pub type pmq_notify_fn = Option<unsafe extern "C" fn(param: *mut c_void)>;
 pub unsafe extern "C" fn pmq_queue_notify_signal(q: *const pmq_queue, signo: c_int) -> pmq_status {
     ffi_boundary!({
         // SAFETY: forwarded caller guarantee on `q`.
-        let h = match unsafe { queue_ref(q) } {
-            Ok(h) => h,
-            Err(st) => return st,
-        };
+        let h = try_ffi!(unsafe { queue_ref(q) });
         status_of(h.queue.notify_signal(signo))
     })
 }
@@ -85,10 +81,7 @@ pub unsafe extern "C" fn pmq_queue_notify_callback(
 ) -> pmq_status {
     ffi_boundary!({
         // SAFETY: forwarded caller guarantee on `q`.
-        let h = match unsafe { queue_ref(q) } {
-            Ok(h) => h,
-            Err(st) => return st,
-        };
+        let h = try_ffi!(unsafe { queue_ref(q) });
         let Some(f) = callback else {
             return invalid(
                 "`callback` is NULL; pass a function, or call pmq_queue_notify_cancel() to cancel",
@@ -96,12 +89,12 @@ pub unsafe extern "C" fn pmq_queue_notify_callback(
         };
         // Carried as an integer: the registry decides whether it may still be used.
         let param = param as usize;
-        status_of(h.queue.notify_callback_arc(Arc::new(move || {
+        status_of(h.queue.notify_callback(move || {
             // SAFETY: the caller of pmq_queue_notify_callback promised that
             // `f` may be called with `param` until the registration ends; the
             // registry never calls it after cancel/close/free returned.
             unsafe { f(param as *mut c_void) }
-        })))
+        }))
     })
 }
 
@@ -112,10 +105,7 @@ pub unsafe extern "C" fn pmq_queue_notify_callback(
 pub unsafe extern "C" fn pmq_queue_notify_cancel(q: *const pmq_queue) -> pmq_status {
     ffi_boundary!({
         // SAFETY: forwarded caller guarantee on `q`.
-        let h = match unsafe { queue_ref(q) } {
-            Ok(h) => h,
-            Err(st) => return st,
-        };
+        let h = try_ffi!(unsafe { queue_ref(q) });
         status_of(h.queue.notify_cancel())
     })
 }

@@ -1,6 +1,6 @@
 //! The committed include/pmq.h must be exactly what the pinned cbindgen
 //! generates from the sources, with version macros matching Cargo.toml.
-//! `PMQ_BLESS=1 cargo test --test header` rewrites it.
+//! `PMQ_BLESS=1 cargo test -p pmq-ffi --test header` rewrites it.
 
 use std::path::PathBuf;
 
@@ -28,13 +28,21 @@ fn version_macros() -> String {
     )
 }
 
+/// The repository's top level (this crate is ffi/ inside it).
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
 fn generate() -> String {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let mut config = cbindgen::Config::from_file(root.join("cbindgen.toml")).unwrap();
+    let ffi = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let mut config = cbindgen::Config::from_file(repo().join("cbindgen.toml")).unwrap();
     config.after_includes = Some(version_macros());
     let mut out = Vec::new();
     cbindgen::Builder::new()
-        .with_crate(&root)
+        .with_crate(&ffi)
         .with_config(config)
         .generate()
         .expect("cbindgen failed")
@@ -44,7 +52,7 @@ fn generate() -> String {
 
 #[test]
 fn header_is_up_to_date() {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("include/pmq.h");
+    let path = repo().join("include/pmq.h");
     let fresh = generate();
     if std::env::var_os("PMQ_BLESS").is_some() {
         std::fs::write(&path, &fresh).unwrap();
@@ -53,6 +61,32 @@ fn header_is_up_to_date() {
     let committed = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(
         committed == fresh,
-        "include/pmq.h is stale: run `PMQ_BLESS=1 cargo test --test header` and commit it"
+        "include/pmq.h is stale: run `PMQ_BLESS=1 cargo test -p pmq-ffi --test header` and commit it"
+    );
+}
+
+/// The status names in the header (cbindgen writes them from the enum's
+/// variant names) are the core's table, value for value.
+#[test]
+fn header_status_names_are_the_core_table() {
+    let header = std::fs::read_to_string(repo().join("include/pmq.h")).unwrap();
+    let mut seen = 0;
+    for line in header.lines() {
+        let line = line.trim();
+        let Some(rest) = line.strip_prefix("PMQ_STATUS_") else {
+            continue;
+        };
+        let Some((name, value)) = rest.split_once(" = ") else {
+            continue;
+        };
+        let value: i32 = value.trim_end_matches(',').parse().unwrap();
+        let row = pmq_core::status(value).unwrap_or_else(|| panic!("{name} = {value}"));
+        assert_eq!(row.name_str(), format!("PMQ_STATUS_{name}"));
+        seen += 1;
+    }
+    assert_eq!(
+        seen,
+        pmq_core::STATUSES.len(),
+        "every status is in the header"
     );
 }

@@ -1,9 +1,12 @@
-//! The C ABI: a thin boundary with no logic of its own. It converts
-//! arguments, calls the safe core, and maps results to status codes.
+//! The C ABI of pmq (libpmq.so, libpmq.a; include/pmq.h is generated from
+//! this crate by cbindgen): a thin boundary with no logic of its own. It
+//! converts arguments, calls the safe core (the `pmq` crate), and maps
+//! results to status codes.
 //!
 //! Plumbing lives here (status codes, the panic boundary, the thread-local
 //! error detail, pointer helpers); each handle type has its own file.
 
+#![deny(unsafe_op_in_unsafe_fn)]
 #![allow(non_camel_case_types)]
 #![allow(clippy::missing_safety_doc)] // Safety rules are in each function's C docs.
 
@@ -11,11 +14,28 @@ use std::borrow::Cow;
 use std::cell::RefCell;
 use std::ffi::{c_char, CStr};
 
-use crate::error::{Error, ErrorKind};
+use pmq_core::{Error, ErrorKind};
 
+#[cfg(test)]
+mod alloc_tests;
 pub mod misc;
 pub mod notify;
 pub mod queue;
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn soname_follows_the_version() {
+        let major: u32 = env!("CARGO_PKG_VERSION_MAJOR").parse().unwrap();
+        let minor = env!("CARGO_PKG_VERSION_MINOR");
+        let expect = if major == 0 {
+            format!("libpmq.so.0.{minor}")
+        } else {
+            format!("libpmq.so.{major}")
+        };
+        assert_eq!(env!("PMQ_SONAME"), expect);
+    }
+}
 
 /// Status code returned by every fallible pmq function. 0 is success.
 ///
@@ -71,49 +91,56 @@ pub enum pmq_status {
 /// The highest status value defined by this version.
 pub(crate) const STATUS_LAST: i32 = pmq_status::NotSupported as i32;
 
+// The enum above is what cbindgen writes into pmq.h; its names and values
+// are the core's status table (pmq_core::STATUSES), which every other
+// status text of the boundary is read from. tests/header.rs checks that the
+// header's names match the table; here, that every value is in place.
+const _: () = {
+    use pmq_status::*;
+    let all = [
+        Ok,
+        WouldBlock,
+        TimedOut,
+        Busy,
+        Exists,
+        NotFound,
+        Permission,
+        Interrupted,
+        InvalidArgument,
+        MessageTooLarge,
+        BufferTooSmall,
+        SystemLimit,
+        Closed,
+        OutOfMemory,
+        OsError,
+        Panic,
+        NotSupported,
+    ];
+    assert!(all.len() == pmq_core::STATUSES.len());
+    let mut i = 0;
+    while i < all.len() {
+        assert!(all[i] as i32 == i as i32);
+        i += 1;
+    }
+    assert!(Panic as i32 == pmq_core::STATUS_PANIC);
+};
+
 impl pmq_status {
+    #[inline]
     pub(crate) fn from_kind(kind: ErrorKind) -> pmq_status {
-        match kind {
-            ErrorKind::WouldBlock => pmq_status::WouldBlock,
-            ErrorKind::TimedOut => pmq_status::TimedOut,
-            ErrorKind::Busy => pmq_status::Busy,
-            ErrorKind::Exists => pmq_status::Exists,
-            ErrorKind::NotFound => pmq_status::NotFound,
-            ErrorKind::Permission => pmq_status::Permission,
-            ErrorKind::Interrupted => pmq_status::Interrupted,
-            ErrorKind::InvalidArgument => pmq_status::InvalidArgument,
-            ErrorKind::MessageTooLarge => pmq_status::MessageTooLarge,
-            ErrorKind::BufferTooSmall => pmq_status::BufferTooSmall,
-            ErrorKind::SystemLimit => pmq_status::SystemLimit,
-            ErrorKind::Closed => pmq_status::Closed,
-            ErrorKind::OutOfMemory => pmq_status::OutOfMemory,
-            ErrorKind::Os => pmq_status::OsError,
-            ErrorKind::NotSupported => pmq_status::NotSupported,
-        }
+        // Every kind's code is a value of the enum (checked above and by the
+        // core's table); an unknown one would be a bug: report it as such.
+        pmq_status::from_i32(kind.code()).unwrap_or(pmq_status::Panic)
     }
 
     pub(crate) fn from_i32(v: i32) -> Option<pmq_status> {
-        use pmq_status::*;
-        Some(match v {
-            0 => Ok,
-            1 => WouldBlock,
-            2 => TimedOut,
-            3 => Busy,
-            4 => Exists,
-            5 => NotFound,
-            6 => Permission,
-            7 => Interrupted,
-            8 => InvalidArgument,
-            9 => MessageTooLarge,
-            10 => BufferTooSmall,
-            11 => SystemLimit,
-            12 => Closed,
-            13 => OutOfMemory,
-            14 => OsError,
-            15 => Panic,
-            16 => NotSupported,
-            _ => return None,
-        })
+        if (0..=STATUS_LAST).contains(&v) {
+            // SAFETY: pmq_status is repr(i32) and has a variant for every
+            // value 0..=STATUS_LAST (checked at compile time above).
+            Some(unsafe { std::mem::transmute::<i32, pmq_status>(v) })
+        } else {
+            None
+        }
     }
 }
 
@@ -172,7 +199,7 @@ pub(crate) fn invalid(detail: impl Into<Cow<'static, str>>) -> pmq_status {
 
 /// Maps a core result to a status, recording the detail on failure.
 #[inline]
-pub(crate) fn status_of(r: crate::Result<()>) -> pmq_status {
+pub(crate) fn status_of(r: pmq_core::Result<()>) -> pmq_status {
     match r {
         Ok(()) => pmq_status::Ok,
         Err(e) => fail(e),
@@ -200,11 +227,11 @@ pub(crate) fn panicked(payload: Box<dyn std::any::Any + Send>) -> pmq_status {
 /// so that cbindgen sees a literal `extern "C" fn`.
 macro_rules! ffi_boundary {
     ($body:block) => {
-        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(
-            || -> $crate::ffi::pmq_status { $body },
-        )) {
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> $crate::pmq_status {
+            $body
+        })) {
             Ok(s) => s,
-            Err(p) => $crate::ffi::panicked(p),
+            Err(p) => $crate::panicked(p),
         }
     };
     // For functions returning something other than a status: `$default` on panic.
@@ -212,7 +239,7 @@ macro_rules! ffi_boundary {
         match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| $body)) {
             Ok(v) => v,
             Err(p) => {
-                let _ = $crate::ffi::panicked(p);
+                let _ = $crate::panicked(p);
                 $default
             }
         }
@@ -220,11 +247,40 @@ macro_rules! ffi_boundary {
 }
 pub(crate) use ffi_boundary;
 
+/// Unwraps a `Result<T, pmq_status>`, returning the status from the
+/// enclosing function (or boundary closure) on failure.
+macro_rules! try_ffi {
+    ($e:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(status) => return status,
+        }
+    };
+}
+pub(crate) use try_ffi;
+
+/// Writes a core result's value through a checked out-pointer, or records
+/// its error: the "call, then write out or fail" step of a getter.
+///
+/// # Safety
+/// `out` must be non-NULL and valid for writes.
+#[inline]
+pub(crate) unsafe fn write_out<T>(out: *mut T, r: pmq_core::Result<T>) -> pmq_status {
+    match r {
+        Ok(v) => {
+            // SAFETY: forwarded caller guarantee.
+            unsafe { out.write(v) };
+            pmq_status::Ok
+        }
+        Err(e) => fail(e),
+    }
+}
+
 /// Checks an out-pointer; returns from the enclosing closure on NULL.
 macro_rules! out_ptr {
     ($p:ident) => {
         if $p.is_null() {
-            return $crate::ffi::invalid(concat!(
+            return $crate::invalid(concat!(
                 "`",
                 stringify!($p),
                 "` is NULL; pass the address of a variable to receive the result"
@@ -307,7 +363,7 @@ pub(crate) unsafe fn name_in<'a>(ptr: *const c_char) -> Result<&'a str, pmq_stat
     }
     // SAFETY: the caller guarantees a NUL-terminated string.
     let bytes = unsafe { CStr::from_ptr(ptr) }.to_bytes();
-    crate::name::validate_name_bytes(bytes).map_err(fail)
+    pmq_core::validate_name_bytes(bytes).map_err(fail)
 }
 
 /// Writes `text` plus a NUL into a C buffer. On a too-small buffer writes

@@ -7,20 +7,20 @@
 //! allocate), then run many times with the counter watched: it must not move.
 //! Covered: Timeout::Forever, TryOnce and After, with room/data present and on
 //! the would-block / timed-out error paths, through the Rust API and through
-//! the C ABI functions called from Rust (`pmq::ffi`).
+//! the C ABI functions called from Rust (this crate).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::hint::black_box;
 use std::time::Duration;
 
-use pmq::ffi::pmq_status;
-use pmq::ffi::queue::pmq_options;
-use pmq::ffi::queue::{
+use crate::pmq_status;
+use crate::queue::pmq_options;
+use crate::queue::{
     pmq_options_init, pmq_queue, pmq_queue_free, pmq_queue_open, pmq_queue_receive,
     pmq_queue_receive_timeout, pmq_queue_send, pmq_queue_send_timeout, pmq_queue_unlink,
 };
-use pmq::{ErrorKind, Queue, Timeout};
+use pmq_core::{ErrorKind, Queue, Timeout};
 
 struct Counting;
 
@@ -173,7 +173,7 @@ impl CQueue {
         let mut o: pmq_options = unsafe { std::mem::zeroed() };
         // SAFETY: `o` is a valid, writable pmq_options.
         assert_eq!(unsafe { pmq_options_init(&mut o) }, pmq_status::Ok);
-        o.flags = pmq::O_CREX;
+        o.flags = pmq_core::O_CREX;
         o.max_messages = 2;
         o.max_message_size = SIZE as i64;
         let mut q: *mut pmq_queue = std::ptr::null_mut();
