@@ -65,7 +65,7 @@ static void dummy_callback(void *param) { (void)param; }
     X(name_missing, "pmq_queue_open", PMQ_STATUS_NOT_FOUND, pmq_queue_open(F_longname_ok, NULL, &F_q_out)) \
     /* pmq_queue_open: options */                                                                \
     X(flags_unknown_bit, "pmq_queue_open", PMQ_STATUS_INVALID_ARGUMENT, OPEN_NEW(flags, PMQ_O_CREAT | 0x1)) \
-    X(flags_nonblock_bit, "pmq_queue_open", PMQ_STATUS_INVALID_ARGUMENT, OPEN_NEW(flags, PMQ_O_CREAT | 04000)) \
+    X(flags_trunc_bit, "pmq_queue_open", PMQ_STATUS_INVALID_ARGUMENT, OPEN_NEW(flags, PMQ_O_CREAT | 01000)) \
     X(flags_minus_one, "pmq_queue_open", PMQ_STATUS_INVALID_ARGUMENT, OPEN_NEW(flags, -1))     \
     X(flags_excl_alone, "pmq_queue_open", PMQ_STATUS_INVALID_ARGUMENT, OPEN_NEW(flags, PMQ_O_EXCL)) \
     X(flags_int_min, "pmq_queue_open", PMQ_STATUS_INVALID_ARGUMENT, OPEN_NEW(flags, INT32_MIN)) \

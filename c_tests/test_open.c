@@ -23,6 +23,7 @@ static void flag_values(void) {
     CHECK(PMQ_O_CREAT == O_CREAT);
     CHECK(PMQ_O_EXCL == O_EXCL);
     CHECK(PMQ_O_CREX == (O_CREAT | O_EXCL));
+    CHECK(PMQ_O_NONBLOCK == O_NONBLOCK);
     CHECK(PMQ_DEFAULT_MODE == 0600);
     CHECK(PMQ_NAME_MAX == 255);
 }
@@ -345,7 +346,8 @@ static void invalid_options(void) {
     pmq_options o = test_options(PMQ_O_CREAT | O_TRUNC, 2, 32);
     CHECK_STATUS(pmq_queue_open(name, &o, &q), PMQ_STATUS_INVALID_ARGUMENT);
     CHECK_DETAIL("unknown flag bits");
-    o = test_options(PMQ_O_CREAT | O_NONBLOCK, 2, 32);
+    CHECK_DETAIL("O_NONBLOCK"); /* the detail lists what is accepted */
+    o = test_options(PMQ_O_CREAT | O_APPEND, 2, 32);
     CHECK_STATUS(pmq_queue_open(name, &o, &q), PMQ_STATUS_INVALID_ARGUMENT);
     CHECK_DETAIL("unknown flag bits");
     o = test_options(PMQ_O_EXCL, 2, 32);
@@ -370,6 +372,77 @@ static void invalid_options(void) {
     CHECK_DETAIL("NULL");
     CHECK(q == NULL);
     /* None of these created the queue. */
+    CHECK_STATUS(pmq_unlink(name), PMQ_STATUS_NOT_FOUND);
+}
+
+/* O_NONBLOCK in the flags opens the handle with block = false, as mq_open
+ * and posix_ipc do; block = true in the options does not undo it. */
+static void nonblock_flag(void) {
+    const char *name = test_queue_name("oflag-nb");
+    pmq_options o = test_options(PMQ_O_CREX | PMQ_O_NONBLOCK, 2, 32);
+    CHECK(o.block);
+    pmq_queue *q = NULL;
+    CHECK_OK(pmq_queue_open(name, &o, &q));
+    if (!q) return;
+    bool b = true;
+    CHECK_OK(pmq_queue_get_block(q, &b));
+    CHECK(!b);
+    uint8_t buf[32];
+    size_t n = 0;
+    CHECK_STATUS(pmq_queue_receive(q, buf, sizeof buf, &n, NULL), PMQ_STATUS_WOULD_BLOCK);
+    CHECK_DETAIL("non-blocking");
+    /* Another handle without the flag blocks. */
+    pmq_queue *q2 = open_existing(name, true, true);
+    if (q2) {
+        CHECK_OK(pmq_queue_get_block(q2, &b));
+        CHECK(b);
+        pmq_queue_free(q2);
+    }
+    /* A random name keeps the flag too. */
+    pmq_queue *r = NULL;
+    o = test_options(PMQ_O_NONBLOCK, 2, 32);
+    CHECK_OK(pmq_queue_open(NULL, &o, &r));
+    if (r) {
+        CHECK_OK(pmq_queue_get_block(r, &b));
+        CHECK(!b);
+        drop_queue(r);
+    }
+    drop_queue(q);
+}
+
+/* Sizes are checked only when a queue is really created, as the kernel
+ * does: O_CREAT with sizes below 1 opens an existing queue, O_CREX on it is
+ * EXISTS, and only a missing queue gets the size error. */
+static void sizes_checked_only_when_creating(void) {
+    const char *name = test_queue_name("sizes-existing");
+    pmq_options o = test_options(PMQ_O_CREX, 3, 48);
+    pmq_queue *q = NULL;
+    CHECK_OK(pmq_queue_open(name, &o, &q));
+    if (!q) return;
+    const int64_t bad[][2] = {{0, 48}, {3, 0}, {-1, -1}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        pmq_queue *q2 = NULL;
+        o = test_options(PMQ_O_CREAT, bad[i][0], bad[i][1]);
+        CHECK_OK(pmq_queue_open(name, &o, &q2));
+        if (q2) {
+            int64_t v = 0;
+            CHECK_OK(pmq_queue_max_messages(q2, &v));
+            CHECK(v == 3);
+            CHECK_OK(pmq_queue_max_message_size(q2, &v));
+            CHECK(v == 48);
+            pmq_queue_free(q2);
+            q2 = NULL;
+        }
+        o.flags = PMQ_O_CREX;
+        CHECK_STATUS(pmq_queue_open(name, &o, &q2), PMQ_STATUS_EXISTS);
+        CHECK(q2 == NULL);
+    }
+    drop_queue(q);
+    pmq_queue *q3 = NULL;
+    o = test_options(PMQ_O_CREAT, 0, 48);
+    CHECK_STATUS(pmq_queue_open(name, &o, &q3), PMQ_STATUS_INVALID_ARGUMENT);
+    CHECK_DETAIL("max_messages is 0");
+    CHECK(q3 == NULL);
     CHECK_STATUS(pmq_unlink(name), PMQ_STATUS_NOT_FOUND);
 }
 
@@ -424,6 +497,8 @@ int main(void) {
     access_modes();
     above_limits();
     invalid_options();
+    nonblock_flag();
+    sizes_checked_only_when_creating();
     bad_names();
     return check_done("test_open");
 }

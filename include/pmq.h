@@ -55,6 +55,12 @@
 #define PMQ_O_CREX (PMQ_O_CREAT | PMQ_O_EXCL)
 
 /**
+ * pmq_options.flags: open the handle non-blocking, as if `block` were
+ * false (the OS's O_NONBLOCK, as mq_open and posix_ipc accept it).
+ */
+#define PMQ_O_NONBLOCK 2048
+
+/**
  * Highest message priority on Linux (sysconf(_SC_MQ_PRIO_MAX) - 1).
  */
 #define PMQ_PRIORITY_MAX 32767
@@ -259,7 +265,8 @@ typedef void (*pmq_notify_fn)(void *param);
  */
 typedef struct pmq_options {
   /**
-   * 0 (open existing), PMQ_O_CREAT, or PMQ_O_CREX (= PMQ_O_CREAT | PMQ_O_EXCL).
+   * 0 (open existing), PMQ_O_CREAT, or PMQ_O_CREX (= PMQ_O_CREAT |
+   * PMQ_O_EXCL), optionally | PMQ_O_NONBLOCK (same as block = false).
    */
   int flags;
   /**
@@ -268,7 +275,8 @@ typedef struct pmq_options {
   uint32_t mode;
   /**
    * Capacity of a created queue. Default: the system's msg_max when
-   * pmq_options_init() ran. Ignored when opening an existing queue.
+   * pmq_options_init() ran. Ignored when opening an existing queue (also
+   * with PMQ_O_CREAT; checked only when a queue is really created).
    */
   int64_t max_messages;
   /**
@@ -451,8 +459,9 @@ int pmq_last_error_take(char *buf, size_t buf_len, size_t *out_len);
  * - Only when the queue goes from EMPTY to non-empty: a send to a queue that
  *   already holds messages brings no signal.
  * - One registration per queue in the whole system: if another process holds
- *   it, this returns PMQ_STATUS_BUSY. A registration made earlier through
- *   this same handle is replaced.
+ *   it, this returns PMQ_STATUS_BUSY. A registration this process made
+ *   earlier on the queue (through this handle or another) is replaced, as
+ *   the kernel does (its registration is per process).
  * - No notification is sent while a receiver is blocked inside the kernel's
  *   mq_receive() on the queue (a program using raw mq_* calls): that
  *   receiver gets the message instead. pmq's own receive calls wait in
@@ -476,8 +485,9 @@ pmq_status pmq_queue_notify_signal(const struct pmq_queue *q, int signo);
  *   register again from inside itself, and may receive from the queue.
  * - Only when the queue goes from EMPTY to non-empty.
  * - One registration per queue in the whole system: PMQ_STATUS_BUSY if
- *   another process holds it. A registration made earlier through this same
- *   handle is replaced (its callback will not be called).
+ *   another process holds it. A registration this process made earlier on
+ *   the queue (through this handle or another) is replaced (its callback
+ *   will not be called), as the kernel does.
  * - No notification is sent while a receiver is blocked inside the kernel's
  *   mq_receive() (a raw mq_* program); a pmq receiver that waits does not
  *   suppress it (pmq waits in ppoll; see pmq_queue_notify_signal()).

@@ -232,7 +232,8 @@ impl State {
 }
 
 /// Asks for a signal (`callback` None) or a callback notification for the
-/// handle `handle` on queue `name`, replacing the handle's own earlier one.
+/// handle `handle` on queue `name`, replacing the one this process holds on
+/// the queue (made through this handle or another), as the system does.
 pub(crate) fn register(
     handle: u64,
     name: &str,
@@ -264,13 +265,27 @@ pub(crate) fn register(
     };
     let mut result = request(st);
     let mut replaced = false;
-    if matches!(result, Err(NotifyError::Busy)) && st.pending(handle) {
-        // Replace this handle's own pending registration. After this cancel
-        // the process holds no registration on the queue at all.
-        let _ = b.notify_cancel();
-        st.forget_registration(handle);
-        replaced = true;
-        result = request(st);
+    if matches!(result, Err(NotifyError::Busy)) {
+        // The system keeps one registration per queue and process, and
+        // replaces it when the same process asks again: do the same when a
+        // handle of this process (this one or another of the same queue)
+        // holds it. After this cancel the process holds none on the queue.
+        let holders: Vec<u64> = st
+            .handles
+            .iter()
+            .filter(|(h, hs)| hs.name == name && st.pending(**h))
+            .map(|(h, _)| *h)
+            .collect();
+        if !holders.is_empty() {
+            let _ = b.notify_cancel();
+            replaced = true;
+            result = request(st);
+            if result.is_ok() {
+                for h in holders {
+                    st.forget_registration(h);
+                }
+            }
+        }
     }
     match result {
         Ok(()) => {

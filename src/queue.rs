@@ -17,6 +17,11 @@ pub const O_CREAT: i32 = libc::O_CREAT;
 pub const O_EXCL: i32 = libc::O_EXCL;
 /// [`O_CREAT`] | [`O_EXCL`]: create a new queue, fail if it exists.
 pub const O_CREX: i32 = O_CREAT | O_EXCL;
+/// Open the handle with its `block` switch off, as if `block(false)` was
+/// also given (same value as the OS's O_NONBLOCK, as posix_ipc accepts it).
+pub const O_NONBLOCK: i32 = libc::O_NONBLOCK;
+/// Every flag bit [`OpenOptions::flags`] accepts.
+const KNOWN_FLAGS: i32 = O_CREX | O_NONBLOCK;
 /// The mode new queues get unless told otherwise.
 pub const DEFAULT_MODE: u32 = 0o600;
 
@@ -136,7 +141,8 @@ impl OpenOptions {
         o
     }
 
-    /// Sets the raw flags: 0, [`O_CREAT`], or [`O_CREX`]. Checked at open.
+    /// Sets the raw flags: 0, [`O_CREAT`] or [`O_CREX`], optionally with
+    /// [`O_NONBLOCK`]. Checked at open.
     pub fn flags(&mut self, flags: i32) -> &mut Self {
         self.flags = flags;
         self
@@ -206,7 +212,7 @@ impl OpenOptions {
         self
     }
 
-    /// The flags set (0, [`O_CREAT`] or [`O_CREX`] when valid).
+    /// The flags set (0, [`O_CREAT`] or [`O_CREX`], maybe with [`O_NONBLOCK`], when valid).
     pub fn get_flags(&self) -> i32 {
         self.flags
     }
@@ -231,15 +237,23 @@ impl OpenOptions {
         (self.read, self.write, self.block, self.retry_on_interrupt)
     }
 
-    /// Checks the options without touching the system.
+    /// Checks the options without touching the system, sizes included as
+    /// they are checked when a queue is created (opening an existing queue
+    /// ignores them, see [`OpenOptions::open`]).
     pub fn validate(&self) -> Result<()> {
-        if self.flags & !O_CREX != 0 {
+        self.validate_except_sizes()?;
+        self.validate_sizes()
+    }
+
+    fn validate_except_sizes(&self) -> Result<()> {
+        if self.flags & !KNOWN_FLAGS != 0 {
             return Err(Error::invalid(format!(
-                "unknown flag bits {:#x}; only O_CREAT ({:#x}), O_EXCL ({:#x}) and O_CREX are \
-                 accepted",
-                self.flags & !O_CREX,
+                "unknown flag bits {:#x}; only O_CREAT ({:#x}), O_EXCL ({:#x}), O_CREX and \
+                 O_NONBLOCK ({:#x}) are accepted",
+                self.flags & !KNOWN_FLAGS,
                 O_CREAT,
-                O_EXCL
+                O_EXCL,
+                O_NONBLOCK
             )));
         }
         if self.flags & O_EXCL != 0 && self.flags & O_CREAT == 0 {
@@ -261,6 +275,11 @@ impl OpenOptions {
                 "read and write are both false; a handle needs at least one of them",
             ));
         }
+        Ok(())
+    }
+
+    /// The sizes a created queue gets must be positive.
+    fn validate_sizes(&self) -> Result<()> {
         if self.flags & O_CREAT != 0 {
             let (messages, size) = self.backend.default_shape();
             if self.max_messages < 1 {
@@ -283,19 +302,25 @@ impl OpenOptions {
 
     /// Opens `name`, or creates a queue with a fresh random name when `name`
     /// is `None` (always exclusively, whatever the flags say).
+    ///
+    /// The sizes are checked only when a queue is really created, as the
+    /// system does: with [`O_CREAT`] and sizes below 1, an existing queue is
+    /// opened (with [`O_CREX`] it is [`ErrorKind::Exists`]), and a missing
+    /// one is an invalid-argument error about the sizes.
     pub fn open(&self, name: Option<&str>) -> Result<Queue> {
-        self.validate()?;
+        self.validate_except_sizes()?;
         match name {
             Some(n) => {
                 validate_name_for(n, self.backend)?;
+                if let Err(sizes) = self.validate_sizes() {
+                    return self.open_existing_or(n, sizes);
+                }
                 self.open_named(n.to_owned())
             }
             None => {
                 let mut opts = self.clone();
-                opts.flags = O_CREX;
-                if opts.max_messages < 1 || opts.max_message_size < 1 {
-                    opts.validate()?;
-                }
+                opts.flags = O_CREX | (self.flags & O_NONBLOCK);
+                opts.validate_sizes()?;
                 let mut last = None;
                 for _ in 0..RANDOM_NAME_ATTEMPTS {
                     match opts.open_named(random_name()?) {
@@ -310,6 +335,27 @@ impl OpenOptions {
         }
     }
 
+    /// Creating with these sizes would fail with `sizes`: open `name` if it
+    /// exists instead (exclusive creation: it exists), else report `sizes`.
+    fn open_existing_or(&self, name: &str, sizes: Error) -> Result<Queue> {
+        let mut existing = self.clone();
+        existing.flags &= !O_CREX;
+        match existing.open_named(name.to_owned()) {
+            Ok(_) if self.flags & O_EXCL != 0 => Err(Error::new(
+                ErrorKind::Exists,
+                format!(
+                    "queue {name} already exists and exclusive creation (O_EXCL) was asked for \
+                     (its sizes would have been invalid too: {})",
+                    sizes.detail()
+                ),
+            )
+            .with_errno(libc::EEXIST)),
+            Ok(q) => Ok(q),
+            Err(e) if e.kind() == ErrorKind::NotFound => Err(sizes),
+            Err(e) => Err(e),
+        }
+    }
+
     fn open_named(&self, name: String) -> Result<Queue> {
         let req = OpenRequest {
             name: &name,
@@ -317,7 +363,7 @@ impl OpenOptions {
             write: self.write,
             create: self.flags & O_CREAT != 0,
             exclusive: self.flags & O_EXCL != 0,
-            nonblocking: !self.block,
+            nonblocking: !self.block || self.flags & O_NONBLOCK != 0,
             mode: self.mode,
             max_messages: self.max_messages,
             max_message_size: self.max_message_size,
@@ -746,7 +792,8 @@ impl Queue {
     /// goes from empty to non-empty (the reference's
     /// `request_notification(signal_number)`). One-shot; one registration per
     /// queue system-wide ([`ErrorKind::Busy`] if another process holds it).
-    /// A registration this handle made before is replaced.
+    /// A registration this process made before on the queue (through this
+    /// handle or another) is replaced, as the system does.
     pub fn notify_signal(&self, signo: i32) -> Result<()> {
         let max = libc::SIGRTMAX();
         if signo < 1 || signo > max {
@@ -762,8 +809,9 @@ impl Queue {
     /// Runs `callback` on a new thread when the queue goes from empty to
     /// non-empty (the reference's `request_notification((function, param))`).
     /// One-shot: the callback may register again from inside itself, and may
-    /// receive from the queue. A registration this handle made before is
-    /// replaced. After [`Queue::close`] (or drop) returns, the callback is
+    /// receive from the queue. A registration this process made before on
+    /// the queue (through this handle or another) is replaced, as the system
+    /// does. After [`Queue::close`] (or drop) returns, the callback is
     /// neither running nor called any more.
     pub fn notify_callback<F>(&self, callback: F) -> Result<()>
     where

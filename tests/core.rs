@@ -711,3 +711,67 @@ fn two_processes_share_one_queue() {
         assert_eq!(q.current_messages().unwrap(), 0);
     }
 }
+
+/// O_NONBLOCK in the flags opens the handle with block = false (as mq_open
+/// and posix_ipc do), also for a random name.
+#[test]
+fn nonblock_flag_turns_block_off() {
+    let (name, _g) = unique("oflag-nb");
+    let q = Queue::options()
+        .flags(pmq::O_CREX | pmq::O_NONBLOCK)
+        .max_messages(2)
+        .max_message_size(16)
+        .open(Some(&name))
+        .unwrap();
+    assert!(!q.block().unwrap());
+    let e = q.receive_vec(Timeout::Forever).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::WouldBlock);
+    assert!(Queue::open(&name).unwrap().block().unwrap());
+    let r = Queue::options()
+        .flags(pmq::O_NONBLOCK)
+        .max_messages(2)
+        .max_message_size(16)
+        .open(None)
+        .unwrap();
+    let _rg = Unlink(r.name().to_owned());
+    assert!(!r.block().unwrap());
+    let e = Queue::options()
+        .flags(0o1000)
+        .open(Some(&name))
+        .unwrap_err();
+    assert!(e.detail().contains("O_NONBLOCK"), "{e}");
+}
+
+/// Sizes are checked only when a queue is really created: O_CREAT with bad
+/// sizes opens an existing queue, O_CREX on it is Exists, a missing one is
+/// the size error.
+#[test]
+fn sizes_are_checked_only_when_creating() {
+    let (q, _g) = small("sizes-only", 3, 40);
+    for (m, s) in [(0, 40), (3, 0), (-7, i64::MIN)] {
+        let q2 = Queue::options()
+            .create(true)
+            .max_messages(m)
+            .max_message_size(s)
+            .open(Some(q.name()))
+            .unwrap();
+        assert_eq!((q2.max_messages(), q2.max_message_size()), (3, 40));
+        let e = Queue::options()
+            .exclusive(true)
+            .max_messages(m)
+            .max_message_size(s)
+            .open(Some(q.name()))
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Exists, "{e}");
+    }
+    let name = q.name().to_owned();
+    q.unlink().unwrap();
+    let e = Queue::options()
+        .create(true)
+        .max_messages(0)
+        .open(Some(&name))
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+    assert!(e.detail().contains("max_messages is 0"), "{e}");
+    assert_eq!(pmq::unlink(&name).unwrap_err().kind(), ErrorKind::NotFound);
+}

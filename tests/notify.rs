@@ -213,3 +213,43 @@ fn busy_when_another_process_holds_the_registration() {
     q.notify_callback(|| {}).unwrap(); // free again
     q.notify_cancel().unwrap();
 }
+
+/// The kernel keeps one registration per queue and process: a second handle
+/// of this process asking replaces the first one's (as posix_ipc does); the
+/// replaced callback is never called, and cancel through either handle ends
+/// the registration.
+#[test]
+fn a_second_handle_of_this_process_replaces_the_registration() {
+    let (q1, _g) = small("replace");
+    let q2 = Queue::open(q1.name()).unwrap();
+    let first = Arc::new(AtomicUsize::new(0));
+    let second = Arc::new(AtomicUsize::new(0));
+    let f = Arc::clone(&first);
+    q1.notify_callback(move || {
+        f.fetch_add(1, Ordering::SeqCst);
+    })
+    .unwrap();
+    let s = Arc::clone(&second);
+    q2.notify_callback(move || {
+        s.fetch_add(1, Ordering::SeqCst);
+    })
+    .expect("same process: replaced, not busy");
+    q1.send(b"x", 0, Timeout::TryOnce).unwrap();
+    assert!(wait_for(
+        || second.load(Ordering::SeqCst) == 1,
+        Duration::from_secs(10)
+    ));
+    std::thread::sleep(Duration::from_millis(50));
+    assert_eq!(first.load(Ordering::SeqCst), 0, "the replaced one ran");
+    q1.receive_vec(Timeout::TryOnce).unwrap();
+    // A signal registration is replaced the same way.
+    q1.notify_signal(libc::SIGUSR2).unwrap();
+    q2.notify_signal(libc::SIGUSR2).unwrap();
+    q1.notify_cancel().unwrap();
+    // Nothing is registered any more: a third handle may register.
+    let q3 = Queue::open(q1.name()).unwrap();
+    q3.notify_cancel().unwrap();
+    q1.send(b"y", 0, Timeout::TryOnce).unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    assert_eq!(second.load(Ordering::SeqCst), 1);
+}

@@ -12,6 +12,9 @@ pub const PMQ_O_CREAT: c_int = 0o100;
 pub const PMQ_O_EXCL: c_int = 0o200;
 /// pmq_options.flags: PMQ_O_CREAT | PMQ_O_EXCL, create a new queue.
 pub const PMQ_O_CREX: c_int = PMQ_O_CREAT | PMQ_O_EXCL;
+/// pmq_options.flags: open the handle non-blocking, as if `block` were
+/// false (the OS's O_NONBLOCK, as mq_open and posix_ipc accept it).
+pub const PMQ_O_NONBLOCK: c_int = 0o4000;
 /// Highest message priority on Linux (sysconf(_SC_MQ_PRIO_MAX) - 1).
 pub const PMQ_PRIORITY_MAX: u32 = 32767;
 /// The reference's QUEUE_PRIORITY_MAX (same as PMQ_PRIORITY_MAX).
@@ -26,6 +29,7 @@ pub const PMQ_RLIMIT_INFINITY: u64 = u64::MAX;
 const _: () = {
     assert!(PMQ_O_CREAT == libc::O_CREAT);
     assert!(PMQ_O_EXCL == libc::O_EXCL);
+    assert!(PMQ_O_NONBLOCK == pmq_core::O_NONBLOCK);
     assert!(PMQ_PRIORITY_MAX == pmq_core::PRIORITY_MAX);
     assert!(PMQ_NAME_MAX == pmq_core::NAME_MAX);
 };

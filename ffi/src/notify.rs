@@ -19,8 +19,9 @@ pub type pmq_notify_fn = Option<unsafe extern "C" fn(param: *mut c_void)>;
 /// - Only when the queue goes from EMPTY to non-empty: a send to a queue that
 ///   already holds messages brings no signal.
 /// - One registration per queue in the whole system: if another process holds
-///   it, this returns PMQ_STATUS_BUSY. A registration made earlier through
-///   this same handle is replaced.
+///   it, this returns PMQ_STATUS_BUSY. A registration this process made
+///   earlier on the queue (through this handle or another) is replaced, as
+///   the kernel does (its registration is per process).
 /// - No notification is sent while a receiver is blocked inside the kernel's
 ///   mq_receive() on the queue (a program using raw mq_* calls): that
 ///   receiver gets the message instead. pmq's own receive calls wait in
@@ -49,8 +50,9 @@ pub unsafe extern "C" fn pmq_queue_notify_signal(q: *const pmq_queue, signo: c_i
 ///   register again from inside itself, and may receive from the queue.
 /// - Only when the queue goes from EMPTY to non-empty.
 /// - One registration per queue in the whole system: PMQ_STATUS_BUSY if
-///   another process holds it. A registration made earlier through this same
-///   handle is replaced (its callback will not be called).
+///   another process holds it. A registration this process made earlier on
+///   the queue (through this handle or another) is replaced (its callback
+///   will not be called), as the kernel does.
 /// - No notification is sent while a receiver is blocked inside the kernel's
 ///   mq_receive() (a raw mq_* program); a pmq receiver that waits does not
 ///   suppress it (pmq waits in ppoll; see pmq_queue_notify_signal()).

@@ -58,12 +58,14 @@ pub(crate) unsafe fn queue_ref<'a>(q: *const pmq_queue) -> Result<&'a FfiQueue, 
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct pmq_options {
-    /// 0 (open existing), PMQ_O_CREAT, or PMQ_O_CREX (= PMQ_O_CREAT | PMQ_O_EXCL).
+    /// 0 (open existing), PMQ_O_CREAT, or PMQ_O_CREX (= PMQ_O_CREAT |
+    /// PMQ_O_EXCL), optionally | PMQ_O_NONBLOCK (same as block = false).
     pub flags: c_int,
     /// Permission bits of a created queue (default 0600), masked by the umask.
     pub mode: u32,
     /// Capacity of a created queue. Default: the system's msg_max when
-    /// pmq_options_init() ran. Ignored when opening an existing queue.
+    /// pmq_options_init() ran. Ignored when opening an existing queue (also
+    /// with PMQ_O_CREAT; checked only when a queue is really created).
     pub max_messages: i64,
     /// Largest message of a created queue. Default: the system's msgsize_max
     /// when pmq_options_init() ran. Ignored when opening an existing queue.
