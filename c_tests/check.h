@@ -64,6 +64,7 @@ static int check_name_count;
 static void check_unlink_all(void) {
     for (int i = 0; i < check_name_count; i++) {
         (void)pmq_unlink(check_names[i]);
+        (void)pmq_unlink_backend(check_names[i], PMQ_BACKEND_SHM);
     }
 }
 

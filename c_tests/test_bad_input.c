@@ -80,7 +80,9 @@ static void dummy_callback(void *param) { (void)param; }
     X(maxsize_huge, "pmq_queue_open", PMQ_STATUS_SYSTEM_LIMIT, OPEN_NEW(max_message_size, (int64_t)1 << 40)) \
     X(no_access, "pmq_queue_open", PMQ_STATUS_INVALID_ARGUMENT, (F_opts = test_options(PMQ_O_CREAT, 4, 64), F_opts.read = false, F_opts.write = false, pmq_queue_open(test_queue_name("bad"), &F_opts, &F_q_out))) \
     X(reserved0, "pmq_queue_open", PMQ_STATUS_INVALID_ARGUMENT, OPEN_NEW(reserved[0], 1))      \
-    X(reserved3, "pmq_queue_open", PMQ_STATUS_INVALID_ARGUMENT, OPEN_NEW(reserved[3], UINT64_MAX)) \
+    X(reserved2, "pmq_queue_open", PMQ_STATUS_INVALID_ARGUMENT, OPEN_NEW(reserved[2], UINT64_MAX)) \
+    X(reserved_low, "pmq_queue_open", PMQ_STATUS_INVALID_ARGUMENT, OPEN_NEW(reserved0, 1))   \
+    X(backend_unknown, "pmq_queue_open", PMQ_STATUS_INVALID_ARGUMENT, OPEN_NEW(backend, 2)) \
     X(random_name_bad_size, "pmq_queue_open", PMQ_STATUS_INVALID_ARGUMENT, pmq_queue_open(NULL, OPTS(max_message_size, 0), &F_q_out)) \
     X(create_exists, "pmq_queue_open", PMQ_STATUS_EXISTS, (F_opts = test_options(PMQ_O_CREX, 4, 64), pmq_queue_open(F_name, &F_opts, &F_q_out))) \
     /* NULL handle: every function taking a handle */                                            \
@@ -98,6 +100,8 @@ static void dummy_callback(void *param) { (void)param; }
     X(maxs_null, "pmq_queue_max_message_size", PMQ_STATUS_INVALID_ARGUMENT, pmq_queue_max_message_size(NULL, &F_i64)) \
     X(fileno_null, "pmq_queue_fileno", PMQ_STATUS_INVALID_ARGUMENT, pmq_queue_fileno(NULL, &F_int)) \
     X(mode_null, "pmq_queue_mode", PMQ_STATUS_INVALID_ARGUMENT, pmq_queue_mode(NULL, &F_prio))   \
+    X(backend_null, "pmq_queue_backend", PMQ_STATUS_INVALID_ARGUMENT, pmq_queue_backend(NULL, &F_prio)) \
+    X(backend_out_null, "pmq_queue_backend", PMQ_STATUS_INVALID_ARGUMENT, pmq_queue_backend(F_q, NULL)) \
     X(access_null, "pmq_queue_access", PMQ_STATUS_INVALID_ARGUMENT, pmq_queue_access(NULL, &F_bool, &F_bool)) \
     X(describe_null, "pmq_queue_describe", PMQ_STATUS_INVALID_ARGUMENT, pmq_queue_describe(NULL, PMQ_DESCRIBE_SHORT, F_text, sizeof F_text, &F_len)) \
     X(unlink_q_null, "pmq_queue_unlink", PMQ_STATUS_INVALID_ARGUMENT, pmq_queue_unlink(NULL))    \
@@ -179,6 +183,9 @@ static void dummy_callback(void *param) { (void)param; }
     X(unlink_closed_gone, "pmq_queue_unlink", PMQ_STATUS_NOT_FOUND, pmq_queue_unlink(F_closed))  \
     /* pmq_unlink: NULL and every kind of invalid name */                                        \
     X(unlink_null, "pmq_unlink", PMQ_STATUS_INVALID_ARGUMENT, pmq_unlink(NULL))                  \
+    X(unlink_b_null, "pmq_unlink_backend", PMQ_STATUS_INVALID_ARGUMENT, pmq_unlink_backend(NULL, PMQ_BACKEND_SHM)) \
+    X(unlink_b_bad_name, "pmq_unlink_backend", PMQ_STATUS_INVALID_ARGUMENT, pmq_unlink_backend("x/y", PMQ_BACKEND_SHM)) \
+    X(unlink_b_backend, "pmq_unlink_backend", PMQ_STATUS_INVALID_ARGUMENT, pmq_unlink_backend("/x", 99)) \
     X(unlink_empty, "pmq_unlink", PMQ_STATUS_INVALID_ARGUMENT, pmq_unlink(""))                   \
     X(unlink_noslash, "pmq_unlink", PMQ_STATUS_INVALID_ARGUMENT, pmq_unlink("x"))                \
     X(unlink_slash, "pmq_unlink", PMQ_STATUS_INVALID_ARGUMENT, pmq_unlink("/"))                  \
@@ -306,7 +313,7 @@ static void check_value_functions(void) {
         CHECK(!pmq_status_is_busy(bad_status[i]));
         inputs_tried += 3;
     }
-    CHECK(pmq_status_last() == PMQ_STATUS_NOT_SUPPORTED);
+    CHECK(pmq_status_last() == PMQ_STATUS_CORRUPTED);
     for (int s = 0; s <= pmq_status_last(); s++) {
         CHECK(strcmp(pmq_status_name(s), "PMQ_STATUS_UNKNOWN") != 0);
     }

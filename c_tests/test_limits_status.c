@@ -106,6 +106,7 @@ static const struct {
     S(PMQ_STATUS_OS_ERROR),
     S(PMQ_STATUS_PANIC),
     S(PMQ_STATUS_NOT_SUPPORTED),
+    S(PMQ_STATUS_CORRUPTED),
 };
 #undef S
 
@@ -113,7 +114,7 @@ static void status_texts(void) {
     int last = pmq_status_last();
     int count = (int)(sizeof statuses / sizeof statuses[0]);
     CHECK(last == count - 1);
-    CHECK(last == PMQ_STATUS_NOT_SUPPORTED);
+    CHECK(last == PMQ_STATUS_CORRUPTED);
     for (int i = 0; i < count; i++) {
         CHECK(statuses[i].value == i); /* values are dense and never renumbered */
         const char *s = pmq_status_str(i);
@@ -131,7 +132,7 @@ static void status_texts(void) {
     }
     CHECK(strcmp(pmq_status_str(PMQ_STATUS_OK), "success") == 0);
     CHECK(strstr(pmq_status_str(PMQ_STATUS_TIMED_OUT), "timed out") != NULL);
-    const int out_of_range[] = {-1, last + 1, 17, 1000, INT_MAX, INT_MIN};
+    const int out_of_range[] = {-1, last + 1, 18, 1000, INT_MAX, INT_MIN};
     for (size_t i = 0; i < sizeof out_of_range / sizeof out_of_range[0]; i++) {
         CHECK(strcmp(pmq_status_name(out_of_range[i]), "PMQ_STATUS_UNKNOWN") == 0);
         CHECK(strcmp(pmq_status_str(out_of_range[i]), "unknown status") == 0);

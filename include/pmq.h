@@ -86,6 +86,18 @@
 #define PMQ_RLIMIT_INFINITY UINT64_MAX
 
 /**
+ * pmq_options.backend: the Linux kernel's POSIX message queues (default).
+ */
+#define PMQ_BACKEND_KERNEL 0
+
+/**
+ * pmq_options.backend: pmq's own shared-memory queue (a file under
+ * /dev/shm): faster, bounded only by memory, robust against a process
+ * killed at any point; shared with pmq programs only.
+ */
+#define PMQ_BACKEND_SHM 1
+
+/**
  * pmq_queue_describe(): the reference's str(): name and message count.
  */
 #define PMQ_DESCRIBE_SHORT 0
@@ -179,9 +191,15 @@ enum pmq_status
    */
   PMQ_STATUS_PANIC = 15,
   /**
-   * Not supported on this system (no POSIX message queues).
+   * Not supported on this system (no POSIX message queues), or by the
+   * queue's backend.
    */
   PMQ_STATUS_NOT_SUPPORTED = 16,
+  /**
+   * A shared-memory queue's file is corrupted, or was made by a pmq build
+   * with another layout; the detail says which, and how to recover.
+   */
+  PMQ_STATUS_CORRUPTED = 17,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -302,9 +320,21 @@ typedef struct pmq_options {
    */
   bool retry_on_interrupt;
   /**
+   * Which backend the queue lives in: PMQ_BACKEND_KERNEL (0, the default:
+   * the kernel's mq_* queues, shared with every program using the name)
+   * or PMQ_BACKEND_SHM (pmq's shared-memory queue under /dev/shm).
+   * Taken from the reserved room: the struct's size and layout are those
+   * of earlier versions.
+   */
+  uint32_t backend;
+  /**
+   * Must be zero (pmq_options_init() zeroes it).
+   */
+  uint32_t reserved0;
+  /**
    * Must be zero (pmq_options_init() zeroes it); room for future options.
    */
-  uint64_t reserved[4];
+  uint64_t reserved[3];
 } pmq_options;
 
 /**
@@ -735,7 +765,20 @@ pmq_status pmq_queue_describe(const struct pmq_queue *q,
 pmq_status pmq_queue_unlink(const struct pmq_queue *q);
 
 /**
- * Removes the queue called `name` (the reference's unlink_message_queue).
+ * The backend the handle's queue lives in: PMQ_BACKEND_KERNEL or
+ * PMQ_BACKEND_SHM. Works after close.
+ */
+pmq_status pmq_queue_backend(const struct pmq_queue *q, uint32_t *out);
+
+/**
+ * Removes the queue called `name` of backend `backend` (PMQ_BACKEND_KERNEL
+ * or PMQ_BACKEND_SHM). PMQ_STATUS_NOT_FOUND if there is none.
+ */
+pmq_status pmq_unlink_backend(const char *name, uint32_t backend);
+
+/**
+ * Removes the kernel queue called `name` (the reference's
+ * unlink_message_queue); see pmq_unlink_backend() for a shared-memory one.
  * PMQ_STATUS_NOT_FOUND if there is none.
  */
 pmq_status pmq_unlink(const char *name);

@@ -43,6 +43,9 @@ pub enum ErrorKind {
     Os = 14,
     /// The operation is not supported here.
     NotSupported = 16,
+    /// A queue's shared state is damaged or was written by an incompatible
+    /// build (shared-memory backend).
+    Corrupted = 17,
 }
 
 /// One status code: what every binding reports for the outcome of a call.
@@ -92,7 +95,7 @@ const fn row(
 
 /// Every status code, indexed by its number: the one definition the C ABI,
 /// the CLI and every binding derive names, texts and kinds from.
-pub const STATUSES: [StatusInfo; 17] = {
+pub const STATUSES: [StatusInfo; 18] = {
     use ErrorKind::*;
     [
         row(0, c"PMQ_STATUS_OK", c"success", None),
@@ -181,6 +184,12 @@ pub const STATUSES: [StatusInfo; 17] = {
             c"PMQ_STATUS_NOT_SUPPORTED",
             c"not supported on this system",
             Some(NotSupported),
+        ),
+        row(
+            17,
+            c"PMQ_STATUS_CORRUPTED",
+            c"queue state is corrupted or from an incompatible build",
+            Some(Corrupted),
         ),
     ]
 };

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub use crate::backend::Attributes;
-use crate::backend::{Attempt, Backend, BackendKind, Interest, OpenRequest, Wake};
+pub use crate::backend::BackendKind;
+use crate::backend::{Attempt, Backend, Interest, OpenRequest, Wake};
 use crate::error::{Error, ErrorKind, Result};
 use crate::name::{random_name, validate_name_for, RANDOM_NAME_ATTEMPTS};
 use crate::notify::{self, Callback};
@@ -204,6 +205,19 @@ impl OpenOptions {
         self
     }
 
+    /// Which backend the queue lives in (default [`BackendKind::Kernel`]).
+    /// Both take the same options; sizes default to the system's `msg_max`
+    /// and `msgsize_max` either way.
+    pub fn backend(&mut self, kind: BackendKind) -> &mut Self {
+        self.backend = kind;
+        self
+    }
+
+    /// The backend chosen.
+    pub fn get_backend(&self) -> BackendKind {
+        self.backend
+    }
+
     /// When a signal interrupts a wait: `false` (default, like the reference)
     /// returns [`ErrorKind::Interrupted`]; `true` resumes the wait with the
     /// time that remains.
@@ -390,6 +404,19 @@ impl OpenOptions {
     }
 }
 
+/// Counters of a shared-memory queue ([`Queue::stats`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct QueueStats {
+    /// Messages waiting now.
+    pub current_messages: u64,
+    /// Messages ever committed by a send.
+    pub committed: u64,
+    /// Messages ever taken by a receive.
+    pub received: u64,
+    /// Times a process found the lock's owner dead and repaired the queue.
+    pub recoveries: u64,
+}
+
 /// How [`Queue::describe`] renders a queue.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DescribeStyle {
@@ -534,6 +561,40 @@ impl Queue {
             return Err(CLOSED);
         }
         Ok(guard)
+    }
+
+    /// The backend this queue lives in.
+    pub fn backend(&self) -> BackendKind {
+        self.backend.kind()
+    }
+
+    /// The shared-memory backend's counters (None for the kernel backend,
+    /// which keeps none).
+    pub fn stats(&self) -> Option<QueueStats> {
+        match &self.backend {
+            Backend::Shm(q) => {
+                let (count, committed, received, recoveries) = q.counters();
+                Some(QueueStats {
+                    current_messages: count,
+                    committed,
+                    received,
+                    recoveries,
+                })
+            }
+            _ => None,
+        }
+    }
+
+    /// Checks a shared-memory queue's invariants under its lock (count =
+    /// ready slots, every slot listed or free exactly once, lists acyclic
+    /// and in order, committed = received + count). For tests and `pmq`
+    /// diagnostics; Ok for the kernel backend.
+    #[doc(hidden)]
+    pub fn check_invariants(&self) -> std::result::Result<(), String> {
+        match &self.backend {
+            Backend::Shm(q) => q.check_invariants(),
+            _ => Ok(()),
+        }
     }
 
     /// The queue's name (for a random name, the one generated).
@@ -936,9 +997,13 @@ impl fmt::Display for Queue {
     }
 }
 
-/// Removes the queue called `name`.
+/// Removes the kernel queue called `name` (see [`unlink_from`] for another backend).
 pub fn unlink(name: &str) -> Result<()> {
-    let kind = BackendKind::default();
+    unlink_from(BackendKind::default(), name)
+}
+
+/// Removes the queue called `name` of backend `kind`.
+pub fn unlink_from(kind: BackendKind, name: &str) -> Result<()> {
     validate_name_for(name, kind)?;
     kind.unlink(name)
 }

@@ -84,12 +84,16 @@ pub enum pmq_status {
     OsError = 14,
     /// A bug inside pmq panicked; it was caught at the boundary.
     Panic = 15,
-    /// Not supported on this system (no POSIX message queues).
+    /// Not supported on this system (no POSIX message queues), or by the
+    /// queue's backend.
     NotSupported = 16,
+    /// A shared-memory queue's file is corrupted, or was made by a pmq build
+    /// with another layout; the detail says which, and how to recover.
+    Corrupted = 17,
 }
 
 /// The highest status value defined by this version.
-pub(crate) const STATUS_LAST: i32 = pmq_status::NotSupported as i32;
+pub(crate) const STATUS_LAST: i32 = pmq_status::Corrupted as i32;
 
 // The enum above is what cbindgen writes into pmq.h; its names and values
 // are the core's status table (pmq_core::STATUSES), which every other
@@ -115,6 +119,7 @@ const _: () = {
         OsError,
         Panic,
         NotSupported,
+        Corrupted,
     ];
     assert!(all.len() == pmq_core::STATUSES.len());
     let mut i = 0;

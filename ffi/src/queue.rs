@@ -6,7 +6,7 @@ use super::{
     ffi_boundary, invalid, name_in, out_ptr, pmq_status, read_bool, slice_in, slice_out, status_of,
     text_out, try_ffi, write_out,
 };
-use pmq_core::{DescribeStyle, ErrorKind, OpenOptions, Queue, Timeout};
+use pmq_core::{BackendKind, DescribeStyle, ErrorKind, OpenOptions, Queue, Timeout};
 
 /// Opaque handle to an open message queue. Create it with pmq_queue_open(),
 /// release it with pmq_queue_free().
@@ -79,8 +79,42 @@ pub struct pmq_options {
     /// When a signal interrupts a wait: false (default) returns
     /// PMQ_STATUS_INTERRUPTED; true resumes waiting for the time that remains.
     pub retry_on_interrupt: bool,
+    /// Which backend the queue lives in: PMQ_BACKEND_KERNEL (0, the default:
+    /// the kernel's mq_* queues, shared with every program using the name)
+    /// or PMQ_BACKEND_SHM (pmq's shared-memory queue under /dev/shm).
+    /// Taken from the reserved room: the struct's size and layout are those
+    /// of earlier versions.
+    pub backend: u32,
+    /// Must be zero (pmq_options_init() zeroes it).
+    pub reserved0: u32,
     /// Must be zero (pmq_options_init() zeroes it); room for future options.
-    pub reserved: [u64; 4],
+    pub reserved: [u64; 3],
+}
+
+/// pmq_options.backend: the Linux kernel's POSIX message queues (default).
+pub const PMQ_BACKEND_KERNEL: u32 = 0;
+/// pmq_options.backend: pmq's own shared-memory queue (a file under
+/// /dev/shm): faster, bounded only by memory, robust against a process
+/// killed at any point; shared with pmq programs only.
+pub const PMQ_BACKEND_SHM: u32 = 1;
+
+const _: () = assert!(std::mem::size_of::<pmq_options>() == 64);
+
+fn backend_in(v: u32) -> Result<BackendKind, pmq_status> {
+    match v {
+        PMQ_BACKEND_KERNEL => Ok(BackendKind::Kernel),
+        PMQ_BACKEND_SHM => Ok(BackendKind::Shm),
+        other => Err(invalid(format!(
+            "backend {other} is unknown; use PMQ_BACKEND_KERNEL (0) or PMQ_BACKEND_SHM (1)"
+        ))),
+    }
+}
+
+fn backend_out(k: BackendKind) -> u32 {
+    match k {
+        BackendKind::Shm => PMQ_BACKEND_SHM,
+        _ => PMQ_BACKEND_KERNEL,
+    }
 }
 
 /// Attributes of a queue, from pmq_queue_get_attributes().
@@ -122,7 +156,9 @@ pub unsafe extern "C" fn pmq_options_init(opts: *mut pmq_options) -> pmq_status 
             write,
             block,
             retry_on_interrupt,
-            reserved: [0; 4],
+            backend: backend_out(d.get_backend()),
+            reserved0: 0,
+            reserved: [0; 3],
         };
         // SAFETY: `opts` is non-NULL and the caller guarantees it is writable.
         unsafe { opts.write(v) };
@@ -137,20 +173,27 @@ pub unsafe extern "C" fn pmq_options_init(opts: *mut pmq_options) -> pmq_status 
 unsafe fn options_from_c(p: *const pmq_options) -> Result<OpenOptions, pmq_status> {
     // SAFETY: the caller guarantees `p` is readable; plain integer fields are
     // valid for any bit pattern, and bools are read byte-wise.
-    let (flags, mode, max_messages, max_message_size, reserved, read, write, block, retry) = unsafe {
+    let (flags, mode, max_messages, max_message_size, backend, reserved0, reserved) = unsafe {
         (
             (*p).flags,
             (*p).mode,
             (*p).max_messages,
             (*p).max_message_size,
+            (*p).backend,
+            (*p).reserved0,
             (*p).reserved,
+        )
+    };
+    // SAFETY: as above; bools are read byte-wise.
+    let (read, write, block, retry) = unsafe {
+        (
             read_bool(std::ptr::addr_of!((*p).read)),
             read_bool(std::ptr::addr_of!((*p).write)),
             read_bool(std::ptr::addr_of!((*p).block)),
             read_bool(std::ptr::addr_of!((*p).retry_on_interrupt)),
         )
     };
-    if reserved != [0; 4] {
+    if reserved != [0; 3] || reserved0 != 0 {
         return Err(invalid(
             "pmq_options.reserved is not zero; fill the options with pmq_options_init() \
              before setting fields",
@@ -164,7 +207,8 @@ unsafe fn options_from_c(p: *const pmq_options) -> Result<OpenOptions, pmq_statu
         .read(read)
         .write(write)
         .block(block)
-        .retry_on_interrupt(retry);
+        .retry_on_interrupt(retry)
+        .backend(backend_in(backend)?);
     Ok(o)
 }
 
@@ -655,7 +699,28 @@ pub unsafe extern "C" fn pmq_queue_unlink(q: *const pmq_queue) -> pmq_status {
     })
 }
 
-/// Removes the queue called `name` (the reference's unlink_message_queue).
+/// The backend the handle's queue lives in: PMQ_BACKEND_KERNEL or
+/// PMQ_BACKEND_SHM. Works after close.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pmq_queue_backend(q: *const pmq_queue, out: *mut u32) -> pmq_status {
+    // SAFETY: forwarded caller guarantees.
+    ffi_boundary!({ unsafe { fixed_attr(q, out, |q| backend_out(q.backend())) } })
+}
+
+/// Removes the queue called `name` of backend `backend` (PMQ_BACKEND_KERNEL
+/// or PMQ_BACKEND_SHM). PMQ_STATUS_NOT_FOUND if there is none.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pmq_unlink_backend(name: *const c_char, backend: u32) -> pmq_status {
+    ffi_boundary!({
+        // SAFETY: forwarded caller guarantee on `name`.
+        let name = try_ffi!(unsafe { name_in(name) });
+        let kind = try_ffi!(backend_in(backend));
+        status_of(pmq_core::unlink_from(kind, name))
+    })
+}
+
+/// Removes the kernel queue called `name` (the reference's
+/// unlink_message_queue); see pmq_unlink_backend() for a shared-memory one.
 /// PMQ_STATUS_NOT_FOUND if there is none.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pmq_unlink(name: *const c_char) -> pmq_status {

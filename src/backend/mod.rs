@@ -35,6 +35,7 @@ use crate::error::{Error, Result};
 #[cfg(test)]
 pub(crate) mod fake;
 pub(crate) mod kernel;
+pub(crate) mod shm;
 
 /// What a non-waiting attempt did.
 pub(crate) enum Attempt<T> {
@@ -160,12 +161,19 @@ pub(crate) trait QueueBackend: Sized + Send + Sync {
     fn busy_error(name: &str, own: bool) -> Error;
 }
 
-/// Which backend a queue lives in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub(crate) enum BackendKind {
-    /// The Linux kernel's POSIX message queues.
+/// Which mechanism a queue lives in, chosen when it is opened
+/// ([`crate::OpenOptions::backend`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum BackendKind {
+    /// The Linux kernel's POSIX message queues (`mq_open`): shared with every
+    /// program that opens the same name, bounded by `fs.mqueue` limits.
     #[default]
     Kernel,
+    /// pmq's own queue in a file under `/dev/shm`: several times faster,
+    /// bounded only by memory, robust against a process killed anywhere;
+    /// shared with pmq programs only.
+    Shm,
     /// An in-memory stand-in for the core's unit tests.
     #[cfg(test)]
     Fake,
@@ -174,6 +182,7 @@ pub(crate) enum BackendKind {
 /// An open queue of some backend.
 pub(crate) enum Backend {
     Kernel(kernel::KernelQueue),
+    Shm(shm::ShmQueue),
     #[cfg(test)]
     Fake(fake::FakeQueue),
 }
@@ -183,6 +192,7 @@ macro_rules! dispatch {
     ($self:expr, $b:ident => $body:expr) => {
         match $self {
             Backend::Kernel($b) => $body,
+            Backend::Shm($b) => $body,
             #[cfg(test)]
             Backend::Fake($b) => $body,
         }
@@ -195,6 +205,10 @@ macro_rules! dispatch_kind {
         match $kind {
             BackendKind::Kernel => {
                 type $B = kernel::KernelQueue;
+                $body
+            }
+            BackendKind::Shm => {
+                type $B = shm::ShmQueue;
                 $body
             }
             #[cfg(test)]
@@ -226,6 +240,7 @@ impl BackendKind {
     pub(crate) fn open(self, req: &OpenRequest<'_>) -> Result<Backend> {
         Ok(match self {
             BackendKind::Kernel => Backend::Kernel(kernel::KernelQueue::open(req)?),
+            BackendKind::Shm => Backend::Shm(shm::ShmQueue::open(req)?),
             #[cfg(test)]
             BackendKind::Fake => Backend::Fake(fake::FakeQueue::open(req)?),
         })
@@ -244,6 +259,7 @@ impl Backend {
     pub(crate) fn kind(&self) -> BackendKind {
         match self {
             Backend::Kernel(_) => BackendKind::Kernel,
+            Backend::Shm(_) => BackendKind::Shm,
             #[cfg(test)]
             Backend::Fake(_) => BackendKind::Fake,
         }
@@ -312,6 +328,7 @@ impl Backend {
 /// core's notification registry and used only under its lock.
 pub(crate) struct Deliveries {
     pub(crate) kernel: kernel::Delivery,
+    pub(crate) shm: shm::Delivery,
 }
 
 impl Deliveries {
@@ -322,6 +339,7 @@ impl Deliveries {
     pub(crate) const fn new(deliver: fn(u64), removed: fn(u64)) -> Deliveries {
         Deliveries {
             kernel: kernel::Delivery::new(deliver, removed),
+            shm: shm::Delivery::new(deliver, removed),
         }
     }
 

@@ -1,0 +1,131 @@
+/* The shared-memory backend through the C ABI: chosen with
+ * pmq_options.backend, the same calls and rules as the kernel backend
+ * (priorities, FIFO within one, try-once / timed waits, attributes, the
+ * readiness descriptor, notifications, unlink by name), sizes the kernel's
+ * limits would refuse, and a wrong backend value refused with a detail. */
+#include <poll.h>
+#include <stdatomic.h>
+
+#include "util.h"
+
+static pmq_options shm_options(int flags, int64_t max_messages, int64_t max_size) {
+    pmq_options o = test_options(flags, max_messages, max_size);
+    o.backend = PMQ_BACKEND_SHM;
+    return o;
+}
+
+static void options_and_backend_values(void) {
+    pmq_options o;
+    CHECK_OK(pmq_options_init(&o));
+    CHECK(o.backend == PMQ_BACKEND_KERNEL && o.reserved0 == 0);
+    CHECK(sizeof(pmq_options) == 64);
+    const char *name = test_queue_name("shm-bad");
+    o = shm_options(PMQ_O_CREX, 2, 16);
+    o.backend = 7;
+    pmq_queue *q = NULL;
+    CHECK_STATUS(pmq_queue_open(name, &o, &q), PMQ_STATUS_INVALID_ARGUMENT);
+    CHECK_DETAIL("PMQ_BACKEND_SHM");
+    CHECK(q == NULL);
+    CHECK_STATUS(pmq_unlink_backend(name, 7), PMQ_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(pmq_unlink_backend(NULL, PMQ_BACKEND_SHM), PMQ_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(pmq_queue_backend(NULL, NULL), PMQ_STATUS_INVALID_ARGUMENT);
+}
+
+static void send_receive_beyond_kernel_limits(void) {
+    const char *name = test_queue_name("shm-big");
+    /* 2000 messages: far above fs.mqueue.msg_max (10 by default). */
+    pmq_options o = shm_options(PMQ_O_CREX, 2000, 64);
+    pmq_queue *q = NULL;
+    CHECK_OK(pmq_queue_open(name, &o, &q));
+    if (!q) return;
+    uint32_t b = 99;
+    CHECK_OK(pmq_queue_backend(q, &b));
+    CHECK(b == PMQ_BACKEND_SHM);
+    for (uint32_t i = 0; i < 2000; i++) {
+        CHECK_OK(pmq_queue_send_timeout(q, (const uint8_t *)&i, sizeof i, i % 5, 0));
+    }
+    CHECK_STATUS(pmq_queue_send_timeout(q, (const uint8_t *)"x", 1, 0, 0), PMQ_STATUS_WOULD_BLOCK);
+    CHECK_STATUS(pmq_queue_send_timeout(q, (const uint8_t *)"x", 1, 0, 0.02), PMQ_STATUS_TIMED_OUT);
+    pmq_attributes a;
+    CHECK_OK(pmq_queue_get_attributes(q, &a));
+    CHECK(a.max_messages == 2000 && a.max_message_size == 64 && a.current_messages == 2000);
+    uint8_t buf[64];
+    size_t n = 0;
+    uint32_t prio = 0, last[5] = {0, 0, 0, 0, 0}, top = 4;
+    for (int k = 0; k < 2000; k++) {
+        CHECK_OK(pmq_queue_receive(q, buf, sizeof buf, &n, &prio));
+        uint32_t v;
+        memcpy(&v, buf, sizeof v);
+        CHECK(n == sizeof v && v % 5 == prio && prio <= top);
+        CHECK(k < 5 || v > last[prio] || v == 0);
+        last[prio] = v;
+        top = prio;
+    }
+    CHECK_STATUS(pmq_queue_receive_timeout(q, buf, sizeof buf, &n, NULL, 0), PMQ_STATUS_WOULD_BLOCK);
+    CHECK_STATUS(pmq_queue_receive(q, buf, 10, &n, NULL), PMQ_STATUS_BUFFER_TOO_SMALL);
+    CHECK(n == 64);
+    /* The kernel's namespace does not have it; the shared-memory one does. */
+    CHECK_STATUS(pmq_unlink(name), PMQ_STATUS_NOT_FOUND);
+    CHECK_OK(pmq_unlink_backend(name, PMQ_BACKEND_SHM));
+    CHECK_STATUS(pmq_unlink_backend(name, PMQ_BACKEND_SHM), PMQ_STATUS_NOT_FOUND);
+    /* Unlinked: the open handle keeps working. */
+    CHECK_OK(pmq_queue_send(q, (const uint8_t *)"kept", 4, 1));
+    CHECK(current_messages(q) == 1);
+    CHECK_OK(pmq_queue_backend(q, &b)); /* works after close too */
+    pmq_queue_free(q);
+}
+
+static void readiness_descriptor(void) {
+    const char *name = test_queue_name("shm-poll");
+    pmq_options o = shm_options(PMQ_O_CREX, 1, 16);
+    pmq_queue *q = NULL;
+    CHECK_OK(pmq_queue_open(name, &o, &q));
+    if (!q) return;
+    int fd = -1;
+    CHECK_OK(pmq_queue_fileno(q, &fd));
+    CHECK(fd >= 0);
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    CHECK(poll(&p, 1, 0) == 0); /* empty: not readable */
+    CHECK_OK(pmq_queue_send(q, (const uint8_t *)"m", 1, 0));
+    p.revents = 0;
+    CHECK(poll(&p, 1, 5000) == 1 && (p.revents & POLLIN)); /* the selector wakes */
+    struct pollfd w = {.fd = fd, .events = POLLOUT};
+    for (int i = 0; i < 500 && poll(&w, 1, 0) != 0; i++) sleep_ms(2);
+    CHECK(poll(&w, 1, 0) == 0); /* full (capacity 1): not writable */
+    drop_queue(q);
+}
+
+static atomic_int called;
+static void on_message(void *param) {
+    (void)param;
+    atomic_fetch_add(&called, 1);
+}
+
+static void callback_notification(void) {
+    const char *name = test_queue_name("shm-notify");
+    pmq_options o = shm_options(PMQ_O_CREX, 4, 16);
+    pmq_queue *q = NULL;
+    CHECK_OK(pmq_queue_open(name, &o, &q));
+    if (!q) return;
+    CHECK_OK(pmq_queue_notify_callback(q, on_message, NULL));
+    CHECK_OK(pmq_queue_send(q, (const uint8_t *)"n", 1, 0));
+    for (int i = 0; i < 2000 && atomic_load(&called) == 0; i++) sleep_ms(2);
+    CHECK(atomic_load(&called) == 1);
+    CHECK_OK(pmq_queue_notify_callback(q, on_message, NULL));
+    CHECK_OK(pmq_queue_notify_cancel(q));
+    uint8_t buf[16];
+    size_t n = 0;
+    CHECK_OK(pmq_queue_receive(q, buf, sizeof buf, &n, NULL));
+    CHECK_OK(pmq_queue_send(q, (const uint8_t *)"n", 1, 0));
+    sleep_ms(30);
+    CHECK(atomic_load(&called) == 1); /* cancelled: not called */
+    drop_queue(q);
+}
+
+int main(void) {
+    options_and_backend_values();
+    send_receive_beyond_kernel_limits();
+    readiness_descriptor();
+    callback_notification();
+    return check_done("test_shm");
+}

@@ -1,0 +1,388 @@
+//! Creating and opening queue files, and the errors of this backend: each
+//! detail names the cause and the fix.
+
+use std::ffi::CString;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use super::layout::*;
+use super::map::Mapping;
+use super::sync::{self, errno};
+use super::{path_of, SHM_DIR};
+use crate::backend::OpenRequest;
+use crate::error::{errno_text, Error, ErrorKind, Result};
+
+pub(super) fn corrupt(what: &str) -> Error {
+    Error::new(
+        ErrorKind::Corrupted,
+        format!(
+            "the queue file is corrupted: {what}; it was written by something other than pmq \
+             (remove it with `rm {SHM_DIR}/pmq.NAME` or pmq's unlink and create it again)"
+        ),
+    )
+}
+
+pub(super) fn wedged(after: Duration) -> Error {
+    Error::new(
+        ErrorKind::Busy,
+        format!(
+            "the queue's lock has been held for more than {} s: its owner is stopped (SIGSTOP, \
+             a debugger) or was lost without the kernel releasing it; resume that process, or \
+             unlink the queue and create it again",
+            after.as_secs()
+        ),
+    )
+    .with_errno(libc::ETIMEDOUT)
+}
+
+pub(super) fn os(what: &str, e: i32) -> Error {
+    Error::new(ErrorKind::Os, format!("{what} failed: {}", errno_text(e))).with_errno(e)
+}
+
+pub(super) fn too_many_openers() -> Error {
+    Error::new(
+        ErrorKind::SystemLimit,
+        format!(
+            "the queue already has {OPENERS} open handles (the most a shared-memory queue takes); \
+             close some"
+        ),
+    )
+}
+
+pub(super) fn unlink_error(name: &str, e: i32) -> Error {
+    let err = match e {
+        libc::ENOENT => Error::new(
+            ErrorKind::NotFound,
+            format!("shared-memory queue {name} does not exist (already unlinked?)"),
+        ),
+        libc::EACCES | libc::EPERM => Error::new(
+            ErrorKind::Permission,
+            format!(
+                "permission denied unlinking {name}: only its owner (or root) may remove {}",
+                path_of(name)
+            ),
+        ),
+        e => os(&format!("unlink({})", path_of(name)), e),
+    };
+    err.with_errno(e)
+}
+
+fn open_error(req: &OpenRequest<'_>, e: i32) -> Error {
+    let name = req.name;
+    let path = path_of(name);
+    let err = match e {
+        libc::ENOENT => Error::new(
+            ErrorKind::NotFound,
+            format!("shared-memory queue {name} does not exist; open it with O_CREAT to create it"),
+        ),
+        libc::EEXIST => Error::new(
+            ErrorKind::Exists,
+            format!(
+                "shared-memory queue {name} already exists and exclusive creation (O_EXCL) was \
+                 asked for; open it without O_EXCL, or unlink it first"
+            ),
+        ),
+        libc::EACCES | libc::EPERM => Error::new(
+            ErrorKind::Permission,
+            format!(
+                "permission denied: {path}'s mode or owner does not let this user map it \
+                 read-write (every handle of a shared-memory queue needs read and write \
+                 permission on its file, even a receive-only one); ls -l {path}; chmod as its owner"
+            ),
+        ),
+        libc::EMFILE => Error::new(
+            ErrorKind::SystemLimit,
+            "this process is at its descriptor limit (RLIMIT_NOFILE); close some handles or \
+             raise it with `ulimit -n`",
+        ),
+        libc::ENFILE => Error::new(
+            ErrorKind::SystemLimit,
+            "the system-wide limit on open files was reached (fs.file-max)",
+        ),
+        libc::ENOMEM => Error::new(
+            ErrorKind::OutOfMemory,
+            format!("out of memory mapping {path}"),
+        ),
+        e => os(&format!("open({path})"), e),
+    };
+    err.with_errno(e)
+}
+
+/// ENOSPC at create: how much was asked, how much is left, how to grow it.
+fn no_space(req: &OpenRequest<'_>, size: usize) -> Error {
+    let left = free_space().map_or_else(|| "unknown".to_string(), bytes);
+    Error::new(
+        ErrorKind::SystemLimit,
+        format!(
+            "{SHM_DIR} has no room for queue {} ({} x {} bytes needs a {} file, {left} free); \
+             remove unused queues, create a smaller one, or grow {SHM_DIR} (as root: mount -o \
+             remount,size=2G {SHM_DIR}; in Docker: --shm-size=2g)",
+            req.name,
+            req.max_messages,
+            req.max_message_size,
+            bytes(size as u64)
+        ),
+    )
+    .with_errno(libc::ENOSPC)
+}
+
+fn bytes(b: u64) -> String {
+    match b {
+        b if b >= 1 << 30 => format!("{:.1} GiB", b as f64 / (1u64 << 30) as f64),
+        b if b >= 1 << 20 => format!("{:.1} MiB", b as f64 / (1u64 << 20) as f64),
+        b if b >= 1 << 10 => format!("{:.1} KiB", b as f64 / 1024.0),
+        b => format!("{b} bytes"),
+    }
+}
+
+fn free_space() -> Option<u64> {
+    let dir = CString::new(SHM_DIR).ok()?;
+    // SAFETY: statvfs is plain data; all-zero is valid.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: valid path and writable statvfs.
+    if unsafe { libc::statvfs(dir.as_ptr(), &mut st) } != 0 {
+        return None;
+    }
+    Some(st.f_bavail as u64 * st.f_frsize as u64)
+}
+
+fn shape_for(req: &OpenRequest<'_>) -> Result<Shape> {
+    let (m, s) = (req.max_messages, req.max_message_size);
+    let fits = |m: u64, s: u64| Shape::new(m, s).is_some();
+    if m < 1 || s < 1 {
+        return Err(Error::invalid(format!(
+            "max_messages {m} and max_message_size {s} must both be at least 1"
+        )));
+    }
+    match Shape::new(m as u64, s as u64) {
+        Some(sh) => Ok(sh),
+        None => {
+            let hint = if !fits(1, s as u64) {
+                format!("a message size of {s} bytes is too large by itself")
+            } else {
+                let room = free_space().unwrap_or(MAX_FILE_SIZE).min(MAX_FILE_SIZE);
+                let stride = (SLOT_HEADER as u64 + s as u64).next_multiple_of(LINE as u64);
+                format!(
+                    "with {s}-byte messages at most about {} messages fit in {} (free in {SHM_DIR})",
+                    room / stride,
+                    bytes(room)
+                )
+            };
+            Err(Error::new(
+                ErrorKind::InvalidArgument,
+                format!(
+                    "a shared-memory queue of {m} x {s} bytes is larger than pmq creates (1 TiB); \
+                     {hint}"
+                ),
+            ))
+        }
+    }
+}
+
+fn cpath(p: &str) -> CString {
+    CString::new(p).expect("queue paths have no NUL (names are validated)")
+}
+
+/// Opens an existing file read-write and checks it; `Ok(None)` when there
+/// is none.
+fn open_existing(req: &OpenRequest<'_>) -> Result<Option<Mapping>> {
+    let path = cpath(&path_of(req.name));
+    // SAFETY: valid path; the descriptor is owned by the mapping below.
+    let fd = unsafe {
+        libc::open(
+            path.as_ptr(),
+            libc::O_RDWR | libc::O_CLOEXEC | libc::O_NOFOLLOW,
+        )
+    };
+    if fd < 0 {
+        return match errno() {
+            libc::ENOENT => Ok(None),
+            e => Err(open_error(req, e)),
+        };
+    }
+    check_and_map(req, fd).map(Some)
+}
+
+fn identity(fd: i32) -> std::result::Result<libc::stat, i32> {
+    // SAFETY: stat is plain data; fstat fills it for an open descriptor.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    if unsafe { libc::fstat(fd, &mut st) } != 0 {
+        return Err(errno());
+    }
+    Ok(st)
+}
+
+/// Checks the header of the file behind `fd` (which it takes over) and maps it.
+fn check_and_map(req: &OpenRequest<'_>, fd: i32) -> Result<Mapping> {
+    let close = |e: Error| {
+        // SAFETY: we own `fd` and nothing else uses it.
+        unsafe { libc::close(fd) };
+        e
+    };
+    let st = identity(fd).map_err(|e| close(open_error(req, e)))?;
+    let size = st.st_size as u64;
+    if size < HEADER_SIZE as u64 {
+        return Err(close(corrupt(&format!(
+            "the file is {size} bytes, shorter than a queue header ({HEADER_SIZE})"
+        ))));
+    }
+    let mut head = [0u8; 128];
+    // SAFETY: `head` is writable for its length; pread on our descriptor.
+    let n = unsafe { libc::pread(fd, head.as_mut_ptr().cast(), head.len(), 0) };
+    if n != head.len() as isize {
+        return Err(close(corrupt("its header cannot be read")));
+    }
+    let u32_at = |o: usize| u32::from_ne_bytes(head[o..o + 4].try_into().unwrap());
+    let u64_at = |o: usize| u64::from_ne_bytes(head[o..o + 8].try_into().unwrap());
+    if u64_at(OFF_MAGIC) != MAGIC {
+        return Err(close(corrupt("it does not start with pmq's magic number")));
+    }
+    for (off, want, what) in abi_fields() {
+        let got = u32_at(off);
+        if got != want {
+            return Err(close(Error::new(
+                ErrorKind::Corrupted,
+                format!(
+                    "queue {} was created by a pmq build with another layout ({what} {got}, \
+                     this build uses {want}); open it with the same pmq version and \
+                     architecture, or unlink it and create it again",
+                    req.name
+                ),
+            )));
+        }
+    }
+    let shape = Shape::new(u64_at(OFF_MAX_MESSAGES), u64_at(OFF_MSGSIZE));
+    let Some(shape) = shape.filter(|sh| {
+        sh.stride as u64 == u64_at(OFF_STRIDE)
+            && u32_at(OFF_OPENERS) == OPENERS
+            && u32_at(OFF_PRIORITIES) == PRIORITIES
+            && sh.file_size as u64 == u64_at(OFF_FILE_SIZE)
+    }) else {
+        return Err(close(corrupt("its shape fields disagree with each other")));
+    };
+    if size < shape.file_size as u64 {
+        return Err(close(corrupt(&format!(
+            "the file is {size} bytes but its header says {}",
+            shape.file_size
+        ))));
+    }
+    Mapping::new(fd, shape.file_size, shape).map_err(|e| open_error(req, e))
+}
+
+/// A name no other creator uses, in the same directory (so link() works).
+fn temp_path() -> Result<String> {
+    let mut r = [0u8; 8];
+    crate::name::os_random(&mut r)?;
+    // SAFETY: getpid has no preconditions.
+    let pid = unsafe { libc::getpid() };
+    Ok(format!(
+        "{SHM_DIR}/.pmq-tmp.{pid}.{:016x}",
+        u64::from_ne_bytes(r)
+    ))
+}
+
+/// Creates a complete queue file under a temporary name and returns its
+/// descriptor; the caller links it into place.
+fn create_temp(req: &OpenRequest<'_>, shape: &Shape, tmp: &CString) -> Result<i32> {
+    // SAFETY: valid path; O_EXCL makes the file ours.
+    let fd = unsafe {
+        libc::open(
+            tmp.as_ptr(),
+            libc::O_RDWR | libc::O_CREAT | libc::O_EXCL | libc::O_CLOEXEC,
+            req.mode as libc::c_uint,
+        )
+    };
+    if fd < 0 {
+        return Err(open_error(req, errno()));
+    }
+    let fail = |e: Error| {
+        // SAFETY: we own `fd` and the temporary name.
+        unsafe {
+            libc::close(fd);
+            libc::unlink(tmp.as_ptr());
+        }
+        e
+    };
+    // Reserve every page now: a full /dev/shm fails here, not later with SIGBUS.
+    // SAFETY: plain call on our descriptor.
+    let r = unsafe { libc::posix_fallocate(fd, 0, shape.file_size as libc::off_t) };
+    if r != 0 {
+        return Err(fail(match r {
+            libc::ENOSPC | libc::EFBIG => no_space(req, shape.file_size),
+            e => os("posix_fallocate", e),
+        }));
+    }
+    let dup = {
+        // SAFETY: plain dup of our descriptor (the mapping takes the copy).
+        let d = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) };
+        if d < 0 {
+            return Err(fail(open_error(req, errno())));
+        }
+        d
+    };
+    let m = Mapping::new(dup, shape.file_size, *shape).map_err(|e| fail(open_error(req, e)))?;
+    sync::init_lock(&m).map_err(|e| fail(os("pthread_mutex_init", e)))?;
+    // Every free slot on the stack, lowest index first.
+    for s in (0..shape.max_messages as u32).rev() {
+        let next = if s + 1 < shape.max_messages as u32 {
+            s + 2
+        } else {
+            0
+        };
+        m.u32(shape.slot(s) + SLOT_NEXT)
+            .store(next, Ordering::Relaxed);
+    }
+    m.u32(OFF_FREE_HEAD).store(1, Ordering::Relaxed);
+    m.u64(OFF_NEXT_SEQ).store(1, Ordering::Relaxed);
+    for (off, v, _) in abi_fields() {
+        m.u32(off).store(v, Ordering::Relaxed);
+    }
+    m.u64(OFF_MAX_MESSAGES)
+        .store(shape.max_messages, Ordering::Relaxed);
+    m.u64(OFF_MSGSIZE)
+        .store(shape.max_message_size, Ordering::Relaxed);
+    m.u64(OFF_STRIDE)
+        .store(shape.stride as u64, Ordering::Relaxed);
+    m.u32(OFF_OPENERS).store(OPENERS, Ordering::Relaxed);
+    m.u32(OFF_PRIORITIES).store(PRIORITIES, Ordering::Relaxed);
+    m.u64(OFF_FILE_SIZE)
+        .store(shape.file_size as u64, Ordering::Relaxed);
+    // Last: the magic says "complete".
+    m.u64(OFF_MAGIC).store(MAGIC, Ordering::Release);
+    drop(m);
+    Ok(fd)
+}
+
+/// Opens or creates the queue file of `req`, complete or not at all.
+pub(super) fn open_file(req: &OpenRequest<'_>) -> Result<Mapping> {
+    loop {
+        if !req.exclusive {
+            if let Some(m) = open_existing(req)? {
+                return Ok(m);
+            }
+            if !req.create {
+                return Err(open_error(req, libc::ENOENT));
+            }
+        }
+        let shape = shape_for(req)?;
+        let tmp = cpath(&temp_path()?);
+        let fd = create_temp(req, &shape, &tmp)?;
+        let path = cpath(&path_of(req.name));
+        // SAFETY: both paths are valid; link fails with EEXIST atomically
+        // when the name is taken.
+        let linked = unsafe { libc::link(tmp.as_ptr(), path.as_ptr()) };
+        let e = errno();
+        // SAFETY: the temporary name is ours.
+        unsafe { libc::unlink(tmp.as_ptr()) };
+        if linked == 0 {
+            return check_and_map(req, fd);
+        }
+        // SAFETY: we own `fd`.
+        unsafe { libc::close(fd) };
+        if e == libc::EEXIST && !req.exclusive {
+            continue; // another creator won: open theirs
+        }
+        return Err(open_error(req, e));
+    }
+}

@@ -1,0 +1,123 @@
+//! A queue file mapped into this process, and typed access to its words.
+//!
+//! Every access to the shared words is atomic (other processes change them
+//! at any time); every offset is bounds-checked against the mapping, so a
+//! scribbled index reads as "corrupt", never out of bounds.
+
+use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicU32, AtomicU64};
+
+use super::layout::Shape;
+
+/// A whole queue file, mapped shared and read-write. Unmapped and closed
+/// when dropped (closing the descriptor also drops this handle's opener
+/// lock).
+pub(super) struct Mapping {
+    base: *mut u8,
+    len: usize,
+    pub fd: RawFd,
+    pub shape: Shape,
+}
+
+// SAFETY: the mapping is shared memory accessed only through atomics and
+// the process-shared mutex; the pointer stays valid until drop.
+unsafe impl Send for Mapping {}
+// SAFETY: as above.
+unsafe impl Sync for Mapping {}
+
+impl Mapping {
+    /// Maps `len` bytes of `fd` (which it owns from now on).
+    pub fn new(fd: RawFd, len: usize, shape: Shape) -> Result<Mapping, i32> {
+        // SAFETY: a fresh shared mapping of an open descriptor; the kernel
+        // picks the address.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED,
+                fd,
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            let e = std::io::Error::last_os_error().raw_os_error().unwrap_or(0);
+            // SAFETY: we own `fd`.
+            unsafe { libc::close(fd) };
+            return Err(e);
+        }
+        Ok(Mapping {
+            base: p.cast(),
+            len,
+            fd,
+            shape,
+        })
+    }
+
+    #[inline]
+    fn at(&self, off: usize, size: usize) -> *mut u8 {
+        assert!(
+            off % size == 0 && off.checked_add(size).is_some_and(|e| e <= self.len),
+            "shared-memory offset {off} out of bounds"
+        );
+        // SAFETY: checked to lie inside the mapping.
+        unsafe { self.base.add(off) }
+    }
+
+    /// The 32-bit word at `off`.
+    #[inline]
+    pub fn u32(&self, off: usize) -> &AtomicU32 {
+        // SAFETY: in bounds and 4-aligned (checked), inside a live shared
+        // mapping; AtomicU32 has the layout of u32.
+        unsafe { &*self.at(off, 4).cast::<AtomicU32>() }
+    }
+
+    /// The 64-bit word at `off`.
+    #[inline]
+    pub fn u64(&self, off: usize) -> &AtomicU64 {
+        // SAFETY: as for `u32`, 8-aligned.
+        unsafe { &*self.at(off, 8).cast::<AtomicU64>() }
+    }
+
+    /// The mutex at `off`.
+    pub fn mutex(&self, off: usize) -> *mut libc::pthread_mutex_t {
+        self.at(off, std::mem::align_of::<libc::pthread_mutex_t>())
+            .cast()
+    }
+
+    /// Copies `dst.len()` bytes from `off`. The caller holds the lock that
+    /// keeps writers out of these bytes.
+    pub fn read_bytes(&self, off: usize, dst: &mut [u8]) {
+        let p = self.at_range(off, dst.len());
+        // SAFETY: the range lies inside the mapping (checked); `dst` is a
+        // distinct, writable buffer.
+        unsafe { std::ptr::copy_nonoverlapping(p, dst.as_mut_ptr(), dst.len()) };
+    }
+
+    /// Copies `src` to `off`, under the lock as for `read_bytes`.
+    pub fn write_bytes(&self, off: usize, src: &[u8]) {
+        let p = self.at_range(off, src.len());
+        // SAFETY: as in `read_bytes`.
+        unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), p, src.len()) };
+    }
+
+    fn at_range(&self, off: usize, len: usize) -> *mut u8 {
+        assert!(
+            off.checked_add(len).is_some_and(|e| e <= self.len),
+            "shared-memory range {off}+{len} out of bounds"
+        );
+        // SAFETY: checked to lie inside the mapping.
+        unsafe { self.base.add(off) }
+    }
+}
+
+impl Drop for Mapping {
+    fn drop(&mut self) {
+        // SAFETY: the mapping and descriptor are ours; nothing uses them
+        // after the last reference is gone.
+        unsafe {
+            libc::munmap(self.base.cast(), self.len);
+            libc::close(self.fd);
+        }
+    }
+}

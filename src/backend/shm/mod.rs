@@ -1,0 +1,669 @@
+//! pmq's own shared-memory backend: a queue in a file under `/dev/shm`,
+//! moved by user-space code, bounded only by memory, and robust against a
+//! process killed at any instruction.
+//!
+//! - One robust process-shared mutex guards the queue. A slot's state word
+//!   is the only commit point; a locker that finds the previous owner dead
+//!   (EOWNERDEAD) rebuilds everything else from the slot states
+//!   ([`ShmQueue::repair`]) before going on, so no committed message is lost
+//!   and none is seen twice.
+//! - Try-once and expired-deadline calls never enter the kernel (an
+//!   uncontended lock is a user-space atomic). Waits are futex waits on a
+//!   sequence word with an absolute CLOCK_MONOTONIC deadline; the waker
+//!   clears the waiter registration, so a waiter killed while registered
+//!   never suppresses a later wake-up.
+//! - Openers hold an OFD lock on their own byte of the file for the
+//!   handle's life (released by the kernel when the process dies): liveness
+//!   is never read from pids.
+//!
+//! See `../shared/design/shm-backend.md` for the measured costs behind it.
+
+use std::ffi::CString;
+use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{
+    Attempt, Attributes, Deliveries, Interest, NotifyError, OpenRequest, QueueBackend, Wake,
+};
+use crate::error::{Error, ErrorKind, Result};
+
+mod describe;
+mod layout;
+mod map;
+mod notify;
+mod readiness;
+mod sync;
+
+use layout::*;
+use map::Mapping;
+pub(crate) use notify::Delivery;
+
+/// Where queue files live.
+pub(crate) const SHM_DIR: &str = "/dev/shm";
+/// Prefix of a queue file's name: `/name` lives at `/dev/shm/pmq.name`.
+pub(crate) const FILE_PREFIX: &str = "pmq.";
+
+/// The file of queue `name` ("/name").
+pub(crate) fn path_of(name: &str) -> String {
+    format!("{SHM_DIR}/{FILE_PREFIX}{}", &name[1..])
+}
+
+/// An open shared-memory queue handle.
+pub(crate) struct ShmQueue {
+    map: Arc<Mapping>,
+    /// This handle's opener record.
+    opener: u32,
+    block: AtomicBool,
+    closing: AtomicBool,
+    readiness: readiness::Readiness,
+}
+
+/// What a critical section wants woken after it unlocked.
+#[derive(Default)]
+struct Wakes {
+    sent: bool,
+    received: bool,
+    changed: bool,
+    notify: bool,
+}
+
+impl Mapping {
+    fn wake(&self, w: Wakes) {
+        let m = self;
+        if w.sent {
+            sync::futex_wake(m.u32(OFF_SENT_WORD), i32::MAX);
+        }
+        if w.received {
+            sync::futex_wake(m.u32(OFF_RECV_WORD), i32::MAX);
+        }
+        if w.changed {
+            sync::futex_wake(m.u32(OFF_CHANGE_WORD), i32::MAX);
+        }
+        if w.notify {
+            sync::futex_wake(m.u32(OFF_NOTIFY_WORD), i32::MAX);
+        }
+    }
+
+    /// After a message moved (under the lock): bump the word, and wake its
+    /// waiters only if one registered (a wake with nobody waiting costs a
+    /// system call). The waker clears the registration.
+    fn moved(&self, word: usize, waiters: usize, w: &mut bool, changed: &mut bool) {
+        let m = self;
+        m.u32(word).fetch_add(1, Ordering::SeqCst);
+        if m.u32(waiters).swap(0, Ordering::SeqCst) != 0 {
+            *w = true;
+        }
+        if m.u32(OFF_CHANGE_WAITERS).load(Ordering::SeqCst) != 0 {
+            m.u32(OFF_CHANGE_WAITERS).store(0, Ordering::SeqCst);
+            m.u32(OFF_CHANGE_WORD).fetch_add(1, Ordering::SeqCst);
+            *changed = true;
+        }
+    }
+
+    /// Highest non-empty priority (the bitmap is consistent under the lock).
+    fn top_priority(&self) -> Option<u32> {
+        let m = self;
+        let l0 = m.u64(OFF_BITMAP_L0).load(Ordering::Relaxed);
+        if l0 == 0 {
+            return None;
+        }
+        let i = 63 - l0.leading_zeros() as usize;
+        let l1 = m.u64(OFF_BITMAP_L1 + 8 * i).load(Ordering::Relaxed);
+        if l1 == 0 {
+            return None;
+        }
+        let w = i * 64 + 63 - l1.leading_zeros() as usize;
+        let l2 = m.u64(OFF_BITMAP_L2 + 8 * w).load(Ordering::Relaxed);
+        if l2 == 0 {
+            return None;
+        }
+        Some((w * 64 + 63 - l2.leading_zeros() as usize) as u32)
+    }
+
+    fn set_bit(&self, p: u32, on: bool) {
+        let m = self;
+        let w = p as usize / 64;
+        let l2 = m.u64(OFF_BITMAP_L2 + 8 * w);
+        if on {
+            l2.fetch_or(1 << (p % 64), Ordering::Relaxed);
+            m.u64(OFF_BITMAP_L1 + 8 * (w / 64))
+                .fetch_or(1 << (w % 64), Ordering::Relaxed);
+            m.u64(OFF_BITMAP_L0)
+                .fetch_or(1 << (w / 64), Ordering::Relaxed);
+        } else {
+            let left = l2.fetch_and(!(1 << (p % 64)), Ordering::Relaxed) & !(1 << (p % 64));
+            if left == 0 {
+                let l1 = m.u64(OFF_BITMAP_L1 + 8 * (w / 64));
+                let left1 = l1.fetch_and(!(1 << (w % 64)), Ordering::Relaxed) & !(1 << (w % 64));
+                if left1 == 0 {
+                    m.u64(OFF_BITMAP_L0)
+                        .fetch_and(!(1 << (w / 64)), Ordering::Relaxed);
+                }
+            }
+        }
+    }
+
+    /// Appends slot `s` (READY, priority `p`) to its priority's list.
+    fn link(&self, s: u32, p: u32) -> Result<()> {
+        let m = self;
+        let sh = &self.shape;
+        let tail = m.u32(OFF_TAILS + 4 * p as usize);
+        let t = tail.load(Ordering::Relaxed);
+        m.u32(sh.slot(s) + SLOT_NEXT).store(0, Ordering::Relaxed);
+        if t == 0 {
+            m.u32(OFF_HEADS + 4 * p as usize)
+                .store(s + 1, Ordering::Relaxed);
+            self.set_bit(p, true);
+        } else {
+            let t = self.index(t)?;
+            m.u32(sh.slot(t) + SLOT_NEXT)
+                .store(s + 1, Ordering::Relaxed);
+        }
+        tail.store(s + 1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// A stored slot reference (index + 1), checked.
+    fn index(&self, stored: u32) -> Result<u32> {
+        if stored == 0 || stored as u64 > self.shape.max_messages {
+            Err(describe::corrupt(&format!(
+                "a slot reference {stored} is outside 1..={}",
+                self.shape.max_messages
+            )))
+        } else {
+            Ok(stored - 1)
+        }
+    }
+
+    /// Rebuilds the free stack, the lists, the bitmap and the count from
+    /// the slot states (the lock's previous owner died inside it).
+    /// Idempotent: a repairer that dies too leaves the next one the same job.
+    /// Notes the counter update of the commit about to happen (see
+    /// `OFF_PENDING_KIND`).
+    fn pending(&self, kind: u32, slot: u32, value: u64) {
+        self.u32(OFF_PENDING_SLOT).store(slot, Ordering::Relaxed);
+        self.u64(OFF_PENDING_VALUE).store(value, Ordering::Relaxed);
+        self.u32(OFF_PENDING_KIND).store(kind, Ordering::Release);
+    }
+
+    fn repair(&self) {
+        let m = self;
+        let sh = self.shape;
+        // First the counters: a commit the dead owner made but did not count.
+        let kind = m.u32(OFF_PENDING_KIND).load(Ordering::Acquire);
+        let slot = m.u32(OFF_PENDING_SLOT).load(Ordering::Relaxed);
+        if (kind == 1 || kind == 2) && u64::from(slot) < sh.max_messages {
+            let state = m.u32(sh.slot(slot) + SLOT_STATE).load(Ordering::Acquire);
+            let value = m.u64(OFF_PENDING_VALUE).load(Ordering::Relaxed);
+            match kind {
+                1 if state == READY => m.u64(OFF_COMMITTED).store(value, Ordering::Relaxed),
+                2 if state != READY => m.u64(OFF_RECEIVED).store(value, Ordering::Relaxed),
+                _ => {}
+            }
+        }
+        m.u32(OFF_PENDING_KIND).store(0, Ordering::Release);
+        let mut ready: Vec<(u64, u32, u32)> = Vec::new();
+        let mut free_head = 0u32;
+        for s in (0..sh.max_messages as u32).rev() {
+            let base = sh.slot(s);
+            let state = m.u32(base + SLOT_STATE).load(Ordering::Acquire);
+            let prio = m.u32(base + SLOT_PRIO).load(Ordering::Relaxed);
+            let len = m.u32(base + SLOT_LEN).load(Ordering::Relaxed);
+            if state == READY && prio < PRIORITIES && u64::from(len) <= sh.max_message_size {
+                ready.push((m.u64(base + SLOT_SEQ).load(Ordering::Relaxed), s, prio));
+            } else {
+                // Not committed (or not valid): free.
+                m.u32(base + SLOT_STATE).store(FREE, Ordering::Release);
+                m.u32(base + SLOT_NEXT).store(free_head, Ordering::Relaxed);
+                free_head = s + 1;
+            }
+        }
+        for p in 0..PRIORITIES as usize {
+            m.u32(OFF_HEADS + 4 * p).store(0, Ordering::Relaxed);
+            m.u32(OFF_TAILS + 4 * p).store(0, Ordering::Relaxed);
+        }
+        m.u64(OFF_BITMAP_L0).store(0, Ordering::Relaxed);
+        for i in 0..8 {
+            m.u64(OFF_BITMAP_L1 + 8 * i).store(0, Ordering::Relaxed);
+        }
+        for i in 0..(PRIORITIES as usize / 64) {
+            m.u64(OFF_BITMAP_L2 + 8 * i).store(0, Ordering::Relaxed);
+        }
+        ready.sort_unstable();
+        let mut max_seq = 0;
+        for &(seq, s, p) in &ready {
+            let _ = self.link(s, p);
+            max_seq = max_seq.max(seq);
+        }
+        m.u32(OFF_FREE_HEAD).store(free_head, Ordering::Relaxed);
+        m.u64(OFF_COUNT)
+            .store(ready.len() as u64, Ordering::Relaxed);
+        let next = m.u64(OFF_NEXT_SEQ);
+        if next.load(Ordering::Relaxed) <= max_seq {
+            next.store(max_seq + 1, Ordering::Relaxed);
+        }
+        m.u64(OFF_RECOVERIES).fetch_add(1, Ordering::Relaxed);
+        // Whoever waited is woken to look again.
+        for w in [OFF_SENT_WORD, OFF_RECV_WORD, OFF_CHANGE_WORD] {
+            m.u32(w).fetch_add(1, Ordering::SeqCst);
+        }
+        for w in [OFF_RECV_WAITERS, OFF_SEND_WAITERS, OFF_CHANGE_WAITERS] {
+            m.u32(w).store(0, Ordering::SeqCst);
+        }
+        self.wake(Wakes {
+            sent: true,
+            received: true,
+            changed: true,
+            notify: false,
+        });
+    }
+
+    fn lock(&self) -> Result<sync::Guard<'_>> {
+        sync::lock(self, || self.repair())
+    }
+
+    /// Counters of the queue (for `pmq stat` and the robustness tests):
+    /// (count, committed, received, recoveries).
+    pub(crate) fn counters(&self) -> (u64, u64, u64, u64) {
+        let m = self;
+        (
+            m.u64(OFF_COUNT).load(Ordering::Relaxed),
+            m.u64(OFF_COMMITTED).load(Ordering::Relaxed),
+            m.u64(OFF_RECEIVED).load(Ordering::Relaxed),
+            m.u64(OFF_RECOVERIES).load(Ordering::Relaxed),
+        )
+    }
+
+    /// Checks the invariants under the lock: count = READY slots, every
+    /// FREE slot on the free stack once, every READY slot on its priority's
+    /// list once, lists acyclic and in seq order, committed = received + count.
+    pub(crate) fn check_invariants(&self) -> std::result::Result<(), String> {
+        let _g = self.lock().map_err(|e| e.to_string())?;
+        let m = self;
+        let sh = self.shape;
+        let n = sh.max_messages as usize;
+        let mut seen = vec![false; n];
+        let mut ready = 0;
+        for s in 0..n as u32 {
+            if m.u32(sh.slot(s) + SLOT_STATE).load(Ordering::Relaxed) == READY {
+                ready += 1;
+            }
+        }
+        let count = m.u64(OFF_COUNT).load(Ordering::Relaxed);
+        if count != ready {
+            return Err(format!("count {count} but {ready} READY slots"));
+        }
+        let mut f = m.u32(OFF_FREE_HEAD).load(Ordering::Relaxed);
+        let mut free = 0;
+        while f != 0 {
+            let s = self.index(f).map_err(|e| e.to_string())? as usize;
+            if seen[s] {
+                return Err(format!("free stack revisits slot {s}"));
+            }
+            if m.u32(sh.slot(s as u32) + SLOT_STATE)
+                .load(Ordering::Relaxed)
+                != FREE
+            {
+                return Err(format!("slot {s} on the free stack is not FREE"));
+            }
+            seen[s] = true;
+            free += 1;
+            f = m.u32(sh.slot(s as u32) + SLOT_NEXT).load(Ordering::Relaxed);
+        }
+        let mut listed = 0;
+        for p in 0..PRIORITIES {
+            let mut h = m.u32(OFF_HEADS + 4 * p as usize).load(Ordering::Relaxed);
+            let mut last_seq = None;
+            let mut last = 0;
+            while h != 0 {
+                let s = self.index(h).map_err(|e| e.to_string())?;
+                if seen[s as usize] {
+                    return Err(format!("slot {s} is listed twice (cycle?)"));
+                }
+                seen[s as usize] = true;
+                let base = sh.slot(s);
+                if m.u32(base + SLOT_STATE).load(Ordering::Relaxed) != READY
+                    || m.u32(base + SLOT_PRIO).load(Ordering::Relaxed) != p
+                {
+                    return Err(format!("slot {s} in list {p} is not READY at {p}"));
+                }
+                let seq = m.u64(base + SLOT_SEQ).load(Ordering::Relaxed);
+                if last_seq.is_some_and(|l| l >= seq) {
+                    return Err(format!("list {p} is out of seq order at slot {s}"));
+                }
+                last_seq = Some(seq);
+                last = h;
+                listed += 1;
+                h = m.u32(base + SLOT_NEXT).load(Ordering::Relaxed);
+            }
+            if m.u32(OFF_TAILS + 4 * p as usize).load(Ordering::Relaxed) != last {
+                return Err(format!("tail of list {p} is not its last slot"));
+            }
+        }
+        if listed != ready || free + listed != n as u64 {
+            return Err(format!(
+                "{listed} listed + {free} free of {n} slots, {ready} READY"
+            ));
+        }
+        let (_, committed, received, _) = self.counters();
+        if committed != received + count {
+            return Err(format!(
+                "committed {committed} != received {received} + count {count}"
+            ));
+        }
+        Ok(())
+    }
+
+    /// The queue went from empty to non-empty: the registration (if any)
+    /// fires, one-shot; its owner's watcher delivers it.
+    fn notify_fire(&self, wakes: &mut Wakes) {
+        let owner = self.u32(OFF_NOTIFY_OWNER).load(Ordering::Relaxed);
+        if owner == 0 || owner > OPENERS {
+            return;
+        }
+        let id = self.u64(OFF_NOTIFY_ID).load(Ordering::Relaxed);
+        self.u64(self.shape.opener(owner - 1) + OPENER_FIRED)
+            .store(id, Ordering::SeqCst);
+        self.u32(OFF_NOTIFY_OWNER).store(0, Ordering::Relaxed);
+        self.u32(OFF_NOTIFY_WORD).fetch_add(1, Ordering::SeqCst);
+        wakes.notify = true;
+    }
+}
+
+impl ShmQueue {
+    fn not_now<T>(&self, will_wait: bool) -> Attempt<T> {
+        if will_wait && !self.block.load(Ordering::Relaxed) {
+            Attempt::NonBlocking
+        } else {
+            Attempt::NotNow
+        }
+    }
+
+    /// Counters of the queue: (count, committed, received, recoveries).
+    pub(crate) fn counters(&self) -> (u64, u64, u64, u64) {
+        self.map.counters()
+    }
+
+    /// See [`Mapping::check_invariants`].
+    pub(crate) fn check_invariants(&self) -> std::result::Result<(), String> {
+        self.map.check_invariants()
+    }
+}
+
+impl Drop for ShmQueue {
+    fn drop(&mut self) {
+        self.readiness.stop(&self.map);
+    }
+}
+
+impl QueueBackend for ShmQueue {
+    const NAME_MAX: usize = 255 - FILE_PREFIX.len();
+    const PRIORITY_MAX: u32 = PRIORITIES - 1;
+
+    /// The kernel's defaults, so switching backends keeps a program's shape.
+    fn default_shape() -> (i64, i64) {
+        (10, 8192)
+    }
+
+    fn supported() -> bool {
+        cfg!(target_os = "linux")
+    }
+
+    fn open(req: &OpenRequest<'_>) -> Result<ShmQueue> {
+        let map = describe::open_file(req)?;
+        let opener = sync::claim_opener(&map)?;
+        Ok(ShmQueue {
+            map: Arc::new(map),
+            opener,
+            block: AtomicBool::new(!req.nonblocking),
+            closing: AtomicBool::new(false),
+            readiness: readiness::Readiness::new(),
+        })
+    }
+
+    fn unlink(name: &str) -> Result<()> {
+        let path = CString::new(path_of(name)).map_err(|_| Error::invalid("name has a NUL"))?;
+        // SAFETY: a valid NUL-terminated path.
+        if unsafe { libc::unlink(path.as_ptr()) } == 0 {
+            Ok(())
+        } else {
+            Err(describe::unlink_error(name, sync::errno()))
+        }
+    }
+
+    fn try_send(&self, msg: &[u8], priority: u32, will_wait: bool) -> Attempt<()> {
+        let g = match self.map.lock() {
+            Ok(g) => g,
+            Err(e) => return Attempt::Failed(e),
+        };
+        let m = &self.map;
+        let sh = self.map.shape;
+        let count = m.u64(OFF_COUNT).load(Ordering::Relaxed);
+        if count >= sh.max_messages {
+            drop(g);
+            return self.not_now(will_wait);
+        }
+        let s = match self.map.index(m.u32(OFF_FREE_HEAD).load(Ordering::Relaxed)) {
+            Ok(s) => s,
+            Err(e) => return Attempt::Failed(e),
+        };
+        let base = sh.slot(s);
+        if m.u32(base + SLOT_STATE).load(Ordering::Relaxed) != FREE {
+            return Attempt::Failed(describe::corrupt(&format!(
+                "slot {s} on the free stack is not free"
+            )));
+        }
+        m.u32(OFF_FREE_HEAD).store(
+            m.u32(base + SLOT_NEXT).load(Ordering::Relaxed),
+            Ordering::Relaxed,
+        );
+        let seq = m.u64(OFF_NEXT_SEQ).fetch_add(1, Ordering::Relaxed);
+        m.u32(base + SLOT_LEN)
+            .store(msg.len() as u32, Ordering::Relaxed);
+        m.u32(base + SLOT_PRIO).store(priority, Ordering::Relaxed);
+        m.u64(base + SLOT_SEQ).store(seq, Ordering::Relaxed);
+        m.write_bytes(base + SLOT_HEADER, msg);
+        let committed = m.u64(OFF_COMMITTED).load(Ordering::Relaxed);
+        m.pending(1, s, committed + 1);
+        // The commit point: from here on the message survives any kill.
+        m.u32(base + SLOT_STATE).store(READY, Ordering::Release);
+        m.u64(OFF_COMMITTED).store(committed + 1, Ordering::Relaxed);
+        m.u32(OFF_PENDING_KIND).store(0, Ordering::Release);
+        if let Err(e) = self.map.link(s, priority) {
+            return Attempt::Failed(e);
+        }
+        m.u64(OFF_COUNT).store(count + 1, Ordering::Relaxed);
+        let mut w = Wakes::default();
+        self.map
+            .moved(OFF_SENT_WORD, OFF_RECV_WAITERS, &mut w.sent, &mut w.changed);
+        if count == 0 {
+            self.map.notify_fire(&mut w);
+        }
+        drop(g);
+        self.map.wake(w);
+        Attempt::Done(())
+    }
+
+    fn try_receive(&self, buf: &mut [u8], will_wait: bool) -> Attempt<(usize, u32)> {
+        let g = match self.map.lock() {
+            Ok(g) => g,
+            Err(e) => return Attempt::Failed(e),
+        };
+        let m = &self.map;
+        let sh = self.map.shape;
+        let count = m.u64(OFF_COUNT).load(Ordering::Relaxed);
+        let Some(p) = (if count == 0 {
+            None
+        } else {
+            self.map.top_priority()
+        }) else {
+            drop(g);
+            if count != 0 {
+                return Attempt::Failed(describe::corrupt(
+                    "messages are counted but none is listed",
+                ));
+            }
+            return self.not_now(will_wait);
+        };
+        let head = m.u32(OFF_HEADS + 4 * p as usize);
+        let s = match self.map.index(head.load(Ordering::Relaxed)) {
+            Ok(s) => s,
+            Err(e) => return Attempt::Failed(e),
+        };
+        let base = sh.slot(s);
+        let len = m.u32(base + SLOT_LEN).load(Ordering::Relaxed) as usize;
+        if m.u32(base + SLOT_STATE).load(Ordering::Relaxed) != READY
+            || len as u64 > sh.max_message_size
+            || len > buf.len()
+        {
+            return Attempt::Failed(describe::corrupt(&format!(
+                "slot {s} at the head of priority {p} is not a ready message"
+            )));
+        }
+        m.read_bytes(base + SLOT_HEADER, &mut buf[..len]);
+        // The receipt names the message a receiver took, if it dies now.
+        let seq = m.u64(base + SLOT_SEQ).load(Ordering::Relaxed);
+        let rec = sh.opener(self.opener);
+        m.u64(rec + OPENER_RECEIPT_SEQ)
+            .store(seq, Ordering::Relaxed);
+        m.u32(rec + OPENER_RECEIPT_LEN)
+            .store(len as u32, Ordering::Relaxed);
+        m.u32(rec + OPENER_RECEIPT_PRIO).store(p, Ordering::Relaxed);
+        m.write_bytes(rec + OPENER_RECEIPT_HEAD, &buf[..len.min(RECEIPT_HEAD_LEN)]);
+        let received = m.u64(OFF_RECEIVED).load(Ordering::Relaxed);
+        m.pending(2, s, received + 1);
+        // The commit point: the message is taken.
+        m.u32(base + SLOT_STATE).store(FREE, Ordering::Release);
+        m.u64(OFF_RECEIVED).store(received + 1, Ordering::Relaxed);
+        m.u32(OFF_PENDING_KIND).store(0, Ordering::Release);
+        let next = m.u32(base + SLOT_NEXT).load(Ordering::Relaxed);
+        head.store(next, Ordering::Relaxed);
+        if next == 0 {
+            m.u32(OFF_TAILS + 4 * p as usize)
+                .store(0, Ordering::Relaxed);
+            self.map.set_bit(p, false);
+        }
+        m.u32(base + SLOT_NEXT).store(
+            m.u32(OFF_FREE_HEAD).load(Ordering::Relaxed),
+            Ordering::Relaxed,
+        );
+        m.u32(OFF_FREE_HEAD).store(s + 1, Ordering::Relaxed);
+        m.u64(OFF_COUNT).store(count - 1, Ordering::Relaxed);
+        let mut w = Wakes::default();
+        self.map.moved(
+            OFF_RECV_WORD,
+            OFF_SEND_WAITERS,
+            &mut w.received,
+            &mut w.changed,
+        );
+        drop(g);
+        self.map.wake(w);
+        Attempt::Done((len, p))
+    }
+
+    fn prepare_wait(&self) {}
+
+    fn wait(&self, interest: Interest, timeout: Option<Duration>) -> Wake {
+        let deadline = timeout.map(sync::deadline_after);
+        let (word, waiters) = match interest {
+            Interest::Readable => (OFF_SENT_WORD, OFF_RECV_WAITERS),
+            Interest::Writable => (OFF_RECV_WORD, OFF_SEND_WAITERS),
+        };
+        let m = &self.map;
+        let v = {
+            let g = match self.map.lock() {
+                Ok(g) => g,
+                Err(e) => return Wake::Failed(e),
+            };
+            let count = m.u64(OFF_COUNT).load(Ordering::Relaxed);
+            let ready = match interest {
+                Interest::Readable => count > 0,
+                Interest::Writable => count < self.map.shape.max_messages,
+            };
+            if ready {
+                return Wake::Ready;
+            }
+            // Registered under the lock with the word read: a mover after
+            // this either changes the word first or sees the registration.
+            m.u32(waiters).fetch_add(1, Ordering::SeqCst);
+            let v = m.u32(word).load(Ordering::SeqCst);
+            drop(g);
+            v
+        };
+        if self.closing.load(Ordering::SeqCst) {
+            return Wake::Ready;
+        }
+        sync::futex_wait(m.u32(word), v, deadline.as_ref())
+    }
+
+    fn wake_waiters(&self) {
+        self.closing.store(true, Ordering::SeqCst);
+        let m = &self.map;
+        for w in [OFF_SENT_WORD, OFF_RECV_WORD] {
+            m.u32(w).fetch_add(1, Ordering::SeqCst);
+        }
+        self.map.wake(Wakes {
+            sent: true,
+            received: true,
+            changed: false,
+            notify: false,
+        });
+        self.readiness.stop(&self.map);
+    }
+
+    fn shutdown(&self) {
+        self.readiness.stop(&self.map);
+    }
+
+    fn attributes(&self) -> Result<Attributes> {
+        let sh = &self.map.shape;
+        Ok(Attributes {
+            max_messages: sh.max_messages as i64,
+            max_message_size: sh.max_message_size as i64,
+            current_messages: self.map.u64(OFF_COUNT).load(Ordering::Relaxed) as i64,
+            block: self.block.load(Ordering::Relaxed),
+        })
+    }
+
+    fn block(&self) -> Result<bool> {
+        Ok(self.block.load(Ordering::Relaxed))
+    }
+
+    fn set_block(&self, block: bool) -> Result<()> {
+        self.block.store(block, Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn readiness_fd(&self) -> Option<RawFd> {
+        self.readiness.fd(&self.map)
+    }
+
+    fn notify_signal(&self, signo: i32) -> std::result::Result<(), NotifyError> {
+        notify::register(self, notify::Kind::Signal(signo), None)
+    }
+
+    fn notify_callback(
+        &self,
+        id: u64,
+        deliveries: &mut Deliveries,
+    ) -> std::result::Result<(), NotifyError> {
+        notify::register(self, notify::Kind::Callback(id), Some(&mut deliveries.shm))
+    }
+
+    fn notify_cancel(&self) -> Result<()> {
+        notify::cancel(self)
+    }
+
+    fn busy_error(name: &str, _own: bool) -> Error {
+        Error::new(
+            ErrorKind::Busy,
+            format!(
+                "queue {name} already has a notification registration (another process holds \
+                 it); only one is allowed per queue: wait until it is delivered or cancelled"
+            ),
+        )
+        .with_errno(libc::EBUSY)
+    }
+}

@@ -1,0 +1,204 @@
+//! Notifications with the kernel's rules: one registration per queue,
+//! one-shot, on empty -> non-empty, a dead registrant replaced. The
+//! registration lives in the queue's header; the registrant's own process
+//! runs a watcher thread that waits on the queue's notify word and delivers
+//! (a signal to its own process, or the callback), so signals never cross
+//! processes.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use super::layout::*;
+use super::map::Mapping;
+use super::sync;
+use super::ShmQueue;
+use crate::backend::{NotifyError, Wake};
+use crate::error::{Error, ErrorKind, Result};
+
+/// What a registration asks for.
+#[derive(Clone, Copy)]
+pub(super) enum Kind {
+    Signal(i32),
+    /// The core's registration id.
+    Callback(u64),
+}
+
+/// The core's delivery functions for callback registrations.
+pub(crate) struct Delivery {
+    deliver: fn(u64),
+    removed: fn(u64),
+}
+
+impl Delivery {
+    pub(crate) const fn new(deliver: fn(u64), removed: fn(u64)) -> Delivery {
+        Delivery { deliver, removed }
+    }
+}
+
+/// Registration tokens: unique in this process (the opener index and its
+/// generation say which process).
+static TOKENS: AtomicU64 = AtomicU64::new(1);
+
+fn pid() -> u32 {
+    // SAFETY: getpid has no preconditions.
+    unsafe { libc::getpid() as u32 }
+}
+
+/// Who holds registration `owner` (opener index + 1, not 0), seen from
+/// handle `opener`: (alive, this process). Liveness is the opener's lock
+/// (a handle of ours shares our lock after fork, so it counts as alive);
+/// the pid in its record says which process, never whether it lives.
+fn holder(m: &Mapping, opener: u32, owner: u32) -> (bool, bool) {
+    if owner > OPENERS {
+        return (false, false);
+    }
+    let alive = owner == opener + 1 || sync::opener_alive(m, owner - 1);
+    let this_process = m
+        .u32(m.shape.opener(owner - 1) + OPENER_PID)
+        .load(Ordering::Relaxed)
+        == pid();
+    (alive, alive && this_process)
+}
+
+pub(super) fn register(
+    q: &ShmQueue,
+    kind: Kind,
+    delivery: Option<&mut Delivery>,
+) -> std::result::Result<(), NotifyError> {
+    let m = &q.map;
+    // Unique across fork too: a child's counter starts where the parent's was.
+    let token = (u64::from(pid()) << 32) | (TOKENS.fetch_add(1, Ordering::Relaxed) & 0xffff_ffff);
+    {
+        let _g = m.lock().map_err(NotifyError::Failed)?;
+        let owner = m.u32(OFF_NOTIFY_OWNER).load(Ordering::Relaxed);
+        if owner != 0 {
+            let (alive, this_process) = holder(m, q.opener, owner);
+            if alive && !this_process {
+                return Err(NotifyError::Busy);
+            }
+        }
+        // Free, this process's (replaced, as the kernel does), or its
+        // registrant is gone: take it.
+        m.u64(OFF_NOTIFY_ID).store(token, Ordering::Relaxed);
+        let (k, signo) = match kind {
+            Kind::Signal(s) => (1, s),
+            Kind::Callback(_) => (2, 0),
+        };
+        m.u32(OFF_NOTIFY_KIND).store(k, Ordering::Relaxed);
+        m.u32(OFF_NOTIFY_SIGNO)
+            .store(signo as u32, Ordering::Relaxed);
+        m.u32(OFF_NOTIFY_OWNER)
+            .store(q.opener + 1, Ordering::Relaxed);
+        // A replaced registration's watcher sees the new token and ends.
+        m.u32(OFF_NOTIFY_WORD).fetch_add(1, Ordering::SeqCst);
+    }
+    sync::futex_wake(m.u32(OFF_NOTIFY_WORD), i32::MAX);
+    let (deliver, removed) = match delivery {
+        Some(d) => (d.deliver, d.removed),
+        None => (noop as fn(u64), noop as fn(u64)),
+    };
+    let map = Arc::clone(m);
+    let opener = q.opener;
+    // The watcher must not take the process's signals; a callback runs
+    // with them unblocked (as the kernel backend's do).
+    let old = block_all_signals();
+    let spawned = std::thread::Builder::new()
+        .name("pmq-shm-notify".into())
+        .spawn(move || watch(&map, opener, token, kind, deliver, removed));
+    // SAFETY: restores the mask saved by block_all_signals.
+    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut()) };
+    if spawned.is_err() {
+        let _ = cancel_token(m, opener, token);
+        return Err(NotifyError::Failed(Error::new(
+            ErrorKind::SystemLimit,
+            "no thread could be started to deliver the notification; the process or system \
+             is at its thread limit (ulimit -u, kernel.threads-max)",
+        )));
+    }
+    Ok(())
+}
+
+fn noop(_: u64) {}
+
+fn block_all_signals() -> libc::sigset_t {
+    // SAFETY: sigset_t is plain data, filled by sigfillset; pthread_sigmask
+    // reads `all` and writes `old`.
+    unsafe {
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &all, &mut old);
+        old
+    }
+}
+
+/// The watcher of one registration: waits until it fires (deliver) or is
+/// cancelled / replaced (forget), then ends.
+fn watch(m: &Mapping, opener: u32, token: u64, kind: Kind, deliver: fn(u64), removed: fn(u64)) {
+    let rec = m.shape.opener(opener);
+    let word = m.u32(OFF_NOTIFY_WORD);
+    loop {
+        let v = word.load(Ordering::SeqCst);
+        if m.u64(rec + OPENER_FIRED).load(Ordering::SeqCst) == token {
+            match kind {
+                // SAFETY: kill to our own process with a validated signal.
+                Kind::Signal(s) => unsafe {
+                    libc::kill(libc::getpid(), s);
+                },
+                Kind::Callback(id) => {
+                    // SAFETY: sigset_t is filled by sigfillset; unblocking
+                    // this thread's signals is always valid.
+                    unsafe {
+                        let mut all: libc::sigset_t = std::mem::zeroed();
+                        libc::sigfillset(&mut all);
+                        libc::pthread_sigmask(libc::SIG_UNBLOCK, &all, std::ptr::null_mut());
+                    }
+                    deliver(id);
+                }
+            }
+            return;
+        }
+        let current = m.u32(OFF_NOTIFY_OWNER).load(Ordering::SeqCst) == opener + 1
+            && m.u64(OFF_NOTIFY_ID).load(Ordering::SeqCst) == token;
+        if !current {
+            if let Kind::Callback(id) = kind {
+                removed(id);
+            }
+            return;
+        }
+        if let Wake::Failed(_) = sync::futex_wait(word, v, None) {
+            return;
+        }
+    }
+}
+
+fn cancel_token(m: &Mapping, opener: u32, token: u64) -> Result<()> {
+    {
+        let _g = m.lock()?;
+        if m.u32(OFF_NOTIFY_OWNER).load(Ordering::Relaxed) == opener + 1
+            && m.u64(OFF_NOTIFY_ID).load(Ordering::Relaxed) == token
+        {
+            m.u32(OFF_NOTIFY_OWNER).store(0, Ordering::Relaxed);
+            m.u32(OFF_NOTIFY_WORD).fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    sync::futex_wake(m.u32(OFF_NOTIFY_WORD), i32::MAX);
+    Ok(())
+}
+
+/// Removes this process's registration on the queue (made through this
+/// handle or another live one of this process), if there is one.
+pub(super) fn cancel(q: &ShmQueue) -> Result<()> {
+    let m = &q.map;
+    {
+        let _g = m.lock()?;
+        let owner = m.u32(OFF_NOTIFY_OWNER).load(Ordering::Relaxed);
+        if owner == 0 || !holder(m, q.opener, owner).1 {
+            return Ok(()); // none, or another process's: left alone
+        }
+        m.u32(OFF_NOTIFY_OWNER).store(0, Ordering::Relaxed);
+        m.u32(OFF_NOTIFY_WORD).fetch_add(1, Ordering::SeqCst);
+    }
+    sync::futex_wake(m.u32(OFF_NOTIFY_WORD), i32::MAX);
+    Ok(())
+}

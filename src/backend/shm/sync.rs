@@ -1,0 +1,197 @@
+//! The robust lock, futex waits and opener liveness locks.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use super::describe;
+use super::layout::{LOCK_BASE, OFF_MUTEX, OPENERS, OPENER_GEN, OPENER_PID};
+use super::map::Mapping;
+use crate::backend::Wake;
+use crate::error::Result;
+
+pub(super) fn errno() -> i32 {
+    std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
+}
+
+/// The queue's lock, held; unlocked on drop.
+pub(super) struct Guard<'a>(&'a Mapping);
+
+impl Drop for Guard<'_> {
+    fn drop(&mut self) {
+        // SAFETY: this thread holds the mutex (Guard exists only after a
+        // successful lock).
+        unsafe { libc::pthread_mutex_unlock(self.0.mutex(OFF_MUTEX)) };
+    }
+}
+
+extern "C" {
+    /// glibc 2.30+: a timed lock on a chosen clock (libc does not declare it).
+    fn pthread_mutex_clocklock(
+        m: *mut libc::pthread_mutex_t,
+        clock: libc::clockid_t,
+        abstime: *const libc::timespec,
+    ) -> libc::c_int;
+}
+
+/// How long a lock may take before pmq calls it wedged (a critical section
+/// is a few hundred nanoseconds; only a stopped or lost owner holds it
+/// this long).
+const WEDGED_AFTER: Duration = Duration::from_secs(10);
+
+/// Takes the queue's lock. When its previous owner died inside it, runs
+/// `repair` (which rebuilds the queue from the slot states) and marks the
+/// lock consistent again.
+pub(super) fn lock<'a>(m: &'a Mapping, repair: impl FnOnce()) -> Result<Guard<'a>> {
+    let mx = m.mutex(OFF_MUTEX);
+    // SAFETY: `mx` points to the process-shared robust mutex initialised
+    // at create (checked at open) inside a live mapping.
+    let mut r = unsafe { libc::pthread_mutex_trylock(mx) };
+    if r == libc::EBUSY {
+        // Contended: wait in slices on a monotonic clock, never forever.
+        let end = deadline_after(WEDGED_AFTER);
+        // SAFETY: as above; `end` is a valid timespec.
+        r = unsafe { pthread_mutex_clocklock(mx, libc::CLOCK_MONOTONIC, &end) };
+    }
+    match r {
+        0 => Ok(Guard(m)),
+        libc::EOWNERDEAD => {
+            let g = Guard(m);
+            repair();
+            // SAFETY: this thread holds the mutex in the owner-died state.
+            unsafe { libc::pthread_mutex_consistent(mx) };
+            Ok(g)
+        }
+        libc::ETIMEDOUT => Err(describe::wedged(WEDGED_AFTER)),
+        libc::ENOTRECOVERABLE => Err(describe::corrupt(
+            "the queue's lock is unrecoverable (its owner died and the repair was not completed)",
+        )),
+        e => Err(describe::corrupt(&format!(
+            "the queue's lock failed: {}",
+            crate::error::errno_text(e)
+        ))),
+    }
+}
+
+/// Initialises the lock of a new queue file: process-shared and robust.
+pub(super) fn init_lock(m: &Mapping) -> std::result::Result<(), i32> {
+    // SAFETY: attr is initialised by pthread_mutexattr_init before use and
+    // destroyed after; the mutex lies in the (not yet visible) new file.
+    unsafe {
+        let mut attr: libc::pthread_mutexattr_t = std::mem::zeroed();
+        let mut r = libc::pthread_mutexattr_init(&mut attr);
+        if r == 0 {
+            r = libc::pthread_mutexattr_setpshared(&mut attr, libc::PTHREAD_PROCESS_SHARED);
+        }
+        if r == 0 {
+            r = libc::pthread_mutexattr_setrobust(&mut attr, libc::PTHREAD_MUTEX_ROBUST);
+        }
+        if r == 0 {
+            r = libc::pthread_mutex_init(m.mutex(OFF_MUTEX), &attr);
+        }
+        libc::pthread_mutexattr_destroy(&mut attr);
+        if r == 0 {
+            Ok(())
+        } else {
+            Err(r)
+        }
+    }
+}
+
+/// Now + `d` on CLOCK_MONOTONIC, as a timespec (saturating).
+pub(super) fn deadline_after(d: Duration) -> libc::timespec {
+    // SAFETY: `now` is a valid timespec for clock_gettime to fill.
+    let mut now: libc::timespec = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
+    let nanos = now.tv_nsec as u64 + u64::from(d.subsec_nanos());
+    let secs = (now.tv_sec as u64)
+        .saturating_add(d.as_secs())
+        .saturating_add(nanos / 1_000_000_000)
+        .min(libc::time_t::MAX as u64);
+    libc::timespec {
+        tv_sec: secs as libc::time_t,
+        tv_nsec: (nanos % 1_000_000_000) as libc::c_long,
+    }
+}
+
+/// Waits while `word` still holds `expected`, until an absolute
+/// CLOCK_MONOTONIC `deadline` (None: no limit). Shared (not private) futex:
+/// the word lives in a file other processes map.
+pub(super) fn futex_wait(
+    word: &AtomicU32,
+    expected: u32,
+    deadline: Option<&libc::timespec>,
+) -> Wake {
+    let ts = deadline.map_or(std::ptr::null(), |t| t as *const libc::timespec);
+    // SAFETY: `word` is a valid, aligned u32 in a live mapping; `ts` is NULL
+    // or a valid timespec; FUTEX_WAIT_BITSET takes an absolute time on
+    // CLOCK_MONOTONIC (no FUTEX_CLOCK_REALTIME flag).
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAIT_BITSET,
+            expected,
+            ts,
+            std::ptr::null::<u32>(),
+            libc::FUTEX_BITSET_MATCH_ANY,
+        )
+    };
+    if r == 0 {
+        return Wake::Ready;
+    }
+    match errno() {
+        libc::EAGAIN => Wake::Ready, // the word changed before we slept
+        libc::ETIMEDOUT => Wake::Elapsed,
+        libc::EINTR => Wake::Interrupted,
+        e => Wake::Failed(describe::os("futex wait", e)),
+    }
+}
+
+/// Wakes up to `n` waiters of `word`.
+pub(super) fn futex_wake(word: &AtomicU32, n: i32) {
+    // SAFETY: `word` is a valid u32 in a live mapping; FUTEX_WAKE reads no
+    // other argument.
+    unsafe { libc::syscall(libc::SYS_futex, word.as_ptr(), libc::FUTEX_WAKE, n) };
+}
+
+fn ofd_lock(fd: i32, cmd: libc::c_int, kind: libc::c_short, index: u32) -> libc::c_int {
+    // SAFETY: flock is plain data; all-zero is valid.
+    let mut fl: libc::flock = unsafe { std::mem::zeroed() };
+    fl.l_type = kind;
+    fl.l_whence = libc::SEEK_SET as libc::c_short;
+    fl.l_start = LOCK_BASE + i64::from(index);
+    fl.l_len = 1;
+    // SAFETY: `fl` is a valid flock for an OFD lock command on our own descriptor.
+    let r = unsafe { libc::fcntl(fd, cmd, &mut fl) };
+    if cmd == libc::F_OFD_GETLK && r == 0 {
+        return if fl.l_type == libc::F_UNLCK as libc::c_short {
+            0
+        } else {
+            1
+        };
+    }
+    r
+}
+
+/// Claims a free opener record: the first whose liveness lock no open
+/// file description holds (its handle closed, or its process died).
+pub(super) fn claim_opener(m: &Mapping) -> Result<u32> {
+    for i in 0..OPENERS {
+        if ofd_lock(m.fd, libc::F_OFD_SETLK, libc::F_WRLCK as libc::c_short, i) == 0 {
+            let rec = m.shape.opener(i);
+            m.u32(rec + OPENER_GEN).fetch_add(1, Ordering::Relaxed);
+            // SAFETY: getpid has no preconditions.
+            m.u32(rec + OPENER_PID)
+                .store(unsafe { libc::getpid() } as u32, Ordering::Relaxed);
+            return Ok(i);
+        }
+    }
+    Err(describe::too_many_openers())
+}
+
+/// Whether opener `i` is held by a live handle other than ours (an OFD
+/// lock of another open file description).
+pub(super) fn opener_alive(m: &Mapping, i: u32) -> bool {
+    i < OPENERS && ofd_lock(m.fd, libc::F_OFD_GETLK, libc::F_WRLCK as libc::c_short, i) == 1
+}
