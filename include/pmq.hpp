@@ -115,6 +115,17 @@ enum class Status : std::int32_t {
     OsError = PMQ_STATUS_OS_ERROR,
     Panic = PMQ_STATUS_PANIC,
     NotSupported = PMQ_STATUS_NOT_SUPPORTED,
+    Corrupted = PMQ_STATUS_CORRUPTED,
+};
+
+/// Where a queue lives (pmq_options.backend).
+enum class Backend : std::uint32_t {
+    /// The Linux kernel's POSIX message queues (mq_open), shared with every
+    /// program that opens the same name.
+    Kernel = PMQ_BACKEND_KERNEL,
+    /// pmq's own shared-memory queue under /dev/shm: faster, bounded only by
+    /// memory, robust against a killed process; shared with pmq programs.
+    Shm = PMQ_BACKEND_SHM,
 };
 
 /// The status's name, e.g. "PMQ_STATUS_TIMED_OUT".
@@ -264,6 +275,12 @@ class NotSupportedError : public Error {
     using Error::Error;
 };
 
+/// CORRUPTED: a shared-memory queue's file is damaged or from another layout.
+class CorruptedError : public Error {
+  public:
+    using Error::Error;
+};
+
 /// Throws the exception class that matches `status` (pmq::Error itself for a
 /// status this header does not know, e.g. from a newer library).
 [[noreturn]] inline void throw_error(Status status, std::string detail, int os_errno = 0,
@@ -288,6 +305,7 @@ class NotSupportedError : public Error {
         case Status::OsError: throw OsError(status, std::move(detail), os_errno);
         case Status::Panic: throw InternalError(status, std::move(detail), os_errno);
         case Status::NotSupported: throw NotSupportedError(status, std::move(detail), os_errno);
+        case Status::Corrupted: throw CorruptedError(status, std::move(detail), os_errno);
         case Status::Ok: break;
     }
     throw Error(status, std::move(detail), os_errno, needed);
@@ -456,6 +474,11 @@ class Options {
         opts_.retry_on_interrupt = value;
         return *this;
     }
+    /// Which backend the queue lives in (default Backend::Kernel).
+    Options &backend(Backend value) noexcept {
+        opts_.backend = static_cast<std::uint32_t>(value);
+        return *this;
+    }
 
     int flags() const noexcept { return opts_.flags; }
     std::uint32_t mode() const noexcept { return opts_.mode; }
@@ -465,6 +488,7 @@ class Options {
     bool write() const noexcept { return opts_.write; }
     bool block() const noexcept { return opts_.block; }
     bool retry_on_interrupt() const noexcept { return opts_.retry_on_interrupt; }
+    Backend backend() const noexcept { return static_cast<Backend>(opts_.backend); }
 
     /// The C struct, for pmq_queue_open().
     const ::pmq_options &native() const noexcept { return opts_; }
@@ -482,6 +506,12 @@ class Options {
 inline void unlink(std::string_view name) {
     const std::string n = detail::c_name(name);
     detail::check(::pmq_unlink(n.c_str()));
+}
+
+/// Removes the queue called `name` of `backend`. Throws NotFoundError if there is none.
+inline void unlink(std::string_view name, Backend backend) {
+    const std::string n = detail::c_name(name);
+    detail::check(::pmq_unlink_backend(n.c_str(), static_cast<std::uint32_t>(backend)));
 }
 
 /// Removes the queue called `name` if it exists; returns whether it did.
@@ -707,6 +737,12 @@ class MessageQueue {
     std::int64_t max_message_size() const { return get_i64(&::pmq_queue_max_message_size); }
     /// Messages waiting now.
     std::int64_t current_messages() const { return get_i64(&::pmq_queue_current_messages); }
+    /// The backend the queue lives in (also after close).
+    Backend backend() const {
+        std::uint32_t b = 0;
+        detail::check(::pmq_queue_backend(handle(), &b));
+        return static_cast<Backend>(b);
+    }
 
     /// Whether sends and receives on this handle wait.
     bool block() const {

@@ -35,6 +35,7 @@ const (
 	StatusOSError         Status = C.PMQ_STATUS_OS_ERROR
 	StatusPanic           Status = C.PMQ_STATUS_PANIC
 	StatusNotSupported    Status = C.PMQ_STATUS_NOT_SUPPORTED
+	StatusCorrupted       Status = C.PMQ_STATUS_CORRUPTED
 )
 
 // String returns the status's name, e.g. "PMQ_STATUS_TIMED_OUT".
@@ -62,6 +63,7 @@ var (
 	ErrOS              = errors.New("pmq: operating-system error")
 	ErrPanic           = errors.New("pmq: internal error (panic caught)")
 	ErrNotSupported    = errors.New("pmq: not supported on this system")
+	ErrCorrupted       = errors.New("pmq: queue state corrupted or from an incompatible build")
 	ErrUnknown         = errors.New("pmq: unknown status")
 )
 
@@ -82,6 +84,7 @@ var sentinels = map[Status]error{
 	StatusOSError:         ErrOS,
 	StatusPanic:           ErrPanic,
 	StatusNotSupported:    ErrNotSupported,
+	StatusCorrupted:       ErrCorrupted,
 }
 
 // Sentinel returns the sentinel error for a status (ErrUnknown for a value

@@ -77,6 +77,24 @@ func WithBlocking(block bool) Option {
 	return func(o *C.pmq_options) { o.block = C.bool(block) }
 }
 
+// Backend says where a queue lives.
+type Backend uint32
+
+const (
+	// BackendKernel is the Linux kernel's POSIX message queues (the default),
+	// shared with every program that opens the same name.
+	BackendKernel Backend = C.PMQ_BACKEND_KERNEL
+	// BackendShm is pmq's own shared-memory queue under /dev/shm: faster,
+	// bounded only by memory, robust against a killed process; shared with
+	// pmq programs only.
+	BackendShm Backend = C.PMQ_BACKEND_SHM
+)
+
+// WithBackend chooses the backend the queue lives in (default BackendKernel).
+func WithBackend(b Backend) Option {
+	return func(o *C.pmq_options) { o.backend = C.uint32_t(b) }
+}
+
 // Queue is an open handle to a POSIX message queue. All methods are safe for
 // concurrent use by several goroutines.
 //
@@ -112,6 +130,7 @@ type Queue struct {
 	// or wr's private epoll instance only while a goroutine waits (see
 	// wait.go), always between enter and leave, so it is still open then.
 	fd      int
+	backend Backend
 	rd, wr  waitTurn
 	waiting atomic.Int64 // goroutines waiting right now (tests read it)
 	polling atomic.Int64 // of those, how many wait in the poller (at most 2)
@@ -197,6 +216,11 @@ func (q *Queue) setup() error {
 		return newError("open", q.name, st, &e)
 	}
 	q.mode = os.FileMode(mode)
+	var backend C.uint32_t
+	if st := C.gopmq_backend(q.h, &backend, &e); st != 0 {
+		return newError("open", q.name, st, &e)
+	}
+	q.backend = Backend(backend)
 	var fd C.int
 	if st := C.gopmq_fileno(q.h, &fd, &e); st != 0 {
 		return newError("open", q.name, st, &e)
@@ -379,6 +403,20 @@ func UnlinkName(name string) error {
 	}
 	return nil
 }
+
+// UnlinkBackend removes the queue called name of backend b.
+func UnlinkBackend(name string, b Backend) error {
+	cname := C.CString(name)
+	defer C.free(unsafe.Pointer(cname))
+	var e C.gopmq_err
+	if st := C.gopmq_unlink_backend(cname, C.uint32_t(b), &e); st != 0 {
+		return newError("unlink", name, st, &e)
+	}
+	return nil
+}
+
+// Backend returns the backend the queue lives in.
+func (q *Queue) Backend() Backend { return q.backend }
 
 // stateClosed is the bit of Queue.state that Close sets; the bits below it
 // count the C calls in progress on q.h.

@@ -83,6 +83,8 @@ int gopmq_describe(const pmq_queue *q, int style, char *buf, size_t len, size_t 
 int gopmq_unlink(const pmq_queue *q, gopmq_err *e) { return capture(pmq_queue_unlink(q), e); }
 
 int gopmq_unlink_name(const char *name, gopmq_err *e) { return capture(pmq_unlink(name), e); }
+int gopmq_unlink_backend(const char *name, uint32_t backend, gopmq_err *e) { return capture(pmq_unlink_backend(name, backend), e); }
+int gopmq_backend(const pmq_queue *q, uint32_t *out, gopmq_err *e) { return capture(pmq_queue_backend(q, out), e); }
 
 int gopmq_limits(pmq_limits *out, gopmq_err *e) { return capture(pmq_limits_get(out), e); }
 

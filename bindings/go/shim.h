@@ -50,6 +50,8 @@ int gopmq_mode(const pmq_queue *q, uint32_t *out, gopmq_err *e);
 int gopmq_describe(const pmq_queue *q, int style, char *buf, size_t len, size_t *needed, gopmq_err *e);
 int gopmq_unlink(const pmq_queue *q, gopmq_err *e);
 int gopmq_unlink_name(const char *name, gopmq_err *e);
+int gopmq_unlink_backend(const char *name, uint32_t backend, gopmq_err *e);
+int gopmq_backend(const pmq_queue *q, uint32_t *out, gopmq_err *e);
 int gopmq_limits(pmq_limits *out, gopmq_err *e);
 int gopmq_notify_signal(const pmq_queue *q, int signo, gopmq_err *e);
 /* Registers the Go trampoline with `handle` (a runtime/cgo.Handle) as its param. */

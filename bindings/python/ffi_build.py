@@ -57,6 +57,9 @@ typedef struct pmq_queue pmq_queue;
 #define PMQ_STATUS_OS_ERROR ...
 #define PMQ_STATUS_PANIC ...
 #define PMQ_STATUS_NOT_SUPPORTED ...
+#define PMQ_STATUS_CORRUPTED ...
+#define PMQ_BACKEND_KERNEL ...
+#define PMQ_BACKEND_SHM ...
 
 bool pmq_message_queues_supported(void);
 int64_t pmq_queue_messages_max_default(void);
@@ -71,11 +74,12 @@ const char *pmq_queue_name(const pmq_queue *q);
 const char *pmq_py_error_detail(int64_t token);
 int pmq_py_error_errno(int64_t token);
 int64_t pmq_py_open(const char *name, int flags, uint32_t mode, int64_t max_messages,
-                    int64_t max_message_size, bool read, bool write, pmq_queue **out,
-                    int64_t *attrs);
+                    int64_t max_message_size, bool read, bool write, uint32_t backend,
+                    pmq_queue **out, int64_t *attrs);
 int64_t pmq_py_close(const pmq_queue *q);
 int64_t pmq_py_unlink(const pmq_queue *q);
 int64_t pmq_py_unlink_name(const char *name);
+int64_t pmq_py_unlink_backend(const char *name, uint32_t backend);
 int64_t pmq_py_fileno(const pmq_queue *q, int *out);
 int64_t pmq_py_get_block(const pmq_queue *q, bool *out);
 int64_t pmq_py_set_block(const pmq_queue *q, bool block);
@@ -144,8 +148,8 @@ static int pmq_py_error_errno(int64_t token)
 
 /* attrs receives max_messages, max_message_size. */
 static int64_t pmq_py_open(const char *name, int flags, uint32_t mode, int64_t max_messages,
-                           int64_t max_message_size, bool read, bool write, pmq_queue **out,
-                           int64_t *attrs)
+                           int64_t max_message_size, bool read, bool write, uint32_t backend,
+                           pmq_queue **out, int64_t *attrs)
 {
     struct pmq_options o;
     struct pmq_attributes a;
@@ -161,6 +165,7 @@ static int64_t pmq_py_open(const char *name, int flags, uint32_t mode, int64_t m
     o.write = write;
     o.block = true;
     o.retry_on_interrupt = false;
+    o.backend = backend;
     st = pmq_queue_open(name, &o, &q);
     if (st != PMQ_STATUS_OK)
         return pmq_py_fail(st);
@@ -179,6 +184,10 @@ static int64_t pmq_py_open(const char *name, int flags, uint32_t mode, int64_t m
 static int64_t pmq_py_close(const pmq_queue *q) { PMQ_PY_CALL(pmq_queue_close(q)); }
 static int64_t pmq_py_unlink(const pmq_queue *q) { PMQ_PY_CALL(pmq_queue_unlink(q)); }
 static int64_t pmq_py_unlink_name(const char *name) { PMQ_PY_CALL(pmq_unlink(name)); }
+static int64_t pmq_py_unlink_backend(const char *name, uint32_t backend)
+{
+    PMQ_PY_CALL(pmq_unlink_backend(name, backend));
+}
 static int64_t pmq_py_fileno(const pmq_queue *q, int *out) { PMQ_PY_CALL(pmq_queue_fileno(q, out)); }
 static int64_t pmq_py_get_block(const pmq_queue *q, bool *out) { PMQ_PY_CALL(pmq_queue_get_block(q, out)); }
 static int64_t pmq_py_set_block(const pmq_queue *q, bool block) { PMQ_PY_CALL(pmq_queue_set_block(q, block)); }

@@ -45,6 +45,7 @@ std::vector<std::string> leaves(const pmq::Error &e) {
     PMQ_LEAF(OsError);
     PMQ_LEAF(InternalError);
     PMQ_LEAF(NotSupportedError);
+    PMQ_LEAF(CorruptedError);
 #undef PMQ_LEAF
     return out;
 }
@@ -114,7 +115,7 @@ TEST(ErrorMapping, EveryStatusHasItsClass) {
 
 TEST(ErrorMapping, StatusEnumMatchesTheCApi) {
     // Every status the library defines is known to the header, by value and name.
-    ASSERT_EQ(::pmq_status_last(), static_cast<int>(pmq::Status::NotSupported));
+    ASSERT_EQ(::pmq_status_last(), static_cast<int>(pmq::Status::Corrupted));
     for (int s = 1; s <= ::pmq_status_last(); s++) {
         try {
             pmq::throw_error(static_cast<pmq::Status>(s), "");

@@ -483,3 +483,31 @@ TEST(Describe, StrReprAndStream) {
     EXPECT_NE(l.repr().find(long_name), std::string::npos);
     EXPECT_NE(l.str().find(long_name), std::string::npos);
 }
+
+// The shared-memory backend through the C++ API: chosen with
+// Options().backend(), the same calls, and capacities above fs.mqueue.msg_max.
+TEST(Backend, SharedMemoryQueueWorksLikeTheKernelOne) {
+    const auto name = unique_name("shm");
+    struct ShmGuard {
+        std::string n;
+        ~ShmGuard() {
+            try {
+                pmq::unlink(n, pmq::Backend::Shm);
+            } catch (const pmq::Error &) {
+            }
+        }
+    } g{name};
+    auto q = pmq::MessageQueue::create_exclusive(
+        name, pmq::Options().backend(pmq::Backend::Shm).max_messages(500).max_message_size(32));
+    EXPECT_EQ(q.backend(), pmq::Backend::Shm);
+    for (int i = 0; i < 500; i++) q.send(std::to_string(i), pmq::forever, static_cast<pmq::Priority>(i % 3));
+    EXPECT_EQ(q.current_messages(), 500);
+    EXPECT_FALSE(q.try_send("full"));
+    auto m = q.receive();
+    EXPECT_EQ(m.priority, 2u);
+    EXPECT_EQ(m.data, "2");
+    EXPECT_THROW(pmq::unlink(name), pmq::NotFoundError);  // not a kernel queue
+    pmq::unlink(name, pmq::Backend::Shm);
+    EXPECT_THROW(pmq::unlink(name, pmq::Backend::Shm), pmq::NotFoundError);
+    EXPECT_EQ(q.receive().data, "5");  // unlinked: the handle keeps working
+}

@@ -62,6 +62,8 @@ __all__ = [
     "ExistentialError",
     "PermissionsError",
     "SignalError",
+    "CorruptedError",
+    "BACKENDS",
     "O_CREAT",
     "O_EXCL",
     "O_CREX",
@@ -124,6 +126,24 @@ class SignalError(Error):
     """A signal interrupted a blocking call and its handler returned."""
 
 
+class CorruptedError(Error):
+    """A shared-memory queue's file is damaged or was made by a pmq build with
+    another layout (pmq only: posix_ipc has no shared-memory backend)."""
+
+
+#: The backends a queue can live in: "kernel" (the default, posix_ipc's and
+#: every mq_open program's queues) and "shm" (pmq's shared-memory queue).
+BACKENDS = {"kernel": _lib.PMQ_BACKEND_KERNEL, "shm": _lib.PMQ_BACKEND_SHM}
+
+
+def _backend_arg(backend):
+    try:
+        return BACKENDS[backend]
+    except (KeyError, TypeError):
+        raise ValueError("backend must be one of %s, not %r"
+                         % (", ".join(repr(b) for b in BACKENDS), backend)) from None
+
+
 _S = _lib
 _CLASS_OF_STATUS = {
     _S.PMQ_STATUS_WOULD_BLOCK: BusyError,
@@ -138,6 +158,7 @@ _CLASS_OF_STATUS = {
     _S.PMQ_STATUS_MESSAGE_TOO_LARGE: ValueError,
     _S.PMQ_STATUS_OUT_OF_MEMORY: MemoryError,
     _S.PMQ_STATUS_OS_ERROR: OSError,
+    _S.PMQ_STATUS_CORRUPTED: CorruptedError,
 }
 _EINVAL = 22
 
@@ -307,11 +328,12 @@ class MessageQueue(_fast.QueueBase):
     """
 
     __slots__ = ("_q", "_name", "_mode", "_read", "_write", "_max_messages",
-                 "_max_message_size", "_closed", "_current",
+                 "_max_message_size", "_closed", "_current", "_backend",
                  "__weakref__")
 
     def __init__(self, name, flags=0, mode=0o600, max_messages=_MAX_MESSAGES_DEFAULT,
-                 max_message_size=_MAX_MESSAGE_SIZE_DEFAULT, read=True, write=True):
+                 max_message_size=_MAX_MESSAGE_SIZE_DEFAULT, read=True, write=True, *,
+                 backend="kernel"):
         if getattr(self, "_q", None) is None:
             self._q = None
             self._closed = True
@@ -326,6 +348,7 @@ class MessageQueue(_fast.QueueBase):
         max_message_size = _int_arg("max_message_size", max_message_size, -_INT64_MAX - 1, _INT64_MAX)
         read = bool(read)
         write = bool(write)
+        cbackend = _backend_arg(backend)
         if not (read or write):
             raise ValueError("At least one of read or write must be True")
         if name is None:
@@ -345,7 +368,7 @@ class MessageQueue(_fast.QueueBase):
         out = _new("pmq_queue **")
         attrs = _new("int64_t[2]")
         r = _lib.pmq_py_open(cname, flags, mode, max_messages, max_message_size, read, write,
-                             out, attrs)
+                             cbackend, out, attrs)
         if r:
             raise _error(r)
         # Freed (pmq_queue_free) when the last reference goes: this object's
@@ -355,6 +378,7 @@ class MessageQueue(_fast.QueueBase):
         self._closed = False
         self._name = _ffi.string(_lib.pmq_queue_name(self._q)).decode("utf-8", "surrogateescape")
         self._mode = mode
+        self._backend = backend
         self._read = read
         self._write = write
         self._max_messages = int(attrs[0])
@@ -477,6 +501,11 @@ class MessageQueue(_fast.QueueBase):
         return self._name
 
     @property
+    def backend(self):
+        """The backend the queue lives in: "kernel" or "shm"."""
+        return self._backend
+
+    @property
     def mode(self):
         """The mode given to the constructor."""
         return self._mode
@@ -552,8 +581,13 @@ class MessageQueue(_fast.QueueBase):
             self._max_message_size, self._max_messages, self._read, self._write)
 
 
-def unlink_message_queue(name):
-    """Removes the queue called name (str or bytes); ExistentialError if none."""
-    r = _lib.pmq_py_unlink_name(_name_arg(name))
+def unlink_message_queue(name, *, backend="kernel"):
+    """Removes the queue called name (str or bytes) of `backend` ("kernel",
+    the default, or "shm"); ExistentialError if none."""
+    cbackend = _backend_arg(backend)
+    if cbackend == _lib.PMQ_BACKEND_KERNEL:
+        r = _lib.pmq_py_unlink_name(_name_arg(name))
+    else:
+        r = _lib.pmq_py_unlink_backend(_name_arg(name), cbackend)
     if r:
         raise _error(r)

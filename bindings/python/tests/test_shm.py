@@ -1,0 +1,75 @@
+"""The shared-memory backend from Python: MessageQueue(..., backend="shm")
+takes the same arguments and behaves like a kernel queue (priorities, FIFO
+within one, timeouts, the block switch, fileno for select), without the
+kernel's size limits; unlink_message_queue(name, backend="shm") removes it."""
+
+import select
+
+import pytest
+
+import pmq
+from conftest import unique_name
+
+
+@pytest.fixture
+def shm_name():
+    name = unique_name("shm")
+    yield name
+    try:
+        pmq.unlink_message_queue(name, backend="shm")
+    except pmq.ExistentialError:
+        pass
+
+
+def test_same_api_beyond_kernel_limits(shm_name):
+    q = pmq.MessageQueue(shm_name, pmq.O_CREX, max_messages=1000, max_message_size=64,
+                         backend="shm")
+    try:
+        assert q.backend == "shm"
+        assert (q.max_messages, q.max_message_size) == (1000, 64)
+        for i in range(1000):
+            q.send(b"%d" % i, priority=i % 4)
+        with pytest.raises(pmq.BusyError):
+            q.send(b"full", timeout=0)
+        assert q.current_messages == 1000
+        msg, prio = q.receive()
+        assert (msg, prio) == (b"3", 3)
+        r, _, _ = select.select([q.mqd], [], [], 5)
+        assert r, "a message waits: readable"
+        other = pmq.MessageQueue(shm_name, backend="shm")
+        assert other.current_messages == 999
+        other.close()
+        with pytest.raises(pmq.ExistentialError):
+            pmq.unlink_message_queue(shm_name)  # not a kernel queue
+    finally:
+        q.close()
+
+
+def test_empty_and_timeouts(shm_name):
+    q = pmq.MessageQueue(shm_name, pmq.O_CREX, max_messages=2, max_message_size=16,
+                         backend="shm")
+    try:
+        with pytest.raises(pmq.BusyError):
+            q.receive(timeout=0)
+        with pytest.raises(pmq.BusyError):
+            q.receive(timeout=0.02)
+        q.block = False
+        with pytest.raises(pmq.BusyError):
+            q.receive()
+    finally:
+        q.close()
+    pmq.unlink_message_queue(shm_name, backend="shm")
+    with pytest.raises(pmq.ExistentialError):
+        pmq.unlink_message_queue(shm_name, backend="shm")
+
+
+def test_bad_backend_is_a_value_error(shm_name):
+    with pytest.raises(ValueError, match="backend"):
+        pmq.MessageQueue(shm_name, pmq.O_CREX, backend="disk")
+    with pytest.raises(ValueError, match="backend"):
+        pmq.unlink_message_queue(shm_name, backend=None)
+
+
+def test_every_status_has_a_class():
+    assert pmq._make_error(pmq._lib.PMQ_STATUS_CORRUPTED, 0, b"x").__class__ is pmq.CorruptedError
+    assert issubclass(pmq.CorruptedError, pmq.Error)
