@@ -397,6 +397,7 @@ impl OpenOptions {
             max_messages,
             max_message_size,
             retry_on_interrupt: self.retry_on_interrupt,
+            priority_max: self.backend.priority_max(),
             backend,
             users: AtomicUsize::new(0),
             notify_id: notify::new_id(),
@@ -443,6 +444,8 @@ pub struct Queue {
     max_messages: i64,
     max_message_size: i64,
     retry_on_interrupt: bool,
+    /// The backend's highest priority (asked once, at open).
+    priority_max: u32,
     backend: Backend,
     /// [`CLOSED_BIT`] plus [`USER`] for every call in progress: the
     /// descriptor is shut down when the handle is closed and no call uses it.
@@ -681,7 +684,7 @@ impl Queue {
                 ),
             ));
         }
-        let max = self.backend.kind().priority_max();
+        let max = self.priority_max;
         if priority > max {
             return Err(Error::invalid(format!(
                 "priority {priority} is above the highest priority {max}; use 0..={max}"
@@ -760,7 +763,7 @@ impl Queue {
                     Attempt::NotNow | Attempt::NonBlocking => return Err(d.not_now.clone()),
                     Attempt::Interrupted if self.retry_on_interrupt => continue,
                     Attempt::Interrupted => return Err(Error::INTERRUPTED),
-                    Attempt::Failed(e) => return Err(e),
+                    Attempt::Failed(e) => return Err(*e),
                 }
             }
         };
@@ -773,7 +776,7 @@ impl Queue {
                 // shows as an interruption; resume like a wait does.
                 Attempt::Interrupted if self.retry_on_interrupt => continue,
                 Attempt::Interrupted => return Err(Error::INTERRUPTED),
-                Attempt::Failed(e) => return Err(e),
+                Attempt::Failed(e) => return Err(*e),
             }
             self.wait_until(b, d, deadline)?;
         }

@@ -272,3 +272,43 @@ fn c_abi_would_block_and_timeout_paths_do_not_allocate() {
     });
     assert_eq!(n, 0, "C timed-out receive allocated");
 }
+
+/// The shared-memory backend allocates nothing per send or receive either
+/// (success, would-block and timed-out paths).
+#[test]
+fn shm_backend_send_receive_do_not_allocate() {
+    let name = format!("/pmq_alloc_{}_shm", std::process::id());
+    let q = Queue::options()
+        .backend(pmq_core::BackendKind::Shm)
+        .exclusive(true)
+        .max_messages(2)
+        .max_message_size(SIZE as i64)
+        .open(Some(&name))
+        .expect("open shm test queue");
+    q.unlink().expect("unlink shm test queue");
+    let msg = [7u8; 16];
+    let mut buf = [0u8; SIZE];
+    for t in [
+        Timeout::Forever,
+        Timeout::TryOnce,
+        Timeout::After(Duration::from_secs(1)),
+    ] {
+        let n = allocs_in(200, || {
+            q.send(&msg, 3, t).expect("send with room");
+            assert_eq!(q.receive(&mut buf, t).expect("receive"), (16, 3));
+        });
+        assert_eq!(n, 0, "shm send+receive with {t:?} allocated {n} times");
+    }
+    let n = allocs_in(200, || {
+        let e = q.receive(&mut buf, Timeout::TryOnce).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::WouldBlock);
+    });
+    assert_eq!(n, 0, "shm try-once receive on an empty queue allocated");
+    let n = allocs_in(5, || {
+        let e = q
+            .receive(&mut buf, Timeout::After(Duration::from_millis(1)))
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::TimedOut);
+    });
+    assert_eq!(n, 0, "shm timed-out receive allocated");
+}

@@ -48,8 +48,17 @@ pub(crate) enum Attempt<T> {
     NonBlocking,
     /// A signal handler ran during the call; nothing moved.
     Interrupted,
-    /// Any other failure.
-    Failed(Error),
+    /// Any other failure (boxed: the result stays two words wide on the hot
+    /// path, which only the cold failures pay for).
+    Failed(Box<Error>),
+}
+
+impl<T> Attempt<T> {
+    /// A failure with this error.
+    #[cold]
+    pub(crate) fn failed(e: Error) -> Attempt<T> {
+        Attempt::Failed(Box::new(e))
+    }
 }
 
 /// How a readiness wait ended.

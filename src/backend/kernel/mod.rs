@@ -109,18 +109,10 @@ impl KernelQueue {
         })
     }
 
-    /// The descriptor for a call: the O_NONBLOCK twin when the caller will
-    /// not wait (it returns before the kernel's wait machinery), else the
-    /// handle's own with a zero deadline, which tells a non-blocking handle
-    /// (EAGAIN) from a full / empty queue (ETIMEDOUT).
-    #[inline]
-    fn call_fd(&self, will_wait: bool) -> (RawFd, *const libc::timespec) {
-        if will_wait || self.nb_fd < 0 {
-            (self.fd, &EXPIRED)
-        } else {
-            (self.nb_fd, std::ptr::null())
-        }
-    }
+    // Try-once calls use the O_NONBLOCK twin when the caller will not wait
+    // (it returns before the kernel's wait machinery), else the handle's own
+    // descriptor with a zero deadline, which tells a non-blocking handle
+    // (EAGAIN) from a full / empty queue (ETIMEDOUT).
 
     /// (flags, max_messages, max_message_size, current_messages)
     fn getattr(&self) -> Result<libc::mq_attr> {
@@ -176,40 +168,46 @@ impl QueueBackend for KernelQueue {
 
     #[inline]
     fn try_send(&self, msg: &[u8], priority: u32, will_wait: bool) -> Attempt<()> {
-        let (fd, deadline) = self.call_fd(will_wait);
-        // SAFETY: `msg` is a valid slice for reads of `msg.len()` bytes, the
-        // deadline is NULL or EXPIRED (a valid timespec); the descriptor is open.
+        let nb = !will_wait && self.nb_fd >= 0;
+        // SAFETY: `msg` is a valid slice for reads of `msg.len()` bytes and
+        // EXPIRED a valid timespec; both descriptors are open.
         let r = unsafe {
-            if deadline.is_null() {
-                libc::mq_send(fd, msg.as_ptr().cast(), msg.len(), priority)
+            if nb {
+                libc::mq_send(self.nb_fd, msg.as_ptr().cast(), msg.len(), priority)
             } else {
-                libc::mq_timedsend(fd, msg.as_ptr().cast(), msg.len(), priority, deadline)
+                libc::mq_timedsend(self.fd, msg.as_ptr().cast(), msg.len(), priority, &EXPIRED)
             }
         };
         if r == 0 {
             Attempt::Done(())
         } else {
-            classify(Errno::last(), deadline.is_null(), "mq_timedsend")
+            classify(Errno::last(), nb, "mq_timedsend")
         }
     }
 
     #[inline]
     fn try_receive(&self, buf: &mut [u8], will_wait: bool) -> Attempt<(usize, u32)> {
-        let (fd, deadline) = self.call_fd(will_wait);
+        let nb = !will_wait && self.nb_fd >= 0;
         let mut prio = 0u32;
         // SAFETY: `buf` is valid for writes of `buf.len()` bytes, `prio` is a
-        // valid u32, the deadline NULL or EXPIRED; the descriptor is open.
+        // valid u32 and EXPIRED a valid timespec; both descriptors are open.
         let n = unsafe {
-            if deadline.is_null() {
-                libc::mq_receive(fd, buf.as_mut_ptr().cast(), buf.len(), &mut prio)
+            if nb {
+                libc::mq_receive(self.nb_fd, buf.as_mut_ptr().cast(), buf.len(), &mut prio)
             } else {
-                libc::mq_timedreceive(fd, buf.as_mut_ptr().cast(), buf.len(), &mut prio, deadline)
+                libc::mq_timedreceive(
+                    self.fd,
+                    buf.as_mut_ptr().cast(),
+                    buf.len(),
+                    &mut prio,
+                    &EXPIRED,
+                )
             }
         };
         if n >= 0 {
             Attempt::Done((n as usize, prio))
         } else {
-            classify(Errno::last(), deadline.is_null(), "mq_timedreceive")
+            classify(Errno::last(), nb, "mq_timedreceive")
         }
     }
 
@@ -372,13 +370,13 @@ impl Drop for TightTimerSlack {
 /// What a failed non-waiting call means: on the O_NONBLOCK twin (`nb`)
 /// EAGAIN is "not now"; on the handle's own descriptor with a zero deadline
 /// ETIMEDOUT is "not now" and EAGAIN says the handle is non-blocking.
-#[inline]
+#[inline(always)]
 fn classify<T>(e: Errno, nb: bool, call: &'static str) -> Attempt<T> {
     match e {
         Errno::EAGAIN if nb => Attempt::NotNow,
         Errno::ETIMEDOUT => Attempt::NotNow,
         Errno::EAGAIN => Attempt::NonBlocking,
         Errno::EINTR => Attempt::Interrupted,
-        other => Attempt::Failed(describe_io_error(other, call)),
+        other => Attempt::failed(describe_io_error(other, call)),
     }
 }

@@ -436,7 +436,7 @@ impl QueueBackend for ShmQueue {
     fn try_send(&self, msg: &[u8], priority: u32, will_wait: bool) -> Attempt<()> {
         let g = match self.map.lock() {
             Ok(g) => g,
-            Err(e) => return Attempt::Failed(e),
+            Err(e) => return Attempt::failed(e),
         };
         let m = &self.map;
         let sh = self.map.shape;
@@ -447,11 +447,11 @@ impl QueueBackend for ShmQueue {
         }
         let s = match self.map.index(m.u32(OFF_FREE_HEAD).load(Ordering::Relaxed)) {
             Ok(s) => s,
-            Err(e) => return Attempt::Failed(e),
+            Err(e) => return Attempt::failed(e),
         };
         let base = sh.slot(s);
         if m.u32(base + SLOT_STATE).load(Ordering::Relaxed) != FREE {
-            return Attempt::Failed(describe::corrupt(&format!(
+            return Attempt::failed(describe::corrupt(&format!(
                 "slot {s} on the free stack is not free"
             )));
         }
@@ -472,7 +472,7 @@ impl QueueBackend for ShmQueue {
         m.u64(OFF_COMMITTED).store(committed + 1, Ordering::Relaxed);
         m.u32(OFF_PENDING_KIND).store(0, Ordering::Release);
         if let Err(e) = self.map.link(s, priority) {
-            return Attempt::Failed(e);
+            return Attempt::failed(e);
         }
         m.u64(OFF_COUNT).store(count + 1, Ordering::Relaxed);
         let mut w = Wakes::default();
@@ -489,7 +489,7 @@ impl QueueBackend for ShmQueue {
     fn try_receive(&self, buf: &mut [u8], will_wait: bool) -> Attempt<(usize, u32)> {
         let g = match self.map.lock() {
             Ok(g) => g,
-            Err(e) => return Attempt::Failed(e),
+            Err(e) => return Attempt::failed(e),
         };
         let m = &self.map;
         let sh = self.map.shape;
@@ -501,7 +501,7 @@ impl QueueBackend for ShmQueue {
         }) else {
             drop(g);
             if count != 0 {
-                return Attempt::Failed(describe::corrupt(
+                return Attempt::failed(describe::corrupt(
                     "messages are counted but none is listed",
                 ));
             }
@@ -510,7 +510,7 @@ impl QueueBackend for ShmQueue {
         let head = m.u32(OFF_HEADS + 4 * p as usize);
         let s = match self.map.index(head.load(Ordering::Relaxed)) {
             Ok(s) => s,
-            Err(e) => return Attempt::Failed(e),
+            Err(e) => return Attempt::failed(e),
         };
         let base = sh.slot(s);
         let len = m.u32(base + SLOT_LEN).load(Ordering::Relaxed) as usize;
@@ -518,7 +518,7 @@ impl QueueBackend for ShmQueue {
             || len as u64 > sh.max_message_size
             || len > buf.len()
         {
-            return Attempt::Failed(describe::corrupt(&format!(
+            return Attempt::failed(describe::corrupt(&format!(
                 "slot {s} at the head of priority {p} is not a ready message"
             )));
         }
