@@ -44,6 +44,14 @@ func (s Status) String() string { return C.GoString(C.pmq_status_name(C.int(s)))
 // Text returns what the status means (pmq_status_str).
 func (s Status) Text() string { return C.GoString(C.pmq_status_str(C.int(s))) }
 
+// isBusy reports whether libpmq counts the status as the reference's
+// BusyError (pmq_status_is_busy).
+func (s Status) isBusy() bool { return bool(C.pmq_status_is_busy(C.int(s))) }
+
+// lastStatus is the highest status the linked libpmq defines
+// (pmq_status_last), which may be newer than this package.
+func lastStatus() Status { return Status(C.pmq_status_last()) }
+
 // Sentinel errors, one per status, for errors.Is. Every error this package
 // returns for a pmq failure is an *Error that matches exactly one of them.
 var (
@@ -168,8 +176,26 @@ func (e *Error) Timeout() bool { return e.Status == StatusTimedOut }
 // IsBusy reports whether err is one of the statuses the reference
 // (posix_ipc) reports as BusyError: would block, timed out, or busy.
 func IsBusy(err error) bool {
-	return errors.Is(err, ErrWouldBlock) || errors.Is(err, ErrTimeout) || errors.Is(err, ErrBusy)
+	for _, sentinel := range busySentinels {
+		if errors.Is(err, sentinel) {
+			return true
+		}
+	}
+	return false
 }
+
+// busySentinels are the sentinels of the statuses libpmq itself counts as
+// busy (pmq_status_is_busy: ErrWouldBlock, ErrTimeout, ErrBusy), so IsBusy
+// needs no list of its own.
+var busySentinels = func() []error {
+	var out []error
+	for s := StatusOK + 1; s <= lastStatus(); s++ {
+		if e := s.Sentinel(); s.isBusy() && e != ErrUnknown {
+			out = append(out, e)
+		}
+	}
+	return out
+}()
 
 // newError turns what a C shim captured into an *Error and frees the detail.
 func newError(op, queue string, st C.int, e *C.gopmq_err) *Error {

@@ -67,6 +67,9 @@ int64_t pmq_queue_message_size_max_default(void);
 uint32_t pmq_priority_max(void);
 const char *pmq_version(void);
 const char *pmq_status_name(int status);
+const char *pmq_status_str(int status);
+bool pmq_status_is_busy(int status);
+int pmq_status_last(void);
 void pmq_queue_free(pmq_queue *q);
 const char *pmq_queue_name(const pmq_queue *q);
 
