@@ -71,9 +71,12 @@ test: queues-before lint test-rust test-c
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) clippy -p pmq --all-targets --features fault-injection -- -D warnings
 
 test-rust:
 	$(CARGO) test --workspace
+	# The shared-memory backend killed at each of its kill points (a test-only feature).
+	$(CARGO) test -p pmq --features fault-injection --test shm_faults
 
 clean:
 	$(CARGO) clean

@@ -44,6 +44,12 @@ pub use queue::{
 #[doc(hidden)]
 pub use notify::live_counts as __notify_live_counts;
 
+/// The shared-memory backend's kill points (feature `fault-injection`, for
+/// the crash tests only).
+#[cfg(feature = "fault-injection")]
+#[doc(hidden)]
+pub use backend::shm::fault::POINTS as __FAULT_POINTS;
+
 /// The library version, from Cargo.toml.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 

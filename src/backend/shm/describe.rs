@@ -282,6 +282,42 @@ fn temp_path() -> Result<String> {
     ))
 }
 
+/// Prefix of temporary queue files (being created).
+const TEMP_PREFIX: &str = ".pmq-tmp.";
+
+/// Removes temporary files whose creator died before linking them: a
+/// creator holds a lock on its temporary file until it is done, so a
+/// temporary whose lock can be taken has no live creator.
+pub(super) fn sweep_orphans() {
+    let Ok(dir) = std::fs::read_dir(SHM_DIR) else {
+        return;
+    };
+    for entry in dir.flatten() {
+        let file = entry.file_name();
+        let Some(n) = file.to_str() else { continue };
+        if !n.starts_with(TEMP_PREFIX) {
+            continue;
+        }
+        let path = cpath(&format!("{SHM_DIR}/{n}"));
+        // SAFETY: valid path; the descriptor is closed below.
+        let fd = unsafe {
+            libc::open(
+                path.as_ptr(),
+                libc::O_RDWR | libc::O_CLOEXEC | libc::O_NOFOLLOW,
+            )
+        };
+        if fd < 0 {
+            continue;
+        }
+        if sync::creator_lock(fd) {
+            // SAFETY: valid path; the file is an orphan (its creator is gone).
+            unsafe { libc::unlink(path.as_ptr()) };
+        }
+        // SAFETY: ours; closing drops the lock we took.
+        unsafe { libc::close(fd) };
+    }
+}
+
 /// Creates a complete queue file under a temporary name and returns its
 /// descriptor; the caller links it into place.
 fn create_temp(req: &OpenRequest<'_>, shape: &Shape, tmp: &CString) -> Result<i32> {
@@ -296,6 +332,9 @@ fn create_temp(req: &OpenRequest<'_>, shape: &Shape, tmp: &CString) -> Result<i3
     if fd < 0 {
         return Err(open_error(req, errno()));
     }
+    // Held until the file is linked (and then for the handle's life): a
+    // sweeper that can take it knows the creator is gone.
+    sync::creator_lock(fd);
     let fail = |e: Error| {
         // SAFETY: we own `fd` and the temporary name.
         unsafe {
@@ -313,6 +352,7 @@ fn create_temp(req: &OpenRequest<'_>, shape: &Shape, tmp: &CString) -> Result<i3
             e => os("posix_fallocate", e),
         }));
     }
+    super::kp!("create.allocated");
     let dup = {
         // SAFETY: plain dup of our descriptor (the mapping takes the copy).
         let d = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) };
@@ -348,6 +388,7 @@ fn create_temp(req: &OpenRequest<'_>, shape: &Shape, tmp: &CString) -> Result<i3
     m.u32(OFF_PRIORITIES).store(PRIORITIES, Ordering::Relaxed);
     m.u64(OFF_FILE_SIZE)
         .store(shape.file_size as u64, Ordering::Relaxed);
+    super::kp!("create.initialised");
     // Last: the magic says "complete".
     m.u64(OFF_MAGIC).store(MAGIC, Ordering::Release);
     drop(m);
@@ -366,6 +407,7 @@ pub(super) fn open_file(req: &OpenRequest<'_>) -> Result<Mapping> {
             }
         }
         let shape = shape_for(req)?;
+        sweep_orphans();
         let tmp = cpath(&temp_path()?);
         let fd = create_temp(req, &shape, &tmp)?;
         let path = cpath(&path_of(req.name));
@@ -375,6 +417,7 @@ pub(super) fn open_file(req: &OpenRequest<'_>) -> Result<Mapping> {
         let e = errno();
         // SAFETY: the temporary name is ours.
         unsafe { libc::unlink(tmp.as_ptr()) };
+        super::kp!("create.linked");
         if linked == 0 {
             return check_and_map(req, fd);
         }
@@ -382,6 +425,9 @@ pub(super) fn open_file(req: &OpenRequest<'_>) -> Result<Mapping> {
         unsafe { libc::close(fd) };
         if e == libc::EEXIST && !req.exclusive {
             continue; // another creator won: open theirs
+        }
+        if e == libc::ENOENT {
+            continue; // a sweeper took our temporary for an orphan: again
         }
         return Err(open_error(req, e));
     }

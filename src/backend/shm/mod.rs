@@ -30,6 +30,9 @@ use super::{
 use crate::error::{Error, ErrorKind, Result};
 
 mod describe;
+#[cfg(feature = "fault-injection")]
+#[doc(hidden)]
+pub mod fault;
 mod layout;
 mod map;
 mod notify;
@@ -37,6 +40,16 @@ mod readiness;
 mod sync;
 
 use layout::*;
+
+/// A named kill point (see `fault`): nothing unless built with the
+/// `fault-injection` feature.
+macro_rules! kp {
+    ($name:literal) => {
+        #[cfg(feature = "fault-injection")]
+        $crate::backend::shm::fault::hit($name);
+    };
+}
+pub(crate) use kp;
 use map::Mapping;
 pub(crate) use notify::Delivery;
 
@@ -192,6 +205,7 @@ impl Mapping {
         let m = self;
         let sh = self.shape;
         // First the counters: a commit the dead owner made but did not count.
+        kp!("repair.counters");
         let kind = m.u32(OFF_PENDING_KIND).load(Ordering::Acquire);
         let slot = m.u32(OFF_PENDING_SLOT).load(Ordering::Relaxed);
         if (kind == 1 || kind == 2) && u64::from(slot) < sh.max_messages {
@@ -204,6 +218,7 @@ impl Mapping {
             }
         }
         m.u32(OFF_PENDING_KIND).store(0, Ordering::Release);
+        kp!("repair.slots");
         let mut ready: Vec<(u64, u32, u32)> = Vec::new();
         let mut free_head = 0u32;
         for s in (0..sh.max_messages as u32).rev() {
@@ -220,6 +235,7 @@ impl Mapping {
                 free_head = s + 1;
             }
         }
+        kp!("repair.lists");
         for p in 0..PRIORITIES as usize {
             m.u32(OFF_HEADS + 4 * p).store(0, Ordering::Relaxed);
             m.u32(OFF_TAILS + 4 * p).store(0, Ordering::Relaxed);
@@ -231,6 +247,7 @@ impl Mapping {
         for i in 0..(PRIORITIES as usize / 64) {
             m.u64(OFF_BITMAP_L2 + 8 * i).store(0, Ordering::Relaxed);
         }
+        kp!("repair.linked");
         ready.sort_unstable();
         let mut max_seq = 0;
         for &(seq, s, p) in &ready {
@@ -244,6 +261,7 @@ impl Mapping {
         if next.load(Ordering::Relaxed) <= max_seq {
             next.store(max_seq + 1, Ordering::Relaxed);
         }
+        kp!("repair.done");
         m.u64(OFF_RECOVERIES).fetch_add(1, Ordering::Relaxed);
         // Whoever waited is woken to look again.
         for w in [OFF_SENT_WORD, OFF_RECV_WORD, OFF_CHANGE_WORD] {
@@ -445,6 +463,7 @@ impl QueueBackend for ShmQueue {
             drop(g);
             return self.not_now(will_wait);
         }
+        kp!("send.locked");
         let s = match self.map.index(m.u32(OFF_FREE_HEAD).load(Ordering::Relaxed)) {
             Ok(s) => s,
             Err(e) => return Attempt::failed(e),
@@ -459,22 +478,30 @@ impl QueueBackend for ShmQueue {
             m.u32(base + SLOT_NEXT).load(Ordering::Relaxed),
             Ordering::Relaxed,
         );
+        kp!("send.popped");
         let seq = m.u64(OFF_NEXT_SEQ).fetch_add(1, Ordering::Relaxed);
         m.u32(base + SLOT_LEN)
             .store(msg.len() as u32, Ordering::Relaxed);
         m.u32(base + SLOT_PRIO).store(priority, Ordering::Relaxed);
         m.u64(base + SLOT_SEQ).store(seq, Ordering::Relaxed);
+        kp!("send.header");
         m.write_bytes(base + SLOT_HEADER, msg);
+        kp!("send.data");
         let committed = m.u64(OFF_COMMITTED).load(Ordering::Relaxed);
         m.pending(1, s, committed + 1);
+        kp!("send.pending");
         // The commit point: from here on the message survives any kill.
         m.u32(base + SLOT_STATE).store(READY, Ordering::Release);
+        kp!("send.committed");
         m.u64(OFF_COMMITTED).store(committed + 1, Ordering::Relaxed);
         m.u32(OFF_PENDING_KIND).store(0, Ordering::Release);
+        kp!("send.counted");
         if let Err(e) = self.map.link(s, priority) {
             return Attempt::failed(e);
         }
+        kp!("send.linked");
         m.u64(OFF_COUNT).store(count + 1, Ordering::Relaxed);
+        kp!("send.moved");
         let mut w = Wakes::default();
         self.map
             .moved(OFF_SENT_WORD, OFF_RECV_WAITERS, &mut w.sent, &mut w.changed);
@@ -507,6 +534,7 @@ impl QueueBackend for ShmQueue {
             }
             return self.not_now(will_wait);
         };
+        kp!("receive.locked");
         let head = m.u32(OFF_HEADS + 4 * p as usize);
         let s = match self.map.index(head.load(Ordering::Relaxed)) {
             Ok(s) => s,
@@ -526,18 +554,22 @@ impl QueueBackend for ShmQueue {
         // The receipt names the message a receiver took, if it dies now.
         let seq = m.u64(base + SLOT_SEQ).load(Ordering::Relaxed);
         let rec = sh.opener(self.opener);
+        kp!("receive.receipt");
         m.u64(rec + OPENER_RECEIPT_SEQ)
             .store(seq, Ordering::Relaxed);
         m.u32(rec + OPENER_RECEIPT_LEN)
             .store(len as u32, Ordering::Relaxed);
         m.u32(rec + OPENER_RECEIPT_PRIO).store(p, Ordering::Relaxed);
         m.write_bytes(rec + OPENER_RECEIPT_HEAD, &buf[..len.min(RECEIPT_HEAD_LEN)]);
+        kp!("receive.pending");
         let received = m.u64(OFF_RECEIVED).load(Ordering::Relaxed);
         m.pending(2, s, received + 1);
         // The commit point: the message is taken.
         m.u32(base + SLOT_STATE).store(FREE, Ordering::Release);
+        kp!("receive.committed");
         m.u64(OFF_RECEIVED).store(received + 1, Ordering::Relaxed);
         m.u32(OFF_PENDING_KIND).store(0, Ordering::Release);
+        kp!("receive.counted");
         let next = m.u32(base + SLOT_NEXT).load(Ordering::Relaxed);
         head.store(next, Ordering::Relaxed);
         if next == 0 {
@@ -545,11 +577,13 @@ impl QueueBackend for ShmQueue {
                 .store(0, Ordering::Relaxed);
             self.map.set_bit(p, false);
         }
+        kp!("receive.unlinked");
         m.u32(base + SLOT_NEXT).store(
             m.u32(OFF_FREE_HEAD).load(Ordering::Relaxed),
             Ordering::Relaxed,
         );
         m.u32(OFF_FREE_HEAD).store(s + 1, Ordering::Relaxed);
+        kp!("receive.freed");
         m.u64(OFF_COUNT).store(count - 1, Ordering::Relaxed);
         let mut w = Wakes::default();
         self.map.moved(

@@ -70,6 +70,7 @@ pub(super) fn register(
     let token = (u64::from(pid()) << 32) | (TOKENS.fetch_add(1, Ordering::Relaxed) & 0xffff_ffff);
     {
         let _g = m.lock().map_err(NotifyError::Failed)?;
+        super::kp!("notify.locked");
         let owner = m.u32(OFF_NOTIFY_OWNER).load(Ordering::Relaxed);
         if owner != 0 {
             let (alive, this_process) = holder(m, q.opener, owner);
@@ -89,6 +90,7 @@ pub(super) fn register(
             .store(signo as u32, Ordering::Relaxed);
         m.u32(OFF_NOTIFY_OWNER)
             .store(q.opener + 1, Ordering::Relaxed);
+        super::kp!("notify.registered");
         // A replaced registration's watcher sees the new token and ends.
         m.u32(OFF_NOTIFY_WORD).fetch_add(1, Ordering::SeqCst);
     }
@@ -192,6 +194,7 @@ pub(super) fn cancel(q: &ShmQueue) -> Result<()> {
     let m = &q.map;
     {
         let _g = m.lock()?;
+        super::kp!("cancel.locked");
         let owner = m.u32(OFF_NOTIFY_OWNER).load(Ordering::Relaxed);
         if owner == 0 || !holder(m, q.opener, owner).1 {
             return Ok(()); // none, or another process's: left alone

@@ -174,11 +174,22 @@ fn ofd_lock(fd: i32, cmd: libc::c_int, kind: libc::c_short, index: u32) -> libc:
     r
 }
 
+/// Takes the creator lock of a (temporary) queue file; true when taken.
+pub(super) fn creator_lock(fd: i32) -> bool {
+    ofd_lock(
+        fd,
+        libc::F_OFD_SETLK,
+        libc::F_WRLCK as libc::c_short,
+        OPENERS,
+    ) == 0
+}
+
 /// Claims a free opener record: the first whose liveness lock no open
 /// file description holds (its handle closed, or its process died).
 pub(super) fn claim_opener(m: &Mapping) -> Result<u32> {
     for i in 0..OPENERS {
         if ofd_lock(m.fd, libc::F_OFD_SETLK, libc::F_WRLCK as libc::c_short, i) == 0 {
+            super::kp!("open.claimed");
             let rec = m.shape.opener(i);
             m.u32(rec + OPENER_GEN).fetch_add(1, Ordering::Relaxed);
             // SAFETY: getpid has no preconditions.

@@ -1,0 +1,70 @@
+//! Fault injection (cargo feature `fault-injection`, off by default and
+//! never in the shipped library): a named kill point before every group of
+//! stores to shared memory inside a critical section. A process started
+//! with `PMQ_FAULT_KILL=<point>` (and optionally `PMQ_FAULT_SKIP=<n>`, the
+//! hits to let pass first) SIGKILLs itself there, so a test can kill a
+//! process at exactly that instruction and check what the survivors see.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+
+/// Every kill point, in the order a send / receive / repair / registration
+/// / create / open reaches them.
+pub const POINTS: &[&str] = &[
+    "send.locked",
+    "send.popped",
+    "send.header",
+    "send.data",
+    "send.pending",
+    "send.committed",
+    "send.counted",
+    "send.linked",
+    "send.moved",
+    "receive.locked",
+    "receive.receipt",
+    "receive.pending",
+    "receive.committed",
+    "receive.counted",
+    "receive.unlinked",
+    "receive.freed",
+    "repair.counters",
+    "repair.slots",
+    "repair.lists",
+    "repair.linked",
+    "repair.done",
+    "notify.locked",
+    "notify.registered",
+    "cancel.locked",
+    "create.allocated",
+    "create.initialised",
+    "create.linked",
+    "open.claimed",
+];
+
+struct Config {
+    point: Option<String>,
+    skip: u64,
+}
+
+fn config() -> &'static Config {
+    static C: OnceLock<Config> = OnceLock::new();
+    C.get_or_init(|| Config {
+        point: std::env::var("PMQ_FAULT_KILL").ok(),
+        skip: std::env::var("PMQ_FAULT_SKIP")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0),
+    })
+}
+
+static HITS: AtomicU64 = AtomicU64::new(0);
+
+/// Kill point `name`: SIGKILLs this process if it is the one asked for.
+pub fn hit(name: &'static str) {
+    debug_assert!(POINTS.contains(&name), "kill point {name} is not in POINTS");
+    let c = config();
+    if c.point.as_deref() == Some(name) && HITS.fetch_add(1, Ordering::Relaxed) >= c.skip {
+        // SAFETY: raising a signal has no memory-safety preconditions.
+        unsafe { libc::raise(libc::SIGKILL) };
+    }
+}

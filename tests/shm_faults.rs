@@ -1,0 +1,257 @@
+//! Kill a process at every named kill point inside the shared-memory
+//! backend's critical sections (send, receive, repair, notification
+//! registration, create, opener registration) and check what survivors see:
+//! the invariants hold, a message committed before the kill is there exactly
+//! once, one that was not committed is not, and the survivors go on working.
+//! Needs `--features fault-injection` (make test runs it so).
+#![cfg(feature = "fault-injection")]
+
+use std::os::unix::process::ExitStatusExt;
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use pmq::{BackendKind, ErrorKind, OpenOptions, Queue, Timeout};
+
+const SHM: BackendKind = BackendKind::Shm;
+const CHILD: &str = "PMQ_FAULT_CHILD";
+
+struct Unlink(Vec<String>);
+impl Drop for Unlink {
+    fn drop(&mut self) {
+        for n in &self.0 {
+            let _ = pmq::unlink_from(SHM, n);
+        }
+    }
+}
+
+fn name(tag: &str) -> String {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    format!(
+        "/pmq-fault-{tag}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+fn open(name: &str) -> Queue {
+    OpenOptions::new().backend(SHM).open(Some(name)).unwrap()
+}
+
+/// The child side: one operation on `name`, killed at the point the parent
+/// put in PMQ_FAULT_KILL.
+#[test]
+fn fault_child() {
+    let Ok(spec) = std::env::var(CHILD) else {
+        return;
+    };
+    let (role, name) = spec.split_once(':').unwrap();
+    match role {
+        "send" => {
+            open(name).send(b"child", 9, Timeout::TryOnce).unwrap();
+        }
+        "receive" => {
+            open(name).receive_vec(Timeout::TryOnce).unwrap();
+        }
+        "touch" => {
+            let _ = open(name).receive_vec(Timeout::TryOnce);
+        }
+        "notify" => {
+            let q = open(name);
+            q.notify_callback(|| {}).unwrap();
+            q.notify_cancel().unwrap();
+        }
+        "create" => {
+            OpenOptions::new()
+                .backend(SHM)
+                .exclusive(true)
+                .max_messages(4)
+                .max_message_size(16)
+                .open(Some(name))
+                .unwrap();
+        }
+        "open" => {
+            open(name);
+        }
+        _ => unreachable!(),
+    }
+    // Reaching here means the kill point was not hit.
+    std::process::exit(3);
+}
+
+/// Runs the child `role` on `name`, killed at `point`; asserts it died
+/// there and returns its pid.
+fn kill_at(point: &str, role: &str, name: &str) -> u32 {
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "fault_child", "--test-threads=1", "-q"])
+        .env(CHILD, format!("{role}:{name}"))
+        .env("PMQ_FAULT_KILL", point)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let status = child.wait().unwrap();
+    assert_eq!(
+        status.signal(),
+        Some(libc::SIGKILL),
+        "{role} did not reach kill point {point}: {status:?}"
+    );
+    pid
+}
+
+fn prefilled(tag: &str) -> (Queue, String) {
+    let n = name(tag);
+    let q = OpenOptions::new()
+        .backend(SHM)
+        .exclusive(true)
+        .max_messages(8)
+        .max_message_size(64)
+        .open(Some(&n))
+        .unwrap();
+    for (m, p) in [(&b"a"[..], 1), (b"b", 5), (b"c", 1)] {
+        q.send(m, p, Timeout::TryOnce).unwrap();
+    }
+    (q, n)
+}
+
+fn drain(q: &Queue) -> Vec<(Vec<u8>, u32)> {
+    let mut v = Vec::new();
+    while let Ok(m) = q.receive_vec(Timeout::TryOnce) {
+        v.push(m);
+    }
+    v
+}
+
+/// After the kill: invariants, exact contents, counters, and the queue
+/// still works for the survivors.
+fn check(q: &Queue, point: &str, want: &[(&[u8], u32)], committed: u64, received: u64) {
+    q.check_invariants()
+        .unwrap_or_else(|e| panic!("after a kill at {point}: {e}"));
+    let s = q.stats().unwrap();
+    assert_eq!(
+        (s.committed, s.received),
+        (committed, received),
+        "counters after a kill at {point}"
+    );
+    let got = drain(q);
+    let want: Vec<(Vec<u8>, u32)> = want.iter().map(|(m, p)| (m.to_vec(), *p)).collect();
+    assert_eq!(got, want, "messages after a kill at {point}");
+    q.send(b"after", 0, Timeout::TryOnce).unwrap();
+    assert_eq!(q.receive_vec(Timeout::TryOnce).unwrap().0, b"after");
+    q.check_invariants().unwrap();
+}
+
+/// Temporary queue files of the creator with this pid.
+fn temporaries(pid: u32) -> usize {
+    let prefix = format!(".pmq-tmp.{pid}.");
+    std::fs::read_dir("/dev/shm")
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+        .count()
+}
+
+const SEND_COMMITTED_FROM: &str = "send.committed";
+const RECEIVE_COMMITTED_FROM: &str = "receive.committed";
+
+fn at_or_after(points: &[&str], p: &str, from: &str) -> bool {
+    let pos = |x: &str| points.iter().position(|q| *q == x).unwrap();
+    pos(p) >= pos(from)
+}
+
+#[test]
+fn every_kill_point_leaves_a_consistent_queue() {
+    let points = pmq::__FAULT_POINTS;
+    let mut tried = 0;
+    for &point in points {
+        let (group, _) = point.split_once('.').unwrap();
+        let (q, n) = prefilled(group);
+        let mut guard = Unlink(vec![n.clone()]);
+        match group {
+            "send" => {
+                kill_at(point, "send", &n);
+                let kept = at_or_after(points, point, SEND_COMMITTED_FROM);
+                let mut want: Vec<(&[u8], u32)> =
+                    vec![(b"child", 9), (b"b", 5), (b"a", 1), (b"c", 1)];
+                if !kept {
+                    want.remove(0);
+                }
+                check(&q, point, &want, 3 + kept as u64, 0);
+            }
+            "receive" => {
+                kill_at(point, "receive", &n);
+                let taken = at_or_after(points, point, RECEIVE_COMMITTED_FROM);
+                let mut want: Vec<(&[u8], u32)> = vec![(b"b", 5), (b"a", 1), (b"c", 1)];
+                if taken {
+                    want.remove(0); // the child took the highest priority
+                }
+                check(&q, point, &want, 3, taken as u64);
+            }
+            "repair" => {
+                // A first child dies inside the lock (uncommitted send); a
+                // second dies while repairing; the parent repairs again.
+                kill_at("send.data", "send", &n);
+                kill_at(point, "touch", &n);
+                check(&q, point, &[(b"b", 5), (b"a", 1), (b"c", 1)], 3, 0);
+                assert!(q.stats().unwrap().recoveries >= 1);
+            }
+            "notify" | "cancel" => {
+                kill_at(point, "notify", &n);
+                // A dead registrant's registration is replaced.
+                let hits = Arc::new(AtomicUsize::new(0));
+                let h = Arc::clone(&hits);
+                drain(&q);
+                q.notify_callback(move || {
+                    h.fetch_add(1, Ordering::SeqCst);
+                })
+                .unwrap_or_else(|e| panic!("register after a kill at {point}: {e}"));
+                q.send(b"x", 0, Timeout::TryOnce).unwrap();
+                let end = Instant::now() + Duration::from_secs(10);
+                while hits.load(Ordering::SeqCst) == 0 && Instant::now() < end {
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+                assert_eq!(hits.load(Ordering::SeqCst), 1, "notification after {point}");
+                q.check_invariants().unwrap();
+            }
+            "create" => {
+                let fresh = name("fresh");
+                guard.0.push(fresh.clone());
+                let pid = kill_at(point, "create", &fresh);
+                let r = OpenOptions::new().backend(SHM).open(Some(&fresh));
+                if point == "create.linked" {
+                    // Linked means complete: it opens and works.
+                    let f = r.unwrap_or_else(|e| panic!("after {point}: {e}"));
+                    f.check_invariants().unwrap();
+                    f.send(b"ok", 0, Timeout::TryOnce).unwrap();
+                } else {
+                    // Not linked: no half-made queue is visible, and the next
+                    // create sweeps the dead creator's temporary file.
+                    assert_eq!(r.unwrap_err().kind(), ErrorKind::NotFound, "after {point}");
+                    assert_eq!(temporaries(pid), 1, "the killed creator left no temporary");
+                    let again = name("again");
+                    guard.0.push(again.clone());
+                    OpenOptions::new()
+                        .backend(SHM)
+                        .exclusive(true)
+                        .max_messages(2)
+                        .max_message_size(8)
+                        .open(Some(&again))
+                        .unwrap();
+                    assert_eq!(temporaries(pid), 0, "orphaned temporary not swept");
+                }
+            }
+            "open" => {
+                kill_at(point, "open", &n);
+                // Its opener record is free again (the OFD lock died with it).
+                let others: Vec<Queue> = (0..3).map(|_| open(&n)).collect();
+                drop(others);
+                check(&q, point, &[(b"b", 5), (b"a", 1), (b"c", 1)], 3, 0);
+            }
+            other => panic!("kill point {point}: no scenario for group {other}"),
+        }
+        tried += 1;
+    }
+    assert_eq!(tried, points.len());
+    eprintln!("shm fault injection: {tried} kill points, each killed once");
+}
