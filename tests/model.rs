@@ -25,6 +25,15 @@ proptest! {
             prop_assert!(false, "cap {} size {}: {}\nops: {:?}", cap, size, e, ops);
         }
     }
+
+    /// The same sequences on the shared-memory backend: the same model.
+    #[test]
+    fn shm_queue_matches_model(data in prop::collection::vec(any::<u8>(), 2..300)) {
+        let (cap, size, ops) = driver::decode(&data);
+        if let Err(e) = driver::run_on(pmq::BackendKind::Shm, cap, size, &ops) {
+            prop_assert!(false, "shm cap {} size {}: {}\nops: {:?}", cap, size, e, ops);
+        }
+    }
 }
 
 /// A fixed sequence with a known outcome, so the driver itself is checked.

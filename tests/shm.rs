@@ -395,6 +395,14 @@ fn child_entry() {
     let start = q.stats().unwrap().committed;
     println!("ready");
     match role {
+        "wait-receive" => {
+            let _ = q.receive_vec(Timeout::Forever);
+            std::process::exit(3);
+        }
+        "wait-send" => {
+            let _ = q.send(b"w", 0, Timeout::Forever);
+            std::process::exit(3);
+        }
         "send" => {
             let mut i = start;
             loop {
@@ -512,4 +520,60 @@ fn a_process_killed_inside_the_lock_is_repaired_and_loses_nothing() {
         s.recoveries >= 1,
         "no kill landed inside the lock in {rounds} rounds"
     );
+}
+
+/// Waiters killed while blocked (on an empty queue, on a full one) leave
+/// their registration behind; the next mover clears it, and a later waiter
+/// is still woken by a later mover: no lost wake-up. Counted over rounds.
+#[test]
+fn waiters_killed_while_blocked_do_not_swallow_wakeups() {
+    let (q, _g) = small("deadwait", 1, 16);
+    let q = Arc::new(q);
+    let mut woken = 0;
+    for round in 0..6 {
+        let full = round % 2 == 1;
+        if full {
+            q.send(b"f", 0, Timeout::TryOnce).unwrap();
+        }
+        let role = if full { "wait-send" } else { "wait-receive" };
+        let mut kids: Vec<_> = (0..3).map(|_| spawn_child(role, q.name())).collect();
+        thread::sleep(Duration::from_millis(20)); // let them block
+        for k in &mut kids {
+            k.kill().unwrap();
+            k.wait().unwrap();
+        }
+        // A live waiter in this process, woken by a move from another handle.
+        let other = OpenOptions::new()
+            .backend(SHM)
+            .open(Some(q.name()))
+            .unwrap();
+        let q2 = Arc::clone(&q);
+        let waiter = thread::spawn(move || {
+            let t0 = Instant::now();
+            let r = if full {
+                q2.send(b"g", 0, Timeout::After(Duration::from_secs(10)))
+                    .map(|_| ())
+            } else {
+                q2.receive_vec(Timeout::After(Duration::from_secs(10)))
+                    .map(|_| ())
+            };
+            (r, t0.elapsed())
+        });
+        thread::sleep(Duration::from_millis(20));
+        if full {
+            other.receive_vec(Timeout::TryOnce).unwrap();
+        } else {
+            other.send(b"m", 0, Timeout::TryOnce).unwrap();
+        }
+        let (r, took) = waiter.join().unwrap();
+        r.unwrap_or_else(|e| panic!("round {round}: the live waiter was not woken: {e}"));
+        assert!(
+            took < Duration::from_secs(5),
+            "round {round}: woken late ({took:?})"
+        );
+        woken += 1;
+        while q.receive_vec(Timeout::TryOnce).is_ok() {}
+        q.check_invariants().unwrap();
+    }
+    assert_eq!(woken, 6);
 }

@@ -9,7 +9,7 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use pmq::{ErrorKind, OpenOptions, Queue, Timeout};
+use pmq::{BackendKind, ErrorKind, OpenOptions, Queue, Timeout};
 
 /// One operation of a generated sequence.
 #[derive(Clone, Debug)]
@@ -92,10 +92,10 @@ impl Model {
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 /// Unlinks the name on every exit path.
-struct Cleanup(String);
+struct Cleanup(String, BackendKind);
 impl Drop for Cleanup {
     fn drop(&mut self) {
-        let _ = pmq::unlink(&self.0);
+        let _ = pmq::unlink_from(self.1, &self.0);
     }
 }
 
@@ -120,15 +120,22 @@ fn expect_kind<T: std::fmt::Debug>(
 
 /// Runs `ops` on a fresh queue of `cap` x `size`; Err describes the first
 /// difference from the model.
+/// [`run_on`] the kernel backend.
 pub fn run(cap: i64, size: i64, ops: &[Op]) -> Result<usize, String> {
+    run_on(BackendKind::Kernel, cap, size, ops)
+}
+
+/// Runs `ops` on a fresh queue of `backend`, checking each step.
+pub fn run_on(backend: BackendKind, cap: i64, size: i64, ops: &[Op]) -> Result<usize, String> {
     let name = format!(
         "/pmq-model-{}-{}",
         std::process::id(),
         COUNTER.fetch_add(1, Ordering::Relaxed)
     );
-    let _cleanup = Cleanup(name.clone());
+    let _cleanup = Cleanup(name.clone(), backend);
     let mut opts = OpenOptions::new();
-    opts.exclusive(true)
+    opts.backend(backend)
+        .exclusive(true)
         .max_messages(cap)
         .max_message_size(size);
     let mut q: Option<Queue> = Some(opts.open(Some(&name)).map_err(|e| format!("create: {e}"))?);
@@ -253,7 +260,8 @@ pub fn run(cap: i64, size: i64, ops: &[Op]) -> Result<usize, String> {
                 m.open = false;
                 m.destroy_if_gone();
                 let mut o = OpenOptions::new();
-                o.create(*create)
+                o.backend(backend)
+                    .create(*create)
                     .max_messages(m.cap as i64)
                     .max_message_size(m.size as i64);
                 let r = o.open(Some(&name));
@@ -272,7 +280,8 @@ pub fn run(cap: i64, size: i64, ops: &[Op]) -> Result<usize, String> {
                     Err(_) => {
                         // Keep a closed handle so later steps see Closed.
                         let mut o = OpenOptions::new();
-                        o.exclusive(true)
+                        o.backend(backend)
+                            .exclusive(true)
                             .max_messages(m.cap as i64)
                             .max_message_size(m.size as i64);
                         let nq = o.open(Some(&name)).map_err(|e| format!("recreate: {e}"))?;
