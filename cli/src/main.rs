@@ -28,8 +28,39 @@ use render::Format;
     after_help = fail::EXIT_CODES_HELP
 )]
 struct Cli {
+    /// Which queues: kernel (mq_open queues, the default) or shm (pmq's shared-memory
+    /// queues in /dev/shm). `ls` without it lists both.
+    #[arg(long, global = true, value_enum)]
+    backend: Option<BackendArg>,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum BackendArg {
+    Kernel,
+    Shm,
+}
+
+/// The backend the command works on (set once, from --backend).
+static BACKEND: std::sync::OnceLock<Option<BackendArg>> = std::sync::OnceLock::new();
+
+fn backend_arg() -> Option<BackendArg> {
+    BACKEND.get().copied().flatten()
+}
+
+fn backend() -> pmq::BackendKind {
+    match backend_arg() {
+        Some(BackendArg::Shm) => pmq::BackendKind::Shm,
+        _ => pmq::BackendKind::Kernel,
+    }
+}
+
+/// Options for the chosen backend.
+fn options() -> OpenOptions {
+    let mut o = OpenOptions::new();
+    o.backend(backend());
+    o
 }
 
 #[derive(Subcommand, Debug)]
@@ -138,6 +169,7 @@ fn parse_mode(s: &str) -> Result<u32, String> {
 
 fn main() {
     let cli = Cli::parse();
+    let _ = BACKEND.set(cli.backend);
     let result = match cli.command {
         Command::Ls { names, json } => ls(&names, json),
         Command::Stat { name, json } => stat(&name, json),
@@ -197,15 +229,34 @@ fn ls(names: &[String], json: bool) -> CmdResult {
     for n in names {
         check_name(n)?;
     }
-    let dir = mqfs::require_mounted()?;
-    let mut code = fail::OK;
-    let queues = if names.is_empty() {
-        mqfs::list(&dir)?
+    let which = backend_arg();
+    let kernel = which != Some(BackendArg::Shm);
+    let shm = which != Some(BackendArg::Kernel);
+    // The kernel's queues need the mqueue filesystem (`--backend shm` does not).
+    let dir = if kernel {
+        Some(mqfs::require_mounted()?)
     } else {
-        let mut out = Vec::new();
+        None
+    };
+    let mut code = fail::OK;
+    let mut queues = Vec::new();
+    if names.is_empty() {
+        if let Some(d) = &dir {
+            queues.extend(mqfs::list(d)?);
+        }
+        if shm {
+            queues.extend(mqfs::list_shm()?);
+        }
+    } else {
         for n in names {
-            match mqfs::one(&dir, n) {
-                Ok(q) => out.push(q),
+            let found = match (&dir, shm) {
+                // Either backend; if neither has it, the kernel's not-found.
+                (Some(d), true) => mqfs::one(d, n).or_else(|f| mqfs::one_shm(n).map_err(|_| f)),
+                (Some(d), false) => mqfs::one(d, n),
+                (None, _) => mqfs::one_shm(n),
+            };
+            match found {
+                Ok(q) => queues.push(q),
                 Err(f) => {
                     eprintln!("pmq: {}", f.message);
                     if code == fail::OK {
@@ -214,26 +265,33 @@ fn ls(names: &[String], json: bool) -> CmdResult {
                 }
             }
         }
-        out
-    };
+    }
     if json {
         print_json(&queues)?;
         return Ok(code);
     }
     if queues.is_empty() {
         if names.is_empty() {
-            println!("no queues in {}", dir.display());
+            let mut places = Vec::new();
+            if let Some(d) = &dir {
+                places.push(d.display().to_string());
+            }
+            if shm {
+                places.push(format!("{} (shared-memory)", mqfs::SHM_DIR));
+            }
+            println!("no queues in {}", places.join(" or "));
         }
         return Ok(code);
     }
     let header = [
-        "NAME", "MESSAGES", "BYTES", "MAX_MSGS", "MAX_SIZE", "MODE", "OWNER", "NOTIFY",
+        "NAME", "BACKEND", "MESSAGES", "BYTES", "MAX_MSGS", "MAX_SIZE", "MODE", "OWNER", "NOTIFY",
     ];
-    let rows: Vec<[String; 8]> = queues
+    let rows: Vec<[String; 9]> = queues
         .iter()
         .map(|q| {
             [
                 q.name.clone(),
+                q.backend.to_string(),
                 dash(q.messages),
                 dash(q.bytes),
                 dash(q.max_messages),
@@ -253,12 +311,12 @@ fn ls(names: &[String], json: bool) -> CmdResult {
             *w = (*w).max(cell.chars().count());
         }
     }
-    let line = |cells: [&str; 8]| {
+    let line = |cells: [&str; 9]| {
         let mut s = String::new();
         for (i, (cell, w)) in cells.iter().zip(widths).enumerate() {
-            let numeric = (1..=4).contains(&i);
+            let numeric = (2..=5).contains(&i);
             match (i, numeric) {
-                (7, _) => s.push_str(cell),
+                (8, _) => s.push_str(cell),
                 (_, true) => s.push_str(&format!("{cell:>w$}  ")),
                 _ => s.push_str(&format!("{cell:<w$}  ")),
             }
@@ -268,7 +326,7 @@ fn ls(names: &[String], json: bool) -> CmdResult {
     let mut out = io::stdout().lock();
     let _ = writeln!(out, "{}", line(header));
     for r in &rows {
-        let cells: [&str; 8] = std::array::from_fn(|i| r[i].as_str());
+        let cells: [&str; 9] = std::array::from_fn(|i| r[i].as_str());
         let _ = writeln!(out, "{}", line(cells));
     }
     Ok(code)
@@ -276,8 +334,12 @@ fn ls(names: &[String], json: bool) -> CmdResult {
 
 fn stat(name: &str, json: bool) -> CmdResult {
     check_name(name)?;
-    let dir = mqfs::require_mounted()?;
-    let q = mqfs::one(&dir, name)?;
+    let q = if backend() == pmq::BackendKind::Shm {
+        mqfs::one_shm(name)?
+    } else {
+        let dir = mqfs::require_mounted()?;
+        mqfs::one(&dir, name)?
+    };
     if json {
         print_json(&q)?;
         return Ok(fail::OK);
@@ -311,6 +373,7 @@ fn stat(name: &str, json: bool) -> CmdResult {
         None => "-".to_string(),
     };
     println!("name:          {}", q.name);
+    println!("backend:       {}", q.backend);
     println!("path:          {}", q.path);
     println!("messages:      {messages}");
     println!("bytes queued:  {}", dash(q.bytes));
@@ -322,6 +385,13 @@ fn stat(name: &str, json: bool) -> CmdResult {
     );
     println!("notification:  {notify}");
     println!("memory charge: {cost}");
+    if let Some(c) = &q.counters {
+        println!(
+            "counters:      {} committed, {} received, {} recoveries (lock owner found dead)",
+            c.committed, c.received, c.recoveries
+        );
+        println!("invariants:    {}", c.invariants);
+    }
     if let Some(why) = &q.unreadable {
         println!("note:          {why}");
     }
@@ -333,11 +403,16 @@ fn stat(name: &str, json: bool) -> CmdResult {
 /// The queue's real mode from the mqueue filesystem, when it is mounted.
 fn real_mode(name: &str) -> Option<String> {
     use std::os::unix::fs::PermissionsExt;
-    let dir = mqfs::dir();
-    if !mqfs::is_mounted(&dir) {
-        return None;
-    }
-    let meta = std::fs::metadata(dir.join(name.trim_start_matches('/'))).ok()?;
+    let path = if backend() == pmq::BackendKind::Shm {
+        std::path::PathBuf::from(format!("{}/pmq.{}", mqfs::SHM_DIR, &name[1..]))
+    } else {
+        let dir = mqfs::dir();
+        if !mqfs::is_mounted(&dir) {
+            return None;
+        }
+        dir.join(name.trim_start_matches('/'))
+    };
+    let meta = std::fs::metadata(path).ok()?;
     Some(format!("{:04o}", meta.permissions().mode() & 0o7777))
 }
 
@@ -349,7 +424,7 @@ fn create(
     exclusive: bool,
 ) -> CmdResult {
     check_name(name)?;
-    let mut opts = OpenOptions::new();
+    let mut opts = options();
     opts.read(true)
         .write(false)
         .block(false)
@@ -381,14 +456,14 @@ fn create(
                     ),
                 ));
             }
-            let existing = OpenOptions::new()
+            let existing = options()
                 .read(true)
                 .write(false)
                 .block(false)
                 .open(Some(name))
                 .or_else(|e| {
                     if e.kind() == ErrorKind::Permission {
-                        OpenOptions::new()
+                        options()
                             .read(false)
                             .write(true)
                             .block(false)
@@ -414,7 +489,7 @@ fn create(
 fn rm(names: &[String], force: bool) -> CmdResult {
     let mut code = fail::OK;
     for name in names {
-        match pmq::unlink(name) {
+        match pmq::unlink_from(backend(), name) {
             Ok(()) => {}
             Err(e) if force && e.kind() == ErrorKind::NotFound => {}
             Err(e) => {
@@ -439,7 +514,7 @@ fn send(
     lines: bool,
 ) -> CmdResult {
     let timeout = Timeout::from_secs_f64(timeout)?;
-    let q = OpenOptions::new()
+    let q = options()
         .read(false)
         .write(true)
         .open(Some(name))
@@ -510,7 +585,7 @@ const SLICE: Duration = Duration::from_millis(100);
 
 fn recv(name: &str, count: u64, follow: bool, timeout: Option<f64>, format: Format) -> CmdResult {
     let timeout = Timeout::from_secs_f64(timeout)?;
-    let q = OpenOptions::new()
+    let q = options()
         .read(true)
         .write(false)
         .open(Some(name))

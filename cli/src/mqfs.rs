@@ -179,6 +179,8 @@ pub fn parse_status(line: &str) -> Option<Status> {
 /// read (no permission, queue gone meanwhile) are `None` ("-" / null).
 #[derive(Clone, Debug, Serialize)]
 pub struct QueueInfo {
+    /// "kernel" (an mq_open queue) or "shm" (pmq's shared-memory queue).
+    pub backend: &'static str,
     /// The name; one that is not UTF-8 is escaped as `recv --format text`
     /// escapes a message (`\xHH` for each such byte, `\\` for `\`).
     pub name: String,
@@ -205,6 +207,20 @@ pub struct QueueInfo {
     /// Why capacity or size could not be read, if they could not.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unreadable: Option<String>,
+    /// A shared-memory queue's counters (kernel queues keep none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub counters: Option<Counters>,
+}
+
+/// Counters of a shared-memory queue, and whether its invariants hold.
+#[derive(Clone, Debug, Serialize)]
+pub struct Counters {
+    pub committed: u64,
+    pub received: u64,
+    /// Times a process found the queue's lock owner dead and repaired it.
+    pub recoveries: u64,
+    /// "ok", or what is wrong.
+    pub invariants: String,
 }
 
 /// Capacity and current count, from a read-only (or else write-only)
@@ -304,6 +320,7 @@ fn read_file(dir: &Path, file: &OsStr, users: &Names) -> io::Result<Option<Queue
         },
     };
     Ok(Some(QueueInfo {
+        backend: "kernel",
         name,
         name_utf8: utf8.is_some(),
         name_hex: render::hex(&raw),
@@ -320,7 +337,107 @@ fn read_file(dir: &Path, file: &OsStr, users: &Names) -> io::Result<Option<Queue
         notify: status.and_then(|s| s.notify),
         cost: attrs.map(|a| pmq::queue_cost(a.max_messages, a.max_message_size)),
         unreadable,
+        counters: None,
     }))
+}
+
+/// Where shared-memory queue files live, and their names' prefix.
+pub const SHM_DIR: &str = "/dev/shm";
+const SHM_PREFIX: &str = "pmq.";
+
+/// A shared-memory queue by name. `Ok(None)` when there is none.
+fn read_shm(name: &str, users: &Names) -> io::Result<Option<QueueInfo>> {
+    let path = format!("{SHM_DIR}/{SHM_PREFIX}{}", &name[1..]);
+    let meta = match fs::metadata(&path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let opened = pmq::OpenOptions::new()
+        .backend(pmq::BackendKind::Shm)
+        .block(false)
+        .open(Some(name));
+    let (attrs, counters, unreadable) = match &opened {
+        Ok(q) => (
+            q.attributes().ok(),
+            q.stats().map(|s| Counters {
+                committed: s.committed,
+                received: s.received,
+                recoveries: s.recoveries,
+                invariants: q.check_invariants().err().unwrap_or_else(|| "ok".into()),
+            }),
+            None,
+        ),
+        Err(e) if e.kind() == pmq::ErrorKind::NotFound => return Ok(None),
+        Err(e) => (None, None, Some(e.detail().to_string())),
+    };
+    Ok(Some(QueueInfo {
+        backend: "shm",
+        name: name.to_string(),
+        name_utf8: true,
+        name_hex: render::hex(name.as_bytes()),
+        path,
+        messages: attrs.map(|a| a.current_messages),
+        bytes: None,
+        max_messages: attrs.map(|a| a.max_messages),
+        max_message_size: attrs.map(|a| a.max_message_size),
+        mode: format!("{:04o}", meta.permissions().mode() & 0o7777),
+        uid: meta.uid(),
+        gid: meta.gid(),
+        owner: users.user(meta.uid()),
+        group: users.group(meta.gid()),
+        notify: None,
+        cost: None,
+        unreadable,
+        counters,
+    }))
+}
+
+/// Every shared-memory queue, sorted by name (none when /dev/shm is absent).
+pub fn list_shm() -> Result<Vec<QueueInfo>, Failure> {
+    let Ok(entries) = fs::read_dir(SHM_DIR) else {
+        return Ok(Vec::new());
+    };
+    let users = Names::load();
+    let mut names: Vec<String> = entries
+        .filter_map(|e| e.ok())
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter_map(|f| f.strip_prefix(SHM_PREFIX).map(|n| format!("/{n}")))
+        .filter(|n| pmq::validate_name(n).is_ok())
+        .collect();
+    names.sort();
+    let mut out = Vec::new();
+    for n in names {
+        match read_shm(&n, &users) {
+            Ok(Some(info)) => out.push(info),
+            Ok(None) => {}
+            Err(e) => {
+                return Err(Failure::new(
+                    OTHER,
+                    format!("cannot read {SHM_DIR}/{SHM_PREFIX}{}: {e}", &n[1..]),
+                ))
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// One shared-memory queue by name, or the not-found error.
+pub fn one_shm(name: &str) -> Result<QueueInfo, Failure> {
+    match read_shm(name, &Names::load()) {
+        Ok(Some(info)) => Ok(info),
+        Ok(None) => Err(Failure::new(
+            NOT_FOUND,
+            format!(
+                "shared-memory queue {name} does not exist; `pmq ls` lists the queues, \
+                 `pmq --backend shm create {name}` creates it"
+            ),
+        )),
+        Err(e) => Err(Failure::new(
+            OTHER,
+            format!("cannot read {SHM_DIR}/{SHM_PREFIX}{}: {e}", &name[1..]),
+        )),
+    }
 }
 
 /// Every queue in the mount, sorted by name.

@@ -23,7 +23,10 @@ fn ls_row(name: &str) -> Vec<String> {
     let header: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
     assert_eq!(
         header,
-        ["NAME", "MESSAGES", "BYTES", "MAX_MSGS", "MAX_SIZE", "MODE", "OWNER", "NOTIFY"]
+        [
+            "NAME", "BACKEND", "MESSAGES", "BYTES", "MAX_MSGS", "MAX_SIZE", "MODE", "OWNER",
+            "NOTIFY"
+        ]
     );
     let row = lines.next().unwrap_or_else(|| panic!("no row in {s:?}"));
     assert!(lines.next().is_none(), "one queue asked, got {s:?}");
@@ -63,10 +66,20 @@ fn create_ls_stat_show_the_queue() {
     pmq().args(["send", q.name(), "abc"]).assert().success();
 
     let row = ls_row(q.name());
-    let mode = row[5].clone();
+    let mode = row[6].clone();
     assert_eq!(
         row,
-        [q.name(), "2", "8", "4", "64", &mode, &user_name(), "-"],
+        [
+            q.name(),
+            "kernel",
+            "2",
+            "8",
+            "4",
+            "64",
+            &mode,
+            &user_name(),
+            "-"
+        ],
         "ls row"
     );
 
@@ -480,9 +493,10 @@ fn permission_denied_exits_5_and_ls_shows_dashes() {
         .map(str::to_string)
         .collect();
     assert_eq!(row[0], q.name());
-    assert_eq!(row[1], "-", "messages cannot be read: {row:?}");
-    assert_eq!(row[3], "-", "capacity cannot be read: {row:?}");
-    assert_eq!(row[5], mode);
+    assert_eq!(row[1], "kernel");
+    assert_eq!(row[2], "-", "messages cannot be read: {row:?}");
+    assert_eq!(row[4], "-", "capacity cannot be read: {row:?}");
+    assert_eq!(row[6], mode);
     if root {
         // Only the owner may remove a queue (the mount is sticky like /tmp).
         assert_eq!(rm.status.code(), Some(5), "{}", text(&rm.stderr));
@@ -507,7 +521,7 @@ fn ls_shows_the_notification_holder_and_does_not_cancel_it() {
     let me = std::process::id() as i64;
 
     let row = ls_row(q.name());
-    assert_eq!(row[7], me.to_string(), "{row:?}");
+    assert_eq!(row[8], me.to_string(), "{row:?}");
     assert_eq!(
         row[row.len() - 2..],
         ["signal".to_string(), libc::SIGUSR1.to_string()]
@@ -624,4 +638,59 @@ fn limits_show_the_system_values_usage_and_how_to_raise_them() {
         "{usage}"
     );
     drop(q);
+}
+
+/// `--backend shm` works on every command, and `ls` lists both kinds with
+/// a backend column.
+#[test]
+fn shared_memory_queues_through_every_command() {
+    let name = common::unique("shm");
+    struct ShmGuard(String);
+    impl Drop for ShmGuard {
+        fn drop(&mut self) {
+            let _ = pmq::unlink_from(pmq::BackendKind::Shm, &self.0);
+        }
+    }
+    let _g = ShmGuard(name.clone());
+    let sh = |args: &[&str]| {
+        let mut c = pmq();
+        c.arg("--backend").arg("shm").args(args);
+        c
+    };
+    // Far above fs.mqueue.msg_max: only the shm backend allows it.
+    let out = sh(&["create", &name, "--max-messages", "500", "--max-size", "32"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    assert!(
+        text(&out.stdout).starts_with(&format!("created {name}: 500 messages of at most 32 bytes")),
+        "{}",
+        text(&out.stdout)
+    );
+    sh(&["send", &name, "hi", "-p", "3"]).assert().success();
+    sh(&["send", &name, "lo"]).assert().success();
+    // Not a kernel queue.
+    pmq().args(["stat", &name]).assert().code(4);
+    let table = text(&pmq().args(["ls"]).assert().success().get_output().stdout);
+    let row: Vec<&str> = table
+        .lines()
+        .find(|l| l.starts_with(&format!("{name} ")))
+        .unwrap_or_else(|| panic!("no row for {name}:\n{table}"))
+        .split_whitespace()
+        .collect();
+    assert_eq!(&row[..6], [name.as_str(), "shm", "2", "-", "500", "32"], "{row:?}");
+    let only = text(&sh(&["ls"]).assert().success().get_output().stdout);
+    assert!(only.lines().skip(1).all(|l| l.split_whitespace().nth(1) == Some("shm")), "{only}");
+    let st = text(&sh(&["stat", &name]).assert().success().get_output().stdout);
+    assert!(st.contains("backend:       shm"), "{st}");
+    assert!(st.contains("2 committed, 0 received"), "{st}");
+    assert!(st.contains("invariants:    ok"), "{st}");
+    let js = json(&sh(&["ls", &name, "--json"]).assert().success().get_output().stdout);
+    assert_eq!(js[0]["backend"], "shm");
+    assert_eq!(js[0]["counters"]["committed"], 2);
+    let got = text(&sh(&["recv", &name, "-n", "2"]).assert().success().get_output().stdout);
+    assert_eq!(got, "3 hi\n0 lo\n");
+    sh(&["rm", &name]).assert().success();
+    sh(&["rm", &name]).assert().code(4);
 }

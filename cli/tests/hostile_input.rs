@@ -419,6 +419,7 @@ fn ls_and_limits_show_and_count_queues_whose_names_are_not_utf8() {
         cells,
         [
             escaped.as_str(),
+            "kernel",
             "1",
             "2",
             "4",
