@@ -679,17 +679,38 @@ fn shared_memory_queues_through_every_command() {
         .unwrap_or_else(|| panic!("no row for {name}:\n{table}"))
         .split_whitespace()
         .collect();
-    assert_eq!(&row[..6], [name.as_str(), "shm", "2", "-", "500", "32"], "{row:?}");
+    assert_eq!(
+        &row[..6],
+        [name.as_str(), "shm", "2", "-", "500", "32"],
+        "{row:?}"
+    );
     let only = text(&sh(&["ls"]).assert().success().get_output().stdout);
-    assert!(only.lines().skip(1).all(|l| l.split_whitespace().nth(1) == Some("shm")), "{only}");
+    assert!(
+        only.lines()
+            .skip(1)
+            .all(|l| l.split_whitespace().nth(1) == Some("shm")),
+        "{only}"
+    );
     let st = text(&sh(&["stat", &name]).assert().success().get_output().stdout);
     assert!(st.contains("backend:       shm"), "{st}");
     assert!(st.contains("2 committed, 0 received"), "{st}");
     assert!(st.contains("invariants:    ok"), "{st}");
-    let js = json(&sh(&["ls", &name, "--json"]).assert().success().get_output().stdout);
+    let js = json(
+        &sh(&["ls", &name, "--json"])
+            .assert()
+            .success()
+            .get_output()
+            .stdout,
+    );
     assert_eq!(js[0]["backend"], "shm");
     assert_eq!(js[0]["counters"]["committed"], 2);
-    let got = text(&sh(&["recv", &name, "-n", "2"]).assert().success().get_output().stdout);
+    let got = text(
+        &sh(&["recv", &name, "-n", "2"])
+            .assert()
+            .success()
+            .get_output()
+            .stdout,
+    );
     assert_eq!(got, "3 hi\n0 lo\n");
     sh(&["rm", &name]).assert().success();
     sh(&["rm", &name]).assert().code(4);
