@@ -2,6 +2,7 @@
 #
 #   make example   build everything and run the C producer/consumer example
 #   make test      the whole test suite (what CI runs)
+#   make test-clock  opt-in: the test that steps the machine's wall clock
 #
 # Parts of the build live in mk/*.mk, one file per area.
 
@@ -31,6 +32,12 @@ SHARED_LDFLAGS := -L$(TARGET) -Wl,-rpath,$(abspath $(TARGET)) -lpmq
 STATIC_LDFLAGS := $(LIB_A) $(STATIC_LIBS)
 
 .PHONY: all lib cli example test test-rust test-c lint clean
+
+# The suites share the user's RLIMIT_MSGQUEUE allowance and `test` takes a
+# snapshot of /dev/mqueue before them: they must run one after another, so
+# `make -j N test` (or any -j) runs this Makefile's targets serially. The
+# builds inside (cargo, go) are still parallel on their own.
+.NOTPARALLEL:
 # Everything a user runs: the libraries, the C and C++ examples, the pmq command.
 all: lib examples cpp-examples cli
 
@@ -72,6 +79,8 @@ lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) clippy -p pmq --all-targets --features fault-injection -- -D warnings
+	# The fuzz target (its own workspace) must keep compiling against the API.
+	$(CARGO) check --quiet --manifest-path fuzz/Cargo.toml --bin model
 
 test-rust:
 	$(CARGO) test --workspace

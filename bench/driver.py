@@ -24,7 +24,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
 # ---------------------------------------------------------------------------
-# BINDING HOOK (item 7 of issue 9): rows for the Go and Python bindings.
+# BINDING HOOK: rows for the Go and Python bindings.
 # Each entry is a command run from the repository root whose stdout carries
 # sample lines in the same protocol as bench/bench_c.c:
 #     S <tab> bench-id <tab> size <tab> impl <tab> value

@@ -12,6 +12,7 @@
 #include "pmq.h"
 
 static int check_passed;
+static int check_skipped;
 static int check_failed;
 
 #define CHECK(cond)                                                            \
@@ -97,7 +98,8 @@ static pmq_options test_options(int flags, int64_t max_messages, int64_t max_siz
 
 /* Prints the closing line and returns the exit status. */
 static int check_done(const char *suite) {
-    printf("%s: %d passed, %d failed\n", suite, check_passed, check_failed);
+    printf("%s: %d passed, %d failed, %d skipped\n", suite, check_passed, check_failed,
+           check_skipped);
     return check_failed == 0 ? 0 : 1;
 }
 

@@ -1,4 +1,4 @@
-/* Issue 2, item 4: the block switch (per handle), current_messages,
+/* The block switch (per handle), current_messages,
  * max_messages, max_message_size, name, mode, the descriptor (a real fd
  * that poll() understands), access, and describe in both styles. */
 #include <fcntl.h>

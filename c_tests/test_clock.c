@@ -1,4 +1,4 @@
-/* Issue 2, item 8 (monotonic timeouts): a step of the wall clock
+/* Monotonic timeouts: a step of the wall clock
  * (CLOCK_REALTIME) during a bounded wait neither cuts nor stretches it.
  *
  * Needs CAP_SYS_TIME (root); skipped with a printed reason otherwise. The

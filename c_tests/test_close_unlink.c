@@ -1,4 +1,4 @@
-/* Issue 2, item 5: close (every later call says CLOSED, never crashes;
+/* Close (every later call says CLOSED, never crashes;
  * free is a separate step), close while another thread waits on the
  * handle, unlink through a handle and by name. */
 #include <fcntl.h>

@@ -1,4 +1,4 @@
-/* Issue 2, item 8 (EINTR): a signal whose handler returns (installed
+/* EINTR: a signal whose handler returns (installed
  * without SA_RESTART) arrives while a thread waits in receive or send.
  * Default: the call returns PMQ_STATUS_INTERRUPTED and nothing is lost or
  * sent. With retry_on_interrupt: the same wait goes on and completes. */

@@ -1,4 +1,4 @@
-/* Issue 2, "Done when": a queue created by pmq is used by plain mq_open /
+/* A queue created by pmq is used by plain mq_open /
  * mq_send / mq_receive (in this process and in a forked child), and a queue
  * created by plain mq_open is opened by pmq, which sees its real attributes
  * and exchanges messages with raw calls, priorities preserved. */

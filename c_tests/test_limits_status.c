@@ -1,4 +1,4 @@
-/* Issue 2, items 6 and 7: constants and the limits query against the
+/* Constants and the limits query against the
  * system's own numbers, the queue cost against the kernel's real charge,
  * status codes and their texts, and the thread-local error detail. */
 #include <limits.h>

@@ -399,6 +399,7 @@ struct overlap {
     atomic_int second_finished;
     atomic_int second_finished_when_freed;
     atomic_int calls;
+    atomic_int first_done; /* the first callback's last access to this struct */
 };
 
 static void overlap_cb(void *param) {
@@ -415,6 +416,7 @@ static void overlap_cb(void *param) {
         for (int i = 0; i < 500 && !atomic_load(&o->second_entered); i++) sleep_ms(10);
         pmq_queue_free(o->q); /* from inside: waits for the second callback */
         atomic_store(&o->second_finished_when_freed, atomic_load(&o->second_finished));
+        atomic_store(&o->first_done, 1); /* last touch of `o` in this callback */
     } else {
         atomic_store(&o->second_entered, 1);
         sleep_ms(200);
@@ -435,7 +437,12 @@ static void free_inside_waits_for_other_callback(void) {
     send_byte(o->sender, '2'); /* empty -> non-empty again: second delivery */
     for (int i = 0; i < 500 && atomic_load(&o->calls) < 2; i++) sleep_ms(10);
     for (int i = 0; i < 500 && !atomic_load(&o->second_finished); i++) sleep_ms(10);
-    sleep_ms(50); /* let the first callback finish its free */
+    /* `o` is freed below: wait until the first callback no longer uses it
+     * (bounded; a timeout fails the test and leaks `o` rather than free it
+     * under a running callback). */
+    for (int i = 0; i < 1000 && !atomic_load(&o->first_done); i++) sleep_ms(5);
+    CHECK(atomic_load(&o->first_done));
+    if (!atomic_load(&o->first_done)) return;
     CHECK(atomic_load(&o->second_entered));
     CHECK(atomic_load(&o->second_finished_when_freed));
     CHECK_OK(pmq_queue_unlink(o->sender));

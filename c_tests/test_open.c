@@ -1,4 +1,4 @@
-/* Issue 2, item 1: opening and creating queues through the C ABI: names,
+/* Opening and creating queues through the C ABI: names,
  * random names, flags, mode, default sizes read at call time, existing
  * attributes winning, read/write access, limits and invalid arguments, each
  * failure with a detail that says what was wrong. */

@@ -1,4 +1,4 @@
-/* Issue 2: two processes on one queue through pmq: a producer sends 200
+/* Two processes on one queue through pmq: a producer sends 200
  * messages with mixed priorities through a 10-slot queue (so it blocks while
  * the consumer catches up), the consumer checks every byte, that each message
  * arrives exactly once with its priority, and FIFO order within a priority.

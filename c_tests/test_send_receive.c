@@ -1,4 +1,4 @@
-/* Issue 2, items 2 and 3: sending and receiving through the C ABI: exact
+/* Sending and receiving through the C ABI: exact
  * bytes (NULs, empty messages), priorities and their bounds, message and
  * buffer sizes, the three timeout meanings, and that a refused call sends
  * or takes nothing. */

@@ -1,4 +1,4 @@
-/* Issue 2, item 9: the header's version macros agree with each other, with
+/* The header's version macros agree with each other, with
  * the library at run time, and with Cargo.toml (PMQ_CARGO_VERSION is passed
  * in by mk/c.mk from the Cargo.toml version). The SONAME is checked by
  * c_tests/soname.sh. */

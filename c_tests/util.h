@@ -160,10 +160,12 @@ static inline void in_child(void (*fn)(void *), void *arg) {
     CHECK(r == (ssize_t)sizeof counts && WIFEXITED(st) && WEXITSTATUS(st) == 0);
 }
 
-/* Prints why a test was skipped; a skipped test counts as neither passed
- * nor failed. */
+/* Prints why a test was skipped ("SKIPPED <what>: <why>", which run.sh
+ * shows and checks against c_tests/expected-skips) and counts it; a skipped
+ * test counts as neither passed nor failed. */
 static inline void skip(const char *what, const char *why) {
     printf("SKIPPED %s: %s\n", what, why);
+    check_skipped++;
 }
 
 #endif /* PMQ_TEST_UTIL_H */

@@ -1,4 +1,4 @@
-# Benchmarks (issue 9): pmq against the raw kernel calls and the reference.
+# Benchmarks: pmq against the raw kernel calls and the reference.
 #
 #   make bench        the full run (1-2 minutes): prints ONE table (README.md,
 #                     "Performance", has the last one and what it means)

@@ -1,7 +1,10 @@
 # C tests (c_tests/*.c, each built against the static AND the shared
 # library), the one C++17 header test, and the C examples.
 
-C_TEST_SRCS := $(wildcard c_tests/test_*.c)
+# test_clock.c steps the machine's CLOCK_REALTIME (and puts it back): it is
+# not part of `make test`, only built there; run it with `make test-clock`.
+C_TEST_OPT_IN := c_tests/test_clock.c
+C_TEST_SRCS := $(filter-out $(C_TEST_OPT_IN),$(wildcard c_tests/test_*.c))
 C_TEST_NAMES := $(notdir $(basename $(C_TEST_SRCS)))
 C_TEST_STATIC := $(addprefix $(BUILD)/c_tests/static/,$(C_TEST_NAMES))
 C_TEST_SHARED := $(addprefix $(BUILD)/c_tests/shared/,$(C_TEST_NAMES))
@@ -33,7 +36,15 @@ $(BUILD)/c_tests/cxx_header: c_tests/cxx_header.cpp include/pmq.h $(LIB_SONAME_L
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS_STRICT) -Iinclude $< -o $@ $(SHARED_LDFLAGS)
 
-c-tests: $(C_TEST_STATIC) $(C_TEST_SHARED) $(BUILD)/c_tests/cxx_header
+C_TEST_CLOCK := $(BUILD)/c_tests/shared/test_clock
+c-tests: $(C_TEST_STATIC) $(C_TEST_SHARED) $(BUILD)/c_tests/cxx_header $(C_TEST_CLOCK)
+
+# Opt-in: steps CLOCK_REALTIME by +/-1 h for up to 0.3 s (root only; restored,
+# also on fatal signals) to show pmq's timeouts ignore the wall clock. Anything
+# else on the machine reading the wall clock in that window sees the step.
+.PHONY: test-clock
+test-clock: $(C_TEST_CLOCK)
+	@PMQ_TEST_BIN_DIR=$(abspath $(BUILD)) sh c_tests/run.sh $(C_TEST_CLOCK)
 
 # Runs every C test program twice (static, shared) and the C++ header test.
 test-c: c-tests examples

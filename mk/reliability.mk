@@ -1,4 +1,4 @@
-# Reliability and security suite (issue 10); see TESTING.md for what each
+# Reliability and security suite; see TESTING.md for what each
 # part shows and the figures of its last run.
 #
 #   make test-reliability  load, faults, signals, exhaustion, security (CI sizes)

@@ -1,4 +1,4 @@
-//! Rust-level tests of pmq's safe core (issue 2): opening and creating,
+//! Rust-level tests of pmq's safe core: opening and creating,
 //! sending and receiving, timeouts, the block switch, close and unlink,
 //! limits, versions, a signal during a wait, and two processes sharing one
 //! queue (this test binary re-executes itself as the second process).

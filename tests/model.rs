@@ -1,4 +1,4 @@
-//! Model-based test (issue 10, item 6): random sequences of open, send
+//! Model-based test: random sequences of open, send
 //! (priorities, try-once and bounded waits), receive, attributes, block,
 //! close, unlink and reopen, run on a real kernel queue through
 //! `pmq::Queue` and checked step by step against an in-memory bounded

@@ -15,7 +15,7 @@ import (
 )
 
 // A send and a receive that complete at once allocate nothing on the heap
-// (issue 9): the C shim returns the outcome by value, no closure is made,
+// the C shim returns the outcome by value, no closure is made,
 // an *Error is built only on failure. Counts allocations; times nothing.
 func TestNoAllocationsPerSendReceive(t *testing.T) {
 	q := newQueue(t, WithCapacity(1))

@@ -1,4 +1,4 @@
-//! No heap allocation per send/receive once a queue is open (issue 9, item 8).
+//! No heap allocation per send/receive once a queue is open.
 //!
 //! A counting global allocator counts the allocations made by the calling
 //! thread (a thread-local counter, so tests running in parallel do not see

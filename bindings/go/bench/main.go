@@ -1,6 +1,6 @@
 // Command bench measures the Go binding's send+receive pair against the raw
-// kernel calls made from C in the same process (issue 9, item 7: "Go, pair
-// cost vs raw C, target <= 1.25"). It is run by bench/driver.py through
+// kernel calls made from C in the same process (target: a pair costs at
+// most 1.25x the raw C pair). It is run by bench/driver.py through
 // bindings/go/bench/run.sh and prints one sample per line:
 //
 //	S <tab> go_pair <tab> size <tab> impl <tab> CPU ns per pair

@@ -1,4 +1,4 @@
-"""The Python rows of the benchmark table (issue 9, item 7): the pmq binding
+"""The Python rows of the benchmark table: the pmq binding
 against the reference package, posix_ipc, measured in the same process,
 interleaved round by round. bench/driver.py runs this (its BINDING_HOOKS)
 with the benchmark virtualenv's interpreter, which has both packages.
