@@ -286,10 +286,10 @@ fn ls(names: &[String], json: bool) -> CmdResult {
     let header = [
         "NAME", "BACKEND", "MESSAGES", "BYTES", "MAX_MSGS", "MAX_SIZE", "MODE", "OWNER", "NOTIFY",
     ];
-    let rows: Vec<[String; 9]> = queues
+    let rows: Vec<Vec<String>> = queues
         .iter()
         .map(|q| {
-            [
+            vec![
                 q.name.clone(),
                 q.backend.to_string(),
                 dash(q.messages),
@@ -305,29 +305,10 @@ fn ls(names: &[String], json: bool) -> CmdResult {
             ]
         })
         .collect();
-    let mut widths = header.map(str::len);
-    for r in &rows {
-        for (w, cell) in widths.iter_mut().zip(r) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let line = |cells: [&str; 9]| {
-        let mut s = String::new();
-        for (i, (cell, w)) in cells.iter().zip(widths).enumerate() {
-            let numeric = (2..=5).contains(&i);
-            match (i, numeric) {
-                (8, _) => s.push_str(cell),
-                (_, true) => s.push_str(&format!("{cell:>w$}  ")),
-                _ => s.push_str(&format!("{cell:<w$}  ")),
-            }
-        }
-        s
-    };
+    use render::Align::{Left as L, Right as R};
     let mut out = io::stdout().lock();
-    let _ = writeln!(out, "{}", line(header));
-    for r in &rows {
-        let cells: [&str; 9] = std::array::from_fn(|i| r[i].as_str());
-        let _ = writeln!(out, "{}", line(cells));
+    for l in render::table(&header, &[L, L, R, R, R, R, L, L, L], &rows) {
+        let _ = writeln!(out, "{l}");
     }
     Ok(code)
 }
@@ -834,26 +815,21 @@ fn limits(json: bool) -> CmdResult {
         return Ok(fail::OK);
     }
     let value_text = |v: Option<u64>| v.map(|x| x.to_string()).unwrap_or("unlimited".into());
-    let w_name = rows.iter().map(|r| r.name.len()).max().unwrap_or(0).max(5);
-    let w_value = rows
+    let cells: Vec<Vec<String>> = rows
         .iter()
-        .map(|r| value_text(r.value).len())
-        .max()
-        .unwrap_or(0)
-        .max(5);
-    let w_meaning = rows.iter().map(|r| r.meaning.len()).max().unwrap_or(0);
-    println!(
-        "{:<w_name$}  {:>w_value$}  {:<w_meaning$}  RAISE WITH",
-        "LIMIT", "VALUE", "MEANING"
-    );
-    for r in &rows {
-        println!(
-            "{:<w_name$}  {:>w_value$}  {:<w_meaning$}  {}",
-            r.name,
-            value_text(r.value),
-            r.meaning,
-            r.raise
-        );
+        .map(|r| {
+            vec![
+                r.name.to_string(),
+                value_text(r.value),
+                r.meaning.clone(),
+                r.raise.to_string(),
+            ]
+        })
+        .collect();
+    use render::Align::{Left as L, Right as R};
+    let header = ["LIMIT", "VALUE", "MEANING", "RAISE WITH"];
+    for l in render::table(&header, &[L, R, L, L], &cells) {
+        println!("{l}");
     }
     println!(
         "sysctl needs root; persist it in /etc/sysctl.d/. A hard RLIMIT_MSGQUEUE is raised by \

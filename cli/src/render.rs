@@ -114,3 +114,42 @@ mod tests {
         );
     }
 }
+
+/// How a table column is aligned.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Align {
+    Left,
+    Right,
+}
+
+/// Lays out a table: each column as wide as its widest cell (header
+/// included), two spaces between columns, the last column not padded.
+/// Returns the lines (header first), without newlines.
+pub fn table<S: AsRef<str>>(header: &[&str], align: &[Align], rows: &[Vec<S>]) -> Vec<String> {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for r in rows {
+        for (w, cell) in widths.iter_mut().zip(r) {
+            *w = (*w).max(cell.as_ref().chars().count());
+        }
+    }
+    let last = header.len().saturating_sub(1);
+    let line = |cells: &mut dyn Iterator<Item = &str>| {
+        let mut s = String::new();
+        for (i, cell) in cells.enumerate() {
+            let w = widths[i];
+            if i == last {
+                s.push_str(cell);
+            } else if align[i] == Align::Right {
+                s.push_str(&format!("{cell:>w$}  "));
+            } else {
+                s.push_str(&format!("{cell:<w$}  "));
+            }
+        }
+        s
+    };
+    let mut out = vec![line(&mut header.iter().copied())];
+    for r in rows {
+        out.push(line(&mut r.iter().map(|c| c.as_ref())));
+    }
+    out
+}
