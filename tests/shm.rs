@@ -390,6 +390,18 @@ fn child_entry() {
         return;
     };
     let (role, name) = spec.split_once(':').unwrap();
+    if role == "enospc" {
+        // Runs in a child whose PMQ_SHM_DIR is a tiny tmpfs.
+        let e = OpenOptions::new()
+            .backend(SHM)
+            .exclusive(true)
+            .max_messages(10000)
+            .max_message_size(8192)
+            .open(Some(name))
+            .unwrap_err();
+        println!("kind={:?} detail={}", e.kind(), e.detail());
+        return;
+    }
     let q = OpenOptions::new().backend(SHM).open(Some(name)).unwrap();
     let mut buf = vec![0u8; q.max_message_size() as usize];
     let start = q.stats().unwrap().committed;
@@ -576,4 +588,49 @@ fn waiters_killed_while_blocked_do_not_swallow_wakeups() {
         q.check_invariants().unwrap();
     }
     assert_eq!(woken, 6);
+}
+
+/// A full /dev/shm (a 1 MiB tmpfs mounted for the test, named by
+/// PMQ_SHM_DIR) fails at create with a detail that gives the size asked, the
+/// space left and how to grow it, and leaves no queue and no temporary file.
+#[test]
+fn a_full_tmpfs_fails_at_create_and_leaves_nothing() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("SKIPPED a_full_tmpfs_fails_at_create_and_leaves_nothing: needs root to mount");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("pmq-tinyshm-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=1m", "none"])
+        .arg(&dir)
+        .status()
+        .unwrap();
+    assert!(mounted.success(), "mount -t tmpfs failed as root");
+    struct Umount(std::path::PathBuf);
+    impl Drop for Umount {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(&self.0).status();
+            let _ = std::fs::remove_dir(&self.0);
+        }
+    }
+    let _u = Umount(dir.clone());
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "child_entry", "--nocapture", "--test-threads=1"])
+        .env(CHILD_ENV, "enospc:/big")
+        .env("PMQ_SHM_DIR", &dir)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("kind=SystemLimit"), "{text}");
+    for needle in ["has no room", "free", "--shm-size", "MiB"] {
+        assert!(text.contains(needle), "{needle:?} not in: {text}");
+    }
+    let left: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert!(left.is_empty(), "left behind in the tmpfs: {left:?}");
 }

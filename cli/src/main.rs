@@ -277,7 +277,7 @@ fn ls(names: &[String], json: bool) -> CmdResult {
                 places.push(d.display().to_string());
             }
             if shm {
-                places.push(format!("{} (shared-memory)", mqfs::SHM_DIR));
+                places.push(format!("{} (shared-memory)", mqfs::shm_dir()));
             }
             println!("no queues in {}", places.join(" or "));
         }
@@ -385,7 +385,7 @@ fn stat(name: &str, json: bool) -> CmdResult {
 fn real_mode(name: &str) -> Option<String> {
     use std::os::unix::fs::PermissionsExt;
     let path = if backend() == pmq::BackendKind::Shm {
-        std::path::PathBuf::from(format!("{}/pmq.{}", mqfs::SHM_DIR, &name[1..]))
+        std::path::PathBuf::from(format!("{}/pmq.{}", mqfs::shm_dir(), &name[1..]))
     } else {
         let dir = mqfs::dir();
         if !mqfs::is_mounted(&dir) {

@@ -341,13 +341,19 @@ fn read_file(dir: &Path, file: &OsStr, users: &Names) -> io::Result<Option<Queue
     }))
 }
 
-/// Where shared-memory queue files live, and their names' prefix.
-pub const SHM_DIR: &str = "/dev/shm";
+/// Where shared-memory queue files live (PMQ_SHM_DIR, as for the library),
+/// and their names' prefix.
+pub fn shm_dir() -> String {
+    std::env::var("PMQ_SHM_DIR")
+        .ok()
+        .filter(|d| !d.is_empty())
+        .unwrap_or_else(|| "/dev/shm".to_string())
+}
 const SHM_PREFIX: &str = "pmq.";
 
 /// A shared-memory queue by name. `Ok(None)` when there is none.
 fn read_shm(name: &str, users: &Names) -> io::Result<Option<QueueInfo>> {
-    let path = format!("{SHM_DIR}/{SHM_PREFIX}{}", &name[1..]);
+    let path = format!("{}/{SHM_PREFIX}{}", shm_dir(), &name[1..]);
     let meta = match fs::metadata(&path) {
         Ok(m) => m,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
@@ -395,7 +401,7 @@ fn read_shm(name: &str, users: &Names) -> io::Result<Option<QueueInfo>> {
 
 /// Every shared-memory queue, sorted by name (none when /dev/shm is absent).
 pub fn list_shm() -> Result<Vec<QueueInfo>, Failure> {
-    let Ok(entries) = fs::read_dir(SHM_DIR) else {
+    let Ok(entries) = fs::read_dir(shm_dir()) else {
         return Ok(Vec::new());
     };
     let users = Names::load();
@@ -414,7 +420,7 @@ pub fn list_shm() -> Result<Vec<QueueInfo>, Failure> {
             Err(e) => {
                 return Err(Failure::new(
                     OTHER,
-                    format!("cannot read {SHM_DIR}/{SHM_PREFIX}{}: {e}", &n[1..]),
+                    format!("cannot read {}/{SHM_PREFIX}{}: {e}", shm_dir(), &n[1..]),
                 ))
             }
         }
@@ -435,7 +441,7 @@ pub fn one_shm(name: &str) -> Result<QueueInfo, Failure> {
         )),
         Err(e) => Err(Failure::new(
             OTHER,
-            format!("cannot read {SHM_DIR}/{SHM_PREFIX}{}: {e}", &name[1..]),
+            format!("cannot read {}/{SHM_PREFIX}{}: {e}", shm_dir(), &name[1..]),
         )),
     }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use super::layout::*;
 use super::map::Mapping;
 use super::sync::{self, errno};
-use super::{path_of, SHM_DIR};
+use super::{path_of, shm_dir, SHM_DIR};
 use crate::backend::OpenRequest;
 use crate::error::{errno_text, Error, ErrorKind, Result};
 
@@ -136,7 +136,7 @@ fn bytes(b: u64) -> String {
 }
 
 fn free_space() -> Option<u64> {
-    let dir = CString::new(SHM_DIR).ok()?;
+    let dir = CString::new(shm_dir()).ok()?;
     // SAFETY: statvfs is plain data; all-zero is valid.
     let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
     // SAFETY: valid path and writable statvfs.
@@ -289,7 +289,7 @@ const TEMP_PREFIX: &str = ".pmq-tmp.";
 /// creator holds a lock on its temporary file until it is done, so a
 /// temporary whose lock can be taken has no live creator.
 pub(super) fn sweep_orphans() {
-    let Ok(dir) = std::fs::read_dir(SHM_DIR) else {
+    let Ok(dir) = std::fs::read_dir(shm_dir()) else {
         return;
     };
     for entry in dir.flatten() {

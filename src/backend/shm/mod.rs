@@ -53,8 +53,26 @@ pub(crate) use kp;
 use map::Mapping;
 pub(crate) use notify::Delivery;
 
-/// Where queue files live.
-pub(crate) const SHM_DIR: &str = "/dev/shm";
+/// Where queue files live: /dev/shm, or the directory in PMQ_SHM_DIR (read
+/// once; for a tmpfs of another size, or tests).
+pub(crate) fn shm_dir() -> &'static str {
+    static DIR: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        std::env::var("PMQ_SHM_DIR")
+            .ok()
+            .filter(|d| !d.is_empty())
+            .unwrap_or_else(|| "/dev/shm".to_string())
+    })
+}
+
+/// [`shm_dir`] for format strings (`{SHM_DIR}`).
+pub(crate) struct ShmDir;
+impl std::fmt::Display for ShmDir {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(shm_dir())
+    }
+}
+pub(crate) const SHM_DIR: ShmDir = ShmDir;
 /// Prefix of a queue file's name: `/name` lives at `/dev/shm/pmq.name`.
 pub(crate) const FILE_PREFIX: &str = "pmq.";
 
