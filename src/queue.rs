@@ -405,6 +405,22 @@ impl OpenOptions {
     }
 }
 
+/// The last message a shared-memory handle took (written before the take
+/// commits), left in its opener record: a handle that claims the record
+/// after its previous holder died reads it ([`Queue::inherited_receipt`]),
+/// so a message a killed receiver took is named, not silently gone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Receipt {
+    /// The queue's sequence number of the message (from 1).
+    pub seq: u64,
+    /// Its length.
+    pub len: u32,
+    /// Its priority.
+    pub priority: u32,
+    /// Its first bytes (zero-padded).
+    pub head: [u8; 16],
+}
+
 /// Counters of a shared-memory queue ([`Queue::stats`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct QueueStats {
@@ -584,6 +600,16 @@ impl Queue {
                     recoveries,
                 })
             }
+            _ => None,
+        }
+    }
+
+    /// For a shared-memory handle: the receipt the previous holder of its
+    /// opener record left (the last message that holder took, possibly
+    /// just before it died). None for the kernel backend or a fresh record.
+    pub fn inherited_receipt(&self) -> Option<Receipt> {
+        match &self.backend {
+            Backend::Shm(q) => q.inherited_receipt(),
             _ => None,
         }
     }

@@ -89,6 +89,26 @@ pub(crate) struct ShmQueue {
     block: AtomicBool,
     closing: AtomicBool,
     readiness: readiness::Readiness,
+    /// The receipt the previous holder of this opener record left.
+    inherited: Option<crate::queue::Receipt>,
+}
+
+/// Reads and clears the receipt in opener record `i` (just claimed, so no
+/// one else writes it): the last message its previous holder took.
+fn take_receipt(m: &Mapping, i: u32) -> Option<crate::queue::Receipt> {
+    let rec = m.shape.opener(i);
+    let seq = m.u64(rec + OPENER_RECEIPT_SEQ).swap(0, Ordering::Relaxed);
+    if seq == 0 {
+        return None;
+    }
+    let mut head = [0u8; RECEIPT_HEAD_LEN];
+    m.read_bytes(rec + OPENER_RECEIPT_HEAD, &mut head);
+    Some(crate::queue::Receipt {
+        seq,
+        len: m.u32(rec + OPENER_RECEIPT_LEN).load(Ordering::Relaxed),
+        priority: m.u32(rec + OPENER_RECEIPT_PRIO).load(Ordering::Relaxed),
+        head,
+    })
 }
 
 /// What a critical section wants woken after it unlocked.
@@ -422,6 +442,11 @@ impl ShmQueue {
         self.map.counters()
     }
 
+    /// The receipt this handle's opener record held when it was claimed.
+    pub(crate) fn inherited_receipt(&self) -> Option<crate::queue::Receipt> {
+        self.inherited
+    }
+
     /// See [`Mapping::check_invariants`].
     pub(crate) fn check_invariants(&self) -> std::result::Result<(), String> {
         self.map.check_invariants()
@@ -450,9 +475,11 @@ impl QueueBackend for ShmQueue {
     fn open(req: &OpenRequest<'_>) -> Result<ShmQueue> {
         let map = describe::open_file(req)?;
         let opener = sync::claim_opener(&map)?;
+        let inherited = take_receipt(&map, opener);
         Ok(ShmQueue {
             map: Arc::new(map),
             opener,
+            inherited,
             block: AtomicBool::new(!req.nonblocking),
             closing: AtomicBool::new(false),
             readiness: readiness::Readiness::new(),
