@@ -80,7 +80,7 @@ lint:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) clippy -p pmq --all-targets --features fault-injection -- -D warnings
 	# The fuzz target (its own workspace) must keep compiling against the API.
-	$(CARGO) check --quiet --manifest-path fuzz/Cargo.toml --bin model
+	$(CARGO) check --quiet --manifest-path fuzz/Cargo.toml --bins
 
 test-rust:
 	$(CARGO) test --workspace
