@@ -5,6 +5,7 @@
  * limits would refuse, and a wrong backend value refused with a detail. */
 #include <poll.h>
 #include <stdatomic.h>
+#include <sys/wait.h>
 
 #include "util.h"
 
@@ -122,10 +123,49 @@ static void callback_notification(void) {
     drop_queue(q);
 }
 
+/* fork: the child uses the handle it inherited; exec: no descriptor of the
+ * queue survives into the new program (all are close-on-exec). */
+static void fork_and_exec(void) {
+    const char *name = test_queue_name("shm-fork");
+    pmq_options o = shm_options(PMQ_O_CREX, 4, 16);
+    pmq_queue *q = NULL;
+    CHECK_OK(pmq_queue_open(name, &o, &q));
+    if (!q) return;
+    int fd = -1;
+    CHECK_OK(pmq_queue_fileno(q, &fd)); /* a readiness descriptor exists too */
+    pid_t pid = fork();
+    if (pid == 0) {
+        int st = pmq_queue_send(q, (const uint8_t *)"from child", 10, 4);
+        _exit(st == PMQ_STATUS_OK ? 0 : 10 + st);
+    }
+    int ws = 0;
+    CHECK(pid > 0 && waitpid(pid, &ws, 0) == pid && WIFEXITED(ws) && WEXITSTATUS(ws) == 0);
+    uint8_t buf[16];
+    size_t n = 0;
+    uint32_t prio = 0;
+    CHECK_OK(pmq_queue_receive_timeout(q, buf, sizeof buf, &n, &prio, 5.0));
+    CHECK(n == 10 && prio == 4 && memcmp(buf, "from child", 10) == 0);
+    pid = fork();
+    if (pid == 0) {
+        /* Exit status = how many of the new program's descriptors point at
+         * the queue's file or an eventfd. */
+        execl("/bin/sh", "sh", "-c",
+              "n=0; for f in /proc/$$/fd/*; do case $(readlink $f) in "
+              "*pmq.*|*eventfd*) n=$((n+1));; esac; done; exit $n",
+              (char *)NULL);
+        _exit(99);
+    }
+    CHECK(pid > 0 && waitpid(pid, &ws, 0) == pid && WIFEXITED(ws));
+    if (WEXITSTATUS(ws) != 0) fprintf(stderr, "exec kept %d queue descriptors\n", WEXITSTATUS(ws));
+    CHECK(WEXITSTATUS(ws) == 0);
+    drop_queue(q);
+}
+
 int main(void) {
     options_and_backend_values();
     send_receive_beyond_kernel_limits();
     readiness_descriptor();
     callback_notification();
+    fork_and_exec();
     return check_done("test_shm");
 }

@@ -390,6 +390,14 @@ fn child_entry() {
         return;
     };
     let (role, name) = spec.split_once(':').unwrap();
+    if role == "open-as-other" {
+        // Runs as uid 65534: report what opening the queue gave.
+        match OpenOptions::new().backend(SHM).open(Some(name)) {
+            Ok(q) => println!("opened messages={}", q.current_messages().unwrap()),
+            Err(e) => println!("kind={:?} detail={}", e.kind(), e.detail()),
+        }
+        return;
+    }
     if role == "enospc" {
         // Runs in a child whose PMQ_SHM_DIR is a tiny tmpfs.
         let e = OpenOptions::new()
@@ -633,4 +641,43 @@ fn a_full_tmpfs_fails_at_create_and_leaves_nothing() {
         .map(|e| e.file_name())
         .collect();
     assert!(left.is_empty(), "left behind in the tmpfs: {left:?}");
+}
+
+/// Two users: a queue with mode 0600 keeps uid 65534 out (Permission, with
+/// a detail naming the file), one with mode 0666 lets it in (root only).
+#[test]
+fn mode_keeps_another_user_out() {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("SKIPPED mode_keeps_another_user_out: needs root to run as uid 65534");
+        return;
+    }
+    let as_other = |name: &str| {
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "child_entry", "--nocapture", "--test-threads=1"])
+            .env(CHILD_ENV, format!("open-as-other:{name}"))
+            .uid(65534)
+            .gid(65534)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let (private, _g1) = unique("private");
+    let q = opts(2, 16).mode(0o600).open(Some(&private)).unwrap();
+    q.send(b"secret", 0, Timeout::TryOnce).unwrap();
+    let got = as_other(&private);
+    assert!(got.contains("kind=Permission"), "{got}");
+    assert!(got.contains(&format!("pmq.{}", &private[1..])), "{got}");
+    let (shared, _g2) = unique("shared");
+    // SAFETY: umask has no preconditions; restored right after.
+    let old = unsafe { libc::umask(0) };
+    let q2 = opts(2, 16).mode(0o666).open(Some(&shared));
+    // SAFETY: as above.
+    unsafe { libc::umask(old) };
+    let q2 = q2.unwrap();
+    q2.send(b"open", 0, Timeout::TryOnce).unwrap();
+    let got = as_other(&shared);
+    assert!(got.contains("opened messages=1"), "{got}");
+    assert_eq!(q.current_messages().unwrap(), 1, "the private queue is untouched");
 }
