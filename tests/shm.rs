@@ -679,5 +679,60 @@ fn mode_keeps_another_user_out() {
     q2.send(b"open", 0, Timeout::TryOnce).unwrap();
     let got = as_other(&shared);
     assert!(got.contains("opened messages=1"), "{got}");
-    assert_eq!(q.current_messages().unwrap(), 1, "the private queue is untouched");
+    assert_eq!(
+        q.current_messages().unwrap(),
+        1,
+        "the private queue is untouched"
+    );
+}
+
+/// A storm of signals (handler installed without SA_RESTART) at a waiting
+/// receiver: without retry_on_interrupt it returns Interrupted; with it,
+/// it keeps waiting through thousands of signals and gets the message.
+#[test]
+fn signal_storm_during_waits() {
+    extern "C" fn on_sig(_: libc::c_int) {}
+    // SAFETY: sigaction with a handler that does nothing; no SA_RESTART.
+    unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = on_sig as extern "C" fn(libc::c_int) as usize;
+        libc::sigaction(libc::SIGURG, &sa, std::ptr::null_mut());
+    }
+    for retry in [false, true] {
+        let (name, _g) = unique("storm");
+        let q = Arc::new(
+            opts(2, 16)
+                .retry_on_interrupt(retry)
+                .open(Some(&name))
+                .unwrap(),
+        );
+        let (tx, rx) = std::sync::mpsc::channel();
+        let q2 = Arc::clone(&q);
+        let waiter = thread::spawn(move || {
+            // SAFETY: pthread_self has no preconditions.
+            tx.send(unsafe { libc::pthread_self() } as usize).unwrap();
+            q2.receive_vec(Timeout::After(Duration::from_secs(20)))
+        });
+        let tid = rx.recv().unwrap() as libc::pthread_t;
+        thread::sleep(Duration::from_millis(20));
+        let mut sent = 0;
+        let t0 = Instant::now();
+        while !waiter.is_finished() && t0.elapsed() < Duration::from_millis(300) {
+            // SAFETY: the waiter thread is alive (not finished) and SIGURG has a handler.
+            unsafe { libc::pthread_kill(tid, libc::SIGURG) };
+            sent += 1;
+            thread::sleep(Duration::from_micros(100));
+        }
+        if retry {
+            assert!(!waiter.is_finished(), "returned during the storm");
+            q.send(b"after the storm", 1, Timeout::TryOnce).unwrap();
+            let (m, _) = waiter.join().unwrap().expect("the message after the storm");
+            assert_eq!(m, b"after the storm");
+            assert!(sent > 100, "only {sent} signals");
+        } else {
+            let e = waiter.join().unwrap().unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Interrupted, "{e}");
+        }
+        q.check_invariants().unwrap();
+    }
 }
