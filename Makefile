@@ -65,13 +65,18 @@ $(BUILD):
 .PHONY: queues-before
 queues-before: | $(BUILD)
 	@ls /dev/mqueue > $(BUILD)/queues-before 2>/dev/null || : > $(BUILD)/queues-before
+	@(cd /dev/shm 2>/dev/null && ls -a | grep -E '^(pmq\.|\.pmq-tmp\.)' | sed 's|^|shm:|') \
+	    >> $(BUILD)/queues-before || true
 
 include mk/*.mk
 
 test: queues-before lint test-rust test-c
-	@ls /dev/mqueue 2>/dev/null | grep -vxF -f $(BUILD)/queues-before > $(BUILD)/queues-left || true
+	@{ ls /dev/mqueue 2>/dev/null; \
+	   (cd /dev/shm 2>/dev/null && ls -a | grep -E '^(pmq\.|\.pmq-tmp\.)' | sed 's|^|shm:|'); } \
+	    | grep -vxF -f $(BUILD)/queues-before > $(BUILD)/queues-left || true
 	@if [ -s $(BUILD)/queues-left ]; then \
-	    echo "make test: queues left behind by the tests:"; sed 's/^/  \/dev\/mqueue\//' $(BUILD)/queues-left; \
+	    echo "make test: queues left behind by the tests (shm: = a file in /dev/shm):"; \
+	    sed 's/^/  /' $(BUILD)/queues-left; \
 	    exit 1; fi
 	@echo "== make test: all suites passed, no queue left behind"
 

@@ -44,6 +44,9 @@ BINDING_HOOKS = [
     # Python: py_pair / py_tryrecv / py_tput samples, impl pmq = the binding,
     # impl base = posix_ipc, interleaved in one process.
     ["{python}", "bindings/python/bench/bench_rows.py"],
+    # The shared-memory backend: impl pmq = pmq's shm queue through the C
+    # ABI, base = Boost.Interprocess message_queue, raw = the kernel's mq_*.
+    ["bench/shm_run.sh"],
 ]
 # Without the Python hook's samples, bench/py_reference.py still measures
 # posix_ipc on its own, so the reference's figures are shown.
@@ -103,6 +106,21 @@ ROWS = [
     ("py_tryrecv", "Python binding receive(timeout=0), empty", "ns",
      "posix_ipc receive(timeout=0)", ("le", 1.0), True),
     ("py_tput", "Python producer -> consumer, depth 10", "msg/s", "posix_ipc", ("ge", 1.0), False),
+    ("Shared-memory backend (hook bench/shm_run.sh): pmq shm through the C ABI vs "
+     "Boost.Interprocess message_queue, same run", None),
+    ("shm_pair", "one process, send then receive (CPU ns per pair)", "ns",
+     "Boost message_queue", ("le", 1.5), True),
+    ("shm_tput_d10", "producer -> consumer, 2 processes, depth 10 (msg/s)", "msg/s",
+     "Boost message_queue", None, False),
+    ("shm_tput_deep", "producer -> consumer, 2 processes, depth 1000 (msg/s)", "msg/s",
+     "Boost message_queue", ("ge", 1.0), False),
+    ("shm_pp_p50", "ping-pong round trip p50, 2 processes (us)", "us", "Boost message_queue",
+     None, True),
+    ("shm_after_kill", "first send after a process was SIGKILLed while using the queue, worst "
+     "of 20 kills (us; the bound, 2 s, means it never completed)", "us", "Boost message_queue",
+     None, True),
+    ("shm_vs_kernel", "shm pair vs the kernel's queues (CPU ns per pair)", "ns",
+     "raw mq_send+mq_receive", None, True),
 ]
 
 
@@ -277,7 +295,7 @@ def main():
         rid, label, unit, base_label, target, _lower = row
         bench, _, subj = rid.partition(":")
         subj = subj or "pmq"
-        base = "raw" if bench.startswith(("c_", "rs_", "ovh_")) else "base"
+        base = "raw" if bench.startswith(("c_", "rs_", "ovh_", "shm_vs_")) else "base"
         keys = sorted(k for k in samples if re.fullmatch(bench.replace("*", r"\w+"), k[0]))
         if not keys:
             lines.append("| %s | | not run | | %s | | %s | |" % (
@@ -375,6 +393,15 @@ def check(samples, cg, python):
             expect.append(("go_pair", size, ("pmq", "base", "raw_cgo", "pmq_cgo")))
     else:
         print("skipped: the Go row (go is not on PATH)")
+    if os.path.exists("/usr/include/boost/interprocess/ipc/message_queue.hpp"):
+        for bench in ("shm_pair", "shm_tput_d10", "shm_tput_deep", "shm_pp_p50"):
+            for size in (16, 1024, 8192):
+                expect.append((bench, size, ("pmq", "base")))
+        for size in (16, 1024, 8192):
+            expect.append(("shm_vs_kernel", size, ("pmq", "raw")))
+        expect.append(("shm_after_kill", 16, ("pmq", "base")))
+    else:
+        print("skipped: the shm rows (Boost.Interprocess is not installed)")
     if python:
         py_impls = ("pmq", "base")
         if subprocess.run([python, "-c", "import pmq"], stdout=subprocess.DEVNULL,

@@ -23,7 +23,7 @@ BENCH_PYTHON  ?= python3
 BENCH_REPS    ?= 7
 BENCH_CARGO_TARGET := $(or $(CARGO_TARGET_DIR),$(abspath target))
 
-.PHONY: bench test-bench bench-bins bench-venv bench-lint bench-go
+.PHONY: bench test-bench bench-bins bench-venv bench-lint bench-go bench-shm
 
 BENCH_OVH     := $(BENCH_DIR)/overhead_c
 
@@ -57,7 +57,19 @@ bench-go: $(LIB_A) | $(BUILD)
 		|| echo "bench: note: could not build the Go bench; its row will be reported as not run"; \
 	else echo "bench: note: $(GO) not found; the Go row will be reported as not run"; fi
 
-bench-bins: $(BENCH_C) $(BENCH_OVH) $(BENCH_RS) bench-go
+# The shared-memory rows (bench/bench_shm.cpp, run through bench/shm_run.sh)
+# need Boost.Interprocess (header-only; Debian's libboost-dev). Without it the
+# driver reports the rows as not run, and test-bench does not ask for them.
+BENCH_SHM := $(BENCH_DIR)/bench-shm
+BOOST_MQ_HEADER := /usr/include/boost/interprocess/ipc/message_queue.hpp
+bench-shm: $(LIB_A) | $(BUILD)
+	@mkdir -p $(BENCH_DIR)
+	@rm -f $(BENCH_SHM)
+	@if [ -f $(BOOST_MQ_HEADER) ]; then \
+		$(CXX) $(CXXFLAGS_STRICT) -O2 -Iinclude bench/bench_shm.cpp -o $(BENCH_SHM) $(STATIC_LDFLAGS); \
+	else echo "bench: note: Boost.Interprocess not installed (libboost-dev); the shm rows will be reported as not run"; fi
+
+bench-bins: $(BENCH_C) $(BENCH_OVH) $(BENCH_RS) bench-go bench-shm
 
 # The virtualenv: posix_ipc once; pmq's Python package again whenever the
 # library or the package's sources are newer than the last install.

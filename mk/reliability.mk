@@ -39,9 +39,6 @@ test-reliability: reliability-bins
 	  "$(BUILD)/reliability/signals messages=3000 timeouts=4" \
 	  "$(BUILD)/reliability/exhaust" \
 	  "$(BUILD)/reliability/security"
-	# The shared-memory backend: 4 producers x 4 consumers, 10,000 random
-	# SIGKILLs (about 7 minutes, well over 1,000,000 messages).
-	PMQ_CHAOS_KILLS=10000 $(CARGO) test --release -p pmq --test shm_chaos -- --nocapture
 
 test-sanitize: $(C_TEST_SAN)
 	@PMQ_TEST_BIN_DIR=$(abspath $(BUILD)) $(SAN_ENV) $(REL_RUN) sanitize $(C_TEST_SAN)
@@ -57,5 +54,8 @@ long-reliability: reliability-bins
 	  "$(BUILD)/reliability/signals messages=100000 timeouts=16" \
 	  "$(BUILD)/reliability/exhaust" \
 	  "$(BUILD)/reliability/security"
+	# The shared-memory backend: 4 producers x 4 consumers, 10,000 random
+	# SIGKILLs (about 7 minutes, well over 1,000,000 messages).
+	PMQ_CHAOS_KILLS=10000 $(CARGO) test --release -p pmq --test shm_chaos -- --nocapture
 
 test: test-reliability test-sanitize test-valgrind

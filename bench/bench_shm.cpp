@@ -1,0 +1,421 @@
+// pmq's shared-memory backend (through the C ABI) against Boost.Interprocess
+// message_queue, in the same run, interleaved round by round; plus the shm
+// backend against the raw kernel calls, and what each does after a process
+// is killed while it uses the queue. Run by bench/driver.py through
+// bench/shm_run.sh (its BINDING_HOOKS); prints sample lines
+//     S <tab> bench-id <tab> size <tab> impl <tab> value
+// with impl "pmq" (shm backend) and "base" (Boost), or "raw" (kernel mq_*).
+// Usage: bench_shm [-r reps] [-q]
+#include <boost/date_time/posix_time/posix_time_types.hpp>
+#include <boost/interprocess/ipc/message_queue.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include <fcntl.h>
+#include <mqueue.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "pmq.h"
+
+namespace bip = boost::interprocess;
+
+static int reps = 7;
+static bool quick = false;
+static const size_t SIZES[] = {16, 1024, 8192};
+
+static double cpu_ns() {
+    timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return t.tv_sec * 1e9 + t.tv_nsec;
+}
+
+static double wall_ns() {
+    timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec * 1e9 + t.tv_nsec;
+}
+
+static void sample(const char *bench, size_t size, const char *impl, double v) {
+    std::printf("S\t%s\t%zu\t%s\t%.3f\n", bench, size, impl, v);
+    std::fflush(stdout);
+}
+
+static void die(const char *what) {
+    std::fprintf(stderr, "bench_shm: %s failed: %s\n", what, pmq_last_error());
+    std::exit(1);
+}
+
+static std::string name_of(const char *tag) {
+    return std::string("/pmq-bench-shm-") + tag + "-" + std::to_string(getpid());
+}
+
+// ---- queues -----------------------------------------------------------------
+
+struct Pmq {
+    std::string name;
+    pmq_queue *q = nullptr;
+    Pmq(const char *tag, int64_t cap, int64_t size) : name(name_of(tag)) {
+        pmq_unlink_backend(name.c_str(), PMQ_BACKEND_SHM);
+        pmq_options o;
+        pmq_options_init(&o);
+        o.flags = PMQ_O_CREX;
+        o.backend = PMQ_BACKEND_SHM;
+        o.max_messages = cap;
+        o.max_message_size = size;
+        if (pmq_queue_open(name.c_str(), &o, &q) != PMQ_STATUS_OK) die("pmq_queue_open (shm)");
+    }
+    ~Pmq() {
+        pmq_unlink_backend(name.c_str(), PMQ_BACKEND_SHM);
+        pmq_queue_free(q);
+    }
+    void send(const char *m, size_t n) {
+        if (pmq_queue_send(q, (const uint8_t *)m, n, 1) != PMQ_STATUS_OK) die("pmq_queue_send");
+    }
+    void receive(char *buf, size_t len) {
+        size_t n = 0;
+        if (pmq_queue_receive(q, (uint8_t *)buf, len, &n, nullptr) != PMQ_STATUS_OK)
+            die("pmq_queue_receive");
+    }
+};
+
+struct Boost {
+    std::string name;
+    bip::message_queue *q = nullptr;
+    Boost(const char *tag, size_t cap, size_t size) : name(name_of(tag).substr(1)) {
+        bip::message_queue::remove(name.c_str());
+        q = new bip::message_queue(bip::create_only, name.c_str(), cap, size);
+    }
+    ~Boost() {
+        delete q;
+        bip::message_queue::remove(name.c_str());
+    }
+    void send(const char *m, size_t n) { q->send(m, n, 1); }
+    void receive(char *buf, size_t len) {
+        bip::message_queue::size_type got;
+        unsigned prio;
+        q->receive(buf, len, got, prio);
+    }
+};
+
+struct Kernel {
+    std::string name;
+    mqd_t q;
+    Kernel(const char *tag, long cap, long size) : name(name_of(tag)) {
+        mq_unlink(name.c_str());
+        mq_attr a{};
+        a.mq_maxmsg = cap;
+        a.mq_msgsize = size;
+        q = mq_open(name.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600, &a);
+        if (q == (mqd_t)-1) {
+            std::perror("bench_shm: mq_open");
+            std::exit(1);
+        }
+    }
+    ~Kernel() {
+        mq_close(q);
+        mq_unlink(name.c_str());
+    }
+    void send(const char *m, size_t n) { mq_send(q, m, n, 1); }
+    void receive(char *buf, size_t len) { mq_receive(q, buf, len, nullptr); }
+};
+
+// ---- one process: send then receive ----------------------------------------
+
+template <class Q>
+static double pair_ns(Q &q, size_t size, long n) {
+    std::vector<char> msg(size, 'x'), buf(8192);
+    for (long i = 0; i < n / 10; i++) {  // warm up
+        q.send(msg.data(), size);
+        q.receive(buf.data(), buf.size());
+    }
+    double t0 = cpu_ns();
+    for (long i = 0; i < n; i++) {
+        q.send(msg.data(), size);
+        q.receive(buf.data(), buf.size());
+    }
+    return (cpu_ns() - t0) / n;
+}
+
+static void pairs() {
+    long n = quick ? 2000 : 200000;
+    for (size_t size : SIZES) {
+        Pmq p("pair", 10, 8192);
+        Boost b("pair", 10, 8192);
+        Kernel k("pair", 10, 8192);
+        for (int r = 0; r < reps; r++) {
+            sample("shm_pair", size, "pmq", pair_ns(p, size, n));
+            sample("shm_pair", size, "base", pair_ns(b, size, n));
+            sample("shm_vs_kernel", size, "pmq", pair_ns(p, size, n));
+            sample("shm_vs_kernel", size, "raw", pair_ns(k, size, n / 10));
+        }
+    }
+}
+
+// ---- two processes: producer -> consumer -------------------------------------
+
+// The consumer is a forked child that opens the queue by name; the parent
+// sends `n` messages and waits for the child: messages per second, wall time.
+template <class Open, class Q>
+static double tput(Q &q, Open open_in_child, size_t size, long n) {
+    pid_t pid = fork();
+    if (pid == 0) {
+        auto c = open_in_child();
+        std::vector<char> buf(8192);
+        for (long i = 0; i < n; i++) c.receive(buf.data(), buf.size());
+        _exit(0);
+    }
+    std::vector<char> msg(size, 'y');
+    double t0 = wall_ns();
+    for (long i = 0; i < n; i++) q.send(msg.data(), size);
+    int st = 0;
+    waitpid(pid, &st, 0);
+    double s = (wall_ns() - t0) / 1e9;
+    return n / s;
+}
+
+struct PmqOpen {
+    std::string name;
+    struct H {
+        pmq_queue *q = nullptr;
+        H(const std::string &n) {
+            pmq_options o;
+            pmq_options_init(&o);
+            o.backend = PMQ_BACKEND_SHM;
+            if (pmq_queue_open(n.c_str(), &o, &q) != PMQ_STATUS_OK) die("child open");
+        }
+        void receive(char *buf, size_t len) {
+            size_t n = 0;
+            pmq_queue_receive(q, (uint8_t *)buf, len, &n, nullptr);
+        }
+    };
+    H operator()() const { return H(name); }
+};
+
+struct BoostOpen {
+    std::string name;
+    struct H {
+        bip::message_queue q;
+        H(const std::string &n) : q(bip::open_only, n.c_str()) {}
+        void receive(char *buf, size_t len) {
+            bip::message_queue::size_type got;
+            unsigned prio;
+            q.receive(buf, len, got, prio);
+        }
+    };
+    H operator()() const { return H(name); }
+};
+
+static void throughputs() {
+    long n = quick ? 5000 : 500000;
+    for (long depth : {10L, 1000L}) {
+        const char *id = depth == 10 ? "shm_tput_d10" : "shm_tput_deep";
+        for (size_t size : SIZES) {
+            Pmq p("tput", depth, 8192);
+            Boost b("tput", depth, 8192);
+            for (int r = 0; r < reps; r++) {
+                sample(id, size, "pmq", tput(p, PmqOpen{p.name}, size, n));
+                // Boost's child opens its own mapping (a fork shares the parent's).
+                sample(id, size, "base", tput(b, BoostOpen{b.name}, size, n));
+            }
+        }
+    }
+}
+
+// ---- ping-pong ---------------------------------------------------------------
+
+template <class Q, class Open>
+static double pingpong_p50_us(Q &to, Q &back, Open open_to, Open open_back, size_t size,
+                              long n) {
+    pid_t pid = fork();
+    if (pid == 0) {
+        auto a = open_to();
+        auto b = open_back();
+        std::vector<char> buf(8192), msg(size, 'p');
+        for (long i = 0; i < n; i++) {
+            a.receive(buf.data(), buf.size());
+            // echo back through the second queue
+            b.send(msg.data(), size);
+        }
+        _exit(0);
+    }
+    std::vector<double> rtt;
+    rtt.reserve(n);
+    std::vector<char> msg(size, 'p'), buf(8192);
+    for (long i = 0; i < n; i++) {
+        double t0 = wall_ns();
+        to.send(msg.data(), size);
+        back.receive(buf.data(), buf.size());
+        rtt.push_back((wall_ns() - t0) / 1000.0);
+    }
+    int st = 0;
+    waitpid(pid, &st, 0);
+    std::nth_element(rtt.begin(), rtt.begin() + rtt.size() / 2, rtt.end());
+    return rtt[rtt.size() / 2];
+}
+
+struct PmqOpenRW {
+    std::string name;
+    struct H {
+        pmq_queue *q = nullptr;
+        H(const std::string &n) {
+            pmq_options o;
+            pmq_options_init(&o);
+            o.backend = PMQ_BACKEND_SHM;
+            if (pmq_queue_open(n.c_str(), &o, &q) != PMQ_STATUS_OK) die("child open");
+        }
+        void receive(char *buf, size_t len) {
+            size_t n = 0;
+            pmq_queue_receive(q, (uint8_t *)buf, len, &n, nullptr);
+        }
+        void send(const char *m, size_t n) { pmq_queue_send(q, (const uint8_t *)m, n, 1); }
+    };
+    H operator()() const { return H(name); }
+};
+
+struct BoostOpenRW {
+    std::string name;
+    struct H {
+        bip::message_queue q;
+        H(const std::string &n) : q(bip::open_only, n.c_str()) {}
+        void receive(char *buf, size_t len) {
+            bip::message_queue::size_type got;
+            unsigned prio;
+            q.receive(buf, len, got, prio);
+        }
+        void send(const char *m, size_t n) { q.send(m, n, 1); }
+    };
+    H operator()() const { return H(name); }
+};
+
+static void pingpongs() {
+    long n = quick ? 500 : 20000;
+    for (size_t size : SIZES) {
+        Pmq pa("ppa", 10, 8192), pb("ppb", 10, 8192);
+        Boost ba("ppa", 10, 8192), bb("ppb", 10, 8192);
+        for (int r = 0; r < reps; r++) {
+            sample("shm_pp_p50", size, "pmq",
+                   pingpong_p50_us(pa, pb, PmqOpenRW{pa.name}, PmqOpenRW{pb.name}, size, n));
+            sample("shm_pp_p50", size, "base",
+                   pingpong_p50_us(ba, bb, BoostOpenRW{ba.name}, BoostOpenRW{bb.name}, size, n));
+        }
+    }
+}
+
+// ---- a process killed while it uses the queue --------------------------------
+
+// A child hammers the queue (send + receive); it is SIGKILLed at an instant
+// that varies per round; then the parent tries one send with a deadline of
+// `bound_ms`. Returns the microseconds the parent's first call took, or -1
+// if it did not complete within the bound (the queue is stuck), over up to
+// `rounds` kills: the worst round.
+static double after_kill_pmq(int rounds, int bound_ms) {
+    double worst = 0;
+    for (int r = 0; r < rounds; r++) {
+        Pmq p("kill", 10, 64);
+        pid_t pid = fork();
+        if (pid == 0) {
+            pmq_options o;
+            pmq_options_init(&o);
+            o.backend = PMQ_BACKEND_SHM;
+            pmq_queue *c = nullptr;
+            if (pmq_queue_open(p.name.c_str(), &o, &c) != PMQ_STATUS_OK) _exit(1);
+            uint8_t buf[64];
+            size_t n;
+            for (;;) {
+                pmq_queue_send_timeout(c, buf, 32, 0, 0);
+                pmq_queue_receive_timeout(c, buf, sizeof buf, &n, nullptr, 0);
+            }
+        }
+        usleep(2000 + (r * 997) % 5000);
+        kill(pid, SIGKILL);
+        waitpid(pid, nullptr, 0);
+        uint8_t m[32] = {0};
+        double t0 = wall_ns();
+        int st = pmq_queue_send_timeout(p.q, m, sizeof m, 0, bound_ms / 1000.0);
+        double us = (wall_ns() - t0) / 1000.0;
+        if (st != PMQ_STATUS_OK && st != PMQ_STATUS_TIMED_OUT && st != PMQ_STATUS_WOULD_BLOCK)
+            return -1;
+        if (st == PMQ_STATUS_TIMED_OUT) return -1;  // full for the whole bound: stuck
+        worst = std::max(worst, us);
+    }
+    return worst;
+}
+
+static double after_kill_boost(int rounds, int bound_ms) {
+    double worst = 0;
+    for (int r = 0; r < rounds; r++) {
+        Boost b("kill", 10, 64);
+        pid_t pid = fork();
+        if (pid == 0) {
+            bip::message_queue c(bip::open_only, b.name.c_str());
+            char buf[64] = {0};
+            bip::message_queue::size_type got;
+            unsigned prio;
+            for (;;) {
+                c.try_send(buf, 32, 0);
+                c.try_receive(buf, sizeof buf, got, prio);
+            }
+        }
+        usleep(2000 + (r * 997) % 5000);
+        kill(pid, SIGKILL);
+        waitpid(pid, nullptr, 0);
+        // The parent's call runs in a child of its own, killed after the
+        // bound: a queue whose lock died with its holder would hang it.
+        double t0 = wall_ns();
+        pid_t probe = fork();
+        if (probe == 0) {
+            char m[32] = {0};
+            auto deadline = boost::posix_time::microsec_clock::universal_time() +
+                            boost::posix_time::milliseconds(bound_ms);
+            _exit(b.q->timed_send(m, sizeof m, 0, deadline) ? 0 : 3);
+        }
+        int st = 0;
+        pid_t done = 0;
+        while ((done = waitpid(probe, &st, WNOHANG)) == 0 && wall_ns() - t0 < bound_ms * 2e6) {
+            usleep(1000);
+        }
+        if (done == 0) {
+            kill(probe, SIGKILL);
+            waitpid(probe, nullptr, 0);
+            return -1;  // hung: no progress within the bound
+        }
+        if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) return -1;
+        worst = std::max(worst, (wall_ns() - t0) / 1000.0);
+    }
+    return worst;
+}
+
+static void kills() {
+    int rounds = quick ? 3 : 20, bound_ms = quick ? 300 : 2000;
+    double p = after_kill_pmq(rounds, bound_ms);
+    double b = after_kill_boost(rounds, bound_ms);
+    // -1 = stuck: reported as the bound (the bench's own limit).
+    sample("shm_after_kill", 16, "pmq", p < 0 ? bound_ms * 1000.0 : p);
+    sample("shm_after_kill", 16, "base", b < 0 ? bound_ms * 1000.0 : b);
+    std::printf("I\tshm_after_kill_pmq\t%s\n", p < 0 ? "stuck (no progress within the bound)"
+                                                    : "recovered");
+    std::printf("I\tshm_after_kill_boost\t%s\n", b < 0 ? "hangs (no progress within the bound)"
+                                                      : "recovered");
+}
+
+int main(int argc, char **argv) {
+    for (int i = 1; i < argc; i++) {
+        if (!std::strcmp(argv[i], "-q")) quick = true;
+        if (!std::strcmp(argv[i], "-r") && i + 1 < argc) reps = std::atoi(argv[++i]);
+    }
+    if (quick) reps = std::min(reps, 2);
+    pairs();
+    throughputs();
+    pingpongs();
+    kills();
+    return 0;
+}
