@@ -16,7 +16,8 @@ def test_all_reference_names_exist():
     for name in ["MessageQueue", "unlink_message_queue", "Error", "BusyError",
                  "ExistentialError", "PermissionsError", "SignalError", "O_CREAT", "O_EXCL",
                  "O_CREX", "MESSAGE_QUEUES_SUPPORTED", "QUEUE_MESSAGES_MAX_DEFAULT",
-                 "QUEUE_MESSAGE_SIZE_MAX_DEFAULT", "QUEUE_PRIORITY_MAX"]:
+                 "QUEUE_MESSAGE_SIZE_MAX_DEFAULT", "QUEUE_PRIORITY_MAX", "O_NONBLOCK",
+                 "O_RDONLY", "O_WRONLY", "O_RDWR", "USER_SIGNAL_MIN", "USER_SIGNAL_MAX"]:
         assert hasattr(pmq, name), name
         assert name in pmq.__all__
         assert name in dir(pmq)
@@ -27,6 +28,34 @@ def test_flag_values_are_the_os_ones():
     assert pmq.O_CREAT == os.O_CREAT
     assert pmq.O_EXCL == os.O_EXCL
     assert pmq.O_CREX == os.O_CREAT | os.O_EXCL
+    assert pmq.O_NONBLOCK == os.O_NONBLOCK
+    assert (pmq.O_RDONLY, pmq.O_WRONLY, pmq.O_RDWR) == (os.O_RDONLY, os.O_WRONLY, os.O_RDWR)
+    import signal
+    assert (pmq.USER_SIGNAL_MIN, pmq.USER_SIGNAL_MAX) == (signal.SIGRTMIN, signal.SIGRTMAX)
+
+
+def test_o_nonblock_opens_a_non_blocking_handle(qname):
+    q = pmq.MessageQueue(qname, pmq.O_CREX | pmq.O_NONBLOCK, max_messages=2,
+                         max_message_size=16)
+    try:
+        assert q.block is False
+        with pytest.raises(pmq.BusyError):
+            q.receive()  # no timeout, but non-blocking: at once
+    finally:
+        q.close()
+
+
+def test_sizes_are_ignored_when_the_queue_exists(qname):
+    q = pmq.MessageQueue(qname, pmq.O_CREX, max_messages=3, max_message_size=40)
+    try:
+        # As posix_ipc and the kernel: O_CREAT on an existing queue ignores them.
+        q2 = pmq.MessageQueue(qname, pmq.O_CREAT, max_messages=0, max_message_size=-1)
+        assert (q2.max_messages, q2.max_message_size) == (3, 40)
+        q2.close()
+        with pytest.raises(pmq.ExistentialError):
+            pmq.MessageQueue(qname, pmq.O_CREX, max_messages=0, max_message_size=0)
+    finally:
+        q.close()
 
 
 def test_supported_on_linux():

@@ -35,6 +35,7 @@ import glob as _glob
 import itertools as _itertools
 import operator as _operator
 import os as _os
+import signal as _signal
 import threading as _threading
 import warnings as _warnings
 
@@ -67,6 +68,12 @@ __all__ = [
     "O_CREAT",
     "O_EXCL",
     "O_CREX",
+    "O_NONBLOCK",
+    "O_RDONLY",
+    "O_WRONLY",
+    "O_RDWR",
+    "USER_SIGNAL_MIN",
+    "USER_SIGNAL_MAX",
     "MESSAGE_QUEUES_SUPPORTED",
     "QUEUE_MESSAGES_MAX_DEFAULT",
     "QUEUE_MESSAGE_SIZE_MAX_DEFAULT",
@@ -81,6 +88,15 @@ LIBPMQ_VERSION = _ffi.string(_lib.pmq_version()).decode("ascii")
 O_CREAT = _lib.PMQ_O_CREAT
 O_EXCL = _lib.PMQ_O_EXCL
 O_CREX = O_CREAT | O_EXCL
+#: In flags: open the handle with block = False, as posix_ipc passes it to mq_open.
+O_NONBLOCK = _lib.PMQ_O_NONBLOCK
+#: posix_ipc exports these too (access is chosen with read= / write= here).
+O_RDONLY = _os.O_RDONLY
+O_WRONLY = _os.O_WRONLY
+O_RDWR = _os.O_RDWR
+#: The range of real-time signals, for request_notification (posix_ipc's names).
+USER_SIGNAL_MIN = int(_signal.SIGRTMIN)
+USER_SIGNAL_MAX = int(_signal.SIGRTMAX)
 MESSAGE_QUEUES_SUPPORTED = bool(_lib.pmq_message_queues_supported())
 QUEUE_PRIORITY_MAX = int(_lib.pmq_priority_max())
 
