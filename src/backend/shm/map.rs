@@ -54,12 +54,11 @@ impl Mapping {
         })
     }
 
-    #[inline]
+    #[inline(always)]
     fn at(&self, off: usize, size: usize) -> *mut u8 {
-        assert!(
-            off % size == 0 && off.checked_add(size).is_some_and(|e| e <= self.len),
-            "shared-memory offset {off} out of bounds"
-        );
+        if off % size != 0 || off.checked_add(size).map_or(true, |e| e > self.len) {
+            out_of_bounds(off);
+        }
         // SAFETY: checked to lie inside the mapping.
         unsafe { self.base.add(off) }
     }
@@ -109,6 +108,15 @@ impl Mapping {
         // SAFETY: checked to lie inside the mapping.
         unsafe { self.base.add(off) }
     }
+}
+
+/// An offset outside the mapping: a bug in pmq (every index read from the
+/// file is checked before it becomes an offset), so it panics, which the C
+/// boundary turns into PMQ_STATUS_PANIC.
+#[cold]
+#[inline(never)]
+fn out_of_bounds(off: usize) -> ! {
+    panic!("shared-memory offset {off} out of bounds")
 }
 
 impl Drop for Mapping {

@@ -140,13 +140,18 @@ impl Mapping {
     /// After a message moved (under the lock): bump the word, and wake its
     /// waiters only if one registered (a wake with nobody waiting costs a
     /// system call). The waker clears the registration.
+    #[inline]
     fn moved(&self, word: usize, waiters: usize, w: &mut bool, changed: &mut bool) {
         let m = self;
-        m.u32(word).fetch_add(1, Ordering::SeqCst);
-        if m.u32(waiters).swap(0, Ordering::SeqCst) != 0 {
+        // Waiters register and read the word under the lock we hold, so with
+        // none registered nobody needs the word to change (and the hot path
+        // pays two plain loads, no atomic read-modify-write).
+        if m.u32(waiters).load(Ordering::Relaxed) != 0 {
+            m.u32(word).fetch_add(1, Ordering::SeqCst);
+            m.u32(waiters).store(0, Ordering::SeqCst);
             *w = true;
         }
-        if m.u32(OFF_CHANGE_WAITERS).load(Ordering::SeqCst) != 0 {
+        if m.u32(OFF_CHANGE_WAITERS).load(Ordering::Relaxed) != 0 {
             m.u32(OFF_CHANGE_WAITERS).store(0, Ordering::SeqCst);
             m.u32(OFF_CHANGE_WORD).fetch_add(1, Ordering::SeqCst);
             *changed = true;
@@ -154,6 +159,7 @@ impl Mapping {
     }
 
     /// Highest non-empty priority (the bitmap is consistent under the lock).
+    #[inline]
     fn top_priority(&self) -> Option<u32> {
         let m = self;
         let l0 = m.u64(OFF_BITMAP_L0).load(Ordering::Relaxed);
@@ -173,6 +179,7 @@ impl Mapping {
         Some((w * 64 + 63 - l2.leading_zeros() as usize) as u32)
     }
 
+    #[inline]
     fn set_bit(&self, p: u32, on: bool) {
         let m = self;
         let w = p as usize / 64;
@@ -197,6 +204,7 @@ impl Mapping {
     }
 
     /// Appends slot `s` (READY, priority `p`) to its priority's list.
+    #[inline]
     fn link(&self, s: u32, p: u32) -> Result<()> {
         let m = self;
         let sh = &self.shape;
@@ -217,15 +225,22 @@ impl Mapping {
     }
 
     /// A stored slot reference (index + 1), checked.
+    #[inline]
     fn index(&self, stored: u32) -> Result<u32> {
         if stored == 0 || stored as u64 > self.shape.max_messages {
-            Err(describe::corrupt(&format!(
-                "a slot reference {stored} is outside 1..={}",
-                self.shape.max_messages
-            )))
+            Err(self.bad_index(stored))
         } else {
             Ok(stored - 1)
         }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn bad_index(&self, stored: u32) -> Error {
+        describe::corrupt(&format!(
+            "a slot reference {stored} is outside 1..={}",
+            self.shape.max_messages
+        ))
     }
 
     /// Rebuilds the free stack, the lists, the bitmap and the count from
