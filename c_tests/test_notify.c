@@ -322,6 +322,33 @@ static void closing_any_descriptor_drops_registration(void) {
     cb_destroy(&s);
 }
 
+/* An open that fails without opening a descriptor of the queue must not
+ * cost this process its registration: O_CREX on an existing queue with sizes
+ * that could not create one (EXISTS) and O_CREAT of a missing queue with such
+ * sizes (INVALID_ARGUMENT) both leave the callback armed. */
+static void failed_opens_keep_registration(void) {
+    const char *name = test_queue_name("nkeep");
+    pmq_queue *q = open_small(name, PMQ_O_CREX);
+    if (!q) return;
+    struct cb_state s;
+    cb_init(&s, q);
+    CHECK_OK(pmq_queue_notify_callback(q, on_message, &s));
+    pmq_options bad = test_options(PMQ_O_CREX, 0, 0);
+    pmq_queue *none = NULL;
+    CHECK_STATUS(pmq_queue_open(name, &bad, &none), PMQ_STATUS_EXISTS);
+    CHECK(none == NULL);
+    bad.flags = PMQ_O_CREX;
+    bad.max_messages = -1;
+    bad.max_message_size = 16;
+    CHECK_STATUS(pmq_queue_open(name, &bad, &none), PMQ_STATUS_EXISTS);
+    CHECK(notify_pid(name) == (long)getpid()); /* still ours */
+    send_byte(q, 'x');
+    CHECK(wait_calls(&s, 1, 2000));
+    CHECK_OK(pmq_queue_unlink(q));
+    pmq_queue_free(q);
+    cb_destroy(&s);
+}
+
 /* ---- lifetime safety ----------------------------------------------------- */
 
 static void free_while_armed(void) {
@@ -491,6 +518,7 @@ int main(void) {
     callback_rearm_ten_cycles();
     cancel_is_harmless();
     closing_any_descriptor_drops_registration();
+    failed_opens_keep_registration();
     free_while_armed();
     free_while_running();
     close_from_inside_callback();

@@ -351,19 +351,28 @@ impl OpenOptions {
 
     /// Creating with these sizes would fail with `sizes`: open `name` if it
     /// exists instead (exclusive creation: it exists), else report `sizes`.
+    /// Exclusive creation asks the backend whether the queue exists without
+    /// opening it: opening and closing a descriptor of a kernel queue would
+    /// drop this process's notification registration on it.
     fn open_existing_or(&self, name: &str, sizes: Error) -> Result<Queue> {
+        if self.flags & O_EXCL != 0 {
+            return match self.backend.exists(name) {
+                Ok(true) => Err(Error::new(
+                    ErrorKind::Exists,
+                    format!(
+                        "queue {name} already exists and exclusive creation (O_EXCL) was asked \
+                         for (its sizes would have been invalid too: {})",
+                        sizes.detail()
+                    ),
+                )
+                .with_errno(libc::EEXIST)),
+                Ok(false) => Err(sizes),
+                Err(e) => Err(e),
+            };
+        }
         let mut existing = self.clone();
         existing.flags &= !O_CREX;
         match existing.open_named(name.to_owned()) {
-            Ok(_) if self.flags & O_EXCL != 0 => Err(Error::new(
-                ErrorKind::Exists,
-                format!(
-                    "queue {name} already exists and exclusive creation (O_EXCL) was asked for \
-                     (its sizes would have been invalid too: {})",
-                    sizes.detail()
-                ),
-            )
-            .with_errno(libc::EEXIST)),
             Ok(q) => Ok(q),
             Err(e) if e.kind() == ErrorKind::NotFound => Err(sizes),
             Err(e) => Err(e),
@@ -605,8 +614,13 @@ impl Queue {
     }
 
     /// For a shared-memory handle: the receipt the previous holder of its
-    /// opener record left (the last message that holder took, possibly
-    /// just before it died). None for the kernel backend or a fresh record.
+    /// opener record left when it went away without closing (killed, or
+    /// exited with the handle open): the last message that holder took,
+    /// possibly just before it died. It stays in the record until this
+    /// handle's first receive or its close, so if this process is killed
+    /// before it acted on it, the next holder inherits it again (a receipt
+    /// may be reported more than once, never lost). None for the kernel
+    /// backend, a fresh record, or one whose holder closed cleanly.
     pub fn inherited_receipt(&self) -> Option<Receipt> {
         match &self.backend {
             Backend::Shm(q) => q.inherited_receipt(),

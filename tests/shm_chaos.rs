@@ -99,6 +99,13 @@ fn chaos_child() {
     let q = OpenOptions::new().backend(SHM).open(Some(name)).unwrap();
     let who: u8 = who.parse().unwrap();
     let inc: u16 = inc.parse().unwrap();
+    // Whoever claims a dead opener's record inherits its receipt, a
+    // producer as well as a consumer: both log it, or a message a killed
+    // consumer took would look lost once a producer reused its record.
+    if let Some(id) = q.inherited_receipt().and_then(|r| decode_head(&r.head)) {
+        let mut log = append(&dir.join(format!("taken.{}{who}.{inc}.receipt", &role[..1])));
+        log_line(&mut log, format!("R {} {} {}", id.0, id.1, id.2));
+    }
     if role == "producer" {
         let mut log = append(&dir.join(format!("sent.{who}")));
         for i in 0u32.. {
@@ -117,11 +124,6 @@ fn chaos_child() {
         }
     } else {
         let mut log = append(&dir.join(format!("taken.{who}.{inc}")));
-        if let Some(r) = q.inherited_receipt() {
-            if let Some(id) = decode_head(&r.head) {
-                log_line(&mut log, format!("R {} {} {}", id.0, id.1, id.2));
-            }
-        }
         let mut buf = [0u8; SIZE];
         loop {
             if let Ok((n, prio)) = q.receive(&mut buf, Timeout::After(Duration::from_millis(50))) {

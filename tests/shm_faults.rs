@@ -74,6 +74,13 @@ fn fault_child() {
         "open" => {
             open(name);
         }
+        "open-and-die" => {
+            // Opens (inheriting whatever receipt its record holds) and is
+            // killed before it receives or closes.
+            let _q = open(name);
+            // SAFETY: raising a signal has no memory-safety preconditions.
+            unsafe { libc::raise(libc::SIGKILL) };
+        }
         _ => unreachable!(),
     }
     // Reaching here means the kill point was not hit.
@@ -254,4 +261,32 @@ fn every_kill_point_leaves_a_consistent_queue() {
     }
     assert_eq!(tried, points.len());
     eprintln!("shm fault injection: {tried} kill points, each killed once");
+}
+
+#[test]
+fn a_receipt_outlives_an_heir_killed_before_it_acted_and_a_clean_close_clears_it() {
+    let (q, n) = prefilled("receipt");
+    let _guard = Unlink(vec![n.clone()]);
+    // A receiver dies right after it took "b" (priority 5): its record
+    // keeps the receipt.
+    kill_at("receive.committed", "receive", &n);
+    // The next opener claims that record (the lowest free one) and is
+    // killed before it received anything or closed: the receipt stays.
+    kill_at("send.locked", "open-and-die", &n);
+    let heir = open(&n);
+    let r = heir
+        .inherited_receipt()
+        .expect("the receipt of the killed receiver is gone");
+    assert_eq!((r.len, r.priority, &r.head[..2]), (1, 5, &b"b\0"[..]));
+    // A clean close means every message taken was handed over: no receipt.
+    drop(heir);
+    let next = open(&n);
+    assert_eq!(
+        next.inherited_receipt(),
+        None,
+        "a clean close left a receipt"
+    );
+    // A receive replaces an inherited receipt with the handle's own.
+    drop(next);
+    check(&q, "receipt", &[(b"a", 1), (b"c", 1)], 3, 1);
 }

@@ -132,6 +132,10 @@ impl QueueBackend for FakeQueue {
         })
     }
 
+    fn exists(name: &str) -> Result<bool> {
+        Ok(table().contains_key(name))
+    }
+
     fn unlink(name: &str) -> Result<()> {
         match table().remove(name) {
             Some(_) => Ok(()),

@@ -30,7 +30,7 @@
 use std::os::fd::RawFd;
 use std::time::Duration;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 
 #[cfg(test)]
 pub(crate) mod fake;
@@ -131,6 +131,11 @@ pub(crate) trait QueueBackend: Sized + Send + Sync {
     fn open(req: &OpenRequest<'_>) -> Result<Self>;
     /// Removes a queue's name; open handles keep working.
     fn unlink(name: &str) -> Result<()>;
+    /// Whether a queue called `name` exists, asked without opening it (a
+    /// kernel queue's registration is dropped when its owner closes any
+    /// descriptor of it, so a probe that opened and closed one would cost
+    /// the caller its notification).
+    fn exists(name: &str) -> Result<bool>;
 
     /// Sends one message without waiting.
     fn try_send(&self, msg: &[u8], priority: u32, will_wait: bool) -> Attempt<()>;
@@ -259,6 +264,10 @@ impl BackendKind {
         dispatch_kind!(self, B => B::unlink(name))
     }
 
+    pub(crate) fn exists(self, name: &str) -> Result<bool> {
+        dispatch_kind!(self, B => B::exists(name))
+    }
+
     pub(crate) fn busy_error(self, name: &str, own: bool) -> Error {
         dispatch_kind!(self, B => B::busy_error(name, own))
     }
@@ -357,4 +366,20 @@ impl Deliveries {
     pub(crate) fn after_fork_in_child(&mut self) {
         self.kernel.after_fork_in_child();
     }
+}
+
+/// A failure to tell whether queue `name` exists (errno `errno`).
+pub(crate) fn exists_error(errno: i32, name: &str) -> Error {
+    let kind = match errno {
+        libc::EACCES | libc::EPERM => ErrorKind::Permission,
+        _ => ErrorKind::Os,
+    };
+    Error::new(
+        kind,
+        format!(
+            "could not tell whether queue {name} exists: {}",
+            crate::error::errno_text(errno)
+        ),
+    )
+    .with_errno(errno)
 }

@@ -145,6 +145,25 @@ impl QueueBackend for KernelQueue {
         mqueue::mq_unlink(name).map_err(|e| describe_unlink_error(e, name))
     }
 
+    /// Exclusive creation with sizes the kernel refuses: EEXIST if the
+    /// queue exists (checked first), EINVAL if not, and nothing is created
+    /// or opened either way.
+    fn exists(name: &str) -> Result<bool> {
+        let attr = MqAttr::new(0, 0, 0, 0);
+        let flags = MQ_OFlag::O_RDONLY | MQ_OFlag::O_CREAT | MQ_OFlag::O_EXCL | MQ_OFlag::O_CLOEXEC;
+        match mqueue::mq_open(name, flags, Mode::S_IRUSR, Some(&attr)) {
+            Err(Errno::EEXIST) => Ok(true),
+            Err(Errno::EINVAL) => Ok(false),
+            Err(e) => Err(super::exists_error(e as i32, name)),
+            Ok(mqd) => {
+                // A kernel that took zero sizes: undo the creation.
+                let _ = mqueue::mq_close(mqd);
+                let _ = mqueue::mq_unlink(name);
+                Ok(false)
+            }
+        }
+    }
+
     /// Closes every descriptor; later calls do nothing. The caller
     /// guarantees that no other call on this queue is in progress or will start.
     fn shutdown(&self) {

@@ -93,11 +93,14 @@ pub(crate) struct ShmQueue {
     inherited: Option<crate::queue::Receipt>,
 }
 
-/// Reads and clears the receipt in opener record `i` (just claimed, so no
-/// one else writes it): the last message its previous holder took.
-fn take_receipt(m: &Mapping, i: u32) -> Option<crate::queue::Receipt> {
+/// Reads the receipt in opener record `i` (just claimed, so no one else
+/// writes it): the last message its previous holder took before it went
+/// away without closing. The receipt stays in the record until this
+/// handle's first receive replaces it or a clean close clears it, so a
+/// holder killed before it acted on an inherited receipt passes it on.
+fn read_receipt(m: &Mapping, i: u32) -> Option<crate::queue::Receipt> {
     let rec = m.shape.opener(i);
-    let seq = m.u64(rec + OPENER_RECEIPT_SEQ).swap(0, Ordering::Relaxed);
+    let seq = m.u64(rec + OPENER_RECEIPT_SEQ).load(Ordering::Relaxed);
     if seq == 0 {
         return None;
     }
@@ -471,6 +474,13 @@ impl ShmQueue {
 impl Drop for ShmQueue {
     fn drop(&mut self) {
         self.readiness.stop(&self.map);
+        // A clean close: every message this handle took was handed to its
+        // caller, so the record keeps no receipt for the next holder. (A
+        // killed holder never gets here and leaves its receipt.)
+        let rec = self.map.shape.opener(self.opener);
+        self.map
+            .u64(rec + OPENER_RECEIPT_SEQ)
+            .store(0, Ordering::Relaxed);
     }
 }
 
@@ -490,7 +500,7 @@ impl QueueBackend for ShmQueue {
     fn open(req: &OpenRequest<'_>) -> Result<ShmQueue> {
         let map = describe::open_file(req)?;
         let opener = sync::claim_opener(&map)?;
-        let inherited = take_receipt(&map, opener);
+        let inherited = read_receipt(&map, opener);
         Ok(ShmQueue {
             map: Arc::new(map),
             opener,
@@ -499,6 +509,17 @@ impl QueueBackend for ShmQueue {
             closing: AtomicBool::new(false),
             readiness: readiness::Readiness::new(),
         })
+    }
+
+    fn exists(name: &str) -> Result<bool> {
+        match std::fs::symlink_metadata(path_of(name)) {
+            Ok(_) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(crate::backend::exists_error(
+                e.raw_os_error().unwrap_or(0),
+                name,
+            )),
+        }
     }
 
     fn unlink(name: &str) -> Result<()> {
