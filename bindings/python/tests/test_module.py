@@ -17,7 +17,8 @@ def test_all_reference_names_exist():
                  "ExistentialError", "PermissionsError", "SignalError", "O_CREAT", "O_EXCL",
                  "O_CREX", "MESSAGE_QUEUES_SUPPORTED", "QUEUE_MESSAGES_MAX_DEFAULT",
                  "QUEUE_MESSAGE_SIZE_MAX_DEFAULT", "QUEUE_PRIORITY_MAX", "O_NONBLOCK",
-                 "O_RDONLY", "O_WRONLY", "O_RDWR", "USER_SIGNAL_MIN", "USER_SIGNAL_MAX"]:
+                 "O_RDONLY", "O_WRONLY", "O_RDWR", "USER_SIGNAL_MIN", "USER_SIGNAL_MAX",
+                 "O_TRUNC", "PAGE_SIZE"]:
         assert hasattr(pmq, name), name
         assert name in pmq.__all__
         assert name in dir(pmq)
@@ -32,6 +33,49 @@ def test_flag_values_are_the_os_ones():
     assert (pmq.O_RDONLY, pmq.O_WRONLY, pmq.O_RDWR) == (os.O_RDONLY, os.O_WRONLY, os.O_RDWR)
     import signal
     assert (pmq.USER_SIGNAL_MIN, pmq.USER_SIGNAL_MAX) == (signal.SIGRTMIN, signal.SIGRTMAX)
+
+
+def test_every_message_queue_name_of_posix_ipc_exists():
+    posix_ipc = pytest.importorskip("posix_ipc", reason="posix_ipc is not installed")
+    out_of_scope = {"Semaphore", "SharedMemory", "unlink_semaphore", "unlink_shared_memory",
+                    "SEMAPHORE_TIMEOUT_SUPPORTED", "SEMAPHORE_VALUE_SUPPORTED",
+                    "SEMAPHORE_VALUE_MAX"}
+    theirs = {n for n in dir(posix_ipc) if not n.startswith("_")} - out_of_scope
+    assert sorted(theirs - set(dir(pmq))) == []
+    for n in ("O_TRUNC", "PAGE_SIZE", "O_NONBLOCK", "USER_SIGNAL_MIN", "USER_SIGNAL_MAX"):
+        assert getattr(pmq, n) == getattr(posix_ipc, n), n
+    for n in ("MessageQueue", "BusyError"):
+        assert not hasattr(pmq, "Semaphore") and hasattr(pmq, n)
+    public = {n for n in dir(posix_ipc.MessageQueue) if not n.startswith("_")}
+    assert sorted(public - set(dir(pmq.MessageQueue))) == []
+
+
+def test_access_flags_and_o_trunc_as_posix_ipc(qname):
+    q = pmq.MessageQueue(qname, pmq.O_CREX | pmq.O_TRUNC, max_messages=2, max_message_size=16)
+    try:
+        # O_RDWR in flags widens a read-only handle's descriptor; sends still
+        # follow write=False (PermissionsError), as posix_ipc.
+        r = pmq.MessageQueue(qname, pmq.O_RDWR, write=False)
+        with pytest.raises(pmq.PermissionsError):
+            r.send(b"x")
+        r.close()
+        # O_WRONLY with O_RDWR is no access mode at all.
+        with pytest.raises(ValueError, match="O_WRONLY and O_RDWR"):
+            pmq.MessageQueue(qname, pmq.O_WRONLY)
+        w = pmq.MessageQueue(qname, pmq.O_WRONLY, read=False)
+        w.send(b"w")
+        w.close()
+        assert q.receive(0) == (b"w", 0)
+    finally:
+        q.close()
+
+
+def test_overflow_errors_as_posix_ipc(qname):
+    for kw in (dict(max_messages=2**63), dict(max_message_size=-2**63 - 1), dict(mode=2**31)):
+        with pytest.raises(OverflowError):
+            pmq.MessageQueue(qname, pmq.O_CREX, **kw)
+    with pytest.raises(pmq.ExistentialError):
+        pmq.MessageQueue(qname)  # nothing was created
 
 
 def test_o_nonblock_opens_a_non_blocking_handle(qname):

@@ -138,7 +138,7 @@ def test_longest_name_works():
     (dict(max_messages=0), ValueError, "max_messages"),
     (dict(max_messages=-1), ValueError, "max_messages"),
     (dict(max_messages=10**6), ValueError, "msg_max"),
-    (dict(max_messages=2**70), ValueError, "max_messages"),
+    (dict(max_messages=2**70), OverflowError, "max_messages"),
     (dict(max_message_size=0), ValueError, "max_message_size"),
     (dict(max_message_size=10**9), ValueError, "msgsize_max"),
     (dict(max_messages="4"), TypeError, "max_messages must be an integer"),
@@ -164,17 +164,32 @@ def test_read_only_and_write_only_handles(queue):
     r = pmq.MessageQueue(queue.name, read=True, write=False)
     w = pmq.MessageQueue(queue.name, read=False, write=True)
     try:
-        with pytest.raises(pmq.PermissionsError, match="without write"):
+        with pytest.raises(pmq.PermissionsError, match="write=False"):
             r.send(b"x")
-        with pytest.raises(pmq.PermissionsError, match="without read"):
+        with pytest.raises(pmq.PermissionsError, match="read=False"):
             w.receive(timeout=0)
+        # posix_ipc's order: access first, then the priority's range and
+        # the handle's state.
+        with pytest.raises(pmq.PermissionsError):
+            r.send(b"x", priority=-1)
+        with pytest.raises(pmq.PermissionsError):
+            r.send(b"x" * 1000)
         w.send(b"via w")
         assert r.receive() == (b"via w", 0)
         assert "read=True, write=False" in repr(r)
         assert "read=False, write=True" in repr(w)
-    finally:
         r.close()
         w.close()
+        with pytest.raises(pmq.PermissionsError):
+            r.send(b"x")
+        with pytest.raises(pmq.PermissionsError):
+            w.receive(timeout=0)
+    finally:
+        for h in (r, w):
+            try:
+                h.close()
+            except pmq.ExistentialError:
+                pass
 
 
 def test_read_write_are_per_handle(queue):

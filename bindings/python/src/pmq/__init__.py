@@ -33,6 +33,7 @@ import atexit as _atexit
 import ctypes as _ctypes
 import glob as _glob
 import itertools as _itertools
+import mmap as _mmap
 import operator as _operator
 import os as _os
 import signal as _signal
@@ -72,6 +73,8 @@ __all__ = [
     "O_RDONLY",
     "O_WRONLY",
     "O_RDWR",
+    "O_TRUNC",
+    "PAGE_SIZE",
     "USER_SIGNAL_MIN",
     "USER_SIGNAL_MAX",
     "MESSAGE_QUEUES_SUPPORTED",
@@ -82,6 +85,9 @@ __all__ = [
 
 __version__ = "0.1.0"
 VERSION = __version__
+__author__ = "the pmq authors"
+__license__ = "MIT OR Apache-2.0"
+__copyright__ = "Copyright the pmq authors"
 #: The version of the bundled libpmq.
 LIBPMQ_VERSION = _ffi.string(_lib.pmq_version()).decode("ascii")
 
@@ -94,6 +100,12 @@ O_NONBLOCK = _lib.PMQ_O_NONBLOCK
 O_RDONLY = _os.O_RDONLY
 O_WRONLY = _os.O_WRONLY
 O_RDWR = _os.O_RDWR
+_O_ACCMODE = O_RDONLY | O_WRONLY | O_RDWR
+#: Accepted in flags and ignored, as mq_open does (posix_ipc exports it for
+#: its SharedMemory; pmq has only message queues).
+O_TRUNC = _os.O_TRUNC
+#: The memory page size (posix_ipc exports it for its SharedMemory).
+PAGE_SIZE = _mmap.PAGESIZE
 #: The range of real-time signals, for request_notification (posix_ipc's names).
 USER_SIGNAL_MIN = int(_signal.SIGRTMIN)
 USER_SIGNAL_MAX = int(_signal.SIGRTMAX)
@@ -233,11 +245,19 @@ def _name_arg(name):
     return b
 
 
-def _int_arg(what, value, lo, hi):
+def _int_arg(what, value, lo, hi, c_type=None):
+    """An integer argument in lo..hi. With c_type ("long", "int"): a value
+    that does not fit that C type is an OverflowError, as posix_ipc's
+    argument parsing raises (OverflowError is not a ValueError)."""
     try:
         v = _operator.index(value)
     except TypeError:
         raise TypeError("%s must be an integer, not %s" % (what, type(value).__name__)) from None
+    if c_type is not None:
+        bits = 63 if c_type == "long" else 31
+        if not -(1 << bits) <= v < (1 << bits):
+            raise OverflowError("%s %d is too large to convert to a C %s; it must be in %d..%d"
+                                % (what, v, c_type, lo, hi))
     if v < lo or v > hi:
         raise ValueError("%s must be in %d..%d, not %d" % (what, lo, hi, v))
     return v
@@ -363,15 +383,33 @@ class MessageQueue(_fast.QueueBase):
             self._closed = True
             self._current = None
         flags = _int_arg("flags", flags, -_INT_MAX - 1, _INT_MAX)
-        mode = _int_arg("mode", mode, 0, 0xFFFFFFFF)
+        mode = _int_arg("mode", mode, 0, _INT_MAX, "int")
         if max_messages is _MAX_MESSAGES_DEFAULT:
             max_messages = _lib.pmq_queue_messages_max_default()
         if max_message_size is _MAX_MESSAGE_SIZE_DEFAULT:
             max_message_size = _lib.pmq_queue_message_size_max_default()
-        max_messages = _int_arg("max_messages", max_messages, -_INT64_MAX - 1, _INT64_MAX)
-        max_message_size = _int_arg("max_message_size", max_message_size, -_INT64_MAX - 1, _INT64_MAX)
+        max_messages = _int_arg("max_messages", max_messages, -_INT64_MAX - 1, _INT64_MAX, "long")
+        max_message_size = _int_arg("max_message_size", max_message_size, -_INT64_MAX - 1,
+                                    _INT64_MAX, "long")
         read = bool(read)
         write = bool(write)
+        # posix_ipc ORs the access that read/write ask for into flags and
+        # passes them to mq_open: O_RDONLY / O_WRONLY / O_RDWR in flags widen
+        # what the descriptor may do (send/receive still follow read/write),
+        # and O_WRONLY with O_RDWR is EINVAL. O_TRUNC means nothing to a
+        # message queue (mq_open ignores it): accepted and ignored.
+        access = flags & _O_ACCMODE
+        flags &= ~(_O_ACCMODE | O_TRUNC)
+        if read and write:
+            access |= O_RDWR
+        elif write:
+            access |= O_WRONLY
+        if access == O_WRONLY | O_RDWR:
+            raise ValueError("flags asks for O_WRONLY and O_RDWR together (with read=%s, "
+                             "write=%s): give at most one access mode, or none and choose with "
+                             "read= / write=" % (read, write))
+        open_read = access != O_WRONLY
+        open_write = access != O_RDONLY
         cbackend = _backend_arg(backend)
         if not (read or write):
             raise ValueError("At least one of read or write must be True")
@@ -391,8 +429,8 @@ class MessageQueue(_fast.QueueBase):
             self._close(quiet=True)
         out = _new("pmq_queue **")
         attrs = _new("int64_t[2]")
-        r = _lib.pmq_py_open(cname, flags, mode, max_messages, max_message_size, read, write,
-                             cbackend, out, attrs)
+        r = _lib.pmq_py_open(cname, flags, mode, max_messages, max_message_size, open_read,
+                             open_write, cbackend, out, attrs)
         if r:
             raise _error(r)
         # Freed (pmq_queue_free) when the last reference goes: this object's
@@ -407,7 +445,8 @@ class MessageQueue(_fast.QueueBase):
         self._write = write
         self._max_messages = int(attrs[0])
         self._max_message_size = int(attrs[1])
-        self._set_handle(int(_ffi.cast("uintptr_t", self._q)), self._max_message_size, self._q)
+        self._set_handle(int(_ffi.cast("uintptr_t", self._q)), self._max_message_size, self._q,
+                         (1 if read else 0) | (2 if write else 0))
         self._current = None  # the key of the live callback registration
 
     def __del__(self):

@@ -34,7 +34,11 @@ typedef struct {
     pmq_queue *q;
     PyObject *owner; /* keeps q allocated; NULL with q */
     Py_ssize_t max_message_size;
+    int access; /* ACCESS_READ | ACCESS_WRITE: the read= / write= it was opened with */
 } QueueBase;
+
+#define ACCESS_READ 1
+#define ACCESS_WRITE 2
 
 /* Sets the exception for the pmq call that just failed with `st`. */
 static PyObject *fail(int st)
@@ -57,6 +61,28 @@ static PyObject *fail(int st)
     }
     exc = PyObject_CallFunction(error_factory, "iiO", st, err, detail);
     Py_DECREF(detail);
+    if (exc == NULL)
+        return NULL;
+    PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+    Py_DECREF(exc);
+    return NULL;
+}
+
+/*
+ * PermissionsError for a handle opened without the access a call needs.
+ * Checked before the priority's range and before the handle's state, in
+ * posix_ipc's order: a send through a read-only handle is a PermissionsError
+ * even with a bad priority or after close().
+ */
+static PyObject *not_permitted(const char *detail)
+{
+    PyObject *exc;
+
+    if (error_factory == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, detail);
+        return NULL;
+    }
+    exc = PyObject_CallFunction(error_factory, "iiy", PMQ_STATUS_PERMISSION, 0, detail);
     if (exc == NULL)
         return NULL;
     PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
@@ -116,11 +142,13 @@ static int parse_timeout(PyObject *o, double *out)
             }
         }
     }
-    if (isnan(t) || t < 0) {
+    if (t < 0) {
         PyErr_Format(PyExc_ValueError,
                      "The timeout must be None or a non-negative number of seconds, not %R", o);
         return -1;
     }
+    /* NaN is reported by nan_timeout() where posix_ipc meets it: at the
+     * system call, after the priority and the handle's access. */
     *out = t > FOREVER ? -1.0 : t;
     return 0;
 
@@ -130,7 +158,22 @@ not_a_number:
     return -1;
 }
 
-static int parse_priority(PyObject *o, uint32_t *out)
+/*
+ * The priority as a C long, as posix_ipc parses it: TypeError for a
+ * non-integer, OverflowError beyond a C long. Its range is checked later
+ * (check_priority), after the handle's access, as posix_ipc does.
+ */
+/* The ValueError for a NaN timeout (parse_timeout let it through). */
+static int nan_timeout(double timeout)
+{
+    if (!isnan(timeout))
+        return 0;
+    PyErr_SetString(PyExc_ValueError,
+                    "The timeout must be None or a non-negative number of seconds, not nan");
+    return -1;
+}
+
+static int parse_priority(PyObject *o, long long *out)
 {
     long long p;
     int overflow = 0;
@@ -153,11 +196,24 @@ static int parse_priority(PyObject *o, uint32_t *out)
     Py_DECREF(index);
     if (p == -1 && PyErr_Occurred())
         return -1;
-    if (overflow || p < 0 || p > (long long)pmq_priority_max()) {
+    if (overflow) {
+        PyErr_Format(PyExc_OverflowError,
+                     "The priority %R is too large to convert to a C long; it must be "
+                     "0..QUEUE_PRIORITY_MAX (%u)",
+                     o, (unsigned)pmq_priority_max());
+        return -1;
+    }
+    *out = p;
+    return 0;
+}
+
+static int check_priority(long long p, uint32_t *out)
+{
+    if (p < 0 || p > (long long)pmq_priority_max()) {
         PyErr_Format(PyExc_ValueError,
                      "The priority must be a positive number no greater than "
-                     "QUEUE_PRIORITY_MAX (%u), not %R",
-                     (unsigned)pmq_priority_max(), o);
+                     "QUEUE_PRIORITY_MAX (%u), not %lld",
+                     (unsigned)pmq_priority_max(), p);
         return -1;
     }
     *out = (uint32_t)p;
@@ -222,6 +278,7 @@ static PyObject *QueueBase_send(QueueBase *self, PyObject *const *args, Py_ssize
     const char *data;
     Py_ssize_t len;
     double timeout;
+    long long requested_priority = 0;
     uint32_t priority;
     pmq_queue *q;
     pmq_status st;
@@ -251,7 +308,15 @@ static PyObject *QueueBase_send(QueueBase *self, PyObject *const *args, Py_ssize
                             "The message must be bytes, a bytes-like object or str, not %s",
                             Py_TYPE(message)->tp_name);
     }
-    if (parse_timeout(timeout_obj, &timeout) < 0 || parse_priority(priority_obj, &priority) < 0)
+    if (parse_timeout(timeout_obj, &timeout) < 0 ||
+        parse_priority(priority_obj, &requested_priority) < 0)
+        goto error;
+    if (self->q != NULL && !(self->access & ACCESS_WRITE)) {
+        not_permitted("this handle was opened with write=False, so it cannot send; open the "
+                      "queue again with write=True");
+        goto error;
+    }
+    if (check_priority(requested_priority, &priority) < 0 || nan_timeout(timeout) < 0)
         goto error;
 
     q = self->q;
@@ -302,6 +367,11 @@ static PyObject *QueueBase_receive(QueueBase *self, PyObject *const *args, Py_ss
         return NULL;
     if (parse_timeout(timeout_obj, &timeout) < 0)
         return NULL;
+    if (self->q != NULL && !(self->access & ACCESS_READ))
+        return not_permitted("this handle was opened with read=False, so it cannot receive; "
+                             "open the queue again with read=True");
+    if (nan_timeout(timeout) < 0)
+        return NULL;
     if (size > sizeof stack) {
         buf = PyMem_RawMalloc(size);
         if (buf == NULL)
@@ -351,7 +421,8 @@ static PyObject *QueueBase_receive(QueueBase *self, PyObject *const *args, Py_ss
 }
 
 /*
- * _set_handle(address: int, max_message_size: int, owner); address 0 (owner
+ * _set_handle(address: int, max_message_size: int, owner, access: int);
+ * access is ACCESS_READ | ACCESS_WRITE (read= / write=); address 0 (owner
  * None) detaches. The previous owner is released: the handle it keeps is
  * freed once no call uses it.
  */
@@ -360,8 +431,9 @@ static PyObject *QueueBase_set_handle(QueueBase *self, PyObject *args)
     unsigned long long address;
     Py_ssize_t size;
     PyObject *owner;
+    int access = 0;
 
-    if (!PyArg_ParseTuple(args, "KnO:_set_handle", &address, &size, &owner))
+    if (!PyArg_ParseTuple(args, "KnO|i:_set_handle", &address, &size, &owner, &access))
         return NULL;
     if (owner == Py_None)
         owner = NULL;
@@ -371,6 +443,7 @@ static PyObject *QueueBase_set_handle(QueueBase *self, PyObject *args)
     }
     self->q = (pmq_queue *)(uintptr_t)address;
     self->max_message_size = size;
+    self->access = access;
     Py_XINCREF(owner);
     Py_XSETREF(self->owner, owner);
     Py_RETURN_NONE;
