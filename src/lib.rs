@@ -23,6 +23,11 @@
 mod backend;
 #[cfg(test)]
 mod core_tests;
+/// README.md's Rust program runs as a doctest (its other blocks are other
+/// languages, which rustdoc does not run).
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
 mod error;
 mod name;
 mod notify;
