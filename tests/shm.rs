@@ -423,6 +423,14 @@ fn child_entry() {
             let _ = q.send(b"w", 0, Timeout::Forever);
             std::process::exit(3);
         }
+        "wait-receive-timed" => {
+            let _ = q.receive_vec(Timeout::After(Duration::from_secs(60)));
+            std::process::exit(3);
+        }
+        "wait-send-timed" => {
+            let _ = q.send(b"w", 0, Timeout::After(Duration::from_secs(60)));
+            std::process::exit(3);
+        }
         "send" => {
             let mut i = start;
             loop {
@@ -542,20 +550,28 @@ fn a_process_killed_inside_the_lock_is_repaired_and_loses_nothing() {
     );
 }
 
-/// Waiters killed while blocked (on an empty queue, on a full one) leave
-/// their registration behind; the next mover clears it, and a later waiter
-/// is still woken by a later mover: no lost wake-up. Counted over rounds.
+/// Waiters killed while blocked (on an empty queue, on a full one, waiting
+/// forever or with a timeout) leave their registration behind; the next
+/// mover clears it, and a later waiter is still woken by a later mover: no
+/// lost wake-up. Counted over rounds. (Waiters killed in the lock wait:
+/// tests/shm_faults.rs, which can hold the lock.)
 #[test]
 fn waiters_killed_while_blocked_do_not_swallow_wakeups() {
     let (q, _g) = small("deadwait", 1, 16);
     let q = Arc::new(q);
     let mut woken = 0;
-    for round in 0..6 {
-        let full = round % 2 == 1;
+    let roles = [
+        "wait-receive",
+        "wait-send",
+        "wait-receive-timed",
+        "wait-send-timed",
+    ];
+    for round in 0..8 {
+        let role = roles[round % 4];
+        let full = role.starts_with("wait-send");
         if full {
             q.send(b"f", 0, Timeout::TryOnce).unwrap();
         }
-        let role = if full { "wait-send" } else { "wait-receive" };
         let mut kids: Vec<_> = (0..3).map(|_| spawn_child(role, q.name())).collect();
         thread::sleep(Duration::from_millis(20)); // let them block
         for k in &mut kids {
@@ -595,7 +611,8 @@ fn waiters_killed_while_blocked_do_not_swallow_wakeups() {
         while q.receive_vec(Timeout::TryOnce).is_ok() {}
         q.check_invariants().unwrap();
     }
-    assert_eq!(woken, 6);
+    eprintln!("shm: 24 waiters killed in 4 kinds of wait, 8 of 8 later waiters woken");
+    assert_eq!(woken, 8);
 }
 
 /// A full /dev/shm (a 1 MiB tmpfs mounted for the test, named by

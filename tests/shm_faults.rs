@@ -290,3 +290,82 @@ fn a_receipt_outlives_an_heir_killed_before_it_acted_and_a_clean_close_clears_it
     drop(next);
     check(&q, "receipt", &[(b"a", 1), (b"c", 1)], 3, 1);
 }
+
+/// Processes killed while they wait for the queue's lock (another process
+/// holds it, paused inside a send) leave nothing behind: the holder
+/// finishes, the queue holds exactly what was committed, and a later sender
+/// still wakes a later receiver. Counted over rounds.
+#[test]
+fn waiters_killed_in_the_lock_wait_lose_no_wakeup() {
+    let (q, n) = prefilled("lockwait");
+    let _guard = Unlink(vec![n.clone()]);
+    let mut in_lock_wait = 0;
+    let rounds = 3;
+    for round in 0..rounds {
+        let mut holder = Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "fault_child", "--test-threads=1", "-q"])
+            .env(CHILD, format!("send:{n}"))
+            .env("PMQ_FAULT_PAUSE", "send.locked")
+            .env("PMQ_FAULT_PAUSE_MS", "600")
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(100)); // it holds the lock now
+        let mut waiters: Vec<_> = (0..3)
+            .map(|_| {
+                Command::new(std::env::current_exe().unwrap())
+                    .args(["--exact", "fault_child", "--test-threads=1", "-q"])
+                    .env(CHILD, format!("send:{n}"))
+                    .stdout(std::process::Stdio::null())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(200));
+        for w in &mut waiters {
+            assert!(
+                w.try_wait().unwrap().is_none(),
+                "a waiter got past the held lock"
+            );
+            let wchan =
+                std::fs::read_to_string(format!("/proc/{}/wchan", w.id())).unwrap_or_default();
+            in_lock_wait += wchan.contains("futex") as usize;
+            w.kill().unwrap();
+            w.wait().unwrap();
+        }
+        // The holder finishes its send (exit code 3: no kill point hit).
+        assert_eq!(
+            holder.wait().unwrap().code(),
+            Some(3),
+            "round {round}: the holder"
+        );
+        q.check_invariants().unwrap();
+        let s = q.stats().unwrap();
+        assert_eq!(
+            s.committed,
+            4 + round as u64 * 5,
+            "round {round}: only the holder's send"
+        );
+        // A later receiver, blocked on the queue, is woken by a later sender.
+        while q.receive_vec(Timeout::TryOnce).is_ok() {}
+        let q2 = open(&n);
+        let t = std::thread::spawn(move || q2.receive_vec(Timeout::After(Duration::from_secs(10))));
+        std::thread::sleep(Duration::from_millis(30));
+        let sender = open(&n);
+        sender.send(b"later", 0, Timeout::TryOnce).unwrap();
+        let got = t
+            .join()
+            .unwrap()
+            .unwrap_or_else(|e| panic!("round {round}: not woken: {e}"));
+        assert_eq!(got.0, b"later");
+        for (m, p) in [(&b"a"[..], 1), (b"b", 5), (b"c", 1)] {
+            q.send(m, p, Timeout::TryOnce).unwrap();
+        }
+    }
+    eprintln!(
+        "shm lock wait: {} waiters killed in {rounds} rounds ({in_lock_wait} seen in a futex \
+         wait), no wake-up lost",
+        rounds * 3
+    );
+    assert!(in_lock_wait > 0, "no waiter was seen waiting for the lock");
+}

@@ -4,6 +4,8 @@
 //! with `PMQ_FAULT_KILL=<point>` (and optionally `PMQ_FAULT_SKIP=<n>`, the
 //! hits to let pass first) SIGKILLs itself there, so a test can kill a
 //! process at exactly that instruction and check what the survivors see.
+//! `PMQ_FAULT_PAUSE=<point>` (with `PMQ_FAULT_PAUSE_MS`) sleeps there
+//! instead, e.g. to hold the lock while others wait for it.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
@@ -44,6 +46,9 @@ pub const POINTS: &[&str] = &[
 struct Config {
     point: Option<String>,
     skip: u64,
+    /// `PMQ_FAULT_PAUSE=<point>`: sleep there `PMQ_FAULT_PAUSE_MS` (so a
+    /// test can hold the queue's lock while other processes wait for it).
+    pause: Option<(String, u64)>,
 }
 
 fn config() -> &'static Config {
@@ -54,6 +59,13 @@ fn config() -> &'static Config {
             .ok()
             .and_then(|s| s.parse().ok())
             .unwrap_or(0),
+        pause: std::env::var("PMQ_FAULT_PAUSE").ok().map(|p| {
+            let ms = std::env::var("PMQ_FAULT_PAUSE_MS")
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(100);
+            (p, ms)
+        }),
     })
 }
 
@@ -63,6 +75,11 @@ static HITS: AtomicU64 = AtomicU64::new(0);
 pub fn hit(name: &'static str) {
     debug_assert!(POINTS.contains(&name), "kill point {name} is not in POINTS");
     let c = config();
+    if let Some((p, ms)) = &c.pause {
+        if p == name {
+            std::thread::sleep(std::time::Duration::from_millis(*ms));
+        }
+    }
     if c.point.as_deref() == Some(name) && HITS.fetch_add(1, Ordering::Relaxed) >= c.skip {
         // SAFETY: raising a signal has no memory-safety preconditions.
         unsafe { libc::raise(libc::SIGKILL) };
