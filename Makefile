@@ -89,8 +89,9 @@ lint:
 
 test-rust:
 	$(CARGO) test --workspace
-	# The shared-memory backend killed at each of its kill points (a test-only feature).
-	$(CARGO) test -p pmq --features fault-injection --test shm_faults
+	# The shared-memory backend killed at each of its kill points, and the
+	# model test with kill steps (a test-only feature).
+	$(CARGO) test -p pmq --features fault-injection --test shm_faults --test shm_model_kills
 
 clean:
 	$(CARGO) clean
