@@ -155,7 +155,7 @@ fn run(ops: &[Op]) -> Result<(), String> {
     let mut next_msg = |p: u32| {
         serial += 1;
         let mut m = serial.to_le_bytes().to_vec();
-        m.extend(std::iter::repeat_n(p as u8, (serial % 9) as usize));
+        m.extend(std::iter::repeat(p as u8).take((serial % 9) as usize));
         m
     };
     for (i, op) in ops.iter().enumerate() {
