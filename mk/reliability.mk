@@ -46,6 +46,16 @@ test-sanitize: $(C_TEST_SAN)
 test-valgrind: $(C_TEST_SHARED)
 	@PMQ_TEST_BIN_DIR=$(abspath $(BUILD)) $(REL_RUN) valgrind $(foreach t,$(C_TEST_SHARED),"$(VALGRIND) $(t)")
 
+# ThreadSanitizer over the in-process multi-thread tests (the shm backend,
+# the core, notifications). Opt-in: it needs a nightly toolchain with
+# rust-src (rustup toolchain add nightly; rustup component add rust-src
+# --toolchain nightly) and rebuilds std instrumented (~5 min the first time).
+TSAN_CARGO = RUSTFLAGS="-Zsanitizer=thread" TSAN_OPTIONS="halt_on_error=1" \
+	$(CARGO) +nightly test -Zbuild-std --target x86_64-unknown-linux-gnu --target-dir target/tsan
+.PHONY: test-tsan
+test-tsan:
+	$(TSAN_CARGO) -p pmq --test shm --test core --test notify --test notify_registry --lib
+
 long-reliability: reliability-bins
 	@$(REL_RUN) long-reliability \
 	  "$(BUILD)/reliability/load producers=4 consumers=4 messages=1000000 timeout=900" \
