@@ -84,6 +84,7 @@ lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) clippy -p pmq --all-targets --features fault-injection -- -D warnings
+	$(CARGO) clippy --workspace --all-targets --all-features -- -D warnings
 	# The fuzz target (its own workspace) must keep compiling against the API.
 	$(CARGO) check --quiet --manifest-path fuzz/Cargo.toml --bins
 
@@ -92,6 +93,12 @@ test-rust:
 	# The shared-memory backend killed at each of its kill points, and the
 	# model test with kill steps (a test-only feature).
 	$(CARGO) test -p pmq --features fault-injection --test shm_faults --test shm_model_kills
+	# pmq::tokio::AsyncQueue (feature tokio; the default build has no tokio),
+	# its doc example, and the example program on both backends.
+	$(CARGO) test -p pmq --features tokio --test tokio
+	$(CARGO) test -p pmq --features tokio --doc
+	$(CARGO) run -q -p pmq --features tokio --example tokio_queue
+	$(CARGO) run -q -p pmq --features tokio --example tokio_queue -- shm
 
 clean:
 	$(CARGO) clean

@@ -32,6 +32,8 @@ mod error;
 mod name;
 mod notify;
 mod queue;
+#[cfg(feature = "tokio")]
+pub mod tokio;
 
 pub use backend::kernel::limits::{
     queue_cost, Limits, FALLBACK_MSGSIZE_MAX, FALLBACK_MSG_MAX, NAME_MAX, PRIORITY_MAX,

@@ -103,11 +103,14 @@ fn block_signals() -> libc::sigset_t {
     }
 }
 
-/// Sets the eventfd's counter to `target` (drain, then add).
-fn set_level(fd: RawFd, target: u64, current: &mut u64) {
-    if *current == target {
-        return;
-    }
+/// Sets the eventfd's counter to `target` (drain, then add), also when it
+/// is already there: the read wakes EPOLLOUT waiters and the write EPOLLIN
+/// ones, so every change the helper sees is an edge for edge-triggered
+/// users (tokio's AsyncFd, Go's poller). Otherwise a waiter whose attempt
+/// failed in a state the helper never saw (empty for an instant between
+/// two sends) would clear its readiness and never get a new edge while
+/// the level it polls stayed "some messages".
+fn set_level(fd: RawFd, target: u64) {
     let mut v = 0u64;
     // SAFETY: reading 8 bytes into a valid u64 is eventfd's protocol.
     unsafe { libc::read(fd, (&mut v as *mut u64).cast(), 8) };
@@ -115,11 +118,9 @@ fn set_level(fd: RawFd, target: u64, current: &mut u64) {
         // SAFETY: as above, writing a valid u64.
         unsafe { libc::write(fd, (&target as *const u64).cast(), 8) };
     }
-    *current = target;
 }
 
 fn follow(m: &Mapping, fd: RawFd, stop: &AtomicBool) {
-    let mut level = 0;
     let max = m.shape.max_messages;
     while !stop.load(Ordering::SeqCst) {
         // Registered under the lock with the word read, as waiters do: a
@@ -139,7 +140,7 @@ fn follow(m: &Mapping, fd: RawFd, stop: &AtomicBool) {
             c if c >= max => FULL,
             _ => 1,
         };
-        set_level(fd, target, &mut level);
+        set_level(fd, target);
         if stop.load(Ordering::SeqCst) {
             return;
         }

@@ -1,0 +1,149 @@
+//! Async send and receive on [tokio](https://tokio.rs) (cargo feature
+//! `tokio`): [`AsyncQueue`] wraps a [`Queue`] and waits for its readiness
+//! descriptor with `tokio::io::unix::AsyncFd`, readable when a message
+//! waits and writable when there is room, so a waiting `send` or `receive`
+//! holds no thread. Works on both backends: the kernel queue's descriptor
+//! and the shared-memory queue's readiness descriptor.
+//!
+//! ```no_run
+//! # async fn demo() -> pmq::Result<()> {
+//! use pmq::tokio::AsyncQueue;
+//! let q = pmq::Queue::options().create(true).max_messages(8).max_message_size(64)
+//!     .open(Some("/async_demo"))?;
+//! let q = AsyncQueue::new(q)?;
+//! q.send(b"hello", 1).await?;
+//! let (msg, prio) = q.receive_vec().await?;
+//! // Bounded waits: tokio's own timeout (cancelling is safe, see below).
+//! let r = tokio::time::timeout(std::time::Duration::from_millis(10), q.receive_vec()).await;
+//! assert!(r.is_err()); // nothing came
+//! # Ok(()) }
+//! ```
+//!
+//! **Cancellation safety.** Data moves only inside one try-once call, made
+//! synchronously while the future is polled; readiness is only a hint (a
+//! stale or spurious one makes the call report "not now", and the future
+//! waits again). A future dropped at any `.await` (by `tokio::time::timeout`,
+//! `select!`, task abort) has therefore either moved its message completely
+//! or not at all: it never loses a message and never sends one twice.
+//!
+//! Waiting tasks are woken together when the descriptor becomes ready and
+//! race for the messages; every waiter keeps trying while messages flow.
+
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
+
+use ::tokio::io::unix::AsyncFd;
+use ::tokio::io::Interest;
+
+use crate::{Error, ErrorKind, Queue, Result, Timeout};
+
+/// The queue and its own duplicate of the readiness descriptor, as AsyncFd
+/// wants them. The duplicate shares the queue's open file description (so
+/// it reports the same readiness) and is owned here, so it stays valid for
+/// the reactor even if the queue is closed through [`AsyncQueue::get_ref`].
+struct Source {
+    queue: Queue,
+    fd: OwnedFd,
+}
+
+impl AsRawFd for Source {
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+}
+
+/// A [`Queue`] whose `send` and `receive` are `async` (see the module docs).
+pub struct AsyncQueue {
+    inner: AsyncFd<Source>,
+}
+
+fn io_error(e: io::Error, what: &str) -> Error {
+    Error::new(
+        ErrorKind::Os,
+        format!("could not {what} with tokio's reactor: {e} (is a tokio runtime with IO enabled running?)"),
+    )
+    .with_errno(e.raw_os_error().unwrap_or(0))
+}
+
+impl AsyncQueue {
+    /// Wraps `queue`; must be called inside a tokio runtime with IO enabled.
+    /// The queue's own `block` switch does not matter here: every attempt
+    /// tries once.
+    pub fn new(queue: Queue) -> Result<AsyncQueue> {
+        let raw = queue.fileno()?;
+        // SAFETY: `raw` is the queue's open readiness descriptor, valid for
+        // this call (the queue is alive and not closed: fileno succeeded).
+        let fd = unsafe { BorrowedFd::borrow_raw(raw) }
+            .try_clone_to_owned()
+            .map_err(|e| io_error(e, "duplicate the queue's descriptor"))?;
+        // SAFETY: `fd` is our own descriptor; it is neither closed nor
+        // replaced while AsyncFd owns the Source (it closes with it).
+        let inner = unsafe {
+            AsyncFd::register_with_interest(
+                Source { queue, fd },
+                Interest::READABLE | Interest::WRITABLE,
+            )
+        }
+        .map_err(|e| io_error(e.into(), "register the queue's descriptor"))?;
+        Ok(AsyncQueue { inner })
+    }
+
+    /// The queue, for everything else (attributes, notifications...).
+    /// Closing it while a future of this AsyncQueue waits: that future
+    /// returns CLOSED at its next wake-up; drop the futures first.
+    pub fn get_ref(&self) -> &Queue {
+        &self.inner.get_ref().queue
+    }
+
+    /// Unwraps the queue (its descriptor leaves tokio's reactor).
+    pub fn into_inner(self) -> Queue {
+        self.inner.into_inner().queue
+    }
+
+    /// Sends `msg` with `priority`, waiting (without a thread) while the
+    /// queue is full. Cancel-safe: dropped before it completes, nothing was
+    /// sent.
+    pub async fn send(&self, msg: &[u8], priority: u32) -> Result<()> {
+        loop {
+            let mut ready = self
+                .inner
+                .writable()
+                .await
+                .map_err(|e| io_error(e, "wait for room"))?;
+            match ready
+                .get_inner()
+                .queue
+                .send(msg, priority, Timeout::TryOnce)
+            {
+                Err(e) if e.kind() == ErrorKind::WouldBlock => ready.clear_ready(),
+                other => return other,
+            }
+        }
+    }
+
+    /// Receives the oldest message of the highest priority into `buf` (at
+    /// least `max_message_size` bytes), waiting (without a thread) while the
+    /// queue is empty; returns (length, priority). Cancel-safe: dropped
+    /// before it completes, nothing was taken.
+    pub async fn receive(&self, buf: &mut [u8]) -> Result<(usize, u32)> {
+        loop {
+            let mut ready = self
+                .inner
+                .readable()
+                .await
+                .map_err(|e| io_error(e, "wait for a message"))?;
+            match ready.get_inner().queue.receive(buf, Timeout::TryOnce) {
+                Err(e) if e.kind() == ErrorKind::WouldBlock => ready.clear_ready(),
+                other => return other,
+            }
+        }
+    }
+
+    /// [`AsyncQueue::receive`] into a new `Vec` of the message's length.
+    pub async fn receive_vec(&self) -> Result<(Vec<u8>, u32)> {
+        let mut buf = vec![0u8; self.get_ref().max_message_size() as usize];
+        let (n, p) = self.receive(&mut buf).await?;
+        buf.truncate(n);
+        Ok((buf, p))
+    }
+}

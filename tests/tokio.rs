@@ -1,0 +1,362 @@
+//! pmq::tokio::AsyncQueue on both backends: readable and writable waits,
+//! tokio::time::timeout, cancellation at random moments (every message
+//! arrives exactly once), fairness among many tasks of one process and
+//! among several processes. Needs `--features tokio` (make test runs it so).
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use pmq::tokio::AsyncQueue;
+use pmq::{BackendKind, OpenOptions, Queue, Timeout};
+
+const CHILD: &str = "PMQ_TOKIO_CHILD";
+const BACKENDS: [BackendKind; 2] = [BackendKind::Kernel, BackendKind::Shm];
+
+struct Unlink(String, BackendKind);
+impl Drop for Unlink {
+    fn drop(&mut self) {
+        let _ = pmq::unlink_from(self.1, &self.0);
+    }
+}
+
+fn queue(tag: &str, b: BackendKind, cap: i64) -> (Queue, Unlink) {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let name = format!(
+        "/pmq-tokio-{tag}-{:?}-{}-{}",
+        b,
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    );
+    let q = OpenOptions::new()
+        .backend(b)
+        .exclusive(true)
+        .max_messages(cap)
+        .max_message_size(16)
+        .open(Some(&name))
+        .unwrap();
+    (q, Unlink(name, b))
+}
+
+fn reopen(q: &Queue, b: BackendKind) -> Queue {
+    OpenOptions::new().backend(b).open(Some(q.name())).unwrap()
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn receive_waits_for_a_send_and_timeout_cancels_cleanly() {
+    for b in BACKENDS {
+        let (q, _g) = queue("basic", b, 4);
+        let other = reopen(&q, b);
+        rt().block_on(async {
+            let aq = AsyncQueue::new(q).unwrap();
+            // Nothing there: tokio's timeout ends the wait, nothing moved.
+            let t0 = Instant::now();
+            let r = tokio::time::timeout(Duration::from_millis(50), aq.receive_vec()).await;
+            assert!(r.is_err(), "{b:?}: got {r:?} from an empty queue");
+            assert!(t0.elapsed() >= Duration::from_millis(50));
+            // A send from another handle (another thread) wakes the wait.
+            let sender = std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(30));
+                other.send(b"hi", 7, Timeout::TryOnce).unwrap();
+            });
+            let (m, p) = tokio::time::timeout(Duration::from_secs(10), aq.receive_vec())
+                .await
+                .expect("not woken by a send")
+                .unwrap();
+            assert_eq!((&m[..], p), (&b"hi"[..], 7), "{b:?}");
+            sender.join().unwrap();
+            assert_eq!(aq.get_ref().current_messages().unwrap(), 0);
+        });
+    }
+}
+
+#[test]
+fn send_waits_for_room_without_a_thread() {
+    for b in BACKENDS {
+        let (q, _g) = queue("full", b, 2);
+        let drainer = reopen(&q, b);
+        rt().block_on(async {
+            let aq = Arc::new(AsyncQueue::new(q).unwrap());
+            let a2 = Arc::clone(&aq);
+            // 20 sends into a queue of 2: each waits for room.
+            let producer = tokio::spawn(async move {
+                for i in 0..20u8 {
+                    a2.send(&[i], 0).await.unwrap();
+                }
+            });
+            let mut got = Vec::new();
+            while got.len() < 20 {
+                match drainer.receive_vec(Timeout::After(Duration::from_secs(10))) {
+                    Ok((m, _)) => got.push(m[0]),
+                    Err(e) => panic!("{b:?}: {e}"),
+                }
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            producer.await.unwrap();
+            assert_eq!(
+                got,
+                (0..20).collect::<Vec<u8>>(),
+                "{b:?}: FIFO, none lost or twice"
+            );
+        });
+    }
+}
+
+/// Receivers cancelled at random moments (tokio::time::timeout with random
+/// short durations, and aborted tasks) while a producer sends N numbered
+/// messages: every message arrives exactly once.
+#[test]
+fn cancelled_receivers_lose_nothing_and_duplicate_nothing() {
+    const N: u32 = 3000;
+    for b in BACKENDS {
+        let (q, _g) = queue("cancel", b, 8);
+        let producer_q = reopen(&q, b);
+        let seen = rt().block_on(async move {
+            let aq = Arc::new(AsyncQueue::new(q).unwrap());
+            let producer = tokio::task::spawn_blocking(move || {
+                for i in 0..N {
+                    producer_q
+                        .send(
+                            &i.to_le_bytes(),
+                            i % 3,
+                            Timeout::After(Duration::from_secs(10)),
+                        )
+                        .unwrap();
+                    if i % 64 == 0 {
+                        std::thread::sleep(Duration::from_micros(200));
+                    }
+                }
+            });
+            let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+            let cancelled = Arc::new(AtomicUsize::new(0));
+            let mut tasks = Vec::new();
+            for t in 0..4u64 {
+                let (aq, seen, cancelled) =
+                    (Arc::clone(&aq), Arc::clone(&seen), Arc::clone(&cancelled));
+                tasks.push(tokio::spawn(async move {
+                    let mut rng = 0x9e37_79b9_7f4a_7c15u64 ^ t;
+                    loop {
+                        rng ^= rng << 13;
+                        rng ^= rng >> 7;
+                        rng ^= rng << 17;
+                        let d = Duration::from_micros(rng % 400);
+                        match tokio::time::timeout(d, aq.receive_vec()).await {
+                            Ok(Ok((m, _))) => {
+                                let i = u32::from_le_bytes(m[..4].try_into().unwrap());
+                                seen.lock().unwrap().push(i);
+                                if seen.lock().unwrap().len() as u32 >= N {
+                                    return;
+                                }
+                            }
+                            Ok(Err(e)) => panic!("receive: {e}"),
+                            Err(_) => {
+                                cancelled.fetch_add(1, Ordering::Relaxed);
+                                if seen.lock().unwrap().len() as u32 >= N {
+                                    return;
+                                }
+                            }
+                        }
+                    }
+                }));
+            }
+            // Abort one more receiver task mid-wait, repeatedly.
+            for _ in 0..50 {
+                let aq = Arc::clone(&aq);
+                let seen = Arc::clone(&seen);
+                let h = tokio::spawn(async move {
+                    if let Ok((m, _)) = aq.receive_vec().await {
+                        seen.lock()
+                            .unwrap()
+                            .push(u32::from_le_bytes(m[..4].try_into().unwrap()));
+                    }
+                });
+                tokio::time::sleep(Duration::from_micros(300)).await;
+                h.abort();
+                let _ = h.await;
+            }
+            producer.await.unwrap();
+            let end = Instant::now() + Duration::from_secs(30);
+            while (seen.lock().unwrap().len() as u32) < N && Instant::now() < end {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            for t in tasks {
+                t.abort();
+                let _ = t.await;
+            }
+            eprintln!(
+                "tokio {b:?}: {N} messages, {} receives cancelled by timeout, 50 tasks aborted",
+                cancelled.load(Ordering::Relaxed)
+            );
+            let v = seen.lock().unwrap().clone();
+            v
+        });
+        assert_eq!(
+            seen.len() as u32,
+            N,
+            "{b:?}: received {} of {N}",
+            seen.len()
+        );
+        let unique: HashSet<u32> = seen.iter().copied().collect();
+        assert_eq!(unique.len() as u32, N, "{b:?}: duplicates");
+        assert!(unique.iter().all(|&i| i < N));
+    }
+}
+
+/// 16 tasks of one process wait on one queue while messages flow: every
+/// task receives some (none starves), and the total is exact.
+#[test]
+fn many_tasks_on_one_queue_all_make_progress() {
+    const N: usize = 4000;
+    for b in BACKENDS {
+        let (q, _g) = queue("fair", b, 8);
+        let producer_q = reopen(&q, b);
+        let counts = rt().block_on(async move {
+            let aq = Arc::new(AsyncQueue::new(q).unwrap());
+            let total = Arc::new(AtomicUsize::new(0));
+            let mut tasks = Vec::new();
+            for _ in 0..16 {
+                let (aq, total) = (Arc::clone(&aq), Arc::clone(&total));
+                tasks.push(tokio::spawn(async move {
+                    let mut mine = 0usize;
+                    while total.load(Ordering::SeqCst) < N {
+                        if let Ok(Ok(_)) =
+                            tokio::time::timeout(Duration::from_millis(20), aq.receive_vec()).await
+                        {
+                            mine += 1;
+                            total.fetch_add(1, Ordering::SeqCst);
+                            // Some work per message, so others get their turn.
+                            tokio::time::sleep(Duration::from_micros(100)).await;
+                        }
+                    }
+                    mine
+                }));
+            }
+            tokio::task::spawn_blocking(move || {
+                for i in 0..N {
+                    producer_q
+                        .send(
+                            &(i as u32).to_le_bytes(),
+                            0,
+                            Timeout::After(Duration::from_secs(10)),
+                        )
+                        .unwrap();
+                }
+            })
+            .await
+            .unwrap();
+            let mut counts = Vec::new();
+            for t in tasks {
+                counts.push(t.await.unwrap());
+            }
+            counts
+        });
+        eprintln!("tokio {b:?}: 16 tasks received {counts:?}");
+        assert_eq!(counts.iter().sum::<usize>(), N, "{b:?}");
+        assert!(
+            counts.iter().all(|&c| c > 0),
+            "{b:?}: a task starved: {counts:?}"
+        );
+    }
+}
+
+/// Child side of the multi-process fairness test: receives with an
+/// AsyncQueue until a zero-length message, then prints "count sum".
+#[test]
+fn tokio_child() {
+    let Ok(spec) = std::env::var(CHILD) else {
+        return;
+    };
+    let (b, name) = spec.split_once(' ').unwrap();
+    let b = if b == "shm" {
+        BackendKind::Shm
+    } else {
+        BackendKind::Kernel
+    };
+    let q = OpenOptions::new().backend(b).open(Some(name)).unwrap();
+    let (n, sum) = rt().block_on(async move {
+        let aq = AsyncQueue::new(q).unwrap();
+        let (mut n, mut sum) = (0u64, 0u64);
+        loop {
+            let (m, _) = aq.receive_vec().await.unwrap();
+            if m.is_empty() {
+                return (n, sum);
+            }
+            n += 1;
+            sum += u64::from(u32::from_le_bytes(m[..4].try_into().unwrap()));
+            tokio::time::sleep(Duration::from_micros(50)).await;
+        }
+    });
+    println!("{n} {sum}");
+}
+
+/// Three processes wait on one queue with AsyncQueue: each receives some,
+/// and counts and sums add up (nothing lost, nothing twice).
+#[test]
+fn several_processes_on_one_queue_all_make_progress() {
+    const N: u32 = 3000;
+    for b in BACKENDS {
+        let (q, _g) = queue("procs", b, 8);
+        let tag = if b == BackendKind::Shm {
+            "shm"
+        } else {
+            "kernel"
+        };
+        let kids: Vec<_> = (0..3)
+            .map(|_| {
+                std::process::Command::new(std::env::current_exe().unwrap())
+                    .args([
+                        "--exact",
+                        "tokio_child",
+                        "--nocapture",
+                        "--test-threads=1",
+                        "-q",
+                    ])
+                    .env(CHILD, format!("{tag} {}", q.name()))
+                    .stdout(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for i in 0..N {
+            q.send(&i.to_le_bytes(), 0, Timeout::After(Duration::from_secs(10)))
+                .unwrap();
+        }
+        for _ in 0..3 {
+            q.send(b"", 0, Timeout::After(Duration::from_secs(10)))
+                .unwrap();
+        }
+        let mut counts = Vec::new();
+        let mut sum = 0u64;
+        for k in kids {
+            let out = k.wait_with_output().unwrap();
+            let text = String::from_utf8_lossy(&out.stdout);
+            let line = text
+                .lines()
+                .find(|l| l.split(' ').count() == 2)
+                .unwrap_or("");
+            let (n, s) = line.split_once(' ').expect("child printed no count");
+            counts.push(n.parse::<u64>().unwrap());
+            sum += s.parse::<u64>().unwrap();
+        }
+        eprintln!("tokio {b:?}: 3 processes received {counts:?}");
+        assert_eq!(counts.iter().sum::<u64>(), u64::from(N), "{b:?}");
+        assert_eq!(
+            sum,
+            u64::from(N) * u64::from(N - 1) / 2,
+            "{b:?}: lost or twice"
+        );
+        assert!(
+            counts.iter().all(|&c| c > 0),
+            "{b:?}: a process starved: {counts:?}"
+        );
+    }
+}
