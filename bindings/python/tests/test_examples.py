@@ -43,8 +43,25 @@ EXPECTED = {
 }
 
 
+# pmq's own examples (no posix_ipc counterpart): example -> lines expected.
+PMQ_ONLY = {
+    "asyncio_queue.py": ["received (priority 1): job 1", "received (priority 0): job 4"],
+}
+
+
 def test_every_example_is_covered():
-    assert sorted(f for f in os.listdir(EXAMPLES) if f.endswith(".py")) == sorted(EXPECTED)
+    assert sorted(f for f in os.listdir(EXAMPLES) if f.endswith(".py")) == sorted(
+        list(EXPECTED) + list(PMQ_ONLY))
+
+
+@pytest.mark.parametrize("backend", ["kernel", "shm"])
+@pytest.mark.parametrize("name", sorted(PMQ_ONLY))
+def test_pmq_only_examples_run(name, backend):
+    r = subprocess.run([sys.executable, os.path.join(EXAMPLES, name), backend],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    for line in PMQ_ONLY[name]:
+        assert line in r.stdout, (line, r.stdout)
 
 
 def test_examples_import_pmq_as_posix_ipc():

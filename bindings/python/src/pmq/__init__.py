@@ -29,6 +29,7 @@ receive runs its Python handler (so Ctrl-C raises KeyboardInterrupt); if the
 handler returns, the call raises SignalError, as posix_ipc does.
 """
 
+import asyncio as _asyncio
 import atexit as _atexit
 import ctypes as _ctypes
 import glob as _glob
@@ -356,6 +357,13 @@ def _cancel_armed_callbacks():
 
 # ------------------------------------------------------------- the queue
 
+
+def _wake_futures(futures):
+    for fut in list(futures):
+        if not fut.done():
+            fut.set_result(None)
+
+
 _new = _ffi.new
 
 
@@ -372,7 +380,7 @@ class MessageQueue(_fast.QueueBase):
     """
 
     __slots__ = ("_q", "_name", "_mode", "_read", "_write", "_max_messages",
-                 "_max_message_size", "_closed", "_current", "_backend",
+                 "_max_message_size", "_closed", "_current", "_backend", "_aio",
                  "__weakref__")
 
     def __init__(self, name, flags=0, mode=0o600, max_messages=_MAX_MESSAGES_DEFAULT,
@@ -382,6 +390,9 @@ class MessageQueue(_fast.QueueBase):
             self._q = None
             self._closed = True
             self._current = None
+            # asyncio waiters: (loop, writable) -> set of futures (one
+            # add_reader / add_writer per loop and direction for all of them).
+            self._aio = {}
         flags = _int_arg("flags", flags, -_INT_MAX - 1, _INT_MAX)
         mode = _int_arg("mode", mode, 0, _INT_MAX, "int")
         if max_messages is _MAX_MESSAGES_DEFAULT:
@@ -464,6 +475,65 @@ class MessageQueue(_fast.QueueBase):
 
     # -- messages: send() and receive() are pmq._fast.QueueBase's (C).
 
+    # -- asyncio
+
+    async def send_async(self, message, priority=0):
+        """Like send(), for asyncio: waits for room without a thread (the
+        running loop watches the queue's descriptor) and tries once each time
+        it is writable. Cancel-safe: cancelled before it returns, nothing was
+        sent. Bound it with asyncio.wait_for / asyncio.timeout."""
+        loop = _asyncio.get_running_loop()
+        while True:
+            try:
+                return self.send(message, timeout=0, priority=priority)
+            except BusyError:
+                pass
+            await self._aio_ready(loop, True)
+
+    async def receive_async(self):
+        """Like receive(), for asyncio: waits for a message without a thread
+        and tries once each time the queue's descriptor is readable; returns
+        (message, priority). Cancel-safe: cancelled before it returns,
+        nothing was taken."""
+        loop = _asyncio.get_running_loop()
+        while True:
+            try:
+                return self.receive(0)
+            except BusyError:
+                pass
+            await self._aio_ready(loop, False)
+
+    async def _aio_ready(self, loop, writable):
+        fd = self.mqd
+        if fd < 0:
+            raise ExistentialError("the queue is closed; open it again to use it")
+        key = (loop, writable)
+        waiters = self._aio.get(key)
+        if waiters is None:
+            waiters = self._aio[key] = set()
+            if writable:
+                loop.add_writer(fd, self._aio_wake, key)
+            else:
+                loop.add_reader(fd, self._aio_wake, key)
+        fut = loop.create_future()
+        waiters.add(fut)
+        try:
+            await fut
+        finally:
+            waiters.discard(fut)
+            if not waiters and self._aio.get(key) is waiters:
+                del self._aio[key]
+                if writable:
+                    loop.remove_writer(fd)
+                else:
+                    loop.remove_reader(fd)
+
+    def _aio_wake(self, key):
+        # Every waiter tries again (readiness is only a hint: the losers
+        # find nothing and wait again).
+        _wake_futures(self._aio.get(key, ()))
+
+
     # -- notification
 
     def request_notification(self, notification=None):
@@ -532,11 +602,30 @@ class MessageQueue(_fast.QueueBase):
 
     def _close(self, quiet):
         # quiet: a handle another thread closed meanwhile is fine.
+        # asyncio waiters: stop watching the descriptor before it closes,
+        # then wake them (they raise ExistentialError).
+        aio, self._aio = self._aio, {}
+        fd = self.mqd if aio else -1
+        for (loop, writable) in aio:
+            if fd < 0 or loop.is_closed():
+                continue
+            remove = loop.remove_writer if writable else loop.remove_reader
+            try:
+                running = _asyncio.get_running_loop()
+            except RuntimeError:
+                running = None
+            if running is loop:
+                remove(fd)
+            else:
+                loop.call_soon_threadsafe(remove, fd)
         r = _lib.pmq_py_close(self._q)
         if r and not (quiet and (r & 0xFF) == _S.PMQ_STATUS_CLOSED):
             raise _error(r)
         self._closed = True
         self._forget_callbacks()
+        for (loop, _), waiters in aio.items():
+            if not loop.is_closed():
+                loop.call_soon_threadsafe(_wake_futures, waiters)
 
     def unlink(self):
         """Removes the queue's name; open handles keep working until closed."""
