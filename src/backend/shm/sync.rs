@@ -41,11 +41,23 @@ const WEDGED_AFTER: Duration = Duration::from_secs(10);
 /// Takes the queue's lock. When its previous owner died inside it, runs
 /// `repair` (which rebuilds the queue from the slot states) and marks the
 /// lock consistent again.
+/// Trylock attempts on a contended lock before waiting in the kernel.
+const LOCK_SPINS: u32 = 100;
+
 pub(super) fn lock<'a>(m: &'a Mapping, repair: impl FnOnce()) -> Result<Guard<'a>> {
     let mx = m.mutex(OFF_MUTEX);
     // SAFETY: `mx` points to the process-shared robust mutex initialised
     // at create (checked at open) inside a live mapping.
     let mut r = unsafe { libc::pthread_mutex_trylock(mx) };
+    // Contended: the holder's critical section is short; spin a little
+    // before sleeping in the kernel.
+    let mut spins = 0;
+    while r == libc::EBUSY && spins < LOCK_SPINS {
+        std::hint::spin_loop();
+        spins += 1;
+        // SAFETY: as above.
+        r = unsafe { libc::pthread_mutex_trylock(mx) };
+    }
     if r == libc::EBUSY {
         // Contended: wait in slices on a monotonic clock, never forever.
         let end = deadline_after(WEDGED_AFTER);
