@@ -360,3 +360,48 @@ fn several_processes_on_one_queue_all_make_progress() {
         );
     }
 }
+
+/// A producer and a consumer task on one thread (current_thread runtime)
+/// and a queue of 2, many rounds: the readiness descriptor must give an
+/// edge for every change, or a task whose attempt failed in a state the
+/// shm readiness helper never saw waits forever (this hung 1 round in
+/// ~20 before the helper woke both kinds of waiter on every change).
+#[test]
+fn one_thread_producer_and_consumer_never_hang() {
+    for b in BACKENDS {
+        let mut rounds = 0;
+        for _ in 0..150 {
+            let (q, _g) = queue("onethread", b, 2);
+            let consumer = reopen(&q, b);
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                let (p, c) = (
+                    AsyncQueue::new(q).unwrap(),
+                    AsyncQueue::new(consumer).unwrap(),
+                );
+                let send_all = async {
+                    for i in 0..6u8 {
+                        p.send(&[i], u32::from(i % 2)).await.unwrap();
+                    }
+                };
+                let receive_all = async {
+                    let mut n = 0;
+                    while n < 6 {
+                        c.receive_vec().await.unwrap();
+                        n += 1;
+                    }
+                };
+                tokio::time::timeout(Duration::from_secs(5), async {
+                    tokio::join!(send_all, receive_all)
+                })
+                .await
+                .unwrap_or_else(|_| panic!("{b:?}: round {rounds} hung"));
+            });
+            rounds += 1;
+        }
+        assert_eq!(rounds, 150);
+    }
+}

@@ -103,20 +103,28 @@ fn block_signals() -> libc::sigset_t {
     }
 }
 
-/// Sets the eventfd's counter to `target` (drain, then add), also when it
-/// is already there: the read wakes EPOLLOUT waiters and the write EPOLLIN
-/// ones, so every change the helper sees is an edge for edge-triggered
-/// users (tokio's AsyncFd, Go's poller). Otherwise a waiter whose attempt
-/// failed in a state the helper never saw (empty for an instant between
-/// two sends) would clear its readiness and never get a new edge while
-/// the level it polls stayed "some messages".
+/// Sets the eventfd's counter to `target`, waking both kinds of waiter on
+/// the way, also when the level does not change: every change the helper
+/// sees is an edge for edge-triggered users (tokio's AsyncFd, Go's poller).
+/// Otherwise a waiter whose attempt failed in a state the helper never saw
+/// (the queue full for an instant while the helper still saw it empty, or
+/// empty for an instant between two sends) would clear its readiness and
+/// never get a new edge while the level it polls stayed the same.
+/// A write wakes EPOLLIN waiters and a read EPOLLOUT ones, so: add 1 (so
+/// the read below has something to take; refused, harmlessly, when the
+/// counter is at its top), drain, then add the target.
 fn set_level(fd: RawFd, target: u64) {
+    let one = 1u64;
     let mut v = 0u64;
-    // SAFETY: reading 8 bytes into a valid u64 is eventfd's protocol.
-    unsafe { libc::read(fd, (&mut v as *mut u64).cast(), 8) };
-    if target > 0 {
-        // SAFETY: as above, writing a valid u64.
-        unsafe { libc::write(fd, (&target as *const u64).cast(), 8) };
+    // SAFETY: eventfd's protocol: 8-byte reads and writes of a valid u64;
+    // the descriptor is non-blocking, so a refused write or an empty read
+    // returns EAGAIN at once.
+    unsafe {
+        libc::write(fd, (&one as *const u64).cast(), 8);
+        libc::read(fd, (&mut v as *mut u64).cast(), 8);
+        if target > 0 {
+            libc::write(fd, (&target as *const u64).cast(), 8);
+        }
     }
 }
 
