@@ -19,6 +19,7 @@ struct Unlink(String);
 impl Drop for Unlink {
     fn drop(&mut self) {
         let _ = pmq::unlink(&self.0);
+        let _ = pmq::unlink_from(pmq::BackendKind::Shm, &self.0);
     }
 }
 
@@ -744,34 +745,53 @@ fn nonblock_flag_turns_block_off() {
 
 /// Sizes are checked only when a queue is really created: O_CREAT with bad
 /// sizes opens an existing queue, O_CREX on it is Exists, a missing one is
-/// the size error.
+/// the size error. On both backends (each answers "exists?" its own way).
 #[test]
 fn sizes_are_checked_only_when_creating() {
-    let (q, _g) = small("sizes-only", 3, 40);
-    for (m, s) in [(0, 40), (3, 0), (-7, i64::MIN)] {
-        let q2 = Queue::options()
-            .create(true)
-            .max_messages(m)
-            .max_message_size(s)
-            .open(Some(q.name()))
-            .unwrap();
-        assert_eq!((q2.max_messages(), q2.max_message_size()), (3, 40));
-        let e = Queue::options()
+    for backend in [pmq::BackendKind::Kernel, pmq::BackendKind::Shm] {
+        let (name, _g) = unique(&format!("sizes-only-{backend:?}"));
+        let opts = || {
+            let mut o = OpenOptions::new();
+            o.backend(backend);
+            o
+        };
+        let q = opts()
             .exclusive(true)
-            .max_messages(m)
-            .max_message_size(s)
-            .open(Some(q.name()))
-            .unwrap_err();
-        assert_eq!(e.kind(), ErrorKind::Exists, "{e}");
+            .max_messages(3)
+            .max_message_size(40)
+            .open(Some(&name))
+            .unwrap();
+        for (m, s) in [(0, 40), (3, 0), (-7, i64::MIN)] {
+            let q2 = opts()
+                .create(true)
+                .max_messages(m)
+                .max_message_size(s)
+                .open(Some(q.name()))
+                .unwrap();
+            assert_eq!((q2.max_messages(), q2.max_message_size()), (3, 40));
+            let e = opts()
+                .exclusive(true)
+                .max_messages(m)
+                .max_message_size(s)
+                .open(Some(q.name()))
+                .unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Exists, "{backend:?}: {e}");
+        }
+        q.unlink().unwrap();
+        for exclusive in [false, true] {
+            let e = opts()
+                .create(true)
+                .exclusive(exclusive)
+                .max_messages(0)
+                .open(Some(&name))
+                .unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{backend:?}");
+            assert!(e.detail().contains("max_messages is 0"), "{e}");
+        }
+        assert_eq!(
+            pmq::unlink_from(backend, &name).unwrap_err().kind(),
+            ErrorKind::NotFound,
+            "{backend:?}: a size error left a queue"
+        );
     }
-    let name = q.name().to_owned();
-    q.unlink().unwrap();
-    let e = Queue::options()
-        .create(true)
-        .max_messages(0)
-        .open(Some(&name))
-        .unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::InvalidArgument);
-    assert!(e.detail().contains("max_messages is 0"), "{e}");
-    assert_eq!(pmq::unlink(&name).unwrap_err().kind(), ErrorKind::NotFound);
 }
