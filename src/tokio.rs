@@ -104,21 +104,10 @@ impl AsyncQueue {
     /// queue is full. Cancel-safe: dropped before it completes, nothing was
     /// sent.
     pub async fn send(&self, msg: &[u8], priority: u32) -> Result<()> {
-        loop {
-            let mut ready = self
-                .inner
-                .writable()
-                .await
-                .map_err(|e| io_error(e, "wait for room"))?;
-            match ready
-                .get_inner()
-                .queue
-                .send(msg, priority, Timeout::TryOnce)
-            {
-                Err(e) if e.kind() == ErrorKind::WouldBlock => ready.clear_ready(),
-                other => return other,
-            }
-        }
+        self.when_ready(Interest::WRITABLE, |q| {
+            q.send(msg, priority, Timeout::TryOnce)
+        })
+        .await
     }
 
     /// Receives the oldest message of the highest priority into `buf` (at
@@ -126,13 +115,24 @@ impl AsyncQueue {
     /// queue is empty; returns (length, priority). Cancel-safe: dropped
     /// before it completes, nothing was taken.
     pub async fn receive(&self, buf: &mut [u8]) -> Result<(usize, u32)> {
+        self.when_ready(Interest::READABLE, |q| q.receive(buf, Timeout::TryOnce))
+            .await
+    }
+
+    /// Tries `op` (a try-once call) each time the descriptor reports
+    /// `interest`; "not now" clears that readiness and waits again.
+    async fn when_ready<T>(
+        &self,
+        interest: Interest,
+        mut op: impl FnMut(&Queue) -> Result<T>,
+    ) -> Result<T> {
         loop {
             let mut ready = self
                 .inner
-                .readable()
+                .ready(interest)
                 .await
-                .map_err(|e| io_error(e, "wait for a message"))?;
-            match ready.get_inner().queue.receive(buf, Timeout::TryOnce) {
+                .map_err(|e| io_error(e, "wait for the queue"))?;
+            match op(&ready.get_inner().queue) {
                 Err(e) if e.kind() == ErrorKind::WouldBlock => ready.clear_ready(),
                 other => return other,
             }
