@@ -5,7 +5,7 @@
 // bench/shm_run.sh (its BINDING_HOOKS); prints sample lines
 //     S <tab> bench-id <tab> size <tab> impl <tab> value
 // with impl "pmq" (shm backend) and "base" (Boost), or "raw" (kernel mq_*).
-// Usage: bench_shm [-r reps] [-q]
+// Usage: bench_shm [-r reps] [-q] [-o pairs|tput|pingpong|kills] (-o: that part only)
 #include <boost/date_time/posix_time/posix_time_types.hpp>
 #include <boost/interprocess/ipc/message_queue.hpp>
 
@@ -408,14 +408,17 @@ static void kills() {
 }
 
 int main(int argc, char **argv) {
+    const char *only = nullptr;
     for (int i = 1; i < argc; i++) {
         if (!std::strcmp(argv[i], "-q")) quick = true;
         if (!std::strcmp(argv[i], "-r") && i + 1 < argc) reps = std::atoi(argv[++i]);
+        if (!std::strcmp(argv[i], "-o") && i + 1 < argc) only = argv[++i];
     }
     if (quick) reps = std::min(reps, 2);
-    pairs();
-    throughputs();
-    pingpongs();
-    kills();
+    auto part = [only](const char *p) { return !only || !std::strcmp(only, p); };
+    if (part("pairs")) pairs();
+    if (part("tput")) throughputs();
+    if (part("pingpong")) pingpongs();
+    if (part("kills")) kills();
     return 0;
 }

@@ -87,6 +87,9 @@ pub(super) const HEADER_SIZE: usize = 8192;
 pub(super) const OFF_HEADS: usize = HEADER_SIZE;
 pub(super) const OFF_TAILS: usize = OFF_HEADS + 4 * PRIORITIES as usize;
 pub(super) const OFF_OPENER_TABLE: usize = OFF_TAILS + 4 * PRIORITIES as usize;
+/// End of the part every queue file has whatever its shape (header, lists,
+/// opener table); the slots start here.
+pub(super) const FIXED_END: usize = OFF_OPENER_TABLE + OPENERS as usize * OPENER_SIZE;
 
 // Slot fields.
 pub(super) const SLOT_STATE: usize = 0;
@@ -148,7 +151,7 @@ impl Shape {
         let stride = SLOT_HEADER
             .checked_add(msgsize)?
             .checked_next_multiple_of(LINE)?;
-        let slots = OFF_OPENER_TABLE.checked_add(OPENERS as usize * OPENER_SIZE)?;
+        let slots = FIXED_END;
         let file_size = stride
             .checked_mul(usize::try_from(max_messages).ok()?)?
             .checked_add(slots)?;

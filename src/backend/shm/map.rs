@@ -7,7 +7,7 @@
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicU32, AtomicU64};
 
-use super::layout::Shape;
+use super::layout::{Shape, FIXED_END};
 
 /// A whole queue file, mapped shared and read-write. Unmapped and closed
 /// when dropped (closing the descriptor also drops this handle's opener
@@ -28,6 +28,8 @@ unsafe impl Sync for Mapping {}
 impl Mapping {
     /// Maps `len` bytes of `fd` (which it owns from now on).
     pub fn new(fd: RawFd, len: usize, shape: Shape) -> Result<Mapping, i32> {
+        // Every shape's file holds the fixed part (`at` relies on it).
+        assert!(len >= FIXED_END, "a queue file of {len} bytes is too small");
         // SAFETY: a fresh shared mapping of an open descriptor; the kernel
         // picks the address.
         let p = unsafe {
@@ -56,7 +58,17 @@ impl Mapping {
 
     #[inline(always)]
     fn at(&self, off: usize, size: usize) -> *mut u8 {
-        if off % size != 0 || off.checked_add(size).map_or(true, |e| e > self.len) {
+        // The fixed part is in every mapping (checked in `new`): an offset
+        // inside it is checked against a constant, which the compiler folds
+        // away for the header's constant offsets; only a slot's offset needs
+        // the mapping's length.
+        let end = off.checked_add(size);
+        let inside = match end {
+            Some(e) if e <= FIXED_END => true,
+            Some(e) => e <= self.len,
+            None => false,
+        };
+        if off % size != 0 || !inside {
             out_of_bounds(off);
         }
         // SAFETY: checked to lie inside the mapping.

@@ -182,25 +182,29 @@ impl Mapping {
         Some((w * 64 + 63 - l2.leading_zeros() as usize) as u32)
     }
 
+    /// Sets or clears priority `p`'s bit, and the bits above it that
+    /// change. Under the lock, so plain loads and stores: a locked
+    /// read-modify-write costs ~20 cycles each, six per send+receive.
     #[inline]
     fn set_bit(&self, p: u32, on: bool) {
         let m = self;
         let w = p as usize / 64;
         let l2 = m.u64(OFF_BITMAP_L2 + 8 * w);
+        let l1 = m.u64(OFF_BITMAP_L1 + 8 * (w / 64));
+        let l0 = m.u64(OFF_BITMAP_L0);
+        let (b2, b1, b0) = (1u64 << (p % 64), 1u64 << (w % 64), 1u64 << (w / 64));
         if on {
-            l2.fetch_or(1 << (p % 64), Ordering::Relaxed);
-            m.u64(OFF_BITMAP_L1 + 8 * (w / 64))
-                .fetch_or(1 << (w % 64), Ordering::Relaxed);
-            m.u64(OFF_BITMAP_L0)
-                .fetch_or(1 << (w / 64), Ordering::Relaxed);
+            l2.store(l2.load(Ordering::Relaxed) | b2, Ordering::Relaxed);
+            l1.store(l1.load(Ordering::Relaxed) | b1, Ordering::Relaxed);
+            l0.store(l0.load(Ordering::Relaxed) | b0, Ordering::Relaxed);
         } else {
-            let left = l2.fetch_and(!(1 << (p % 64)), Ordering::Relaxed) & !(1 << (p % 64));
-            if left == 0 {
-                let l1 = m.u64(OFF_BITMAP_L1 + 8 * (w / 64));
-                let left1 = l1.fetch_and(!(1 << (w % 64)), Ordering::Relaxed) & !(1 << (w % 64));
+            let left2 = l2.load(Ordering::Relaxed) & !b2;
+            l2.store(left2, Ordering::Relaxed);
+            if left2 == 0 {
+                let left1 = l1.load(Ordering::Relaxed) & !b1;
+                l1.store(left1, Ordering::Relaxed);
                 if left1 == 0 {
-                    m.u64(OFF_BITMAP_L0)
-                        .fetch_and(!(1 << (w / 64)), Ordering::Relaxed);
+                    l0.store(l0.load(Ordering::Relaxed) & !b0, Ordering::Relaxed);
                 }
             }
         }
@@ -565,7 +569,9 @@ impl QueueBackend for ShmQueue {
             Ordering::Relaxed,
         );
         kp!("send.popped");
-        let seq = m.u64(OFF_NEXT_SEQ).fetch_add(1, Ordering::Relaxed);
+        let next_seq = m.u64(OFF_NEXT_SEQ);
+        let seq = next_seq.load(Ordering::Relaxed);
+        next_seq.store(seq + 1, Ordering::Relaxed);
         m.u32(base + SLOT_LEN)
             .store(msg.len() as u32, Ordering::Relaxed);
         m.u32(base + SLOT_PRIO).store(priority, Ordering::Relaxed);
