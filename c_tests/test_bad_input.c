@@ -35,6 +35,12 @@ static int F_int;
 static bool F_bool;
 static pmq_attributes F_attrs;
 static pmq_options F_opts;
+static pmq_message F_msgs[2];      /* two valid 1-byte messages */
+static pmq_message F_nullmsg[2];   /* the second has data NULL, len 1 */
+static pmq_message F_longmsg[2];   /* the second is 65 bytes (queue max 64) */
+static pmq_message F_hugemsg[1];   /* len above PTRDIFF_MAX */
+static pmq_message F_priomsg[1];   /* priority above PMQ_PRIORITY_MAX */
+static pmq_received F_recv[4];
 static char F_longname[300];
 static char F_longname_ok[300];
 
@@ -181,6 +187,38 @@ static void dummy_callback(void *param) { (void)param; }
     X(maxs_closed, "pmq_queue_max_message_size", PMQ_STATUS_OK, pmq_queue_max_message_size(F_closed, &F_i64)) \
     X(describe_closed, "pmq_queue_describe", PMQ_STATUS_OK, pmq_queue_describe(F_closed, PMQ_DESCRIBE_DEBUG, F_text, sizeof F_text, NULL)) \
     X(unlink_closed_gone, "pmq_queue_unlink", PMQ_STATUS_NOT_FOUND, pmq_queue_unlink(F_closed))  \
+    /* batch send / receive: NULL handle, out-pointer and arrays, bad messages, timeouts, closed */ \
+    X(sendb_null, "pmq_queue_send_batch", PMQ_STATUS_INVALID_ARGUMENT, pmq_queue_send_batch(NULL, F_msgs, 2, &F_len)) \
+    X(sendb_out_null, "pmq_queue_send_batch", PMQ_STATUS_INVALID_ARGUMENT, pmq_queue_send_batch(F_q, F_msgs, 2, NULL)) \
+    X(sendb_msgs_null, "pmq_queue_send_batch", PMQ_STATUS_INVALID_ARGUMENT, pmq_queue_send_batch(F_q, NULL, 2, &F_len)) \
+    X(sendb_count_huge, "pmq_queue_send_batch", PMQ_STATUS_INVALID_ARGUMENT, pmq_queue_send_batch(F_q, F_msgs, SIZE_MAX, &F_len)) \
+    X(sendb_data_null, "pmq_queue_send_batch", PMQ_STATUS_INVALID_ARGUMENT, pmq_queue_send_batch(F_q, F_nullmsg, 2, &F_len)) \
+    X(sendb_len_huge, "pmq_queue_send_batch", PMQ_STATUS_INVALID_ARGUMENT, pmq_queue_send_batch(F_q, F_hugemsg, 1, &F_len)) \
+    X(sendb_too_large, "pmq_queue_send_batch", PMQ_STATUS_MESSAGE_TOO_LARGE, pmq_queue_send_batch(F_q, F_longmsg, 2, &F_len)) \
+    X(sendb_prio, "pmq_queue_send_batch", PMQ_STATUS_INVALID_ARGUMENT, pmq_queue_send_batch(F_q, F_priomsg, 1, &F_len)) \
+    X(sendb_readonly, "pmq_queue_send_batch", PMQ_STATUS_PERMISSION, pmq_queue_send_batch(F_ro, F_msgs, 2, &F_len)) \
+    X(sendb_closed, "pmq_queue_send_batch", PMQ_STATUS_CLOSED, pmq_queue_send_batch(F_closed, F_msgs, 2, &F_len)) \
+    X(sendbt_null, "pmq_queue_send_batch_timeout", PMQ_STATUS_INVALID_ARGUMENT, pmq_queue_send_batch_timeout(NULL, F_msgs, 2, &F_len, 0.0)) \
+    X(sendbt_nan, "pmq_queue_send_batch_timeout", PMQ_STATUS_INVALID_ARGUMENT, pmq_queue_send_batch_timeout(F_q, F_msgs, 2, &F_len, NAN)) \
+    X(sendbt_inf, "pmq_queue_send_batch_timeout", PMQ_STATUS_INVALID_ARGUMENT, pmq_queue_send_batch_timeout(F_q, F_msgs, 2, &F_len, INFINITY)) \
+    X(sendbt_neg, "pmq_queue_send_batch_timeout", PMQ_STATUS_INVALID_ARGUMENT, pmq_queue_send_batch_timeout(F_q, F_msgs, 2, &F_len, -1.0)) \
+    X(sendbt_dblmax, "pmq_queue_send_batch_timeout", PMQ_STATUS_INVALID_ARGUMENT, pmq_queue_send_batch_timeout(F_q, F_msgs, 2, &F_len, DBL_MAX)) \
+    X(sendbt_msgs_null, "pmq_queue_send_batch_timeout", PMQ_STATUS_INVALID_ARGUMENT, pmq_queue_send_batch_timeout(F_q, NULL, 1, &F_len, 0.0)) \
+    X(sendbt_closed, "pmq_queue_send_batch_timeout", PMQ_STATUS_CLOSED, pmq_queue_send_batch_timeout(F_closed, F_msgs, 2, &F_len, 0.1)) \
+    X(recvb_null, "pmq_queue_receive_batch", PMQ_STATUS_INVALID_ARGUMENT, pmq_queue_receive_batch(NULL, F_buf, sizeof F_buf, F_recv, 4, &F_len)) \
+    X(recvb_out_null, "pmq_queue_receive_batch", PMQ_STATUS_INVALID_ARGUMENT, pmq_queue_receive_batch(F_q, F_buf, sizeof F_buf, F_recv, 4, NULL)) \
+    X(recvb_arr_null, "pmq_queue_receive_batch", PMQ_STATUS_INVALID_ARGUMENT, pmq_queue_receive_batch(F_q, F_buf, sizeof F_buf, NULL, 4, &F_len)) \
+    X(recvb_max_huge, "pmq_queue_receive_batch", PMQ_STATUS_INVALID_ARGUMENT, pmq_queue_receive_batch(F_q, F_buf, sizeof F_buf, F_recv, SIZE_MAX / 2, &F_len)) \
+    X(recvb_nullbuf, "pmq_queue_receive_batch", PMQ_STATUS_INVALID_ARGUMENT, pmq_queue_receive_batch(F_q, NULL, 64, F_recv, 4, &F_len)) \
+    X(recvb_hugelen, "pmq_queue_receive_batch", PMQ_STATUS_INVALID_ARGUMENT, pmq_queue_receive_batch(F_q, F_buf, HUGE_LEN, F_recv, 4, &F_len)) \
+    X(recvb_writeonly, "pmq_queue_receive_batch", PMQ_STATUS_PERMISSION, pmq_queue_receive_batch(F_wo, F_buf, sizeof F_buf, F_recv, 4, &F_len)) \
+    X(recvb_closed, "pmq_queue_receive_batch", PMQ_STATUS_CLOSED, pmq_queue_receive_batch(F_closed, F_buf, sizeof F_buf, F_recv, 4, &F_len)) \
+    X(recvbt_null, "pmq_queue_receive_batch_timeout", PMQ_STATUS_INVALID_ARGUMENT, pmq_queue_receive_batch_timeout(NULL, F_buf, sizeof F_buf, F_recv, 4, &F_len, 0.0)) \
+    X(recvbt_nan, "pmq_queue_receive_batch_timeout", PMQ_STATUS_INVALID_ARGUMENT, pmq_queue_receive_batch_timeout(F_q, F_buf, sizeof F_buf, F_recv, 4, &F_len, NAN)) \
+    X(recvbt_ninf, "pmq_queue_receive_batch_timeout", PMQ_STATUS_INVALID_ARGUMENT, pmq_queue_receive_batch_timeout(F_q, F_buf, sizeof F_buf, F_recv, 4, &F_len, -INFINITY)) \
+    X(recvbt_neg, "pmq_queue_receive_batch_timeout", PMQ_STATUS_INVALID_ARGUMENT, pmq_queue_receive_batch_timeout(F_q, F_buf, sizeof F_buf, F_recv, 4, &F_len, -0.5)) \
+    X(recvbt_out_null, "pmq_queue_receive_batch_timeout", PMQ_STATUS_INVALID_ARGUMENT, pmq_queue_receive_batch_timeout(F_q, F_buf, sizeof F_buf, F_recv, 4, NULL, 0.0)) \
+    X(recvbt_closed, "pmq_queue_receive_batch_timeout", PMQ_STATUS_CLOSED, pmq_queue_receive_batch_timeout(F_closed, F_buf, sizeof F_buf, F_recv, 4, &F_len, 0.1)) \
     /* pmq_unlink: NULL and every kind of invalid name */                                        \
     X(unlink_null, "pmq_unlink", PMQ_STATUS_INVALID_ARGUMENT, pmq_unlink(NULL))                  \
     X(unlink_b_null, "pmq_unlink_backend", PMQ_STATUS_INVALID_ARGUMENT, pmq_unlink_backend(NULL, PMQ_BACKEND_SHM)) \
@@ -545,6 +583,15 @@ int main(void) {
     if (!F_q || !F_ro || !F_wo || !F_closed) return check_done("bad_input");
     CHECK_OK(pmq_queue_unlink(F_closed));
     CHECK_OK(pmq_queue_close(F_closed));
+
+    F_msgs[0] = (pmq_message){F_buf, 1, 0};
+    F_msgs[1] = (pmq_message){F_buf, 1, 1};
+    F_nullmsg[0] = F_msgs[0];
+    F_nullmsg[1] = (pmq_message){NULL, 1, 0};
+    F_longmsg[0] = F_msgs[0];
+    F_longmsg[1] = (pmq_message){F_buf, 65, 0};
+    F_hugemsg[0] = (pmq_message){F_buf, HUGE_LEN, 0};
+    F_priomsg[0] = (pmq_message){F_buf, 1, PMQ_PRIORITY_MAX + 1};
 
     run_table();
     check_value_functions();

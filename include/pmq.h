@@ -338,6 +338,44 @@ typedef struct pmq_options {
 } pmq_options;
 
 /**
+ * One message for pmq_queue_send_batch(): `len` bytes at `data` (NULL is
+ * fine when `len` is 0) with `priority`.
+ */
+typedef struct pmq_message {
+  /**
+   * The bytes.
+   */
+  const uint8_t *data;
+  /**
+   * How many.
+   */
+  size_t len;
+  /**
+   * Its priority, 0..PMQ_PRIORITY_MAX (pmq_queue_priority_max()).
+   */
+  uint32_t priority;
+} pmq_message;
+
+/**
+ * Where pmq_queue_receive_batch() put one message: `len` bytes at
+ * `buf + offset`, with `priority`.
+ */
+typedef struct pmq_received {
+  /**
+   * Start of the message in the buffer.
+   */
+  size_t offset;
+  /**
+   * Its length.
+   */
+  size_t len;
+  /**
+   * Its priority.
+   */
+  uint32_t priority;
+} pmq_received;
+
+/**
  * Attributes of a queue, from pmq_queue_get_attributes().
  */
 typedef struct pmq_attributes {
@@ -681,6 +719,69 @@ pmq_status pmq_queue_receive_timeout(const struct pmq_queue *q,
                                      size_t *out_len,
                                      uint32_t *out_priority,
                                      double timeout_seconds);
+
+/**
+ * Sends several messages in one call: waits (like pmq_queue_send()) until
+ * the first can be sent, then sends, in order, as many more as fit now,
+ * and sets `*out_sent` to how many were sent (at least 1, unless `count`
+ * is 0). Send the rest again (like sendmmsg). On the shared-memory backend
+ * the batch takes the queue's lock once, so it costs far less than one
+ * send per message; on the kernel backend it is one mq_send per message.
+ *
+ * Every message is checked first (pointer, size, priority): if one is
+ * invalid, the detail names it by index and nothing is sent. Errors as for
+ * pmq_queue_send(), for the first message; `*out_sent` is written only on
+ * PMQ_STATUS_OK.
+ */
+pmq_status pmq_queue_send_batch(const struct pmq_queue *q,
+                                const struct pmq_message *msgs,
+                                size_t count,
+                                size_t *out_sent);
+
+/**
+ * Like pmq_queue_send_batch() with a timeout for the first message, in
+ * seconds, as pmq_queue_send_timeout() takes it (0 tries once).
+ */
+pmq_status pmq_queue_send_batch_timeout(const struct pmq_queue *q,
+                                        const struct pmq_message *msgs,
+                                        size_t count,
+                                        size_t *out_sent,
+                                        double timeout_seconds);
+
+/**
+ * Receives several messages in one call: waits (like pmq_queue_receive())
+ * until one is there, then takes, in queue order, as many more as are there
+ * now, up to `max` and while the next fits in what is left of `buf`.
+ * Message `i` (of `*out_count`, at least 1 unless `max` is 0) is
+ * `out[i].len` bytes at `buf + out[i].offset`, with `out[i].priority`.
+ *
+ * - `buf_len` must be at least the queue's max_message_size; otherwise
+ *   PMQ_STATUS_BUFFER_TOO_SMALL is returned, `*out_count` is set to the
+ *   size needed, and nothing is taken.
+ * - The shared-memory backend takes the lock once and packs messages by
+ *   their length; the kernel backend packs another message only where
+ *   max_message_size bytes are left (the kernel needs that room).
+ *
+ * Errors as for pmq_queue_receive(), for the first message.
+ */
+pmq_status pmq_queue_receive_batch(const struct pmq_queue *q,
+                                   uint8_t *buf,
+                                   size_t buf_len,
+                                   struct pmq_received *out,
+                                   size_t max,
+                                   size_t *out_count);
+
+/**
+ * Like pmq_queue_receive_batch() with a timeout for the first message, in
+ * seconds, as pmq_queue_receive_timeout() takes it (0 tries once).
+ */
+pmq_status pmq_queue_receive_batch_timeout(const struct pmq_queue *q,
+                                           uint8_t *buf,
+                                           size_t buf_len,
+                                           struct pmq_received *out,
+                                           size_t max,
+                                           size_t *out_count,
+                                           double timeout_seconds);
 
 /**
  * Reads the `block` switch: whether sends and receives on this handle wait.

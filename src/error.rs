@@ -300,6 +300,12 @@ impl Error {
         self
     }
 
+    /// The error of message `i` of a batch of `n`: the detail says which.
+    pub(crate) fn in_batch(mut self, i: usize, n: usize) -> Self {
+        self.detail = format!("message {i} of the batch of {n}: {}", self.detail).into();
+        self
+    }
+
     pub(crate) fn invalid(detail: impl Into<Cow<'static, str>>) -> Self {
         Error::new(ErrorKind::InvalidArgument, detail)
     }

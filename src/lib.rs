@@ -43,7 +43,8 @@ pub use error::{status, Error, ErrorKind, Result, StatusInfo, STATUSES, STATUS_P
 pub use name::{random_name, validate_name, validate_name_bytes};
 pub use queue::{
     message_queues_supported, unlink, unlink_from, Attributes, BackendKind, DescribeStyle,
-    OpenOptions, Queue, QueueStats, Timeout, DEFAULT_MODE, O_CREAT, O_CREX, O_EXCL, O_NONBLOCK,
+    InMessage, OpenOptions, OutMessage, Queue, QueueStats, Timeout, DEFAULT_MODE, O_CREAT, O_CREX,
+    O_EXCL, O_NONBLOCK,
 };
 
 /// Live callback registrations and per-handle notification states in this

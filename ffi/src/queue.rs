@@ -6,7 +6,9 @@ use super::{
     ffi_boundary, invalid, name_in, out_ptr, pmq_status, read_bool, slice_in, slice_out, status_of,
     text_out, try_ffi, write_out,
 };
-use pmq_core::{BackendKind, DescribeStyle, ErrorKind, OpenOptions, Queue, Timeout};
+use pmq_core::{
+    BackendKind, DescribeStyle, ErrorKind, InMessage, OpenOptions, OutMessage, Queue, Timeout,
+};
 
 /// Opaque handle to an open message queue. Create it with pmq_queue_open(),
 /// release it with pmq_queue_free().
@@ -481,6 +483,243 @@ pub unsafe extern "C" fn pmq_queue_receive_timeout(
                 buf_len,
                 out_len,
                 out_priority,
+                timeout_in(timeout_seconds),
+            )
+        }
+    })
+}
+
+/// One message for pmq_queue_send_batch(): `len` bytes at `data` (NULL is
+/// fine when `len` is 0) with `priority`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct pmq_message {
+    /// The bytes.
+    pub data: *const u8,
+    /// How many.
+    pub len: usize,
+    /// Its priority, 0..PMQ_PRIORITY_MAX (pmq_queue_priority_max()).
+    pub priority: u32,
+}
+
+/// Where pmq_queue_receive_batch() put one message: `len` bytes at
+/// `buf + offset`, with `priority`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct pmq_received {
+    /// Start of the message in the buffer.
+    pub offset: usize,
+    /// Its length.
+    pub len: usize,
+    /// Its priority.
+    pub priority: u32,
+}
+
+// pmq_received is the core's InMessage, so a C array is used in place.
+const _: () = {
+    assert!(std::mem::size_of::<pmq_received>() == std::mem::size_of::<InMessage>());
+    assert!(std::mem::align_of::<pmq_received>() == std::mem::align_of::<InMessage>());
+    assert!(std::mem::offset_of!(pmq_received, offset) == std::mem::offset_of!(InMessage, offset));
+    assert!(std::mem::offset_of!(pmq_received, len) == std::mem::offset_of!(InMessage, len));
+    assert!(
+        std::mem::offset_of!(pmq_received, priority) == std::mem::offset_of!(InMessage, priority)
+    );
+};
+
+/// Checks a C array argument: NULL only when `count` is 0, and no larger
+/// than memory can hold.
+fn array_ok<T>(p: *const T, count: usize, what: &str) -> Result<(), pmq_status> {
+    if p.is_null() && count != 0 {
+        return Err(invalid(format!(
+            "`{what}` is NULL but the count is {count}; pass an array of {count} elements"
+        )));
+    }
+    if count > isize::MAX as usize / std::mem::size_of::<T>().max(1) {
+        return Err(invalid(format!(
+            "the count {count} of `{what}` is larger than any array can be"
+        )));
+    }
+    Ok(())
+}
+
+/// # Safety
+/// As for pmq_queue_send_batch.
+unsafe fn send_batch_common(
+    q: *const pmq_queue,
+    msgs: *const pmq_message,
+    count: usize,
+    out_sent: *mut usize,
+    timeout: Result<Timeout, pmq_status>,
+) -> pmq_status {
+    out_ptr!(out_sent);
+    // SAFETY: forwarded caller guarantee on `q`.
+    let h = try_ffi!(unsafe { queue_ref(q) });
+    let timeout = try_ffi!(timeout);
+    try_ffi!(array_ok(msgs, count, "msgs"));
+    let c: &[pmq_message] = if count == 0 {
+        &[]
+    } else {
+        // SAFETY: non-NULL, `count` elements per the caller (size checked).
+        unsafe { std::slice::from_raw_parts(msgs, count) }
+    };
+    let mut batch = Vec::with_capacity(count);
+    for (i, m) in c.iter().enumerate() {
+        if m.len > isize::MAX as usize || (m.data.is_null() && m.len != 0) {
+            let what = if m.data.is_null() && m.len <= isize::MAX as usize {
+                "`data` is NULL but `len` is not 0; pass the bytes, or 0 for an empty message"
+            } else {
+                "`len` is larger than any buffer can be; pass the message's real length"
+            };
+            return invalid(format!(
+                "message {i} of the batch of {count} (len {}): {what}",
+                m.len
+            ));
+        }
+        // SAFETY: `data`/`len` checked as slice_in does; valid per the caller.
+        let data = try_ffi!(unsafe { slice_in(m.data, m.len, "`data`") });
+        batch.push(OutMessage::new(data, m.priority));
+    }
+    match h.queue.send_batch(&batch, timeout) {
+        Ok(n) => {
+            // SAFETY: `out_sent` is non-NULL and writable per the caller.
+            unsafe { out_sent.write(n) };
+            pmq_status::Ok
+        }
+        Err(e) => super::fail(e),
+    }
+}
+
+/// Sends several messages in one call: waits (like pmq_queue_send()) until
+/// the first can be sent, then sends, in order, as many more as fit now,
+/// and sets `*out_sent` to how many were sent (at least 1, unless `count`
+/// is 0). Send the rest again (like sendmmsg). On the shared-memory backend
+/// the batch takes the queue's lock once, so it costs far less than one
+/// send per message; on the kernel backend it is one mq_send per message.
+///
+/// Every message is checked first (pointer, size, priority): if one is
+/// invalid, the detail names it by index and nothing is sent. Errors as for
+/// pmq_queue_send(), for the first message; `*out_sent` is written only on
+/// PMQ_STATUS_OK.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pmq_queue_send_batch(
+    q: *const pmq_queue,
+    msgs: *const pmq_message,
+    count: usize,
+    out_sent: *mut usize,
+) -> pmq_status {
+    // SAFETY: forwarded caller guarantees.
+    ffi_boundary!({ unsafe { send_batch_common(q, msgs, count, out_sent, Ok(Timeout::Forever)) } })
+}
+
+/// Like pmq_queue_send_batch() with a timeout for the first message, in
+/// seconds, as pmq_queue_send_timeout() takes it (0 tries once).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pmq_queue_send_batch_timeout(
+    q: *const pmq_queue,
+    msgs: *const pmq_message,
+    count: usize,
+    out_sent: *mut usize,
+    timeout_seconds: f64,
+) -> pmq_status {
+    ffi_boundary!({
+        // SAFETY: forwarded caller guarantees.
+        unsafe { send_batch_common(q, msgs, count, out_sent, timeout_in(timeout_seconds)) }
+    })
+}
+
+/// # Safety
+/// As for pmq_queue_receive_batch.
+unsafe fn receive_batch_common(
+    q: *const pmq_queue,
+    buf: *mut u8,
+    buf_len: usize,
+    out: *mut pmq_received,
+    max: usize,
+    out_count: *mut usize,
+    timeout: Result<Timeout, pmq_status>,
+) -> pmq_status {
+    out_ptr!(out_count);
+    // SAFETY: forwarded caller guarantee on `q`.
+    let h = try_ffi!(unsafe { queue_ref(q) });
+    let timeout = try_ffi!(timeout);
+    try_ffi!(array_ok(out.cast_const(), max, "out"));
+    // SAFETY: forwarded caller guarantee on `buf`/`buf_len`.
+    let buf = try_ffi!(unsafe { slice_out(buf, buf_len, "`buf`") });
+    let out: &mut [InMessage] = if max == 0 {
+        &mut []
+    } else {
+        // SAFETY: non-NULL, `max` writable elements per the caller (size
+        // checked); pmq_received has InMessage's layout (asserted above)
+        // and every bit pattern is valid for both.
+        unsafe { std::slice::from_raw_parts_mut(out.cast::<InMessage>(), max) }
+    };
+    match h.queue.receive_batch(buf, out, timeout) {
+        Ok(n) => {
+            // SAFETY: `out_count` is non-NULL and writable per the caller.
+            unsafe { out_count.write(n) };
+            pmq_status::Ok
+        }
+        Err(e) => {
+            if e.kind() == ErrorKind::BufferTooSmall {
+                // SAFETY: as above; the needed size is reported on this error.
+                unsafe { out_count.write(e.needed()) };
+            }
+            super::fail(e)
+        }
+    }
+}
+
+/// Receives several messages in one call: waits (like pmq_queue_receive())
+/// until one is there, then takes, in queue order, as many more as are there
+/// now, up to `max` and while the next fits in what is left of `buf`.
+/// Message `i` (of `*out_count`, at least 1 unless `max` is 0) is
+/// `out[i].len` bytes at `buf + out[i].offset`, with `out[i].priority`.
+///
+/// - `buf_len` must be at least the queue's max_message_size; otherwise
+///   PMQ_STATUS_BUFFER_TOO_SMALL is returned, `*out_count` is set to the
+///   size needed, and nothing is taken.
+/// - The shared-memory backend takes the lock once and packs messages by
+///   their length; the kernel backend packs another message only where
+///   max_message_size bytes are left (the kernel needs that room).
+///
+/// Errors as for pmq_queue_receive(), for the first message.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pmq_queue_receive_batch(
+    q: *const pmq_queue,
+    buf: *mut u8,
+    buf_len: usize,
+    out: *mut pmq_received,
+    max: usize,
+    out_count: *mut usize,
+) -> pmq_status {
+    ffi_boundary!({
+        // SAFETY: forwarded caller guarantees.
+        unsafe { receive_batch_common(q, buf, buf_len, out, max, out_count, Ok(Timeout::Forever)) }
+    })
+}
+
+/// Like pmq_queue_receive_batch() with a timeout for the first message, in
+/// seconds, as pmq_queue_receive_timeout() takes it (0 tries once).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pmq_queue_receive_batch_timeout(
+    q: *const pmq_queue,
+    buf: *mut u8,
+    buf_len: usize,
+    out: *mut pmq_received,
+    max: usize,
+    out_count: *mut usize,
+    timeout_seconds: f64,
+) -> pmq_status {
+    ffi_boundary!({
+        // SAFETY: forwarded caller guarantees.
+        unsafe {
+            receive_batch_common(
+                q,
+                buf,
+                buf_len,
+                out,
+                max,
+                out_count,
                 timeout_in(timeout_seconds),
             )
         }

@@ -31,6 +31,7 @@ use std::os::fd::RawFd;
 use std::time::Duration;
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::queue::OutMessage;
 
 #[cfg(test)]
 pub(crate) mod fake;
@@ -54,6 +55,17 @@ pub(crate) enum Attempt<T> {
 }
 
 impl<T> Attempt<T> {
+    /// The same outcome with the value of `Done` mapped.
+    pub(crate) fn map_done<U>(self, f: impl FnOnce(T) -> U) -> Attempt<U> {
+        match self {
+            Attempt::Done(v) => Attempt::Done(f(v)),
+            Attempt::NotNow => Attempt::NotNow,
+            Attempt::NonBlocking => Attempt::NonBlocking,
+            Attempt::Interrupted => Attempt::Interrupted,
+            Attempt::Failed(e) => Attempt::Failed(e),
+        }
+    }
+
     /// A failure with this error.
     #[cold]
     pub(crate) fn failed(e: Error) -> Attempt<T> {
@@ -141,6 +153,54 @@ pub(crate) trait QueueBackend: Sized + Send + Sync {
     fn try_send(&self, msg: &[u8], priority: u32, will_wait: bool) -> Attempt<()>;
     /// Receives one message without waiting: (length, priority).
     fn try_receive(&self, buf: &mut [u8], will_wait: bool) -> Attempt<(usize, u32)>;
+    /// Sends, without waiting, as many of `msgs` (checked, not empty) as
+    /// fit now, in order: `Done(n)` with n >= 1, or what the first attempt
+    /// reported. This default sends one at a time; a backend that can do
+    /// better (one lock for the batch) overrides it.
+    fn try_send_batch(&self, msgs: &[OutMessage<'_>], will_wait: bool) -> Attempt<usize> {
+        let mut sent = 0;
+        for m in msgs {
+            match self.try_send(m.data, m.priority, will_wait && sent == 0) {
+                Attempt::Done(()) => sent += 1,
+                // After the first, whatever stops the batch is the next
+                // call's to report (a failure recurs; "full" is "sent n").
+                _ if sent > 0 => break,
+                other => return other.map_done(|()| 0),
+            }
+        }
+        Attempt::Done(sent)
+    }
+    /// Receives, without waiting, up to `out.len()` (not 0) messages into
+    /// `buf` (at least max_message_size bytes), packed, while the next fits:
+    /// `Done(n)` with n >= 1, or what the first attempt reported. This
+    /// default packs a message only where `room` (max_message_size) bytes
+    /// are left, the room one `try_receive` needs.
+    fn try_receive_batch(
+        &self,
+        buf: &mut [u8],
+        room: usize,
+        out: &mut [crate::queue::InMessage],
+        will_wait: bool,
+    ) -> Attempt<usize> {
+        let mut n = 0;
+        let mut at = 0;
+        while n < out.len() && buf.len() - at >= room {
+            match self.try_receive(&mut buf[at..], will_wait && n == 0) {
+                Attempt::Done((len, priority)) => {
+                    out[n] = crate::queue::InMessage {
+                        offset: at,
+                        len,
+                        priority,
+                    };
+                    n += 1;
+                    at += len;
+                }
+                _ if n > 0 => break,
+                other => return other.map_done(|_| 0),
+            }
+        }
+        Attempt::Done(n)
+    }
     /// Called before the caller's last closed check ahead of a wait.
     fn prepare_wait(&self);
     /// Waits for readiness at most `timeout` (None: no limit).
@@ -291,6 +351,26 @@ impl Backend {
     #[inline]
     pub(crate) fn try_receive(&self, buf: &mut [u8], will_wait: bool) -> Attempt<(usize, u32)> {
         dispatch!(self, b => b.try_receive(buf, will_wait))
+    }
+
+    #[inline]
+    pub(crate) fn try_send_batch(
+        &self,
+        msgs: &[OutMessage<'_>],
+        will_wait: bool,
+    ) -> Attempt<usize> {
+        dispatch!(self, b => b.try_send_batch(msgs, will_wait))
+    }
+
+    #[inline]
+    pub(crate) fn try_receive_batch(
+        &self,
+        buf: &mut [u8],
+        room: usize,
+        out: &mut [crate::queue::InMessage],
+        will_wait: bool,
+    ) -> Attempt<usize> {
+        dispatch!(self, b => b.try_receive_batch(buf, room, out, will_wait))
     }
 
     pub(crate) fn prepare_wait(&self) {

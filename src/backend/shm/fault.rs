@@ -29,6 +29,7 @@ pub const POINTS: &[&str] = &[
     "receive.counted",
     "receive.unlinked",
     "receive.freed",
+    "receive.moved",
     "repair.counters",
     "repair.slots",
     "repair.lists",
