@@ -57,6 +57,18 @@ fn fault_child() {
         "touch" => {
             let _ = open(name).receive_vec(Timeout::TryOnce);
         }
+        "send-batch" => {
+            let batch: Vec<pmq::OutMessage<'_>> =
+                BATCH.iter().map(|m| pmq::OutMessage::new(m, 7)).collect();
+            open(name).send_batch(&batch, Timeout::TryOnce).unwrap();
+        }
+        "receive-batch" => {
+            let mut buf = [0u8; 64 * 8];
+            let mut out = [pmq::InMessage::default(); 8];
+            open(name)
+                .receive_batch(&mut buf, &mut out, Timeout::TryOnce)
+                .unwrap();
+        }
         "notify" => {
             let q = open(name);
             q.notify_callback(|| {}).unwrap();
@@ -87,13 +99,22 @@ fn fault_child() {
     std::process::exit(3);
 }
 
+/// What the "send-batch" child sends, in one batch, at priority 7.
+const BATCH: [&[u8]; 4] = [b"m0", b"m1", b"m2", b"m3"];
+
 /// Runs the child `role` on `name`, killed at `point`; asserts it died
 /// there and returns its pid.
 fn kill_at(point: &str, role: &str, name: &str) -> u32 {
+    kill_at_hit(point, 0, role, name)
+}
+
+/// As `kill_at`, killed at hit `skip + 1` of `point` (PMQ_FAULT_SKIP).
+fn kill_at_hit(point: &str, skip: u32, role: &str, name: &str) -> u32 {
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args(["--exact", "fault_child", "--test-threads=1", "-q"])
         .env(CHILD, format!("{role}:{name}"))
         .env("PMQ_FAULT_KILL", point)
+        .env("PMQ_FAULT_SKIP", skip.to_string())
         .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();
@@ -261,6 +282,80 @@ fn every_kill_point_leaves_a_consistent_queue() {
     }
     assert_eq!(tried, points.len());
     eprintln!("shm fault injection: {tried} kill points, each killed once");
+}
+
+/// A batch commits message by message: a sender killed at any point while
+/// it sends the third message of a batch of four leaves the first two, and
+/// the third only once its slot is committed; a receiver killed taking the
+/// third leaves the fourth (and the third until its commit), and its
+/// receipt names the last message it took. A point passed once per batch
+/// (after the loop) finds the whole batch moved.
+#[test]
+fn a_batch_killed_midway_keeps_exactly_what_was_committed() {
+    let points = pmq::__FAULT_POINTS;
+    let mut tried = 0;
+    for &point in points {
+        let (group, _) = point.split_once('.').unwrap();
+        if group != "send" && group != "receive" {
+            continue;
+        }
+        // Per-message points are hit once per message: kill at the third.
+        // The ".moved" points are passed once, after the whole batch.
+        let per_batch = point.ends_with(".moved");
+        let skip = if per_batch { 0 } else { 2 };
+        let n = name("batch");
+        let _guard = Unlink(vec![n.clone()]);
+        let q = OpenOptions::new()
+            .backend(SHM)
+            .exclusive(true)
+            .max_messages(8)
+            .max_message_size(64)
+            .open(Some(&n))
+            .unwrap();
+        if group == "send" {
+            kill_at_hit(point, skip, "send-batch", &n);
+            let kept = if per_batch {
+                4
+            } else {
+                2 + at_or_after(points, point, SEND_COMMITTED_FROM) as usize
+            };
+            let want: Vec<(&[u8], u32)> = BATCH[..kept].iter().map(|m| (*m, 7)).collect();
+            check(&q, point, &want, kept as u64, 0);
+        } else {
+            for m in BATCH {
+                q.send(m, 7, Timeout::TryOnce).unwrap();
+            }
+            kill_at_hit(point, skip, "receive-batch", &n);
+            let taken = if per_batch {
+                4
+            } else {
+                2 + at_or_after(points, point, RECEIVE_COMMITTED_FROM) as usize
+            };
+            // The killed receiver's record is the lowest free one: the next
+            // opener inherits its receipt, naming the last message taken
+            // (m1 before the third's receipt is written, m2 after).
+            let heir = open(&n);
+            let receipt = heir.inherited_receipt().expect("no receipt");
+            let last = if per_batch {
+                3
+            } else if at_or_after(points, point, "receive.pending") {
+                2
+            } else {
+                1
+            };
+            assert_eq!(
+                &receipt.head[..2],
+                BATCH[last],
+                "receipt after a kill at {point}"
+            );
+            drop(heir);
+            let want: Vec<(&[u8], u32)> = BATCH[taken..].iter().map(|m| (*m, 7)).collect();
+            check(&q, point, &want, 4, taken as u64);
+        }
+        tried += 1;
+    }
+    assert!(tried >= 16, "{tried} batch kill points");
+    eprintln!("shm fault injection: {tried} kill points inside a batch, each killed once");
 }
 
 #[test]
