@@ -7,7 +7,7 @@
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicU32, AtomicU64};
 
-use super::layout::{Shape, FIXED_END};
+use super::layout::{Shape, FIXED_END, SLOT_HEADER};
 
 /// A whole queue file, mapped shared and read-write. Unmapped and closed
 /// when dropped (closing the descriptor also drops this handle's opener
@@ -112,13 +112,102 @@ impl Mapping {
         unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), p, src.len()) };
     }
 
+    /// Slot `s` (below max_messages: an index from [`Shape`] checks),
+    /// bounds-checked once for its whole stride, so its fields are reached
+    /// without a check each.
+    #[inline(always)]
+    pub fn slot(&self, s: u32) -> Slot<'_> {
+        let off = self.shape.slot(s);
+        if s as u64 >= self.shape.max_messages {
+            out_of_bounds(off);
+        }
+        Slot {
+            base: self.at_range(off, self.shape.stride),
+            data_max: self.shape.stride - SLOT_HEADER,
+            _map: std::marker::PhantomData,
+        }
+    }
+
+    #[inline(always)]
     fn at_range(&self, off: usize, len: usize) -> *mut u8 {
-        assert!(
-            off.checked_add(len).is_some_and(|e| e <= self.len),
-            "shared-memory range {off}+{len} out of bounds"
-        );
+        if !off.checked_add(len).is_some_and(|e| e <= self.len) {
+            out_of_bounds(off);
+        }
         // SAFETY: checked to lie inside the mapping.
         unsafe { self.base.add(off) }
+    }
+}
+
+/// One slot of a mapping: `stride` bytes, checked to lie inside it when
+/// made ([`Mapping::slot`]).
+pub(super) struct Slot<'a> {
+    base: *mut u8,
+    /// Bytes of message data the slot holds (stride - header).
+    data_max: usize,
+    _map: std::marker::PhantomData<&'a Mapping>,
+}
+
+impl Slot<'_> {
+    /// The 32-bit header field at `field` (a `SLOT_*` offset).
+    #[inline(always)]
+    pub fn u32(&self, field: usize) -> &AtomicU32 {
+        debug_assert!(field % 4 == 0 && field + 4 <= SLOT_HEADER);
+        // SAFETY: `field` is a constant header offset, 4-aligned, below
+        // SLOT_HEADER <= stride; the slot's stride bytes are inside the live
+        // mapping (checked in Mapping::slot), and slots are 64-aligned.
+        unsafe { &*self.base.add(field).cast::<AtomicU32>() }
+    }
+
+    /// The 64-bit header field at `field`.
+    #[inline(always)]
+    pub fn u64(&self, field: usize) -> &AtomicU64 {
+        debug_assert!(field % 8 == 0 && field + 8 <= SLOT_HEADER);
+        // SAFETY: as for `u32`, 8-aligned.
+        unsafe { &*self.base.add(field).cast::<AtomicU64>() }
+    }
+
+    /// Copies the message's `dst.len()` bytes out (the lock held).
+    #[inline(always)]
+    pub fn read_data(&self, dst: &mut [u8]) {
+        if dst.len() > self.data_max {
+            out_of_bounds(dst.len());
+        }
+        // SAFETY: the data area holds data_max bytes after the header,
+        // inside the slot (checked above); `dst` is a distinct buffer.
+        unsafe {
+            std::ptr::copy_nonoverlapping(self.base.add(SLOT_HEADER), dst.as_mut_ptr(), dst.len())
+        };
+    }
+
+    /// Copies `src` in as the message's bytes (the lock held).
+    #[inline(always)]
+    pub fn write_data(&self, src: &[u8]) {
+        if src.len() > self.data_max {
+            out_of_bounds(src.len());
+        }
+        // SAFETY: as in `read_data`.
+        unsafe {
+            std::ptr::copy_nonoverlapping(src.as_ptr(), self.base.add(SLOT_HEADER), src.len())
+        };
+    }
+
+    /// The first 16 bytes of the data area, the bytes past `len` zeroed
+    /// (every data area holds at least 32 bytes: the stride is a multiple
+    /// of 64 and the header 32).
+    #[inline(always)]
+    pub fn head16(&self, len: usize) -> [u8; 16] {
+        debug_assert!(self.data_max >= 16);
+        let mut h = [0u8; 16];
+        // SAFETY: 16 bytes of the data area, inside the slot (data_max >=
+        // 16, asserted by the layout: stride >= 64).
+        unsafe { std::ptr::copy_nonoverlapping(self.base.add(SLOT_HEADER), h.as_mut_ptr(), 16) };
+        let v = u128::from_le_bytes(h);
+        let keep = if len >= 16 {
+            u128::MAX
+        } else {
+            (1u128 << (8 * len)) - 1
+        };
+        (v & keep).to_le_bytes()
     }
 }
 

@@ -210,22 +210,20 @@ impl Mapping {
         }
     }
 
-    /// Appends slot `s` (READY, priority `p`) to its priority's list.
+    /// Appends slot `s` (READY, priority `p`, its next already 0) to its
+    /// priority's list.
     #[inline]
     fn link(&self, s: u32, p: u32) -> Result<()> {
         let m = self;
-        let sh = &self.shape;
         let tail = m.u32(OFF_TAILS + 4 * p as usize);
         let t = tail.load(Ordering::Relaxed);
-        m.u32(sh.slot(s) + SLOT_NEXT).store(0, Ordering::Relaxed);
         if t == 0 {
             m.u32(OFF_HEADS + 4 * p as usize)
                 .store(s + 1, Ordering::Relaxed);
             self.set_bit(p, true);
         } else {
             let t = self.index(t)?;
-            m.u32(sh.slot(t) + SLOT_NEXT)
-                .store(s + 1, Ordering::Relaxed);
+            m.slot(t).u32(SLOT_NEXT).store(s + 1, Ordering::Relaxed);
         }
         tail.store(s + 1, Ordering::Relaxed);
         Ok(())
@@ -311,6 +309,7 @@ impl Mapping {
         ready.sort_unstable();
         let mut max_seq = 0;
         for &(seq, s, p) in &ready {
+            self.slot(s).u32(SLOT_NEXT).store(0, Ordering::Relaxed);
             let _ = self.link(s, p);
             max_seq = max_seq.max(seq);
         }
@@ -541,41 +540,41 @@ impl ShmQueue {
     #[inline(always)]
     fn push(&self, msg: &[u8], priority: u32, count: u64) -> Result<()> {
         let m = &self.map;
-        let sh = self.map.shape;
         kp!("send.locked");
         let s = self
             .map
             .index(m.u32(OFF_FREE_HEAD).load(Ordering::Relaxed))?;
-        let base = sh.slot(s);
-        if m.u32(base + SLOT_STATE).load(Ordering::Relaxed) != FREE {
+        let slot = m.slot(s);
+        if slot.u32(SLOT_STATE).load(Ordering::Relaxed) != FREE {
             return Err(describe::corrupt(&format!(
                 "slot {s} on the free stack is not free"
             )));
         }
         m.u32(OFF_FREE_HEAD).store(
-            m.u32(base + SLOT_NEXT).load(Ordering::Relaxed),
+            slot.u32(SLOT_NEXT).load(Ordering::Relaxed),
             Ordering::Relaxed,
         );
         kp!("send.popped");
         let next_seq = m.u64(OFF_NEXT_SEQ);
         let seq = next_seq.load(Ordering::Relaxed);
         next_seq.store(seq + 1, Ordering::Relaxed);
-        m.u32(base + SLOT_LEN)
+        slot.u32(SLOT_LEN)
             .store(msg.len() as u32, Ordering::Relaxed);
-        m.u32(base + SLOT_PRIO).store(priority, Ordering::Relaxed);
-        m.u64(base + SLOT_SEQ).store(seq, Ordering::Relaxed);
+        slot.u32(SLOT_PRIO).store(priority, Ordering::Relaxed);
+        slot.u64(SLOT_SEQ).store(seq, Ordering::Relaxed);
         kp!("send.header");
-        m.write_bytes(base + SLOT_HEADER, msg);
+        slot.write_data(msg);
         kp!("send.data");
         let committed = m.u64(OFF_COMMITTED).load(Ordering::Relaxed);
         m.pending(1, s, committed + 1);
         kp!("send.pending");
         // The commit point: from here on the message survives any kill.
-        m.u32(base + SLOT_STATE).store(READY, Ordering::Release);
+        slot.u32(SLOT_STATE).store(READY, Ordering::Release);
         kp!("send.committed");
         m.u64(OFF_COMMITTED).store(committed + 1, Ordering::Relaxed);
         m.u32(OFF_PENDING_KIND).store(0, Ordering::Release);
         kp!("send.counted");
+        slot.u32(SLOT_NEXT).store(0, Ordering::Relaxed);
         self.map.link(s, priority)?;
         kp!("send.linked");
         m.u64(OFF_COUNT).store(count + 1, Ordering::Relaxed);
@@ -648,10 +647,9 @@ impl ShmQueue {
         kp!("receive.locked");
         let head = m.u32(OFF_HEADS + 4 * p as usize);
         let s = self.map.index(head.load(Ordering::Relaxed))?;
-        let base = sh.slot(s);
-        let len = m.u32(base + SLOT_LEN).load(Ordering::Relaxed) as usize;
-        if m.u32(base + SLOT_STATE).load(Ordering::Relaxed) != READY
-            || len as u64 > sh.max_message_size
+        let slot = m.slot(s);
+        let len = slot.u32(SLOT_LEN).load(Ordering::Relaxed) as usize;
+        if slot.u32(SLOT_STATE).load(Ordering::Relaxed) != READY || len as u64 > sh.max_message_size
         {
             return Err(describe::corrupt(&format!(
                 "slot {s} at the head of priority {p} is not a ready message"
@@ -660,9 +658,9 @@ impl ShmQueue {
         if len > buf.len() {
             return Ok(Taken::NoRoom);
         }
-        m.read_bytes(base + SLOT_HEADER, &mut buf[..len]);
+        slot.read_data(&mut buf[..len]);
         // The receipt names the message a receiver took, if it dies now.
-        let seq = m.u64(base + SLOT_SEQ).load(Ordering::Relaxed);
+        let seq = slot.u64(SLOT_SEQ).load(Ordering::Relaxed);
         let rec = sh.opener(self.opener);
         kp!("receive.receipt");
         m.u64(rec + OPENER_RECEIPT_SEQ)
@@ -670,17 +668,17 @@ impl ShmQueue {
         m.u32(rec + OPENER_RECEIPT_LEN)
             .store(len as u32, Ordering::Relaxed);
         m.u32(rec + OPENER_RECEIPT_PRIO).store(p, Ordering::Relaxed);
-        m.write_bytes(rec + OPENER_RECEIPT_HEAD, &buf[..len.min(RECEIPT_HEAD_LEN)]);
+        m.write_bytes(rec + OPENER_RECEIPT_HEAD, &slot.head16(len));
         kp!("receive.pending");
         let received = m.u64(OFF_RECEIVED).load(Ordering::Relaxed);
         m.pending(2, s, received + 1);
         // The commit point: the message is taken.
-        m.u32(base + SLOT_STATE).store(FREE, Ordering::Release);
+        slot.u32(SLOT_STATE).store(FREE, Ordering::Release);
         kp!("receive.committed");
         m.u64(OFF_RECEIVED).store(received + 1, Ordering::Relaxed);
         m.u32(OFF_PENDING_KIND).store(0, Ordering::Release);
         kp!("receive.counted");
-        let next = m.u32(base + SLOT_NEXT).load(Ordering::Relaxed);
+        let next = slot.u32(SLOT_NEXT).load(Ordering::Relaxed);
         head.store(next, Ordering::Relaxed);
         if next == 0 {
             m.u32(OFF_TAILS + 4 * p as usize)
@@ -688,7 +686,7 @@ impl ShmQueue {
             self.map.set_bit(p, false);
         }
         kp!("receive.unlinked");
-        m.u32(base + SLOT_NEXT).store(
+        slot.u32(SLOT_NEXT).store(
             m.u32(OFF_FREE_HEAD).load(Ordering::Relaxed),
             Ordering::Relaxed,
         );
