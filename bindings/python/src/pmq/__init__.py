@@ -457,7 +457,7 @@ class MessageQueue(_fast.QueueBase):
         self._max_messages = int(attrs[0])
         self._max_message_size = int(attrs[1])
         self._set_handle(int(_ffi.cast("uintptr_t", self._q)), self._max_message_size, self._q,
-                         (1 if read else 0) | (2 if write else 0))
+                         (1 if read else 0) | (2 if write else 0), self._max_messages)
         self._current = None  # the key of the live callback registration
 
     def __del__(self):
@@ -473,7 +473,8 @@ class MessageQueue(_fast.QueueBase):
         finally:
             del q  # the last reference: pmq_queue_free closes and frees the handle
 
-    # -- messages: send() and receive() are pmq._fast.QueueBase's (C).
+    # -- messages: send() and receive(), send_batch() and receive_batch()
+    # are pmq._fast.QueueBase's (C).
 
     # -- asyncio
 

@@ -1,7 +1,8 @@
 /*
  * pmq._fast: the hot path of pmq.MessageQueue in C (send and receive), so a
- * send+receive pair costs what posix_ipc's does. Everything else is Python
- * over cffi (see ffi_build.py).
+ * send+receive pair costs what posix_ipc's does, and the batch calls
+ * send_batch / receive_batch (one libpmq call for many messages).
+ * Everything else is Python over cffi (see ffi_build.py).
  *
  * QueueBase holds the pmq_queue pointer that MessageQueue (a Python subclass)
  * opened through cffi and hands over with _set_handle(), with its owner (the
@@ -34,6 +35,7 @@ typedef struct {
     pmq_queue *q;
     PyObject *owner; /* keeps q allocated; NULL with q */
     Py_ssize_t max_message_size;
+    Py_ssize_t max_messages; /* the capacity: what one receive_batch() can take at most */
     int access; /* ACCESS_READ | ACCESS_WRITE: the read= / write= it was opened with */
 } QueueBase;
 
@@ -173,47 +175,63 @@ static int nan_timeout(double timeout)
     return -1;
 }
 
-static int parse_priority(PyObject *o, long long *out)
+/*
+ * The end of an argument error: " (message 3 of the batch)" for message
+ * `index` of send_batch(), "" for send() (index < 0). buf: WHERE_SIZE bytes.
+ */
+#define WHERE_SIZE 64
+static const char *where(Py_ssize_t index, char *buf)
+{
+    if (index < 0)
+        return "";
+    PyOS_snprintf(buf, WHERE_SIZE, " (message %zd of the batch)", index);
+    return buf;
+}
+
+static int parse_priority(PyObject *o, long long *out, Py_ssize_t index)
 {
     long long p;
     int overflow = 0;
-    PyObject *index;
+    PyObject *index_obj;
+    char wbuf[WHERE_SIZE];
 
     if (o == NULL) {
         *out = 0;
         return 0;
     }
-    index = PyNumber_Index(o);
-    if (index == NULL) {
+    index_obj = PyNumber_Index(o);
+    if (index_obj == NULL) {
         if (PyErr_ExceptionMatches(PyExc_TypeError)) {
             PyErr_Clear();
-            PyErr_Format(PyExc_TypeError, "The priority must be an integer, not %s",
-                         Py_TYPE(o)->tp_name);
+            PyErr_Format(PyExc_TypeError, "The priority must be an integer, not %s%s",
+                         Py_TYPE(o)->tp_name, where(index, wbuf));
         }
         return -1;
     }
-    p = PyLong_AsLongLongAndOverflow(index, &overflow);
-    Py_DECREF(index);
+    p = PyLong_AsLongLongAndOverflow(index_obj, &overflow);
+    Py_DECREF(index_obj);
     if (p == -1 && PyErr_Occurred())
         return -1;
     if (overflow) {
         PyErr_Format(PyExc_OverflowError,
                      "The priority %R is too large to convert to a C long; it must be "
-                     "0..QUEUE_PRIORITY_MAX (%u)",
-                     o, (unsigned)pmq_priority_max());
+                     "0..QUEUE_PRIORITY_MAX (%u)%s",
+                     o, (unsigned)pmq_priority_max(), where(index, wbuf));
         return -1;
     }
     *out = p;
     return 0;
 }
 
-static int check_priority(long long p, uint32_t *out)
+static int check_priority(long long p, uint32_t *out, Py_ssize_t index)
 {
+    char wbuf[WHERE_SIZE];
+
     if (p < 0 || p > (long long)pmq_priority_max()) {
         PyErr_Format(PyExc_ValueError,
                      "The priority must be a positive number no greater than "
-                     "QUEUE_PRIORITY_MAX (%u), not %lld",
-                     (unsigned)pmq_priority_max(), p);
+                     "QUEUE_PRIORITY_MAX (%u), not %lld%s",
+                     (unsigned)pmq_priority_max(), p, where(index, wbuf));
         return -1;
     }
     *out = (uint32_t)p;
@@ -309,14 +327,14 @@ static PyObject *QueueBase_send(QueueBase *self, PyObject *const *args, Py_ssize
                             Py_TYPE(message)->tp_name);
     }
     if (parse_timeout(timeout_obj, &timeout) < 0 ||
-        parse_priority(priority_obj, &requested_priority) < 0)
+        parse_priority(priority_obj, &requested_priority, -1) < 0)
         goto error;
     if (self->q != NULL && !(self->access & ACCESS_WRITE)) {
         not_permitted("this handle was opened with write=False, so it cannot send; open the "
                       "queue again with write=True");
         goto error;
     }
-    if (check_priority(requested_priority, &priority) < 0 || nan_timeout(timeout) < 0)
+    if (check_priority(requested_priority, &priority, -1) < 0 || nan_timeout(timeout) < 0)
         goto error;
 
     q = self->q;
@@ -420,20 +438,331 @@ static PyObject *QueueBase_receive(QueueBase *self, PyObject *const *args, Py_ss
     return result;
 }
 
+/* ------------------------------------------------------------- batches */
+
+/* Batches of up to this many messages keep their arrays on the stack. */
+#define STACK_BATCH 32
+/* receive_batch() receives into at most this many bytes (or one
+ * max_message_size, if that is larger), whatever max_messages asks. */
+#define BATCH_BUFFER_MAX (1024 * 1024)
+
+/* What keeps one message of send_batch() valid while the GIL is released:
+ * a reference to its bytes (a bytes object, or a str's UTF-8 encoding), or
+ * a buffer view (which also stops a bytearray from being resized). */
+typedef struct {
+    PyObject *ref;
+    Py_buffer view;
+    int has_view;
+    long long priority;
+} batch_hold;
+
+static void release_holds(batch_hold *holds, Py_ssize_t n)
+{
+    Py_ssize_t i;
+
+    for (i = 0; i < n; i++) {
+        if (holds[i].has_view)
+            PyBuffer_Release(&holds[i].view);
+        else
+            Py_XDECREF(holds[i].ref);
+    }
+}
+
 /*
- * _set_handle(address: int, max_message_size: int, owner, access: int);
- * access is ACCESS_READ | ACCESS_WRITE (read= / write=); address 0 (owner
- * None) detaches. The previous owner is released: the handle it keeps is
+ * Message `index` of a batch: bytes-like or str (as send() takes it), or a
+ * (message, priority) tuple. Fills *m (but its priority: the range is
+ * checked later, as send() does) and *h. On failure *h holds nothing.
+ */
+static int batch_item(PyObject *item, Py_ssize_t index, pmq_message *m, batch_hold *h)
+{
+    PyObject *data = item, *prio = NULL;
+    char wbuf[WHERE_SIZE];
+
+    h->ref = NULL;
+    h->has_view = 0;
+    h->priority = 0;
+    if (PyTuple_Check(item)) {
+        if (PyTuple_GET_SIZE(item) != 2) {
+            PyErr_Format(PyExc_TypeError,
+                         "A message of a batch is a message or a (message, priority) tuple, "
+                         "not a tuple of %zd items%s",
+                         PyTuple_GET_SIZE(item), where(index, wbuf));
+            return -1;
+        }
+        data = PyTuple_GET_ITEM(item, 0);
+        prio = PyTuple_GET_ITEM(item, 1);
+    }
+    if (PyBytes_CheckExact(data)) {
+        Py_INCREF(data);
+        h->ref = data;
+        m->data = (const uint8_t *)PyBytes_AS_STRING(data);
+        m->len = (size_t)PyBytes_GET_SIZE(data);
+    } else if (PyUnicode_Check(data)) {
+        h->ref = PyUnicode_AsUTF8String(data);
+        if (h->ref == NULL)
+            return -1;
+        m->data = (const uint8_t *)PyBytes_AS_STRING(h->ref);
+        m->len = (size_t)PyBytes_GET_SIZE(h->ref);
+    } else if (PyObject_CheckBuffer(data)) {
+        if (PyObject_GetBuffer(data, &h->view, PyBUF_C_CONTIGUOUS) < 0)
+            return -1;
+        h->has_view = 1;
+        m->data = h->view.buf;
+        m->len = (size_t)h->view.len;
+    } else {
+        PyErr_Format(PyExc_TypeError,
+                     "The message must be bytes, a bytes-like object or str, not %s%s",
+                     Py_TYPE(data)->tp_name, where(index, wbuf));
+        return -1;
+    }
+    if (m->len == 0)
+        m->data = NULL;
+    m->priority = 0;
+    if (parse_priority(prio, &h->priority, index) < 0) {
+        release_holds(h, 1);
+        h->ref = NULL;
+        h->has_view = 0;
+        return -1;
+    }
+    return 0;
+}
+
+static const char *const send_batch_names[] = {"messages", "timeout"};
+
+static PyObject *QueueBase_send_batch(QueueBase *self, PyObject *const *args, Py_ssize_t nargs,
+                                      PyObject *kwnames)
+{
+    PyObject *argv[2];
+    PyObject *messages, *seq = NULL, *owner, *result = NULL;
+    pmq_message stack_msgs[STACK_BATCH];
+    batch_hold stack_holds[STACK_BATCH];
+    pmq_message *msgs = stack_msgs;
+    batch_hold *holds = stack_holds;
+    Py_ssize_t n, i, held = 0;
+    size_t sent = 0;
+    double timeout;
+    pmq_queue *q;
+    pmq_status st;
+
+    if (parse_args("send_batch", args, nargs, kwnames, send_batch_names, 2, 1, argv) < 0)
+        return NULL;
+    messages = argv[0];
+    /* A str or bytes is one message, not a sequence of one-character ones. */
+    if (PyUnicode_Check(messages) || PyObject_CheckBuffer(messages))
+        return PyErr_Format(PyExc_TypeError,
+                            "send_batch() takes a sequence of messages, not a single %s; "
+                            "use send() or pass [message]",
+                            Py_TYPE(messages)->tp_name);
+    seq = PySequence_Fast(messages, "send_batch() takes a sequence of messages (a list or "
+                                    "tuple of bytes or (bytes, priority))");
+    if (seq == NULL)
+        return NULL;
+    n = PySequence_Fast_GET_SIZE(seq);
+    if (n > STACK_BATCH) {
+        msgs = PyMem_New(pmq_message, (size_t)n);
+        holds = PyMem_New(batch_hold, (size_t)n);
+        if (msgs == NULL || holds == NULL) {
+            PyErr_NoMemory();
+            goto done;
+        }
+    }
+    /* Each item's reference is taken in batch_item: a list changed by
+     * another thread while the GIL is released cannot free a message. */
+    for (i = 0; i < n; i++) {
+        if (batch_item(PySequence_Fast_GET_ITEM(seq, i), i, &msgs[i], &holds[i]) < 0)
+            goto done;
+        held++;
+    }
+    if (parse_timeout(argv[1], &timeout) < 0)
+        goto done;
+    if (self->q != NULL && !(self->access & ACCESS_WRITE)) {
+        not_permitted("this handle was opened with write=False, so it cannot send; open the "
+                      "queue again with write=True");
+        goto done;
+    }
+    for (i = 0; i < n; i++)
+        if (check_priority(holds[i].priority, &msgs[i].priority, i) < 0)
+            goto done;
+    if (nan_timeout(timeout) < 0)
+        goto done;
+
+    q = self->q;
+    owner = self->owner;
+    Py_XINCREF(owner);
+    Py_BEGIN_ALLOW_THREADS
+    if (timeout < 0)
+        st = pmq_queue_send_batch(q, msgs, (size_t)n, &sent);
+    else
+        st = pmq_queue_send_batch_timeout(q, msgs, (size_t)n, &sent, timeout);
+    Py_END_ALLOW_THREADS
+
+    if (st != PMQ_STATUS_OK)
+        result = fail(st);
+    else
+        result = PyLong_FromSize_t(sent);
+    /* After fail() read the error: releasing the owner may free the handle. */
+    Py_XDECREF(owner);
+
+done:
+    release_holds(holds, held);
+    if (msgs != stack_msgs)
+        PyMem_Free(msgs);
+    if (holds != stack_holds)
+        PyMem_Free(holds);
+    Py_DECREF(seq);
+    return result;
+}
+
+/* max_messages for receive_batch(): an integer >= 0 (TypeError, ValueError);
+ * beyond a Py_ssize_t it is PY_SSIZE_T_MAX (clamped to the capacity anyway). */
+static int parse_max_messages(PyObject *o, Py_ssize_t *out)
+{
+    PyObject *index;
+    long long v;
+    int overflow = 0;
+
+    index = PyNumber_Index(o);
+    if (index == NULL) {
+        if (PyErr_ExceptionMatches(PyExc_TypeError)) {
+            PyErr_Clear();
+            PyErr_Format(PyExc_TypeError, "max_messages must be an integer, not %s",
+                         Py_TYPE(o)->tp_name);
+        }
+        return -1;
+    }
+    v = PyLong_AsLongLongAndOverflow(index, &overflow);
+    Py_DECREF(index);
+    if (v == -1 && PyErr_Occurred())
+        return -1;
+    if (overflow < 0 || (!overflow && v < 0)) {
+        PyErr_Format(PyExc_ValueError, "max_messages must be 0 or more, not %R", o);
+        return -1;
+    }
+    *out = overflow || v > PY_SSIZE_T_MAX ? PY_SSIZE_T_MAX : (Py_ssize_t)v;
+    return 0;
+}
+
+static const char *const receive_batch_names[] = {"max_messages", "timeout"};
+
+static PyObject *QueueBase_receive_batch(QueueBase *self, PyObject *const *args,
+                                         Py_ssize_t nargs, PyObject *kwnames)
+{
+    PyObject *argv[2];
+    PyObject *owner, *list, *result;
+    char stack[STACK_BUFFER];
+    char *buf = stack;
+    pmq_received stack_out[STACK_BATCH];
+    pmq_received *out = stack_out;
+    Py_ssize_t max, i;
+    size_t size = (size_t)self->max_message_size, buf_len, count = 0;
+    double timeout;
+    pmq_queue *q;
+    pmq_status st;
+
+    if (parse_args("receive_batch", args, nargs, kwnames, receive_batch_names, 2, 1, argv) < 0)
+        return NULL;
+    if (parse_max_messages(argv[0], &max) < 0 || parse_timeout(argv[1], &timeout) < 0)
+        return NULL;
+    if (self->q != NULL && !(self->access & ACCESS_READ))
+        return not_permitted("this handle was opened with read=False, so it cannot receive; "
+                             "open the queue again with read=True");
+    if (nan_timeout(timeout) < 0)
+        return NULL;
+    /* More than the queue holds cannot come at once. */
+    if (self->max_messages > 0 && max > self->max_messages)
+        max = self->max_messages;
+    if (size == 0) {
+        buf_len = sizeof stack; /* no handle: libpmq reports it */
+        if (max > 1)
+            max = 1;
+    } else {
+        /* Room for `max` messages of max_message_size (what the kernel
+         * backend needs per message), within BATCH_BUFFER_MAX. */
+        size_t room = size >= BATCH_BUFFER_MAX ? size : BATCH_BUFFER_MAX;
+        buf_len = (size_t)max > room / size ? room / size * size : (size_t)max * size;
+        if (buf_len < size)
+            buf_len = size;
+        /* Capacity unknown (never set by _set_handle): what fits in buf. */
+        if (self->max_messages <= 0 && (size_t)max > buf_len / size)
+            max = (Py_ssize_t)(buf_len / size);
+    }
+    if (buf_len > sizeof stack) {
+        buf = PyMem_RawMalloc(buf_len);
+        if (buf == NULL)
+            return PyErr_NoMemory();
+    }
+    if (max > STACK_BATCH) {
+        out = (size_t)max > PY_SSIZE_T_MAX / sizeof *out
+                  ? NULL
+                  : PyMem_RawMalloc((size_t)max * sizeof *out);
+        if (out == NULL) {
+            if (buf != stack)
+                PyMem_RawFree(buf);
+            return PyErr_NoMemory();
+        }
+    }
+
+    q = self->q;
+    owner = self->owner;
+    Py_XINCREF(owner);
+    Py_BEGIN_ALLOW_THREADS
+    if (timeout < 0)
+        st = pmq_queue_receive_batch(q, (uint8_t *)buf, buf_len, out, (size_t)max, &count);
+    else
+        st = pmq_queue_receive_batch_timeout(q, (uint8_t *)buf, buf_len, out, (size_t)max,
+                                             &count, timeout);
+    Py_END_ALLOW_THREADS
+
+    if (st != PMQ_STATUS_OK) {
+        result = fail(st);
+        /* Last: releasing the owner may free the handle (after fail() read the error). */
+        Py_XDECREF(owner);
+        goto done;
+    }
+    Py_XDECREF(owner);
+    result = list = PyList_New((Py_ssize_t)count);
+    if (list == NULL)
+        goto done;
+    for (i = 0; i < (Py_ssize_t)count; i++) {
+        PyObject *msg, *prio, *pair;
+
+        msg = PyBytes_FromStringAndSize(buf + out[i].offset, (Py_ssize_t)out[i].len);
+        prio = msg ? PyLong_FromUnsignedLong(out[i].priority) : NULL;
+        pair = prio ? PyTuple_New(2) : NULL;
+        if (pair == NULL) {
+            Py_XDECREF(msg);
+            Py_XDECREF(prio);
+            Py_CLEAR(result);
+            break;
+        }
+        PyTuple_SET_ITEM(pair, 0, msg);
+        PyTuple_SET_ITEM(pair, 1, prio);
+        PyList_SET_ITEM(list, i, pair);
+    }
+
+done:
+    if (buf != stack)
+        PyMem_RawFree(buf);
+    if (out != stack_out)
+        PyMem_RawFree(out);
+    return result;
+}
+
+/*
+ * _set_handle(address: int, max_message_size: int, owner, access: int,
+ * max_messages: int); access is ACCESS_READ | ACCESS_WRITE (read= /
+ * write=); address 0 (owner None) detaches. The previous owner is released: the handle it keeps is
  * freed once no call uses it.
  */
 static PyObject *QueueBase_set_handle(QueueBase *self, PyObject *args)
 {
     unsigned long long address;
-    Py_ssize_t size;
+    Py_ssize_t size, max_messages = 0;
     PyObject *owner;
     int access = 0;
 
-    if (!PyArg_ParseTuple(args, "KnO|i:_set_handle", &address, &size, &owner, &access))
+    if (!PyArg_ParseTuple(args, "KnO|in:_set_handle", &address, &size, &owner, &access,
+                          &max_messages))
         return NULL;
     if (owner == Py_None)
         owner = NULL;
@@ -443,6 +772,7 @@ static PyObject *QueueBase_set_handle(QueueBase *self, PyObject *args)
     }
     self->q = (pmq_queue *)(uintptr_t)address;
     self->max_message_size = size;
+    self->max_messages = max_messages;
     self->access = access;
     Py_XINCREF(owner);
     Py_XSETREF(self->owner, owner);
@@ -467,6 +797,24 @@ static PyMethodDef QueueBase_methods[] = {
      "receive(timeout=None)\n--\n\n"
      "Receives the oldest message of the highest priority and returns\n"
      "(message: bytes, priority: int). timeout as in send()."},
+    {"send_batch", (PyCFunction)(void (*)(void))QueueBase_send_batch,
+     METH_FASTCALL | METH_KEYWORDS,
+     "send_batch(messages, timeout=None)\n--\n\n"
+     "Sends several messages in one call and returns how many were sent. messages is a\n"
+     "sequence whose items are what send() takes as a message (bytes, bytes-like, str)\n"
+     "or (message, priority) tuples (priority 0 otherwise). Waits, as send() does with\n"
+     "this timeout, until the FIRST can be sent, then sends as many more as fit now, in\n"
+     "order: the result is 1..len(messages) (0 for an empty sequence); send the rest\n"
+     "again. Every message is checked before anything is sent: a bad one raises\n"
+     "(naming its index) and nothing is sent."},
+    {"receive_batch", (PyCFunction)(void (*)(void))QueueBase_receive_batch,
+     METH_FASTCALL | METH_KEYWORDS,
+     "receive_batch(max_messages, timeout=None)\n--\n\n"
+     "Receives up to max_messages messages in one call and returns a list of\n"
+     "(message: bytes, priority: int), in the order receive() would return them.\n"
+     "Waits, as receive() does with this timeout, for the FIRST message, then takes as\n"
+     "many more as are there now (at least 1; [] if max_messages is 0). At most\n"
+     "max_messages, the queue's capacity, and what fits in a 1 MiB buffer."},
     {"_set_handle", (PyCFunction)QueueBase_set_handle, METH_VARARGS, NULL},
     {NULL, NULL, 0, NULL},
 };
