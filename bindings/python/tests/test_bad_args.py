@@ -47,6 +47,19 @@ def test_methods_with_odd_values(queue):
         call(queue.send, b"x", 0, v)
         call(queue.send, b"x", timeout=0, priority=v)
         call(queue.receive, v)
+        # Never a wait without end: a message is there for a receive with
+        # timeout v, room for a send with timeout v.
+        while queue.current_messages:
+            queue.receive(0)
+        queue.send(b"y", timeout=0)
+        call(queue.receive_batch, 2, v)
+        while queue.current_messages:
+            queue.receive(0)
+        call(queue.send_batch, [b"x"], v)
+        call(queue.send_batch, v, 0)
+        call(queue.send_batch, [v], 0)
+        call(queue.send_batch, [b"x", (b"x", v)], 0)
+        call(queue.receive_batch, v, 0)
         if not (isinstance(v, int) and 1 <= v <= 64):  # a real signal would be sent
             call(queue.request_notification, v)
         call(setattr, queue, "block", v)
@@ -60,7 +73,8 @@ def test_methods_with_odd_values(queue):
 
 def test_uninitialised_object():
     q = pmq.MessageQueue.__new__(pmq.MessageQueue)
-    for f in (lambda: q.send(b"x"), lambda: q.receive(0), q.close, q.unlink, lambda: q.block,
+    for f in (lambda: q.send(b"x"), lambda: q.receive(0), lambda: q.send_batch([b"x"]),
+              lambda: q.receive_batch(1, 0), q.close, q.unlink, lambda: q.block,
               lambda: q.current_messages, lambda: str(q), lambda: q.request_notification(None)):
         with pytest.raises((ValueError, AttributeError, TypeError, pmq.Error)):
             f()
@@ -71,8 +85,8 @@ def test_methods_after_close_and_free(qname):
     q.close()
     q.unlink()
     q.__del__()
-    for f in (lambda: q.send(b"x"), lambda: q.receive(0), q.close, q.unlink,
-              lambda: q.block, lambda: setattr(q, "block", False), lambda: q.current_messages,
+    for f in (lambda: q.send(b"x"), lambda: q.receive(0), lambda: q.send_batch([b"x"]),
+              lambda: q.receive_batch(4, 0), q.close, q.unlink, lambda: q.block, lambda: setattr(q, "block", False), lambda: q.current_messages,
               lambda: str(q), lambda: q.request_notification(10),
               lambda: q.request_notification((print, 1)), lambda: q.request_notification(None),
               q.fileno):

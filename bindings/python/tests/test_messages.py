@@ -362,3 +362,7 @@ def test_send_and_receive_on_a_freed_handle_do_not_crash(qname):
         q.send(b"x")
     with pytest.raises(ValueError):
         q.receive(0)
+    with pytest.raises(ValueError):
+        q.send_batch([b"x"])
+    with pytest.raises(ValueError):
+        q.receive_batch(3, 0)
