@@ -30,7 +30,7 @@ ROOT = os.path.dirname(HERE)
 #     S <tab> bench-id <tab> size <tab> impl <tab> value
 # with impl "pmq" for the binding and "base" for its baseline, both measured
 # by the hook in interleaved rounds, for the bench ids declared in ROWS below
-# (go_pair, py_pair, py_tryrecv, py_tput). The environment carries
+# (go_pair, go_batch, py_pair, py_tryrecv, py_tput, py_batch). The environment carries
 # PMQ_BENCH_BIN_DIR (--bin-dir), PMQ_BENCH_REPS and PMQ_BENCH_QUICK=1 (smoke
 # run). {python} is the benchmark virtualenv's interpreter (--python); a hook
 # that needs it is skipped without one. A hook that is missing or fails is
@@ -106,6 +106,12 @@ ROWS = [
     ("py_tryrecv", "Python binding receive(timeout=0), empty", "ns",
      "posix_ipc receive(timeout=0)", ("le", 1.0), True),
     ("py_tput", "Python producer -> consumer, depth 10", "msg/s", "posix_ipc", ("ge", 1.0), False),
+    ("py_batch", "Python send_batch + receive_batch of 10 (CPU ns per message)", "ns",
+     "posix_ipc 10 x send, 10 x receive", None, True),
+    ("py_batch:pmq_single", "Python binding 10 x send, 10 x receive (CPU ns per message)", "ns",
+     "posix_ipc 10 x send, 10 x receive", None, True),
+    ("py_batch_shm", "Python shm send_batch + receive_batch of 10 (CPU ns per message)", "ns",
+     "Python shm 10 x send, 10 x receive", None, True),
     ("Shared-memory backend (hook bench/shm_run.sh): pmq shm through the C ABI vs "
      "Boost.Interprocess message_queue, same run", None),
     ("shm_pair", "one process, send then receive (CPU ns per pair)", "ns",
@@ -411,6 +417,10 @@ def check(samples, cg, python):
         for bench in ("py_pair", "py_tryrecv", "py_tput"):
             for size in (16, 1024, 8192):
                 expect.append((bench, size, py_impls))
+        if "pmq" in py_impls:
+            for size in (16, 1024, 8192):
+                expect.append(("py_batch", size, ("pmq", "base", "pmq_single")))
+                expect.append(("py_batch_shm", size, ("pmq", "base")))
     else:
         print("skipped: the Python rows (no benchmark virtualenv with posix_ipc)")
     for bench, size, impls in expect:
