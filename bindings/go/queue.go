@@ -135,6 +135,9 @@ type Queue struct {
 	waiting atomic.Int64 // goroutines waiting right now (tests read it)
 	polling atomic.Int64 // of those, how many wait in the poller (at most 2)
 
+	// scratch: the buffers of the last SendBatch, for the next (batch.go).
+	scratch atomic.Pointer[sendScratch]
+
 	// Notification state: one cgo.Handle per Queue while a callback
 	// registration may be live; deleted after cancel/close returns.
 	nmu      sync.Mutex

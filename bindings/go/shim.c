@@ -68,6 +68,67 @@ gopmq_io gopmq_receive(const pmq_queue *q, uint8_t *buf, size_t len) {
     return r;
 }
 
+/* Batches of up to this many messages build their pmq_message array on the stack. */
+#define GOPMQ_STACK_BATCH 64
+
+gopmq_io gopmq_send_batch(const pmq_queue *q, const uint8_t *data, const size_t *lens,
+                          const uint32_t *prios, size_t count) {
+    gopmq_io r;
+    memset(&r, 0, sizeof r);
+    pmq_message stack[GOPMQ_STACK_BATCH];
+    pmq_message *m = stack;
+    if (count > GOPMQ_STACK_BATCH) {
+        m = count > SIZE_MAX / sizeof *m ? NULL : malloc(count * sizeof *m);
+        if (m == NULL) {
+            r.status = PMQ_STATUS_OUT_OF_MEMORY;
+            r.err.status = r.status;
+            return r;
+        }
+    }
+    size_t off = 0;
+    for (size_t i = 0; i < count; i++) {
+        m[i].data = lens[i] != 0 ? data + off : NULL;
+        m[i].len = lens[i];
+        m[i].priority = prios[i];
+        off += lens[i];
+    }
+    size_t sent = 0;
+    r.status = pmq_queue_send_batch_timeout(q, m, count, &sent, 0.0);
+    if (r.status != PMQ_STATUS_OK) {
+        capture(r.status, &r.err);
+    }
+    r.len = sent;
+    if (m != stack) {
+        free(m);
+    }
+    return r;
+}
+
+_Static_assert(sizeof(pmq_received) == sizeof(gopmq_received),
+               "gopmq_receive_batch widens pmq_received in place");
+
+gopmq_io gopmq_receive_batch(const pmq_queue *q, uint8_t *buf, size_t len, gopmq_received *out,
+                             size_t max) {
+    gopmq_io r;
+    memset(&r, 0, sizeof r);
+    size_t n = 0;
+    r.status = pmq_queue_receive_batch_timeout(q, buf, len, (pmq_received *)(void *)out, max, &n, 0.0);
+    if (r.status != PMQ_STATUS_OK) {
+        capture(r.status, &r.err);
+        return r;
+    }
+    /* Entry i of both types starts at the same byte: read it whole as a
+     * pmq_received, then write it back as a gopmq_received. */
+    for (size_t i = 0; i < n; i++) {
+        pmq_received p;
+        memcpy(&p, (const unsigned char *)out + i * sizeof p, sizeof p);
+        gopmq_received g = {p.offset, p.len, p.priority};
+        memcpy(&out[i], &g, sizeof g);
+    }
+    r.len = n;
+    return r;
+}
+
 int gopmq_attributes(const pmq_queue *q, pmq_attributes *out, gopmq_err *e) {
     return capture(pmq_queue_get_attributes(q, out), e);
 }

@@ -44,6 +44,24 @@ gopmq_io gopmq_send(const pmq_queue *q, const uint8_t *msg, size_t len, uint32_t
 /* Try once (timeout 0): PMQ_STATUS_WOULD_BLOCK when the queue is empty;
  * on success .len and .prio are the message's length and priority. */
 gopmq_io gopmq_receive(const pmq_queue *q, uint8_t *buf, size_t len);
+/* A batch send, try once (timeout 0): message i is lens[i] bytes of `data`
+ * (the messages one after another) with priority prios[i]. The pmq_message
+ * array is built here, on the C stack (malloc'd for large batches), so Go
+ * passes only pointer-free memory. On success .len is how many were sent. */
+gopmq_io gopmq_send_batch(const pmq_queue *q, const uint8_t *data, const size_t *lens,
+                          const uint32_t *prios, size_t count);
+/* The Go package's Received{Offset, Len int; Priority uint}: size_t has the
+ * width of Go's int and uint on every Linux target of cgo. */
+typedef struct gopmq_received {
+    size_t offset;
+    size_t len;
+    size_t priority;
+} gopmq_received;
+/* A batch receive, try once (timeout 0), into `out` (max entries): libpmq
+ * writes pmq_received entries (the same size) and they are widened in place.
+ * On success .len is how many were taken. */
+gopmq_io gopmq_receive_batch(const pmq_queue *q, uint8_t *buf, size_t len, gopmq_received *out,
+                             size_t max);
 int gopmq_attributes(const pmq_queue *q, pmq_attributes *out, gopmq_err *e);
 int gopmq_fileno(const pmq_queue *q, int *out, gopmq_err *e);
 int gopmq_mode(const pmq_queue *q, uint32_t *out, gopmq_err *e);

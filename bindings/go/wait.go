@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -86,24 +87,46 @@ func (w *waitTurn) close() {
 	}
 }
 
-// attempt is a send or receive on the slow path: its latest try.
+// attempt is a send or receive (or a batch of them) on the slow path: its
+// latest try.
 type attempt struct {
 	q       *Queue
 	write   bool
 	msg     []byte
 	prio    uint
 	buf     []byte
+	batch   bool         // SendBatch (write) or ReceiveBatch
+	sb      *sendScratch // SendBatch: the batch, copied
+	out     []Received   // ReceiveBatch
 	r       C.gopmq_io
 	entered bool
 }
 
 func (a *attempt) try() {
 	a.discard()
-	if a.write {
+	switch {
+	case a.batch && a.write:
+		a.r, a.entered = a.q.sendBatchOnce(a.sb)
+	case a.batch:
+		a.r, a.entered = a.q.receiveBatchOnce(a.buf, a.out)
+	case a.write:
 		a.r, a.entered = a.q.sendOnce(a.msg, a.prio)
-	} else {
+	default:
 		a.r, a.entered = a.q.receiveOnce(a.buf)
 	}
+}
+
+// op names the attempt's operation in errors.
+func (a *attempt) op() string {
+	switch {
+	case a.batch && a.write:
+		return "send batch"
+	case a.batch:
+		return "receive batch"
+	case a.write:
+		return "send"
+	}
+	return "receive"
 }
 
 // done: the latest try is the answer (anything but would-block, or
@@ -127,11 +150,13 @@ func (a *attempt) discard() {
 // shorter than asked), 0 none.
 func (q *Queue) wait(ctx context.Context, d time.Duration, write bool, msg []byte, prio uint, buf []byte,
 	r C.gopmq_io, entered bool) (int, uint, error) {
-	op := "receive"
-	if write {
-		op = "send"
-	}
-	a := &attempt{q: q, write: write, msg: msg, prio: prio, buf: buf, r: r, entered: entered}
+	return q.waitFor(ctx, d, &attempt{q: q, write: write, msg: msg, prio: prio, buf: buf, r: r, entered: entered})
+}
+
+// waitFor is wait for any attempt (a.r and a.entered: the first try).
+func (q *Queue) waitFor(ctx context.Context, d time.Duration, a *attempt) (int, uint, error) {
+	op := a.op()
+	write := a.write
 	if a.done() {
 		return q.outcome(op, &a.r, a.entered)
 	}
@@ -247,7 +272,7 @@ func (q *Queue) wait(ctx context.Context, d time.Duration, write bool, msg []byt
 }
 
 func (q *Queue) timeoutError(op string) *Error {
-	if op == "send" {
+	if a, _, _ := strings.Cut(op, " "); a == "send" {
 		return goError(op, q.name, StatusTimedOut, "the queue stayed full until the timeout; nothing was sent")
 	}
 	return goError(op, q.name, StatusTimedOut, "no message arrived before the timeout")
