@@ -6,6 +6,7 @@ import "C"
 
 import (
 	"context"
+	"runtime"
 	"time"
 	"unsafe"
 )
@@ -37,26 +38,36 @@ const (
 )
 
 // How a batch reaches C without breaking the cgo pointer rules: libpmq takes
-// an array of pmq_message, each with a pointer to its bytes. An array of Go
-// pointers in Go memory (or C memory) may be passed to C only if every
-// pointer is pinned (runtime.Pinner). Pin+Unpin costs about 35 ns per
-// message, plus about 100 ns and a heap allocation per batch of more than
-// five (the Pinner's inline room): about 450 ns for ten (measured with Go
-// 1.26 on the test machine), a large part of the ~900 ns of cgo calls a
-// batch of ten saves. So the batch is copied instead: the bytes of all
-// messages one after another into one pointer-free buffer, and the lengths
-// and priorities into two arrays, all Go memory without Go pointers, which
-// cgo lets C read during the call. The C shim builds the pmq_message array
-// on its stack. The copy costs about 3 ns per 16-byte message and 20 ns per
-// KiB (cheaper than pinning up to about 2 KiB per message), and the bytes are
-// read once, when the call starts: the caller may reuse them as soon as it
-// returns. The buffers are kept by the Queue for its next batch (one set,
-// taken and given back with atomic swaps; a concurrent batch makes its own).
+// an array of pmq_message, each with a pointer to its bytes. Go memory
+// passed to C may contain Go pointers only if they are pinned
+// (runtime.Pinner). Pin+Unpin costs about 35 ns per message, plus about
+// 100 ns and a heap allocation per batch that pins more than five (the
+// Pinner's inline room), measured with Go 1.26 on the test machine; copying
+// costs about 3 ns per 16-byte message and 20 ns per KiB. So each message
+// takes the cheaper way:
+//
+//   - shorter than pinFrom (2 KiB): its bytes are copied, with those of the
+//     other short ones, one after another into one pointer-free buffer;
+//   - pinFrom bytes or more: its bytes are pinned and their address goes in
+//     ptrs (nil for the copied ones), so a batch of large messages is not
+//     copied twice (here and into the queue).
+//
+// Lengths and priorities go in two pointer-free arrays. The C shim builds
+// the pmq_message array on its stack. A batch of small messages therefore
+// pins nothing and, with the buffers the Queue keeps for its next batch (one
+// set, taken and given back with atomic swaps; a concurrent batch makes its
+// own), allocates nothing.
 type sendScratch struct {
-	data  []byte
-	lens  []C.size_t
-	prios []C.uint32_t
+	data   []byte           // the short messages, one after another
+	lens   []C.size_t       // every message's length
+	prios  []C.uint32_t     // every message's priority (clamped, see cPriority)
+	ptrs   []unsafe.Pointer // a long message's pinned bytes; nil: in data
+	pin    runtime.Pinner
+	pinned bool
 }
+
+// Messages of at least this many bytes are pinned rather than copied.
+const pinFrom = 2048
 
 // Batches larger than this (bytes, or messages) do not keep their buffers.
 const (
@@ -64,7 +75,8 @@ const (
 	maxKeptBatchMessages = 4096
 )
 
-// batchScratch copies msgs into the Queue's kept buffers (or new ones).
+// batchScratch prepares msgs in the Queue's kept buffers (or new ones).
+// Every batchScratch is followed by one keepScratch (which unpins).
 func (q *Queue) batchScratch(msgs []Message) *sendScratch {
 	s := q.scratch.Swap(nil)
 	if s == nil {
@@ -72,7 +84,9 @@ func (q *Queue) batchScratch(msgs []Message) *sendScratch {
 	}
 	total := 0
 	for i := range msgs {
-		total += len(msgs[i].Data)
+		if n := len(msgs[i].Data); n < pinFrom {
+			total += n
+		}
 	}
 	if cap(s.data) < total {
 		s.data = make([]byte, total)
@@ -80,20 +94,35 @@ func (q *Queue) batchScratch(msgs []Message) *sendScratch {
 	if cap(s.lens) < len(msgs) {
 		s.lens = make([]C.size_t, len(msgs))
 		s.prios = make([]C.uint32_t, len(msgs))
+		s.ptrs = make([]unsafe.Pointer, len(msgs))
 	}
-	s.data, s.lens, s.prios = s.data[:total], s.lens[:len(msgs)], s.prios[:len(msgs)]
+	s.data, s.lens, s.prios, s.ptrs = s.data[:total], s.lens[:len(msgs)], s.prios[:len(msgs)], s.ptrs[:len(msgs)]
 	off := 0
 	for i := range msgs {
-		off += copy(s.data[off:], msgs[i].Data)
-		s.lens[i] = C.size_t(len(msgs[i].Data))
+		d := msgs[i].Data
+		if len(d) < pinFrom {
+			off += copy(s.data[off:], d)
+			s.ptrs[i] = nil
+		} else {
+			p := unsafe.Pointer(unsafe.SliceData(d))
+			s.pin.Pin(p)
+			s.pinned = true
+			s.ptrs[i] = p
+		}
+		s.lens[i] = C.size_t(len(d))
 		s.prios[i] = cPriority(msgs[i].Priority)
 	}
 	return s
 }
 
-// keepScratch gives the buffers back to the Queue (unless it kept others
-// meanwhile, or they are large).
+// keepScratch unpins the batch's long messages and gives the buffers back
+// to the Queue (unless it kept others meanwhile, or they are large).
 func (q *Queue) keepScratch(s *sendScratch) {
+	if s.pinned {
+		s.pin.Unpin()
+		s.pinned = false
+		clear(s.ptrs) // keeps no caller's message alive
+	}
 	if cap(s.data) > maxKeptBatchBytes || cap(s.lens) > maxKeptBatchMessages {
 		return
 	}
@@ -108,13 +137,14 @@ func (q *Queue) sendBatchOnce(s *sendScratch) (r C.gopmq_io, entered bool) {
 	var data *C.uint8_t
 	var lens *C.size_t
 	var prios *C.uint32_t
+	var ptrs *unsafe.Pointer
 	if len(s.data) > 0 {
 		data = (*C.uint8_t)(unsafe.Pointer(unsafe.SliceData(s.data)))
 	}
 	if len(s.lens) > 0 {
-		lens, prios = unsafe.SliceData(s.lens), unsafe.SliceData(s.prios)
+		lens, prios, ptrs = unsafe.SliceData(s.lens), unsafe.SliceData(s.prios), unsafe.SliceData(s.ptrs)
 	}
-	r = C.gopmq_send_batch(q.h, data, lens, prios, C.size_t(len(s.lens)))
+	r = C.gopmq_send_batch(q.h, data, lens, prios, ptrs, C.size_t(len(s.lens)))
 	q.leave()
 	return r, true
 }
@@ -178,9 +208,9 @@ func (q *Queue) receiveBatch(ctx context.Context, d time.Duration, tryOnce bool,
 // shared-memory backend the batch takes the queue's lock once; on the
 // kernel backend it is one mq_send per message, in one cgo call.
 //
-// The messages' bytes are copied (once, at the start) into a buffer the
-// Queue keeps for its next batch: msgs may be changed as soon as the call
-// returns.
+// C reads the messages only during the call (short ones are copied at its
+// start, long ones pinned until it returns): msgs may be changed as soon as
+// it returns.
 func (q *Queue) SendBatch(msgs []Message) (int, error) {
 	return q.sendBatch(nil, 0, false, msgs)
 }

@@ -247,6 +247,58 @@ func TestBatchManyMessages(t *testing.T) {
 	}
 }
 
+// Messages of pinFrom bytes or more are pinned and passed in place, the
+// others copied: mixed in one batch, each must arrive whole and in order,
+// also when the batch waited for room first (the pins held over the wait).
+func TestBatchMixedLongAndShortMessages(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b Backend) {
+		q := newBackendQueue(t, b, 6, 4096)
+		long := func(c byte, n int) []byte { return bytes.Repeat([]byte{c}, n) }
+		msgs := []Message{{[]byte("s0"), 0}, {long('A', pinFrom), 0}, {nil, 0}, {long('B', 4096), 0},
+			{[]byte("s4"), 0}, {long('C', pinFrom-1), 0}}
+		var want []got
+		for _, m := range msgs {
+			want = append(want, got{string(m.Data), 0})
+		}
+		buf := make([]byte, 6*4096)
+		out := make([]Received, 6)
+		if n, err := q.SendBatch(msgs); err != nil || n != 6 {
+			t.Fatal(n, err)
+		}
+		n, err := q.ReceiveBatch(buf, out)
+		if g := received(t, buf, out, n); err != nil || fmt.Sprint(g) != fmt.Sprint(want) {
+			t.Fatalf("%v: got %.60q", err, g)
+		}
+
+		fill := make([]Message, 6)
+		for i := range fill {
+			fill[i] = Message{Data: []byte("fill")}
+		}
+		if n, err := q.SendBatch(fill); err != nil || n != 6 {
+			t.Fatal(n, err)
+		}
+		go func() {
+			time.Sleep(30 * time.Millisecond)
+			b2, o2 := make([]byte, 3*4096), make([]Received, 3)
+			if m, err := q.ReceiveBatch(b2, o2); err != nil || m != 3 {
+				t.Errorf("making room: %d %v", m, err)
+			}
+		}()
+		sent, err := q.SendBatchTimeout(msgs[1:4], 30*time.Second) // waits for room
+		if err != nil || sent < 1 {
+			t.Fatal(sent, err)
+		}
+		waitFor(t, "the room-making receive", func() bool { c, _ := q.CurrentMessages(); return c == 3+sent })
+		n, err = q.ReceiveBatch(buf, out)
+		if err != nil || n != 3+sent {
+			t.Fatal(n, err)
+		}
+		if g := received(t, buf, out, n)[3:]; fmt.Sprint(g) != fmt.Sprint(want[1:1+sent]) {
+			t.Fatalf("sent after the wait: %.60q", g)
+		}
+	})
+}
+
 func TestBatchCopiesAtTheCall(t *testing.T) {
 	q := newQueue(t)
 	data := []byte("before")

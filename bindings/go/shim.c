@@ -72,7 +72,7 @@ gopmq_io gopmq_receive(const pmq_queue *q, uint8_t *buf, size_t len) {
 #define GOPMQ_STACK_BATCH 64
 
 gopmq_io gopmq_send_batch(const pmq_queue *q, const uint8_t *data, const size_t *lens,
-                          const uint32_t *prios, size_t count) {
+                          const uint32_t *prios, void *const *ptrs, size_t count) {
     gopmq_io r;
     memset(&r, 0, sizeof r);
     pmq_message stack[GOPMQ_STACK_BATCH];
@@ -87,10 +87,14 @@ gopmq_io gopmq_send_batch(const pmq_queue *q, const uint8_t *data, const size_t 
     }
     size_t off = 0;
     for (size_t i = 0; i < count; i++) {
-        m[i].data = lens[i] != 0 ? data + off : NULL;
+        if (ptrs[i] != NULL) {
+            m[i].data = ptrs[i];
+        } else {
+            m[i].data = lens[i] != 0 ? data + off : NULL;
+            off += lens[i];
+        }
         m[i].len = lens[i];
         m[i].priority = prios[i];
-        off += lens[i];
     }
     size_t sent = 0;
     r.status = pmq_queue_send_batch_timeout(q, m, count, &sent, 0.0);

@@ -44,12 +44,13 @@ gopmq_io gopmq_send(const pmq_queue *q, const uint8_t *msg, size_t len, uint32_t
 /* Try once (timeout 0): PMQ_STATUS_WOULD_BLOCK when the queue is empty;
  * on success .len and .prio are the message's length and priority. */
 gopmq_io gopmq_receive(const pmq_queue *q, uint8_t *buf, size_t len);
-/* A batch send, try once (timeout 0): message i is lens[i] bytes of `data`
- * (the messages one after another) with priority prios[i]. The pmq_message
- * array is built here, on the C stack (malloc'd for large batches), so Go
- * passes only pointer-free memory. On success .len is how many were sent. */
+/* A batch send, try once (timeout 0): message i is lens[i] bytes with
+ * priority prios[i], at ptrs[i] (Go memory the Go side pinned) or, where
+ * ptrs[i] is NULL, the next lens[i] bytes of `data` (those messages one after
+ * another). The pmq_message array is built here, on the C stack (malloc'd
+ * for large batches). On success .len is how many were sent. */
 gopmq_io gopmq_send_batch(const pmq_queue *q, const uint8_t *data, const size_t *lens,
-                          const uint32_t *prios, size_t count);
+                          const uint32_t *prios, void *const *ptrs, size_t count);
 /* The Go package's Received{Offset, Len int; Priority uint}: size_t has the
  * width of Go's int and uint on every Linux target of cgo. */
 typedef struct gopmq_received {

@@ -12,12 +12,18 @@
 // any cgo binding pays; "pmq_cgo" = the C calls the binding makes
 // (pmq_queue_send_timeout / receive_timeout with timeout 0), one cgo call
 // each, without the binding's Go code (these two are context rows),
-// plus "I <tab> key <tab> text" lines (allocations per pair). Rounds are
+// plus "I <tab> key <tab> text" lines (allocations per pair). Then the batch
+// rows, CPU ns per message through a depth-10 queue:
+//
+//	S <tab> go_batch (kernel) / go_batch_shm (shm) <tab> size <tab> impl <tab> ns
+//
+// with impl "pmq" = one SendBatch of 10 + one ReceiveBatch of 10, "base" =
+// the binding's 10 x Send + 10 x Receive on the same queue. Rounds are
 // interleaved: every repetition runs the four loops back to back, in an
 // order rotated per repetition. Times are the process's CPU time
 // (CLOCK_PROCESS_CPUTIME_ID), as in bench/bench_c.c.
 //
-//	bench [-r REPS] [-q]     (-q: tiny smoke run; PMQ_BENCH_QUICK=1 too)
+//	bench [-r REPS] [-q] [-only pair|batch]   (-q: tiny smoke run; PMQ_BENCH_QUICK=1 too)
 //	bench -cpuprofile FILE   profile the binding's pairs (go tool pprof FILE)
 //
 // Every queue is unlinked right after it is opened, so nothing is left
@@ -297,8 +303,111 @@ func profilePairs(path string) {
 	pprof.StopCPUProfile()
 }
 
+// ---- batches ----
+
+const batchLen = 10
+
+type batchQueue struct {
+	size int
+	q    *pmq.Queue
+	msgs []pmq.Message
+	buf  []byte
+	out  []pmq.Received
+}
+
+func openBatch(b pmq.Backend, size int) *batchQueue {
+	var q *pmq.Queue
+	var err error
+	for attempt := 0; ; attempt++ {
+		q, err = pmq.CreateRandom(pmq.WithBackend(b), pmq.WithCapacity(batchLen), pmq.WithMessageSize(size))
+		if err == nil {
+			break
+		}
+		if !isLimit(err) || attempt >= 50 {
+			die("pmq.CreateRandom: %v", err)
+		}
+		sleep100ms()
+	}
+	if err := q.Unlink(); err != nil {
+		q.Close()
+		die("unlink: %v", err)
+	}
+	bq := &batchQueue{size: size, q: q, buf: make([]byte, batchLen*size), out: make([]pmq.Received, batchLen)}
+	msg := make([]byte, size)
+	for i := range msg {
+		msg[i] = byte('a' + i%26)
+	}
+	for i := 0; i < batchLen; i++ {
+		bq.msgs = append(bq.msgs, pmq.Message{Data: msg})
+	}
+	return bq
+}
+
+// loopBatch: n rounds of one SendBatch and one ReceiveBatch of batchLen.
+func loopBatch(bq *batchQueue, n int) int {
+	bad := 0
+	for i := 0; i < n; i++ {
+		if k, err := bq.q.SendBatch(bq.msgs); err != nil || k != batchLen {
+			bad++
+		}
+		if k, err := bq.q.ReceiveBatch(bq.buf, bq.out); err != nil || k != batchLen || bq.out[k-1].Len != bq.size {
+			bad++
+		}
+	}
+	return bad
+}
+
+// loopSingle: n rounds of batchLen Sends then batchLen Receives.
+func loopSingle(bq *batchQueue, n int) int {
+	bad := 0
+	for i := 0; i < n; i++ {
+		for _, m := range bq.msgs {
+			if err := bq.q.Send(m.Data, 0); err != nil {
+				bad++
+			}
+		}
+		for range bq.msgs {
+			if k, _, err := bq.q.Receive(bq.buf); err != nil || k != bq.size {
+				bad++
+			}
+		}
+	}
+	return bad
+}
+
+// batchRows prints the go_batch / go_batch_shm samples of one size.
+func batchRows(size, reps, n int) {
+	loops := []struct {
+		name string
+		loop func(*batchQueue, int) int
+	}{{"pmq", loopBatch}, {"base", loopSingle}}
+	for _, be := range []struct {
+		bench string
+		b     pmq.Backend
+	}{{"go_batch", pmq.BackendKernel}, {"go_batch_shm", pmq.BackendShm}} {
+		bq := openBatch(be.b, size)
+		for _, l := range loops { // warm up
+			l.loop(bq, n/10+1)
+		}
+		for r := 0; r < reps; r++ {
+			for k := range loops {
+				l := loops[(k+r)%len(loops)]
+				t0 := C.bench_cpu_ns()
+				bad := l.loop(bq, n)
+				t1 := C.bench_cpu_ns()
+				if bad != 0 {
+					die("%s %s, %d B: %d calls had an unexpected outcome", be.bench, l.name, size, bad)
+				}
+				fmt.Printf("S\t%s\t%d\t%s\t%.6g\n", be.bench, size, l.name, float64(t1-t0)/float64(n*batchLen))
+			}
+		}
+		bq.q.Close()
+	}
+}
+
 func main() {
 	reps := flag.Int("r", 7, "repetitions (interleaved rounds per implementation)")
+	only := flag.String("only", "", "run only the pair or the batch rows")
 	quick := flag.Bool("q", os.Getenv("PMQ_BENCH_QUICK") == "1", "tiny smoke run")
 	profile := flag.String("cpuprofile", "", "only profile the binding's 16 B pairs for 3 s into this file (go tool pprof)")
 	flag.Parse()
@@ -316,6 +425,12 @@ func main() {
 	fmt.Printf("I\tgo_version\t%s %s/%s GOMAXPROCS=%d\n", runtime.Version(), runtime.GOOS, runtime.GOARCH,
 		runtime.GOMAXPROCS(0))
 	for _, size := range sizes {
+		if *only != "pair" {
+			batchRows(size, *reps, n/batchLen)
+		}
+		if *only == "batch" {
+			continue
+		}
 		qs := openQueues(size)
 		for _, im := range impls { // warm up
 			round(im, qs, n/10+1)
