@@ -31,6 +31,8 @@ namespace bip = boost::interprocess;
 static int reps = 7;
 static bool quick = false;
 static const size_t SIZES[] = {16, 1024, 8192};
+// Messages per call in the batch rows (pmq_queue_send_batch / _receive_batch).
+static const size_t BATCH = 10;
 
 static double cpu_ns() {
     timespec t;
@@ -84,6 +86,21 @@ struct Pmq {
         size_t n = 0;
         if (pmq_queue_receive(q, (uint8_t *)buf, len, &n, nullptr) != PMQ_STATUS_OK)
             die("pmq_queue_receive");
+    }
+    // `k` copies of `m` in one batch call (waits for the first); returns how many went.
+    size_t send_batch(const char *m, size_t n, size_t k) {
+        pmq_message msgs[BATCH];
+        for (size_t i = 0; i < k; i++) msgs[i] = pmq_message{(const uint8_t *)m, n, 1};
+        size_t sent = 0;
+        if (pmq_queue_send_batch(q, msgs, k, &sent) != PMQ_STATUS_OK) die("pmq_queue_send_batch");
+        return sent;
+    }
+    size_t receive_batch(char *buf, size_t len, size_t k) {
+        pmq_received r[BATCH];
+        size_t got = 0;
+        if (pmq_queue_receive_batch(q, (uint8_t *)buf, len, r, k, &got) != PMQ_STATUS_OK)
+            die("pmq_queue_receive_batch");
+        return got;
     }
 };
 
@@ -145,6 +162,19 @@ static double pair_ns(Q &q, size_t size, long n) {
     return (cpu_ns() - t0) / n;
 }
 
+// One process: a batch of BATCH sends, then one batch receive of them all:
+// CPU ns per message (per send+receive, as the pair rows).
+static double pair_batch_ns(Pmq &q, size_t size, long n) {
+    std::vector<char> msg(size, 'x'), buf(8192 * BATCH);
+    long rounds = n / (long)BATCH;
+    double t0 = cpu_ns();
+    for (long i = 0; i < rounds; i++) {
+        if (q.send_batch(msg.data(), size, BATCH) != BATCH) die("batch send (partial)");
+        if (q.receive_batch(buf.data(), buf.size(), BATCH) != BATCH) die("batch receive (partial)");
+    }
+    return (cpu_ns() - t0) / (rounds * (long)BATCH);
+}
+
 static void pairs() {
     long n = quick ? 2000 : 200000;
     for (size_t size : SIZES) {
@@ -154,6 +184,8 @@ static void pairs() {
         for (int r = 0; r < reps; r++) {
             sample("shm_pair", size, "pmq", pair_ns(p, size, n));
             sample("shm_pair", size, "base", pair_ns(b, size, n));
+            sample("shm_pair_batch", size, "pmq", pair_batch_ns(p, size, n));
+            sample("shm_pair_batch", size, "base", pair_ns(b, size, n));
             sample("shm_vs_kernel", size, "pmq", pair_ns(p, size, n));
             sample("shm_vs_kernel", size, "raw", pair_ns(k, size, n / 10));
         }
@@ -200,6 +232,33 @@ struct PmqOpen {
     H operator()() const { return H(name); }
 };
 
+// As tput, with pmq's batch calls on both sides (BATCH messages per call).
+static double tput_batch(Pmq &q, size_t size, long n) {
+    pid_t pid = fork();
+    if (pid == 0) {
+        PmqOpen::H c(q.name);
+        std::vector<char> buf(8192 * BATCH);
+        pmq_received r[BATCH];
+        for (long got = 0; got < n;) {
+            size_t k = 0;
+            if (pmq_queue_receive_batch(c.q, (uint8_t *)buf.data(), buf.size(), r, BATCH, &k) !=
+                PMQ_STATUS_OK)
+                _exit(1);
+            got += (long)k;
+        }
+        _exit(0);
+    }
+    std::vector<char> msg(size, 'y');
+    double t0 = wall_ns();
+    for (long sent = 0; sent < n;) {
+        size_t k = std::min((long)BATCH, n - sent);
+        sent += (long)q.send_batch(msg.data(), size, k);
+    }
+    int st = 0;
+    waitpid(pid, &st, 0);
+    return n / ((wall_ns() - t0) / 1e9);
+}
+
 struct BoostOpen {
     std::string name;
     struct H {
@@ -225,6 +284,10 @@ static void throughputs() {
                 sample(id, size, "pmq", tput(p, PmqOpen{p.name}, size, n));
                 // Boost's child opens its own mapping (a fork shares the parent's).
                 sample(id, size, "base", tput(b, BoostOpen{b.name}, size, n));
+                if (depth == 1000) {
+                    sample("shm_tput_deep_batch", size, "pmq", tput_batch(p, size, n));
+                    sample("shm_tput_deep_batch", size, "base", tput(b, BoostOpen{b.name}, size, n));
+                }
             }
         }
     }
