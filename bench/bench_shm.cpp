@@ -5,7 +5,7 @@
 // bench/shm_run.sh (its BINDING_HOOKS); prints sample lines
 //     S <tab> bench-id <tab> size <tab> impl <tab> value
 // with impl "pmq" (shm backend) and "base" (Boost), or "raw" (kernel mq_*).
-// Usage: bench_shm [-r reps] [-q] [-o pairs|tput|pingpong|kills] (-o: that part only)
+// Usage: bench_shm [-r reps] [-q] [-o pairs|scaling|tput|pingpong|kills] (-o: that part only)
 #include <boost/date_time/posix_time/posix_time_types.hpp>
 #include <boost/interprocess/ipc/message_queue.hpp>
 
@@ -79,8 +79,8 @@ struct Pmq {
         pmq_unlink_backend(name.c_str(), PMQ_BACKEND_SHM);
         pmq_queue_free(q);
     }
-    void send(const char *m, size_t n) {
-        if (pmq_queue_send(q, (const uint8_t *)m, n, 1) != PMQ_STATUS_OK) die("pmq_queue_send");
+    void send(const char *m, size_t n, unsigned prio = 1) {
+        if (pmq_queue_send(q, (const uint8_t *)m, n, prio) != PMQ_STATUS_OK) die("pmq_queue_send");
     }
     void receive(char *buf, size_t len) {
         size_t n = 0;
@@ -115,7 +115,7 @@ struct Boost {
         delete q;
         bip::message_queue::remove(name.c_str());
     }
-    void send(const char *m, size_t n) { q->send(m, n, 1); }
+    void send(const char *m, size_t n, unsigned prio = 1) { q->send(m, n, prio); }
     void receive(char *buf, size_t len) {
         bip::message_queue::size_type got;
         unsigned prio;
@@ -188,6 +188,49 @@ static void pairs() {
             sample("shm_pair_batch", size, "base", pair_ns(b, size, n));
             sample("shm_vs_kernel", size, "pmq", pair_ns(p, size, n));
             sample("shm_vs_kernel", size, "raw", pair_ns(k, size, n / 10));
+        }
+    }
+}
+
+// ---- scaling: queue depth and priority spread ----------------------------------
+
+// One process, 16 B: the queue holds `depth - 1` messages whose priorities
+// are drawn (a fixed pseudo-random sequence) from `spread` distinct values
+// spaced over 0..32767, and each pair sends one more and receives one: CPU
+// ns per pair at that depth. (Increasing or equal priorities would let
+// Boost's sorted index insert at an end; random ones land anywhere.)
+template <class Q>
+static double depth_ns(Q &q, long depth, unsigned spread, long n) {
+    std::vector<char> msg(16, 'd'), buf(8192);
+    auto prio = [spread](long i) {
+        uint64_t h = (uint64_t)(i + 1) * 0x9E3779B97F4A7C15ull;
+        return (unsigned)((h >> 33) % spread) * (32768 / spread);
+    };
+    for (long i = 0; i + 1 < depth; i++) q.send(msg.data(), 16, prio(i));
+    double t0 = cpu_ns();
+    for (long i = 0; i < n; i++) {
+        q.send(msg.data(), 16, prio(i + depth));
+        q.receive(buf.data(), buf.size());
+    }
+    double r = (cpu_ns() - t0) / n;
+    for (long i = 0; i + 1 < depth; i++) q.receive(buf.data(), buf.size());
+    return r;
+}
+
+static void scaling() {
+    long n = quick ? 2000 : 100000;
+    Pmq p("scale", 10000, 64);
+    Boost b("scale", 10000, 64);
+    for (int r = 0; r < reps; r++) {
+        for (long depth : {10L, 100L, 10000L}) {
+            std::string id = "shm_depth_" + std::to_string(depth);
+            sample(id.c_str(), 16, "pmq", depth_ns(p, depth, 1, n));
+            sample(id.c_str(), 16, "base", depth_ns(b, depth, 1, depth >= 10000 ? n / 10 : n));
+        }
+        for (unsigned spread : {1u, 32u, 32768u}) {
+            std::string id = "shm_prios_" + std::to_string(spread);
+            sample(id.c_str(), 16, "pmq", depth_ns(p, 1000, spread, n));
+            sample(id.c_str(), 16, "base", depth_ns(b, 1000, spread, n / 10));
         }
     }
 }
@@ -480,6 +523,7 @@ int main(int argc, char **argv) {
     if (quick) reps = std::min(reps, 2);
     auto part = [only](const char *p) { return !only || !std::strcmp(only, p); };
     if (part("pairs")) pairs();
+    if (part("scaling")) scaling();
     if (part("tput")) throughputs();
     if (part("pingpong")) pingpongs();
     if (part("kills")) kills();

@@ -112,6 +112,10 @@ ROWS = [
      "Boost message_queue", ("le", 1.5), True),
     ("shm_pair_batch", "one process, batches of 10 sends then one batch receive (CPU ns per "
      "message; Boost has no batch call: its pair)", "ns", "Boost message_queue", None, True),
+    ("shm_depth_*", "one process, send then receive with the queue this deep, 16 B (CPU ns "
+     "per pair)", "ns", "Boost message_queue", None, True),
+    ("shm_prios_*", "one process, depth 1000, priorities cycling over this many values, 16 B "
+     "(CPU ns per pair)", "ns", "Boost message_queue", None, True),
     ("shm_tput_d10", "producer -> consumer, 2 processes, depth 10 (msg/s)", "msg/s",
      "Boost message_queue", None, False),
     ("shm_tput_deep", "producer -> consumer, 2 processes, depth 1000 (msg/s)", "msg/s",
@@ -312,6 +316,9 @@ def main():
             m = re.fullmatch(r"c_tput_d(\d+)", k[0])
             if m:
                 lab = "%s, depth %s" % (label, m.group(1))
+            m = re.fullmatch(r"shm_(depth|prios)_(\d+)", k[0])
+            if m:
+                lab = "%s: %s" % (label, m.group(2))
             ratio = met = ""
             if pv and bv:
                 r = ratio_of(pv, bv)
@@ -398,6 +405,9 @@ def check(samples, cg, python):
     else:
         print("skipped: the Go row (go is not on PATH)")
     if os.path.exists("/usr/include/boost/interprocess/ipc/message_queue.hpp"):
+        for bench in ("shm_depth_10", "shm_depth_100", "shm_depth_10000", "shm_prios_1",
+                      "shm_prios_32", "shm_prios_32768"):
+            expect.append((bench, 16, ("pmq", "base")))
         for bench in ("shm_pair", "shm_pair_batch", "shm_tput_d10", "shm_tput_deep",
                       "shm_tput_deep_batch", "shm_pp_p50"):
             for size in (16, 1024, 8192):
