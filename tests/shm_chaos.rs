@@ -164,7 +164,12 @@ impl Drop for Fleet {
             let _ = k.wait();
         }
         let _ = pmq::unlink_from(SHM, &self.name);
-        let _ = std::fs::remove_dir_all(&self.dir);
+        if std::thread::panicking() {
+            // A failed run keeps its logs for a look (the figures name them).
+            eprintln!("shm chaos: logs kept in {}", self.dir.display());
+        } else {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
     }
 }
 
@@ -221,6 +226,7 @@ fn random_kills_of_4_producers_and_4_consumers_lose_nothing() {
         rng ^= rng << 17;
         rng
     };
+    let mut kill_log = append(&dir.join("kills"));
     let t0 = Instant::now();
     for _ in 0..kills {
         std::thread::sleep(Duration::from_millis(5 + next() % 20));
@@ -228,6 +234,7 @@ fn random_kills_of_4_producers_and_4_consumers_lose_nothing() {
         let (role, who, inc, mut k) = fleet.kids.swap_remove(idx);
         k.kill().unwrap();
         k.wait().unwrap();
+        log_line(&mut kill_log, format!("{role} {who} {inc}"));
         let k = fleet.spawn(&role, who, inc + 1);
         fleet.kids.push((role, who, inc + 1, k));
     }
@@ -337,6 +344,23 @@ fn random_kills_of_4_producers_and_4_consumers_lose_nothing() {
         lost.len()
     );
     assert!(sent.len() > 100, "too little traffic to mean anything");
+    for id in lost.iter().take(3) {
+        // Where the lost message's neighbours went: the log (and line) of
+        // the consumer incarnation that took them points at its death.
+        for d in [-2i64, -1, 1, 2] {
+            let n = (id.0, id.1, (id.2 as i64 + d) as u32);
+            for e in std::fs::read_dir(&dir).unwrap().flatten() {
+                let file = e.file_name().to_string_lossy().to_string();
+                for (i, l) in lines(&e.path()).iter().enumerate() {
+                    let f: Vec<&str> = l.split(' ').collect();
+                    let f = if f.first() == Some(&"R") { &f[1..] } else { &f[..] };
+                    if f.len() >= 3 && f[..3] == [n.0.to_string(), n.1.to_string(), n.2.to_string()] {
+                        eprintln!("shm chaos: lost {id:?}: neighbour {n:?} in {file} line {i}");
+                    }
+                }
+            }
+        }
+    }
     assert!(lost.is_empty(), "lost: {:?}", &lost[..lost.len().min(10)]);
     assert_eq!(duplicates, 0, "duplicates");
     assert_eq!(corrupt, 0, "corrupt messages");
