@@ -97,6 +97,21 @@ struct Server {
     child: Option<Child>,
 }
 
+/// The nats-server binary: $PMQ_NATS_SERVER, else on PATH, else Debian's /usr/sbin one.
+fn nats_server() -> PathBuf {
+    if let Some(p) = std::env::var_os("PMQ_NATS_SERVER") {
+        return PathBuf::from(p);
+    }
+    let on_path = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|d| d.join("nats-server").is_file()))
+        .unwrap_or(false);
+    if on_path || !Path::new("/usr/sbin/nats-server").is_file() {
+        PathBuf::from("nats-server")
+    } else {
+        PathBuf::from("/usr/sbin/nats-server")
+    }
+}
+
 fn free_port() -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     l.local_addr().unwrap().port()
@@ -121,7 +136,7 @@ impl Server {
             .open(&self.log)
             .unwrap();
         let before = fs::read_to_string(&self.log).unwrap_or_default().len();
-        let child = Command::new("nats-server")
+        let child = Command::new(nats_server())
             .args(["-js", "-a", "127.0.0.1", "-p"])
             .arg(self.port.to_string())
             .arg("-sd")
@@ -412,6 +427,12 @@ impl Tally {
     fn lost(&self, n: u64) -> u64 {
         (0..n).filter(|s| !self.counts.contains_key(s)).count() as u64
     }
+    fn missing(&self, n: u64) -> Vec<u64> {
+        (0..n)
+            .filter(|s| !self.counts.contains_key(s))
+            .take(20)
+            .collect()
+    }
     fn duplicated(&self) -> u64 {
         self.counts.values().map(|&c| c as u64 - 1).sum()
     }
@@ -453,14 +474,23 @@ fn consume(
         let mut t = Tally::default();
         let mut buf = vec![0u8; q.max_message_size() as usize];
         let mut complete_at: Option<Instant> = None;
+        let mut last_new = Instant::now();
         loop {
             let now = Instant::now();
-            if now > deadline || complete_at.is_some_and(|c| now > c + linger) {
+            // Done, out of time, or nothing new for 30 s (a stall: report it).
+            if now > deadline
+                || complete_at.is_some_and(|c| now > c + linger)
+                || now > last_new + Duration::from_secs(30)
+            {
                 return t;
             }
             match q.receive(&mut buf, Timeout::After(Duration::from_millis(50))) {
                 Ok((len, prio)) => {
+                    let before = t.distinct();
                     t.take(&buf[..len], prio);
+                    if t.distinct() > before {
+                        last_new = Instant::now();
+                    }
                     progress.store(t.distinct(), Ordering::SeqCst);
                     if complete_at.is_none() && t.distinct() as u64 == n {
                         complete_at = Some(Instant::now());
@@ -742,7 +772,13 @@ fn faults(backend: BackendKind, n: u64, kills: usize, depth: i64) {
     );
     let code_out = out.terminate();
     let code_in = inb.terminate();
-    assert_eq!(lost, 0, "lost messages; out:\n{out_log}\nin:\n{in_log}");
+    assert_eq!(
+        lost,
+        0,
+        "lost messages (first: {:?}); out:\n{out_log}\nin:\n{in_log}\nserver:\n{}",
+        tally.missing(n),
+        fs::read_to_string(dir.join("nats-server.log")).unwrap_or_default()
+    );
     // The one window (killed between the local send and its journal record)
     // may duplicate a message; the bridge names each such resend.
     assert!(
@@ -957,4 +993,127 @@ fn bridge_errors_are_one_line_with_what_to_do() {
     assert_eq!(c, 1, "{line}");
     assert!(line.contains("in use by another pmq bridge"), "{line}");
     assert_eq!(first.terminate(), 0, "{}", first.stderr());
+}
+
+// ---------------------------------------------------------------- benchmark
+
+/// Throughput (as fast as possible, `n` messages of 64 bytes) and latency
+/// (one message every 2 ms, send to receive) of `from` → `to`.
+fn measure(from: &Queue, to: &Queue, n: u64, paced: u64) -> (f64, f64, f64) {
+    let base = Instant::now();
+    let stamp = |seq: u64| -> Vec<u8> {
+        let mut m = seq.to_le_bytes().to_vec();
+        m.extend_from_slice(&(base.elapsed().as_nanos() as u64).to_le_bytes());
+        m.resize(64, 0xa5);
+        m
+    };
+    let mut buf = vec![0u8; to.max_message_size() as usize];
+    let recv = |buf: &mut [u8]| -> u64 {
+        let (len, _) = to
+            .receive(buf, Timeout::After(Duration::from_secs(30)))
+            .expect("a message within 30 s");
+        assert_eq!(len, 64);
+        u64::from_le_bytes(buf[8..16].try_into().unwrap())
+    };
+    // Throughput: a sender thread, this thread receives.
+    let t0 = Instant::now();
+    thread::scope(|s| {
+        s.spawn(|| {
+            for seq in 0..n {
+                from.send(&stamp(seq), (seq % 4) as u32, Timeout::Forever)
+                    .unwrap();
+            }
+        });
+        for _ in 0..n {
+            recv(&mut buf);
+        }
+    });
+    let rate = n as f64 / t0.elapsed().as_secs_f64();
+    // Latency: paced, one in flight at a time.
+    let mut lat = Vec::with_capacity(paced as usize);
+    for seq in 0..paced {
+        from.send(&stamp(seq), 1, Timeout::Forever).unwrap();
+        let sent = recv(&mut buf);
+        lat.push(base.elapsed().as_nanos() as u64 - sent);
+        thread::sleep(Duration::from_millis(2));
+    }
+    lat.sort_unstable();
+    let pct = |p: f64| lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)] as f64 / 1000.0;
+    (rate, pct(0.50), pct(0.99))
+}
+
+/// `make bench-bridge`: the bridged path next to the plain local queue, same run.
+#[test]
+#[ignore = "benchmark: make bench-bridge"]
+fn bridge_benchmark() {
+    let _s = serial();
+    let n = env_usize("PMQ_BRIDGE_BENCH_MESSAGES", 50_000) as u64;
+    let paced = env_usize("PMQ_BRIDGE_BENCH_PACED", 1_000) as u64;
+    let mut rows = Vec::new();
+    for (backend, depth) in [(BackendKind::Shm, 256), (BackendKind::Kernel, 10)] {
+        let dir = tmpdir("bench");
+        let _d = DirGuard(dir.clone());
+        let server = Server::start(&dir);
+        let a = Q::create("bba", backend, depth, 64);
+        let b = Q::create("bbb", backend, depth, 64);
+        let (qa, qb) = (a.open(), b.open());
+        let plain = measure(&qa, &qa, n, paced);
+        let subject = format!("pmqbench.{}", a.backend_arg());
+        let mut out = Bridge::new(
+            out_args(
+                a.backend_arg(),
+                &a.name,
+                &server.url(),
+                &subject,
+                &dir.join("out.j"),
+            ),
+            dir.join("out.log"),
+        );
+        let mut inb = Bridge::new(
+            in_args(
+                b.backend_arg(),
+                &b.name,
+                &server.url(),
+                &subject,
+                &dir.join("in.j"),
+                "30",
+            ),
+            dir.join("in.log"),
+        );
+        // Warm up (stream and consumer created, connections up).
+        qa.send(b"warm", 0, Timeout::Forever).unwrap();
+        let mut buf = vec![0u8; 64];
+        qb.receive(&mut buf, Timeout::After(Duration::from_secs(30)))
+            .unwrap_or_else(|e| panic!("{e}: {}", out.stderr()));
+        let bridged = measure(&qa, &qb, n, paced);
+        assert_eq!(out.terminate(), 0);
+        assert_eq!(inb.terminate(), 0);
+        rows.push((a.backend_arg(), depth, plain, bridged));
+    }
+    let load = fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    println!(
+        "\nbridge benchmark: {n} messages of 64 B for throughput, {paced} paced (one per 2 ms) \
+         for latency; nats-server on 127.0.0.1 (file store); load average {}",
+        load.split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    println!("\n| backend (depth) | path | throughput msg/s | latency p50 us | latency p99 us |");
+    println!("|---|---|---|---|---|");
+    for (backend, depth, p, b) in rows {
+        println!(
+            "| {backend} ({depth}) | local queue | {:.0} | {:.1} | {:.1} |",
+            p.0, p.1, p.2
+        );
+        println!(
+            "| {backend} ({depth}) | bridged (out → JetStream → in) | {:.0} | {:.1} | {:.1} |",
+            b.0, b.1, b.2
+        );
+        println!(
+            "| {backend} ({depth}) | added by the bridge | | +{:.1} | +{:.1} |",
+            b.1 - p.1,
+            b.2 - p.2
+        );
+    }
 }
