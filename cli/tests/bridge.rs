@@ -82,7 +82,14 @@ fn tmpdir(tag: &str) -> PathBuf {
 struct DirGuard(PathBuf);
 impl Drop for DirGuard {
     fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
+        if thread::panicking() {
+            eprintln!(
+                "bridge test: kept {} (journals, logs, the server's store)",
+                self.0.display()
+            );
+        } else {
+            let _ = fs::remove_dir_all(&self.0);
+        }
     }
 }
 

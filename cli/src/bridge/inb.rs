@@ -27,6 +27,8 @@ use crate::note;
 use crate::{signals, CmdResult};
 
 const SLICE: Duration = Duration::from_millis(100);
+/// No message for this long: ask the server whether some are waiting.
+const IDLE_CHECK: Duration = Duration::from_secs(3);
 
 struct Item {
     key: Key,
@@ -164,6 +166,8 @@ async fn bridge(
     let mut tick = tokio::time::interval(SLICE);
     let mut next_stats = c.stats.map(|s| Instant::now() + s);
     let mut last_warning = Instant::now() - Duration::from_secs(3600);
+    let mut last_message = Instant::now();
+    let mut last_check = Instant::now();
     let mut result: CmdResult = Ok(fail::OK);
 
     'outer: loop {
@@ -172,6 +176,18 @@ async fn bridge(
             _ = tick.tick() => {
                 if signals::caught().is_some() {
                     break;
+                }
+                // Idle although the consumer has messages for us (a pull
+                // request lost when the server restarted): pull afresh.
+                if last_message.elapsed() > IDLE_CHECK && last_check.elapsed() > IDLE_CHECK {
+                    last_check = Instant::now();
+                    if let Ok(info) = consumer.get_info().await {
+                        if info.num_pending > 0 || info.num_ack_pending > 0 {
+                            if let Ok(m) = open_messages().await {
+                                messages = m;
+                            }
+                        }
+                    }
                 }
                 if let (Some(at), Some(every)) = (next_stats, c.stats) {
                     if Instant::now() >= at {
@@ -187,7 +203,10 @@ async fn bridge(
         };
         let mut raw = Vec::new();
         match first {
-            Some(Ok(m)) => raw.push(m),
+            Some(Ok(m)) => {
+                last_message = Instant::now();
+                raw.push(m)
+            }
             Some(Err(e)) => {
                 if last_warning.elapsed() > Duration::from_secs(10) {
                     last_warning = Instant::now();
