@@ -504,9 +504,27 @@ pub async fn resolve_stream(
         duplicate_window: c.duplicate_window,
         ..Default::default()
     };
-    js.create_stream(cfg)
-        .await
-        .map_err(|e| js_failure(url, &format!("cannot create stream {stream_name}"), e))
+    match js.create_stream(cfg).await {
+        Ok(st) => Ok(st),
+        // Another bridge created it meanwhile (name in use, or subjects
+        // overlap): use that one.
+        Err(e) if e.to_string().contains("10058") || e.to_string().contains("10065") => {
+            let name = match &n.stream {
+                Some(s) => s.clone(),
+                None => js.stream_by_subject(subject.clone()).await.map_err(|_| {
+                    js_failure(url, &format!("cannot create stream {stream_name}"), &e)
+                })?,
+            };
+            js.get_stream(&name)
+                .await
+                .map_err(|e| js_failure(url, &format!("cannot look up stream {name}"), e))
+        }
+        Err(e) => Err(js_failure(
+            url,
+            &format!("cannot create stream {stream_name}"),
+            e,
+        )),
+    }
 }
 
 /// Stats lines: messages/s since the last line.
