@@ -6,6 +6,9 @@
 
 .PHONY: test-cli
 test-cli:
-	$(CARGO) test -p pmq-cli
+	$(CARGO) test -p pmq-cli -- --skip bridge_
+	# pmq bridge against a real nats-server: the figures (messages, kills, lost,
+	# duplicated, time) are printed.
+	$(CARGO) test -p pmq-cli --test bridge -- --nocapture
 
 test: test-cli
