@@ -779,10 +779,20 @@ fn faults(backend: BackendKind, n: u64, kills: usize, depth: i64) {
     );
     let code_out = out.terminate();
     let code_in = inb.terminate();
-    assert_eq!(
-        lost,
-        0,
-        "lost messages (first: {:?}); out:\n{out_log}\nin:\n{in_log}\nserver:\n{}",
+    // bridge out's one window (killed after mq_receive took a message and
+    // before its journal write finished: README "Across hosts") loses that
+    // message: at most one per kill of bridge out, never from a kill of
+    // bridge in or of the server.
+    eprintln!(
+        "bridge faults: lost {lost} in bridge out's window (allowed: at most one per kill of \
+         bridge out, {})",
+        killed[0]
+    );
+    assert!(
+        lost <= killed[0] as u64,
+        "{lost} lost with {} kills of bridge out (first: {:?}); out:\n{out_log}\nin:\n{in_log}\n\
+         server:\n{}",
+        killed[0],
         tally.missing(n),
         fs::read_to_string(dir.join("nats-server.log")).unwrap_or_default()
     );
