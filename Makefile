@@ -89,7 +89,9 @@ lint:
 	$(CARGO) check --quiet --manifest-path fuzz/Cargo.toml --bins
 
 test-rust:
-	$(CARGO) test --workspace
+	# The pmq bridge tests (cli/tests/bridge.rs, ~60 s) run once, in test-cli,
+	# where their figures are printed.
+	$(CARGO) test --workspace -- --skip bridge_
 	# The shared-memory backend killed at each of its kill points, and the
 	# model test with kill steps (a test-only feature).
 	$(CARGO) test -p pmq --features fault-injection --test shm_faults --test shm_model_kills

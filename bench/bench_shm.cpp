@@ -5,7 +5,7 @@
 // bench/shm_run.sh (its BINDING_HOOKS); prints sample lines
 //     S <tab> bench-id <tab> size <tab> impl <tab> value
 // with impl "pmq" (shm backend) and "base" (Boost), or "raw" (kernel mq_*).
-// Usage: bench_shm [-r reps] [-q] [-o pairs|tput|pingpong|kills] (-o: that part only)
+// Usage: bench_shm [-r reps] [-q] [-o pairs|scaling|tput|pingpong|kills] (-o: that part only)
 #include <boost/date_time/posix_time/posix_time_types.hpp>
 #include <boost/interprocess/ipc/message_queue.hpp>
 
@@ -31,6 +31,8 @@ namespace bip = boost::interprocess;
 static int reps = 7;
 static bool quick = false;
 static const size_t SIZES[] = {16, 1024, 8192};
+// Messages per call in the batch rows (pmq_queue_send_batch / _receive_batch).
+static const size_t BATCH = 10;
 
 static double cpu_ns() {
     timespec t;
@@ -77,13 +79,28 @@ struct Pmq {
         pmq_unlink_backend(name.c_str(), PMQ_BACKEND_SHM);
         pmq_queue_free(q);
     }
-    void send(const char *m, size_t n) {
-        if (pmq_queue_send(q, (const uint8_t *)m, n, 1) != PMQ_STATUS_OK) die("pmq_queue_send");
+    void send(const char *m, size_t n, unsigned prio = 1) {
+        if (pmq_queue_send(q, (const uint8_t *)m, n, prio) != PMQ_STATUS_OK) die("pmq_queue_send");
     }
     void receive(char *buf, size_t len) {
         size_t n = 0;
         if (pmq_queue_receive(q, (uint8_t *)buf, len, &n, nullptr) != PMQ_STATUS_OK)
             die("pmq_queue_receive");
+    }
+    // `k` copies of `m` in one batch call (waits for the first); returns how many went.
+    size_t send_batch(const char *m, size_t n, size_t k) {
+        pmq_message msgs[BATCH];
+        for (size_t i = 0; i < k; i++) msgs[i] = pmq_message{(const uint8_t *)m, n, 1};
+        size_t sent = 0;
+        if (pmq_queue_send_batch(q, msgs, k, &sent) != PMQ_STATUS_OK) die("pmq_queue_send_batch");
+        return sent;
+    }
+    size_t receive_batch(char *buf, size_t len, size_t k) {
+        pmq_received r[BATCH];
+        size_t got = 0;
+        if (pmq_queue_receive_batch(q, (uint8_t *)buf, len, r, k, &got) != PMQ_STATUS_OK)
+            die("pmq_queue_receive_batch");
+        return got;
     }
 };
 
@@ -98,7 +115,7 @@ struct Boost {
         delete q;
         bip::message_queue::remove(name.c_str());
     }
-    void send(const char *m, size_t n) { q->send(m, n, 1); }
+    void send(const char *m, size_t n, unsigned prio = 1) { q->send(m, n, prio); }
     void receive(char *buf, size_t len) {
         bip::message_queue::size_type got;
         unsigned prio;
@@ -145,6 +162,19 @@ static double pair_ns(Q &q, size_t size, long n) {
     return (cpu_ns() - t0) / n;
 }
 
+// One process: a batch of BATCH sends, then one batch receive of them all:
+// CPU ns per message (per send+receive, as the pair rows).
+static double pair_batch_ns(Pmq &q, size_t size, long n) {
+    std::vector<char> msg(size, 'x'), buf(8192 * BATCH);
+    long rounds = n / (long)BATCH;
+    double t0 = cpu_ns();
+    for (long i = 0; i < rounds; i++) {
+        if (q.send_batch(msg.data(), size, BATCH) != BATCH) die("batch send (partial)");
+        if (q.receive_batch(buf.data(), buf.size(), BATCH) != BATCH) die("batch receive (partial)");
+    }
+    return (cpu_ns() - t0) / (rounds * (long)BATCH);
+}
+
 static void pairs() {
     long n = quick ? 2000 : 200000;
     for (size_t size : SIZES) {
@@ -154,8 +184,53 @@ static void pairs() {
         for (int r = 0; r < reps; r++) {
             sample("shm_pair", size, "pmq", pair_ns(p, size, n));
             sample("shm_pair", size, "base", pair_ns(b, size, n));
+            sample("shm_pair_batch", size, "pmq", pair_batch_ns(p, size, n));
+            sample("shm_pair_batch", size, "base", pair_ns(b, size, n));
             sample("shm_vs_kernel", size, "pmq", pair_ns(p, size, n));
             sample("shm_vs_kernel", size, "raw", pair_ns(k, size, n / 10));
+        }
+    }
+}
+
+// ---- scaling: queue depth and priority spread ----------------------------------
+
+// One process, 16 B: the queue holds `depth - 1` messages whose priorities
+// are drawn (a fixed pseudo-random sequence) from `spread` distinct values
+// spaced over 0..32767, and each pair sends one more and receives one: CPU
+// ns per pair at that depth. (Increasing or equal priorities would let
+// Boost's sorted index insert at an end; random ones land anywhere.)
+template <class Q>
+static double depth_ns(Q &q, long depth, unsigned spread, long n) {
+    std::vector<char> msg(16, 'd'), buf(8192);
+    auto prio = [spread](long i) {
+        uint64_t h = (uint64_t)(i + 1) * 0x9E3779B97F4A7C15ull;
+        return (unsigned)((h >> 33) % spread) * (32768 / spread);
+    };
+    for (long i = 0; i + 1 < depth; i++) q.send(msg.data(), 16, prio(i));
+    double t0 = cpu_ns();
+    for (long i = 0; i < n; i++) {
+        q.send(msg.data(), 16, prio(i + depth));
+        q.receive(buf.data(), buf.size());
+    }
+    double r = (cpu_ns() - t0) / n;
+    for (long i = 0; i + 1 < depth; i++) q.receive(buf.data(), buf.size());
+    return r;
+}
+
+static void scaling() {
+    long n = quick ? 2000 : 100000;
+    Pmq p("scale", 10000, 64);
+    Boost b("scale", 10000, 64);
+    for (int r = 0; r < reps; r++) {
+        for (long depth : {10L, 100L, 10000L}) {
+            std::string id = "shm_depth_" + std::to_string(depth);
+            sample(id.c_str(), 16, "pmq", depth_ns(p, depth, 1, n));
+            sample(id.c_str(), 16, "base", depth_ns(b, depth, 1, depth >= 10000 ? n / 10 : n));
+        }
+        for (unsigned spread : {1u, 32u, 32768u}) {
+            std::string id = "shm_prios_" + std::to_string(spread);
+            sample(id.c_str(), 16, "pmq", depth_ns(p, 1000, spread, n));
+            sample(id.c_str(), 16, "base", depth_ns(b, 1000, spread, n / 10));
         }
     }
 }
@@ -200,6 +275,33 @@ struct PmqOpen {
     H operator()() const { return H(name); }
 };
 
+// As tput, with pmq's batch calls on both sides (BATCH messages per call).
+static double tput_batch(Pmq &q, size_t size, long n) {
+    pid_t pid = fork();
+    if (pid == 0) {
+        PmqOpen::H c(q.name);
+        std::vector<char> buf(8192 * BATCH);
+        pmq_received r[BATCH];
+        for (long got = 0; got < n;) {
+            size_t k = 0;
+            if (pmq_queue_receive_batch(c.q, (uint8_t *)buf.data(), buf.size(), r, BATCH, &k) !=
+                PMQ_STATUS_OK)
+                _exit(1);
+            got += (long)k;
+        }
+        _exit(0);
+    }
+    std::vector<char> msg(size, 'y');
+    double t0 = wall_ns();
+    for (long sent = 0; sent < n;) {
+        size_t k = std::min((long)BATCH, n - sent);
+        sent += (long)q.send_batch(msg.data(), size, k);
+    }
+    int st = 0;
+    waitpid(pid, &st, 0);
+    return n / ((wall_ns() - t0) / 1e9);
+}
+
 struct BoostOpen {
     std::string name;
     struct H {
@@ -225,6 +327,10 @@ static void throughputs() {
                 sample(id, size, "pmq", tput(p, PmqOpen{p.name}, size, n));
                 // Boost's child opens its own mapping (a fork shares the parent's).
                 sample(id, size, "base", tput(b, BoostOpen{b.name}, size, n));
+                if (depth == 1000) {
+                    sample("shm_tput_deep_batch", size, "pmq", tput_batch(p, size, n));
+                    sample("shm_tput_deep_batch", size, "base", tput(b, BoostOpen{b.name}, size, n));
+                }
             }
         }
     }
@@ -417,6 +523,7 @@ int main(int argc, char **argv) {
     if (quick) reps = std::min(reps, 2);
     auto part = [only](const char *p) { return !only || !std::strcmp(only, p); };
     if (part("pairs")) pairs();
+    if (part("scaling")) scaling();
     if (part("tput")) throughputs();
     if (part("pingpong")) pingpongs();
     if (part("kills")) kills();

@@ -116,10 +116,18 @@ ROWS = [
      "Boost.Interprocess message_queue, same run", None),
     ("shm_pair", "one process, send then receive (CPU ns per pair)", "ns",
      "Boost message_queue", ("le", 1.5), True),
+    ("shm_pair_batch", "one process, batches of 10 sends then one batch receive (CPU ns per "
+     "message; Boost has no batch call: its pair)", "ns", "Boost message_queue", None, True),
+    ("shm_depth_*", "one process, send then receive with the queue this deep, 16 B (CPU ns "
+     "per pair)", "ns", "Boost message_queue", None, True),
+    ("shm_prios_*", "one process, depth 1000, priorities cycling over this many values, 16 B "
+     "(CPU ns per pair)", "ns", "Boost message_queue", None, True),
     ("shm_tput_d10", "producer -> consumer, 2 processes, depth 10 (msg/s)", "msg/s",
      "Boost message_queue", None, False),
     ("shm_tput_deep", "producer -> consumer, 2 processes, depth 1000 (msg/s)", "msg/s",
      "Boost message_queue", ("ge", 1.0), False),
+    ("shm_tput_deep_batch", "producer -> consumer, depth 1000, pmq batches of 10 on both sides "
+     "(msg/s; Boost per message)", "msg/s", "Boost message_queue", None, False),
     ("shm_pp_p50", "ping-pong round trip p50, 2 processes (us)", "us", "Boost message_queue",
      None, True),
     ("shm_after_kill", "first send after a process was SIGKILLed while using the queue, worst "
@@ -314,6 +322,9 @@ def main():
             m = re.fullmatch(r"c_tput_d(\d+)", k[0])
             if m:
                 lab = "%s, depth %s" % (label, m.group(1))
+            m = re.fullmatch(r"shm_(depth|prios)_(\d+)", k[0])
+            if m:
+                lab = "%s: %s" % (label, m.group(2))
             ratio = met = ""
             if pv and bv:
                 r = ratio_of(pv, bv)
@@ -400,7 +411,11 @@ def check(samples, cg, python):
     else:
         print("skipped: the Go row (go is not on PATH)")
     if os.path.exists("/usr/include/boost/interprocess/ipc/message_queue.hpp"):
-        for bench in ("shm_pair", "shm_tput_d10", "shm_tput_deep", "shm_pp_p50"):
+        for bench in ("shm_depth_10", "shm_depth_100", "shm_depth_10000", "shm_prios_1",
+                      "shm_prios_32", "shm_prios_32768"):
+            expect.append((bench, 16, ("pmq", "base")))
+        for bench in ("shm_pair", "shm_pair_batch", "shm_tput_d10", "shm_tput_deep",
+                      "shm_tput_deep_batch", "shm_pp_p50"):
             for size in (16, 1024, 8192):
                 expect.append((bench, size, ("pmq", "base")))
         for size in (16, 1024, 8192):

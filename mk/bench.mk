@@ -2,6 +2,8 @@
 #
 #   make bench        the full run (1-2 minutes): prints ONE table (README.md,
 #                     "Performance", has the last one and what it means)
+#   make bench-bridge `pmq bridge` over NATS JetStream next to the plain local
+#                     queue (mk/bridge.mk; needs nats-server)
 #   make test-bench   a tiny smoke run inside `make test`: proves the benchmark
 #                     (and the binding hooks) still build and run; no timing
 #                     is asserted

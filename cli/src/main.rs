@@ -3,6 +3,7 @@
 //! Built on the safe core of the pmq library; everything about the mqueue
 //! filesystem (listing, status lines, owners) lives here, not in the library.
 
+mod bridge;
 mod fail;
 mod mqfs;
 mod render;
@@ -49,7 +50,7 @@ fn backend_arg() -> Option<BackendArg> {
     BACKEND.get().copied().flatten()
 }
 
-fn backend() -> pmq::BackendKind {
+pub(crate) fn backend() -> pmq::BackendKind {
     match backend_arg() {
         Some(BackendArg::Shm) => pmq::BackendKind::Shm,
         _ => pmq::BackendKind::Kernel,
@@ -57,7 +58,7 @@ fn backend() -> pmq::BackendKind {
 }
 
 /// Options for the chosen backend.
-fn options() -> OpenOptions {
+pub(crate) fn options() -> OpenOptions {
     let mut o = OpenOptions::new();
     o.backend(backend());
     o
@@ -155,6 +156,10 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Bridge a local queue to or from NATS JetStream, losing no message when a bridge or
+    /// the server is killed (README.md, "Across hosts")
+    #[command(subcommand)]
+    Bridge(Box<bridge::BridgeCmd>),
 }
 
 fn parse_mode(s: &str) -> Result<u32, String> {
@@ -196,6 +201,7 @@ fn main() {
             format,
         } => recv(&name, count.unwrap_or(1), follow, timeout, format),
         Command::Limits { json } => limits(json),
+        Command::Bridge(cmd) => bridge::run(*cmd),
     };
     match result {
         Ok(code) => std::process::exit(code),
@@ -206,7 +212,7 @@ fn main() {
     }
 }
 
-type CmdResult = Result<i32, Failure>;
+pub(crate) type CmdResult = Result<i32, Failure>;
 
 fn check_name(name: &str) -> Result<(), Failure> {
     pmq::validate_name(name).map_err(Failure::from)

@@ -473,7 +473,19 @@ fn permission_denied_exits_5_and_ls_shows_dashes() {
         if root {
             c.uid(65534).gid(65534);
         }
-        c.output().unwrap()
+        // Another test thread forking while the copy's write descriptor was
+        // open gives the child that descriptor, and exec then fails with
+        // ETXTBSY until the child execs or exits: try again briefly.
+        let mut tries = 0;
+        loop {
+            match c.output() {
+                Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy && tries < 100 => {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                r => break r.unwrap(),
+            }
+        }
     };
     let send = run(&["send", q.name(), "x"]);
     let recv = run(&["recv", q.name(), "--timeout", "0"]);

@@ -201,6 +201,11 @@ pub(crate) trait QueueBackend: Sized + Send + Sync {
         }
         Attempt::Done(n)
     }
+    /// Whether a send or receive in progress uses what `shutdown` releases
+    /// (a descriptor), so the core must count it and let the last one shut
+    /// the handle down. False only when moves and waits stay valid across
+    /// `shutdown`.
+    const MOVES_NEED_COUNT: bool = true;
     /// Called before the caller's last closed check ahead of a wait.
     fn prepare_wait(&self);
     /// Waits for readiness at most `timeout` (None: no limit).
@@ -371,6 +376,17 @@ impl Backend {
         will_wait: bool,
     ) -> Attempt<usize> {
         dispatch!(self, b => b.try_receive_batch(buf, room, out, will_wait))
+    }
+
+    /// See [`QueueBackend::MOVES_NEED_COUNT`].
+    #[inline]
+    pub(crate) fn moves_need_count(&self) -> bool {
+        match self {
+            Backend::Kernel(_) => kernel::KernelQueue::MOVES_NEED_COUNT,
+            Backend::Shm(_) => shm::ShmQueue::MOVES_NEED_COUNT,
+            #[cfg(test)]
+            Backend::Fake(_) => fake::FakeQueue::MOVES_NEED_COUNT,
+        }
     }
 
     pub(crate) fn prepare_wait(&self) {

@@ -4,6 +4,8 @@
 - the C program of "The C API in brief", built with the README's own
   command (the ```sh block after it) in a scratch directory, and its output;
 - the shared-memory C fragment, inside a main() that declares its `q`;
+- the batch C fragment, inside a main() that opens a shm queue `q`, and its
+  output;
 - the Python program, once as written (pmq) and once with its import line
   changed to `import posix_ipc` (the README says it runs under both);
 - the Go program, in a scratch module that requires the Go binding.
@@ -80,6 +82,26 @@ with tempfile.TemporaryDirectory(prefix="pmq-readme-") as tmp:
     if os.path.exists(os.path.join(tmp, "shm")):
         run("shared-memory C fragment, run", ["./shm"], tmp, ["shm"])
     gone("the shm fragment", "/dev/shm/pmq.jobs")
+
+    # The batch fragment, on a shared-memory queue opened for it.
+    fragment = blocks("c", "### Batches")[0]
+    name = "/pmq-readme-batch-%d" % os.getpid()
+    with open(os.path.join(tmp, "batch.c"), "w") as f:
+        f.write("#include <pmq.h>\n#include <stdio.h>\nint main(void) {\n"
+                "    pmq_options o;\n    pmq_options_init(&o);\n"
+                "    o.flags = PMQ_O_CREX;\n    o.backend = PMQ_BACKEND_SHM;\n"
+                "    o.max_messages = 8;\n    o.max_message_size = 64;\n"
+                "    pmq_queue *q = NULL;\n"
+                "    if (pmq_queue_open(\"%s\", &o, &q) != PMQ_STATUS_OK) {\n"
+                "        fprintf(stderr, \"%%s\\n\", pmq_last_error());\n        return 1;\n    }\n"
+                "    pmq_unlink_backend(\"%s\", PMQ_BACKEND_SHM);\n" % (name, name) + fragment +
+                "    pmq_queue_free(q);\n    return 0;\n}\n")
+    run("batch C fragment", [cc, "-std=c11", "-Wall", "-Wextra", "-Werror", "batch.c",
+                             "-I" + os.path.join(REPO, "include"), "-L" + lib, "-lpmq",
+                             "-Wl,-rpath," + lib, "-o", "batch"], tmp, [])
+    if os.path.exists(os.path.join(tmp, "batch")):
+        run("batch C fragment, run", ["./batch"], tmp, ["9: high\n1: low\n1: low2\n"])
+    gone("the batch fragment", "/dev/shm/pmq." + name[1:])
 
     # The Python program, under pmq and under posix_ipc.
     py = blocks("python", "## Python")[0]

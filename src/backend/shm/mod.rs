@@ -839,6 +839,11 @@ impl QueueBackend for ShmQueue {
         self.receive_locked(buf, out, will_wait)
     }
 
+    /// Shutdown stops the readiness helper and closes its eventfd; a send,
+    /// receive or wait uses only the mapping (kept until the handle is
+    /// freed), the futex words and `closing`.
+    const MOVES_NEED_COUNT: bool = false;
+
     fn prepare_wait(&self) {}
 
     fn wait(&self, interest: Interest, timeout: Option<Duration>) -> Wake {

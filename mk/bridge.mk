@@ -1,0 +1,21 @@
+# `pmq bridge` (cli/src/bridge): a local queue to and from NATS JetStream.
+# Its tests (cli/tests/bridge.rs) start their own nats-server -js on
+# 127.0.0.1 and run inside `make test-cli` (CI sizes, about 60 s); these
+# targets run the long sizes and the benchmark.
+#
+#   make long-bridge    1,000,000 messages end to end, 200,000 under 100 SIGKILLs
+#                       (bridges and server), 50,000 on a depth-10 kernel queue
+#                       under 40 SIGKILLs; prints lost / duplicated / time
+#   make bench-bridge   bridged throughput and added latency (p50/p99) next to
+#                       the plain local queue, same run (README.md, "Across hosts")
+
+.PHONY: long-bridge bench-bridge
+
+long-bridge:
+	PMQ_BRIDGE_MESSAGES=1000000 PMQ_BRIDGE_KERNEL_MESSAGES=100000 \
+	PMQ_BRIDGE_FAULT_MESSAGES=200000 PMQ_BRIDGE_KILLS=100 \
+	PMQ_BRIDGE_KERNEL_FAULT_MESSAGES=50000 PMQ_BRIDGE_KERNEL_KILLS=40 \
+	$(CARGO) test --release -p pmq-cli --test bridge -- --nocapture
+
+bench-bridge:
+	$(CARGO) test --release -p pmq-cli --test bridge -- --ignored --nocapture bridge_benchmark
