@@ -102,6 +102,10 @@ ROWS = [
      "raw mq_send+mq_receive from C", None, True),
     ("go_pair:pmq_cgo", "pmq C calls the binding makes (timeout 0), one cgo call each", "ns",
      "raw mq_send+mq_receive from C", None, True),
+    ("go_batch", "Go SendBatch + ReceiveBatch of 10 (CPU ns per message)", "ns",
+     "Go binding 10 x Send, 10 x Receive", None, True),
+    ("go_batch_shm", "Go shm SendBatch + ReceiveBatch of 10 (CPU ns per message)", "ns",
+     "Go shm 10 x Send, 10 x Receive", None, True),
     ("py_pair", "Python binding send+receive", "ns", "posix_ipc send+receive", ("le", 1.0), True),
     ("py_tryrecv", "Python binding receive(timeout=0), empty", "ns",
      "posix_ipc receive(timeout=0)", ("le", 1.0), True),
@@ -408,6 +412,8 @@ def check(samples, cg, python):
     if shutil.which("go"):
         for size in (16, 1024, 8192):
             expect.append(("go_pair", size, ("pmq", "base", "raw_cgo", "pmq_cgo")))
+            expect.append(("go_batch", size, ("pmq", "base")))
+            expect.append(("go_batch_shm", size, ("pmq", "base")))
     else:
         print("skipped: the Go row (go is not on PATH)")
     if os.path.exists("/usr/include/boost/interprocess/ipc/message_queue.hpp"):
