@@ -546,9 +546,7 @@ impl ShmQueue {
             .index(m.u32(OFF_FREE_HEAD).load(Ordering::Relaxed))?;
         let slot = m.slot(s);
         if slot.u32(SLOT_STATE).load(Ordering::Relaxed) != FREE {
-            return Err(describe::corrupt(&format!(
-                "slot {s} on the free stack is not free"
-            )));
+            return Err(not_free(s));
         }
         m.u32(OFF_FREE_HEAD).store(
             slot.u32(SLOT_NEXT).load(Ordering::Relaxed),
@@ -642,7 +640,7 @@ impl ShmQueue {
         let m = &self.map;
         let sh = self.map.shape;
         let Some(p) = self.map.top_priority() else {
-            return Err(describe::corrupt("messages are counted but none is listed"));
+            return Err(none_listed());
         };
         kp!("receive.locked");
         let head = m.u32(OFF_HEADS + 4 * p as usize);
@@ -651,9 +649,7 @@ impl ShmQueue {
         let len = slot.u32(SLOT_LEN).load(Ordering::Relaxed) as usize;
         if slot.u32(SLOT_STATE).load(Ordering::Relaxed) != READY || len as u64 > sh.max_message_size
         {
-            return Err(describe::corrupt(&format!(
-                "slot {s} at the head of priority {p} is not a ready message"
-            )));
+            return Err(not_ready(s, p));
         }
         if len > buf.len() {
             return Ok(Taken::NoRoom);
@@ -695,6 +691,28 @@ impl ShmQueue {
         m.u64(OFF_COUNT).store(count - 1, Ordering::Relaxed);
         Ok(Taken::Message(len, p))
     }
+}
+
+// The corruption details of push and take, out of line: the hot path keeps
+// no formatting code (and no stack frame for it).
+#[cold]
+#[inline(never)]
+fn not_free(s: u32) -> Error {
+    describe::corrupt(&format!("slot {s} on the free stack is not free"))
+}
+
+#[cold]
+#[inline(never)]
+fn not_ready(s: u32, p: u32) -> Error {
+    describe::corrupt(&format!(
+        "slot {s} at the head of priority {p} is not a ready message"
+    ))
+}
+
+#[cold]
+#[inline(never)]
+fn none_listed() -> Error {
+    describe::corrupt("messages are counted but none is listed")
 }
 
 impl Drop for ShmQueue {

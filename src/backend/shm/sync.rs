@@ -44,11 +44,24 @@ const WEDGED_AFTER: Duration = Duration::from_secs(10);
 /// Trylock attempts on a contended lock before waiting in the kernel.
 const LOCK_SPINS: u32 = 100;
 
-pub(super) fn lock<'a>(m: &'a Mapping, repair: impl FnOnce()) -> Result<Guard<'a>> {
+#[inline(always)]
+pub(super) fn lock<'a>(m: &'a Mapping, repair: impl Fn()) -> Result<Guard<'a>> {
+    // SAFETY: the mutex is the process-shared robust mutex initialised at
+    // create (checked at open) inside a live mapping.
+    let r = unsafe { libc::pthread_mutex_trylock(m.mutex(OFF_MUTEX)) };
+    if r == 0 {
+        return Ok(Guard(m));
+    }
+    // Everything else (contention, a dead owner, errors) stays out of line,
+    // so the uncontended lock adds no stack frame to its callers' hot path.
+    lock_slow(m, r, &repair)
+}
+
+#[cold]
+#[inline(never)]
+fn lock_slow<'a>(m: &'a Mapping, first: i32, repair: &dyn Fn()) -> Result<Guard<'a>> {
     let mx = m.mutex(OFF_MUTEX);
-    // SAFETY: `mx` points to the process-shared robust mutex initialised
-    // at create (checked at open) inside a live mapping.
-    let mut r = unsafe { libc::pthread_mutex_trylock(mx) };
+    let mut r = first;
     // Contended: the holder's critical section is short; spin a little
     // before sleeping in the kernel.
     let mut spins = 0;
