@@ -3,9 +3,10 @@
 # 127.0.0.1 and run inside `make test-cli` (CI sizes, about 60 s); these
 # targets run the long sizes and the benchmark.
 #
-#   make long-bridge    1,000,000 messages end to end, 200,000 under 100 SIGKILLs
-#                       (bridges and server), 50,000 on a depth-10 kernel queue
-#                       under 40 SIGKILLs; prints lost / duplicated / time
+#   make long-bridge    1,000,000 messages end to end; 1,000,000 on shm and 150,000
+#                       on a depth-10 kernel queue while up to 100 / 40 SIGKILLs hit
+#                       the bridges and the server (the kills stop when the messages
+#                       are through); prints lost / duplicated / kills / time
 #   make bench-bridge   bridged throughput and added latency (p50/p99) next to
 #                       the plain local queue, same run (README.md, "Across hosts")
 
@@ -13,8 +14,8 @@
 
 long-bridge:
 	PMQ_BRIDGE_MESSAGES=1000000 PMQ_BRIDGE_KERNEL_MESSAGES=100000 \
-	PMQ_BRIDGE_FAULT_MESSAGES=200000 PMQ_BRIDGE_KILLS=100 \
-	PMQ_BRIDGE_KERNEL_FAULT_MESSAGES=50000 PMQ_BRIDGE_KERNEL_KILLS=40 \
+	PMQ_BRIDGE_FAULT_MESSAGES=1000000 PMQ_BRIDGE_KILLS=100 \
+	PMQ_BRIDGE_KERNEL_FAULT_MESSAGES=150000 PMQ_BRIDGE_KERNEL_KILLS=40 \
 	$(CARGO) test --release -p pmq-cli --test bridge -- --nocapture
 
 bench-bridge:
