@@ -281,10 +281,14 @@ def test_messages_stay_valid_while_the_call_waits(bq):
     gc.collect()
     with pytest.raises(BufferError):
         grow.extend(b"more")
-    q.receive_batch(2)  # room for two
+    assert len(q.receive_batch(2)) == 2  # room for two
     t.join(10)
-    assert result == [2]
-    assert [m for m, _ in q.receive_batch(2)] == expected[:2]
+    # The waiting batch sends once there is room for its first message: on
+    # the kernel backend the receive above is two mq_receive calls, so the
+    # sender may wake between them and find room for one only.
+    assert len(result) == 1 and result[0] in (1, 2), result
+    n = result[0]
+    assert [m for m, _ in q.receive_batch(2)] == expected[:n]
     grow.extend(b"more")  # released after the call
     assert q.send_batch([grow]) == 1
     assert q.receive() == (b"bytearraymore", 0)
