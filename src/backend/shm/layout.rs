@@ -7,9 +7,11 @@
 //!        shape (capacity, message size, slot stride, openers, priorities),
 //!        the file size
 //! 128    the robust process-shared mutex
-//! 192    under the mutex: count, next seq, committed, received,
-//!        recoveries, free-slot stack head, waiter registrations, the
-//!        notification registration and the last one that fired
+//! 192    under the mutex, the line every operation writes: count, next
+//!        seq, committed, received, the pending counter update, free-slot
+//!        stack head, waiter registrations
+//! 256    under the mutex, written rarely: recoveries, the notification
+//!        registration
 //! 320..  futex words, one cache line each: sent, received, changed, notify
 //! 576    bitmap of non-empty priorities, 3 levels (1 + 8 + 512 words)
 //! 8192   per-priority FIFO list heads, then tails (u32 slot index + 1; 0 = empty)
@@ -24,7 +26,7 @@ use std::mem::size_of;
 
 /// "PMQSHM" + layout generation, stored last when a queue is created.
 pub(super) const MAGIC: u64 = u64::from_le_bytes(*b"PMQSHM\x00\x01");
-pub(super) const VERSION: u32 = 1;
+pub(super) const VERSION: u32 = 2;
 pub(super) const ENDIAN: u32 = 0x0102_0304;
 /// Priorities 0..=32767, as the kernel's.
 pub(super) const PRIORITIES: u32 = 32768;
@@ -50,29 +52,33 @@ pub(super) const OFF_OPENERS: usize = 56;
 pub(super) const OFF_PRIORITIES: usize = 60;
 pub(super) const OFF_FILE_SIZE: usize = 64;
 pub(super) const OFF_MUTEX: usize = 128;
-// Under the mutex.
+// Under the mutex. Every send and receive writes the line at 192 (count,
+// seq, counters, the pending record, the free stack head, the waiter
+// registrations); what only a notification or a repair writes lives on the
+// next line, so the line that moves between the cores per operation is
+// one (with the mutex's).
 pub(super) const OFF_COUNT: usize = 192;
 pub(super) const OFF_NEXT_SEQ: usize = 200;
 pub(super) const OFF_COMMITTED: usize = 208;
 pub(super) const OFF_RECEIVED: usize = 216;
-pub(super) const OFF_RECOVERIES: usize = 224;
-pub(super) const OFF_FREE_HEAD: usize = 232;
-pub(super) const OFF_RECV_WAITERS: usize = 236;
-pub(super) const OFF_SEND_WAITERS: usize = 240;
-pub(super) const OFF_CHANGE_WAITERS: usize = 244;
-/// The registration: owner opener index + 1 (0 = none), kind (1 signal,
-/// 2 callback), signal number, the owner's registration token.
-pub(super) const OFF_NOTIFY_OWNER: usize = 248;
-pub(super) const OFF_NOTIFY_KIND: usize = 256;
-pub(super) const OFF_NOTIFY_SIGNO: usize = 260;
-pub(super) const OFF_NOTIFY_ID: usize = 264;
 /// The counter update in flight: kind (1 send, 2 receive; 0 none), its
 /// slot, and the value its counter (committed / received) takes once the
 /// slot's commit is done. Lets a repair tell whether a dead owner's commit
 /// was counted, so the counters stay exact.
-pub(super) const OFF_PENDING_KIND: usize = 272;
-pub(super) const OFF_PENDING_SLOT: usize = 276;
-pub(super) const OFF_PENDING_VALUE: usize = 280;
+pub(super) const OFF_PENDING_VALUE: usize = 224;
+pub(super) const OFF_FREE_HEAD: usize = 232;
+pub(super) const OFF_RECV_WAITERS: usize = 236;
+pub(super) const OFF_SEND_WAITERS: usize = 240;
+pub(super) const OFF_CHANGE_WAITERS: usize = 244;
+pub(super) const OFF_PENDING_KIND: usize = 248;
+pub(super) const OFF_PENDING_SLOT: usize = 252;
+pub(super) const OFF_RECOVERIES: usize = 256;
+/// The registration: owner opener index + 1 (0 = none), kind (1 signal,
+/// 2 callback), signal number, the owner's registration token.
+pub(super) const OFF_NOTIFY_OWNER: usize = 264;
+pub(super) const OFF_NOTIFY_KIND: usize = 272;
+pub(super) const OFF_NOTIFY_SIGNO: usize = 276;
+pub(super) const OFF_NOTIFY_ID: usize = 280;
 // Futex words, one line each.
 pub(super) const OFF_SENT_WORD: usize = 320;
 pub(super) const OFF_RECV_WORD: usize = 384;
@@ -119,7 +125,8 @@ pub(super) const LOCK_BASE: i64 = 1 << 40;
 
 const _: () = {
     assert!(size_of::<libc::pthread_mutex_t>() <= OFF_COUNT - OFF_MUTEX);
-    assert!(OFF_PENDING_VALUE + 8 <= OFF_SENT_WORD);
+    assert!(OFF_NOTIFY_ID + 8 <= OFF_SENT_WORD);
+    assert!(OFF_PENDING_SLOT + 4 <= OFF_COUNT + LINE);
     assert!(BITMAP_END <= HEADER_SIZE);
     assert!(OFF_OPENER_TABLE % LINE == 0);
 };
