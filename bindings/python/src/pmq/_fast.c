@@ -283,6 +283,67 @@ static int parse_args(const char *fname, PyObject *const *args, Py_ssize_t nargs
     return 0;
 }
 
+/* What keeps one message of send() or send_batch() valid while the GIL is released:
+ * a reference to its bytes (a bytes object, or a str's UTF-8 encoding), or
+ * a buffer view (which also stops a bytearray from being resized). */
+typedef struct {
+    PyObject *ref;
+    Py_buffer view;
+    int has_view;
+    long long priority;
+} batch_hold;
+
+static void release_holds(batch_hold *holds, Py_ssize_t n)
+{
+    Py_ssize_t i;
+
+    for (i = 0; i < n; i++) {
+        if (holds[i].has_view)
+            PyBuffer_Release(&holds[i].view);
+        else
+            Py_XDECREF(holds[i].ref);
+    }
+}
+
+/*
+ * The bytes of a message, as send() takes it: bytes, str (sent as UTF-8) or
+ * any C-contiguous buffer. Sets m->data and m->len and keeps in *h what
+ * keeps them valid while the GIL is released (release_holds). `index` names
+ * the message of a batch in the error (-1: a single send). On failure *h
+ * holds nothing.
+ */
+static int hold_message(PyObject *data, Py_ssize_t index, batch_hold *h, pmq_message *m)
+{
+    char wbuf[WHERE_SIZE];
+
+    h->ref = NULL;
+    h->has_view = 0;
+    if (PyBytes_CheckExact(data)) {
+        Py_INCREF(data);
+        h->ref = data;
+        m->data = (const uint8_t *)PyBytes_AS_STRING(data);
+        m->len = (size_t)PyBytes_GET_SIZE(data);
+    } else if (PyUnicode_Check(data)) {
+        h->ref = PyUnicode_AsUTF8String(data);
+        if (h->ref == NULL)
+            return -1;
+        m->data = (const uint8_t *)PyBytes_AS_STRING(h->ref);
+        m->len = (size_t)PyBytes_GET_SIZE(h->ref);
+    } else if (PyObject_CheckBuffer(data)) {
+        if (PyObject_GetBuffer(data, &h->view, PyBUF_C_CONTIGUOUS) < 0)
+            return -1;
+        h->has_view = 1;
+        m->data = h->view.buf;
+        m->len = (size_t)h->view.len;
+    } else {
+        PyErr_Format(PyExc_TypeError,
+                     "The message must be bytes, a bytes-like object or str, not %s%s",
+                     Py_TYPE(data)->tp_name, where(index, wbuf));
+        return -1;
+    }
+    return 0;
+}
+
 static const char *const send_names[] = {"message", "timeout", "priority"};
 
 static PyObject *QueueBase_send(QueueBase *self, PyObject *const *args, Py_ssize_t nargs,
@@ -290,11 +351,9 @@ static PyObject *QueueBase_send(QueueBase *self, PyObject *const *args, Py_ssize
 {
     PyObject *argv[3];
     PyObject *message, *timeout_obj, *priority_obj;
-    PyObject *encoded = NULL, *owner, *result;
-    Py_buffer view;
-    int have_view = 0;
-    const char *data;
-    Py_ssize_t len;
+    PyObject *owner, *result;
+    batch_hold hold;
+    pmq_message m;
     double timeout;
     long long requested_priority = 0;
     uint32_t priority;
@@ -306,26 +365,8 @@ static PyObject *QueueBase_send(QueueBase *self, PyObject *const *args, Py_ssize
     message = argv[0];
     timeout_obj = argv[1];
     priority_obj = argv[2];
-    if (PyBytes_CheckExact(message)) {
-        data = PyBytes_AS_STRING(message);
-        len = PyBytes_GET_SIZE(message);
-    } else if (PyUnicode_Check(message)) {
-        encoded = PyUnicode_AsUTF8String(message);
-        if (encoded == NULL)
-            return NULL;
-        data = PyBytes_AS_STRING(encoded);
-        len = PyBytes_GET_SIZE(encoded);
-    } else if (PyObject_CheckBuffer(message)) {
-        if (PyObject_GetBuffer(message, &view, PyBUF_C_CONTIGUOUS) < 0)
-            return NULL;
-        have_view = 1;
-        data = view.buf;
-        len = view.len;
-    } else {
-        return PyErr_Format(PyExc_TypeError,
-                            "The message must be bytes, a bytes-like object or str, not %s",
-                            Py_TYPE(message)->tp_name);
-    }
+    if (hold_message(message, -1, &hold, &m) < 0)
+        return NULL;
     if (parse_timeout(timeout_obj, &timeout) < 0 ||
         parse_priority(priority_obj, &requested_priority, -1) < 0)
         goto error;
@@ -342,14 +383,12 @@ static PyObject *QueueBase_send(QueueBase *self, PyObject *const *args, Py_ssize
     Py_XINCREF(owner);
     Py_BEGIN_ALLOW_THREADS
     if (timeout < 0)
-        st = pmq_queue_send(q, (const uint8_t *)data, (size_t)len, priority);
+        st = pmq_queue_send(q, m.data, m.len, priority);
     else
-        st = pmq_queue_send_timeout(q, (const uint8_t *)data, (size_t)len, priority, timeout);
+        st = pmq_queue_send_timeout(q, m.data, m.len, priority, timeout);
     Py_END_ALLOW_THREADS
 
-    if (have_view)
-        PyBuffer_Release(&view);
-    Py_XDECREF(encoded);
+    release_holds(&hold, 1);
     if (st != PMQ_STATUS_OK) {
         result = fail(st);
     } else {
@@ -361,9 +400,7 @@ static PyObject *QueueBase_send(QueueBase *self, PyObject *const *args, Py_ssize
     return result;
 
 error:
-    if (have_view)
-        PyBuffer_Release(&view);
-    Py_XDECREF(encoded);
+    release_holds(&hold, 1);
     return NULL;
 }
 
@@ -446,28 +483,6 @@ static PyObject *QueueBase_receive(QueueBase *self, PyObject *const *args, Py_ss
  * max_message_size, if that is larger), whatever max_messages asks. */
 #define BATCH_BUFFER_MAX (1024 * 1024)
 
-/* What keeps one message of send_batch() valid while the GIL is released:
- * a reference to its bytes (a bytes object, or a str's UTF-8 encoding), or
- * a buffer view (which also stops a bytearray from being resized). */
-typedef struct {
-    PyObject *ref;
-    Py_buffer view;
-    int has_view;
-    long long priority;
-} batch_hold;
-
-static void release_holds(batch_hold *holds, Py_ssize_t n)
-{
-    Py_ssize_t i;
-
-    for (i = 0; i < n; i++) {
-        if (holds[i].has_view)
-            PyBuffer_Release(&holds[i].view);
-        else
-            Py_XDECREF(holds[i].ref);
-    }
-}
-
 /*
  * Message `index` of a batch: bytes-like or str (as send() takes it), or a
  * (message, priority) tuple. Fills *m (but its priority: the range is
@@ -492,29 +507,8 @@ static int batch_item(PyObject *item, Py_ssize_t index, pmq_message *m, batch_ho
         data = PyTuple_GET_ITEM(item, 0);
         prio = PyTuple_GET_ITEM(item, 1);
     }
-    if (PyBytes_CheckExact(data)) {
-        Py_INCREF(data);
-        h->ref = data;
-        m->data = (const uint8_t *)PyBytes_AS_STRING(data);
-        m->len = (size_t)PyBytes_GET_SIZE(data);
-    } else if (PyUnicode_Check(data)) {
-        h->ref = PyUnicode_AsUTF8String(data);
-        if (h->ref == NULL)
-            return -1;
-        m->data = (const uint8_t *)PyBytes_AS_STRING(h->ref);
-        m->len = (size_t)PyBytes_GET_SIZE(h->ref);
-    } else if (PyObject_CheckBuffer(data)) {
-        if (PyObject_GetBuffer(data, &h->view, PyBUF_C_CONTIGUOUS) < 0)
-            return -1;
-        h->has_view = 1;
-        m->data = h->view.buf;
-        m->len = (size_t)h->view.len;
-    } else {
-        PyErr_Format(PyExc_TypeError,
-                     "The message must be bytes, a bytes-like object or str, not %s%s",
-                     Py_TYPE(data)->tp_name, where(index, wbuf));
+    if (hold_message(data, index, h, m) < 0)
         return -1;
-    }
     if (m->len == 0)
         m->data = NULL;
     m->priority = 0;
