@@ -154,11 +154,14 @@ type queues struct {
 	buf  []byte
 }
 
-func openQueues(size int) *queues {
+// createUnlinked makes a queue with a fresh name (retrying while the
+// kernel's RLIMIT_MSGQUEUE is used up by other processes) and unlinks it at
+// once, so nothing is left behind even if the bench is killed.
+func createUnlinked(opts ...pmq.Option) *pmq.Queue {
 	var q *pmq.Queue
 	var err error
 	for attempt := 0; ; attempt++ {
-		q, err = pmq.CreateRandom(pmq.WithCapacity(1), pmq.WithMessageSize(size))
+		q, err = pmq.CreateRandom(opts...)
 		if err == nil {
 			break
 		}
@@ -171,6 +174,11 @@ func openQueues(size int) *queues {
 		q.Close()
 		die("unlink: %v", err)
 	}
+	return q
+}
+
+func openQueues(size int) *queues {
+	q := createUnlinked(pmq.WithCapacity(1), pmq.WithMessageSize(size))
 	raw := C.bench_raw_open(1, C.long(size))
 	if raw < 0 {
 		q.Close()
@@ -316,22 +324,7 @@ type batchQueue struct {
 }
 
 func openBatch(b pmq.Backend, size int) *batchQueue {
-	var q *pmq.Queue
-	var err error
-	for attempt := 0; ; attempt++ {
-		q, err = pmq.CreateRandom(pmq.WithBackend(b), pmq.WithCapacity(batchLen), pmq.WithMessageSize(size))
-		if err == nil {
-			break
-		}
-		if !isLimit(err) || attempt >= 50 {
-			die("pmq.CreateRandom: %v", err)
-		}
-		sleep100ms()
-	}
-	if err := q.Unlink(); err != nil {
-		q.Close()
-		die("unlink: %v", err)
-	}
+	q := createUnlinked(pmq.WithBackend(b), pmq.WithCapacity(batchLen), pmq.WithMessageSize(size))
 	bq := &batchQueue{size: size, q: q, buf: make([]byte, batchLen*size), out: make([]pmq.Received, batchLen)}
 	msg := make([]byte, size)
 	for i := range msg {
