@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 	"runtime/cgo"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -185,7 +186,10 @@ func open(name *string, flags Flags, opts []Option) (*Queue, error) {
 
 	var cname *C.char
 	if name != nil {
-		cname = C.CString(*name)
+		var err error
+		if cname, err = cName("open", *name); err != nil {
+			return nil, err
+		}
 		defer C.free(unsafe.Pointer(cname))
 	}
 	var h *C.pmq_queue
@@ -381,10 +385,13 @@ func (q *Queue) Close() error {
 }
 
 // Unlink removes the queue's name (also after Close). Handles already open
-// keep working; the queue is destroyed when the last one closes.
+// keep working; the queue is destroyed when the last one closes. It acts on
+// the queue's own backend (Backend), open or closed: after Close on a shm
+// queue it removes that shm queue, never a kernel queue of the same name.
 func (q *Queue) Unlink() error {
 	if !q.enter() {
-		return UnlinkName(q.name)
+		// Close freed the C handle; its name and backend remain.
+		return UnlinkBackend(q.name, q.backend)
 	}
 	var e C.gopmq_err
 	st := C.gopmq_unlink(q.h, &e)
@@ -395,10 +402,15 @@ func (q *Queue) Unlink() error {
 	return nil
 }
 
-// UnlinkName removes the queue called name (the reference's
-// unlink_message_queue). ErrNotExist if there is none.
+// UnlinkName removes the kernel queue called name (the reference's
+// unlink_message_queue). ErrNotExist if there is none; a name with a NUL
+// byte is ErrInvalid (it is never cut at the NUL). For a shared-memory
+// queue use UnlinkBackend or Queue.Unlink.
 func UnlinkName(name string) error {
-	cname := C.CString(name)
+	cname, err := cName("unlink", name)
+	if err != nil {
+		return err
+	}
 	defer C.free(unsafe.Pointer(cname))
 	var e C.gopmq_err
 	if st := C.gopmq_unlink_name(cname, &e); st != 0 {
@@ -407,15 +419,30 @@ func UnlinkName(name string) error {
 	return nil
 }
 
-// UnlinkBackend removes the queue called name of backend b.
+// UnlinkBackend removes the queue called name of backend b. A name with a
+// NUL byte is ErrInvalid.
 func UnlinkBackend(name string, b Backend) error {
-	cname := C.CString(name)
+	cname, err := cName("unlink", name)
+	if err != nil {
+		return err
+	}
 	defer C.free(unsafe.Pointer(cname))
 	var e C.gopmq_err
 	if st := C.gopmq_unlink_backend(cname, C.uint32_t(b), &e); st != 0 {
 		return newError("unlink", name, st, &e)
 	}
 	return nil
+}
+
+// cName copies name into C memory (free it with C.free). A Go string may
+// hold a NUL byte, which C would take for the end of the name: "/a\x00b"
+// would name "/a", another queue. Such a name is refused with ErrInvalid.
+func cName(op, name string) (*C.char, error) {
+	if i := strings.IndexByte(name, 0); i >= 0 {
+		return nil, goError(op, name, StatusInvalidArgument, fmt.Sprintf(
+			"queue name %q contains a NUL byte at offset %d; names cannot contain NUL", name, i))
+	}
+	return C.CString(name), nil
 }
 
 // Backend returns the backend the queue lives in.
