@@ -9,6 +9,9 @@ Where pmq differs from posix_ipc (all on purpose, see the README):
 * every exception carries libpmq's detail text (what was wrong, how to fix it);
 * bad arguments raise TypeError/ValueError, never crash the interpreter
   (a NUL in a name, a non-bytes message, ``del q.block``...);
+* an integer argument out of range (a priority, max_messages, mode, flags, a
+  signal number...) is a ValueError however large it is (posix_ipc raises
+  OverflowError beyond a C long or int, ValueError below that);
 * timeouts are measured on a monotonic clock; a negative or NaN timeout is a
   ValueError, ``float('inf')`` waits like ``None``;
 * MessageQueue is a context manager (``with MessageQueue(...) as q:`` closes
@@ -246,22 +249,25 @@ def _name_arg(name):
     return b
 
 
-def _int_arg(what, value, lo, hi, c_type=None):
-    """An integer argument in lo..hi. With c_type ("long", "int"): a value
-    that does not fit that C type is an OverflowError, as posix_ipc's
-    argument parsing raises (OverflowError is not a ValueError)."""
+def _int_arg(what, value, lo, hi):
+    """An integer argument in lo..hi: TypeError for a non-integer, ValueError
+    for any integer outside lo..hi, however large (never OverflowError, so
+    ``except ValueError`` catches every out-of-range value)."""
     try:
         v = _operator.index(value)
     except TypeError:
         raise TypeError("%s must be an integer, not %s" % (what, type(value).__name__)) from None
-    if c_type is not None:
-        bits = 63 if c_type == "long" else 31
-        if not -(1 << bits) <= v < (1 << bits):
-            raise OverflowError("%s %d is too large to convert to a C %s; it must be in %d..%d"
-                                % (what, v, c_type, lo, hi))
     if v < lo or v > hi:
-        raise ValueError("%s must be in %d..%d, not %d" % (what, lo, hi, v))
+        raise ValueError("%s must be in %d..%d, not %s" % (what, lo, hi, _int_text(v)))
     return v
+
+
+def _int_text(v):
+    """v for an error message; a huge one by its size (str() of an int of
+    thousands of digits is slow, or refused by sys.set_int_max_str_digits)."""
+    if v.bit_length() <= 128:
+        return "%d" % v
+    return "a %s%d-bit integer" % ("negative " if v < 0 else "", v.bit_length())
 
 
 _INT64_MAX = (1 << 63) - 1
@@ -394,14 +400,14 @@ class MessageQueue(_fast.QueueBase):
             # add_reader / add_writer per loop and direction for all of them).
             self._aio = {}
         flags = _int_arg("flags", flags, -_INT_MAX - 1, _INT_MAX)
-        mode = _int_arg("mode", mode, 0, _INT_MAX, "int")
+        mode = _int_arg("mode", mode, 0, _INT_MAX)
         if max_messages is _MAX_MESSAGES_DEFAULT:
             max_messages = _lib.pmq_queue_messages_max_default()
         if max_message_size is _MAX_MESSAGE_SIZE_DEFAULT:
             max_message_size = _lib.pmq_queue_message_size_max_default()
-        max_messages = _int_arg("max_messages", max_messages, -_INT64_MAX - 1, _INT64_MAX, "long")
+        max_messages = _int_arg("max_messages", max_messages, -_INT64_MAX - 1, _INT64_MAX)
         max_message_size = _int_arg("max_message_size", max_message_size, -_INT64_MAX - 1,
-                                    _INT64_MAX, "long")
+                                    _INT64_MAX)
         read = bool(read)
         write = bool(write)
         # posix_ipc ORs the access that read/write ask for into flags and

@@ -160,11 +160,6 @@ not_a_number:
     return -1;
 }
 
-/*
- * The priority as a C long, as posix_ipc parses it: TypeError for a
- * non-integer, OverflowError beyond a C long. Its range is checked later
- * (check_priority), after the handle's access, as posix_ipc does.
- */
 /* The ValueError for a NaN timeout (parse_timeout let it through). */
 static int nan_timeout(double timeout)
 {
@@ -188,6 +183,12 @@ static const char *where(Py_ssize_t index, char *buf)
     return buf;
 }
 
+/*
+ * The priority as a C long long: TypeError for a non-integer. Its range is
+ * checked later (check_priority), after the handle's access, as posix_ipc
+ * does. Beyond a long long it is a ValueError too (posix_ipc raises
+ * OverflowError there): one class for every out-of-range priority.
+ */
 static int parse_priority(PyObject *o, long long *out, Py_ssize_t index)
 {
     long long p;
@@ -213,10 +214,12 @@ static int parse_priority(PyObject *o, long long *out, Py_ssize_t index)
     if (p == -1 && PyErr_Occurred())
         return -1;
     if (overflow) {
-        PyErr_Format(PyExc_OverflowError,
-                     "The priority %R is too large to convert to a C long; it must be "
-                     "0..QUEUE_PRIORITY_MAX (%u)%s",
-                     o, (unsigned)pmq_priority_max(), where(index, wbuf));
+        /* Not %R: the repr of a huge int may itself fail. */
+        PyErr_Format(PyExc_ValueError,
+                     "The priority must be a positive number no greater than "
+                     "QUEUE_PRIORITY_MAX (%u), not a %s beyond a 64-bit integer%s",
+                     (unsigned)pmq_priority_max(), overflow < 0 ? "negative number" : "number",
+                     where(index, wbuf));
         return -1;
     }
     *out = p;
