@@ -232,6 +232,15 @@ def _error(token):
 _fast.set_error_factory(_make_error)
 
 
+def _closed_error(already=False):
+    """The ExistentialError for a call on a closed queue, in libpmq's words."""
+    if already:
+        return _make_error(_S.PMQ_STATUS_CLOSED, 0,
+                           b"the handle is already closed; close it only once")
+    return _make_error(_S.PMQ_STATUS_CLOSED, 0,
+                       b"the handle is closed; open the queue again to use it")
+
+
 # ---------------------------------------------------------------- arguments
 
 
@@ -364,6 +373,17 @@ def _cancel_armed_callbacks():
 # ------------------------------------------------------------- the queue
 
 
+class _Waiters(set):
+    """The asyncio futures of one (loop, direction) of a queue; watching: the
+    loop watches the queue's descriptor for them."""
+
+    __slots__ = ("watching",)
+
+    def __init__(self):
+        super().__init__()
+        self.watching = False
+
+
 def _wake_futures(futures):
     for fut in list(futures):
         if not fut.done():
@@ -397,8 +417,9 @@ class MessageQueue(_fast.QueueBase):
             self._closed = True
             self._current = None
             # asyncio waiters: (loop, writable) -> set of futures (one
-            # add_reader / add_writer per loop and direction for all of them).
-            self._aio = {}
+            # add_reader / add_writer per loop and direction for all of
+            # them); None once closed.
+            self._aio = None
         flags = _int_arg("flags", flags, -_INT_MAX - 1, _INT_MAX)
         mode = _int_arg("mode", mode, 0, _INT_MAX)
         if max_messages is _MAX_MESSAGES_DEFAULT:
@@ -455,6 +476,7 @@ class MessageQueue(_fast.QueueBase):
         # call still using it.
         self._q = _ffi.gc(out[0], _lib.pmq_queue_free)
         self._closed = False
+        self._aio = {}
         self._name = _ffi.string(_lib.pmq_queue_name(self._q)).decode("utf-8", "surrogateescape")
         self._mode = mode
         self._backend = backend
@@ -511,34 +533,55 @@ class MessageQueue(_fast.QueueBase):
             await self._aio_ready(loop, False)
 
     async def _aio_ready(self, loop, writable):
+        # close() may run in another thread at any point of this: it sets
+        # _aio to None, then closes the descriptor, and wakes the waiters it
+        # finds in the dict it took. A waiter it cannot have seen (added
+        # after it took the dict) sees _aio changed below and raises the
+        # closed-queue error itself, so no waiter is left behind and none
+        # waits on a descriptor that was closed (or reused since).
+        aio = self._aio
         fd = self.mqd
-        if fd < 0:
-            raise ExistentialError("the queue is closed; open it again to use it")
+        if aio is None or fd < 0:
+            raise _closed_error()
         key = (loop, writable)
-        waiters = self._aio.get(key)
-        if waiters is None:
-            waiters = self._aio[key] = set()
-            if writable:
-                loop.add_writer(fd, self._aio_wake, key)
-            else:
-                loop.add_reader(fd, self._aio_wake, key)
         fut = loop.create_future()
+        waiters = aio.get(key)
+        if waiters is None:
+            waiters = aio[key] = _Waiters()
         waiters.add(fut)
         try:
+            if not waiters.watching:
+                try:
+                    if writable:
+                        loop.add_writer(fd, self._aio_wake, key)
+                    else:
+                        loop.add_reader(fd, self._aio_wake, key)
+                except OSError:
+                    if self._aio is not aio:  # closed: fd is gone or another file's
+                        raise _closed_error() from None
+                    raise
+                waiters.watching = True
+            if self._aio is not aio:
+                raise _closed_error()
             await fut
         finally:
             waiters.discard(fut)
-            if not waiters and self._aio.get(key) is waiters:
-                del self._aio[key]
-                if writable:
-                    loop.remove_writer(fd)
-                else:
-                    loop.remove_reader(fd)
+            if not waiters and aio.get(key) is waiters:
+                del aio[key]
+                # Unless close() took this watch over (it removes it).
+                if waiters.watching:
+                    waiters.watching = False
+                    if writable:
+                        loop.remove_writer(fd)
+                    else:
+                        loop.remove_reader(fd)
 
     def _aio_wake(self, key):
         # Every waiter tries again (readiness is only a hint: the losers
         # find nothing and wait again).
-        _wake_futures(self._aio.get(key, ()))
+        aio = self._aio
+        if aio:
+            _wake_futures(aio.get(key, ()))
 
 
     # -- notification
@@ -549,21 +592,24 @@ class MessageQueue(_fast.QueueBase):
         (function, param) calls function(param) in a new thread then. One-shot;
         BusyError if another process holds the queue's registration."""
         if notification is None:
-            r = _lib.pmq_py_notify_cancel(self._q)
+            q = self._q
+            r = _lib.pmq_py_notify_cancel(q) if q is not None else 0
             if r and (r & 0xFF) != _S.PMQ_STATUS_CLOSED:
                 raise _error(r)
             # Nothing runs or will run now: drop every callback reference.
             self._forget_callbacks()
         elif isinstance(notification, int):
             signo = _int_arg("signal number", notification, 0, _INT_MAX)
+            q = self._handle()
             with _register_lock:
-                r = _lib.pmq_py_notify_signal(self._q, signo)
+                r = _lib.pmq_py_notify_signal(q, signo)
                 if r:
                     raise _error(r)
                 # It replaced any callback registration, which libpmq no
                 # longer calls: drop that one's entry.
                 self._forget_callbacks()
         elif isinstance(notification, tuple) and len(notification) == 2 and callable(notification[0]):
+            q = self._handle()
             with _register_lock:
                 key = _next_key()
                 previous = self._current
@@ -573,7 +619,7 @@ class MessageQueue(_fast.QueueBase):
                 self._current = key
                 with _armed_lock:
                     _armed[id(self)] = self
-                r = _lib.pmq_py_notify_callback(self._q, _ffi.cast("void *", key))
+                r = _lib.pmq_py_notify_callback(q, _ffi.cast("void *", key))
                 if r:
                     _callbacks.pop(key, None)
                     if self._current == key:
@@ -603,18 +649,46 @@ class MessageQueue(_fast.QueueBase):
     # -- lifetime
 
     def close(self):
-        """Closes this handle (other handles stay valid). Linux then drops
-        this process's notification registration on the queue."""
+        """Closes this handle (other handles stay valid) and releases
+        everything it holds at once: its descriptors and, for a "shm" queue,
+        its mapping and its opener record (a call still running in another
+        thread is woken with ExistentialError and keeps the handle until it
+        returns). Later calls raise ExistentialError; name, mode, the sizes
+        and unlink() keep working. Linux then drops this process's
+        notification registration on the queue."""
         self._close(quiet=False)
+
+    def _handle(self):
+        """The open handle; the closed-queue ExistentialError after close()."""
+        q = self._q
+        if q is None:
+            raise _closed_error()
+        return q
 
     def _close(self, quiet):
         # quiet: a handle another thread closed meanwhile is fine.
-        # asyncio waiters: stop watching the descriptor before it closes,
-        # then wake them (they raise ExistentialError).
-        aio, self._aio = self._aio, {}
-        fd = self.mqd if aio else -1
-        for (loop, writable) in aio:
-            if fd < 0 or loop.is_closed():
+        # Takes the handle away at once and only once (of two threads
+        # closing, one gets it): from here on the C calls raise the closed
+        # error.
+        q = self._release_handle()
+        if q is None:
+            if quiet:
+                return
+            raise _closed_error(already=True)
+        self._closed = True
+        # asyncio waiters: no new one registers from here on (_aio_ready
+        # sees _aio changed); stop watching the descriptor before it
+        # closes, then wake them (they raise ExistentialError).
+        aio, self._aio = self._aio, None
+        items = list(aio.items()) if aio else []
+        fd = -1
+        if items:
+            out = _new("int *")
+            if not _lib.pmq_py_fileno(q, out):
+                fd = out[0]
+        for (loop, writable), waiters in items:
+            watching, waiters.watching = waiters.watching, False
+            if not watching or fd < 0 or loop.is_closed():
                 continue
             remove = loop.remove_writer if writable else loop.remove_reader
             try:
@@ -625,18 +699,31 @@ class MessageQueue(_fast.QueueBase):
                 remove(fd)
             else:
                 loop.call_soon_threadsafe(remove, fd)
-        r = _lib.pmq_py_close(self._q)
-        if r and not (quiet and (r & 0xFF) == _S.PMQ_STATUS_CLOSED):
-            raise _error(r)
-        self._closed = True
+        r = _lib.pmq_py_close(q)
+        error = _error(r) if r else None
+        self._q = None
         self._forget_callbacks()
-        for (loop, _), waiters in aio.items():
+        # The last reference unless a call in another thread still uses the
+        # handle: pmq_queue_free() releases the descriptors (and a shm
+        # queue's mapping and opener record) now, or when that call returns.
+        del q
+        for (loop, _), waiters in items:
             if not loop.is_closed():
                 loop.call_soon_threadsafe(_wake_futures, waiters)
+        if error is not None:
+            raise error
 
     def unlink(self):
-        """Removes the queue's name; open handles keep working until closed."""
-        r = _lib.pmq_py_unlink(self._q)
+        """Removes the queue's name; open handles keep working until closed.
+        Works after close() too, always on this queue's backend."""
+        q = self._q
+        if q is None:
+            if not self._closed:
+                raise _closed_error()
+            # close() released the handle: the name and backend remain.
+            r = _lib.pmq_py_unlink_backend(_name_arg(self._name), BACKENDS[self._backend])
+        else:
+            r = _lib.pmq_py_unlink(q)
         if r:
             raise _error(r)
 
@@ -673,10 +760,11 @@ class MessageQueue(_fast.QueueBase):
     def mqd(self):
         """The message queue descriptor; usable with select/poll/epoll
         (readable: a message waits; writable: there is room). -1 after close()."""
-        if self._closed:
+        q = self._q
+        if self._closed or q is None:
             return -1
         out = _new("int *")
-        r = _lib.pmq_py_fileno(self._q, out)
+        r = _lib.pmq_py_fileno(q, out)
         if r:
             if (r & 0xFF) == _S.PMQ_STATUS_CLOSED:
                 return -1
@@ -687,14 +775,14 @@ class MessageQueue(_fast.QueueBase):
     def block(self):
         """Whether send() and receive() may wait (settable; this handle only)."""
         out = _new("bool *")
-        r = _lib.pmq_py_get_block(self._q, out)
+        r = _lib.pmq_py_get_block(self._handle(), out)
         if r:
             raise _error(r)
         return bool(out[0])
 
     @block.setter
     def block(self, value):
-        r = _lib.pmq_py_set_block(self._q, bool(value))
+        r = _lib.pmq_py_set_block(self._handle(), bool(value))
         if r:
             raise _error(r)
 
@@ -716,18 +804,23 @@ class MessageQueue(_fast.QueueBase):
     def current_messages(self):
         """The number of messages in the queue now."""
         out = _new("int64_t *")
-        r = _lib.pmq_py_current_messages(self._q, out)
+        r = _lib.pmq_py_current_messages(self._handle(), out)
         if r:
             raise _error(r)
         return int(out[0])
 
     def __str__(self):
         """The name and the number of messages, e.g. '/q (2 of 10 messages)'."""
+        q = self._q
+        if q is None:
+            if self._closed:
+                return "%s (closed)" % (self._name,)
+            raise _closed_error()
         size = 256
         while True:
             buf = _new("char[]", size)
             needed = _new("size_t *")
-            r = _lib.pmq_py_describe(self._q, _lib.PMQ_DESCRIBE_SHORT, buf, size, needed)
+            r = _lib.pmq_py_describe(q, _lib.PMQ_DESCRIBE_SHORT, buf, size, needed)
             if not r:
                 return _ffi.string(buf).decode("utf-8", "replace")
             if (r & 0xFF) != _S.PMQ_STATUS_BUFFER_TOO_SMALL or needed[0] <= size:

@@ -37,6 +37,7 @@ typedef struct {
     Py_ssize_t max_message_size;
     Py_ssize_t max_messages; /* the capacity: what one receive_batch() can take at most */
     int access; /* ACCESS_READ | ACCESS_WRITE: the read= / write= it was opened with */
+    int closed; /* _release_handle() took q: calls raise the closed-queue error */
 } QueueBase;
 
 #define ACCESS_READ 1
@@ -91,6 +92,33 @@ static PyObject *not_permitted(const char *detail)
     Py_DECREF(exc);
     return NULL;
 }
+
+/*
+ * The closed-queue error (ExistentialError, PMQ_STATUS_CLOSED) for a call on
+ * a handle that close() released: libpmq's own words for a closed handle.
+ */
+static PyObject *closed_error(void)
+{
+    PyObject *exc;
+    const char *detail = "the handle is closed; open the queue again to use it";
+
+    if (error_factory == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, detail);
+        return NULL;
+    }
+    exc = PyObject_CallFunction(error_factory, "iiy", PMQ_STATUS_CLOSED, 0, detail);
+    if (exc == NULL)
+        return NULL;
+    PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+    Py_DECREF(exc);
+    return NULL;
+}
+
+/* Whether close() released the handle (checked after the arguments and the
+ * access, where libpmq would report a closed handle). */
+#define RELEASED(self) ((self)->q == NULL && (self)->closed)
+/* Whether the handle's access is known: open, or released by close(). */
+#define HAS_ACCESS(self) ((self)->q != NULL || (self)->closed)
 
 /* None -> -1 (no timeout); a number >= 0 -> seconds. */
 static int parse_timeout(PyObject *o, double *out)
@@ -373,13 +401,17 @@ static PyObject *QueueBase_send(QueueBase *self, PyObject *const *args, Py_ssize
     if (parse_timeout(timeout_obj, &timeout) < 0 ||
         parse_priority(priority_obj, &requested_priority, -1) < 0)
         goto error;
-    if (self->q != NULL && !(self->access & ACCESS_WRITE)) {
+    if (HAS_ACCESS(self) && !(self->access & ACCESS_WRITE)) {
         not_permitted("this handle was opened with write=False, so it cannot send; open the "
                       "queue again with write=True");
         goto error;
     }
     if (check_priority(requested_priority, &priority, -1) < 0 || nan_timeout(timeout) < 0)
         goto error;
+    if (RELEASED(self)) {
+        closed_error();
+        goto error;
+    }
 
     q = self->q;
     owner = self->owner;
@@ -425,11 +457,13 @@ static PyObject *QueueBase_receive(QueueBase *self, PyObject *const *args, Py_ss
         return NULL;
     if (parse_timeout(timeout_obj, &timeout) < 0)
         return NULL;
-    if (self->q != NULL && !(self->access & ACCESS_READ))
+    if (HAS_ACCESS(self) && !(self->access & ACCESS_READ))
         return not_permitted("this handle was opened with read=False, so it cannot receive; "
                              "open the queue again with read=True");
     if (nan_timeout(timeout) < 0)
         return NULL;
+    if (RELEASED(self))
+        return closed_error();
     if (size > sizeof stack) {
         buf = PyMem_RawMalloc(size);
         if (buf == NULL)
@@ -572,7 +606,7 @@ static PyObject *QueueBase_send_batch(QueueBase *self, PyObject *const *args, Py
     }
     if (parse_timeout(argv[1], &timeout) < 0)
         goto done;
-    if (self->q != NULL && !(self->access & ACCESS_WRITE)) {
+    if (HAS_ACCESS(self) && !(self->access & ACCESS_WRITE)) {
         not_permitted("this handle was opened with write=False, so it cannot send; open the "
                       "queue again with write=True");
         goto done;
@@ -582,6 +616,10 @@ static PyObject *QueueBase_send_batch(QueueBase *self, PyObject *const *args, Py
             goto done;
     if (nan_timeout(timeout) < 0)
         goto done;
+    if (RELEASED(self)) {
+        closed_error();
+        goto done;
+    }
 
     q = self->q;
     owner = self->owner;
@@ -660,11 +698,13 @@ static PyObject *QueueBase_receive_batch(QueueBase *self, PyObject *const *args,
         return NULL;
     if (parse_max_messages(argv[0], &max) < 0 || parse_timeout(argv[1], &timeout) < 0)
         return NULL;
-    if (self->q != NULL && !(self->access & ACCESS_READ))
+    if (HAS_ACCESS(self) && !(self->access & ACCESS_READ))
         return not_permitted("this handle was opened with read=False, so it cannot receive; "
                              "open the queue again with read=True");
     if (nan_timeout(timeout) < 0)
         return NULL;
+    if (RELEASED(self))
+        return closed_error();
     /* More than the queue holds cannot come at once. */
     if (self->max_messages > 0 && max > self->max_messages)
         max = self->max_messages;
@@ -768,12 +808,32 @@ static PyObject *QueueBase_set_handle(QueueBase *self, PyObject *args)
         return NULL;
     }
     self->q = (pmq_queue *)(uintptr_t)address;
+    self->closed = 0;
     self->max_message_size = size;
     self->max_messages = max_messages;
     self->access = access;
     Py_XINCREF(owner);
     Py_XSETREF(self->owner, owner);
     Py_RETURN_NONE;
+}
+
+/*
+ * _release_handle() -> owner or None: close() takes the handle away, at once
+ * and only once (the GIL makes it atomic: of two threads closing, one gets
+ * the owner, the other None). Later calls raise the closed-queue error; the
+ * access and sizes stay, for posix_ipc's order of errors. The handle is
+ * freed when the returned owner and the calls still using it let it go.
+ */
+static PyObject *QueueBase_release_handle(QueueBase *self, PyObject *Py_UNUSED(ignored))
+{
+    PyObject *owner = self->owner;
+
+    if (owner == NULL)
+        Py_RETURN_NONE;
+    self->q = NULL;
+    self->owner = NULL;
+    self->closed = 1;
+    return owner; /* the reference self held */
 }
 
 static void QueueBase_dealloc(QueueBase *self)
@@ -813,6 +873,7 @@ static PyMethodDef QueueBase_methods[] = {
      "many more as are there now (at least 1; [] if max_messages is 0). At most\n"
      "max_messages, the queue's capacity, and what fits in a 1 MiB buffer."},
     {"_set_handle", (PyCFunction)QueueBase_set_handle, METH_VARARGS, NULL},
+    {"_release_handle", (PyCFunction)QueueBase_release_handle, METH_NOARGS, NULL},
     {NULL, NULL, 0, NULL},
 };
 
