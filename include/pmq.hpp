@@ -354,21 +354,32 @@ inline constexpr Forever forever{};
 inline constexpr TryOnce try_once{};
 
 /// How long a send or receive may wait: pmq::forever, pmq::try_once, or any
-/// std::chrono duration (zero = try once; negative = InvalidArgumentError).
-/// Waits are measured on a monotonic clock.
+/// std::chrono duration, of any representation and period: zero = try once;
+/// negative (or NaN) = InvalidArgumentError; a duration longer than
+/// forever_after (about 31.7 million years; std::chrono::hours::max(),
+/// seconds::max(), an infinite duration<double>...) waits like
+/// pmq::forever. Waits are measured on a monotonic clock.
 class Timeout {
   public:
+    /// Durations longer than this many seconds mean forever.
+    static constexpr double forever_after = 1e15;
+
     constexpr Timeout(Forever) noexcept : forever_(true), seconds_(0.0) {}
     constexpr Timeout(TryOnce) noexcept : forever_(false), seconds_(0.0) {}
     template <class Rep, class Period>
     constexpr Timeout(std::chrono::duration<Rep, Period> d) noexcept
-        : forever_(false), seconds_(std::chrono::duration<double>(d).count()) {}
+        : Timeout(std::chrono::duration<double>(d).count()) {}
 
     constexpr bool is_forever() const noexcept { return forever_; }
-    /// The bound in seconds (meaningless when is_forever()).
+    /// The bound in seconds (0 when is_forever()).
     constexpr double seconds() const noexcept { return seconds_; }
 
   private:
+    // Converted to double seconds first: no integer overflow, whatever the
+    // duration's type (hours::max() is about 3.3e22 s).
+    explicit constexpr Timeout(double s) noexcept
+        : forever_(s > forever_after), seconds_(s > forever_after ? 0.0 : s) {}
+
     bool forever_;
     double seconds_;
 };
