@@ -410,6 +410,8 @@ impl OpenOptions {
             backend,
             users: AtomicUsize::new(0),
             notify_id: notify::new_id(),
+            #[cfg(feature = "tokio")]
+            close_signal: std::sync::OnceLock::new(),
         })
     }
 }
@@ -506,6 +508,11 @@ pub struct Queue {
     users: AtomicUsize,
     /// This handle in the notification registry ([`crate::notify`]).
     notify_id: u64,
+    /// An eventfd that [`Queue::close`] makes readable for good, made when
+    /// first asked for ([`Queue::close_signal`]): tokio's AsyncQueue waits
+    /// on it besides the queue's descriptor, so a close wakes its futures.
+    #[cfg(feature = "tokio")]
+    close_signal: std::sync::OnceLock<std::os::fd::OwnedFd>,
 }
 
 /// What differs between the two directions of a transfer.
@@ -986,6 +993,8 @@ impl Queue {
         // Paired with the fence in wait_until.
         fence(Ordering::SeqCst);
         b.wake_waiters();
+        #[cfg(feature = "tokio")]
+        self.signal_close();
         notify::close(self.notify_id, Some(&b), false);
         Ok(())
         // Dropping `b` shuts the descriptor down unless a call still uses it.
@@ -1076,6 +1085,50 @@ impl Queue {
                     state
                 )
             }
+        }
+    }
+}
+
+#[cfg(feature = "tokio")]
+impl Queue {
+    /// A new descriptor (a duplicate: the caller owns it) of this handle's
+    /// close signal, an eventfd that becomes readable for good when the
+    /// handle is closed, and already is if it was.
+    pub(crate) fn close_signal(&self) -> std::io::Result<std::os::fd::OwnedFd> {
+        use std::os::fd::{FromRawFd, OwnedFd};
+        if self.close_signal.get().is_none() {
+            // SAFETY: plain eventfd(2) call; on success the descriptor is
+            // new and owned by nothing else.
+            let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+            if fd < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // SAFETY: `fd` is the open descriptor just made, owned here only.
+            let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+            // Another thread may have set one first: then `fd` is dropped.
+            let _ = self.close_signal.set(fd);
+            // A close that ran before the set found no signal to raise.
+            // Paired with the fence in close: either it sees the signal or
+            // this sees the closed bit.
+            fence(Ordering::SeqCst);
+            if self.is_closed() {
+                self.signal_close();
+            }
+        }
+        match self.close_signal.get() {
+            Some(fd) => fd.try_clone(),
+            None => Err(std::io::Error::other("close signal missing after set")),
+        }
+    }
+
+    /// Makes the close signal readable, if there is one (never read, so it
+    /// stays readable).
+    fn signal_close(&self) {
+        use std::os::fd::AsRawFd;
+        if let Some(fd) = self.close_signal.get() {
+            // SAFETY: `fd` is this handle's open eventfd; an 8-byte write
+            // of a valid u64 is its protocol.
+            unsafe { libc::eventfd_write(fd.as_raw_fd(), 1) };
         }
     }
 }

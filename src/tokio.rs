@@ -28,9 +28,18 @@
 //!
 //! Waiting tasks are woken together when the descriptor becomes ready and
 //! race for the messages; every waiter keeps trying while messages flow.
+//!
+//! **Close.** Closing the queue (through [`AsyncQueue::get_ref`]) ends every
+//! waiting future with [`ErrorKind::Closed`] at once, on both backends, as
+//! the C API's close wakes waiting threads: besides the queue's descriptor,
+//! the futures wait on the handle's close signal, an eventfd that close
+//! makes readable for good.
 
+use std::future::{poll_fn, Future};
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::pin::pin;
+use std::task::Poll;
 
 use ::tokio::io::unix::AsyncFd;
 use ::tokio::io::Interest;
@@ -55,6 +64,8 @@ impl AsRawFd for Source {
 /// A [`Queue`] whose `send` and `receive` are `async` (see the module docs).
 pub struct AsyncQueue {
     inner: AsyncFd<Source>,
+    /// The queue's close signal (readable once it is closed).
+    closed: AsyncFd<OwnedFd>,
 }
 
 fn io_error(e: io::Error, what: &str) -> Error {
@@ -71,6 +82,13 @@ impl AsyncQueue {
     /// tries once.
     pub fn new(queue: Queue) -> Result<AsyncQueue> {
         let raw = queue.fileno()?;
+        let closed = queue
+            .close_signal()
+            .map_err(|e| io_error(e, "make the queue's close signal"))?;
+        // SAFETY: `closed` is our own descriptor; it is neither closed nor
+        // replaced while AsyncFd owns it (it closes with it).
+        let closed = unsafe { AsyncFd::register_with_interest(closed, Interest::READABLE) }
+            .map_err(|e| io_error(e.into(), "register the queue's close signal"))?;
         // SAFETY: `raw` is the queue's open readiness descriptor, valid for
         // this call (the queue is alive and not closed: fileno succeeded).
         let fd = unsafe { BorrowedFd::borrow_raw(raw) }
@@ -85,12 +103,12 @@ impl AsyncQueue {
             )
         }
         .map_err(|e| io_error(e.into(), "register the queue's descriptor"))?;
-        Ok(AsyncQueue { inner })
+        Ok(AsyncQueue { inner, closed })
     }
 
     /// The queue, for everything else (attributes, notifications...).
-    /// Closing it while a future of this AsyncQueue waits: that future
-    /// returns CLOSED at its next wake-up; drop the futures first.
+    /// Closing it ends every waiting future of this AsyncQueue with
+    /// [`ErrorKind::Closed`] at once (nothing moved), on both backends.
     pub fn get_ref(&self) -> &Queue {
         &self.inner.get_ref().queue
     }
@@ -120,21 +138,35 @@ impl AsyncQueue {
     }
 
     /// Tries `op` (a try-once call) each time the descriptor reports
-    /// `interest`; "not now" clears that readiness and waits again.
+    /// `interest`; "not now" clears that readiness and waits again. A close
+    /// of the queue ends the wait: `op` then reports CLOSED.
     async fn when_ready<T>(
         &self,
         interest: Interest,
         mut op: impl FnMut(&Queue) -> Result<T>,
     ) -> Result<T> {
         loop {
-            let mut ready = self
-                .inner
-                .ready(interest)
-                .await
-                .map_err(|e| io_error(e, "wait for the queue"))?;
-            match op(&ready.get_inner().queue) {
-                Err(e) if e.kind() == ErrorKind::WouldBlock => ready.clear_ready(),
-                other => return other,
+            // The futures (not poll_read_ready / poll_write_ready, which
+            // wake only the task that polled last): every waiting task is
+            // woken. The close signal first: once closed, the queue's own
+            // descriptor may never become ready again.
+            let mut closed = pin!(self.closed.readable());
+            let mut ready = pin!(self.inner.ready(interest));
+            let ready = poll_fn(|cx| {
+                if let Poll::Ready(r) = closed.as_mut().poll(cx) {
+                    return Poll::Ready(r.map(|_| None));
+                }
+                ready.as_mut().poll(cx).map(|r| r.map(Some))
+            })
+            .await
+            .map_err(|e| io_error(e, "wait for the queue"))?;
+            match ready {
+                // Closed: `op` reports it (nothing moves on a closed queue).
+                None => return op(self.get_ref()),
+                Some(mut ready) => match op(&ready.get_inner().queue) {
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => ready.clear_ready(),
+                    other => return other,
+                },
             }
         }
     }

@@ -405,3 +405,57 @@ fn one_thread_producer_and_consumer_never_hang() {
         assert_eq!(rounds, 150);
     }
 }
+
+/// Closing the queue through `get_ref()` ends every waiting future with
+/// CLOSED, on both backends and in both directions, with no send needed to
+/// wake it (as the C API's close wakes waiting threads). The close comes
+/// after 0..ROUNDS scheduler yields of the closing task, so it lands before,
+/// during and after the futures start waiting.
+#[test]
+fn close_through_get_ref_wakes_waiting_futures() {
+    const ROUNDS: usize = 40;
+    for b in BACKENDS {
+        for receive in [true, false] {
+            for yields in 0..ROUNDS {
+                let (q, _g) = queue("closewake", b, 2);
+                if !receive {
+                    while q.send(b"fill", 0, Timeout::TryOnce).is_ok() {}
+                }
+                rt().block_on(async {
+                    let aq = Arc::new(AsyncQueue::new(q).unwrap());
+                    let waiters: Vec<_> = (0..3)
+                        .map(|_| {
+                            let aq = aq.clone();
+                            tokio::spawn(async move {
+                                if receive {
+                                    aq.receive_vec().await.map(|_| ())
+                                } else {
+                                    aq.send(b"x", 0).await
+                                }
+                            })
+                        })
+                        .collect();
+                    for _ in 0..yields {
+                        tokio::task::yield_now().await;
+                    }
+                    aq.get_ref().close().unwrap();
+                    for w in waiters {
+                        // A failure bound, not a timing: unwoken, it waits forever.
+                        let r = tokio::time::timeout(Duration::from_secs(10), w)
+                            .await
+                            .unwrap_or_else(|_| {
+                                panic!(
+                                    "{b:?} {}: a future still waits 10 s after close \
+                                     (close after {yields} yields)",
+                                    if receive { "receive" } else { "send" }
+                                )
+                            })
+                            .unwrap();
+                        let e = r.expect_err("moved a message on a closed queue");
+                        assert_eq!(e.kind(), pmq::ErrorKind::Closed, "{b:?}: {e}");
+                    }
+                });
+            }
+        }
+    }
+}
