@@ -795,3 +795,66 @@ fn sizes_are_checked_only_when_creating() {
         );
     }
 }
+
+/// A name with a NUL byte is refused (InvalidArgument) on both backends by
+/// every call taking a name; C would cut it at the NUL and act on another
+/// queue ("/victim\0junk" is "/victim"), so the queue before the NUL is
+/// untouched. Unlink through a handle, open or closed, acts on the handle's
+/// own backend: the same-named queue of the other backend keeps its message.
+#[test]
+fn nul_names_are_refused_and_unlink_stays_on_the_handles_backend() {
+    use pmq::BackendKind::{Kernel, Shm};
+    for (backend, other) in [(Kernel, Shm), (Shm, Kernel)] {
+        let (victim, _g) = unique("nul");
+        let open = |name: &str, create: bool| {
+            Queue::options()
+                .backend(backend)
+                .create(create)
+                .max_messages(2)
+                .max_message_size(16)
+                .open(Some(name))
+        };
+        let q = open(&victim, true).unwrap();
+        q.send(b"keep", 0, Timeout::TryOnce).unwrap();
+        let bad = format!("{victim}\0junk");
+        for (what, r) in [
+            ("open", open(&bad, false).map(|_| ())),
+            ("create", open(&bad, true).map(|_| ())),
+            ("unlink_from", pmq::unlink_from(backend, &bad)),
+        ] {
+            let e = r.expect_err(what);
+            assert_eq!(
+                e.kind(),
+                ErrorKind::InvalidArgument,
+                "{backend:?} {what}: {e}"
+            );
+            assert!(e.detail().contains("NUL"), "{backend:?} {what}: {e}");
+        }
+        if backend == Kernel {
+            assert_eq!(
+                pmq::unlink(&bad).unwrap_err().kind(),
+                ErrorKind::InvalidArgument
+            );
+        }
+        assert_eq!(q.current_messages().unwrap(), 1, "{backend:?}");
+
+        let unrelated = Queue::options()
+            .backend(other)
+            .exclusive(true)
+            .max_messages(2)
+            .max_message_size(16)
+            .open(Some(&victim))
+            .unwrap();
+        unrelated.send(b"other", 0, Timeout::TryOnce).unwrap();
+        q.close().unwrap();
+        q.unlink().unwrap();
+        assert_eq!(
+            open(&victim, false).unwrap_err().kind(),
+            ErrorKind::NotFound
+        );
+        assert_eq!(unrelated.current_messages().unwrap(), 1, "{backend:?}");
+        assert_eq!(q.unlink().unwrap_err().kind(), ErrorKind::NotFound);
+        drop(unrelated);
+        pmq::unlink_from(other, &victim).unwrap();
+    }
+}
