@@ -60,7 +60,8 @@ test-python: python-venv
 
 test: test-python
 
-$(PY_TOOLS_VENV)/.installed: | $(BUILD)
+# Remade when this file changes (the pinned versions are here).
+$(PY_TOOLS_VENV)/.installed: mk/python.mk | $(BUILD)
 	rm -rf $(PY_TOOLS_VENV)
 	$(PYTHON) -m venv $(PY_TOOLS_VENV)
 	$(PY_TOOLS_BIN)/pip install --disable-pip-version-check -q $(PY_TOOLS)

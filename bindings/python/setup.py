@@ -157,6 +157,10 @@ class SdistWithRust(sdist):
 
 
 # send() and receive() in C: a send+receive pair costs what posix_ipc's does.
+# Not built for the stable ABI (py_limited_api): it uses a static type object
+# and the full API's macros in the hot path, and the limited API has the
+# buffer protocol only from Python 3.11; so wheels are per Python version
+# (the cffi module alone is abi3).
 fast = Extension(
     "pmq._fast",
     sources=["src/pmq/_fast.c"],
