@@ -44,7 +44,8 @@ def cargo_version():
     with open(path, encoding="utf-8") as f:
         m = re.search(r'^version\s*=\s*"(\d+)\.(\d+)\.(\d+)"', f.read(), re.M)
     if not m:
-        raise RuntimeError("pmq: no version in %s" % path)
+        raise RuntimeError('pmq: no plain version = "X.Y.Z" line (the [workspace.package] '
+                           "version) in %s" % path)
     return m.groups()
 
 
