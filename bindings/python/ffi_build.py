@@ -1,8 +1,8 @@
 """cffi (API, out-of-line) builder for pmq._pmq_cffi: everything but the
 hot path (send and receive are in src/pmq/_fast.c, a plain C extension).
 
-Compiles a small C shim against include/pmq.h of the repository two
-directories up and links it to the libpmq.so built there by cargo
+Compiles a small C shim against include/pmq.h of the Rust sources (see
+rust_root()) and links it to the libpmq.so cargo builds from them
 (setup.py runs cargo first and bundles the library next to the extension;
 the extension finds it through RPATH=$ORIGIN, no environment needed).
 
@@ -19,7 +19,19 @@ import os
 from cffi import FFI
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.normpath(os.path.join(HERE, "..", ".."))
+
+
+def rust_root():
+    """Where the Rust workspace that builds libpmq is: rust/ next to this
+    file in an sdist (setup.py's sdist command vendors the crates pmq and
+    pmq-ffi there), else the pmq checkout two directories up."""
+    vendored = os.path.join(HERE, "rust")
+    if os.path.exists(os.path.join(vendored, "Cargo.toml")):
+        return vendored
+    return os.path.normpath(os.path.join(HERE, "..", ".."))
+
+
+REPO = rust_root()
 
 
 def cargo_lib_dir():

@@ -39,3 +39,40 @@ def test_imports_without_any_environment(tmp_path):
 def test_not_imported_from_the_source_tree():
     src = os.path.join(os.path.dirname(__file__), "..", "src")
     assert not pkg_dir().startswith(os.path.realpath(src))
+
+
+def cargo_toml():
+    """The Cargo.toml the package was built from: the checkout's, or the
+    vendored one of an unpacked sdist."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    for path in (os.path.join(here, "..", "..", "..", "Cargo.toml"),
+                 os.path.join(here, "..", "rust", "Cargo.toml")):
+        if os.path.exists(path):
+            return path
+    raise AssertionError("no Cargo.toml beside these tests")
+
+
+def test_one_version_everywhere():
+    import importlib.metadata
+    import re
+    with open(cargo_toml(), encoding="utf-8") as f:
+        cargo = re.search(r'^version\s*=\s*"([^"]+)"', f.read(), re.M).group(1)
+    assert {
+        "Cargo.toml": cargo,
+        "distribution metadata": importlib.metadata.version("pmq"),
+        "pmq.__version__": pmq.__version__,
+        "pmq.VERSION": pmq.VERSION,
+        "libpmq (pmq_version())": pmq.LIBPMQ_VERSION,
+    } == dict.fromkeys(["Cargo.toml", "distribution metadata", "pmq.__version__", "pmq.VERSION",
+                        "libpmq (pmq_version())"], cargo)
+
+
+def test_licence_metadata_matches_cargo():
+    import importlib.metadata
+    meta = importlib.metadata.metadata("pmq")
+    assert meta["License-Expression"] == "MIT OR Apache-2.0"
+    with open(cargo_toml(), encoding="utf-8") as f:
+        assert 'license = "MIT OR Apache-2.0"' in f.read()
+    files = {os.path.basename(str(p)) for p in importlib.metadata.files("pmq")
+             if "licenses" in str(p)}
+    assert files == {"LICENSE-MIT", "LICENSE-APACHE"}, files

@@ -402,7 +402,9 @@ class MessageQueue(_fast.QueueBase):
     name is "/something" (str or bytes), or None with O_EXCL for a new queue
     with a random name. flags: 0 (open an existing queue), O_CREAT or O_CREX.
     mode, max_messages and max_message_size apply only when the queue is
-    created. read/write choose what this handle may do.
+    created. read/write choose what this handle may do. backend (keyword
+    only, pmq only): "kernel" (the default: posix_ipc's and every mq_open
+    program's queues) or "shm" (pmq's shared-memory queue); see BACKENDS.
     """
 
     __slots__ = ("_q", "_name", "_mode", "_read", "_write", "_max_messages",

@@ -845,18 +845,18 @@ static void QueueBase_dealloc(QueueBase *self)
 
 static PyMethodDef QueueBase_methods[] = {
     {"send", (PyCFunction)(void (*)(void))QueueBase_send, METH_FASTCALL | METH_KEYWORDS,
-     "send(message, timeout=None, priority=0)\n--\n\n"
+     "send($self, message, timeout=None, priority=0)\n--\n\n"
      "Sends message (bytes, a bytes-like object, or str sent as UTF-8) with priority\n"
      "0..QUEUE_PRIORITY_MAX. timeout: None waits while the queue is full (unless block\n"
      "is False), 0 tries once, > 0 waits at most that many seconds; BusyError if it\n"
      "cannot be sent in time. ValueError if the message is larger than max_message_size."},
     {"receive", (PyCFunction)(void (*)(void))QueueBase_receive, METH_FASTCALL | METH_KEYWORDS,
-     "receive(timeout=None)\n--\n\n"
+     "receive($self, timeout=None)\n--\n\n"
      "Receives the oldest message of the highest priority and returns\n"
      "(message: bytes, priority: int). timeout as in send()."},
     {"send_batch", (PyCFunction)(void (*)(void))QueueBase_send_batch,
      METH_FASTCALL | METH_KEYWORDS,
-     "send_batch(messages, timeout=None)\n--\n\n"
+     "send_batch($self, messages, timeout=None)\n--\n\n"
      "Sends several messages in one call and returns how many were sent. messages is a\n"
      "sequence whose items are what send() takes as a message (bytes, bytes-like, str)\n"
      "or (message, priority) tuples (priority 0 otherwise). Waits, as send() does with\n"
@@ -866,7 +866,7 @@ static PyMethodDef QueueBase_methods[] = {
      "(naming its index) and nothing is sent."},
     {"receive_batch", (PyCFunction)(void (*)(void))QueueBase_receive_batch,
      METH_FASTCALL | METH_KEYWORDS,
-     "receive_batch(max_messages, timeout=None)\n--\n\n"
+     "receive_batch($self, max_messages, timeout=None)\n--\n\n"
      "Receives up to max_messages messages in one call and returns a list of\n"
      "(message: bytes, priority: int), in the order receive() would return them.\n"
      "Waits, as receive() does with this timeout, for the FIRST message, then takes as\n"
