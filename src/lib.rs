@@ -34,7 +34,7 @@
 //!
 //! ## Cargo features
 //!
-//! - `tokio` (off by default): [`tokio::AsyncQueue`](crate::tokio), async
+//! - `tokio` (off by default): `pmq::tokio::AsyncQueue`, async
 //!   send and receive on tokio's `AsyncFd`; the default build pulls in no tokio.
 //! - `fault-injection` (off; for pmq's own crash tests only): named kill points
 //!   inside the shm backend's critical sections. Never enable it in a program.
