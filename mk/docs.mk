@@ -28,11 +28,12 @@ $(MDBOOK):
 	$(CARGO) install mdbook --locked --version $(MDBOOK_VERSION) --no-default-features \
 	    --features search --root $(abspath $(TOOLS))
 
-docs-book: $(MDBOOK)
+docs-book: $(MDBOOK) | $(BUILD)
 	@$(MDBOOK) --version | grep -qF ' v$(MDBOOK_VERSION)' || { \
 	    echo "docs: $(MDBOOK) is not mdbook $(MDBOOK_VERSION); remove it and run make docs again"; exit 1; }
-	$(MDBOOK) build docs 2>&1 | tee $(BUILD)/mdbook.log
-	@! grep -E '(WARN|ERROR)' $(BUILD)/mdbook.log || { echo "docs: mdbook warned (above)"; exit 1; }
+	@$(MDBOOK) build docs > $(BUILD)/mdbook.log 2>&1; st=$$?; cat $(BUILD)/mdbook.log; \
+	if [ $$st -ne 0 ]; then echo "docs: mdbook build failed (exit $$st)"; exit 1; fi; \
+	if grep -E '(WARN|ERROR)' $(BUILD)/mdbook.log >/dev/null; then echo "docs: mdbook warned (above)"; exit 1; fi
 
 docs-readme-size:
 	@size=$$(wc -c < README.md); \
