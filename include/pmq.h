@@ -13,7 +13,7 @@
  *  - Every pointer is checked: NULL where a value is needed returns
  *    PMQ_STATUS_INVALID_ARGUMENT, never a crash.
  *
- * Linux rules worth knowing: see the notification functions and README.md.
+ * Linux rules worth knowing: see the notification functions and the book (docs/src/c-api.md).
  */
 
 #ifndef PMQ_H

@@ -136,6 +136,8 @@ inline std::string_view status_str(Status s) { return ::pmq_status_str(static_ca
 /// Base of every pmq exception. what() is "<detail> [PMQ_STATUS_...]".
 class Error : public std::runtime_error {
   public:
+    /// An exception for `status` with libpmq's `detail` (what was wrong and how to fix it),
+    /// the OS errno behind it (0 if none) and, for BufferTooSmallError, the size needed.
     Error(Status status, std::string detail, int os_errno = 0, std::size_t needed = 0)
         : std::runtime_error(make_what(status, detail)),
           status_(status),
@@ -155,6 +157,7 @@ class Error : public std::runtime_error {
     int os_errno() const noexcept { return os_errno_; }
 
   protected:
+    /// The size a BufferTooSmallError reports as needed (0 for other errors).
     std::size_t needed_value() const noexcept { return needed_; }
 
   private:
@@ -364,12 +367,16 @@ class Timeout {
     /// Durations longer than this many seconds mean forever.
     static constexpr double forever_after = 1e15;
 
+    /// Wait for as long as it takes (pmq::forever).
     constexpr Timeout(Forever) noexcept : forever_(true), seconds_(0.0) {}
+    /// Do not wait: try once (pmq::try_once).
     constexpr Timeout(TryOnce) noexcept : forever_(false), seconds_(0.0) {}
+    /// Wait at most `d` (zero tries once; negative is an InvalidArgumentError at the call).
     template <class Rep, class Period>
     constexpr Timeout(std::chrono::duration<Rep, Period> d) noexcept
         : Timeout(std::chrono::duration<double>(d).count()) {}
 
+    /// True for pmq::forever.
     constexpr bool is_forever() const noexcept { return forever_; }
     /// The bound in seconds (0 when is_forever()).
     constexpr double seconds() const noexcept { return seconds_; }
@@ -390,32 +397,33 @@ class Timeout {
 
 /// A received message as text bytes (may hold any bytes, NULs included).
 struct Message {
-    std::string data;
-    Priority priority = 0;
+    std::string data;       ///< the message's bytes
+    Priority priority = 0;  ///< its priority (higher is received first)
 };
 
 /// A received message as raw bytes.
 struct ByteMessage {
-    std::vector<std::byte> data;
-    Priority priority = 0;
+    std::vector<std::byte> data;  ///< the message's bytes
+    Priority priority = 0;        ///< its priority (higher is received first)
 };
 
 /// What a receive into a caller's buffer got.
 struct Received {
     std::size_t size = 0;  ///< bytes written to the buffer
-    Priority priority = 0;
+    Priority priority = 0;  ///< the message's priority
 };
 
 /// A queue's attributes, read in one system call.
 struct Attributes {
-    std::int64_t max_messages = 0;
-    std::int64_t max_message_size = 0;
-    std::int64_t current_messages = 0;
+    std::int64_t max_messages = 0;      ///< capacity in messages
+    std::int64_t max_message_size = 0;  ///< largest message in bytes
+    std::int64_t current_messages = 0;  ///< messages waiting now
     bool block = true;  ///< whether this handle's sends/receives wait
 };
 
 /// The system's message-queue limits (see pmq_limits in pmq.h).
 struct Limits {
+    /// The value of an RLIMIT_MSGQUEUE field that means no limit.
     static constexpr std::uint64_t unlimited = PMQ_RLIMIT_INFINITY;
     std::int64_t msg_max = 0;          ///< fs.mqueue.msg_max
     std::int64_t msgsize_max = 0;      ///< fs.mqueue.msgsize_max
@@ -491,14 +499,23 @@ class Options {
         return *this;
     }
 
+    /// The open flags (PMQ_O_CREAT, PMQ_O_EXCL, ...).
     int flags() const noexcept { return opts_.flags; }
+    /// The permission bits a new queue gets.
     std::uint32_t mode() const noexcept { return opts_.mode; }
+    /// The capacity a new queue gets.
     std::int64_t max_messages() const noexcept { return opts_.max_messages; }
+    /// The largest message of a new queue, in bytes.
     std::int64_t max_message_size() const noexcept { return opts_.max_message_size; }
+    /// Whether the handle may receive.
     bool read() const noexcept { return opts_.read; }
+    /// Whether the handle may send.
     bool write() const noexcept { return opts_.write; }
+    /// Whether sends and receives wait (false: they never wait, whatever their timeout).
     bool block() const noexcept { return opts_.block; }
+    /// Whether a wait interrupted by a signal resumes with the time left.
     bool retry_on_interrupt() const noexcept { return opts_.retry_on_interrupt; }
+    /// The backend the queue lives in (kernel or shm).
     Backend backend() const noexcept { return static_cast<Backend>(opts_.backend); }
 
     /// The C struct, for pmq_queue_open().
@@ -599,11 +616,13 @@ class MessageQueue {
     MessageQueue(const MessageQueue &) = delete;
     MessageQueue &operator=(const MessageQueue &) = delete;
 
+    /// Takes over `other`'s handle (and its callback); `other` is left closed.
     MessageQueue(MessageQueue &&other) noexcept
         : handle_(std::exchange(other.handle_, nullptr)),
           cell_(std::move(other.cell_)),
           max_message_size_(std::exchange(other.max_message_size_, 0)) {}
 
+    /// Frees this queue's handle, then takes over `other`'s; `other` is left closed.
     MessageQueue &operator=(MessageQueue &&other) noexcept {
         if (this != &other) {
             reset();
@@ -636,10 +655,12 @@ class MessageQueue {
               Priority priority = 0) const {
         detail::check(send_status(data, size, timeout, priority));
     }
+    /// send() of a string's bytes.
     void send(std::string_view message, Timeout timeout = forever, Priority priority = 0) const {
         send(reinterpret_cast<const std::byte *>(message.data()), message.size(), timeout,
              priority);
     }
+    /// send() of a byte vector.
     void send(const std::vector<std::byte> &message, Timeout timeout = forever,
               Priority priority = 0) const {
         send(message.data(), message.size(), timeout, priority);
@@ -654,11 +675,13 @@ class MessageQueue {
         detail::check(st);
         return true;
     }
+    /// try_send() of a string's bytes.
     bool try_send(std::string_view message, Timeout timeout = try_once,
                   Priority priority = 0) const {
         return try_send(reinterpret_cast<const std::byte *>(message.data()), message.size(),
                         timeout, priority);
     }
+    /// try_send() of a byte vector.
     bool try_send(const std::vector<std::byte> &message, Timeout timeout = try_once,
                   Priority priority = 0) const {
         return try_send(message.data(), message.size(), timeout, priority);
@@ -709,6 +732,7 @@ class MessageQueue {
         m.priority = r.priority;
         return m;
     }
+    /// Like try_receive(), as raw bytes: an empty optional when the queue stayed empty.
     std::optional<ByteMessage> try_receive_bytes(Timeout timeout = try_once) const {
         ByteMessage m;
         m.data.resize(buffer_size());
@@ -732,6 +756,7 @@ class MessageQueue {
 
     // --- attributes -------------------------------------------------------
 
+    /// Capacity, message size, messages waiting and the block switch, read at once.
     Attributes attributes() const {
         ::pmq_attributes a{};
         detail::check(::pmq_queue_get_attributes(handle(), &a));
@@ -814,7 +839,9 @@ class MessageQueue {
             return buf;
         }
     }
+    /// Short description, e.g. "/jobs (2 of 10 messages)" (like the reference's str()).
     std::string str() const { return describe(Describe::Short); }
+    /// Debug description with every attribute (like the reference's repr()).
     std::string repr() const { return describe(Describe::Debug); }
 
     // --- lifetime ---------------------------------------------------------

@@ -1,6 +1,6 @@
 # Benchmarks: pmq against the raw kernel calls and the reference.
 #
-#   make bench        the full run (1-2 minutes): prints ONE table (README.md,
+#   make bench        the full run (1-2 minutes): prints ONE table (docs/src/performance.md,
 #                     "Performance", has the last one and what it means)
 #   make bench-bridge `pmq bridge` over NATS JetStream next to the plain local
 #                     queue (mk/bridge.mk; needs nats-server)

@@ -8,7 +8,7 @@
 #                       the bridges and the server (the kills stop when the messages
 #                       are through); prints lost / duplicated / kills / time
 #   make bench-bridge   bridged throughput and added latency (p50/p99) next to
-#                       the plain local queue, same run (README.md, "Across hosts")
+#                       the plain local queue, same run (docs/src/bridge.md)
 
 .PHONY: long-bridge bench-bridge
 

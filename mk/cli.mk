@@ -1,7 +1,7 @@
 # The `pmq` command-line tool (cli/, package pmq-cli): its unit tests and the
 # integration tests that run the real binary for every subcommand, the
 # send --lines | recv --follow pipeline stopped by signals, and the replay of
-# the session shown in README.md (command line section), and `pmq bridge`
+# the sessions shown in README.md and docs/src/cli.md, and `pmq bridge`
 # against a real nats-server -js (cli/tests/bridge.rs; mk/bridge.mk).
 
 .PHONY: test-cli

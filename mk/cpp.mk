@@ -47,7 +47,7 @@ cpp-header-check: | $(BUILD)
 	    > $(BUILD)/cpp/header_check.cpp
 	$(CXX) $(CXXFLAGS_STRICT) $(CPP_PICKY_FLAGS) -Iinclude -fsyntax-only $(BUILD)/cpp/header_check.cpp
 
-# README.md's C++ program, built with pkg-config and with CMake against
+# The book's C++ program (docs/src/cpp.md), built with pkg-config and with CMake against
 # a temporary install (the failure output says which step broke).
 cpp-docs: lib
 	@MAKE='$(MAKE)' CXX='$(CXX)' CXXFLAGS_STRICT='$(CXXFLAGS_STRICT)' \

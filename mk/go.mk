@@ -16,7 +16,8 @@ GO_BUILD = $(abspath $(BUILD))/go
 GO_ENV = GOFLAGS=-mod=mod CGO_ENABLED=1 \
 	PKG_CONFIG_PATH='$(abspath $(dir $(PC_UNINSTALLED)))' \
 	CGO_LDFLAGS='-Wl,-rpath,$(abspath $(TARGET))'
-# Static: no pkg-config (-tags pmq_static); libpmq.a and its native libraries.
+# Static: no pkg-config (-tags pmq_static); libpmq.a and its native libraries
+# (the static build docs/src/go.md shows; go-static builds and checks it).
 GO_STATIC_ENV = GOFLAGS=-mod=mod CGO_ENABLED=1 \
 	CGO_CFLAGS='-I$(CURDIR)/include' \
 	CGO_LDFLAGS='$(abspath $(LIB_A)) $(STATIC_LIBS)'

@@ -1,10 +1,25 @@
 //! # pmq: POSIX named message queues with a stable C ABI
 //!
-//! A safe Rust core ([`Queue`], [`OpenOptions`], [`Timeout`], [`Error`]) on
-//! the Linux kernel's POSIX message queues. (The C ABI, `libpmq` and
-//! `include/pmq.h`, is a separate crate, `pmq-ffi`, built on this one.) A
-//! queue opened by pmq is an ordinary kernel queue: any program calling
-//! `mq_open` on the same name shares it.
+//! A safe Rust core ([`Queue`], [`OpenOptions`], [`Timeout`], [`Error`]) for
+//! named message queues with priorities, blocking / try-once / timed send and
+//! receive on a monotonic clock, notifications and batches. (The C ABI,
+//! `libpmq` and `include/pmq.h`, is a separate crate, `pmq-ffi`, built on this
+//! one; the C++, Go and Python bindings and the `pmq` command use it.)
+//!
+//! ## Two backends, one API
+//!
+//! Every queue lives in one of two backends, chosen when it is opened
+//! ([`OpenOptions::backend`], [`BackendKind`]):
+//!
+//! - **kernel** (the default): the Linux kernel's POSIX message queues. A
+//!   queue opened by pmq is an ordinary kernel queue: any program calling
+//!   `mq_open` on the same name shares it. Bounded by the kernel's limits
+//!   (`fs.mqueue.msg_max`, `msgsize_max`, RLIMIT_MSGQUEUE; see [`Limits`]).
+//! - **shm** ([`BackendKind::Shm`]): pmq's own queue in a file under
+//!   `/dev/shm`, shared by pmq programs in any language. Bounded only by
+//!   memory, try-once calls never enter the kernel, and a process killed at
+//!   any instruction neither hangs the others nor loses or duplicates a
+//!   committed message. Remove one with [`unlink_from`].
 //!
 //! ```no_run
 //! use pmq::{Queue, Timeout};
@@ -16,6 +31,16 @@
 //! q.unlink()?;
 //! # Ok::<(), pmq::Error>(())
 //! ```
+//!
+//! ## Cargo features
+//!
+//! - `tokio` (off by default): `pmq::tokio::AsyncQueue`, async
+//!   send and receive on tokio's `AsyncFd`; the default build pulls in no tokio.
+//! - `fault-injection` (off; for pmq's own crash tests only): named kill points
+//!   inside the shm backend's critical sections. Never enable it in a program.
+//!
+//! The book (`docs/`, `make docs`) has a chapter per language, the shm
+//! backend's design and guarantees, limits, performance and testing.
 
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
@@ -23,11 +48,15 @@
 mod backend;
 #[cfg(test)]
 mod core_tests;
-/// README.md's Rust program runs as a doctest (its other blocks are other
-/// languages, which rustdoc does not run).
+/// The Rust blocks of README.md and of the book run as doctests (their other
+/// blocks are other languages, which rustdoc does not run; tests/readme/snippets.py
+/// checks that every file with a Rust block is included here).
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
+#[cfg(doctest)]
+#[doc = include_str!("../docs/src/rust.md")]
+struct BookRustDoctests;
 mod error;
 mod name;
 mod notify;

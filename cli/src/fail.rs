@@ -17,7 +17,7 @@ pub const PERMISSION: i32 = 5;
 /// The queue already exists (`create --exclusive`).
 pub const EXISTS: i32 = 6;
 
-/// The table printed by `pmq --help` and documented in README.md (command line section).
+/// The table printed by `pmq --help` and documented in docs/src/cli.md.
 pub const EXIT_CODES_HELP: &str = "\
 Exit codes:
   0    ok

@@ -157,7 +157,7 @@ enum Command {
         json: bool,
     },
     /// Bridge a local queue to or from NATS JetStream, losing no message when a bridge or
-    /// the server is killed (README.md, "Across hosts")
+    /// the server is killed (docs/src/bridge.md)
     #[command(subcommand)]
     Bridge(Box<bridge::BridgeCmd>),
 }

@@ -780,7 +780,7 @@ fn faults(backend: BackendKind, n: u64, kills: usize, depth: i64) {
     let code_out = out.terminate();
     let code_in = inb.terminate();
     // bridge out's one window (killed after mq_receive took a message and
-    // before its journal write finished: README "Across hosts") loses that
+    // before its journal write finished: docs/src/bridge.md) loses that
     // message: at most one per kill of bridge out, never from a kill of
     // bridge in or of the server.
     eprintln!(

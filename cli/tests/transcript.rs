@@ -1,5 +1,6 @@
-//! Replays the session in README.md's "command line" section (the README's "command line"
-//! section) so that what the documentation shows stays true.
+//! Replays the command-line sessions the documentation shows, so that they stay
+//! true: the ```console blocks of README.md and of the book's CLI chapter,
+//! docs/src/cli.md (tests/readme/snippets.py checks that no other file has one).
 //!
 //! Each `$ ` line of a ```console block runs in `sh -c` with the real `pmq`
 //! first on PATH and stderr merged into stdout; the lines up to the next `$`
@@ -25,7 +26,7 @@ fn parse(doc: &str) -> Vec<Step> {
     let mut in_console = false;
     for (i, line) in doc.lines().enumerate() {
         if !in_console {
-            in_console = line.trim_end() == "```console";
+            in_console = line.trim_end().starts_with("```console");
             continue;
         }
         if line.trim_end() == "```" {
@@ -64,18 +65,15 @@ fn replace_word(s: &str, word: &str, with: &str) -> String {
 
 #[test]
 fn the_documented_session_is_true() {
-    let doc_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md");
-    let readme = std::fs::read_to_string(&doc_path).unwrap();
-    // Only the "Command line" section: up to the next second-level heading.
-    let start = readme
-        .find("\n## Command line\n")
-        .expect("README.md has a \"## Command line\" section");
-    let rest = &readme[start + 1..];
-    let doc = match rest[3..].find("\n## ") {
-        Some(end) => &rest[..end + 3],
-        None => rest,
-    };
-    let steps = parse(doc);
+    for doc in ["README.md", "docs/src/cli.md"] {
+        replay(doc);
+    }
+}
+
+fn replay(doc: &str) {
+    let doc_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(doc);
+    let markdown = std::fs::read_to_string(&doc_path).unwrap();
+    let steps = parse(&markdown);
     assert!(steps.len() >= 8, "the transcript lost its commands");
     assert!(steps.iter().all(|s| s.command.contains("pmq ")));
     for sub in ["create", "send", "ls", "recv", "rm", "stat"] {
@@ -83,7 +81,7 @@ fn the_documented_session_is_true() {
             steps
                 .iter()
                 .any(|s| s.command.contains(&format!("pmq {sub} "))),
-            "the transcript shows no `pmq {sub}`"
+            "{doc}: the transcript shows no `pmq {sub}`"
         );
     }
 
@@ -115,12 +113,12 @@ fn the_documented_session_is_true() {
             .collect();
         assert_eq!(
             actual, expected,
-            "README.md (command line section) line {}: `$ {}`",
+            "{doc} line {}: `$ {}`",
             step.line, step.command
         );
         assert!(
             out.status.success(),
-            "line {}: `{}` failed; show its exit with `; echo \"exit $?\"`",
+            "{doc} line {}: `{}` failed; show its exit with `; echo \"exit $?\"`",
             step.line,
             step.command
         );

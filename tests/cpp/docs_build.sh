@@ -1,18 +1,18 @@
 #!/bin/sh
-# Builds README.md's C++ program (its first ```cpp block) and
+# Builds the book's C++ program (docs/src/cpp.md: its first ```cpp block) and
 # CMakeLists.txt (its first ```cmake block) against a temporary install of
 # pmq, once with pkg-config and once with CMake, and runs both programs.
 # Usage: docs_build.sh <work dir> <install prefix>   (env: MAKE, CXX, CXXFLAGS_STRICT)
 set -eu
 work=$1
 prefix=$2
-doc=README.md
+doc=docs/src/cpp.md
 rm -rf "$work" "$prefix"
 mkdir -p "$work/src"
 
 extract() {  # extract <fence language> <output file>
     awk -v lang="$1" '
-        !found && $0 == "```" lang { inside = 1; found = 1; next }
+        !found && ($0 == "```" lang || index($0, "```" lang ",") == 1) { inside = 1; found = 1; next }
         inside && $0 == "```" { inside = 0; next }
         inside { print }
     ' "$doc" > "$2"

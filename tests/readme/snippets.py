@@ -1,129 +1,332 @@
 #!/usr/bin/env python3
-"""Runs README.md's code snippets as written (item by item, each must pass):
+"""Runs every code block of README.md and of the book (docs/src/*.md, and the
+files the book pulls in with {{#include}}), as written.
 
-- the C program of "The C API in brief", built with the README's own
-  command (the ```sh block after it) in a scratch directory, and its output;
-- the shared-memory C fragment, inside a main() that declares its `q`;
-- the batch C fragment, inside a main() that opens a shm queue `q`, and its
-  output;
-- the Python program, once as written (pmq) and once with its import line
-  changed to `import posix_ipc` (the README says it runs under both);
-- the Go program, in a scratch module that requires the Go binding.
+A block's info string says what it is and how it is checked; a kind this
+script does not know fails the run, so no block can go unchecked:
 
-The C++ program and CMake file are built by tests/cpp/docs_build.sh, the
-command-line session is replayed by cli/tests/transcript.rs, and the Rust
-snippet is a doctest of the pmq crate (src/lib.rs includes this README).
+  c / cpp / python / go     a complete program: compiled (C and C++ with
+                            -Wall -Wextra -Werror -pedantic against the build
+                            tree) and run; it must exit 0
+  c,wrap=queue              a fragment, run inside main() after a shm queue
+                            `q` of 8 x 64 bytes was opened (WRAPPERS below)
+  <lang>,file=NAME          written to NAME in the chapter's scratch directory
+                            (for a later ```sh block to build)
+  python,posix_ipc          also run with its `import pmq as posix_ipc` line
+                            changed to `import posix_ipc`
+  rust                      a doctest: src/lib.rs must include the file (checked)
+  sh                        run with bash -e in the chapter's scratch directory
+                            (symlinks include/ and target/ to the build tree;
+                            PKG_CONFIG_PATH finds the uninstalled pmq.pc)
+  sh,norun=REASON           not run, for a reason this script verifies:
+      install               changes the system: the block installs something
+      network               needs a host on the network (a nats:// URL)
+      long                  a whole suite, benchmark or fuzz run (make test / bench
+                            / long-..., cargo fuzz, -runs=N)
+      placeholder           stands for the reader's paths (/path/to, app.c)
+      tested-by:PATH        another test runs it: PATH must exist and name
+                            this file (e.g. cli/tests/transcript.rs)
+  console,norun=tested-by:PATH, cmake,norun=..., etc.: the same rule
+  text                      output or a sample: not code
+  text,output               the output of the block just run: each of its
+                            non-empty lines must be a line of what it printed
 
-Usage: snippets.py <repo> <python> <go>   (env: CC, GO_ENV_* passed through)
+A block also fails if it leaves behind a queue (in /dev/mqueue or /dev/shm)
+whose name it mentions.
+
+Usage: snippets.py <repo> <python> <go>   (env: CC, CXX, GO_ENV_* passed through)
 """
 
+import glob
 import os
 import re
 import subprocess
 import sys
 import tempfile
 
-REPO, PYTHON, GO = sys.argv[1:4]
-README = open(os.path.join(REPO, "README.md"), encoding="utf-8").read()
+REPO, PYTHON, GO = (os.path.abspath(sys.argv[1]),) + tuple(sys.argv[2:4])
+CC = os.environ.get("CC", "cc")
+CXX = os.environ.get("CXX", "c++")
+LIB = os.path.join(REPO, "target", "release")
+INC = os.path.join(REPO, "include")
+C_FLAGS = ["-std=c11", "-Wall", "-Wextra", "-Werror", "-pedantic", "-D_GNU_SOURCE"]
+CXX_FLAGS = ["-std=c++17", "-Wall", "-Wextra", "-Werror", "-pedantic"]
+LINK = ["-L" + LIB, "-lpmq", "-Wl,-rpath," + LIB]
+# The Go module path, as bindings/go/go.mod declares it.
+GOMOD = re.search(r"^module (\S+)", open(os.path.join(REPO, "bindings", "go", "go.mod")).read(), re.M).group(1)
+
 failures = []
+counts = {"run": 0, "norun": 0, "doctest": 0, "text": 0}
+
+WRAPPERS = {
+    # A shm queue `q` (8 messages of at most 64 bytes), already unlinked so
+    # that nothing is left behind whatever the fragment does.
+    "queue": (
+        "#include <pmq.h>\n#include <stdio.h>\nint main(void) {\n"
+        "    pmq_options o;\n    pmq_options_init(&o);\n"
+        "    o.flags = PMQ_O_CREX;\n    o.backend = PMQ_BACKEND_SHM;\n"
+        "    o.max_messages = 8;\n    o.max_message_size = 64;\n"
+        "    pmq_queue *q = NULL;\n"
+        "    if (pmq_queue_open(\"/pmq-doc-wrap-@PID@\", &o, &q) != PMQ_STATUS_OK) {\n"
+        "        fprintf(stderr, \"%s\\n\", pmq_last_error());\n        return 1;\n    }\n"
+        "    pmq_unlink_backend(\"/pmq-doc-wrap-@PID@\", PMQ_BACKEND_SHM);\n",
+        "    pmq_queue_free(q);\n    return 0;\n}\n",
+    ),
+}
+
+NORUN_CHECKS = {
+    "install": (r"\b(make (install|uninstall)|pip install|cargo install|go get|apt-get|sudo)\b",
+                "an install command"),
+    "network": (r"nats://|tls://|https?://", "a network URL"),
+    "long": (r"\bmake (test|bench|long-\w+|example)\b|\bcargo fuzz\b|-runs=\d+",
+             "`make test`, `make bench`, `make long-...`, a fuzz run"),
+    "placeholder": (r"/path/to/|<[a-z-]+>|\bapp\.c\b|\$HOME", "a placeholder path"),
+}
 
 
-def blocks(lang, after=None):
-    text = README if after is None else README[README.index(after):]
-    return re.findall(r"^```" + re.escape(lang) + r"\n(.*?)^```$", text, re.S | re.M)
+def fail(where, what, detail=""):
+    failures.append("%s: %s" % (where, what))
+    print("docs: %-60s FAILED" % ("%s: %s" % (where, what)))
+    if detail:
+        print(detail[-4000:])
 
 
-def run(what, cmd, cwd, expect, env=None, shell=False):
-    r = subprocess.run(cmd, cwd=cwd, env=env, shell=shell, capture_output=True, text=True,
-                       timeout=600)
-    ok = r.returncode == 0 and all(e in r.stdout for e in expect)
-    print("readme: %-48s %s" % (what, "ok" if ok else "FAILED"))
-    if not ok:
-        failures.append(what)
-        print(r.stdout[-3000:], r.stderr[-3000:], sep="\n")
-    return r
+def ok(where, what):
+    print("docs: %-60s ok" % ("%s: %s" % (where, what)))
 
 
-def gone(what, path):
-    if os.path.exists(path):
-        failures.append(what)
-        print("readme: %s left %s behind" % (what, path))
+def queues():
+    found = set()
+    for d, prefix in (("/dev/mqueue", ""), ("/dev/shm", "pmq.")):
+        try:
+            for n in os.listdir(d):
+                if n.startswith(prefix):
+                    found.add((d, n[len(prefix):]))
+        except OSError:
+            pass
+    return found
 
 
-with tempfile.TemporaryDirectory(prefix="pmq-readme-") as tmp:
-    os.symlink(os.path.join(REPO, "include"), os.path.join(tmp, "include"))
-    os.symlink(os.path.join(REPO, "target"), os.path.join(tmp, "target"))
+def parse_info(info):
+    parts = [p.strip() for p in info.split(",") if p.strip()]
+    lang = parts[0] if parts else ""
+    attrs = {}
+    for p in parts[1:]:
+        k, _, v = p.partition("=")
+        attrs[k] = v
+    return lang, attrs
 
-    # The C program and the command the README gives to build and run it.
-    section = "## The C API in brief"
-    with open(os.path.join(tmp, "demo.c"), "w") as f:
-        f.write(blocks("c", section)[0])
-    build = blocks("sh", section)[0].strip()
-    assert build.startswith("cc demo.c"), build
-    run("C program, built with the README's command", build, tmp, ["9: high\n1: low\n"],
-        shell=True, env=dict(os.environ, PWD=tmp))
-    gone("the C program", "/dev/mqueue/demo")
 
-    # The shared-memory fragment.
-    fragment = blocks("c", "## The shared-memory backend")[0]
-    with open(os.path.join(tmp, "shm.c"), "w") as f:
-        f.write("#include <pmq.h>\n#include <stdio.h>\nint main(void) {\n"
-                "    pmq_queue *q = NULL;\n" + fragment +
-                "    if (!q) { fprintf(stderr, \"%s\\n\", pmq_last_error()); return 1; }\n"
-                "    uint32_t b = 99;\n"
-                "    pmq_queue_backend(q, &b);\n"
-                "    printf(\"%s\\n\", b == PMQ_BACKEND_SHM ? \"shm\" : \"?\");\n"
-                "    pmq_queue_free(q);\n    return 0;\n}\n")
-    cc = os.environ.get("CC", "cc")
-    lib = os.path.join(REPO, "target", "release")
-    run("shared-memory C fragment", [cc, "-std=c11", "-Wall", "-Wextra", "-Werror", "shm.c",
-                                     "-Iinclude", "-L" + lib, "-lpmq", "-Wl,-rpath," + lib,
-                                     "-o", "shm"], tmp, [])
-    if os.path.exists(os.path.join(tmp, "shm")):
-        run("shared-memory C fragment, run", ["./shm"], tmp, ["shm"])
-    gone("the shm fragment", "/dev/shm/pmq.jobs")
+def blocks(text):
+    """(line, info, body) of every fenced block."""
+    out = []
+    for m in re.finditer(r"^```([^\n`]*)\n(.*?)^```[ \t]*$", text, re.S | re.M):
+        out.append((text.count("\n", 0, m.start()) + 1, m.group(1).strip(), m.group(2)))
+    return out
 
-    # The batch fragment, on a shared-memory queue opened for it.
-    fragment = blocks("c", "### Batches")[0]
-    name = "/pmq-readme-batch-%d" % os.getpid()
-    with open(os.path.join(tmp, "batch.c"), "w") as f:
-        f.write("#include <pmq.h>\n#include <stdio.h>\nint main(void) {\n"
-                "    pmq_options o;\n    pmq_options_init(&o);\n"
-                "    o.flags = PMQ_O_CREX;\n    o.backend = PMQ_BACKEND_SHM;\n"
-                "    o.max_messages = 8;\n    o.max_message_size = 64;\n"
-                "    pmq_queue *q = NULL;\n"
-                "    if (pmq_queue_open(\"%s\", &o, &q) != PMQ_STATUS_OK) {\n"
-                "        fprintf(stderr, \"%%s\\n\", pmq_last_error());\n        return 1;\n    }\n"
-                "    pmq_unlink_backend(\"%s\", PMQ_BACKEND_SHM);\n" % (name, name) + fragment +
-                "    pmq_queue_free(q);\n    return 0;\n}\n")
-    run("batch C fragment", [cc, "-std=c11", "-Wall", "-Wextra", "-Werror", "batch.c",
-                             "-I" + os.path.join(REPO, "include"), "-L" + lib, "-lpmq",
-                             "-Wl,-rpath," + lib, "-o", "batch"], tmp, [])
-    if os.path.exists(os.path.join(tmp, "batch")):
-        run("batch C fragment, run", ["./batch"], tmp, ["9: high\n1: low\n1: low2\n"])
-    gone("the batch fragment", "/dev/shm/pmq." + name[1:])
 
-    # The Python program, under pmq and under posix_ipc.
-    py = blocks("python", "## Python")[0]
-    assert py.startswith("import pmq as posix_ipc\n"), py[:40]
-    for label, src in (("pmq", py), ("posix_ipc", py.replace("import pmq as posix_ipc",
-                                                            "import posix_ipc", 1))):
-        run("Python program under " + label, [PYTHON, "-c", src], tmp, ["b'hello' 5"])
-        gone("the Python program", "/dev/mqueue/jobs")
+def doc_files():
+    files = [os.path.join(REPO, "README.md")] + sorted(glob.glob(os.path.join(REPO, "docs/src/*.md")))
+    seen = list(files)
+    for f in files:
+        for inc in re.findall(r"\{\{#include ([^}:]+)", open(f, encoding="utf-8").read()):
+            p = os.path.normpath(os.path.join(os.path.dirname(f), inc.strip()))
+            if p not in seen:
+                seen.append(p)
+    return seen
 
-    # The Go program, in a module of its own.
-    mod = os.path.join(tmp, "hello")
-    os.mkdir(mod)
-    with open(os.path.join(mod, "main.go"), "w") as f:
-        f.write(blocks("go", "## Go")[0])
-    gomod = "github.com/pmq-project/pmq/bindings/go"
-    with open(os.path.join(mod, "go.mod"), "w") as f:
-        f.write("module hello\n\ngo 1.21\n\nrequire %s v0.0.0\n\nreplace %s => %s\n"
-                % (gomod, gomod, os.path.join(REPO, "bindings", "go")))
-    run("Go program", [GO, "run", "."], mod,
-        ["received (priority 10): high", "nothing within 100ms", "is no longer empty"])
-    gone("the Go program", "/dev/mqueue/hello_go")
 
-if failures:
-    sys.exit("readme: %d snippet(s) failed: %s" % (len(failures), ", ".join(failures)))
-print("readme: every snippet ran as written")
+class Chapter:
+    def __init__(self, path):
+        self.path = path
+        self.rel = os.path.relpath(path, REPO)
+        self.tmp = tempfile.mkdtemp(prefix="pmq-docs-")
+        os.symlink(INC, os.path.join(self.tmp, "include"))
+        os.symlink(os.path.join(REPO, "target"), os.path.join(self.tmp, "target"))
+        self.last_out = None
+        self.env = dict(os.environ,
+                        PWD=self.tmp,
+                        PKG_CONFIG_PATH=os.path.join(REPO, "build", "pkgconfig"),
+                        LD_LIBRARY_PATH=LIB)
+
+    def run(self, where, cmd, shell=False, cwd=None):
+        before = queues()
+        r = subprocess.run(cmd, cwd=cwd or self.tmp, env=self.env, shell=shell,
+                           executable="/bin/bash" if shell else None,
+                           capture_output=True, text=True, timeout=600)
+        self.last_out = r.stdout
+        counts["run"] += 1
+        if r.returncode != 0:
+            fail(where, "exit %d" % r.returncode, r.stdout + "\n" + r.stderr)
+            return False
+        return True
+
+    def left_behind(self, where, body, before):
+        for d, n in queues() - before:
+            if n and n in body:
+                fail(where, "left %s/%s behind" % (d, n))
+                try:
+                    os.unlink(os.path.join(d, ("pmq." if d == "/dev/shm" else "") + n))
+                except OSError:
+                    pass
+
+    def compile_run(self, where, lang, src, body):
+        ext = {"c": "c", "cpp": "cpp"}[lang]
+        name = "block%d" % int(where.rsplit(":", 1)[1])
+        path = os.path.join(self.tmp, name + "." + ext)
+        with open(path, "w") as f:
+            f.write(src)
+        cmd = ([CC] + C_FLAGS if lang == "c" else [CXX] + CXX_FLAGS) + \
+            [path, "-I" + INC] + LINK + ["-o", os.path.join(self.tmp, name)]
+        r = subprocess.run(cmd, cwd=self.tmp, capture_output=True, text=True)
+        if r.returncode != 0:
+            fail(where, "does not compile", r.stderr)
+            return
+        before = queues()
+        if self.run(where, [os.path.join(self.tmp, name)]):
+            ok(where, "compiled and ran")
+        self.left_behind(where, body, before)
+
+    def check(self, line, info, body, src_for_lib):
+        where = "%s:%d" % (self.rel, line)
+        lang, attrs = parse_info(info)
+        if "norun" in attrs:
+            self.last_out = None
+            reason = attrs["norun"]
+            counts["norun"] += 1
+            if reason.startswith("tested-by:"):
+                target = os.path.join(REPO, reason[len("tested-by:"):])
+                if not os.path.isfile(target):
+                    fail(where, "norun=%s: no such file" % reason)
+                elif self.rel not in open(target, encoding="utf-8", errors="replace").read():
+                    fail(where, "norun=%s: that file does not name %s" % (reason, self.rel))
+                else:
+                    ok(where, "not run here: " + reason)
+            elif reason in NORUN_CHECKS:
+                pattern, what = NORUN_CHECKS[reason]
+                if re.search(pattern, body):
+                    ok(where, "not run (%s)" % reason)
+                else:
+                    fail(where, "norun=%s, yet the block has none of: %s" % (reason, what))
+            else:
+                fail(where, "unknown norun reason %r (known: %s, tested-by:PATH)"
+                     % (reason, ", ".join(NORUN_CHECKS)))
+            return
+        if "file" in attrs:
+            with open(os.path.join(self.tmp, attrs["file"]), "w") as f:
+                f.write(body)
+            counts["text"] += 1
+            return
+        if lang == "text":
+            counts["text"] += 1
+            if "output" in attrs:
+                if self.last_out is None:
+                    fail(where, "text,output follows no block that ran")
+                    return
+                got = [l.rstrip() for l in self.last_out.splitlines()]
+                missing = [l for l in body.splitlines() if l.strip() and l.rstrip() not in got]
+                if missing:
+                    fail(where, "output lacks %r" % missing, self.last_out)
+                else:
+                    ok(where, "output as shown")
+            return
+        self.last_out = None
+        if lang == "rust":
+            counts["doctest"] += 1
+            if self.rel not in src_for_lib:
+                fail(where, "a rust block, but src/lib.rs does not include_str! %s" % self.rel)
+            return
+        if lang in ("c", "cpp"):
+            if "wrap" in attrs:
+                if attrs["wrap"] not in WRAPPERS:
+                    fail(where, "unknown wrap=%s" % attrs["wrap"])
+                    return
+                head, tail = WRAPPERS[attrs["wrap"]]
+                src = head.replace("@PID@", str(os.getpid())) + body + tail
+            else:
+                src = body
+            self.compile_run(where, lang, src, body)
+        elif lang == "python":
+            before = queues()
+            if self.run(where, [PYTHON, "-c", body]):
+                ok(where, "ran")
+            self.left_behind(where, body, before)
+            if "posix_ipc" in attrs:
+                if not body.startswith("import pmq as posix_ipc\n"):
+                    fail(where, "python,posix_ipc must start with `import pmq as posix_ipc`")
+                    return
+                out = self.last_out
+                alt = body.replace("import pmq as posix_ipc", "import posix_ipc", 1)
+                if self.run(where, [PYTHON, "-c", alt]):
+                    ok(where, "ran under posix_ipc")
+                    if alt and out != self.last_out:
+                        fail(where, "posix_ipc printed something else", out + "\n---\n" + self.last_out)
+                self.left_behind(where, body, before)
+        elif lang == "go":
+            mod = tempfile.mkdtemp(dir=self.tmp)
+            with open(os.path.join(mod, "main.go"), "w") as f:
+                f.write(body)
+            with open(os.path.join(mod, "go.mod"), "w") as f:
+                f.write("module example\n\ngo 1.21\n\nrequire %s v0.0.0\n\nreplace %s => %s\n"
+                        % (GOMOD, GOMOD, os.path.join(REPO, "bindings", "go")))
+            before = queues()
+            if self.run(where, [GO, "run", "."], cwd=mod):
+                ok(where, "ran")
+            self.left_behind(where, body, before)
+        elif lang == "sh":
+            before = queues()
+            if self.run(where, "set -e\n" + body, shell=True):
+                ok(where, "ran")
+            self.left_behind(where, body, before)
+        else:
+            fail(where, "```%s: no rule says how to check this kind of block" % info)
+
+
+def slug(heading):
+    """The anchor mdBook and GitHub give a heading."""
+    h = re.sub(r"[`*_]|\[([^\]]*)\]\([^)]*\)", lambda m: m.group(1) or "", heading.strip().lower())
+    return re.sub(r"[^\w\- ]", "", h).replace(" ", "-")
+
+
+def check_links(path):
+    """Every relative link names a file that exists and, with #anchor, a heading in it."""
+    text = open(path, encoding="utf-8").read()
+    text = re.sub(r"^```.*?^```[ \t]*$", "", text, flags=re.S | re.M)
+    rel = os.path.relpath(path, REPO)
+    bad = 0
+    for target in re.findall(r"\]\(([^)\s]+)\)", text):
+        if re.match(r"[a-z]+:", target):
+            continue
+        file, _, anchor = target.partition("#")
+        dest = os.path.normpath(os.path.join(os.path.dirname(path), file)) if file else path
+        if not os.path.exists(dest):
+            fail(rel, "link to %s: no such file" % target)
+            bad += 1
+        elif anchor and dest.endswith(".md"):
+            heads = re.findall(r"^#+ (.*)$", open(dest, encoding="utf-8").read(), re.M)
+            if anchor not in {slug(h) for h in heads}:
+                fail(rel, "link to %s: no such heading" % target)
+                bad += 1
+    if not bad:
+        ok(rel, "links resolve")
+
+
+def main():
+    lib_rs = open(os.path.join(REPO, "src", "lib.rs"), encoding="utf-8").read()
+    included = " ".join(os.path.normpath(os.path.join("src", p))
+                        for p in re.findall(r'include_str!\("([^"]+)"\)', lib_rs))
+    for path in doc_files():
+        check_links(path)
+        ch = Chapter(path)
+        text = open(path, encoding="utf-8").read()
+        for line, info, body in blocks(text):
+            ch.check(line, info, body, included)
+        subprocess.run(["rm", "-rf", ch.tmp])
+    print("docs: %(run)d runs, %(doctest)d Rust doctests (cargo test --doc), "
+          "%(norun)d not run for a checked reason, %(text)d text/file blocks" % counts)
+    if failures:
+        sys.exit("docs: %d block(s) failed:\n  %s" % (len(failures), "\n  ".join(failures)))
+    print("docs: every block ran as written")
+
+
+main()

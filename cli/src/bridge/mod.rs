@@ -1,6 +1,6 @@
 //! `pmq bridge out` and `pmq bridge in`: a local queue to and from NATS
 //! JetStream, losing nothing when a bridge or the server is killed (see
-//! README.md, "Across hosts", for exactly what is guaranteed).
+//! docs/src/bridge.md, for exactly what is guaranteed).
 
 mod inb;
 pub mod journal;
