@@ -464,3 +464,86 @@ fn waiters_killed_in_the_lock_wait_lose_no_wakeup() {
     );
     assert!(in_lock_wait > 0, "no waiter was seen waiting for the lock");
 }
+
+/// `dead_receipts` reports the receipt of every receiver that died, from
+/// any handle: one carried on by a live handle that reused the dead one's
+/// record (and has not received yet), one in a record nobody reused; not
+/// the receipts of live handles. A receipt is written before the take
+/// commits: killed after the commit, the message is `taken`; killed between
+/// the two, it is `queued`, and once another receiver has taken it since,
+/// neither (the repair marked it untaken).
+#[test]
+fn dead_receipts_name_every_dead_receiver_and_whether_its_take_committed() {
+    let n = name("dead");
+    let _guard = Unlink(vec![n.clone()]);
+    let q = OpenOptions::new()
+        .backend(SHM)
+        .exclusive(true)
+        .max_messages(8)
+        .max_message_size(64)
+        .open(Some(&n))
+        .unwrap();
+    // Seqs 1..=4.
+    for (m, p) in [
+        (&b"b-five"[..], 5),
+        (b"a-one", 1),
+        (b"c-one", 1),
+        (b"d-zero", 0),
+    ] {
+        q.send(m, p, Timeout::TryOnce).unwrap();
+    }
+    assert_eq!(q.dead_receipts().unwrap(), vec![], "a fresh queue");
+    // A live receiver's own receipt is not a dead one's.
+    let live = open(&n);
+    assert_eq!(live.receive_vec(Timeout::TryOnce).unwrap().0, b"b-five");
+    assert_eq!(q.dead_receipts().unwrap(), vec![]);
+    // Killed after its take of "a-one" committed.
+    let taker = kill_at("receive.committed", "receive", &n);
+    // A live handle reuses its record (and inherits the receipt) but does
+    // not receive: the receipt is still reported, with the dead pid.
+    let heir = open(&n);
+    assert_eq!(heir.inherited_receipt().unwrap().seq, 2);
+    // Killed between writing its receipt for "c-one" and the commit.
+    let untaker = kill_at("receive.pending", "receive", &n);
+    let receipt = |seq: u64, len: u32, priority: u32, text: &[u8]| {
+        let mut head = [0u8; 16];
+        head[..text.len()].copy_from_slice(text);
+        pmq::Receipt {
+            seq,
+            len,
+            priority,
+            head,
+        }
+    };
+    let a = pmq::DeadReceipt {
+        receipt: receipt(2, 5, 1, b"a-one"),
+        pid: taker,
+        taken: true,
+        queued: false,
+    };
+    let mut c = pmq::DeadReceipt {
+        receipt: receipt(3, 5, 1, b"c-one"),
+        pid: untaker,
+        taken: false,
+        queued: true,
+    };
+    // Every handle sees the same, and reading changes nothing.
+    for h in [&q, &live, &heir, &q] {
+        assert_eq!(h.dead_receipts().unwrap(), vec![a, c]);
+    }
+    q.check_invariants().unwrap();
+    // The untaken message is still delivered; its receipt then says so.
+    assert_eq!(q.receive_vec(Timeout::TryOnce).unwrap().0, b"c-one");
+    c.queued = false;
+    assert_eq!(q.dead_receipts().unwrap(), vec![a, c]);
+    // The heir's first receive replaces the receipt it carried.
+    assert_eq!(heir.receive_vec(Timeout::TryOnce).unwrap().0, b"d-zero");
+    assert_eq!(live.dead_receipts().unwrap(), vec![c]);
+    drop(live);
+    q.close().unwrap();
+    assert_eq!(
+        q.dead_receipts().unwrap_err().kind(),
+        ErrorKind::Closed,
+        "after close"
+    );
+}
