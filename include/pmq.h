@@ -834,8 +834,9 @@ pmq_status pmq_queue_receive_batch_timeout(const struct pmq_queue *q,
  * record in the queue file *before* the take commits. A receiver counts as
  * dead once no process holds its handle any more (killed, or exited
  * without closing; a fork child that inherited the handle keeps it alive).
- * A clean close clears the receipt; a handle that later reuses the dead
- * handle's record keeps it until its own first receive.
+ * A receiver's clean close clears its own receipt. A handle that later
+ * reuses a dead handle's record carries the dead receipt (through its own
+ * clean close or death too) until its own first receive replaces it.
  *
  * Because the receipt comes first, a receiver killed between the two
  * leaves a receipt naming a message that is still in the queue. Tell the

@@ -697,10 +697,13 @@ impl Queue {
     /// opener record left when it went away without closing (killed, or
     /// exited with the handle open): the last message that holder took,
     /// possibly just before it died. It stays in the record until this
-    /// handle's first receive or its close, so if this process is killed
-    /// before it acted on it, the next holder inherits it again (a receipt
-    /// may be reported more than once, never lost). None for the kernel
-    /// backend, a fresh record, or one whose holder closed cleanly.
+    /// handle's first receive replaces it, so if this process is killed
+    /// before it acted on it, or closes this handle without receiving, the
+    /// next holder inherits it again (a receipt may be reported more than
+    /// once, never lost). None for the kernel backend, a fresh record, or
+    /// one whose holder received and closed cleanly. To read every dead
+    /// receiver's receipt, not only this record's, see
+    /// [`Queue::dead_receipts`].
     pub fn inherited_receipt(&self) -> Option<Receipt> {
         match &self.backend {
             Backend::Shm(q) => q.inherited_receipt(),
@@ -714,8 +717,9 @@ impl Queue {
     /// is gone (more exactly: once no process holds its handle, so a fork
     /// child that inherited the handle keeps it alive). A receipt is
     /// reported from the moment its receiver died until a handle that
-    /// reuses the dead handle's record receives (or closes cleanly); if
-    /// the record's new holder is killed before that, the receipt stays.
+    /// reuses the dead handle's record receives (its own receipt replaces
+    /// it); a holder that closes cleanly or is killed before that passes
+    /// it on. A live receiver's clean close clears its own receipt.
     ///
     /// Reading is read-only: every caller sees the same receipts, and the
     /// same receipt can be reported by several calls. `receipt.seq` names

@@ -358,8 +358,12 @@ fn a_batch_killed_midway_keeps_exactly_what_was_committed() {
     eprintln!("shm fault injection: {tried} kill points inside a batch, each killed once");
 }
 
+/// A dead receiver's receipt passes from heir to heir until one receives:
+/// through an heir killed before it acted, and through an heir that closed
+/// cleanly without receiving (a handle that only read receipts must not
+/// erase them). A handle's own receipt is cleared by its clean close.
 #[test]
-fn a_receipt_outlives_an_heir_killed_before_it_acted_and_a_clean_close_clears_it() {
+fn a_receipt_outlives_heirs_until_one_receives_and_a_clean_close_clears_only_its_own() {
     let (q, n) = prefilled("receipt");
     let _guard = Unlink(vec![n.clone()]);
     // A receiver dies right after it took "b" (priority 5): its record
@@ -373,17 +377,26 @@ fn a_receipt_outlives_an_heir_killed_before_it_acted_and_a_clean_close_clears_it
         .inherited_receipt()
         .expect("the receipt of the killed receiver is gone");
     assert_eq!((r.len, r.priority, &r.head[..2]), (1, 5, &b"b\0"[..]));
-    // A clean close means every message taken was handed over: no receipt.
+    // The heir closes cleanly without receiving: the receipt stays.
     drop(heir);
     let next = open(&n);
     assert_eq!(
         next.inherited_receipt(),
-        None,
-        "a clean close left a receipt"
+        Some(r),
+        "a clean close erased a dead receiver's receipt it only carried"
     );
-    // A receive replaces an inherited receipt with the handle's own.
+    // A receive replaces it with the handle's own, which a clean close
+    // clears: every message this handle took was handed over.
+    assert_eq!(next.receive_vec(Timeout::TryOnce).unwrap().0, b"a");
     drop(next);
-    check(&q, "receipt", &[(b"a", 1), (b"c", 1)], 3, 1);
+    let last = open(&n);
+    assert_eq!(
+        last.inherited_receipt(),
+        None,
+        "a clean close left the handle's own receipt"
+    );
+    drop(last);
+    check(&q, "receipt", &[(b"c", 1)], 3, 2);
 }
 
 /// Processes killed while they wait for the queue's lock (another process
@@ -499,6 +512,11 @@ fn dead_receipts_name_every_dead_receiver_and_whether_its_take_committed() {
     assert_eq!(q.dead_receipts().unwrap(), vec![]);
     // Killed after its take of "a-one" committed.
     let taker = kill_at("receive.committed", "receive", &n);
+    // A handle that reads the receipts and closes (claiming the dead
+    // record on the way) erases nothing.
+    let peek = open(&n);
+    assert_eq!(peek.dead_receipts().unwrap().len(), 1);
+    drop(peek);
     // A live handle reuses its record (and inherits the receipt) but does
     // not receive: the receipt is still reported, with the dead pid.
     let heir = open(&n);

@@ -96,8 +96,9 @@ pub(crate) struct ShmQueue {
 /// Reads the receipt in opener record `i` (just claimed, so no one else
 /// writes it): the last message its previous holder took before it went
 /// away without closing. The receipt stays in the record until this
-/// handle's first receive replaces it or a clean close clears it, so a
-/// holder killed before it acted on an inherited receipt passes it on.
+/// handle's first receive replaces it (a clean close without a receive
+/// keeps it), so a holder killed before it acted on an inherited receipt,
+/// or one that only read it, passes it on.
 fn read_receipt(m: &Mapping, i: u32) -> Option<crate::queue::Receipt> {
     let rec = m.shape.opener(i);
     let seq = m.u64(rec + OPENER_RECEIPT_SEQ).load(Ordering::Relaxed);
@@ -799,12 +800,23 @@ impl Drop for ShmQueue {
     fn drop(&mut self) {
         self.readiness.stop(&self.map);
         // A clean close: every message this handle took was handed to its
-        // caller, so the record keeps no receipt for the next holder. (A
-        // killed holder never gets here and leaves its receipt.)
+        // caller, so the record keeps no receipt of this handle's own. (A
+        // killed holder never gets here and leaves its receipt.) A receipt
+        // it only carries for a dead receiver (inherited, not replaced by a
+        // receive of its own) stays for the next holder and for
+        // `dead_receipts`: closing a handle that merely read receipts must
+        // not erase them for everyone else.
         let rec = self.map.shape.opener(self.opener);
-        self.map
-            .u64(rec + OPENER_RECEIPT_SEQ)
-            .store(0, Ordering::Relaxed);
+        if self
+            .map
+            .u32(rec + OPENER_RECEIPT_PID)
+            .load(Ordering::Relaxed)
+            == 0
+        {
+            self.map
+                .u64(rec + OPENER_RECEIPT_SEQ)
+                .store(0, Ordering::Relaxed);
+        }
     }
 }
 
