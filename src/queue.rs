@@ -417,7 +417,9 @@ impl OpenOptions {
 /// The last message a shared-memory handle took (written before the take
 /// commits), left in its opener record: a handle that claims the record
 /// after its previous holder died reads it ([`Queue::inherited_receipt`]),
-/// so a message a killed receiver took is named, not silently gone.
+/// and any handle reads those of every dead receiver
+/// ([`Queue::dead_receipts`]), so a message a killed receiver took is
+/// named, not silently gone.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Receipt {
     /// The queue's sequence number of the message (from 1).
