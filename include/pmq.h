@@ -847,6 +847,7 @@ pmq_status pmq_queue_receive_batch_timeout(const struct pmq_queue *q,
  *   queue: a receiver will get it, do not recover it.
  * - neither: the take did not commit and another receiver has taken the
  *   message since: do not recover it.
+ *
  * For a batch receive the receipt names the last message of the batch (the
  * ones before it in the same call were taken too).
  *

@@ -775,6 +775,7 @@ pub struct pmq_receipt {
 ///   queue: a receiver will get it, do not recover it.
 /// - neither: the take did not commit and another receiver has taken the
 ///   message since: do not recover it.
+///
 /// For a batch receive the receipt names the last message of the batch (the
 /// ones before it in the same call were taken too).
 ///
