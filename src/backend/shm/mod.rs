@@ -511,6 +511,28 @@ impl ShmQueue {
     /// take is half-written and a repair (if one was due) has run.
     pub(crate) fn dead_receipts(&self) -> Result<Vec<crate::queue::DeadReceipt>> {
         let m = &self.map;
+        let generation = |i: u32| {
+            m.u32(m.shape.opener(i) + OPENER_GEN)
+                .load(Ordering::Acquire)
+        };
+        // Liveness costs a system call per record: asked before the lock, so
+        // other processes' sends and receives do not wait for it. A record
+        // found dead here and claimed again before the lock (its generation
+        // moved) is asked again under the lock.
+        let mut dead_at: Vec<Option<u32>> = vec![None; OPENERS as usize];
+        for i in 0..OPENERS {
+            let rec = m.shape.opener(i);
+            if i == self.opener
+                || m.u64(rec + OPENER_RECEIPT_SEQ).load(Ordering::Relaxed) == 0
+                || m.u32(rec + OPENER_RECEIPT_PID).load(Ordering::Relaxed) != 0
+            {
+                continue;
+            }
+            let g = generation(i);
+            if !sync::opener_alive(m, i) {
+                dead_at[i as usize] = Some(g);
+            }
+        }
         let _g = m.lock()?;
         let mut out = Vec::new();
         for i in 0..OPENERS {
@@ -525,7 +547,9 @@ impl ShmQueue {
             let pid = if carried != 0 {
                 // Inherited from a dead receiver and not replaced yet.
                 carried
-            } else if i == self.opener || sync::opener_alive(m, i) {
+            } else if i == self.opener
+                || (dead_at[i as usize] != Some(generation(i)) && sync::opener_alive(m, i))
+            {
                 // A live handle's own receipt (its receiver is not dead).
                 continue;
             } else {
