@@ -41,6 +41,7 @@ static pmq_message F_longmsg[2];   /* the second is 65 bytes (queue max 64) */
 static pmq_message F_hugemsg[1];   /* len above PTRDIFF_MAX */
 static pmq_message F_priomsg[1];   /* priority above PMQ_PRIORITY_MAX */
 static pmq_received F_recv[4];
+static pmq_receipt F_rcpt[4];
 static char F_longname[300];
 static char F_longname_ok[300];
 
@@ -219,6 +220,13 @@ static void dummy_callback(void *param) { (void)param; }
     X(recvbt_neg, "pmq_queue_receive_batch_timeout", PMQ_STATUS_INVALID_ARGUMENT, pmq_queue_receive_batch_timeout(F_q, F_buf, sizeof F_buf, F_recv, 4, &F_len, -0.5)) \
     X(recvbt_out_null, "pmq_queue_receive_batch_timeout", PMQ_STATUS_INVALID_ARGUMENT, pmq_queue_receive_batch_timeout(F_q, F_buf, sizeof F_buf, F_recv, 4, NULL, 0.0)) \
     X(recvbt_closed, "pmq_queue_receive_batch_timeout", PMQ_STATUS_CLOSED, pmq_queue_receive_batch_timeout(F_closed, F_buf, sizeof F_buf, F_recv, 4, &F_len, 0.1)) \
+    /* dead receivers' receipts: NULL handle, out-pointer and array, huge count, closed, kernel */ \
+    X(rcpt_null, "pmq_queue_dead_receipts", PMQ_STATUS_INVALID_ARGUMENT, pmq_queue_dead_receipts(NULL, F_rcpt, 4, &F_len)) \
+    X(rcpt_count_null, "pmq_queue_dead_receipts", PMQ_STATUS_INVALID_ARGUMENT, pmq_queue_dead_receipts(F_q, F_rcpt, 4, NULL)) \
+    X(rcpt_arr_null, "pmq_queue_dead_receipts", PMQ_STATUS_INVALID_ARGUMENT, pmq_queue_dead_receipts(F_q, NULL, 4, &F_len)) \
+    X(rcpt_cap_huge, "pmq_queue_dead_receipts", PMQ_STATUS_INVALID_ARGUMENT, pmq_queue_dead_receipts(F_q, F_rcpt, SIZE_MAX / 2, &F_len)) \
+    X(rcpt_closed, "pmq_queue_dead_receipts", PMQ_STATUS_CLOSED, pmq_queue_dead_receipts(F_closed, F_rcpt, 4, &F_len)) \
+    X(rcpt_kernel, "pmq_queue_dead_receipts", PMQ_STATUS_NOT_SUPPORTED, pmq_queue_dead_receipts(F_q, F_rcpt, 4, &F_len)) \
     /* pmq_unlink: NULL and every kind of invalid name */                                        \
     X(unlink_null, "pmq_unlink", PMQ_STATUS_INVALID_ARGUMENT, pmq_unlink(NULL))                  \
     X(unlink_b_null, "pmq_unlink_backend", PMQ_STATUS_INVALID_ARGUMENT, pmq_unlink_backend(NULL, PMQ_BACKEND_SHM)) \

@@ -4,6 +4,7 @@
  * readiness descriptor, notifications, unlink by name), sizes the kernel's
  * limits would refuse, and a wrong backend value refused with a detail. */
 #include <poll.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <sys/wait.h>
 
@@ -161,11 +162,87 @@ static void fork_and_exec(void) {
     drop_queue(q);
 }
 
+/* A child opens its own handle on `name`, receives one message and is
+ * SIGKILLed before it closes; returns its pid (0 on failure). */
+static pid_t receive_and_die(const char *name) {
+    pid_t pid = fork();
+    if (pid == 0) {
+        pmq_options o = shm_options(0, 0, 0);
+        pmq_queue *c = NULL;
+        uint8_t buf[32];
+        size_t n = 0;
+        if (pmq_queue_open(name, &o, &c) != PMQ_STATUS_OK ||
+            pmq_queue_receive_timeout(c, buf, sizeof buf, &n, NULL, 0) != PMQ_STATUS_OK) {
+            _exit(3);
+        }
+        raise(SIGKILL);
+        _exit(4);
+    }
+    int ws = 0;
+    CHECK(pid > 0 && waitpid(pid, &ws, 0) == pid && WIFSIGNALED(ws) && WTERMSIG(ws) == SIGKILL);
+    return pid > 0 && WIFSIGNALED(ws) ? pid : 0;
+}
+
+/* Receipts of killed receivers, read by any handle: the first one's is
+ * carried by a live handle that reused its record, the second's sits in a
+ * record nobody reused; too small an array says how many; the kernel
+ * backend keeps none. */
+static void dead_receipts(void) {
+    const char *name = test_queue_name("shm-receipts");
+    pmq_options o = shm_options(PMQ_O_CREX, 4, 32);
+    pmq_queue *q = NULL;
+    CHECK_OK(pmq_queue_open(name, &o, &q));
+    if (!q) return;
+    CHECK_OK(pmq_queue_send(q, (const uint8_t *)"first", 5, 3));
+    CHECK_OK(pmq_queue_send(q, (const uint8_t *)"second message", 14, 2));
+    CHECK_OK(pmq_queue_send(q, (const uint8_t *)"third", 5, 1));
+    size_t count = 99;
+    CHECK_OK(pmq_queue_dead_receipts(q, NULL, 0, &count));
+    CHECK(count == 0);
+    pid_t first = receive_and_die(name);
+    /* Reuses the dead receiver's record (the lowest free one). */
+    pmq_options oo = shm_options(0, 0, 0);
+    pmq_queue *heir = NULL;
+    CHECK_OK(pmq_queue_open(name, &oo, &heir));
+    pid_t second = receive_and_die(name);
+    CHECK_STATUS(pmq_queue_dead_receipts(q, NULL, 0, &count), PMQ_STATUS_BUFFER_TOO_SMALL);
+    CHECK(count == 2 && pmq_last_error_needed() == 2);
+    CHECK_DETAIL("room for 0");
+    pmq_receipt r[3];
+    memset(r, 0xee, sizeof r);
+    CHECK_STATUS(pmq_queue_dead_receipts(q, r, 1, &count), PMQ_STATUS_BUFFER_TOO_SMALL);
+    CHECK(count == 2 && r[0].seq == 1 && r[1].seq == 0xeeeeeeeeeeeeeeeeULL);
+    memset(r, 0, sizeof r);
+    CHECK_OK(pmq_queue_dead_receipts(heir, r, 3, &count));
+    CHECK(count == 2);
+    CHECK(r[0].pid == (uint32_t)first && r[0].seq == 1 && r[0].len == 5 && r[0].priority == 3);
+    CHECK(r[0].taken && !r[0].queued && memcmp(r[0].head, "first\0", 6) == 0);
+    CHECK(r[1].pid == (uint32_t)second && r[1].seq == 2 && r[1].len == 14 && r[1].priority == 2);
+    CHECK(r[1].taken && !r[1].queued && memcmp(r[1].head, "second message\0\0", 16) == 0);
+    /* The heir's first receive replaces the receipt it carried. */
+    uint8_t buf[32];
+    size_t n = 0;
+    CHECK_OK(pmq_queue_receive_timeout(heir, buf, sizeof buf, &n, NULL, 0));
+    CHECK_OK(pmq_queue_dead_receipts(q, r, 3, &count));
+    CHECK(count == 1 && r[0].pid == (uint32_t)second);
+    drop_queue(heir);
+    CHECK_OK(pmq_queue_close(q));
+    CHECK_STATUS(pmq_queue_dead_receipts(q, r, 3, &count), PMQ_STATUS_CLOSED);
+    pmq_queue_free(q);
+
+    pmq_queue *k = new_queue("kernel-receipts", 1, 8);
+    if (!k) return;
+    CHECK_STATUS(pmq_queue_dead_receipts(k, r, 3, &count), PMQ_STATUS_NOT_SUPPORTED);
+    CHECK_DETAIL("shared-memory backend");
+    drop_queue(k);
+}
+
 int main(void) {
     options_and_backend_values();
     send_receive_beyond_kernel_limits();
     readiness_descriptor();
     callback_notification();
     fork_and_exec();
+    dead_receipts();
     return check_done("test_shm");
 }

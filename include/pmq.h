@@ -376,6 +376,45 @@ typedef struct pmq_received {
 } pmq_received;
 
 /**
+ * A receipt a receiver that died left in a shared-memory queue, from
+ * pmq_queue_dead_receipts(): the message it names, the dead receiver's
+ * pid, and whether its take committed (`taken`, `queued`: see there).
+ */
+typedef struct pmq_receipt {
+  /**
+   * The queue's sequence number of the message (from 1): it names one
+   * message once in the queue's life, so act on each receipt once by it.
+   */
+  uint64_t seq;
+  /**
+   * The message's length in bytes.
+   */
+  uint32_t len;
+  /**
+   * Its priority.
+   */
+  uint32_t priority;
+  /**
+   * The process id of the receiver that died.
+   */
+  uint32_t pid;
+  /**
+   * The dead receiver's take committed: the message left the queue with
+   * that receiver, which may not have acted on it (the case to recover).
+   */
+  bool taken;
+  /**
+   * The message is still in the queue (the take did not commit): a
+   * receiver will get it as usual. Never true together with `taken`.
+   */
+  bool queued;
+  /**
+   * The message's first bytes (zero-padded when it is shorter).
+   */
+  uint8_t head[16];
+} pmq_receipt;
+
+/**
  * Attributes of a queue, from pmq_queue_get_attributes().
  */
 typedef struct pmq_attributes {
@@ -782,6 +821,51 @@ pmq_status pmq_queue_receive_batch_timeout(const struct pmq_queue *q,
                                            size_t max,
                                            size_t *out_count,
                                            double timeout_seconds);
+
+/**
+ * Reads every receipt a receiver that died left in a shared-memory queue
+ * (whichever handle it used, not only the one this handle inherited), so a
+ * message a killed receiver took is named, never silently gone. Writes up
+ * to `cap` of them to `out` (NULL is fine when `cap` is 0) and sets
+ * `*out_count` to how many there are.
+ *
+ * Every shared-memory receive writes a receipt (the queue's seq, length,
+ * priority and first 16 bytes of the message it takes) into its handle's
+ * record in the queue file *before* the take commits. A receiver counts as
+ * dead once no process holds its handle any more (killed, or exited
+ * without closing; a fork child that inherited the handle keeps it alive).
+ * A receiver's clean close clears its own receipt. A handle that later
+ * reuses a dead handle's record carries the dead receipt (through its own
+ * clean close or death too) until its own first receive replaces it.
+ *
+ * Because the receipt comes first, a receiver killed between the two
+ * leaves a receipt naming a message that is still in the queue. Tell the
+ * cases apart by the flags:
+ * - `taken`: the take committed: the message is gone from the queue with
+ *   the dead receiver (recover it from `head`/`seq`, or from your own log).
+ * - `queued`: the take did not commit and the message is still in the
+ *   queue: a receiver will get it, do not recover it.
+ * - neither: the take did not commit and another receiver has taken the
+ *   message since: do not recover it.
+ *
+ * For a batch receive the receipt names the last message of the batch (the
+ * ones before it in the same call were taken too).
+ *
+ * Reading changes nothing: every caller sees the same receipts, and a
+ * receipt is reported again by later calls until its record is reused.
+ *
+ * Returns PMQ_STATUS_OK, or PMQ_STATUS_BUFFER_TOO_SMALL when there are more
+ * than `cap` (the first `cap` are written; `*out_count` and
+ * pmq_last_error_needed() give how many there are). PMQ_STATUS_NOT_SUPPORTED
+ * for the kernel backend (it keeps no receipts), PMQ_STATUS_CLOSED after
+ * pmq_queue_close(), PMQ_STATUS_INVALID_ARGUMENT for a NULL `q` or
+ * `out_count`, or a NULL `out` with a non-zero `cap`, PMQ_STATUS_CORRUPTED
+ * if the queue's file is damaged.
+ */
+pmq_status pmq_queue_dead_receipts(const struct pmq_queue *q,
+                                   struct pmq_receipt *out,
+                                   size_t cap,
+                                   size_t *out_count);
 
 /**
  * Reads the `block` switch: whether sends and receives on this handle wait.

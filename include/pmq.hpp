@@ -421,6 +421,24 @@ struct Attributes {
     bool block = true;  ///< whether this handle's sends/receives wait
 };
 
+/// A receipt a receiver that died left in a shared-memory queue, from
+/// MessageQueue::dead_receipts() (see pmq_queue_dead_receipts() in pmq.h).
+/// A receipt is written *before* the take commits, so:
+/// - `taken`: the take committed; the message left the queue with the dead
+///   receiver, which may not have acted on it (the case to recover);
+/// - `queued`: the take did not commit and the message is still in the
+///   queue (a receiver will get it);
+/// - neither: the take did not commit and another receiver took it since.
+struct Receipt {
+    std::uint64_t seq = 0;       ///< the queue's sequence number of the message (unique)
+    std::uint32_t len = 0;       ///< its length in bytes
+    Priority priority = 0;       ///< its priority
+    std::uint32_t pid = 0;       ///< the process id of the receiver that died
+    bool taken = false;          ///< the dead receiver's take committed
+    bool queued = false;         ///< the message is still in the queue
+    std::string head;            ///< its first bytes (up to 16; fewer if it is shorter)
+};
+
 /// The system's message-queue limits (see pmq_limits in pmq.h).
 struct Limits {
     /// The value of an RLIMIT_MSGQUEUE field that means no limit.
@@ -821,6 +839,41 @@ class MessageQueue {
         int fd = -1;
         detail::check(::pmq_queue_fileno(handle(), &fd));
         return fd;
+    }
+
+    /// Every receipt a receiver that died left in this shared-memory queue
+    /// (any handle's, not only one this handle inherited): see Receipt for
+    /// what `taken` and `queued` say (a receipt is written before the take
+    /// commits). Reading changes nothing; act on each receipt once by its
+    /// `seq`. Throws NotSupportedError on the kernel backend (it keeps no
+    /// receipts), ClosedError after close().
+    std::vector<Receipt> dead_receipts() const {
+        std::vector<::pmq_receipt> raw(4);
+        for (;;) {
+            std::size_t count = 0;
+            const int st = ::pmq_queue_dead_receipts(handle(), raw.data(), raw.size(), &count);
+            if (st == PMQ_STATUS_BUFFER_TOO_SMALL) {
+                raw.resize(count + 4);  // more may die before the next call
+                continue;
+            }
+            detail::check(st);
+            std::vector<Receipt> out;
+            out.reserve(count);
+            for (std::size_t i = 0; i < count; i++) {
+                const ::pmq_receipt &r = raw[i];
+                Receipt x;
+                x.seq = r.seq;
+                x.len = r.len;
+                x.priority = r.priority;
+                x.pid = r.pid;
+                x.taken = r.taken;
+                x.queued = r.queued;
+                const std::size_t n = r.len < sizeof r.head ? r.len : sizeof r.head;
+                x.head.assign(reinterpret_cast<const char *>(r.head), n);
+                out.push_back(std::move(x));
+            }
+            return out;
+        }
     }
 
     /// A description: Describe::Short is the reference's str(), Describe::Debug its repr().

@@ -46,6 +46,27 @@ c-tests: $(C_TEST_STATIC) $(C_TEST_SHARED) $(BUILD)/c_tests/cxx_header $(C_TEST_
 test-clock: $(C_TEST_CLOCK)
 	@PMQ_TEST_BIN_DIR=$(abspath $(BUILD)) sh c_tests/run.sh $(C_TEST_CLOCK)
 
+# The C API against a libpmq built with the `fault-injection` feature (kill
+# points inside the shm backend's critical sections), in its own target dir
+# so the shipped library never has them: receivers SIGKILLed between writing
+# their receipt and committing the take, and after the commit.
+C_FAULT_TARGET := $(or $(CARGO_TARGET_DIR),target)/fault-injection
+C_FAULT_LIB_A := $(C_FAULT_TARGET)/$(PROFILE)/libpmq.a
+C_FAULT_TESTS := $(BUILD)/c_tests/faults/test_receipt_faults
+.PHONY: test-c-faults c-fault-lib
+c-fault-lib:
+	$(CARGO) build $(if $(filter release,$(PROFILE)),--release) -p pmq-ffi \
+	    --features pmq_core/fault-injection --target-dir $(C_FAULT_TARGET)
+
+$(BUILD)/c_tests/faults/%: c_tests/faults/%.c $(C_TEST_HELPERS) include/pmq.h c-fault-lib | $(BUILD)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_STRICT) $(C_TEST_CFLAGS) -Iinclude -Ic_tests $< -o $@ $(C_FAULT_LIB_A) $(STATIC_LIBS) $(C_TEST_LIBS)
+
+test-c-faults: $(C_FAULT_TESTS)
+	@PMQ_TEST_BIN_DIR=$(abspath $(BUILD)) sh c_tests/run.sh $(C_FAULT_TESTS)
+
+test: test-c-faults
+
 # Runs every C test program twice (static, shared) and the C++ header test.
 test-c: c-tests examples
 	@PMQ_TEST_BIN_DIR=$(abspath $(BUILD)) sh c_tests/run.sh $(C_TEST_STATIC) $(C_TEST_SHARED) $(BUILD)/c_tests/cxx_header

@@ -71,9 +71,9 @@ pub use backend::kernel::limits::{
 pub use error::{status, Error, ErrorKind, Result, StatusInfo, STATUSES, STATUS_PANIC};
 pub use name::{random_name, validate_name, validate_name_bytes};
 pub use queue::{
-    message_queues_supported, unlink, unlink_from, Attributes, BackendKind, DescribeStyle,
-    InMessage, OpenOptions, OutMessage, Queue, QueueStats, Timeout, DEFAULT_MODE, O_CREAT, O_CREX,
-    O_EXCL, O_NONBLOCK,
+    message_queues_supported, unlink, unlink_from, Attributes, BackendKind, DeadReceipt,
+    DescribeStyle, InMessage, OpenOptions, OutMessage, Queue, QueueStats, Receipt, Timeout,
+    DEFAULT_MODE, O_CREAT, O_CREX, O_EXCL, O_NONBLOCK,
 };
 
 /// Live callback registrations and per-handle notification states in this

@@ -419,7 +419,9 @@ impl OpenOptions {
 /// The last message a shared-memory handle took (written before the take
 /// commits), left in its opener record: a handle that claims the record
 /// after its previous holder died reads it ([`Queue::inherited_receipt`]),
-/// so a message a killed receiver took is named, not silently gone.
+/// and any handle reads those of every dead receiver
+/// ([`Queue::dead_receipts`]), so a message a killed receiver took is
+/// named, not silently gone.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Receipt {
     /// The queue's sequence number of the message (from 1).
@@ -430,6 +432,35 @@ pub struct Receipt {
     pub priority: u32,
     /// Its first bytes (zero-padded).
     pub head: [u8; 16],
+}
+
+/// A receipt a receiver that died left in a shared-memory queue
+/// ([`Queue::dead_receipts`]): what it names, who left it, and whether its
+/// take committed.
+///
+/// A receiver writes its receipt *before* its take commits, so a receiver
+/// killed between the two leaves a receipt naming a message that is still
+/// in the queue (and will be delivered to the next receiver as usual).
+/// `taken` and `queued` tell the cases apart:
+///
+/// - `taken`: the take committed; the message left the queue with the dead
+///   receiver, which may not have acted on it. This is the case to recover.
+/// - `queued` (never with `taken`): the take did not commit and the message
+///   is still in the queue: nothing to recover, a receiver will get it.
+/// - neither: the take did not commit, and another receiver has taken the
+///   message since: nothing to recover.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DeadReceipt {
+    /// The message it names (for a batch receive, the last of the batch:
+    /// the ones before it in the same call were taken too).
+    pub receipt: Receipt,
+    /// The process id of the receiver that died.
+    pub pid: u32,
+    /// The dead receiver's take committed: the message is no longer in the
+    /// queue because that receiver took it.
+    pub taken: bool,
+    /// The message is still in the queue now (the take did not commit).
+    pub queued: bool,
 }
 
 /// One message for [`Queue::send_batch`].
@@ -584,6 +615,11 @@ const NO_DESCRIPTOR: Error = Error::fixed(
     ErrorKind::NotSupported,
     "this queue's backend has no descriptor to poll; wait with a timeout instead",
 );
+const NO_RECEIPTS: Error = Error::fixed(
+    ErrorKind::NotSupported,
+    "the kernel backend keeps no receipts (mq_receive leaves none); receipts of dead receivers \
+     exist only on the shared-memory backend (open the queue with backend shm)",
+);
 const NO_READ: Error = Error::fixed(
     ErrorKind::Permission,
     "this handle was opened without read access; open the queue with read = true to receive",
@@ -670,14 +706,46 @@ impl Queue {
     /// opener record left when it went away without closing (killed, or
     /// exited with the handle open): the last message that holder took,
     /// possibly just before it died. It stays in the record until this
-    /// handle's first receive or its close, so if this process is killed
-    /// before it acted on it, the next holder inherits it again (a receipt
-    /// may be reported more than once, never lost). None for the kernel
-    /// backend, a fresh record, or one whose holder closed cleanly.
+    /// handle's first receive replaces it, so if this process is killed
+    /// before it acted on it, or closes this handle without receiving, the
+    /// next holder inherits it again (a receipt may be reported more than
+    /// once, never lost). None for the kernel backend, a fresh record, or
+    /// one whose holder received and closed cleanly. To read every dead
+    /// receiver's receipt, not only this record's, see
+    /// [`Queue::dead_receipts`].
     pub fn inherited_receipt(&self) -> Option<Receipt> {
         match &self.backend {
             Backend::Shm(q) => q.inherited_receipt(),
             _ => None,
+        }
+    }
+
+    /// For a shared-memory queue: every receipt a receiver that died left,
+    /// whichever handle it was (not only the one this handle inherited),
+    /// in opener-record order. A receiver counts as dead once its process
+    /// is gone (more exactly: once no process holds its handle, so a fork
+    /// child that inherited the handle keeps it alive). A receipt is
+    /// reported from the moment its receiver died until a handle that
+    /// reuses the dead handle's record receives (its own receipt replaces
+    /// it); a holder that closes cleanly or is killed before that passes
+    /// it on. A live receiver's clean close clears its own receipt.
+    ///
+    /// Reading is read-only: every caller sees the same receipts, and the
+    /// same receipt can be reported by several calls. `receipt.seq` names
+    /// a message once in the queue's life: use it to act on each once.
+    ///
+    /// The receipt is written before the take commits: see
+    /// [`DeadReceipt`] for `taken` and `queued`, which tell whether the
+    /// dead receiver really took the message.
+    ///
+    /// Errors: [`ErrorKind::NotSupported`] for the kernel backend (which
+    /// keeps no receipts), [`ErrorKind::Closed`] after close,
+    /// [`ErrorKind::Corrupted`] if the queue's file is damaged.
+    pub fn dead_receipts(&self) -> Result<Vec<DeadReceipt>> {
+        let _in = self.enter()?;
+        match &self.backend {
+            Backend::Shm(q) => q.dead_receipts(),
+            _ => Err(NO_RECEIPTS),
         }
     }
 

@@ -419,6 +419,13 @@ fn child_entry() {
             let _ = q.receive_vec(Timeout::Forever);
             std::process::exit(3);
         }
+        "receive-and-die" => {
+            // Takes one message and dies without closing the handle.
+            q.receive_vec(Timeout::TryOnce).unwrap();
+            // SAFETY: raising a signal has no memory-safety preconditions.
+            unsafe { libc::raise(libc::SIGKILL) };
+            std::process::exit(3);
+        }
         "wait-send" => {
             let _ = q.send(b"w", 0, Timeout::Forever);
             std::process::exit(3);
@@ -752,4 +759,50 @@ fn signal_storm_during_waits() {
         }
         q.check_invariants().unwrap();
     }
+}
+
+/// A receiver killed after it took a message leaves a receipt every handle
+/// can read: the message, its pid, taken. The kernel backend keeps none and
+/// says so.
+#[test]
+fn dead_receipts_after_a_killed_receiver_and_not_on_the_kernel_backend() {
+    let (q, _g) = small("receipts", 4, 32);
+    q.send(b"first", 3, Timeout::TryOnce).unwrap();
+    q.send(b"second", 2, Timeout::TryOnce).unwrap();
+    assert_eq!(q.dead_receipts().unwrap(), vec![]);
+    let mut child = spawn_child("receive-and-die", q.name());
+    let pid = child.id();
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(child.wait().unwrap().signal(), Some(libc::SIGKILL));
+    let got = q.dead_receipts().unwrap();
+    assert_eq!(got.len(), 1, "{got:?}");
+    let d = got[0];
+    assert_eq!(
+        (
+            d.pid,
+            d.taken,
+            d.queued,
+            d.receipt.seq,
+            d.receipt.len,
+            d.receipt.priority
+        ),
+        (pid, true, false, 1, 5, 3)
+    );
+    assert_eq!(&d.receipt.head[..6], b"first\0");
+    assert_eq!(q.receive_vec(Timeout::TryOnce).unwrap().0, b"second");
+
+    let name = format!("/pmq-shm-t-kreceipts-{}", std::process::id());
+    let k = OpenOptions::new()
+        .exclusive(true)
+        .max_messages(1)
+        .max_message_size(8)
+        .open(Some(&name));
+    let _ = pmq::unlink_from(BackendKind::Kernel, &name);
+    let e = k.unwrap().dead_receipts().unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NotSupported);
+    assert!(
+        e.detail().contains("shared-memory backend"),
+        "{}",
+        e.detail()
+    );
 }

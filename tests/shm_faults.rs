@@ -358,8 +358,12 @@ fn a_batch_killed_midway_keeps_exactly_what_was_committed() {
     eprintln!("shm fault injection: {tried} kill points inside a batch, each killed once");
 }
 
+/// A dead receiver's receipt passes from heir to heir until one receives:
+/// through an heir killed before it acted, and through an heir that closed
+/// cleanly without receiving (a handle that only read receipts must not
+/// erase them). A handle's own receipt is cleared by its clean close.
 #[test]
-fn a_receipt_outlives_an_heir_killed_before_it_acted_and_a_clean_close_clears_it() {
+fn a_receipt_outlives_heirs_until_one_receives_and_a_clean_close_clears_only_its_own() {
     let (q, n) = prefilled("receipt");
     let _guard = Unlink(vec![n.clone()]);
     // A receiver dies right after it took "b" (priority 5): its record
@@ -373,17 +377,26 @@ fn a_receipt_outlives_an_heir_killed_before_it_acted_and_a_clean_close_clears_it
         .inherited_receipt()
         .expect("the receipt of the killed receiver is gone");
     assert_eq!((r.len, r.priority, &r.head[..2]), (1, 5, &b"b\0"[..]));
-    // A clean close means every message taken was handed over: no receipt.
+    // The heir closes cleanly without receiving: the receipt stays.
     drop(heir);
     let next = open(&n);
     assert_eq!(
         next.inherited_receipt(),
-        None,
-        "a clean close left a receipt"
+        Some(r),
+        "a clean close erased a dead receiver's receipt it only carried"
     );
-    // A receive replaces an inherited receipt with the handle's own.
+    // A receive replaces it with the handle's own, which a clean close
+    // clears: every message this handle took was handed over.
+    assert_eq!(next.receive_vec(Timeout::TryOnce).unwrap().0, b"a");
     drop(next);
-    check(&q, "receipt", &[(b"a", 1), (b"c", 1)], 3, 1);
+    let last = open(&n);
+    assert_eq!(
+        last.inherited_receipt(),
+        None,
+        "a clean close left the handle's own receipt"
+    );
+    drop(last);
+    check(&q, "receipt", &[(b"c", 1)], 3, 2);
 }
 
 /// Processes killed while they wait for the queue's lock (another process
@@ -463,4 +476,92 @@ fn waiters_killed_in_the_lock_wait_lose_no_wakeup() {
         rounds * 3
     );
     assert!(in_lock_wait > 0, "no waiter was seen waiting for the lock");
+}
+
+/// `dead_receipts` reports the receipt of every receiver that died, from
+/// any handle: one carried on by a live handle that reused the dead one's
+/// record (and has not received yet), one in a record nobody reused; not
+/// the receipts of live handles. A receipt is written before the take
+/// commits: killed after the commit, the message is `taken`; killed between
+/// the two, it is `queued`, and once another receiver has taken it since,
+/// neither (the repair marked it untaken).
+#[test]
+fn dead_receipts_name_every_dead_receiver_and_whether_its_take_committed() {
+    let n = name("dead");
+    let _guard = Unlink(vec![n.clone()]);
+    let q = OpenOptions::new()
+        .backend(SHM)
+        .exclusive(true)
+        .max_messages(8)
+        .max_message_size(64)
+        .open(Some(&n))
+        .unwrap();
+    // Seqs 1..=4.
+    for (m, p) in [
+        (&b"b-five"[..], 5),
+        (b"a-one", 1),
+        (b"c-one", 1),
+        (b"d-zero", 0),
+    ] {
+        q.send(m, p, Timeout::TryOnce).unwrap();
+    }
+    assert_eq!(q.dead_receipts().unwrap(), vec![], "a fresh queue");
+    // A live receiver's own receipt is not a dead one's.
+    let live = open(&n);
+    assert_eq!(live.receive_vec(Timeout::TryOnce).unwrap().0, b"b-five");
+    assert_eq!(q.dead_receipts().unwrap(), vec![]);
+    // Killed after its take of "a-one" committed.
+    let taker = kill_at("receive.committed", "receive", &n);
+    // A handle that reads the receipts and closes (claiming the dead
+    // record on the way) erases nothing.
+    let peek = open(&n);
+    assert_eq!(peek.dead_receipts().unwrap().len(), 1);
+    drop(peek);
+    // A live handle reuses its record (and inherits the receipt) but does
+    // not receive: the receipt is still reported, with the dead pid.
+    let heir = open(&n);
+    assert_eq!(heir.inherited_receipt().unwrap().seq, 2);
+    // Killed between writing its receipt for "c-one" and the commit.
+    let untaker = kill_at("receive.pending", "receive", &n);
+    let receipt = |seq: u64, len: u32, priority: u32, text: &[u8]| {
+        let mut head = [0u8; 16];
+        head[..text.len()].copy_from_slice(text);
+        pmq::Receipt {
+            seq,
+            len,
+            priority,
+            head,
+        }
+    };
+    let a = pmq::DeadReceipt {
+        receipt: receipt(2, 5, 1, b"a-one"),
+        pid: taker,
+        taken: true,
+        queued: false,
+    };
+    let mut c = pmq::DeadReceipt {
+        receipt: receipt(3, 5, 1, b"c-one"),
+        pid: untaker,
+        taken: false,
+        queued: true,
+    };
+    // Every handle sees the same, and reading changes nothing.
+    for h in [&q, &live, &heir, &q] {
+        assert_eq!(h.dead_receipts().unwrap(), vec![a, c]);
+    }
+    q.check_invariants().unwrap();
+    // The untaken message is still delivered; its receipt then says so.
+    assert_eq!(q.receive_vec(Timeout::TryOnce).unwrap().0, b"c-one");
+    c.queued = false;
+    assert_eq!(q.dead_receipts().unwrap(), vec![a, c]);
+    // The heir's first receive replaces the receipt it carried.
+    assert_eq!(heir.receive_vec(Timeout::TryOnce).unwrap().0, b"d-zero");
+    assert_eq!(live.dead_receipts().unwrap(), vec![c]);
+    drop(live);
+    q.close().unwrap();
+    assert_eq!(
+        q.dead_receipts().unwrap_err().kind(),
+        ErrorKind::Closed,
+        "after close"
+    );
 }

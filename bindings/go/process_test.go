@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -90,6 +91,19 @@ func runHelper(mode string) int {
 				return 0
 			}
 		}
+	case "receive-and-die":
+		// Takes one message from shm queue A and is SIGKILLed before it
+		// closes its handle (it leaves a receipt).
+		q, err := Open(a, WithBackend(BackendShm))
+		if err != nil {
+			return fail(err)
+		}
+		buf := make([]byte, q.MaxMessageSize())
+		if _, _, err := q.ReceiveTimeout(buf, 0); err != nil {
+			return fail(err)
+		}
+		_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+		return fail(errors.New("still alive after SIGKILL"))
 	}
 	return fail(errors.New("unknown helper mode"))
 }

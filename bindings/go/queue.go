@@ -317,6 +317,79 @@ func (q *Queue) Fd() (int, error) {
 	return int(fd), nil
 }
 
+// Receipt is a receipt a receiver that died left in a shared-memory queue
+// (see DeadReceipts): the message it names, who left it, and whether its
+// take committed. A receiver writes its receipt before its take commits, so:
+//   - Taken: the take committed; the message left the queue with the dead
+//     receiver, which may not have acted on it (the case to recover);
+//   - Queued: the take did not commit and the message is still in the
+//     queue (a receiver will get it; nothing to recover);
+//   - neither: the take did not commit and another receiver has taken the
+//     message since (nothing to recover).
+type Receipt struct {
+	Seq      uint64 // the queue's sequence number of the message: unique in the queue's life
+	Len      int    // its length in bytes
+	Priority uint   // its priority
+	Pid      int    // the process id of the receiver that died
+	Taken    bool   // the dead receiver's take committed
+	Queued   bool   // the message is still in the queue
+	Head     []byte // its first bytes (up to 16; fewer if it is shorter)
+}
+
+// DeadReceipts returns every receipt a receiver that died left in this
+// shared-memory queue, whichever handle it used (not only one this handle
+// inherited), so a message a killed receiver took is named, never silently
+// gone. A receiver counts as dead once no process holds its handle (killed,
+// or exited without Close). Reading changes nothing: every caller sees the
+// same receipts until a new handle reuses the dead one's record and
+// receives; act on each once by its Seq. For a batch receive the receipt
+// names the last message of the batch. See Receipt for Taken and Queued.
+//
+// On the kernel backend (which keeps no receipts) the error matches
+// ErrNotSupported; after Close, ErrClosed.
+func (q *Queue) DeadReceipts() ([]Receipt, error) {
+	raw := make([]C.pmq_receipt, 4)
+	for {
+		if !q.enter() {
+			return nil, q.closedError("dead receipts")
+		}
+		var e C.gopmq_err
+		var count C.size_t
+		st := C.gopmq_dead_receipts(q.h, &raw[0], C.size_t(len(raw)), &count, &e)
+		q.leave()
+		if st == C.PMQ_STATUS_BUFFER_TOO_SMALL {
+			C.free(unsafe.Pointer(e.detail))
+			raw = make([]C.pmq_receipt, int(count)+4) // more may die meanwhile
+			continue
+		}
+		if st != 0 {
+			return nil, newError("dead receipts", q.name, st, &e)
+		}
+		out := make([]Receipt, int(count))
+		for i := range out {
+			r := &raw[i]
+			n := int(r.len)
+			if n > len(r.head) {
+				n = len(r.head)
+			}
+			head := make([]byte, n)
+			for j := range head {
+				head[j] = byte(r.head[j])
+			}
+			out[i] = Receipt{
+				Seq:      uint64(r.seq),
+				Len:      int(r.len),
+				Priority: uint(r.priority),
+				Pid:      int(r.pid),
+				Taken:    bool(r.taken),
+				Queued:   bool(r.queued),
+				Head:     head,
+			}
+		}
+		return out, nil
+	}
+}
+
 // String is the reference's str(): the name and the message count.
 func (q *Queue) String() string { return q.describe(C.PMQ_DESCRIBE_SHORT) }
 

@@ -139,6 +139,10 @@ int gopmq_attributes(const pmq_queue *q, pmq_attributes *out, gopmq_err *e) {
 
 int gopmq_fileno(const pmq_queue *q, int *out, gopmq_err *e) { return capture(pmq_queue_fileno(q, out), e); }
 
+int gopmq_dead_receipts(const pmq_queue *q, pmq_receipt *out, size_t cap, size_t *count, gopmq_err *e) {
+    return capture(pmq_queue_dead_receipts(q, out, cap, count), e);
+}
+
 int gopmq_mode(const pmq_queue *q, uint32_t *out, gopmq_err *e) { return capture(pmq_queue_mode(q, out), e); }
 
 int gopmq_describe(const pmq_queue *q, int style, char *buf, size_t len, size_t *needed, gopmq_err *e) {

@@ -65,6 +65,7 @@ gopmq_io gopmq_receive_batch(const pmq_queue *q, uint8_t *buf, size_t len, gopmq
                              size_t max);
 int gopmq_attributes(const pmq_queue *q, pmq_attributes *out, gopmq_err *e);
 int gopmq_fileno(const pmq_queue *q, int *out, gopmq_err *e);
+int gopmq_dead_receipts(const pmq_queue *q, pmq_receipt *out, size_t cap, size_t *count, gopmq_err *e);
 int gopmq_mode(const pmq_queue *q, uint32_t *out, gopmq_err *e);
 int gopmq_describe(const pmq_queue *q, int style, char *buf, size_t len, size_t *needed, gopmq_err *e);
 int gopmq_unlink(const pmq_queue *q, gopmq_err *e);

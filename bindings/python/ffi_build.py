@@ -97,6 +97,16 @@ int64_t pmq_py_unlink(const pmq_queue *q);
 int64_t pmq_py_unlink_name(const char *name);
 int64_t pmq_py_unlink_backend(const char *name, uint32_t backend);
 int64_t pmq_py_fileno(const pmq_queue *q, int *out);
+typedef struct pmq_receipt {
+    uint64_t seq;
+    uint32_t len;
+    uint32_t priority;
+    uint32_t pid;
+    bool taken;
+    bool queued;
+    uint8_t head[16];
+} pmq_receipt;
+int64_t pmq_py_dead_receipts(const pmq_queue *q, pmq_receipt *out, size_t cap, size_t *count);
 int64_t pmq_py_get_block(const pmq_queue *q, bool *out);
 int64_t pmq_py_set_block(const pmq_queue *q, bool block);
 int64_t pmq_py_current_messages(const pmq_queue *q, int64_t *out);
@@ -205,6 +215,11 @@ static int64_t pmq_py_unlink_backend(const char *name, uint32_t backend)
     PMQ_PY_CALL(pmq_unlink_backend(name, backend));
 }
 static int64_t pmq_py_fileno(const pmq_queue *q, int *out) { PMQ_PY_CALL(pmq_queue_fileno(q, out)); }
+static int64_t pmq_py_dead_receipts(const pmq_queue *q, pmq_receipt *out, size_t cap,
+                                    size_t *count)
+{
+    PMQ_PY_CALL(pmq_queue_dead_receipts(q, out, cap, count));
+}
 static int64_t pmq_py_get_block(const pmq_queue *q, bool *out) { PMQ_PY_CALL(pmq_queue_get_block(q, out)); }
 static int64_t pmq_py_set_block(const pmq_queue *q, bool block) { PMQ_PY_CALL(pmq_queue_set_block(q, block)); }
 static int64_t pmq_py_current_messages(const pmq_queue *q, int64_t *out)

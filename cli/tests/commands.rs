@@ -727,3 +727,128 @@ fn shared_memory_queues_through_every_command() {
     sh(&["rm", &name]).assert().success();
     sh(&["rm", &name]).assert().code(4);
 }
+
+/// `pmq receipts` names what a killed receiver took: a `recv --follow`
+/// killed after it printed a message (its handle still open) leaves a
+/// receipt with its pid, "taken"; the table and --json agree; a fresh
+/// queue has none; the kernel backend keeps none (exit 1, says so).
+#[test]
+fn receipts_name_what_a_killed_receiver_took() {
+    use std::io::BufRead;
+    let name = common::unique("receipts");
+    struct ShmGuard(String);
+    impl Drop for ShmGuard {
+        fn drop(&mut self) {
+            let _ = pmq::unlink_from(pmq::BackendKind::Shm, &self.0);
+        }
+    }
+    let _g = ShmGuard(name.clone());
+    pmq()
+        .args([
+            "--backend",
+            "shm",
+            "create",
+            &name,
+            "--max-messages",
+            "4",
+            "--max-size",
+            "32",
+        ])
+        .assert()
+        .success();
+    let none = text(
+        &pmq()
+            .args(["receipts", &name])
+            .assert()
+            .success()
+            .get_output()
+            .stdout,
+    );
+    assert_eq!(none, format!("no receipts of dead receivers in {name}\n"));
+    pmq()
+        .args(["--backend", "shm", "send", &name, "tab\there", "-p", "7"])
+        .assert()
+        .success();
+    let mut rx = common::pmq_std()
+        .args(["--backend", "shm", "recv", &name, "--follow"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = rx.id();
+    let mut line = String::new();
+    std::io::BufReader::new(rx.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line, "7 tab\\there\n");
+    // Took it and printed it: killed now, waiting for the next one.
+    rx.kill().unwrap();
+    rx.wait().unwrap();
+    let table = text(
+        &pmq()
+            .args(["receipts", &name])
+            .assert()
+            .success()
+            .get_output()
+            .stdout,
+    );
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines.len(), 2, "{table}");
+    assert_eq!(
+        lines[0].split_whitespace().collect::<Vec<_>>(),
+        ["PID", "SEQ", "PRIORITY", "LEN", "STATE", "HEAD"]
+    );
+    assert_eq!(
+        lines[1].split_whitespace().collect::<Vec<_>>(),
+        [
+            pid.to_string().as_str(),
+            "1",
+            "7",
+            "8",
+            "taken",
+            "tab\\there"
+        ],
+        "{table}"
+    );
+    let js = json(
+        &pmq()
+            .args(["receipts", &name, "--json"])
+            .assert()
+            .success()
+            .get_output()
+            .stdout,
+    );
+    assert_eq!(js.as_array().unwrap().len(), 1, "{js}");
+    assert_eq!(js[0]["pid"], pid);
+    assert_eq!(js[0]["seq"], 1);
+    assert_eq!(js[0]["state"], "taken");
+    assert_eq!(js[0]["taken"], true);
+    assert_eq!(js[0]["queued"], false);
+    assert_eq!(js[0]["head_hex"], "7461620968657265");
+    // Reading twice changes nothing.
+    let again = text(
+        &pmq()
+            .args(["receipts", &name])
+            .assert()
+            .success()
+            .get_output()
+            .stdout,
+    );
+    assert_eq!(again, table);
+
+    let k = common::Guard::created("receipts-k", 1, 8);
+    let out = pmq()
+        .args(["--backend", "kernel", "receipts", k.name()])
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    assert!(
+        common::one_line_error(&out.stderr).contains("shared-memory backend"),
+        "{}",
+        text(&out.stderr)
+    );
+    pmq()
+        .args(["receipts", "/pmq-cli-no-such-queue-receipts"])
+        .assert()
+        .code(4);
+}

@@ -202,6 +202,13 @@ pub(crate) fn invalid(detail: impl Into<Cow<'static, str>>) -> pmq_status {
     pmq_status::InvalidArgument
 }
 
+/// Records a too-small caller array detected at the boundary: `needed`
+/// elements were needed (pmq_last_error_needed()).
+pub(crate) fn too_small(needed: usize, detail: impl Into<Cow<'static, str>>) -> pmq_status {
+    store_last_error(pmq_status::BufferTooSmall, 0, needed, detail.into());
+    pmq_status::BufferTooSmall
+}
+
 /// Maps a core result to a status, recording the detail on failure.
 #[inline]
 pub(crate) fn status_of(r: pmq_core::Result<()>) -> pmq_status {

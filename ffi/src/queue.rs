@@ -726,6 +726,116 @@ pub unsafe extern "C" fn pmq_queue_receive_batch_timeout(
     })
 }
 
+/// A receipt a receiver that died left in a shared-memory queue, from
+/// pmq_queue_dead_receipts(): the message it names, the dead receiver's
+/// pid, and whether its take committed (`taken`, `queued`: see there).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct pmq_receipt {
+    /// The queue's sequence number of the message (from 1): it names one
+    /// message once in the queue's life, so act on each receipt once by it.
+    pub seq: u64,
+    /// The message's length in bytes.
+    pub len: u32,
+    /// Its priority.
+    pub priority: u32,
+    /// The process id of the receiver that died.
+    pub pid: u32,
+    /// The dead receiver's take committed: the message left the queue with
+    /// that receiver, which may not have acted on it (the case to recover).
+    pub taken: bool,
+    /// The message is still in the queue (the take did not commit): a
+    /// receiver will get it as usual. Never true together with `taken`.
+    pub queued: bool,
+    /// The message's first bytes (zero-padded when it is shorter).
+    pub head: [u8; 16],
+}
+
+/// Reads every receipt a receiver that died left in a shared-memory queue
+/// (whichever handle it used, not only the one this handle inherited), so a
+/// message a killed receiver took is named, never silently gone. Writes up
+/// to `cap` of them to `out` (NULL is fine when `cap` is 0) and sets
+/// `*out_count` to how many there are.
+///
+/// Every shared-memory receive writes a receipt (the queue's seq, length,
+/// priority and first 16 bytes of the message it takes) into its handle's
+/// record in the queue file *before* the take commits. A receiver counts as
+/// dead once no process holds its handle any more (killed, or exited
+/// without closing; a fork child that inherited the handle keeps it alive).
+/// A receiver's clean close clears its own receipt. A handle that later
+/// reuses a dead handle's record carries the dead receipt (through its own
+/// clean close or death too) until its own first receive replaces it.
+///
+/// Because the receipt comes first, a receiver killed between the two
+/// leaves a receipt naming a message that is still in the queue. Tell the
+/// cases apart by the flags:
+/// - `taken`: the take committed: the message is gone from the queue with
+///   the dead receiver (recover it from `head`/`seq`, or from your own log).
+/// - `queued`: the take did not commit and the message is still in the
+///   queue: a receiver will get it, do not recover it.
+/// - neither: the take did not commit and another receiver has taken the
+///   message since: do not recover it.
+///
+/// For a batch receive the receipt names the last message of the batch (the
+/// ones before it in the same call were taken too).
+///
+/// Reading changes nothing: every caller sees the same receipts, and a
+/// receipt is reported again by later calls until its record is reused.
+///
+/// Returns PMQ_STATUS_OK, or PMQ_STATUS_BUFFER_TOO_SMALL when there are more
+/// than `cap` (the first `cap` are written; `*out_count` and
+/// pmq_last_error_needed() give how many there are). PMQ_STATUS_NOT_SUPPORTED
+/// for the kernel backend (it keeps no receipts), PMQ_STATUS_CLOSED after
+/// pmq_queue_close(), PMQ_STATUS_INVALID_ARGUMENT for a NULL `q` or
+/// `out_count`, or a NULL `out` with a non-zero `cap`, PMQ_STATUS_CORRUPTED
+/// if the queue's file is damaged.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pmq_queue_dead_receipts(
+    q: *const pmq_queue,
+    out: *mut pmq_receipt,
+    cap: usize,
+    out_count: *mut usize,
+) -> pmq_status {
+    ffi_boundary!({
+        out_ptr!(out_count);
+        try_ffi!(array_ok(out.cast_const(), cap, "out"));
+        // SAFETY: forwarded caller guarantee on `q`.
+        let h = try_ffi!(unsafe { queue_ref(q) });
+        let all = match h.queue.dead_receipts() {
+            Ok(v) => v,
+            Err(e) => return super::fail(e),
+        };
+        for (i, d) in all.iter().take(cap).enumerate() {
+            let r = pmq_receipt {
+                seq: d.receipt.seq,
+                len: d.receipt.len,
+                priority: d.receipt.priority,
+                pid: d.pid,
+                taken: d.taken,
+                queued: d.queued,
+                head: d.receipt.head,
+            };
+            // SAFETY: `out` holds `cap` writable elements per the caller
+            // (checked non-NULL when `cap` is not 0), and `i < cap`.
+            unsafe { out.add(i).write(r) };
+        }
+        // SAFETY: `out_count` is non-NULL and writable per the caller.
+        unsafe { out_count.write(all.len()) };
+        if all.len() > cap {
+            return super::too_small(
+                all.len(),
+                format!(
+                    "the queue holds {} receipts of dead receivers but `out` has room for {cap}; \
+                     pass an array of at least {} (`*out_count`)",
+                    all.len(),
+                    all.len()
+                ),
+            );
+        }
+        pmq_status::Ok
+    })
+}
+
 /// Reads the `block` switch: whether sends and receives on this handle wait.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pmq_queue_get_block(q: *const pmq_queue, out: *mut bool) -> pmq_status {

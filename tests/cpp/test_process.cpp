@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 #include <sys/wait.h>
+#include <csignal>
 #include <unistd.h>
 
 #include <functional>
@@ -221,4 +222,69 @@ TEST(Leaks, NoDescriptorLeftBehind) {
     }
     EXPECT_EQ(count_fds(), before) << "before:\n" << before_list << "now:\n"
                                    << pmq_test::fd_listing();
+}
+
+// Receivers SIGKILLed after a receive leave receipts any handle reads, five
+// of them (more than dead_receipts() first asks room for): each names the
+// message, the dead pid, and says the take committed. The kernel backend
+// keeps none and says so.
+TEST(TwoProcesses, ReceiptsOfKilledReceivers) {
+    const auto name = unique_name("receipts");
+    struct ShmGuard {
+        std::string n;
+        ~ShmGuard() {
+            try {
+                pmq::unlink(n, pmq::Backend::Shm);
+            } catch (const pmq::Error &) {
+            }
+        }
+    } g{name};
+    const auto shm = pmq::Options().backend(pmq::Backend::Shm);
+    auto q = pmq::MessageQueue::create_exclusive(name, pmq::Options(shm).max_messages(8).max_message_size(32));
+    EXPECT_TRUE(q.dead_receipts().empty());
+    const std::vector<std::string> texts = {"m0", "m1 is a long message", "m2", "m3", "m4"};
+    for (const auto &t : texts) q.send(t, pmq::forever, 4);
+    std::vector<pid_t> pids;
+    std::vector<pmq::MessageQueue> heirs;  // keep each dead record in use: no child reuses it
+    for (std::size_t i = 0; i < texts.size(); i++) {
+        const pid_t pid = ::fork();
+        ASSERT_GE(pid, 0);
+        if (pid == 0) {
+            try {
+                auto child = pmq::MessageQueue::open(name, shm);
+                (void)child.receive(pmq::try_once);
+                ::raise(SIGKILL);
+            } catch (...) {
+            }
+            ::_exit(3);
+        }
+        int status = 0;
+        ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+        ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+        pids.push_back(pid);
+        heirs.push_back(pmq::MessageQueue::open(name, shm));
+    }
+    const std::vector<pmq::Receipt> got = heirs.back().dead_receipts();
+    ASSERT_EQ(got.size(), texts.size());
+    for (std::size_t i = 0; i < got.size(); i++) {
+        EXPECT_EQ(got[i].pid, static_cast<std::uint32_t>(pids[i]));
+        EXPECT_EQ(got[i].seq, i + 1);
+        EXPECT_EQ(got[i].len, texts[i].size());
+        EXPECT_EQ(got[i].priority, 4u);
+        EXPECT_TRUE(got[i].taken);
+        EXPECT_FALSE(got[i].queued);
+        EXPECT_EQ(got[i].head, texts[i].substr(0, 16));
+    }
+    q.close();
+    EXPECT_THROW(q.dead_receipts(), pmq::ClosedError);
+
+    const auto kname = unique_name("receipts-kernel");
+    UnlinkGuard kg(kname);
+    auto k = pmq::MessageQueue::create_exclusive(kname, small(1, 8));
+    try {
+        (void)k.dead_receipts();
+        ADD_FAILURE() << "the kernel backend returned receipts";
+    } catch (const pmq::NotSupportedError &e) {
+        EXPECT_NE(std::string(e.what()).find("shared-memory backend"), std::string::npos) << e.what();
+    }
 }

@@ -3,7 +3,9 @@ takes the same arguments and behaves like a kernel queue (priorities, FIFO
 within one, timeouts, the block switch, fileno for select), without the
 kernel's size limits; unlink_message_queue(name, backend="shm") removes it."""
 
+import os
 import select
+import signal
 
 import pytest
 
@@ -73,3 +75,57 @@ def test_bad_backend_is_a_value_error(shm_name):
 def test_every_status_has_a_class():
     assert pmq._make_error(pmq._lib.PMQ_STATUS_CORRUPTED, 0, b"x").__class__ is pmq.CorruptedError
     assert issubclass(pmq.CorruptedError, pmq.Error)
+
+
+def _receive_and_die(name):
+    """Forks a receiver that takes one message and is SIGKILLed before it
+    closes its handle; returns its pid."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            q = pmq.MessageQueue(name, backend="shm")  # kept: no close before the kill
+            q.receive(timeout=0)
+            os.kill(os.getpid(), signal.SIGKILL)
+        finally:
+            os._exit(3)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL, status
+    return pid
+
+
+def test_dead_receipts_of_killed_receivers(shm_name):
+    """Receivers SIGKILLed after a receive leave receipts any handle reads
+    (five: more than the first call has room for), each naming the message
+    and the dead pid, taken. A live handle keeps each dead record in use so
+    the next receiver does not reuse it. The kernel backend keeps none."""
+    q = pmq.MessageQueue(shm_name, pmq.O_CREX, max_messages=8, max_message_size=32,
+                         backend="shm")
+    heirs = []
+    try:
+        assert q.dead_receipts() == []
+        texts = [b"m0", b"m1 is a long message", b"m2", b"m3", b"m4"]
+        for t in texts:
+            q.send(t, priority=4)
+        pids = []
+        for _ in texts:
+            pids.append(_receive_and_die(shm_name))
+            heirs.append(pmq.MessageQueue(shm_name, backend="shm"))
+        got = heirs[-1].dead_receipts()
+        assert got == [pmq.Receipt(i + 1, len(t), 4, pids[i], True, False, t[:16])
+                       for i, t in enumerate(texts)]
+        assert got[1].head == b"m1 is a long mes" and got[1].length == 20
+    finally:
+        for h in heirs:
+            h.close()
+        q.close()
+    with pytest.raises(pmq.ExistentialError):
+        q.dead_receipts()
+    k = pmq.MessageQueue(unique_name("kr"), pmq.O_CREX, max_messages=1, max_message_size=8)
+    try:
+        with pytest.raises(pmq.Error) as e:
+            k.dead_receipts()
+        assert e.value.pmq_status_name == "PMQ_STATUS_NOT_SUPPORTED"
+        assert "shared-memory backend" in str(e.value)
+    finally:
+        k.unlink()
+        k.close()

@@ -110,6 +110,13 @@ pub(super) const READY: u32 = 0x5245_4459; // "REDY"
 // Opener record fields.
 pub(super) const OPENER_GEN: usize = 4;
 pub(super) const OPENER_PID: usize = 8;
+/// The pid of the dead receiver whose receipt this record carries on: set
+/// when a handle claims a record whose previous holder left a receipt (the
+/// holder's pid, or the pid this field already held if that holder had
+/// inherited the receipt and not replaced it); 0 once the record's current
+/// holder writes a receipt of its own. Zero in files of earlier builds,
+/// which never wrote it.
+pub(super) const OPENER_RECEIPT_PID: usize = 12;
 pub(super) const OPENER_RECEIPT_SEQ: usize = 16;
 pub(super) const OPENER_RECEIPT_LEN: usize = 24;
 pub(super) const OPENER_RECEIPT_PRIO: usize = 28;
@@ -118,6 +125,12 @@ pub(super) const RECEIPT_HEAD_LEN: usize = 16;
 /// The id of this opener's registration that fired last (written by the
 /// sender that fired it, read by the opener's watcher thread).
 pub(super) const OPENER_FIRED: usize = 48;
+/// The seq of this record's receipt when a repair found the message it
+/// names still committed in the queue: the receiver died between writing
+/// the receipt and committing the take (both happen under the lock, so a
+/// repair always runs before anyone else could take that message). A
+/// receipt whose seq differs was committed (seqs are never reused).
+pub(super) const OPENER_RECEIPT_UNTAKEN: usize = 56;
 
 /// Where an opener's liveness lock lives (an OFD lock on one byte, far
 /// past the end of any file: locks need no data there).
@@ -129,6 +142,9 @@ const _: () = {
     assert!(OFF_PENDING_SLOT + 4 <= OFF_COUNT + LINE);
     assert!(BITMAP_END <= HEADER_SIZE);
     assert!(OFF_OPENER_TABLE % LINE == 0);
+    assert!(OPENER_RECEIPT_PID + 4 <= OPENER_RECEIPT_SEQ);
+    assert!(OPENER_RECEIPT_HEAD + RECEIPT_HEAD_LEN <= OPENER_FIRED);
+    assert!(OPENER_RECEIPT_UNTAKEN + 8 <= OPENER_SIZE);
 };
 
 /// The offsets that depend on a queue's shape.

@@ -96,8 +96,9 @@ pub(crate) struct ShmQueue {
 /// Reads the receipt in opener record `i` (just claimed, so no one else
 /// writes it): the last message its previous holder took before it went
 /// away without closing. The receipt stays in the record until this
-/// handle's first receive replaces it or a clean close clears it, so a
-/// holder killed before it acted on an inherited receipt passes it on.
+/// handle's first receive replaces it (a clean close without a receive
+/// keeps it), so a holder killed before it acted on an inherited receipt,
+/// or one that only read it, passes it on.
 fn read_receipt(m: &Mapping, i: u32) -> Option<crate::queue::Receipt> {
     let rec = m.shape.opener(i);
     let seq = m.u64(rec + OPENER_RECEIPT_SEQ).load(Ordering::Relaxed);
@@ -307,6 +308,19 @@ impl Mapping {
         }
         kp!("repair.linked");
         ready.sort_unstable();
+        // A receipt naming a message still committed here was written by a
+        // receiver that died before its take committed (only the lock's
+        // dead owner can have been between the two): mark it untaken, so
+        // `dead_receipts` can tell it from one whose take committed even
+        // after another receiver has taken the message since.
+        for i in 0..OPENERS {
+            let rec = sh.opener(i);
+            let seq = m.u64(rec + OPENER_RECEIPT_SEQ).load(Ordering::Relaxed);
+            if seq != 0 && ready.binary_search_by_key(&seq, |r| r.0).is_ok() {
+                m.u64(rec + OPENER_RECEIPT_UNTAKEN)
+                    .store(seq, Ordering::Relaxed);
+            }
+        }
         let mut max_seq = 0;
         for &(seq, s, p) in &ready {
             self.slot(s).u32(SLOT_NEXT).store(0, Ordering::Relaxed);
@@ -433,6 +447,30 @@ impl Mapping {
         Ok(())
     }
 
+    /// Whether the message a receipt names is still in the queue (under
+    /// the lock). A take writes its receipt for the head of the highest
+    /// priority just before it commits, so an uncommitted take left that
+    /// message at the head of its priority's list (a repair relinks lists
+    /// in seq order, which keeps it first), and seqs are never reused.
+    fn still_queued(&self, r: &crate::queue::Receipt) -> Result<bool> {
+        if r.priority >= PRIORITIES {
+            return Err(describe::corrupt(&format!(
+                "a receipt names priority {}, above the highest, {}",
+                r.priority,
+                PRIORITIES - 1
+            )));
+        }
+        let head = self
+            .u32(OFF_HEADS + 4 * r.priority as usize)
+            .load(Ordering::Relaxed);
+        if head == 0 {
+            return Ok(false);
+        }
+        let slot = self.slot(self.index(head)?);
+        Ok(slot.u32(SLOT_STATE).load(Ordering::Relaxed) == READY
+            && slot.u64(SLOT_SEQ).load(Ordering::Relaxed) == r.seq)
+    }
+
     /// The queue went from empty to non-empty: the registration (if any)
     /// fires, one-shot; its owner's watcher delivers it.
     fn notify_fire(&self, wakes: &mut Wakes) {
@@ -466,6 +504,71 @@ impl ShmQueue {
     /// The receipt this handle's opener record held when it was claimed.
     pub(crate) fn inherited_receipt(&self) -> Option<crate::queue::Receipt> {
         self.inherited
+    }
+
+    /// Every receipt a receiver that died left (see
+    /// [`crate::Queue::dead_receipts`]), read under the queue's lock so no
+    /// take is half-written and a repair (if one was due) has run.
+    pub(crate) fn dead_receipts(&self) -> Result<Vec<crate::queue::DeadReceipt>> {
+        let m = &self.map;
+        let generation = |i: u32| {
+            m.u32(m.shape.opener(i) + OPENER_GEN)
+                .load(Ordering::Acquire)
+        };
+        // Liveness costs a system call per record: asked before the lock, so
+        // other processes' sends and receives do not wait for it. A record
+        // found dead here and claimed again before the lock (its generation
+        // moved) is asked again under the lock.
+        let mut dead_at: Vec<Option<u32>> = vec![None; OPENERS as usize];
+        for i in 0..OPENERS {
+            let rec = m.shape.opener(i);
+            if i == self.opener
+                || m.u64(rec + OPENER_RECEIPT_SEQ).load(Ordering::Relaxed) == 0
+                || m.u32(rec + OPENER_RECEIPT_PID).load(Ordering::Relaxed) != 0
+            {
+                continue;
+            }
+            let g = generation(i);
+            if !sync::opener_alive(m, i) {
+                dead_at[i as usize] = Some(g);
+            }
+        }
+        let _g = m.lock()?;
+        let mut out = Vec::new();
+        for i in 0..OPENERS {
+            let rec = m.shape.opener(i);
+            if m.u64(rec + OPENER_RECEIPT_SEQ).load(Ordering::Relaxed) == 0 {
+                continue;
+            }
+            // The holder's pid first: a claim stores the carried pid before
+            // it (see `sync::claim_opener`).
+            let holder = m.u32(rec + OPENER_PID).load(Ordering::Acquire);
+            let carried = m.u32(rec + OPENER_RECEIPT_PID).load(Ordering::Relaxed);
+            let pid = if carried != 0 {
+                // Inherited from a dead receiver and not replaced yet.
+                carried
+            } else if i == self.opener
+                || (dead_at[i as usize] != Some(generation(i)) && sync::opener_alive(m, i))
+            {
+                // A live handle's own receipt (its receiver is not dead).
+                continue;
+            } else {
+                holder
+            };
+            let Some(receipt) = read_receipt(m, i) else {
+                continue;
+            };
+            let queued = m.still_queued(&receipt)?;
+            let untaken =
+                m.u64(rec + OPENER_RECEIPT_UNTAKEN).load(Ordering::Relaxed) == receipt.seq;
+            out.push(crate::queue::DeadReceipt {
+                receipt,
+                pid,
+                taken: !queued && !untaken,
+                queued,
+            });
+        }
+        Ok(out)
     }
 
     /// See [`Mapping::check_invariants`].
@@ -665,6 +768,8 @@ impl ShmQueue {
             .store(len as u32, Ordering::Relaxed);
         m.u32(rec + OPENER_RECEIPT_PRIO).store(p, Ordering::Relaxed);
         m.write_bytes(rec + OPENER_RECEIPT_HEAD, &slot.head16(len));
+        // This holder's own receipt now (an inherited one is replaced).
+        m.u32(rec + OPENER_RECEIPT_PID).store(0, Ordering::Relaxed);
         kp!("receive.pending");
         let received = m.u64(OFF_RECEIVED).load(Ordering::Relaxed);
         m.pending(2, s, received + 1);
@@ -719,12 +824,23 @@ impl Drop for ShmQueue {
     fn drop(&mut self) {
         self.readiness.stop(&self.map);
         // A clean close: every message this handle took was handed to its
-        // caller, so the record keeps no receipt for the next holder. (A
-        // killed holder never gets here and leaves its receipt.)
+        // caller, so the record keeps no receipt of this handle's own. (A
+        // killed holder never gets here and leaves its receipt.) A receipt
+        // it only carries for a dead receiver (inherited, not replaced by a
+        // receive of its own) stays for the next holder and for
+        // `dead_receipts`: closing a handle that merely read receipts must
+        // not erase them for everyone else.
         let rec = self.map.shape.opener(self.opener);
-        self.map
-            .u64(rec + OPENER_RECEIPT_SEQ)
-            .store(0, Ordering::Relaxed);
+        if self
+            .map
+            .u32(rec + OPENER_RECEIPT_PID)
+            .load(Ordering::Relaxed)
+            == 0
+        {
+            self.map
+                .u64(rec + OPENER_RECEIPT_SEQ)
+                .store(0, Ordering::Relaxed);
+        }
     }
 }
 

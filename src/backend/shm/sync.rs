@@ -4,7 +4,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use super::describe;
-use super::layout::{LOCK_BASE, OFF_MUTEX, OPENERS, OPENER_GEN, OPENER_PID};
+use super::layout::{
+    LOCK_BASE, OFF_MUTEX, OPENERS, OPENER_GEN, OPENER_PID, OPENER_RECEIPT_PID, OPENER_RECEIPT_SEQ,
+};
 use super::map::Mapping;
 use crate::backend::Wake;
 use crate::error::Result;
@@ -217,9 +219,21 @@ pub(super) fn claim_opener(m: &Mapping) -> Result<u32> {
             super::kp!("open.claimed");
             let rec = m.shape.opener(i);
             m.u32(rec + OPENER_GEN).fetch_add(1, Ordering::Relaxed);
+            // A receipt the previous holder left names a dead receiver: keep
+            // its pid (before ours replaces it) for `dead_receipts`. Stored
+            // before the pid, which a reader loads first (Acquire).
+            let carried = m.u32(rec + OPENER_RECEIPT_PID);
+            if m.u64(rec + OPENER_RECEIPT_SEQ).load(Ordering::Relaxed) != 0
+                && carried.load(Ordering::Relaxed) == 0
+            {
+                carried.store(
+                    m.u32(rec + OPENER_PID).load(Ordering::Relaxed),
+                    Ordering::Relaxed,
+                );
+            }
             // SAFETY: getpid has no preconditions.
             m.u32(rec + OPENER_PID)
-                .store(unsafe { libc::getpid() } as u32, Ordering::Relaxed);
+                .store(unsafe { libc::getpid() } as u32, Ordering::Release);
             return Ok(i);
         }
     }

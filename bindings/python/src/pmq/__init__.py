@@ -34,6 +34,7 @@ handler returns, the call raises SignalError, as posix_ipc does.
 
 import asyncio as _asyncio
 import atexit as _atexit
+import collections as _collections
 import ctypes as _ctypes
 import glob as _glob
 import itertools as _itertools
@@ -62,6 +63,7 @@ from . import _fast  # noqa: E402
 
 __all__ = [
     "MessageQueue",
+    "Receipt",
     "unlink_message_queue",
     "Error",
     "BusyError",
@@ -733,6 +735,43 @@ class MessageQueue(_fast.QueueBase):
         """The message queue descriptor (mqd); -1 after close()."""
         return self.mqd
 
+    def dead_receipts(self):
+        """Every receipt a receiver that died left in this shared-memory
+        queue, whichever handle it used: a list of Receipt (seq, length,
+        priority, pid, taken, queued, head), so a message a killed receiver
+        took is named, never silently gone. A receiver counts as dead once no
+        process holds its handle (killed, or exited without close()).
+
+        A receipt is written *before* the take commits, so the flags say
+        what happened: `taken`: the take committed and the message left the
+        queue with the dead receiver (the case to recover); `queued`: the
+        take did not commit and the message is still in the queue (a
+        receiver will get it); neither: the take did not commit and another
+        receiver has taken the message since. For a batch receive the
+        receipt names the last message of the batch.
+
+        Reading changes nothing: every caller sees the same receipts until a
+        new handle reuses the dead one's record and receives; act on each
+        once by its `seq`. pmq.Error (pmq_status_name
+        "PMQ_STATUS_NOT_SUPPORTED") on the kernel backend, which keeps no
+        receipts; ExistentialError after close()."""
+        if self._closed:
+            raise _make_error(_S.PMQ_STATUS_CLOSED, 0,
+                              b"the queue was closed with close(); open it again to read receipts")
+        cap = 4
+        while True:
+            out = _new("pmq_receipt[]", cap)
+            count = _new("size_t *")
+            r = _lib.pmq_py_dead_receipts(self._q, out, cap, count)
+            if r and (r & 0xFF) == _S.PMQ_STATUS_BUFFER_TOO_SMALL:
+                cap = count[0] + 4  # more may die before the next call
+                continue
+            if r:
+                raise _error(r)
+            return [Receipt(int(x.seq), int(x.len), int(x.priority), int(x.pid), bool(x.taken),
+                            bool(x.queued), bytes(_ffi.buffer(x.head, min(x.len, 16))))
+                    for x in (out[i] for i in range(count[0]))]
+
     def __enter__(self):
         return self
 
@@ -833,6 +872,16 @@ class MessageQueue(_fast.QueueBase):
         return "%s.%s(%r, mode=0o%o, max_message_size=%d, max_messages=%d, read=%s, write=%s)" % (
             type(self).__module__, type(self).__qualname__, self._name, self._mode,
             self._max_message_size, self._max_messages, self._read, self._write)
+
+
+Receipt = _collections.namedtuple(
+    "Receipt", ["seq", "length", "priority", "pid", "taken", "queued", "head"])
+Receipt.__doc__ = """A receipt a receiver that died left in a shared-memory queue
+(MessageQueue.dead_receipts()): seq (the queue's sequence number of the
+message, unique in the queue's life), length, priority, pid (of the receiver
+that died), taken (its take committed: the message left the queue with it),
+queued (the message is still in the queue: the take did not commit), head
+(the message's first bytes, up to 16)."""
 
 
 def unlink_message_queue(name, *, backend="kernel"):
