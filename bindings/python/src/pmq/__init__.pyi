@@ -5,7 +5,7 @@
 
 from collections.abc import Callable, Sequence
 from types import TracebackType
-from typing import Final, Literal, TypeVar, Union
+from typing import Final, Literal, NamedTuple, TypeVar, Union
 
 from typing_extensions import Buffer, Self, TypeAlias
 
@@ -20,6 +20,7 @@ _Timeout: TypeAlias = Union[float, None]
 _Backend: TypeAlias = Literal["kernel", "shm"]
 
 __all__ = [
+    "Receipt",
     "MessageQueue",
     "unlink_message_queue",
     "Error",
@@ -78,6 +79,17 @@ class PermissionsError(Error): ...
 class SignalError(Error): ...
 class CorruptedError(Error): ...
 
+class Receipt(NamedTuple):
+    """A receipt a receiver that died left in a shared-memory queue."""
+
+    seq: int
+    length: int
+    priority: int
+    pid: int
+    taken: bool
+    queued: bool
+    head: bytes
+
 class MessageQueue:
     def __init__(
         self,
@@ -103,6 +115,7 @@ class MessageQueue:
         self, notification: int | tuple[Callable[[_T], object], _T] | None = None
     ) -> None: ...
     def close(self) -> None: ...
+    def dead_receipts(self) -> list[Receipt]: ...
     def unlink(self) -> None: ...
     def fileno(self) -> int: ...
     def __enter__(self) -> Self: ...
