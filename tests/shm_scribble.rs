@@ -123,3 +123,104 @@ fn a_wild_list_head_is_reported_as_corrupted() {
     assert!(e.detail().contains("outside"), "{e}");
     assert!(q.check_invariants().is_err());
 }
+
+/// Layout version 2 offsets the reproductions below write at.
+const OFF_BITMAP_L0: u64 = 576;
+const OFF_TAILS: u64 = 8192 + 4 * 32768;
+const OFF_OPENER_TABLE: u64 = OFF_TAILS + 4 * 32768;
+
+/// A fresh queue of 8 x 256 holding one message at each of the priorities
+/// 0, 1, 7, 7, 32767 (the reproduction's queue); the handle is closed.
+fn queue_of_five(name: &str) {
+    let _ = pmq::unlink_from(SHM, name);
+    let q = OpenOptions::new()
+        .backend(SHM)
+        .exclusive(true)
+        .max_messages(8)
+        .max_message_size(256)
+        .open(Some(name))
+        .unwrap();
+    for (i, p) in [0u32, 1, 7, 7, 32767].into_iter().enumerate() {
+        q.send(&[i as u8; 10], p, Timeout::TryOnce).unwrap();
+    }
+}
+
+fn poke_u64(name: &str, off: u64, v: u64) {
+    use std::os::unix::fs::FileExt;
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(path(name))
+        .unwrap();
+    f.write_all_at(&v.to_ne_bytes(), off).unwrap();
+}
+
+fn peek(name: &str, off: u64, len: usize) -> Vec<u8> {
+    use std::os::unix::fs::FileExt;
+    let f = std::fs::File::open(path(name)).unwrap();
+    let mut b = vec![0u8; len];
+    f.read_exact_at(&mut b, off).unwrap();
+    b
+}
+
+/// Unlinks the queue when dropped, even when the test fails.
+struct Unlink(String);
+impl Drop for Unlink {
+    fn drop(&mut self) {
+        let _ = pmq::unlink_from(SHM, &self.0);
+    }
+}
+
+/// Issue 27 item 3: a bitmap whose level-0 word names level-1 word 63 (of
+/// 8) made the walk compute priority 262143 and index the list heads far
+/// outside the file: a panic ("shared-memory offset 1056764 out of
+/// bounds"). It must be Corrupted, naming the bitmap.
+#[test]
+fn a_bitmap_naming_words_past_its_levels_is_corrupted_not_a_panic() {
+    let name = format!("/pmq-scribble-bitmap-{}", std::process::id());
+    let _u = Unlink(name.clone());
+    queue_of_five(&name);
+    for off in [576, 1088, 33408] {
+        poke_u64(&name, off, 1 << 63);
+    }
+    let q = OpenOptions::new().backend(SHM).open(Some(&name)).unwrap();
+    let r = catch_unwind(AssertUnwindSafe(|| q.receive_vec(Timeout::TryOnce)));
+    let e = r.expect("receive panicked").unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Corrupted, "{e}");
+    assert!(e.detail().contains("bitmap"), "{e}");
+}
+
+/// Issue 27 item 4: level 0 names level-1 word 8, which is really level-2
+/// word 0: the walk found priority 32769 (above the largest, 32767), the
+/// receive returned OK with it, and the unlink stored into tail[1] and the
+/// first opener record. It must be Corrupted, with nothing written.
+#[test]
+fn a_bitmap_walk_to_priority_32769_is_corrupted_and_writes_nothing() {
+    let name = format!("/pmq-scribble-prio-{}", std::process::id());
+    let _u = Unlink(name.clone());
+    queue_of_five(&name);
+    poke_u64(&name, OFF_BITMAP_L0, 1 << 8);
+    poke_u64(&name, 648, 1);
+    poke_u64(&name, 4744, 2);
+    let tail1 = peek(&name, OFF_TAILS + 4, 4);
+    {
+        // A handle that claims record 1 (not 0), so record 0 must stay as
+        // it is byte for byte.
+        let _first = OpenOptions::new().backend(SHM).open(Some(&name)).unwrap();
+        let opener0 = peek(&name, OFF_OPENER_TABLE, 64);
+        let q = OpenOptions::new().backend(SHM).open(Some(&name)).unwrap();
+        let r = catch_unwind(AssertUnwindSafe(|| q.receive_vec(Timeout::TryOnce)));
+        match r.expect("receive panicked") {
+            Ok((m, p)) => panic!("received {m:?} at priority {p} from a damaged bitmap"),
+            Err(e) => {
+                assert_eq!(e.kind(), ErrorKind::Corrupted, "{e}");
+                assert!(e.detail().contains("bitmap"), "{e}");
+            }
+        }
+        assert_eq!(
+            peek(&name, OFF_OPENER_TABLE, 64),
+            opener0,
+            "opener record 0 written"
+        );
+    }
+    assert_eq!(peek(&name, OFF_TAILS + 4, 4), tail1, "tail[1] written");
+}

@@ -161,7 +161,11 @@ impl Mapping {
         }
     }
 
-    /// Highest non-empty priority (the bitmap is consistent under the lock).
+    /// Highest non-empty priority (the bitmap is consistent under the lock),
+    /// or [`PRIORITIES`] when the bitmap names a word past the end of a
+    /// level (a scribbled file: the caller reports it). Every index the
+    /// walk derives from the file is bounded by its level's size, so no
+    /// priority above 32767 reaches the lists.
     #[inline]
     fn top_priority(&self) -> Option<u32> {
         let m = self;
@@ -169,7 +173,11 @@ impl Mapping {
         if l0 == 0 {
             return None;
         }
-        let i = 63 - l0.leading_zeros() as usize;
+        if l0 >> BITMAP_L1_WORDS != 0 {
+            return Some(PRIORITIES);
+        }
+        // Below BITMAP_L1_WORDS (8), so w below 8 * 64 = BITMAP_L2_WORDS.
+        let i = (63 - l0.leading_zeros() as usize) % BITMAP_L1_WORDS;
         let l1 = m.u64(OFF_BITMAP_L1 + 8 * i).load(Ordering::Relaxed);
         if l1 == 0 {
             return None;
@@ -318,7 +326,7 @@ impl Mapping {
             .store(ready.len() as u64, Ordering::Relaxed);
         let next = m.u64(OFF_NEXT_SEQ);
         if next.load(Ordering::Relaxed) <= max_seq {
-            next.store(max_seq + 1, Ordering::Relaxed);
+            next.store(max_seq.wrapping_add(1), Ordering::Relaxed);
         }
         kp!("repair.done");
         m.u64(OFF_RECOVERIES).fetch_add(1, Ordering::Relaxed);
@@ -555,7 +563,7 @@ impl ShmQueue {
         kp!("send.popped");
         let next_seq = m.u64(OFF_NEXT_SEQ);
         let seq = next_seq.load(Ordering::Relaxed);
-        next_seq.store(seq + 1, Ordering::Relaxed);
+        next_seq.store(seq.wrapping_add(1), Ordering::Relaxed);
         slot.u32(SLOT_LEN)
             .store(msg.len() as u32, Ordering::Relaxed);
         slot.u32(SLOT_PRIO).store(priority, Ordering::Relaxed);
@@ -564,12 +572,13 @@ impl ShmQueue {
         slot.write_data(msg);
         kp!("send.data");
         let committed = m.u64(OFF_COMMITTED).load(Ordering::Relaxed);
-        m.pending(1, s, committed + 1);
+        m.pending(1, s, committed.wrapping_add(1));
         kp!("send.pending");
         // The commit point: from here on the message survives any kill.
         slot.u32(SLOT_STATE).store(READY, Ordering::Release);
         kp!("send.committed");
-        m.u64(OFF_COMMITTED).store(committed + 1, Ordering::Relaxed);
+        m.u64(OFF_COMMITTED)
+            .store(committed.wrapping_add(1), Ordering::Relaxed);
         m.u32(OFF_PENDING_KIND).store(0, Ordering::Release);
         kp!("send.counted");
         slot.u32(SLOT_NEXT).store(0, Ordering::Relaxed);
@@ -642,12 +651,19 @@ impl ShmQueue {
         let Some(p) = self.map.top_priority() else {
             return Err(none_listed());
         };
+        if p >= PRIORITIES {
+            return Err(bad_bitmap(m.u64(OFF_BITMAP_L0).load(Ordering::Relaxed)));
+        }
         kp!("receive.locked");
         let head = m.u32(OFF_HEADS + 4 * p as usize);
         let s = self.map.index(head.load(Ordering::Relaxed))?;
         let slot = m.slot(s);
         let len = slot.u32(SLOT_LEN).load(Ordering::Relaxed) as usize;
-        if slot.u32(SLOT_STATE).load(Ordering::Relaxed) != READY || len as u64 > sh.max_message_size
+        // The slot must be what the bitmap and the list say it is: a ready
+        // message of priority p, no longer than the queue allows.
+        if slot.u32(SLOT_STATE).load(Ordering::Relaxed) != READY
+            || len as u64 > sh.max_message_size
+            || slot.u32(SLOT_PRIO).load(Ordering::Relaxed) != p
         {
             return Err(not_ready(s, p));
         }
@@ -667,11 +683,12 @@ impl ShmQueue {
         m.write_bytes(rec + OPENER_RECEIPT_HEAD, &slot.head16(len));
         kp!("receive.pending");
         let received = m.u64(OFF_RECEIVED).load(Ordering::Relaxed);
-        m.pending(2, s, received + 1);
+        m.pending(2, s, received.wrapping_add(1));
         // The commit point: the message is taken.
         slot.u32(SLOT_STATE).store(FREE, Ordering::Release);
         kp!("receive.committed");
-        m.u64(OFF_RECEIVED).store(received + 1, Ordering::Relaxed);
+        m.u64(OFF_RECEIVED)
+            .store(received.wrapping_add(1), Ordering::Relaxed);
         m.u32(OFF_PENDING_KIND).store(0, Ordering::Release);
         kp!("receive.counted");
         let next = slot.u32(SLOT_NEXT).load(Ordering::Relaxed);
@@ -706,6 +723,15 @@ fn not_free(s: u32) -> Error {
 fn not_ready(s: u32, p: u32) -> Error {
     describe::corrupt(&format!(
         "slot {s} at the head of priority {p} is not a ready message"
+    ))
+}
+
+#[cold]
+#[inline(never)]
+fn bad_bitmap(l0: u64) -> Error {
+    describe::corrupt(&format!(
+        "the priority bitmap's level-0 word is {l0:#x}: it names a level-1 word past the \
+         end of that level ({BITMAP_L1_WORDS} words)"
     ))
 }
 
