@@ -224,3 +224,48 @@ fn a_bitmap_walk_to_priority_32769_is_corrupted_and_writes_nothing() {
     }
     assert_eq!(peek(&name, OFF_TAILS + 4, 4), tail1, "tail[1] written");
 }
+
+/// Issue 27 item 6: a queue file truncated (to 8192, 335872 or 0 bytes)
+/// while a handle has it mapped killed the next try-once receive with
+/// SIGBUS. Every call on that handle must say Corrupted, naming the
+/// truncation; nothing crashes, and the handle still closes.
+#[test]
+fn a_file_truncated_under_a_handle_is_corrupted_not_sigbus() {
+    for size in [8192u64, 335872, 0] {
+        let name = format!("/pmq-scribble-trunc-{size}-{}", std::process::id());
+        let _u = Unlink(name.clone());
+        queue_of_five(&name);
+        let q = OpenOptions::new().backend(SHM).open(Some(&name)).unwrap();
+        let other = OpenOptions::new().backend(SHM).open(Some(&name)).unwrap();
+        assert_eq!(q.attributes().unwrap().current_messages, 5);
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(path(&name))
+            .unwrap()
+            .set_len(size)
+            .unwrap();
+        let e = q.receive_vec(Timeout::TryOnce).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Corrupted, "size {size}: {e}");
+        assert!(
+            e.detail().contains(&format!("truncated to {size} bytes")),
+            "{e}"
+        );
+        let e = q.send(b"after", 3, Timeout::TryOnce).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Corrupted, "size {size}: {e}");
+        let e = q.attributes().unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Corrupted, "size {size}: {e}");
+        // A timed receive too (it waits only if the count it reads is 0).
+        let e = other
+            .receive_vec(Timeout::After(std::time::Duration::from_millis(5)))
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Corrupted, "size {size}: {e}");
+        drop(q);
+        drop(other);
+        // A new open refuses the short file.
+        let e = OpenOptions::new()
+            .backend(SHM)
+            .open(Some(&name))
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Corrupted, "size {size}: {e}");
+    }
+}

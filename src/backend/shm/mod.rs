@@ -29,6 +29,7 @@ use super::{
 };
 use crate::error::{Error, ErrorKind, Result};
 
+mod bus;
 mod describe;
 #[cfg(feature = "fault-injection")]
 #[doc(hidden)]
@@ -726,6 +727,25 @@ fn not_ready(s: u32, p: u32) -> Error {
     ))
 }
 
+/// The detail of a damaged mapping: the file shrank, or a page of it could
+/// not be allocated.
+#[cold]
+#[inline(never)]
+fn damage(m: &Mapping) -> Error {
+    let need = m.shape.file_size as u64;
+    match m.file_size_now() {
+        Some(now) if now < need => describe::corrupt(&format!(
+            "the file was truncated to {now} bytes while this handle had it mapped (the queue \
+             needs {need}); every call on this handle now returns this error"
+        )),
+        _ => describe::corrupt(&format!(
+            "a page of the file could not be read while this handle had it mapped (a hole \
+             punched into it, with no room in {SHM_DIR} to allocate the page, or the file \
+             shrank for a while); every call on this handle now returns this error"
+        )),
+    }
+}
+
 #[cold]
 #[inline(never)]
 fn bad_bitmap(l0: u64) -> Error {
@@ -758,6 +778,79 @@ impl Drop for ShmQueue {
 /// this machine), and the shortest timeout that spins at all.
 const WAIT_SPINS: u32 = 500;
 const SPIN_MIN_TIMEOUT: Duration = Duration::from_micros(100);
+
+impl ShmQueue {
+    /// `a`, unless a page of the mapping faulted during the call (or
+    /// before): then what it read is not the file's, and the call is
+    /// Corrupted. The hot path pays one relaxed load.
+    #[inline(always)]
+    fn sound<T>(&self, a: Attempt<T>) -> Attempt<T> {
+        if self.map.damaged() {
+            return Attempt::failed(damage(&self.map));
+        }
+        a
+    }
+
+    #[inline(always)]
+    fn send_one(&self, msg: &[u8], priority: u32, will_wait: bool) -> Attempt<()> {
+        // The batch path with one message, written out: the single send is
+        // the hot path, and the loop costs it ~10% more instructions.
+        let g = match self.map.lock() {
+            Ok(g) => g,
+            Err(e) => return Attempt::failed(e),
+        };
+        let m = &self.map;
+        let count = m.u64(OFF_COUNT).load(Ordering::Relaxed);
+        if count >= m.shape.max_messages {
+            drop(g);
+            return self.not_now(will_wait);
+        }
+        if let Err(e) = self.push(msg, priority, count) {
+            return Attempt::failed(e);
+        }
+        kp!("send.moved");
+        let mut w = Wakes::default();
+        self.map
+            .moved(OFF_SENT_WORD, OFF_RECV_WAITERS, &mut w.sent, &mut w.changed);
+        if count == 0 {
+            self.map.notify_fire(&mut w);
+        }
+        drop(g);
+        self.map.wake(w);
+        Attempt::Done(())
+    }
+
+    #[inline(always)]
+    fn receive_one(&self, buf: &mut [u8], will_wait: bool) -> Attempt<(usize, u32)> {
+        // The batch path with one message, written out (as in try_send).
+        let g = match self.map.lock() {
+            Ok(g) => g,
+            Err(e) => return Attempt::failed(e),
+        };
+        let count = self.map.u64(OFF_COUNT).load(Ordering::Relaxed);
+        if count == 0 {
+            drop(g);
+            return self.not_now(will_wait);
+        }
+        let got = match self.take(buf, count) {
+            Ok(Taken::Message(len, p)) => (len, p),
+            // `buf` holds max_message_size bytes (checked by the core).
+            Ok(Taken::NoRoom) => return Attempt::failed(too_long()),
+            Err(e) => return Attempt::failed(e),
+        };
+        kp!("receive.moved");
+        let mut w = Wakes::default();
+        self.map.moved(
+            OFF_RECV_WORD,
+            OFF_SEND_WAITERS,
+            &mut w.received,
+            &mut w.changed,
+        );
+        drop(g);
+        self.map.wake(w);
+        Attempt::Done(got)
+    }
+}
 
 impl QueueBackend for ShmQueue {
     const NAME_MAX: usize = 255 - FILE_PREFIX.len();
@@ -808,31 +901,7 @@ impl QueueBackend for ShmQueue {
     }
 
     fn try_send(&self, msg: &[u8], priority: u32, will_wait: bool) -> Attempt<()> {
-        // The batch path with one message, written out: the single send is
-        // the hot path, and the loop costs it ~10% more instructions.
-        let g = match self.map.lock() {
-            Ok(g) => g,
-            Err(e) => return Attempt::failed(e),
-        };
-        let m = &self.map;
-        let count = m.u64(OFF_COUNT).load(Ordering::Relaxed);
-        if count >= m.shape.max_messages {
-            drop(g);
-            return self.not_now(will_wait);
-        }
-        if let Err(e) = self.push(msg, priority, count) {
-            return Attempt::failed(e);
-        }
-        kp!("send.moved");
-        let mut w = Wakes::default();
-        self.map
-            .moved(OFF_SENT_WORD, OFF_RECV_WAITERS, &mut w.sent, &mut w.changed);
-        if count == 0 {
-            self.map.notify_fire(&mut w);
-        }
-        drop(g);
-        self.map.wake(w);
-        Attempt::Done(())
+        self.sound(self.send_one(msg, priority, will_wait))
     }
 
     fn try_send_batch(
@@ -840,37 +909,11 @@ impl QueueBackend for ShmQueue {
         msgs: &[crate::queue::OutMessage<'_>],
         will_wait: bool,
     ) -> Attempt<usize> {
-        self.send_locked(msgs, will_wait)
+        self.sound(self.send_locked(msgs, will_wait))
     }
 
     fn try_receive(&self, buf: &mut [u8], will_wait: bool) -> Attempt<(usize, u32)> {
-        // The batch path with one message, written out (as in try_send).
-        let g = match self.map.lock() {
-            Ok(g) => g,
-            Err(e) => return Attempt::failed(e),
-        };
-        let count = self.map.u64(OFF_COUNT).load(Ordering::Relaxed);
-        if count == 0 {
-            drop(g);
-            return self.not_now(will_wait);
-        }
-        let got = match self.take(buf, count) {
-            Ok(Taken::Message(len, p)) => (len, p),
-            // `buf` holds max_message_size bytes (checked by the core).
-            Ok(Taken::NoRoom) => return Attempt::failed(too_long()),
-            Err(e) => return Attempt::failed(e),
-        };
-        kp!("receive.moved");
-        let mut w = Wakes::default();
-        self.map.moved(
-            OFF_RECV_WORD,
-            OFF_SEND_WAITERS,
-            &mut w.received,
-            &mut w.changed,
-        );
-        drop(g);
-        self.map.wake(w);
-        Attempt::Done(got)
+        self.sound(self.receive_one(buf, will_wait))
     }
 
     fn try_receive_batch(
@@ -880,7 +923,7 @@ impl QueueBackend for ShmQueue {
         out: &mut [crate::queue::InMessage],
         will_wait: bool,
     ) -> Attempt<usize> {
-        self.receive_locked(buf, out, will_wait)
+        self.sound(self.receive_locked(buf, out, will_wait))
     }
 
     /// Shutdown stops the readiness helper and closes its eventfd; a send,
@@ -938,7 +981,10 @@ impl QueueBackend for ShmQueue {
         if self.closing.load(Ordering::SeqCst) {
             return Wake::Ready;
         }
-        sync::futex_wait(m.u32(word), v, deadline.as_ref())
+        match sync::futex_wait(m.u32(word), v, deadline.as_ref()) {
+            _ if self.map.damaged() => Wake::Failed(damage(&self.map)),
+            w => w,
+        }
     }
 
     fn wake_waiters(&self) {
@@ -962,10 +1008,14 @@ impl QueueBackend for ShmQueue {
 
     fn attributes(&self) -> Result<Attributes> {
         let sh = &self.map.shape;
+        let current_messages = self.map.u64(OFF_COUNT).load(Ordering::Relaxed) as i64;
+        if self.map.damaged() {
+            return Err(damage(&self.map));
+        }
         Ok(Attributes {
             max_messages: sh.max_messages as i64,
             max_message_size: sh.max_message_size as i64,
-            current_messages: self.map.u64(OFF_COUNT).load(Ordering::Relaxed) as i64,
+            current_messages,
             block: self.block.load(Ordering::Relaxed),
         })
     }
