@@ -268,7 +268,10 @@ impl Mapping {
         self.u32(OFF_PENDING_KIND).store(kind, Ordering::Release);
     }
 
-    fn repair(&self) {
+    /// Corrupted when a page of the mapping faulted during the repair (see
+    /// `bus`): what it read is not the file's, so it must not conclude
+    /// anything from it (the lock is then left unrecoverable).
+    fn repair(&self) -> Result<()> {
         let m = self;
         let sh = self.shape;
         // First the counters: a commit the dead owner made but did not count.
@@ -301,6 +304,9 @@ impl Mapping {
                 m.u32(base + SLOT_NEXT).store(free_head, Ordering::Relaxed);
                 free_head = s + 1;
             }
+        }
+        if self.damaged() {
+            return Err(damage(self));
         }
         kp!("repair.lists");
         for p in 0..PRIORITIES as usize {
@@ -344,6 +350,10 @@ impl Mapping {
             changed: true,
             notify: false,
         });
+        if self.damaged() {
+            return Err(damage(self));
+        }
+        Ok(())
     }
 
     fn lock(&self) -> Result<sync::Guard<'_>> {
