@@ -269,3 +269,130 @@ fn a_file_truncated_under_a_handle_is_corrupted_not_sigbus() {
         assert_eq!(e.kind(), ErrorKind::Corrupted, "size {size}: {e}");
     }
 }
+
+/// A live scribbler: another "process" (a second file descriptor here)
+/// writes random bytes into the queue file while a thread keeps sending
+/// and receiving on it. Every call must end with a status (OK, WouldBlock,
+/// Corrupted, or a timeout), never a panic or a signal. Driven by
+/// progress: after each write the user makes 4 calls before the next write
+/// (`PMQ_SCRIBBLE_WRITES` writes, default 3,000), and after the last the
+/// file is truncated to a random size under it. The lock's own bytes are
+/// left alone (see the threat model in pmq.h: the glibc lock is the one
+/// exception until layout 3).
+#[test]
+fn a_live_scribbler_gives_statuses_never_a_crash() {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::sync::Arc;
+    let writes: u64 = std::env::var("PMQ_SCRIBBLE_WRITES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3000);
+    let name = format!("/pmq-scribble-live-{}", std::process::id());
+    let _u = Unlink(name.clone());
+    queue_of_five(&name);
+    let q = OpenOptions::new().backend(SHM).open(Some(&name)).unwrap();
+    let calls = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let user = {
+        let (calls, stop) = (Arc::clone(&calls), Arc::clone(&stop));
+        std::thread::spawn(move || {
+            catch_unwind(AssertUnwindSafe(|| {
+                let mut seen = std::collections::BTreeMap::<String, u64>::new();
+                let mut i = 0u32;
+                while !stop.load(Ordering::Relaxed) {
+                    i = i.wrapping_add(1);
+                    let r = match i % 4 {
+                        0 | 1 => q
+                            .send(&i.to_ne_bytes(), (i * 7919) % 4096, Timeout::TryOnce)
+                            .map(|_| ()),
+                        2 => q.receive_vec(Timeout::TryOnce).map(|(m, p)| {
+                            assert!(m.len() <= 256, "a message of {} bytes", m.len());
+                            assert!(p < 32768, "priority {p}");
+                        }),
+                        _ => q.attributes().map(|_| ()),
+                    };
+                    let kind = match r {
+                        Ok(()) => "ok".to_string(),
+                        Err(e) => {
+                            assert!(
+                                matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::Corrupted),
+                                "call {i}: {e}"
+                            );
+                            format!("{:?}", e.kind())
+                        }
+                    };
+                    *seen.entry(kind).or_default() += 1;
+                    calls.fetch_add(1, Ordering::SeqCst);
+                }
+                seen
+            }))
+        })
+    };
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(path(&name))
+        .unwrap();
+    let len = f.metadata().unwrap().len();
+    // xorshift64*, seeded from the pid (printed, to replay a failure).
+    let mut x = u64::from(std::process::id()) * 0x9E37_79B9_7F4A_7C15 | 1;
+    eprintln!("live scribbler seed {x:#x}");
+    let mut rnd = move || {
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    };
+    use std::os::unix::fs::FileExt;
+    let mut done = 0;
+    while done < writes {
+        let r = rnd();
+        // The priority bitmap, the rest of the header, the list heads and
+        // tails, or anywhere.
+        let off = match r % 4 {
+            0 => OFF_BITMAP_L0 + rnd() % (4744 - OFF_BITMAP_L0),
+            1 => rnd() % 8192,
+            2 => 8192 + rnd() % (2 * 4 * 32768),
+            _ => rnd() % len,
+        } & !7;
+        if (128..192).contains(&off) {
+            continue;
+        }
+        let v = match rnd() % 4 {
+            0 => 1u64 << (rnd() % 64),
+            1 => rnd() % 16,
+            2 => rnd() as u32 as u64,
+            _ => rnd(),
+        };
+        let n = [1usize, 4, 8][(rnd() % 3) as usize];
+        f.write_all_at(&v.to_ne_bytes()[..n], off).unwrap();
+        done += 1;
+        let target = calls.load(Ordering::SeqCst) + 4;
+        while calls.load(Ordering::SeqCst) < target && !user.is_finished() {
+            std::thread::yield_now();
+        }
+        if user.is_finished() {
+            break;
+        }
+    }
+    // Last, another process truncates the file under the user's mapping.
+    if !user.is_finished() {
+        f.set_len(rnd() % len).unwrap();
+        let target = calls.load(Ordering::SeqCst) + 4;
+        while calls.load(Ordering::SeqCst) < target && !user.is_finished() {
+            std::thread::yield_now();
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    let seen = user.join().unwrap();
+    let seen = seen.unwrap_or_else(|p| {
+        let msg = p
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_default();
+        panic!("after {done} writes the user panicked: {msg}")
+    });
+    eprintln!("live scribbler: {done} writes, calls by result {seen:?}");
+    assert_eq!(done, writes);
+    assert!(seen.get("Corrupted").is_some_and(|&n| n > 0), "{seen:?}");
+}
