@@ -254,7 +254,32 @@ fn out_of_bounds(off: usize) -> ! {
 impl Drop for Mapping {
     fn drop(&mut self) {
         // The guard forgets the range before it is unmapped.
+        let damaged = self.damaged();
         bus::unregister(self.bus);
+        if damaged {
+            // A page faulted; if it was the lock's, glibc's robust list of
+            // the thread that held the lock may still point into it (its
+            // unlock saw a zeroed lock and did not unlink it). The range
+            // stays mapped, as zeros that belong to no file, for the
+            // process's life, so that pointer never meets unmapped memory.
+            // SAFETY: replaces our own mapping, same range, with anonymous
+            // memory; nothing of pmq uses it after this.
+            let p = unsafe {
+                libc::mmap(
+                    self.base.cast(),
+                    self.len,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    libc::MAP_FIXED | libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                    -1,
+                    0,
+                )
+            };
+            if p != libc::MAP_FAILED {
+                // SAFETY: our descriptor.
+                unsafe { libc::close(self.fd) };
+                return;
+            }
+        }
         // SAFETY: the mapping and descriptor are ours; nothing uses them
         // after the last reference is gone.
         unsafe {
