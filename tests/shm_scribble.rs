@@ -303,7 +303,11 @@ fn a_live_scribbler_gives_statuses_never_a_crash() {
                     i = i.wrapping_add(1);
                     let r = match i % 4 {
                         0 | 1 => q
-                            .send(&i.to_ne_bytes(), (i * 7919) % 4096, Timeout::TryOnce)
+                            .send(
+                                &i.to_ne_bytes(),
+                                i.wrapping_mul(7919) % 4096,
+                                Timeout::TryOnce,
+                            )
                             .map(|_| ()),
                         2 => q.receive_vec(Timeout::TryOnce).map(|(m, p)| {
                             assert!(m.len() <= 256, "a message of {} bytes", m.len());
@@ -334,7 +338,7 @@ fn a_live_scribbler_gives_statuses_never_a_crash() {
         .unwrap();
     let len = f.metadata().unwrap().len();
     // xorshift64*, seeded from the pid (printed, to replay a failure).
-    let mut x = u64::from(std::process::id()) * 0x9E37_79B9_7F4A_7C15 | 1;
+    let mut x = u64::from(std::process::id()).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
     eprintln!("live scribbler seed {x:#x}");
     let mut rnd = move || {
         x ^= x >> 12;
