@@ -400,3 +400,105 @@ fn a_live_scribbler_gives_statuses_never_a_crash() {
     assert_eq!(done, writes);
     assert!(seen.get("Corrupted").is_some_and(|&n| n > 0), "{seen:?}");
 }
+
+/// Whether a thread of this process named `prefix`... is asleep in a futex
+/// wait (progress, not time: read from /proc).
+fn asleep(prefix: &str) -> bool {
+    std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .flatten()
+        .any(|t| {
+            let comm = std::fs::read_to_string(t.path().join("comm")).unwrap_or_default();
+            let wchan = std::fs::read_to_string(t.path().join("wchan")).unwrap_or_default();
+            comm.starts_with(prefix) && wchan.contains("futex")
+        })
+}
+
+/// A handle whose readiness descriptor is in use (its helper thread asleep
+/// on the queue's change word) still closes after its file was truncated:
+/// the helper's wake-up cannot reach it (the word's page is gone, the
+/// waker writes the guard's zero page), so it re-checks after its sleep
+/// slice. Was a close that never returned.
+#[test]
+fn a_truncated_queue_with_a_readiness_descriptor_still_closes() {
+    let name = format!("/pmq-scribble-trunc-fd-{}", std::process::id());
+    let _u = Unlink(name.clone());
+    queue_of_five(&name);
+    let q = OpenOptions::new().backend(SHM).open(Some(&name)).unwrap();
+    q.fileno().unwrap();
+    // The helper has set the level (the descriptor is readable: 5 messages).
+    let mut pfd = libc::pollfd {
+        fd: q.fileno().unwrap(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd.
+    assert_eq!(unsafe { libc::poll(&mut pfd, 1, -1) }, 1);
+    // Progress, not time: the helper thread is asleep in its futex wait.
+    while !asleep("pmq-shm-ready") {
+        std::thread::yield_now();
+    }
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(path(&name))
+        .unwrap()
+        .set_len(0)
+        .unwrap();
+    let e = q.receive_vec(Timeout::TryOnce).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Corrupted, "{e}");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let r = q.close();
+        tx.send(r.is_ok()).unwrap();
+    });
+    // A hang detector, far above the 2 s sleep slice.
+    assert!(
+        rx.recv_timeout(std::time::Duration::from_secs(60)).is_ok(),
+        "close hung"
+    );
+}
+
+/// A receive asleep (no timeout) when the file is truncated under it ends
+/// when its handle is closed (Closed, or Corrupted if it saw the damage
+/// first), not never.
+#[test]
+fn a_waiter_asleep_when_the_file_is_truncated_ends_at_close() {
+    let name = format!("/pmq-scribble-trunc-wait-{}", std::process::id());
+    let _u = Unlink(name.clone());
+    let q = std::sync::Arc::new(
+        OpenOptions::new()
+            .backend(SHM)
+            .exclusive(true)
+            .max_messages(4)
+            .max_message_size(16)
+            .open(Some(&name))
+            .unwrap(),
+    );
+    let (tx, rx) = std::sync::mpsc::channel();
+    let q2 = std::sync::Arc::clone(&q);
+    std::thread::Builder::new()
+        .name("pmq-test-sleeper".into())
+        .spawn(move || {
+            let r = q2.receive_vec(Timeout::Forever);
+            tx.send(r.map(|_| ()).map_err(|e| e.kind())).unwrap();
+        })
+        .unwrap();
+    while !asleep("pmq-test-sleep") {
+        std::thread::yield_now();
+    }
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(path(&name))
+        .unwrap()
+        .set_len(0)
+        .unwrap();
+    q.close().unwrap();
+    // A hang detector, far above the 2 s sleep slice.
+    let r = rx
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("the waiter never ended");
+    assert!(
+        matches!(r, Err(ErrorKind::Closed | ErrorKind::Corrupted)),
+        "{r:?}"
+    );
+}

@@ -991,6 +991,10 @@ impl QueueBackend for ShmQueue {
         if self.closing.load(Ordering::SeqCst) {
             return Wake::Ready;
         }
+        if self.map.damaged() {
+            // The word may be the guard's zero page: nobody would wake it.
+            return Wake::Failed(damage(&self.map));
+        }
         match sync::futex_wait(m.u32(word), v, deadline.as_ref()) {
             _ if self.map.damaged() => Wake::Failed(damage(&self.map)),
             w => w,

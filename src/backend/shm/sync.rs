@@ -146,6 +146,15 @@ pub(super) fn deadline_after(d: Duration) -> libc::timespec {
     }
 }
 
+/// The longest single futex sleep. A sleeper whose wake-up can no longer
+/// reach it re-checks its state this often: when the queue file is
+/// truncated under a sleeping thread, the futex it sleeps on belongs to the
+/// file's lost page, while a waker of this process (close, a readiness
+/// helper's stop) meets the SIGBUS guard's private zero page in its place,
+/// a different futex. So close() ends such a sleep within this time, not
+/// at once. Costs a sleeping thread one wake-up per slice.
+const SLEEP_SLICE: Duration = Duration::from_secs(2);
+
 /// Waits while `word` still holds `expected`, until an absolute
 /// CLOCK_MONOTONIC `deadline` (None: no limit). Shared (not private) futex:
 /// the word lives in a file other processes map.
@@ -154,7 +163,15 @@ pub(super) fn futex_wait(
     expected: u32,
     deadline: Option<&libc::timespec>,
 ) -> Wake {
-    let ts = deadline.map_or(std::ptr::null(), |t| t as *const libc::timespec);
+    // One sleep lasts at most SLEEP_SLICE; its end is reported as Ready (a
+    // spurious wake-up: every caller looks again).
+    let slice = deadline_after(SLEEP_SLICE);
+    let (ts, sliced) = match deadline {
+        Some(d) if (d.tv_sec, d.tv_nsec) <= (slice.tv_sec, slice.tv_nsec) => {
+            (d as *const libc::timespec, false)
+        }
+        _ => (&slice as *const libc::timespec, true),
+    };
     // SAFETY: `word` is a valid, aligned u32 in a live mapping; `ts` is NULL
     // or a valid timespec; FUTEX_WAIT_BITSET takes an absolute time on
     // CLOCK_MONOTONIC (no FUTEX_CLOCK_REALTIME flag).
@@ -174,6 +191,7 @@ pub(super) fn futex_wait(
     }
     match errno() {
         libc::EAGAIN => Wake::Ready, // the word changed before we slept
+        libc::ETIMEDOUT if sliced => Wake::Ready,
         libc::ETIMEDOUT => Wake::Elapsed,
         libc::EINTR => Wake::Interrupted,
         e => Wake::Failed(describe::os("futex wait", e)),
