@@ -105,6 +105,12 @@ pub(super) fn unregister(e: &'static Entry) {
     e.start.store(0, Ordering::Release);
 }
 
+/// Whether the registered mapping holding `addr` is damaged (true when no
+/// mapping holds it: nothing can be trusted there).
+pub(super) fn damaged_at(addr: usize) -> bool {
+    find(addr).map_or(true, |e| e.damaged())
+}
+
 /// The registered entry holding `addr` (async-signal-safe: atomics only).
 fn find(addr: usize) -> Option<&'static Entry> {
     for slot in TABLE.iter() {

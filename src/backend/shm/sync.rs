@@ -152,7 +152,8 @@ pub(super) fn deadline_after(d: Duration) -> libc::timespec {
 /// file's lost page, while a waker of this process (close, a readiness
 /// helper's stop) meets the SIGBUS guard's private zero page in its place,
 /// a different futex. So close() ends such a sleep within this time, not
-/// at once. Costs a sleeping thread one wake-up per slice.
+/// at once. Costs a sleeping thread one wake-up per slice (a clock read
+/// and a look at the guard's mark; it then sleeps again).
 const SLEEP_SLICE: Duration = Duration::from_secs(2);
 
 /// Waits while `word` still holds `expected`, until an absolute
@@ -163,38 +164,47 @@ pub(super) fn futex_wait(
     expected: u32,
     deadline: Option<&libc::timespec>,
 ) -> Wake {
-    // One sleep lasts at most SLEEP_SLICE; its end is reported as Ready (a
-    // spurious wake-up: every caller looks again).
-    let slice = deadline_after(SLEEP_SLICE);
-    let (ts, sliced) = match deadline {
-        Some(d) if (d.tv_sec, d.tv_nsec) <= (slice.tv_sec, slice.tv_nsec) => {
-            (d as *const libc::timespec, false)
+    loop {
+        // One sleep lasts at most SLEEP_SLICE; at its end the sleeper goes
+        // on sleeping unless its mapping is damaged (then a spurious
+        // wake-up: every caller looks again, and meets the damage).
+        let slice = deadline_after(SLEEP_SLICE);
+        let (ts, sliced) = match deadline {
+            Some(d) if (d.tv_sec, d.tv_nsec) <= (slice.tv_sec, slice.tv_nsec) => {
+                (d as *const libc::timespec, false)
+            }
+            _ => (&slice as *const libc::timespec, true),
+        };
+        // SAFETY: `word` is a valid, aligned u32 in a live mapping; `ts` is
+        // a valid timespec; FUTEX_WAIT_BITSET takes an absolute time on
+        // CLOCK_MONOTONIC (no FUTEX_CLOCK_REALTIME flag).
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_futex,
+                word.as_ptr(),
+                libc::FUTEX_WAIT_BITSET,
+                expected,
+                ts,
+                std::ptr::null::<u32>(),
+                libc::FUTEX_BITSET_MATCH_ANY,
+            )
+        };
+        if r == 0 {
+            return Wake::Ready;
         }
-        _ => (&slice as *const libc::timespec, true),
-    };
-    // SAFETY: `word` is a valid, aligned u32 in a live mapping; `ts` is NULL
-    // or a valid timespec; FUTEX_WAIT_BITSET takes an absolute time on
-    // CLOCK_MONOTONIC (no FUTEX_CLOCK_REALTIME flag).
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_futex,
-            word.as_ptr(),
-            libc::FUTEX_WAIT_BITSET,
-            expected,
-            ts,
-            std::ptr::null::<u32>(),
-            libc::FUTEX_BITSET_MATCH_ANY,
-        )
-    };
-    if r == 0 {
-        return Wake::Ready;
-    }
-    match errno() {
-        libc::EAGAIN => Wake::Ready, // the word changed before we slept
-        libc::ETIMEDOUT if sliced => Wake::Ready,
-        libc::ETIMEDOUT => Wake::Elapsed,
-        libc::EINTR => Wake::Interrupted,
-        e => Wake::Failed(describe::os("futex wait", e)),
+        return match errno() {
+            libc::EAGAIN => Wake::Ready, // the word changed before we slept
+            libc::ETIMEDOUT if sliced => {
+                if super::bus::damaged_at(word.as_ptr() as usize) {
+                    Wake::Ready
+                } else {
+                    continue;
+                }
+            }
+            libc::ETIMEDOUT => Wake::Elapsed,
+            libc::EINTR => Wake::Interrupted,
+            e => Wake::Failed(describe::os("futex wait", e)),
+        };
     }
 }
 
