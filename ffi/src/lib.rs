@@ -102,7 +102,9 @@ pub enum pmq_status {
     /// means to, and never returns a message longer than max_message_size
     /// or a priority above 32767. A handle whose file shrank under it (or
     /// met a page that could not be allocated) returns PMQ_STATUS_CORRUPTED
-    /// from then on: unlink the queue and create it again. A repair (after
+    /// from then on: unlink the queue and create it again (a thread already
+    /// asleep in a wait when the file shrank ends within 2 s of
+    /// pmq_queue_close(), not at once). A repair (after
     /// a process died holding the lock) that meets such a page rebuilds
     /// nothing and leaves the queue's lock unrecoverable, so every opener
     /// is told instead of seeing an empty queue. An open of a file with
