@@ -15,6 +15,12 @@
 //! - Openers hold an OFD lock on their own byte of the file for the
 //!   handle's life (released by the kernel when the process dies): liveness
 //!   is never read from pids.
+//! - A damaged file is Corrupted, never a crash: every value read from the
+//!   mapping is range-checked before it becomes an index or an offset, and
+//!   a page that faults (the file truncated under the mapping, a hole that
+//!   cannot be allocated) is replaced by a zero page by the SIGBUS guard
+//!   (`bus`), which marks the mapping damaged; every call checks the mark
+//!   before it returns. An open allocates a file's holes or refuses.
 //!
 //! See `../shared/design/shm-backend.md` for the measured costs behind it.
 
