@@ -274,10 +274,10 @@ impl Mapping {
         self.u32(OFF_PENDING_KIND).store(kind, Ordering::Release);
     }
 
-    /// Corrupted when a page of the mapping faulted during the repair (see
-    /// `bus`): what it read is not the file's, so it must not conclude
-    /// anything from it (the lock is then left unrecoverable).
-    fn repair(&self) -> Result<()> {
+    /// Stops before it writes anything it concluded when a page of the
+    /// mapping faulted (see `bus`): what it read is not the file's. The
+    /// lock (`sync::lock`) then leaves the lock unrecoverable.
+    fn repair(&self) {
         let m = self;
         let sh = self.shape;
         // First the counters: a commit the dead owner made but did not count.
@@ -312,7 +312,7 @@ impl Mapping {
             }
         }
         if self.damaged() {
-            return Err(damage(self));
+            return;
         }
         kp!("repair.lists");
         for p in 0..PRIORITIES as usize {
@@ -356,10 +356,6 @@ impl Mapping {
             changed: true,
             notify: false,
         });
-        if self.damaged() {
-            return Err(damage(self));
-        }
-        Ok(())
     }
 
     fn lock(&self) -> Result<sync::Guard<'_>> {

@@ -45,7 +45,7 @@ const WEDGED_AFTER: Duration = Duration::from_secs(10);
 const LOCK_SPINS: u32 = 100;
 
 #[inline(always)]
-pub(super) fn lock<'a>(m: &'a Mapping, repair: impl Fn() -> Result<()>) -> Result<Guard<'a>> {
+pub(super) fn lock<'a>(m: &'a Mapping, repair: impl Fn()) -> Result<Guard<'a>> {
     // SAFETY: the mutex is the process-shared robust mutex initialised at
     // create (checked at open) inside a live mapping.
     let r = unsafe { libc::pthread_mutex_trylock(m.mutex(OFF_MUTEX)) };
@@ -59,7 +59,7 @@ pub(super) fn lock<'a>(m: &'a Mapping, repair: impl Fn() -> Result<()>) -> Resul
 
 #[cold]
 #[inline(never)]
-fn lock_slow<'a>(m: &'a Mapping, first: i32, repair: &dyn Fn() -> Result<()>) -> Result<Guard<'a>> {
+fn lock_slow<'a>(m: &'a Mapping, first: i32, repair: &dyn Fn()) -> Result<Guard<'a>> {
     let mx = m.mutex(OFF_MUTEX);
     let mut r = first;
     // Contended: the holder's critical section is short; spin a little
@@ -81,13 +81,15 @@ fn lock_slow<'a>(m: &'a Mapping, first: i32, repair: &dyn Fn() -> Result<()>) ->
         0 => Ok(Guard(m)),
         libc::EOWNERDEAD => {
             let g = Guard(m);
-            if let Err(e) = repair() {
-                // It read pages the file no longer has: unlocked without
+            repair();
+            if m.damaged() {
+                // The repair read pages the file no longer has (and so
+                // stopped before it rebuilt anything): unlocked without
                 // marking it consistent, the lock stays unrecoverable, and
                 // every opener is told, rather than trusting a rebuild
                 // from zeros.
                 drop(g);
-                return Err(e);
+                return Err(super::damage(m));
             }
             // SAFETY: this thread holds the mutex in the owner-died state.
             unsafe { libc::pthread_mutex_consistent(mx) };
