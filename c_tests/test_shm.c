@@ -3,6 +3,7 @@
  * (priorities, FIFO within one, try-once / timed waits, attributes, the
  * readiness descriptor, notifications, unlink by name), sizes the kernel's
  * limits would refuse, and a wrong backend value refused with a detail. */
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -235,9 +236,155 @@ static void dead_receipts(void) {
     CHECK_STATUS(pmq_queue_dead_receipts(k, r, 3, &count), PMQ_STATUS_NOT_SUPPORTED);
     CHECK_DETAIL("shared-memory backend");
     drop_queue(k);
+/* ---- damaged, truncated files (issue 27 items 3, 4, 6): CORRUPTED with a
+ * detail, never a signal, never PMQ_STATUS_PANIC, nothing on stderr ---- */
+
+/* Offsets of layout version 2. */
+#define L2_TAILS (8192 + 4 * 32768)
+
+static void shm_path(const char *name, char *path, size_t len) {
+    snprintf(path, len, "/dev/shm/pmq.%s", name + 1);
+}
+
+static void poke64(const char *name, off_t off, uint64_t v) {
+    char path[128];
+    shm_path(name, path, sizeof path);
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    CHECK(fd >= 0);
+    if (fd < 0) return;
+    CHECK(pwrite(fd, &v, sizeof v, off) == (ssize_t)sizeof v);
+    close(fd);
+}
+
+static uint32_t peek32(const char *name, off_t off) {
+    char path[128];
+    shm_path(name, path, sizeof path);
+    uint32_t v = 0xdeadbeef;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    CHECK(fd >= 0);
+    if (fd < 0) return v;
+    CHECK(pread(fd, &v, sizeof v, off) == (ssize_t)sizeof v);
+    close(fd);
+    return v;
+}
+
+/* Opens the existing shm queue `name`, read-write. */
+static pmq_queue *open_shm(const char *name) {
+    pmq_options o = shm_options(0, 0, 0);
+    pmq_queue *q = NULL;
+    CHECK_OK(pmq_queue_open(name, &o, &q));
+    return q;
+}
+
+/* Closes and frees `q`, leaving its queue in place. */
+static void close_only(pmq_queue *q) {
+    CHECK_OK(pmq_queue_close(q));
+    pmq_queue_free(q);
+}
+
+/* A closed queue of 8 x 256 holding priorities 0, 1, 7, 7, 32767. */
+static const char *five_messages(const char *tag) {
+    const char *name = test_queue_name(tag);
+    pmq_options o = shm_options(PMQ_O_CREX, 8, 256);
+    pmq_queue *q = NULL;
+    CHECK_OK(pmq_queue_open(name, &o, &q));
+    if (!q) return name;
+    const uint32_t prios[5] = {0, 1, 7, 7, 32767};
+    for (int i = 0; i < 5; i++) {
+        CHECK_OK(pmq_queue_send_timeout(q, (const uint8_t *)"0123456789", 10, prios[i], 0));
+    }
+    close_only(q);
+    return name;
+}
+
+/* stderr goes to a temporary file between quiet_begin() and quiet_end(),
+ * which returns how many bytes were written there. */
+static int saved_stderr = -1;
+static FILE *quiet_file;
+static void quiet_begin(void) {
+    fflush(stderr);
+    quiet_file = tmpfile();
+    saved_stderr = dup(2);
+    if (quiet_file) dup2(fileno(quiet_file), 2);
+}
+static long quiet_end(void) {
+    fflush(stderr);
+    dup2(saved_stderr, 2);
+    close(saved_stderr);
+    long n = quiet_file ? lseek(fileno(quiet_file), 0, SEEK_END) : -1;
+    if (quiet_file) fclose(quiet_file);
+    return n;
+}
+
+/* The receive that follows a damaged file: its status and detail. */
+static int receive_quietly(pmq_queue *q, char *detail, size_t len, uint32_t *prio) {
+    uint8_t buf[256];
+    size_t n = 0;
+    quiet_begin();
+    int st = pmq_queue_receive_timeout(q, buf, sizeof buf, &n, prio, 0);
+    snprintf(detail, len, "%s", st ? pmq_last_error() : "");
+    long noise = quiet_end();
+    CHECK(noise == 0);
+    return st;
+}
+
+static void damaged_files(void) {
+    char detail[1024];
+    uint32_t prio = 0;
+    /* Item 3: a bitmap naming words past its levels (was PMQ_STATUS_PANIC,
+     * "shared-memory offset 1056764 out of bounds", and a panic message). */
+    {
+        const char *name = five_messages("shm-bitmap");
+        poke64(name, 576, 1ull << 63);
+        poke64(name, 1088, 1ull << 63);
+        poke64(name, 33408, 1ull << 63);
+        pmq_queue *q = open_shm(name);
+        if (q) {
+            int st = receive_quietly(q, detail, sizeof detail, &prio);
+            CHECK_STATUS(st, PMQ_STATUS_CORRUPTED);
+            CHECK(strstr(detail, "bitmap") != NULL);
+            close_only(q);
+        }
+    }
+    /* Item 4: the walk to priority 32769 (was OK at 32769, and the unlink
+     * wrote into tail[1] and the first opener record). */
+    {
+        const char *name = five_messages("shm-32769");
+        poke64(name, 576, 1ull << 8);
+        poke64(name, 648, 1);
+        poke64(name, 4744, 2);
+        uint32_t tail1 = peek32(name, L2_TAILS + 4);
+        pmq_queue *q = open_shm(name);
+        if (q) {
+            int st = receive_quietly(q, detail, sizeof detail, &prio);
+            CHECK_STATUS(st, PMQ_STATUS_CORRUPTED);
+            CHECK(strstr(detail, "bitmap") != NULL);
+            CHECK(peek32(name, L2_TAILS + 4) == tail1);
+            close_only(q);
+        }
+    }
+    /* Item 6: truncated while mapped (was SIGBUS). */
+    const off_t sizes[3] = {8192, 335872, 0};
+    for (int i = 0; i < 3; i++) {
+        const char *name = five_messages("shm-trunc");
+        pmq_queue *q = open_shm(name);
+        if (!q) continue;
+        char path[128];
+        shm_path(name, path, sizeof path);
+        CHECK(truncate(path, sizes[i]) == 0);
+        int st = receive_quietly(q, detail, sizeof detail, &prio);
+        CHECK_STATUS(st, PMQ_STATUS_CORRUPTED);
+        CHECK(strstr(detail, "truncated") != NULL);
+        quiet_begin();
+        st = pmq_queue_send_timeout(q, (const uint8_t *)"x", 1, 0, 0);
+        CHECK(quiet_end() == 0);
+        CHECK_STATUS(st, PMQ_STATUS_CORRUPTED);
+        close_only(q);
+    }
 }
 
 int main(void) {
+    damaged_files();
     options_and_backend_values();
     send_receive_beyond_kernel_limits();
     readiness_descriptor();

@@ -45,6 +45,20 @@ pub enum ErrorKind {
     NotSupported = 16,
     /// A queue's shared state is damaged or was written by an incompatible
     /// build (shared-memory backend).
+    ///
+    /// Whatever bytes a shared-memory queue's file holds, and whatever
+    /// another process does to it while it is open (overwrites, truncation,
+    /// holes punched out), a call returns this (with a detail naming the
+    /// field and value, or the cause), never a signal or a panic: every
+    /// value read from the file is range-checked before use. A handle whose
+    /// file shrank under it returns it from then on. pmq installs a SIGBUS
+    /// handler for its mappings the first time it maps a queue; faults
+    /// elsewhere go to the previous handler or the default action. Every
+    /// process the file's mode lets write it is trusted: it can destroy the
+    /// queue's messages, but not make pmq touch memory outside the file -
+    /// except, until layout version 3, through the glibc robust mutex's
+    /// list words (bytes 152-167), which glibc follows as pointers. See
+    /// PMQ_STATUS_CORRUPTED in pmq.h for the whole contract.
     Corrupted = 17,
 }
 

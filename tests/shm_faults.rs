@@ -93,6 +93,26 @@ fn fault_child() {
             // SAFETY: raising a signal has no memory-safety preconditions.
             unsafe { libc::raise(libc::SIGKILL) };
         }
+        "truncated-while-locked" => {
+            // The parent truncates the file while this receive holds the
+            // lock (paused at receive.locked): Corrupted, and then this
+            // thread goes on using another queue's robust lock (glibc's
+            // robust list may still point into the truncated one).
+            let (first, second) = name.split_once(',').unwrap();
+            // Opened first, so it is not mapped where the truncated one
+            // was (a reused range would hide a stale pointer).
+            let other = open(second);
+            let q = open(first);
+            let e = q.receive_vec(Timeout::TryOnce).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Corrupted, "{e}");
+            drop(q);
+            // Sends only (a receive would pause at receive.locked again).
+            for i in 0..3u8 {
+                other.send(&[i], 1, Timeout::TryOnce).unwrap();
+            }
+            drop(other);
+            std::process::exit(0);
+        }
         _ => unreachable!(),
     }
     // Reaching here means the kill point was not hit.
@@ -564,4 +584,56 @@ fn dead_receipts_name_every_dead_receiver_and_whether_its_take_committed() {
         ErrorKind::Closed,
         "after close"
     );
+/// A queue file truncated to 0 while another process's receive holds its
+/// lock (issue 27 item 6, the lock's page itself gone): that receive says
+/// Corrupted, and the process goes on using another queue. (glibc's unlock
+/// of the zeroed lock leaves the thread's robust list pointing into the old
+/// range, so pmq keeps that range mapped, as zeros, instead of unmapping
+/// it: the next robust lock of the thread would write there.) Driven by
+/// progress: the parent truncates once it sees the lock word held.
+#[test]
+fn a_file_truncated_while_its_lock_is_held_is_corrupted_and_the_process_goes_on() {
+    let (n, n2) = (name("trunc-locked"), name("trunc-other"));
+    let _u = Unlink(vec![n.clone(), n2.clone()]);
+    for q in [&n, &n2] {
+        OpenOptions::new()
+            .backend(SHM)
+            .exclusive(true)
+            .max_messages(4)
+            .max_message_size(16)
+            .open(Some(q))
+            .unwrap()
+            .send(b"x", 3, Timeout::TryOnce)
+            .unwrap();
+    }
+    let path = format!("/dev/shm/pmq.{}", &n[1..]);
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "fault_child", "--test-threads=1", "-q"])
+        .env(CHILD, format!("truncated-while-locked:{n},{n2}"))
+        .env("PMQ_FAULT_PAUSE", "receive.locked")
+        .env("PMQ_FAULT_PAUSE_MS", "3000")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // The lock word (offset 128) holds the owner's thread id while held.
+    use std::os::unix::fs::FileExt;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&path)
+        .unwrap();
+    let mut held = false;
+    while child.try_wait().unwrap().is_none() {
+        let mut w = [0u8; 4];
+        f.read_exact_at(&mut w, 128).unwrap();
+        if u32::from_ne_bytes(w) != 0 {
+            held = true;
+            f.set_len(0).unwrap();
+            break;
+        }
+        std::thread::yield_now();
+    }
+    let status = child.wait().unwrap();
+    assert!(held, "the child ended before it held the lock: {status:?}");
+    assert_eq!(status.code(), Some(0), "the child: {status:?}");
 }

@@ -89,6 +89,54 @@ pub enum pmq_status {
     NotSupported = 16,
     /// A shared-memory queue's file is corrupted, or was made by a pmq build
     /// with another layout; the detail says which, and how to recover.
+    ///
+    /// The damaged-file contract (PMQ_BACKEND_SHM): whatever bytes the
+    /// queue's file holds, and whatever another process does to it while
+    /// it is open (overwrites any byte, truncates it, punches holes in it),
+    /// a call returns a status - PMQ_STATUS_CORRUPTED, with a detail that
+    /// names the field and its value, or the cause - never a signal, a
+    /// crash, PMQ_STATUS_PANIC or output on stderr. pmq range-checks every
+    /// value it reads from the file (slot indexes, list links, priorities,
+    /// bitmap words, counts, lengths, opener records) before it uses it, so
+    /// it never reads or writes outside the file or outside the field it
+    /// means to, and never returns a message longer than max_message_size
+    /// or a priority above 32767. A handle whose file shrank under it (or
+    /// met a page that could not be allocated) returns PMQ_STATUS_CORRUPTED
+    /// from then on: unlink the queue and create it again (a thread already
+    /// asleep in a wait when the file shrank ends within 2 s of
+    /// pmq_queue_close(), not at once). A repair (after
+    /// a process died holding the lock) that meets such a page rebuilds
+    /// nothing and leaves the queue's lock unrecoverable, so every opener
+    /// is told instead of seeing an empty queue. An open of a file with
+    /// unallocated pages (a sparse copy, pages punched out) allocates them,
+    /// or refuses with PMQ_STATUS_SYSTEM_LIMIT when /dev/shm has no room.
+    ///
+    /// SIGBUS: a page of a mapped file that is gone (truncated) or cannot
+    /// be allocated (a full tmpfs) raises SIGBUS. pmq installs a SIGBUS
+    /// handler the first time a process maps a shared-memory queue; a fault
+    /// inside a pmq mapping becomes PMQ_STATUS_CORRUPTED (the mapping reads
+    /// zeros from then on, and its address range stays reserved after the
+    /// handle is freed), and every other SIGBUS goes to the handler that
+    /// was installed before pmq's, or takes the default action (the process
+    /// ends) as without pmq. A program that installs its own SIGBUS handler
+    /// after opening a shared-memory queue must pass the faults it does not
+    /// own to the previous handler (the one sigaction() returns), as pmq
+    /// does; otherwise a damaged queue file reaches that handler instead.
+    ///
+    /// Who is trusted: every process the file's mode lets write it (its
+    /// owner, plus the group and others the mode given at create lets
+    /// write: each handle needs read-write access). Such a process can
+    /// always destroy the queue's messages or make calls fail with
+    /// PMQ_STATUS_CORRUPTED, PMQ_STATUS_BUSY or time-outs (it can write
+    /// any byte, the lock's too); it cannot make pmq read or write memory
+    /// outside the queue's file or return an out-of-range message, with one
+    /// exception until layout version 3 replaces the lock: the queue's lock
+    /// is a glibc robust process-shared mutex, whose robust-list words
+    /// (bytes 152-167 of the file in layout version 2) hold pointers that
+    /// glibc follows when it unlocks; a process that writes them can crash
+    /// (SIGSEGV) the processes using the queue. So give a queue a mode that
+    /// lets only processes you trust write it (the default, 0600, lets only
+    /// its owner's).
     Corrupted = 17,
 }
 

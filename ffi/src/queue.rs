@@ -98,6 +98,11 @@ pub const PMQ_BACKEND_KERNEL: u32 = 0;
 /// pmq_options.backend: pmq's own shared-memory queue (a file under
 /// /dev/shm): faster, bounded only by memory, robust against a process
 /// killed at any point; shared with pmq programs only.
+///
+/// A damaged, truncated or hostile file gives PMQ_STATUS_CORRUPTED, never a
+/// signal (pmq installs a SIGBUS handler for its mappings); who may write a
+/// queue's file is trusted, with one exception until layout version 3: see
+/// PMQ_STATUS_CORRUPTED.
 pub const PMQ_BACKEND_SHM: u32 = 1;
 
 const _: () = assert!(std::mem::size_of::<pmq_options>() == 64);

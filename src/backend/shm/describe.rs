@@ -267,7 +267,53 @@ fn check_and_map(req: &OpenRequest<'_>, fd: i32) -> Result<Mapping> {
             shape.file_size
         ))));
     }
+    // Unallocated pages (holes: a sparse copy, or pages punched out) are
+    // allocated now: a page that cannot be allocated later would raise
+    // SIGBUS at its first touch. Allocation never changes a byte.
+    if (st.st_blocks as u64).saturating_mul(512) < shape.file_size as u64 {
+        // SAFETY: plain call on our descriptor, mode 0 (allocate only).
+        let r = unsafe { libc::fallocate(fd, 0, 0, shape.file_size as libc::off_t) };
+        if r != 0 {
+            match errno() {
+                // This filesystem cannot tell or reserve: the guard stays.
+                libc::EOPNOTSUPP | libc::ENOSYS => {}
+                e @ (libc::ENOSPC | libc::EFBIG | libc::EDQUOT) => {
+                    return Err(close(holes_no_space(
+                        req,
+                        st.st_blocks as u64 * 512,
+                        &shape,
+                        e,
+                    )));
+                }
+                e => {
+                    return Err(close(os(
+                        "fallocate of the queue file's unallocated pages",
+                        e,
+                    )))
+                }
+            }
+        }
+    }
     Mapping::new(fd, shape.file_size, shape).map_err(|e| open_error(req, e))
+}
+
+/// An existing queue file with unallocated pages and no room to allocate
+/// them: refused at open (touching such a page later would be SIGBUS).
+fn holes_no_space(req: &OpenRequest<'_>, allocated: u64, shape: &Shape, e: i32) -> Error {
+    let left = free_space().map_or_else(|| "unknown".to_string(), bytes);
+    Error::new(
+        ErrorKind::SystemLimit,
+        format!(
+            "queue {}'s file has only {} of its {} allocated (a sparse copy, or pages punched \
+             out of it) and {SHM_DIR} has no room for the rest ({left} free); remove unused \
+             queues or files in {SHM_DIR}, or grow it (as root: mount -o remount,size=2G \
+             {SHM_DIR}; in Docker: --shm-size=2g)",
+            req.name,
+            bytes(allocated),
+            bytes(shape.file_size as u64)
+        ),
+    )
+    .with_errno(e)
 }
 
 /// A name no other creator uses, in the same directory (so link() works).

@@ -86,8 +86,11 @@ pub(super) const OFF_CHANGE_WORD: usize = 448;
 pub(super) const OFF_NOTIFY_WORD: usize = 512;
 pub(super) const OFF_BITMAP_L0: usize = 576;
 pub(super) const OFF_BITMAP_L1: usize = OFF_BITMAP_L0 + 8;
-pub(super) const OFF_BITMAP_L2: usize = OFF_BITMAP_L1 + 8 * 8;
-const BITMAP_END: usize = OFF_BITMAP_L2 + 8 * (PRIORITIES as usize / 64);
+/// Words of the bitmap's levels 1 and 2 (level 0 is one word).
+pub(super) const BITMAP_L1_WORDS: usize = BITMAP_L2_WORDS / 64;
+pub(super) const BITMAP_L2_WORDS: usize = PRIORITIES as usize / 64;
+pub(super) const OFF_BITMAP_L2: usize = OFF_BITMAP_L1 + 8 * BITMAP_L1_WORDS;
+const BITMAP_END: usize = OFF_BITMAP_L2 + 8 * BITMAP_L2_WORDS;
 /// Fixed part of the file, page aligned.
 pub(super) const HEADER_SIZE: usize = 8192;
 pub(super) const OFF_HEADS: usize = HEADER_SIZE;

@@ -7,6 +7,7 @@
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicU32, AtomicU64};
 
+use super::bus;
 use super::layout::{Shape, FIXED_END, SLOT_HEADER};
 
 /// A whole queue file, mapped shared and read-write. Unmapped and closed
@@ -17,6 +18,8 @@ pub(super) struct Mapping {
     len: usize,
     pub fd: RawFd,
     pub shape: Shape,
+    /// This mapping's entry in the SIGBUS guard (see `bus`).
+    bus: &'static bus::Entry,
 }
 
 // SAFETY: the mapping is shared memory accessed only through atomics and
@@ -48,12 +51,40 @@ impl Mapping {
             unsafe { libc::close(fd) };
             return Err(e);
         }
+        let Some(bus) = bus::register(p as usize, len) else {
+            // SAFETY: the mapping and `fd` are ours and unused.
+            unsafe {
+                libc::munmap(p, len);
+                libc::close(fd);
+            }
+            return Err(libc::ENOMEM);
+        };
         Ok(Mapping {
             base: p.cast(),
             len,
             fd,
             shape,
+            bus,
         })
+    }
+
+    /// A page of the mapping faulted (the file was truncated under it, or
+    /// its storage could not be allocated) and now reads zeros: nothing
+    /// read from it since can be trusted. One relaxed load.
+    #[inline(always)]
+    pub fn damaged(&self) -> bool {
+        self.bus.damaged()
+    }
+
+    /// The file's size now (for the detail of a damaged mapping).
+    pub fn file_size_now(&self) -> Option<u64> {
+        // SAFETY: stat is plain data; fstat fills it for our descriptor.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: as above.
+        if unsafe { libc::fstat(self.fd, &mut st) } != 0 {
+            return None;
+        }
+        Some(st.st_size as u64)
     }
 
     #[inline(always)]
@@ -222,6 +253,33 @@ fn out_of_bounds(off: usize) -> ! {
 
 impl Drop for Mapping {
     fn drop(&mut self) {
+        // The guard forgets the range before it is unmapped.
+        let damaged = self.damaged();
+        bus::unregister(self.bus);
+        if damaged {
+            // A page faulted; if it was the lock's, glibc's robust list of
+            // the thread that held the lock may still point into it (its
+            // unlock saw a zeroed lock and did not unlink it). The range
+            // stays mapped, as zeros that belong to no file, for the
+            // process's life, so that pointer never meets unmapped memory.
+            // SAFETY: replaces our own mapping, same range, with anonymous
+            // memory; nothing of pmq uses it after this.
+            let p = unsafe {
+                libc::mmap(
+                    self.base.cast(),
+                    self.len,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    libc::MAP_FIXED | libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                    -1,
+                    0,
+                )
+            };
+            if p != libc::MAP_FAILED {
+                // SAFETY: our descriptor.
+                unsafe { libc::close(self.fd) };
+                return;
+            }
+        }
         // SAFETY: the mapping and descriptor are ours; nothing uses them
         // after the last reference is gone.
         unsafe {

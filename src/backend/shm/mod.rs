@@ -15,6 +15,12 @@
 //! - Openers hold an OFD lock on their own byte of the file for the
 //!   handle's life (released by the kernel when the process dies): liveness
 //!   is never read from pids.
+//! - A damaged file is Corrupted, never a crash: every value read from the
+//!   mapping is range-checked before it becomes an index or an offset, and
+//!   a page that faults (the file truncated under the mapping, a hole that
+//!   cannot be allocated) is replaced by a zero page by the SIGBUS guard
+//!   (`bus`), which marks the mapping damaged; every call checks the mark
+//!   before it returns. An open allocates a file's holes or refuses.
 //!
 //! See `../shared/design/shm-backend.md` for the measured costs behind it.
 
@@ -29,6 +35,7 @@ use super::{
 };
 use crate::error::{Error, ErrorKind, Result};
 
+mod bus;
 mod describe;
 #[cfg(feature = "fault-injection")]
 #[doc(hidden)]
@@ -162,7 +169,11 @@ impl Mapping {
         }
     }
 
-    /// Highest non-empty priority (the bitmap is consistent under the lock).
+    /// Highest non-empty priority (the bitmap is consistent under the lock),
+    /// or [`PRIORITIES`] when the bitmap names a word past the end of a
+    /// level (a scribbled file: the caller reports it). Every index the
+    /// walk derives from the file is bounded by its level's size, so no
+    /// priority above 32767 reaches the lists.
     #[inline]
     fn top_priority(&self) -> Option<u32> {
         let m = self;
@@ -170,7 +181,11 @@ impl Mapping {
         if l0 == 0 {
             return None;
         }
-        let i = 63 - l0.leading_zeros() as usize;
+        if l0 >> BITMAP_L1_WORDS != 0 {
+            return Some(PRIORITIES);
+        }
+        // Below BITMAP_L1_WORDS (8), so w below 8 * 64 = BITMAP_L2_WORDS.
+        let i = (63 - l0.leading_zeros() as usize) % BITMAP_L1_WORDS;
         let l1 = m.u64(OFF_BITMAP_L1 + 8 * i).load(Ordering::Relaxed);
         if l1 == 0 {
             return None;
@@ -260,6 +275,9 @@ impl Mapping {
         self.u32(OFF_PENDING_KIND).store(kind, Ordering::Release);
     }
 
+    /// Stops before it writes anything it concluded when a page of the
+    /// mapping faulted (see `bus`): what it read is not the file's. The
+    /// lock (`sync::lock`) then leaves the lock unrecoverable.
     fn repair(&self) {
         let m = self;
         let sh = self.shape;
@@ -293,6 +311,9 @@ impl Mapping {
                 m.u32(base + SLOT_NEXT).store(free_head, Ordering::Relaxed);
                 free_head = s + 1;
             }
+        }
+        if self.damaged() {
+            return;
         }
         kp!("repair.lists");
         for p in 0..PRIORITIES as usize {
@@ -332,7 +353,7 @@ impl Mapping {
             .store(ready.len() as u64, Ordering::Relaxed);
         let next = m.u64(OFF_NEXT_SEQ);
         if next.load(Ordering::Relaxed) <= max_seq {
-            next.store(max_seq + 1, Ordering::Relaxed);
+            next.store(max_seq.wrapping_add(1), Ordering::Relaxed);
         }
         kp!("repair.done");
         m.u64(OFF_RECOVERIES).fetch_add(1, Ordering::Relaxed);
@@ -658,7 +679,7 @@ impl ShmQueue {
         kp!("send.popped");
         let next_seq = m.u64(OFF_NEXT_SEQ);
         let seq = next_seq.load(Ordering::Relaxed);
-        next_seq.store(seq + 1, Ordering::Relaxed);
+        next_seq.store(seq.wrapping_add(1), Ordering::Relaxed);
         slot.u32(SLOT_LEN)
             .store(msg.len() as u32, Ordering::Relaxed);
         slot.u32(SLOT_PRIO).store(priority, Ordering::Relaxed);
@@ -667,12 +688,13 @@ impl ShmQueue {
         slot.write_data(msg);
         kp!("send.data");
         let committed = m.u64(OFF_COMMITTED).load(Ordering::Relaxed);
-        m.pending(1, s, committed + 1);
+        m.pending(1, s, committed.wrapping_add(1));
         kp!("send.pending");
         // The commit point: from here on the message survives any kill.
         slot.u32(SLOT_STATE).store(READY, Ordering::Release);
         kp!("send.committed");
-        m.u64(OFF_COMMITTED).store(committed + 1, Ordering::Relaxed);
+        m.u64(OFF_COMMITTED)
+            .store(committed.wrapping_add(1), Ordering::Relaxed);
         m.u32(OFF_PENDING_KIND).store(0, Ordering::Release);
         kp!("send.counted");
         slot.u32(SLOT_NEXT).store(0, Ordering::Relaxed);
@@ -745,12 +767,19 @@ impl ShmQueue {
         let Some(p) = self.map.top_priority() else {
             return Err(none_listed());
         };
+        if p >= PRIORITIES {
+            return Err(bad_bitmap(m.u64(OFF_BITMAP_L0).load(Ordering::Relaxed)));
+        }
         kp!("receive.locked");
         let head = m.u32(OFF_HEADS + 4 * p as usize);
         let s = self.map.index(head.load(Ordering::Relaxed))?;
         let slot = m.slot(s);
         let len = slot.u32(SLOT_LEN).load(Ordering::Relaxed) as usize;
-        if slot.u32(SLOT_STATE).load(Ordering::Relaxed) != READY || len as u64 > sh.max_message_size
+        // The slot must be what the bitmap and the list say it is: a ready
+        // message of priority p, no longer than the queue allows.
+        if slot.u32(SLOT_STATE).load(Ordering::Relaxed) != READY
+            || len as u64 > sh.max_message_size
+            || slot.u32(SLOT_PRIO).load(Ordering::Relaxed) != p
         {
             return Err(not_ready(s, p));
         }
@@ -772,11 +801,12 @@ impl ShmQueue {
         m.u32(rec + OPENER_RECEIPT_PID).store(0, Ordering::Relaxed);
         kp!("receive.pending");
         let received = m.u64(OFF_RECEIVED).load(Ordering::Relaxed);
-        m.pending(2, s, received + 1);
+        m.pending(2, s, received.wrapping_add(1));
         // The commit point: the message is taken.
         slot.u32(SLOT_STATE).store(FREE, Ordering::Release);
         kp!("receive.committed");
-        m.u64(OFF_RECEIVED).store(received + 1, Ordering::Relaxed);
+        m.u64(OFF_RECEIVED)
+            .store(received.wrapping_add(1), Ordering::Relaxed);
         m.u32(OFF_PENDING_KIND).store(0, Ordering::Release);
         kp!("receive.counted");
         let next = slot.u32(SLOT_NEXT).load(Ordering::Relaxed);
@@ -814,6 +844,34 @@ fn not_ready(s: u32, p: u32) -> Error {
     ))
 }
 
+/// The detail of a damaged mapping: the file shrank, or a page of it could
+/// not be allocated.
+#[cold]
+#[inline(never)]
+fn damage(m: &Mapping) -> Error {
+    let need = m.shape.file_size as u64;
+    match m.file_size_now() {
+        Some(now) if now < need => describe::corrupt(&format!(
+            "the file was truncated to {now} bytes while this handle had it mapped (the queue \
+             needs {need}); every call on this handle now returns this error"
+        )),
+        _ => describe::corrupt(&format!(
+            "a page of the file could not be read while this handle had it mapped (a hole \
+             punched into it, with no room in {SHM_DIR} to allocate the page, or the file \
+             shrank for a while); every call on this handle now returns this error"
+        )),
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn bad_bitmap(l0: u64) -> Error {
+    describe::corrupt(&format!(
+        "the priority bitmap's level-0 word is {l0:#x}: it names a level-1 word past the \
+         end of that level ({BITMAP_L1_WORDS} words)"
+    ))
+}
+
 #[cold]
 #[inline(never)]
 fn none_listed() -> Error {
@@ -848,6 +906,79 @@ impl Drop for ShmQueue {
 /// this machine), and the shortest timeout that spins at all.
 const WAIT_SPINS: u32 = 500;
 const SPIN_MIN_TIMEOUT: Duration = Duration::from_micros(100);
+
+impl ShmQueue {
+    /// `a`, unless a page of the mapping faulted during the call (or
+    /// before): then what it read is not the file's, and the call is
+    /// Corrupted. The hot path pays one relaxed load.
+    #[inline(always)]
+    fn sound<T>(&self, a: Attempt<T>) -> Attempt<T> {
+        if self.map.damaged() {
+            return Attempt::failed(damage(&self.map));
+        }
+        a
+    }
+
+    #[inline(always)]
+    fn send_one(&self, msg: &[u8], priority: u32, will_wait: bool) -> Attempt<()> {
+        // The batch path with one message, written out: the single send is
+        // the hot path, and the loop costs it ~10% more instructions.
+        let g = match self.map.lock() {
+            Ok(g) => g,
+            Err(e) => return Attempt::failed(e),
+        };
+        let m = &self.map;
+        let count = m.u64(OFF_COUNT).load(Ordering::Relaxed);
+        if count >= m.shape.max_messages {
+            drop(g);
+            return self.not_now(will_wait);
+        }
+        if let Err(e) = self.push(msg, priority, count) {
+            return Attempt::failed(e);
+        }
+        kp!("send.moved");
+        let mut w = Wakes::default();
+        self.map
+            .moved(OFF_SENT_WORD, OFF_RECV_WAITERS, &mut w.sent, &mut w.changed);
+        if count == 0 {
+            self.map.notify_fire(&mut w);
+        }
+        drop(g);
+        self.map.wake(w);
+        Attempt::Done(())
+    }
+
+    #[inline(always)]
+    fn receive_one(&self, buf: &mut [u8], will_wait: bool) -> Attempt<(usize, u32)> {
+        // The batch path with one message, written out (as in try_send).
+        let g = match self.map.lock() {
+            Ok(g) => g,
+            Err(e) => return Attempt::failed(e),
+        };
+        let count = self.map.u64(OFF_COUNT).load(Ordering::Relaxed);
+        if count == 0 {
+            drop(g);
+            return self.not_now(will_wait);
+        }
+        let got = match self.take(buf, count) {
+            Ok(Taken::Message(len, p)) => (len, p),
+            // `buf` holds max_message_size bytes (checked by the core).
+            Ok(Taken::NoRoom) => return Attempt::failed(too_long()),
+            Err(e) => return Attempt::failed(e),
+        };
+        kp!("receive.moved");
+        let mut w = Wakes::default();
+        self.map.moved(
+            OFF_RECV_WORD,
+            OFF_SEND_WAITERS,
+            &mut w.received,
+            &mut w.changed,
+        );
+        drop(g);
+        self.map.wake(w);
+        Attempt::Done(got)
+    }
+}
 
 impl QueueBackend for ShmQueue {
     const NAME_MAX: usize = 255 - FILE_PREFIX.len();
@@ -898,31 +1029,7 @@ impl QueueBackend for ShmQueue {
     }
 
     fn try_send(&self, msg: &[u8], priority: u32, will_wait: bool) -> Attempt<()> {
-        // The batch path with one message, written out: the single send is
-        // the hot path, and the loop costs it ~10% more instructions.
-        let g = match self.map.lock() {
-            Ok(g) => g,
-            Err(e) => return Attempt::failed(e),
-        };
-        let m = &self.map;
-        let count = m.u64(OFF_COUNT).load(Ordering::Relaxed);
-        if count >= m.shape.max_messages {
-            drop(g);
-            return self.not_now(will_wait);
-        }
-        if let Err(e) = self.push(msg, priority, count) {
-            return Attempt::failed(e);
-        }
-        kp!("send.moved");
-        let mut w = Wakes::default();
-        self.map
-            .moved(OFF_SENT_WORD, OFF_RECV_WAITERS, &mut w.sent, &mut w.changed);
-        if count == 0 {
-            self.map.notify_fire(&mut w);
-        }
-        drop(g);
-        self.map.wake(w);
-        Attempt::Done(())
+        self.sound(self.send_one(msg, priority, will_wait))
     }
 
     fn try_send_batch(
@@ -930,37 +1037,11 @@ impl QueueBackend for ShmQueue {
         msgs: &[crate::queue::OutMessage<'_>],
         will_wait: bool,
     ) -> Attempt<usize> {
-        self.send_locked(msgs, will_wait)
+        self.sound(self.send_locked(msgs, will_wait))
     }
 
     fn try_receive(&self, buf: &mut [u8], will_wait: bool) -> Attempt<(usize, u32)> {
-        // The batch path with one message, written out (as in try_send).
-        let g = match self.map.lock() {
-            Ok(g) => g,
-            Err(e) => return Attempt::failed(e),
-        };
-        let count = self.map.u64(OFF_COUNT).load(Ordering::Relaxed);
-        if count == 0 {
-            drop(g);
-            return self.not_now(will_wait);
-        }
-        let got = match self.take(buf, count) {
-            Ok(Taken::Message(len, p)) => (len, p),
-            // `buf` holds max_message_size bytes (checked by the core).
-            Ok(Taken::NoRoom) => return Attempt::failed(too_long()),
-            Err(e) => return Attempt::failed(e),
-        };
-        kp!("receive.moved");
-        let mut w = Wakes::default();
-        self.map.moved(
-            OFF_RECV_WORD,
-            OFF_SEND_WAITERS,
-            &mut w.received,
-            &mut w.changed,
-        );
-        drop(g);
-        self.map.wake(w);
-        Attempt::Done(got)
+        self.sound(self.receive_one(buf, will_wait))
     }
 
     fn try_receive_batch(
@@ -970,7 +1051,7 @@ impl QueueBackend for ShmQueue {
         out: &mut [crate::queue::InMessage],
         will_wait: bool,
     ) -> Attempt<usize> {
-        self.receive_locked(buf, out, will_wait)
+        self.sound(self.receive_locked(buf, out, will_wait))
     }
 
     /// Shutdown stops the readiness helper and closes its eventfd; a send,
@@ -1028,7 +1109,14 @@ impl QueueBackend for ShmQueue {
         if self.closing.load(Ordering::SeqCst) {
             return Wake::Ready;
         }
-        sync::futex_wait(m.u32(word), v, deadline.as_ref())
+        if self.map.damaged() {
+            // The word may be the guard's zero page: nobody would wake it.
+            return Wake::Failed(damage(&self.map));
+        }
+        match sync::futex_wait(m.u32(word), v, deadline.as_ref()) {
+            _ if self.map.damaged() => Wake::Failed(damage(&self.map)),
+            w => w,
+        }
     }
 
     fn wake_waiters(&self) {
@@ -1052,10 +1140,14 @@ impl QueueBackend for ShmQueue {
 
     fn attributes(&self) -> Result<Attributes> {
         let sh = &self.map.shape;
+        let current_messages = self.map.u64(OFF_COUNT).load(Ordering::Relaxed) as i64;
+        if self.map.damaged() {
+            return Err(damage(&self.map));
+        }
         Ok(Attributes {
             max_messages: sh.max_messages as i64,
             max_message_size: sh.max_message_size as i64,
-            current_messages: self.map.u64(OFF_COUNT).load(Ordering::Relaxed) as i64,
+            current_messages,
             block: self.block.load(Ordering::Relaxed),
         })
     }

@@ -84,6 +84,15 @@ fn lock_slow<'a>(m: &'a Mapping, first: i32, repair: &dyn Fn()) -> Result<Guard<
         libc::EOWNERDEAD => {
             let g = Guard(m);
             repair();
+            if m.damaged() {
+                // The repair read pages the file no longer has (and so
+                // stopped before it rebuilt anything): unlocked without
+                // marking it consistent, the lock stays unrecoverable, and
+                // every opener is told, rather than trusting a rebuild
+                // from zeros.
+                drop(g);
+                return Err(super::damage(m));
+            }
             // SAFETY: this thread holds the mutex in the owner-died state.
             unsafe { libc::pthread_mutex_consistent(mx) };
             Ok(g)
@@ -141,6 +150,16 @@ pub(super) fn deadline_after(d: Duration) -> libc::timespec {
     }
 }
 
+/// The longest single futex sleep. A sleeper whose wake-up can no longer
+/// reach it re-checks its state this often: when the queue file is
+/// truncated under a sleeping thread, the futex it sleeps on belongs to the
+/// file's lost page, while a waker of this process (close, a readiness
+/// helper's stop) meets the SIGBUS guard's private zero page in its place,
+/// a different futex. So close() ends such a sleep within this time, not
+/// at once. Costs a sleeping thread one wake-up per slice (a clock read
+/// and a look at the guard's mark; it then sleeps again).
+const SLEEP_SLICE: Duration = Duration::from_secs(2);
+
 /// Waits while `word` still holds `expected`, until an absolute
 /// CLOCK_MONOTONIC `deadline` (None: no limit). Shared (not private) futex:
 /// the word lives in a file other processes map.
@@ -149,29 +168,47 @@ pub(super) fn futex_wait(
     expected: u32,
     deadline: Option<&libc::timespec>,
 ) -> Wake {
-    let ts = deadline.map_or(std::ptr::null(), |t| t as *const libc::timespec);
-    // SAFETY: `word` is a valid, aligned u32 in a live mapping; `ts` is NULL
-    // or a valid timespec; FUTEX_WAIT_BITSET takes an absolute time on
-    // CLOCK_MONOTONIC (no FUTEX_CLOCK_REALTIME flag).
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_futex,
-            word.as_ptr(),
-            libc::FUTEX_WAIT_BITSET,
-            expected,
-            ts,
-            std::ptr::null::<u32>(),
-            libc::FUTEX_BITSET_MATCH_ANY,
-        )
-    };
-    if r == 0 {
-        return Wake::Ready;
-    }
-    match errno() {
-        libc::EAGAIN => Wake::Ready, // the word changed before we slept
-        libc::ETIMEDOUT => Wake::Elapsed,
-        libc::EINTR => Wake::Interrupted,
-        e => Wake::Failed(describe::os("futex wait", e)),
+    loop {
+        // One sleep lasts at most SLEEP_SLICE; at its end the sleeper goes
+        // on sleeping unless its mapping is damaged (then a spurious
+        // wake-up: every caller looks again, and meets the damage).
+        let slice = deadline_after(SLEEP_SLICE);
+        let (ts, sliced) = match deadline {
+            Some(d) if (d.tv_sec, d.tv_nsec) <= (slice.tv_sec, slice.tv_nsec) => {
+                (d as *const libc::timespec, false)
+            }
+            _ => (&slice as *const libc::timespec, true),
+        };
+        // SAFETY: `word` is a valid, aligned u32 in a live mapping; `ts` is
+        // a valid timespec; FUTEX_WAIT_BITSET takes an absolute time on
+        // CLOCK_MONOTONIC (no FUTEX_CLOCK_REALTIME flag).
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_futex,
+                word.as_ptr(),
+                libc::FUTEX_WAIT_BITSET,
+                expected,
+                ts,
+                std::ptr::null::<u32>(),
+                libc::FUTEX_BITSET_MATCH_ANY,
+            )
+        };
+        if r == 0 {
+            return Wake::Ready;
+        }
+        return match errno() {
+            libc::EAGAIN => Wake::Ready, // the word changed before we slept
+            libc::ETIMEDOUT if sliced => {
+                if super::bus::damaged_at(word.as_ptr() as usize) {
+                    Wake::Ready
+                } else {
+                    continue;
+                }
+            }
+            libc::ETIMEDOUT => Wake::Elapsed,
+            libc::EINTR => Wake::Interrupted,
+            e => Wake::Failed(describe::os("futex wait", e)),
+        };
     }
 }
 
