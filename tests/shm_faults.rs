@@ -584,6 +584,8 @@ fn dead_receipts_name_every_dead_receiver_and_whether_its_take_committed() {
         ErrorKind::Closed,
         "after close"
     );
+}
+
 /// A queue file truncated to 0 while another process's receive holds its
 /// lock (issue 27 item 6, the lock's page itself gone): that receive says
 /// Corrupted, and the process goes on using another queue. (glibc's unlock
