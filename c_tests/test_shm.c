@@ -236,6 +236,8 @@ static void dead_receipts(void) {
     CHECK_STATUS(pmq_queue_dead_receipts(k, r, 3, &count), PMQ_STATUS_NOT_SUPPORTED);
     CHECK_DETAIL("shared-memory backend");
     drop_queue(k);
+}
+
 /* ---- damaged, truncated files (issue 27 items 3, 4, 6): CORRUPTED with a
  * detail, never a signal, never PMQ_STATUS_PANIC, nothing on stderr ---- */
 
