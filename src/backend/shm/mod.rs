@@ -717,7 +717,7 @@ fn none_listed() -> Error {
 
 impl Drop for ShmQueue {
     fn drop(&mut self) {
-        self.readiness.stop(&self.map);
+        self.readiness.stop();
         // A clean close: every message this handle took was handed to its
         // caller, so the record keeps no receipt for the next holder. (A
         // killed holder never gets here and leaves its receipt.)
@@ -927,11 +927,11 @@ impl QueueBackend for ShmQueue {
             changed: false,
             notify: false,
         });
-        self.readiness.stop(&self.map);
+        self.readiness.stop();
     }
 
     fn shutdown(&self) {
-        self.readiness.stop(&self.map);
+        self.readiness.stop();
     }
 
     fn attributes(&self) -> Result<Attributes> {
