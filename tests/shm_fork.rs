@@ -98,7 +98,11 @@ fn exit_status(pid: libc::pid_t) -> i32 {
 fn child_closes_a_handle_whose_readiness_helper_is_the_parents() {
     for round in 0..3 {
         let (name, _g) = unique("close");
-        let q = opts().create(true).exclusive(true).open(Some(&name)).unwrap();
+        let q = opts()
+            .create(true)
+            .exclusive(true)
+            .open(Some(&name))
+            .unwrap();
         let parent_fd = q.fileno().unwrap();
         // A second handle in the child: its drop (free) without close.
         let q2 = opts().open(Some(&name)).unwrap();
@@ -110,7 +114,11 @@ fn child_closes_a_handle_whose_readiness_helper_is_the_parents() {
             drop(q2);
             0
         });
-        assert_eq!(exit_status(pid), 0, "round {round}: child close/free failed");
+        assert_eq!(
+            exit_status(pid),
+            0,
+            "round {round}: child close/free failed"
+        );
         // The parent's descriptor and helper are untouched by the child.
         q.send(b"m", 1, Timeout::TryOnce).unwrap();
         assert!(readable_within(parent_fd, 5000), "round {round}");
@@ -126,7 +134,11 @@ fn child_closes_a_handle_whose_readiness_helper_is_the_parents() {
 fn child_fileno_works_after_the_parent_closed() {
     for round in 0..3 {
         let (name, _g) = unique("poll");
-        let q = opts().create(true).exclusive(true).open(Some(&name)).unwrap();
+        let q = opts()
+            .create(true)
+            .exclusive(true)
+            .open(Some(&name))
+            .unwrap();
         let inherited = q.fileno().unwrap();
         let (to_child_r, to_child_w) = pipe();
         let (to_parent_r, to_parent_w) = pipe();

@@ -25,7 +25,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{
-    Attempt, Attributes, Deliveries, Interest, NotifyError, OpenRequest, QueueBackend, Wake,
+    Attempt, Attributes, Deliveries, Interest, NotifyError, OpenRequest, Patience, QueueBackend,
+    Wake,
 };
 use crate::error::{Error, ErrorKind, Result};
 
@@ -450,6 +451,32 @@ impl Mapping {
 }
 
 impl ShmQueue {
+    /// Takes the lock for a transfer, waiting for another holder only as
+    /// the call's patience allows (see [`sync::LockWait`]): a try-once call
+    /// (or any call of a handle whose block switch is off) a few
+    /// milliseconds, a timed call until its deadline, a blocking call until
+    /// the handle is closed. A holder stopped inside a call never makes a
+    /// call outlast its timeout.
+    #[inline(always)]
+    fn lock_for(&self, p: Patience) -> Result<sync::Guard<'_>> {
+        sync::lock_within(&self.map, || self.map.repair(), || self.lock_wait(p))
+    }
+
+    #[cold]
+    fn lock_wait(&self, p: Patience) -> sync::LockWait<'_> {
+        match p {
+            Patience::Once => sync::LockWait::Brief,
+            _ if !self.block.load(Ordering::Relaxed) => sync::LockWait::Brief,
+            Patience::Until(t) => sync::LockWait::Until(
+                Some(sync::deadline_after(
+                    t.saturating_duration_since(std::time::Instant::now()),
+                )),
+                &self.closing,
+            ),
+            Patience::Forever => sync::LockWait::Until(None, &self.closing),
+        }
+    }
+
     fn not_now<T>(&self, will_wait: bool) -> Attempt<T> {
         if will_wait && !self.block.load(Ordering::Relaxed) {
             Attempt::NonBlocking
@@ -493,12 +520,8 @@ impl ShmQueue {
     /// Sends as many of `msgs` (not empty) as fit now, in order, under one
     /// lock: each message commits on its own, exactly as a single send.
     #[inline]
-    fn send_locked(
-        &self,
-        msgs: &[crate::queue::OutMessage<'_>],
-        will_wait: bool,
-    ) -> Attempt<usize> {
-        let g = match self.map.lock() {
+    fn send_locked(&self, msgs: &[crate::queue::OutMessage<'_>], p: Patience) -> Attempt<usize> {
+        let g = match self.lock_for(p) {
             Ok(g) => g,
             Err(e) => return Attempt::failed(e),
         };
@@ -507,7 +530,7 @@ impl ShmQueue {
         let first = m.u64(OFF_COUNT).load(Ordering::Relaxed);
         if first >= max {
             drop(g);
-            return self.not_now(will_wait);
+            return self.not_now(p.will_wait());
         }
         let mut count = first;
         for msg in msgs {
@@ -586,9 +609,9 @@ impl ShmQueue {
         &self,
         buf: &mut [u8],
         out: &mut [crate::queue::InMessage],
-        will_wait: bool,
+        p: Patience,
     ) -> Attempt<usize> {
-        let g = match self.map.lock() {
+        let g = match self.lock_for(p) {
             Ok(g) => g,
             Err(e) => return Attempt::failed(e),
         };
@@ -596,7 +619,7 @@ impl ShmQueue {
         let first = m.u64(OFF_COUNT).load(Ordering::Relaxed);
         if first == 0 {
             drop(g);
-            return self.not_now(will_wait);
+            return self.not_now(p.will_wait());
         }
         let mut count = first;
         let mut at = 0;
@@ -781,10 +804,10 @@ impl QueueBackend for ShmQueue {
         }
     }
 
-    fn try_send(&self, msg: &[u8], priority: u32, will_wait: bool) -> Attempt<()> {
+    fn try_send(&self, msg: &[u8], priority: u32, p: Patience) -> Attempt<()> {
         // The batch path with one message, written out: the single send is
         // the hot path, and the loop costs it ~10% more instructions.
-        let g = match self.map.lock() {
+        let g = match self.lock_for(p) {
             Ok(g) => g,
             Err(e) => return Attempt::failed(e),
         };
@@ -792,7 +815,7 @@ impl QueueBackend for ShmQueue {
         let count = m.u64(OFF_COUNT).load(Ordering::Relaxed);
         if count >= m.shape.max_messages {
             drop(g);
-            return self.not_now(will_wait);
+            return self.not_now(p.will_wait());
         }
         if let Err(e) = self.push(msg, priority, count) {
             return Attempt::failed(e);
@@ -809,24 +832,20 @@ impl QueueBackend for ShmQueue {
         Attempt::Done(())
     }
 
-    fn try_send_batch(
-        &self,
-        msgs: &[crate::queue::OutMessage<'_>],
-        will_wait: bool,
-    ) -> Attempt<usize> {
-        self.send_locked(msgs, will_wait)
+    fn try_send_batch(&self, msgs: &[crate::queue::OutMessage<'_>], p: Patience) -> Attempt<usize> {
+        self.send_locked(msgs, p)
     }
 
-    fn try_receive(&self, buf: &mut [u8], will_wait: bool) -> Attempt<(usize, u32)> {
+    fn try_receive(&self, buf: &mut [u8], p: Patience) -> Attempt<(usize, u32)> {
         // The batch path with one message, written out (as in try_send).
-        let g = match self.map.lock() {
+        let g = match self.lock_for(p) {
             Ok(g) => g,
             Err(e) => return Attempt::failed(e),
         };
         let count = self.map.u64(OFF_COUNT).load(Ordering::Relaxed);
         if count == 0 {
             drop(g);
-            return self.not_now(will_wait);
+            return self.not_now(p.will_wait());
         }
         let got = match self.take(buf, count) {
             Ok(Taken::Message(len, p)) => (len, p),
@@ -852,9 +871,9 @@ impl QueueBackend for ShmQueue {
         buf: &mut [u8],
         _room: usize,
         out: &mut [crate::queue::InMessage],
-        will_wait: bool,
+        p: Patience,
     ) -> Attempt<usize> {
-        self.receive_locked(buf, out, will_wait)
+        self.receive_locked(buf, out, p)
     }
 
     /// Shutdown stops the readiness helper and closes its eventfd; a send,
@@ -890,9 +909,21 @@ impl QueueBackend for ShmQueue {
             }
         }
         let v = {
-            let g = match self.map.lock() {
+            // The lock for as long as the wait may take (a holder stopped
+            // inside a call ends the wait at its deadline, or at close).
+            let g = match sync::lock_within(
+                &self.map,
+                || self.map.repair(),
+                || sync::LockWait::Until(deadline, &self.closing),
+            ) {
                 Ok(g) => g,
-                Err(e) => return Wake::Failed(e),
+                Err(e) => {
+                    return match e.kind() {
+                        ErrorKind::TimedOut => Wake::Elapsed,
+                        ErrorKind::Closed => Wake::Ready,
+                        _ => Wake::Failed(e),
+                    }
+                }
             };
             let count = m.u64(OFF_COUNT).load(Ordering::Relaxed);
             let ready = match interest {

@@ -214,7 +214,10 @@ fn follow(m: &Mapping, fd: RawFd, stop: &AtomicBool) {
     while !stop.load(Ordering::SeqCst) {
         // Registered under the lock with the word read, as waiters do: a
         // mover after this changes the word or sees the registration.
-        let (v, count) = match m.lock() {
+        // The lock without a time limit (a holder stopped for long must not
+        // end the helper), given up when stopped.
+        let locked = sync::lock_within(m, || m.repair(), || sync::LockWait::Until(None, stop));
+        let (v, count) = match locked {
             Ok(_g) => {
                 m.u32(OFF_CHANGE_WAITERS).fetch_add(1, Ordering::SeqCst);
                 (
