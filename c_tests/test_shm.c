@@ -257,6 +257,57 @@ static void fork_child_fileno_after_parent_closed(void) {
     pmq_queue_free(q);
 }
 
+/* Issue 27 item 9: each backend's own name limit, both boundaries on both
+ * backends: the kernel takes 255 bytes after the slash (PMQ_NAME_MAX), the
+ * shared-memory backend 251 (PMQ_SHM_NAME_MAX), and a refusal's detail
+ * names that backend's limit. */
+static void name_limits_per_backend(void) {
+    CHECK(PMQ_NAME_MAX == 255);
+    CHECK(PMQ_SHM_NAME_MAX == 251);
+    static const struct {
+        uint32_t backend;
+        size_t len;
+        const char *refusal; /* NULL: accepted */
+    } cases[] = {
+        {PMQ_BACKEND_KERNEL, 251, NULL},
+        {PMQ_BACKEND_KERNEL, 252, NULL},
+        {PMQ_BACKEND_KERNEL, 255, NULL},
+        {PMQ_BACKEND_KERNEL, 256, "the limit is 255 (NAME_MAX)"},
+        {PMQ_BACKEND_SHM, 251, NULL},
+        {PMQ_BACKEND_SHM, 252, "the limit is 251 on the shared-memory backend"},
+        {PMQ_BACKEND_SHM, 255, "the limit is 251 on the shared-memory backend"},
+        {PMQ_BACKEND_SHM, 256, "the limit is 251 on the shared-memory backend"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char name[300];
+        int n = snprintf(name, sizeof name, "/pmq-c-len-%d-%zu-", (int)getpid(), i);
+        for (size_t at = (size_t)n; at < cases[i].len + 1; at++) name[at] = 'n';
+        name[cases[i].len + 1] = 0;
+        pmq_options o = test_options(PMQ_O_CREX, 1, 16);
+        o.backend = cases[i].backend;
+        pmq_queue *q = NULL;
+        int st = pmq_queue_open(name, &o, &q);
+        if (cases[i].refusal == NULL) {
+            CHECK_STATUS(st, PMQ_STATUS_OK);
+            if (q) {
+                CHECK_OK(pmq_queue_send(q, (const uint8_t *)"x", 1, 0));
+                pmq_queue_free(q);
+            }
+            CHECK_OK(pmq_unlink_backend(name, cases[i].backend));
+        } else {
+            CHECK_STATUS(st, PMQ_STATUS_INVALID_ARGUMENT);
+            CHECK_DETAIL(cases[i].refusal);
+            CHECK_STATUS(pmq_unlink_backend(name, cases[i].backend),
+                         PMQ_STATUS_INVALID_ARGUMENT);
+            CHECK_DETAIL(cases[i].refusal);
+            if (q) {
+                (void)pmq_unlink_backend(name, cases[i].backend);
+                pmq_queue_free(q);
+            }
+        }
+    }
+}
+
 int main(void) {
     options_and_backend_values();
     send_receive_beyond_kernel_limits();
@@ -265,5 +316,6 @@ int main(void) {
     fork_and_exec();
     fork_child_closes_inherited_readiness();
     fork_child_fileno_after_parent_closed();
+    name_limits_per_backend();
     return check_done("test_shm");
 }

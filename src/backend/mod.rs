@@ -326,7 +326,12 @@ macro_rules! dispatch_kind {
 }
 
 impl BackendKind {
-    pub(crate) fn name_max(self) -> usize {
+    /// Longest queue name after the leading slash on this backend, in
+    /// bytes: [`NAME_MAX`](crate::NAME_MAX) (255) for the kernel,
+    /// [`SHM_NAME_MAX`](crate::SHM_NAME_MAX) (251) for shared memory (its
+    /// file `pmq.<name>` must fit the file system's 255). A name that fits
+    /// both works on either backend.
+    pub fn name_max(self) -> usize {
         dispatch_kind!(self, B => B::NAME_MAX)
     }
 

@@ -77,6 +77,12 @@ pub(crate) const SHM_DIR: ShmDir = ShmDir;
 /// Prefix of a queue file's name: `/name` lives at `/dev/shm/pmq.name`.
 pub(crate) const FILE_PREFIX: &str = "pmq.";
 
+/// Longest queue name after the leading slash on the shared-memory
+/// backend, in bytes: 251, so that its file name `pmq.<name>` fits the file
+/// system's 255-byte limit. (The kernel backend's is
+/// [`NAME_MAX`](crate::NAME_MAX), 255.)
+pub const SHM_NAME_MAX: usize = 255 - FILE_PREFIX.len();
+
 /// The file of queue `name` ("/name").
 pub(crate) fn path_of(name: &str) -> String {
     format!("{SHM_DIR}/{FILE_PREFIX}{}", &name[1..])
@@ -757,7 +763,7 @@ const WAIT_SPINS: u32 = 500;
 const SPIN_MIN_TIMEOUT: Duration = Duration::from_micros(100);
 
 impl QueueBackend for ShmQueue {
-    const NAME_MAX: usize = 255 - FILE_PREFIX.len();
+    const NAME_MAX: usize = SHM_NAME_MAX;
     const PRIORITY_MAX: u32 = PRIORITIES - 1;
 
     /// The kernel's defaults, so switching backends keeps a program's shape.
