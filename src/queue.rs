@@ -728,7 +728,12 @@ impl Queue {
 
     /// The queue's readiness descriptor, usable with poll/select/epoll
     /// (readable = a message waits, writable = there is room). For the
-    /// kernel backend it is the message-queue descriptor itself.
+    /// kernel backend it is the message-queue descriptor itself. On the
+    /// shared-memory backend it is an eventfd kept up to date by a helper
+    /// thread of the process that asked for it: after `fork()`, call this
+    /// again in the child for a descriptor of its own (the one from before
+    /// fork follows the queue only while the parent's handle is open; it
+    /// stays open in the child until this handle is closed).
     pub fn fileno(&self) -> Result<i32> {
         self.enter()?.readiness_fd().ok_or(NO_DESCRIPTOR)
     }

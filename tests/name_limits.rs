@@ -52,7 +52,7 @@ fn refused(kind: BackendKind, len: usize, limit: usize, says: &str) {
     let name = name_of_len(len);
     let _g = Unlink(kind, name.clone());
     for e in [
-        create(kind, &name).err().expect("opened"),
+        create(kind, &name).expect_err("opened"),
         pmq::unlink_from(kind, &name).unwrap_err(),
     ] {
         assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{kind:?} {len}: {e}");

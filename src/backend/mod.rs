@@ -277,7 +277,17 @@ pub enum BackendKind {
     Kernel,
     /// pmq's own queue in a file under `/dev/shm`: several times faster,
     /// bounded only by memory, robust against a process killed anywhere;
-    /// shared with pmq programs only.
+    /// shared with pmq programs only. Names: at most
+    /// [`SHM_NAME_MAX`](crate::SHM_NAME_MAX) (251) bytes after the slash.
+    ///
+    /// A process stopped (SIGSTOP, a debugger) while it holds the queue's
+    /// lock never makes another call outlast its timeout: a try-once call
+    /// (or one on a non-blocking handle) waits at most about 10 ms and fails
+    /// with [`ErrorKind::WouldBlock`](crate::ErrorKind::WouldBlock) naming
+    /// the lock, a timed call fails with
+    /// [`ErrorKind::TimedOut`](crate::ErrorKind::TimedOut) at its deadline,
+    /// and a call without a timeout waits until the holder resumes or dies
+    /// (the queue is then repaired) or the handle is closed.
     Shm,
     /// An in-memory stand-in for the core's unit tests.
     #[cfg(test)]
