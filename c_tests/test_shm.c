@@ -383,6 +383,151 @@ static void damaged_files(void) {
         CHECK_STATUS(st, PMQ_STATUS_CORRUPTED);
         close_only(q);
     }
+/* Issue 27 item 1: after fork, the child closes and frees a handle whose
+ * readiness descriptor (and its helper thread, which exists only in the
+ * parent) was made before fork: PMQ_STATUS_OK and nothing on stderr (it
+ * used to be PMQ_STATUS_PANIC, "threads should not terminate unexpectedly"). */
+static void fork_child_closes_inherited_readiness(void) {
+    const char *name = test_queue_name("shm-fork-close");
+    pmq_options o = shm_options(PMQ_O_CREX, 4, 16);
+    pmq_queue *q = NULL;
+    CHECK_OK(pmq_queue_open(name, &o, &q));
+    if (!q) return;
+    int fd = -1;
+    CHECK_OK(pmq_queue_fileno(q, &fd));
+    int err[2];
+    CHECK(pipe(err) == 0);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(err[0]);
+        dup2(err[1], 2);
+        int st = pmq_queue_close(q);
+        pmq_queue_free(q);
+        _exit(st == PMQ_STATUS_OK ? 0 : 10 + st);
+    }
+    close(err[1]);
+    char text[512];
+    size_t got = 0;
+    ssize_t r;
+    while ((r = read(err[0], text + got, sizeof text - 1 - got)) > 0) got += (size_t)r;
+    text[got] = 0;
+    close(err[0]);
+    int ws = 0;
+    CHECK(pid > 0 && waitpid(pid, &ws, 0) == pid && WIFEXITED(ws));
+    if (WEXITSTATUS(ws) != 0) fprintf(stderr, "child close returned status %d\n", WEXITSTATUS(ws) - 10);
+    CHECK(WEXITSTATUS(ws) == 0);
+    if (got) fprintf(stderr, "child wrote to stderr: %s\n", text);
+    CHECK(got == 0);
+    /* The parent's descriptor still works. */
+    CHECK_OK(pmq_queue_send(q, (const uint8_t *)"p", 1, 0));
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    CHECK(poll(&p, 1, 5000) == 1 && (p.revents & POLLIN));
+    drop_queue(q);
+}
+
+/* Issue 27 item 2: the parent closes its handle (its helper stops); the
+ * child's pmq_queue_fileno() then returns a descriptor of its own (not the
+ * dead one from before fork) that turns readable when a message arrives.
+ * Driven by pipes; the poll timeout is only a failure bound. */
+static void fork_child_fileno_after_parent_closed(void) {
+    const char *name = test_queue_name("shm-fork-poll");
+    pmq_options o = shm_options(PMQ_O_CREX, 4, 16);
+    pmq_queue *q = NULL;
+    CHECK_OK(pmq_queue_open(name, &o, &q));
+    if (!q) return;
+    int before = -1;
+    CHECK_OK(pmq_queue_fileno(q, &before));
+    int down[2], up[2];
+    CHECK(pipe(down) == 0 && pipe(up) == 0);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(down[1]);
+        close(up[0]);
+        char c;
+        if (read(down[0], &c, 1) != 1) _exit(2);
+        int fd = -1;
+        if (pmq_queue_fileno(q, &fd) != PMQ_STATUS_OK) _exit(3);
+        if (fd == before) _exit(4);
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, 0) != 0) _exit(5);
+        if (write(up[1], "r", 1) != 1) _exit(6);
+        p.revents = 0;
+        if (poll(&p, 1, 5000) != 1 || !(p.revents & POLLIN)) _exit(7);
+        if (pmq_queue_close(q) != PMQ_STATUS_OK) _exit(8);
+        pmq_queue_free(q);
+        _exit(0);
+    }
+    close(down[0]);
+    close(up[1]);
+    CHECK_OK(pmq_queue_close(q));
+    CHECK(write(down[1], "c", 1) == 1);
+    char c;
+    CHECK(read(up[0], &c, 1) == 1);
+    pmq_queue *sender = NULL;
+    pmq_options so = shm_options(0, 0, 0);
+    CHECK_OK(pmq_queue_open(name, &so, &sender));
+    if (sender) CHECK_OK(pmq_queue_send(sender, (const uint8_t *)"wake", 4, 1));
+    int ws = 0;
+    CHECK(pid > 0 && waitpid(pid, &ws, 0) == pid && WIFEXITED(ws));
+    if (WEXITSTATUS(ws) != 0) fprintf(stderr, "fork poll child failed at step %d\n", WEXITSTATUS(ws));
+    CHECK(WEXITSTATUS(ws) == 0);
+    close(down[1]);
+    close(up[0]);
+    if (sender) drop_queue(sender);
+    pmq_queue_free(q);
+}
+
+/* Issue 27 item 9: each backend's own name limit, both boundaries on both
+ * backends: the kernel takes 255 bytes after the slash (PMQ_NAME_MAX), the
+ * shared-memory backend 251 (PMQ_SHM_NAME_MAX), and a refusal's detail
+ * names that backend's limit. */
+static void name_limits_per_backend(void) {
+    CHECK(PMQ_NAME_MAX == 255);
+    CHECK(PMQ_SHM_NAME_MAX == 251);
+    static const struct {
+        uint32_t backend;
+        size_t len;
+        const char *refusal; /* NULL: accepted */
+    } cases[] = {
+        {PMQ_BACKEND_KERNEL, 251, NULL},
+        {PMQ_BACKEND_KERNEL, 252, NULL},
+        {PMQ_BACKEND_KERNEL, 255, NULL},
+        {PMQ_BACKEND_KERNEL, 256, "the limit is 255 (NAME_MAX)"},
+        {PMQ_BACKEND_SHM, 251, NULL},
+        {PMQ_BACKEND_SHM, 252, "the limit is 251 on the shared-memory backend"},
+        {PMQ_BACKEND_SHM, 255, "the limit is 251 on the shared-memory backend"},
+        {PMQ_BACKEND_SHM, 256, "the limit is 251 on the shared-memory backend"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char name[300];
+        int n = snprintf(name, sizeof name, "/pmq-c-len-%d-%zu-", (int)getpid(), i);
+        for (size_t at = (size_t)n; at < cases[i].len + 1; at++) name[at] = 'n';
+        name[cases[i].len + 1] = 0;
+        pmq_options o = test_options(PMQ_O_CREX, 1, 16);
+        o.backend = cases[i].backend;
+        pmq_queue *q = NULL;
+        int st = pmq_queue_open(name, &o, &q);
+        if (cases[i].refusal == NULL) {
+            CHECK_STATUS(st, PMQ_STATUS_OK);
+            if (q) {
+                CHECK_OK(pmq_queue_send(q, (const uint8_t *)"x", 1, 0));
+                pmq_queue_free(q);
+            }
+            CHECK_OK(pmq_unlink_backend(name, cases[i].backend));
+        } else {
+            CHECK_STATUS(st, PMQ_STATUS_INVALID_ARGUMENT);
+            CHECK_DETAIL(cases[i].refusal);
+            CHECK_STATUS(pmq_unlink_backend(name, cases[i].backend),
+                         PMQ_STATUS_INVALID_ARGUMENT);
+            CHECK_DETAIL(cases[i].refusal);
+            if (q) {
+                (void)pmq_unlink_backend(name, cases[i].backend);
+                pmq_queue_free(q);
+            }
+        }
+    }
 }
 
 int main(void) {
@@ -393,5 +538,8 @@ int main(void) {
     callback_notification();
     fork_and_exec();
     dead_receipts();
+    fork_child_closes_inherited_readiness();
+    fork_child_fileno_after_parent_closed();
+    name_limits_per_backend();
     return check_done("test_shm");
 }

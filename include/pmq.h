@@ -76,9 +76,19 @@
 #define PMQ_DEFAULT_MODE 384
 
 /**
- * Longest queue name after the leading slash, in bytes.
+ * Longest queue name after the leading slash, in bytes, on the kernel
+ * backend (NAME_MAX). The shared-memory backend's is PMQ_SHM_NAME_MAX.
  */
 #define PMQ_NAME_MAX 255
+
+/**
+ * Longest queue name after the leading slash, in bytes, on the
+ * shared-memory backend (PMQ_BACKEND_SHM): 251, so that the queue's file
+ * `pmq.<name>` fits the file system's 255-byte names. A longer name is
+ * refused there with PMQ_STATUS_INVALID_ARGUMENT and a detail naming this
+ * limit. Names of at most 251 bytes work on both backends.
+ */
+#define PMQ_SHM_NAME_MAX 251
 
 /**
  * pmq_limits: a resource limit that is unlimited (RLIM_INFINITY).
@@ -282,6 +292,29 @@ typedef int32_t pmq_status;
  * delivered to the child only (pmq makes its own delivery thread in the
  * child). Only the thread that called fork() exists in the child, so a call
  * that another thread had in progress at that moment never returns there.
+ *
+ * The readiness descriptor (pmq_queue_fileno()) after fork(): on the kernel
+ * backend it is the queue descriptor, shared with the parent like any
+ * other. On PMQ_BACKEND_SHM it is an eventfd kept up to date by a helper
+ * thread of the process that asked for it, so a descriptor obtained before
+ * fork() is the parent's: in the child it follows the queue only while the
+ * parent's handle is open. Call pmq_queue_fileno() again in the child: it
+ * returns a new descriptor owned by the child's handle (with its own
+ * helper), which keeps working whatever the parent does. The inherited one
+ * stays open in the child, untouched (its number is never reused under a
+ * poll), until the child closes or frees the handle; closing the handle in
+ * the child never affects the parent's descriptor.
+ *
+ * Timeouts when a process stops inside a call (PMQ_BACKEND_SHM): the queue
+ * has a lock that a call holds for well under a microsecond; a process
+ * stopped (SIGSTOP, a debugger) while it holds it makes every other call
+ * wait for it, but never past that call's own limit: a try-once call
+ * (timeout 0, or a non-blocking handle) waits at most about 10 ms, then
+ * returns PMQ_STATUS_WOULD_BLOCK with a detail naming the lock; a timed
+ * call returns PMQ_STATUS_TIMED_OUT at its deadline; a call without a
+ * timeout waits until the holder resumes (or dies: the queue is then
+ * repaired) or until the handle is closed (PMQ_STATUS_CLOSED). Nothing is
+ * moved in any of these cases. The kernel backend has no such lock.
  */
 typedef struct pmq_queue pmq_queue;
 
@@ -694,8 +727,10 @@ pmq_status pmq_options_init(struct pmq_options *opts);
 /**
  * Opens or creates a queue.
  *
- * - `name`: "/name" (a slash, then 1-255 bytes of UTF-8 with no further
- *   slash), or NULL to create a queue with a fresh random name (always
+ * - `name`: "/name" (a slash, then 1-PMQ_NAME_MAX (255) bytes of UTF-8
+ *   with no further slash; 1-PMQ_SHM_NAME_MAX (251) on PMQ_BACKEND_SHM,
+ *   a longer one is PMQ_STATUS_INVALID_ARGUMENT naming the backend's
+ *   limit), or NULL to create a queue with a fresh random name (always
  *   exclusively, whatever `opts->flags` says; read it back with
  *   pmq_queue_name()).
  * - `opts`: NULL for the defaults of pmq_options_init().
@@ -959,7 +994,9 @@ pmq_status pmq_queue_max_message_size(const struct pmq_queue *q, int64_t *out);
  * descriptor that works with poll/select/epoll: readable = a message waits,
  * writable = there is room. For the kernel backend it is the message-queue
  * descriptor itself. Do not close it yourself. PMQ_STATUS_NOT_SUPPORTED for
- * a backend without one.
+ * a backend without one. On PMQ_BACKEND_SHM it belongs to the calling
+ * process: after fork(), call this again in the child for a descriptor of
+ * the child's own (see pmq_queue for the fork rules).
  */
 pmq_status pmq_queue_fileno(const struct pmq_queue *q, int *out);
 

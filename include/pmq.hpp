@@ -68,8 +68,14 @@ using Priority = std::uint32_t;
 inline constexpr Priority priority_max_linux = PMQ_PRIORITY_MAX;
 /// Default permission bits of a new queue (0600).
 inline constexpr std::uint32_t default_mode = PMQ_DEFAULT_MODE;
-/// Longest queue name after the leading slash, in bytes.
+/// Longest queue name after the leading slash, in bytes, on Backend::Kernel
+/// (NAME_MAX, 255).
 inline constexpr std::size_t name_max = PMQ_NAME_MAX;
+/// Longest queue name after the leading slash, in bytes, on Backend::Shm
+/// (251: the queue's file pmq.<name> must fit the file system's 255-byte
+/// names). A longer name throws InvalidArgumentError naming this limit;
+/// names of at most 251 bytes work on both backends.
+inline constexpr std::size_t shm_name_max = PMQ_SHM_NAME_MAX;
 
 /// Values for Options::flags() (named so they cannot clash with <fcntl.h>'s O_CREAT).
 namespace flags {
@@ -125,6 +131,10 @@ enum class Backend : std::uint32_t {
     Kernel = PMQ_BACKEND_KERNEL,
     /// pmq's own shared-memory queue under /dev/shm: faster, bounded only by
     /// memory, robust against a killed process; shared with pmq programs.
+    /// Names: at most shm_name_max (251) bytes after the slash. A process
+    /// stopped (SIGSTOP, a debugger) inside a call never makes another call
+    /// outlast its timeout: a try-once call gives up after about 10 ms
+    /// (WouldBlockError), a timed one at its deadline (TimedOutError).
     Shm = PMQ_BACKEND_SHM,
 };
 
@@ -335,7 +345,8 @@ inline std::string c_name(std::string_view name) {
     if (nul != std::string_view::npos) {
         throw_error(Status::InvalidArgument,
                     "the queue name contains a NUL byte at offset " + std::to_string(nul) +
-                        "; a name is \"/\" followed by 1-255 bytes without NUL or \"/\"");
+                        "; a name is \"/\" followed by 1-255 bytes (1-251 on the shm backend) "
+                        "without NUL or \"/\"");
     }
     return std::string(name);
 }
@@ -834,7 +845,10 @@ class MessageQueue {
 
     /// The descriptor (the reference's fileno()/mqd), usable with
     /// poll/select/epoll: readable = a message waits, writable = room.
-    /// Owned by this object: do not close it.
+    /// Owned by this object: do not close it. On Backend::Shm it belongs to
+    /// the process that asked for it: after fork(), call fileno() again in
+    /// the child for a descriptor of its own (the one from before fork
+    /// follows the queue only while the parent's handle is open).
     int fileno() const {
         int fd = -1;
         detail::check(::pmq_queue_fileno(handle(), &fd));

@@ -68,8 +68,9 @@ pub use backend::kernel::limits::{
     queue_cost, Limits, FALLBACK_MSGSIZE_MAX, FALLBACK_MSG_MAX, NAME_MAX, PRIORITY_MAX,
     RLIMIT_INFINITY,
 };
+pub use backend::shm::SHM_NAME_MAX;
 pub use error::{status, Error, ErrorKind, Result, StatusInfo, STATUSES, STATUS_PANIC};
-pub use name::{random_name, validate_name, validate_name_bytes};
+pub use name::{name_from_bytes, random_name, validate_name, validate_name_bytes};
 pub use queue::{
     message_queues_supported, unlink, unlink_from, Attributes, BackendKind, DeadReceipt,
     DescribeStyle, InMessage, OpenOptions, OutMessage, Queue, QueueStats, Receipt, Timeout,

@@ -7,7 +7,10 @@ use crate::error::{Error, ErrorKind, Result};
 /// Checks a queue name and says exactly what is wrong with it.
 ///
 /// A valid name is `/` followed by 1 to 255 bytes (`NAME_MAX`), none of
-/// which is `/` or NUL, and which is not `.` or `..`.
+/// which is `/` or NUL, and which is not `.` or `..`. This checks for the
+/// default (kernel) backend; the shared-memory backend takes at most
+/// [`crate::SHM_NAME_MAX`] (251) bytes after the slash, which
+/// [`crate::OpenOptions::open`] checks.
 pub fn validate_name(name: &str) -> Result<()> {
     validate_name_for(name, BackendKind::default())
 }
@@ -44,8 +47,16 @@ pub(crate) fn validate_name_for(name: &str, kind: BackendKind) -> Result<()> {
         )));
     }
     if rest.len() > name_max {
+        let why = match kind {
+            BackendKind::Shm => {
+                " on the shared-memory backend (SHM_NAME_MAX: its file pmq.<name> must fit the \
+                 file system's 255-byte names); the kernel backend takes up to 255"
+            }
+            _ => " (NAME_MAX)",
+        };
         return Err(Error::invalid(format!(
-            "queue name is {} bytes after the slash; the limit is {name_max} (NAME_MAX)",
+            "queue name is {} bytes after the slash; the limit is {name_max}{why}; use a \
+             shorter name",
             rest.len()
         )));
     }
@@ -59,11 +70,17 @@ pub(crate) fn validate_name_for(name: &str, kind: BackendKind) -> Result<()> {
 
 /// Checks raw name bytes (from C): UTF-8 first, then [`validate_name`].
 pub fn validate_name_bytes(bytes: &[u8]) -> Result<&str> {
+    let s = name_from_bytes(bytes)?;
+    validate_name(s)?;
+    Ok(s)
+}
+
+/// Raw name bytes (from C) as UTF-8, checked for nothing else: for callers
+/// whose next step validates the name for its backend (open, unlink), so a
+/// refusal names that backend's limit.
+pub fn name_from_bytes(bytes: &[u8]) -> Result<&str> {
     match std::str::from_utf8(bytes) {
-        Ok(s) => {
-            validate_name(s)?;
-            Ok(s)
-        }
+        Ok(s) => Ok(s),
         Err(e) => Err(Error::invalid(format!(
             "queue name is not valid UTF-8 (bad byte at offset {}); pmq requires UTF-8 names",
             e.valid_up_to()

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 pub use crate::backend::Attributes;
 pub use crate::backend::BackendKind;
-use crate::backend::{Attempt, Backend, Interest, OpenRequest, Wake};
+use crate::backend::{Attempt, Backend, Interest, OpenRequest, Patience, Wake};
 use crate::error::{Error, ErrorKind, Result};
 use crate::name::{random_name, validate_name_for, RANDOM_NAME_ATTEMPTS};
 use crate::notify::{self, Callback};
@@ -803,7 +803,12 @@ impl Queue {
 
     /// The queue's readiness descriptor, usable with poll/select/epoll
     /// (readable = a message waits, writable = there is room). For the
-    /// kernel backend it is the message-queue descriptor itself.
+    /// kernel backend it is the message-queue descriptor itself. On the
+    /// shared-memory backend it is an eventfd kept up to date by a helper
+    /// thread of the process that asked for it: after `fork()`, call this
+    /// again in the child for a descriptor of its own (the one from before
+    /// fork follows the queue only while the parent's handle is open; it
+    /// stays open in the child until this handle is closed).
     pub fn fileno(&self) -> Result<i32> {
         self.enter()?.readiness_fd().ok_or(NO_DESCRIPTOR)
     }
@@ -880,9 +885,7 @@ impl Queue {
     pub fn send(&self, msg: &[u8], priority: u32, timeout: Timeout) -> Result<()> {
         let b = self.enter_move()?;
         self.check_send(msg, priority)?;
-        self.transfer(&b, timeout, &SEND, |will_wait| {
-            b.try_send(msg, priority, will_wait)
-        })
+        self.transfer(&b, timeout, &SEND, |p| b.try_send(msg, priority, p))
     }
 
     /// Receives the oldest message of the highest priority into `buf`, which
@@ -891,14 +894,15 @@ impl Queue {
     pub fn receive(&self, buf: &mut [u8], timeout: Timeout) -> Result<(usize, u32)> {
         let b = self.enter_move()?;
         self.check_receive(buf)?;
-        self.transfer(&b, timeout, &RECEIVE, |will_wait| {
-            b.try_receive(buf, will_wait)
-        })
+        self.transfer(&b, timeout, &RECEIVE, |p| b.try_receive(buf, p))
     }
 
     /// The timeout logic of send and receive, for both directions.
-    /// `op(will_wait)` tries once and never waits; with `will_wait` it tells
-    /// a non-blocking handle from "not now". Every wait is a readiness wait
+    /// `op(patience)` tries once and never waits for a message or room; a
+    /// patience that will wait tells a non-blocking handle from "not now",
+    /// and bounds how long the backend may wait for a lock another process
+    /// holds (the call's deadline; a few milliseconds for a try-once call).
+    /// Every wait is a readiness wait
     /// that close ends, so a waiting call never outlives close by more than
     /// a wake-up, and nothing moves once the handle is closed.
     #[inline]
@@ -907,7 +911,7 @@ impl Queue {
         b: &Backend,
         timeout: Timeout,
         d: &Direction,
-        mut op: impl FnMut(bool) -> Attempt<T>,
+        mut op: impl FnMut(Patience) -> Attempt<T>,
     ) -> Result<T> {
         let deadline = match timeout {
             Timeout::TryOnce => None,
@@ -919,7 +923,7 @@ impl Queue {
         let Some(deadline) = deadline else {
             // Try once, whatever the block switch says.
             loop {
-                match op(false) {
+                match op(Patience::Once) {
                     Attempt::Done(v) => return Ok(v),
                     Attempt::NotNow | Attempt::NonBlocking => return Err(d.not_now.clone()),
                     Attempt::Interrupted if self.retry_on_interrupt => continue,
@@ -928,8 +932,12 @@ impl Queue {
                 }
             }
         };
+        let patience = match deadline {
+            Some(t) => Patience::Until(t),
+            None => Patience::Forever,
+        };
         loop {
-            match op(true) {
+            match op(patience) {
                 Attempt::Done(v) => return Ok(v),
                 Attempt::NotNow => {}
                 Attempt::NonBlocking => return Err(d.nonblocking.clone()),
@@ -970,9 +978,7 @@ impl Queue {
         if msgs.is_empty() {
             return Ok(0);
         }
-        self.transfer(&b, timeout, &SEND, |will_wait| {
-            b.try_send_batch(msgs, will_wait)
-        })
+        self.transfer(&b, timeout, &SEND, |p| b.try_send_batch(msgs, p))
     }
 
     /// Receives several messages in one call: waits as `timeout` says until
@@ -999,8 +1005,8 @@ impl Queue {
             return Ok(0);
         }
         let room = self.max_message_size.max(0) as usize;
-        self.transfer(&b, timeout, &RECEIVE, |will_wait| {
-            b.try_receive_batch(buf, room, out, will_wait)
+        self.transfer(&b, timeout, &RECEIVE, |p| {
+            b.try_receive_batch(buf, room, out, p)
         })
     }
 

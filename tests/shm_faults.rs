@@ -54,6 +54,12 @@ fn fault_child() {
         "receive" => {
             open(name).receive_vec(Timeout::TryOnce).unwrap();
         }
+        "send-timed" => {
+            // Waits (for the lock, or for room) up to 10 s.
+            open(name)
+                .send(b"child", 9, Timeout::After(Duration::from_secs(10)))
+                .unwrap();
+        }
         "touch" => {
             let _ = open(name).receive_vec(Timeout::TryOnce);
         }
@@ -441,9 +447,11 @@ fn waiters_killed_in_the_lock_wait_lose_no_wakeup() {
         std::thread::sleep(Duration::from_millis(100)); // it holds the lock now
         let mut waiters: Vec<_> = (0..3)
             .map(|_| {
+                // A timed send waits for the lock (a try-once one gives up
+                // after a few milliseconds).
                 Command::new(std::env::current_exe().unwrap())
                     .args(["--exact", "fault_child", "--test-threads=1", "-q"])
-                    .env(CHILD, format!("send:{n}"))
+                    .env(CHILD, format!("send-timed:{n}"))
                     .stdout(std::process::Stdio::null())
                     .spawn()
                     .unwrap()
@@ -638,4 +646,116 @@ fn a_file_truncated_while_its_lock_is_held_is_corrupted_and_the_process_goes_on(
     let status = child.wait().unwrap();
     assert!(held, "the child ended before it held the lock: {status:?}");
     assert_eq!(status.code(), Some(0), "the child: {status:?}");
+}
+
+/// Issue 27 item 8: a process stopped (SIGSTOP) while it holds the queue's
+/// lock never makes another call outlast its timeout: a try-once call
+/// returns WouldBlock within milliseconds, a timed call TimedOut at its
+/// deadline, a blocking call ends when its handle is closed. After SIGCONT
+/// the holder finishes and nothing is lost. The holder stops itself at a
+/// kill point inside the lock (PMQ_FAULT_STOP), so the test is driven by
+/// where the holder is, not by time. Before the fix each call waited 10 s.
+#[test]
+fn a_stopped_lock_holder_does_not_stretch_timeouts() {
+    let (q, n) = prefilled("stopped");
+    let _guard = Unlink(vec![n.clone()]);
+    for round in 0..2 {
+        let mut holder = Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "fault_child", "--test-threads=1", "-q"])
+            .env(CHILD, format!("send:{n}"))
+            .env("PMQ_FAULT_STOP", "send.locked")
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let pid = holder.id() as libc::pid_t;
+        // A failed check must not leave the holder stopped forever.
+        struct KillOnPanic(libc::pid_t);
+        impl Drop for KillOnPanic {
+            fn drop(&mut self) {
+                if std::thread::panicking() {
+                    // SAFETY: signals our own child.
+                    unsafe { libc::kill(self.0, libc::SIGKILL) };
+                }
+            }
+        }
+        let _kill = KillOnPanic(pid);
+        let mut ws = 0;
+        // SAFETY: waits for our own child to stop (it is not reaped).
+        assert_eq!(unsafe { libc::waitpid(pid, &mut ws, libc::WUNTRACED) }, pid);
+        assert!(
+            libc::WIFSTOPPED(ws),
+            "round {round}: holder not stopped: {ws:#x}"
+        );
+        // The queue has messages and room: only the lock is in the way.
+        let t0 = Instant::now();
+        let e = q.receive_vec(Timeout::TryOnce).unwrap_err();
+        let took = t0.elapsed();
+        assert_eq!(e.kind(), ErrorKind::WouldBlock, "round {round}: {e}");
+        assert!(e.to_string().contains("lock"), "round {round}: {e}");
+        assert!(
+            took < Duration::from_millis(200),
+            "try-once receive took {took:?}"
+        );
+        let t0 = Instant::now();
+        let e = q.send(b"x", 0, Timeout::TryOnce).unwrap_err();
+        let took = t0.elapsed();
+        assert_eq!(e.kind(), ErrorKind::WouldBlock, "round {round}: {e}");
+        assert!(
+            took < Duration::from_millis(200),
+            "try-once send took {took:?}"
+        );
+        let t0 = Instant::now();
+        let e = q
+            .receive_vec(Timeout::After(Duration::from_millis(300)))
+            .unwrap_err();
+        let took = t0.elapsed();
+        assert_eq!(e.kind(), ErrorKind::TimedOut, "round {round}: {e}");
+        assert!(
+            took >= Duration::from_millis(300) && took < Duration::from_millis(3000),
+            "timed receive (300 ms) took {took:?}"
+        );
+        let t0 = Instant::now();
+        let e = q
+            .send(b"x", 0, Timeout::After(Duration::from_millis(300)))
+            .unwrap_err();
+        let took = t0.elapsed();
+        assert_eq!(e.kind(), ErrorKind::TimedOut, "round {round}: {e}");
+        assert!(
+            took >= Duration::from_millis(300) && took < Duration::from_millis(3000),
+            "timed send (300 ms) took {took:?}"
+        );
+        // A blocking receive on another handle ends when that handle closes.
+        let q2 = Arc::new(open(&n));
+        let r = {
+            let q2 = Arc::clone(&q2);
+            std::thread::spawn(move || q2.receive_vec(Timeout::Forever))
+        };
+        // Closed while the receive waits for the lock or before it starts:
+        // either way it ends with Closed.
+        q2.close().unwrap();
+        let e = r.join().unwrap().unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Closed, "round {round}: {e}");
+        // SAFETY: resumes our own child.
+        assert_eq!(unsafe { libc::kill(pid, libc::SIGCONT) }, 0);
+        // The holder finishes its send (exit code 3: no kill point hit).
+        assert_eq!(holder.wait().unwrap().code(), Some(3), "round {round}");
+        q.check_invariants().unwrap();
+        let mut got = Vec::new();
+        while let Ok((m, p)) = q.receive_vec(Timeout::TryOnce) {
+            got.push((m, p));
+        }
+        assert_eq!(
+            got,
+            vec![
+                (b"child".to_vec(), 9),
+                (b"b".to_vec(), 5),
+                (b"a".to_vec(), 1),
+                (b"c".to_vec(), 1)
+            ],
+            "round {round}"
+        );
+        for (m, p) in [(&b"a"[..], 1), (b"b", 5), (b"c", 1)] {
+            q.send(m, p, Timeout::TryOnce).unwrap();
+        }
+    }
 }

@@ -9,8 +9,16 @@ import "math"
 // QUEUE_PRIORITY_MAX); PriorityLimit() reads the system's value.
 const PriorityMax = C.PMQ_PRIORITY_MAX
 
-// NameMax is the longest queue name after the leading slash, in bytes.
+// NameMax is the longest queue name after the leading slash, in bytes, on
+// BackendKernel (NAME_MAX, 255).
 const NameMax = C.PMQ_NAME_MAX
+
+// ShmNameMax is the longest queue name after the leading slash, in bytes, on
+// BackendShm: 251, so that the queue's file pmq.<name> fits the file
+// system's 255-byte names. A longer name is refused with an
+// InvalidArgument error naming this limit; names of at most 251 bytes work
+// on both backends.
+const ShmNameMax = C.PMQ_SHM_NAME_MAX
 
 // RlimitInfinity is SystemLimits.RlimitSoft/RlimitHard when unlimited.
 const RlimitInfinity uint64 = math.MaxUint64

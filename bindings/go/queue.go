@@ -87,7 +87,11 @@ const (
 	BackendKernel Backend = C.PMQ_BACKEND_KERNEL
 	// BackendShm is pmq's own shared-memory queue under /dev/shm: faster,
 	// bounded only by memory, robust against a killed process; shared with
-	// pmq programs only.
+	// pmq programs only. Its names are at most ShmNameMax (251) bytes after
+	// the slash. A process stopped (SIGSTOP, a debugger) inside a call never
+	// makes another call outlast its timeout: a try-once call gives up after
+	// about 10 ms (a would-block error naming the queue's lock), a timed one
+	// at its deadline.
 	BackendShm Backend = C.PMQ_BACKEND_SHM
 )
 
@@ -303,6 +307,8 @@ func (q *Queue) CurrentMessages() (int, error) {
 // the runtime poller); it works with poll/select/epoll.
 // Do not close it: besides breaking the Queue, closing any descriptor of the
 // queue drops this process's notification registration.
+// On BackendShm the descriptor belongs to the process that asked for it:
+// after fork, a child calls Fd again for a descriptor of its own.
 func (q *Queue) Fd() (int, error) {
 	if !q.enter() {
 		return -1, q.closedError("fd")

@@ -411,7 +411,8 @@ pub(crate) unsafe fn slice_out<'a>(
     Ok(unsafe { std::slice::from_raw_parts_mut(ptr, len) })
 }
 
-/// A queue name from C: non-NULL, NUL-terminated, UTF-8, and a valid name.
+/// A queue name from C: non-NULL, NUL-terminated and UTF-8 (its validity
+/// for the backend is checked by the core call it is passed to).
 ///
 /// # Safety
 /// `ptr` must be NULL or point to a NUL-terminated string.
@@ -423,7 +424,9 @@ pub(crate) unsafe fn name_in<'a>(ptr: *const c_char) -> Result<&'a str, pmq_stat
     }
     // SAFETY: the caller guarantees a NUL-terminated string.
     let bytes = unsafe { CStr::from_ptr(ptr) }.to_bytes();
-    pmq_core::validate_name_bytes(bytes).map_err(fail)
+    // UTF-8 only here: open and unlink validate the name for their backend
+    // (whose limit a refusal then names).
+    pmq_core::name_from_bytes(bytes).map_err(fail)
 }
 
 /// Writes `text` plus a NUL into a C buffer. On a too-small buffer writes

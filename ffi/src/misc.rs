@@ -21,8 +21,15 @@ pub const PMQ_PRIORITY_MAX: u32 = 32767;
 pub const PMQ_QUEUE_PRIORITY_MAX: u32 = PMQ_PRIORITY_MAX;
 /// Default permission bits of a new queue.
 pub const PMQ_DEFAULT_MODE: u32 = 0o600;
-/// Longest queue name after the leading slash, in bytes.
+/// Longest queue name after the leading slash, in bytes, on the kernel
+/// backend (NAME_MAX). The shared-memory backend's is PMQ_SHM_NAME_MAX.
 pub const PMQ_NAME_MAX: usize = 255;
+/// Longest queue name after the leading slash, in bytes, on the
+/// shared-memory backend (PMQ_BACKEND_SHM): 251, so that the queue's file
+/// `pmq.<name>` fits the file system's 255-byte names. A longer name is
+/// refused there with PMQ_STATUS_INVALID_ARGUMENT and a detail naming this
+/// limit. Names of at most 251 bytes work on both backends.
+pub const PMQ_SHM_NAME_MAX: usize = 251;
 /// pmq_limits: a resource limit that is unlimited (RLIM_INFINITY).
 pub const PMQ_RLIMIT_INFINITY: u64 = u64::MAX;
 
@@ -32,6 +39,7 @@ const _: () = {
     assert!(PMQ_O_NONBLOCK == pmq_core::O_NONBLOCK);
     assert!(PMQ_PRIORITY_MAX == pmq_core::PRIORITY_MAX);
     assert!(PMQ_NAME_MAX == pmq_core::NAME_MAX);
+    assert!(PMQ_SHM_NAME_MAX == pmq_core::SHM_NAME_MAX);
 };
 
 /// The system's message-queue limits, read when pmq_limits_get() is called.

@@ -29,6 +29,29 @@ use pmq_core::{
 /// delivered to the child only (pmq makes its own delivery thread in the
 /// child). Only the thread that called fork() exists in the child, so a call
 /// that another thread had in progress at that moment never returns there.
+///
+/// The readiness descriptor (pmq_queue_fileno()) after fork(): on the kernel
+/// backend it is the queue descriptor, shared with the parent like any
+/// other. On PMQ_BACKEND_SHM it is an eventfd kept up to date by a helper
+/// thread of the process that asked for it, so a descriptor obtained before
+/// fork() is the parent's: in the child it follows the queue only while the
+/// parent's handle is open. Call pmq_queue_fileno() again in the child: it
+/// returns a new descriptor owned by the child's handle (with its own
+/// helper), which keeps working whatever the parent does. The inherited one
+/// stays open in the child, untouched (its number is never reused under a
+/// poll), until the child closes or frees the handle; closing the handle in
+/// the child never affects the parent's descriptor.
+///
+/// Timeouts when a process stops inside a call (PMQ_BACKEND_SHM): the queue
+/// has a lock that a call holds for well under a microsecond; a process
+/// stopped (SIGSTOP, a debugger) while it holds it makes every other call
+/// wait for it, but never past that call's own limit: a try-once call
+/// (timeout 0, or a non-blocking handle) waits at most about 10 ms, then
+/// returns PMQ_STATUS_WOULD_BLOCK with a detail naming the lock; a timed
+/// call returns PMQ_STATUS_TIMED_OUT at its deadline; a call without a
+/// timeout waits until the holder resumes (or dies: the queue is then
+/// repaired) or until the handle is closed (PMQ_STATUS_CLOSED). Nothing is
+/// moved in any of these cases. The kernel backend has no such lock.
 pub struct pmq_queue {
     _private: [u8; 0],
 }
@@ -221,8 +244,10 @@ unsafe fn options_from_c(p: *const pmq_options) -> Result<OpenOptions, pmq_statu
 
 /// Opens or creates a queue.
 ///
-/// - `name`: "/name" (a slash, then 1-255 bytes of UTF-8 with no further
-///   slash), or NULL to create a queue with a fresh random name (always
+/// - `name`: "/name" (a slash, then 1-PMQ_NAME_MAX (255) bytes of UTF-8
+///   with no further slash; 1-PMQ_SHM_NAME_MAX (251) on PMQ_BACKEND_SHM,
+///   a longer one is PMQ_STATUS_INVALID_ARGUMENT naming the backend's
+///   limit), or NULL to create a queue with a fresh random name (always
 ///   exclusively, whatever `opts->flags` says; read it back with
 ///   pmq_queue_name()).
 /// - `opts`: NULL for the defaults of pmq_options_init().
@@ -945,7 +970,9 @@ pub unsafe extern "C" fn pmq_queue_max_message_size(
 /// descriptor that works with poll/select/epoll: readable = a message waits,
 /// writable = there is room. For the kernel backend it is the message-queue
 /// descriptor itself. Do not close it yourself. PMQ_STATUS_NOT_SUPPORTED for
-/// a backend without one.
+/// a backend without one. On PMQ_BACKEND_SHM it belongs to the calling
+/// process: after fork(), call this again in the child for a descriptor of
+/// the child's own (see pmq_queue for the fork rules).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pmq_queue_fileno(q: *const pmq_queue, out: *mut c_int) -> pmq_status {
     ffi_boundary!({

@@ -11,7 +11,8 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
 use super::{
-    Attempt, Attributes, Deliveries, Interest, NotifyError, OpenRequest, QueueBackend, Wake,
+    Attempt, Attributes, Deliveries, Interest, NotifyError, OpenRequest, Patience, QueueBackend,
+    Wake,
 };
 use crate::error::{Error, ErrorKind, Result};
 
@@ -143,19 +144,19 @@ impl QueueBackend for FakeQueue {
         }
     }
 
-    fn try_send(&self, msg: &[u8], priority: u32, will_wait: bool) -> Attempt<()> {
+    fn try_send(&self, msg: &[u8], priority: u32, p: Patience) -> Attempt<()> {
         let mut q = self.messages();
         let room = (q.len() as i64) < self.shared.max_messages;
-        self.attempt(will_wait, room, || {
+        self.attempt(p.will_wait(), room, || {
             let at = q.iter().position(|(p, _)| *p < priority).unwrap_or(q.len());
             q.insert(at, (priority, msg.to_vec()));
         })
     }
 
-    fn try_receive(&self, buf: &mut [u8], will_wait: bool) -> Attempt<(usize, u32)> {
+    fn try_receive(&self, buf: &mut [u8], p: Patience) -> Attempt<(usize, u32)> {
         let mut q = self.messages();
         let ready = !q.is_empty();
-        self.attempt(will_wait, ready, || {
+        self.attempt(p.will_wait(), ready, || {
             let (p, m) = q.pop_front().expect("checked non-empty");
             buf[..m.len()].copy_from_slice(&m);
             (m.len(), p)

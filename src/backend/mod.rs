@@ -6,11 +6,15 @@
 //! opaque handle type for the C ABI and costs one predictable branch per call.
 //!
 //! Contract every backend keeps:
-//! - **Nothing waits inside a transfer.** `try_send` / `try_receive` move one
-//!   message or report [`Attempt::NotNow`] (full / empty right now). With
-//!   `will_wait` the caller is about to wait, and a handle whose `block`
-//!   switch is off reports [`Attempt::NonBlocking`] instead; without it the
-//!   block switch is ignored. Neither changes the block switch.
+//! - **Nothing waits inside a transfer** for a message or for room.
+//!   `try_send` / `try_receive` move one message or report
+//!   [`Attempt::NotNow`] (full / empty right now). Their [`Patience`] says
+//!   whether the caller is about to wait (`will_wait`): if so, a handle whose
+//!   `block` switch is off reports [`Attempt::NonBlocking`] instead;
+//!   otherwise the block switch is ignored. Neither changes the block switch.
+//!   A backend with a lock of its own that another process may hold (shm)
+//!   waits for it only as the patience allows: a few milliseconds for a
+//!   try-once call, until the deadline for a timed one.
 //! - **Waiting is readiness only.** `wait` waits at most the given time on a
 //!   monotonic clock for the queue to become readable / writable; it may wake
 //!   early or spuriously (the core tries again and keeps the deadline). After
@@ -38,6 +42,26 @@ pub(crate) mod fake;
 pub(crate) mod kernel;
 pub(crate) mod shm;
 
+/// How long a transfer attempt may wait for what it needs to even look at
+/// the queue (a lock another process holds), never for a message or room.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Patience {
+    /// A try-once call: returns within milliseconds whatever holds the lock.
+    Once,
+    /// The caller waits until this monotonic deadline.
+    Until(std::time::Instant),
+    /// The caller waits without limit.
+    Forever,
+}
+
+impl Patience {
+    /// Whether the caller waits when the queue is full / empty.
+    #[inline]
+    pub(crate) fn will_wait(self) -> bool {
+        self != Patience::Once
+    }
+}
+
 /// What a non-waiting attempt did.
 pub(crate) enum Attempt<T> {
     /// The message moved.
@@ -45,7 +69,7 @@ pub(crate) enum Attempt<T> {
     /// The queue is full (send) or empty (receive) right now.
     NotNow,
     /// Like `NotNow`, and the handle's `block` switch is off, so the caller
-    /// must not wait (reported only when asked with `will_wait`).
+    /// must not wait (reported only when the patience says the caller waits).
     NonBlocking,
     /// A signal handler ran during the call; nothing moved.
     Interrupted,
@@ -150,17 +174,18 @@ pub(crate) trait QueueBackend: Sized + Send + Sync {
     fn exists(name: &str) -> Result<bool>;
 
     /// Sends one message without waiting.
-    fn try_send(&self, msg: &[u8], priority: u32, will_wait: bool) -> Attempt<()>;
+    fn try_send(&self, msg: &[u8], priority: u32, p: Patience) -> Attempt<()>;
     /// Receives one message without waiting: (length, priority).
-    fn try_receive(&self, buf: &mut [u8], will_wait: bool) -> Attempt<(usize, u32)>;
+    fn try_receive(&self, buf: &mut [u8], p: Patience) -> Attempt<(usize, u32)>;
     /// Sends, without waiting, as many of `msgs` (checked, not empty) as
     /// fit now, in order: `Done(n)` with n >= 1, or what the first attempt
     /// reported. This default sends one at a time; a backend that can do
     /// better (one lock for the batch) overrides it.
-    fn try_send_batch(&self, msgs: &[OutMessage<'_>], will_wait: bool) -> Attempt<usize> {
+    fn try_send_batch(&self, msgs: &[OutMessage<'_>], p: Patience) -> Attempt<usize> {
         let mut sent = 0;
         for m in msgs {
-            match self.try_send(m.data, m.priority, will_wait && sent == 0) {
+            let p = if sent == 0 { p } else { Patience::Once };
+            match self.try_send(m.data, m.priority, p) {
                 Attempt::Done(()) => sent += 1,
                 // After the first, whatever stops the batch is the next
                 // call's to report (a failure recurs; "full" is "sent n").
@@ -180,12 +205,13 @@ pub(crate) trait QueueBackend: Sized + Send + Sync {
         buf: &mut [u8],
         room: usize,
         out: &mut [crate::queue::InMessage],
-        will_wait: bool,
+        p: Patience,
     ) -> Attempt<usize> {
         let mut n = 0;
         let mut at = 0;
         while n < out.len() && buf.len() - at >= room {
-            match self.try_receive(&mut buf[at..], will_wait && n == 0) {
+            let p = if n == 0 { p } else { Patience::Once };
+            match self.try_receive(&mut buf[at..], p) {
                 Attempt::Done((len, priority)) => {
                     out[n] = crate::queue::InMessage {
                         offset: at,
@@ -251,7 +277,17 @@ pub enum BackendKind {
     Kernel,
     /// pmq's own queue in a file under `/dev/shm`: several times faster,
     /// bounded only by memory, robust against a process killed anywhere;
-    /// shared with pmq programs only.
+    /// shared with pmq programs only. Names: at most
+    /// [`SHM_NAME_MAX`](crate::SHM_NAME_MAX) (251) bytes after the slash.
+    ///
+    /// A process stopped (SIGSTOP, a debugger) while it holds the queue's
+    /// lock never makes another call outlast its timeout: a try-once call
+    /// (or one on a non-blocking handle) waits at most about 10 ms and fails
+    /// with [`ErrorKind::WouldBlock`](crate::ErrorKind::WouldBlock) naming
+    /// the lock, a timed call fails with
+    /// [`ErrorKind::TimedOut`](crate::ErrorKind::TimedOut) at its deadline,
+    /// and a call without a timeout waits until the holder resumes or dies
+    /// (the queue is then repaired) or the handle is closed.
     Shm,
     /// An in-memory stand-in for the core's unit tests.
     #[cfg(test)]
@@ -300,7 +336,12 @@ macro_rules! dispatch_kind {
 }
 
 impl BackendKind {
-    pub(crate) fn name_max(self) -> usize {
+    /// Longest queue name after the leading slash on this backend, in
+    /// bytes: [`NAME_MAX`](crate::NAME_MAX) (255) for the kernel,
+    /// [`SHM_NAME_MAX`](crate::SHM_NAME_MAX) (251) for shared memory (its
+    /// file `pmq.<name>` must fit the file system's 255). A name that fits
+    /// both works on either backend.
+    pub fn name_max(self) -> usize {
         dispatch_kind!(self, B => B::NAME_MAX)
     }
 
@@ -349,22 +390,18 @@ impl Backend {
     }
 
     #[inline]
-    pub(crate) fn try_send(&self, msg: &[u8], priority: u32, will_wait: bool) -> Attempt<()> {
-        dispatch!(self, b => b.try_send(msg, priority, will_wait))
+    pub(crate) fn try_send(&self, msg: &[u8], priority: u32, p: Patience) -> Attempt<()> {
+        dispatch!(self, b => b.try_send(msg, priority, p))
     }
 
     #[inline]
-    pub(crate) fn try_receive(&self, buf: &mut [u8], will_wait: bool) -> Attempt<(usize, u32)> {
-        dispatch!(self, b => b.try_receive(buf, will_wait))
+    pub(crate) fn try_receive(&self, buf: &mut [u8], p: Patience) -> Attempt<(usize, u32)> {
+        dispatch!(self, b => b.try_receive(buf, p))
     }
 
     #[inline]
-    pub(crate) fn try_send_batch(
-        &self,
-        msgs: &[OutMessage<'_>],
-        will_wait: bool,
-    ) -> Attempt<usize> {
-        dispatch!(self, b => b.try_send_batch(msgs, will_wait))
+    pub(crate) fn try_send_batch(&self, msgs: &[OutMessage<'_>], p: Patience) -> Attempt<usize> {
+        dispatch!(self, b => b.try_send_batch(msgs, p))
     }
 
     #[inline]
@@ -373,9 +410,9 @@ impl Backend {
         buf: &mut [u8],
         room: usize,
         out: &mut [crate::queue::InMessage],
-        will_wait: bool,
+        p: Patience,
     ) -> Attempt<usize> {
-        dispatch!(self, b => b.try_receive_batch(buf, room, out, will_wait))
+        dispatch!(self, b => b.try_receive_batch(buf, room, out, p))
     }
 
     /// See [`QueueBackend::MOVES_NEED_COUNT`].

@@ -129,3 +129,21 @@ def test_dead_receipts_of_killed_receivers(shm_name):
     finally:
         k.unlink()
         k.close()
+
+
+@pytest.mark.parametrize("length, accepted", [(251, True), (252, False), (255, False),
+                                              (256, False)])
+def test_shm_name_limit_is_251(length, accepted):
+    """Issue 27 item 9: the shm backend takes 1-251 bytes after the slash
+    (its file pmq.<name> must fit 255); a longer name is a ValueError that
+    names the shm limit (the kernel takes 255, see test_open.py)."""
+    prefix = unique_name("len") + "-"
+    name = prefix + "n" * (length + 1 - len(prefix))
+    if accepted:
+        q = pmq.MessageQueue(name, pmq.O_CREX, max_messages=1, max_message_size=16, backend="shm")
+        q.close()
+        pmq.unlink_message_queue(name, backend="shm")
+    else:
+        with pytest.raises(ValueError, match="the limit is 251 on the shared-memory backend"):
+            pmq.MessageQueue(name, pmq.O_CREX, max_messages=1, max_message_size=16,
+                             backend="shm")

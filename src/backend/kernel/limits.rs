@@ -14,7 +14,10 @@ pub const FALLBACK_MSGSIZE_MAX: i64 = 8192;
 pub const FALLBACK_QUEUES_MAX: i64 = 256;
 /// Highest priority on Linux: sysconf(_SC_MQ_PRIO_MAX) - 1.
 pub const PRIORITY_MAX: u32 = 32767;
-/// Longest name the kernel accepts after the leading slash (NAME_MAX).
+/// Longest name the kernel accepts after the leading slash (NAME_MAX): the
+/// kernel backend's limit. The shared-memory backend's is
+/// [`SHM_NAME_MAX`](crate::SHM_NAME_MAX) (251); see
+/// [`BackendKind::name_max`](crate::BackendKind::name_max).
 pub const NAME_MAX: usize = 255;
 /// `RLIM_INFINITY` as reported by [`Limits`].
 pub const RLIMIT_INFINITY: u64 = u64::MAX;

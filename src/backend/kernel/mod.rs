@@ -13,7 +13,9 @@ use nix::errno::Errno;
 use nix::mqueue::{self, MQ_OFlag, MqAttr};
 use nix::sys::stat::Mode;
 
-use super::{Attempt, Attributes, Interest, NotifyError, OpenRequest, QueueBackend, Wake};
+use super::{
+    Attempt, Attributes, Interest, NotifyError, OpenRequest, Patience, QueueBackend, Wake,
+};
 use crate::error::{Error, Result};
 
 mod describe;
@@ -186,8 +188,8 @@ impl QueueBackend for KernelQueue {
     }
 
     #[inline]
-    fn try_send(&self, msg: &[u8], priority: u32, will_wait: bool) -> Attempt<()> {
-        let nb = !will_wait && self.nb_fd >= 0;
+    fn try_send(&self, msg: &[u8], priority: u32, p: Patience) -> Attempt<()> {
+        let nb = !p.will_wait() && self.nb_fd >= 0;
         // SAFETY: `msg` is a valid slice for reads of `msg.len()` bytes and
         // EXPIRED a valid timespec; both descriptors are open.
         let r = unsafe {
@@ -205,8 +207,8 @@ impl QueueBackend for KernelQueue {
     }
 
     #[inline]
-    fn try_receive(&self, buf: &mut [u8], will_wait: bool) -> Attempt<(usize, u32)> {
-        let nb = !will_wait && self.nb_fd >= 0;
+    fn try_receive(&self, buf: &mut [u8], p: Patience) -> Attempt<(usize, u32)> {
+        let nb = !p.will_wait() && self.nb_fd >= 0;
         let mut prio = 0u32;
         // SAFETY: `buf` is valid for writes of `buf.len()` bytes, `prio` is a
         // valid u32 and EXPIRED a valid timespec; both descriptors are open.

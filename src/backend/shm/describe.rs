@@ -22,6 +22,40 @@ pub(super) fn corrupt(what: &str) -> Error {
     )
 }
 
+/// A try-once call found the lock held for longer than it waits.
+pub(super) fn lock_busy_now(waited: Duration) -> Error {
+    Error::new(
+        ErrorKind::WouldBlock,
+        format!(
+            "the queue's lock is held by another thread or process that has not released it \
+             within {} ms (stopped by SIGSTOP or a debugger, or descheduled); a try-once call \
+             does not wait for it: try again later, wait with a timeout, or resume that process",
+            waited.as_millis()
+        ),
+    )
+    .with_errno(libc::EAGAIN)
+}
+
+/// A timed call's deadline passed while another process held the lock.
+pub(super) fn lock_timed_out() -> Error {
+    Error::new(
+        ErrorKind::TimedOut,
+        "the queue's lock was held by another process for the whole timeout (it is stopped, \
+         e.g. by SIGSTOP or a debugger, inside a call); nothing was moved: resume that process \
+         or try again",
+    )
+    .with_errno(libc::ETIMEDOUT)
+}
+
+/// The handle was closed (or a helper stopped) while waiting for the lock.
+pub(super) fn lock_given_up() -> Error {
+    Error::new(
+        ErrorKind::Closed,
+        "the handle was closed while this call waited for the queue's lock (held by a stopped \
+         process); nothing was moved",
+    )
+}
+
 pub(super) fn wedged(after: Duration) -> Error {
     Error::new(
         ErrorKind::Busy,

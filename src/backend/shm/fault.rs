@@ -6,6 +6,8 @@
 //! process at exactly that instruction and check what the survivors see.
 //! `PMQ_FAULT_PAUSE=<point>` (with `PMQ_FAULT_PAUSE_MS`) sleeps there
 //! instead, e.g. to hold the lock while others wait for it.
+//! `PMQ_FAULT_STOP=<point>` stops the process there (SIGSTOP) until a
+//! SIGCONT: a holder stopped inside the lock, reached by progress, not time.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
@@ -50,6 +52,8 @@ struct Config {
     /// `PMQ_FAULT_PAUSE=<point>`: sleep there `PMQ_FAULT_PAUSE_MS` (so a
     /// test can hold the queue's lock while other processes wait for it).
     pause: Option<(String, u64)>,
+    /// `PMQ_FAULT_STOP=<point>`: raise SIGSTOP there (every hit).
+    stop: Option<String>,
 }
 
 fn config() -> &'static Config {
@@ -67,6 +71,7 @@ fn config() -> &'static Config {
                 .unwrap_or(100);
             (p, ms)
         }),
+        stop: std::env::var("PMQ_FAULT_STOP").ok(),
     })
 }
 
@@ -80,6 +85,10 @@ pub fn hit(name: &'static str) {
         if p == name {
             std::thread::sleep(std::time::Duration::from_millis(*ms));
         }
+    }
+    if c.stop.as_deref() == Some(name) {
+        // SAFETY: raising a signal has no memory-safety preconditions.
+        unsafe { libc::raise(libc::SIGSTOP) };
     }
     if c.point.as_deref() == Some(name) && HITS.fetch_add(1, Ordering::Relaxed) >= c.skip {
         // SAFETY: raising a signal has no memory-safety preconditions.

@@ -31,7 +31,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{
-    Attempt, Attributes, Deliveries, Interest, NotifyError, OpenRequest, QueueBackend, Wake,
+    Attempt, Attributes, Deliveries, Interest, NotifyError, OpenRequest, Patience, QueueBackend,
+    Wake,
 };
 use crate::error::{Error, ErrorKind, Result};
 
@@ -82,6 +83,12 @@ impl std::fmt::Display for ShmDir {
 pub(crate) const SHM_DIR: ShmDir = ShmDir;
 /// Prefix of a queue file's name: `/name` lives at `/dev/shm/pmq.name`.
 pub(crate) const FILE_PREFIX: &str = "pmq.";
+
+/// Longest queue name after the leading slash on the shared-memory
+/// backend, in bytes: 251, so that its file name `pmq.<name>` fits the file
+/// system's 255-byte limit. (The kernel backend's is
+/// [`NAME_MAX`](crate::NAME_MAX), 255.)
+pub const SHM_NAME_MAX: usize = 255 - FILE_PREFIX.len();
 
 /// The file of queue `name` ("/name").
 pub(crate) fn path_of(name: &str) -> String {
@@ -509,6 +516,32 @@ impl Mapping {
 }
 
 impl ShmQueue {
+    /// Takes the lock for a transfer, waiting for another holder only as
+    /// the call's patience allows (see [`sync::LockWait`]): a try-once call
+    /// (or any call of a handle whose block switch is off) a few
+    /// milliseconds, a timed call until its deadline, a blocking call until
+    /// the handle is closed. A holder stopped inside a call never makes a
+    /// call outlast its timeout.
+    #[inline(always)]
+    fn lock_for(&self, p: Patience) -> Result<sync::Guard<'_>> {
+        sync::lock_within(&self.map, || self.map.repair(), || self.lock_wait(p))
+    }
+
+    #[cold]
+    fn lock_wait(&self, p: Patience) -> sync::LockWait<'_> {
+        match p {
+            Patience::Once => sync::LockWait::Brief,
+            _ if !self.block.load(Ordering::Relaxed) => sync::LockWait::Brief,
+            Patience::Until(t) => sync::LockWait::Until(
+                Some(sync::deadline_after(
+                    t.saturating_duration_since(std::time::Instant::now()),
+                )),
+                &self.closing,
+            ),
+            Patience::Forever => sync::LockWait::Until(None, &self.closing),
+        }
+    }
+
     fn not_now<T>(&self, will_wait: bool) -> Attempt<T> {
         if will_wait && !self.block.load(Ordering::Relaxed) {
             Attempt::NonBlocking
@@ -617,12 +650,8 @@ impl ShmQueue {
     /// Sends as many of `msgs` (not empty) as fit now, in order, under one
     /// lock: each message commits on its own, exactly as a single send.
     #[inline]
-    fn send_locked(
-        &self,
-        msgs: &[crate::queue::OutMessage<'_>],
-        will_wait: bool,
-    ) -> Attempt<usize> {
-        let g = match self.map.lock() {
+    fn send_locked(&self, msgs: &[crate::queue::OutMessage<'_>], p: Patience) -> Attempt<usize> {
+        let g = match self.lock_for(p) {
             Ok(g) => g,
             Err(e) => return Attempt::failed(e),
         };
@@ -631,7 +660,7 @@ impl ShmQueue {
         let first = m.u64(OFF_COUNT).load(Ordering::Relaxed);
         if first >= max {
             drop(g);
-            return self.not_now(will_wait);
+            return self.not_now(p.will_wait());
         }
         let mut count = first;
         for msg in msgs {
@@ -711,9 +740,9 @@ impl ShmQueue {
         &self,
         buf: &mut [u8],
         out: &mut [crate::queue::InMessage],
-        will_wait: bool,
+        p: Patience,
     ) -> Attempt<usize> {
-        let g = match self.map.lock() {
+        let g = match self.lock_for(p) {
             Ok(g) => g,
             Err(e) => return Attempt::failed(e),
         };
@@ -721,7 +750,7 @@ impl ShmQueue {
         let first = m.u64(OFF_COUNT).load(Ordering::Relaxed);
         if first == 0 {
             drop(g);
-            return self.not_now(will_wait);
+            return self.not_now(p.will_wait());
         }
         let mut count = first;
         let mut at = 0;
@@ -880,7 +909,7 @@ fn none_listed() -> Error {
 
 impl Drop for ShmQueue {
     fn drop(&mut self) {
-        self.readiness.stop(&self.map);
+        self.readiness.stop();
         // A clean close: every message this handle took was handed to its
         // caller, so the record keeps no receipt of this handle's own. (A
         // killed holder never gets here and leaves its receipt.) A receipt
@@ -920,10 +949,10 @@ impl ShmQueue {
     }
 
     #[inline(always)]
-    fn send_one(&self, msg: &[u8], priority: u32, will_wait: bool) -> Attempt<()> {
+    fn send_one(&self, msg: &[u8], priority: u32, p: Patience) -> Attempt<()> {
         // The batch path with one message, written out: the single send is
         // the hot path, and the loop costs it ~10% more instructions.
-        let g = match self.map.lock() {
+        let g = match self.lock_for(p) {
             Ok(g) => g,
             Err(e) => return Attempt::failed(e),
         };
@@ -931,7 +960,7 @@ impl ShmQueue {
         let count = m.u64(OFF_COUNT).load(Ordering::Relaxed);
         if count >= m.shape.max_messages {
             drop(g);
-            return self.not_now(will_wait);
+            return self.not_now(p.will_wait());
         }
         if let Err(e) = self.push(msg, priority, count) {
             return Attempt::failed(e);
@@ -949,16 +978,16 @@ impl ShmQueue {
     }
 
     #[inline(always)]
-    fn receive_one(&self, buf: &mut [u8], will_wait: bool) -> Attempt<(usize, u32)> {
+    fn receive_one(&self, buf: &mut [u8], p: Patience) -> Attempt<(usize, u32)> {
         // The batch path with one message, written out (as in try_send).
-        let g = match self.map.lock() {
+        let g = match self.lock_for(p) {
             Ok(g) => g,
             Err(e) => return Attempt::failed(e),
         };
         let count = self.map.u64(OFF_COUNT).load(Ordering::Relaxed);
         if count == 0 {
             drop(g);
-            return self.not_now(will_wait);
+            return self.not_now(p.will_wait());
         }
         let got = match self.take(buf, count) {
             Ok(Taken::Message(len, p)) => (len, p),
@@ -981,7 +1010,7 @@ impl ShmQueue {
 }
 
 impl QueueBackend for ShmQueue {
-    const NAME_MAX: usize = 255 - FILE_PREFIX.len();
+    const NAME_MAX: usize = SHM_NAME_MAX;
     const PRIORITY_MAX: u32 = PRIORITIES - 1;
 
     /// The kernel's defaults, so switching backends keeps a program's shape.
@@ -1028,20 +1057,16 @@ impl QueueBackend for ShmQueue {
         }
     }
 
-    fn try_send(&self, msg: &[u8], priority: u32, will_wait: bool) -> Attempt<()> {
-        self.sound(self.send_one(msg, priority, will_wait))
+    fn try_send(&self, msg: &[u8], priority: u32, p: Patience) -> Attempt<()> {
+        self.sound(self.send_one(msg, priority, p))
     }
 
-    fn try_send_batch(
-        &self,
-        msgs: &[crate::queue::OutMessage<'_>],
-        will_wait: bool,
-    ) -> Attempt<usize> {
-        self.sound(self.send_locked(msgs, will_wait))
+    fn try_send_batch(&self, msgs: &[crate::queue::OutMessage<'_>], p: Patience) -> Attempt<usize> {
+        self.sound(self.send_locked(msgs, p))
     }
 
-    fn try_receive(&self, buf: &mut [u8], will_wait: bool) -> Attempt<(usize, u32)> {
-        self.sound(self.receive_one(buf, will_wait))
+    fn try_receive(&self, buf: &mut [u8], p: Patience) -> Attempt<(usize, u32)> {
+        self.sound(self.receive_one(buf, p))
     }
 
     fn try_receive_batch(
@@ -1049,9 +1074,9 @@ impl QueueBackend for ShmQueue {
         buf: &mut [u8],
         _room: usize,
         out: &mut [crate::queue::InMessage],
-        will_wait: bool,
+        p: Patience,
     ) -> Attempt<usize> {
-        self.sound(self.receive_locked(buf, out, will_wait))
+        self.sound(self.receive_locked(buf, out, p))
     }
 
     /// Shutdown stops the readiness helper and closes its eventfd; a send,
@@ -1087,9 +1112,21 @@ impl QueueBackend for ShmQueue {
             }
         }
         let v = {
-            let g = match self.map.lock() {
+            // The lock for as long as the wait may take (a holder stopped
+            // inside a call ends the wait at its deadline, or at close).
+            let g = match sync::lock_within(
+                &self.map,
+                || self.map.repair(),
+                || sync::LockWait::Until(deadline, &self.closing),
+            ) {
                 Ok(g) => g,
-                Err(e) => return Wake::Failed(e),
+                Err(e) => {
+                    return match e.kind() {
+                        ErrorKind::TimedOut => Wake::Elapsed,
+                        ErrorKind::Closed => Wake::Ready,
+                        _ => Wake::Failed(e),
+                    }
+                }
             };
             let count = m.u64(OFF_COUNT).load(Ordering::Relaxed);
             let ready = match interest {
@@ -1131,11 +1168,11 @@ impl QueueBackend for ShmQueue {
             changed: false,
             notify: false,
         });
-        self.readiness.stop(&self.map);
+        self.readiness.stop();
     }
 
     fn shutdown(&self) {
-        self.readiness.stop(&self.map);
+        self.readiness.stop();
     }
 
     fn attributes(&self) -> Result<Attributes> {

@@ -5,6 +5,14 @@
 //! it is below 2^64 - 2, so one descriptor says all three states: empty
 //! (0: writable only), some messages (1: both), full (2^64 - 2: readable
 //! only). Made on the first request, stopped at close.
+//!
+//! fork: only the forking thread exists in a child, so a child never has
+//! the parent's helper. A descriptor and helper belong to the process that
+//! made them (its pid is recorded): in a child, the first request makes a
+//! new descriptor with its own helper, and close never joins the parent's
+//! thread. The inherited descriptor (the parent's, kept up to date only by
+//! the parent's helper) stays open, untouched, until the child's close, so
+//! a number the child still polls is never reused under it.
 
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,15 +26,39 @@ use crate::backend::Wake;
 
 const FULL: u64 = u64::MAX - 1;
 
+fn pid() -> libc::pid_t {
+    // SAFETY: getpid has no preconditions.
+    unsafe { libc::getpid() }
+}
+
 struct Running {
     fd: RawFd,
     stop: Arc<AtomicBool>,
     thread: JoinHandle<()>,
+    /// Keeps the mapping alive for the helper, which holds only a pointer
+    /// (so a child, where the helper does not exist, counts it right).
+    map: Arc<Mapping>,
+    /// The process whose helper this is.
+    pid: libc::pid_t,
+}
+
+/// The helper's view of the mapping: a pointer kept valid by
+/// `Running::map`, which is dropped only after the helper was joined.
+struct MapPtr(*const Mapping);
+// SAFETY: Mapping is Sync (every handle's threads share it through an Arc);
+// the pointer is only dereferenced while `Running::map` keeps it alive.
+unsafe impl Send for MapPtr {}
+
+#[derive(Default)]
+struct State {
+    running: Option<Running>,
+    /// Descriptors inherited over fork (the parent's): closed at stop.
+    inherited: Vec<RawFd>,
 }
 
 #[derive(Default)]
 pub(super) struct Readiness {
-    running: Mutex<Option<Running>>,
+    state: Mutex<State>,
     /// Set once stopped: no helper is started afterwards.
     stopped: AtomicBool,
 }
@@ -36,11 +68,18 @@ impl Readiness {
         Readiness::default()
     }
 
-    /// The descriptor, made (with its helper) on first use.
+    /// The descriptor, made (with its helper) on first use in this process.
     pub fn fd(&self, map: &Arc<Mapping>) -> Option<RawFd> {
-        let mut r = self.running.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(run) = r.as_ref() {
-            return Some(run.fd);
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(run) = st.running.as_ref() {
+            if run.pid == pid() {
+                return Some(run.fd);
+            }
+        }
+        // A helper of another process (we are a fork child): not ours.
+        if let Some(run) = st.running.take() {
+            let fd = orphan(run);
+            st.inherited.push(fd);
         }
         if self.stopped.load(Ordering::Acquire) {
             return None;
@@ -51,16 +90,26 @@ impl Readiness {
             return None;
         }
         let stop = Arc::new(AtomicBool::new(false));
-        let (m, s) = (Arc::clone(map), Arc::clone(&stop));
+        let (m, s) = (MapPtr(Arc::as_ptr(map)), Arc::clone(&stop));
         let old = block_signals();
         let spawned = std::thread::Builder::new()
             .name("pmq-shm-ready".into())
-            .spawn(move || follow(&m, fd, &s));
+            .spawn(move || {
+                let m = m;
+                // SAFETY: see MapPtr: `Running::map` outlives this thread.
+                follow(unsafe { &*m.0 }, fd, &s)
+            });
         // SAFETY: restores the mask saved by block_signals.
         unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut()) };
         match spawned {
             Ok(thread) => {
-                *r = Some(Running { fd, stop, thread });
+                st.running = Some(Running {
+                    fd,
+                    stop,
+                    thread,
+                    map: Arc::clone(map),
+                    pid: pid(),
+                });
                 Some(fd)
             }
             Err(_) => {
@@ -71,24 +120,56 @@ impl Readiness {
         }
     }
 
-    /// Stops the helper and closes the descriptor (close / shutdown).
-    pub fn stop(&self, map: &Mapping) {
+    /// Stops this process's helper and closes the descriptors (close /
+    /// shutdown / drop).
+    pub fn stop(&self) {
         self.stopped.store(true, Ordering::Release);
-        let run = self
-            .running
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take();
+        let (run, inherited) = {
+            let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+            (st.running.take(), std::mem::take(&mut st.inherited))
+        };
+        let mut fds = inherited;
         if let Some(run) = run {
-            run.stop.store(true, Ordering::SeqCst);
-            map.u32(OFF_CHANGE_WORD).fetch_add(1, Ordering::SeqCst);
-            sync::futex_wake(map.u32(OFF_CHANGE_WORD), i32::MAX);
-            let _ = run.thread.join();
-            // SAFETY: the helper has ended; nothing else writes the eventfd
-            // (users only poll it).
-            unsafe { libc::close(run.fd) };
+            if run.pid == pid() {
+                run.stop.store(true, Ordering::SeqCst);
+                let m = &run.map;
+                m.u32(OFF_CHANGE_WORD).fetch_add(1, Ordering::SeqCst);
+                sync::futex_wake(m.u32(OFF_CHANGE_WORD), i32::MAX);
+                let _ = run.thread.join();
+                // The helper has ended; nothing else writes the eventfd
+                // (users only poll it).
+                fds.push(run.fd);
+            } else {
+                fds.push(orphan(run));
+            }
+        }
+        for fd in fds {
+            // SAFETY: descriptors this handle owns in this process (its own
+            // eventfd, or its copies of the parent's); no one else closes them.
+            unsafe { libc::close(fd) };
         }
     }
+}
+
+impl Drop for Readiness {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Gives up a helper inherited over fork: its thread does not exist in
+/// this process (so it is neither joined nor detached), its mapping
+/// reference is dropped, and its descriptor (this process's copy of the
+/// parent's) is returned to be closed at stop.
+fn orphan(run: Running) -> RawFd {
+    let Running {
+        fd, thread, map, ..
+    } = run;
+    // pthread_join / pthread_detach on a thread of the parent would act on
+    // a copy of its descriptor: leave the handle alone.
+    std::mem::forget(thread);
+    drop(map);
+    fd
 }
 
 fn block_signals() -> libc::sigset_t {
@@ -133,7 +214,10 @@ fn follow(m: &Mapping, fd: RawFd, stop: &AtomicBool) {
     while !stop.load(Ordering::SeqCst) {
         // Registered under the lock with the word read, as waiters do: a
         // mover after this changes the word or sees the registration.
-        let (v, count) = match m.lock() {
+        // The lock without a time limit (a holder stopped for long must not
+        // end the helper), given up when stopped.
+        let locked = sync::lock_within(m, || m.repair(), || sync::LockWait::Until(None, stop));
+        let (v, count) = match locked {
             Ok(_g) => {
                 m.u32(OFF_CHANGE_WAITERS).fetch_add(1, Ordering::SeqCst);
                 (

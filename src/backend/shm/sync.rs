@@ -1,6 +1,6 @@
 //! The robust lock, futex waits and opener liveness locks.
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
 
 use super::describe;
@@ -80,6 +80,106 @@ fn lock_slow<'a>(m: &'a Mapping, first: i32, repair: &dyn Fn()) -> Result<Guard<
         r = unsafe { pthread_mutex_clocklock(mx, libc::CLOCK_MONOTONIC, &end) };
     }
     match r {
+        libc::ETIMEDOUT => Err(describe::wedged(WEDGED_AFTER)),
+        r => locked(m, r, repair),
+    }
+}
+
+/// How long [`lock_within`] may wait for a lock another thread or process
+/// holds.
+pub(super) enum LockWait<'a> {
+    /// A try-once call: at most [`BRIEF`], then a WouldBlock error.
+    Brief,
+    /// Until an absolute CLOCK_MONOTONIC time (None: no limit), then a
+    /// TimedOut error; a Closed error as soon as `give_up` is set (checked
+    /// every [`SLICE`]: close of the handle, a helper told to stop).
+    Until(Option<libc::timespec>, &'a AtomicBool),
+}
+
+/// The longest a try-once call waits for the lock. A critical section is a
+/// few hundred nanoseconds; this covers a holder descheduled for a time
+/// slice on a busy machine, and nothing longer: a holder stopped (SIGSTOP,
+/// a debugger) costs a try-once call this much, not the holder's stop.
+pub(super) const BRIEF: Duration = Duration::from_millis(10);
+/// How often a longer lock wait looks at its `give_up` flag.
+const SLICE: Duration = Duration::from_millis(20);
+
+/// Takes the queue's lock, waiting for it only as `wait` says (evaluated
+/// only when the lock is contended). A dead owner is repaired as in
+/// [`lock`], whenever during the wait it dies.
+#[inline(always)]
+pub(super) fn lock_within<'a, 'w>(
+    m: &'a Mapping,
+    repair: impl Fn(),
+    wait: impl FnOnce() -> LockWait<'w>,
+) -> Result<Guard<'a>> {
+    // SAFETY: as in `lock`.
+    let r = unsafe { libc::pthread_mutex_trylock(m.mutex(OFF_MUTEX)) };
+    if r == 0 {
+        return Ok(Guard(m));
+    }
+    lock_within_slow(m, r, &repair, wait())
+}
+
+#[cold]
+#[inline(never)]
+fn lock_within_slow<'a>(
+    m: &'a Mapping,
+    first: i32,
+    repair: &dyn Fn(),
+    wait: LockWait<'_>,
+) -> Result<Guard<'a>> {
+    let mx = m.mutex(OFF_MUTEX);
+    let mut r = first;
+    let mut spins = 0;
+    while r == libc::EBUSY && spins < LOCK_SPINS {
+        std::hint::spin_loop();
+        spins += 1;
+        // SAFETY: as in `lock`.
+        r = unsafe { libc::pthread_mutex_trylock(mx) };
+    }
+    if r == libc::EBUSY {
+        match wait {
+            LockWait::Brief => {
+                let end = deadline_after(BRIEF);
+                // SAFETY: as in `lock`; `end` is a valid timespec.
+                r = unsafe { pthread_mutex_clocklock(mx, libc::CLOCK_MONOTONIC, &end) };
+                if r == libc::ETIMEDOUT {
+                    return Err(describe::lock_busy_now(BRIEF));
+                }
+            }
+            LockWait::Until(deadline, give_up) => loop {
+                let slice = deadline_after(SLICE);
+                let end = match deadline {
+                    Some(d) if before(&d, &slice) => d,
+                    _ => slice,
+                };
+                // SAFETY: as in `lock`; `end` is a valid timespec.
+                r = unsafe { pthread_mutex_clocklock(mx, libc::CLOCK_MONOTONIC, &end) };
+                if r != libc::ETIMEDOUT {
+                    break;
+                }
+                if deadline.is_some_and(|d| !before(&deadline_after(Duration::ZERO), &d)) {
+                    return Err(describe::lock_timed_out());
+                }
+                if give_up.load(Ordering::SeqCst) {
+                    return Err(describe::lock_given_up());
+                }
+            },
+        }
+    }
+    locked(m, r, repair)
+}
+
+/// Whether `a` is earlier than `b`.
+fn before(a: &libc::timespec, b: &libc::timespec) -> bool {
+    (a.tv_sec, a.tv_nsec) < (b.tv_sec, b.tv_nsec)
+}
+
+/// The outcome of a lock attempt `r` (0, EOWNERDEAD or an error).
+fn locked<'a>(m: &'a Mapping, r: i32, repair: &dyn Fn()) -> Result<Guard<'a>> {
+    let mx = m.mutex(OFF_MUTEX);
+    match r {
         0 => Ok(Guard(m)),
         libc::EOWNERDEAD => {
             let g = Guard(m);
@@ -97,7 +197,6 @@ fn lock_slow<'a>(m: &'a Mapping, first: i32, repair: &dyn Fn()) -> Result<Guard<
             unsafe { libc::pthread_mutex_consistent(mx) };
             Ok(g)
         }
-        libc::ETIMEDOUT => Err(describe::wedged(WEDGED_AFTER)),
         libc::ENOTRECOVERABLE => Err(describe::corrupt(
             "the queue's lock is unrecoverable (its owner died and the repair was not completed)",
         )),

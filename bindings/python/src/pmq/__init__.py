@@ -167,6 +167,13 @@ class CorruptedError(Error):
 
 #: The backends a queue can live in: "kernel" (the default, posix_ipc's and
 #: every mq_open program's queues) and "shm" (pmq's shared-memory queue).
+#: Names are "/" and 1-255 bytes on "kernel", 1-251 on "shm" (its file
+#: pmq.<name> must fit the file system's 255-byte names); a longer name
+#: raises ValueError naming the backend's limit. On "shm", a process stopped
+#: (SIGSTOP, a debugger) inside a call never makes another call outlast its
+#: timeout: a try-once call gives up after about 10 ms, a timed call at its
+#: deadline (both raise BusyError, as for an empty or full queue, with a
+#: message naming the queue's lock).
 BACKENDS = {"kernel": _lib.PMQ_BACKEND_KERNEL, "shm": _lib.PMQ_BACKEND_SHM}
 
 
@@ -256,7 +263,7 @@ def _name_arg(name):
         raise TypeError("Name must be None or a string (str or bytes), not %s" % type(name).__name__)
     if b"\0" in b:
         raise ValueError("queue name %r contains a NUL character; names are '/' followed by 1-255 "
-                         "bytes without NUL or '/'" % (name,))
+                         "bytes (1-251 on the shm backend) without NUL or '/'" % (name,))
     return b
 
 
@@ -800,7 +807,9 @@ class MessageQueue(_fast.QueueBase):
     @property
     def mqd(self):
         """The message queue descriptor; usable with select/poll/epoll
-        (readable: a message waits; writable: there is room). -1 after close()."""
+        (readable: a message waits; writable: there is room). -1 after close().
+        On the "shm" backend it belongs to the process that asked for it:
+        after os.fork(), read it again in the child for one of its own."""
         q = self._q
         if self._closed or q is None:
             return -1
