@@ -383,6 +383,8 @@ static void damaged_files(void) {
         CHECK_STATUS(st, PMQ_STATUS_CORRUPTED);
         close_only(q);
     }
+}
+
 /* Issue 27 item 1: after fork, the child closes and frees a handle whose
  * readiness descriptor (and its helper thread, which exists only in the
  * parent) was made before fork: PMQ_STATUS_OK and nothing on stderr (it
