@@ -134,6 +134,7 @@ enum class Backend : std::uint32_t {
     /// Names: at most shm_name_max (251) bytes after the slash. A process
     /// stopped (SIGSTOP, a debugger) inside a call never makes another call
     /// outlast its timeout: a try-once call gives up after about 10 ms
+    /// (up to 250 ms while the holder runs but was descheduled)
     /// (WouldBlockError), a timed one at its deadline (TimedOutError).
     Shm = PMQ_BACKEND_SHM,
 };

@@ -90,7 +90,8 @@ const (
 	// pmq programs only. Its names are at most ShmNameMax (251) bytes after
 	// the slash. A process stopped (SIGSTOP, a debugger) inside a call never
 	// makes another call outlast its timeout: a try-once call gives up after
-	// about 10 ms (a would-block error naming the queue's lock), a timed one
+	// about 10 ms (up to 250 ms while the holder runs but was descheduled;
+	// a would-block error naming the queue's lock), a timed one
 	// at its deadline.
 	BackendShm Backend = C.PMQ_BACKEND_SHM
 )

@@ -46,7 +46,8 @@ use pmq_core::{
 /// has a lock that a call holds for well under a microsecond; a process
 /// stopped (SIGSTOP, a debugger) while it holds it makes every other call
 /// wait for it, but never past that call's own limit: a try-once call
-/// (timeout 0, or a non-blocking handle) waits at most about 10 ms, then
+/// (timeout 0, or a non-blocking handle) waits about 10 ms for a stopped
+/// holder (at most 250 ms for one that runs but was descheduled), then
 /// returns PMQ_STATUS_WOULD_BLOCK with a detail naming the lock; a timed
 /// call returns PMQ_STATUS_TIMED_OUT at its deadline; a call without a
 /// timeout waits until the holder resumes (or dies: the queue is then

@@ -282,7 +282,8 @@ pub enum BackendKind {
     ///
     /// A process stopped (SIGSTOP, a debugger) while it holds the queue's
     /// lock never makes another call outlast its timeout: a try-once call
-    /// (or one on a non-blocking handle) waits at most about 10 ms and fails
+    /// (or one on a non-blocking handle) waits about 10 ms for a stopped
+    /// holder (at most 250 ms for a running, descheduled one) and fails
     /// with [`ErrorKind::WouldBlock`](crate::ErrorKind::WouldBlock) naming
     /// the lock, a timed call fails with
     /// [`ErrorKind::TimedOut`](crate::ErrorKind::TimedOut) at its deadline,

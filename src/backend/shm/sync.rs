@@ -101,6 +101,27 @@ pub(super) enum LockWait<'a> {
 /// slice on a busy machine, and nothing longer: a holder stopped (SIGSTOP,
 /// a debugger) costs a try-once call this much, not the holder's stop.
 pub(super) const BRIEF: Duration = Duration::from_millis(10);
+/// The longest a try-once call waits for a holder that is running (not
+/// stopped): one descheduled for several time slices on a loaded machine
+/// still releases the lock well within this.
+pub(super) const BRIEF_RUNNING: Duration = Duration::from_millis(250);
+
+/// Whether thread `tid` (the lock word's owner) is running, i.e. neither
+/// stopped (SIGSTOP, a debugger: state T or t) nor gone: read from
+/// /proc/<tid>/stat. None when it cannot be told (no such thread in this
+/// pid namespace, /proc not mounted, a zero owner).
+fn holder_running(tid: u32) -> Option<bool> {
+    if tid == 0 {
+        return None;
+    }
+    let stat = std::fs::read(format!("/proc/{tid}/stat")).ok()?;
+    // "pid (comm) S ...": comm may hold spaces and ')', so the state is the
+    // first field after the last ')'.
+    let close = stat.iter().rposition(|&b| b == b')')?;
+    let state = *stat.get(close + 2)?;
+    Some(!matches!(state, b'T' | b't' | b'X' | b'Z'))
+}
+
 /// How often a longer lock wait looks at its `give_up` flag.
 const SLICE: Duration = Duration::from_millis(20);
 
@@ -141,11 +162,24 @@ fn lock_within_slow<'a>(
     if r == libc::EBUSY {
         match wait {
             LockWait::Brief => {
-                let end = deadline_after(BRIEF);
-                // SAFETY: as in `lock`; `end` is a valid timespec.
-                r = unsafe { pthread_mutex_clocklock(mx, libc::CLOCK_MONOTONIC, &end) };
-                if r == libc::ETIMEDOUT {
-                    return Err(describe::lock_busy_now(BRIEF));
+                // In BRIEF slices while the holder is running (merely
+                // descheduled on a busy machine: it will release soon), at
+                // most BRIEF_RUNNING in all; at once when it is stopped or
+                // cannot be seen (another pid namespace).
+                let mut waited = Duration::ZERO;
+                loop {
+                    let end = deadline_after(BRIEF);
+                    // SAFETY: as in `lock`; `end` is a valid timespec.
+                    r = unsafe { pthread_mutex_clocklock(mx, libc::CLOCK_MONOTONIC, &end) };
+                    if r != libc::ETIMEDOUT {
+                        break;
+                    }
+                    waited += BRIEF;
+                    let owner =
+                        m.u32(OFF_MUTEX).load(Ordering::Relaxed) & libc::FUTEX_TID_MASK as u32;
+                    if waited >= BRIEF_RUNNING || holder_running(owner) != Some(true) {
+                        return Err(describe::lock_busy_now(waited));
+                    }
                 }
             }
             LockWait::Until(deadline, give_up) => loop {

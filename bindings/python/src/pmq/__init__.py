@@ -171,7 +171,8 @@ class CorruptedError(Error):
 #: pmq.<name> must fit the file system's 255-byte names); a longer name
 #: raises ValueError naming the backend's limit. On "shm", a process stopped
 #: (SIGSTOP, a debugger) inside a call never makes another call outlast its
-#: timeout: a try-once call gives up after about 10 ms, a timed call at its
+#: timeout: a try-once call gives up after about 10 ms (up to 250 ms while
+#: the holder runs but was descheduled), a timed call at its
 #: deadline (both raise BusyError, as for an empty or full queue, with a
 #: message naming the queue's lock).
 BACKENDS = {"kernel": _lib.PMQ_BACKEND_KERNEL, "shm": _lib.PMQ_BACKEND_SHM}
