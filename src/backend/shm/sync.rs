@@ -175,8 +175,7 @@ fn lock_within_slow<'a>(
                         break;
                     }
                     waited += BRIEF;
-                    let owner =
-                        m.u32(OFF_MUTEX).load(Ordering::Relaxed) & libc::FUTEX_TID_MASK as u32;
+                    let owner = m.u32(OFF_MUTEX).load(Ordering::Relaxed) & libc::FUTEX_TID_MASK;
                     if waited >= BRIEF_RUNNING || holder_running(owner) != Some(true) {
                         return Err(describe::lock_busy_now(waited));
                     }
