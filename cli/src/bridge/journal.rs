@@ -17,37 +17,13 @@ use std::io::{self, Read, Write};
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 
-const fn crc_table() -> [u32; 256] {
-    let mut t = [0u32; 256];
-    let mut i = 0;
-    while i < 256 {
-        let mut c = i as u32;
-        let mut k = 0;
-        while k < 8 {
-            c = if c & 1 != 0 {
-                0xEDB8_8320 ^ (c >> 1)
-            } else {
-                c >> 1
-            };
-            k += 1;
-        }
-        t[i] = c;
-        i += 1;
-    }
-    t
-}
-
-static CRC_TABLE: [u32; 256] = crc_table();
-
 /// CRC-32 (IEEE, as zlib's crc32) of the concatenation of `parts`.
 pub fn crc32(parts: &[&[u8]]) -> u32 {
-    let mut c = !0u32;
+    let mut h = crc32fast::Hasher::new();
     for p in parts {
-        for &b in *p {
-            c = CRC_TABLE[((c ^ b as u32) & 0xff) as usize] ^ (c >> 8);
-        }
+        h.update(p);
     }
-    !c
+    h.finalize()
 }
 
 /// Compaction threshold: a journal larger than this is rewritten with only
