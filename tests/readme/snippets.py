@@ -85,7 +85,8 @@ with tempfile.TemporaryDirectory(prefix="pmq-readme-") as tmp:
 
     # The batch fragment, on a shared-memory queue opened for it.
     fragment = blocks("c", "### Batches")[0]
-    name = "/pmq-readme-batch-%d" % os.getpid()
+    # make test's per-run prefix (PMQ_TEST_PREFIX), so its leak check finds it.
+    name = "/%s-readme-batch-%d" % (os.environ.get("PMQ_TEST_PREFIX") or "pmq", os.getpid())
     with open(os.path.join(tmp, "batch.c"), "w") as f:
         f.write("#include <pmq.h>\n#include <stdio.h>\nint main(void) {\n"
                 "    pmq_options o;\n    pmq_options_init(&o);\n"
