@@ -108,8 +108,8 @@ test-rust:
 	# its doc example, and the example program on both backends.
 	$(CARGO) test -p pmq --features tokio --test tokio
 	$(CARGO) test -p pmq --features tokio --doc
-	$(CARGO) run -q -p pmq --features tokio --example tokio_queue
-	$(CARGO) run -q -p pmq --features tokio --example tokio_queue -- shm
+	$(CARGO) run -q -p pmq --features tokio --example tokio_queue -- kernel /$(PMQ_TEST_PREFIX)-tokio-example-kernel
+	$(CARGO) run -q -p pmq --features tokio --example tokio_queue -- shm /$(PMQ_TEST_PREFIX)-tokio-example-shm
 
 clean:
 	$(CARGO) clean
