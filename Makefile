@@ -60,25 +60,34 @@ FORCE:
 $(BUILD):
 	mkdir -p $(BUILD)
 
-# First prerequisite of `test`: remember which queues exist, so the end of the
-# run can fail on any queue a test left behind (tests must always unlink).
-.PHONY: queues-before
-queues-before: | $(BUILD)
-	@ls /dev/mqueue > $(BUILD)/queues-before 2>/dev/null || : > $(BUILD)/queues-before
-	@(cd /dev/shm 2>/dev/null && ls -a | grep -E '^(pmq\.|\.pmq-tmp\.)' | sed 's|^|shm:|') \
-	    >> $(BUILD)/queues-before || true
+# The per-run prefix of test queue names: every suite names its queues
+# /$(PMQ_TEST_PREFIX)-... (one helper per language: tests/support/prefix.rs,
+# tests/support/test_prefix.h, conftest.py's test_prefix, helpers_test.go's
+# testPrefix), so the end of `make test` looks for leftovers of exactly this
+# run's queues, never for another program's (or another run's) queues named
+# like pmq's. Give PMQ_TEST_PREFIX=... to choose it.
+ifndef PMQ_TEST_PREFIX
+PMQ_TEST_PREFIX := pmqt-$(shell od -An -N6 -tx1 /dev/urandom | tr -d ' \n')
+endif
+export PMQ_TEST_PREFIX
 
 include mk/*.mk
 
-test: queues-before lint test-rust test-c
-	@{ ls /dev/mqueue 2>/dev/null; \
-	   (cd /dev/shm 2>/dev/null && ls -a | grep -E '^(pmq\.|\.pmq-tmp\.)' | sed 's|^|shm:|'); } \
-	    | grep -vxF -f $(BUILD)/queues-before > $(BUILD)/queues-left || true
+test: lint test-rust test-c | $(BUILD)
+	@{ ls /dev/mqueue 2>/dev/null | grep -E '^$(PMQ_TEST_PREFIX)-'; \
+	   (cd /dev/shm 2>/dev/null && ls -a | grep -E '^pmq\.$(PMQ_TEST_PREFIX)-' | sed 's|^|shm:|'); } \
+	    > $(BUILD)/queues-left || true
 	@if [ -s $(BUILD)/queues-left ]; then \
-	    echo "make test: queues left behind by the tests (shm: = a file in /dev/shm):"; \
+	    echo "make test: queues left behind by the tests of this run (prefix $(PMQ_TEST_PREFIX); shm: = a file in /dev/shm):"; \
 	    sed 's/^/  /' $(BUILD)/queues-left; \
 	    exit 1; fi
-	@echo "== make test: all suites passed, no queue left behind"
+	@echo "== make test: all suites passed, no queue of this run (prefix $(PMQ_TEST_PREFIX)) left behind"
+
+# The check above, checked: it ignores another program's queue named like
+# pmq's and catches a kernel or shm queue left under this run's prefix.
+.PHONY: test-leak-check
+test-leak-check: cli | $(BUILD)
+	sh tests/leak_check.sh $(TARGET)/pmq
 
 lint:
 	$(CARGO) fmt --all -- --check
@@ -99,8 +108,8 @@ test-rust:
 	# its doc example, and the example program on both backends.
 	$(CARGO) test -p pmq --features tokio --test tokio
 	$(CARGO) test -p pmq --features tokio --doc
-	$(CARGO) run -q -p pmq --features tokio --example tokio_queue
-	$(CARGO) run -q -p pmq --features tokio --example tokio_queue -- shm
+	$(CARGO) run -q -p pmq --features tokio --example tokio_queue -- kernel /$(PMQ_TEST_PREFIX)-tokio-example-kernel
+	$(CARGO) run -q -p pmq --features tokio --example tokio_queue -- shm /$(PMQ_TEST_PREFIX)-tokio-example-shm
 
 clean:
 	$(CARGO) clean

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "pmq.h"
+#include "../tests/support/test_prefix.h"
 
 static int check_passed;
 static int check_skipped;
@@ -59,7 +60,7 @@ static int check_failed;
 
 /* Names handed out by test_queue_name(), unlinked at exit. */
 #define CHECK_MAX_NAMES 256
-static char check_names[CHECK_MAX_NAMES][64];
+static char check_names[CHECK_MAX_NAMES][96];
 static int check_name_count;
 
 static void check_unlink_all(void) {
@@ -69,7 +70,8 @@ static void check_unlink_all(void) {
     }
 }
 
-/* A unique queue name for this process ("/pmq-t-<tag>-<pid>-<n>"). */
+/* A unique queue name for this process ("/<prefix>-t-<tag>-<pid>-<n>"; the
+ * prefix: tests/support/test_prefix.h). */
 static const char *test_queue_name(const char *tag) {
     if (check_name_count == 0) {
         atexit(check_unlink_all);
@@ -79,7 +81,7 @@ static const char *test_queue_name(const char *tag) {
         exit(2);
     }
     char *n = check_names[check_name_count];
-    snprintf(n, sizeof check_names[0], "/pmq-t-%.16s-%ld-%d", tag, (long)getpid(),
+    snprintf(n, sizeof check_names[0], "/%s-t-%.16s-%ld-%d", test_prefix(), tag, (long)getpid(),
              check_name_count);
     check_name_count++;
     return n;

@@ -572,7 +572,8 @@ int main(void) {
     memset(F_longname, 'n', sizeof F_longname);
     F_longname[0] = '/';
     F_longname[257] = '\0'; /* 256 bytes after the slash: one too many */
-    snprintf(F_longname_ok, sizeof F_longname_ok, "/pmq-t-missing-%ld-%0220d", (long)getpid(), 0);
+    snprintf(F_longname_ok, sizeof F_longname_ok, "/%s-t-missing-%ld-%0220d", test_prefix(),
+             (long)getpid(), 0);
     F_longname_ok[256] = '\0'; /* 255 after the slash: valid, does not exist */
 
     pmq_options o = test_options(PMQ_O_CREX, 4, 64);

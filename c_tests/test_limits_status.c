@@ -181,7 +181,7 @@ static void *fresh_thread_error(void *arg) {
 
 static void last_error_api(void) {
     char missing[96];
-    snprintf(missing, sizeof missing, "/pmq-t-missing-%ld", (long)getpid());
+    snprintf(missing, sizeof missing, "/%s-t-missing-%ld", test_prefix(), (long)getpid());
     CHECK_STATUS(pmq_unlink(missing), PMQ_STATUS_NOT_FOUND);
     const char *d = pmq_last_error();
     CHECK(strstr(d, missing) != NULL);
@@ -248,7 +248,7 @@ static void *fail_differently(void *arg) {
     pmq_queue *q = NULL;
     for (int round = 0; round < 200; round++) {
         if (f->which == 0) {
-            snprintf(name, sizeof name, "/pmq-t-absent-%ld", (long)getpid());
+            snprintf(name, sizeof name, "/%s-t-absent-%ld", test_prefix(), (long)getpid());
             f->status = pmq_unlink(name);
         } else {
             f->status = pmq_queue_open("/has/slash", NULL, &q);

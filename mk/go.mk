@@ -42,7 +42,7 @@ go-test: lib pc-uninstalled
 go-example: lib pc-uninstalled
 	@mkdir -p $(GO_BUILD)
 	cd $(GO_DIR) && $(GO_ENV) $(GO) build -o $(GO_BUILD)/example ./example
-	$(GO_BUILD)/example
+	$(GO_BUILD)/example both /$(PMQ_TEST_PREFIX)-go-example
 
 # Static link: the binary must not need libpmq.so; then it must run, and a
 # few package tests run against the static library too.
@@ -52,7 +52,7 @@ go-static: lib
 	@if ldd $(GO_BUILD)/example-static | grep libpmq; then \
 	    echo "go-static: $(GO_BUILD)/example-static needs libpmq.so" >&2; exit 1; fi
 	@echo "go-static: example-static does not need libpmq.so"
-	$(GO_BUILD)/example-static > /dev/null
+	$(GO_BUILD)/example-static both /$(PMQ_TEST_PREFIX)-go-example-static > /dev/null
 	cd $(GO_DIR) && $(GO_STATIC_ENV) $(GO) test -tags pmq_static -count=1 \
 	    -run 'TestVersion|TestSendReceivePriorityOrder|TestErrors|TestNotifyChannelRearm|TestTwoProcessesEcho|TestNoAllocationsPerSendReceive' ./...
 

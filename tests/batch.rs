@@ -6,6 +6,9 @@
 //! Kernel queues stay within the default limits (at most 8 messages of 64
 //! bytes); every queue is unlinked by a Drop guard, even on failure.
 
+#[path = "support/prefix.rs"]
+mod prefix;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread;
@@ -25,11 +28,11 @@ impl Drop for Unlink {
 
 fn queue(b: BackendKind, tag: &str, max_messages: i64, size: i64) -> (Queue, Unlink) {
     static N: AtomicUsize = AtomicUsize::new(0);
-    let name = format!(
+    let name = prefix::named(format!(
         "/pmq-batch-{tag}-{}-{}",
         std::process::id(),
         N.fetch_add(1, Ordering::Relaxed)
-    );
+    ));
     let guard = Unlink(b, name.clone());
     let q = Queue::options()
         .backend(b)

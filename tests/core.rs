@@ -6,6 +6,9 @@
 //! Every queue is small (the kernel's per-user allowance is shared by all
 //! tests running at once) and unlinked by a Drop guard, even on failure.
 
+#[path = "support/prefix.rs"]
+mod prefix;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread;
@@ -26,11 +29,11 @@ impl Drop for Unlink {
 /// A unique name for this process and test, with its unlink guard.
 fn unique(tag: &str) -> (String, Unlink) {
     static N: AtomicUsize = AtomicUsize::new(0);
-    let name = format!(
+    let name = prefix::named(format!(
         "/pmq-rt-{tag}-{}-{}",
         std::process::id(),
         N.fetch_add(1, Ordering::Relaxed)
-    );
+    ));
     (name.clone(), Unlink(name))
 }
 
@@ -462,7 +465,7 @@ fn close_then_every_call_is_closed() {
     closed(q.fileno().map(|_| ()));
     closed(q.close());
     // Still available: name, mode, sizes, unlink.
-    assert!(q.name().starts_with("/pmq-rt-close-"));
+    assert!(q.name().starts_with(&prefix::named("/pmq-rt-close-")));
     assert_eq!(q.mode(), 0o600);
     q.unlink().unwrap();
     assert_eq!(q.unlink().unwrap_err().kind(), ErrorKind::NotFound);

@@ -2,6 +2,9 @@
 //! inside the callback, cancel, one-shot, busy across processes, and the
 //! lifetime guarantee of close/drop.
 
+#[path = "support/prefix.rs"]
+mod prefix;
+
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -17,7 +20,7 @@ impl Drop for Guard {
 }
 
 fn small(tag: &str) -> (Queue, Guard) {
-    let name = format!("/pmq-rs-notify-{tag}-{}", std::process::id());
+    let name = prefix::named(format!("/pmq-rs-notify-{tag}-{}", std::process::id()));
     let _ = pmq::unlink(&name);
     let q = Queue::options()
         .exclusive(true)

@@ -4,6 +4,9 @@
 //! entry, and a registration racing close survived it). Its own test binary,
 //! so no other test's handles are counted.
 
+#[path = "support/prefix.rs"]
+mod prefix;
+
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread;
@@ -29,7 +32,7 @@ fn open(name: &str) -> Queue {
 
 #[test]
 fn registry_is_empty_after_every_handle_is_gone() {
-    let name = format!("/pmq-rs-registry-{}", std::process::id());
+    let name = prefix::named(format!("/pmq-rs-registry-{}", std::process::id()));
     let _g = Guard(name.clone());
     let feeder = open(&name);
     let after_close = Arc::new(AtomicUsize::new(0));

@@ -8,6 +8,9 @@
 //! Queue files live in /dev/shm as pmq.<name>; every test unlinks its own
 //! by a Drop guard, even on failure.
 
+#[path = "support/prefix.rs"]
+mod prefix;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread;
@@ -27,11 +30,11 @@ impl Drop for Unlink {
 
 fn unique(tag: &str) -> (String, Unlink) {
     static N: AtomicUsize = AtomicUsize::new(0);
-    let name = format!(
+    let name = prefix::named(format!(
         "/pmq-shm-t-{tag}-{}-{}",
         std::process::id(),
         N.fetch_add(1, Ordering::Relaxed)
-    );
+    ));
     (name.clone(), Unlink(name))
 }
 

@@ -10,6 +10,9 @@
 //! `PMQ_CHAOS_KILLS=N` sets the kills (default 40; `make long-reliability`
 //! uses more).
 
+#[path = "support/prefix.rs"]
+mod prefix;
+
 use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
@@ -204,7 +207,7 @@ fn random_kills_of_4_producers_and_4_consumers_lose_nothing() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(40);
-    let name = format!("/pmq-chaos-{}", std::process::id());
+    let name = prefix::named(format!("/pmq-chaos-{}", std::process::id()));
     let dir = std::env::temp_dir().join(format!("pmq-chaos-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let q = OpenOptions::new()

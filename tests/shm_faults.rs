@@ -6,6 +6,9 @@
 //! Needs `--features fault-injection` (make test runs it so).
 #![cfg(feature = "fault-injection")]
 
+#[path = "support/prefix.rs"]
+mod prefix;
+
 use std::os::unix::process::ExitStatusExt;
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -28,11 +31,11 @@ impl Drop for Unlink {
 
 fn name(tag: &str) -> String {
     static N: AtomicUsize = AtomicUsize::new(0);
-    format!(
+    prefix::named(format!(
         "/pmq-fault-{tag}-{}-{}",
         std::process::id(),
         N.fetch_add(1, Ordering::Relaxed)
-    )
+    ))
 }
 
 fn open(name: &str) -> Queue {

@@ -11,6 +11,9 @@
 //! `PROPTEST_CASES=N` runs N sequences (default 64).
 #![cfg(feature = "fault-injection")]
 
+#[path = "support/prefix.rs"]
+mod prefix;
+
 use std::collections::{BTreeMap, VecDeque};
 use std::os::unix::process::ExitStatusExt;
 use std::process::Command;
@@ -130,11 +133,11 @@ fn kill_child(name: &str, spec: &str, point: &str) -> Result<(), String> {
 
 fn run(ops: &[Op]) -> Result<(), String> {
     static N: AtomicUsize = AtomicUsize::new(0);
-    let name = format!(
+    let name = prefix::named(format!(
         "/pmq-model-kill-{}-{}",
         std::process::id(),
         N.fetch_add(1, Ordering::Relaxed)
-    );
+    ));
     let q = OpenOptions::new()
         .backend(SHM)
         .exclusive(true)

@@ -5,6 +5,9 @@
 //! of bounds. The lock's own bytes are left alone (see below).
 //! `PROPTEST_CASES=N` sets the cases (default 200).
 
+#[path = "support/prefix.rs"]
+mod prefix;
+
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use pmq::{BackendKind, ErrorKind, OpenOptions, Timeout};
@@ -56,7 +59,7 @@ proptest! {
     fn a_scribbled_file_gives_a_status_never_a_crash(
         writes in prop::collection::vec((any::<u32>(), any::<u8>(), 0u8..4), 1..24)
     ) {
-        let name = format!("/pmq-scribble-{}", std::process::id());
+        let name = prefix::named(format!("/pmq-scribble-{}", std::process::id()));
         let _ = pmq::unlink_from(SHM, &name);
         {
             let q = OpenOptions::new()
@@ -99,7 +102,7 @@ proptest! {
 /// CORRUPTED (not a crash, not a wrong message).
 #[test]
 fn a_wild_list_head_is_reported_as_corrupted() {
-    let name = format!("/pmq-scribble-head-{}", std::process::id());
+    let name = prefix::named(format!("/pmq-scribble-head-{}", std::process::id()));
     let _ = pmq::unlink_from(SHM, &name);
     {
         let q = OpenOptions::new()

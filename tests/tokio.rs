@@ -3,6 +3,9 @@
 //! arrives exactly once), fairness among many tasks of one process and
 //! among several processes. Needs `--features tokio` (make test runs it so).
 
+#[path = "support/prefix.rs"]
+mod prefix;
+
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -23,12 +26,12 @@ impl Drop for Unlink {
 
 fn queue(tag: &str, b: BackendKind, cap: i64) -> (Queue, Unlink) {
     static N: AtomicUsize = AtomicUsize::new(0);
-    let name = format!(
+    let name = prefix::named(format!(
         "/pmq-tokio-{tag}-{:?}-{}-{}",
         b,
         std::process::id(),
         N.fetch_add(1, Ordering::Relaxed)
-    );
+    ));
     let q = OpenOptions::new()
         .backend(b)
         .exclusive(true)

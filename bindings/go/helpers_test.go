@@ -13,7 +13,26 @@ import (
 
 // Queue names used by this test process start with this prefix; TestMain
 // fails the run if any is left in /dev/mqueue.
-var namePrefix = fmt.Sprintf("pmq-go-%d-", os.Getpid())
+var namePrefix = fmt.Sprintf("%s-go-%d-", testPrefix(), os.Getpid())
+
+// testPrefix is the per-run prefix of test queue names: PMQ_TEST_PREFIX
+// (make test exports pmqt-<random> and, at the end, looks for leftovers of
+// exactly those names), else "pmq".
+func testPrefix() string {
+	p := os.Getenv("PMQ_TEST_PREFIX")
+	if p == "" {
+		return "pmq"
+	}
+	ok := len(p) <= 32
+	for _, c := range p {
+		ok = ok && (c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_')
+	}
+	if !ok {
+		fmt.Fprintf(os.Stderr, "PMQ_TEST_PREFIX=%q is not a queue name prefix: use at most 32 letters, digits, - and _ (e.g. pmqt-1a2b3c4d), or unset it\n", p)
+		os.Exit(2)
+	}
+	return p
+}
 
 var nameSeq atomic.Int64
 

@@ -3,16 +3,18 @@
 # queue, the two notification examples, and the epoll selector.
 set -e
 bin=${1:-build/examples}
-name="/pmq-example-$$"
+# make test's per-run prefix of test queue names (its leak check finds them).
+prefix=${PMQ_TEST_PREFIX:-pmq}
+name="/$prefix-example-$$"
 echo "== producer and consumer (two processes, priorities, timeouts)"
 "$bin/consumer" "$name" &
 consumer=$!
 "$bin/producer" "$name"
 wait $consumer
 echo "== notification by signal"
-"$bin/notify_signal" "/pmq-example-signal-$$"
+"$bin/notify_signal" "/$prefix-example-signal-$$"
 echo "== notification by callback thread"
-"$bin/notify_callback" "/pmq-example-callback-$$"
+"$bin/notify_callback" "/$prefix-example-callback-$$"
 echo "== epoll on two queues and a timer"
 "$bin/selector"
 echo "example: all C examples finished"

@@ -55,8 +55,11 @@ static int run(const std::string &name) {
     return notified && msg.data == "Callback test message" ? 0 : 1;
 }
 
-int main() {
-    const std::string name = "/pmq-cpp-callback-" + std::to_string(::getpid());
+int main(int argc, char **argv) {
+    // The queue name: the first argument if given (make test passes one with
+    // its per-run prefix), else one of this process's own.
+    const std::string name =
+        argc > 1 ? std::string(argv[1]) : "/pmq-cpp-callback-" + std::to_string(::getpid());
     int rc = 1;
     try {
         rc = run(name);

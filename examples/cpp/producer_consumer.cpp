@@ -70,8 +70,11 @@ static int consumer(const std::string &name) {
     return ids.size() == 10 && *ids.begin() == 0 && *ids.rbegin() == 9 ? 0 : 1;
 }
 
-int main() {
-    const std::string name = "/pmq-cpp-producer-consumer-" + std::to_string(::getpid());
+int main(int argc, char **argv) {
+    // The queue name: the first argument if given (make test passes one with
+    // its per-run prefix), else one of this process's own.
+    const std::string name =
+        argc > 1 ? std::string(argv[1]) : "/pmq-cpp-producer-consumer-" + std::to_string(::getpid());
     int rc = 1;
     try {
         // Create the queue before forking, so the consumer can open it by name.

@@ -11,7 +11,11 @@ async fn main() -> pmq::Result<()> {
         Some("shm") => BackendKind::Shm,
         _ => BackendKind::Kernel,
     };
-    let name = format!("/pmq-tokio-example-{}", std::process::id());
+    // The queue name: the second argument if given (make test passes one with
+    // its per-run prefix), else one of this process's own.
+    let name = std::env::args()
+        .nth(2)
+        .unwrap_or_else(|| format!("/pmq-tokio-example-{}", std::process::id()));
     let open = || {
         OpenOptions::new()
             .backend(backend)

@@ -9,6 +9,9 @@
 //! the would-block / timed-out error paths, through the Rust API and through
 //! the C ABI functions called from Rust (this crate).
 
+#[path = "../../tests/support/prefix.rs"]
+mod prefix;
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::hint::black_box;
@@ -79,7 +82,7 @@ const SIZE: usize = 64;
 
 /// A small queue, unlinked at once so that nothing is left behind.
 fn queue(tag: &str) -> Queue {
-    let name = format!("/pmq_alloc_{}_{tag}", std::process::id());
+    let name = prefix::named(format!("/pmq-alloc-{}_{tag}", std::process::id()));
     let q = Queue::options()
         .exclusive(true)
         .max_messages(2)
@@ -277,7 +280,7 @@ fn c_abi_would_block_and_timeout_paths_do_not_allocate() {
 /// (success, would-block and timed-out paths).
 #[test]
 fn shm_backend_send_receive_do_not_allocate() {
-    let name = format!("/pmq_alloc_{}_shm", std::process::id());
+    let name = prefix::named(format!("/pmq-alloc-{}_shm", std::process::id()));
     let q = Queue::options()
         .backend(pmq_core::BackendKind::Shm)
         .exclusive(true)

@@ -6,6 +6,7 @@
 #define PMQ_CPP_TEST_UTIL_HPP
 
 #include "pmq.hpp"
+#include "../support/test_prefix.h"
 
 #include <dirent.h>
 #include <unistd.h>
@@ -18,10 +19,11 @@
 
 namespace pmq_test {
 
-/// "/pmq-cpp-<tag>-<pid>-<n>": unique across processes and within one.
+/// "/<prefix>-cpp-<tag>-<pid>-<n>": unique across processes and within one (the
+/// prefix: tests/support/test_prefix.h).
 inline std::string unique_name(const std::string &tag) {
     static std::atomic<int> counter{0};
-    return "/pmq-cpp-" + tag + "-" + std::to_string(::getpid()) + "-" +
+    return "/" + std::string(test_prefix()) + "-cpp-" + tag + "-" + std::to_string(::getpid()) + "-" +
            std::to_string(counter.fetch_add(1));
 }
 

@@ -7,6 +7,7 @@
  *
  * Usage: consumer <how-it-was-built> */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -21,7 +22,10 @@ static int failed(const char *how, const char *what, int st) {
 int main(int argc, char **argv) {
     const char *how = argc > 1 ? argv[1] : "?";
     char name[128];
-    snprintf(name, sizeof name, "/pmq-install-%s-%ld", how, (long)getpid());
+    /* make test's per-run prefix of test queue names, so its leak check finds this one. */
+    const char *prefix = getenv("PMQ_TEST_PREFIX");
+    if (!prefix || !*prefix || strlen(prefix) > 32 || strchr(prefix, '/')) prefix = "pmq";
+    snprintf(name, sizeof name, "/%s-install-%.16s-%ld", prefix, how, (long)getpid());
 
     /* The header and the library it runs against must be the same version. */
     if (pmq_version_number() != PMQ_VERSION_NUMBER ||

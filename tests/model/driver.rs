@@ -5,6 +5,9 @@
 //! queue (capacity, message size, highest priority first, FIFO within a
 //! priority, try-once / bounded waits, close, unlink, reopen).
 
+#[path = "../support/prefix.rs"]
+mod prefix;
+
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
@@ -127,11 +130,11 @@ pub fn run(cap: i64, size: i64, ops: &[Op]) -> Result<usize, String> {
 
 /// Runs `ops` on a fresh queue of `backend`, checking each step.
 pub fn run_on(backend: BackendKind, cap: i64, size: i64, ops: &[Op]) -> Result<usize, String> {
-    let name = format!(
+    let name = prefix::named(format!(
         "/pmq-model-{}-{}",
         std::process::id(),
         COUNTER.fetch_add(1, Ordering::Relaxed)
-    );
+    ));
     let _cleanup = Cleanup(name.clone(), backend);
     let mut opts = OpenOptions::new();
     opts.backend(backend)

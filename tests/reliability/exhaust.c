@@ -52,7 +52,7 @@ static void check_detail(int st, const char *needle, const char *what) {
 static void works_afterwards(const char *tag, int baseline) {
     REL_CHECK(rel_open_fds() == baseline, "%s: %d descriptors open, baseline %d", tag, rel_open_fds(), baseline);
     char name[96];
-    snprintf(name, sizeof name, "/pmq-rel-after-%s-%ld", tag, (long)getpid());
+    snprintf(name, sizeof name, "/%s-rel-after-%s-%ld", test_prefix(), tag, (long)getpid());
     pmq_options o = rel_options(PMQ_O_CREX, 2, 32);
     pmq_queue *q = NULL;
     REL_STATUS(pmq_queue_open(name, &o, &q), PMQ_STATUS_OK);
@@ -73,7 +73,7 @@ static int fill(const char *tag, int64_t m, int64_t size, int max, pmq_queue **q
     *last_status = PMQ_STATUS_OK;
     for (; k < max; k++) {
         char name[96];
-        snprintf(name, sizeof name, "/pmq-rel-%s-%ld-%d", tag, (long)getpid(), k);
+        snprintf(name, sizeof name, "/%s-rel-%s-%ld-%d", test_prefix(), tag, (long)getpid(), k);
         pmq_options o = rel_options(PMQ_O_CREX, m, size);
         int st = pmq_queue_open(name, &o, &qs[k]);
         if (st != PMQ_STATUS_OK) {
@@ -158,7 +158,7 @@ static void queues_max(struct shared *sh) {
 
 static void rlimit_nofile(struct shared *sh) {
     char name[96];
-    snprintf(name, sizeof name, "/pmq-rel-nofile-%ld", (long)getpid());
+    snprintf(name, sizeof name, "/%s-rel-nofile-%ld", test_prefix(), (long)getpid());
     pmq_options o = rel_options(PMQ_O_CREX, 1, 16);
     pmq_queue *first = NULL;
     REL_STATUS(pmq_queue_open(name, &o, &first), PMQ_STATUS_OK);

@@ -20,6 +20,7 @@
 #include <dirent.h>
 
 #include "pmq.h"
+#include "../support/test_prefix.h"
 
 static int rel_passed, rel_failed;
 
@@ -52,7 +53,7 @@ static inline int rel_done(const char *suite) {
 
 /* Names unlinked at exit (by the process that made them). */
 #define REL_MAX_NAMES 64
-static char rel_names[REL_MAX_NAMES][80];
+static char rel_names[REL_MAX_NAMES][112];
 static int rel_name_count;
 static pid_t rel_owner;
 
@@ -71,7 +72,8 @@ static inline const char *rel_name(const char *tag) {
         exit(2);
     }
     char *n = rel_names[rel_name_count++];
-    snprintf(n, sizeof rel_names[0], "/pmq-rel-%.20s-%ld-%d", tag, (long)getpid(), rel_name_count);
+    snprintf(n, sizeof rel_names[0], "/%s-rel-%.20s-%ld-%d", test_prefix(), tag, (long)getpid(),
+             rel_name_count);
     return n;
 }
 

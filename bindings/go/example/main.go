@@ -113,9 +113,8 @@ func consumer(name string) error {
 }
 
 // both runs the consumer as a second process (the reference forks), then
-// produces.
-func both() error {
-	name := fmt.Sprintf("/pmq-go-example-%d", os.Getpid())
+// produces, over queue name.
+func both(name string) error {
 	defer pmq.UnlinkName(name) // normally the consumer already removed it
 	self, err := os.Executable()
 	if err != nil {
@@ -142,13 +141,16 @@ func main() {
 	var err error
 	switch {
 	case len(os.Args) == 1:
-		err = both()
+		err = both(fmt.Sprintf("/pmq-go-example-%d", os.Getpid()))
+	case len(os.Args) == 3 && os.Args[1] == "both":
+		// make test passes a name with its per-run prefix.
+		err = both(os.Args[2])
 	case len(os.Args) == 3 && os.Args[1] == "producer":
 		err = producer(os.Args[2])
 	case len(os.Args) == 3 && os.Args[1] == "consumer":
 		err = consumer(os.Args[2])
 	default:
-		fmt.Fprintf(os.Stderr, "usage: %s [producer|consumer /queue_name]\n", os.Args[0])
+		fmt.Fprintf(os.Stderr, "usage: %s [both|producer|consumer /queue_name]\n", os.Args[0])
 		os.Exit(2)
 	}
 	if err != nil {

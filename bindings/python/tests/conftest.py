@@ -15,8 +15,27 @@ _counter = itertools.count()
 SMALL = dict(max_messages=4, max_message_size=128)
 
 
+def test_prefix():
+    """The per-run prefix of test queue names: PMQ_TEST_PREFIX (make test
+    exports pmqt-<random> and, at the end, looks for leftovers of exactly
+    those names), else "pmq"."""
+    p = os.environ.get("PMQ_TEST_PREFIX", "")
+    if not p:
+        return "pmq"
+    if len(p) > 32 or not all(c.isascii() and (c.isalnum() or c in "-_") for c in p):
+        raise SystemExit(
+            "PMQ_TEST_PREFIX=%r is not a queue name prefix: use at most 32 letters, digits, "
+            "- and _ (e.g. pmqt-1a2b3c4d), or unset it" % p
+        )
+    return p
+
+
+# Every name this suite's tests create starts with this.
+PY_PREFIX = "/%s-py-" % test_prefix()
+
+
 def unique_name(tag="q"):
-    return "/pmq-py-%s-%d-%d" % (tag, os.getpid(), next(_counter))
+    return "%s%s-%d-%d" % (PY_PREFIX, tag, os.getpid(), next(_counter))
 
 
 def unlink_quietly(name):

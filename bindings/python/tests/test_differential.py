@@ -22,6 +22,7 @@ import threading
 import pytest
 
 import pmq
+from conftest import test_prefix
 
 posix_ipc = pytest.importorskip(
     "posix_ipc", reason="posix_ipc is not installed (make test-python installs it from PyPI)")
@@ -152,7 +153,9 @@ class World:
 
     def __init__(self, mod, tag, seq):
         self.mod = mod
-        self.names = ["/pmq-diff-%s-%d-%d-%d" % (tag, os.getpid(), seq, k) for k in range(2)]
+        self.names = [
+            "/%s-diff-%s-%d-%d-%d" % (test_prefix(), tag, os.getpid(), seq, k) for k in range(2)
+        ]
         self.handles = []
         self.random_names = []
         # The queue (name) holding this world's callback registration, and

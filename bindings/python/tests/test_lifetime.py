@@ -10,10 +10,10 @@ import warnings
 import pytest
 
 import pmq
-from conftest import SMALL, unique_name
+from conftest import PY_PREFIX, SMALL, unique_name
 
 
-def open_fds(prefix="/pmq-py-"):
+def open_fds(prefix=PY_PREFIX):
     """This process's descriptors of queues whose name starts with prefix."""
     fds = {}
     for fd in os.listdir("/proc/self/fd"):
@@ -21,7 +21,7 @@ def open_fds(prefix="/pmq-py-"):
             link = os.readlink("/proc/self/fd/" + fd)
         except OSError:  # the directory's own descriptor, gone by now
             continue
-        if link in (prefix, prefix + " (deleted)") or (prefix == "/pmq-py-" and link.startswith(prefix)):
+        if link in (prefix, prefix + " (deleted)") or (prefix == PY_PREFIX and link.startswith(prefix)):
             fds[fd] = link
     return fds
 

@@ -6,11 +6,12 @@ import select
 import pytest
 
 import pmq
+from conftest import PY_PREFIX
 
 
 def test_properties(make_queue):
     q = make_queue(mode=0o640, max_messages=3, max_message_size=64)
-    assert q.name.startswith("/pmq-py-")
+    assert q.name.startswith(PY_PREFIX)
     assert q.mode == 0o640
     assert (q.max_messages, q.max_message_size) == (3, 64)
     assert q.current_messages == 0

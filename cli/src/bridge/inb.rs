@@ -56,6 +56,7 @@ pub fn run(a: InArgs) -> CmdResult {
         .clone()
         .unwrap_or_else(|| super::default_journal("in", &a.queue, Some(&a.durable)));
     let journal = InJournal::open(&path).map_err(|m| Failure::new(fail::OTHER, m))?;
+    super::announce_repair(&format!("bridge in {}", a.queue), journal.repair());
     let q = crate::options()
         .read(false)
         .write(true)
@@ -128,6 +129,7 @@ async fn bridge(
             ))
         }
     };
+    let repair = journal.repair().cloned();
     let journal_path = journal.path().to_path_buf();
     let ambiguous = journal.ambiguous_len();
     note!(
@@ -305,7 +307,8 @@ async fn bridge(
          acknowledged again; {total_resent} sent again after an interrupted run)",
         a.queue
     );
-    result
+    result?;
+    super::damage_status(repair.as_ref())
 }
 
 /// Sends a batch into the queue (on a blocking thread), then acknowledges

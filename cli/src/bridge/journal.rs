@@ -1,11 +1,29 @@
 //! The bridges' local journals: append-only files of checksummed records.
 //!
-//! Framing of every record: `[payload length u32 LE][tag u8][payload][crc32
-//! u32 LE of tag + payload]`. A record is appended with one `write` (so a
-//! killed process leaves whole records in the page cache, or a torn last one);
-//! loading stops at the first record that is short or fails its checksum and
-//! cuts the file there. Rewrites (compaction) go to a temporary file that is
-//! fsynced and renamed over the journal, then the directory is fsynced.
+//! Format 2 (this one) frames every record as `[sync "\xF0pqj"][payload
+//! length u32 LE][tag u8][payload][crc32 u32 LE of length + tag + payload]`.
+//! The first record is a header whose payload starts with the journal's
+//! magic and version (`pmq-bridge-out-2`, `pmq-bridge-in-2`). A record is
+//! appended with one `write` (so a killed process leaves whole records in the
+//! page cache, or a torn last one). Rewrites (compaction) go to a temporary
+//! file that is fsynced and renamed over the journal, then the directory is
+//! fsynced.
+//!
+//! Loading never drops what it cannot read without saying so:
+//! - a file that holds no valid record of either format (a user's file given
+//!   by mistake) is refused and left as it is;
+//! - a record that fails its checksum, or whose length field is impossible,
+//!   is *damage*: loading finds the next record by its sync marker and reads
+//!   on, so every intact record after the damage is kept; the damaged byte
+//!   ranges are reported, a copy of the journal as it was is kept next to it
+//!   (`PATH.damaged-SECONDS-NANOS`), and only then is the journal rewritten;
+//! - an incomplete last record (the writer was stopped while appending it)
+//!   is cut, after keeping a copy (`PATH.cut-SECONDS-NANOS`).
+//!
+//! Format 1 journals (no sync markers, CRC of tag + payload) are still read:
+//! their records are checked, and the journal is rewritten in format 2. As
+//! format 1 has no sync marker, nothing after damage in it can be found:
+//! such damage is reported the same way, with the copy kept.
 //!
 //! A journal is held with an exclusive `flock` on `PATH.lock` (a separate
 //! file, so the lock survives the rename of a compaction): two bridges on one
@@ -17,63 +35,120 @@ use std::io::{self, Read, Write};
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 
-const fn crc_table() -> [u32; 256] {
-    let mut t = [0u32; 256];
-    let mut i = 0;
-    while i < 256 {
-        let mut c = i as u32;
-        let mut k = 0;
-        while k < 8 {
-            c = if c & 1 != 0 {
-                0xEDB8_8320 ^ (c >> 1)
-            } else {
-                c >> 1
-            };
-            k += 1;
-        }
-        t[i] = c;
-        i += 1;
-    }
-    t
-}
-
-static CRC_TABLE: [u32; 256] = crc_table();
-
 /// CRC-32 (IEEE, as zlib's crc32) of the concatenation of `parts`.
 pub fn crc32(parts: &[&[u8]]) -> u32 {
-    let mut c = !0u32;
+    let mut h = crc32fast::Hasher::new();
     for p in parts {
-        for &b in *p {
-            c = CRC_TABLE[((c ^ b as u32) & 0xff) as usize] ^ (c >> 8);
-        }
+        h.update(p);
     }
-    !c
+    h.finalize()
 }
 
 /// Compaction threshold: a journal larger than this is rewritten with only
 /// what is still needed.
 const COMPACT_AT: u64 = 8 << 20;
 
+/// Starts every format-2 record: after damage, loading finds the next record by it.
+const SYNC: [u8; 4] = [0xF0, b'p', b'q', b'j'];
+/// Bytes of a format-2 record besides its payload: sync, length, tag, CRC.
+const OVERHEAD: usize = 13;
+/// The largest payload a record can have: a length field above it is damage.
+const MAX_PAYLOAD: usize = 1 << 30;
+
 fn frame(tag: u8, payload: &[u8]) -> Vec<u8> {
-    let mut v = Vec::with_capacity(payload.len() + 9);
-    v.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+    let len = (payload.len() as u32).to_le_bytes();
+    let mut v = Vec::with_capacity(payload.len() + OVERHEAD);
+    v.extend_from_slice(&SYNC);
+    v.extend_from_slice(&len);
     v.push(tag);
     v.extend_from_slice(payload);
-    v.extend_from_slice(&crc32(&[&[tag], payload]).to_le_bytes());
+    v.extend_from_slice(&crc32(&[&len, &[tag], payload]).to_le_bytes());
     v
 }
 
-/// Parses the whole records of `data`; returns them and the length of the
-/// valid prefix.
-fn parse(data: &[u8]) -> (Vec<(u8, &[u8])>, usize) {
-    let mut out = Vec::new();
+/// The whole, valid format-2 record starting at `at`: its tag, payload and end.
+fn record_at(data: &[u8], at: usize) -> Option<(u8, &[u8], usize)> {
+    let h = data.get(at..at.checked_add(9)?)?;
+    if h[..4] != SYNC {
+        return None;
+    }
+    let len = u32::from_le_bytes(h[4..8].try_into().unwrap()) as usize;
+    if len > MAX_PAYLOAD {
+        return None;
+    }
+    let end = at + OVERHEAD + len;
+    let rec = data.get(at..end)?;
+    let payload = &rec[9..9 + len];
+    let crc = u32::from_le_bytes(rec[9 + len..].try_into().unwrap());
+    (crc == crc32(&[&h[4..8], &h[8..9], payload])).then_some((h[8], payload, end))
+}
+
+/// What loading a journal found.
+#[derive(Default)]
+struct Parsed<'a> {
+    /// The journal's format: 1 or 2.
+    version: u8,
+    records: Vec<(u8, &'a [u8])>,
+    /// Byte ranges that are not valid records: damage.
+    damaged: Vec<(usize, usize)>,
+    /// The bytes after the last whole record, when they are the beginning
+    /// of a record the writer was stopped while appending.
+    torn: Option<(usize, usize)>,
+}
+
+/// Format 2: every valid record, reading on past damage (from the next sync marker).
+fn parse_v2(data: &[u8]) -> Parsed<'_> {
+    let mut p = Parsed {
+        version: 2,
+        ..Default::default()
+    };
+    let mut at = 0usize;
+    while at < data.len() {
+        if let Some((tag, payload, end)) = record_at(data, at) {
+            p.records.push((tag, payload));
+            at = end;
+            continue;
+        }
+        let next =
+            (at + 1..data.len()).find(|&i| data[i] == SYNC[0] && record_at(data, i).is_some());
+        match next {
+            Some(n) => {
+                p.damaged.push((at, n));
+                at = n;
+            }
+            None => {
+                let rest = &data[at..];
+                let torn = if rest.len() < 9 {
+                    rest[..rest.len().min(4)] == SYNC[..rest.len().min(4)]
+                } else {
+                    let len = u32::from_le_bytes(rest[4..8].try_into().unwrap()) as usize;
+                    rest[..4] == SYNC && len <= MAX_PAYLOAD && OVERHEAD + len > rest.len()
+                };
+                if torn {
+                    p.torn = Some((at, data.len()));
+                } else {
+                    p.damaged.push((at, data.len()));
+                }
+                break;
+            }
+        }
+    }
+    p
+}
+
+/// Format 1 (`[length u32][tag][payload][crc32 of tag + payload]`, no sync
+/// marker): the valid records up to the first invalid one; what follows
+/// cannot be found, and is damage unless it is a torn last record.
+fn parse_v1(data: &[u8]) -> Parsed<'_> {
+    let mut p = Parsed {
+        version: 1,
+        ..Default::default()
+    };
     let mut at = 0usize;
     while data.len() - at >= 9 {
         let len = u32::from_le_bytes(data[at..at + 4].try_into().unwrap()) as usize;
-        let Some(end) = at.checked_add(9).and_then(|x| x.checked_add(len)) else {
-            break;
-        };
-        if end > data.len() {
+        let end = at + 9 + len;
+        if len > MAX_PAYLOAD || end > data.len() {
             break;
         }
         let tag = data[at + 4];
@@ -82,10 +157,30 @@ fn parse(data: &[u8]) -> (Vec<(u8, &[u8])>, usize) {
         if crc != crc32(&[&[tag], payload]) {
             break;
         }
-        out.push((tag, payload));
+        p.records.push((tag, payload));
         at = end;
     }
-    (out, at)
+    if at < data.len() {
+        let rest = &data[at..];
+        let torn = rest.len() < 9 || {
+            let len = u32::from_le_bytes(rest[..4].try_into().unwrap()) as usize;
+            len <= MAX_PAYLOAD && 9 + len > rest.len()
+        };
+        if torn {
+            p.torn = Some((at, data.len()));
+        } else {
+            p.damaged.push((at, data.len()));
+        }
+    }
+    p
+}
+
+/// Does `data` start with a whole format-1 header record of a pmq bridge journal?
+fn is_v1(data: &[u8]) -> bool {
+    let p = parse_v1(data);
+    p.records
+        .first()
+        .is_some_and(|(t, pl)| *t == b'H' && pl.starts_with(b"pmq-bridge-"))
 }
 
 fn random_id() -> io::Result<[u8; 16]> {
@@ -109,12 +204,12 @@ fn unhex(s: &str) -> Option<[u8; 16]> {
     Some(id)
 }
 
-/// The `Nats-Msg-Id` the outbound bridge gives message `counter` of journal `instance`.
-pub fn msg_id(instance: &[u8; 16], counter: u64) -> String {
-    format!("pmq-{}-{counter}", hex(instance))
+/// The `Nats-Msg-Id` the outbound bridge gives message `counter` of run `epoch`.
+pub fn msg_id(epoch: &[u8; 16], counter: u64) -> String {
+    format!("pmq-{}-{counter}", hex(epoch))
 }
 
-/// The (journal instance, counter) of a `Nats-Msg-Id` made by [`msg_id`].
+/// The (epoch, counter) of a `Nats-Msg-Id` made by [`msg_id`].
 pub fn parse_msg_id(id: &str) -> Option<([u8; 16], u64)> {
     let rest = id.strip_prefix("pmq-")?;
     let (inst, counter) = rest.split_once('-')?;
@@ -138,10 +233,38 @@ pub type OpenError = String;
 /// A record: its tag and payload.
 type Record = (u8, Vec<u8>);
 
+/// A journal as loaded: its records and what could not be read.
+struct Loaded {
+    version: u8,
+    records: Vec<Record>,
+    damaged: Vec<(usize, usize)>,
+    torn: Option<(usize, usize)>,
+    /// The file as read (kept to copy it aside before a repair).
+    data: Vec<u8>,
+}
+
+/// What opening a journal had to repair; `damaged` is the loud kind.
+#[derive(Clone, Debug)]
+pub struct Repair {
+    pub damaged: bool,
+    /// One line: what was found, what is lost, where the copy is.
+    pub text: String,
+}
+
+fn not_a_journal(path: &Path, kind: &str, why: &str) -> OpenError {
+    format!(
+        "{} is not a pmq bridge journal ({why}) and is left as it is; give --journal a new \
+         path or this bridge's own {kind} journal (if it is a journal damaged beyond reading, \
+         move it away and start again)",
+        path.display()
+    )
+}
+
 impl Log {
-    /// Opens (creating it and its directory if missing) and locks the journal;
-    /// returns it with its valid records (the torn tail, if any, cut off).
-    fn open(path: &Path) -> Result<(Log, Vec<Record>), OpenError> {
+    /// Opens (creating it and its directory if missing) and locks the
+    /// journal, and loads it. Changes nothing in an existing file: the
+    /// caller checks the records' kind, then repairs ([`Log::repair`]).
+    fn open(path: &Path, kind: &str) -> Result<(Log, Loaded), OpenError> {
         let say = |what: &str, e: io::Error| {
             format!(
                 "cannot {what} journal {}: {e}; give another place with --journal PATH",
@@ -178,24 +301,105 @@ impl Log {
             .map_err(|e| say("open", e))?;
         let mut data = Vec::new();
         file.read_to_end(&mut data).map_err(|e| say("read", e))?;
-        let (records, valid) = parse(&data);
-        let records: Vec<(u8, Vec<u8>)> =
-            records.into_iter().map(|(t, p)| (t, p.to_vec())).collect();
-        if valid < data.len() {
-            // A torn last record (the writer was killed mid-append): never
-            // acted on, since nothing is published or sent before its append
-            // completes. Cut it, so later appends follow whole records.
-            file.set_len(valid as u64).map_err(|e| say("repair", e))?;
+        let parsed = if is_v1(&data) {
+            parse_v1(&data)
+        } else {
+            parse_v2(&data)
+        };
+        if !data.is_empty() && parsed.records.is_empty() {
+            return Err(not_a_journal(
+                path,
+                kind,
+                "no record of a journal in it: no magic and version header, no checksummed record",
+            ));
         }
+        let loaded = Loaded {
+            version: parsed.version,
+            records: parsed
+                .records
+                .into_iter()
+                .map(|(t, p)| (t, p.to_vec()))
+                .collect(),
+            damaged: parsed.damaged,
+            torn: parsed.torn,
+            data: Vec::new(),
+        };
+        let size = data.len() as u64;
         Ok((
             Log {
                 path: path.to_path_buf(),
                 file,
-                size: valid as u64,
+                size,
                 _lock: lock,
             },
-            records,
+            Loaded { data, ..loaded },
         ))
+    }
+
+    /// Keeps a durable copy of the journal as loaded, named `PATH.WHAT-TIME`.
+    fn keep_copy(&self, data: &[u8], what: &str) -> io::Result<PathBuf> {
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        let mut name = self.path.as_os_str().to_owned();
+        name.push(format!(".{what}-{}-{:09}", t.as_secs(), t.subsec_nanos()));
+        let copy = PathBuf::from(name);
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&copy)?;
+        f.write_all(data)?;
+        f.sync_all()?;
+        Ok(copy)
+    }
+
+    /// Before a rewrite of a journal loaded with damage or a torn tail: keeps
+    /// a copy of it and says what was found. `None` if it was whole.
+    fn repair(&self, l: &Loaded, lost: &str) -> Result<Option<Repair>, OpenError> {
+        if l.damaged.is_empty() && l.torn.is_none() {
+            return Ok(None);
+        }
+        let damaged = !l.damaged.is_empty();
+        let copy = self
+            .keep_copy(&l.data, if damaged { "damaged" } else { "cut" })
+            .map_err(|e| {
+                format!(
+                    "journal {} needs repair but a copy of it cannot be written next to it ({e}); \
+                     it is left as it is: make room or fix the directory's permissions, then \
+                     start again",
+                    self.path.display()
+                )
+            })?;
+        let text = if damaged {
+            let bytes: usize = l.damaged.iter().map(|(a, b)| b - a).sum();
+            let ranges: Vec<String> = l
+                .damaged
+                .iter()
+                .take(8)
+                .map(|(a, b)| format!("{a}..{b}"))
+                .collect();
+            format!(
+                "journal {} is damaged: {bytes} bytes could not be read (byte offsets {}{}; \
+                 format {}), {lost}; every intact record was read; a copy of the journal as it \
+                 was is kept at {}; find what damaged it (the disk? another program writing \
+                 the file?)",
+                self.path.display(),
+                ranges.join(", "),
+                if l.damaged.len() > 8 { ", ..." } else { "" },
+                l.version,
+                copy.display()
+            )
+        } else {
+            let (a, b) = l.torn.unwrap();
+            format!(
+                "journal {} ended in an incomplete record ({} bytes at offset {a}: a bridge was \
+                 stopped while writing it); cut it; a copy of the journal as it was is kept at {}",
+                self.path.display(),
+                b - a,
+                copy.display()
+            )
+        };
+        Ok(Some(Repair { damaged, text }))
     }
 
     fn append(&mut self, tag: u8, payload: &[u8]) -> io::Result<()> {
@@ -242,88 +446,152 @@ impl Log {
 const OUT_HEADER: u8 = b'H';
 const OUT_MSG: u8 = b'M';
 const OUT_ACKED: u8 = b'A';
-const OUT_MAGIC: &[u8] = b"pmq-bridge-out-1";
+/// Format 2 header: this magic, then the counter the journal's first message
+/// record continues from (u64 LE).
+const OUT_MAGIC: &[u8] = b"pmq-bridge-out-2";
+/// Format 1 header: this magic, the journal instance (16 bytes, the id of
+/// every message), the first counter.
+const OUT_MAGIC_V1: &[u8] = b"pmq-bridge-out-1";
 
 /// A message taken from the local queue and kept until JetStream acknowledged it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Pending {
+    /// The run that took it: with `counter`, its `Nats-Msg-Id`.
+    pub epoch: [u8; 16],
     pub counter: u64,
     pub priority: u32,
     pub bytes: Vec<u8>,
 }
 
 /// The outbound journal: every message taken from the queue, in order, with
-/// the counter that makes its `Nats-Msg-Id`; and how far JetStream has
-/// acknowledged them.
+/// the epoch and counter that make its `Nats-Msg-Id`; and how far JetStream
+/// has acknowledged them.
+///
+/// Ids never repeat for different messages, even if the journal is lost or
+/// cut short: every run draws a random 16-byte epoch, and every message it
+/// takes carries that epoch in its record and in its id. A message published
+/// again (after a restart) keeps the id it was first given, so JetStream's
+/// duplicate window drops the second copy.
 pub struct OutJournal {
     log: Log,
-    instance: [u8; 16],
+    epoch: [u8; 16],
     next: u64,
     acked_through: u64,
     pending: VecDeque<Pending>,
+    repair: Option<Repair>,
+}
+
+fn out_msg(epoch: &[u8; 16], counter: u64, priority: u32, bytes: &[u8]) -> Vec<u8> {
+    let mut p = Vec::with_capacity(28 + bytes.len());
+    p.extend_from_slice(epoch);
+    p.extend_from_slice(&counter.to_le_bytes());
+    p.extend_from_slice(&priority.to_le_bytes());
+    p.extend_from_slice(bytes);
+    p
 }
 
 impl OutJournal {
     pub fn open(path: &Path) -> Result<OutJournal, OpenError> {
-        let (mut log, records) = Log::open(path)?;
-        let bad = |why: &str| {
-            format!(
-                "journal {} is not a pmq bridge out journal ({why}); give another --journal PATH",
-                path.display()
-            )
-        };
-        let mut it = records.into_iter();
-        let (instance, base) = match it.next() {
-            None => {
-                let instance = random_id()
-                    .map_err(|e| format!("cannot read /dev/urandom for a journal id: {e}"))?;
-                let mut h = OUT_MAGIC.to_vec();
-                h.extend_from_slice(&instance);
-                h.extend_from_slice(&1u64.to_le_bytes());
-                log.rewrite(&[(OUT_HEADER, h)])
-                    .map_err(|e| format!("cannot write journal {}: {e}", path.display()))?;
-                (instance, 1)
-            }
-            Some((OUT_HEADER, p))
-                if p.len() == OUT_MAGIC.len() + 24 && p.starts_with(OUT_MAGIC) =>
-            {
-                let p = &p[OUT_MAGIC.len()..];
-                (
-                    p[..16].try_into().unwrap(),
-                    u64::from_le_bytes(p[16..24].try_into().unwrap()),
-                )
-            }
-            Some(_) => return Err(bad("it does not start with the bridge's header")),
-        };
-        let mut j = OutJournal {
-            log,
-            instance,
-            next: base,
-            acked_through: base - 1,
-            pending: VecDeque::new(),
-        };
-        for (tag, p) in it {
-            match tag {
-                OUT_MSG if p.len() >= 12 => {
-                    let counter = u64::from_le_bytes(p[..8].try_into().unwrap());
-                    let priority = u32::from_le_bytes(p[8..12].try_into().unwrap());
-                    j.next = j.next.max(counter + 1);
-                    if counter > j.acked_through {
-                        j.pending.push_back(Pending {
-                            counter,
-                            priority,
-                            bytes: p[12..].to_vec(),
-                        });
-                    }
+        let (log, loaded) = Log::open(path, "out")?;
+        let bad = |why: &str| not_a_journal(path, "out", why);
+        let epoch = random_id()
+            .map_err(|e| format!("cannot read /dev/urandom for a journal epoch: {e}"))?;
+        let v1 = loaded.version == 1;
+        let mut v1_instance: Option<[u8; 16]> = None;
+        let mut base = 1u64;
+        let mut max_counter = 0u64;
+        let mut acked_through = 0u64;
+        let mut msgs: Vec<Pending> = Vec::new();
+        for (i, (tag, p)) in loaded.records.iter().enumerate() {
+            match (*tag, v1) {
+                (OUT_HEADER, false)
+                    if i == 0 && p.len() == OUT_MAGIC.len() + 8 && p.starts_with(OUT_MAGIC) =>
+                {
+                    base = u64::from_le_bytes(p[OUT_MAGIC.len()..].try_into().unwrap()).max(1);
                 }
-                OUT_ACKED if p.len() == 8 => {
-                    let through = u64::from_le_bytes(p[..8].try_into().unwrap());
-                    j.mark_acked(through);
+                (OUT_HEADER, true)
+                    if i == 0
+                        && p.len() == OUT_MAGIC_V1.len() + 24
+                        && p.starts_with(OUT_MAGIC_V1) =>
+                {
+                    let p = &p[OUT_MAGIC_V1.len()..];
+                    v1_instance = Some(p[..16].try_into().unwrap());
+                    base = u64::from_le_bytes(p[16..24].try_into().unwrap()).max(1);
                 }
-                _ => return Err(bad("unknown record")),
+                (OUT_HEADER, _) => {
+                    return Err(bad(&format!(
+                        "its header is not an out journal's: {:?}",
+                        String::from_utf8_lossy(&p[..p.len().min(16)])
+                    )))
+                }
+                (OUT_MSG, false) if p.len() >= 28 => msgs.push(Pending {
+                    epoch: p[..16].try_into().unwrap(),
+                    counter: u64::from_le_bytes(p[16..24].try_into().unwrap()),
+                    priority: u32::from_le_bytes(p[24..28].try_into().unwrap()),
+                    bytes: p[28..].to_vec(),
+                }),
+                (OUT_MSG, true) if p.len() >= 12 => msgs.push(Pending {
+                    epoch: v1_instance
+                        .ok_or_else(|| bad("a format 1 message before its header"))?,
+                    counter: u64::from_le_bytes(p[..8].try_into().unwrap()),
+                    priority: u32::from_le_bytes(p[8..12].try_into().unwrap()),
+                    bytes: p[12..].to_vec(),
+                }),
+                (OUT_ACKED, _) if p.len() == 8 => {
+                    acked_through =
+                        acked_through.max(u64::from_le_bytes(p[..8].try_into().unwrap()));
+                }
+                _ => {
+                    return Err(bad(&format!(
+                        "a record of tag {:?} and {} bytes is not an out journal's (an in \
+                         journal?)",
+                        *tag as char,
+                        p.len()
+                    )))
+                }
+            }
+            if let Some(m) = msgs.last().filter(|_| *tag == OUT_MSG) {
+                max_counter = max_counter.max(m.counter);
             }
         }
+        let acked_through = acked_through.max(base - 1);
+        let lost = if loaded
+            .records
+            .first()
+            .is_some_and(|(t, _)| *t == OUT_HEADER)
+        {
+            "and any message recorded there is lost to this bridge (it was taken from the queue and cannot be published)"
+        } else {
+            "its header among them (nothing is lost by that: the messages carry their own ids), and any message recorded there is lost to this bridge (it was taken from the queue and cannot be published)"
+        };
+        let repair = log.repair(&loaded, lost)?;
+        let mut j = OutJournal {
+            log,
+            epoch,
+            next: max_counter.max(acked_through) + 1,
+            acked_through,
+            pending: msgs
+                .into_iter()
+                .filter(|m| m.counter > acked_through)
+                .collect(),
+            repair,
+        };
+        if loaded.records.is_empty() || v1 || j.repair.is_some() {
+            j.compact()
+                .map_err(|e| format!("cannot write journal {}: {e}", path.display()))?;
+        }
         Ok(j)
+    }
+
+    /// Rewrites the journal with only what is still needed.
+    fn compact(&mut self) -> io::Result<()> {
+        let mut h = OUT_MAGIC.to_vec();
+        h.extend_from_slice(&(self.acked_through + 1).to_le_bytes());
+        let mut recs = vec![(OUT_HEADER, h)];
+        for m in &self.pending {
+            recs.push((OUT_MSG, out_msg(&m.epoch, m.counter, m.priority, &m.bytes)));
+        }
+        self.log.rewrite(&recs)
     }
 
     fn mark_acked(&mut self, through: u64) {
@@ -337,8 +605,14 @@ impl OutJournal {
         }
     }
 
-    pub fn instance(&self) -> &[u8; 16] {
-        &self.instance
+    /// This run's epoch: part of the id of every message it takes.
+    pub fn epoch(&self) -> &[u8; 16] {
+        &self.epoch
+    }
+
+    /// What opening had to repair (damage, a torn last record), if anything.
+    pub fn repair(&self) -> Option<&Repair> {
+        self.repair.as_ref()
     }
 
     pub fn path(&self) -> &Path {
@@ -355,16 +629,15 @@ impl OutJournal {
     }
 
     /// Records a message just taken from the queue (one write; not yet
-    /// fsynced, see [`OutJournal::sync`]); returns its counter.
+    /// fsynced, see [`OutJournal::sync`]); returns its counter (its epoch is
+    /// [`OutJournal::epoch`]).
     pub fn append(&mut self, priority: u32, bytes: &[u8]) -> io::Result<u64> {
         let counter = self.next;
-        let mut p = Vec::with_capacity(12 + bytes.len());
-        p.extend_from_slice(&counter.to_le_bytes());
-        p.extend_from_slice(&priority.to_le_bytes());
-        p.extend_from_slice(bytes);
-        self.log.append(OUT_MSG, &p)?;
+        self.log
+            .append(OUT_MSG, &out_msg(&self.epoch, counter, priority, bytes))?;
         self.next += 1;
         self.pending.push_back(Pending {
+            epoch: self.epoch,
             counter,
             priority,
             bytes: bytes.to_vec(),
@@ -384,18 +657,7 @@ impl OutJournal {
         self.log.append(OUT_ACKED, &through.to_le_bytes())?;
         self.mark_acked(through);
         if self.log.size > COMPACT_AT {
-            let mut h = OUT_MAGIC.to_vec();
-            h.extend_from_slice(&self.instance);
-            h.extend_from_slice(&(self.acked_through + 1).to_le_bytes());
-            let mut recs = vec![(OUT_HEADER, h)];
-            for m in &self.pending {
-                let mut p = Vec::with_capacity(12 + m.bytes.len());
-                p.extend_from_slice(&m.counter.to_le_bytes());
-                p.extend_from_slice(&m.priority.to_le_bytes());
-                p.extend_from_slice(&m.bytes);
-                recs.push((OUT_MSG, p));
-            }
-            self.log.rewrite(&recs)?;
+            self.compact()?;
         }
         Ok(())
     }
@@ -408,7 +670,10 @@ const IN_INTENT: u8 = b'I';
 const IN_SENT: u8 = b'S';
 const IN_ABORT: u8 = b'X';
 const IN_RANGE: u8 = b'R';
-const IN_MAGIC: &[u8] = b"pmq-bridge-in-1";
+/// Format 2 header: exactly this.
+const IN_MAGIC: &[u8] = b"pmq-bridge-in-2";
+/// Format 1 header (same records; read, then rewritten in format 2).
+const IN_MAGIC_V1: &[u8] = b"pmq-bridge-in-1";
 
 /// A set of u64 kept as disjoint inclusive ranges.
 #[derive(Default, Debug, Clone, PartialEq, Eq)]
@@ -484,6 +749,7 @@ pub struct InJournal {
     /// run was stopped between them, maybe after the local send.
     ambiguous: HashSet<Key>,
     records_since_compact: u64,
+    repair: Option<Repair>,
 }
 
 fn key_payload(k: &Key) -> [u8; 24] {
@@ -495,24 +761,32 @@ fn key_payload(k: &Key) -> [u8; 24] {
 
 impl InJournal {
     pub fn open(path: &Path) -> Result<InJournal, OpenError> {
-        let (log, records) = Log::open(path)?;
-        let bad = |why: &str| {
-            format!(
-                "journal {} is not a pmq bridge in journal ({why}); give another --journal PATH",
-                path.display()
-            )
-        };
+        let (log, loaded) = Log::open(path, "in")?;
+        let bad = |why: &str| not_a_journal(path, "in", why);
         let mut j = InJournal {
             log,
             delivered: HashMap::new(),
             ambiguous: HashSet::new(),
             records_since_compact: 0,
+            repair: None,
         };
-        let mut it = records.into_iter();
-        match it.next() {
-            None => {}
-            Some((IN_HEADER, p)) if p == IN_MAGIC => {}
-            Some(_) => return Err(bad("it does not start with the bridge's header")),
+        let magic = if loaded.version == 1 {
+            IN_MAGIC_V1
+        } else {
+            IN_MAGIC
+        };
+        let mut it = loaded.records.iter().cloned().peekable();
+        match it.peek() {
+            Some((IN_HEADER, p)) if p == magic => {
+                it.next();
+            }
+            Some((IN_HEADER, p)) => {
+                return Err(bad(&format!(
+                    "its header is not an in journal's: {:?}",
+                    String::from_utf8_lossy(&p[..p.len().min(16)])
+                )))
+            }
+            _ => {}
         }
         for (tag, p) in it {
             let key = |p: &[u8]| -> Key {
@@ -539,9 +813,21 @@ impl InJournal {
                     let b = u64::from_le_bytes(p[24..32].try_into().unwrap());
                     j.delivered.entry(inst).or_default().insert_range(a, b);
                 }
-                _ => return Err(bad("unknown record")),
+                _ => {
+                    return Err(bad(&format!(
+                        "a record of tag {:?} and {} bytes is not an in journal's (an out \
+                         journal?)",
+                        tag as char,
+                        p.len()
+                    )))
+                }
             }
         }
+        j.repair = j.log.repair(
+            &loaded,
+            "and what it said about the messages recorded there is lost: those already sent \
+             into the queue may be sent again (duplicates, never a loss)",
+        )?;
         // Start from a compact snapshot (also writes the header of a new journal).
         j.compact()
             .map_err(|e| format!("cannot write journal {}: {e}", path.display()))?;
@@ -568,6 +854,11 @@ impl InJournal {
 
     pub fn path(&self) -> &Path {
         self.log.path()
+    }
+
+    /// What opening had to repair (damage, a torn last record), if anything.
+    pub fn repair(&self) -> Option<&Repair> {
+        self.repair.as_ref()
     }
 
     pub fn is_delivered(&self, k: &Key) -> bool {
@@ -661,13 +952,32 @@ mod tests {
         assert!(s.contains(1) && s.contains(10) && !s.contains(0) && !s.contains(11));
     }
 
+    fn pend(epoch: [u8; 16], counter: u64, priority: u32, bytes: &[u8]) -> Pending {
+        Pending {
+            epoch,
+            counter,
+            priority,
+            bytes: bytes.to_vec(),
+        }
+    }
+
+    /// The files next to `p` whose names start with `p`'s name and `what`.
+    fn copies(p: &Path, what: &str) -> Vec<PathBuf> {
+        let name = format!("{}.{what}-", p.file_name().unwrap().to_string_lossy());
+        fs::read_dir(p.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|f| f.file_name().unwrap().to_string_lossy().starts_with(&name))
+            .collect()
+    }
+
     #[test]
-    fn out_journal_replays_unacked_with_same_counters_and_cuts_torn_tail() {
+    fn out_journal_replays_unacked_with_same_ids_and_cuts_torn_tail() {
         let p = tmp("out");
-        let inst;
+        let epoch;
         {
             let mut j = OutJournal::open(&p).unwrap();
-            inst = *j.instance();
+            epoch = *j.epoch();
             assert_eq!(j.append(3, b"a").unwrap(), 1);
             assert_eq!(j.append(0, b"").unwrap(), 2);
             assert_eq!(j.append(7, &[0u8, 255, 1]).unwrap(), 3);
@@ -676,26 +986,30 @@ mod tests {
         }
         // A torn record at the end, as a writer killed mid-append leaves.
         let mut f = OpenOptions::new().append(true).open(&p).unwrap();
-        f.write_all(&frame(OUT_MSG, b"0123456789abcdef")[..10])
+        f.write_all(&frame(OUT_MSG, &out_msg(&epoch, 4, 1, b"0123456789abcdef"))[..30])
             .unwrap();
         drop(f);
+        let before = fs::read(&p).unwrap();
         let mut j = OutJournal::open(&p).unwrap();
-        assert_eq!(*j.instance(), inst);
-        let pend: Vec<_> = j.pending().cloned().collect();
+        let r = j.repair().expect("the torn record is reported");
+        assert!(
+            !r.damaged && r.text.contains("incomplete record"),
+            "{}",
+            r.text
+        );
+        let cut = copies(&p, "cut");
+        assert_eq!(cut.len(), 1);
         assert_eq!(
-            pend,
-            vec![
-                Pending {
-                    counter: 2,
-                    priority: 0,
-                    bytes: vec![]
-                },
-                Pending {
-                    counter: 3,
-                    priority: 7,
-                    bytes: vec![0, 255, 1]
-                },
-            ]
+            fs::read(&cut[0]).unwrap(),
+            before,
+            "the copy is the journal as it was"
+        );
+        // The replayed messages keep their epoch (their ids); this run has its own.
+        assert_ne!(*j.epoch(), epoch);
+        let pending: Vec<_> = j.pending().cloned().collect();
+        assert_eq!(
+            pending,
+            vec![pend(epoch, 2, 0, b""), pend(epoch, 3, 7, &[0, 255, 1])]
         );
         // New messages continue after the last counter ever used.
         assert_eq!(j.append(1, b"z").unwrap(), 4);
@@ -708,8 +1022,10 @@ mod tests {
     fn out_journal_compaction_keeps_pending_and_counters() {
         let p = tmp("compact");
         let big = vec![7u8; 64 << 10];
+        let epoch;
         {
             let mut j = OutJournal::open(&p).unwrap();
+            epoch = *j.epoch();
             for _ in 0..200 {
                 j.append(1, &big).unwrap();
             }
@@ -717,16 +1033,147 @@ mod tests {
             j.acked(200).unwrap();
             assert!(fs::metadata(&p).unwrap().len() < 1 << 20, "compacted");
         }
-        let j = OutJournal::open(&p).unwrap();
-        let pend: Vec<_> = j.pending().cloned().collect();
-        assert_eq!(
-            pend,
-            vec![Pending {
-                counter: 201,
-                priority: 2,
-                bytes: b"last".to_vec()
-            }]
+        let mut j = OutJournal::open(&p).unwrap();
+        assert!(j.repair().is_none());
+        let pending: Vec<_> = j.pending().cloned().collect();
+        assert_eq!(pending, vec![pend(epoch, 201, 2, b"last")]);
+        assert_eq!(j.append(0, b"next").unwrap(), 202);
+        fs::remove_dir_all(p.parent().unwrap()).unwrap();
+    }
+
+    /// Three damaged copies of one journal with 5 pending messages: each
+    /// reads every intact record, reports the damage, keeps a copy.
+    #[test]
+    fn out_journal_reads_past_damage_and_keeps_a_copy() {
+        let p = tmp("damage");
+        let epoch;
+        {
+            let mut j = OutJournal::open(&p).unwrap();
+            epoch = *j.epoch();
+            for i in 0..5u8 {
+                j.append(i as u32, &[b'm', i, i, i]).unwrap();
+            }
+            j.sync().unwrap();
+        }
+        let clean = fs::read(&p).unwrap();
+        let at = |i: u8| clean.windows(4).position(|w| w == [b'm', i, i, i]).unwrap();
+        let mut header = clean.clone();
+        header[12] ^= 0x40;
+        let mut record = clean.clone();
+        record[at(1) + 2] ^= 1;
+        let mut length = clean.clone();
+        let l = at(3) - 33;
+        length[l..l + 4].copy_from_slice(&u32::MAX.to_le_bytes());
+        let mut last = clean.clone();
+        let n = last.len();
+        last[n - 6] ^= 0x10;
+        for (what, data, lost) in [
+            ("header", header, None),
+            ("record", record, Some(1)),
+            ("length", length, Some(3)),
+            ("last record", last, Some(4)),
+        ] {
+            fs::write(&p, &data).unwrap();
+            for c in copies(&p, "damaged") {
+                fs::remove_file(c).unwrap();
+            }
+            let j = OutJournal::open(&p).unwrap();
+            let want: Vec<Pending> = (0..5u8)
+                .filter(|&i| Some(i) != lost)
+                .map(|i| pend(epoch, i as u64 + 1, i as u32, &[b'm', i, i, i]))
+                .collect();
+            assert_eq!(j.pending().cloned().collect::<Vec<_>>(), want, "{what}");
+            let r = j.repair().expect(what);
+            assert!(
+                r.damaged && r.text.contains("is damaged"),
+                "{what}: {}",
+                r.text
+            );
+            let c = copies(&p, "damaged");
+            assert_eq!(c.len(), 1, "{what}");
+            assert_eq!(fs::read(&c[0]).unwrap(), data, "{what}: the copy");
+            assert!(r.text.contains(&c[0].display().to_string()), "{}", r.text);
+            drop(j);
+            // Rewritten whole: the next open finds nothing to repair.
+            let j = OutJournal::open(&p).unwrap();
+            assert!(j.repair().is_none(), "{what}");
+            assert_eq!(j.pending_len(), want.len());
+        }
+        fs::remove_dir_all(p.parent().unwrap()).unwrap();
+    }
+
+    /// A file that is not a journal is refused and left byte for byte; so is
+    /// the other direction's journal.
+    #[test]
+    fn not_a_journal_is_refused_untouched() {
+        let p = tmp("user");
+        let user = b"a user's file\n".repeat(100);
+        fs::write(&p, &user).unwrap();
+        let e = OutJournal::open(&p).err().unwrap();
+        assert!(
+            e.contains("not a pmq bridge journal") && e.contains("left as it is"),
+            "{e}"
         );
+        let e = InJournal::open(&p).err().unwrap();
+        assert!(e.contains("not a pmq bridge journal"), "{e}");
+        assert_eq!(fs::read(&p).unwrap(), user);
+        // An empty file is a new journal.
+        fs::write(&p, b"").unwrap();
+        drop(OutJournal::open(&p).unwrap());
+        let out = fs::read(&p).unwrap();
+        let e = InJournal::open(&p).err().unwrap();
+        assert!(e.contains("not an in journal's"), "{e}");
+        assert_eq!(fs::read(&p).unwrap(), out);
+        fs::remove_dir_all(p.parent().unwrap()).unwrap();
+    }
+
+    /// Format 1 framing: `[len][tag][payload][crc32 of tag + payload]`.
+    fn frame_v1(tag: u8, payload: &[u8]) -> Vec<u8> {
+        let mut v = (payload.len() as u32).to_le_bytes().to_vec();
+        v.push(tag);
+        v.extend_from_slice(payload);
+        v.extend_from_slice(&crc32(&[&[tag], payload]).to_le_bytes());
+        v
+    }
+
+    #[test]
+    fn format_1_journals_are_read_and_rewritten() {
+        let p = tmp("v1");
+        let inst = [9u8; 16];
+        let mut h = OUT_MAGIC_V1.to_vec();
+        h.extend_from_slice(&inst);
+        h.extend_from_slice(&1u64.to_le_bytes());
+        let mut data = frame_v1(OUT_HEADER, &h);
+        for c in 1..=3u64 {
+            let mut m = c.to_le_bytes().to_vec();
+            m.extend_from_slice(&5u32.to_le_bytes());
+            m.extend_from_slice(b"old");
+            data.extend(frame_v1(OUT_MSG, &m));
+        }
+        data.extend(frame_v1(OUT_ACKED, &1u64.to_le_bytes()));
+        fs::write(&p, &data).unwrap();
+        {
+            let mut j = OutJournal::open(&p).unwrap();
+            assert!(j.repair().is_none());
+            assert_eq!(
+                j.pending().cloned().collect::<Vec<_>>(),
+                vec![pend(inst, 2, 5, b"old"), pend(inst, 3, 5, b"old")],
+                "format 1 messages keep their ids"
+            );
+            assert_eq!(j.append(0, b"new").unwrap(), 4);
+        }
+        assert!(
+            fs::read(&p).unwrap().starts_with(&SYNC),
+            "rewritten in format 2"
+        );
+        assert_eq!(OutJournal::open(&p).unwrap().pending_len(), 3);
+        // An in journal of format 1.
+        let q = p.with_file_name("in1");
+        let mut data = frame_v1(IN_HEADER, IN_MAGIC_V1);
+        data.extend(frame_v1(IN_SENT, &key_payload(&(inst, 7))));
+        fs::write(&q, &data).unwrap();
+        let j = InJournal::open(&q).unwrap();
+        assert!(j.is_delivered(&(inst, 7)) && !j.is_delivered(&(inst, 8)));
         fs::remove_dir_all(p.parent().unwrap()).unwrap();
     }
 

@@ -24,7 +24,10 @@ pub const PRIORITY_HEADER: &str = "Pmq-Priority";
 #[derive(Subcommand, Debug)]
 pub enum BridgeCmd {
     /// Receive from local QUEUE, publish each message to JetStream and wait for its
-    /// acknowledgement (taken messages are kept in a local journal until then)
+    /// acknowledgement (taken messages are kept in a local journal until then). Transient
+    /// failures (server down, timeouts) are retried; a refusal retrying cannot fix (a subject
+    /// too long for the server, a permission) ends the bridge with exit status 1, the messages
+    /// kept in the journal
     Out(OutArgs),
     /// Durable JetStream consumer: send each message into local QUEUE, then acknowledge it
     In(InArgs),
@@ -96,7 +99,10 @@ pub struct NatsArgs {
     #[arg(long, value_name = "S", default_value_t = 120.0)]
     pub duplicate_window: f64,
     /// The bridge's journal [default: $XDG_STATE_HOME/pmq/ or ~/.local/state/pmq/, named
-    /// after the direction, backend, queue (and durable)]
+    /// after the direction, backend, queue (and durable)]. An existing file that is not a
+    /// journal is refused and left as it is. A damaged journal: every intact record is still
+    /// used, a copy is kept as PATH.damaged-TIME, a WARNING line says what could not be read,
+    /// and the run exits 1 when it stops
     #[arg(long, value_name = "PATH")]
     pub journal: Option<PathBuf>,
     /// Print messages/s and the backlog to standard error every S seconds [S: 2]
@@ -276,6 +282,33 @@ pub fn default_journal(direction: &str, queue: &str, durable: Option<&str>) -> P
     state_dir().join(name)
 }
 
+/// Says what opening the journal had to repair: damage loudly (a WARNING
+/// line), a cut incomplete last record as a plain note.
+pub fn announce_repair(who: &str, r: Option<&journal::Repair>) {
+    match r {
+        Some(r) if r.damaged => crate::note!("{who}: WARNING: {}", r.text),
+        Some(r) => crate::note!("{who}: {}", r.text),
+        None => {}
+    }
+}
+
+/// The exit status of a run that otherwise went well: 1 if its journal was
+/// damaged when it started (so that a supervisor or script notices even if
+/// nobody reads the WARNING), else 0.
+pub fn damage_status(r: Option<&journal::Repair>) -> CmdResult {
+    match r {
+        Some(r) if r.damaged => Err(Failure::new(
+            fail::OTHER,
+            format!(
+                "exit status 1: the journal was damaged when this run started (the run itself \
+                 went well): {}",
+                r.text
+            ),
+        )),
+        _ => Ok(fail::OK),
+    }
+}
+
 // ---------------------------------------------------------------- NATS
 
 pub fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
@@ -290,6 +323,25 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
 #[macro_export]
 macro_rules! note {
     ($($arg:tt)*) => { eprintln!("pmq: {}", format!($($arg)*)) };
+}
+
+/// The last server error that retrying cannot fix (see [`refusal`]).
+static REFUSED: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+/// Remembers a server error that says this client's own requests can never
+/// be accepted as they are: a protocol line longer than the server's
+/// max_control_line (a subject too long), or a permission refused.
+fn note_refusal(text: &str) {
+    let lower = text.to_lowercase();
+    if lower.contains("maximum control line") || lower.contains("permissions violation") {
+        *REFUSED.lock().unwrap_or_else(|p| p.into_inner()) = Some(text.to_string());
+    }
+}
+
+/// The permanent refusal the server sent, if any: a publish failing after
+/// it is not retried (a transient failure, e.g. the server restarting, is).
+pub fn refusal() -> Option<String> {
+    REFUSED.lock().unwrap_or_else(|p| p.into_inner()).clone()
 }
 
 pub async fn connect(n: &NatsArgs, c: &Common, who: &str) -> Result<async_nats::Client, Failure> {
@@ -313,7 +365,10 @@ pub async fn connect(n: &NatsArgs, c: &Common, who: &str) -> Result<async_nats::
                     Event::Connected if lost.swap(false, Ordering::SeqCst) => {
                         note!("{who}: reconnected to NATS");
                     }
-                    Event::ServerError(e) => note!("{who}: NATS server error: {e}"),
+                    Event::ServerError(e) => {
+                        note!("{who}: NATS server error: {e}");
+                        note_refusal(&e.to_string());
+                    }
                     Event::LameDuckMode => note!("{who}: the NATS server is shutting down (lame duck mode)"),
                     _ => {}
                 }

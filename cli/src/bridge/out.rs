@@ -3,12 +3,18 @@
 //! A receiving thread takes up to --batch messages from the queue, appends
 //! each to the journal as soon as it has it (one write per message), fsyncs
 //! the batch, and only then hands it to the publisher. The publisher
-//! publishes each message with `Nats-Msg-Id` = journal instance + counter
+//! publishes each message with `Nats-Msg-Id` = run epoch + counter
 //! and `Pmq-Priority`, keeps several batches in flight, and once every
 //! message of the oldest batch is acknowledged records "acknowledged up to
-//! N". Any publish error republishes everything unacknowledged, with the
-//! same ids (JetStream drops what it already stored), until it succeeds. On
-//! start, the journal's unacknowledged messages are published first.
+//! N". Any transient publish error republishes everything unacknowledged,
+//! with the same ids (JetStream drops what it already stored), until it
+//! succeeds; a refusal retrying cannot fix (the server closed the connection
+//! for a protocol line over its max_control_line, a permission violation, a
+//! message over the size limits) ends the bridge with exit status 1, the
+//! messages kept in the journal. On start, the journal's unacknowledged
+//! messages are published first, with the ids they were first given; new
+//! messages get this run's random epoch, so an id never repeats for a
+//! different message even when a journal was lost or cut short.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -36,6 +42,7 @@ const DRAIN: Duration = Duration::from_secs(5);
 
 #[derive(Clone)]
 struct Msg {
+    epoch: [u8; 16],
     counter: u64,
     priority: u32,
     payload: Bytes,
@@ -56,6 +63,7 @@ pub fn run(a: OutArgs) -> CmdResult {
         .clone()
         .unwrap_or_else(|| super::default_journal("out", &a.queue, None));
     let journal = OutJournal::open(&path).map_err(|m| Failure::new(fail::OTHER, m))?;
+    super::announce_repair(&format!("bridge out {}", a.queue), journal.repair());
     // Read and write: a message taken when the journal cannot be written is
     // given back to the queue. Read-only when writing is not permitted.
     let q = crate::options()
@@ -109,10 +117,10 @@ async fn bridge(a: OutArgs, c: super::Common, q: Queue, journal: OutJournal) -> 
             ),
         ));
     }
-    let instance = *journal.instance();
     let replay: Vec<Msg> = journal
         .pending()
         .map(|p| Msg {
+            epoch: p.epoch,
             counter: p.counter,
             priority: p.priority,
             payload: Bytes::from(p.bytes.clone()),
@@ -153,7 +161,7 @@ async fn bridge(a: OutArgs, c: super::Common, q: Queue, journal: OutJournal) -> 
             for m in &msgs {
                 let p = PublishMessage::build()
                     .payload(m.payload.clone())
-                    .message_id(msg_id(&instance, m.counter))
+                    .message_id(msg_id(&m.epoch, m.counter))
                     .header(PRIORITY_HEADER, m.priority.to_string());
                 futs.push(js.send_publish(subject.clone(), p).await);
             }
@@ -218,6 +226,10 @@ async fn bridge(a: OutArgs, c: super::Common, q: Queue, journal: OutJournal) -> 
                     }
                 }
                 Some(Err((kind, text))) => {
+                    if let Some(server) = super::refusal() {
+                        result = Err(refused(&server, &text, &a, inflight_msgs, &journal_path));
+                        break;
+                    }
                     if let Some(f) = fatal(kind, &text, &a, &journal_path) {
                         result = Err(f);
                         break;
@@ -296,7 +308,8 @@ async fn bridge(a: OutArgs, c: super::Common, q: Queue, journal: OutJournal) -> 
     );
     result?;
     received?;
-    Ok(fail::OK)
+    let repair = journal.lock().unwrap().repair().cloned();
+    super::damage_status(repair.as_ref())
 }
 
 /// Awaits a batch's acknowledgements in order: the number of duplicates
@@ -328,6 +341,40 @@ async fn all_acks(
         Some(e) => Err(e),
         None => Ok(dups),
     }
+}
+
+/// The server refused this bridge's publishing for good (see
+/// [`super::refusal`]): the error, with what to do.
+fn refused(
+    server: &str,
+    publish: &str,
+    a: &OutArgs,
+    kept: usize,
+    journal: &std::path::Path,
+) -> Failure {
+    let fix = if server.to_lowercase().contains("control line") {
+        format!(
+            "the subject ({} bytes) makes a protocol line longer than the server's \
+             max_control_line (4096 bytes unless its configuration raises it); use a shorter \
+             --subject, or raise max_control_line in the server's configuration",
+            a.nats.subject.len()
+        )
+    } else {
+        format!(
+            "this user may not publish to {}; grant it in the server's configuration",
+            a.nats.subject
+        )
+    };
+    Failure::new(
+        fail::OTHER,
+        format!(
+            "the NATS server refuses every publish to {:.64}{} for good ({server}; the publish: \
+             {publish}): {fix}; then restart: the {kept} messages taken are kept in journal {}",
+            a.nats.subject,
+            if a.nats.subject.len() > 64 { "..." } else { "" },
+            journal.display()
+        ),
+    )
 }
 
 /// An error that retrying cannot fix.
@@ -414,6 +461,7 @@ fn receive_loop(
         while let Some((len, prio)) = next.take() {
             match j.append(prio, &buf[..len]) {
                 Ok(counter) => batch.push(Msg {
+                    epoch: *j.epoch(),
                     counter,
                     priority: prio,
                     payload: Bytes::copy_from_slice(&buf[..len]),

@@ -2,6 +2,9 @@
 //! always removed, and the real `pmq` binary.
 #![allow(dead_code)]
 
+#[path = "../../../tests/support/prefix.rs"]
+mod prefix;
+
 use std::process::Command as StdCommand;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -14,11 +17,11 @@ pub const PMQ: &str = env!("CARGO_BIN_EXE_pmq");
 
 /// A queue name unique to this process and call: `/pmq-cli-TAG-PID-N`.
 pub fn unique(tag: &str) -> String {
-    format!(
+    prefix::named(format!(
         "/pmq-cli-{tag}-{}-{}",
         std::process::id(),
         COUNTER.fetch_add(1, Ordering::SeqCst)
-    )
+    ))
 }
 
 /// Removes the queue when dropped, whether the test passed or not.
