@@ -442,12 +442,23 @@ fn waiters_killed_in_the_lock_wait_lose_no_wakeup() {
         let mut holder = Command::new(std::env::current_exe().unwrap())
             .args(["--exact", "fault_child", "--test-threads=1", "-q"])
             .env(CHILD, format!("send:{n}"))
-            .env("PMQ_FAULT_PAUSE", "send.locked")
-            .env("PMQ_FAULT_PAUSE_MS", "600")
+            .env("PMQ_FAULT_STOP", "send.locked")
             .stdout(std::process::Stdio::null())
             .spawn()
             .unwrap();
-        std::thread::sleep(Duration::from_millis(100)); // it holds the lock now
+        // Driven by progress, not time: the holder stops itself inside the
+        // lock (SIGSTOP at send.locked), so it holds it until resumed.
+        let hpid = holder.id() as libc::pid_t;
+        let mut ws = 0;
+        // SAFETY: waits for our own child to stop (it is not reaped).
+        assert_eq!(
+            unsafe { libc::waitpid(hpid, &mut ws, libc::WUNTRACED) },
+            hpid
+        );
+        assert!(
+            libc::WIFSTOPPED(ws),
+            "round {round}: holder not stopped: {ws:#x}"
+        );
         let mut waiters: Vec<_> = (0..3)
             .map(|_| {
                 // A timed send waits for the lock (a try-once one gives up
@@ -460,18 +471,36 @@ fn waiters_killed_in_the_lock_wait_lose_no_wakeup() {
                     .unwrap()
             })
             .collect();
-        std::thread::sleep(Duration::from_millis(200));
         for w in &mut waiters {
-            assert!(
-                w.try_wait().unwrap().is_none(),
-                "a waiter got past the held lock"
-            );
-            let wchan =
-                std::fs::read_to_string(format!("/proc/{}/wchan", w.id())).unwrap_or_default();
-            in_lock_wait += wchan.contains("futex") as usize;
+            // Until the waiter's test thread sleeps in a futex wait (the
+            // lock wait; its main thread waits for the test thread in a
+            // futex too, so two of them), bounded only as a failure guard.
+            let t0 = Instant::now();
+            let mut seen = false;
+            while !seen && t0.elapsed() < Duration::from_secs(10) {
+                assert!(
+                    w.try_wait().unwrap().is_none(),
+                    "a waiter got past the held lock"
+                );
+                seen = std::fs::read_dir(format!("/proc/{}/task", w.id()))
+                    .map(|d| {
+                        d.flatten()
+                            .filter(|t| {
+                                std::fs::read_to_string(t.path().join("wchan"))
+                                    .is_ok_and(|c| c.contains("futex"))
+                            })
+                            .count()
+                            >= 2
+                    })
+                    .unwrap_or(false);
+                std::thread::yield_now();
+            }
+            in_lock_wait += seen as usize;
             w.kill().unwrap();
             w.wait().unwrap();
         }
+        // SAFETY: resumes our own child.
+        assert_eq!(unsafe { libc::kill(hpid, libc::SIGCONT) }, 0);
         // The holder finishes its send (exit code 3: no kill point hit).
         assert_eq!(
             holder.wait().unwrap().code(),
@@ -506,7 +535,11 @@ fn waiters_killed_in_the_lock_wait_lose_no_wakeup() {
          wait), no wake-up lost",
         rounds * 3
     );
-    assert!(in_lock_wait > 0, "no waiter was seen waiting for the lock");
+    assert_eq!(
+        in_lock_wait,
+        rounds * 3,
+        "a waiter was not seen waiting for the lock"
+    );
 }
 
 /// `dead_receipts` reports the receipt of every receiver that died, from
