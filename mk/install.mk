@@ -39,6 +39,16 @@ STATIC_LIBS_CMAKE := $(subst $(eval) ,;,$(strip $(STATIC_LIBS)))
 INSTALL_HEADERS = include/pmq.h $(wildcard include/pmq.hpp)
 # Directories under PREFIX are written as ${prefix}/... in the .pc file.
 pc_rel = $(patsubst $(PREFIX)/%,$${prefix}/%,$(patsubst $(PREFIX),$${prefix},$(1)))
+# The same in the CMake package, where the prefix is ${_pmq_prefix}.
+cmake_rel = $(patsubst $(PREFIX)/%,$${_pmq_prefix}/%,$(patsubst $(PREFIX),$${_pmq_prefix},$(1)))
+# Relocatable: the installed pmq.pc and pmqConfig.cmake find the prefix
+# relative to their own directory (${pcfiledir}, ${CMAKE_CURRENT_LIST_DIR}),
+# so the installed tree can be moved or unpacked anywhere (a tarball, a
+# container layer). A directory outside PREFIX stays absolute.
+# $(call rel_prefix,dir,anchor): the prefix as anchor/../.., or PREFIX itself.
+rel_prefix = $(if $(filter $(PREFIX)/%,$(1)),$(2)/$(shell realpath -m --relative-to='$(1)' '$(PREFIX)'),$(PREFIX))
+PC_PREFIX    = $(call rel_prefix,$(PKGCONFIGDIR),$${pcfiledir})
+CMAKE_PREFIX = $(call rel_prefix,$(CMAKEDIR),$${CMAKE_CURRENT_LIST_DIR})
 
 # Fills in a template:
 # $(call subst_template,template,output,prefix,libdir,includedir)
@@ -68,8 +78,8 @@ install: $(if $(and $(wildcard $(LIB_SO)),$(wildcard $(LIB_A))),,lib)
 	ln -sfn $(SONAME) '$(DESTDIR)$(LIBDIR)/libpmq.so'
 	$(INSTALL) -m 644 $(LIB_A) '$(DESTDIR)$(LIBDIR)/libpmq.a'
 	$(INSTALL) -m 644 $(INSTALL_HEADERS) '$(DESTDIR)$(INCLUDEDIR)/'
-	$(call subst_template,pkgconfig/pmq.pc.in,'$(DESTDIR)$(PKGCONFIGDIR)/pmq.pc',$(PREFIX),$(call pc_rel,$(LIBDIR)),$(call pc_rel,$(INCLUDEDIR)))
-	$(call subst_template,cmake/pmqConfig.cmake.in,'$(DESTDIR)$(CMAKEDIR)/pmqConfig.cmake',$(PREFIX),$(LIBDIR),$(INCLUDEDIR))
+	$(call subst_template,pkgconfig/pmq.pc.in,'$(DESTDIR)$(PKGCONFIGDIR)/pmq.pc',$(PC_PREFIX),$(call pc_rel,$(LIBDIR)),$(call pc_rel,$(INCLUDEDIR)))
+	$(call subst_template,cmake/pmqConfig.cmake.in,'$(DESTDIR)$(CMAKEDIR)/pmqConfig.cmake',$(CMAKE_PREFIX),$(call cmake_rel,$(LIBDIR)),$(call cmake_rel,$(INCLUDEDIR)))
 	$(call subst_template,cmake/pmqConfigVersion.cmake.in,'$(DESTDIR)$(CMAKEDIR)/pmqConfigVersion.cmake',$(PREFIX),$(LIBDIR),$(INCLUDEDIR))
 
 # Removes every file install can create (pmq.hpp too), then the pmq-only

@@ -15,6 +15,8 @@
 #     libpmq.so), CMake find_package (shared and static), plain Makefile;
 #     and once against the build tree through pmq-uninstalled.pc
 #  5. make uninstall leaves no file in the prefix
+#  6. relocation: install to one prefix, MOVE the tree, build and run
+#     pkg-config and CMake consumers against the moved copy
 #
 # Driven by mk/install.mk, which passes MAKE, CC, CARGO, BUILD, TARGET_DIR,
 # VERSION, SONAME, STATIC_LIBS, CFLAGS_STRICT, PROFILE_FLAG and CXX.
@@ -105,17 +107,20 @@ run_consumer() { # binary how [env assignments...]
     echo "$out" | grep -q "^consumer($how): ok, pmq $VERSION\$" || fail_with "no success line from $bin"
 }
 
-# The binary loads libpmq from the given directory (resolved by ldd).
+# The binary loads libpmq from the given directory (resolved by ldd; the
+# directories compared after resolving `..` and symbolic links, since a
+# relocatable pmq.pc gives paths like <prefix>/lib/pkgconfig/../../lib).
 loads_from() { # binary libdir [env...]
     bin=$1
     dir=$2
     shift 2
     line=$(env "$@" ldd "$bin" | grep "$SONAME")
     echo "ldd: $line"
-    case $line in
-    *"=> $dir/$SONAME "*) return 0 ;;
-    *) fail_with "$bin does not load $dir/$SONAME" ;;
-    esac
+    path=$(echo "$line" | sed -n "s|.*=> \(.*/$SONAME\) .*|\1|p")
+    [ -n "$path" ] || fail_with "$bin does not load $SONAME from any directory"
+    got=$(cd "$(dirname "$path")" && pwd -P) || fail_with "$path: no such directory"
+    want=$(cd "$dir" && pwd -P) || fail_with "$dir: no such directory"
+    [ "$got" = "$want" ] || fail_with "$bin loads $path, not from $dir"
 }
 
 # A static consumer must not need libpmq.so at all.
@@ -148,9 +153,11 @@ check "nothing written outside DESTDIR" test ! -e "$T/sys"
 check "staged lib links: libpmq.so -> $SONAME -> libpmq.so.$VERSION" check_links "$STAGE$SP/lib/x86_64-linux-gnu"
 check "no DESTDIR path inside the installed .pc/.cmake files" \
     sh -c '! grep -rl "$1" "$2"' sh "$STAGE" "$STAGE$SP/lib/x86_64-linux-gnu/pkgconfig" "$STAGE$SP/lib/x86_64-linux-gnu/cmake"
-check "staged pmq.pc: prefix=$SP, libdir and includedir under \${prefix}" \
-    sh -c 'grep -qx "prefix=$1" "$2" && grep -qx "libdir=\${prefix}/lib/x86_64-linux-gnu" "$2" &&
-        grep -qx "includedir=\${prefix}/include/x86_64-linux-gnu" "$2"' sh "$SP" "$STAGE$SP/lib/x86_64-linux-gnu/pkgconfig/pmq.pc"
+check "staged pmq.pc: prefix=\${pcfiledir}/../../.., libdir and includedir under \${prefix}" \
+    sh -c 'grep -qx "prefix=\${pcfiledir}/../../.." "$1" && grep -qx "libdir=\${prefix}/lib/x86_64-linux-gnu" "$1" &&
+        grep -qx "includedir=\${prefix}/include/x86_64-linux-gnu" "$1"' sh "$STAGE$SP/lib/x86_64-linux-gnu/pkgconfig/pmq.pc"
+check "staged .pc/.cmake files name no absolute path of the prefix (relocatable)" \
+    sh -c '! grep -rn "$1" "$2" "$3"' sh "$SP" "$STAGE$SP/lib/x86_64-linux-gnu/pkgconfig" "$STAGE$SP/lib/x86_64-linux-gnu/cmake"
 # A packager's staged tree is usable through PKG_CONFIG_SYSROOT_DIR.
 stage_build() {
     pc="env PKG_CONFIG_PATH=$STAGE$SP/lib/x86_64-linux-gnu/pkgconfig PKG_CONFIG_SYSROOT_DIR=$STAGE pkg-config"
@@ -287,6 +294,53 @@ check "build-tree consumer via pmq-uninstalled.pc builds and runs" uninstalled_c
 # --- 5. uninstall -------------------------------------------------------------
 check "make uninstall PREFIX=$P" mk uninstall PREFIX="$P"
 check "prefix has no pmq file left" no_pmq_files_left "$P"
+
+# --- 6. a relocated install: installed to one prefix, then moved --------------
+# pmq.pc finds its prefix from ${pcfiledir} and pmqConfig.cmake from
+# ${CMAKE_CURRENT_LIST_DIR}: after the tree is moved, pkg-config and CMake
+# consumers still build against (and run with) the moved copy.
+RO="$T/reloc-orig"
+RM="$T/moved/elsewhere/pmq-$VERSION"
+RL="$RM/lib"
+check "make install PREFIX=$RO" mk install PREFIX="$RO"
+check "installed .pc/.cmake files name no absolute path of the prefix" \
+    sh -c '! grep -rn "$1" "$2" "$3"' sh "$RO" "$RO/lib/pkgconfig" "$RO/lib/cmake"
+check "move the installed tree to $RM" sh -c 'mkdir -p "$(dirname "$2")" && mv "$1" "$2" && test ! -e "$1"' sh "$RO" "$RM"
+RPC="env PKG_CONFIG_PATH=$RL/pkgconfig pkg-config"
+reloc_pc() {
+    # shellcheck disable=SC2046
+    set -- $($RPC --cflags --libs pmq)
+    echo "pkg-config --cflags --libs pmq: $*"
+    for a in "$@"; do
+        case $a in
+        -I* | -L*) d=$(cd "${a#-?}" && pwd -P) || fail_with "$a: no such directory"
+            case $d in "$(cd "$RM" && pwd -P)"/*) ;; *) fail_with "$a is not inside the moved tree $RM" ;; esac ;;
+        esac
+    done
+    # shellcheck disable=SC2046
+    "$CC" $CFLAGS_STRICT "$HERE/consumer.c" -o "$T/consumer_reloc_pc" $($RPC --cflags --libs pmq) \
+        -Wl,-rpath,"$RL" &&
+        run_consumer "$T/consumer_reloc_pc" relocated-pkgconfig && loads_from "$T/consumer_reloc_pc" "$RL" &&
+        # shellcheck disable=SC2046
+        "$CC" $CFLAGS_STRICT "$HERE/consumer.c" -o "$T/consumer_reloc_pc_static" $($RPC --cflags pmq) \
+            $($RPC --libs --static pmq | sed 's/-lpmq /-l:libpmq.a /') &&
+        no_libpmq_needed "$T/consumer_reloc_pc_static" &&
+        run_consumer "$T/consumer_reloc_pc_static" relocated-pkgconfig-static
+}
+check "pkg-config consumers (shared, static) build against the MOVED tree and run" reloc_pc
+reloc_cmake() {
+    cmake -S "$HERE" -B "$T/cmake-reloc" -G "$GEN" -DCMAKE_PREFIX_PATH="$RM" -DCMAKE_C_COMPILER="$CC" \
+        -DPMQ_EXPECT_VERSION="$VERSION" -DCMAKE_BUILD_TYPE=Release &&
+        grep -qx "pmq_DIR:PATH=$RL/cmake/pmq" "$T/cmake-reloc/CMakeCache.txt" &&
+        cmake --build "$T/cmake-reloc" &&
+        run_consumer "$T/cmake-reloc/consumer_cmake" relocated-cmake &&
+        loads_from "$T/cmake-reloc/consumer_cmake" "$RL" &&
+        no_libpmq_needed "$T/cmake-reloc/consumer_cmake_static" &&
+        run_consumer "$T/cmake-reloc/consumer_cmake_static" relocated-cmake-static
+}
+check "CMake find_package(pmq) consumers build against the MOVED tree and run" reloc_cmake
+check "make uninstall PREFIX=<moved tree>" mk uninstall PREFIX="$RM"
+check "moved tree has no pmq file left" no_pmq_files_left "$RM"
 
 echo "install: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
