@@ -73,6 +73,11 @@ expected_files() { # libdir includedir
         echo "$1/cmake/pmq/pmqConfigVersion.cmake"
         echo "$2/pmq.h"
         if [ -f "$SRC/include/pmq.hpp" ]; then echo "$2/pmq.hpp"; fi
+        echo "bin/pmq"
+        echo "share/man/man1/pmq.1"
+        echo "share/bash-completion/completions/pmq"
+        echo "share/zsh/site-functions/_pmq"
+        echo "share/fish/vendor_completions.d/pmq.fish"
     } | sort
 }
 # Every non-directory under $1, relative to it.
@@ -202,6 +207,59 @@ soname_is_documented() {
     grep -q "SONAME \`$got\`" "$doc" || fail_with "$doc does not say: SONAME \`$got\`"
 }
 check "SONAME (readelf -d) is $SONAME, as the docs say" soname_is_documented
+
+# --- 3a. the CLI, its man page and completions --------------------------------
+check "installed bin/pmq runs: pmq --version == pmq $VERSION" \
+    sh -c '[ "$("$1/bin/pmq" --version)" = "pmq $2" ]' sh "$P" "$VERSION"
+man_page() {
+    f=$(MANPATH="$P/share/man" man -w pmq) || fail_with "man -w pmq finds no page under $P/share/man"
+    [ "$f" = "$P/share/man/man1/pmq.1" ] || fail_with "man -w pmq: $f, want $P/share/man/man1/pmq.1"
+    groff -man -Tutf8 -ww -z "$f" 2>"$T/groff.err" || fail_with "groff failed on $f"
+    if [ -s "$T/groff.err" ]; then cat "$T/groff.err"; fail_with "groff warnings in $f"; fi
+    MANWIDTH=100 MANPATH="$P/share/man" man pmq 2>/dev/null >"$T/man.txt"
+    # Every command has its section, with its options (one each, as a sample).
+    for want in NAME SYNOPSIS 'PMQ LS' 'PMQ STAT' 'PMQ CREATE' 'PMQ RM' 'PMQ SEND' 'PMQ RECV' \
+        'PMQ LIMITS' 'PMQ BRIDGE OUT' 'PMQ BRIDGE IN' '--max-messages' '--priority' '--follow' '--create-stream'; do
+        grep -qF -- "$want" "$T/man.txt" || fail_with "man pmq has no '$want'"
+    done
+    echo "man pmq: $(wc -l <"$T/man.txt") lines, every command's section present"
+}
+check "man page: MANPATH=<prefix>/share/man man pmq finds and renders it (no groff warning)" man_page
+bash_completion() {
+    # The way bash-completion loads it: source the file, then complete words.
+    bash -c '
+        . "$1"
+        complete -p pmq || exit 1
+        try() { # words... -> COMPREPLY
+            COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); COMP_LINE="$*"; COMP_POINT=${#COMP_LINE}
+            COMPREPLY=(); _pmq pmq "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD-1]}"
+            echo "$* -> ${COMPREPLY[*]}"
+        }
+        [ "$(try pmq se)" = "pmq se -> send" ] || { try pmq se; exit 1; }
+        [ "$(try pmq --backend s)" = "pmq --backend s -> shm" ] || { try pmq --backend s; exit 1; }
+        b=" $(try pmq bridge "") "
+        case $b in *" in "*) ;; *) echo "$b"; exit 1 ;; esac
+        case $b in *" out "*) ;; *) echo "$b"; exit 1 ;; esac
+        try pmq se; try pmq --backend s; try pmq bridge ""
+    ' sh "$P/share/bash-completion/completions/pmq"
+}
+check "bash completion completes commands, subcommands and --backend values" bash_completion
+zsh_fish() {
+    head -n1 "$P/share/zsh/site-functions/_pmq" | grep -qx '#compdef pmq' || fail_with "_pmq does not start with #compdef pmq"
+    grep -q "complete -c pmq .*-a \"send\"" "$P/share/fish/vendor_completions.d/pmq.fish" ||
+        fail_with "pmq.fish completes no 'send' command"
+    for sh in zsh fish; do
+        if command -v $sh >/dev/null 2>&1; then
+            f=$P/share/zsh/site-functions/_pmq
+            [ $sh = fish ] && f=$P/share/fish/vendor_completions.d/pmq.fish
+            $sh -n "$f" || fail_with "$sh -n $f: syntax errors"
+            echo "$sh -n $f: ok"
+        else
+            echo "$sh is not installed: the syntax of its completion file was not checked"
+        fi
+    done
+}
+check "zsh and fish completions: #compdef pmq, the commands, valid syntax" zsh_fish
 
 # --- 3b. pmq.pc ---------------------------------------------------------------
 PC="env PKG_CONFIG_PATH=$L/pkgconfig pkg-config"
