@@ -17,6 +17,8 @@
 #  5. make uninstall leaves no file in the prefix
 #  6. relocation: install to one prefix, MOVE the tree, build and run
 #     pkg-config and CMake consumers against the moved copy
+#  7. make install-strip: no debug info left, consumers and the CLI still
+#     work, the sizes (built vs stripped) printed
 #
 # Driven by mk/install.mk, which passes MAKE, CC, CARGO, BUILD, TARGET_DIR,
 # VERSION, SONAME, STATIC_LIBS, CFLAGS_STRICT, PROFILE_FLAG and CXX.
@@ -399,6 +401,45 @@ reloc_cmake() {
 check "CMake find_package(pmq) consumers build against the MOVED tree and run" reloc_cmake
 check "make uninstall PREFIX=<moved tree>" mk uninstall PREFIX="$RM"
 check "moved tree has no pmq file left" no_pmq_files_left "$RM"
+
+# --- 7. make install-strip: what a distribution ships ----------------------------
+S="$T/strip"
+check "make install-strip PREFIX=$S" mk install-strip PREFIX="$S"
+check "install-strip installs exactly the files install does" same_files "$S" lib include
+no_debug_info() { # file...
+    for f in "$@"; do
+        # (.debug_gdb_scripts is rustc's loaded pretty-printer hint, not debug info)
+        if readelf -S -W "$f" | grep -E '\.debug_(info|line|str|abbrev|ranges|loc)'; then
+            fail_with "$f still has debug info sections"
+        fi
+    done
+    echo "no debug info section in: $*"
+}
+check "stripped libpmq.so, libpmq.a and pmq have no debug info (.debug_info, _line, ...)" \
+    no_debug_info "$S/lib/libpmq.so.$VERSION" "$S/lib/libpmq.a" "$S/bin/pmq"
+stripped_work() {
+    # shellcheck disable=SC2046
+    "$CC" $CFLAGS_STRICT "$HERE/consumer.c" -o "$T/consumer_strip" -I"$S/include" -L"$S/lib" -Wl,-rpath,"$S/lib" -lpmq &&
+        run_consumer "$T/consumer_strip" stripped && loads_from "$T/consumer_strip" "$S/lib" &&
+        "$CC" $CFLAGS_STRICT "$HERE/consumer.c" -o "$T/consumer_strip_static" -I"$S/include" "$S/lib/libpmq.a" $STATIC_LIBS &&
+        run_consumer "$T/consumer_strip_static" stripped-static &&
+        [ "$("$S/bin/pmq" --version)" = "pmq $VERSION" ]
+}
+check "consumers of the stripped libraries (shared, static) and the stripped pmq run" stripped_work
+sizes() {
+    size_of() { stat -c %s "$1"; }
+    printf '%-16s %14s %14s\n' file built stripped
+    for pair in "libpmq.so:lib/libpmq.so.$VERSION" "libpmq.a:lib/libpmq.a" "pmq:bin/pmq"; do
+        b=$(size_of "$TARGET_DIR/${pair%%:*}")
+        a=$(size_of "$S/${pair#*:}")
+        printf '%-16s %14s %14s\n' "${pair%%:*}" "$b" "$a"
+        [ "$a" -lt "$b" ] || fail_with "${pair%%:*}: stripped ($a) is not smaller than built ($b)"
+    done
+}
+check "stripped files are smaller than the built ones" sizes
+sed 's/^/   /' "$LOG"
+check "make uninstall PREFIX=$S" mk uninstall PREFIX="$S"
+check "stripped prefix has no pmq file left" no_pmq_files_left "$S"
 
 echo "install: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
