@@ -99,7 +99,9 @@ check_links() { # libdir
 }
 
 no_pmq_files_left() { # root
-    left=$(find "$1" ! -type d 2>/dev/null; find "$1" -type d -name pmq 2>/dev/null)
+    # (the one directory install creates is CMAKEDIR, .../cmake/pmq; the
+    # path of the tree itself may well contain a "pmq", e.g. ~/pmq/build/...)
+    left=$(find "$1" ! -type d 2>/dev/null; find "$1" -type d -path "*/cmake/pmq" 2>/dev/null)
     [ -z "$left" ] || fail_with "left behind: $left"
 }
 
