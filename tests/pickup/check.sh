@@ -18,15 +18,21 @@
 #   wheel-check make wheel-check   } (added by other work); else NOT RUN
 #
 # The copy is `git clone` of this repository (HEAD: commit first). Cargo
-# builds into the existing target directory (CARGO_TARGET_DIR, default
-# ./target), so only pmq's own crates recompile.
+# builds it into PICKUP_TARGET_DIR (default build/pickup-target), a target
+# directory of its own that is kept between runs, so only the first run
+# builds the dependencies. Not the checkout's target/: libpmq.so, libpmq.a
+# and pmq have no hash in their names, so a copy built there would replace
+# the checkout's own build, and cargo, finding those newer than the
+# checkout's sources, would keep serving the copy's (found the hard way).
 # Prints a summary of which sub-checks ran; exits non-zero if any failed.
 
 set -u
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
-: "${MAKE:=make}" "${CARGO_TARGET_DIR:=$SRC/target}"
+: "${MAKE:=make}" "${PICKUP_TARGET_DIR:=$SRC/build/pickup-target}"
+case $PICKUP_TARGET_DIR in /*) ;; *) PICKUP_TARGET_DIR=$SRC/$PICKUP_TARGET_DIR ;; esac
+mkdir -p "$PICKUP_TARGET_DIR" || exit 2
+CARGO_TARGET_DIR=$PICKUP_TARGET_DIR
 export CARGO_TARGET_DIR
-case $CARGO_TARGET_DIR in /*) ;; *) CARGO_TARGET_DIR=$SRC/$CARGO_TARGET_DIR ;; esac
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/pmq-pickup.XXXXXX") || exit 2
 trap 'chmod -R u+w "$T" 2>/dev/null; rm -rf "$T"' EXIT
