@@ -65,6 +65,9 @@ if [ -n "$(git -C "$SRC" status --porcelain --untracked-files=no)" ]; then
     echo "   note: $SRC has uncommitted changes; the copy has only what is committed"
 fi
 git clone -q --no-local "$SRC" "$COPY" || exit 2
+# Tools that look in ./target rather than at CARGO_TARGET_DIR find the
+# copy's build there too.
+ln -s "$PICKUP_TARGET_DIR" "$COPY/target" || exit 2
 
 licences() {
     cd "$COPY" || exit 1
