@@ -36,11 +36,11 @@ ROOT = os.path.dirname(HERE)
 # that needs it is skipped without one. A hook that is missing or fails is
 # reported in the notes; the rest of the table is printed all the same.
 BINDING_HOOKS = [
-    # Go: bindings/go/bench (built by mk/bench.mk) printing go_pair samples:
+    # Go: bindings/go/pmq/bench (built by mk/bench.mk) printing go_pair samples:
     # impl pmq = Go binding Send+Receive; base = raw mq_send/mq_receive in a
     # C loop in the same process; raw_cgo / pmq_cgo = raw / pmq C calls, one
     # cgo call each (context rows).
-    ["bindings/go/bench/run.sh"],
+    ["bindings/go/pmq/bench/run.sh"],
     # Python: py_pair / py_tryrecv / py_tput samples, impl pmq = the binding,
     # impl base = posix_ipc, interleaved in one process.
     ["{python}", "bindings/python/bench/bench_rows.py"],

@@ -10,7 +10,7 @@
 #
 # bench_c links the release static library with -O2; the Rust bench is its own
 # small cargo package (bench/rust) sharing the target directory. The Go row is
-# bindings/go/bench (built here, statically linked like bench_c). The Python
+# bindings/go/pmq/bench (built here, statically linked like bench_c). The Python
 # rows run in the benchmark's own virtualenv, which gets the reference package
 # (posix_ipc) and pmq's Python package (pip install ./bindings/python,
 # reinstalled when the library or the package changed). Whatever cannot be
@@ -46,7 +46,7 @@ $(BENCH_RS): FORCE | $(BUILD)
 		--manifest-path bench/rust/Cargo.toml
 	cp $(BENCH_CARGO_TARGET)/release/pmq-bench $@
 
-# The Go row's program (bindings/go/bench, run through bindings/go/bench/run.sh).
+# The Go row's program (bindings/go/pmq/bench, run through bindings/go/pmq/bench/run.sh).
 # Removed first, so a failed build leaves no stale binary behind; without Go
 # the driver reports the row as not run (and test-bench fails only if `go`
 # exists but the program does not build or run).

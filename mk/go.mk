@@ -1,4 +1,4 @@
-# Go binding (bindings/go, module github.com/pmq-project/pmq/bindings/go):
+# Go binding (bindings/go/pmq, module github.com/pmq-project/pmq/bindings/go/pmq):
 # go vet, the package tests under the race detector (two processes, interop
 # with the C examples, 500 waiting goroutines), the Go example, and a
 # static build checked with ldd.
@@ -11,7 +11,7 @@
 # rpath, so the Go binaries get one through CGO_LDFLAGS.
 
 GO ?= go
-GO_DIR := bindings/go
+GO_DIR := bindings/go/pmq
 GO_BUILD = $(abspath $(BUILD))/go
 GO_ENV = GOFLAGS=-mod=mod CGO_ENABLED=1 \
 	PKG_CONFIG_PATH='$(abspath $(dir $(PC_UNINSTALLED)))' \

@@ -3,6 +3,7 @@
 //! Built on the safe core of the pmq library; everything about the mqueue
 //! filesystem (listing, status lines, owners) lives here, not in the library.
 
+mod assets;
 mod bridge;
 mod fail;
 mod mqfs;
@@ -191,6 +192,15 @@ fn parse_mode(s: &str) -> Result<u32, String> {
 }
 
 fn main() {
+    if let Some(dir) = std::env::var_os(assets::ENV) {
+        // The build asks for the man page and completions (assets.rs).
+        use clap::CommandFactory;
+        if let Err(e) = assets::generate(Cli::command(), std::path::Path::new(&dir)) {
+            eprintln!("pmq: writing the man page and completions into {dir:?}: {e}");
+            std::process::exit(1);
+        }
+        return;
+    }
     let cli = Cli::parse();
     let _ = BACKEND.set(cli.backend);
     let result = match cli.command {

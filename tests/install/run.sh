@@ -15,6 +15,10 @@
 #     libpmq.so), CMake find_package (shared and static), plain Makefile;
 #     and once against the build tree through pmq-uninstalled.pc
 #  5. make uninstall leaves no file in the prefix
+#  6. relocation: install to one prefix, MOVE the tree, build and run
+#     pkg-config and CMake consumers against the moved copy
+#  7. make install-strip: no debug info left, consumers and the CLI still
+#     work, the sizes (built vs stripped) printed
 #
 # Driven by mk/install.mk, which passes MAKE, CC, CARGO, BUILD, TARGET_DIR,
 # VERSION, SONAME, STATIC_LIBS, CFLAGS_STRICT, PROFILE_FLAG and CXX.
@@ -71,6 +75,11 @@ expected_files() { # libdir includedir
         echo "$1/cmake/pmq/pmqConfigVersion.cmake"
         echo "$2/pmq.h"
         if [ -f "$SRC/include/pmq.hpp" ]; then echo "$2/pmq.hpp"; fi
+        echo "bin/pmq"
+        echo "share/man/man1/pmq.1"
+        echo "share/bash-completion/completions/pmq"
+        echo "share/zsh/site-functions/_pmq"
+        echo "share/fish/vendor_completions.d/pmq.fish"
     } | sort
 }
 # Every non-directory under $1, relative to it.
@@ -90,7 +99,9 @@ check_links() { # libdir
 }
 
 no_pmq_files_left() { # root
-    left=$(find "$1" ! -type d 2>/dev/null; find "$1" -type d -name pmq 2>/dev/null)
+    # (the one directory install creates is CMAKEDIR, .../cmake/pmq; the
+    # path of the tree itself may well contain a "pmq", e.g. ~/pmq/build/...)
+    left=$(find "$1" ! -type d 2>/dev/null; find "$1" -type d -path "*/cmake/pmq" 2>/dev/null)
     [ -z "$left" ] || fail_with "left behind: $left"
 }
 
@@ -105,17 +116,20 @@ run_consumer() { # binary how [env assignments...]
     echo "$out" | grep -q "^consumer($how): ok, pmq $VERSION\$" || fail_with "no success line from $bin"
 }
 
-# The binary loads libpmq from the given directory (resolved by ldd).
+# The binary loads libpmq from the given directory (resolved by ldd; the
+# directories compared after resolving `..` and symbolic links, since a
+# relocatable pmq.pc gives paths like <prefix>/lib/pkgconfig/../../lib).
 loads_from() { # binary libdir [env...]
     bin=$1
     dir=$2
     shift 2
     line=$(env "$@" ldd "$bin" | grep "$SONAME")
     echo "ldd: $line"
-    case $line in
-    *"=> $dir/$SONAME "*) return 0 ;;
-    *) fail_with "$bin does not load $dir/$SONAME" ;;
-    esac
+    path=$(echo "$line" | sed -n "s|.*=> \(.*/$SONAME\) .*|\1|p")
+    [ -n "$path" ] || fail_with "$bin does not load $SONAME from any directory"
+    got=$(cd "$(dirname "$path")" && pwd -P) || fail_with "$path: no such directory"
+    want=$(cd "$dir" && pwd -P) || fail_with "$dir: no such directory"
+    [ "$got" = "$want" ] || fail_with "$bin loads $path, not from $dir"
 }
 
 # A static consumer must not need libpmq.so at all.
@@ -148,9 +162,11 @@ check "nothing written outside DESTDIR" test ! -e "$T/sys"
 check "staged lib links: libpmq.so -> $SONAME -> libpmq.so.$VERSION" check_links "$STAGE$SP/lib/x86_64-linux-gnu"
 check "no DESTDIR path inside the installed .pc/.cmake files" \
     sh -c '! grep -rl "$1" "$2"' sh "$STAGE" "$STAGE$SP/lib/x86_64-linux-gnu/pkgconfig" "$STAGE$SP/lib/x86_64-linux-gnu/cmake"
-check "staged pmq.pc: prefix=$SP, libdir and includedir under \${prefix}" \
-    sh -c 'grep -qx "prefix=$1" "$2" && grep -qx "libdir=\${prefix}/lib/x86_64-linux-gnu" "$2" &&
-        grep -qx "includedir=\${prefix}/include/x86_64-linux-gnu" "$2"' sh "$SP" "$STAGE$SP/lib/x86_64-linux-gnu/pkgconfig/pmq.pc"
+check "staged pmq.pc: prefix=\${pcfiledir}/../../.., libdir and includedir under \${prefix}" \
+    sh -c 'grep -qx "prefix=\${pcfiledir}/../../.." "$1" && grep -qx "libdir=\${prefix}/lib/x86_64-linux-gnu" "$1" &&
+        grep -qx "includedir=\${prefix}/include/x86_64-linux-gnu" "$1"' sh "$STAGE$SP/lib/x86_64-linux-gnu/pkgconfig/pmq.pc"
+check "staged .pc/.cmake files name no absolute path of the prefix (relocatable)" \
+    sh -c '! grep -rn "$1" "$2" "$3"' sh "$SP" "$STAGE$SP/lib/x86_64-linux-gnu/pkgconfig" "$STAGE$SP/lib/x86_64-linux-gnu/cmake"
 # A packager's staged tree is usable through PKG_CONFIG_SYSROOT_DIR.
 stage_build() {
     pc="env PKG_CONFIG_PATH=$STAGE$SP/lib/x86_64-linux-gnu/pkgconfig PKG_CONFIG_SYSROOT_DIR=$STAGE pkg-config"
@@ -197,6 +213,59 @@ soname_is_documented() {
     grep -q "SONAME \`$got\`" "$doc" || fail_with "$doc does not say: SONAME \`$got\`"
 }
 check "SONAME (readelf -d) is $SONAME, as the docs say" soname_is_documented
+
+# --- 3a. the CLI, its man page and completions --------------------------------
+check "installed bin/pmq runs: pmq --version == pmq $VERSION" \
+    sh -c '[ "$("$1/bin/pmq" --version)" = "pmq $2" ]' sh "$P" "$VERSION"
+man_page() {
+    f=$(MANPATH="$P/share/man" man -w pmq) || fail_with "man -w pmq finds no page under $P/share/man"
+    [ "$f" = "$P/share/man/man1/pmq.1" ] || fail_with "man -w pmq: $f, want $P/share/man/man1/pmq.1"
+    groff -man -Tutf8 -ww -z "$f" 2>"$T/groff.err" || fail_with "groff failed on $f"
+    if [ -s "$T/groff.err" ]; then cat "$T/groff.err"; fail_with "groff warnings in $f"; fi
+    MANWIDTH=100 MANPATH="$P/share/man" man pmq 2>/dev/null >"$T/man.txt"
+    # Every command has its section, with its options (one each, as a sample).
+    for want in NAME SYNOPSIS 'PMQ LS' 'PMQ STAT' 'PMQ CREATE' 'PMQ RM' 'PMQ SEND' 'PMQ RECV' \
+        'PMQ LIMITS' 'PMQ BRIDGE OUT' 'PMQ BRIDGE IN' '--max-messages' '--priority' '--follow' '--create-stream'; do
+        grep -qF -- "$want" "$T/man.txt" || fail_with "man pmq has no '$want'"
+    done
+    echo "man pmq: $(wc -l <"$T/man.txt") lines, every command's section present"
+}
+check "man page: MANPATH=<prefix>/share/man man pmq finds and renders it (no groff warning)" man_page
+bash_completion() {
+    # The way bash-completion loads it: source the file, then complete words.
+    bash -c '
+        . "$1"
+        complete -p pmq || exit 1
+        try() { # words... -> COMPREPLY
+            COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); COMP_LINE="$*"; COMP_POINT=${#COMP_LINE}
+            COMPREPLY=(); _pmq pmq "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD-1]}"
+            echo "$* -> ${COMPREPLY[*]}"
+        }
+        [ "$(try pmq se)" = "pmq se -> send" ] || { try pmq se; exit 1; }
+        [ "$(try pmq --backend s)" = "pmq --backend s -> shm" ] || { try pmq --backend s; exit 1; }
+        b=" $(try pmq bridge "") "
+        case $b in *" in "*) ;; *) echo "$b"; exit 1 ;; esac
+        case $b in *" out "*) ;; *) echo "$b"; exit 1 ;; esac
+        try pmq se; try pmq --backend s; try pmq bridge ""
+    ' sh "$P/share/bash-completion/completions/pmq"
+}
+check "bash completion completes commands, subcommands and --backend values" bash_completion
+zsh_fish() {
+    head -n1 "$P/share/zsh/site-functions/_pmq" | grep -qx '#compdef pmq' || fail_with "_pmq does not start with #compdef pmq"
+    grep -q "complete -c pmq .*-a \"send\"" "$P/share/fish/vendor_completions.d/pmq.fish" ||
+        fail_with "pmq.fish completes no 'send' command"
+    for sh in zsh fish; do
+        if command -v $sh >/dev/null 2>&1; then
+            f=$P/share/zsh/site-functions/_pmq
+            [ $sh = fish ] && f=$P/share/fish/vendor_completions.d/pmq.fish
+            $sh -n "$f" || fail_with "$sh -n $f: syntax errors"
+            echo "$sh -n $f: ok"
+        else
+            echo "$sh is not installed: the syntax of its completion file was not checked"
+        fi
+    done
+}
+check "zsh and fish completions: #compdef pmq, the commands, valid syntax" zsh_fish
 
 # --- 3b. pmq.pc ---------------------------------------------------------------
 PC="env PKG_CONFIG_PATH=$L/pkgconfig pkg-config"
@@ -289,6 +358,92 @@ check "build-tree consumer via pmq-uninstalled.pc builds and runs" uninstalled_c
 # --- 5. uninstall -------------------------------------------------------------
 check "make uninstall PREFIX=$P" mk uninstall PREFIX="$P"
 check "prefix has no pmq file left" no_pmq_files_left "$P"
+
+# --- 6. a relocated install: installed to one prefix, then moved --------------
+# pmq.pc finds its prefix from ${pcfiledir} and pmqConfig.cmake from
+# ${CMAKE_CURRENT_LIST_DIR}: after the tree is moved, pkg-config and CMake
+# consumers still build against (and run with) the moved copy.
+RO="$T/reloc-orig"
+RM="$T/moved/elsewhere/pmq-$VERSION"
+RL="$RM/lib"
+check "make install PREFIX=$RO" mk install PREFIX="$RO"
+check "installed .pc/.cmake files name no absolute path of the prefix" \
+    sh -c '! grep -rn "$1" "$2" "$3"' sh "$RO" "$RO/lib/pkgconfig" "$RO/lib/cmake"
+check "move the installed tree to $RM" sh -c 'mkdir -p "$(dirname "$2")" && mv "$1" "$2" && test ! -e "$1"' sh "$RO" "$RM"
+RPC="env PKG_CONFIG_PATH=$RL/pkgconfig pkg-config"
+reloc_pc() {
+    # shellcheck disable=SC2046
+    set -- $($RPC --cflags --libs pmq)
+    echo "pkg-config --cflags --libs pmq: $*"
+    for a in "$@"; do
+        case $a in
+        -I* | -L*) d=$(cd "${a#-?}" && pwd -P) || fail_with "$a: no such directory"
+            case $d in "$(cd "$RM" && pwd -P)"/*) ;; *) fail_with "$a is not inside the moved tree $RM" ;; esac ;;
+        esac
+    done
+    # shellcheck disable=SC2046
+    "$CC" $CFLAGS_STRICT "$HERE/consumer.c" -o "$T/consumer_reloc_pc" $($RPC --cflags --libs pmq) \
+        -Wl,-rpath,"$RL" &&
+        run_consumer "$T/consumer_reloc_pc" relocated-pkgconfig && loads_from "$T/consumer_reloc_pc" "$RL" &&
+        # shellcheck disable=SC2046
+        "$CC" $CFLAGS_STRICT "$HERE/consumer.c" -o "$T/consumer_reloc_pc_static" $($RPC --cflags pmq) \
+            $($RPC --libs --static pmq | sed 's/-lpmq /-l:libpmq.a /') &&
+        no_libpmq_needed "$T/consumer_reloc_pc_static" &&
+        run_consumer "$T/consumer_reloc_pc_static" relocated-pkgconfig-static
+}
+check "pkg-config consumers (shared, static) build against the MOVED tree and run" reloc_pc
+reloc_cmake() {
+    cmake -S "$HERE" -B "$T/cmake-reloc" -G "$GEN" -DCMAKE_PREFIX_PATH="$RM" -DCMAKE_C_COMPILER="$CC" \
+        -DPMQ_EXPECT_VERSION="$VERSION" -DCMAKE_BUILD_TYPE=Release &&
+        grep -qx "pmq_DIR:PATH=$RL/cmake/pmq" "$T/cmake-reloc/CMakeCache.txt" &&
+        cmake --build "$T/cmake-reloc" &&
+        run_consumer "$T/cmake-reloc/consumer_cmake" relocated-cmake &&
+        loads_from "$T/cmake-reloc/consumer_cmake" "$RL" &&
+        no_libpmq_needed "$T/cmake-reloc/consumer_cmake_static" &&
+        run_consumer "$T/cmake-reloc/consumer_cmake_static" relocated-cmake-static
+}
+check "CMake find_package(pmq) consumers build against the MOVED tree and run" reloc_cmake
+check "make uninstall PREFIX=<moved tree>" mk uninstall PREFIX="$RM"
+check "moved tree has no pmq file left" no_pmq_files_left "$RM"
+
+# --- 7. make install-strip: what a distribution ships ----------------------------
+S="$T/strip"
+check "make install-strip PREFIX=$S" mk install-strip PREFIX="$S"
+check "install-strip installs exactly the files install does" same_files "$S" lib include
+no_debug_info() { # file...
+    for f in "$@"; do
+        # (.debug_gdb_scripts is rustc's loaded pretty-printer hint, not debug info)
+        if readelf -S -W "$f" | grep -E '\.debug_(info|line|str|abbrev|ranges|loc)'; then
+            fail_with "$f still has debug info sections"
+        fi
+    done
+    echo "no debug info section in: $*"
+}
+check "stripped libpmq.so, libpmq.a and pmq have no debug info (.debug_info, _line, ...)" \
+    no_debug_info "$S/lib/libpmq.so.$VERSION" "$S/lib/libpmq.a" "$S/bin/pmq"
+stripped_work() {
+    # shellcheck disable=SC2046
+    "$CC" $CFLAGS_STRICT "$HERE/consumer.c" -o "$T/consumer_strip" -I"$S/include" -L"$S/lib" -Wl,-rpath,"$S/lib" -lpmq &&
+        run_consumer "$T/consumer_strip" stripped && loads_from "$T/consumer_strip" "$S/lib" &&
+        "$CC" $CFLAGS_STRICT "$HERE/consumer.c" -o "$T/consumer_strip_static" -I"$S/include" "$S/lib/libpmq.a" $STATIC_LIBS &&
+        run_consumer "$T/consumer_strip_static" stripped-static &&
+        [ "$("$S/bin/pmq" --version)" = "pmq $VERSION" ]
+}
+check "consumers of the stripped libraries (shared, static) and the stripped pmq run" stripped_work
+sizes() {
+    size_of() { stat -c %s "$1"; }
+    printf '%-16s %14s %14s\n' file built stripped
+    for pair in "libpmq.so:lib/libpmq.so.$VERSION" "libpmq.a:lib/libpmq.a" "pmq:bin/pmq"; do
+        b=$(size_of "$TARGET_DIR/${pair%%:*}")
+        a=$(size_of "$S/${pair#*:}")
+        printf '%-16s %14s %14s\n' "${pair%%:*}" "$b" "$a"
+        [ "$a" -lt "$b" ] || fail_with "${pair%%:*}: stripped ($a) is not smaller than built ($b)"
+    done
+}
+check "stripped files are smaller than the built ones" sizes
+sed 's/^/   /' "$LOG"
+check "make uninstall PREFIX=$S" mk uninstall PREFIX="$S"
+check "stripped prefix has no pmq file left" no_pmq_files_left "$S"
 
 echo "install: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -52,8 +52,8 @@ INC = os.path.join(REPO, "include")
 C_FLAGS = ["-std=c11", "-Wall", "-Wextra", "-Werror", "-pedantic", "-D_GNU_SOURCE"]
 CXX_FLAGS = ["-std=c++17", "-Wall", "-Wextra", "-Werror", "-pedantic"]
 LINK = ["-L" + LIB, "-lpmq", "-Wl,-rpath," + LIB]
-# The Go module path, as bindings/go/go.mod declares it.
-GOMOD = re.search(r"^module (\S+)", open(os.path.join(REPO, "bindings", "go", "go.mod")).read(), re.M).group(1)
+# The Go module path, as bindings/go/pmq/go.mod declares it.
+GOMOD = re.search(r"^module (\S+)", open(os.path.join(REPO, "bindings", "go", "pmq", "go.mod")).read(), re.M).group(1)
 
 failures = []
 counts = {"run": 0, "norun": 0, "doctest": 0, "text": 0}
@@ -268,7 +268,7 @@ class Chapter:
                 f.write(body)
             with open(os.path.join(mod, "go.mod"), "w") as f:
                 f.write("module example\n\ngo 1.21\n\nrequire %s v0.0.0\n\nreplace %s => %s\n"
-                        % (GOMOD, GOMOD, os.path.join(REPO, "bindings", "go")))
+                        % (GOMOD, GOMOD, os.path.join(REPO, "bindings", "go", "pmq")))
             before = queues()
             if self.run(where, [GO, "run", "."], cwd=mod):
                 ok(where, "ran")

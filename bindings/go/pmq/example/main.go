@@ -18,7 +18,7 @@ import (
 	"os/exec"
 	"time"
 
-	pmq "github.com/pmq-project/pmq/bindings/go"
+	"github.com/pmq-project/pmq/bindings/go/pmq"
 )
 
 // The queue's shape, as in the C example: small, so the producer waits

@@ -227,7 +227,7 @@ func buildCExamples(t *testing.T) (dir, libdir string) {
 	}
 	for _, prog := range []string{"producer", "consumer"} {
 		args := []string{"-std=c11", "-Wall", "-Wextra", "-Werror", "-pedantic", "-D_GNU_SOURCE",
-			filepath.Join("..", "..", "examples", "c", prog+".c"), "-o", filepath.Join(dir, prog)}
+			filepath.Join("..", "..", "..", "examples", "c", prog+".c"), "-o", filepath.Join(dir, prog)}
 		args = append(args, strings.Fields(string(flags))...)
 		args = append(args, "-Wl,-rpath,"+libdir)
 		if out, err := exec.Command(cc, args...).CombinedOutput(); err != nil {

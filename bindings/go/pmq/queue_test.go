@@ -29,7 +29,7 @@ func TestMain(m *testing.M) {
 }
 
 func TestVersion(t *testing.T) {
-	toml, err := os.ReadFile("../../Cargo.toml")
+	toml, err := os.ReadFile("../../../Cargo.toml")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,9 +2,18 @@
 // mq_open, mq_send, ...) with errors that say what went wrong, and waiting
 // that does not tie up OS threads.
 //
-// Module path: github.com/pmq-project/pmq/bindings/go (package name pmq):
+// Module path: github.com/pmq-project/pmq/bindings/go/pmq (directory
+// bindings/go/pmq of the pmq repository; package name pmq):
 //
-//	import pmq "github.com/pmq-project/pmq/bindings/go"
+//	import "github.com/pmq-project/pmq/bindings/go/pmq"
+//
+// Releases are tagged bindings/go/pmq/vX.Y.Z (the tag of a module in a
+// subdirectory), so
+//
+//	go get github.com/pmq-project/pmq/bindings/go/pmq@v0.1.0
+//
+// fetches a release like any other module (libpmq itself comes from
+// `make install`: see Building).
 //
 // # Building
 //

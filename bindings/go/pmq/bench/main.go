@@ -1,7 +1,7 @@
 // Command bench measures the Go binding's send+receive pair against the raw
 // kernel calls made from C in the same process (target: a pair costs at
 // most 1.25x the raw C pair). It is run by bench/driver.py through
-// bindings/go/bench/run.sh and prints one sample per line:
+// bindings/go/pmq/bench/run.sh and prints one sample per line:
 //
 //	S <tab> go_pair <tab> size <tab> impl <tab> CPU ns per pair
 //
@@ -133,7 +133,7 @@ import (
 	"time"
 	"unsafe"
 
-	pmq "github.com/pmq-project/pmq/bindings/go"
+	"github.com/pmq-project/pmq/bindings/go/pmq"
 )
 
 var sizes = []int{16, 1024, 8192}

@@ -1,3 +1,0 @@
-module github.com/pmq-project/pmq/bindings/go
-
-go 1.22
