@@ -55,4 +55,5 @@ docs-doxygen: | $(BUILD)
 docs-check: docs-readme-size docs-licences test-readme docs-rustdoc docs-doxygen docs-book
 	@echo "== docs-check: README size, licences, every snippet, cargo doc, Doxygen, the book: ok"
 
-test: docs-check
+# `make test` runs docs-check once, in the pickup check's clean copy of the
+# committed tree (tests/pickup/check.sh), not a second time here.

@@ -92,4 +92,8 @@ test-python-package: wheel
 	    PMQ_PYTHON=$(PYTHON) PMQ_MYPY_VERSION=$(PY_MYPY_VERSION) $(PY_TOOLS_BIN)/python -m pytest -p no:cacheprovider -v \
 	    bindings/python/package_tests
 
-test: test-python-package
+# The pickup check (tests/pickup/check.sh, run by `make test`) runs this in
+# a clean copy of the committed tree, as a new user would meet the package;
+# `make test` does not run it a second time in the checkout.
+.PHONY: wheel-check
+wheel-check: test-python-package
