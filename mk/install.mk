@@ -124,7 +124,7 @@ install: $(if $(and $(wildcard $(LIB_SO)),$(wildcard $(LIB_A))),,lib) cli-assets
 # install, then the debug info out of what it installed: the library and
 # the CLI keep only the symbols they need (--strip-unneeded), the archive
 # keeps its symbol table (--strip-debug: it must still link). The sizes this
-# gives are in docs/pending/p-packages.md; tests/install/run.sh checks them.
+# gives are in docs/src/install.md; tests/install/run.sh checks them.
 install-strip: install
 	$(STRIP) --strip-unneeded '$(DESTDIR)$(LIBDIR)/$(LIB_SO_FULL)' '$(DESTDIR)$(BINDIR)/pmq'
 	$(STRIP) --strip-debug '$(DESTDIR)$(LIBDIR)/libpmq.a'

@@ -1,5 +1,5 @@
 //! What a shared-memory queue costs in memory, as the docs state it
-//! (`BackendKind::Shm`, pmq.h's PMQ_BACKEND_SHM, docs/pending/p-packages.md):
+//! (`BackendKind::Shm`, pmq.h's PMQ_BACKEND_SHM, docs/src/shm.md):
 //! the file in /dev/shm is 335,872 + max_messages × round_up(32 + size, 64)
 //! bytes, and a queue created with no sizes takes 418,432 bytes.
 //!

@@ -84,7 +84,7 @@ def _known_divergences():
         "detail": None,
         "names": None,
         # Also: an integer out of range is a ValueError however large (the
-        # README row lists the former; see docs/pending/d-bindings.md).
+        # row says so; posix_ipc raises OverflowError beyond a C long / int).
         "bad-arguments": int_out_of_range,
         "timeout-negative": negative_timeout,
         "timeout-nan": nan_timeout,
