@@ -1,6 +1,6 @@
 //! Random kills at scale on the shared-memory backend: 4 producer and 4
 //! consumer processes on one queue, a random one SIGKILLed and restarted
-//! every few milliseconds. Every message carries (producer, incarnation,
+//! after every few hundred messages moved. Every message carries (producer, incarnation,
 //! seq, checksum); producers log what they sent, consumers what they took,
 //! and a restarted consumer logs the receipt its dead predecessor left.
 //! Reconciliation: 0 committed messages lost, 0 duplicates, 0 corrupt,
@@ -238,8 +238,26 @@ fn random_kills_of_4_producers_and_4_consumers_lose_nothing() {
     };
     let mut kill_log = append(&dir.join("kills"));
     let t0 = Instant::now();
-    for _ in 0..kills {
-        std::thread::sleep(Duration::from_millis(5 + next() % 20));
+    // Kills are driven by progress, not by the clock: each waits until the
+    // queue has moved (sends committed + receives taken) 1 to 400 more
+    // messages than at the last kill, so the run can neither end without
+    // traffic between kills on a slow machine nor outrun them on a fast one.
+    // The bound is only a failure guard (no traffic at all for 60 s).
+    let moved = |q: &Queue| {
+        let s = q.stats().unwrap();
+        s.committed + s.received
+    };
+    for kill in 0..kills {
+        let target = moved(&q) + 1 + next() % 400;
+        let guard = Instant::now() + Duration::from_secs(60);
+        while moved(&q) < target {
+            assert!(
+                Instant::now() < guard,
+                "kill {kill}: no traffic for 60 s (moved {}, waiting for {target})",
+                moved(&q)
+            );
+            std::thread::sleep(Duration::from_micros(200));
+        }
         let idx = (next() % fleet.kids.len() as u64) as usize;
         let (role, who, inc, mut k) = fleet.kids.swap_remove(idx);
         k.kill().unwrap();
