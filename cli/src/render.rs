@@ -46,11 +46,7 @@ pub fn escape(bytes: &[u8]) -> String {
 
 /// Lowercase hex of the bytes.
 pub fn hex(bytes: &[u8]) -> String {
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push_str(&format!("{b:02x}"));
-    }
-    s
+    hex::encode(bytes)
 }
 
 #[derive(Serialize)]
