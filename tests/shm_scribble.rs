@@ -273,6 +273,73 @@ fn a_file_truncated_under_a_handle_is_corrupted_not_sigbus() {
     }
 }
 
+/// Issue 27 item 6, the sizes next to it: a file cut INSIDE its first page
+/// (`truncate -s 1`, `-s 100`) raises no SIGBUS at all: the kernel zeroes
+/// the rest of that page, so the header reads a count of 0. The first
+/// receive said "the queue is empty" (WouldBlock), a timed one TimedOut,
+/// and the attributes said 0 messages: the five messages were reported as
+/// never there instead of the damage. And `dead_receipts` answered OK (no
+/// receipt) on a handle whose file shrank, where every other call says
+/// Corrupted: a receiver's recovery must not read "nothing was lost" from
+/// a file it cannot read. Every call on the handle says Corrupted, naming
+/// the truncation.
+#[test]
+fn a_file_cut_inside_its_first_page_is_corrupted_not_empty() {
+    for size in [1u64, 100, 4096, 8192, 0] {
+        let name = format!(
+            "/{}-scribble-cut-{size}-{}",
+            prefix::get(),
+            std::process::id()
+        );
+        let _u = Unlink(name.clone());
+        queue_of_five(&name);
+        let q = OpenOptions::new().backend(SHM).open(Some(&name)).unwrap();
+        let timed = OpenOptions::new().backend(SHM).open(Some(&name)).unwrap();
+        let attrs = OpenOptions::new().backend(SHM).open(Some(&name)).unwrap();
+        let receipts = OpenOptions::new().backend(SHM).open(Some(&name)).unwrap();
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(path(&name))
+            .unwrap()
+            .set_len(size)
+            .unwrap();
+        // Each handle's FIRST call after the cut (no other call has faulted
+        // on that handle's mapping before it).
+        let truncated = format!("truncated to {size} bytes");
+        let e = q.receive_vec(Timeout::TryOnce).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Corrupted, "size {size}, receive: {e}");
+        assert!(e.detail().contains(&truncated), "size {size}: {e}");
+        let e = timed
+            .receive_vec(Timeout::After(std::time::Duration::from_millis(20)))
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Corrupted, "size {size}, timed: {e}");
+        // The attributes read the count alone (no fault where its page is
+        // still there): the five, or Corrupted, never "0 messages".
+        match attrs.attributes() {
+            Ok(a) => assert_eq!(a.current_messages, 5, "size {size}: {a:?}"),
+            Err(e) => assert_eq!(e.kind(), ErrorKind::Corrupted, "size {size}: {e}"),
+        }
+        let e = receipts.dead_receipts().unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Corrupted, "size {size}, receipts: {e}");
+        assert!(e.detail().contains(&truncated), "size {size}: {e}");
+        // And from then on, on every handle.
+        for h in [&q, &timed, &attrs, &receipts] {
+            let e = h.dead_receipts().unwrap_err();
+            assert_eq!(
+                e.kind(),
+                ErrorKind::Corrupted,
+                "size {size}, receipts again: {e}"
+            );
+            let e = h.receive_vec(Timeout::TryOnce).unwrap_err();
+            assert_eq!(
+                e.kind(),
+                ErrorKind::Corrupted,
+                "size {size}, receive again: {e}"
+            );
+        }
+    }
+}
+
 /// A live scribbler: another "process" (a second file descriptor here)
 /// writes random bytes into the queue file while a thread keeps sending
 /// and receiving on it. Every call must end with a status (OK, WouldBlock,

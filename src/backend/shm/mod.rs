@@ -542,6 +542,40 @@ impl ShmQueue {
         }
     }
 
+    /// A receive found a count of 0: "empty", unless the header is no
+    /// longer the queue's. A file cut inside its first page raises no
+    /// SIGBUS (the kernel zeroes the rest of that page), so `sound` sees no
+    /// fault, and the count of 0 read from the zeroed header would report
+    /// the queue's messages as never there instead of the damage.
+    #[inline]
+    fn empty<T>(&self, will_wait: bool) -> Attempt<T> {
+        if let Err(e) = self.header_intact() {
+            return Attempt::failed(e);
+        }
+        self.not_now(will_wait)
+    }
+
+    /// The header still names this queue (its magic and capacity, both
+    /// fixed at create) and the file still has its size; otherwise
+    /// Corrupted, naming the truncation if the file shrank. Only the paths
+    /// that would report "empty" (or 0 messages, or no receipt) pay for it:
+    /// one fstat, outside the lock. A cut anywhere inside the first page
+    /// leaves the magic and the sizes (bytes 0..72) but zeroes the count
+    /// (byte 192): only the file's size tells.
+    #[inline]
+    fn header_intact(&self) -> Result<()> {
+        let m = &self.map;
+        if m.u64(OFF_MAGIC).load(Ordering::Relaxed) == MAGIC
+            && m.u64(OFF_MAX_MESSAGES).load(Ordering::Relaxed) == m.shape.max_messages
+            && !m.damaged()
+            && m.file_size_now()
+                .map_or(true, |now| now >= m.shape.file_size as u64)
+        {
+            return Ok(());
+        }
+        Err(header_gone(m))
+    }
+
     fn not_now<T>(&self, will_wait: bool) -> Attempt<T> {
         if will_wait && !self.block.load(Ordering::Relaxed) {
             Attempt::NonBlocking
@@ -622,6 +656,10 @@ impl ShmQueue {
                 queued,
             });
         }
+        // What was read from a mapping that faulted (zeros) or a header cut
+        // away is not the file's: "no receipt" would tell a recovery that
+        // nothing was lost.
+        self.header_intact()?;
         Ok(out)
     }
 
@@ -750,7 +788,7 @@ impl ShmQueue {
         let first = m.u64(OFF_COUNT).load(Ordering::Relaxed);
         if first == 0 {
             drop(g);
-            return self.not_now(p.will_wait());
+            return self.empty(p.will_wait());
         }
         let mut count = first;
         let mut at = 0;
@@ -892,6 +930,22 @@ fn damage(m: &Mapping) -> Error {
     }
 }
 
+/// The detail of a header that no longer names the queue: the file shrank
+/// (cut inside its first page: no fault, the rest of the page reads zeros)
+/// or was overwritten.
+#[cold]
+#[inline(never)]
+fn header_gone(m: &Mapping) -> Error {
+    match m.file_size_now() {
+        Some(now) if now < m.shape.file_size as u64 => damage(m),
+        _ if m.damaged() => damage(m),
+        _ => describe::corrupt(
+            "the header's magic or capacity changed while this handle had the queue open (the \
+             file was overwritten)",
+        ),
+    }
+}
+
 #[cold]
 #[inline(never)]
 fn bad_bitmap(l0: u64) -> Error {
@@ -987,7 +1041,7 @@ impl ShmQueue {
         let count = self.map.u64(OFF_COUNT).load(Ordering::Relaxed);
         if count == 0 {
             drop(g);
-            return self.not_now(p.will_wait());
+            return self.empty(p.will_wait());
         }
         let got = match self.take(buf, count) {
             Ok(Taken::Message(len, p)) => (len, p),
@@ -1180,6 +1234,10 @@ impl QueueBackend for ShmQueue {
         let current_messages = self.map.u64(OFF_COUNT).load(Ordering::Relaxed) as i64;
         if self.map.damaged() {
             return Err(damage(&self.map));
+        }
+        if current_messages == 0 {
+            // 0 read from a zeroed header is the damage, not an empty queue.
+            self.header_intact()?;
         }
         Ok(Attributes {
             max_messages: sh.max_messages as i64,
