@@ -740,6 +740,15 @@ fn a_stopped_lock_holder_does_not_stretch_timeouts() {
             took < Duration::from_millis(200),
             "try-once send took {took:?}"
         );
+        // Reading dead receipts is a try-once call too.
+        let t0 = Instant::now();
+        let e = q.dead_receipts().unwrap_err();
+        let took = t0.elapsed();
+        assert_eq!(e.kind(), ErrorKind::WouldBlock, "round {round}: {e}");
+        assert!(
+            took < Duration::from_millis(200),
+            "dead_receipts took {took:?}"
+        );
         let t0 = Instant::now();
         let e = q
             .receive_vec(Timeout::After(Duration::from_millis(300)))

@@ -68,11 +68,18 @@ impl From<pmq::Error> for Failure {
 /// queue points at `pmq create` rather than at the C API's O_CREAT.
 pub fn open_failure(e: pmq::Error, name: &str) -> Failure {
     if e.kind() == ErrorKind::NotFound {
+        // The hint names the backend the command used, so pasting it makes
+        // the queue where the command looked.
+        let shm = if crate::backend() == pmq::BackendKind::Shm {
+            "--backend shm "
+        } else {
+            ""
+        };
         Failure::new(
             NOT_FOUND,
             format!(
-                "queue {name} does not exist; create it with `pmq create {name}` \
-                 (`pmq ls` lists the queues)"
+                "queue {name} does not exist; create it with `pmq {shm}create {name}` \
+                 (`pmq {shm}ls` lists the queues)"
             ),
         )
     } else {

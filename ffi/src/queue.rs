@@ -825,7 +825,11 @@ pub struct pmq_receipt {
 /// for the kernel backend (it keeps no receipts), PMQ_STATUS_CLOSED after
 /// pmq_queue_close(), PMQ_STATUS_INVALID_ARGUMENT for a NULL `q` or
 /// `out_count`, or a NULL `out` with a non-zero `cap`, PMQ_STATUS_CORRUPTED
-/// if the queue's file is damaged.
+/// if the queue's file is damaged. It reads under the queue's lock as a
+/// try-once call does: when another process is stopped (SIGSTOP, a
+/// debugger) while holding that lock, PMQ_STATUS_WOULD_BLOCK after about
+/// 10 ms (up to 250 ms while the holder runs but was descheduled); try
+/// again once it resumes.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pmq_queue_dead_receipts(
     q: *const pmq_queue,

@@ -629,7 +629,10 @@ impl ShmQueue {
                 dead_at[i as usize] = Some(g);
             }
         }
-        let _g = m.lock()?;
+        // As a try-once call: a holder stopped inside the lock makes this
+        // fail with WouldBlock at once, not wait (it used to wait 10 s and
+        // say BUSY).
+        let _g = self.lock_for(Patience::Once)?;
         let mut out = Vec::new();
         for i in 0..OPENERS {
             let rec = m.shape.opener(i);
