@@ -401,6 +401,24 @@ fn missing_queues_exit_4_and_say_how_to_create_them() {
     }
 }
 
+/// On the shm backend the hint names it: pasting it creates the queue where
+/// the command looked (it used to say `pmq create X`, a kernel queue).
+#[test]
+fn missing_shm_queues_say_how_to_create_them_on_shm() {
+    let q = Guard::new("missing-shm");
+    for args in [
+        vec!["--backend", "shm", "send", q.name(), "x"],
+        vec!["--backend", "shm", "recv", q.name(), "--timeout", "0"],
+    ] {
+        let out = pmq().args(&args).assert().code(4).get_output().clone();
+        let line = one_line_error(&out.stderr);
+        assert!(
+            line.contains(&format!("pmq --backend shm create {}", q.name())),
+            "{args:?}: {line}"
+        );
+    }
+}
+
 #[test]
 fn bad_usage_exits_2() {
     let q = Guard::created("usage", 2, 16);
