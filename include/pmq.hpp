@@ -289,7 +289,16 @@ class NotSupportedError : public Error {
     using Error::Error;
 };
 
-/// CORRUPTED: a shared-memory queue's file is damaged or from another layout.
+/// CORRUPTED: a shared-memory queue's file is damaged (scribbled on,
+/// truncated or punched while mapped) or from another layout. A damaged file
+/// gives this error, never a signal: libpmq installs a SIGBUS handler for
+/// its mappings when the first shm queue is opened, and passes faults
+/// outside them on to the handler installed before it. A program that
+/// installs its own SIGBUS handler after opening a shm queue must pass the
+/// faults it does not recognise on to the previous handler. Whoever the
+/// file's mode lets write is trusted: until layout 3 such a process can still
+/// crash the others through the lock's robust-list words (see
+/// PMQ_STATUS_CORRUPTED in pmq.h).
 class CorruptedError : public Error {
   public:
     using Error::Error;

@@ -71,8 +71,16 @@ var (
 	ErrOS              = errors.New("pmq: operating-system error")
 	ErrPanic           = errors.New("pmq: internal error (panic caught)")
 	ErrNotSupported    = errors.New("pmq: not supported on this system")
-	ErrCorrupted       = errors.New("pmq: queue state corrupted or from an incompatible build")
-	ErrUnknown         = errors.New("pmq: unknown status")
+	// ErrCorrupted: a shared-memory queue's file is damaged (scribbled on,
+	// truncated or punched while mapped) or from another layout. A damaged
+	// file gives this error, never a signal: libpmq installs a SIGBUS
+	// handler for its mappings and passes other faults on to the handler
+	// installed before it (Go's runtime, signal.Notify included, keeps
+	// working). Whoever the file's mode lets write is trusted: until layout
+	// 3 such a process can still crash the others through the lock's
+	// robust-list words (pmq.h, PMQ_STATUS_CORRUPTED).
+	ErrCorrupted = errors.New("pmq: queue state corrupted or from an incompatible build")
+	ErrUnknown   = errors.New("pmq: unknown status")
 )
 
 var sentinels = map[Status]error{

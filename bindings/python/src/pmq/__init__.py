@@ -162,7 +162,18 @@ class SignalError(Error):
 
 class CorruptedError(Error):
     """A shared-memory queue's file is damaged or was made by a pmq build with
-    another layout (pmq only: posix_ipc has no shared-memory backend)."""
+    another layout (pmq only: posix_ipc has no shared-memory backend).
+
+    A damaged file (scribbled on, truncated or punched while mapped) raises
+    this, never a signal: libpmq installs a SIGBUS handler for its mappings
+    when the first "shm" queue is opened and passes other faults on to the
+    handler installed before it. A SIGBUS handler installed after that must
+    do the same; faulthandler.enable() called after opening a "shm" queue
+    does not (it re-raises the signal, and the process dies "Fatal Python
+    error: Bus error"): enable it before opening one (pytest does), or not
+    at all. Whoever the file's mode lets write is trusted: until layout 3
+    such a process can still crash the others through the lock's
+    robust-list words (pmq.h, PMQ_STATUS_CORRUPTED)."""
 
 
 #: The backends a queue can live in: "kernel" (the default, posix_ipc's and
@@ -415,6 +426,17 @@ class MessageQueue(_fast.QueueBase):
     created. read/write choose what this handle may do. backend (keyword
     only, pmq only): "kernel" (the default: posix_ipc's and every mq_open
     program's queues) or "shm" (pmq's shared-memory queue); see BACKENDS.
+
+    Names are "/" and 1-255 bytes on "kernel", 1-251 on "shm" (its file
+    pmq.<name> must fit the file system's 255-byte names); a longer name
+    raises ValueError naming the backend's limit. On "shm", a process stopped
+    (SIGSTOP, a debugger) inside a call never makes another call outlast its
+    timeout: a try-once call gives up after about 10 ms (up to 250 ms while
+    the holder runs but was descheduled), a timed call at its deadline (both
+    raise BusyError naming the queue's lock). The descriptor (mqd, fileno())
+    of a "shm" queue belongs to the process that asked for it: after
+    os.fork(), ask again in the child for one of its own. Receipts of
+    receivers that died: dead_receipts().
     """
 
     __slots__ = ("_q", "_name", "_mode", "_read", "_write", "_max_messages",
@@ -740,7 +762,9 @@ class MessageQueue(_fast.QueueBase):
             raise _error(r)
 
     def fileno(self):
-        """The message queue descriptor (mqd); -1 after close()."""
+        """The message queue descriptor (mqd); -1 after close(). On the "shm"
+        backend it belongs to the process that asked for it: after os.fork(),
+        call it again in the child for one of its own."""
         return self.mqd
 
     def dead_receipts(self):
