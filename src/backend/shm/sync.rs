@@ -59,20 +59,27 @@ pub(super) fn lock<'a>(m: &'a Mapping, repair: impl Fn()) -> Result<Guard<'a>> {
     lock_slow(m, r, &repair)
 }
 
-#[cold]
-#[inline(never)]
-fn lock_slow<'a>(m: &'a Mapping, first: i32, repair: &dyn Fn()) -> Result<Guard<'a>> {
-    let mx = m.mutex(OFF_MUTEX);
+/// Contended (`first` is EBUSY): the holder's critical section is short, so
+/// spin a little on trylock before sleeping in the kernel. Returns the last
+/// trylock's result (still EBUSY if the spin did not get the lock).
+fn spin_trylock(mx: *mut libc::pthread_mutex_t, first: i32) -> i32 {
     let mut r = first;
-    // Contended: the holder's critical section is short; spin a little
-    // before sleeping in the kernel.
     let mut spins = 0;
     while r == libc::EBUSY && spins < LOCK_SPINS {
         std::hint::spin_loop();
         spins += 1;
-        // SAFETY: as above.
+        // SAFETY: `mx` is the queue's process-shared robust mutex inside a
+        // live mapping (as in `lock`).
         r = unsafe { libc::pthread_mutex_trylock(mx) };
     }
+    r
+}
+
+#[cold]
+#[inline(never)]
+fn lock_slow<'a>(m: &'a Mapping, first: i32, repair: &dyn Fn()) -> Result<Guard<'a>> {
+    let mx = m.mutex(OFF_MUTEX);
+    let mut r = spin_trylock(mx, first);
     if r == libc::EBUSY {
         // Contended: wait in slices on a monotonic clock, never forever.
         let end = deadline_after(WEDGED_AFTER);
@@ -151,14 +158,7 @@ fn lock_within_slow<'a>(
     wait: LockWait<'_>,
 ) -> Result<Guard<'a>> {
     let mx = m.mutex(OFF_MUTEX);
-    let mut r = first;
-    let mut spins = 0;
-    while r == libc::EBUSY && spins < LOCK_SPINS {
-        std::hint::spin_loop();
-        spins += 1;
-        // SAFETY: as in `lock`.
-        r = unsafe { libc::pthread_mutex_trylock(mx) };
-    }
+    let mut r = spin_trylock(mx, first);
     if r == libc::EBUSY {
         match wait {
             LockWait::Brief => {
