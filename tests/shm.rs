@@ -10,6 +10,8 @@
 
 #[path = "support/prefix.rs"]
 mod prefix;
+#[path = "support/shm_names.rs"]
+mod shm_names;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -20,22 +22,10 @@ use pmq::{BackendKind, ErrorKind, OpenOptions, Queue, Timeout};
 
 const SHM: BackendKind = BackendKind::Shm;
 
-struct Unlink(String);
-
-impl Drop for Unlink {
-    fn drop(&mut self) {
-        let _ = pmq::unlink_from(SHM, &self.0);
-    }
-}
+use shm_names::ShmUnlink as Unlink;
 
 fn unique(tag: &str) -> (String, Unlink) {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    let name = prefix::named(format!(
-        "/pmq-shm-t-{tag}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    ));
-    (name.clone(), Unlink(name))
+    shm_names::unique_shm("shm-t", tag)
 }
 
 fn opts(max_messages: i64, size: i64) -> OpenOptions {

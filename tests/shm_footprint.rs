@@ -5,28 +5,19 @@
 //!
 //! Each test unlinks its queue by a Drop guard, even on failure.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+#[path = "support/prefix.rs"]
+mod prefix;
+#[path = "support/shm_names.rs"]
+mod shm_names;
 
 use pmq::{BackendKind, Queue};
 
 const SHM: BackendKind = BackendKind::Shm;
 
-struct Unlink(String);
-
-impl Drop for Unlink {
-    fn drop(&mut self) {
-        let _ = pmq::unlink_from(SHM, &self.0);
-    }
-}
+use shm_names::ShmUnlink as Unlink;
 
 fn unique(tag: &str) -> (String, Unlink) {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    let name = format!(
-        "/pmq-foot-{tag}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    );
-    (name.clone(), Unlink(name))
+    shm_names::unique_shm("foot", tag)
 }
 
 /// The size of the queue's file in /dev/shm.

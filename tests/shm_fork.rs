@@ -7,28 +7,19 @@
 //! Each child reports by its exit status; the parent drives every step by
 //! pipes (no sleeps), and a poll timeout of seconds is only a failure bound.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+#[path = "support/prefix.rs"]
+mod prefix;
+#[path = "support/shm_names.rs"]
+mod shm_names;
 
 use pmq::{BackendKind, OpenOptions, Queue, Timeout};
 
 const SHM: BackendKind = BackendKind::Shm;
 
-struct Unlink(String);
-
-impl Drop for Unlink {
-    fn drop(&mut self) {
-        let _ = pmq::unlink_from(SHM, &self.0);
-    }
-}
+use shm_names::ShmUnlink as Unlink;
 
 fn unique(tag: &str) -> (String, Unlink) {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    let name = format!(
-        "/pmq-shm-fork-{tag}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    );
-    (name.clone(), Unlink(name))
+    shm_names::unique_shm("shm-fork", tag)
 }
 
 fn opts() -> OpenOptions {
