@@ -247,6 +247,8 @@ struct Bridge {
     log: PathBuf,
     child: Option<Child>,
     starts: usize,
+    /// The log's length when the current run started.
+    log_at_start: usize,
 }
 
 impl Bridge {
@@ -256,6 +258,7 @@ impl Bridge {
             log,
             child: None,
             starts: 0,
+            log_at_start: 0,
         };
         b.start();
         b
@@ -266,6 +269,7 @@ impl Bridge {
             .append(true)
             .open(&self.log)
             .unwrap();
+        self.log_at_start = fs::metadata(&self.log).map_or(0, |m| m.len() as usize);
         let child = Command::new(PMQ)
             .args(&self.args)
             .stdout(Stdio::null())
@@ -299,6 +303,42 @@ impl Bridge {
                 );
             }
             thread::sleep(Duration::from_millis(20));
+        }
+    }
+    /// Waits (driven by the bridge's own log, bounded only as a failure
+    /// guard) until the current run has connected and says what it bridges:
+    /// "publishing to" (out) or "consuming" (in), in the log written since
+    /// it started (a run killed before it connected never says it). A bridge
+    /// still in its first connect when the server is killed would exit with
+    /// "cannot connect" (the documented start order: server first), so the
+    /// fault test kills the server only after this. Returns early if the
+    /// run exited by itself (the caller sees it through `exited`).
+    fn wait_connected(&mut self) {
+        let marker = if self.args.iter().any(|a| a == "out") {
+            ": publishing to "
+        } else {
+            ": consuming "
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let log = fs::read(&self.log).unwrap_or_default();
+            let since = String::from_utf8_lossy(log.get(self.log_at_start..).unwrap_or_default());
+            if since.contains(marker) {
+                return;
+            }
+            if self
+                .child
+                .as_mut()
+                .is_some_and(|c| c.try_wait().unwrap().is_some())
+            {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "bridge not connected 60 s after its start {}: {since}",
+                self.starts
+            );
+            thread::sleep(Duration::from_millis(10));
         }
     }
     /// A bridge that exited by itself: its status, if so.
@@ -765,6 +805,10 @@ fn faults(backend: BackendKind, n: u64, kills: usize, depth: i64) {
                 killed[1] += 1;
             }
             _ => {
+                // Not while a bridge is still in its first connect (it
+                // would exit: server first is the documented start order).
+                out.wait_connected();
+                inb.wait_connected();
                 server.kill();
                 server.spawn();
                 killed[2] += 1;
