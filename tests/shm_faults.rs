@@ -157,15 +157,20 @@ fn kill_at_hit(point: &str, skip: u32, role: &str, name: &str) -> u32 {
     pid
 }
 
-fn prefilled(tag: &str) -> (Queue, String) {
-    let n = name(tag);
-    let q = OpenOptions::new()
+/// A new 8 x 64-byte shm queue named `n` (created exclusively).
+fn fresh(n: &str) -> Queue {
+    OpenOptions::new()
         .backend(SHM)
         .exclusive(true)
         .max_messages(8)
         .max_message_size(64)
-        .open(Some(&n))
-        .unwrap();
+        .open(Some(n))
+        .unwrap()
+}
+
+fn prefilled(tag: &str) -> (Queue, String) {
+    let n = name(tag);
+    let q = fresh(&n);
     for (m, p) in [(&b"a"[..], 1), (b"b", 5), (b"c", 1)] {
         q.send(m, p, Timeout::TryOnce).unwrap();
     }
@@ -334,13 +339,7 @@ fn a_batch_killed_midway_keeps_exactly_what_was_committed() {
         let skip = if per_batch { 0 } else { 2 };
         let n = name("batch");
         let _guard = Unlink(vec![n.clone()]);
-        let q = OpenOptions::new()
-            .backend(SHM)
-            .exclusive(true)
-            .max_messages(8)
-            .max_message_size(64)
-            .open(Some(&n))
-            .unwrap();
+        let q = fresh(&n);
         if group == "send" {
             kill_at_hit(point, skip, "send-batch", &n);
             let kept = if per_batch {
@@ -553,13 +552,7 @@ fn waiters_killed_in_the_lock_wait_lose_no_wakeup() {
 fn dead_receipts_name_every_dead_receiver_and_whether_its_take_committed() {
     let n = name("dead");
     let _guard = Unlink(vec![n.clone()]);
-    let q = OpenOptions::new()
-        .backend(SHM)
-        .exclusive(true)
-        .max_messages(8)
-        .max_message_size(64)
-        .open(Some(&n))
-        .unwrap();
+    let q = fresh(&n);
     // Seqs 1..=4.
     for (m, p) in [
         (&b"b-five"[..], 5),
