@@ -4,6 +4,8 @@
 #ifndef PMQ_CHECK_H
 #define PMQ_CHECK_H
 
+#include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,15 +89,60 @@ static const char *test_queue_name(const char *tag) {
     return n;
 }
 
+/* The backend the helpers open queues on: PMQ_TEST_BACKEND=shm runs the
+ * same programs on the shared-memory backend (make test-c runs both);
+ * unset or "kernel" is the kernel's. Anything else stops the program: a
+ * typo must not quietly test the default. */
+static uint32_t test_backend(void) {
+    const char *b = getenv("PMQ_TEST_BACKEND");
+    if (b == NULL || *b == '\0' || strcmp(b, "kernel") == 0) return PMQ_BACKEND_KERNEL;
+    if (strcmp(b, "shm") == 0) return PMQ_BACKEND_SHM;
+    fprintf(stderr, "PMQ_TEST_BACKEND=%s: use kernel or shm\n", b);
+    exit(2);
+}
+
+/* True when the helpers test the shared-memory backend. */
+static inline int testing_shm(void) { return test_backend() == PMQ_BACKEND_SHM; }
+
+/* pmq_options_init() for the backend under test (opening an existing
+ * queue by name must look in the backend that holds it). */
+static inline void test_options_init(pmq_options *o) {
+    pmq_options_init(o);
+    o->backend = test_backend();
+}
+
 /* Options for a small test queue (the kernel's per-user allowance is shared
- * by every test running in parallel). */
+ * by every test running in parallel) on the backend under test. */
 static pmq_options test_options(int flags, int64_t max_messages, int64_t max_size) {
     pmq_options o;
     pmq_options_init(&o);
+    o.backend = test_backend();
     o.flags = flags;
     o.max_messages = max_messages;
     o.max_message_size = max_size;
     return o;
+}
+
+/* Prints why a test was skipped ("SKIPPED <what>: <why>", which run.sh
+ * shows and checks against c_tests/expected-skips) and counts it; a skipped
+ * test counts as neither passed nor failed. */
+static inline void skip(const char *what, const char *why) {
+    printf("SKIPPED %s: %s\n", what, why);
+    check_skipped++;
+}
+
+/* Polls `fd` for `events` until exactly `expect` of them are ready; true
+ * when they are. The kernel's descriptor is exact at once; the shm
+ * backend's readiness descriptor is brought up to date by a helper thread,
+ * so this waits (up to 5 s) for it to catch up: the state is awaited,
+ * never assumed after a sleep. */
+static inline bool poll_state(int fd, short events, short expect) {
+    for (int i = 0; i < 5000; i++) {
+        struct pollfd p = {fd, events, 0};
+        if (poll(&p, 1, 0) >= 0 && (p.revents & events) == expect) return true;
+        usleep(1000);
+    }
+    return false;
 }
 
 /* Prints the closing line and returns the exit status. */

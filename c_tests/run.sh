@@ -35,6 +35,7 @@ for t in "$@"; do
             ok=no
             if grep -qE "^always $prog $what\$" "$allowed"; then ok=yes; fi
             if [ $root = no ] && grep -qE "^nonroot $prog $what\$" "$allowed"; then ok=yes; fi
+            if [ "${PMQ_TEST_BACKEND:-kernel}" = shm ] && grep -qE "^shm $prog $what\$" "$allowed"; then ok=yes; fi
             if [ $ok = no ]; then unexpected="$unexpected $prog:$what"; fi
         done
     fi
@@ -42,7 +43,7 @@ done
 if [ -n "$bad" ]; then
     total_fail=$((total_fail + 1))
 fi
-echo "c_tests: $total_pass passed, $total_fail failed, $total_skip skipped"
+echo "c_tests${PMQ_TEST_BACKEND:+ ($PMQ_TEST_BACKEND)}: $total_pass passed, $total_fail failed, $total_skip skipped"
 if [ -n "$unexpected" ]; then
     echo "c_tests: unexpected skips (not allowed by c_tests/expected-skips here):$unexpected"
     exit 1

@@ -425,7 +425,7 @@ static void check_notify_busy(void) {
         close(hold[1]);
         alarm(30); /* never outlive a broken parent */
         pmq_options o;
-        pmq_options_init(&o);
+        test_options_init(&o);
         pmq_queue *h = NULL;
         char ok = 'n';
         if (pmq_queue_open(F_name, &o, &h) == PMQ_STATUS_OK &&

@@ -46,7 +46,7 @@ static bool is_done(struct waiter *w) { return __atomic_load_n(&w->done, __ATOMI
 /* Every pmq wait, bounded or not, sleeps in ppoll (so that close can end it). */
 static long syscall_of(const struct waiter *w) {
     (void)w;
-    return SYS_ppoll;
+    return wait_syscall();
 }
 
 static void start(struct waiter *w, pthread_t *t) {
@@ -131,7 +131,7 @@ static void interrupted_detail(void) {
     pthread_t t;
     CHECK(pthread_create(&t, NULL, probe_thread, &d) == 0);
     while (__atomic_load_n(&d.tid, __ATOMIC_SEQ_CST) == 0) sleep_ms(1);
-    CHECK(wait_blocked_in(d.tid, SYS_ppoll));
+    CHECK(wait_blocked_in(d.tid, wait_syscall()));
     for (int i = 0; i < 100 && !__atomic_load_n(&d.done, __ATOMIC_SEQ_CST); i++) {
         pthread_kill(t, SIGUSR1);
         sleep_ms(50);

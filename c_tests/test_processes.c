@@ -99,7 +99,7 @@ static void run(bool fork_producer) {
         /* The child opens its own handle by name (the fork's copy stays unused). */
         pmq_queue *mine = NULL;
         pmq_options o;
-        pmq_options_init(&o);
+        test_options_init(&o);
         o.read = !fork_producer;
         o.write = fork_producer;
         if (pmq_queue_open(name, &o, &mine) != PMQ_STATUS_OK) _exit(100);

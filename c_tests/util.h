@@ -9,6 +9,7 @@
 #define PMQ_TEST_UTIL_H
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
@@ -18,6 +19,16 @@
 #include <time.h>
 
 #include "check.h"
+
+/* The system call a thread sleeps in while pmq waits on the backend under
+ * test: the kernel backend waits in ppoll (on the queue's descriptor and the
+ * handle's close event), the shm backend in a futex wait on the queue file. */
+static inline long wait_syscall(void) { return testing_shm() ? SYS_futex : SYS_ppoll; }
+
+/* Unlinks `name` from the backend under test. */
+static inline pmq_status test_unlink(const char *name) {
+    return pmq_unlink_backend(name, test_backend());
+}
 
 /* Seconds on CLOCK_MONOTONIC. */
 static inline double mono_now(void) {
@@ -57,6 +68,7 @@ static inline pmq_queue *new_queue(const char *tag, int64_t max_messages, int64_
 static inline pmq_queue *open_existing(const char *name, bool read, bool write) {
     pmq_options o;
     pmq_options_init(&o);
+    o.backend = test_backend();
     o.read = read;
     o.write = write;
     pmq_queue *q = NULL;
@@ -160,12 +172,6 @@ static inline void in_child(void (*fn)(void *), void *arg) {
     CHECK(r == (ssize_t)sizeof counts && WIFEXITED(st) && WEXITSTATUS(st) == 0);
 }
 
-/* Prints why a test was skipped ("SKIPPED <what>: <why>", which run.sh
- * shows and checks against c_tests/expected-skips) and counts it; a skipped
- * test counts as neither passed nor failed. */
-static inline void skip(const char *what, const char *why) {
-    printf("SKIPPED %s: %s\n", what, why);
-    check_skipped++;
-}
+
 
 #endif /* PMQ_TEST_UTIL_H */

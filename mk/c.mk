@@ -67,9 +67,21 @@ test-c-faults: $(C_FAULT_TESTS)
 
 test: test-c-faults
 
-# Runs every C test program twice (static, shared) and the C++ header test.
+# The programs whose helpers (test_options, open_existing, ...) carry the
+# whole test: they run a second time on the shared-memory backend
+# (PMQ_TEST_BACKEND=shm; kernel-only parts print SKIPPED and are listed as
+# "shm" lines in c_tests/expected-skips). The others test the kernel's own
+# rules (interop with mq_open, sysctl limits, /dev/mqueue) or the C
+# boundary's argument checks, which are the same for both backends.
+C_TEST_ON_SHM := test_attributes test_basic test_batch test_close_unlink test_edge test_eintr \
+	test_lifetime test_notify test_processes test_send_receive
+C_TEST_SHM_RUN := $(addprefix $(BUILD)/c_tests/static/,$(C_TEST_ON_SHM))
+
+# Runs every C test program twice (static, shared) and the C++ header test,
+# then the backend-neutral programs again on the shm backend.
 test-c: c-tests examples
 	@PMQ_TEST_BIN_DIR=$(abspath $(BUILD)) sh c_tests/run.sh $(C_TEST_STATIC) $(C_TEST_SHARED) $(BUILD)/c_tests/cxx_header
+	@PMQ_TEST_BACKEND=shm PMQ_TEST_BIN_DIR=$(abspath $(BUILD)) sh c_tests/run.sh $(C_TEST_SHM_RUN)
 	@sh c_tests/soname.sh $(LIB_SO) $(SONAME) $(VERSION) $(C_TEST_SHARED) $(BUILD)/c_tests/cxx_header
 
 example: examples
