@@ -61,8 +61,8 @@ $(BUILD):
 	mkdir -p $(BUILD)
 
 # The per-run prefix of test queue names: every suite names its queues
-# /$(PMQ_TEST_PREFIX)-... (one helper per language: tests/support/prefix.rs,
-# tests/support/test_prefix.h, conftest.py's test_prefix, helpers_test.go's
+# /$(PMQ_TEST_PREFIX)-... (one helper per language: tests/common/prefix.rs,
+# tests/common/test_prefix.h, conftest.py's test_prefix, helpers_test.go's
 # testPrefix), so the end of `make test` looks for leftovers of exactly this
 # run's queues, never for another program's (or another run's) queues named
 # like pmq's. Give PMQ_TEST_PREFIX=... to choose it.

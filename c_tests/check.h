@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "pmq.h"
-#include "../tests/support/test_prefix.h"
+#include "../tests/common/test_prefix.h"
 
 static int check_passed;
 static int check_skipped;
@@ -73,7 +73,7 @@ static void check_unlink_all(void) {
 }
 
 /* A unique queue name for this process ("/<prefix>-t-<tag>-<pid>-<n>"; the
- * prefix: tests/support/test_prefix.h). */
+ * prefix: tests/common/test_prefix.h). */
 static const char *test_queue_name(const char *tag) {
     if (check_name_count == 0) {
         atexit(check_unlink_all);

@@ -6,10 +6,8 @@
 //! Kernel queues stay within the default limits (at most 8 messages of 64
 //! bytes); every queue is unlinked by a Drop guard, even on failure.
 
-#[path = "support/prefix.rs"]
-mod prefix;
+mod common;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -18,22 +16,10 @@ use pmq::{BackendKind, ErrorKind, InMessage, OutMessage, Queue, Timeout};
 
 const BACKENDS: [BackendKind; 2] = [BackendKind::Kernel, BackendKind::Shm];
 
-struct Unlink(BackendKind, String);
-
-impl Drop for Unlink {
-    fn drop(&mut self) {
-        let _ = pmq::unlink_from(self.0, &self.1);
-    }
-}
+use common::Unlink;
 
 fn queue(b: BackendKind, tag: &str, max_messages: i64, size: i64) -> (Queue, Unlink) {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    let name = prefix::named(format!(
-        "/pmq-batch-{tag}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    ));
-    let guard = Unlink(b, name.clone());
+    let (name, guard) = common::unique(b, "batch", tag);
     let q = Queue::options()
         .backend(b)
         .exclusive(true)

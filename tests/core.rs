@@ -1,13 +1,14 @@
-//! Rust-level tests of pmq's safe core: opening and creating,
-//! sending and receiving, timeouts, the block switch, close and unlink,
-//! limits, versions, a signal during a wait, and two processes sharing one
-//! queue (this test binary re-executes itself as the second process).
+//! Rust-level tests of pmq's safe core on the kernel backend (the default):
+//! its limits and defaults, option and name checks, describe and fileno,
+//! versions, a signal during a wait, and two processes sharing one queue
+//! (this test binary re-executes itself as the second process). What every
+//! backend promises (open rules, bytes and priorities, timeouts, the block
+//! switch, close and unlink) is written once in contract.rs.
 //!
 //! Every queue is small (the kernel's per-user allowance is shared by all
 //! tests running at once) and unlinked by a Drop guard, even on failure.
 
-#[path = "support/prefix.rs"]
-mod prefix;
+mod common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -16,25 +17,13 @@ use std::time::{Duration, Instant};
 
 use pmq::{DescribeStyle, ErrorKind, Limits, OpenOptions, Queue, Timeout};
 
-/// Unlinks its queue name when dropped (test end or panic).
-struct Unlink(String);
+use common::Unlink;
 
-impl Drop for Unlink {
-    fn drop(&mut self) {
-        let _ = pmq::unlink(&self.0);
-        let _ = pmq::unlink_from(pmq::BackendKind::Shm, &self.0);
-    }
-}
-
-/// A unique name for this process and test, with its unlink guard.
+/// A unique name for this process and test, with its unlink guard (both
+/// backends: some tests create the name on shm too).
 fn unique(tag: &str) -> (String, Unlink) {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    let name = prefix::named(format!(
-        "/pmq-rt-{tag}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    ));
-    (name.clone(), Unlink(name))
+    let name = common::unique_name("rt", tag);
+    (name.clone(), Unlink::both(name))
 }
 
 /// Creates a fresh small queue.
@@ -57,71 +46,10 @@ fn proc_value(file: &str) -> i64 {
         .unwrap()
 }
 
-/// The system call thread `tid` of this process sleeps in, if known.
-fn thread_syscall(tid: libc::pid_t) -> Option<libc::c_long> {
-    let s = std::fs::read_to_string(format!("/proc/self/task/{tid}/syscall")).ok()?;
-    s.split_whitespace().next()?.parse().ok()
-}
-
-/// Waits (at most 5 s) until thread `tid` sleeps in system call `nr`.
-fn wait_blocked_in(tid: libc::pid_t, nr: libc::c_long) {
-    let end = Instant::now() + Duration::from_secs(5);
-    if thread_syscall(tid).is_none() && std::fs::metadata("/proc/self/task").is_err() {
-        thread::sleep(Duration::from_millis(200));
-        return;
-    }
-    while Instant::now() < end {
-        if thread_syscall(tid) == Some(nr) {
-            thread::sleep(Duration::from_millis(20));
-            return;
-        }
-        thread::sleep(Duration::from_millis(2));
-    }
-    panic!("thread {tid} never blocked in system call {nr}");
-}
-
-fn gettid() -> libc::pid_t {
-    // SAFETY: gettid has no preconditions.
-    unsafe { libc::gettid() }
-}
+use common::{gettid, wait_blocked_in};
 
 #[test]
-fn create_open_exclusive_and_missing() {
-    let (name, _g) = unique("open");
-    let err = Queue::open(&name).unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::NotFound);
-    assert!(err.detail().contains("does not exist"), "{}", err.detail());
-    assert_eq!(err.errno(), libc::ENOENT);
-
-    let q = Queue::options()
-        .create(true)
-        .max_messages(3)
-        .max_message_size(100)
-        .open(Some(&name))
-        .unwrap();
-    assert_eq!(q.name(), name);
-    let err = Queue::options()
-        .exclusive(true)
-        .max_messages(3)
-        .max_message_size(100)
-        .open(Some(&name))
-        .unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Exists);
-    assert!(err.detail().contains("already exists"));
-
-    // The existing queue's attributes win over the requested ones.
-    let q2 = Queue::options()
-        .create(true)
-        .max_messages(8)
-        .max_message_size(200)
-        .open(Some(&name))
-        .unwrap();
-    assert_eq!((q2.max_messages(), q2.max_message_size()), (3, 100));
-    q.send(b"shared", 1, Timeout::TryOnce).unwrap();
-    assert_eq!(
-        q2.receive_vec(Timeout::TryOnce).unwrap(),
-        (b"shared".to_vec(), 1)
-    );
+fn open_flag_constants_are_the_systems() {
     assert_eq!(pmq::O_CREAT, libc::O_CREAT);
     assert_eq!(pmq::O_EXCL, libc::O_EXCL);
     assert_eq!(pmq::O_CREX, libc::O_CREAT | libc::O_EXCL);
@@ -132,9 +60,9 @@ fn random_names_are_fresh_and_distinct() {
     let mut opts = Queue::options();
     opts.max_messages(2).max_message_size(16);
     let a = opts.open(None).unwrap();
-    let _ga = Unlink(a.name().to_owned());
+    let _ga = Unlink::both(a.name());
     let b = opts.open(None).unwrap();
-    let _gb = Unlink(b.name().to_owned());
+    let _gb = Unlink::both(b.name());
     assert_ne!(a.name(), b.name());
     pmq::validate_name(a.name()).unwrap();
     assert!(a.name().len() >= 16);
@@ -238,87 +166,7 @@ fn invalid_options_and_names_say_why() {
 }
 
 #[test]
-fn read_and_write_access() {
-    let (name, _g) = unique("access");
-    let wo = Queue::options()
-        .exclusive(true)
-        .max_messages(2)
-        .max_message_size(16)
-        .read(false)
-        .open(Some(&name))
-        .unwrap();
-    let ro = Queue::options().write(false).open(Some(&name)).unwrap();
-    assert!(!wo.can_read() && wo.can_write());
-    assert!(ro.can_read() && !ro.can_write());
-    let e = ro.send(b"x", 0, Timeout::TryOnce).unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::Permission);
-    assert!(e.detail().contains("without write access"));
-    let e = wo.receive_vec(Timeout::TryOnce).unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::Permission);
-    wo.send(b"ok", 2, Timeout::Forever).unwrap();
-    assert_eq!(
-        ro.receive_vec(Timeout::Forever).unwrap(),
-        (b"ok".to_vec(), 2)
-    );
-}
-
-#[test]
-fn exact_bytes_priorities_and_sizes() {
-    let (q, _g) = small("bytes", 10, 32);
-    let nuls = b"a\0b\0\0";
-    q.send(nuls, 0, Timeout::TryOnce).unwrap();
-    q.send(b"", 0, Timeout::TryOnce).unwrap();
-    q.send(&[7u8; 32], pmq::PRIORITY_MAX, Timeout::TryOnce)
-        .unwrap();
-    assert_eq!(q.current_messages().unwrap(), 3);
-
-    let e = q
-        .send(b"x", pmq::PRIORITY_MAX + 1, Timeout::TryOnce)
-        .unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::InvalidArgument);
-    assert!(e.detail().contains("priority 32768"));
-    let e = q.send(&[0u8; 33], 0, Timeout::TryOnce).unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::MessageTooLarge);
-    assert!(e.detail().contains("max_message_size of 32"));
-    assert_eq!(q.current_messages().unwrap(), 3);
-
-    assert_eq!(
-        q.receive_vec(Timeout::TryOnce).unwrap(),
-        (vec![7u8; 32], pmq::PRIORITY_MAX)
-    );
-    assert_eq!(q.receive_vec(Timeout::TryOnce).unwrap(), (nuls.to_vec(), 0));
-    assert_eq!(q.receive_vec(Timeout::TryOnce).unwrap(), (vec![], 0));
-
-    // A buffer smaller than max_message_size: BufferTooSmall, nothing taken.
-    q.send(b"m", 1, Timeout::TryOnce).unwrap();
-    let mut buf = [0u8; 31];
-    let e = q.receive(&mut buf, Timeout::TryOnce).unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::BufferTooSmall);
-    assert_eq!(e.needed(), 32);
-    assert_eq!(q.current_messages().unwrap(), 1);
-    let mut buf = [0u8; 32];
-    assert_eq!(q.receive(&mut buf, Timeout::TryOnce).unwrap(), (1, 1));
-
-    // Highest priority first, FIFO within a priority, over many rounds.
-    let prios = [0u32, 3, 3, 9, 1, 9, 0, 3, 20, 1];
-    for round in 0..20u32 {
-        let mut sent: Vec<(u32, u32)> = Vec::new();
-        for i in 0..10u32 {
-            let p = prios[((i * 7 + round * 3) % 10) as usize];
-            let seq = round * 10 + i;
-            q.send(&seq.to_le_bytes(), p, Timeout::TryOnce).unwrap();
-            sent.push((p, seq));
-        }
-        sent.sort_by_key(|&(p, _)| std::cmp::Reverse(p)); // stable: FIFO within a priority
-        for (p, seq) in sent {
-            let (m, got) = q.receive_vec(Timeout::TryOnce).unwrap();
-            assert_eq!((got, m.as_slice()), (p, &seq.to_le_bytes()[..]));
-        }
-    }
-}
-
-#[test]
-fn timeout_meanings() {
+fn timeout_values_from_seconds() {
     assert_eq!(Timeout::from_secs_f64(None).unwrap(), Timeout::Forever);
     assert_eq!(Timeout::from_secs_f64(Some(0.0)).unwrap(), Timeout::TryOnce);
     assert_eq!(
@@ -334,66 +182,6 @@ fn timeout_meanings() {
         assert_eq!(e.kind(), ErrorKind::InvalidArgument);
         assert!(e.detail().contains(needle), "{}", e.detail());
     }
-
-    let (q, _g) = small("timeouts", 1, 16);
-    let e = q.receive_vec(Timeout::TryOnce).unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::WouldBlock);
-    assert!(e.kind().is_busy());
-    let t0 = Instant::now();
-    let e = q
-        .receive_vec(Timeout::After(Duration::from_millis(100)))
-        .unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::TimedOut);
-    assert!(t0.elapsed() >= Duration::from_millis(100));
-    q.send(b"a", 0, Timeout::TryOnce).unwrap();
-    assert_eq!(
-        q.send(b"b", 0, Timeout::TryOnce).unwrap_err().kind(),
-        ErrorKind::WouldBlock
-    );
-    assert_eq!(
-        q.send(b"b", 0, Timeout::After(Duration::from_millis(50)))
-            .unwrap_err()
-            .kind(),
-        ErrorKind::TimedOut
-    );
-
-    // A bounded wait that another thread satisfies.
-    q.receive_vec(Timeout::TryOnce).unwrap();
-    let q = Arc::new(q);
-    let tid = gettid();
-    let sender = {
-        let q = Arc::clone(&q);
-        thread::spawn(move || {
-            wait_blocked_in(tid, libc::SYS_ppoll);
-            q.send(b"late", 4, Timeout::Forever).unwrap();
-        })
-    };
-    let got = q.receive_vec(Timeout::After(Duration::from_secs(10)));
-    sender.join().unwrap();
-    assert_eq!(got.unwrap(), (b"late".to_vec(), 4));
-}
-
-#[test]
-fn block_switch_is_per_handle() {
-    let (a, _g) = small("block", 1, 16);
-    let b = Queue::open(a.name()).unwrap();
-    a.set_block(false).unwrap();
-    assert!(!a.block().unwrap());
-    assert!(b.block().unwrap());
-    assert!(!a.attributes().unwrap().block);
-    let e = a
-        .receive_vec(Timeout::After(Duration::from_secs(5)))
-        .unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::WouldBlock);
-    assert!(e.detail().contains("non-blocking"));
-    assert_eq!(
-        b.receive_vec(Timeout::After(Duration::from_millis(30)))
-            .unwrap_err()
-            .kind(),
-        ErrorKind::TimedOut
-    );
-    a.set_block(true).unwrap();
-    assert!(a.block().unwrap());
 }
 
 #[test]
@@ -442,36 +230,6 @@ fn attributes_fileno_and_describe() {
 }
 
 #[test]
-fn close_then_every_call_is_closed() {
-    let (q, _g) = small("close", 2, 16);
-    q.close().unwrap();
-    assert!(q.is_closed());
-    let closed = |r: pmq::Result<()>| {
-        let e = r.unwrap_err();
-        assert_eq!(e.kind(), ErrorKind::Closed);
-        assert!(e.detail().contains("closed"));
-    };
-    closed(q.send(b"x", 0, Timeout::Forever));
-    closed(q.send(b"x", 0, Timeout::TryOnce));
-    closed(q.receive_vec(Timeout::Forever).map(|_| ()));
-    closed(
-        q.receive_vec(Timeout::After(Duration::from_secs(1)))
-            .map(|_| ()),
-    );
-    closed(q.block().map(|_| ()));
-    closed(q.set_block(false));
-    closed(q.attributes().map(|_| ()));
-    closed(q.current_messages().map(|_| ()));
-    closed(q.fileno().map(|_| ()));
-    closed(q.close());
-    // Still available: name, mode, sizes, unlink.
-    assert!(q.name().starts_with(&prefix::named("/pmq-rt-close-")));
-    assert_eq!(q.mode(), 0o600);
-    q.unlink().unwrap();
-    assert_eq!(q.unlink().unwrap_err().kind(), ErrorKind::NotFound);
-}
-
-#[test]
 fn close_while_another_thread_waits() {
     let (q, _g) = small("closewait", 2, 16);
     let q = Arc::new(q);
@@ -504,35 +262,6 @@ fn close_while_another_thread_waits() {
     assert_eq!(unsafe { libc::fcntl(fd, libc::F_GETFD) }, -1);
     other.send(b"kept", 6, Timeout::Forever).unwrap();
     assert_eq!(other.current_messages().unwrap(), 1);
-}
-
-#[test]
-fn unlink_keeps_open_handles_and_frees_the_name() {
-    let (name, _g) = unique("unlink");
-    let q = Queue::options()
-        .exclusive(true)
-        .max_messages(3)
-        .max_message_size(16)
-        .open(Some(&name))
-        .unwrap();
-    q.send(b"old", 0, Timeout::TryOnce).unwrap();
-    pmq::unlink(&name).unwrap();
-    let e = pmq::unlink(&name).unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::NotFound);
-    assert!(e.detail().contains("does not exist"));
-    assert_eq!(Queue::open(&name).unwrap_err().kind(), ErrorKind::NotFound);
-    q.send(b"old2", 0, Timeout::TryOnce).unwrap();
-    assert_eq!(q.current_messages().unwrap(), 2);
-    let fresh = Queue::options()
-        .create(true)
-        .max_messages(2)
-        .max_message_size(8)
-        .open(Some(&name))
-        .unwrap();
-    assert_eq!(fresh.current_messages().unwrap(), 0);
-    assert_eq!(fresh.max_messages(), 2);
-    assert_eq!(q.receive_vec(Timeout::TryOnce).unwrap().0, b"old");
-    fresh.unlink().unwrap();
 }
 
 static SIGNALS: AtomicUsize = AtomicUsize::new(0);
@@ -737,7 +466,7 @@ fn nonblock_flag_turns_block_off() {
         .max_message_size(16)
         .open(None)
         .unwrap();
-    let _rg = Unlink(r.name().to_owned());
+    let _rg = Unlink::both(r.name());
     assert!(!r.block().unwrap());
     let e = Queue::options()
         .flags(0o1000)

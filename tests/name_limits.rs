@@ -20,12 +20,8 @@ fn name_of_len(len: usize) -> String {
     format!("/{tag}{}", "n".repeat(len - tag.len()))
 }
 
-struct Unlink(BackendKind, String);
-impl Drop for Unlink {
-    fn drop(&mut self) {
-        let _ = pmq::unlink_from(self.0, &self.1);
-    }
-}
+mod common;
+use common::Unlink;
 
 fn create(kind: BackendKind, name: &str) -> pmq::Result<Queue> {
     let mut o = Queue::options();
@@ -39,7 +35,7 @@ fn create(kind: BackendKind, name: &str) -> pmq::Result<Queue> {
 /// `len` is accepted: create, use, unlink by name.
 fn accepted(kind: BackendKind, len: usize) {
     let name = name_of_len(len);
-    let _g = Unlink(kind, name.clone());
+    let _g = Unlink::on(kind, name.clone());
     let q = create(kind, &name).unwrap_or_else(|e| panic!("{kind:?} {len}: {e}"));
     q.send(b"x", 0, Timeout::TryOnce).unwrap();
     assert_eq!(q.receive_vec(Timeout::TryOnce).unwrap().0, b"x");
@@ -50,7 +46,7 @@ fn accepted(kind: BackendKind, len: usize) {
 /// detail naming `limit` and `says`.
 fn refused(kind: BackendKind, len: usize, limit: usize, says: &str) {
     let name = name_of_len(len);
-    let _g = Unlink(kind, name.clone());
+    let _g = Unlink::on(kind, name.clone());
     for e in [
         create(kind, &name).expect_err("opened"),
         pmq::unlink_from(kind, &name).unwrap_err(),

@@ -2,8 +2,7 @@
 //! inside the callback, cancel, one-shot, busy across processes, and the
 //! lifetime guarantee of close/drop.
 
-#[path = "support/prefix.rs"]
-mod prefix;
+mod common;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -11,13 +10,7 @@ use std::time::{Duration, Instant};
 
 use pmq::{ErrorKind, Queue, Timeout};
 
-/// Unlinks the queue when dropped, even if the test fails.
-struct Guard(String);
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = pmq::unlink(&self.0);
-    }
-}
+use common::{prefix, Unlink as Guard};
 
 fn small(tag: &str) -> (Queue, Guard) {
     let name = prefix::named(format!("/pmq-rs-notify-{tag}-{}", std::process::id()));
@@ -28,7 +21,7 @@ fn small(tag: &str) -> (Queue, Guard) {
         .max_message_size(64)
         .open(Some(&name))
         .unwrap();
-    (q, Guard(name))
+    (q, Guard::on(pmq::BackendKind::Kernel, name))
 }
 
 fn wait_for(pred: impl Fn() -> bool, limit: Duration) -> bool {
@@ -143,7 +136,7 @@ fn cancel_many_times_and_then_nothing_is_called() {
 #[test]
 fn drop_waits_for_a_running_callback() {
     let (q, g) = small("drop");
-    let sender = Queue::open(&g.0).unwrap();
+    let sender = Queue::open(g.name()).unwrap();
     let entered = Arc::new(AtomicBool::new(false));
     let finished = Arc::new(AtomicBool::new(false));
     let (e, f) = (Arc::clone(&entered), Arc::clone(&finished));
@@ -185,7 +178,7 @@ fn busy_when_another_process_holds_the_registration() {
             "--nocapture",
             "--test-threads=1",
         ])
-        .env(ROLE, &g.0)
+        .env(ROLE, g.name())
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()

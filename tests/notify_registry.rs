@@ -4,8 +4,7 @@
 //! entry, and a registration racing close survived it). Its own test binary,
 //! so no other test's handles are counted.
 
-#[path = "support/prefix.rs"]
-mod prefix;
+mod common;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -14,12 +13,7 @@ use std::time::Duration;
 
 use pmq::{ErrorKind, Queue, Timeout};
 
-struct Guard(String);
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = pmq::unlink(&self.0);
-    }
-}
+use common::{prefix, Unlink as Guard};
 
 fn open(name: &str) -> Queue {
     Queue::options()
@@ -33,7 +27,7 @@ fn open(name: &str) -> Queue {
 #[test]
 fn registry_is_empty_after_every_handle_is_gone() {
     let name = prefix::named(format!("/pmq-rs-registry-{}", std::process::id()));
-    let _g = Guard(name.clone());
+    let _g = Guard::on(pmq::BackendKind::Kernel, name.clone());
     let feeder = open(&name);
     let after_close = Arc::new(AtomicUsize::new(0));
     for round in 0..100 {

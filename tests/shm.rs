@@ -8,10 +8,7 @@
 //! Queue files live in /dev/shm as pmq.<name>; every test unlinks its own
 //! by a Drop guard, even on failure.
 
-#[path = "support/prefix.rs"]
-mod prefix;
-#[path = "support/shm_names.rs"]
-mod shm_names;
+mod common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -22,10 +19,10 @@ use pmq::{BackendKind, ErrorKind, OpenOptions, Queue, Timeout};
 
 const SHM: BackendKind = BackendKind::Shm;
 
-use shm_names::ShmUnlink as Unlink;
+use common::Unlink;
 
 fn unique(tag: &str) -> (String, Unlink) {
-    shm_names::unique_shm("shm-t", tag)
+    common::unique_shm("shm-t", tag)
 }
 
 fn opts(max_messages: i64, size: i64) -> OpenOptions {
@@ -40,60 +37,6 @@ fn opts(max_messages: i64, size: i64) -> OpenOptions {
 fn small(tag: &str, max_messages: i64, size: i64) -> (Queue, Unlink) {
     let (name, g) = unique(tag);
     (opts(max_messages, size).open(Some(&name)).unwrap(), g)
-}
-
-#[test]
-fn priorities_fifo_and_attributes() {
-    let (q, _g) = small("prio", 8, 32);
-    assert_eq!(q.backend(), SHM);
-    for (m, p) in [
-        (&b"a0"[..], 0),
-        (b"b9", 9),
-        (b"c0", 0),
-        (b"d9", 9),
-        (b"e32767", 32767),
-    ] {
-        q.send(m, p, Timeout::TryOnce).unwrap();
-    }
-    let a = q.attributes().unwrap();
-    assert_eq!(
-        (
-            a.max_messages,
-            a.max_message_size,
-            a.current_messages,
-            a.block
-        ),
-        (8, 32, 5, true)
-    );
-    let got: Vec<(Vec<u8>, u32)> = (0..5)
-        .map(|_| q.receive_vec(Timeout::TryOnce).unwrap())
-        .collect();
-    let want: Vec<(Vec<u8>, u32)> = [
-        (&b"e32767"[..], 32767),
-        (b"b9", 9),
-        (b"d9", 9),
-        (b"a0", 0),
-        (b"c0", 0),
-    ]
-    .iter()
-    .map(|(m, p)| (m.to_vec(), *p))
-    .collect();
-    assert_eq!(got, want);
-    // Empty and NUL-carrying messages are exact.
-    q.send(b"", 1, Timeout::TryOnce).unwrap();
-    q.send(b"\0x\0", 1, Timeout::TryOnce).unwrap();
-    assert_eq!(q.receive_vec(Timeout::TryOnce).unwrap(), (vec![], 1));
-    assert_eq!(
-        q.receive_vec(Timeout::TryOnce).unwrap(),
-        (b"\0x\0".to_vec(), 1)
-    );
-    let e = q.send(b"x", 32768, Timeout::TryOnce).unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::InvalidArgument);
-    let e = q.send(&[0; 33], 0, Timeout::TryOnce).unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::MessageTooLarge);
-    q.check_invariants().unwrap();
-    let s = q.stats().unwrap();
-    assert_eq!((s.committed, s.received, s.current_messages), (7, 7, 0));
 }
 
 #[test]
@@ -119,103 +62,11 @@ fn capacity_far_above_the_kernels_limit() {
         last[p as usize] = Some(v);
     }
     q.check_invariants().unwrap();
-}
-
-#[test]
-fn try_once_timed_and_blocking() {
-    let (q, _g) = small("wait", 1, 16);
-    let e = q.receive_vec(Timeout::TryOnce).unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::WouldBlock);
-    let t0 = Instant::now();
-    let e = q
-        .receive_vec(Timeout::After(Duration::from_millis(40)))
-        .unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::TimedOut);
-    assert!(t0.elapsed() >= Duration::from_millis(40));
-    q.send(b"1", 0, Timeout::TryOnce).unwrap();
-    let e = q
-        .send(b"2", 0, Timeout::After(Duration::from_millis(20)))
-        .unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::TimedOut);
-
-    // A blocked sender is woken by a receive in another thread.
-    let q = Arc::new(q);
-    let q2 = Arc::clone(&q);
-    let sender = thread::spawn(move || q2.send(b"2", 0, Timeout::Forever));
-    thread::sleep(Duration::from_millis(30));
-    assert_eq!(q.receive_vec(Timeout::TryOnce).unwrap().0, b"1");
-    sender.join().unwrap().unwrap();
-    assert_eq!(q.receive_vec(Timeout::Forever).unwrap().0, b"2");
-
-    // A blocked receiver is woken by a send from another handle.
-    let q3 = OpenOptions::new()
-        .backend(SHM)
-        .open(Some(q.name()))
-        .unwrap();
-    let q2 = Arc::clone(&q);
-    let receiver = thread::spawn(move || q2.receive_vec(Timeout::After(Duration::from_secs(30))));
-    thread::sleep(Duration::from_millis(30));
-    q3.send(b"3", 4, Timeout::TryOnce).unwrap();
-    assert_eq!(receiver.join().unwrap().unwrap(), (b"3".to_vec(), 4));
-}
-
-#[test]
-fn block_switch_and_close_wakes_waiters() {
-    let (q, _g) = small("close", 1, 16);
-    q.set_block(false).unwrap();
-    let e = q.receive_vec(Timeout::Forever).unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::WouldBlock);
-    assert!(e.detail().contains("non-blocking"), "{e}");
-    q.set_block(true).unwrap();
-    let q = Arc::new(q);
-    let waiters: Vec<_> = (0..2)
-        .map(|_| {
-            let q = Arc::clone(&q);
-            thread::spawn(move || q.receive_vec(Timeout::Forever))
-        })
-        .collect();
-    thread::sleep(Duration::from_millis(30));
-    q.close().unwrap();
-    for w in waiters {
-        assert_eq!(w.join().unwrap().unwrap_err().kind(), ErrorKind::Closed);
-    }
-}
-
-#[test]
-fn open_rules_exists_not_found_unlink() {
-    let (name, _g) = unique("rules");
-    let e = OpenOptions::new()
-        .backend(SHM)
-        .open(Some(&name))
-        .unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::NotFound);
-    let q = opts(3, 20).open(Some(&name)).unwrap();
+    let s = q.stats().unwrap();
     assert_eq!(
-        opts(3, 20).open(Some(&name)).unwrap_err().kind(),
-        ErrorKind::Exists
+        (s.committed, s.received, s.current_messages),
+        (5000, 5000, 0)
     );
-    // O_CREAT on an existing queue opens it; its shape wins.
-    let q2 = OpenOptions::new()
-        .backend(SHM)
-        .create(true)
-        .max_messages(99)
-        .open(Some(&name))
-        .unwrap();
-    assert_eq!((q2.max_messages(), q2.max_message_size()), (3, 20));
-    q.send(b"kept", 0, Timeout::TryOnce).unwrap();
-    // Unlinked: open handles keep working, a new create makes a new queue.
-    pmq::unlink_from(SHM, &name).unwrap();
-    assert_eq!(
-        pmq::unlink_from(SHM, &name).unwrap_err().kind(),
-        ErrorKind::NotFound
-    );
-    assert_eq!(q2.receive_vec(Timeout::TryOnce).unwrap().0, b"kept");
-    let fresh = opts(2, 8).open(Some(&name)).unwrap();
-    assert_eq!(fresh.max_messages(), 2);
-    q.send(b"old", 0, Timeout::TryOnce).unwrap();
-    assert_eq!(fresh.current_messages().unwrap(), 0);
-    // The kernel namespace is another one.
-    assert_eq!(pmq::unlink(&name).unwrap_err().kind(), ErrorKind::NotFound);
 }
 
 #[test]

@@ -10,8 +10,8 @@
 //! `PMQ_CHAOS_KILLS=N` sets the kills (default 40; `make long-reliability`
 //! uses more).
 
-#[path = "support/prefix.rs"]
-mod prefix;
+mod common;
+use common::prefix;
 
 use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, Write};

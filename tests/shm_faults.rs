@@ -6,8 +6,8 @@
 //! Needs `--features fault-injection` (make test runs it so).
 #![cfg(feature = "fault-injection")]
 
-#[path = "support/prefix.rs"]
-mod prefix;
+mod common;
+use common::prefix;
 
 use std::os::unix::process::ExitStatusExt;
 use std::process::Command;
@@ -20,14 +20,7 @@ use pmq::{BackendKind, ErrorKind, OpenOptions, Queue, Timeout};
 const SHM: BackendKind = BackendKind::Shm;
 const CHILD: &str = "PMQ_FAULT_CHILD";
 
-struct Unlink(Vec<String>);
-impl Drop for Unlink {
-    fn drop(&mut self) {
-        for n in &self.0 {
-            let _ = pmq::unlink_from(SHM, n);
-        }
-    }
-}
+use common::Unlink;
 
 fn name(tag: &str) -> String {
     static N: AtomicUsize = AtomicUsize::new(0);
@@ -229,7 +222,7 @@ fn every_kill_point_leaves_a_consistent_queue() {
     for &point in points {
         let (group, _) = point.split_once('.').unwrap();
         let (q, n) = prefilled(group);
-        let mut guard = Unlink(vec![n.clone()]);
+        let mut guard = Unlink::on(SHM, n.clone());
         match group {
             "send" => {
                 kill_at(point, "send", &n);
@@ -278,7 +271,7 @@ fn every_kill_point_leaves_a_consistent_queue() {
             }
             "create" => {
                 let fresh = name("fresh");
-                guard.0.push(fresh.clone());
+                guard.add(SHM, fresh.clone());
                 let pid = kill_at(point, "create", &fresh);
                 let r = OpenOptions::new().backend(SHM).open(Some(&fresh));
                 if point == "create.linked" {
@@ -292,7 +285,7 @@ fn every_kill_point_leaves_a_consistent_queue() {
                     assert_eq!(r.unwrap_err().kind(), ErrorKind::NotFound, "after {point}");
                     assert_eq!(temporaries(pid), 1, "the killed creator left no temporary");
                     let again = name("again");
-                    guard.0.push(again.clone());
+                    guard.add(SHM, again.clone());
                     OpenOptions::new()
                         .backend(SHM)
                         .exclusive(true)
@@ -338,7 +331,7 @@ fn a_batch_killed_midway_keeps_exactly_what_was_committed() {
         let per_batch = point.ends_with(".moved");
         let skip = if per_batch { 0 } else { 2 };
         let n = name("batch");
-        let _guard = Unlink(vec![n.clone()]);
+        let _guard = Unlink::on(SHM, n.clone());
         let q = fresh(&n);
         if group == "send" {
             kill_at_hit(point, skip, "send-batch", &n);
@@ -393,7 +386,7 @@ fn a_batch_killed_midway_keeps_exactly_what_was_committed() {
 #[test]
 fn a_receipt_outlives_heirs_until_one_receives_and_a_clean_close_clears_only_its_own() {
     let (q, n) = prefilled("receipt");
-    let _guard = Unlink(vec![n.clone()]);
+    let _guard = Unlink::on(SHM, n.clone());
     // A receiver dies right after it took "b" (priority 5): its record
     // keeps the receipt.
     kill_at("receive.committed", "receive", &n);
@@ -434,7 +427,7 @@ fn a_receipt_outlives_heirs_until_one_receives_and_a_clean_close_clears_only_its
 #[test]
 fn waiters_killed_in_the_lock_wait_lose_no_wakeup() {
     let (q, n) = prefilled("lockwait");
-    let _guard = Unlink(vec![n.clone()]);
+    let _guard = Unlink::on(SHM, n.clone());
     let mut in_lock_wait = 0;
     let rounds = 3;
     for round in 0..rounds {
@@ -551,7 +544,7 @@ fn waiters_killed_in_the_lock_wait_lose_no_wakeup() {
 #[test]
 fn dead_receipts_name_every_dead_receiver_and_whether_its_take_committed() {
     let n = name("dead");
-    let _guard = Unlink(vec![n.clone()]);
+    let _guard = Unlink::on(SHM, n.clone());
     let q = fresh(&n);
     // Seqs 1..=4.
     for (m, p) in [
@@ -633,7 +626,11 @@ fn dead_receipts_name_every_dead_receiver_and_whether_its_take_committed() {
 #[test]
 fn a_file_truncated_while_its_lock_is_held_is_corrupted_and_the_process_goes_on() {
     let (n, n2) = (name("trunc-locked"), name("trunc-other"));
-    let _u = Unlink(vec![n.clone(), n2.clone()]);
+    let _u = {
+        let mut u = Unlink::on(SHM, n.clone());
+        u.add(SHM, n2.clone());
+        u
+    };
     for q in [&n, &n2] {
         OpenOptions::new()
             .backend(SHM)
@@ -687,7 +684,7 @@ fn a_file_truncated_while_its_lock_is_held_is_corrupted_and_the_process_goes_on(
 #[test]
 fn a_stopped_lock_holder_does_not_stretch_timeouts() {
     let (q, n) = prefilled("stopped");
-    let _guard = Unlink(vec![n.clone()]);
+    let _guard = Unlink::on(SHM, n.clone());
     for round in 0..2 {
         let mut holder = Command::new(std::env::current_exe().unwrap())
             .args(["--exact", "fault_child", "--test-threads=1", "-q"])
@@ -808,7 +805,7 @@ fn a_stopped_lock_holder_does_not_stretch_timeouts() {
 #[test]
 fn a_try_once_call_waits_for_a_running_lock_holder() {
     let (q, n) = prefilled("slow-holder");
-    let _guard = Unlink(vec![n.clone()]);
+    let _guard = Unlink::on(SHM, n.clone());
     let path = format!("/dev/shm/pmq.{}", &n[1..]);
     use std::os::unix::fs::FileExt;
     let f = std::fs::File::open(&path).unwrap();

@@ -5,19 +5,16 @@
 //!
 //! Each test unlinks its queue by a Drop guard, even on failure.
 
-#[path = "support/prefix.rs"]
-mod prefix;
-#[path = "support/shm_names.rs"]
-mod shm_names;
+mod common;
 
 use pmq::{BackendKind, Queue};
 
 const SHM: BackendKind = BackendKind::Shm;
 
-use shm_names::ShmUnlink as Unlink;
+use common::Unlink;
 
 fn unique(tag: &str) -> (String, Unlink) {
-    shm_names::unique_shm("foot", tag)
+    common::unique_shm("foot", tag)
 }
 
 /// The size of the queue's file in /dev/shm.

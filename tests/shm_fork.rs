@@ -7,19 +7,16 @@
 //! Each child reports by its exit status; the parent drives every step by
 //! pipes (no sleeps), and a poll timeout of seconds is only a failure bound.
 
-#[path = "support/prefix.rs"]
-mod prefix;
-#[path = "support/shm_names.rs"]
-mod shm_names;
+mod common;
 
 use pmq::{BackendKind, OpenOptions, Queue, Timeout};
 
 const SHM: BackendKind = BackendKind::Shm;
 
-use shm_names::ShmUnlink as Unlink;
+use common::Unlink;
 
 fn unique(tag: &str) -> (String, Unlink) {
-    shm_names::unique_shm("shm-fork", tag)
+    common::unique_shm("shm-fork", tag)
 }
 
 fn opts() -> OpenOptions {

@@ -11,8 +11,8 @@
 //! `PROPTEST_CASES=N` runs N sequences (default 64).
 #![cfg(feature = "fault-injection")]
 
-#[path = "support/prefix.rs"]
-mod prefix;
+mod common;
+use common::prefix;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::os::unix::process::ExitStatusExt;
@@ -145,13 +145,7 @@ fn run(ops: &[Op]) -> Result<(), String> {
         .max_message_size(SIZE)
         .open(Some(&name))
         .map_err(|e| e.to_string())?;
-    struct Unlink(String);
-    impl Drop for Unlink {
-        fn drop(&mut self) {
-            let _ = pmq::unlink_from(SHM, &self.0);
-        }
-    }
-    let _guard = Unlink(name.clone());
+    let _guard = common::Unlink::on(SHM, name.clone());
     let (sends, receives) = (points("send."), points("receive."));
     let mut model = Model::default();
     let mut serial = 0u64;

@@ -5,8 +5,8 @@
 //! of bounds. The lock's own bytes are left alone (see below).
 //! `PROPTEST_CASES=N` sets the cases (default 200).
 
-#[path = "support/prefix.rs"]
-mod prefix;
+mod common;
+use common::prefix;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -165,13 +165,7 @@ fn peek(name: &str, off: u64, len: usize) -> Vec<u8> {
     b
 }
 
-/// Unlinks the queue when dropped, even when the test fails.
-struct Unlink(String);
-impl Drop for Unlink {
-    fn drop(&mut self) {
-        let _ = pmq::unlink_from(SHM, &self.0);
-    }
-}
+use common::Unlink;
 
 /// Issue 27 item 3: a bitmap whose level-0 word names level-1 word 63 (of
 /// 8) made the walk compute priority 262143 and index the list heads far
@@ -180,7 +174,7 @@ impl Drop for Unlink {
 #[test]
 fn a_bitmap_naming_words_past_its_levels_is_corrupted_not_a_panic() {
     let name = format!("/pmq-scribble-bitmap-{}", std::process::id());
-    let _u = Unlink(name.clone());
+    let _u = Unlink::on(SHM, name.clone());
     queue_of_five(&name);
     for off in [576, 1088, 33408] {
         poke_u64(&name, off, 1 << 63);
@@ -199,7 +193,7 @@ fn a_bitmap_naming_words_past_its_levels_is_corrupted_not_a_panic() {
 #[test]
 fn a_bitmap_walk_to_priority_32769_is_corrupted_and_writes_nothing() {
     let name = format!("/pmq-scribble-prio-{}", std::process::id());
-    let _u = Unlink(name.clone());
+    let _u = Unlink::on(SHM, name.clone());
     queue_of_five(&name);
     poke_u64(&name, OFF_BITMAP_L0, 1 << 8);
     poke_u64(&name, 648, 1);
@@ -236,7 +230,7 @@ fn a_bitmap_walk_to_priority_32769_is_corrupted_and_writes_nothing() {
 fn a_file_truncated_under_a_handle_is_corrupted_not_sigbus() {
     for size in [8192u64, 335872, 0] {
         let name = format!("/pmq-scribble-trunc-{size}-{}", std::process::id());
-        let _u = Unlink(name.clone());
+        let _u = Unlink::on(SHM, name.clone());
         queue_of_five(&name);
         let q = OpenOptions::new().backend(SHM).open(Some(&name)).unwrap();
         let other = OpenOptions::new().backend(SHM).open(Some(&name)).unwrap();
@@ -291,7 +285,7 @@ fn a_file_cut_inside_its_first_page_is_corrupted_not_empty() {
             prefix::get(),
             std::process::id()
         );
-        let _u = Unlink(name.clone());
+        let _u = Unlink::on(SHM, name.clone());
         queue_of_five(&name);
         let q = OpenOptions::new().backend(SHM).open(Some(&name)).unwrap();
         let timed = OpenOptions::new().backend(SHM).open(Some(&name)).unwrap();
@@ -358,7 +352,7 @@ fn a_live_scribbler_gives_statuses_never_a_crash() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(3000);
     let name = format!("/pmq-scribble-live-{}", std::process::id());
-    let _u = Unlink(name.clone());
+    let _u = Unlink::on(SHM, name.clone());
     queue_of_five(&name);
     let q = OpenOptions::new().backend(SHM).open(Some(&name)).unwrap();
     let calls = Arc::new(AtomicU64::new(0));
@@ -492,7 +486,7 @@ fn asleep(prefix: &str) -> bool {
 #[test]
 fn a_truncated_queue_with_a_readiness_descriptor_still_closes() {
     let name = format!("/pmq-scribble-trunc-fd-{}", std::process::id());
-    let _u = Unlink(name.clone());
+    let _u = Unlink::on(SHM, name.clone());
     queue_of_five(&name);
     let q = OpenOptions::new().backend(SHM).open(Some(&name)).unwrap();
     q.fileno().unwrap();
@@ -534,7 +528,7 @@ fn a_truncated_queue_with_a_readiness_descriptor_still_closes() {
 #[test]
 fn a_waiter_asleep_when_the_file_is_truncated_ends_at_close() {
     let name = format!("/pmq-scribble-trunc-wait-{}", std::process::id());
-    let _u = Unlink(name.clone());
+    let _u = Unlink::on(SHM, name.clone());
     let q = std::sync::Arc::new(
         OpenOptions::new()
             .backend(SHM)

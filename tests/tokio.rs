@@ -3,8 +3,8 @@
 //! arrives exactly once), fairness among many tasks of one process and
 //! among several processes. Needs `--features tokio` (make test runs it so).
 
-#[path = "support/prefix.rs"]
-mod prefix;
+mod common;
+use common::prefix;
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -17,12 +17,7 @@ use pmq::{BackendKind, OpenOptions, Queue, Timeout};
 const CHILD: &str = "PMQ_TOKIO_CHILD";
 const BACKENDS: [BackendKind; 2] = [BackendKind::Kernel, BackendKind::Shm];
 
-struct Unlink(String, BackendKind);
-impl Drop for Unlink {
-    fn drop(&mut self) {
-        let _ = pmq::unlink_from(self.1, &self.0);
-    }
-}
+use common::Unlink;
 
 fn queue(tag: &str, b: BackendKind, cap: i64) -> (Queue, Unlink) {
     static N: AtomicUsize = AtomicUsize::new(0);
@@ -39,7 +34,7 @@ fn queue(tag: &str, b: BackendKind, cap: i64) -> (Queue, Unlink) {
         .max_message_size(16)
         .open(Some(&name))
         .unwrap();
-    (q, Unlink(name, b))
+    (q, Unlink::on(b, name))
 }
 
 fn reopen(q: &Queue, b: BackendKind) -> Queue {

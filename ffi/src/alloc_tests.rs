@@ -9,7 +9,7 @@
 //! the would-block / timed-out error paths, through the Rust API and through
 //! the C ABI functions called from Rust (this crate).
 
-#[path = "../../tests/support/prefix.rs"]
+#[path = "../../tests/common/prefix.rs"]
 mod prefix;
 
 use std::alloc::{GlobalAlloc, Layout, System};

@@ -6,7 +6,7 @@
 #define PMQ_CPP_TEST_UTIL_HPP
 
 #include "pmq.hpp"
-#include "../support/test_prefix.h"
+#include "../common/test_prefix.h"
 
 #include <dirent.h>
 #include <unistd.h>
@@ -20,7 +20,7 @@
 namespace pmq_test {
 
 /// "/<prefix>-cpp-<tag>-<pid>-<n>": unique across processes and within one (the
-/// prefix: tests/support/test_prefix.h).
+/// prefix: tests/common/test_prefix.h).
 inline std::string unique_name(const std::string &tag) {
     static std::atomic<int> counter{0};
     return "/" + std::string(test_prefix()) + "-cpp-" + tag + "-" + std::to_string(::getpid()) + "-" +

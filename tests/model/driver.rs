@@ -5,7 +5,7 @@
 //! queue (capacity, message size, highest priority first, FIFO within a
 //! priority, try-once / bounded waits, close, unlink, reopen).
 
-#[path = "../support/prefix.rs"]
+#[path = "../common/prefix.rs"]
 mod prefix;
 
 use std::collections::VecDeque;

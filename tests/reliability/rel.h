@@ -20,7 +20,7 @@
 #include <dirent.h>
 
 #include "pmq.h"
-#include "../support/test_prefix.h"
+#include "../common/test_prefix.h"
 
 static int rel_passed, rel_failed;
 

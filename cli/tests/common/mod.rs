@@ -2,7 +2,7 @@
 //! always removed, and the real `pmq` binary.
 #![allow(dead_code)]
 
-#[path = "../../../tests/support/prefix.rs"]
+#[path = "../../../tests/common/prefix.rs"]
 mod prefix;
 
 use std::process::Command as StdCommand;

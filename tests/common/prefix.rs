@@ -2,7 +2,7 @@
 //! exports PMQ_TEST_PREFIX=pmqt-<random>, every suite's queue names start
 //! with it, and the end of the run looks for leftovers of exactly those
 //! names (in /dev/mqueue and /dev/shm) — never for another program's queues.
-//! Shared by the Rust test crates with `#[path = ".../support/prefix.rs"] mod prefix;`.
+//! Shared by the Rust test crates through tests/common/mod.rs (cli/tests by path).
 #![allow(dead_code)]
 
 /// PMQ_TEST_PREFIX when set (letters, digits, `-` and `_`, at most 32),

@@ -1,0 +1,119 @@
+//! What the Rust test crates share (`mod common;` in each tests/*.rs):
+//! unique queue names carrying this run's prefix (prefix.rs) and ONE guard
+//! that unlinks them from their backend when dropped, also when the test
+//! fails. cli/tests reaches prefix.rs by path.
+#![allow(dead_code)]
+
+pub mod prefix;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use pmq::BackendKind;
+
+/// Both backends, for tests that run one body on each.
+pub const BACKENDS: [BackendKind; 2] = [BackendKind::Kernel, BackendKind::Shm];
+
+/// Unlinks queue names from their backends when dropped (test end or
+/// panic). A name that is already gone is fine.
+#[derive(Default)]
+pub struct Unlink(Vec<(BackendKind, String)>);
+
+impl Unlink {
+    /// Guards `name` on backend `kind`.
+    pub fn on(kind: BackendKind, name: impl Into<String>) -> Self {
+        Unlink(vec![(kind, name.into())])
+    }
+
+    /// Guards `name` on both backends (for tests that may create it on either).
+    pub fn both(name: impl Into<String>) -> Self {
+        let name = name.into();
+        Unlink(BACKENDS.iter().map(|&k| (k, name.clone())).collect())
+    }
+
+    /// The (first) name guarded.
+    pub fn name(&self) -> &str {
+        self.0.first().map_or("", |(_, n)| n.as_str())
+    }
+
+    /// Guards one more name.
+    pub fn add(&mut self, kind: BackendKind, name: impl Into<String>) {
+        self.0.push((kind, name.into()));
+    }
+}
+
+impl Drop for Unlink {
+    fn drop(&mut self) {
+        for (kind, name) in &self.0 {
+            let _ = pmq::unlink_from(*kind, name);
+        }
+    }
+}
+
+/// A fresh queue name `/PREFIX-<base>-<tag>-<pid>-<n>` (this run's prefix).
+pub fn unique_name(base: &str, tag: &str) -> String {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    prefix::named(format!(
+        "/pmq-{base}-{tag}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ))
+}
+
+/// A fresh name on backend `kind` and the guard that unlinks it.
+pub fn unique(kind: BackendKind, base: &str, tag: &str) -> (String, Unlink) {
+    let name = unique_name(base, tag);
+    (name.clone(), Unlink::on(kind, name))
+}
+
+/// A fresh shared-memory queue name and its guard.
+pub fn unique_shm(base: &str, tag: &str) -> (String, Unlink) {
+    unique(BackendKind::Shm, base, tag)
+}
+
+/// This thread's id.
+pub fn gettid() -> libc::pid_t {
+    // SAFETY: gettid has no preconditions.
+    unsafe { libc::gettid() }
+}
+
+/// The system call thread `tid` of this process sleeps in, if known.
+pub fn thread_syscall(tid: libc::pid_t) -> Option<libc::c_long> {
+    let s = std::fs::read_to_string(format!("/proc/self/task/{tid}/syscall")).ok()?;
+    s.split_whitespace().next()?.parse().ok()
+}
+
+/// Waits (at most 5 s) until thread `tid` sleeps in system call `nr`: a
+/// wake-up test then knows the waiter really waits, whatever the machine's
+/// speed. Without /proc it waits 200 ms instead.
+pub fn wait_blocked_in(tid: libc::pid_t, nr: libc::c_long) {
+    let end = Instant::now() + Duration::from_secs(5);
+    if thread_syscall(tid).is_none() && std::fs::metadata("/proc/self/task").is_err() {
+        thread::sleep(Duration::from_millis(200));
+        return;
+    }
+    while Instant::now() < end {
+        if thread_syscall(tid) == Some(nr) {
+            thread::sleep(Duration::from_millis(20));
+            return;
+        }
+        thread::sleep(Duration::from_millis(2));
+    }
+    panic!("thread {tid} never blocked in system call {nr}");
+}
+
+/// The system call a pmq wait sleeps in on backend `kind`: the kernel
+/// backend waits in ppoll (queue descriptor and close event), the shm
+/// backend in a futex wait on the queue file.
+pub fn wait_syscall(kind: BackendKind) -> libc::c_long {
+    match kind {
+        BackendKind::Shm => libc::SYS_futex,
+        _ => libc::SYS_ppoll,
+    }
+}
+
+/// Waits until thread `tid` sleeps in a pmq wait on backend `kind`.
+pub fn wait_blocked(tid: libc::pid_t, kind: BackendKind) {
+    wait_blocked_in(tid, wait_syscall(kind))
+}
