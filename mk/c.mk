@@ -84,6 +84,12 @@ test-c: c-tests examples
 	@PMQ_TEST_BACKEND=shm PMQ_TEST_BIN_DIR=$(abspath $(BUILD)) sh c_tests/run.sh $(C_TEST_SHM_RUN)
 	@sh c_tests/soname.sh $(LIB_SO) $(SONAME) $(VERSION) $(C_TEST_SHARED) $(BUILD)/c_tests/cxx_header
 
+# For `make check`: each program once (static build), then on shm.
+.PHONY: test-c-quick
+test-c-quick: $(C_TEST_STATIC) $(C_TEST_SHM_RUN)
+	@PMQ_TEST_BIN_DIR=$(abspath $(BUILD)) sh c_tests/run.sh $(C_TEST_STATIC)
+	@PMQ_TEST_BACKEND=shm PMQ_TEST_BIN_DIR=$(abspath $(BUILD)) sh c_tests/run.sh $(C_TEST_SHM_RUN)
+
 example: examples
 	sh examples/c/run_example.sh $(BUILD)/examples
 
