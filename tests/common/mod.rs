@@ -103,17 +103,35 @@ pub fn wait_blocked_in(tid: libc::pid_t, nr: libc::c_long) {
     panic!("thread {tid} never blocked in system call {nr}");
 }
 
-/// The system call a pmq wait sleeps in on backend `kind`: the kernel
-/// backend waits in ppoll (queue descriptor and close event), the shm
-/// backend in a futex wait on the queue file.
-pub fn wait_syscall(kind: BackendKind) -> libc::c_long {
+/// The system calls a pmq wait may sleep in on backend `kind`: the kernel
+/// backend in ppoll (bounded waits, queue descriptor and close event) or in
+/// the kernel's own mq_timedsend/mq_timedreceive (untimed waits, ended on
+/// close by a directed signal); the shm backend in a futex wait.
+pub fn wait_syscalls(kind: BackendKind) -> &'static [libc::c_long] {
     match kind {
-        BackendKind::Shm => libc::SYS_futex,
-        _ => libc::SYS_ppoll,
+        BackendKind::Shm => &[libc::SYS_futex],
+        _ => &[
+            libc::SYS_ppoll,
+            libc::SYS_mq_timedsend,
+            libc::SYS_mq_timedreceive,
+        ],
     }
 }
 
-/// Waits until thread `tid` sleeps in a pmq wait on backend `kind`.
+/// Waits (at most 5 s) until thread `tid` sleeps in a pmq wait on backend
+/// `kind`.
 pub fn wait_blocked(tid: libc::pid_t, kind: BackendKind) {
-    wait_blocked_in(tid, wait_syscall(kind))
+    let end = Instant::now() + Duration::from_secs(5);
+    if thread_syscall(tid).is_none() && std::fs::metadata("/proc/self/task").is_err() {
+        thread::sleep(Duration::from_millis(200));
+        return;
+    }
+    while Instant::now() < end {
+        if thread_syscall(tid).is_some_and(|nr| wait_syscalls(kind).contains(&nr)) {
+            thread::sleep(Duration::from_millis(20));
+            return;
+        }
+        thread::sleep(Duration::from_millis(2));
+    }
+    panic!("thread {tid} never blocked in a {kind:?} wait");
 }
