@@ -32,24 +32,18 @@ pub enum BackendArg {
     Shm,
 }
 
-/// The backend the command works on (set once, from --backend).
-pub(crate) static BACKEND: std::sync::OnceLock<Option<BackendArg>> = std::sync::OnceLock::new();
-
-pub(crate) fn backend_arg() -> Option<BackendArg> {
-    BACKEND.get().copied().flatten()
-}
-
-pub(crate) fn backend() -> pmq::BackendKind {
-    match backend_arg() {
+/// The backend a command on one queue works on: --backend, else the kernel.
+pub fn kind(arg: Option<BackendArg>) -> pmq::BackendKind {
+    match arg {
         Some(BackendArg::Shm) => pmq::BackendKind::Shm,
         _ => pmq::BackendKind::Kernel,
     }
 }
 
-/// Options for the chosen backend.
-pub(crate) fn options() -> OpenOptions {
+/// Options for queues of `kind`.
+pub fn options(kind: pmq::BackendKind) -> OpenOptions {
     let mut o = OpenOptions::new();
-    o.backend(backend());
+    o.backend(kind);
     o
 }
 

@@ -14,8 +14,7 @@ mod signals;
 
 use clap::Parser;
 
-pub(crate) use args::{backend, options};
-use args::{Cli, Command, BACKEND};
+use args::{Cli, Command};
 pub(crate) use cmd::CmdResult;
 use cmd::{create, limits, ls, receipts, recv, rm, send, stat};
 
@@ -30,35 +29,35 @@ fn main() {
         return;
     }
     let cli = Cli::parse();
-    let _ = BACKEND.set(cli.backend);
+    let kind = args::kind(cli.backend);
     let result = match cli.command {
-        Command::Ls { names, json } => ls::ls(&names, json),
-        Command::Stat { name, json } => stat::stat(&name, json),
-        Command::Receipts { name, json } => receipts::receipts(&name, json),
+        Command::Ls { names, json } => ls::ls(&names, json, cli.backend),
+        Command::Stat { name, json } => stat::stat(&name, json, kind),
+        Command::Receipts { name, json } => receipts::receipts(&name, json, cli.backend),
         Command::Create {
             name,
             max_messages,
             max_size,
             mode,
             exclusive,
-        } => create::create(&name, max_messages, max_size, mode, exclusive),
-        Command::Rm { names, force } => rm::rm(&names, force),
+        } => create::create(kind, &name, max_messages, max_size, mode, exclusive),
+        Command::Rm { names, force } => rm::rm(kind, &names, force),
         Command::Send {
             name,
             message,
             priority,
             timeout,
             lines,
-        } => send::send(&name, message, priority, timeout, lines),
+        } => send::send(kind, &name, message, priority, timeout, lines),
         Command::Recv {
             name,
             count,
             follow,
             timeout,
             format,
-        } => recv::recv(&name, count.unwrap_or(1), follow, timeout, format),
+        } => recv::recv(kind, &name, count.unwrap_or(1), follow, timeout, format),
         Command::Limits { json } => limits::limits(json),
-        Command::Bridge(cmd) => bridge::run(*cmd),
+        Command::Bridge(cmd) => bridge::run(*cmd, kind),
     };
     match result {
         Ok(code) => std::process::exit(code),

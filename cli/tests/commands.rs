@@ -870,3 +870,23 @@ fn receipts_name_what_a_killed_receiver_took() {
         .assert()
         .code(4);
 }
+
+/// `pmq receipts` looks in the shared-memory backend by default, so its
+/// not-found hint creates the queue there (`--backend shm`), where the
+/// command looked: before the backend was passed down, the hint named the
+/// kernel backend.
+#[test]
+fn receipts_not_found_hint_names_the_backend_it_looked_in() {
+    let name = common::unique("receipts-none");
+    let out = pmq()
+        .args(["receipts", &name])
+        .assert()
+        .code(4)
+        .get_output()
+        .clone();
+    let line = common::one_line_error(&out.stderr);
+    assert!(
+        line.contains(&format!("pmq --backend shm create {name}")),
+        "{line}"
+    );
+}

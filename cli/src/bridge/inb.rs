@@ -39,7 +39,7 @@ struct Item {
     acker: Acker,
 }
 
-pub fn run(a: InArgs) -> CmdResult {
+pub fn run(a: InArgs, kind: pmq::BackendKind) -> CmdResult {
     pmq::validate_name(&a.queue).map_err(Failure::from)?;
     let c = super::check_common(&a.nats, true)?;
     super::check_js_name("--durable", &a.durable)?;
@@ -54,14 +54,14 @@ pub fn run(a: InArgs) -> CmdResult {
         .nats
         .journal
         .clone()
-        .unwrap_or_else(|| super::default_journal("in", &a.queue, Some(&a.durable)));
+        .unwrap_or_else(|| super::default_journal(kind, "in", &a.queue, Some(&a.durable)));
     let journal = InJournal::open(&path).map_err(|m| Failure::new(fail::OTHER, m))?;
     super::announce_repair(&format!("bridge in {}", a.queue), journal.repair());
-    let q = crate::options()
+    let q = crate::args::options(kind)
         .read(false)
         .write(true)
         .open(Some(&a.queue))
-        .map_err(|e| open_failure(e, &a.queue))?;
+        .map_err(|e| open_failure(e, &a.queue, kind))?;
     let rt = super::runtime()?;
     rt.block_on(bridge(a, c, ack_wait, q, journal))
 }

@@ -114,10 +114,10 @@ pub struct NatsArgs {
     pub batch: u32,
 }
 
-pub fn run(cmd: BridgeCmd) -> CmdResult {
+pub fn run(cmd: BridgeCmd, kind: pmq::BackendKind) -> CmdResult {
     match cmd {
-        BridgeCmd::Out(a) => out::run(a),
-        BridgeCmd::In(a) => inb::run(a),
+        BridgeCmd::Out(a) => out::run(a, kind),
+        BridgeCmd::In(a) => inb::run(a, kind),
     }
 }
 
@@ -254,7 +254,12 @@ fn state_dir() -> PathBuf {
     PathBuf::from(home).join(".local/state/pmq")
 }
 
-pub fn default_journal(direction: &str, queue: &str, durable: Option<&str>) -> PathBuf {
+pub fn default_journal(
+    kind: pmq::BackendKind,
+    direction: &str,
+    queue: &str,
+    durable: Option<&str>,
+) -> PathBuf {
     let clean = |s: &str| -> String {
         s.chars()
             .map(|c| {
@@ -266,7 +271,7 @@ pub fn default_journal(direction: &str, queue: &str, durable: Option<&str>) -> P
             })
             .collect()
     };
-    let backend = match crate::backend() {
+    let backend = match kind {
         pmq::BackendKind::Shm => "shm",
         _ => "kernel",
     };

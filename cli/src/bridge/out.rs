@@ -48,7 +48,7 @@ struct Msg {
     payload: Bytes,
 }
 
-pub fn run(a: OutArgs) -> CmdResult {
+pub fn run(a: OutArgs, kind: pmq::BackendKind) -> CmdResult {
     pmq::validate_name(&a.queue).map_err(Failure::from)?;
     let c = super::check_common(&a.nats, false)?;
     signals::install().map_err(|e| {
@@ -61,18 +61,18 @@ pub fn run(a: OutArgs) -> CmdResult {
         .nats
         .journal
         .clone()
-        .unwrap_or_else(|| super::default_journal("out", &a.queue, None));
+        .unwrap_or_else(|| super::default_journal(kind, "out", &a.queue, None));
     let journal = OutJournal::open(&path).map_err(|m| Failure::new(fail::OTHER, m))?;
     super::announce_repair(&format!("bridge out {}", a.queue), journal.repair());
     // Read and write: a message taken when the journal cannot be written is
     // given back to the queue. Read-only when writing is not permitted.
-    let q = crate::options()
+    let q = crate::args::options(kind)
         .read(true)
         .write(true)
         .open(Some(&a.queue))
         .or_else(|e| {
             if e.kind() == ErrorKind::Permission {
-                crate::options()
+                crate::args::options(kind)
                     .read(true)
                     .write(false)
                     .open(Some(&a.queue))
@@ -80,7 +80,7 @@ pub fn run(a: OutArgs) -> CmdResult {
                 Err(e)
             }
         })
-        .map_err(|e| open_failure(e, &a.queue))?;
+        .map_err(|e| open_failure(e, &a.queue, kind))?;
     let rt = super::runtime()?;
     rt.block_on(bridge(a, c, q, journal))
 }

@@ -2,15 +2,15 @@
 
 use pmq::ErrorKind;
 
-use crate::args::{backend, options};
+use crate::args::options;
 use crate::cmd::{check_name, CmdResult};
 use crate::fail::{self, open_failure, Failure};
 use crate::mqfs;
 
 /// The queue's real mode from the mqueue filesystem, when it is mounted.
-fn real_mode(name: &str) -> Option<String> {
+fn real_mode(kind: pmq::BackendKind, name: &str) -> Option<String> {
     use std::os::unix::fs::PermissionsExt;
-    let path = if backend() == pmq::BackendKind::Shm {
+    let path = if kind == pmq::BackendKind::Shm {
         std::path::PathBuf::from(format!("{}/pmq.{}", mqfs::shm_dir(), &name[1..]))
     } else {
         let dir = mqfs::dir();
@@ -24,6 +24,7 @@ fn real_mode(name: &str) -> Option<String> {
 }
 
 pub fn create(
+    kind: pmq::BackendKind,
     name: &str,
     max_messages: Option<i64>,
     max_size: Option<i64>,
@@ -31,7 +32,7 @@ pub fn create(
     exclusive: bool,
 ) -> CmdResult {
     check_name(name)?;
-    let mut opts = options();
+    let mut opts = options(kind);
     opts.read(true)
         .write(false)
         .block(false)
@@ -45,7 +46,7 @@ pub fn create(
     }
     match opts.open(Some(name)) {
         Ok(q) => {
-            let shown = real_mode(name).unwrap_or_else(|| format!("{mode:04o}"));
+            let shown = real_mode(kind, name).unwrap_or_else(|| format!("{mode:04o}"));
             println!(
                 "created {name}: {} messages of at most {} bytes, mode {shown}",
                 q.max_messages(),
@@ -63,14 +64,14 @@ pub fn create(
                     ),
                 ));
             }
-            let existing = options()
+            let existing = options(kind)
                 .read(true)
                 .write(false)
                 .block(false)
                 .open(Some(name))
                 .or_else(|e| {
                     if e.kind() == ErrorKind::Permission {
-                        options()
+                        options(kind)
                             .read(false)
                             .write(true)
                             .block(false)
@@ -79,8 +80,8 @@ pub fn create(
                         Err(e)
                     }
                 })
-                .map_err(|e| open_failure(e, name))?;
-            let shown = real_mode(name).unwrap_or_else(|| "?".to_string());
+                .map_err(|e| open_failure(e, name, kind))?;
+            let shown = real_mode(kind, name).unwrap_or_else(|| "?".to_string());
             println!(
                 "{name} already exists: {} messages of at most {} bytes, mode {shown}; \
                  left as it is",
@@ -89,6 +90,6 @@ pub fn create(
             );
             Ok(fail::OK)
         }
-        Err(e) => Err(open_failure(e, name)),
+        Err(e) => Err(open_failure(e, name, kind)),
     }
 }

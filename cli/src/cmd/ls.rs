@@ -2,15 +2,14 @@
 
 use std::io::{self, Write};
 
-use crate::args::{backend_arg, BackendArg};
+use crate::args::BackendArg;
 use crate::cmd::{check_name, dash, print_json, CmdResult};
 use crate::{fail, mqfs, render};
 
-pub fn ls(names: &[String], json: bool) -> CmdResult {
+pub fn ls(names: &[String], json: bool, which: Option<BackendArg>) -> CmdResult {
     for n in names {
         check_name(n)?;
     }
-    let which = backend_arg();
     let kernel = which != Some(BackendArg::Shm);
     let shm = which != Some(BackendArg::Kernel);
     // The kernel's queues need the mqueue filesystem (`--backend shm` does not).

@@ -5,7 +5,7 @@ use std::io::{self, Write};
 use pmq::OpenOptions;
 use serde::Serialize;
 
-use crate::args::{backend_arg, BackendArg};
+use crate::args::BackendArg;
 use crate::cmd::{check_name, print_json, CmdResult};
 use crate::fail::{self, open_failure};
 use crate::render;
@@ -26,11 +26,11 @@ struct ReceiptRow {
     head_hex: String,
 }
 
-pub fn receipts(name: &str, json: bool) -> CmdResult {
+pub fn receipts(name: &str, json: bool, which: Option<BackendArg>) -> CmdResult {
     check_name(name)?;
     // Only the shared-memory backend keeps receipts: it is the default
     // here; an explicit --backend kernel gets the library's explanation.
-    let kind = match backend_arg() {
+    let kind = match which {
         Some(BackendArg::Kernel) => pmq::BackendKind::Kernel,
         _ => pmq::BackendKind::Shm,
     };
@@ -40,7 +40,7 @@ pub fn receipts(name: &str, json: bool) -> CmdResult {
         .write(false)
         .block(false)
         .open(Some(name))
-        .map_err(|e| open_failure(e, name))?;
+        .map_err(|e| open_failure(e, name, kind))?;
     let rows: Vec<ReceiptRow> = q
         .dead_receipts()?
         .into_iter()

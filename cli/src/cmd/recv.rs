@@ -15,6 +15,7 @@ use crate::signals;
 const SLICE: Duration = Duration::from_millis(100);
 
 pub fn recv(
+    kind: pmq::BackendKind,
     name: &str,
     count: u64,
     follow: bool,
@@ -22,11 +23,11 @@ pub fn recv(
     format: Format,
 ) -> CmdResult {
     let timeout = Timeout::from_secs_f64(timeout)?;
-    let q = options()
+    let q = options(kind)
         .read(true)
         .write(false)
         .open(Some(name))
-        .map_err(|e| open_failure(e, name))?;
+        .map_err(|e| open_failure(e, name, kind))?;
     signals::install().map_err(|e| {
         Failure::new(
             fail::OTHER,

@@ -2,14 +2,13 @@
 
 use pmq::ErrorKind;
 
-use crate::args::backend;
 use crate::cmd::CmdResult;
 use crate::fail::{self, Failure};
 
-pub fn rm(names: &[String], force: bool) -> CmdResult {
+pub fn rm(kind: pmq::BackendKind, names: &[String], force: bool) -> CmdResult {
     let mut code = fail::OK;
     for name in names {
-        match pmq::unlink_from(backend(), name) {
+        match pmq::unlink_from(kind, name) {
             Ok(()) => {}
             Err(e) if force && e.kind() == ErrorKind::NotFound => {}
             Err(e) => {

@@ -11,6 +11,7 @@ use crate::cmd::CmdResult;
 use crate::fail::{self, open_failure, Failure};
 
 pub fn send(
+    kind: pmq::BackendKind,
     name: &str,
     message: Option<OsString>,
     priority: u32,
@@ -18,11 +19,11 @@ pub fn send(
     lines: bool,
 ) -> CmdResult {
     let timeout = Timeout::from_secs_f64(timeout)?;
-    let q = options()
+    let q = options(kind)
         .read(false)
         .write(true)
         .open(Some(name))
-        .map_err(|e| open_failure(e, name))?;
+        .map_err(|e| open_failure(e, name, kind))?;
     if let Some(m) = message {
         q.send(m.as_bytes(), priority, timeout)?;
         return Ok(fail::OK);

@@ -1,12 +1,11 @@
 //! `pmq stat`: one queue in detail.
 
-use crate::args::backend;
 use crate::cmd::{check_name, dash, print_json, CmdResult};
 use crate::{fail, mqfs};
 
-pub fn stat(name: &str, json: bool) -> CmdResult {
+pub fn stat(name: &str, json: bool, kind: pmq::BackendKind) -> CmdResult {
     check_name(name)?;
-    let q = if backend() == pmq::BackendKind::Shm {
+    let q = if kind == pmq::BackendKind::Shm {
         mqfs::one_shm(name)?
     } else {
         let dir = mqfs::require_mounted()?;
