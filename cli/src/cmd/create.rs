@@ -11,7 +11,7 @@ use crate::mqfs;
 fn real_mode(kind: pmq::BackendKind, name: &str) -> Option<String> {
     use std::os::unix::fs::PermissionsExt;
     let path = if kind == pmq::BackendKind::Shm {
-        std::path::PathBuf::from(format!("{}/pmq.{}", mqfs::shm_dir(), &name[1..]))
+        pmq::queue_file(kind, name).ok()?
     } else {
         let dir = mqfs::dir();
         if !mqfs::is_mounted(&dir) {
