@@ -6,7 +6,7 @@ use std::ffi::OsString;
 use clap::{Parser, Subcommand};
 use pmq::OpenOptions;
 
-use crate::bridge;
+use crate::bridge_args;
 use crate::fail;
 use crate::render::Format;
 
@@ -160,7 +160,7 @@ pub enum Command {
     /// Bridge a local queue to or from NATS JetStream, losing no message when a bridge or
     /// the server is killed (docs/src/bridge.md)
     #[command(subcommand)]
-    Bridge(Box<bridge::BridgeCmd>),
+    Bridge(Box<bridge_args::BridgeCmd>),
 }
 
 fn parse_mode(s: &str) -> Result<u32, String> {

@@ -46,6 +46,18 @@ impl Failure {
     }
 }
 
+/// Ends the process with the command's exit code, printing its failure
+/// (one line, `pmq: ...`) first.
+pub fn exit(result: Result<i32, Failure>) -> ! {
+    match result {
+        Ok(code) => std::process::exit(code),
+        Err(f) => {
+            eprintln!("pmq: {}", f.message);
+            std::process::exit(f.code);
+        }
+    }
+}
+
 /// The exit code for a pmq error kind.
 pub fn code_for(kind: ErrorKind) -> i32 {
     match kind {

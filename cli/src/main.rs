@@ -1,22 +1,12 @@
 //! `pmq`: see, create, feed, drain and remove POSIX message queues from a shell.
 //!
-//! Built on the safe core of the pmq library; everything about the mqueue
-//! filesystem (listing, status lines, owners) lives here, not in the library.
-
-mod args;
-mod assets;
-mod bridge;
-mod cmd;
-mod fail;
-mod mqfs;
-mod render;
-mod signals;
+//! Dispatch only: the subcommands are in the library (lib.rs, cmd/).
 
 use clap::Parser;
 
-use args::{Cli, Command};
-pub(crate) use cmd::CmdResult;
-use cmd::{create, limits, ls, receipts, recv, rm, send, stat};
+use pmq_cli::args::{self, Cli, Command};
+use pmq_cli::cmd::{bridge, create, limits, ls, receipts, recv, rm, send, stat};
+use pmq_cli::{assets, fail};
 
 fn main() {
     if let Some(dir) = std::env::var_os(assets::ENV) {
@@ -57,13 +47,7 @@ fn main() {
             format,
         } => recv::recv(kind, &name, count.unwrap_or(1), follow, timeout, format),
         Command::Limits { json } => limits::limits(json),
-        Command::Bridge(cmd) => bridge::run(*cmd, kind),
+        Command::Bridge(_) => bridge::run(cli.backend),
     };
-    match result {
-        Ok(code) => std::process::exit(code),
-        Err(f) => {
-            eprintln!("pmq: {}", f.message);
-            std::process::exit(f.code);
-        }
-    }
+    fail::exit(result)
 }

@@ -1,6 +1,7 @@
 //! The subcommands, one file each, and what they share: the result type,
 //! name checks and the JSON printer.
 
+pub mod bridge;
 pub mod create;
 pub mod limits;
 pub mod ls;
@@ -14,7 +15,7 @@ use serde::Serialize;
 
 use crate::fail::{self, Failure};
 
-pub(crate) type CmdResult = Result<i32, Failure>;
+pub type CmdResult = Result<i32, Failure>;
 
 pub(crate) fn check_name(name: &str) -> Result<(), Failure> {
     pmq::validate_name(name).map_err(Failure::from)

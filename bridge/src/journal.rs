@@ -189,7 +189,7 @@ fn random_id() -> io::Result<[u8; 16]> {
     Ok(id)
 }
 
-pub use crate::render::hex;
+pub use pmq_cli::render::hex;
 
 fn unhex(s: &str) -> Option<[u8; 16]> {
     let mut id = [0u8; 16];

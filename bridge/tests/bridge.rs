@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use pmq::{BackendKind, OpenOptions, Queue, Timeout};
 
-use common::PMQ;
+use common::Face;
 
 /// The bridge tests share two cores: one at a time.
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -270,8 +270,7 @@ impl Bridge {
             .open(&self.log)
             .unwrap();
         self.log_at_start = fs::metadata(&self.log).map_or(0, |m| m.len() as usize);
-        let child = Command::new(PMQ)
-            .args(&self.args)
+        let child = common::bridge_command(Face::Program, &self.args)
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -905,7 +904,9 @@ fn bridge_faults_kernel_backend_sigkill_bridges_and_server() {
 // ---------------------------------------------------------------- errors
 
 fn run_pmq(args: &[&str]) -> (i32, String) {
-    let o = Command::new(PMQ).args(args).output().unwrap();
+    let o = common::bridge_command(Face::Program, args)
+        .output()
+        .unwrap();
     (
         o.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&o.stderr).into_owned(),
