@@ -58,40 +58,16 @@ fn measure(from: &Queue, to: &Queue, n: u64, paced: u64) -> (f64, f64, f64) {
 #[test]
 #[ignore = "benchmark: make bench-bridge"]
 fn bridge_benchmark() {
-    let _s = serial();
     let n = env_usize("PMQ_BRIDGE_BENCH_MESSAGES", 50_000) as u64;
     let paced = env_usize("PMQ_BRIDGE_BENCH_PACED", 1_000) as u64;
     let mut rows = Vec::new();
     for (backend, depth) in [(BackendKind::Shm, 256), (BackendKind::Kernel, 10)] {
-        let dir = tmpdir("bench");
-        let _d = DirGuard(dir.clone());
-        let server = Server::start(&dir);
-        let a = Q::create("bba", backend, depth, 64);
-        let b = Q::create("bbb", backend, depth, 64);
-        let (qa, qb) = (a.open(), b.open());
+        // (Each harness takes the bridge tests' serial lock in turn.)
+        let h = Harness::new("bench", backend, depth, 64);
+        let (qa, qb) = (h.a.open(), h.b.open());
         let plain = measure(&qa, &qa, n, paced);
-        let subject = format!("pmqbench.{}", a.backend_arg());
-        let mut out = Bridge::new(
-            out_args(
-                a.backend_arg(),
-                &a.name,
-                &server.url(),
-                &subject,
-                &dir.join("out.j"),
-            ),
-            dir.join("out.log"),
-        );
-        let mut inb = Bridge::new(
-            in_args(
-                b.backend_arg(),
-                &b.name,
-                &server.url(),
-                &subject,
-                &dir.join("in.j"),
-                "30",
-            ),
-            dir.join("in.log"),
-        );
+        let mut out = h.out("out");
+        let mut inb = h.inb("in", "30");
         // Warm up (stream and consumer created, connections up).
         qa.send(b"warm", 0, Timeout::Forever).unwrap();
         let mut buf = vec![0u8; 64];
@@ -100,7 +76,7 @@ fn bridge_benchmark() {
         let bridged = measure(&qa, &qb, n, paced);
         assert_eq!(out.terminate(), 0);
         assert_eq!(inb.terminate(), 0);
-        rows.push((a.backend_arg(), depth, plain, bridged));
+        rows.push((h.a.backend_arg(), depth, plain, bridged));
     }
     let load = fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!(

@@ -10,36 +10,12 @@ use pmq::{BackendKind, Timeout};
 
 // ---------------------------------------------------------------- end to end
 
-fn end_to_end(backend: BackendKind, n: u64, depth: i64) {
-    let _s = serial();
-    let dir = tmpdir("e2e");
-    let _d = DirGuard(dir.clone());
-    let server = Server::start(&dir);
-    let a = Q::create("bra", backend, depth, 64);
-    let b = Q::create("brb", backend, depth, 64);
-    let subject = format!("pmqtest.e2e.{}", std::process::id());
+fn end_to_end(backend: BackendKind, n: u64, depth: i64, face: Face) {
+    let h = Harness::new("e2e", backend, depth, 64).via(face);
+    let (a, b) = (&h.a, &h.b);
     let start = Instant::now();
-    let mut out = Bridge::new(
-        out_args(
-            a.backend_arg(),
-            &a.name,
-            &server.url(),
-            &subject,
-            &dir.join("out.j"),
-        ),
-        dir.join("out.log"),
-    );
-    let mut inb = Bridge::new(
-        in_args(
-            b.backend_arg(),
-            &b.name,
-            &server.url(),
-            &subject,
-            &dir.join("in.j"),
-            "30",
-        ),
-        dir.join("in.log"),
-    );
+    let mut out = h.out("out");
+    let mut inb = h.inb("in", "30");
     let done = Arc::new(AtomicBool::new(false));
     let progress = Arc::new(AtomicUsize::new(0));
     let producer = produce(a.open(), n, done.clone());
@@ -56,9 +32,10 @@ fn end_to_end(backend: BackendKind, n: u64, depth: i64) {
     let secs = start.elapsed().as_secs_f64();
     let (lost, dup) = (tally.lost(n), tally.duplicated());
     eprintln!(
-        "bridge e2e ({}): {n} messages in {secs:.1}s ({:.0} msg/s): lost {lost}, duplicated \
+        "bridge e2e ({}, {}): {n} messages in {secs:.1}s ({:.0} msg/s): lost {lost}, duplicated \
          {dup}, corrupt {}, wrong priority {}, out of per-priority order {}",
         a.backend_arg(),
+        h.face_name(),
         n as f64 / secs,
         tally.corrupt,
         tally.wrong_priority,
@@ -80,7 +57,6 @@ fn end_to_end(backend: BackendKind, n: u64, depth: i64) {
     assert_eq!(tally.out_of_order, 0, "per-priority FIFO broken");
     assert_eq!(a.open().current_messages().unwrap(), 0);
     assert_eq!(b.open().current_messages().unwrap(), 0);
-    drop(server);
 }
 
 #[test]
@@ -89,6 +65,7 @@ fn bridge_end_to_end_shm_backend_every_message_exactly_once() {
         BackendKind::Shm,
         env_usize("PMQ_BRIDGE_MESSAGES", 100_000) as u64,
         256,
+        Face::Program,
     );
 }
 
@@ -98,6 +75,8 @@ fn bridge_end_to_end_kernel_backend_depth_10() {
         BackendKind::Kernel,
         env_usize("PMQ_BRIDGE_KERNEL_MESSAGES", 20_000) as u64,
         10,
+        // Through `pmq bridge`, which runs pmq-bridge.
+        Face::Pmq,
     );
 }
 
@@ -105,35 +84,11 @@ fn bridge_end_to_end_kernel_backend_depth_10() {
 /// priorities arrive exactly.
 #[test]
 fn bridge_carries_exact_bytes_and_priorities() {
-    let _s = serial();
-    let dir = tmpdir("exact");
-    let _d = DirGuard(dir.clone());
-    let server = Server::start(&dir);
     let max = 1024i64;
-    let a = Q::create("bxa", BackendKind::Kernel, 10, max);
-    let b = Q::create("bxb", BackendKind::Kernel, 10, max);
-    let subject = format!("pmqtest.exact.{}", std::process::id());
-    let mut out = Bridge::new(
-        out_args(
-            "kernel",
-            &a.name,
-            &server.url(),
-            &subject,
-            &dir.join("out.j"),
-        ),
-        dir.join("out.log"),
-    );
-    let mut inb = Bridge::new(
-        in_args(
-            "kernel",
-            &b.name,
-            &server.url(),
-            &subject,
-            &dir.join("in.j"),
-            "30",
-        ),
-        dir.join("in.log"),
-    );
+    let h = Harness::new("exact", BackendKind::Kernel, 10, max);
+    let (a, b) = (&h.a, &h.b);
+    let mut out = h.out("out");
+    let mut inb = h.inb("in", "30");
     let all_bytes: Vec<u8> = (0..=255u8).collect();
     let cases: Vec<(Vec<u8>, u32)> = vec![
         (vec![], 0),
@@ -167,5 +122,4 @@ fn bridge_carries_exact_bytes_and_priorities() {
         o.contains("stopped by signal 15: 6 messages published"),
         "{o}"
     );
-    drop(server);
 }

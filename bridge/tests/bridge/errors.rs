@@ -11,18 +11,16 @@ use pmq::BackendKind;
 
 #[test]
 fn bridge_errors_are_one_line_with_what_to_do() {
-    let _s = serial();
-    let dir = tmpdir("errors");
-    let _d = DirGuard(dir.clone());
-    let a = Q::create("bea", BackendKind::Kernel, 2, 64);
-    let j = dir.join("j").display().to_string();
+    let mut h = Harness::without_server("errors", BackendKind::Kernel, 2, 64);
+    let name = h.a.name.clone();
+    let j = h.dir.join("j").display().to_string();
     let dead = format!("nats://127.0.0.1:{}", free_port());
     let cases: Vec<(Vec<&str>, i32, &str)> = vec![
         (
             vec![
                 "bridge",
                 "out",
-                &a.name,
+                &name,
                 "--nats",
                 "http://x:1",
                 "--subject",
@@ -37,7 +35,7 @@ fn bridge_errors_are_one_line_with_what_to_do() {
             vec![
                 "bridge",
                 "out",
-                &a.name,
+                &name,
                 "--nats",
                 "nats://",
                 "--subject",
@@ -52,7 +50,7 @@ fn bridge_errors_are_one_line_with_what_to_do() {
             vec![
                 "bridge",
                 "out",
-                &a.name,
+                &name,
                 "--nats",
                 &dead,
                 "--subject",
@@ -67,7 +65,7 @@ fn bridge_errors_are_one_line_with_what_to_do() {
             vec![
                 "bridge",
                 "out",
-                &a.name,
+                &name,
                 "--nats",
                 &dead,
                 "--subject",
@@ -82,7 +80,7 @@ fn bridge_errors_are_one_line_with_what_to_do() {
             vec![
                 "bridge",
                 "in",
-                &a.name,
+                &name,
                 "--nats",
                 &dead,
                 "--subject",
@@ -99,7 +97,7 @@ fn bridge_errors_are_one_line_with_what_to_do() {
             vec![
                 "bridge",
                 "out",
-                &a.name,
+                &name,
                 "--nats",
                 &dead,
                 "--subject",
@@ -126,46 +124,56 @@ fn bridge_errors_are_one_line_with_what_to_do() {
             "does not exist",
         ),
     ];
-    for (args, code, text) in &cases {
-        let (c, err) = run_pmq(args);
-        let line = crate::common::one_line_error(err.as_bytes());
-        assert_eq!(c, *code, "{args:?}: {line}");
-        assert!(line.contains(text), "{args:?}: {line}");
+    // The same line and exit status from pmq-bridge and through `pmq bridge`.
+    for face in [Face::Program, Face::Pmq] {
+        for (args, code, text) in &cases {
+            let (c, err) = run_pmq(face, args);
+            let line = crate::common::one_line_error(err.as_bytes());
+            assert_eq!(c, *code, "{face:?} {args:?}: {line}");
+            assert!(line.contains(text), "{face:?} {args:?}: {line}");
+        }
     }
     // A server without the stream: the error says --create-stream.
-    let server = Server::start(&dir);
-    let (c, err) = run_pmq(&[
-        "bridge",
-        "out",
-        &a.name,
-        "--nats",
-        &server.url(),
-        "--subject",
-        "nostream.here",
-        "--journal",
-        &j,
-    ]);
+    h.server = Some(Server::start(&h.dir));
+    let url = h.url();
+    let (c, err) = run_pmq(
+        Face::Program,
+        &[
+            "bridge",
+            "out",
+            &name,
+            "--nats",
+            &url,
+            "--subject",
+            "nostream.here",
+            "--journal",
+            &j,
+        ],
+    );
     let line = crate::common::one_line_error(err.as_bytes());
     assert_eq!(c, 4, "{line}");
     assert!(line.contains("--create-stream"), "{line}");
     // One journal, two bridges: the second is refused.
-    let mut first = Bridge::new(
-        out_args("kernel", &a.name, &server.url(), "lock.s", Path::new(&j)),
-        dir.join("first.log"),
+    let mut first = h.bridge(
+        out_args("kernel", &name, &url, "lock.s", Path::new(&j)),
+        "first",
     );
     thread::sleep(Duration::from_millis(500));
-    let (c, err) = run_pmq(&[
-        "bridge",
-        "out",
-        &a.name,
-        "--nats",
-        &server.url(),
-        "--subject",
-        "lock.s",
-        "--create-stream",
-        "--journal",
-        &j,
-    ]);
+    let (c, err) = run_pmq(
+        Face::Program,
+        &[
+            "bridge",
+            "out",
+            &name,
+            "--nats",
+            &url,
+            "--subject",
+            "lock.s",
+            "--create-stream",
+            "--journal",
+            &j,
+        ],
+    );
     let line = crate::common::one_line_error(err.as_bytes());
     assert_eq!(c, 1, "{line}");
     assert!(line.contains("in use by another pmq bridge"), "{line}");

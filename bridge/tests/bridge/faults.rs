@@ -13,45 +13,19 @@ use pmq::BackendKind;
 
 // ---------------------------------------------------------------- faults
 
-fn faults(backend: BackendKind, n: u64, kills: usize, depth: i64) {
-    let _s = serial();
+fn faults(backend: BackendKind, n: u64, kills: usize, depth: i64, face: Face) {
     let mut rng = Rng::new();
-    let dir = tmpdir("faults");
-    let _d = DirGuard(dir.clone());
-    let mut server = Server::start(&dir);
-    let a = Q::create("bfa", backend, depth, 64);
-    let b = Q::create("bfb", backend, depth, 64);
-    let subject = format!("pmqtest.faults.{}", std::process::id());
+    let mut h = Harness::new("faults", backend, depth, 64).via(face);
     let start = Instant::now();
-    let mut out = Bridge::new(
-        out_args(
-            a.backend_arg(),
-            &a.name,
-            &server.url(),
-            &subject,
-            &dir.join("out.j"),
-        ),
-        dir.join("out.log"),
-    );
+    let mut out = h.out("out");
     // A short ack wait: messages a killed inbound bridge did not acknowledge come again soon.
-    let ack_wait = "2";
-    let mut inb = Bridge::new(
-        in_args(
-            b.backend_arg(),
-            &b.name,
-            &server.url(),
-            &subject,
-            &dir.join("in.j"),
-            ack_wait,
-        ),
-        dir.join("in.log"),
-    );
+    let mut inb = h.inb("in", "2");
     let done = Arc::new(AtomicBool::new(false));
     let progress = Arc::new(AtomicUsize::new(0));
-    let producer = produce(a.open(), n, done.clone());
+    let producer = produce(h.a.open(), n, done.clone());
     // Linger past the ack wait, so late redeliveries (and any duplicate) are seen.
     let consumer = consume(
-        b.open(),
+        h.b.open(),
         n,
         Duration::from_secs(5),
         Instant::now() + Duration::from_secs(240),
@@ -100,8 +74,8 @@ fn faults(backend: BackendKind, n: u64, kills: usize, depth: i64) {
                 // would exit: server first is the documented start order).
                 out.wait_connected();
                 inb.wait_connected();
-                server.kill();
-                server.spawn();
+                h.server().kill();
+                h.server().spawn();
                 killed[2] += 1;
             }
         }
@@ -115,10 +89,11 @@ fn faults(backend: BackendKind, n: u64, kills: usize, depth: i64) {
     let in_log = inb.stderr();
     let resent = ambiguous_resends(&in_log);
     eprintln!(
-        "bridge faults ({}): {n} messages, {} kills (out {}, in {}, server {}), {secs:.1}s: \
+        "bridge faults ({}, {}): {n} messages, {} kills (out {}, in {}, server {}), {secs:.1}s: \
          lost {lost}, duplicated {dup}, reported as maybe twice {resent}, corrupt {}, wrong \
          priority {}",
-        a.backend_arg(),
+        h.a.backend_arg(),
+        h.face_name(),
         killed.iter().sum::<usize>(),
         killed[0],
         killed[1],
@@ -143,7 +118,7 @@ fn faults(backend: BackendKind, n: u64, kills: usize, depth: i64) {
          server:\n{}",
         killed[0],
         tally.missing(n),
-        fs::read_to_string(dir.join("nats-server.log")).unwrap_or_default()
+        fs::read_to_string(h.dir.join("nats-server.log")).unwrap_or_default()
     );
     // The one window (killed between the local send and its journal record)
     // may duplicate a message; the bridge names each such resend.
@@ -180,6 +155,7 @@ fn bridge_faults_shm_backend_sigkill_bridges_and_server() {
         env_usize("PMQ_BRIDGE_FAULT_MESSAGES", 30_000) as u64,
         env_usize("PMQ_BRIDGE_KILLS", 12),
         256,
+        Face::Program,
     );
 }
 
@@ -190,5 +166,8 @@ fn bridge_faults_kernel_backend_sigkill_bridges_and_server() {
         env_usize("PMQ_BRIDGE_KERNEL_FAULT_MESSAGES", 8_000) as u64,
         env_usize("PMQ_BRIDGE_KERNEL_KILLS", 6),
         10,
+        // Through `pmq bridge`: its exec keeps the pid, so the kills reach
+        // the bridge itself.
+        Face::Pmq,
     );
 }

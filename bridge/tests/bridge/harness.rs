@@ -10,7 +10,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::common::Face;
+pub(crate) use crate::common::Face;
 use pmq::{BackendKind, OpenOptions, Queue};
 
 /// The bridge tests share two cores: one at a time.
@@ -228,11 +228,151 @@ impl Drop for Q {
     }
 }
 
+// ---------------------------------------------------------------- harness
+
+/// One bridge test's world, set up in one call and cleaned up when dropped:
+/// the bridge tests' serial lock, a temporary directory (kept when the test
+/// fails: journals, logs, the server's store), a nats-server storing there
+/// (or none), the source queue `a` and destination queue `b` (unlinked), a
+/// subject of the test's own, and the face its bridges run with. Bridges
+/// from [`Harness::out`] and [`Harness::inb`] are killed when they drop;
+/// declared after the harness, they drop before it. The fields drop in
+/// order: server, queues, directory, lock.
+pub(crate) struct Harness {
+    pub(crate) server: Option<Server>,
+    pub(crate) a: Q,
+    pub(crate) b: Q,
+    pub(crate) subject: String,
+    pub(crate) dir: PathBuf,
+    pub(crate) face: Face,
+    _dir: DirGuard,
+    _serial: MutexGuard<'static, ()>,
+}
+
+impl Harness {
+    /// A server and two queues of `backend`, `depth` messages of at most
+    /// `max_size` bytes; bridges run as `pmq-bridge`.
+    pub(crate) fn new(tag: &str, backend: BackendKind, depth: i64, max_size: i64) -> Harness {
+        let mut h = Harness::without_server(tag, backend, depth, max_size);
+        h.server = Some(Server::start(&h.dir));
+        h
+    }
+
+    /// The same without a server (for what fails before connecting).
+    pub(crate) fn without_server(
+        tag: &str,
+        backend: BackendKind,
+        depth: i64,
+        max_size: i64,
+    ) -> Harness {
+        let serial = serial();
+        let dir = tmpdir(tag);
+        Harness {
+            server: None,
+            a: Q::create(&format!("{tag}-a"), backend, depth, max_size),
+            b: Q::create(&format!("{tag}-b"), backend, depth, max_size),
+            subject: format!("pmqtest.{tag}.{}", std::process::id()),
+            _dir: DirGuard(dir.clone()),
+            dir,
+            face: Face::Program,
+            _serial: serial,
+        }
+    }
+
+    /// Bridges run this way from now on.
+    pub(crate) fn via(mut self, face: Face) -> Harness {
+        self.face = face;
+        self
+    }
+
+    pub(crate) fn server(&mut self) -> &mut Server {
+        self.server.as_mut().expect("a harness with a server")
+    }
+
+    pub(crate) fn url(&self) -> String {
+        self.server.as_ref().expect("a harness with a server").url()
+    }
+
+    /// The arguments of `bridge out` of queue `a` to `subject` with `journal`.
+    pub(crate) fn out_args(&self, subject: &str, journal: &Path) -> Vec<String> {
+        out_args(
+            self.a.backend_arg(),
+            &self.a.name,
+            &self.url(),
+            subject,
+            journal,
+        )
+    }
+
+    /// `bridge in` from `subject` into queue `b` (ack wait 30 s), with
+    /// journal NAME.j and log NAME.log in the directory.
+    pub(crate) fn inb_on(&self, subject: &str, name: &str) -> Bridge {
+        self.bridge(
+            in_args(
+                self.b.backend_arg(),
+                &self.b.name,
+                &self.url(),
+                subject,
+                &self.dir.join(format!("{name}.j")),
+                "30",
+            ),
+            name,
+        )
+    }
+
+    /// `bridge out` of queue `a` to the subject, with journal NAME.j and
+    /// log NAME.log in the directory.
+    pub(crate) fn out(&self, name: &str) -> Bridge {
+        self.bridge(
+            out_args(
+                self.a.backend_arg(),
+                &self.a.name,
+                &self.url(),
+                &self.subject,
+                &self.dir.join(format!("{name}.j")),
+            ),
+            name,
+        )
+    }
+
+    /// `bridge in` of the subject into queue `b` (durable "pmqtest"), with
+    /// `--ack-wait ACK_WAIT`, journal NAME.j and log NAME.log.
+    pub(crate) fn inb(&self, name: &str, ack_wait: &str) -> Bridge {
+        self.bridge(
+            in_args(
+                self.b.backend_arg(),
+                &self.b.name,
+                &self.url(),
+                &self.subject,
+                &self.dir.join(format!("{name}.j")),
+                ack_wait,
+            ),
+            name,
+        )
+    }
+
+    /// A bridge with these `pmq` arguments (`--backend K bridge ...`), its
+    /// log NAME.log in the directory.
+    pub(crate) fn bridge(&self, args: Vec<String>, name: &str) -> Bridge {
+        Bridge::new(self.face, args, self.dir.join(format!("{name}.log")))
+    }
+
+    /// The face, for the figures printed: "pmq-bridge" or "pmq bridge".
+    pub(crate) fn face_name(&self) -> &'static str {
+        match self.face {
+            Face::Program => "pmq-bridge",
+            Face::Pmq => "pmq bridge",
+        }
+    }
+}
+
 // ---------------------------------------------------------------- bridges
 
 /// One bridge direction, restartable; its standard error of every run
 /// appended to one file. Killed when dropped.
 pub(crate) struct Bridge {
+    /// Run as `pmq-bridge` or as `pmq bridge`.
+    pub(crate) face: Face,
     pub(crate) args: Vec<String>,
     pub(crate) log: PathBuf,
     pub(crate) child: Option<Child>,
@@ -242,8 +382,9 @@ pub(crate) struct Bridge {
 }
 
 impl Bridge {
-    pub(crate) fn new(args: Vec<String>, log: PathBuf) -> Bridge {
+    pub(crate) fn new(face: Face, args: Vec<String>, log: PathBuf) -> Bridge {
         let mut b = Bridge {
+            face,
             args,
             log,
             child: None,
@@ -260,7 +401,7 @@ impl Bridge {
             .open(&self.log)
             .unwrap();
         self.log_at_start = fs::metadata(&self.log).map_or(0, |m| m.len() as usize);
-        let child = crate::common::bridge_command(Face::Program, &self.args)
+        let child = crate::common::bridge_command(self.face, &self.args)
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -403,10 +544,8 @@ pub(crate) fn in_args(
 }
 
 /// Runs a bridge command to its end: (exit code, standard error).
-pub(crate) fn run_pmq(args: &[&str]) -> (i32, String) {
-    let o = crate::common::bridge_command(Face::Program, args)
-        .output()
-        .unwrap();
+pub(crate) fn run_pmq(face: Face, args: &[&str]) -> (i32, String) {
+    let o = crate::common::bridge_command(face, args).output().unwrap();
     (
         o.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&o.stderr).into_owned(),

@@ -36,31 +36,14 @@ pub(crate) fn find_message(journal: &[u8], seq: u64) -> usize {
 /// record is [sync 4][length 4][tag 1][epoch 16][counter 8][priority 4][message][crc 4].
 pub(crate) const LEN_FIELD_BEFORE_MESSAGE: usize = 33;
 
-/// A `pmq bridge in` from `subject` into `to`, started now.
-pub(crate) fn bridge_in(server: &Server, to: &Q, subject: &str, dir: &Path, tag: &str) -> Bridge {
-    Bridge::new(
-        in_args(
-            to.backend_arg(),
-            &to.name,
-            &server.url(),
-            subject,
-            &dir.join(format!("in-{tag}.j")),
-            "30",
-        ),
-        dir.join(format!("in-{tag}.log")),
-    )
-}
-
 /// A file given as --journal that is not a journal (a user's file given by
 /// mistake) is refused and left byte for byte as it was, by both directions.
 #[test]
 fn bridge_journal_refuses_a_file_that_is_not_a_journal() {
-    let _s = serial();
-    let dir = tmpdir("notjournal");
-    let _d = DirGuard(dir.clone());
-    let a = Q::create("bnj", BackendKind::Kernel, 2, 64);
+    let h = Harness::without_server("notjournal", BackendKind::Kernel, 2, 64);
+    let a = &h.a;
     let dead = format!("nats://127.0.0.1:{}", free_port());
-    let user = dir.join("notes.txt");
+    let user = h.dir.join("notes.txt");
     let content = b"my notes, not a journal: keep them\n".repeat(40);
     let u = user.display().to_string();
     for (args, what) in [
@@ -96,7 +79,7 @@ fn bridge_journal_refuses_a_file_that_is_not_a_journal() {
         ),
     ] {
         fs::write(&user, &content).unwrap();
-        let (c, err) = run_pmq(&args);
+        let (c, err) = run_pmq(h.face, &args);
         let line = crate::common::one_line_error(err.as_bytes());
         assert_eq!(c, 1, "bridge {what}: {line}");
         assert!(line.contains("not a pmq bridge journal"), "{line}");
@@ -115,30 +98,19 @@ fn bridge_journal_refuses_a_file_that_is_not_a_journal() {
 /// could not be read, keeps a copy of the damaged journal, and exits 1.
 #[test]
 fn bridge_out_damaged_journal_publishes_every_intact_record_and_keeps_a_copy() {
-    let _s = serial();
-    let dir = tmpdir("damaged");
-    let _d = DirGuard(dir.clone());
-    let mut server = Server::start(&dir);
-    let a = Q::create("bda", BackendKind::Kernel, 10, 64);
-    let b = Q::create("bdb", BackendKind::Kernel, 10, 64);
+    let mut h = Harness::new("damaged", BackendKind::Kernel, 10, 64);
     let pid = std::process::id();
-    let journal = dir.join("out.j");
+    let journal = h.dir.join("out.j");
     // 5 messages taken and journaled while the server is down.
-    let mut out = Bridge::new(
-        out_args(
-            "kernel",
-            &a.name,
-            &server.url(),
-            &format!("pmqtest.dmg.setup.{pid}"),
-            &journal,
-        ),
-        dir.join("setup.log"),
+    let mut out = h.bridge(
+        h.out_args(&format!("pmqtest.dmg.setup.{pid}"), &journal),
+        "setup",
     );
     wait_until(Duration::from_secs(30), "bridge out connected", || {
         out.stderr().contains("publishing to")
     });
-    server.kill();
-    let qa = a.open();
+    h.server().kill();
+    let qa = h.a.open();
     for seq in 0..5 {
         qa.send(&message(seq), priority(seq), Timeout::Forever)
             .unwrap();
@@ -152,7 +124,7 @@ fn bridge_out_damaged_journal_publishes_every_intact_record_and_keeps_a_copy() {
         "{}",
         out.stderr()
     );
-    server.spawn();
+    h.server().spawn();
     let clean = fs::read(&journal).unwrap();
     let at2 = find_message(&clean, 2);
     let at3 = find_message(&clean, 3);
@@ -163,23 +135,20 @@ fn bridge_out_damaged_journal_publishes_every_intact_record_and_keeps_a_copy() {
     let mut length = clean.clone();
     let l = at3 - LEN_FIELD_BEFORE_MESSAGE;
     length[l..l + 4].copy_from_slice(&0xfff0_0000u32.to_le_bytes());
-    let qb = b.open();
+    let qb = h.b.open();
     for (tag, damaged, expect) in [
         ("header", header, vec![0, 1, 2, 3, 4]),
         ("record", record, vec![0, 1, 3, 4]),
         ("length", length, vec![0, 1, 2, 4]),
     ] {
-        let sub = dir.join(tag);
+        let sub = h.dir.join(tag);
         fs::create_dir_all(&sub).unwrap();
         let j = sub.join("out.j");
         fs::write(&j, &damaged).unwrap();
         // Its own subject and stream: the same ids in another stream are new.
         let subject = format!("pmqtest.dmg.{tag}.{pid}");
-        let mut inb = bridge_in(&server, &b, &subject, &dir, tag);
-        let mut out = Bridge::new(
-            out_args("kernel", &a.name, &server.url(), &subject, &j),
-            sub.join("out.log"),
-        );
+        let mut inb = h.inb_on(&subject, &format!("in-{tag}"));
+        let mut out = h.bridge(h.out_args(&subject, &j), &format!("{tag}-out"));
         let t = collect(&qb, expect.len());
         let log = out.stderr();
         let mut got: Vec<u64> = t.counts.keys().copied().collect();
@@ -210,10 +179,7 @@ fn bridge_out_damaged_journal_publishes_every_intact_record_and_keeps_a_copy() {
         );
         assert_eq!(inb.terminate(), 0, "{}", inb.stderr());
         // The next run finds the rewritten journal whole: no warning, exit 0.
-        let mut again = Bridge::new(
-            out_args("kernel", &a.name, &server.url(), &subject, &j),
-            sub.join("again.log"),
-        );
+        let mut again = h.bridge(h.out_args(&subject, &j), &format!("{tag}-again"));
         wait_until(Duration::from_secs(30), "bridge out restarted", || {
             again.stderr().contains("publishing to")
         });
@@ -227,21 +193,12 @@ fn bridge_out_damaged_journal_publishes_every_intact_record_and_keeps_a_copy() {
 /// window would drop those new messages as duplicates.
 #[test]
 fn bridge_out_cut_journal_new_messages_all_reach_the_stream() {
-    let _s = serial();
-    let dir = tmpdir("cut");
-    let _d = DirGuard(dir.clone());
-    let server = Server::start(&dir);
-    let a = Q::create("bca", BackendKind::Kernel, 10, 64);
-    let b = Q::create("bcb", BackendKind::Kernel, 10, 64);
-    let subject = format!("pmqtest.cut.{}", std::process::id());
-    let journal = dir.join("out.j");
-    let mut inb = bridge_in(&server, &b, &subject, &dir, "cut");
-    let mut out = Bridge::new(
-        out_args("kernel", &a.name, &server.url(), &subject, &journal),
-        dir.join("out.log"),
-    );
-    let qa = a.open();
-    let qb = b.open();
+    let h = Harness::new("cut", BackendKind::Kernel, 10, 64);
+    let journal = h.dir.join("out.j");
+    let mut inb = h.inb_on(&h.subject, "in-cut");
+    let mut out = h.out("out");
+    let qa = h.a.open();
+    let qb = h.b.open();
     // One at a time (each taken before the next is sent): the journal then
     // holds them in this order, whatever their priorities.
     for seq in 0..10 {
@@ -282,20 +239,15 @@ fn bridge_out_cut_journal_new_messages_all_reach_the_stream() {
 /// it. A transient error (the server down, then up) is retried.
 #[test]
 fn bridge_out_permanent_refusal_ends_transient_error_retries() {
-    let _s = serial();
-    let dir = tmpdir("refusal");
-    let _d = DirGuard(dir.clone());
-    let mut server = Server::start(&dir);
-    let a = Q::create("bra", BackendKind::Kernel, 10, 64);
-    let b = Q::create("brb", BackendKind::Kernel, 10, 64);
+    let mut h = Harness::new("refusal", BackendKind::Kernel, 10, 64);
     let pid = std::process::id();
-    let journal = dir.join("out.j");
+    let journal = h.dir.join("out.j");
     let long = format!("pmqtest.long.{}", "x".repeat(4389 - 13));
     assert_eq!(long.len(), 4389);
-    let mut args = out_args("kernel", &a.name, &server.url(), &long, &journal);
+    let mut args = h.out_args(&long, &journal);
     args.extend(["--stream".to_string(), format!("LONG{pid}")]);
-    let mut out = Bridge::new(args, dir.join("long.log"));
-    let qa = a.open();
+    let mut out = h.bridge(args, "long");
+    let qa = h.a.open();
     qa.send(&message(0), priority(0), Timeout::Forever).unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
     let status = loop {
@@ -320,19 +272,19 @@ fn bridge_out_permanent_refusal_ends_transient_error_retries() {
     // The message is in the journal: a run with a good subject publishes it,
     // and survives a server restart meanwhile (transient: retried).
     let subject = format!("pmqtest.refusal.{pid}");
-    let mut inb = bridge_in(&server, &b, &subject, &dir, "ok");
-    out.args = out_args("kernel", &a.name, &server.url(), &subject, &journal);
+    let mut inb = h.inb_on(&subject, "in-ok");
+    out.args = h.out_args(&subject, &journal);
     out.start();
-    let qb = b.open();
+    let qb = h.b.open();
     let t = collect(&qb, 1);
     assert_eq!(t.distinct(), 1, "out:\n{}", out.stderr());
     assert!(t.counts.contains_key(&0));
-    server.kill();
+    h.server().kill();
     qa.send(&message(1), priority(1), Timeout::Forever).unwrap();
     wait_until(Duration::from_secs(30), "bridge out took message 1", || {
         qa.current_messages().unwrap() == 0
     });
-    server.spawn();
+    h.server().spawn();
     let t = collect(&qb, 1);
     assert!(
         t.counts.contains_key(&1),
