@@ -98,7 +98,7 @@ mod tests {
     /// A queue name of this test run (`make test` looks for leftovers
     /// under PMQ_TEST_PREFIX).
     fn test_name(tag: &str) -> String {
-        let prefix = std::env::var("PMQ_TEST_PREFIX").unwrap_or_else(|_| "pmqt".into());
+        let prefix = std::env::var("PMQ_TEST_PREFIX").unwrap_or_else(|_| "pmq".into());
         format!(
             "/{prefix}-list-{tag}-{}",
             &crate::random_name().unwrap()[5..]
