@@ -10,9 +10,9 @@ use std::time::Duration;
 use async_nats::jetstream::{self, stream};
 use async_nats::{ConnectErrorKind, ConnectOptions, Event, ServerAddr};
 
-use crate::fail::{self, Failure};
-use crate::CmdResult;
 use pmq_cli::bridge_args::NatsArgs;
+use pmq_cli::fail::{self, Failure};
+use pmq_cli::CmdResult;
 
 /// The header that carries a message's local priority across NATS.
 pub const PRIORITY_HEADER: &str = "Pmq-Priority";

@@ -21,10 +21,10 @@ use futures_util::{FutureExt, StreamExt};
 use pmq::{ErrorKind, Queue, Timeout};
 
 use crate::common::PRIORITY_HEADER;
-use crate::fail::{self, open_failure, Failure};
 use crate::journal::{parse_msg_id, stream_key, InJournal, Key};
-use crate::{signals, CmdResult};
 use pmq_cli::bridge_args::InArgs;
+use pmq_cli::fail::{self, open_failure, Failure};
+use pmq_cli::{signals, CmdResult};
 
 const SLICE: Duration = Duration::from_millis(100);
 /// No message for this long: ask the server whether some are waiting.

@@ -21,7 +21,7 @@ use clap::Parser;
 
 use pmq_cli::args::BackendArg;
 use pmq_cli::bridge_args::BridgeCmd;
-pub(crate) use pmq_cli::{fail, signals, CmdResult};
+use pmq_cli::fail;
 
 #[derive(Parser, Debug)]
 #[command(

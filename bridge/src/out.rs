@@ -29,10 +29,10 @@ use futures_util::StreamExt;
 use pmq::{ErrorKind, Queue, Timeout};
 
 use crate::common::PRIORITY_HEADER;
-use crate::fail::{self, open_failure, Failure};
 use crate::journal::{msg_id, OutJournal};
-use crate::{signals, CmdResult};
 use pmq_cli::bridge_args::OutArgs;
+use pmq_cli::fail::{self, open_failure, Failure};
+use pmq_cli::{signals, CmdResult};
 
 const SLICE: Duration = Duration::from_millis(100);
 /// Most messages published and not yet acknowledged.
