@@ -44,8 +44,9 @@ all: lib examples cpp-examples cli
 # `make example` builds all of it first, then runs the C examples (mk/c.mk).
 example: all
 
+# The pmq command and the pmq-bridge program it runs for `pmq bridge`.
 cli:
-	$(CARGO) build $(CARGO_PROFILE_FLAG) -p pmq-cli
+	$(CARGO) build $(CARGO_PROFILE_FLAG) -p pmq-cli -p pmq-bridge
 
 lib: $(LIB_SONAME_LINK)
 
@@ -111,8 +112,8 @@ lint:
 	$(CARGO) check --quiet --manifest-path fuzz/Cargo.toml --bins
 
 test-rust:
-	# The pmq bridge tests (cli/tests/bridge.rs, ~60 s) run once, in test-cli,
-	# where their figures are printed.
+	# The pmq-bridge tests (bridge/tests/bridge, ~60 s) run once, in
+	# test-bridge, where their figures are printed.
 	$(CARGO) test --workspace -- --skip bridge_
 	# The shared-memory backend killed at each of its kill points, and the
 	# model test with kill steps (a test-only feature).

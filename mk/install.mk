@@ -17,6 +17,7 @@
 #   PKGCONFIGDIR/pmq.pc                         (LIBDIR/pkgconfig)
 #   CMAKEDIR/pmqConfig.cmake, pmqConfigVersion.cmake   (LIBDIR/cmake/pmq)
 #   BINDIR/pmq                                  the command line tool  (PREFIX/bin)
+#   BINDIR/pmq-bridge                           the NATS bridge `pmq bridge` runs
 #   MANDIR/man1/pmq.1                           its man page           (PREFIX/share/man)
 #   BASHCOMPDIR/pmq, ZSHCOMPDIR/_pmq, FISHCOMPDIR/pmq.fish   its shell completions
 #     (PREFIX/share/bash-completion/completions, PREFIX/share/zsh/site-functions,
@@ -85,6 +86,7 @@ endef
 
 # The CLI binary, and the man page and completions it generates.
 CLI_BIN    := $(TARGET)/pmq
+BRIDGE_BIN := $(TARGET)/pmq-bridge
 CLI_ASSETS := $(TARGET)/pmq-assets
 CLI_ASSET_FILES := $(addprefix $(CLI_ASSETS)/,pmq.1 pmq.bash _pmq pmq.fish)
 
@@ -99,8 +101,10 @@ cli-assets: $(if $(wildcard $(CLI_BIN)),,cli)
 all: cli-assets
 
 # Build first only if the libraries are not built yet (see the note at the top).
-install: $(if $(and $(wildcard $(LIB_SO)),$(wildcard $(LIB_A))),,lib) cli-assets
+install: $(if $(and $(wildcard $(LIB_SO)),$(wildcard $(LIB_A))),,lib) cli-assets \
+    $(if $(wildcard $(BRIDGE_BIN)),,cli)
 	@test -f $(LIB_SO) && test -f $(LIB_A) || { echo "install: $(LIB_SO) or $(LIB_A) missing: run 'make lib' first" >&2; exit 1; }
+	@test -x $(BRIDGE_BIN) || { echo "install: $(BRIDGE_BIN) missing: run 'make cli' first" >&2; exit 1; }
 	@for d in '$(PREFIX)' '$(LIBDIR)' '$(INCLUDEDIR)' '$(PKGCONFIGDIR)' '$(CMAKEDIR)' '$(BINDIR)' \
 	          '$(MANDIR)' '$(BASHCOMPDIR)' '$(ZSHCOMPDIR)' '$(FISHCOMPDIR)'; do \
 	    case $$d in /*) ;; *) echo "install: '$$d' must be an absolute path" >&2; exit 1 ;; esac; done
@@ -108,6 +112,7 @@ install: $(if $(and $(wildcard $(LIB_SO)),$(wildcard $(LIB_A))),,lib) cli-assets
 	$(INSTALL) -d '$(DESTDIR)$(BINDIR)' '$(DESTDIR)$(MANDIR)/man1' '$(DESTDIR)$(BASHCOMPDIR)' \
 	    '$(DESTDIR)$(ZSHCOMPDIR)' '$(DESTDIR)$(FISHCOMPDIR)'
 	$(INSTALL) -m 755 $(CLI_BIN) '$(DESTDIR)$(BINDIR)/pmq'
+	$(INSTALL) -m 755 $(BRIDGE_BIN) '$(DESTDIR)$(BINDIR)/pmq-bridge'
 	$(INSTALL) -m 644 $(CLI_ASSETS)/pmq.1 '$(DESTDIR)$(MANDIR)/man1/pmq.1'
 	$(INSTALL) -m 644 $(CLI_ASSETS)/pmq.bash '$(DESTDIR)$(BASHCOMPDIR)/pmq'
 	$(INSTALL) -m 644 $(CLI_ASSETS)/_pmq '$(DESTDIR)$(ZSHCOMPDIR)/_pmq'
@@ -126,7 +131,8 @@ install: $(if $(and $(wildcard $(LIB_SO)),$(wildcard $(LIB_A))),,lib) cli-assets
 # keeps its symbol table (--strip-debug: it must still link). The sizes this
 # gives are in docs/src/install.md; tests/install/run.sh checks them.
 install-strip: install
-	$(STRIP) --strip-unneeded '$(DESTDIR)$(LIBDIR)/$(LIB_SO_FULL)' '$(DESTDIR)$(BINDIR)/pmq'
+	$(STRIP) --strip-unneeded '$(DESTDIR)$(LIBDIR)/$(LIB_SO_FULL)' '$(DESTDIR)$(BINDIR)/pmq' \
+	    '$(DESTDIR)$(BINDIR)/pmq-bridge'
 	$(STRIP) --strip-debug '$(DESTDIR)$(LIBDIR)/libpmq.a'
 
 # Removes every file install can create (pmq.hpp too), then the pmq-only
@@ -137,7 +143,7 @@ uninstall:
 	      '$(DESTDIR)$(INCLUDEDIR)/pmq.h' '$(DESTDIR)$(INCLUDEDIR)/pmq.hpp' \
 	      '$(DESTDIR)$(PKGCONFIGDIR)/pmq.pc' \
 	      '$(DESTDIR)$(CMAKEDIR)/pmqConfig.cmake' '$(DESTDIR)$(CMAKEDIR)/pmqConfigVersion.cmake' \
-	      '$(DESTDIR)$(BINDIR)/pmq' '$(DESTDIR)$(MANDIR)/man1/pmq.1' '$(DESTDIR)$(BASHCOMPDIR)/pmq' \
+	      '$(DESTDIR)$(BINDIR)/pmq' '$(DESTDIR)$(BINDIR)/pmq-bridge' '$(DESTDIR)$(MANDIR)/man1/pmq.1' '$(DESTDIR)$(BASHCOMPDIR)/pmq' \
 	      '$(DESTDIR)$(ZSHCOMPDIR)/_pmq' '$(DESTDIR)$(FISHCOMPDIR)/pmq.fish'
 	rmdir '$(DESTDIR)$(CMAKEDIR)' 2>/dev/null || true
 

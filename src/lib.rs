@@ -58,6 +58,7 @@ struct ReadmeDoctests;
 #[doc = include_str!("../docs/src/rust.md")]
 struct BookRustDoctests;
 mod error;
+mod list;
 mod name;
 mod notify;
 mod queue;
@@ -70,6 +71,7 @@ pub use backend::kernel::limits::{
 };
 pub use backend::shm::SHM_NAME_MAX;
 pub use error::{status, Error, ErrorKind, Result, StatusInfo, STATUSES, STATUS_PANIC};
+pub use list::{list, queue_file};
 pub use name::{name_from_bytes, random_name, validate_name, validate_name_bytes};
 pub use queue::{
     message_queues_supported, unlink, unlink_from, Attributes, BackendKind, DeadReceipt,

@@ -46,6 +46,18 @@ impl Failure {
     }
 }
 
+/// Ends the process with the command's exit code, printing its failure
+/// (one line, `pmq: ...`) first.
+pub fn exit(result: Result<i32, Failure>) -> ! {
+    match result {
+        Ok(code) => std::process::exit(code),
+        Err(f) => {
+            eprintln!("pmq: {}", f.message);
+            std::process::exit(f.code);
+        }
+    }
+}
+
 /// The exit code for a pmq error kind.
 pub fn code_for(kind: ErrorKind) -> i32 {
     match kind {
@@ -66,11 +78,11 @@ impl From<pmq::Error> for Failure {
 
 /// An error from opening `name`, worded for the command line: a missing
 /// queue points at `pmq create` rather than at the C API's O_CREAT.
-pub fn open_failure(e: pmq::Error, name: &str) -> Failure {
+pub fn open_failure(e: pmq::Error, name: &str, kind: pmq::BackendKind) -> Failure {
     if e.kind() == ErrorKind::NotFound {
         // The hint names the backend the command used, so pasting it makes
         // the queue where the command looked.
-        let shm = if crate::backend() == pmq::BackendKind::Shm {
+        let shm = if kind == pmq::BackendKind::Shm {
             "--backend shm "
         } else {
             ""

@@ -341,19 +341,23 @@ fn read_file(dir: &Path, file: &OsStr, users: &Names) -> io::Result<Option<Queue
     }))
 }
 
-/// Where shared-memory queue files live (PMQ_SHM_DIR, as for the library),
-/// and their names' prefix.
+/// Where shared-memory queue files live (/dev/shm, or PMQ_SHM_DIR), as the
+/// library names them.
 pub fn shm_dir() -> String {
-    std::env::var("PMQ_SHM_DIR")
-        .ok()
-        .filter(|d| !d.is_empty())
-        .unwrap_or_else(|| "/dev/shm".to_string())
+    shm_file("/q")
+        .parent()
+        .map(|d| d.display().to_string())
+        .unwrap_or_default()
 }
-const SHM_PREFIX: &str = "pmq.";
+
+/// The file of shared-memory queue `name` (checked by the caller).
+fn shm_file(name: &str) -> PathBuf {
+    pmq::queue_file(pmq::BackendKind::Shm, name).unwrap_or_default()
+}
 
 /// A shared-memory queue by name. `Ok(None)` when there is none.
 fn read_shm(name: &str, users: &Names) -> io::Result<Option<QueueInfo>> {
-    let path = format!("{}/{SHM_PREFIX}{}", shm_dir(), &name[1..]);
+    let path = shm_file(name).display().to_string();
     let meta = match fs::metadata(&path) {
         Ok(m) => m,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
@@ -401,17 +405,8 @@ fn read_shm(name: &str, users: &Names) -> io::Result<Option<QueueInfo>> {
 
 /// Every shared-memory queue, sorted by name (none when /dev/shm is absent).
 pub fn list_shm() -> Result<Vec<QueueInfo>, Failure> {
-    let Ok(entries) = fs::read_dir(shm_dir()) else {
-        return Ok(Vec::new());
-    };
+    let names = pmq::list(pmq::BackendKind::Shm)?;
     let users = Names::load();
-    let mut names: Vec<String> = entries
-        .filter_map(|e| e.ok())
-        .filter_map(|e| e.file_name().into_string().ok())
-        .filter_map(|f| f.strip_prefix(SHM_PREFIX).map(|n| format!("/{n}")))
-        .filter(|n| pmq::validate_name(n).is_ok())
-        .collect();
-    names.sort();
     let mut out = Vec::new();
     for n in names {
         match read_shm(&n, &users) {
@@ -420,7 +415,7 @@ pub fn list_shm() -> Result<Vec<QueueInfo>, Failure> {
             Err(e) => {
                 return Err(Failure::new(
                     OTHER,
-                    format!("cannot read {}/{SHM_PREFIX}{}: {e}", shm_dir(), &n[1..]),
+                    format!("cannot read {}: {e}", shm_file(&n).display()),
                 ))
             }
         }
@@ -441,7 +436,7 @@ pub fn one_shm(name: &str) -> Result<QueueInfo, Failure> {
         )),
         Err(e) => Err(Failure::new(
             OTHER,
-            format!("cannot read {}/{SHM_PREFIX}{}: {e}", shm_dir(), &name[1..]),
+            format!("cannot read {}: {e}", shm_file(name).display()),
         )),
     }
 }

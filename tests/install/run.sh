@@ -76,6 +76,7 @@ expected_files() { # libdir includedir
         echo "$2/pmq.h"
         if [ -f "$SRC/include/pmq.hpp" ]; then echo "$2/pmq.hpp"; fi
         echo "bin/pmq"
+        echo "bin/pmq-bridge"
         echo "share/man/man1/pmq.1"
         echo "share/bash-completion/completions/pmq"
         echo "share/zsh/site-functions/_pmq"
@@ -217,6 +218,18 @@ check "SONAME (readelf -d) is $SONAME, as the docs say" soname_is_documented
 # --- 3a. the CLI, its man page and completions --------------------------------
 check "installed bin/pmq runs: pmq --version == pmq $VERSION" \
     sh -c '[ "$("$1/bin/pmq" --version)" = "pmq $2" ]' sh "$P" "$VERSION"
+# `pmq bridge` runs the installed pmq-bridge beside pmq, with PATH empty of
+# it: a subject only pmq-bridge checks (pmq's own parser takes any string)
+# comes back as pmq-bridge's usage error, exit 2, before any connection.
+bridge_beside() {
+    out=$(PATH=/nonexistent "$P/bin/pmq" bridge out /pmq-install-bridge --nats nats://127.0.0.1:1 \
+        --subject "not a subject" 2>&1); rc=$?
+    echo "pmq bridge (PATH=/nonexistent): exit $rc: $out"
+    [ $rc -eq 2 ] || fail_with "pmq bridge exited $rc, want 2 (pmq-bridge's usage error)"
+    case $out in *"is not a NATS subject"*) ;; *) fail_with "no pmq-bridge subject error" ;; esac
+    [ "$("$P/bin/pmq-bridge" --version)" = "pmq-bridge $VERSION" ] || fail_with "pmq-bridge --version"
+}
+check "installed pmq bridge runs the installed pmq-bridge beside it" bridge_beside
 man_page() {
     f=$(MANPATH="$P/share/man" man -w pmq) || fail_with "man -w pmq finds no page under $P/share/man"
     [ "$f" = "$P/share/man/man1/pmq.1" ] || fail_with "man -w pmq: $f, want $P/share/man/man1/pmq.1"
@@ -419,21 +432,22 @@ no_debug_info() { # file...
     done
     echo "no debug info section in: $*"
 }
-check "stripped libpmq.so, libpmq.a and pmq have no debug info (.debug_info, _line, ...)" \
-    no_debug_info "$S/lib/libpmq.so.$VERSION" "$S/lib/libpmq.a" "$S/bin/pmq"
+check "stripped libpmq.so, libpmq.a, pmq and pmq-bridge have no debug info (.debug_info, _line, ...)" \
+    no_debug_info "$S/lib/libpmq.so.$VERSION" "$S/lib/libpmq.a" "$S/bin/pmq" "$S/bin/pmq-bridge"
 stripped_work() {
     # shellcheck disable=SC2046
     "$CC" $CFLAGS_STRICT "$HERE/consumer.c" -o "$T/consumer_strip" -I"$S/include" -L"$S/lib" -Wl,-rpath,"$S/lib" -lpmq &&
         run_consumer "$T/consumer_strip" stripped && loads_from "$T/consumer_strip" "$S/lib" &&
         "$CC" $CFLAGS_STRICT "$HERE/consumer.c" -o "$T/consumer_strip_static" -I"$S/include" "$S/lib/libpmq.a" $STATIC_LIBS &&
         run_consumer "$T/consumer_strip_static" stripped-static &&
-        [ "$("$S/bin/pmq" --version)" = "pmq $VERSION" ]
+        [ "$("$S/bin/pmq" --version)" = "pmq $VERSION" ] &&
+        [ "$("$S/bin/pmq-bridge" --version)" = "pmq-bridge $VERSION" ]
 }
 check "consumers of the stripped libraries (shared, static) and the stripped pmq run" stripped_work
 sizes() {
     size_of() { stat -c %s "$1"; }
     printf '%-16s %14s %14s\n' file built stripped
-    for pair in "libpmq.so:lib/libpmq.so.$VERSION" "libpmq.a:lib/libpmq.a" "pmq:bin/pmq"; do
+    for pair in "libpmq.so:lib/libpmq.so.$VERSION" "libpmq.a:lib/libpmq.a" "pmq:bin/pmq" "pmq-bridge:bin/pmq-bridge"; do
         b=$(size_of "$TARGET_DIR/${pair%%:*}")
         a=$(size_of "$S/${pair#*:}")
         printf '%-16s %14s %14s\n' "${pair%%:*}" "$b" "$a"

@@ -3,9 +3,9 @@
 # committed tree (issue 31). Sub-checks, each reported on its own:
 #
 #   licences    LICENSE-MIT and LICENSE-APACHE at the root; every package's
-#               metadata (the three Cargo.toml, bindings/python/pyproject.toml)
+#               metadata (the four Cargo.toml, bindings/python/pyproject.toml)
 #               declares "MIT OR Apache-2.0"; each package directory that ships
-#               on its own (ffi/, cli/, bindings/python/, the Go module
+#               on its own (ffi/, cli/, bridge/, bindings/python/, the Go module
 #               bindings/go/pmq/) carries both texts, identical to the root's
 #   crates      tests/pickup/crates.py: cargo package --list has no test,
 #               bench, binding or CI file; metadata complete
@@ -33,7 +33,7 @@ case $PICKUP_TARGET_DIR in /*) ;; *) PICKUP_TARGET_DIR=$SRC/$PICKUP_TARGET_DIR ;
 mkdir -p "$PICKUP_TARGET_DIR" || exit 2
 # A first run seeds it from the checkout's release build: the registry
 # crates' artifacts do not depend on where the workspace lives, so cargo
-# reuses them and rebuilds only pmq, pmq-ffi and pmq-cli for the copy
+# reuses them and rebuilds only pmq, pmq-ffi, pmq-cli and pmq-bridge for the copy
 # (about 30 s instead of a cold build of every dependency).
 if [ ! -d "$PICKUP_TARGET_DIR/release" ] && [ -d "$SRC/target/release/deps" ]; then
     echo "== pickup: seeding $PICKUP_TARGET_DIR from $SRC/target/release"
@@ -86,12 +86,12 @@ licences() {
     done
     grep -q "MIT License" LICENSE-MIT 2>/dev/null || say "FAIL LICENSE-MIT is not the MIT licence"
     grep -q "Apache License" LICENSE-APACHE 2>/dev/null || say "FAIL LICENSE-APACHE is not the Apache licence"
-    for m in Cargo.toml ffi/Cargo.toml cli/Cargo.toml bindings/python/pyproject.toml; do
+    for m in Cargo.toml ffi/Cargo.toml cli/Cargo.toml bridge/Cargo.toml bindings/python/pyproject.toml; do
         if [ ! -f "$m" ]; then say "FAIL $m: no such manifest"; continue; fi
         lic=$(sed -n 's/^license *= *"\(.*\)"/\1/p' "$m" | head -n1)
         if [ "$lic" = "MIT OR Apache-2.0" ]; then say "ok   $m: license = \"$lic\""; else say "FAIL $m: license = \"$lic\", want \"MIT OR Apache-2.0\" (the root's LICENSE-MIT, LICENSE-APACHE)"; fi
     done
-    for d in ffi cli bindings/python bindings/go/pmq; do
+    for d in ffi cli bridge bindings/python bindings/go/pmq; do
         for f in LICENSE-MIT LICENSE-APACHE; do
             if [ ! -e "$d/$f" ]; then say "FAIL $d/$f missing (the package ships without its licence)"
             elif cmp -s "$d/$f" "$f"; then say "ok   $d/$f = root $f"

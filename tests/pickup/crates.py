@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The Rust crates as cargo would publish them (issue 31).
 
-For each workspace crate (pmq, pmq-ffi, pmq-cli):
+For each workspace crate (pmq, pmq-ffi, pmq-cli, pmq-bridge):
   - metadata complete: description, license, repository, readme, keywords,
     categories, rust-version (cargo metadata);
   - `cargo package --list --offline --allow-dirty` holds what building the
@@ -22,7 +22,7 @@ import subprocess
 import sys
 
 ROOT = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else os.getcwd())
-CRATES = ["pmq", "pmq-ffi", "pmq-cli"]
+CRATES = ["pmq", "pmq-ffi", "pmq-cli", "pmq-bridge"]
 REQUIRED = ["description", "license", "repository", "readme", "keywords", "categories", "rust_version"]
 # What a published crate must not carry (paths inside the package).
 FORBIDDEN = [
@@ -89,8 +89,10 @@ for name in CRATES:
     check(not bad, f"{name}: no test, bench, example, binding, build or CI file in the package", "\n".join(bad))
 
     crate_dir = os.path.dirname(meta["manifest_path"])
-    main = "src/main.rs" if name == "pmq-cli" else "src/lib.rs"
-    check(main in files, f"{name}: the package has {main}")
+    # pmq-cli: the pmq binary and the library pmq-bridge builds on.
+    mains = {"pmq-cli": ["src/main.rs", "src/lib.rs"], "pmq-bridge": ["src/main.rs"]}
+    for main in mains.get(name, ["src/lib.rs"]):
+        check(main in files, f"{name}: the package has {main}")
 
     # The licence texts the expression names, present in the package and real files.
     ids = re.findall(r"[A-Za-z0-9.\-]+", (meta.get("license") or "").replace(" OR ", " ").replace(" AND ", " "))

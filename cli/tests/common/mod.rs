@@ -103,3 +103,31 @@ pub fn one_line_error(stderr: &[u8]) -> String {
     assert!(lines[0].starts_with("pmq: "), "error line: {s:?}");
     lines[0].to_string()
 }
+
+/// Parses a command's JSON output.
+pub fn json(bytes: &[u8]) -> serde_json::Value {
+    serde_json::from_slice(bytes).unwrap_or_else(|e| panic!("bad JSON ({e}): {}", text(bytes)))
+}
+
+/// The whitespace-separated cells of the `ls` row for `name`.
+pub fn ls_row(name: &str) -> Vec<String> {
+    let out = pmq()
+        .args(["ls", name])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let s = text(&out.stdout);
+    let mut lines = s.lines();
+    let header: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
+    assert_eq!(
+        header,
+        [
+            "NAME", "BACKEND", "MESSAGES", "BYTES", "MAX_MSGS", "MAX_SIZE", "MODE", "OWNER",
+            "NOTIFY"
+        ]
+    );
+    let row = lines.next().unwrap_or_else(|| panic!("no row in {s:?}"));
+    assert!(lines.next().is_none(), "one queue asked, got {s:?}");
+    row.split_whitespace().map(str::to_string).collect()
+}

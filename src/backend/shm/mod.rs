@@ -95,6 +95,12 @@ pub(crate) fn path_of(name: &str) -> String {
     format!("{SHM_DIR}/{FILE_PREFIX}{}", &name[1..])
 }
 
+/// The queue name ("/name") whose file is `file` (an entry of [`shm_dir`]),
+/// or `None` for a file that is not a queue's.
+pub(crate) fn name_of_file(file: &str) -> Option<String> {
+    file.strip_prefix(FILE_PREFIX).map(|n| format!("/{n}"))
+}
+
 /// An open shared-memory queue handle.
 pub(crate) struct ShmQueue {
     map: Arc<Mapping>,

@@ -28,11 +28,11 @@ use futures_util::stream::FuturesOrdered;
 use futures_util::StreamExt;
 use pmq::{ErrorKind, Queue, Timeout};
 
-use super::journal::{msg_id, OutJournal};
-use super::{OutArgs, PRIORITY_HEADER};
-use crate::fail::{self, open_failure, Failure};
-use crate::note;
-use crate::{signals, CmdResult};
+use crate::common::PRIORITY_HEADER;
+use crate::journal::{msg_id, OutJournal};
+use pmq_cli::bridge_args::OutArgs;
+use pmq_cli::fail::{self, open_failure, Failure};
+use pmq_cli::{signals, CmdResult};
 
 const SLICE: Duration = Duration::from_millis(100);
 /// Most messages published and not yet acknowledged.
@@ -48,9 +48,9 @@ struct Msg {
     payload: Bytes,
 }
 
-pub fn run(a: OutArgs) -> CmdResult {
+pub fn run(a: OutArgs, kind: pmq::BackendKind) -> CmdResult {
     pmq::validate_name(&a.queue).map_err(Failure::from)?;
-    let c = super::check_common(&a.nats, false)?;
+    let c = crate::common::check_common(&a.nats, false)?;
     signals::install().map_err(|e| {
         Failure::new(
             fail::OTHER,
@@ -61,18 +61,18 @@ pub fn run(a: OutArgs) -> CmdResult {
         .nats
         .journal
         .clone()
-        .unwrap_or_else(|| super::default_journal("out", &a.queue, None));
+        .unwrap_or_else(|| crate::common::default_journal(kind, "out", &a.queue, None));
     let journal = OutJournal::open(&path).map_err(|m| Failure::new(fail::OTHER, m))?;
-    super::announce_repair(&format!("bridge out {}", a.queue), journal.repair());
+    crate::common::announce_repair(&format!("bridge out {}", a.queue), journal.repair());
     // Read and write: a message taken when the journal cannot be written is
     // given back to the queue. Read-only when writing is not permitted.
-    let q = crate::options()
+    let q = pmq_cli::args::options(kind)
         .read(true)
         .write(true)
         .open(Some(&a.queue))
         .or_else(|e| {
             if e.kind() == ErrorKind::Permission {
-                crate::options()
+                pmq_cli::args::options(kind)
                     .read(true)
                     .write(false)
                     .open(Some(&a.queue))
@@ -80,16 +80,16 @@ pub fn run(a: OutArgs) -> CmdResult {
                 Err(e)
             }
         })
-        .map_err(|e| open_failure(e, &a.queue))?;
-    let rt = super::runtime()?;
+        .map_err(|e| open_failure(e, &a.queue, kind))?;
+    let rt = crate::common::runtime()?;
     rt.block_on(bridge(a, c, q, journal))
 }
 
-async fn bridge(a: OutArgs, c: super::Common, q: Queue, journal: OutJournal) -> CmdResult {
+async fn bridge(a: OutArgs, c: crate::common::Common, q: Queue, journal: OutJournal) -> CmdResult {
     let who = format!("bridge out {}", a.queue);
-    let client = super::connect(&a.nats, &c, &who).await?;
-    let js = super::jetstream(client.clone());
-    let stream = super::resolve_stream(&js, &a.nats, &c).await?;
+    let client = crate::common::connect(&a.nats, &c, &who).await?;
+    let js = crate::common::jetstream(client.clone());
+    let stream = crate::common::resolve_stream(&js, &a.nats, &c).await?;
     let info = stream.cached_info().clone();
     let max = q.max_message_size().max(0) as usize;
     let cfg_max = info.config.max_message_size;
@@ -180,7 +180,7 @@ async fn bridge(a: OutArgs, c: super::Common, q: Queue, journal: OutJournal) -> 
     let mut last_warning = Instant::now() - Duration::from_secs(3600);
     let mut backoff = Duration::from_millis(50);
     let mut stopped_at: Option<Instant> = None;
-    let mut rate = super::Rate::new();
+    let mut rate = crate::common::Rate::new();
     let mut tick = tokio::time::interval(SLICE);
     let mut next_stats = c.stats.map(|s| Instant::now() + s);
     let mut result: CmdResult = Ok(fail::OK);
@@ -226,7 +226,7 @@ async fn bridge(a: OutArgs, c: super::Common, q: Queue, journal: OutJournal) -> 
                     }
                 }
                 Some(Err((kind, text))) => {
-                    if let Some(server) = super::refusal() {
+                    if let Some(server) = crate::common::refusal() {
                         result = Err(refused(&server, &text, &a, inflight_msgs, &journal_path));
                         break;
                     }
@@ -309,7 +309,7 @@ async fn bridge(a: OutArgs, c: super::Common, q: Queue, journal: OutJournal) -> 
     result?;
     received?;
     let repair = journal.lock().unwrap().repair().cloned();
-    super::damage_status(repair.as_ref())
+    crate::common::damage_status(repair.as_ref())
 }
 
 /// Awaits a batch's acknowledgements in order: the number of duplicates
@@ -344,7 +344,7 @@ async fn all_acks(
 }
 
 /// The server refused this bridge's publishing for good (see
-/// [`super::refusal`]): the error, with what to do.
+/// [`crate::common::refusal`]): the error, with what to do.
 fn refused(
     server: &str,
     publish: &str,

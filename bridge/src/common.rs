@@ -2,10 +2,6 @@
 //! JetStream, losing nothing when a bridge or the server is killed (see
 //! docs/src/bridge.md, for exactly what is guaranteed).
 
-mod inb;
-pub mod journal;
-mod out;
-
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -13,113 +9,13 @@ use std::time::Duration;
 
 use async_nats::jetstream::{self, stream};
 use async_nats::{ConnectErrorKind, ConnectOptions, Event, ServerAddr};
-use clap::{Args, Subcommand};
 
-use crate::fail::{self, Failure};
-use crate::CmdResult;
+use pmq_cli::bridge_args::NatsArgs;
+use pmq_cli::fail::{self, Failure};
+use pmq_cli::CmdResult;
 
 /// The header that carries a message's local priority across NATS.
 pub const PRIORITY_HEADER: &str = "Pmq-Priority";
-
-#[derive(Subcommand, Debug)]
-pub enum BridgeCmd {
-    /// Receive from local QUEUE, publish each message to JetStream and wait for its
-    /// acknowledgement (taken messages are kept in a local journal until then). Transient
-    /// failures (server down, timeouts) are retried; a refusal retrying cannot fix (a subject
-    /// too long for the server, a permission) ends the bridge with exit status 1, the messages
-    /// kept in the journal
-    Out(OutArgs),
-    /// Durable JetStream consumer: send each message into local QUEUE, then acknowledge it
-    In(InArgs),
-}
-
-#[derive(Args, Debug)]
-pub struct OutArgs {
-    /// Local queue to receive from, e.g. /jobs
-    pub queue: String,
-    #[command(flatten)]
-    pub nats: NatsArgs,
-}
-
-#[derive(Args, Debug)]
-pub struct InArgs {
-    /// Local queue to send into, e.g. /jobs
-    pub queue: String,
-    /// Name of the durable JetStream consumer (created if missing; its position survives restarts)
-    #[arg(long, value_name = "NAME")]
-    pub durable: String,
-    /// With a consumer created here: seconds JetStream waits for an acknowledgement before
-    /// delivering a message again
-    #[arg(long, value_name = "S", default_value_t = 30.0)]
-    pub ack_wait: f64,
-    #[command(flatten)]
-    pub nats: NatsArgs,
-}
-
-#[derive(Args, Debug)]
-pub struct NatsArgs {
-    /// NATS server URL, or several separated by commas: nats://HOST:4222, tls://HOST:4222
-    /// (user:password@ in the URL works too)
-    #[arg(long, value_name = "URL")]
-    pub nats: String,
-    /// Subject the messages are published on (bridge in: the consumer's filter; wildcards allowed)
-    #[arg(long, value_name = "SUBJ")]
-    pub subject: String,
-    /// NATS credentials file (the JWT and NKey seed that `nsc` writes)
-    #[arg(long, value_name = "FILE")]
-    pub creds: Option<PathBuf>,
-    /// User name; the password comes from --password or the environment variable
-    /// PMQ_NATS_PASSWORD (which keeps it out of `ps`)
-    #[arg(long, value_name = "USER")]
-    pub user: Option<String>,
-    /// Password for --user
-    #[arg(long, value_name = "PASSWORD", requires = "user")]
-    pub password: Option<String>,
-    /// Authentication token
-    #[arg(long, value_name = "TOKEN")]
-    pub token: Option<String>,
-    /// CA certificate (PEM) that signed the server's TLS certificate; implies TLS
-    #[arg(long, value_name = "FILE")]
-    pub tls_ca: Option<PathBuf>,
-    /// Client certificate (PEM) for TLS client authentication (with --tls-key)
-    #[arg(long, value_name = "FILE", requires = "tls_key")]
-    pub tls_cert: Option<PathBuf>,
-    /// Private key (PEM) of --tls-cert
-    #[arg(long, value_name = "FILE", requires = "tls_cert")]
-    pub tls_key: Option<PathBuf>,
-    /// JetStream stream [default: the stream that captures --subject; with --create-stream,
-    /// PMQ_ followed by the subject with its dots and wildcards as _]
-    #[arg(long, value_name = "NAME")]
-    pub stream: Option<String>,
-    /// Create the stream if it does not exist (file storage, capturing --subject)
-    #[arg(long)]
-    pub create_stream: bool,
-    /// With --create-stream: the stream's duplicate window in seconds (a message id published
-    /// again within it is dropped)
-    #[arg(long, value_name = "S", default_value_t = 120.0)]
-    pub duplicate_window: f64,
-    /// The bridge's journal [default: $XDG_STATE_HOME/pmq/ or ~/.local/state/pmq/, named
-    /// after the direction, backend, queue (and durable)]. An existing file that is not a
-    /// journal is refused and left as it is. A damaged journal: every intact record is still
-    /// used, a copy is kept as PATH.damaged-TIME, a WARNING line says what could not be read,
-    /// and the run exits 1 when it stops
-    #[arg(long, value_name = "PATH")]
-    pub journal: Option<PathBuf>,
-    /// Print messages/s and the backlog to standard error every S seconds [S: 2]
-    #[arg(long, value_name = "S", num_args = 0..=1, default_missing_value = "2")]
-    pub stats: Option<f64>,
-    /// Most messages handled together (one journal fsync per batch)
-    #[arg(long, value_name = "N", default_value_t = 256,
-          value_parser = clap::value_parser!(u32).range(1..=4096))]
-    pub batch: u32,
-}
-
-pub fn run(cmd: BridgeCmd) -> CmdResult {
-    match cmd {
-        BridgeCmd::Out(a) => out::run(a),
-        BridgeCmd::In(a) => inb::run(a),
-    }
-}
 
 // ---------------------------------------------------------------- checks
 
@@ -203,7 +99,7 @@ pub fn parse_urls(s: &str) -> Result<Vec<ServerAddr>, Failure> {
     Ok(out)
 }
 
-fn seconds(what: &str, s: f64) -> Result<Duration, Failure> {
+pub fn seconds(what: &str, s: f64) -> Result<Duration, Failure> {
     if !s.is_finite() || s <= 0.0 || s > 1e9 {
         return Err(usage(format!(
             "{what} {s} is not a number of seconds above 0; use e.g. {what} 30"
@@ -254,7 +150,12 @@ fn state_dir() -> PathBuf {
     PathBuf::from(home).join(".local/state/pmq")
 }
 
-pub fn default_journal(direction: &str, queue: &str, durable: Option<&str>) -> PathBuf {
+pub fn default_journal(
+    kind: pmq::BackendKind,
+    direction: &str,
+    queue: &str,
+    durable: Option<&str>,
+) -> PathBuf {
     let clean = |s: &str| -> String {
         s.chars()
             .map(|c| {
@@ -266,7 +167,7 @@ pub fn default_journal(direction: &str, queue: &str, durable: Option<&str>) -> P
             })
             .collect()
     };
-    let backend = match crate::backend() {
+    let backend = match kind {
         pmq::BackendKind::Shm => "shm",
         _ => "kernel",
     };
@@ -284,10 +185,10 @@ pub fn default_journal(direction: &str, queue: &str, durable: Option<&str>) -> P
 
 /// Says what opening the journal had to repair: damage loudly (a WARNING
 /// line), a cut incomplete last record as a plain note.
-pub fn announce_repair(who: &str, r: Option<&journal::Repair>) {
+pub fn announce_repair(who: &str, r: Option<&crate::journal::Repair>) {
     match r {
-        Some(r) if r.damaged => crate::note!("{who}: WARNING: {}", r.text),
-        Some(r) => crate::note!("{who}: {}", r.text),
+        Some(r) if r.damaged => note!("{who}: WARNING: {}", r.text),
+        Some(r) => note!("{who}: {}", r.text),
         None => {}
     }
 }
@@ -295,7 +196,7 @@ pub fn announce_repair(who: &str, r: Option<&journal::Repair>) {
 /// The exit status of a run that otherwise went well: 1 if its journal was
 /// damaged when it started (so that a supervisor or script notices even if
 /// nobody reads the WARNING), else 0.
-pub fn damage_status(r: Option<&journal::Repair>) -> CmdResult {
+pub fn damage_status(r: Option<&crate::journal::Repair>) -> CmdResult {
     match r {
         Some(r) if r.damaged => Err(Failure::new(
             fail::OTHER,
@@ -317,12 +218,6 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
         .enable_all()
         .build()
         .map_err(|e| Failure::new(fail::OTHER, format!("cannot start the async runtime: {e}")))
-}
-
-/// Prints a line to standard error, prefixed like the CLI's errors.
-#[macro_export]
-macro_rules! note {
-    ($($arg:tt)*) => { eprintln!("pmq: {}", format!($($arg)*)) };
 }
 
 /// The last server error that retrying cannot fix (see [`refusal`]).

@@ -20,11 +20,11 @@ use bytes::Bytes;
 use futures_util::{FutureExt, StreamExt};
 use pmq::{ErrorKind, Queue, Timeout};
 
-use super::journal::{parse_msg_id, stream_key, InJournal, Key};
-use super::{InArgs, PRIORITY_HEADER};
-use crate::fail::{self, open_failure, Failure};
-use crate::note;
-use crate::{signals, CmdResult};
+use crate::common::PRIORITY_HEADER;
+use crate::journal::{parse_msg_id, stream_key, InJournal, Key};
+use pmq_cli::bridge_args::InArgs;
+use pmq_cli::fail::{self, open_failure, Failure};
+use pmq_cli::{signals, CmdResult};
 
 const SLICE: Duration = Duration::from_millis(100);
 /// No message for this long: ask the server whether some are waiting.
@@ -39,30 +39,29 @@ struct Item {
     acker: Acker,
 }
 
-pub fn run(a: InArgs) -> CmdResult {
+pub fn run(a: InArgs, kind: pmq::BackendKind) -> CmdResult {
     pmq::validate_name(&a.queue).map_err(Failure::from)?;
-    let c = super::check_common(&a.nats, true)?;
-    super::check_js_name("--durable", &a.durable)?;
-    let ack_wait = super::seconds("--ack-wait", a.ack_wait)?;
+    let c = crate::common::check_common(&a.nats, true)?;
+    crate::common::check_js_name("--durable", &a.durable)?;
+    let ack_wait = crate::common::seconds("--ack-wait", a.ack_wait)?;
     signals::install().map_err(|e| {
         Failure::new(
             fail::OTHER,
             format!("cannot install the SIGINT/SIGTERM handler: {e}"),
         )
     })?;
-    let path = a
-        .nats
-        .journal
-        .clone()
-        .unwrap_or_else(|| super::default_journal("in", &a.queue, Some(&a.durable)));
+    let path =
+        a.nats.journal.clone().unwrap_or_else(|| {
+            crate::common::default_journal(kind, "in", &a.queue, Some(&a.durable))
+        });
     let journal = InJournal::open(&path).map_err(|m| Failure::new(fail::OTHER, m))?;
-    super::announce_repair(&format!("bridge in {}", a.queue), journal.repair());
-    let q = crate::options()
+    crate::common::announce_repair(&format!("bridge in {}", a.queue), journal.repair());
+    let q = pmq_cli::args::options(kind)
         .read(false)
         .write(true)
         .open(Some(&a.queue))
-        .map_err(|e| open_failure(e, &a.queue))?;
-    let rt = super::runtime()?;
+        .map_err(|e| open_failure(e, &a.queue, kind))?;
+    let rt = crate::common::runtime()?;
     rt.block_on(bridge(a, c, ack_wait, q, journal))
 }
 
@@ -78,16 +77,16 @@ struct Outcome {
 
 async fn bridge(
     a: InArgs,
-    c: super::Common,
+    c: crate::common::Common,
     ack_wait: Duration,
     q: Queue,
     journal: InJournal,
 ) -> CmdResult {
     let who = format!("bridge in {}", a.queue);
     let url = c.url_text.clone();
-    let client = super::connect(&a.nats, &c, &who).await?;
-    let js = super::jetstream(client);
-    let stream = super::resolve_stream(&js, &a.nats, &c).await?;
+    let client = crate::common::connect(&a.nats, &c, &who).await?;
+    let js = crate::common::jetstream(client);
+    let stream = crate::common::resolve_stream(&js, &a.nats, &c).await?;
     let stream_name = stream.cached_info().config.name.clone();
     let consumer: async_nats::jetstream::consumer::Consumer<pull::Config> = match stream
         .get_consumer::<pull::Config>(&a.durable)
@@ -119,10 +118,10 @@ async fn bridge(
             })
             .await
             .map_err(|e| {
-                super::js_failure(&url, &format!("cannot create consumer {}", a.durable), e)
+                crate::common::js_failure(&url, &format!("cannot create consumer {}", a.durable), e)
             })?,
         Err(e) => {
-            return Err(super::js_failure(
+            return Err(crate::common::js_failure(
                 &url,
                 &format!("cannot look up consumer {}", a.durable),
                 e,
@@ -158,13 +157,13 @@ async fn bridge(
     };
     let mut messages = open_messages()
         .await
-        .map_err(|e| super::js_failure(&url, "cannot start consuming", e))?;
+        .map_err(|e| crate::common::js_failure(&url, "cannot start consuming", e))?;
     let mut state = Some((journal, q));
     let mut total_sent = 0u64;
     let mut total_skipped = 0u64;
     let mut total_resent = 0u64;
     let mut pending = 0u64;
-    let mut rate = super::Rate::new();
+    let mut rate = crate::common::Rate::new();
     let mut tick = tokio::time::interval(SLICE);
     let mut next_stats = c.stats.map(|s| Instant::now() + s);
     let mut last_warning = Instant::now() - Duration::from_secs(3600);
@@ -308,7 +307,7 @@ async fn bridge(
         a.queue
     );
     result?;
-    super::damage_status(repair.as_ref())
+    crate::common::damage_status(repair.as_ref())
 }
 
 /// Sends a batch into the queue (on a blocking thread), then acknowledges
