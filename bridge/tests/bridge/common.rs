@@ -3,7 +3,7 @@
 //! program itself, or `pmq bridge`, which runs it.
 #![allow(dead_code)]
 
-#[path = "../../../tests/support/prefix.rs"]
+#[path = "../../../tests/common/prefix.rs"]
 mod prefix;
 
 use std::ffi::OsStr;
