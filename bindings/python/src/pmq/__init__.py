@@ -32,16 +32,14 @@ receive runs its Python handler (so Ctrl-C raises KeyboardInterrupt); if the
 handler returns, the call raises SignalError, as posix_ipc does.
 """
 
-import asyncio as _asyncio
+from asyncio import get_running_loop as _get_running_loop
 import atexit as _atexit
 import collections as _collections
 import ctypes as _ctypes
 import glob as _glob
 import itertools as _itertools
-import mmap as _mmap
 import operator as _operator
 import os as _os
-import signal as _signal
 import threading as _threading
 import warnings as _warnings
 
@@ -60,6 +58,17 @@ _libpmq_handle = _load_bundled_libpmq()
 
 from ._pmq_cffi import ffi as _ffi, lib as _lib  # noqa: E402
 from . import _fast  # noqa: E402
+from ._constants import (  # noqa: E402,F401
+    __version__, VERSION, __author__, __license__, __copyright__, LIBPMQ_VERSION,
+    O_CREAT, O_EXCL, O_CREX, O_NONBLOCK, O_RDONLY, O_WRONLY, O_RDWR, _O_ACCMODE, O_TRUNC,
+    PAGE_SIZE, USER_SIGNAL_MIN, USER_SIGNAL_MAX, MESSAGE_QUEUES_SUPPORTED, QUEUE_PRIORITY_MAX,
+    _LIVE_CONSTANTS, BACKENDS, _backend_arg)
+from ._errors import (  # noqa: E402,F401
+    Error, BusyError, ExistentialError, PermissionsError, SignalError, CorruptedError,
+    _CLASS_OF_STATUS, _S, _make_error, _error, _closed_error)
+from ._asyncio import _AsyncioMixin, _wake_futures  # noqa: E402
+
+_fast.set_error_factory(_make_error)
 
 __all__ = [
     "MessageQueue",
@@ -89,41 +98,6 @@ __all__ = [
     "QUEUE_PRIORITY_MAX",
 ]
 
-__version__ = "0.1.0"
-VERSION = __version__
-__author__ = "the pmq authors"
-__license__ = "MIT OR Apache-2.0"
-__copyright__ = "Copyright the pmq authors"
-#: The version of the bundled libpmq.
-LIBPMQ_VERSION = _ffi.string(_lib.pmq_version()).decode("ascii")
-
-O_CREAT = _lib.PMQ_O_CREAT
-O_EXCL = _lib.PMQ_O_EXCL
-O_CREX = O_CREAT | O_EXCL
-#: In flags: open the handle with block = False, as posix_ipc passes it to mq_open.
-O_NONBLOCK = _lib.PMQ_O_NONBLOCK
-#: posix_ipc exports these too (access is chosen with read= / write= here).
-O_RDONLY = _os.O_RDONLY
-O_WRONLY = _os.O_WRONLY
-O_RDWR = _os.O_RDWR
-_O_ACCMODE = O_RDONLY | O_WRONLY | O_RDWR
-#: Accepted in flags and ignored, as mq_open does (posix_ipc exports it for
-#: its SharedMemory; pmq has only message queues).
-O_TRUNC = _os.O_TRUNC
-#: The memory page size (posix_ipc exports it for its SharedMemory).
-PAGE_SIZE = _mmap.PAGESIZE
-#: The range of real-time signals, for request_notification (posix_ipc's names).
-USER_SIGNAL_MIN = int(_signal.SIGRTMIN)
-USER_SIGNAL_MAX = int(_signal.SIGRTMAX)
-MESSAGE_QUEUES_SUPPORTED = bool(_lib.pmq_message_queues_supported())
-QUEUE_PRIORITY_MAX = int(_lib.pmq_priority_max())
-
-_LIVE_CONSTANTS = {
-    # Read now, every time: a changed sysctl is seen without re-importing.
-    "QUEUE_MESSAGES_MAX_DEFAULT": _lib.pmq_queue_messages_max_default,
-    "QUEUE_MESSAGE_SIZE_MAX_DEFAULT": _lib.pmq_queue_message_size_max_default,
-}
-
 
 def __getattr__(name):
     get = _LIVE_CONSTANTS.get(name)
@@ -135,131 +109,6 @@ def __getattr__(name):
 def __dir__():
     return sorted(set(globals()) | set(_LIVE_CONSTANTS))
 
-
-# ---------------------------------------------------------------- exceptions
-
-
-class Error(Exception):
-    """Base class of pmq's own exceptions (posix_ipc.Error)."""
-
-
-class BusyError(Error):
-    """A call could not complete now: timeout expired, non-blocking call on a
-    full/empty queue, or another process holds the notification."""
-
-
-class ExistentialError(Error):
-    """The queue exists (O_CREX) or does not exist, or the handle is closed."""
-
-
-class PermissionsError(Error):
-    """Permission denied by the queue's mode or by this handle's read/write."""
-
-
-class SignalError(Error):
-    """A signal interrupted a blocking call and its handler returned."""
-
-
-class CorruptedError(Error):
-    """A shared-memory queue's file is damaged or was made by a pmq build with
-    another layout (pmq only: posix_ipc has no shared-memory backend).
-
-    A damaged file (scribbled on, truncated or punched while mapped) raises
-    this, never a signal: libpmq installs a SIGBUS handler for its mappings
-    when the first "shm" queue is opened and passes other faults on to the
-    handler installed before it. A SIGBUS handler installed after that must
-    do the same; faulthandler.enable() called after opening a "shm" queue
-    does not (it re-raises the signal, and the process dies "Fatal Python
-    error: Bus error"): enable it before opening one (pytest does), or not
-    at all. Whoever the file's mode lets write is trusted: until layout 3
-    such a process can still crash the others through the lock's
-    robust-list words (pmq.h, PMQ_STATUS_CORRUPTED)."""
-
-
-#: The backends a queue can live in: "kernel" (the default, posix_ipc's and
-#: every mq_open program's queues) and "shm" (pmq's shared-memory queue).
-#: Names are "/" and 1-255 bytes on "kernel", 1-251 on "shm" (its file
-#: pmq.<name> must fit the file system's 255-byte names); a longer name
-#: raises ValueError naming the backend's limit. On "shm", a process stopped
-#: (SIGSTOP, a debugger) inside a call never makes another call outlast its
-#: timeout: a try-once call gives up after about 10 ms (up to 250 ms while
-#: the holder runs but was descheduled), a timed call at its
-#: deadline (both raise BusyError, as for an empty or full queue, with a
-#: message naming the queue's lock).
-BACKENDS = {"kernel": _lib.PMQ_BACKEND_KERNEL, "shm": _lib.PMQ_BACKEND_SHM}
-
-
-def _backend_arg(backend):
-    try:
-        return BACKENDS[backend]
-    except (KeyError, TypeError):
-        raise ValueError("backend must be one of %s, not %r"
-                         % (", ".join(repr(b) for b in BACKENDS), backend)) from None
-
-
-_S = _lib
-# The exception class of every failure status libpmq defines, each listed,
-# pmq.Error included where posix_ipc has nothing closer: a status missing
-# here is one this module does not know (it gets pmq.Error too, like a status
-# from a newer libpmq), and tests/test_module.py fails for it.
-_CLASS_OF_STATUS = {
-    _S.PMQ_STATUS_WOULD_BLOCK: BusyError,
-    _S.PMQ_STATUS_TIMED_OUT: BusyError,
-    _S.PMQ_STATUS_BUSY: BusyError,
-    _S.PMQ_STATUS_EXISTS: ExistentialError,
-    _S.PMQ_STATUS_NOT_FOUND: ExistentialError,
-    _S.PMQ_STATUS_PERMISSION: PermissionsError,
-    _S.PMQ_STATUS_INTERRUPTED: SignalError,
-    _S.PMQ_STATUS_INVALID_ARGUMENT: ValueError,
-    _S.PMQ_STATUS_MESSAGE_TOO_LARGE: ValueError,
-    _S.PMQ_STATUS_BUFFER_TOO_SMALL: Error,
-    _S.PMQ_STATUS_SYSTEM_LIMIT: ValueError,  # or OSError, by errno: see _make_error
-    _S.PMQ_STATUS_CLOSED: ExistentialError,
-    _S.PMQ_STATUS_OUT_OF_MEMORY: MemoryError,
-    _S.PMQ_STATUS_OS_ERROR: OSError,
-    _S.PMQ_STATUS_PANIC: Error,
-    _S.PMQ_STATUS_NOT_SUPPORTED: Error,
-    _S.PMQ_STATUS_CORRUPTED: CorruptedError,
-}
-_EINVAL = 22
-
-
-def _make_error(status, err, detail):
-    """The exception for libpmq status `status` with errno `err` and detail
-    text `detail` (bytes). pmq_status (int) and pmq_status_name are set on
-    the exception. Also called by pmq._fast."""
-    detail = detail.decode("utf-8", "replace")
-    name = _ffi.string(_lib.pmq_status_name(status)).decode("ascii", "replace")
-    cls = _CLASS_OF_STATUS.get(status, Error)
-    if status == _S.PMQ_STATUS_SYSTEM_LIMIT:
-        # posix_ipc: EINVAL (e.g. max_messages above msg_max) -> ValueError;
-        # EMFILE/ENFILE/ENOSPC/... -> OSError.
-        cls = ValueError if err in (0, _EINVAL) else OSError
-    if cls is OSError and err:
-        exc = OSError(err, detail or name)
-    else:
-        exc = cls(detail or name)
-    exc.pmq_status = status
-    exc.pmq_status_name = name
-    return exc
-
-
-def _error(token):
-    """The exception for a failed cffi shim call (token = seq << 8 | status)."""
-    return _make_error(token & 0xFF, _lib.pmq_py_error_errno(token),
-                       _ffi.string(_lib.pmq_py_error_detail(token)))
-
-
-_fast.set_error_factory(_make_error)
-
-
-def _closed_error(already=False):
-    """The ExistentialError for a call on a closed queue, in libpmq's words."""
-    if already:
-        return _make_error(_S.PMQ_STATUS_CLOSED, 0,
-                           b"the handle is already closed; close it only once")
-    return _make_error(_S.PMQ_STATUS_CLOSED, 0,
-                       b"the handle is closed; open the queue again to use it")
 
 
 # ---------------------------------------------------------------- arguments
@@ -391,30 +240,10 @@ def _cancel_armed_callbacks():
             _lib.pmq_py_notify_cancel(qp)
 
 
-# ------------------------------------------------------------- the queue
-
-
-class _Waiters(set):
-    """The asyncio futures of one (loop, direction) of a queue; watching: the
-    loop watches the queue's descriptor for them."""
-
-    __slots__ = ("watching",)
-
-    def __init__(self):
-        super().__init__()
-        self.watching = False
-
-
-def _wake_futures(futures):
-    for fut in list(futures):
-        if not fut.done():
-            fut.set_result(None)
-
-
 _new = _ffi.new
 
 
-class MessageQueue(_fast.QueueBase):
+class MessageQueue(_AsyncioMixin, _fast.QueueBase):
     """A POSIX message queue (posix_ipc.MessageQueue).
 
     MessageQueue(name, flags=0, mode=0o600, max_messages=QUEUE_MESSAGES_MAX_DEFAULT,
@@ -538,85 +367,8 @@ class MessageQueue(_fast.QueueBase):
     # -- messages: send() and receive(), send_batch() and receive_batch()
     # are pmq._fast.QueueBase's (C).
 
-    # -- asyncio
-
-    async def send_async(self, message, priority=0):
-        """Like send(), for asyncio: waits for room without a thread (the
-        running loop watches the queue's descriptor) and tries once each time
-        it is writable. Cancel-safe: cancelled before it returns, nothing was
-        sent. Bound it with asyncio.wait_for / asyncio.timeout."""
-        loop = _asyncio.get_running_loop()
-        while True:
-            try:
-                return self.send(message, timeout=0, priority=priority)
-            except BusyError:
-                pass
-            await self._aio_ready(loop, True)
-
-    async def receive_async(self):
-        """Like receive(), for asyncio: waits for a message without a thread
-        and tries once each time the queue's descriptor is readable; returns
-        (message, priority). Cancel-safe: cancelled before it returns,
-        nothing was taken."""
-        loop = _asyncio.get_running_loop()
-        while True:
-            try:
-                return self.receive(0)
-            except BusyError:
-                pass
-            await self._aio_ready(loop, False)
-
-    async def _aio_ready(self, loop, writable):
-        # close() may run in another thread at any point of this: it sets
-        # _aio to None, then closes the descriptor, and wakes the waiters it
-        # finds in the dict it took. A waiter it cannot have seen (added
-        # after it took the dict) sees _aio changed below and raises the
-        # closed-queue error itself, so no waiter is left behind and none
-        # waits on a descriptor that was closed (or reused since).
-        aio = self._aio
-        fd = self.mqd
-        if aio is None or fd < 0:
-            raise _closed_error()
-        key = (loop, writable)
-        fut = loop.create_future()
-        waiters = aio.get(key)
-        if waiters is None:
-            waiters = aio[key] = _Waiters()
-        waiters.add(fut)
-        try:
-            if not waiters.watching:
-                try:
-                    if writable:
-                        loop.add_writer(fd, self._aio_wake, key)
-                    else:
-                        loop.add_reader(fd, self._aio_wake, key)
-                except OSError:
-                    if self._aio is not aio:  # closed: fd is gone or another file's
-                        raise _closed_error() from None
-                    raise
-                waiters.watching = True
-            if self._aio is not aio:
-                raise _closed_error()
-            await fut
-        finally:
-            waiters.discard(fut)
-            if not waiters and aio.get(key) is waiters:
-                del aio[key]
-                # Unless close() took this watch over (it removes it).
-                if waiters.watching:
-                    waiters.watching = False
-                    if writable:
-                        loop.remove_writer(fd)
-                    else:
-                        loop.remove_reader(fd)
-
-    def _aio_wake(self, key):
-        # Every waiter tries again (readiness is only a hint: the losers
-        # find nothing and wait again).
-        aio = self._aio
-        if aio:
-            _wake_futures(aio.get(key, ()))
-
+    # -- asyncio: send_async() and receive_async() are _AsyncioMixin's
+    # (pmq/_asyncio.py).
 
     # -- notification
 
@@ -726,7 +478,7 @@ class MessageQueue(_fast.QueueBase):
                 continue
             remove = loop.remove_writer if writable else loop.remove_reader
             try:
-                running = _asyncio.get_running_loop()
+                running = _get_running_loop()
             except RuntimeError:
                 running = None
             if running is loop:
