@@ -1,5 +1,5 @@
 """cffi (API, out-of-line) builder for pmq._pmq_cffi: everything but the
-hot path (send and receive are in src/pmq/_fast.c, a plain C extension).
+hot path (send and receive are in src/pmq/_pmq.c, a plain C extension).
 
 Compiles a small C shim against include/pmq.h of the Rust sources (see
 rust_root()) and links it to the libpmq.so cargo builds from them

@@ -163,8 +163,8 @@ class SdistWithRust(sdist):
 # buffer protocol only from Python 3.11; so wheels are per Python version
 # (the cffi module alone is abi3).
 fast = Extension(
-    "pmq._fast",
-    sources=["src/pmq/_fast.c"],
+    "pmq._pmq",
+    sources=["src/pmq/_pmq.c"],
     include_dirs=[os.path.join(REPO, "include")],
     library_dirs=[cargo_lib_dir()],
     libraries=["pmq"],

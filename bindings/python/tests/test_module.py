@@ -136,7 +136,7 @@ def test_every_status_of_the_library_is_known():
     known to this module: its PMQ_STATUS_ constant (ffi_build.py) has the
     library's name and value, it has its own entry in the class table
     (a status appended to pmq.h without one fails here), and the exception
-    made for it (pmq._make_error, used for every failure, pmq._fast's too)
+    made for it (pmq._make_error, used for every failure, pmq._pmq's too)
     is of that class, carries pmq_status and pmq_status_name, and is a
     BusyError exactly when pmq_status_is_busy() says so."""
     lib = pmq._lib

@@ -57,7 +57,7 @@ def _load_bundled_libpmq():
 _libpmq_handle = _load_bundled_libpmq()
 
 from ._pmq_cffi import ffi as _ffi, lib as _lib  # noqa: E402
-from . import _fast  # noqa: E402
+from . import _pmq  # noqa: E402
 from ._constants import (  # noqa: E402,F401
     __version__, VERSION, __author__, __license__, __copyright__, LIBPMQ_VERSION,
     O_CREAT, O_EXCL, O_CREX, O_NONBLOCK, O_RDONLY, O_WRONLY, O_RDWR, _O_ACCMODE, O_TRUNC,
@@ -68,7 +68,7 @@ from ._errors import (  # noqa: E402,F401
     _CLASS_OF_STATUS, _S, _make_error, _error, _closed_error)
 from ._asyncio import _AsyncioMixin, _wake_futures  # noqa: E402
 
-_fast.set_error_factory(_make_error)
+_pmq.set_error_factory(_make_error)
 
 __all__ = [
     "MessageQueue",
@@ -243,7 +243,7 @@ def _cancel_armed_callbacks():
 _new = _ffi.new
 
 
-class MessageQueue(_AsyncioMixin, _fast.QueueBase):
+class MessageQueue(_AsyncioMixin, _pmq.QueueBase):
     """A POSIX message queue (posix_ipc.MessageQueue).
 
     MessageQueue(name, flags=0, mode=0o600, max_messages=QUEUE_MESSAGES_MAX_DEFAULT,
@@ -365,7 +365,7 @@ class MessageQueue(_AsyncioMixin, _fast.QueueBase):
             del q  # the last reference: pmq_queue_free closes and frees the handle
 
     # -- messages: send() and receive(), send_batch() and receive_batch()
-    # are pmq._fast.QueueBase's (C).
+    # are pmq._pmq.QueueBase's (C).
 
     # -- asyncio: send_async() and receive_async() are _AsyncioMixin's
     # (pmq/_asyncio.py).

@@ -74,7 +74,7 @@ _EINVAL = 22
 def _make_error(status, err, detail):
     """The exception for libpmq status `status` with errno `err` and detail
     text `detail` (bytes). pmq_status (int) and pmq_status_name are set on
-    the exception. Also called by pmq._fast."""
+    the exception. Also called by pmq._pmq."""
     detail = detail.decode("utf-8", "replace")
     name = _ffi.string(_lib.pmq_status_name(status)).decode("ascii", "replace")
     cls = _CLASS_OF_STATUS.get(status, Error)

@@ -1,5 +1,5 @@
 /*
- * pmq._fast: the hot path of pmq.MessageQueue in C (send and receive), so a
+ * pmq._pmq: the hot path of pmq.MessageQueue in C (send and receive), so a
  * send+receive pair costs what posix_ipc's does, and the batch calls
  * send_batch / receive_batch (one libpmq call for many messages).
  * Everything else is Python over cffi (see ffi_build.py).
@@ -879,7 +879,7 @@ static PyMethodDef QueueBase_methods[] = {
 
 static PyTypeObject QueueBase_Type = {
     PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "pmq._fast.QueueBase",
+    .tp_name = "pmq._pmq.QueueBase",
     .tp_basicsize = sizeof(QueueBase),
     .tp_dealloc = (destructor)QueueBase_dealloc,
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
@@ -907,13 +907,13 @@ static PyMethodDef module_methods[] = {
 
 static struct PyModuleDef module_def = {
     PyModuleDef_HEAD_INIT,
-    .m_name = "pmq._fast",
+    .m_name = "pmq._pmq",
     .m_doc = "The hot path of pmq.MessageQueue.",
     .m_size = -1,
     .m_methods = module_methods,
 };
 
-PyMODINIT_FUNC PyInit__fast(void)
+PyMODINIT_FUNC PyInit__pmq(void)
 {
     PyObject *m;
 
