@@ -35,28 +35,15 @@ handler returns, the call raises SignalError, as posix_ipc does.
 from asyncio import get_running_loop as _get_running_loop
 import atexit as _atexit
 import collections as _collections
-import ctypes as _ctypes
-import glob as _glob
 import itertools as _itertools
 import operator as _operator
 import os as _os
 import threading as _threading
 import warnings as _warnings
 
-
-def _load_bundled_libpmq():
-    # The extension finds the bundled libpmq through RPATH=$ORIGIN; loading it
-    # by path first makes sure that copy is the one used (the dynamic loader
-    # matches the extension's DT_NEEDED by SONAME), whatever LD_LIBRARY_PATH says.
-    here = _os.path.dirname(_os.path.abspath(__file__))
-    for path in sorted(_glob.glob(_os.path.join(here, "libpmq.so.*"))):
-        return _ctypes.CDLL(path)
-    return None
-
-
-_libpmq_handle = _load_bundled_libpmq()
-
-from ._pmq_cffi import ffi as _ffi, lib as _lib  # noqa: E402
+# The C extension: owns the libpmq handle and makes every call. It finds the
+# bundled libpmq (next to it, named as its SONAME) through its DT_RPATH
+# $ORIGIN, which the dynamic loader searches before LD_LIBRARY_PATH.
 from . import _pmq  # noqa: E402
 from ._constants import (  # noqa: E402,F401
     __version__, VERSION, __author__, __license__, __copyright__, LIBPMQ_VERSION,
@@ -65,7 +52,7 @@ from ._constants import (  # noqa: E402,F401
     _LIVE_CONSTANTS, BACKENDS, _backend_arg)
 from ._errors import (  # noqa: E402,F401
     Error, BusyError, ExistentialError, PermissionsError, SignalError, CorruptedError,
-    _CLASS_OF_STATUS, _S, _make_error, _error, _closed_error)
+    _CLASS_OF_STATUS, _S, _make_error, _closed_error)
 from ._asyncio import _AsyncioMixin, _wake_futures  # noqa: E402
 
 _pmq.set_error_factory(_make_error)
@@ -168,7 +155,8 @@ _MAX_MESSAGE_SIZE_DEFAULT = _Default("QUEUE_MESSAGE_SIZE_MAX_DEFAULT")
 
 # Callback registrations that may still be delivered: key -> (queue,
 # function, param). libpmq gives the key to the delivery thread as the
-# callback's `param`: an integer, never a pointer. A delivery that libpmq had
+# callback's `param` (pmq._pmq's trampoline takes the GIL and calls
+# _notify_dispatch with it): an integer, never a pointer. A delivery that libpmq had
 # already started when its registration was replaced may reach Python after
 # the replacing call returned; it then finds no entry and calls nothing. So an
 # entry is dropped as soon as libpmq no longer calls its registration, and a
@@ -187,10 +175,11 @@ _armed = {}
 _armed_lock = _threading.Lock()
 
 
-@_ffi.def_extern()
-def pmq_py_notify_trampoline(param):
-    """Runs on libpmq's notification thread (cffi takes the GIL)."""
-    key = int(_ffi.cast("uintptr_t", param))
+def _notify_dispatch(key):
+    """Runs on libpmq's notification thread, with the GIL (pmq._pmq's
+    trampoline took it): calls the callback of registration `key`. Returns
+    None, or (function, exception) for an exception the callback raised,
+    which the trampoline reports through sys.unraisablehook."""
     # The registration is one-shot: its entry is never used again.
     ctx = _callbacks.pop(key, None)
     if ctx is None:
@@ -202,15 +191,19 @@ def pmq_py_notify_trampoline(param):
         q._current = None
         with _armed_lock:
             _armed.pop(id(q), None)
-    # An exception escapes to cffi, which reports it through
-    # sys.unraisablehook ("Exception ignored from cffi callback ..."), never
-    # silently; the note says which callback and queue it came from.
+    # An exception goes to the trampoline, which reports it through
+    # sys.unraisablehook (object: the callback), never silently; the note
+    # says which callback and queue it came from.
     try:
         function(arg)
     except BaseException as e:
         if hasattr(e, "add_note"):
             e.add_note("in the pmq notification callback %r(%r) of queue %s" % (function, arg, q._name))
-        raise
+        return function, e
+    return None
+
+
+_pmq.set_notify_dispatch(_notify_dispatch)
 
 
 def _forget_armed_in_child():
@@ -237,10 +230,10 @@ def _cancel_armed_callbacks():
     for q in queues:
         qp = q._q
         if qp is not None:
-            _lib.pmq_py_notify_cancel(qp)
-
-
-_new = _ffi.new
+            try:
+                qp.notify_cancel()
+            except Exception:
+                pass  # closed meanwhile: nothing to cancel
 
 
 class MessageQueue(_AsyncioMixin, _pmq.QueueBase):
@@ -286,9 +279,9 @@ class MessageQueue(_AsyncioMixin, _pmq.QueueBase):
         flags = _int_arg("flags", flags, -_INT_MAX - 1, _INT_MAX)
         mode = _int_arg("mode", mode, 0, _INT_MAX)
         if max_messages is _MAX_MESSAGES_DEFAULT:
-            max_messages = _lib.pmq_queue_messages_max_default()
+            max_messages = _pmq.messages_max_default()
         if max_message_size is _MAX_MESSAGE_SIZE_DEFAULT:
-            max_message_size = _lib.pmq_queue_message_size_max_default()
+            max_message_size = _pmq.message_size_max_default()
         max_messages = _int_arg("max_messages", max_messages, -_INT64_MAX - 1, _INT64_MAX)
         max_message_size = _int_arg("max_message_size", max_message_size, -_INT64_MAX - 1,
                                     _INT64_MAX)
@@ -318,7 +311,7 @@ class MessageQueue(_AsyncioMixin, _pmq.QueueBase):
             if not flags & O_EXCL:
                 raise ValueError("Name can only be None if O_EXCL is set (use O_CREX for a new "
                                  "queue with a random name)")
-            cname = _ffi.NULL
+            cname = None
         else:
             cname = _name_arg(name)
         if not self._closed:
@@ -328,27 +321,24 @@ class MessageQueue(_AsyncioMixin, _pmq.QueueBase):
             # The old handle is freed once no call (another thread's
             # blocking receive...) uses it any more.
             self._close(quiet=True)
-        out = _new("pmq_queue **")
-        attrs = _new("int64_t[2]")
-        r = _lib.pmq_py_open(cname, flags, mode, max_messages, max_message_size, open_read,
-                             open_write, cbackend, out, attrs)
-        if r:
-            raise _error(r)
+        q = _pmq.open(cname, flags, mode, max_messages, max_message_size, open_read,
+                      open_write, cbackend)
         # Freed (pmq_queue_free) when the last reference goes: this object's
         # (replaced by a new __init__, or dropped by __del__), or that of a
         # call still using it.
-        self._q = _ffi.gc(out[0], _lib.pmq_queue_free)
+        max_messages, max_message_size = q.attributes()
+        self._q = q
         self._closed = False
         self._aio = {}
-        self._name = _ffi.string(_lib.pmq_queue_name(self._q)).decode("utf-8", "surrogateescape")
+        self._name = q.name()
         self._mode = mode
         self._backend = backend
         self._read = read
         self._write = write
-        self._max_messages = int(attrs[0])
-        self._max_message_size = int(attrs[1])
-        self._set_handle(int(_ffi.cast("uintptr_t", self._q)), self._max_message_size, self._q,
-                         (1 if read else 0) | (2 if write else 0), self._max_messages)
+        self._max_messages = max_messages
+        self._max_message_size = max_message_size
+        self._set_handle(q, self._max_message_size, (1 if read else 0) | (2 if write else 0),
+                         self._max_messages)
         self._current = None  # the key of the live callback registration
 
     def __del__(self):
@@ -356,7 +346,7 @@ class MessageQueue(_AsyncioMixin, _pmq.QueueBase):
         if q is None:
             return
         self._q = None
-        self._set_handle(0, 0, None)
+        self._set_handle(None, 0)
         try:
             if not self._closed:
                 _warnings.warn("unclosed pmq.MessageQueue %r" % (self._name,), ResourceWarning,
@@ -379,18 +369,19 @@ class MessageQueue(_AsyncioMixin, _pmq.QueueBase):
         BusyError if another process holds the queue's registration."""
         if notification is None:
             q = self._q
-            r = _lib.pmq_py_notify_cancel(q) if q is not None else 0
-            if r and (r & 0xFF) != _S.PMQ_STATUS_CLOSED:
-                raise _error(r)
+            if q is not None:
+                try:
+                    q.notify_cancel()
+                except ExistentialError as e:
+                    if getattr(e, "pmq_status", None) != _S.PMQ_STATUS_CLOSED:
+                        raise
             # Nothing runs or will run now: drop every callback reference.
             self._forget_callbacks()
         elif isinstance(notification, int):
             signo = _int_arg("signal number", notification, 0, _INT_MAX)
             q = self._handle()
             with _register_lock:
-                r = _lib.pmq_py_notify_signal(q, signo)
-                if r:
-                    raise _error(r)
+                q.notify_signal(signo)
                 # It replaced any callback registration, which libpmq no
                 # longer calls: drop that one's entry.
                 self._forget_callbacks()
@@ -405,8 +396,9 @@ class MessageQueue(_AsyncioMixin, _pmq.QueueBase):
                 self._current = key
                 with _armed_lock:
                     _armed[id(self)] = self
-                r = _lib.pmq_py_notify_callback(q, _ffi.cast("void *", key))
-                if r:
+                try:
+                    q.notify_callback(key)
+                except BaseException:
                     _callbacks.pop(key, None)
                     if self._current == key:
                         # The previous registration stands (unless it was
@@ -415,7 +407,7 @@ class MessageQueue(_AsyncioMixin, _pmq.QueueBase):
                         if self._current is None:
                             with _armed_lock:
                                 _armed.pop(id(self), None)
-                    raise _error(r)
+                    raise
                 # libpmq replaced the previous registration and no longer
                 # calls it (a delivery of it already under way finds no
                 # entry): only the live registration's entry is kept.
@@ -469,9 +461,10 @@ class MessageQueue(_AsyncioMixin, _pmq.QueueBase):
         items = list(aio.items()) if aio else []
         fd = -1
         if items:
-            out = _new("int *")
-            if not _lib.pmq_py_fileno(q, out):
-                fd = out[0]
+            try:
+                fd = q.fileno()
+            except Error:
+                pass
         for (loop, writable), waiters in items:
             watching, waiters.watching = waiters.watching, False
             if not watching or fd < 0 or loop.is_closed():
@@ -485,8 +478,11 @@ class MessageQueue(_AsyncioMixin, _pmq.QueueBase):
                 remove(fd)
             else:
                 loop.call_soon_threadsafe(remove, fd)
-        r = _lib.pmq_py_close(q)
-        error = _error(r) if r else None
+        try:
+            q.close()
+            error = None
+        except Exception as e:
+            error = e
         self._q = None
         self._forget_callbacks()
         # The last reference unless a call in another thread still uses the
@@ -507,11 +503,9 @@ class MessageQueue(_AsyncioMixin, _pmq.QueueBase):
             if not self._closed:
                 raise _closed_error()
             # close() released the handle: the name and backend remain.
-            r = _lib.pmq_py_unlink_backend(_name_arg(self._name), BACKENDS[self._backend])
+            _pmq.unlink(_name_arg(self._name), BACKENDS[self._backend])
         else:
-            r = _lib.pmq_py_unlink(q)
-        if r:
-            raise _error(r)
+            q.unlink()
 
     def fileno(self):
         """The message queue descriptor (mqd); -1 after close(). On the "shm"
@@ -542,19 +536,7 @@ class MessageQueue(_AsyncioMixin, _pmq.QueueBase):
         if self._closed:
             raise _make_error(_S.PMQ_STATUS_CLOSED, 0,
                               b"the queue was closed with close(); open it again to read receipts")
-        cap = 4
-        while True:
-            out = _new("pmq_receipt[]", cap)
-            count = _new("size_t *")
-            r = _lib.pmq_py_dead_receipts(self._q, out, cap, count)
-            if r and (r & 0xFF) == _S.PMQ_STATUS_BUFFER_TOO_SMALL:
-                cap = count[0] + 4  # more may die before the next call
-                continue
-            if r:
-                raise _error(r)
-            return [Receipt(int(x.seq), int(x.len), int(x.priority), int(x.pid), bool(x.taken),
-                            bool(x.queued), bytes(_ffi.buffer(x.head, min(x.len, 16))))
-                    for x in (out[i] for i in range(count[0]))]
+        return [Receipt(*r) for r in self._handle().dead_receipts()]
 
     def __enter__(self):
         return self
@@ -590,28 +572,21 @@ class MessageQueue(_AsyncioMixin, _pmq.QueueBase):
         q = self._q
         if self._closed or q is None:
             return -1
-        out = _new("int *")
-        r = _lib.pmq_py_fileno(q, out)
-        if r:
-            if (r & 0xFF) == _S.PMQ_STATUS_CLOSED:
+        try:
+            return q.fileno()
+        except ExistentialError as e:
+            if getattr(e, "pmq_status", None) == _S.PMQ_STATUS_CLOSED:
                 return -1
-            raise _error(r)
-        return out[0]
+            raise
 
     @property
     def block(self):
         """Whether send() and receive() may wait (settable; this handle only)."""
-        out = _new("bool *")
-        r = _lib.pmq_py_get_block(self._handle(), out)
-        if r:
-            raise _error(r)
-        return bool(out[0])
+        return self._handle().get_block()
 
     @block.setter
     def block(self, value):
-        r = _lib.pmq_py_set_block(self._handle(), bool(value))
-        if r:
-            raise _error(r)
+        self._handle().set_block(bool(value))
 
     @block.deleter
     def block(self):
@@ -630,11 +605,7 @@ class MessageQueue(_AsyncioMixin, _pmq.QueueBase):
     @property
     def current_messages(self):
         """The number of messages in the queue now."""
-        out = _new("int64_t *")
-        r = _lib.pmq_py_current_messages(self._handle(), out)
-        if r:
-            raise _error(r)
-        return int(out[0])
+        return self._handle().current_messages()
 
     def __str__(self):
         """The name and the number of messages, e.g. '/q (2 of 10 messages)'."""
@@ -643,16 +614,7 @@ class MessageQueue(_AsyncioMixin, _pmq.QueueBase):
             if self._closed:
                 return "%s (closed)" % (self._name,)
             raise _closed_error()
-        size = 256
-        while True:
-            buf = _new("char[]", size)
-            needed = _new("size_t *")
-            r = _lib.pmq_py_describe(q, _lib.PMQ_DESCRIBE_SHORT, buf, size, needed)
-            if not r:
-                return _ffi.string(buf).decode("utf-8", "replace")
-            if (r & 0xFF) != _S.PMQ_STATUS_BUFFER_TOO_SMALL or needed[0] <= size:
-                raise _error(r)
-            size = needed[0]
+        return q.describe(_pmq.PMQ_DESCRIBE_SHORT)
 
     def __repr__(self):
         return "%s.%s(%r, mode=0o%o, max_message_size=%d, max_messages=%d, read=%s, write=%s)" % (
@@ -674,9 +636,4 @@ def unlink_message_queue(name, *, backend="kernel"):
     """Removes the queue called name (str or bytes) of `backend` ("kernel",
     the default, or "shm"); ExistentialError if none."""
     cbackend = _backend_arg(backend)
-    if cbackend == _lib.PMQ_BACKEND_KERNEL:
-        r = _lib.pmq_py_unlink_name(_name_arg(name))
-    else:
-        r = _lib.pmq_py_unlink_backend(_name_arg(name), cbackend)
-    if r:
-        raise _error(r)
+    _pmq.unlink(_name_arg(name), cbackend)

@@ -4,21 +4,22 @@ import mmap as _mmap
 import os as _os
 import signal as _signal
 
-from ._pmq_cffi import ffi as _ffi, lib as _lib  # type: ignore[import-not-found]
+from . import _pmq  # type: ignore  # the C extension (no stub: private)
 
-__version__ = "0.1.0"
+#: Cargo.toml's workspace version: setup.py compiles it into the extension.
+__version__ = _pmq.__version__
 VERSION = __version__
 __author__ = "the pmq authors"
 __license__ = "MIT OR Apache-2.0"
 __copyright__ = "Copyright the pmq authors"
 #: The version of the bundled libpmq.
-LIBPMQ_VERSION = _ffi.string(_lib.pmq_version()).decode("ascii")
+LIBPMQ_VERSION = _pmq.libpmq_version()
 
-O_CREAT = _lib.PMQ_O_CREAT
-O_EXCL = _lib.PMQ_O_EXCL
+O_CREAT = _pmq.PMQ_O_CREAT
+O_EXCL = _pmq.PMQ_O_EXCL
 O_CREX = O_CREAT | O_EXCL
 #: In flags: open the handle with block = False, as posix_ipc passes it to mq_open.
-O_NONBLOCK = _lib.PMQ_O_NONBLOCK
+O_NONBLOCK = _pmq.PMQ_O_NONBLOCK
 #: posix_ipc exports these too (access is chosen with read= / write= here).
 O_RDONLY = _os.O_RDONLY
 O_WRONLY = _os.O_WRONLY
@@ -32,13 +33,13 @@ PAGE_SIZE = _mmap.PAGESIZE
 #: The range of real-time signals, for request_notification (posix_ipc's names).
 USER_SIGNAL_MIN = int(_signal.SIGRTMIN)
 USER_SIGNAL_MAX = int(_signal.SIGRTMAX)
-MESSAGE_QUEUES_SUPPORTED = bool(_lib.pmq_message_queues_supported())
-QUEUE_PRIORITY_MAX = int(_lib.pmq_priority_max())
+MESSAGE_QUEUES_SUPPORTED = _pmq.message_queues_supported()
+QUEUE_PRIORITY_MAX = _pmq.PMQ_PRIORITY_MAX
 
 _LIVE_CONSTANTS = {
     # Read now, every time: a changed sysctl is seen without re-importing.
-    "QUEUE_MESSAGES_MAX_DEFAULT": _lib.pmq_queue_messages_max_default,
-    "QUEUE_MESSAGE_SIZE_MAX_DEFAULT": _lib.pmq_queue_message_size_max_default,
+    "QUEUE_MESSAGES_MAX_DEFAULT": _pmq.messages_max_default,
+    "QUEUE_MESSAGE_SIZE_MAX_DEFAULT": _pmq.message_size_max_default,
 }
 
 
@@ -55,7 +56,7 @@ _LIVE_CONSTANTS = {
 #: the holder runs but was descheduled), a timed call at its
 #: deadline (both raise BusyError, as for an empty or full queue, with a
 #: message naming the queue's lock).
-BACKENDS = {"kernel": _lib.PMQ_BACKEND_KERNEL, "shm": _lib.PMQ_BACKEND_SHM}
+BACKENDS = {"kernel": _pmq.PMQ_BACKEND_KERNEL, "shm": _pmq.PMQ_BACKEND_SHM}
 
 
 def _backend_arg(backend):

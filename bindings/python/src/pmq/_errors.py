@@ -2,7 +2,7 @@
 place a libpmq status becomes one: _make_error, used by every failing call
 (the C extension's too)."""
 
-from ._pmq_cffi import ffi as _ffi, lib as _lib  # type: ignore[import-not-found]
+from . import _pmq  # type: ignore  # the C extension (no stub: private)
 
 # ---------------------------------------------------------------- exceptions
 
@@ -44,7 +44,7 @@ class CorruptedError(Error):
     robust-list words (pmq.h, PMQ_STATUS_CORRUPTED)."""
 
 
-_S = _lib
+_S = _pmq
 # The exception class of every failure status libpmq defines, each listed,
 # pmq.Error included where posix_ipc has nothing closer: a status missing
 # here is one this module does not know (it gets pmq.Error too, like a status
@@ -76,7 +76,7 @@ def _make_error(status, err, detail):
     text `detail` (bytes). pmq_status (int) and pmq_status_name are set on
     the exception. Also called by pmq._pmq."""
     detail = detail.decode("utf-8", "replace")
-    name = _ffi.string(_lib.pmq_status_name(status)).decode("ascii", "replace")
+    name = _pmq.status_name(status)
     cls = _CLASS_OF_STATUS.get(status, Error)
     if status == _S.PMQ_STATUS_SYSTEM_LIMIT:
         # posix_ipc: EINVAL (e.g. max_messages above msg_max) -> ValueError;
@@ -89,12 +89,6 @@ def _make_error(status, err, detail):
     exc.pmq_status = status
     exc.pmq_status_name = name
     return exc
-
-
-def _error(token):
-    """The exception for a failed cffi shim call (token = seq << 8 | status)."""
-    return _make_error(token & 0xFF, _lib.pmq_py_error_errno(token),
-                       _ffi.string(_lib.pmq_py_error_detail(token)))
 
 
 
