@@ -35,11 +35,11 @@ handler returns, the call raises SignalError, as posix_ipc does.
 from asyncio import get_running_loop as _get_running_loop
 import atexit as _atexit
 import collections as _collections
-import itertools as _itertools
 import operator as _operator
 import os as _os
 import threading as _threading
 import warnings as _warnings
+import weakref as _weakref
 
 # The C extension: owns the libpmq handle and makes every call. It finds the
 # bundled libpmq (next to it, named as its SONAME) through its DT_RPATH
@@ -153,17 +153,24 @@ _MAX_MESSAGE_SIZE_DEFAULT = _Default("QUEUE_MESSAGE_SIZE_MAX_DEFAULT")
 
 # --------------------------------------------------------- notifications
 
-# Callback registrations that may still be delivered: key -> (queue,
-# function, param). libpmq gives the key to the delivery thread as the
-# callback's `param` (pmq._pmq's trampoline takes the GIL and calls
-# _notify_dispatch with it): an integer, never a pointer. A delivery that libpmq had
-# already started when its registration was replaced may reach Python after
-# the replacing call returned; it then finds no entry and calls nothing. So an
-# entry is dropped as soon as libpmq no longer calls its registration, and a
-# late delivery never uses anything released. A queue has at most one entry,
-# its live registration (q._current); the entry keeps the queue alive.
-_callbacks = {}
-_next_key = _itertools.count(1).__next__
+class _Registration:
+    """One callback registration: what the trampoline runs. libpmq holds a
+    reference from pmq_queue_notify_callback() until its drop releases it,
+    exactly once, when the registration can no longer fire (delivered,
+    replaced, cancelled, closed, freed); the queue holds one in _current
+    while it is live. live turns False when it fires or is replaced or
+    cancelled: a delivery that libpmq had already started then calls
+    nothing."""
+
+    __slots__ = ("queue", "function", "arg", "live")
+
+    def __init__(self, queue, function, arg):
+        self.queue = _weakref.ref(queue)
+        self.function = function
+        self.arg = arg
+        self.live = True
+
+
 # Serializes callback and signal registrations, so each one knows which
 # registration it replaced. Reentrant: a signal handler may register while
 # the main thread is inside a registration. Cancel and close do not take it:
@@ -175,22 +182,22 @@ _armed = {}
 _armed_lock = _threading.Lock()
 
 
-def _notify_dispatch(key):
+def _notify_dispatch(reg):
     """Runs on libpmq's notification thread, with the GIL (pmq._pmq's
-    trampoline took it): calls the callback of registration `key`. Returns
+    trampoline took it): calls the callback of registration `reg`. Returns
     None, or (function, exception) for an exception the callback raised,
     which the trampoline reports through sys.unraisablehook."""
-    # The registration is one-shot: its entry is never used again.
-    ctx = _callbacks.pop(key, None)
-    if ctx is None:
-        # Replaced while libpmq was starting this delivery: the replacing
-        # call has returned, so the old callback must not run now.
-        return
-    q, function, arg = ctx
-    if q._current == key:
+    if not reg.live:
+        # Replaced or cancelled while libpmq was starting this delivery:
+        # that call has returned, so the old callback must not run now.
+        return None
+    reg.live = False  # one-shot
+    q = reg.queue()
+    if q is not None and q._current is reg:
         q._current = None
         with _armed_lock:
             _armed.pop(id(q), None)
+    function, arg = reg.function, reg.arg
     # An exception goes to the trampoline, which reports it through
     # sys.unraisablehook (object: the callback), never silently; the note
     # says which callback and queue it came from.
@@ -198,7 +205,8 @@ def _notify_dispatch(key):
         function(arg)
     except BaseException as e:
         if hasattr(e, "add_note"):
-            e.add_note("in the pmq notification callback %r(%r) of queue %s" % (function, arg, q._name))
+            e.add_note("in the pmq notification callback %r(%r) of queue %s"
+                       % (function, arg, q._name if q is not None else "?"))
         return function, e
     return None
 
@@ -214,7 +222,6 @@ def _forget_armed_in_child():
     _armed_lock = _threading.Lock()
     _register_lock = _threading.RLock()
     _armed.clear()
-    _callbacks.clear()
 
 
 _os.register_at_fork(after_in_child=_forget_armed_in_child)
@@ -339,7 +346,7 @@ class MessageQueue(_AsyncioMixin, _pmq.QueueBase):
         self._max_message_size = max_message_size
         self._set_handle(q, self._max_message_size, (1 if read else 0) | (2 if write else 0),
                          self._max_messages)
-        self._current = None  # the key of the live callback registration
+        self._current = None  # the live callback registration (_Registration)
 
     def __del__(self):
         q = getattr(self, "_q", None)
@@ -366,7 +373,11 @@ class MessageQueue(_AsyncioMixin, _pmq.QueueBase):
         """None cancels this process's registration; a signal number asks for
         that signal when the queue goes from empty to non-empty; a tuple
         (function, param) calls function(param) in a new thread then. One-shot;
-        BusyError if another process holds the queue's registration."""
+        BusyError if another process holds the queue's registration.
+
+        pmq holds function and param until the registration can no longer
+        fire (delivered, replaced by another registration, cancelled, or the
+        queue closed) and releases them then, exactly once."""
         if notification is None:
             q = self._q
             if q is not None:
@@ -383,44 +394,44 @@ class MessageQueue(_AsyncioMixin, _pmq.QueueBase):
             with _register_lock:
                 q.notify_signal(signo)
                 # It replaced any callback registration, which libpmq no
-                # longer calls: drop that one's entry.
+                # longer calls (and dropped): forget it too.
                 self._forget_callbacks()
         elif isinstance(notification, tuple) and len(notification) == 2 and callable(notification[0]):
             q = self._handle()
             with _register_lock:
-                key = _next_key()
                 previous = self._current
+                reg = _Registration(self, notification[0], notification[1])
                 # In place before the call: the new registration may fire
                 # before the call returns.
-                _callbacks[key] = (self, notification[0], notification[1])
-                self._current = key
+                self._current = reg
                 with _armed_lock:
                     _armed[id(self)] = self
                 try:
-                    q.notify_callback(key)
+                    # libpmq holds reg until its drop (pmq._pmq).
+                    q.notify_callback(reg)
                 except BaseException:
-                    _callbacks.pop(key, None)
-                    if self._current == key:
+                    reg.live = False
+                    if self._current is reg:
                         # The previous registration stands (unless it was
                         # delivered meanwhile).
-                        self._current = previous if previous in _callbacks else None
+                        self._current = previous if previous is not None and previous.live \
+                            else None
                         if self._current is None:
                             with _armed_lock:
                                 _armed.pop(id(self), None)
                     raise
-                # libpmq replaced the previous registration and no longer
-                # calls it (a delivery of it already under way finds no
-                # entry): only the live registration's entry is kept.
+                # libpmq replaced the previous registration (and dropped
+                # it): a delivery of it already under way calls nothing.
                 if previous is not None:
-                    _callbacks.pop(previous, None)
+                    previous.live = False
         else:
             raise ValueError("The notification must be None, an integer (a signal number), or a "
                              "tuple of (function, parameter), not %r" % (notification,))
 
     def _forget_callbacks(self):
-        key, self._current = self._current, None
-        if key is not None:
-            _callbacks.pop(key, None)
+        reg, self._current = self._current, None
+        if reg is not None:
+            reg.live = False
         with _armed_lock:
             _armed.pop(id(self), None)
 

@@ -34,7 +34,8 @@
 
 /* Receives of up to this many bytes use a buffer on the stack. */
 #define STACK_BUFFER 16384
-/* Timeouts longer than this (seconds, about 31 million years) wait forever. */
+/* Timeouts longer than this (seconds, about 31 million years) wait forever
+ * (PMQ_FOREVER), as None does. */
 #define FOREVER 1e15
 
 static PyObject *error_factory; /* callable(status, errno, detail: bytes) -> exception */
@@ -52,10 +53,33 @@ typedef struct {
 #define ACCESS_READ 1
 #define ACCESS_WRITE 2
 
+/*
+ * The detail of this thread's last libpmq failure, as bytes, through
+ * pmq_error_message() (a caller's buffer: on the stack, or on the heap for a
+ * detail longer than that; the detail does not change between the calls).
+ */
+static PyObject *error_detail(void)
+{
+    char stack[1024];
+    char *heap;
+    size_t needed = 0;
+    PyObject *detail;
+
+    if (pmq_error_message(stack, sizeof stack, &needed) != PMQ_STATUS_BUFFER_TOO_SMALL)
+        return PyBytes_FromString(stack);
+    heap = PyMem_Malloc(needed + 1);
+    if (heap == NULL)
+        return PyErr_NoMemory();
+    (void)pmq_error_message(heap, needed + 1, &needed);
+    detail = PyBytes_FromString(heap);
+    PyMem_Free(heap);
+    return detail;
+}
+
 /* Sets the exception for the pmq call that just failed with `st`. */
 static PyObject *fail(int st)
 {
-    PyObject *detail = PyBytes_FromString(pmq_last_error());
+    PyObject *detail = error_detail();
     int err = pmq_last_error_errno();
     PyObject *exc;
 
@@ -129,13 +153,14 @@ static PyObject *closed_error(void)
 /* Whether the handle's access is known: open, or released by close(). */
 #define HAS_ACCESS(self) ((self)->q != NULL || (self)->closed)
 
-/* None -> -1 (no timeout); a number >= 0 -> seconds. */
+/* None -> PMQ_FOREVER (posix_ipc's "wait forever"); a number >= 0 -> seconds
+ * (above FOREVER: PMQ_FOREVER). Every transfer is a libpmq `_timeout` call. */
 static int parse_timeout(PyObject *o, double *out)
 {
     double t;
 
     if (o == NULL || o == Py_None) {
-        *out = -1.0;
+        *out = PMQ_FOREVER;
         return 0;
     }
     if (PyFloat_CheckExact(o)) {
@@ -188,7 +213,7 @@ static int parse_timeout(PyObject *o, double *out)
     }
     /* NaN is reported by nan_timeout() where posix_ipc meets it: at the
      * system call, after the priority and the handle's access. */
-    *out = t > FOREVER ? -1.0 : t;
+    *out = t > FOREVER ? PMQ_FOREVER : t;
     return 0;
 
 not_a_number:
@@ -426,10 +451,7 @@ static PyObject *QueueBase_send(QueueBase *self, PyObject *const *args, Py_ssize
     owner = self->owner;
     Py_XINCREF(owner);
     Py_BEGIN_ALLOW_THREADS
-    if (timeout < 0)
-        st = pmq_queue_send(q, m.data, m.len, priority);
-    else
-        st = pmq_queue_send_timeout(q, m.data, m.len, priority, timeout);
+    st = pmq_queue_send_timeout(q, m.data, m.len, priority, timeout);
     Py_END_ALLOW_THREADS
 
     release_holds(&hold, 1);
@@ -485,10 +507,7 @@ static PyObject *QueueBase_receive(QueueBase *self, PyObject *const *args, Py_ss
     owner = self->owner;
     Py_XINCREF(owner);
     Py_BEGIN_ALLOW_THREADS
-    if (timeout < 0)
-        st = pmq_queue_receive(q, (uint8_t *)buf, size, &len, &priority);
-    else
-        st = pmq_queue_receive_timeout(q, (uint8_t *)buf, size, &len, &priority, timeout);
+    st = pmq_queue_receive_timeout(q, (uint8_t *)buf, size, &len, &priority, timeout);
     Py_END_ALLOW_THREADS
 
     if (st != PMQ_STATUS_OK) {
@@ -634,10 +653,7 @@ static PyObject *QueueBase_send_batch(QueueBase *self, PyObject *const *args, Py
     owner = self->owner;
     Py_XINCREF(owner);
     Py_BEGIN_ALLOW_THREADS
-    if (timeout < 0)
-        st = pmq_queue_send_batch(q, msgs, (size_t)n, &sent);
-    else
-        st = pmq_queue_send_batch_timeout(q, msgs, (size_t)n, &sent, timeout);
+    st = pmq_queue_send_batch_timeout(q, msgs, (size_t)n, &sent, timeout);
     Py_END_ALLOW_THREADS
 
     if (st != PMQ_STATUS_OK)
@@ -752,11 +768,8 @@ static PyObject *QueueBase_receive_batch(QueueBase *self, PyObject *const *args,
     owner = self->owner;
     Py_XINCREF(owner);
     Py_BEGIN_ALLOW_THREADS
-    if (timeout < 0)
-        st = pmq_queue_receive_batch(q, (uint8_t *)buf, buf_len, out, (size_t)max, &count);
-    else
-        st = pmq_queue_receive_batch_timeout(q, (uint8_t *)buf, buf_len, out, (size_t)max,
-                                             &count, timeout);
+    st = pmq_queue_receive_batch_timeout(q, (uint8_t *)buf, buf_len, out, (size_t)max, &count,
+                                         timeout);
     Py_END_ALLOW_THREADS
 
     if (st != PMQ_STATUS_OK) {
@@ -999,18 +1012,32 @@ static PyObject *Handle_notify_signal(Handle *self, PyObject *arg)
 }
 
 static void notify_trampoline(void *param);
+static void notify_drop(void *param);
 
-/* notify_callback(key: int): libpmq calls the trampoline with `key` as its
- * param (an integer, never a pointer): the trampoline asks Python's
- * dispatcher (set_notify_dispatch) what to run for it. */
-static PyObject *Handle_notify_callback(Handle *self, PyObject *arg)
+/* Callback registrations libpmq accepted, and drops it made (both counted
+ * with the GIL held): tests check that they move in step. */
+static unsigned long long notify_registered, notify_dropped;
+
+/*
+ * notify_callback(ctx): registers the trampoline with `ctx` (any object,
+ * handed to the dispatcher on delivery) as its param. libpmq owns one
+ * reference to ctx from here on and gives it back exactly once, through
+ * notify_drop(), when the registration can no longer fire (delivered,
+ * replaced, cancelled, closed, freed); if the call fails, libpmq never had
+ * it and the reference is released here.
+ */
+static PyObject *Handle_notify_callback(Handle *self, PyObject *ctx)
 {
-    unsigned long long key = PyLong_AsUnsignedLongLong(arg);
+    pmq_status st;
 
-    if (key == (unsigned long long)-1 && PyErr_Occurred())
-        return NULL;
-    CALL_OR_FAIL(pmq_queue_notify_callback(self->q, notify_trampoline,
-                                           (void *)(uintptr_t)key));
+    Py_INCREF(ctx);
+    NOGIL(st, pmq_queue_notify_callback(self->q, notify_trampoline, ctx, notify_drop));
+    if (st != PMQ_STATUS_OK) {
+        PyObject *result = fail(st);
+        Py_DECREF(ctx);
+        return result;
+    }
+    notify_registered++;
     Py_RETURN_NONE;
 }
 
@@ -1123,7 +1150,7 @@ static PyObject *module_unlink(PyObject *module, PyObject *args)
 
 /* -------------------------------------------------------- notifications */
 
-static PyObject *notify_dispatch; /* callable(key) -> None | (function, exception) */
+static PyObject *notify_dispatch; /* callable(ctx) -> None | (function, exception) */
 
 static int interpreter_finalizing(void)
 {
@@ -1137,7 +1164,7 @@ static int interpreter_finalizing(void)
 /*
  * What libpmq runs on its notification thread: takes the GIL (the thread is
  * not Python's) and calls the dispatcher (pmq._notify_dispatch) with the
- * registration's key; it runs the callback. An exception the callback
+ * registration's ctx; it runs the callback. An exception the callback
  * raised comes back as (function, exception), reported here through
  * sys.unraisablehook with the callback as its object, never lost.
  */
@@ -1152,8 +1179,7 @@ static void notify_trampoline(void *param)
         return;
     gil = PyGILState_Ensure();
     if (notify_dispatch != NULL) {
-        failed = PyObject_CallFunction(notify_dispatch, "K",
-                                       (unsigned long long)(uintptr_t)param);
+        failed = PyObject_CallFunctionObjArgs(notify_dispatch, (PyObject *)param, NULL);
         if (failed == NULL) {
             PyErr_WriteUnraisable(notify_dispatch);
         } else if (PyTuple_Check(failed) && PyTuple_GET_SIZE(failed) == 2 &&
@@ -1172,6 +1198,31 @@ static void notify_trampoline(void *param)
         Py_XDECREF(failed);
     }
     PyGILState_Release(gil);
+}
+
+/*
+ * libpmq's drop for a callback registration: releases the reference to ctx
+ * that Handle_notify_callback() gave it, with the GIL (libpmq calls it on
+ * the delivery thread after the callback, or inside the register, cancel,
+ * close or free call that ended the registration: those run without the
+ * GIL). A finalizing interpreter cannot be entered: the reference is left.
+ */
+static void notify_drop(void *param)
+{
+    PyGILState_STATE gil;
+
+    if (interpreter_finalizing())
+        return;
+    gil = PyGILState_Ensure();
+    notify_dropped++;
+    Py_DECREF((PyObject *)param);
+    PyGILState_Release(gil);
+}
+
+static PyObject *module_notify_counts(PyObject *module, PyObject *Py_UNUSED(ignored))
+{
+    (void)module;
+    return Py_BuildValue("(KK)", notify_registered, notify_dropped);
 }
 
 static PyObject *set_notify_dispatch(PyObject *module, PyObject *dispatch)
@@ -1322,7 +1373,8 @@ static PyMethodDef QueueBase_methods[] = {
      "Sends message (bytes, a bytes-like object, or str sent as UTF-8) with priority\n"
      "0..QUEUE_PRIORITY_MAX. timeout: None waits while the queue is full (unless block\n"
      "is False), 0 tries once, > 0 waits at most that many seconds; BusyError if it\n"
-     "cannot be sent in time. ValueError if the message is larger than max_message_size."},
+     "cannot be sent in time. ValueError if the message is larger than max_message_size.\n"
+     "None is libpmq's PMQ_FOREVER (so is float('inf'), and any timeout above 1e15 s)."},
     {"receive", (PyCFunction)(void (*)(void))QueueBase_receive, METH_FASTCALL | METH_KEYWORDS,
      "receive($self, timeout=None)\n--\n\n"
      "Receives the oldest message of the highest priority and returns\n"
@@ -1376,6 +1428,7 @@ static PyObject *set_error_factory(PyObject *module, PyObject *factory)
 static PyMethodDef module_methods[] = {
     {"set_error_factory", set_error_factory, METH_O, NULL},
     {"set_notify_dispatch", set_notify_dispatch, METH_O, NULL},
+    {"notify_counts", module_notify_counts, METH_NOARGS, NULL},
     {"open", module_open, METH_VARARGS, NULL},
     {"unlink", module_unlink, METH_VARARGS, NULL},
     {"status_name", module_status_name, METH_O, NULL},
