@@ -77,7 +77,7 @@ bench-bins: $(BENCH_C) $(BENCH_OVH) $(BENCH_RS) bench-go bench-shm
 # library or the package's sources are newer than the last install.
 BENCH_PY_STAMP := $(BENCH_VENV)/.pmq-installed
 BENCH_PY_SRC := $(wildcard bindings/python/src/pmq/*.py bindings/python/src/pmq/*.c) \
-	bindings/python/setup.py bindings/python/ffi_build.py bindings/python/pyproject.toml
+	bindings/python/setup.py bindings/python/pyproject.toml
 
 $(BENCH_VENV)/bin/python: | $(BUILD)
 	$(BENCH_PYTHON) -m venv $(BENCH_VENV) \
@@ -90,8 +90,7 @@ $(BENCH_PY_STAMP): $(LIB_SO) $(BENCH_PY_SRC) | $(BENCH_VENV)/bin/python
 		|| echo "bench: note: could not install posix_ipc; its rows will be skipped"; }
 	@echo "bench: installing pmq's Python package (./bindings/python) into $(BENCH_VENV)"
 	@rm -f $@
-	@$(BENCH_VENV)/bin/pip install --quiet --disable-pip-version-check cffi \
-	&& $(BENCH_VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps \
+	@$(BENCH_VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps \
 		--force-reinstall ./bindings/python > $(BENCH_DIR)/pip-pmq.log 2>&1 \
 	&& touch $@ \
 	|| { tail -n 5 $(BENCH_DIR)/pip-pmq.log; \

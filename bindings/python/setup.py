@@ -1,8 +1,8 @@
 """Builds pmq: runs `cargo build --release -p pmq-ffi` in the Rust workspace
 (the pmq checkout two directories up, or rust/ inside an sdist), compiles
-the cffi extension against that libpmq.so, and bundles the library in the
-package under its SONAME, next to the extension (which finds it through
-RPATH=$ORIGIN).
+the package's one C extension, pmq._pmq (src/pmq/_pmq.c), against that
+libpmq.so, and bundles the library in the package under its SONAME, next to
+the extension (which finds it through its DT_RPATH $ORIGIN).
 
 So `pip install ./bindings/python` works from a checkout with Rust
 installed, and so does `pip install pmq-<version>.tar.gz` anywhere: the
@@ -11,7 +11,9 @@ src/, ffi/, include/pmq.h) into rust/ of the sdist, with a workspace
 manifest trimmed to those two crates (no CLI, tests, examples or
 dev-dependencies) and a Cargo.lock pruned to match.
 
-The package version is the Cargo workspace's (one place: Cargo.toml).
+The package version is the Cargo workspace's (one place: Cargo.toml): this
+file reads it for the distribution's metadata and compiles it into the
+extension (PMQ_PY_VERSION), where pmq.__version__ reads it.
 
 CARGO (default: cargo) and CARGO_TARGET_DIR are honoured.
 """
@@ -20,17 +22,33 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 from setuptools.command.sdist import sdist
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-from ffi_build import REPO, cargo_lib_dir  # noqa: E402
-
 VENDORED = os.path.join(HERE, "rust")
+
+
+def rust_root():
+    """Where the Rust workspace that builds libpmq is: rust/ next to this
+    file in an sdist (the sdist command below vendors the crates pmq and
+    pmq-ffi there), else the pmq checkout two directories up."""
+    if os.path.exists(os.path.join(VENDORED, "Cargo.toml")):
+        return VENDORED
+    return os.path.normpath(os.path.join(HERE, "..", ".."))
+
+
+REPO = rust_root()
+
+
+def cargo_lib_dir():
+    """Where `cargo build --release -p pmq-ffi` puts libpmq.so."""
+    target = os.environ.get("CARGO_TARGET_DIR") or os.path.join(REPO, "target")
+    if not os.path.isabs(target):
+        target = os.path.join(REPO, target)
+    return os.path.join(target, "release")
 
 
 def cargo_version():
@@ -157,24 +175,28 @@ class SdistWithRust(sdist):
             vendor_rust(os.path.join(base_dir, "rust"))
 
 
-# send() and receive() in C: a send+receive pair costs what posix_ipc's does.
-# Not built for the stable ABI (py_limited_api): it uses a static type object
+VERSION = "%s.%s.%s" % cargo_version()
+
+# The one extension: it owns the libpmq handle (open, close, every transfer,
+# attributes, notifications) and sends and receives at posix_ipc's cost.
+# Not built for the stable ABI (py_limited_api): it uses static type objects
 # and the full API's macros in the hot path, and the limited API has the
-# buffer protocol only from Python 3.11; so wheels are per Python version
-# (the cffi module alone is abi3).
-fast = Extension(
-    "pmq._fast",
-    sources=["src/pmq/_fast.c"],
+# buffer protocol only from Python 3.11; so wheels are per Python version.
+# --disable-new-dtags: DT_RPATH, not DT_RUNPATH, so the bundled libpmq is
+# found before any other on LD_LIBRARY_PATH.
+extension = Extension(
+    "pmq._pmq",
+    sources=["src/pmq/_pmq.c"],
     include_dirs=[os.path.join(REPO, "include")],
     library_dirs=[cargo_lib_dir()],
     libraries=["pmq"],
+    define_macros=[("PMQ_PY_VERSION", '"%s"' % VERSION)],
     extra_compile_args=["-std=c11", "-Wall", "-Wextra", "-Werror", "-pedantic"],
-    extra_link_args=["-Wl,-rpath,$ORIGIN"],
+    extra_link_args=["-Wl,-rpath,$ORIGIN", "-Wl,--disable-new-dtags"],
 )
 
 setup(
-    version="%s.%s.%s" % cargo_version(),
-    ext_modules=[fast],
-    cffi_modules=["ffi_build.py:ffibuilder"],
+    version=VERSION,
+    ext_modules=[extension],
     cmdclass={"build_ext": BuildExtWithLibpmq, "sdist": SdistWithRust},
 )

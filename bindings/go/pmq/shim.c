@@ -164,7 +164,7 @@ int gopmq_notify_signal(const pmq_queue *q, int signo, gopmq_err *e) {
 static void trampoline(void *param) { gopmqNotify((uintptr_t)param); }
 
 int gopmq_notify_callback(const pmq_queue *q, uintptr_t handle, gopmq_err *e) {
-    return capture(pmq_queue_notify_callback(q, trampoline, (void *)handle), e);
+    return capture(pmq_queue_notify_callback(q, trampoline, (void *)handle, NULL), e);
 }
 
 int gopmq_notify_cancel(const pmq_queue *q, gopmq_err *e) { return capture(pmq_queue_notify_cancel(q), e); }

@@ -87,8 +87,8 @@ def test_sdist_carries_the_rust_sources_and_nothing_else_of_the_repository(sdist
     for needed in ("rust/Cargo.toml", "rust/Cargo.lock", "rust/src/lib.rs",
                    "rust/src/backend/shm/mod.rs", "rust/src/backend/kernel/mod.rs",
                    "rust/ffi/Cargo.toml", "rust/ffi/build.rs", "rust/ffi/pmq.map",
-                   "rust/ffi/src/lib.rs", "rust/include/pmq.h", "setup.py", "ffi_build.py",
-                   "pyproject.toml", "src/pmq/__init__.py", "src/pmq/_fast.c",
+                   "rust/ffi/src/lib.rs", "rust/include/pmq.h", "setup.py",
+                   "pyproject.toml", "src/pmq/__init__.py", "src/pmq/_pmq.c",
                    "src/pmq/__init__.pyi", "src/pmq/py.typed", "LICENSE-MIT", "LICENSE-APACHE",
                    "examples/basic.py"):
         assert needed in names, needed
@@ -163,8 +163,11 @@ def test_wheel_is_manylinux_and_carries_what_it_needs(wheel):
         assert needed in names, needed
     libs = [n for n in names if re.match(r"pmq/libpmq\.so\.\d+(\.\d+)?$", n)]
     assert len(libs) == 1, names
-    assert any(re.match(r"pmq/_fast\..*\.so$", n) for n in names), names
-    assert any(re.match(r"pmq/_pmq_cffi\..*\.so$", n) for n in names), names
+    assert any(re.match(r"pmq/_pmq\..*\.so$", n) for n in names), names
+    # One extension: no cffi module, no runtime dependency.
+    assert [n for n in names if n.endswith(".so")] == [
+        n for n in names if re.match(r"pmq/_pmq\..*\.so$", n)], names
+    assert not [r for r in meta.get_all("Requires-Dist") or [] if "extra ==" not in r], meta
     # Sources and build leftovers stay out; auditwheel grafted no copy of
     # libpmq (it is in the package already).
     assert not [n for n in names if n.endswith((".c", ".h", ".rs")) or n.startswith("pmq.libs/")]

@@ -128,41 +128,41 @@ def test_exception_hierarchy():
 
 
 def _lib_name(status):
-    return pmq._ffi.string(pmq._lib.pmq_status_name(status)).decode("ascii")
+    return pmq._pmq.status_name(status)
 
 
 def test_every_status_of_the_library_is_known():
     """Every status libpmq defines, 0..pmq_status_last() asked at run time, is
-    known to this module: its PMQ_STATUS_ constant (ffi_build.py) has the
+    known to this module: its PMQ_STATUS_ constant (pmq._pmq) has the
     library's name and value, it has its own entry in the class table
     (a status appended to pmq.h without one fails here), and the exception
-    made for it (pmq._make_error, used for every failure, pmq._fast's too)
+    made for it (pmq._make_error, used for every failure, pmq._pmq's too)
     is of that class, carries pmq_status and pmq_status_name, and is a
     BusyError exactly when pmq_status_is_busy() says so."""
-    lib = pmq._lib
-    last = lib.pmq_status_last()
+    lib = pmq._pmq
+    last = lib.status_last()
     assert last >= lib.PMQ_STATUS_NOT_SUPPORTED  # values are only ever appended
     table = pmq._CLASS_OF_STATUS
     for status in range(0, last + 1):
         name = _lib_name(status)
-        text = pmq._ffi.string(lib.pmq_status_str(status)).decode("ascii")
+        text = lib.status_str(status)
         where = "status %d (%s)" % (status, name)
         assert name.startswith("PMQ_STATUS_") and name != "PMQ_STATUS_UNKNOWN", where
         assert text and text != "unknown status", where
         assert getattr(lib, name, None) == status, (
-            "%s: no PMQ_STATUS_ define of that name and value in ffi_build.py's CDEF" % where)
+            "%s: no PMQ_STATUS_ constant of that name and value in src/pmq/_pmq.c" % where)
         if status == lib.PMQ_STATUS_OK:
-            assert status not in table and not lib.pmq_status_is_busy(status)
+            assert status not in table and not lib.status_is_busy(status)
             continue
         assert status in table, (
             "%s: pmq does not know this status; add it to _CLASS_OF_STATUS in "
-            "src/pmq/__init__.py (and its define to ffi_build.py)" % where)
+            "src/pmq/_errors.py (and its constant to src/pmq/_pmq.c)" % where)
         exc = pmq._make_error(status, 0, b"")
         assert type(exc) is table[status], where
         assert exc.pmq_status == status, where
         assert exc.pmq_status_name == name, where
         assert str(exc) == name, where  # no detail: the name
-        assert isinstance(exc, pmq.BusyError) == bool(lib.pmq_status_is_busy(status)), (
+        assert isinstance(exc, pmq.BusyError) == bool(lib.status_is_busy(status)), (
             "%s: BusyError-ness differs from pmq_status_is_busy()" % where)
         exc = pmq._make_error(status, 0, b"the detail")
         assert str(exc) == "the detail" and exc.pmq_status_name == name, where
@@ -171,7 +171,7 @@ def test_every_status_of_the_library_is_known():
 
 
 def test_status_above_the_last_is_unknown():
-    last = pmq._lib.pmq_status_last()
+    last = pmq._pmq.status_last()
     for status in (last + 1, 255):
         exc = pmq._make_error(status, 0, b"from the future")
         assert type(exc) is pmq.Error
@@ -179,7 +179,7 @@ def test_status_above_the_last_is_unknown():
         assert exc.pmq_status == status
         assert exc.pmq_status_name == "PMQ_STATUS_UNKNOWN"
         assert str(exc) == "from the future"
-        assert not pmq._lib.pmq_status_is_busy(status)
+        assert not pmq._pmq.status_is_busy(status)
 
 
 def test_unknown_attribute():

@@ -36,6 +36,24 @@ def test_imports_without_any_environment(tmp_path):
     assert out.stdout.strip() == "ok"
 
 
+def test_the_bundled_libpmq_wins_over_ld_library_path(tmp_path):
+    """Another file of libpmq's SONAME on LD_LIBRARY_PATH (here: not even a
+    library) is never loaded: the extension's DT_RPATH $ORIGIN is searched
+    first."""
+    bundled = glob.glob(os.path.join(pkg_dir(), "libpmq.so.*"))
+    assert len(bundled) == 1, bundled
+    decoy = tmp_path / os.path.basename(bundled[0])
+    decoy.write_bytes(b"not a library")
+    code = ("import pmq\n"
+            "q = pmq.MessageQueue(None, pmq.O_CREX, max_messages=1, max_message_size=8)\n"
+            "q.send(b'ok'); print(q.receive()[0].decode()); q.close(); q.unlink()\n")
+    env = {"PATH": "/usr/bin:/bin", "LD_LIBRARY_PATH": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", code], env=env, cwd=str(tmp_path),
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "ok"
+
+
 def test_not_imported_from_the_source_tree():
     src = os.path.join(os.path.dirname(__file__), "..", "src")
     assert not pkg_dir().startswith(os.path.realpath(src))

@@ -73,7 +73,7 @@ def test_bad_backend_is_a_value_error(shm_name):
 
 
 def test_every_status_has_a_class():
-    assert pmq._make_error(pmq._lib.PMQ_STATUS_CORRUPTED, 0, b"x").__class__ is pmq.CorruptedError
+    assert pmq._make_error(pmq._pmq.PMQ_STATUS_CORRUPTED, 0, b"x").__class__ is pmq.CorruptedError
     assert issubclass(pmq.CorruptedError, pmq.Error)
 
 

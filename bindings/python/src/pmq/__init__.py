@@ -32,34 +32,30 @@ receive runs its Python handler (so Ctrl-C raises KeyboardInterrupt); if the
 handler returns, the call raises SignalError, as posix_ipc does.
 """
 
-import asyncio as _asyncio
+from asyncio import get_running_loop as _get_running_loop
 import atexit as _atexit
 import collections as _collections
-import ctypes as _ctypes
-import glob as _glob
-import itertools as _itertools
-import mmap as _mmap
 import operator as _operator
 import os as _os
-import signal as _signal
 import threading as _threading
 import warnings as _warnings
+import weakref as _weakref
 
+# The C extension: owns the libpmq handle and makes every call. It finds the
+# bundled libpmq (next to it, named as its SONAME) through its DT_RPATH
+# $ORIGIN, which the dynamic loader searches before LD_LIBRARY_PATH.
+from . import _pmq  # noqa: E402
+from ._constants import (  # noqa: E402,F401
+    __version__, VERSION, __author__, __license__, __copyright__, LIBPMQ_VERSION,
+    O_CREAT, O_EXCL, O_CREX, O_NONBLOCK, O_RDONLY, O_WRONLY, O_RDWR, _O_ACCMODE, O_TRUNC,
+    PAGE_SIZE, USER_SIGNAL_MIN, USER_SIGNAL_MAX, MESSAGE_QUEUES_SUPPORTED, QUEUE_PRIORITY_MAX,
+    _LIVE_CONSTANTS, BACKENDS, _backend_arg)
+from ._errors import (  # noqa: E402,F401
+    Error, BusyError, ExistentialError, PermissionsError, SignalError, CorruptedError,
+    _CLASS_OF_STATUS, _S, _make_error, _closed_error)
+from ._asyncio import _AsyncioMixin, _wake_futures  # noqa: E402
 
-def _load_bundled_libpmq():
-    # The extension finds the bundled libpmq through RPATH=$ORIGIN; loading it
-    # by path first makes sure that copy is the one used (the dynamic loader
-    # matches the extension's DT_NEEDED by SONAME), whatever LD_LIBRARY_PATH says.
-    here = _os.path.dirname(_os.path.abspath(__file__))
-    for path in sorted(_glob.glob(_os.path.join(here, "libpmq.so.*"))):
-        return _ctypes.CDLL(path)
-    return None
-
-
-_libpmq_handle = _load_bundled_libpmq()
-
-from ._pmq_cffi import ffi as _ffi, lib as _lib  # noqa: E402
-from . import _fast  # noqa: E402
+_pmq.set_error_factory(_make_error)
 
 __all__ = [
     "MessageQueue",
@@ -89,41 +85,6 @@ __all__ = [
     "QUEUE_PRIORITY_MAX",
 ]
 
-__version__ = "0.1.0"
-VERSION = __version__
-__author__ = "the pmq authors"
-__license__ = "MIT OR Apache-2.0"
-__copyright__ = "Copyright the pmq authors"
-#: The version of the bundled libpmq.
-LIBPMQ_VERSION = _ffi.string(_lib.pmq_version()).decode("ascii")
-
-O_CREAT = _lib.PMQ_O_CREAT
-O_EXCL = _lib.PMQ_O_EXCL
-O_CREX = O_CREAT | O_EXCL
-#: In flags: open the handle with block = False, as posix_ipc passes it to mq_open.
-O_NONBLOCK = _lib.PMQ_O_NONBLOCK
-#: posix_ipc exports these too (access is chosen with read= / write= here).
-O_RDONLY = _os.O_RDONLY
-O_WRONLY = _os.O_WRONLY
-O_RDWR = _os.O_RDWR
-_O_ACCMODE = O_RDONLY | O_WRONLY | O_RDWR
-#: Accepted in flags and ignored, as mq_open does (posix_ipc exports it for
-#: its SharedMemory; pmq has only message queues).
-O_TRUNC = _os.O_TRUNC
-#: The memory page size (posix_ipc exports it for its SharedMemory).
-PAGE_SIZE = _mmap.PAGESIZE
-#: The range of real-time signals, for request_notification (posix_ipc's names).
-USER_SIGNAL_MIN = int(_signal.SIGRTMIN)
-USER_SIGNAL_MAX = int(_signal.SIGRTMAX)
-MESSAGE_QUEUES_SUPPORTED = bool(_lib.pmq_message_queues_supported())
-QUEUE_PRIORITY_MAX = int(_lib.pmq_priority_max())
-
-_LIVE_CONSTANTS = {
-    # Read now, every time: a changed sysctl is seen without re-importing.
-    "QUEUE_MESSAGES_MAX_DEFAULT": _lib.pmq_queue_messages_max_default,
-    "QUEUE_MESSAGE_SIZE_MAX_DEFAULT": _lib.pmq_queue_message_size_max_default,
-}
-
 
 def __getattr__(name):
     get = _LIVE_CONSTANTS.get(name)
@@ -135,131 +96,6 @@ def __getattr__(name):
 def __dir__():
     return sorted(set(globals()) | set(_LIVE_CONSTANTS))
 
-
-# ---------------------------------------------------------------- exceptions
-
-
-class Error(Exception):
-    """Base class of pmq's own exceptions (posix_ipc.Error)."""
-
-
-class BusyError(Error):
-    """A call could not complete now: timeout expired, non-blocking call on a
-    full/empty queue, or another process holds the notification."""
-
-
-class ExistentialError(Error):
-    """The queue exists (O_CREX) or does not exist, or the handle is closed."""
-
-
-class PermissionsError(Error):
-    """Permission denied by the queue's mode or by this handle's read/write."""
-
-
-class SignalError(Error):
-    """A signal interrupted a blocking call and its handler returned."""
-
-
-class CorruptedError(Error):
-    """A shared-memory queue's file is damaged or was made by a pmq build with
-    another layout (pmq only: posix_ipc has no shared-memory backend).
-
-    A damaged file (scribbled on, truncated or punched while mapped) raises
-    this, never a signal: libpmq installs a SIGBUS handler for its mappings
-    when the first "shm" queue is opened and passes other faults on to the
-    handler installed before it. A SIGBUS handler installed after that must
-    do the same; faulthandler.enable() called after opening a "shm" queue
-    does not (it re-raises the signal, and the process dies "Fatal Python
-    error: Bus error"): enable it before opening one (pytest does), or not
-    at all. Whoever the file's mode lets write is trusted: until layout 3
-    such a process can still crash the others through the lock's
-    robust-list words (pmq.h, PMQ_STATUS_CORRUPTED)."""
-
-
-#: The backends a queue can live in: "kernel" (the default, posix_ipc's and
-#: every mq_open program's queues) and "shm" (pmq's shared-memory queue).
-#: Names are "/" and 1-255 bytes on "kernel", 1-251 on "shm" (its file
-#: pmq.<name> must fit the file system's 255-byte names); a longer name
-#: raises ValueError naming the backend's limit. On "shm", a process stopped
-#: (SIGSTOP, a debugger) inside a call never makes another call outlast its
-#: timeout: a try-once call gives up after about 10 ms (up to 250 ms while
-#: the holder runs but was descheduled), a timed call at its
-#: deadline (both raise BusyError, as for an empty or full queue, with a
-#: message naming the queue's lock).
-BACKENDS = {"kernel": _lib.PMQ_BACKEND_KERNEL, "shm": _lib.PMQ_BACKEND_SHM}
-
-
-def _backend_arg(backend):
-    try:
-        return BACKENDS[backend]
-    except (KeyError, TypeError):
-        raise ValueError("backend must be one of %s, not %r"
-                         % (", ".join(repr(b) for b in BACKENDS), backend)) from None
-
-
-_S = _lib
-# The exception class of every failure status libpmq defines, each listed,
-# pmq.Error included where posix_ipc has nothing closer: a status missing
-# here is one this module does not know (it gets pmq.Error too, like a status
-# from a newer libpmq), and tests/test_module.py fails for it.
-_CLASS_OF_STATUS = {
-    _S.PMQ_STATUS_WOULD_BLOCK: BusyError,
-    _S.PMQ_STATUS_TIMED_OUT: BusyError,
-    _S.PMQ_STATUS_BUSY: BusyError,
-    _S.PMQ_STATUS_EXISTS: ExistentialError,
-    _S.PMQ_STATUS_NOT_FOUND: ExistentialError,
-    _S.PMQ_STATUS_PERMISSION: PermissionsError,
-    _S.PMQ_STATUS_INTERRUPTED: SignalError,
-    _S.PMQ_STATUS_INVALID_ARGUMENT: ValueError,
-    _S.PMQ_STATUS_MESSAGE_TOO_LARGE: ValueError,
-    _S.PMQ_STATUS_BUFFER_TOO_SMALL: Error,
-    _S.PMQ_STATUS_SYSTEM_LIMIT: ValueError,  # or OSError, by errno: see _make_error
-    _S.PMQ_STATUS_CLOSED: ExistentialError,
-    _S.PMQ_STATUS_OUT_OF_MEMORY: MemoryError,
-    _S.PMQ_STATUS_OS_ERROR: OSError,
-    _S.PMQ_STATUS_PANIC: Error,
-    _S.PMQ_STATUS_NOT_SUPPORTED: Error,
-    _S.PMQ_STATUS_CORRUPTED: CorruptedError,
-}
-_EINVAL = 22
-
-
-def _make_error(status, err, detail):
-    """The exception for libpmq status `status` with errno `err` and detail
-    text `detail` (bytes). pmq_status (int) and pmq_status_name are set on
-    the exception. Also called by pmq._fast."""
-    detail = detail.decode("utf-8", "replace")
-    name = _ffi.string(_lib.pmq_status_name(status)).decode("ascii", "replace")
-    cls = _CLASS_OF_STATUS.get(status, Error)
-    if status == _S.PMQ_STATUS_SYSTEM_LIMIT:
-        # posix_ipc: EINVAL (e.g. max_messages above msg_max) -> ValueError;
-        # EMFILE/ENFILE/ENOSPC/... -> OSError.
-        cls = ValueError if err in (0, _EINVAL) else OSError
-    if cls is OSError and err:
-        exc = OSError(err, detail or name)
-    else:
-        exc = cls(detail or name)
-    exc.pmq_status = status
-    exc.pmq_status_name = name
-    return exc
-
-
-def _error(token):
-    """The exception for a failed cffi shim call (token = seq << 8 | status)."""
-    return _make_error(token & 0xFF, _lib.pmq_py_error_errno(token),
-                       _ffi.string(_lib.pmq_py_error_detail(token)))
-
-
-_fast.set_error_factory(_make_error)
-
-
-def _closed_error(already=False):
-    """The ExistentialError for a call on a closed queue, in libpmq's words."""
-    if already:
-        return _make_error(_S.PMQ_STATUS_CLOSED, 0,
-                           b"the handle is already closed; close it only once")
-    return _make_error(_S.PMQ_STATUS_CLOSED, 0,
-                       b"the handle is closed; open the queue again to use it")
 
 
 # ---------------------------------------------------------------- arguments
@@ -317,16 +153,24 @@ _MAX_MESSAGE_SIZE_DEFAULT = _Default("QUEUE_MESSAGE_SIZE_MAX_DEFAULT")
 
 # --------------------------------------------------------- notifications
 
-# Callback registrations that may still be delivered: key -> (queue,
-# function, param). libpmq gives the key to the delivery thread as the
-# callback's `param`: an integer, never a pointer. A delivery that libpmq had
-# already started when its registration was replaced may reach Python after
-# the replacing call returned; it then finds no entry and calls nothing. So an
-# entry is dropped as soon as libpmq no longer calls its registration, and a
-# late delivery never uses anything released. A queue has at most one entry,
-# its live registration (q._current); the entry keeps the queue alive.
-_callbacks = {}
-_next_key = _itertools.count(1).__next__
+class _Registration:
+    """One callback registration: what the trampoline runs. libpmq holds a
+    reference from pmq_queue_notify_callback() until its drop releases it,
+    exactly once, when the registration can no longer fire (delivered,
+    replaced, cancelled, closed, freed); the queue holds one in _current
+    while it is live. live turns False when it fires or is replaced or
+    cancelled: a delivery that libpmq had already started then calls
+    nothing."""
+
+    __slots__ = ("queue", "function", "arg", "live")
+
+    def __init__(self, queue, function, arg):
+        self.queue = _weakref.ref(queue)
+        self.function = function
+        self.arg = arg
+        self.live = True
+
+
 # Serializes callback and signal registrations, so each one knows which
 # registration it replaced. Reentrant: a signal handler may register while
 # the main thread is inside a registration. Cancel and close do not take it:
@@ -338,30 +182,36 @@ _armed = {}
 _armed_lock = _threading.Lock()
 
 
-@_ffi.def_extern()
-def pmq_py_notify_trampoline(param):
-    """Runs on libpmq's notification thread (cffi takes the GIL)."""
-    key = int(_ffi.cast("uintptr_t", param))
-    # The registration is one-shot: its entry is never used again.
-    ctx = _callbacks.pop(key, None)
-    if ctx is None:
-        # Replaced while libpmq was starting this delivery: the replacing
-        # call has returned, so the old callback must not run now.
-        return
-    q, function, arg = ctx
-    if q._current == key:
+def _notify_dispatch(reg):
+    """Runs on libpmq's notification thread, with the GIL (pmq._pmq's
+    trampoline took it): calls the callback of registration `reg`. Returns
+    None, or (function, exception) for an exception the callback raised,
+    which the trampoline reports through sys.unraisablehook."""
+    if not reg.live:
+        # Replaced or cancelled while libpmq was starting this delivery:
+        # that call has returned, so the old callback must not run now.
+        return None
+    reg.live = False  # one-shot
+    q = reg.queue()
+    if q is not None and q._current is reg:
         q._current = None
         with _armed_lock:
             _armed.pop(id(q), None)
-    # An exception escapes to cffi, which reports it through
-    # sys.unraisablehook ("Exception ignored from cffi callback ..."), never
-    # silently; the note says which callback and queue it came from.
+    function, arg = reg.function, reg.arg
+    # An exception goes to the trampoline, which reports it through
+    # sys.unraisablehook (object: the callback), never silently; the note
+    # says which callback and queue it came from.
     try:
         function(arg)
     except BaseException as e:
         if hasattr(e, "add_note"):
-            e.add_note("in the pmq notification callback %r(%r) of queue %s" % (function, arg, q._name))
-        raise
+            e.add_note("in the pmq notification callback %r(%r) of queue %s"
+                       % (function, arg, q._name if q is not None else "?"))
+        return function, e
+    return None
+
+
+_pmq.set_notify_dispatch(_notify_dispatch)
 
 
 def _forget_armed_in_child():
@@ -372,7 +222,6 @@ def _forget_armed_in_child():
     _armed_lock = _threading.Lock()
     _register_lock = _threading.RLock()
     _armed.clear()
-    _callbacks.clear()
 
 
 _os.register_at_fork(after_in_child=_forget_armed_in_child)
@@ -388,33 +237,13 @@ def _cancel_armed_callbacks():
     for q in queues:
         qp = q._q
         if qp is not None:
-            _lib.pmq_py_notify_cancel(qp)
+            try:
+                qp.notify_cancel()
+            except Exception:
+                pass  # closed meanwhile: nothing to cancel
 
 
-# ------------------------------------------------------------- the queue
-
-
-class _Waiters(set):
-    """The asyncio futures of one (loop, direction) of a queue; watching: the
-    loop watches the queue's descriptor for them."""
-
-    __slots__ = ("watching",)
-
-    def __init__(self):
-        super().__init__()
-        self.watching = False
-
-
-def _wake_futures(futures):
-    for fut in list(futures):
-        if not fut.done():
-            fut.set_result(None)
-
-
-_new = _ffi.new
-
-
-class MessageQueue(_fast.QueueBase):
+class MessageQueue(_AsyncioMixin, _pmq.QueueBase):
     """A POSIX message queue (posix_ipc.MessageQueue).
 
     MessageQueue(name, flags=0, mode=0o600, max_messages=QUEUE_MESSAGES_MAX_DEFAULT,
@@ -457,9 +286,9 @@ class MessageQueue(_fast.QueueBase):
         flags = _int_arg("flags", flags, -_INT_MAX - 1, _INT_MAX)
         mode = _int_arg("mode", mode, 0, _INT_MAX)
         if max_messages is _MAX_MESSAGES_DEFAULT:
-            max_messages = _lib.pmq_queue_messages_max_default()
+            max_messages = _pmq.messages_max_default()
         if max_message_size is _MAX_MESSAGE_SIZE_DEFAULT:
-            max_message_size = _lib.pmq_queue_message_size_max_default()
+            max_message_size = _pmq.message_size_max_default()
         max_messages = _int_arg("max_messages", max_messages, -_INT64_MAX - 1, _INT64_MAX)
         max_message_size = _int_arg("max_message_size", max_message_size, -_INT64_MAX - 1,
                                     _INT64_MAX)
@@ -489,7 +318,7 @@ class MessageQueue(_fast.QueueBase):
             if not flags & O_EXCL:
                 raise ValueError("Name can only be None if O_EXCL is set (use O_CREX for a new "
                                  "queue with a random name)")
-            cname = _ffi.NULL
+            cname = None
         else:
             cname = _name_arg(name)
         if not self._closed:
@@ -499,35 +328,32 @@ class MessageQueue(_fast.QueueBase):
             # The old handle is freed once no call (another thread's
             # blocking receive...) uses it any more.
             self._close(quiet=True)
-        out = _new("pmq_queue **")
-        attrs = _new("int64_t[2]")
-        r = _lib.pmq_py_open(cname, flags, mode, max_messages, max_message_size, open_read,
-                             open_write, cbackend, out, attrs)
-        if r:
-            raise _error(r)
+        q = _pmq.open(cname, flags, mode, max_messages, max_message_size, open_read,
+                      open_write, cbackend)
         # Freed (pmq_queue_free) when the last reference goes: this object's
         # (replaced by a new __init__, or dropped by __del__), or that of a
         # call still using it.
-        self._q = _ffi.gc(out[0], _lib.pmq_queue_free)
+        max_messages, max_message_size = q.attributes()
+        self._q = q
         self._closed = False
         self._aio = {}
-        self._name = _ffi.string(_lib.pmq_queue_name(self._q)).decode("utf-8", "surrogateescape")
+        self._name = q.name()
         self._mode = mode
         self._backend = backend
         self._read = read
         self._write = write
-        self._max_messages = int(attrs[0])
-        self._max_message_size = int(attrs[1])
-        self._set_handle(int(_ffi.cast("uintptr_t", self._q)), self._max_message_size, self._q,
-                         (1 if read else 0) | (2 if write else 0), self._max_messages)
-        self._current = None  # the key of the live callback registration
+        self._max_messages = max_messages
+        self._max_message_size = max_message_size
+        self._set_handle(q, self._max_message_size, (1 if read else 0) | (2 if write else 0),
+                         self._max_messages)
+        self._current = None  # the live callback registration (_Registration)
 
     def __del__(self):
         q = getattr(self, "_q", None)
         if q is None:
             return
         self._q = None
-        self._set_handle(0, 0, None)
+        self._set_handle(None, 0)
         try:
             if not self._closed:
                 _warnings.warn("unclosed pmq.MessageQueue %r" % (self._name,), ResourceWarning,
@@ -536,87 +362,10 @@ class MessageQueue(_fast.QueueBase):
             del q  # the last reference: pmq_queue_free closes and frees the handle
 
     # -- messages: send() and receive(), send_batch() and receive_batch()
-    # are pmq._fast.QueueBase's (C).
+    # are pmq._pmq.QueueBase's (C).
 
-    # -- asyncio
-
-    async def send_async(self, message, priority=0):
-        """Like send(), for asyncio: waits for room without a thread (the
-        running loop watches the queue's descriptor) and tries once each time
-        it is writable. Cancel-safe: cancelled before it returns, nothing was
-        sent. Bound it with asyncio.wait_for / asyncio.timeout."""
-        loop = _asyncio.get_running_loop()
-        while True:
-            try:
-                return self.send(message, timeout=0, priority=priority)
-            except BusyError:
-                pass
-            await self._aio_ready(loop, True)
-
-    async def receive_async(self):
-        """Like receive(), for asyncio: waits for a message without a thread
-        and tries once each time the queue's descriptor is readable; returns
-        (message, priority). Cancel-safe: cancelled before it returns,
-        nothing was taken."""
-        loop = _asyncio.get_running_loop()
-        while True:
-            try:
-                return self.receive(0)
-            except BusyError:
-                pass
-            await self._aio_ready(loop, False)
-
-    async def _aio_ready(self, loop, writable):
-        # close() may run in another thread at any point of this: it sets
-        # _aio to None, then closes the descriptor, and wakes the waiters it
-        # finds in the dict it took. A waiter it cannot have seen (added
-        # after it took the dict) sees _aio changed below and raises the
-        # closed-queue error itself, so no waiter is left behind and none
-        # waits on a descriptor that was closed (or reused since).
-        aio = self._aio
-        fd = self.mqd
-        if aio is None or fd < 0:
-            raise _closed_error()
-        key = (loop, writable)
-        fut = loop.create_future()
-        waiters = aio.get(key)
-        if waiters is None:
-            waiters = aio[key] = _Waiters()
-        waiters.add(fut)
-        try:
-            if not waiters.watching:
-                try:
-                    if writable:
-                        loop.add_writer(fd, self._aio_wake, key)
-                    else:
-                        loop.add_reader(fd, self._aio_wake, key)
-                except OSError:
-                    if self._aio is not aio:  # closed: fd is gone or another file's
-                        raise _closed_error() from None
-                    raise
-                waiters.watching = True
-            if self._aio is not aio:
-                raise _closed_error()
-            await fut
-        finally:
-            waiters.discard(fut)
-            if not waiters and aio.get(key) is waiters:
-                del aio[key]
-                # Unless close() took this watch over (it removes it).
-                if waiters.watching:
-                    waiters.watching = False
-                    if writable:
-                        loop.remove_writer(fd)
-                    else:
-                        loop.remove_reader(fd)
-
-    def _aio_wake(self, key):
-        # Every waiter tries again (readiness is only a hint: the losers
-        # find nothing and wait again).
-        aio = self._aio
-        if aio:
-            _wake_futures(aio.get(key, ()))
-
+    # -- asyncio: send_async() and receive_async() are _AsyncioMixin's
+    # (pmq/_asyncio.py).
 
     # -- notification
 
@@ -624,59 +373,65 @@ class MessageQueue(_fast.QueueBase):
         """None cancels this process's registration; a signal number asks for
         that signal when the queue goes from empty to non-empty; a tuple
         (function, param) calls function(param) in a new thread then. One-shot;
-        BusyError if another process holds the queue's registration."""
+        BusyError if another process holds the queue's registration.
+
+        pmq holds function and param until the registration can no longer
+        fire (delivered, replaced by another registration, cancelled, or the
+        queue closed) and releases them then, exactly once."""
         if notification is None:
             q = self._q
-            r = _lib.pmq_py_notify_cancel(q) if q is not None else 0
-            if r and (r & 0xFF) != _S.PMQ_STATUS_CLOSED:
-                raise _error(r)
+            if q is not None:
+                try:
+                    q.notify_cancel()
+                except ExistentialError as e:
+                    if getattr(e, "pmq_status", None) != _S.PMQ_STATUS_CLOSED:
+                        raise
             # Nothing runs or will run now: drop every callback reference.
             self._forget_callbacks()
         elif isinstance(notification, int):
             signo = _int_arg("signal number", notification, 0, _INT_MAX)
             q = self._handle()
             with _register_lock:
-                r = _lib.pmq_py_notify_signal(q, signo)
-                if r:
-                    raise _error(r)
+                q.notify_signal(signo)
                 # It replaced any callback registration, which libpmq no
-                # longer calls: drop that one's entry.
+                # longer calls (and dropped): forget it too.
                 self._forget_callbacks()
         elif isinstance(notification, tuple) and len(notification) == 2 and callable(notification[0]):
             q = self._handle()
             with _register_lock:
-                key = _next_key()
                 previous = self._current
+                reg = _Registration(self, notification[0], notification[1])
                 # In place before the call: the new registration may fire
                 # before the call returns.
-                _callbacks[key] = (self, notification[0], notification[1])
-                self._current = key
+                self._current = reg
                 with _armed_lock:
                     _armed[id(self)] = self
-                r = _lib.pmq_py_notify_callback(q, _ffi.cast("void *", key))
-                if r:
-                    _callbacks.pop(key, None)
-                    if self._current == key:
+                try:
+                    # libpmq holds reg until its drop (pmq._pmq).
+                    q.notify_callback(reg)
+                except BaseException:
+                    reg.live = False
+                    if self._current is reg:
                         # The previous registration stands (unless it was
                         # delivered meanwhile).
-                        self._current = previous if previous in _callbacks else None
+                        self._current = previous if previous is not None and previous.live \
+                            else None
                         if self._current is None:
                             with _armed_lock:
                                 _armed.pop(id(self), None)
-                    raise _error(r)
-                # libpmq replaced the previous registration and no longer
-                # calls it (a delivery of it already under way finds no
-                # entry): only the live registration's entry is kept.
+                    raise
+                # libpmq replaced the previous registration (and dropped
+                # it): a delivery of it already under way calls nothing.
                 if previous is not None:
-                    _callbacks.pop(previous, None)
+                    previous.live = False
         else:
             raise ValueError("The notification must be None, an integer (a signal number), or a "
                              "tuple of (function, parameter), not %r" % (notification,))
 
     def _forget_callbacks(self):
-        key, self._current = self._current, None
-        if key is not None:
-            _callbacks.pop(key, None)
+        reg, self._current = self._current, None
+        if reg is not None:
+            reg.live = False
         with _armed_lock:
             _armed.pop(id(self), None)
 
@@ -717,24 +472,28 @@ class MessageQueue(_fast.QueueBase):
         items = list(aio.items()) if aio else []
         fd = -1
         if items:
-            out = _new("int *")
-            if not _lib.pmq_py_fileno(q, out):
-                fd = out[0]
+            try:
+                fd = q.fileno()
+            except Error:
+                pass
         for (loop, writable), waiters in items:
             watching, waiters.watching = waiters.watching, False
             if not watching or fd < 0 or loop.is_closed():
                 continue
             remove = loop.remove_writer if writable else loop.remove_reader
             try:
-                running = _asyncio.get_running_loop()
+                running = _get_running_loop()
             except RuntimeError:
                 running = None
             if running is loop:
                 remove(fd)
             else:
                 loop.call_soon_threadsafe(remove, fd)
-        r = _lib.pmq_py_close(q)
-        error = _error(r) if r else None
+        try:
+            q.close()
+            error = None
+        except Exception as e:
+            error = e
         self._q = None
         self._forget_callbacks()
         # The last reference unless a call in another thread still uses the
@@ -755,11 +514,9 @@ class MessageQueue(_fast.QueueBase):
             if not self._closed:
                 raise _closed_error()
             # close() released the handle: the name and backend remain.
-            r = _lib.pmq_py_unlink_backend(_name_arg(self._name), BACKENDS[self._backend])
+            _pmq.unlink(_name_arg(self._name), BACKENDS[self._backend])
         else:
-            r = _lib.pmq_py_unlink(q)
-        if r:
-            raise _error(r)
+            q.unlink()
 
     def fileno(self):
         """The message queue descriptor (mqd); -1 after close(). On the "shm"
@@ -790,19 +547,7 @@ class MessageQueue(_fast.QueueBase):
         if self._closed:
             raise _make_error(_S.PMQ_STATUS_CLOSED, 0,
                               b"the queue was closed with close(); open it again to read receipts")
-        cap = 4
-        while True:
-            out = _new("pmq_receipt[]", cap)
-            count = _new("size_t *")
-            r = _lib.pmq_py_dead_receipts(self._q, out, cap, count)
-            if r and (r & 0xFF) == _S.PMQ_STATUS_BUFFER_TOO_SMALL:
-                cap = count[0] + 4  # more may die before the next call
-                continue
-            if r:
-                raise _error(r)
-            return [Receipt(int(x.seq), int(x.len), int(x.priority), int(x.pid), bool(x.taken),
-                            bool(x.queued), bytes(_ffi.buffer(x.head, min(x.len, 16))))
-                    for x in (out[i] for i in range(count[0]))]
+        return [Receipt(*r) for r in self._handle().dead_receipts()]
 
     def __enter__(self):
         return self
@@ -838,28 +583,21 @@ class MessageQueue(_fast.QueueBase):
         q = self._q
         if self._closed or q is None:
             return -1
-        out = _new("int *")
-        r = _lib.pmq_py_fileno(q, out)
-        if r:
-            if (r & 0xFF) == _S.PMQ_STATUS_CLOSED:
+        try:
+            return q.fileno()
+        except ExistentialError as e:
+            if getattr(e, "pmq_status", None) == _S.PMQ_STATUS_CLOSED:
                 return -1
-            raise _error(r)
-        return out[0]
+            raise
 
     @property
     def block(self):
         """Whether send() and receive() may wait (settable; this handle only)."""
-        out = _new("bool *")
-        r = _lib.pmq_py_get_block(self._handle(), out)
-        if r:
-            raise _error(r)
-        return bool(out[0])
+        return self._handle().get_block()
 
     @block.setter
     def block(self, value):
-        r = _lib.pmq_py_set_block(self._handle(), bool(value))
-        if r:
-            raise _error(r)
+        self._handle().set_block(bool(value))
 
     @block.deleter
     def block(self):
@@ -878,11 +616,7 @@ class MessageQueue(_fast.QueueBase):
     @property
     def current_messages(self):
         """The number of messages in the queue now."""
-        out = _new("int64_t *")
-        r = _lib.pmq_py_current_messages(self._handle(), out)
-        if r:
-            raise _error(r)
-        return int(out[0])
+        return self._handle().current_messages()
 
     def __str__(self):
         """The name and the number of messages, e.g. '/q (2 of 10 messages)'."""
@@ -891,16 +625,7 @@ class MessageQueue(_fast.QueueBase):
             if self._closed:
                 return "%s (closed)" % (self._name,)
             raise _closed_error()
-        size = 256
-        while True:
-            buf = _new("char[]", size)
-            needed = _new("size_t *")
-            r = _lib.pmq_py_describe(q, _lib.PMQ_DESCRIBE_SHORT, buf, size, needed)
-            if not r:
-                return _ffi.string(buf).decode("utf-8", "replace")
-            if (r & 0xFF) != _S.PMQ_STATUS_BUFFER_TOO_SMALL or needed[0] <= size:
-                raise _error(r)
-            size = needed[0]
+        return q.describe(_pmq.PMQ_DESCRIBE_SHORT)
 
     def __repr__(self):
         return "%s.%s(%r, mode=0o%o, max_message_size=%d, max_messages=%d, read=%s, write=%s)" % (
@@ -922,9 +647,4 @@ def unlink_message_queue(name, *, backend="kernel"):
     """Removes the queue called name (str or bytes) of `backend` ("kernel",
     the default, or "shm"); ExistentialError if none."""
     cbackend = _backend_arg(backend)
-    if cbackend == _lib.PMQ_BACKEND_KERNEL:
-        r = _lib.pmq_py_unlink_name(_name_arg(name))
-    else:
-        r = _lib.pmq_py_unlink_backend(_name_arg(name), cbackend)
-    if r:
-        raise _error(r)
+    _pmq.unlink(_name_arg(name), cbackend)

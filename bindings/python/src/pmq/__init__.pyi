@@ -1,5 +1,5 @@
 # Type stubs for pmq (PEP 561: the package ships py.typed). The docstrings
-# are the runtime's (pmq/__init__.py and pmq/_fast.c); tests/test_typing.py
+# are the runtime's (pmq/__init__.py, pmq/_asyncio.py and pmq/_pmq.c); tests/test_typing.py
 # checks these stubs against the installed package with mypy's stubtest and
 # type-checks a usage file with mypy --strict.
 

@@ -1,31 +1,41 @@
 /*
- * pmq._fast: the hot path of pmq.MessageQueue in C (send and receive), so a
- * send+receive pair costs what posix_ipc's does, and the batch calls
- * send_batch / receive_batch (one libpmq call for many messages).
- * Everything else is Python over cffi (see ffi_build.py).
+ * pmq._pmq: pmq's one C extension, everything pmq.MessageQueue asks of
+ * libpmq. It owns the queue handle (Handle: open() to pmq_queue_free()),
+ * makes every call on it (send and receive at posix_ipc's cost, the timed,
+ * non-blocking and batch forms, attributes, unlink, fileno, dead receipts,
+ * notification by signal or callback: its trampoline takes the GIL on
+ * libpmq's thread) and turns a failure into the exception pmq's Python face
+ * makes (pmq/_errors.py, registered with set_error_factory()). The
+ * posix_ipc face (argument rules, exceptions, asyncio) is Python.
  *
- * QueueBase holds the pmq_queue pointer that MessageQueue (a Python subclass)
- * opened through cffi and hands over with _set_handle(), with its owner (the
- * cffi object that frees it when released): each call holds the owner while
- * it uses the pointer, so a handle replaced meanwhile (by __init__ called
- * again) is freed only after the call (libpmq: pmq_queue_free() must not
- * race with another call). Blocking calls release the GIL. On failure,
- * libpmq's detail is copied right after the failing call, with the GIL held,
- * before any Python code can run, and turned into an exception by the
- * Python factory registered with set_error_factory().
+ * QueueBase (MessageQueue's C base) holds the Handle that MessageQueue
+ * opened and handed over with _set_handle(): each call holds a reference to
+ * it while it uses the pointer, so a handle replaced meanwhile (by __init__
+ * called again) or closed is freed only after the call (libpmq:
+ * pmq_queue_free() must not race with another call). Calls that may wait
+ * release the GIL. On failure, libpmq's detail is copied right after the
+ * failing call, with the GIL held, before any Python code can run.
+ *
+ * Over 600 lines on purpose: one translation unit is the one extension
+ * (the hot path's helpers are static and inlined); its sections are the
+ * argument parsers, the transfers, the handle, notifications, the module.
  */
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include <limits.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "pmq.h"
 
 /* Receives of up to this many bytes use a buffer on the stack. */
 #define STACK_BUFFER 16384
-/* Timeouts longer than this (seconds, about 31 million years) wait forever. */
+/* Timeouts longer than this (seconds, about 31 million years) wait forever
+ * (PMQ_FOREVER), as None does. */
 #define FOREVER 1e15
 
 static PyObject *error_factory; /* callable(status, errno, detail: bytes) -> exception */
@@ -43,10 +53,33 @@ typedef struct {
 #define ACCESS_READ 1
 #define ACCESS_WRITE 2
 
+/*
+ * The detail of this thread's last libpmq failure, as bytes, through
+ * pmq_error_message() (a caller's buffer: on the stack, or on the heap for a
+ * detail longer than that; the detail does not change between the calls).
+ */
+static PyObject *error_detail(void)
+{
+    char stack[1024];
+    char *heap;
+    size_t needed = 0;
+    PyObject *detail;
+
+    if (pmq_error_message(stack, sizeof stack, &needed) != PMQ_STATUS_BUFFER_TOO_SMALL)
+        return PyBytes_FromString(stack);
+    heap = PyMem_Malloc(needed + 1);
+    if (heap == NULL)
+        return PyErr_NoMemory();
+    (void)pmq_error_message(heap, needed + 1, &needed);
+    detail = PyBytes_FromString(heap);
+    PyMem_Free(heap);
+    return detail;
+}
+
 /* Sets the exception for the pmq call that just failed with `st`. */
 static PyObject *fail(int st)
 {
-    PyObject *detail = PyBytes_FromString(pmq_last_error());
+    PyObject *detail = error_detail();
     int err = pmq_last_error_errno();
     PyObject *exc;
 
@@ -120,13 +153,14 @@ static PyObject *closed_error(void)
 /* Whether the handle's access is known: open, or released by close(). */
 #define HAS_ACCESS(self) ((self)->q != NULL || (self)->closed)
 
-/* None -> -1 (no timeout); a number >= 0 -> seconds. */
+/* None -> PMQ_FOREVER (posix_ipc's "wait forever"); a number >= 0 -> seconds
+ * (above FOREVER: PMQ_FOREVER). Every transfer is a libpmq `_timeout` call. */
 static int parse_timeout(PyObject *o, double *out)
 {
     double t;
 
     if (o == NULL || o == Py_None) {
-        *out = -1.0;
+        *out = PMQ_FOREVER;
         return 0;
     }
     if (PyFloat_CheckExact(o)) {
@@ -179,7 +213,7 @@ static int parse_timeout(PyObject *o, double *out)
     }
     /* NaN is reported by nan_timeout() where posix_ipc meets it: at the
      * system call, after the priority and the handle's access. */
-    *out = t > FOREVER ? -1.0 : t;
+    *out = t > FOREVER ? PMQ_FOREVER : t;
     return 0;
 
 not_a_number:
@@ -417,10 +451,7 @@ static PyObject *QueueBase_send(QueueBase *self, PyObject *const *args, Py_ssize
     owner = self->owner;
     Py_XINCREF(owner);
     Py_BEGIN_ALLOW_THREADS
-    if (timeout < 0)
-        st = pmq_queue_send(q, m.data, m.len, priority);
-    else
-        st = pmq_queue_send_timeout(q, m.data, m.len, priority, timeout);
+    st = pmq_queue_send_timeout(q, m.data, m.len, priority, timeout);
     Py_END_ALLOW_THREADS
 
     release_holds(&hold, 1);
@@ -476,10 +507,7 @@ static PyObject *QueueBase_receive(QueueBase *self, PyObject *const *args, Py_ss
     owner = self->owner;
     Py_XINCREF(owner);
     Py_BEGIN_ALLOW_THREADS
-    if (timeout < 0)
-        st = pmq_queue_receive(q, (uint8_t *)buf, size, &len, &priority);
-    else
-        st = pmq_queue_receive_timeout(q, (uint8_t *)buf, size, &len, &priority, timeout);
+    st = pmq_queue_receive_timeout(q, (uint8_t *)buf, size, &len, &priority, timeout);
     Py_END_ALLOW_THREADS
 
     if (st != PMQ_STATUS_OK) {
@@ -625,10 +653,7 @@ static PyObject *QueueBase_send_batch(QueueBase *self, PyObject *const *args, Py
     owner = self->owner;
     Py_XINCREF(owner);
     Py_BEGIN_ALLOW_THREADS
-    if (timeout < 0)
-        st = pmq_queue_send_batch(q, msgs, (size_t)n, &sent);
-    else
-        st = pmq_queue_send_batch_timeout(q, msgs, (size_t)n, &sent, timeout);
+    st = pmq_queue_send_batch_timeout(q, msgs, (size_t)n, &sent, timeout);
     Py_END_ALLOW_THREADS
 
     if (st != PMQ_STATUS_OK)
@@ -743,11 +768,8 @@ static PyObject *QueueBase_receive_batch(QueueBase *self, PyObject *const *args,
     owner = self->owner;
     Py_XINCREF(owner);
     Py_BEGIN_ALLOW_THREADS
-    if (timeout < 0)
-        st = pmq_queue_receive_batch(q, (uint8_t *)buf, buf_len, out, (size_t)max, &count);
-    else
-        st = pmq_queue_receive_batch_timeout(q, (uint8_t *)buf, buf_len, out, (size_t)max,
-                                             &count, timeout);
+    st = pmq_queue_receive_batch_timeout(q, (uint8_t *)buf, buf_len, out, (size_t)max, &count,
+                                         timeout);
     Py_END_ALLOW_THREADS
 
     if (st != PMQ_STATUS_OK) {
@@ -785,29 +807,531 @@ done:
     return result;
 }
 
+/* ------------------------------------------------------------- the handle */
+
 /*
- * _set_handle(address: int, max_message_size: int, owner, access: int,
+ * pmq._pmq.Handle: owns one pmq_queue (pmq_queue_open() to
+ * pmq_queue_free()). Only this module makes one (open()) and only its
+ * deallocation frees the queue, so the pointer never reaches Python. A call
+ * holds a reference to the Handle while it uses the pointer (QueueBase's
+ * owner), so a handle replaced or closed meanwhile is freed only after the
+ * call (libpmq: pmq_queue_free() must not race with another call).
+ * Every call that may wait releases the GIL (a notification callback that
+ * runs meanwhile needs it).
+ */
+typedef struct {
+    PyObject_HEAD
+    pmq_queue *q;
+    PyObject *weakrefs; /* a test watches when the handle goes */
+} Handle;
+
+static PyTypeObject Handle_Type;
+
+/* The status of `expr`, run with the GIL released. */
+#define NOGIL(st, expr)                                                                        \
+    do {                                                                                       \
+        PyThreadState *save_ = PyEval_SaveThread();                                            \
+        (st) = (expr);                                                                         \
+        PyEval_RestoreThread(save_);                                                           \
+    } while (0)
+
+/* Runs `expr` without the GIL; on failure returns the exception (fail()). */
+#define CALL_OR_FAIL(expr)                                                                     \
+    do {                                                                                       \
+        pmq_status st_;                                                                        \
+        NOGIL(st_, expr);                                                                      \
+        if (st_ != PMQ_STATUS_OK)                                                              \
+            return fail(st_);                                                                  \
+    } while (0)
+
+static void Handle_dealloc(Handle *self)
+{
+    pmq_queue *q = self->q;
+
+    if (self->weakrefs != NULL)
+        PyObject_ClearWeakRefs((PyObject *)self);
+    self->q = NULL;
+    if (q != NULL) {
+        /* Closes the descriptors (and a shm queue's mapping and opener
+         * record) and cancels this handle's notification, waiting for a
+         * running callback, which needs the GIL. */
+        Py_BEGIN_ALLOW_THREADS
+        pmq_queue_free(q);
+        Py_END_ALLOW_THREADS
+    }
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *Handle_close(Handle *self, PyObject *Py_UNUSED(ignored))
+{
+    CALL_OR_FAIL(pmq_queue_close(self->q));
+    Py_RETURN_NONE;
+}
+
+static PyObject *Handle_unlink(Handle *self, PyObject *Py_UNUSED(ignored))
+{
+    CALL_OR_FAIL(pmq_queue_unlink(self->q));
+    Py_RETURN_NONE;
+}
+
+static PyObject *Handle_fileno(Handle *self, PyObject *Py_UNUSED(ignored))
+{
+    int fd = -1;
+
+    CALL_OR_FAIL(pmq_queue_fileno(self->q, &fd));
+    return PyLong_FromLong(fd);
+}
+
+static PyObject *Handle_get_block(Handle *self, PyObject *Py_UNUSED(ignored))
+{
+    bool block = false;
+
+    CALL_OR_FAIL(pmq_queue_get_block(self->q, &block));
+    return PyBool_FromLong(block);
+}
+
+static PyObject *Handle_set_block(Handle *self, PyObject *value)
+{
+    int block = PyObject_IsTrue(value);
+
+    if (block < 0)
+        return NULL;
+    CALL_OR_FAIL(pmq_queue_set_block(self->q, block != 0));
+    Py_RETURN_NONE;
+}
+
+static PyObject *Handle_current_messages(Handle *self, PyObject *Py_UNUSED(ignored))
+{
+    int64_t n = 0;
+
+    CALL_OR_FAIL(pmq_queue_current_messages(self->q, &n));
+    return PyLong_FromLongLong(n);
+}
+
+/* (max_messages, max_message_size) of the open queue. */
+static PyObject *Handle_attributes(Handle *self, PyObject *Py_UNUSED(ignored))
+{
+    struct pmq_attributes a;
+
+    CALL_OR_FAIL(pmq_queue_get_attributes(self->q, &a));
+    return Py_BuildValue("(LL)", (long long)a.max_messages, (long long)a.max_message_size);
+}
+
+/* The queue's name as str (undecodable bytes as surrogates, like os.fsdecode). */
+static PyObject *Handle_name(Handle *self, PyObject *Py_UNUSED(ignored))
+{
+    const char *name = pmq_queue_name(self->q);
+
+    if (name == NULL)
+        return closed_error();
+    return PyUnicode_DecodeUTF8(name, (Py_ssize_t)strlen(name), "surrogateescape");
+}
+
+/* describe(style) -> str: pmq_queue_describe() into a buffer of the size it asks. */
+static PyObject *Handle_describe(Handle *self, PyObject *arg)
+{
+    int style = (int)PyLong_AsLong(arg);
+    char stack[256];
+    char *buf = stack;
+    size_t size = sizeof stack, needed = 0;
+    PyObject *result = NULL;
+    pmq_status st;
+
+    if (style == -1 && PyErr_Occurred())
+        return NULL;
+    for (;;) {
+        NOGIL(st, pmq_queue_describe(self->q, style, buf, size, &needed));
+        if (st == PMQ_STATUS_OK) {
+            result = PyUnicode_DecodeUTF8(buf, (Py_ssize_t)strlen(buf), "replace");
+            break;
+        }
+        if (st != PMQ_STATUS_BUFFER_TOO_SMALL || needed <= size) {
+            result = fail(st);
+            break;
+        }
+        if (buf != stack)
+            PyMem_Free(buf);
+        size = needed;
+        buf = PyMem_Malloc(size);
+        if (buf == NULL)
+            return PyErr_NoMemory();
+    }
+    if (buf != stack)
+        PyMem_Free(buf);
+    return result;
+}
+
+/* dead_receipts() -> [(seq, length, priority, pid, taken, queued, head)]. */
+static PyObject *Handle_dead_receipts(Handle *self, PyObject *Py_UNUSED(ignored))
+{
+    pmq_receipt *out = NULL;
+    size_t cap = 4, count = 0, i;
+    PyObject *list = NULL;
+    pmq_status st;
+
+    for (;;) {
+        PyMem_Free(out);
+        out = PyMem_New(pmq_receipt, cap);
+        if (out == NULL)
+            return PyErr_NoMemory();
+        NOGIL(st, pmq_queue_dead_receipts(self->q, out, cap, &count));
+        if (st == PMQ_STATUS_BUFFER_TOO_SMALL && count + 4 > cap) {
+            cap = count + 4; /* more may die before the next call */
+            continue;
+        }
+        break;
+    }
+    if (st != PMQ_STATUS_OK) {
+        PyMem_Free(out);
+        return fail(st);
+    }
+    list = PyList_New((Py_ssize_t)count);
+    for (i = 0; list != NULL && i < count; i++) {
+        const pmq_receipt *r = &out[i];
+        PyObject *item = Py_BuildValue(
+            "(KIIINNy#)", (unsigned long long)r->seq, (unsigned)r->len, (unsigned)r->priority,
+            (unsigned)r->pid, PyBool_FromLong(r->taken), PyBool_FromLong(r->queued),
+            (const char *)r->head, (Py_ssize_t)(r->len < 16 ? r->len : 16));
+        if (item == NULL)
+            Py_CLEAR(list);
+        else
+            PyList_SET_ITEM(list, (Py_ssize_t)i, item);
+    }
+    PyMem_Free(out);
+    return list;
+}
+
+static PyObject *Handle_notify_signal(Handle *self, PyObject *arg)
+{
+    int signo = (int)PyLong_AsLong(arg);
+
+    if (signo == -1 && PyErr_Occurred())
+        return NULL;
+    CALL_OR_FAIL(pmq_queue_notify_signal(self->q, signo));
+    Py_RETURN_NONE;
+}
+
+static void notify_trampoline(void *param);
+static void notify_drop(void *param);
+
+/* Callback registrations libpmq accepted, and drops it made (both counted
+ * with the GIL held): tests check that they move in step. */
+static unsigned long long notify_registered, notify_dropped;
+
+/*
+ * notify_callback(ctx): registers the trampoline with `ctx` (any object,
+ * handed to the dispatcher on delivery) as its param. libpmq owns one
+ * reference to ctx from here on and gives it back exactly once, through
+ * notify_drop(), when the registration can no longer fire (delivered,
+ * replaced, cancelled, closed, freed); if the call fails, libpmq never had
+ * it and the reference is released here.
+ */
+static PyObject *Handle_notify_callback(Handle *self, PyObject *ctx)
+{
+    pmq_status st;
+
+    Py_INCREF(ctx);
+    NOGIL(st, pmq_queue_notify_callback(self->q, notify_trampoline, ctx, notify_drop));
+    if (st != PMQ_STATUS_OK) {
+        PyObject *result = fail(st);
+        Py_DECREF(ctx);
+        return result;
+    }
+    notify_registered++;
+    Py_RETURN_NONE;
+}
+
+static PyObject *Handle_notify_cancel(Handle *self, PyObject *Py_UNUSED(ignored))
+{
+    CALL_OR_FAIL(pmq_queue_notify_cancel(self->q));
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef Handle_methods[] = {
+    {"close", (PyCFunction)Handle_close, METH_NOARGS, NULL},
+    {"unlink", (PyCFunction)Handle_unlink, METH_NOARGS, NULL},
+    {"fileno", (PyCFunction)Handle_fileno, METH_NOARGS, NULL},
+    {"get_block", (PyCFunction)Handle_get_block, METH_NOARGS, NULL},
+    {"set_block", (PyCFunction)Handle_set_block, METH_O, NULL},
+    {"current_messages", (PyCFunction)Handle_current_messages, METH_NOARGS, NULL},
+    {"attributes", (PyCFunction)Handle_attributes, METH_NOARGS, NULL},
+    {"name", (PyCFunction)Handle_name, METH_NOARGS, NULL},
+    {"describe", (PyCFunction)Handle_describe, METH_O, NULL},
+    {"dead_receipts", (PyCFunction)Handle_dead_receipts, METH_NOARGS, NULL},
+    {"notify_signal", (PyCFunction)Handle_notify_signal, METH_O, NULL},
+    {"notify_callback", (PyCFunction)Handle_notify_callback, METH_O, NULL},
+    {"notify_cancel", (PyCFunction)Handle_notify_cancel, METH_NOARGS, NULL},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject Handle_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "pmq._pmq.Handle",
+    .tp_basicsize = sizeof(Handle),
+    .tp_dealloc = (destructor)Handle_dealloc,
+    .tp_weaklistoffset = offsetof(Handle, weakrefs),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "An open libpmq queue handle (made by pmq._pmq.open(), freed with it).",
+    .tp_methods = Handle_methods,
+};
+
+/*
+ * open(name: bytes | None, flags, mode, max_messages, max_message_size,
+ *      read, write, backend) -> Handle. The arguments' ranges are checked by
+ * pmq (MessageQueue.__init__); libpmq checks the rest.
+ */
+static PyObject *module_open(PyObject *module, PyObject *args)
+{
+    PyObject *name_obj;
+    const char *name = NULL;
+    int flags, read, write;
+    unsigned int mode, backend;
+    long long max_messages, max_message_size;
+    struct pmq_options o;
+    pmq_queue *q = NULL;
+    pmq_status st;
+    Handle *h;
+
+    (void)module;
+    if (!PyArg_ParseTuple(args, "OiILLppI:open", &name_obj, &flags, &mode, &max_messages,
+                          &max_message_size, &read, &write, &backend))
+        return NULL;
+    if (name_obj != Py_None) {
+        if (!PyBytes_Check(name_obj)) {
+            PyErr_SetString(PyExc_TypeError, "open: the name must be bytes or None");
+            return NULL;
+        }
+        name = PyBytes_AS_STRING(name_obj);
+    }
+    h = PyObject_New(Handle, &Handle_Type);
+    if (h == NULL)
+        return NULL;
+    h->q = NULL;
+    h->weakrefs = NULL;
+    st = pmq_options_init(&o);
+    if (st != PMQ_STATUS_OK) {
+        Py_DECREF(h);
+        return fail(st);
+    }
+    o.flags = flags;
+    o.mode = mode;
+    o.max_messages = max_messages;
+    o.max_message_size = max_message_size;
+    o.read = read != 0;
+    o.write = write != 0;
+    o.block = true;
+    o.retry_on_interrupt = false;
+    o.backend = backend;
+    /* name_obj (a bytes object, immutable) outlives the call: args holds it. */
+    NOGIL(st, pmq_queue_open(name, &o, &q));
+    if (st != PMQ_STATUS_OK) {
+        Py_DECREF(h);
+        return fail(st);
+    }
+    h->q = q;
+    return (PyObject *)h;
+}
+
+/* unlink(name: bytes, backend): the kernel's through pmq_unlink(), as before. */
+static PyObject *module_unlink(PyObject *module, PyObject *args)
+{
+    const char *name;
+    unsigned int backend;
+
+    (void)module;
+    if (!PyArg_ParseTuple(args, "yI:unlink", &name, &backend))
+        return NULL;
+    if (backend == PMQ_BACKEND_KERNEL)
+        CALL_OR_FAIL(pmq_unlink(name));
+    else
+        CALL_OR_FAIL(pmq_unlink_backend(name, backend));
+    Py_RETURN_NONE;
+}
+
+/* -------------------------------------------------------- notifications */
+
+static PyObject *notify_dispatch; /* callable(ctx) -> None | (function, exception) */
+
+static int interpreter_finalizing(void)
+{
+#if PY_VERSION_HEX >= 0x030D0000
+    return Py_IsFinalizing();
+#else
+    return _Py_IsFinalizing();
+#endif
+}
+
+/*
+ * What libpmq runs on its notification thread: takes the GIL (the thread is
+ * not Python's) and calls the dispatcher (pmq._notify_dispatch) with the
+ * registration's ctx; it runs the callback. An exception the callback
+ * raised comes back as (function, exception), reported here through
+ * sys.unraisablehook with the callback as its object, never lost.
+ */
+static void notify_trampoline(void *param)
+{
+    PyGILState_STATE gil;
+    PyObject *failed;
+
+    /* No callback may enter a finalizing interpreter (pmq cancels them at
+     * exit; this is for a delivery already under way then). */
+    if (interpreter_finalizing())
+        return;
+    gil = PyGILState_Ensure();
+    if (notify_dispatch != NULL) {
+        failed = PyObject_CallFunctionObjArgs(notify_dispatch, (PyObject *)param, NULL);
+        if (failed == NULL) {
+            PyErr_WriteUnraisable(notify_dispatch);
+        } else if (PyTuple_Check(failed) && PyTuple_GET_SIZE(failed) == 2 &&
+                   PyExceptionInstance_Check(PyTuple_GET_ITEM(failed, 1))) {
+            PyObject *exc = PyTuple_GET_ITEM(failed, 1);
+
+            Py_INCREF(exc);
+#if PY_VERSION_HEX >= 0x030C0000
+            PyErr_SetRaisedException(exc);
+#else
+            Py_INCREF(Py_TYPE(exc));
+            PyErr_Restore((PyObject *)Py_TYPE(exc), exc, PyException_GetTraceback(exc));
+#endif
+            PyErr_WriteUnraisable(PyTuple_GET_ITEM(failed, 0));
+        }
+        Py_XDECREF(failed);
+    }
+    PyGILState_Release(gil);
+}
+
+/*
+ * libpmq's drop for a callback registration: releases the reference to ctx
+ * that Handle_notify_callback() gave it, with the GIL (libpmq calls it on
+ * the delivery thread after the callback, or inside the register, cancel,
+ * close or free call that ended the registration: those run without the
+ * GIL). A finalizing interpreter cannot be entered: the reference is left.
+ */
+static void notify_drop(void *param)
+{
+    PyGILState_STATE gil;
+
+    if (interpreter_finalizing())
+        return;
+    gil = PyGILState_Ensure();
+    notify_dropped++;
+    Py_DECREF((PyObject *)param);
+    PyGILState_Release(gil);
+}
+
+static PyObject *module_notify_counts(PyObject *module, PyObject *Py_UNUSED(ignored))
+{
+    (void)module;
+    return Py_BuildValue("(KK)", notify_registered, notify_dropped);
+}
+
+static PyObject *set_notify_dispatch(PyObject *module, PyObject *dispatch)
+{
+    (void)module;
+    if (!PyCallable_Check(dispatch)) {
+        PyErr_SetString(PyExc_TypeError, "the notification dispatcher must be callable");
+        return NULL;
+    }
+    Py_INCREF(dispatch);
+    Py_XSETREF(notify_dispatch, dispatch);
+    Py_RETURN_NONE;
+}
+
+/* ------------------------------------------------------------ the module */
+
+static PyObject *status_arg(PyObject *arg, int *out)
+{
+    long v = PyLong_AsLong(arg);
+
+    if (v == -1 && PyErr_Occurred())
+        return NULL;
+    *out = v < INT_MIN || v > INT_MAX ? INT_MAX : (int)v;
+    return arg;
+}
+
+static PyObject *module_status_name(PyObject *module, PyObject *arg)
+{
+    int st;
+
+    (void)module;
+    if (status_arg(arg, &st) == NULL)
+        return NULL;
+    return PyUnicode_FromString(pmq_status_name(st));
+}
+
+static PyObject *module_status_str(PyObject *module, PyObject *arg)
+{
+    int st;
+
+    (void)module;
+    if (status_arg(arg, &st) == NULL)
+        return NULL;
+    return PyUnicode_FromString(pmq_status_str(st));
+}
+
+static PyObject *module_status_is_busy(PyObject *module, PyObject *arg)
+{
+    int st;
+
+    (void)module;
+    if (status_arg(arg, &st) == NULL)
+        return NULL;
+    return PyBool_FromLong(pmq_status_is_busy(st));
+}
+
+static PyObject *module_status_last(PyObject *module, PyObject *Py_UNUSED(ignored))
+{
+    (void)module;
+    return PyLong_FromLong(pmq_status_last());
+}
+
+static PyObject *module_libpmq_version(PyObject *module, PyObject *Py_UNUSED(ignored))
+{
+    (void)module;
+    return PyUnicode_FromString(pmq_version());
+}
+
+static PyObject *module_messages_max_default(PyObject *module, PyObject *Py_UNUSED(ignored))
+{
+    (void)module;
+    return PyLong_FromLongLong(pmq_queue_messages_max_default());
+}
+
+static PyObject *module_message_size_max_default(PyObject *module,
+                                                 PyObject *Py_UNUSED(ignored))
+{
+    (void)module;
+    return PyLong_FromLongLong(pmq_queue_message_size_max_default());
+}
+
+static PyObject *module_message_queues_supported(PyObject *module,
+                                                 PyObject *Py_UNUSED(ignored))
+{
+    (void)module;
+    return PyBool_FromLong(pmq_message_queues_supported());
+}
+
+/*
+ * _set_handle(handle: Handle | None, max_message_size: int, access: int,
  * max_messages: int); access is ACCESS_READ | ACCESS_WRITE (read= /
- * write=); address 0 (owner None) detaches. The previous owner is released: the handle it keeps is
- * freed once no call uses it.
+ * write=); None detaches. The previous handle is released: it is freed
+ * once no call uses it.
  */
 static PyObject *QueueBase_set_handle(QueueBase *self, PyObject *args)
 {
-    unsigned long long address;
-    Py_ssize_t size, max_messages = 0;
     PyObject *owner;
+    Py_ssize_t size, max_messages = 0;
     int access = 0;
 
-    if (!PyArg_ParseTuple(args, "KnO|in:_set_handle", &address, &size, &owner, &access,
-                          &max_messages))
+    if (!PyArg_ParseTuple(args, "On|in:_set_handle", &owner, &size, &access, &max_messages))
         return NULL;
-    if (owner == Py_None)
+    if (owner == Py_None) {
         owner = NULL;
-    if ((address == 0) != (owner == NULL)) {
-        PyErr_SetString(PyExc_ValueError, "_set_handle: a handle needs its owner, and only it");
+    } else if (!PyObject_TypeCheck(owner, &Handle_Type)) {
+        PyErr_SetString(PyExc_TypeError, "_set_handle: a pmq._pmq.Handle or None");
         return NULL;
     }
-    self->q = (pmq_queue *)(uintptr_t)address;
+    self->q = owner ? ((Handle *)owner)->q : NULL;
     self->closed = 0;
     self->max_message_size = size;
     self->max_messages = max_messages;
@@ -849,7 +1373,8 @@ static PyMethodDef QueueBase_methods[] = {
      "Sends message (bytes, a bytes-like object, or str sent as UTF-8) with priority\n"
      "0..QUEUE_PRIORITY_MAX. timeout: None waits while the queue is full (unless block\n"
      "is False), 0 tries once, > 0 waits at most that many seconds; BusyError if it\n"
-     "cannot be sent in time. ValueError if the message is larger than max_message_size."},
+     "cannot be sent in time. ValueError if the message is larger than max_message_size.\n"
+     "None is libpmq's PMQ_FOREVER (so is float('inf'), and any timeout above 1e15 s)."},
     {"receive", (PyCFunction)(void (*)(void))QueueBase_receive, METH_FASTCALL | METH_KEYWORDS,
      "receive($self, timeout=None)\n--\n\n"
      "Receives the oldest message of the highest priority and returns\n"
@@ -879,7 +1404,7 @@ static PyMethodDef QueueBase_methods[] = {
 
 static PyTypeObject QueueBase_Type = {
     PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "pmq._fast.QueueBase",
+    .tp_name = "pmq._pmq.QueueBase",
     .tp_basicsize = sizeof(QueueBase),
     .tp_dealloc = (destructor)QueueBase_dealloc,
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
@@ -902,22 +1427,86 @@ static PyObject *set_error_factory(PyObject *module, PyObject *factory)
 
 static PyMethodDef module_methods[] = {
     {"set_error_factory", set_error_factory, METH_O, NULL},
+    {"set_notify_dispatch", set_notify_dispatch, METH_O, NULL},
+    {"notify_counts", module_notify_counts, METH_NOARGS, NULL},
+    {"open", module_open, METH_VARARGS, NULL},
+    {"unlink", module_unlink, METH_VARARGS, NULL},
+    {"status_name", module_status_name, METH_O, NULL},
+    {"status_str", module_status_str, METH_O, NULL},
+    {"status_is_busy", module_status_is_busy, METH_O, NULL},
+    {"status_last", module_status_last, METH_NOARGS, NULL},
+    {"libpmq_version", module_libpmq_version, METH_NOARGS, NULL},
+    {"messages_max_default", module_messages_max_default, METH_NOARGS, NULL},
+    {"message_size_max_default", module_message_size_max_default, METH_NOARGS, NULL},
+    {"message_queues_supported", module_message_queues_supported, METH_NOARGS, NULL},
     {NULL, NULL, 0, NULL},
 };
 
+/* The package's version: Cargo.toml's workspace version, which setup.py
+ * passes (the one place it is written). */
+#ifndef PMQ_PY_VERSION
+#error "PMQ_PY_VERSION is not defined: build pmq with its setup.py"
+#endif
+
+#define INT_CONSTANT(name) {#name, name}
+static const struct {
+    const char *name;
+    long value;
+} int_constants[] = {
+    INT_CONSTANT(PMQ_O_CREAT),
+    INT_CONSTANT(PMQ_O_EXCL),
+    INT_CONSTANT(PMQ_O_NONBLOCK),
+    INT_CONSTANT(PMQ_BACKEND_KERNEL),
+    INT_CONSTANT(PMQ_BACKEND_SHM),
+    INT_CONSTANT(PMQ_DESCRIBE_SHORT),
+    INT_CONSTANT(PMQ_DESCRIBE_DEBUG),
+    /* Every status of pmq.h: tests/test_module.py checks that each one
+     * libpmq knows (0..pmq_status_last()) is here, by name and value. */
+    INT_CONSTANT(PMQ_STATUS_OK),
+    INT_CONSTANT(PMQ_STATUS_WOULD_BLOCK),
+    INT_CONSTANT(PMQ_STATUS_TIMED_OUT),
+    INT_CONSTANT(PMQ_STATUS_BUSY),
+    INT_CONSTANT(PMQ_STATUS_EXISTS),
+    INT_CONSTANT(PMQ_STATUS_NOT_FOUND),
+    INT_CONSTANT(PMQ_STATUS_PERMISSION),
+    INT_CONSTANT(PMQ_STATUS_INTERRUPTED),
+    INT_CONSTANT(PMQ_STATUS_INVALID_ARGUMENT),
+    INT_CONSTANT(PMQ_STATUS_MESSAGE_TOO_LARGE),
+    INT_CONSTANT(PMQ_STATUS_BUFFER_TOO_SMALL),
+    INT_CONSTANT(PMQ_STATUS_SYSTEM_LIMIT),
+    INT_CONSTANT(PMQ_STATUS_CLOSED),
+    INT_CONSTANT(PMQ_STATUS_OUT_OF_MEMORY),
+    INT_CONSTANT(PMQ_STATUS_OS_ERROR),
+    INT_CONSTANT(PMQ_STATUS_PANIC),
+    INT_CONSTANT(PMQ_STATUS_NOT_SUPPORTED),
+    INT_CONSTANT(PMQ_STATUS_CORRUPTED),
+};
+
+static int add_constants(PyObject *m)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof int_constants / sizeof int_constants[0]; i++)
+        if (PyModule_AddIntConstant(m, int_constants[i].name, int_constants[i].value) < 0)
+            return -1;
+    if (PyModule_AddIntConstant(m, "PMQ_PRIORITY_MAX", (long)pmq_priority_max()) < 0)
+        return -1;
+    return PyModule_AddStringConstant(m, "__version__", PMQ_PY_VERSION);
+}
+
 static struct PyModuleDef module_def = {
     PyModuleDef_HEAD_INIT,
-    .m_name = "pmq._fast",
-    .m_doc = "The hot path of pmq.MessageQueue.",
+    .m_name = "pmq._pmq",
+    .m_doc = "libpmq for pmq: the queue handle, its calls, and notification callbacks.",
     .m_size = -1,
     .m_methods = module_methods,
 };
 
-PyMODINIT_FUNC PyInit__fast(void)
+PyMODINIT_FUNC PyInit__pmq(void)
 {
     PyObject *m;
 
-    if (PyType_Ready(&QueueBase_Type) < 0)
+    if (PyType_Ready(&QueueBase_Type) < 0 || PyType_Ready(&Handle_Type) < 0)
         return NULL;
     m = PyModule_Create(&module_def);
     if (m == NULL)
@@ -925,6 +1514,10 @@ PyMODINIT_FUNC PyInit__fast(void)
     Py_INCREF(&QueueBase_Type);
     if (PyModule_AddObject(m, "QueueBase", (PyObject *)&QueueBase_Type) < 0) {
         Py_DECREF(&QueueBase_Type);
+        Py_DECREF(m);
+        return NULL;
+    }
+    if (add_constants(m) < 0) {
         Py_DECREF(m);
         return NULL;
     }
