@@ -71,7 +71,7 @@ pub(super) struct Header {
     pub next_seq: AtomicU64,
     pub committed: AtomicU64,
     pub received: AtomicU64,
-    /// The counter update in flight: kind (1 send, 2 receive; 0 none), its slot, and the
+    /// The counter update in flight: kind ([`Pending`]), its slot, and the
     /// value its counter (committed / received) takes once the slot's
     /// commit is done. Lets a repair tell whether a dead owner's commit was
     /// counted, so the counters stay exact.
@@ -84,7 +84,7 @@ pub(super) struct Header {
     pub pending_slot: AtomicU32,
     pub recoveries: AtomicU64,
     /// The registration: owner opener index + 1 (0 = none), kind
-    /// (1 signal, 2 callback), signal number, the owner's registration token.
+    /// ([`NotifyKind`]), signal number, the owner's registration token.
     pub notify_owner: AtomicU32,
     _reserved1: u32,
     pub notify_kind: AtomicU32,
@@ -132,7 +132,7 @@ pub(super) struct Fixed {
 #[repr(C)]
 #[allow(dead_code)] // a description of the file: never built, only measured
 pub(super) struct SlotHeader {
-    /// The only commit point of a slot (FREE or READY).
+    /// The only commit point of a slot ([`SlotState`]).
     pub state: AtomicU32,
     pub len: AtomicU32,
     pub prio: AtomicU32,
@@ -230,9 +230,47 @@ pub(super) const SLOT_LEN: usize = offset_of!(SlotHeader, len);
 pub(super) const SLOT_PRIO: usize = offset_of!(SlotHeader, prio);
 pub(super) const SLOT_NEXT: usize = offset_of!(SlotHeader, next);
 pub(super) const SLOT_SEQ: usize = offset_of!(SlotHeader, seq);
-/// The only commit point of a slot.
-pub(super) const FREE: u32 = 0;
-pub(super) const READY: u32 = 0x5245_4459; // "REDY"
+
+/// A slot's state word: the only commit point of a slot. Any other word
+/// (a scribbled file) is neither.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum SlotState {
+    Free = 0,
+    /// "REDY": a committed message.
+    Ready = 0x5245_4459,
+}
+
+/// The kind of the counter update in flight (`Header::pending_kind`).
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Pending {
+    None = 0,
+    /// A send: `committed` takes the value once its slot is Ready.
+    Send = 1,
+    /// A receive: `received` takes the value once its slot is no longer Ready.
+    Receive = 2,
+}
+
+impl Pending {
+    /// The kind a word of the file names, if any.
+    pub fn of(word: u32) -> Option<Pending> {
+        match word {
+            0 => Some(Pending::None),
+            1 => Some(Pending::Send),
+            2 => Some(Pending::Receive),
+            _ => None,
+        }
+    }
+}
+
+/// The kind of the notification registration (`Header::notify_kind`).
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum NotifyKind {
+    Signal = 1,
+    Callback = 2,
+}
 
 // Opener record fields.
 pub(super) const OPENER_GEN: usize = offset_of!(OpenerRecord, generation);

@@ -163,10 +163,18 @@ impl Mapping {
 
     /// Notes the counter update of the commit about to happen (see
     /// `OFF_PENDING_KIND`).
-    fn pending(&self, kind: u32, slot: u32, value: u64) {
+    fn pending(&self, kind: Pending, slot: u32, value: u64) {
         self.u32(OFF_PENDING_SLOT).store(slot, Ordering::Relaxed);
         self.u64(OFF_PENDING_VALUE).store(value, Ordering::Relaxed);
-        self.u32(OFF_PENDING_KIND).store(kind, Ordering::Release);
+        self.u32(OFF_PENDING_KIND)
+            .store(kind as u32, Ordering::Release);
+    }
+
+    /// The counter update noted by `pending` is done.
+    #[inline(always)]
+    pub(super) fn pending_done(&self) {
+        self.u32(OFF_PENDING_KIND)
+            .store(Pending::None as u32, Ordering::Release);
     }
 
     pub(super) fn lock(&self) -> Result<sync::Guard<'_>> {
@@ -343,7 +351,7 @@ impl ShmQueue {
             .map
             .index(m.u32(OFF_FREE_HEAD).load(Ordering::Relaxed))?;
         let slot = m.slot(s);
-        if slot.u32(SLOT_STATE).load(Ordering::Relaxed) != FREE {
+        if !slot.is(SlotState::Free) {
             return Err(not_free(s));
         }
         m.u32(OFF_FREE_HEAD).store(
@@ -362,14 +370,14 @@ impl ShmQueue {
         slot.write_data(msg);
         kp!("send.data");
         let committed = m.u64(OFF_COMMITTED).load(Ordering::Relaxed);
-        m.pending(1, s, committed.wrapping_add(1));
+        m.pending(Pending::Send, s, committed.wrapping_add(1));
         kp!("send.pending");
         // The commit point: from here on the message survives any kill.
-        slot.u32(SLOT_STATE).store(READY, Ordering::Release);
+        slot.commit(SlotState::Ready);
         kp!("send.committed");
         m.u64(OFF_COMMITTED)
             .store(committed.wrapping_add(1), Ordering::Relaxed);
-        m.u32(OFF_PENDING_KIND).store(0, Ordering::Release);
+        m.pending_done();
         kp!("send.counted");
         slot.u32(SLOT_NEXT).store(0, Ordering::Relaxed);
         self.map.link(s, priority)?;
@@ -451,7 +459,7 @@ impl ShmQueue {
         let len = slot.u32(SLOT_LEN).load(Ordering::Relaxed) as usize;
         // The slot must be what the bitmap and the list say it is: a ready
         // message of priority p, no longer than the queue allows.
-        if slot.u32(SLOT_STATE).load(Ordering::Relaxed) != READY
+        if !slot.is(SlotState::Ready)
             || len as u64 > sh.max_message_size
             || slot.u32(SLOT_PRIO).load(Ordering::Relaxed) != p
         {
@@ -475,13 +483,13 @@ impl ShmQueue {
         m.u32(rec + OPENER_RECEIPT_PID).store(0, Ordering::Relaxed);
         kp!("receive.pending");
         let received = m.u64(OFF_RECEIVED).load(Ordering::Relaxed);
-        m.pending(2, s, received.wrapping_add(1));
+        m.pending(Pending::Receive, s, received.wrapping_add(1));
         // The commit point: the message is taken.
-        slot.u32(SLOT_STATE).store(FREE, Ordering::Release);
+        slot.commit(SlotState::Free);
         kp!("receive.committed");
         m.u64(OFF_RECEIVED)
             .store(received.wrapping_add(1), Ordering::Relaxed);
-        m.u32(OFF_PENDING_KIND).store(0, Ordering::Release);
+        m.pending_done();
         kp!("receive.counted");
         let next = slot.u32(SLOT_NEXT).load(Ordering::Relaxed);
         head.store(next, Ordering::Relaxed);

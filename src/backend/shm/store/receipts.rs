@@ -55,8 +55,7 @@ impl Mapping {
             return Ok(false);
         }
         let slot = self.slot(self.index(head)?);
-        Ok(slot.u32(SLOT_STATE).load(Ordering::Relaxed) == READY
-            && slot.u64(SLOT_SEQ).load(Ordering::Relaxed) == r.seq)
+        Ok(slot.is(SlotState::Ready) && slot.u64(SLOT_SEQ).load(Ordering::Relaxed) == r.seq)
     }
 }
 

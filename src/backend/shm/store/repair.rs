@@ -22,16 +22,18 @@ impl Mapping {
         kp!("repair.counters");
         let kind = m.u32(OFF_PENDING_KIND).load(Ordering::Acquire);
         let slot = m.u32(OFF_PENDING_SLOT).load(Ordering::Relaxed);
-        if (kind == 1 || kind == 2) && u64::from(slot) < sh.max_messages {
+        let kind = Pending::of(kind).filter(|k| *k != Pending::None);
+        if let (Some(kind), true) = (kind, u64::from(slot) < sh.max_messages) {
             let state = m.u32(sh.slot(slot) + SLOT_STATE).load(Ordering::Acquire);
+            let ready = state == SlotState::Ready as u32;
             let value = m.u64(OFF_PENDING_VALUE).load(Ordering::Relaxed);
             match kind {
-                1 if state == READY => m.u64(OFF_COMMITTED).store(value, Ordering::Relaxed),
-                2 if state != READY => m.u64(OFF_RECEIVED).store(value, Ordering::Relaxed),
+                Pending::Send if ready => m.u64(OFF_COMMITTED).store(value, Ordering::Relaxed),
+                Pending::Receive if !ready => m.u64(OFF_RECEIVED).store(value, Ordering::Relaxed),
                 _ => {}
             }
         }
-        m.u32(OFF_PENDING_KIND).store(0, Ordering::Release);
+        m.pending_done();
         kp!("repair.slots");
         let mut ready: Vec<(u64, u32, u32)> = Vec::new();
         let mut free_head = 0u32;
@@ -40,11 +42,15 @@ impl Mapping {
             let state = m.u32(base + SLOT_STATE).load(Ordering::Acquire);
             let prio = m.u32(base + SLOT_PRIO).load(Ordering::Relaxed);
             let len = m.u32(base + SLOT_LEN).load(Ordering::Relaxed);
-            if state == READY && prio < PRIORITIES && u64::from(len) <= sh.max_message_size {
+            if state == SlotState::Ready as u32
+                && prio < PRIORITIES
+                && u64::from(len) <= sh.max_message_size
+            {
                 ready.push((m.u64(base + SLOT_SEQ).load(Ordering::Relaxed), s, prio));
             } else {
                 // Not committed (or not valid): free.
-                m.u32(base + SLOT_STATE).store(FREE, Ordering::Release);
+                m.u32(base + SLOT_STATE)
+                    .store(SlotState::Free as u32, Ordering::Release);
                 m.u32(base + SLOT_NEXT).store(free_head, Ordering::Relaxed);
                 free_head = s + 1;
             }
@@ -120,7 +126,7 @@ impl Mapping {
         let mut seen = vec![false; n];
         let mut ready = 0;
         for s in 0..n as u32 {
-            if m.u32(sh.slot(s) + SLOT_STATE).load(Ordering::Relaxed) == READY {
+            if m.slot(s).is(SlotState::Ready) {
                 ready += 1;
             }
         }
@@ -135,10 +141,7 @@ impl Mapping {
             if seen[s] {
                 return Err(format!("free stack revisits slot {s}"));
             }
-            if m.u32(sh.slot(s as u32) + SLOT_STATE)
-                .load(Ordering::Relaxed)
-                != FREE
-            {
+            if !m.slot(s as u32).is(SlotState::Free) {
                 return Err(format!("slot {s} on the free stack is not FREE"));
             }
             seen[s] = true;
@@ -157,7 +160,7 @@ impl Mapping {
                 }
                 seen[s as usize] = true;
                 let base = sh.slot(s);
-                if m.u32(base + SLOT_STATE).load(Ordering::Relaxed) != READY
+                if !m.slot(s).is(SlotState::Ready)
                     || m.u32(base + SLOT_PRIO).load(Ordering::Relaxed) != p
                 {
                     return Err(format!("slot {s} in list {p} is not READY at {p}"));
