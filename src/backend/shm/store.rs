@@ -296,6 +296,12 @@ enum Taken {
 }
 
 impl ShmQueue {
+    /// Sends `msg`: the batch path with one message.
+    #[inline(always)]
+    pub(super) fn send_one(&self, msg: &[u8], priority: u32, p: Patience) -> Attempt<()> {
+        self.critical(Side::Send, p, |count| self.push(msg, priority, count))
+    }
+
     /// Sends as many of `msgs` (not empty) as fit now, in order, under one
     /// lock: each message commits on its own, exactly as a single send.
     #[inline]
@@ -304,41 +310,24 @@ impl ShmQueue {
         msgs: &[crate::queue::OutMessage<'_>],
         p: Patience,
     ) -> Attempt<usize> {
-        let g = match self.lock_for(p) {
-            Ok(g) => g,
-            Err(e) => return Attempt::failed(e),
-        };
-        let m = &self.map;
-        let max = m.shape.max_messages;
-        let first = m.u64(OFF_COUNT).load(Ordering::Relaxed);
-        if first >= max {
-            drop(g);
-            return self.not_now(p.will_wait());
-        }
-        let mut count = first;
-        for msg in msgs {
-            if count >= max {
-                break;
-            }
-            if let Err(e) = self.push(msg.data, msg.priority, count) {
-                if count == first {
-                    return Attempt::failed(e);
+        let max = self.map.shape.max_messages;
+        self.critical(Side::Send, p, |first| {
+            let mut count = first;
+            for msg in msgs {
+                if count >= max {
+                    break;
                 }
-                // Sent what came before; the next call meets it again.
-                break;
+                if let Err(e) = self.push(msg.data, msg.priority, count) {
+                    if count == first {
+                        return Err(e);
+                    }
+                    // Sent what came before; the next call meets it again.
+                    break;
+                }
+                count += 1;
             }
-            count += 1;
-        }
-        kp!("send.moved");
-        let mut w = Wakes::default();
-        self.map
-            .moved(OFF_SENT_WORD, OFF_RECV_WAITERS, &mut w.sent, &mut w.changed);
-        if first == 0 {
-            self.map.notify_fire(&mut w);
-        }
-        drop(g);
-        self.map.wake(w);
-        Attempt::Done((count - first) as usize)
+            Ok((count - first) as usize)
+        })
     }
 
     /// Puts one message in the queue: the lock is held and `count` (below
@@ -386,6 +375,16 @@ impl ShmQueue {
         Ok(())
     }
 
+    /// Takes the head message into `buf` (which holds max_message_size
+    /// bytes, checked by the core): the batch path with one message.
+    #[inline(always)]
+    pub(super) fn receive_one(&self, buf: &mut [u8], p: Patience) -> Attempt<(usize, u32)> {
+        self.critical(Side::Receive, p, |count| match self.take(buf, count)? {
+            Taken::Message(len, p) => Ok((len, p)),
+            Taken::NoRoom => Err(too_long()),
+        })
+    }
+
     /// Takes up to `out.len()` (not 0) messages, in queue order, packed
     /// into `buf` while the next fits, under one lock.
     #[inline]
@@ -395,49 +394,31 @@ impl ShmQueue {
         out: &mut [crate::queue::InMessage],
         p: Patience,
     ) -> Attempt<usize> {
-        let g = match self.lock_for(p) {
-            Ok(g) => g,
-            Err(e) => return Attempt::failed(e),
-        };
-        let m = &self.map;
-        let first = m.u64(OFF_COUNT).load(Ordering::Relaxed);
-        if first == 0 {
-            drop(g);
-            return self.empty(p.will_wait());
-        }
-        let mut count = first;
-        let mut at = 0;
-        let mut n = 0;
-        while n < out.len() && count > 0 {
-            match self.take(&mut buf[at..], count) {
-                Ok(Taken::Message(len, priority)) => {
-                    out[n] = crate::queue::InMessage {
-                        offset: at,
-                        len,
-                        priority,
-                    };
-                    n += 1;
-                    at += len;
-                    count -= 1;
+        self.critical(Side::Receive, p, |first| {
+            let mut count = first;
+            let mut at = 0;
+            let mut n = 0;
+            while n < out.len() && count > 0 {
+                match self.take(&mut buf[at..], count) {
+                    Ok(Taken::Message(len, priority)) => {
+                        out[n] = crate::queue::InMessage {
+                            offset: at,
+                            len,
+                            priority,
+                        };
+                        n += 1;
+                        at += len;
+                        count -= 1;
+                    }
+                    Ok(Taken::NoRoom) if n > 0 => break,
+                    Ok(Taken::NoRoom) => return Err(too_long()),
+                    Err(e) if n == 0 => return Err(e),
+                    // Took what came before; the next call meets it again.
+                    Err(_) => break,
                 }
-                Ok(Taken::NoRoom) if n > 0 => break,
-                Ok(Taken::NoRoom) => return Attempt::failed(too_long()),
-                Err(e) if n == 0 => return Attempt::failed(e),
-                // Took what came before; the next call meets it again.
-                Err(_) => break,
             }
-        }
-        kp!("receive.moved");
-        let mut w = Wakes::default();
-        self.map.moved(
-            OFF_RECV_WORD,
-            OFF_SEND_WAITERS,
-            &mut w.received,
-            &mut w.changed,
-        );
-        drop(g);
-        self.map.wake(w);
-        Attempt::Done(n)
+            Ok(n)
+        })
     }
 
     /// Takes the head message into `buf`: the lock is held and `count`
@@ -510,64 +491,71 @@ impl ShmQueue {
     }
 }
 
+/// Which way a critical section moves messages.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Side {
+    Send,
+    Receive,
+}
+
 impl ShmQueue {
+    /// The one critical section of every transfer, single or batch: takes
+    /// the lock as `p` allows, returns "not now" when the queue is full
+    /// (sends) or empty (receives), else runs `body` with the count (below
+    /// the capacity, or above 0) and, if it moved anything (an error means
+    /// it moved nothing), bumps the side's word, fires the notification
+    /// when a send found the queue empty, unlocks and wakes whoever
+    /// registered. Inlined with `side` a constant, so each path compiles
+    /// to what it was when written out.
     #[inline(always)]
-    pub(super) fn send_one(&self, msg: &[u8], priority: u32, p: Patience) -> Attempt<()> {
-        // The batch path with one message, written out: the single send is
-        // the hot path, and the loop costs it ~10% more instructions.
+    fn critical<T>(
+        &self,
+        side: Side,
+        p: Patience,
+        body: impl FnOnce(u64) -> Result<T>,
+    ) -> Attempt<T> {
         let g = match self.lock_for(p) {
             Ok(g) => g,
             Err(e) => return Attempt::failed(e),
         };
         let m = &self.map;
         let count = m.u64(OFF_COUNT).load(Ordering::Relaxed);
-        if count >= m.shape.max_messages {
-            drop(g);
-            return self.not_now(p.will_wait());
+        match side {
+            Side::Send if count >= m.shape.max_messages => {
+                drop(g);
+                return self.not_now(p.will_wait());
+            }
+            Side::Receive if count == 0 => {
+                drop(g);
+                return self.empty(p.will_wait());
+            }
+            _ => {}
         }
-        if let Err(e) = self.push(msg, priority, count) {
-            return Attempt::failed(e);
-        }
-        kp!("send.moved");
-        let mut w = Wakes::default();
-        self.map
-            .moved(OFF_SENT_WORD, OFF_RECV_WAITERS, &mut w.sent, &mut w.changed);
-        if count == 0 {
-            self.map.notify_fire(&mut w);
-        }
-        drop(g);
-        self.map.wake(w);
-        Attempt::Done(())
-    }
-
-    #[inline(always)]
-    pub(super) fn receive_one(&self, buf: &mut [u8], p: Patience) -> Attempt<(usize, u32)> {
-        // The batch path with one message, written out (as in try_send).
-        let g = match self.lock_for(p) {
-            Ok(g) => g,
+        let done = match body(count) {
+            Ok(v) => v,
             Err(e) => return Attempt::failed(e),
         };
-        let count = self.map.u64(OFF_COUNT).load(Ordering::Relaxed);
-        if count == 0 {
-            drop(g);
-            return self.empty(p.will_wait());
-        }
-        let got = match self.take(buf, count) {
-            Ok(Taken::Message(len, p)) => (len, p),
-            // `buf` holds max_message_size bytes (checked by the core).
-            Ok(Taken::NoRoom) => return Attempt::failed(too_long()),
-            Err(e) => return Attempt::failed(e),
-        };
-        kp!("receive.moved");
         let mut w = Wakes::default();
-        self.map.moved(
-            OFF_RECV_WORD,
-            OFF_SEND_WAITERS,
-            &mut w.received,
-            &mut w.changed,
-        );
+        match side {
+            Side::Send => {
+                kp!("send.moved");
+                m.moved(OFF_SENT_WORD, OFF_RECV_WAITERS, &mut w.sent, &mut w.changed);
+                if count == 0 {
+                    m.notify_fire(&mut w);
+                }
+            }
+            Side::Receive => {
+                kp!("receive.moved");
+                m.moved(
+                    OFF_RECV_WORD,
+                    OFF_SEND_WAITERS,
+                    &mut w.received,
+                    &mut w.changed,
+                );
+            }
+        }
         drop(g);
-        self.map.wake(w);
-        Attempt::Done(got)
+        m.wake(w);
+        Attempt::Done(done)
     }
 }
