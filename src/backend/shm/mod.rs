@@ -53,7 +53,6 @@ use errors::damage;
 use file::path_of;
 pub use file::SHM_NAME_MAX;
 use layout::*;
-use store::Wakes;
 
 /// A named kill point (see `fault`): nothing unless built with the
 /// `fault-injection` feature.
@@ -99,31 +98,9 @@ impl ShmQueue {
 impl Drop for ShmQueue {
     fn drop(&mut self) {
         self.readiness.stop();
-        // A clean close: every message this handle took was handed to its
-        // caller, so the record keeps no receipt of this handle's own. (A
-        // killed holder never gets here and leaves its receipt.) A receipt
-        // it only carries for a dead receiver (inherited, not replaced by a
-        // receive of its own) stays for the next holder and for
-        // `dead_receipts`: closing a handle that merely read receipts must
-        // not erase them for everyone else.
-        let rec = self.map.shape.opener(self.opener);
-        if self
-            .map
-            .u32(rec + OPENER_RECEIPT_PID)
-            .load(Ordering::Relaxed)
-            == 0
-        {
-            self.map
-                .u64(rec + OPENER_RECEIPT_SEQ)
-                .store(0, Ordering::Relaxed);
-        }
+        self.close_receipt();
     }
 }
-
-/// Spins of a wait before it sleeps (each a `pause`: about 14 us in all on
-/// this machine), and the shortest timeout that spins at all.
-const WAIT_SPINS: u32 = 500;
-const SPIN_MIN_TIMEOUT: Duration = Duration::from_micros(100);
 
 impl ShmQueue {
     /// `a`, unless a page of the mapping faulted during the call (or
@@ -216,87 +193,11 @@ impl QueueBackend for ShmQueue {
     fn prepare_wait(&self) {}
 
     fn wait(&self, interest: Interest, timeout: Option<Duration>) -> Wake {
-        let deadline = timeout.map(sync::deadline_after);
-        let (word, waiters) = match interest {
-            Interest::Readable => (OFF_SENT_WORD, OFF_RECV_WAITERS),
-            Interest::Writable => (OFF_RECV_WORD, OFF_SEND_WAITERS),
-        };
-        let m = &self.map;
-        // A short spin first, reading the count without the lock: a peer
-        // that is running moves a message within microseconds, and a futex
-        // sleep and wake-up costs far more (both sides: the mover then
-        // needs no FUTEX_WAKE either). Only a hint: the caller tries again.
-        if timeout.map_or(true, |t| t >= SPIN_MIN_TIMEOUT) {
-            let max = self.map.shape.max_messages;
-            for _ in 0..WAIT_SPINS {
-                let count = m.u64(OFF_COUNT).load(Ordering::Relaxed);
-                let ready = match interest {
-                    Interest::Readable => count > 0,
-                    Interest::Writable => count < max,
-                };
-                if ready || self.closing.load(Ordering::Relaxed) {
-                    return Wake::Ready;
-                }
-                std::hint::spin_loop();
-            }
-        }
-        let v = {
-            // The lock for as long as the wait may take (a holder stopped
-            // inside a call ends the wait at its deadline, or at close).
-            let g = match sync::lock_within(
-                &self.map,
-                || self.map.repair(),
-                || sync::LockWait::Until(deadline, &self.closing),
-            ) {
-                Ok(g) => g,
-                Err(e) => {
-                    return match e.kind() {
-                        ErrorKind::TimedOut => Wake::Elapsed,
-                        ErrorKind::Closed => Wake::Ready,
-                        _ => Wake::Failed(e),
-                    }
-                }
-            };
-            let count = m.u64(OFF_COUNT).load(Ordering::Relaxed);
-            let ready = match interest {
-                Interest::Readable => count > 0,
-                Interest::Writable => count < self.map.shape.max_messages,
-            };
-            if ready {
-                return Wake::Ready;
-            }
-            // Registered under the lock with the word read: a mover after
-            // this either changes the word first or sees the registration.
-            m.u32(waiters).fetch_add(1, Ordering::SeqCst);
-            let v = m.u32(word).load(Ordering::SeqCst);
-            drop(g);
-            v
-        };
-        if self.closing.load(Ordering::SeqCst) {
-            return Wake::Ready;
-        }
-        if self.map.damaged() {
-            // The word may be the guard's zero page: nobody would wake it.
-            return Wake::Failed(damage(&self.map));
-        }
-        match sync::futex_wait(m.u32(word), v, deadline.as_ref()) {
-            _ if self.map.damaged() => Wake::Failed(damage(&self.map)),
-            w => w,
-        }
+        self.wait_for(interest, timeout)
     }
 
     fn wake_waiters(&self) {
-        self.closing.store(true, Ordering::SeqCst);
-        let m = &self.map;
-        for w in [OFF_SENT_WORD, OFF_RECV_WORD] {
-            m.u32(w).fetch_add(1, Ordering::SeqCst);
-        }
-        self.map.wake(Wakes {
-            sent: true,
-            received: true,
-            changed: false,
-            notify: false,
-        });
+        self.release_waiters();
         self.readiness.stop();
     }
 

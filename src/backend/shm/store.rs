@@ -16,6 +16,7 @@ use crate::error::{Error, Result};
 
 mod receipts;
 mod repair;
+mod wait;
 
 pub(super) use receipts::read_receipt;
 

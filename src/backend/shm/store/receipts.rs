@@ -131,4 +131,26 @@ impl ShmQueue {
         self.header_intact()?;
         Ok(out)
     }
+
+    /// At a clean close: forgets this handle's own receipt.
+    pub(in crate::backend::shm) fn close_receipt(&self) {
+        // A clean close: every message this handle took was handed to its
+        // caller, so the record keeps no receipt of this handle's own. (A
+        // killed holder never gets here and leaves its receipt.) A receipt
+        // it only carries for a dead receiver (inherited, not replaced by a
+        // receive of its own) stays for the next holder and for
+        // `dead_receipts`: closing a handle that merely read receipts must
+        // not erase them for everyone else.
+        let rec = self.map.shape.opener(self.opener);
+        if self
+            .map
+            .u32(rec + OPENER_RECEIPT_PID)
+            .load(Ordering::Relaxed)
+            == 0
+        {
+            self.map
+                .u64(rec + OPENER_RECEIPT_SEQ)
+                .store(0, Ordering::Relaxed);
+        }
+    }
 }
