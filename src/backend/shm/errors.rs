@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use super::file::{free_space, path_of, SHM_DIR};
+use super::dir::{free_space, path_of, SHM_DIR};
 use super::layout::*;
 use super::map::Mapping;
 use crate::backend::OpenRequest;

@@ -37,6 +37,7 @@ use super::{
 use crate::error::{Error, ErrorKind, Result};
 
 mod bus;
+mod dir;
 mod errors;
 #[cfg(feature = "fault-injection")]
 #[doc(hidden)]
@@ -49,9 +50,9 @@ mod readiness;
 mod store;
 mod sync;
 
+use dir::path_of;
+pub use dir::SHM_NAME_MAX;
 use errors::damage;
-use file::path_of;
-pub use file::SHM_NAME_MAX;
 use layout::*;
 
 /// A named kill point (see `fault`): nothing unless built with the
