@@ -23,6 +23,14 @@
 //!   before it returns. An open allocates a file's holes or refuses.
 //!
 //! See `../shared/design/shm-backend.md` for the measured costs behind it.
+//!
+//! Rooms: this file is the contract only (argument plumbing); `store` is
+//! the locked structure (transfers through one critical section, and in
+//! `store/` the repair, the receipts, the waits); `layout` the file as
+//! `#[repr(C)]` structs; `file` creating and opening it, `dir` where it
+//! lives; `errors` every detail text; `map` the mapping; `sync` the lock,
+//! futexes and liveness; `notify`, `readiness`, `bus` (the SIGBUS guard),
+//! `fault` (kill points).
 
 use std::ffi::CString;
 use std::os::fd::RawFd;

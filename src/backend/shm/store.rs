@@ -163,7 +163,7 @@ impl Mapping {
     }
 
     /// Notes the counter update of the commit about to happen (see
-    /// `OFF_PENDING_KIND`).
+    /// [`Header::pending_value`]).
     fn pending(&self, kind: Pending, slot: u32, value: u64) {
         self.u32(OFF_PENDING_SLOT).store(slot, Ordering::Relaxed);
         self.u64(OFF_PENDING_VALUE).store(value, Ordering::Relaxed);

@@ -115,7 +115,7 @@ pub(super) const BRIEF_RUNNING: Duration = Duration::from_millis(250);
 
 /// Whether thread `tid` (the lock word's owner) is running, i.e. neither
 /// stopped (SIGSTOP, a debugger: state T or t) nor gone: read from
-/// /proc/<tid>/stat. None when it cannot be told (no such thread in this
+/// `/proc/<tid>/stat`. None when it cannot be told (no such thread in this
 /// pid namespace, /proc not mounted, a zero owner).
 fn holder_running(tid: u32) -> Option<bool> {
     if tid == 0 {
