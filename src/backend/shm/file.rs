@@ -5,7 +5,7 @@ use std::ffi::CString;
 use std::sync::atomic::Ordering;
 
 use super::dir::{free_space, path_of, shm_dir, SHM_DIR};
-use super::errors::{bytes, corrupt, holes_no_space, no_space, open_error, os};
+use super::errors::{bytes, corrupt, holes_no_space, no_space, open_error, os, unlink_error};
 use super::layout::*;
 use super::map::Mapping;
 use super::sync::{self, errno};
@@ -323,5 +323,28 @@ pub(super) fn open_file(req: &OpenRequest<'_>) -> Result<Mapping> {
             continue; // a sweeper took our temporary for an orphan: again
         }
         return Err(open_error(req, e));
+    }
+}
+
+/// Whether queue `name`'s file exists.
+pub(super) fn exists(name: &str) -> Result<bool> {
+    match std::fs::symlink_metadata(path_of(name)) {
+        Ok(_) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(crate::backend::exists_error(
+            e.raw_os_error().unwrap_or(0),
+            name,
+        )),
+    }
+}
+
+/// Removes queue `name`'s file.
+pub(super) fn unlink(name: &str) -> Result<()> {
+    let path = CString::new(path_of(name)).map_err(|_| Error::invalid("name has a NUL"))?;
+    // SAFETY: a valid NUL-terminated path.
+    if unsafe { libc::unlink(path.as_ptr()) } == 0 {
+        Ok(())
+    } else {
+        Err(unlink_error(name, errno()))
     }
 }

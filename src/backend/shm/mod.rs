@@ -32,7 +32,6 @@
 //! futexes and liveness; `notify`, `readiness`, `bus` (the SIGBUS guard),
 //! `fault` (kill points).
 
-use std::ffi::CString;
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -58,7 +57,6 @@ mod readiness;
 mod store;
 mod sync;
 
-use dir::path_of;
 pub use dir::SHM_NAME_MAX;
 use errors::damage;
 use layout::*;
@@ -152,24 +150,11 @@ impl QueueBackend for ShmQueue {
     }
 
     fn exists(name: &str) -> Result<bool> {
-        match std::fs::symlink_metadata(path_of(name)) {
-            Ok(_) => Ok(true),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
-            Err(e) => Err(crate::backend::exists_error(
-                e.raw_os_error().unwrap_or(0),
-                name,
-            )),
-        }
+        file::exists(name)
     }
 
     fn unlink(name: &str) -> Result<()> {
-        let path = CString::new(path_of(name)).map_err(|_| Error::invalid("name has a NUL"))?;
-        // SAFETY: a valid NUL-terminated path.
-        if unsafe { libc::unlink(path.as_ptr()) } == 0 {
-            Ok(())
-        } else {
-            Err(errors::unlink_error(name, sync::errno()))
-        }
+        file::unlink(name)
     }
 
     fn try_send(&self, msg: &[u8], priority: u32, p: Patience) -> Attempt<()> {
