@@ -733,21 +733,11 @@ class MessageQueue {
     /// TimedOutError when there is none, PermissionError (write-only
     /// handle), SignalError, ClosedError.
     Message receive(Timeout timeout = forever) const {
-        Message m;
-        m.data.resize(buffer_size());
-        Received r = receive(reinterpret_cast<std::byte *>(&m.data[0]), m.data.size(), timeout);
-        m.data.resize(r.size);
-        m.priority = r.priority;
-        return m;
+        return *receive_into<Message>(timeout, true);
     }
     /// receive() into a byte vector.
     ByteMessage receive_bytes(Timeout timeout = forever) const {
-        ByteMessage m;
-        m.data.resize(buffer_size());
-        Received r = receive(m.data.data(), m.data.size(), timeout);
-        m.data.resize(r.size);
-        m.priority = r.priority;
-        return m;
+        return *receive_into<ByteMessage>(timeout, true);
     }
     /// Receives into the caller's buffer, which must hold at least
     /// max_message_size() bytes (else BufferTooSmallError, no message taken).
@@ -760,28 +750,11 @@ class MessageQueue {
     /// Like receive(), but std::nullopt instead of throwing when the queue is
     /// empty (would block, or the timeout ran out). Other errors still throw.
     std::optional<Message> try_receive(Timeout timeout = try_once) const {
-        Message m;
-        m.data.resize(buffer_size());
-        Received r;
-        const int st =
-            receive_status(reinterpret_cast<std::byte *>(&m.data[0]), m.data.size(), timeout, r);
-        if (detail::is_would_block(st)) return std::nullopt;
-        detail::check(st);
-        m.data.resize(r.size);
-        m.priority = r.priority;
-        return m;
+        return receive_into<Message>(timeout, false);
     }
     /// Like try_receive(), as raw bytes: an empty optional when the queue stayed empty.
     std::optional<ByteMessage> try_receive_bytes(Timeout timeout = try_once) const {
-        ByteMessage m;
-        m.data.resize(buffer_size());
-        Received r;
-        const int st = receive_status(m.data.data(), m.data.size(), timeout, r);
-        if (detail::is_would_block(st)) return std::nullopt;
-        detail::check(st);
-        m.data.resize(r.size);
-        m.priority = r.priority;
-        return m;
+        return receive_into<ByteMessage>(timeout, false);
     }
     /// The allocation-free form for hot loops.
     std::optional<Received> try_receive(std::byte *buffer, std::size_t size,
@@ -1072,6 +1045,25 @@ class MessageQueue {
             out.priority = prio;
         }
         return st;
+    }
+
+    /// Every receive that returns a Message or ByteMessage: receives straight
+    /// into the message's own container (std::string or std::vector<std::byte>,
+    /// sized to max_message_size(), then shrunk to the message), so the bytes
+    /// are written once and never copied. A would-block or timeout gives
+    /// std::nullopt, or throws when `busy_throws`; other failures throw.
+    template <class Msg>
+    std::optional<Msg> receive_into(Timeout timeout, bool busy_throws) const {
+        Msg m;
+        m.data.resize(buffer_size());
+        Received r;
+        const int st = receive_status(reinterpret_cast<std::byte *>(m.data.data()),
+                                      m.data.size(), timeout, r);
+        if (!busy_throws && detail::is_would_block(st)) return std::nullopt;
+        detail::check(st);
+        m.data.resize(r.size);
+        m.priority = r.priority;
+        return m;
     }
 
     ::pmq_queue *handle_ = nullptr;
