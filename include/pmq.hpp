@@ -23,6 +23,16 @@
 // Thread safety: like the C API, every const member function may be called
 // from several threads at once on the same MessageQueue. Moving, assigning
 // and destroying a MessageQueue must not race with any other use of it.
+//
+// Why one file of over 600 lines: it is the one header a C++ user includes
+// and installs, next to pmq.h, and most of it is the API's own documentation
+// (every call says what it throws and when it waits). It reads top to bottom
+// in sections: versions and constants; status codes and exceptions;
+// timeouts; plain data (messages, batches, receipts, limits); Options;
+// functions on names; MessageQueue (construction, send, batch send,
+// receive, batch receive, attributes, lifetime, notifications), whose
+// private part at the end holds the few helpers every call goes through
+// (send_status, receive_status and their batch forms, receive_into).
 
 #ifndef PMQ_HPP
 #define PMQ_HPP
@@ -33,6 +43,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -40,6 +51,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -434,6 +446,61 @@ struct Received {
     Priority priority = 0;  ///< the message's priority
 };
 
+/// One message of a batch send (MessageQueue::send_batch): a view of its
+/// bytes, like std::string_view (they are read only during the call, so they
+/// must outlive it, not the OutMessage), and its priority. It has the layout
+/// of the C API's pmq_message (checked below), so a batch reaches libpmq as
+/// it is: no copy, no allocation.
+///   q.send_batch({{"low", 1}, {"high", 7}, {bytes.data(), bytes.size(), 3}});
+class OutMessage {
+  public:
+    /// A string's bytes with `priority`.
+    OutMessage(std::string_view data, Priority priority = 0) noexcept
+        : raw_{reinterpret_cast<const std::uint8_t *>(data.data()), data.size(), priority} {}
+    /// `size` bytes at `data` (nullptr is fine when `size` is 0) with `priority`.
+    OutMessage(const std::byte *data, std::size_t size, Priority priority = 0) noexcept
+        : raw_{reinterpret_cast<const std::uint8_t *>(data), size, priority} {}
+    /// A byte vector's bytes with `priority`.
+    OutMessage(const std::vector<std::byte> &data, Priority priority = 0) noexcept
+        : OutMessage(data.data(), data.size(), priority) {}
+
+    /// The bytes, as a string view.
+    std::string_view data() const noexcept {
+        return {reinterpret_cast<const char *>(raw_.data), raw_.len};
+    }
+    /// How many bytes.
+    std::size_t size() const noexcept { return raw_.len; }
+    /// The priority.
+    Priority priority() const noexcept { return raw_.priority; }
+
+  private:
+    ::pmq_message raw_;
+};
+
+/// Where a batch receive into the caller's buffer put one message:
+/// `size` bytes at `buffer + offset`. Layout of the C API's pmq_received
+/// (checked below), so libpmq writes these in place.
+struct ReceivedAt {
+    std::size_t offset = 0;  ///< start of the message in the buffer
+    std::size_t size = 0;    ///< its length in bytes
+    Priority priority = 0;   ///< its priority
+};
+
+namespace detail {
+// The batch calls hand arrays of these to libpmq as arrays of the C structs.
+static_assert(std::is_standard_layout_v<OutMessage> &&
+                  sizeof(OutMessage) == sizeof(::pmq_message) &&
+                  alignof(OutMessage) == alignof(::pmq_message),
+              "OutMessage must have pmq_message's layout");
+static_assert(std::is_standard_layout_v<ReceivedAt> &&
+                  sizeof(ReceivedAt) == sizeof(::pmq_received) &&
+                  alignof(ReceivedAt) == alignof(::pmq_received) &&
+                  offsetof(ReceivedAt, offset) == offsetof(::pmq_received, offset) &&
+                  offsetof(ReceivedAt, size) == offsetof(::pmq_received, len) &&
+                  offsetof(ReceivedAt, priority) == offsetof(::pmq_received, priority),
+              "ReceivedAt must have pmq_received's layout");
+}  // namespace detail
+
 /// A queue's attributes, read in one system call.
 struct Attributes {
     std::int64_t max_messages = 0;      ///< capacity in messages
@@ -659,7 +726,8 @@ class MessageQueue {
     MessageQueue(MessageQueue &&other) noexcept
         : handle_(std::exchange(other.handle_, nullptr)),
           cell_(std::move(other.cell_)),
-          max_message_size_(std::exchange(other.max_message_size_, 0)) {}
+          max_message_size_(std::exchange(other.max_message_size_, 0)),
+          max_messages_(std::exchange(other.max_messages_, 0)) {}
 
     /// Frees this queue's handle, then takes over `other`'s; `other` is left closed.
     MessageQueue &operator=(MessageQueue &&other) noexcept {
@@ -668,6 +736,7 @@ class MessageQueue {
             handle_ = std::exchange(other.handle_, nullptr);
             cell_ = std::move(other.cell_);
             max_message_size_ = std::exchange(other.max_message_size_, 0);
+            max_messages_ = std::exchange(other.max_messages_, 0);
         }
         return *this;
     }
@@ -726,6 +795,54 @@ class MessageQueue {
         return try_send(message.data(), message.size(), timeout, priority);
     }
 
+    // --- sending several at once ------------------------------------------
+    // One call for many messages (sendmmsg style): waits, as send() does, up
+    // to `timeout` until the first can be sent, then sends, in order, as many
+    // more as fit now, and returns how many it sent (at least 1, unless the
+    // batch is empty): send the rest again. Every message is checked first:
+    // if one is invalid (too large, priority too high) the exception's
+    // detail names its index and nothing is sent. On Backend::Shm the batch
+    // takes the queue's lock once; on Backend::Kernel it is one mq_send per
+    // message. Errors as for send(), for the first message.
+
+    /// Sends up to `count` messages from `msgs`; returns how many were sent.
+    std::size_t send_batch(const OutMessage *msgs, std::size_t count,
+                           Timeout timeout = forever) const {
+        std::size_t sent = 0;
+        detail::check(send_batch_status(msgs, count, timeout, sent));
+        return sent;
+    }
+    /// send_batch() of a vector of messages.
+    std::size_t send_batch(const std::vector<OutMessage> &msgs, Timeout timeout = forever) const {
+        return send_batch(msgs.data(), msgs.size(), timeout);
+    }
+    /// send_batch() of a braced list: q.send_batch({{"a", 1}, {"b", 2}}).
+    std::size_t send_batch(std::initializer_list<OutMessage> msgs,
+                           Timeout timeout = forever) const {
+        return send_batch(msgs.begin(), msgs.size(), timeout);
+    }
+
+    /// Like send_batch(), but returns 0 instead of throwing when the queue
+    /// stays full (would block, or the timeout ran out). Other errors throw.
+    std::size_t try_send_batch(const OutMessage *msgs, std::size_t count,
+                               Timeout timeout = try_once) const {
+        std::size_t sent = 0;
+        const int st = send_batch_status(msgs, count, timeout, sent);
+        if (detail::is_would_block(st)) return 0;
+        detail::check(st);
+        return sent;
+    }
+    /// try_send_batch() of a vector of messages.
+    std::size_t try_send_batch(const std::vector<OutMessage> &msgs,
+                               Timeout timeout = try_once) const {
+        return try_send_batch(msgs.data(), msgs.size(), timeout);
+    }
+    /// try_send_batch() of a braced list.
+    std::size_t try_send_batch(std::initializer_list<OutMessage> msgs,
+                               Timeout timeout = try_once) const {
+        return try_send_batch(msgs.begin(), msgs.size(), timeout);
+    }
+
     // --- receiving --------------------------------------------------------
 
     /// Receives the oldest message of the highest priority, waiting up to
@@ -764,6 +881,58 @@ class MessageQueue {
         if (detail::is_would_block(st)) return std::nullopt;
         detail::check(st);
         return r;
+    }
+
+    // --- receiving several at once ----------------------------------------
+    // One call for many messages (recvmmsg style): waits, as receive() does,
+    // up to `timeout` until one is there, then takes, in queue order
+    // (highest priority first, FIFO within one), as many more as are there
+    // now, up to `max`. Errors as for receive(), for the first message.
+
+    /// Takes up to `max` messages (at most max_messages(), whatever `max`
+    /// says) into one buffer of up to 1 MiB (or one max_message_size(), if
+    /// larger) and returns them as strings. Empty only when `max` is 0.
+    std::vector<Message> receive_batch(std::size_t max, Timeout timeout = forever) const {
+        return receive_batch_into<Message>(max, timeout, true);
+    }
+    /// receive_batch() as raw bytes.
+    std::vector<ByteMessage> receive_batch_bytes(std::size_t max,
+                                                 Timeout timeout = forever) const {
+        return receive_batch_into<ByteMessage>(max, timeout, true);
+    }
+    /// Like receive_batch(), but an empty vector instead of throwing when the
+    /// queue stays empty (would block, or the timeout ran out).
+    std::vector<Message> try_receive_batch(std::size_t max, Timeout timeout = try_once) const {
+        return receive_batch_into<Message>(max, timeout, false);
+    }
+    /// try_receive_batch() as raw bytes.
+    std::vector<ByteMessage> try_receive_batch_bytes(std::size_t max,
+                                                     Timeout timeout = try_once) const {
+        return receive_batch_into<ByteMessage>(max, timeout, false);
+    }
+
+    /// The allocation-free form: takes up to `max` messages into the
+    /// caller's `buffer` (at least max_message_size() bytes, else
+    /// BufferTooSmallError, nothing taken) and returns how many; message i
+    /// is out[i].size bytes at buffer + out[i].offset. Backend::Shm packs
+    /// messages by their length; Backend::Kernel packs another one only
+    /// where max_message_size() bytes are left, so `max` *
+    /// max_message_size() bytes never limit a batch.
+    std::size_t receive_batch(std::byte *buffer, std::size_t size, ReceivedAt *out,
+                              std::size_t max, Timeout timeout = forever) const {
+        std::size_t n = 0;
+        detail::check(receive_batch_status(buffer, size, out, max, timeout, n));
+        return n;
+    }
+    /// Like the allocation-free receive_batch(), but 0 instead of throwing
+    /// when the queue stays empty.
+    std::size_t try_receive_batch(std::byte *buffer, std::size_t size, ReceivedAt *out,
+                                  std::size_t max, Timeout timeout = try_once) const {
+        std::size_t n = 0;
+        const int st = receive_batch_status(buffer, size, out, max, timeout, n);
+        if (detail::is_would_block(st)) return 0;
+        detail::check(st);
+        return n;
     }
 
     // --- attributes -------------------------------------------------------
@@ -984,14 +1153,19 @@ class MessageQueue {
         ::pmq_queue *q = nullptr;
         detail::check(::pmq_queue_open(name, &options.native(), &q));
         handle_ = q;
+        // Both fixed for the queue's life (read back at open, no system
+        // call): what the receives size their buffers by.
         std::int64_t size = 0;
-        const int st = ::pmq_queue_max_message_size(handle_, &size);
+        std::int64_t capacity = 0;
+        int st = ::pmq_queue_max_message_size(handle_, &size);
+        if (st == PMQ_STATUS_OK) st = ::pmq_queue_max_messages(handle_, &capacity);
         if (st != PMQ_STATUS_OK) {
             std::string detail = ::pmq_last_error();
             reset();
             throw_error(static_cast<Status>(st), std::move(detail));
         }
         max_message_size_ = static_cast<std::size_t>(size);
+        max_messages_ = static_cast<std::size_t>(capacity);
     }
 
     /// Frees the handle first (after which no callback runs), then the cell.
@@ -1001,6 +1175,7 @@ class MessageQueue {
         }
         cell_.reset();
         max_message_size_ = 0;
+        max_messages_ = 0;
     }
 
     const ::pmq_queue *handle() const {
@@ -1066,9 +1241,59 @@ class MessageQueue {
         return m;
     }
 
+    /// Every batch receive that returns messages: one C call into a buffer
+    /// sized for `max` messages (within the limits receive_batch() names),
+    /// then one Message or ByteMessage per message taken.
+    template <class Msg>
+    std::vector<Msg> receive_batch_into(std::size_t max, Timeout timeout,
+                                        bool busy_throws) const {
+        constexpr std::size_t buffer_max = std::size_t{1} << 20;
+        const std::size_t size = buffer_size();
+        if (max_messages_ > 0 && max > max_messages_) max = max_messages_;
+        const std::size_t room = size > buffer_max ? size : buffer_max;
+        const std::size_t fit = room / size;
+        std::vector<std::byte> buf((max < fit ? (max > 0 ? max : 1) : fit) * size);
+        std::vector<ReceivedAt> at(max);
+        std::size_t n = 0;
+        const int st = receive_batch_status(buf.data(), buf.size(), at.data(), max, timeout, n);
+        if (!busy_throws && detail::is_would_block(st)) return {};
+        detail::check(st);
+        std::vector<Msg> out(n);
+        using Byte = typename decltype(Msg::data)::value_type;  // char or std::byte
+        for (std::size_t i = 0; i < n; i++) {
+            const auto *first = reinterpret_cast<const Byte *>(buf.data() + at[i].offset);
+            out[i].data.assign(first, first + at[i].size);
+            out[i].priority = at[i].priority;
+        }
+        return out;
+    }
+
+    int send_batch_status(const OutMessage *msgs, std::size_t count, Timeout timeout,
+                          std::size_t &sent) const {
+        const ::pmq_queue *h = handle();
+        // OutMessage has pmq_message's layout (detail's static_assert).
+        const auto *raw = reinterpret_cast<const ::pmq_message *>(msgs);
+        if (timeout.is_forever()) return ::pmq_queue_send_batch(h, raw, count, &sent);
+        return ::pmq_queue_send_batch_timeout(h, raw, count, &sent, timeout.seconds());
+    }
+
+    int receive_batch_status(std::byte *buffer, std::size_t size, ReceivedAt *out,
+                             std::size_t max, Timeout timeout, std::size_t &count) const {
+        const ::pmq_queue *h = handle();
+        auto *bytes = reinterpret_cast<std::uint8_t *>(buffer);
+        // ReceivedAt has pmq_received's layout (detail's static_assert).
+        auto *raw = reinterpret_cast<::pmq_received *>(out);
+        if (timeout.is_forever()) {
+            return ::pmq_queue_receive_batch(h, bytes, size, raw, max, &count);
+        }
+        return ::pmq_queue_receive_batch_timeout(h, bytes, size, raw, max, &count,
+                                                 timeout.seconds());
+    }
+
     ::pmq_queue *handle_ = nullptr;
     std::unique_ptr<detail::CallbackCell> cell_;
     std::size_t max_message_size_ = 0;
+    std::size_t max_messages_ = 0;
 };
 
 /// Writes q.str() (the reference's str()).
