@@ -217,7 +217,8 @@ func (q *Queue) SendBatch(msgs []Message) (int, error) {
 
 // SendBatchTimeout is SendBatch waiting at most d for the first message: 0
 // tries once (ErrWouldBlock if the queue is full), a positive d returns
-// ErrTimeout after it, a negative d is ErrInvalid.
+// ErrTimeout after it, Forever waits like SendBatch, a negative d is
+// ErrInvalid.
 func (q *Queue) SendBatchTimeout(msgs []Message, d time.Duration) (int, error) {
 	if d < 0 {
 		return 0, q.negativeTimeout("send batch", d)
@@ -249,7 +250,8 @@ func (q *Queue) ReceiveBatch(buf []byte, out []Received) (int, error) {
 
 // ReceiveBatchTimeout is ReceiveBatch waiting at most d for the first
 // message: 0 tries once (ErrWouldBlock if the queue is empty), a positive d
-// returns ErrTimeout after it, a negative d is ErrInvalid.
+// returns ErrTimeout after it, Forever waits like ReceiveBatch, a negative d
+// is ErrInvalid.
 func (q *Queue) ReceiveBatchTimeout(buf []byte, out []Received, d time.Duration) (int, error) {
 	if d < 0 {
 		return 0, q.negativeTimeout("receive batch", d)

@@ -43,7 +43,8 @@
 // msgsize_max 8192, RLIMIT_MSGQUEUE 800 KiB per user): ask for small queues.
 //
 // Send/Receive wait while the queue is full/empty; SendTimeout/
-// ReceiveTimeout wait at most a time.Duration (0 tries once); SendContext/
+// ReceiveTimeout wait at most a time.Duration (0 tries once, Forever waits
+// as long as it takes, like Send/Receive); SendContext/
 // ReceiveContext stop when the context ends. A Queue made non-blocking
 // (WithBlocking(false) or SetBlocking(false)) returns ErrWouldBlock at once.
 //

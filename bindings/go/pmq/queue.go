@@ -617,8 +617,8 @@ func (q *Queue) Send(msg []byte, prio uint) error {
 }
 
 // SendTimeout is Send waiting at most d: 0 tries once (ErrWouldBlock if the
-// queue is full), a positive d returns ErrTimeout after it, a negative d is
-// ErrInvalid.
+// queue is full), a positive d returns ErrTimeout after it, Forever waits
+// like Send, a negative d is ErrInvalid.
 func (q *Queue) SendTimeout(msg []byte, prio uint, d time.Duration) error {
 	if d < 0 {
 		return q.negativeTimeout("send", d)
@@ -660,8 +660,8 @@ func (q *Queue) Receive(buf []byte) (n int, prio uint, err error) {
 }
 
 // ReceiveTimeout is Receive waiting at most d: 0 tries once (ErrWouldBlock
-// if the queue is empty), a positive d returns ErrTimeout after it, a
-// negative d is ErrInvalid.
+// if the queue is empty), a positive d returns ErrTimeout after it, Forever
+// waits like Receive, a negative d is ErrInvalid.
 func (q *Queue) ReceiveTimeout(buf []byte, d time.Duration) (n int, prio uint, err error) {
 	if d < 0 {
 		return 0, 0, q.negativeTimeout("receive", d)
@@ -712,7 +712,17 @@ func (q *Queue) ReceiveMessage(ctx context.Context) ([]byte, uint, error) {
 	return buf[:n], prio, nil
 }
 
+// Forever, given as the timeout of SendTimeout, ReceiveTimeout,
+// SendBatchTimeout or ReceiveBatchTimeout, waits as long as it takes, like
+// Send, Receive, SendBatch and ReceiveBatch (the reference's timeout=None).
+// It is the one spelling of "no timeout" in this package: the longest
+// time.Duration (about 292 years), so any computed timeout is at most
+// Forever and a negative one stays ErrInvalid. (libpmq's own forever,
+// PMQ_FOREVER, never reaches C from here: every cgo call tries once and
+// waiting happens in Go's poller, see wait.go.)
+const Forever time.Duration = math.MaxInt64
+
 func (q *Queue) negativeTimeout(op string, d time.Duration) error {
 	return goError(op, q.name, StatusInvalidArgument,
-		fmt.Sprintf("timeout %v is negative; use 0 to try once or a positive duration", d))
+		fmt.Sprintf("timeout %v is negative; use 0 to try once, a positive duration, or pmq.Forever", d))
 }

@@ -147,7 +147,7 @@ func (a *attempt) discard() {
 // first try. It returns that outcome unless it is would-block on a blocking
 // Queue; then it waits for readiness and tries again until done. ctx may be
 // nil (no cancellation); d > 0 is a timeout (counted from now, so never
-// shorter than asked), 0 none.
+// shorter than asked), 0 and Forever none.
 func (q *Queue) wait(ctx context.Context, d time.Duration, write bool, msg []byte, prio uint, buf []byte,
 	r C.gopmq_io, entered bool) (int, uint, error) {
 	return q.waitFor(ctx, d, &attempt{q: q, write: write, msg: msg, prio: prio, buf: buf, r: r, entered: entered})
@@ -162,7 +162,7 @@ func (q *Queue) waitFor(ctx context.Context, d time.Duration, a *attempt) (int, 
 	}
 	defer a.discard()
 	var deadline time.Time
-	if d > 0 {
+	if d > 0 && d != Forever {
 		deadline = time.Now().Add(d)
 	}
 	var done <-chan struct{}
