@@ -83,8 +83,10 @@ func (q *Queue) Notify(ch chan<- *Queue) error {
 	old := t.ch
 	t.ch = ch
 	t.mu.Unlock()
-	var e C.gopmq_err
-	if st := C.gopmq_notify_callback(q.h, C.uintptr_t(q.nhandle), &e); st != 0 {
+	err := call("notify", q.name, func() C.pmq_status {
+		return C.pmq_status(C.gopmq_notify_callback(q.h, C.uintptr_t(q.nhandle)))
+	})
+	if err != nil {
 		if created {
 			// Never registered with libpmq: no callback can hold it.
 			q.dropHandle()
@@ -93,7 +95,7 @@ func (q *Queue) Notify(ch chan<- *Queue) error {
 			t.ch = old
 			t.mu.Unlock()
 		}
-		return newError("notify", q.name, st, &e)
+		return err
 	}
 	return nil
 }
@@ -109,11 +111,7 @@ func (q *Queue) NotifySignal(sig syscall.Signal) error {
 		return q.closedError("notify")
 	}
 	defer q.leave()
-	var e C.gopmq_err
-	if st := C.gopmq_notify_signal(q.h, C.int(sig), &e); st != 0 {
-		return newError("notify", q.name, st, &e)
-	}
-	return nil
+	return call("notify", q.name, func() C.pmq_status { return C.pmq_queue_notify_signal(q.h, C.int(sig)) })
 }
 
 // NotifyCancel cancels this process's registration on the queue. Harmless
@@ -126,9 +124,8 @@ func (q *Queue) NotifyCancel() error {
 		return q.closedError("notify cancel")
 	}
 	defer q.leave()
-	var e C.gopmq_err
-	if st := C.gopmq_notify_cancel(q.h, &e); st != 0 {
-		return newError("notify cancel", q.name, st, &e)
+	if err := call("notify cancel", q.name, func() C.pmq_status { return C.pmq_queue_notify_cancel(q.h) }); err != nil {
+		return err
 	}
 	// libpmq guarantees no callback runs after cancel returned.
 	q.dropHandle()
