@@ -102,7 +102,7 @@ static void rearm_cb(void *param) {
     atomic_fetch_add(&s->calls, 1);
     drain(s->q);
     sleep_us(300); /* leave free time to begin before we re-arm */
-    int st = pmq_queue_notify_callback(s->q, rearm_cb, s);
+    int st = pmq_queue_notify_callback(s->q, rearm_cb, s, NULL);
     if (st == PMQ_STATUS_CLOSED)
         atomic_fetch_add(&s->refused, 1);
     else if (st != PMQ_STATUS_OK)
@@ -120,7 +120,7 @@ static void free_while_rearming(void) {
         (void)pmq_queue_unlink(q);
         struct rearm *s = calloc(1, sizeof *s);
         s->q = q;
-        CHECK_OK(pmq_queue_notify_callback(q, rearm_cb, s));
+        CHECK_OK(pmq_queue_notify_callback(q, rearm_cb, s, NULL));
         struct churn c;
         churn_start(&c, sender);
         double end = mono_now() + 2.0;
@@ -161,7 +161,7 @@ static void racer_cb(void *param) {
 static void *register_until_closed(void *arg) {
     struct racer *s = arg;
     for (;;) {
-        int st = pmq_queue_notify_callback(s->q, racer_cb, s);
+        int st = pmq_queue_notify_callback(s->q, racer_cb, s, NULL);
         if (st == PMQ_STATUS_OK) {
             atomic_fetch_add(&s->registered, 1);
             continue;
@@ -310,7 +310,7 @@ static void waiting_receiver_does_not_suppress(double timeout) {
     struct waiter w = {other, 0, timeout, 0, -1, 0, 0};
     pthread_t t;
     start_waiter(&w, &t);
-    CHECK_OK(pmq_queue_notify_callback(q, count_note, NULL));
+    CHECK_OK(pmq_queue_notify_callback(q, count_note, NULL, NULL));
     CHECK_OK(pmq_queue_send(q, (const uint8_t *)"m", 1, 0));
     CHECK(wait_count(&note_calls, 1, 5.0));
     pthread_join(t, NULL);
@@ -355,7 +355,7 @@ static void fork_while_callback_runs(void) {
         struct blocker b;
         atomic_store(&b.entered, 0);
         atomic_store(&b.release, 0);
-        CHECK_OK(pmq_queue_notify_callback(q, blocking_cb, &b));
+        CHECK_OK(pmq_queue_notify_callback(q, blocking_cb, &b, NULL));
         CHECK_OK(pmq_queue_send(q, (const uint8_t *)"go", 2, 0));
         double end = mono_now() + 5.0;
         while (!atomic_load(&b.entered) && mono_now() < end) sleep_ms(1);
@@ -391,13 +391,13 @@ static void child_registers_own(struct child_pipes *p) {
     int ok = 0;
     if (mine) {
         /* Its own notification works in the child... */
-        CHECK_OK(pmq_queue_notify_callback(mine, cycle_cb, &s));
+        CHECK_OK(pmq_queue_notify_callback(mine, cycle_cb, &s, NULL));
         CHECK_OK(pmq_queue_send(mine, (const uint8_t *)"c", 1, 0));
         CHECK(wait_count(&s.calls, 1, 5.0));
         drain(mine);
         /* ...and it stays registered (its helper keeps reading) while the
          * parent runs its cycles. */
-        CHECK_OK(pmq_queue_notify_callback(mine, cycle_cb, &s));
+        CHECK_OK(pmq_queue_notify_callback(mine, cycle_cb, &s, NULL));
         ok = 1;
     }
     char c = ok ? 'r' : 'x';
@@ -411,7 +411,7 @@ static void child_does_not_steal(void) {
     if (!q) return;
     struct cycle_state s = {q, 0};
     /* The parent's delivery machinery exists before the fork. */
-    CHECK_OK(pmq_queue_notify_callback(q, cycle_cb, &s));
+    CHECK_OK(pmq_queue_notify_callback(q, cycle_cb, &s, NULL));
     CHECK_OK(pmq_queue_notify_cancel(q));
     struct child_pipes p;
     CHECK(pipe(p.ready) == 0 && pipe(p.done) == 0);
@@ -434,7 +434,7 @@ static void child_does_not_steal(void) {
     int got = 0;
     for (int i = 0; i < cycles; i++) {
         int before = atomic_load(&s.calls);
-        CHECK_OK(pmq_queue_notify_callback(q, cycle_cb, &s));
+        CHECK_OK(pmq_queue_notify_callback(q, cycle_cb, &s, NULL));
         CHECK_OK(pmq_queue_send(q, (const uint8_t *)"p", 1, 0));
         if (wait_count(&s.calls, before + 1, 2.0)) got++;
         drain(q);
@@ -474,7 +474,7 @@ static void busy_names_holder_after_delivery(int use_signal) {
         struct timespec ts = {5, 0};
         CHECK(sigtimedwait(&set, NULL, &ts) == SIGUSR2);
     } else {
-        CHECK_OK(pmq_queue_notify_callback(q, cycle_cb, &s));
+        CHECK_OK(pmq_queue_notify_callback(q, cycle_cb, &s, NULL));
         CHECK_OK(pmq_queue_send(q, (const uint8_t *)"s", 1, 0));
         CHECK(wait_count(&s.calls, 1, 5.0));
     }
@@ -502,7 +502,7 @@ static void busy_names_holder_after_delivery(int use_signal) {
     CHECK(read(ready[0], &ch, 1) == 1 && ch == 'r');
     char want[64];
     snprintf(want, sizeof want, "process %ld holds it", (long)pid);
-    CHECK_STATUS(pmq_queue_notify_callback(q, cycle_cb, &s), PMQ_STATUS_BUSY);
+    CHECK_STATUS(pmq_queue_notify_callback(q, cycle_cb, &s, NULL), PMQ_STATUS_BUSY);
     CHECK_DETAIL(want);
     CHECK_STATUS(pmq_queue_notify_signal(q, SIGUSR2), PMQ_STATUS_BUSY);
     CHECK_DETAIL(want);
@@ -516,7 +516,7 @@ static void busy_names_holder_after_delivery(int use_signal) {
         close(done[i]);
     }
     /* The child is gone (and its registration with it): ours works again. */
-    CHECK_OK(pmq_queue_notify_callback(q, cycle_cb, &s));
+    CHECK_OK(pmq_queue_notify_callback(q, cycle_cb, &s, NULL));
     CHECK_OK(pmq_queue_notify_cancel(q));
     pthread_sigmask(SIG_UNBLOCK, &set, NULL);
     drop_queue(q);

@@ -161,7 +161,7 @@ static void on_message(void *param) {
     if (s->rearm_cycles > 0) {
         s->rearm_cycles--;
         /* Re-register from inside the callback. */
-        (void)pmq_queue_notify_callback(s->q, on_message, s);
+        (void)pmq_queue_notify_callback(s->q, on_message, s, NULL);
     }
     s->calls++;
     pthread_cond_broadcast(&s->cond);
@@ -191,12 +191,12 @@ static int wait_calls(struct cb_state *s, int want, long ms) {
 static void callback_rearm_ten_cycles(void) {
     pmq_queue *q = open_small(test_queue_name("ncb"), PMQ_O_CREX);
     if (!q) return;
-    CHECK_STATUS(pmq_queue_notify_callback(q, NULL, NULL), PMQ_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(pmq_queue_notify_callback(q, NULL, NULL, NULL), PMQ_STATUS_INVALID_ARGUMENT);
     CHECK_DETAIL("NULL");
     struct cb_state s;
     cb_init(&s, q);
     s.rearm_cycles = 11;
-    CHECK_OK(pmq_queue_notify_callback(q, on_message, &s));
+    CHECK_OK(pmq_queue_notify_callback(q, on_message, &s, NULL));
     for (int i = 1; i <= 12; i++) {
         send_byte(q, (char)('a' + i));
         CHECK(wait_calls(&s, i, 5000));
@@ -222,7 +222,7 @@ static void cancel_is_harmless(void) {
     for (int i = 0; i < 1000; i++) {
         CHECK_STATUS(pmq_queue_notify_cancel(q), PMQ_STATUS_OK);
     }
-    CHECK_OK(pmq_queue_notify_callback(q, on_message, &s));
+    CHECK_OK(pmq_queue_notify_callback(q, on_message, &s, NULL));
     CHECK(notify_pid(name) == (long)getpid());
     for (int i = 0; i < 1000; i++) {
         int st = pmq_queue_notify_cancel(q);
@@ -275,7 +275,7 @@ static void busy_across_processes(void) {
     CHECK(notify_pid(name) == (long)pid);
     struct cb_state s;
     cb_init(&s, q);
-    CHECK_STATUS(pmq_queue_notify_callback(q, on_message, &s), PMQ_STATUS_BUSY);
+    CHECK_STATUS(pmq_queue_notify_callback(q, on_message, &s, NULL), PMQ_STATUS_BUSY);
     char expect[64];
     snprintf(expect, sizeof expect, "process %ld holds it", (long)pid);
     CHECK_DETAIL(expect);
@@ -289,7 +289,7 @@ static void busy_across_processes(void) {
     int ws = 0;
     CHECK(waitpid(pid, &ws, 0) == pid && WIFEXITED(ws) && WEXITSTATUS(ws) == 0);
     /* Free again: we can register now. */
-    CHECK_OK(pmq_queue_notify_callback(q, on_message, &s));
+    CHECK_OK(pmq_queue_notify_callback(q, on_message, &s, NULL));
     send_byte(q, 'm');
     CHECK(wait_calls(&s, 1, 5000));
     close(to_child[0]);
@@ -310,7 +310,7 @@ static void closing_any_descriptor_drops_registration(void) {
     if (!q || !other) return;
     struct cb_state s;
     cb_init(&s, q);
-    CHECK_OK(pmq_queue_notify_callback(q, on_message, &s));
+    CHECK_OK(pmq_queue_notify_callback(q, on_message, &s, NULL));
     CHECK(notify_pid(name) == (long)getpid());
     CHECK_OK(pmq_queue_close(other)); /* a DIFFERENT handle of the same queue */
     CHECK(notify_pid(name) == 0);     /* Linux dropped our registration */
@@ -332,7 +332,7 @@ static void failed_opens_keep_registration(void) {
     if (!q) return;
     struct cb_state s;
     cb_init(&s, q);
-    CHECK_OK(pmq_queue_notify_callback(q, on_message, &s));
+    CHECK_OK(pmq_queue_notify_callback(q, on_message, &s, NULL));
     pmq_options bad = test_options(PMQ_O_CREX, 0, 0);
     pmq_queue *none = NULL;
     CHECK_STATUS(pmq_queue_open(name, &bad, &none), PMQ_STATUS_EXISTS);
@@ -358,7 +358,7 @@ static void free_while_armed(void) {
     if (!q || !sender) return;
     struct cb_state *s = malloc(sizeof *s);
     cb_init(s, NULL);
-    CHECK_OK(pmq_queue_notify_callback(q, on_message, s));
+    CHECK_OK(pmq_queue_notify_callback(q, on_message, s, NULL));
     pmq_queue_free(q); /* armed: the registration must die with the handle */
     cb_destroy(s);
     free(s); /* the param is gone; a call now would be a use-after-free */
@@ -377,7 +377,7 @@ static void free_while_running(void) {
     struct cb_state *s = malloc(sizeof *s);
     cb_init(s, NULL); /* no receive from inside: the handle is being freed */
     s->sleep_ms = 200;
-    CHECK_OK(pmq_queue_notify_callback(q, on_message, s));
+    CHECK_OK(pmq_queue_notify_callback(q, on_message, s, NULL));
     send_byte(sender, 'x');
     for (int i = 0; i < 500 && !atomic_load(&s->entered); i++) sleep_ms(10);
     CHECK(atomic_load(&s->entered));
@@ -395,7 +395,7 @@ static void close_from_inside_callback(void) {
     struct cb_state s;
     cb_init(&s, q);
     s.close_self = 1;
-    CHECK_OK(pmq_queue_notify_callback(q, on_message, &s));
+    CHECK_OK(pmq_queue_notify_callback(q, on_message, &s, NULL));
     pmq_queue *sender = NULL;
     pmq_options o;
     pmq_options_init(&o);
@@ -406,7 +406,7 @@ static void close_from_inside_callback(void) {
     bool closed = false;
     CHECK_OK(pmq_queue_is_closed(q, &closed));
     CHECK(closed);
-    CHECK_STATUS(pmq_queue_notify_callback(q, on_message, &s), PMQ_STATUS_CLOSED);
+    CHECK_STATUS(pmq_queue_notify_callback(q, on_message, &s, NULL), PMQ_STATUS_CLOSED);
     CHECK_STATUS(pmq_queue_notify_signal(q, SIGUSR1), PMQ_STATUS_CLOSED);
     CHECK_STATUS(pmq_queue_notify_cancel(q), PMQ_STATUS_CLOSED);
     CHECK_OK(pmq_queue_unlink(q));
@@ -438,7 +438,7 @@ static void overlap_cb(void *param) {
         /* First delivery: drain, re-register, let the second one start. */
         while (pmq_queue_receive_timeout(o->q, buf, sizeof buf, &len, NULL, 0) == PMQ_STATUS_OK) {
         }
-        (void)pmq_queue_notify_callback(o->q, overlap_cb, o);
+        (void)pmq_queue_notify_callback(o->q, overlap_cb, o, NULL);
         atomic_store(&o->first_rearmed, 1);
         for (int i = 0; i < 500 && !atomic_load(&o->second_entered); i++) sleep_ms(10);
         pmq_queue_free(o->q); /* from inside: waits for the second callback */
@@ -457,7 +457,7 @@ static void free_inside_waits_for_other_callback(void) {
     o->q = open_small(name, PMQ_O_CREX);
     o->sender = open_small(name, 0);
     if (!o->q || !o->sender) return;
-    CHECK_OK(pmq_queue_notify_callback(o->q, overlap_cb, o));
+    CHECK_OK(pmq_queue_notify_callback(o->q, overlap_cb, o, NULL));
     send_byte(o->sender, '1');
     for (int i = 0; i < 500 && !atomic_load(&o->first_rearmed); i++) sleep_ms(10);
     CHECK(atomic_load(&o->first_rearmed));

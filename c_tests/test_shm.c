@@ -110,11 +110,11 @@ static void callback_notification(void) {
     pmq_queue *q = NULL;
     CHECK_OK(pmq_queue_open(name, &o, &q));
     if (!q) return;
-    CHECK_OK(pmq_queue_notify_callback(q, on_message, NULL));
+    CHECK_OK(pmq_queue_notify_callback(q, on_message, NULL, NULL));
     CHECK_OK(pmq_queue_send(q, (const uint8_t *)"n", 1, 0));
     for (int i = 0; i < 2000 && atomic_load(&called) == 0; i++) sleep_ms(2);
     CHECK(atomic_load(&called) == 1);
-    CHECK_OK(pmq_queue_notify_callback(q, on_message, NULL));
+    CHECK_OK(pmq_queue_notify_callback(q, on_message, NULL, NULL));
     CHECK_OK(pmq_queue_notify_cancel(q));
     uint8_t buf[16];
     size_t n = 0;

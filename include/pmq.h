@@ -6,8 +6,8 @@
  *
  * Conventions:
  *  - Every fallible function returns a pmq_status (0 = PMQ_STATUS_OK).
- *    On failure, pmq_last_error() gives a detail that says what was wrong
- *    and how to fix it (thread-local, like errno).
+ *    On failure, pmq_error_message() copies a detail that says what was
+ *    wrong and how to fix it (thread-local, like errno).
  *  - Out-parameters are written only on success (documented exceptions:
  *    the size needed on PMQ_STATUS_BUFFER_TOO_SMALL).
  *  - Every pointer is checked: NULL where a value is needed returns
@@ -19,17 +19,18 @@
 #ifndef PMQ_H
 #define PMQ_H
 
+#include <math.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 /* Version of this header; compare with pmq_version_number() at run time. */
 #define PMQ_VERSION_MAJOR 0
-#define PMQ_VERSION_MINOR 1
+#define PMQ_VERSION_MINOR 2
 #define PMQ_VERSION_PATCH 0
-#define PMQ_VERSION_STRING "0.1.0"
+#define PMQ_VERSION_STRING "0.2.0"
 /* MAJOR * 10000 + MINOR * 100 + PATCH */
-#define PMQ_VERSION_NUMBER 100
+#define PMQ_VERSION_NUMBER 200
 /* The reference's MESSAGE_QUEUES_SUPPORTED, at build time (see also
  * pmq_message_queues_supported()). */
 #if defined(__linux__)
@@ -37,6 +38,11 @@
 #else
 #define PMQ_MESSAGE_QUEUES_SUPPORTED 0
 #endif
+
+/* The timeout_seconds of a `_timeout` call that waits forever: positive
+ * infinity (ffi/src/queue.rs PMQ_FOREVER; cbindgen cannot write a float
+ * infinity). NaN and negative timeouts are PMQ_STATUS_INVALID_ARGUMENT. */
+#define PMQ_FOREVER ((double)INFINITY)
 
 
 /**
@@ -127,6 +133,8 @@
  * pmq_queue_describe(): the reference's repr(): every attribute.
  */
 #define PMQ_DESCRIBE_DEBUG 1
+
+
 
 /**
  * Status code returned by every fallible pmq function. 0 is success.
@@ -371,6 +379,14 @@ typedef struct pmq_limits {
 typedef void (*pmq_notify_fn)(void *param);
 
 /**
+ * Releases the `param` of a callback registration: called by libpmq
+ * exactly once per successful pmq_queue_notify_callback(), when that
+ * registration can no longer fire (see there). It must not throw C++
+ * exceptions or longjmp out.
+ */
+typedef void (*pmq_notify_drop_fn)(void *param);
+
+/**
  * Options for pmq_queue_open(). Always fill it with pmq_options_init()
  * first, then change the fields you need.
  */
@@ -605,7 +621,31 @@ bool pmq_status_is_busy(int status);
 int pmq_status_last(void);
 
 /**
- * The detail of the last failure on the calling thread: what was wrong and
+ * Copies the detail of the calling thread's last failure (what was wrong
+ * and how to fix it; "" if nothing failed yet) into `buf`, NUL-terminated.
+ * This is the one call every binding uses to read a detail.
+ *
+ * - `*needed` (`needed` may be NULL) receives the detail's full length in
+ *   bytes, without the NUL: a buffer of `*needed + 1` bytes always holds it.
+ * - Returns PMQ_STATUS_OK when the whole detail fit, or
+ *   PMQ_STATUS_BUFFER_TOO_SMALL when it was cut to fit `len - 1` bytes
+ *   (at a UTF-8 character boundary; still NUL-terminated, nothing is
+ *   written when `len` is 0). `buf` NULL with `len` 0 asks the length only
+ *   (PMQ_STATUS_BUFFER_TOO_SMALL, `*needed` set).
+ * - Returns PMQ_STATUS_INVALID_ARGUMENT for `buf` NULL with a non-zero
+ *   `len`, or a `len` above PTRDIFF_MAX, and writes nothing.
+ *
+ * It never changes the detail, its own failures included: call it again
+ * with a larger buffer to read the same detail. Successful pmq calls do not
+ * clear the detail (like errno): read it right after a call that failed,
+ * on the same thread (Go: in the same C call, as goroutines move between
+ * threads between two cgo calls).
+ */
+pmq_status pmq_error_message(char *buf, size_t len, size_t *needed);
+
+/**
+ * Superseded by pmq_error_message() (kept for the ABI): the detail of the
+ * last failure on the calling thread: what was wrong and
  * how to fix it. Never NULL; "" if nothing failed yet. The text stays valid
  * until the next failing pmq call on this thread. Successful calls do not
  * clear it (like errno): read it only right after a call that failed.
@@ -617,6 +657,7 @@ int pmq_status_last(void);
 const char *pmq_last_error(void);
 
 /**
+ * Superseded by pmq_error_message() (kept for the ABI).
  * Copies the last failure's detail into `buf` (NUL-terminated, truncated
  * to `buf_len - 1` bytes if needed) and returns the full length without the
  * NUL, like snprintf. `buf` may be NULL when `buf_len` is 0 to ask the length.
@@ -641,6 +682,7 @@ int pmq_last_error_errno(void);
 size_t pmq_last_error_needed(void);
 
 /**
+ * Superseded by pmq_error_message() (kept for the ABI).
  * Copies the last failure's status and detail in one call (for bindings
  * whose threads may change between calls, such as Go: call this from the
  * same C function that made the failing call). Returns the status;
@@ -679,6 +721,7 @@ pmq_status pmq_queue_notify_signal(const struct pmq_queue *q, int signo);
 /**
  * Calls `callback(param)` on a new thread when the queue goes from empty to
  * non-empty (the reference's request_notification((function, param))).
+ * `drop` (may be NULL) releases `param`: see "Ownership of param" below.
  *
  * Kernel rules, in plain words:
  * - One-shot: after one call the registration is gone. The callback may
@@ -709,11 +752,38 @@ pmq_status pmq_queue_notify_signal(const struct pmq_queue *q, int signo);
  * callback of the handle fails with PMQ_STATUS_CLOSED (it would outlive
  * the cancel or close); so does any registration once close or free began.
  *
+ * Ownership of `param`: when the call succeeds, the registration owns
+ * `param`, and libpmq calls `drop(param)` (when `drop` is not NULL) exactly
+ * once, when the registration can no longer fire:
+ * - delivered: on the delivery thread, right after `callback` returns;
+ * - replaced (by a registration of this process on the same queue, signal
+ *   or callback): inside that registering call (on PMQ_BACKEND_SHM, when
+ *   made through another handle: once the replaced registration's watcher
+ *   thread saw it, in the next notification call of the process, at the
+ *   latest the old handle's close or free);
+ * - cancelled: inside pmq_queue_notify_cancel();
+ * - closed or freed: inside pmq_queue_close() / pmq_queue_free();
+ * - dropped by Linux (this process closed another descriptor of the queue):
+ *   inside the next notification call of the process (register, cancel,
+ *   close, free, or a delivery), at the latest the handle's close or free.
+ *
+ * When close, free or cancel returns, `drop` has run for this handle's
+ * registration (and for a delivered one whose callback was running).
+ * `drop` is never called while libpmq holds a lock it could need: it may
+ * call any pmq function, register again included. After fork(), the child
+ * calls `drop` for its copy of the parent's registrations (which never fire
+ * there) in its next notification call, close or free.
+ *
+ * When the call fails, `drop` is not called: the caller keeps `param`.
+ * Without `drop`, `param` must stay valid until one of the events above
+ * (the lifetime guarantee below still holds).
+ *
  * PMQ_STATUS_INVALID_ARGUMENT if `callback` is NULL.
  */
 pmq_status pmq_queue_notify_callback(const struct pmq_queue *q,
                                      pmq_notify_fn callback,
-                                     void *param);
+                                     void *param,
+                                     pmq_notify_drop_fn drop);
 
 /**
  * Cancels this process's notification registration on the queue (the
@@ -809,10 +879,11 @@ pmq_status pmq_queue_send(const struct pmq_queue *q,
  * (PMQ_STATUS_WOULD_BLOCK if the queue is full), a positive value waits at
  * most that long on a monotonic clock (PMQ_STATUS_TIMED_OUT after it; a
  * positive value below a nanosecond is such a wait too, not a try).
- * NaN, negative and infinite values return PMQ_STATUS_INVALID_ARGUMENT
- * (to wait forever, call pmq_queue_send()), and so do finite values too
- * large to represent (above about 1.8e19 seconds); smaller huge values are
- * accepted and simply never run out.
+ * PMQ_FOREVER (positive infinity, C's INFINITY) waits forever, as
+ * pmq_queue_send() does. NaN and negative values (-INFINITY included)
+ * return PMQ_STATUS_INVALID_ARGUMENT, and so do finite values too large to
+ * represent (above about 1.8e19 seconds); smaller huge values are accepted
+ * and simply never run out.
  */
 pmq_status pmq_queue_send_timeout(const struct pmq_queue *q,
                                   const uint8_t *msg,
@@ -843,9 +914,10 @@ pmq_status pmq_queue_receive(const struct pmq_queue *q,
 /**
  * Like pmq_queue_receive() with a timeout in seconds: 0 tries once
  * (PMQ_STATUS_WOULD_BLOCK if empty), a positive value waits at most that
- * long on a monotonic clock (PMQ_STATUS_TIMED_OUT after it). NaN, negative
- * and infinite values return PMQ_STATUS_INVALID_ARGUMENT, as do finite values
- * above about 1.8e19 seconds (smaller huge values never run out).
+ * long on a monotonic clock (PMQ_STATUS_TIMED_OUT after it), PMQ_FOREVER
+ * waits forever. NaN and negative values return
+ * PMQ_STATUS_INVALID_ARGUMENT, as do finite values above about 1.8e19
+ * seconds (smaller huge values never run out).
  */
 pmq_status pmq_queue_receive_timeout(const struct pmq_queue *q,
                                      uint8_t *buf,
@@ -874,7 +946,8 @@ pmq_status pmq_queue_send_batch(const struct pmq_queue *q,
 
 /**
  * Like pmq_queue_send_batch() with a timeout for the first message, in
- * seconds, as pmq_queue_send_timeout() takes it (0 tries once).
+ * seconds, as pmq_queue_send_timeout() takes it (0 tries once,
+ * PMQ_FOREVER waits forever).
  */
 pmq_status pmq_queue_send_batch_timeout(const struct pmq_queue *q,
                                         const struct pmq_message *msgs,
@@ -907,7 +980,8 @@ pmq_status pmq_queue_receive_batch(const struct pmq_queue *q,
 
 /**
  * Like pmq_queue_receive_batch() with a timeout for the first message, in
- * seconds, as pmq_queue_receive_timeout() takes it (0 tries once).
+ * seconds, as pmq_queue_receive_timeout() takes it (0 tries once,
+ * PMQ_FOREVER waits forever).
  */
 pmq_status pmq_queue_receive_batch_timeout(const struct pmq_queue *q,
                                            uint8_t *buf,

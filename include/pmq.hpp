@@ -1131,7 +1131,7 @@ class MessageQueue {
             // registration leaves the old one in place.
             std::lock_guard<std::mutex> lock(cell_->mutex);
             const int st = ::pmq_queue_notify_callback(h, &detail::CallbackCell::trampoline,
-                                                       cell_.get());
+                                                       cell_.get(), nullptr);
             if (st != PMQ_STATUS_OK) throw_last_error(st);
             old = std::exchange(cell_->function, std::move(fn));
         }

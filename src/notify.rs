@@ -21,9 +21,17 @@
 //!   mechanism of the parent's: the parent's registrations stay the parent's
 //!   (the kernel keeps them per process), its callback threads do not exist in
 //!   the child, and nothing in the child waits for them.
+//!
+//! A callback is dropped (its captured values with it) exactly once, when its
+//! registration can no longer fire, and never under the lock: a removed
+//! callback goes to [`State::dead`], dropped when the [`Locked`] guard is
+//! released, so its destructor may call back into pmq (the C ABI's `drop`
+//! hook does). A delivered one is dropped on the delivery thread, before
+//! close / free / cancel stop waiting for the handle's running callbacks.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
+use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 
@@ -72,6 +80,8 @@ struct State {
     /// Bumped in a child after fork: counts taken before belong to the parent.
     generation: u64,
     delivery: Deliveries,
+    /// Callbacks whose registration ended, dropped once the lock is released.
+    dead: Vec<Callback>,
 }
 
 struct Global {
@@ -93,19 +103,53 @@ fn global() -> &'static Global {
                 held: HashMap::new(),
                 generation: 0,
                 delivery: Deliveries::new(deliver, removed),
+                dead: Vec::new(),
             }),
             idle: Condvar::new(),
         }
     })
 }
 
-fn state() -> MutexGuard<'static, State> {
+fn state() -> Locked {
+    Locked(Some(lock_raw()))
+}
+
+fn lock_raw() -> MutexGuard<'static, State> {
     let mut st = global().state.lock().unwrap_or_else(|p| p.into_inner());
     let ids = std::mem::take(&mut *removals());
     for id in ids {
-        let _ = st.consumed(id);
+        if let Some(e) = st.consumed(id) {
+            st.dead.push(e.callback);
+        }
     }
     st
+}
+
+/// The registry's lock; on release, drops the callbacks whose registration
+/// ended while it was held, after unlocking.
+struct Locked(Option<MutexGuard<'static, State>>);
+
+impl Deref for Locked {
+    type Target = State;
+    fn deref(&self) -> &State {
+        self.0.as_ref().expect("held until dropped")
+    }
+}
+
+impl DerefMut for Locked {
+    fn deref_mut(&mut self) -> &mut State {
+        self.0.as_mut().expect("held until dropped")
+    }
+}
+
+impl Drop for Locked {
+    fn drop(&mut self) {
+        if let Some(mut g) = self.0.take() {
+            let dead = std::mem::take(&mut g.dead);
+            drop(g);
+            drop(dead);
+        }
+    }
 }
 
 /// Registrations the kernel dropped, reported by the backend's reader
@@ -128,7 +172,9 @@ thread_local! {
 }
 
 extern "C" fn fork_prepare() {
-    let g = state();
+    // Not `state()`: no callback is dropped around fork (in the child, the
+    // parent's are dropped by its next registry call, see fork_child).
+    let g = lock_raw();
     let r = removals();
     let _ = FORK_GUARD.try_with(|c| *c.borrow_mut() = Some((g, r)));
 }
@@ -144,7 +190,8 @@ extern "C" fn fork_child() {
             // Only this thread exists in the child: the parent's callback
             // threads, waits and registrations are not ours.
             st.generation += 1;
-            st.entries.clear();
+            let parents = std::mem::take(&mut st.entries);
+            st.dead.extend(parents.into_values().map(|e| e.callback));
             st.held.clear();
             for hs in st.handles.values_mut() {
                 hs.registration = None;
@@ -191,7 +238,9 @@ impl State {
             }
         }
         if let Registration::Callback(id) = old {
-            self.entries.remove(&id);
+            if let Some(e) = self.entries.remove(&id) {
+                self.dead.push(e.callback);
+            }
         }
         Some(old)
     }
@@ -296,7 +345,9 @@ pub(crate) fn register(
         }
         Err(e) => {
             if let Registration::Callback(id) = new {
-                st.entries.remove(&id);
+                if let Some(e) = st.entries.remove(&id) {
+                    st.dead.push(e.callback);
+                }
             }
             // Busy after our own cancel: the holder is another process.
             let own = !replaced && st.held.contains_key(name);
@@ -352,7 +403,7 @@ pub(crate) fn close(handle: u64, b: Option<&Backend>, forget: bool) {
 /// Waits until no callback of `handle` is running, except callbacks that
 /// are themselves waiting here (a callback may close its own handle; two
 /// callbacks of one handle closing it at once must not wait for each other).
-fn wait_idle(mut st: MutexGuard<'static, State>, handle: u64) -> MutexGuard<'static, State> {
+fn wait_idle(mut st: Locked, handle: u64) -> Locked {
     let inside = in_callback_of(handle);
     let g = global();
     if inside {
@@ -366,7 +417,8 @@ fn wait_idle(mut st: MutexGuard<'static, State>, handle: u64) -> MutexGuard<'sta
         .get(&handle)
         .is_some_and(|hs| hs.running > hs.closing_inside)
     {
-        st = g.idle.wait(st).unwrap_or_else(|p| p.into_inner());
+        let inner = st.0.take().expect("held until dropped");
+        st.0 = Some(g.idle.wait(inner).unwrap_or_else(|p| p.into_inner()));
     }
     if inside {
         if let Some(hs) = st.handles.get_mut(&handle) {
@@ -387,18 +439,28 @@ fn deliver(id: u64) {
         };
         match st.handles.get_mut(&entry.handle) {
             Some(hs) => hs.running += 1,
-            None => return,
+            None => {
+                st.dead.push(entry.callback);
+                return;
+            }
         }
         (entry, st.generation)
     };
-    let previous = IN_CALLBACK.with(|c| c.replace(entry.handle));
-    // A panicking callback must not unwind into the delivery thread.
-    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (entry.callback)()));
+    let handle = entry.handle;
+    let previous = IN_CALLBACK.with(|c| c.replace(handle));
+    // A panicking callback must not unwind into the delivery thread. The
+    // callback is dropped here, still counted as running (so close / free /
+    // cancel wait for its drop too) and outside the lock.
+    let callback = entry.callback;
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+        callback();
+        drop(callback);
+    }));
     IN_CALLBACK.with(|c| c.set(previous));
     let mut st = state();
     // After a fork inside the callback, the count is the parent's, not ours.
     if st.generation == generation {
-        if let Some(hs) = st.handles.get_mut(&entry.handle) {
+        if let Some(hs) = st.handles.get_mut(&handle) {
             hs.running = hs.running.saturating_sub(1);
         }
     }

@@ -256,3 +256,85 @@ fn a_second_handle_of_this_process_replaces_the_registration() {
     std::thread::sleep(Duration::from_millis(50));
     assert_eq!(second.load(Ordering::SeqCst), 1);
 }
+
+/// Counts its drops, and from inside its drop calls back into the
+/// notification registry (as the C ABI's `drop(param)` hook may).
+struct DropProbe {
+    other: Arc<Queue>,
+    drops: Arc<AtomicUsize>,
+    reentered: Arc<AtomicBool>,
+}
+impl Drop for DropProbe {
+    fn drop(&mut self) {
+        self.reentered
+            .store(self.other.notify_cancel().is_ok(), Ordering::SeqCst);
+        self.drops.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// A callback is dropped exactly once when its registration ends (replaced,
+/// cancelled, delivered, closed), and outside the registry's lock: a drop
+/// that calls into the registry does not deadlock (before, it was dropped
+/// under the lock). Run on a thread, so a deadlock fails instead of hanging.
+#[test]
+fn callbacks_are_dropped_once_outside_the_lock() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let (q, _g) = small("dropped");
+        let (o, _go) = small("dropped-other");
+        let other = Arc::new(o);
+        let probe = || {
+            let drops = Arc::new(AtomicUsize::new(0));
+            let reentered = Arc::new(AtomicBool::new(false));
+            let p = DropProbe {
+                other: Arc::clone(&other),
+                drops: Arc::clone(&drops),
+                reentered: Arc::clone(&reentered),
+            };
+            (
+                move || {
+                    let _ = &p;
+                },
+                drops,
+                reentered,
+            )
+        };
+        // Replaced, then cancelled.
+        let (f1, d1, r1) = probe();
+        let (f2, d2, r2) = probe();
+        q.notify_callback(f1).unwrap();
+        q.notify_callback(f2).unwrap();
+        assert_eq!(
+            d1.load(Ordering::SeqCst),
+            1,
+            "replaced: dropped in that call"
+        );
+        assert!(r1.load(Ordering::SeqCst));
+        assert_eq!(d2.load(Ordering::SeqCst), 0);
+        q.notify_cancel().unwrap();
+        assert_eq!(d2.load(Ordering::SeqCst), 1, "cancelled: dropped in cancel");
+        assert!(r2.load(Ordering::SeqCst));
+        // Delivered: dropped once, on the delivery thread, after the call.
+        let (f3, d3, r3) = probe();
+        q.notify_callback(f3).unwrap();
+        q.send(b"n", 0, Timeout::TryOnce).unwrap();
+        assert!(wait_for(
+            || d3.load(Ordering::SeqCst) == 1,
+            Duration::from_secs(5)
+        ));
+        assert!(r3.load(Ordering::SeqCst));
+        // Closed.
+        let (f4, d4, r4) = probe();
+        q.notify_callback(f4).unwrap();
+        q.close().unwrap();
+        assert_eq!(d4.load(Ordering::SeqCst), 1, "closed: dropped in close");
+        assert!(r4.load(Ordering::SeqCst));
+        drop(q);
+        for d in [&d1, &d2, &d3, &d4] {
+            assert_eq!(d.load(Ordering::SeqCst), 1);
+        }
+        tx.send(()).unwrap();
+    });
+    rx.recv_timeout(Duration::from_secs(60))
+        .expect("a callback's drop deadlocked (dropped under the registry's lock) or failed");
+}

@@ -240,7 +240,7 @@ static void pmq_py_notify_trampoline(void *param);
 
 static int64_t pmq_py_notify_callback(const pmq_queue *q, void *param)
 {
-    PMQ_PY_CALL(pmq_queue_notify_callback(q, pmq_py_notify_trampoline, param));
+    PMQ_PY_CALL(pmq_queue_notify_callback(q, pmq_py_notify_trampoline, param, NULL));
 }
 static int64_t pmq_py_notify_cancel(const pmq_queue *q) { PMQ_PY_CALL(pmq_queue_notify_cancel(q)); }
 """

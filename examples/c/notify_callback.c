@@ -59,7 +59,7 @@ int main(int argc, char **argv) {
     int st = pmq_queue_open(name, &o, &mq);
     if (st) return fail("open", st);
 
-    st = pmq_queue_notify_callback(mq, notification_callback, name);
+    st = pmq_queue_notify_callback(mq, notification_callback, name, NULL);
     if (st) return fail("request notification", st);
     printf("Waiting for message notification...\n");
     fflush(stdout);

@@ -180,7 +180,67 @@ pub extern "C" fn pmq_status_last() -> c_int {
     STATUS_LAST
 }
 
-/// The detail of the last failure on the calling thread: what was wrong and
+/// Copies the detail of the calling thread's last failure (what was wrong
+/// and how to fix it; "" if nothing failed yet) into `buf`, NUL-terminated.
+/// This is the one call every binding uses to read a detail.
+///
+/// - `*needed` (`needed` may be NULL) receives the detail's full length in
+///   bytes, without the NUL: a buffer of `*needed + 1` bytes always holds it.
+/// - Returns PMQ_STATUS_OK when the whole detail fit, or
+///   PMQ_STATUS_BUFFER_TOO_SMALL when it was cut to fit `len - 1` bytes
+///   (at a UTF-8 character boundary; still NUL-terminated, nothing is
+///   written when `len` is 0). `buf` NULL with `len` 0 asks the length only
+///   (PMQ_STATUS_BUFFER_TOO_SMALL, `*needed` set).
+/// - Returns PMQ_STATUS_INVALID_ARGUMENT for `buf` NULL with a non-zero
+///   `len`, or a `len` above PTRDIFF_MAX, and writes nothing.
+///
+/// It never changes the detail, its own failures included: call it again
+/// with a larger buffer to read the same detail. Successful pmq calls do not
+/// clear the detail (like errno): read it right after a call that failed,
+/// on the same thread (Go: in the same C call, as goroutines move between
+/// threads between two cgo calls).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pmq_error_message(
+    buf: *mut c_char,
+    len: usize,
+    needed: *mut usize,
+) -> pmq_status {
+    ffi_boundary!({
+        if (buf.is_null() && len != 0) || len > isize::MAX as usize {
+            return pmq_status::InvalidArgument;
+        }
+        let fill = |text: &[u8]| {
+            if !needed.is_null() {
+                // SAFETY: non-NULL and writable per the caller.
+                unsafe { needed.write(text.len()) };
+            }
+            if len == 0 {
+                return pmq_status::BufferTooSmall;
+            }
+            let mut n = text.len().min(len - 1);
+            // Cut at a character boundary (a UTF-8 continuation byte is 10xxxxxx).
+            while n < text.len() && n > 0 && text[n] & 0xC0 == 0x80 {
+                n -= 1;
+            }
+            // SAFETY: `buf` is non-NULL (len > 0) and valid for `len` bytes
+            // per the caller; n + 1 <= len bytes are written.
+            unsafe {
+                std::ptr::copy_nonoverlapping(text.as_ptr(), buf.cast::<u8>(), n);
+                buf.add(n).write(0);
+            }
+            if n == text.len() {
+                pmq_status::Ok
+            } else {
+                pmq_status::BufferTooSmall
+            }
+        };
+        // No detail store (this thread is ending): nothing failed on it.
+        with_last_error(|_, _, _, text| fill(text)).unwrap_or_else(|| fill(b""))
+    })
+}
+
+/// Superseded by pmq_error_message() (kept for the ABI): the detail of the
+/// last failure on the calling thread: what was wrong and
 /// how to fix it. Never NULL; "" if nothing failed yet. The text stays valid
 /// until the next failing pmq call on this thread. Successful calls do not
 /// clear it (like errno): read it only right after a call that failed.
@@ -193,6 +253,7 @@ pub extern "C" fn pmq_last_error() -> *const c_char {
     ffi_boundary!(c"".as_ptr(), { super::last_error_ptr() })
 }
 
+/// Superseded by pmq_error_message() (kept for the ABI).
 /// Copies the last failure's detail into `buf` (NUL-terminated, truncated
 /// to `buf_len - 1` bytes if needed) and returns the full length without the
 /// NUL, like snprintf. `buf` may be NULL when `buf_len` is 0 to ask the length.
@@ -235,6 +296,7 @@ pub extern "C" fn pmq_last_error_needed() -> usize {
     ffi_boundary!(0, { with_last_error(|_, _, n, _| n).unwrap_or(0) })
 }
 
+/// Superseded by pmq_error_message() (kept for the ABI).
 /// Copies the last failure's status and detail in one call (for bindings
 /// whose threads may change between calls, such as Go: call this from the
 /// same C function that made the failing call). Returns the status;

@@ -1,6 +1,8 @@
 //! C ABI of notifications.
 
 use std::ffi::{c_int, c_void};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use super::queue::{pmq_queue, queue_ref};
 use super::{ffi_boundary, invalid, pmq_status, status_of, try_ffi};
@@ -9,6 +11,33 @@ use super::{ffi_boundary, invalid, pmq_status, status_of, try_ffi};
 /// pmq_queue_notify_callback(), on a thread created for the delivery.
 /// It must not throw C++ exceptions or longjmp out.
 pub type pmq_notify_fn = Option<unsafe extern "C" fn(param: *mut c_void)>;
+
+/// Releases the `param` of a callback registration: called by libpmq
+/// exactly once per successful pmq_queue_notify_callback(), when that
+/// registration can no longer fire (see there). It must not throw C++
+/// exceptions or longjmp out.
+pub type pmq_notify_drop_fn = Option<unsafe extern "C" fn(param: *mut c_void)>;
+
+/// The caller's `param` and `drop`, owned by a registration: `drop(param)`
+/// runs when the last owner goes, unless the registration call failed.
+struct UserData {
+    param: usize,
+    drop: pmq_notify_drop_fn,
+    /// Cleared when the registration call failed (the caller keeps `param`).
+    armed: AtomicBool,
+}
+
+impl Drop for UserData {
+    fn drop(&mut self) {
+        if let (Some(d), true) = (self.drop, *self.armed.get_mut()) {
+            // SAFETY: the caller of pmq_queue_notify_callback gave `drop` to
+            // be called once with `param` when the registration ends; the
+            // core drops the registration's callback exactly once, outside
+            // its lock, and this is its last owner.
+            unsafe { d(self.param as *mut c_void) }
+        }
+    }
+}
 
 /// Asks the kernel to send signal `signo` to this process when the queue goes
 /// from empty to non-empty (the reference's request_notification(signal)).
@@ -44,6 +73,7 @@ pub unsafe extern "C" fn pmq_queue_notify_signal(q: *const pmq_queue, signo: c_i
 
 /// Calls `callback(param)` on a new thread when the queue goes from empty to
 /// non-empty (the reference's request_notification((function, param))).
+/// `drop` (may be NULL) releases `param`: see "Ownership of param" below.
 ///
 /// Kernel rules, in plain words:
 /// - One-shot: after one call the registration is gone. The callback may
@@ -74,12 +104,39 @@ pub unsafe extern "C" fn pmq_queue_notify_signal(q: *const pmq_queue, signo: c_i
 /// callback of the handle fails with PMQ_STATUS_CLOSED (it would outlive
 /// the cancel or close); so does any registration once close or free began.
 ///
+/// Ownership of `param`: when the call succeeds, the registration owns
+/// `param`, and libpmq calls `drop(param)` (when `drop` is not NULL) exactly
+/// once, when the registration can no longer fire:
+/// - delivered: on the delivery thread, right after `callback` returns;
+/// - replaced (by a registration of this process on the same queue, signal
+///   or callback): inside that registering call (on PMQ_BACKEND_SHM, when
+///   made through another handle: once the replaced registration's watcher
+///   thread saw it, in the next notification call of the process, at the
+///   latest the old handle's close or free);
+/// - cancelled: inside pmq_queue_notify_cancel();
+/// - closed or freed: inside pmq_queue_close() / pmq_queue_free();
+/// - dropped by Linux (this process closed another descriptor of the queue):
+///   inside the next notification call of the process (register, cancel,
+///   close, free, or a delivery), at the latest the handle's close or free.
+///
+/// When close, free or cancel returns, `drop` has run for this handle's
+/// registration (and for a delivered one whose callback was running).
+/// `drop` is never called while libpmq holds a lock it could need: it may
+/// call any pmq function, register again included. After fork(), the child
+/// calls `drop` for its copy of the parent's registrations (which never fire
+/// there) in its next notification call, close or free.
+///
+/// When the call fails, `drop` is not called: the caller keeps `param`.
+/// Without `drop`, `param` must stay valid until one of the events above
+/// (the lifetime guarantee below still holds).
+///
 /// PMQ_STATUS_INVALID_ARGUMENT if `callback` is NULL.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pmq_queue_notify_callback(
     q: *const pmq_queue,
     callback: pmq_notify_fn,
     param: *mut c_void,
+    drop: pmq_notify_drop_fn,
 ) -> pmq_status {
     ffi_boundary!({
         // SAFETY: forwarded caller guarantee on `q`.
@@ -90,13 +147,25 @@ pub unsafe extern "C" fn pmq_queue_notify_callback(
             );
         };
         // Carried as an integer: the registry decides whether it may still be used.
-        let param = param as usize;
-        status_of(h.queue.notify_callback(move || {
+        let data = Arc::new(UserData {
+            param: param as usize,
+            drop,
+            armed: AtomicBool::new(true),
+        });
+        let owned = Arc::clone(&data);
+        let r = h.queue.notify_callback(move || {
             // SAFETY: the caller of pmq_queue_notify_callback promised that
             // `f` may be called with `param` until the registration ends; the
             // registry never calls it after cancel/close/free returned.
-            unsafe { f(param as *mut c_void) }
-        }))
+            unsafe { f(owned.param as *mut c_void) }
+        });
+        if r.is_err() {
+            // The caller keeps `param`: `drop` must not run (the core keeps
+            // nothing of a failed registration, so `data` is its last owner).
+            data.armed.store(false, Ordering::Relaxed);
+        }
+        std::mem::drop(data);
+        status_of(r)
     })
 }
 

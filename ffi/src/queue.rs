@@ -360,14 +360,33 @@ pub unsafe extern "C" fn pmq_queue_is_closed(q: *const pmq_queue, out: *mut bool
     })
 }
 
-/// Converts a C timeout in seconds (0 = try once, > 0 = wait at most that long).
+/// A `_timeout` call's `timeout_seconds` that waits forever: positive
+/// infinity (C's INFINITY from <math.h>, HUGE_VAL). Spell it PMQ_FOREVER.
+pub const PMQ_FOREVER: f64 = f64::INFINITY;
+
+/// Converts a C timeout in seconds (0 = try once, > 0 = wait at most that
+/// long, PMQ_FOREVER = wait forever); the details use C's spelling.
 fn timeout_in(seconds: f64) -> Result<Timeout, pmq_status> {
-    if seconds.is_infinite() && seconds > 0.0 {
-        // The core's detail, in C's spelling.
+    if seconds == PMQ_FOREVER {
+        return Ok(Timeout::Forever);
+    }
+    if seconds.is_nan() {
         return Err(invalid(
-            "timeout is infinite; to wait forever call pmq_queue_send() / pmq_queue_receive() \
-             (the calls without a timeout)",
+            "timeout is NaN; use 0 to try once, a positive number of seconds to wait at most \
+             that long, or PMQ_FOREVER (INFINITY) to wait forever",
         ));
+    }
+    if seconds < 0.0 {
+        // Short for any magnitude (-1e300 is not written out digit by digit).
+        let text = if (-1e15..=-1e-4).contains(&seconds) {
+            format!("{seconds}")
+        } else {
+            format!("{seconds:e}")
+        };
+        return Err(invalid(format!(
+            "timeout {text} is negative; use 0 to try once, a positive number of seconds, or \
+             PMQ_FOREVER (INFINITY) to wait forever"
+        )));
     }
     Timeout::from_secs_f64(Some(seconds)).map_err(super::fail)
 }
@@ -417,10 +436,11 @@ pub unsafe extern "C" fn pmq_queue_send(
 /// (PMQ_STATUS_WOULD_BLOCK if the queue is full), a positive value waits at
 /// most that long on a monotonic clock (PMQ_STATUS_TIMED_OUT after it; a
 /// positive value below a nanosecond is such a wait too, not a try).
-/// NaN, negative and infinite values return PMQ_STATUS_INVALID_ARGUMENT
-/// (to wait forever, call pmq_queue_send()), and so do finite values too
-/// large to represent (above about 1.8e19 seconds); smaller huge values are
-/// accepted and simply never run out.
+/// PMQ_FOREVER (positive infinity, C's INFINITY) waits forever, as
+/// pmq_queue_send() does. NaN and negative values (-INFINITY included)
+/// return PMQ_STATUS_INVALID_ARGUMENT, and so do finite values too large to
+/// represent (above about 1.8e19 seconds); smaller huge values are accepted
+/// and simply never run out.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pmq_queue_send_timeout(
     q: *const pmq_queue,
@@ -499,9 +519,10 @@ pub unsafe extern "C" fn pmq_queue_receive(
 
 /// Like pmq_queue_receive() with a timeout in seconds: 0 tries once
 /// (PMQ_STATUS_WOULD_BLOCK if empty), a positive value waits at most that
-/// long on a monotonic clock (PMQ_STATUS_TIMED_OUT after it). NaN, negative
-/// and infinite values return PMQ_STATUS_INVALID_ARGUMENT, as do finite values
-/// above about 1.8e19 seconds (smaller huge values never run out).
+/// long on a monotonic clock (PMQ_STATUS_TIMED_OUT after it), PMQ_FOREVER
+/// waits forever. NaN and negative values return
+/// PMQ_STATUS_INVALID_ARGUMENT, as do finite values above about 1.8e19
+/// seconds (smaller huge values never run out).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pmq_queue_receive_timeout(
     q: *const pmq_queue,
@@ -649,7 +670,8 @@ pub unsafe extern "C" fn pmq_queue_send_batch(
 }
 
 /// Like pmq_queue_send_batch() with a timeout for the first message, in
-/// seconds, as pmq_queue_send_timeout() takes it (0 tries once).
+/// seconds, as pmq_queue_send_timeout() takes it (0 tries once,
+/// PMQ_FOREVER waits forever).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pmq_queue_send_batch_timeout(
     q: *const pmq_queue,
@@ -736,7 +758,8 @@ pub unsafe extern "C" fn pmq_queue_receive_batch(
 }
 
 /// Like pmq_queue_receive_batch() with a timeout for the first message, in
-/// seconds, as pmq_queue_receive_timeout() takes it (0 tries once).
+/// seconds, as pmq_queue_receive_timeout() takes it (0 tries once,
+/// PMQ_FOREVER waits forever).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pmq_queue_receive_batch_timeout(
     q: *const pmq_queue,

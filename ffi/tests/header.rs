@@ -22,7 +22,11 @@ fn version_macros() -> String {
          #define PMQ_MESSAGE_QUEUES_SUPPORTED 1\n\
          #else\n\
          #define PMQ_MESSAGE_QUEUES_SUPPORTED 0\n\
-         #endif\n",
+         #endif\n\
+         \n/* The timeout_seconds of a `_timeout` call that waits forever: positive\n \
+         * infinity (ffi/src/queue.rs PMQ_FOREVER; cbindgen cannot write a float\n \
+         * infinity). NaN and negative timeouts are PMQ_STATUS_INVALID_ARGUMENT. */\n\
+         #define PMQ_FOREVER ((double)INFINITY)\n",
         env!("CARGO_PKG_VERSION"),
         major * 10000 + minor * 100 + patch
     )

@@ -105,5 +105,5 @@ gopmq_failure gopmq_last_failure(int status, char *buf, size_t len) {
 static void trampoline(void *param) { gopmqNotify((uintptr_t)param); }
 
 int gopmq_notify_callback(const pmq_queue *q, uintptr_t handle) {
-    return pmq_queue_notify_callback(q, trampoline, (void *)handle);
+    return pmq_queue_notify_callback(q, trampoline, (void *)handle, NULL);
 }

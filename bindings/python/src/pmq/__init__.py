@@ -89,7 +89,7 @@ __all__ = [
     "QUEUE_PRIORITY_MAX",
 ]
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 VERSION = __version__
 __author__ = "the pmq authors"
 __license__ = "MIT OR Apache-2.0"
