@@ -8,7 +8,7 @@
 //
 // Errors are exceptions derived from pmq::Error (itself a
 // std::runtime_error): one class per status kind, carrying the status code,
-// the detail text of pmq_last_error() and the OS errno. For hot loops,
+// the detail text of pmq_error_message() and the OS errno. For hot loops,
 // try_send / try_receive report "would block" (and "timed out") by return
 // value instead of throwing.
 //
@@ -174,7 +174,7 @@ class Error : public std::runtime_error {
     int code() const noexcept { return static_cast<int>(status_); }
     /// The status's name, e.g. "PMQ_STATUS_NOT_FOUND".
     std::string_view name() const { return status_name(status_); }
-    /// What was wrong and how to fix it (pmq_last_error() of the failed call).
+    /// What was wrong and how to fix it (pmq_error_message() after the failed call).
     const std::string &detail() const noexcept { return detail_; }
     /// The OS errno behind the failure, or 0 if pmq detected it itself.
     int os_errno() const noexcept { return os_errno_; }
@@ -346,10 +346,27 @@ class CorruptedError : public Error {
     throw Error(status, std::move(detail), os_errno, needed);
 }
 
+/// The calling thread's last failure detail, whole, through
+/// pmq_error_message() (read again with the size it asked for when the
+/// first read was cut; the detail does not change in between). Call it right
+/// after the failing C call.
+inline std::string last_error_message() {
+    std::string text(256, '\0');
+    std::size_t needed = 0;
+    int st = ::pmq_error_message(&text[0], text.size(), &needed);
+    if (st == PMQ_STATUS_BUFFER_TOO_SMALL) {
+        text.assign(needed + 1, '\0');
+        st = ::pmq_error_message(&text[0], text.size(), &needed);
+    }
+    if (st != PMQ_STATUS_OK) return std::string();
+    text.resize(needed);
+    return text;
+}
+
 /// Throws for `status` with the calling thread's last-error detail, errno and
 /// needed size. Call it right after the failing C call.
 [[noreturn]] inline void throw_last_error(int status) {
-    std::string detail = ::pmq_last_error();
+    std::string detail = last_error_message();
     throw_error(static_cast<Status>(status), std::move(detail), ::pmq_last_error_errno(),
                 ::pmq_last_error_needed());
 }
@@ -1160,7 +1177,7 @@ class MessageQueue {
         int st = ::pmq_queue_max_message_size(handle_, &size);
         if (st == PMQ_STATUS_OK) st = ::pmq_queue_max_messages(handle_, &capacity);
         if (st != PMQ_STATUS_OK) {
-            std::string detail = ::pmq_last_error();
+            std::string detail = last_error_message();
             reset();
             throw_error(static_cast<Status>(st), std::move(detail));
         }
