@@ -44,6 +44,7 @@
 #include <cstdint>
 #include <functional>
 #include <initializer_list>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -412,32 +413,39 @@ inline constexpr TryOnce try_once{};
 /// forever_after (about 31.7 million years; std::chrono::hours::max(),
 /// seconds::max(), an infinite duration<double>...) waits like
 /// pmq::forever. Waits are measured on a monotonic clock.
+///
+/// pmq::forever is the one spelling of "no timeout" in C++: every call
+/// passes seconds() straight to the C API's _timeout function, where
+/// forever is PMQ_FOREVER (positive infinity).
 class Timeout {
   public:
     /// Durations longer than this many seconds mean forever.
     static constexpr double forever_after = 1e15;
+    /// PMQ_FOREVER of pmq.h (positive infinity; spelled here without the C
+    /// cast of its macro): what seconds() gives for pmq::forever.
+    static constexpr double forever_seconds = std::numeric_limits<double>::infinity();
 
     /// Wait for as long as it takes (pmq::forever).
-    constexpr Timeout(Forever) noexcept : forever_(true), seconds_(0.0) {}
+    constexpr Timeout(Forever) noexcept : seconds_(forever_seconds) {}
     /// Do not wait: try once (pmq::try_once).
-    constexpr Timeout(TryOnce) noexcept : forever_(false), seconds_(0.0) {}
+    constexpr Timeout(TryOnce) noexcept : seconds_(0.0) {}
     /// Wait at most `d` (zero tries once; negative is an InvalidArgumentError at the call).
     template <class Rep, class Period>
     constexpr Timeout(std::chrono::duration<Rep, Period> d) noexcept
         : Timeout(std::chrono::duration<double>(d).count()) {}
 
-    /// True for pmq::forever.
-    constexpr bool is_forever() const noexcept { return forever_; }
-    /// The bound in seconds (0 when is_forever()).
+    /// True for pmq::forever (and durations longer than forever_after).
+    constexpr bool is_forever() const noexcept { return seconds_ > forever_after; }
+    /// The bound in seconds, as the C API's _timeout calls take it:
+    /// forever_seconds (PMQ_FOREVER) when is_forever().
     constexpr double seconds() const noexcept { return seconds_; }
 
   private:
     // Converted to double seconds first: no integer overflow, whatever the
     // duration's type (hours::max() is about 3.3e22 s).
     explicit constexpr Timeout(double s) noexcept
-        : forever_(s > forever_after), seconds_(s > forever_after ? 0.0 : s) {}
+        : seconds_(s > forever_after ? forever_seconds : s) {}
 
-    bool forever_;
     double seconds_;
 };
 
@@ -1218,7 +1226,6 @@ class MessageQueue {
                     Priority priority) const {
         const ::pmq_queue *h = handle();
         const auto *bytes = reinterpret_cast<const std::uint8_t *>(data);
-        if (timeout.is_forever()) return ::pmq_queue_send(h, bytes, size, priority);
         return ::pmq_queue_send_timeout(h, bytes, size, priority, timeout.seconds());
     }
 
@@ -1228,10 +1235,8 @@ class MessageQueue {
         auto *bytes = reinterpret_cast<std::uint8_t *>(buffer);
         std::size_t n = 0;
         std::uint32_t prio = 0;
-        const int st = timeout.is_forever()
-                           ? ::pmq_queue_receive(h, bytes, size, &n, &prio)
-                           : ::pmq_queue_receive_timeout(h, bytes, size, &n, &prio,
-                                                         timeout.seconds());
+        const int st =
+            ::pmq_queue_receive_timeout(h, bytes, size, &n, &prio, timeout.seconds());
         if (st == PMQ_STATUS_OK) {
             out.size = n;
             out.priority = prio;
@@ -1290,7 +1295,6 @@ class MessageQueue {
         const ::pmq_queue *h = handle();
         // OutMessage has pmq_message's layout (detail's static_assert).
         const auto *raw = reinterpret_cast<const ::pmq_message *>(msgs);
-        if (timeout.is_forever()) return ::pmq_queue_send_batch(h, raw, count, &sent);
         return ::pmq_queue_send_batch_timeout(h, raw, count, &sent, timeout.seconds());
     }
 
@@ -1300,9 +1304,6 @@ class MessageQueue {
         auto *bytes = reinterpret_cast<std::uint8_t *>(buffer);
         // ReceivedAt has pmq_received's layout (detail's static_assert).
         auto *raw = reinterpret_cast<::pmq_received *>(out);
-        if (timeout.is_forever()) {
-            return ::pmq_queue_receive_batch(h, bytes, size, raw, max, &count);
-        }
         return ::pmq_queue_receive_batch_timeout(h, bytes, size, raw, max, &count,
                                                  timeout.seconds());
     }
