@@ -46,7 +46,6 @@
 #include <initializer_list>
 #include <limits>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <ostream>
 #include <stdexcept>
@@ -687,33 +686,20 @@ inline bool unlink_if_exists(std::string_view name) {
 // ---------------------------------------------------------------------------
 
 namespace detail {
-/// Owns the std::function of a callback notification. Its address is the C
-/// callback's `param`; it lives on the heap, so moving the MessageQueue does
-/// not move it, and it is freed only after pmq_queue_free() returned (the C
-/// lifetime guarantee: the callback is then neither running nor called).
-struct CallbackCell {
-    std::mutex mutex;
-    // A running callback holds its own reference, so replacing or clearing
-    // the function (also from inside the callback) never destroys it mid-call.
-    std::shared_ptr<const std::function<void()>> function;
+/// One callback registration: its `param` in the C API. libpmq owns it from
+/// a successful pmq_queue_notify_callback() and hands it to `drop` exactly
+/// once, when the registration can no longer fire (delivered, replaced,
+/// cancelled, closed, freed), which destroys the function. So no
+/// MessageQueue keeps a registry, and moving one moves no callback.
+struct Registration {
+    std::function<void()> function;
 
-    static void trampoline(void *param) noexcept {
-        auto *cell = static_cast<CallbackCell *>(param);
-        std::shared_ptr<const std::function<void()>> fn;
-        {
-            std::lock_guard<std::mutex> lock(cell->mutex);
-            fn = cell->function;
-        }
-        // The cell must not be touched after this call: the callback may have
-        // destroyed its MessageQueue. An exception escaping a callback
-        // terminates the program, like one escaping a std::thread.
-        if (fn && *fn) (*fn)();
+    static void call(void *param) noexcept {
+        // An exception escaping a callback terminates the program, like one
+        // escaping a std::thread.
+        static_cast<Registration *>(param)->function();
     }
-
-    std::shared_ptr<const std::function<void()>> take() {
-        std::lock_guard<std::mutex> lock(mutex);
-        return std::exchange(function, nullptr);
-    }
+    static void drop(void *param) noexcept { delete static_cast<Registration *>(param); }
 };
 }  // namespace detail
 
@@ -747,10 +733,9 @@ class MessageQueue {
     MessageQueue(const MessageQueue &) = delete;
     MessageQueue &operator=(const MessageQueue &) = delete;
 
-    /// Takes over `other`'s handle (and its callback); `other` is left closed.
+    /// Takes over `other`'s handle (and its notification); `other` is left closed.
     MessageQueue(MessageQueue &&other) noexcept
         : handle_(std::exchange(other.handle_, nullptr)),
-          cell_(std::move(other.cell_)),
           max_message_size_(std::exchange(other.max_message_size_, 0)),
           max_messages_(std::exchange(other.max_messages_, 0)) {}
 
@@ -759,7 +744,6 @@ class MessageQueue {
         if (this != &other) {
             reset();
             handle_ = std::exchange(other.handle_, nullptr);
-            cell_ = std::move(other.cell_);
             max_message_size_ = std::exchange(other.max_message_size_, 0);
             max_messages_ = std::exchange(other.max_messages_, 0);
         }
@@ -1095,8 +1079,8 @@ class MessageQueue {
     /// and unlink()). Closing twice throws ClosedError. Every thread waiting
     /// in send() or receive() on this handle (with or without a timeout)
     /// wakes at once and throws ClosedError, having moved nothing; waits on
-    /// other handles of the queue go on. A callback notification is gone
-    /// afterwards and its function destroyed.
+    /// other handles of the queue go on. A callback notification of this
+    /// handle is gone afterwards and its function destroyed.
     ///
     /// After fork(), the child may use, close and destroy the handles it
     /// inherited; the parent's notifications stay the parent's (none of its
@@ -1104,7 +1088,6 @@ class MessageQueue {
     /// and the child's own registrations are delivered to the child only.
     void close() const {
         detail::check(::pmq_queue_close(handle()));
-        if (cell_) cell_->take();
     }
     /// Whether close() was called.
     bool is_closed() const {
@@ -1122,46 +1105,40 @@ class MessageQueue {
     // another process holds it); none while a raw mq_receive() caller is
     // blocked on the queue (a waiting pmq receive waits in ppoll and does not
     // suppress it); Linux drops the registration when this process closes
-    // ANY descriptor of the queue. A new registration through this handle
-    // replaces the old one.
+    // ANY descriptor of the queue. A new registration of this process on
+    // the queue, through any handle, replaces the old one.
 
     /// Sends signal `signo` to this process when the queue becomes non-empty.
     void notify_signal(int signo) const {
         detail::check(::pmq_queue_notify_signal(handle(), signo));
-        if (cell_) cell_->take();  // a callback registration was replaced
     }
 
     /// Calls `callback` on a new thread when the queue becomes non-empty.
-    /// The function is kept by this MessageQueue until it is replaced, the
-    /// notification is cancelled, or the queue is closed or destroyed; the
-    /// callback may call notify_callback() again from inside itself, receive
-    /// from the queue, cancel, close, and even destroy the queue (destroying
-    /// from inside waits for the queue's other running callbacks; a
-    /// registration made by a callback while a cancel, close or destroy of
-    /// the queue is in progress throws ClosedError).
-    /// It must not throw (an escaping exception calls std::terminate). A
-    /// delivery already under way when you replace the callback may run the
-    /// new one.
+    /// The registration keeps the function, and destroys it exactly once
+    /// when it can no longer fire: after its call returned (one-shot), or
+    /// when it is replaced (by a registration of this process on the queue,
+    /// through any handle, callback or signal), cancelled, or the handle is
+    /// closed or destroyed (by then it is not running, unless called from
+    /// inside it, and will not be called). If this throws, nothing was
+    /// registered and `callback` is destroyed with it. The callback may call
+    /// notify_callback() again from inside itself, receive from the queue,
+    /// cancel, close, and even destroy the queue (destroying from inside
+    /// waits for the queue's other running callbacks; a registration made by
+    /// a callback while a cancel, close or destroy of the queue is in
+    /// progress throws ClosedError). It must not throw (an escaping
+    /// exception calls std::terminate).
     void notify_callback(std::function<void()> callback) const {
         const ::pmq_queue *h = handle();
         if (!callback) {
             throw_error(Status::InvalidArgument,
                         "the callback is empty; pass a callable, or call notify_cancel()");
         }
-        auto fn = std::make_shared<const std::function<void()>>(std::move(callback));
-        std::shared_ptr<const std::function<void()>> old;
-        {
-            // Held across the C call, so a delivery sees either the old
-            // function (before) or the new one (after), and a failed
-            // registration leaves the old one in place.
-            std::lock_guard<std::mutex> lock(cell_->mutex);
-            const int st = ::pmq_queue_notify_callback(h, &detail::CallbackCell::trampoline,
-                                                       cell_.get(), nullptr);
-            if (st != PMQ_STATUS_OK) throw_last_error(st);
-            old = std::exchange(cell_->function, std::move(fn));
-        }
-        // `old` is destroyed here, outside the lock (it may be running now,
-        // in which case the running call keeps it alive).
+        auto reg = std::make_unique<detail::Registration>();
+        reg->function = std::move(callback);
+        const int st = ::pmq_queue_notify_callback(h, &detail::Registration::call, reg.get(),
+                                                   &detail::Registration::drop);
+        if (st != PMQ_STATUS_OK) throw_last_error(st);  // not registered: still ours
+        reg.release();  // libpmq's now: Registration::drop deletes it
     }
 
     /// Cancels this process's notification registration (harmless when there
@@ -1169,12 +1146,10 @@ class MessageQueue {
     /// called from inside it) and will not be called.
     void notify_cancel() const {
         detail::check(::pmq_queue_notify_cancel(handle()));
-        if (cell_) cell_->take();
     }
 
   private:
-    MessageQueue(const char *name, const Options &options)
-        : cell_(std::make_unique<detail::CallbackCell>()) {
+    MessageQueue(const char *name, const Options &options) {
         ::pmq_queue *q = nullptr;
         detail::check(::pmq_queue_open(name, &options.native(), &q));
         handle_ = q;
@@ -1193,12 +1168,11 @@ class MessageQueue {
         max_messages_ = static_cast<std::size_t>(capacity);
     }
 
-    /// Frees the handle first (after which no callback runs), then the cell.
+    /// Frees the handle (its callback registration is dropped inside).
     void reset() noexcept {
         if (handle_ != nullptr) {
             ::pmq_queue_free(std::exchange(handle_, nullptr));
         }
-        cell_.reset();
         max_message_size_ = 0;
         max_messages_ = 0;
     }
@@ -1309,7 +1283,6 @@ class MessageQueue {
     }
 
     ::pmq_queue *handle_ = nullptr;
-    std::unique_ptr<detail::CallbackCell> cell_;
     std::size_t max_message_size_ = 0;
     std::size_t max_messages_ = 0;
 };
