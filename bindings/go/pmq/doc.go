@@ -87,7 +87,9 @@
 // # Notifications
 //
 // Notify delivers "the queue became non-empty" on a Go channel (a C
-// trampoline with a runtime/cgo.Handle as its parameter); NotifySignal asks
+// trampoline with a runtime/cgo.Handle as its parameter, which libpmq hands
+// back to be deleted, through pmq_queue_notify_callback's drop callback,
+// exactly once when the registration can no longer fire); NotifySignal asks
 // for a signal (catch it with os/signal.Notify); NotifyCancel cancels. See
 // Notify for the kernel's rules.
 package pmq

@@ -10,9 +10,7 @@ import (
 	"math"
 	"os"
 	"runtime"
-	"runtime/cgo"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -144,12 +142,6 @@ type Queue struct {
 
 	// scratch: the buffers of the last SendBatch, for the next (batch.go).
 	scratch atomic.Pointer[sendScratch]
-
-	// Notification state: one cgo.Handle per Queue while a callback
-	// registration may be live; deleted after cancel/close returns.
-	nmu      sync.Mutex
-	nhandle  cgo.Handle
-	nchannel *notifyTarget
 }
 
 // Open opens the queue `name` ("/name"). Without options it opens an
@@ -452,11 +444,9 @@ func (q *Queue) Close() error {
 		<-q.drained
 	}
 	err := call("close", q.name, func() C.pmq_status { return C.pmq_queue_close(q.h) })
-	// After close returns no notification callback runs or will run.
+	// After close returns no notification callback runs or will run, and
+	// libpmq has dropped this handle's registration (gopmqNotifyDrop).
 	C.pmq_queue_free(q.h)
-	q.nmu.Lock()
-	q.dropHandle()
-	q.nmu.Unlock()
 	return err
 }
 

@@ -98,12 +98,18 @@ gopmq_failure gopmq_last_failure(int status, char *buf, size_t len) {
     f.has_detail = 1;
     f.err_no = pmq_last_error_errno();
     f.needed = pmq_last_error_needed();
-    f.detail_len = pmq_last_error_copy(buf, len);
+    size_t n = 0;
+    /* PMQ_STATUS_BUFFER_TOO_SMALL: cut to fit (n is the full length). */
+    if (pmq_error_message(buf, len, &n) == PMQ_STATUS_INVALID_ARGUMENT) {
+        f.has_detail = 0;
+    }
+    f.detail_len = n;
     return f;
 }
 
 static void trampoline(void *param) { gopmqNotify((uintptr_t)param); }
+static void drop(void *param) { gopmqNotifyDrop((uintptr_t)param); }
 
 int gopmq_notify_callback(const pmq_queue *q, uintptr_t handle) {
-    return pmq_queue_notify_callback(q, trampoline, (void *)handle, NULL);
+    return pmq_queue_notify_callback(q, trampoline, (void *)handle, drop);
 }

@@ -6,7 +6,7 @@
  * address is passed to C to the heap, so their out-parameters stay on the C
  * stack in here), the batch shims build and widen the C arrays, the
  * notification trampolines call back into Go, and gopmq_last_failure reads
- * a failure's detail. Every other libpmq function is called directly from
+ * a failure's detail (pmq_error_message). Every other libpmq function is called directly from
  * Go (cgo.go says how a failure's detail stays on the right thread). */
 #ifndef GOPMQ_SHIM_H
 #define GOPMQ_SHIM_H
@@ -64,10 +64,14 @@ typedef struct gopmq_failure {
  * size. Call it on the thread that made the failing call. */
 gopmq_failure gopmq_last_failure(int status, char *buf, size_t len);
 
-/* Registers the Go trampoline with `handle` (a runtime/cgo.Handle) as its param. */
+/* Registers the Go trampoline with `handle` (a runtime/cgo.Handle) as its
+ * param; libpmq hands it to gopmqNotifyDrop exactly once when the
+ * registration can no longer fire (not when this call fails). */
 int gopmq_notify_callback(const pmq_queue *q, uintptr_t handle);
 
-/* Exported from Go (notify.go); called on libpmq's notification thread. */
+/* Exported from Go (notify.go): a delivery, on libpmq's delivery thread; the
+ * end of a registration (see pmq_queue_notify_callback in pmq.h for where). */
 extern void gopmqNotify(uintptr_t handle);
+extern void gopmqNotifyDrop(uintptr_t handle);
 
 #endif
