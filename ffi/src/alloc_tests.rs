@@ -17,11 +17,11 @@ use std::cell::Cell;
 use std::hint::black_box;
 use std::time::Duration;
 
+use crate::options::{pmq_options, pmq_options_init};
 use crate::pmq_status;
-use crate::queue::pmq_options;
-use crate::queue::{
-    pmq_options_init, pmq_queue, pmq_queue_free, pmq_queue_open, pmq_queue_receive,
-    pmq_queue_receive_timeout, pmq_queue_send, pmq_queue_send_timeout, pmq_queue_unlink,
+use crate::queue::{pmq_queue, pmq_queue_free, pmq_queue_open, pmq_queue_unlink};
+use crate::transfer::{
+    pmq_queue_receive, pmq_queue_receive_timeout, pmq_queue_send, pmq_queue_send_timeout,
 };
 use pmq_core::{ErrorKind, Queue, Timeout};
 
