@@ -23,7 +23,7 @@ use crate::queue::{pmq_queue, pmq_queue_free, pmq_queue_open, pmq_queue_unlink};
 use crate::transfer::{
     pmq_queue_receive, pmq_queue_receive_timeout, pmq_queue_send, pmq_queue_send_timeout,
 };
-use pmq_core::{ErrorKind, Queue, Timeout};
+use pmq::{ErrorKind, Queue, Timeout};
 
 struct Counting;
 
@@ -176,7 +176,7 @@ impl CQueue {
         let mut o: pmq_options = unsafe { std::mem::zeroed() };
         // SAFETY: `o` is a valid, writable pmq_options.
         assert_eq!(unsafe { pmq_options_init(&mut o) }, pmq_status::Ok);
-        o.flags = pmq_core::O_CREX;
+        o.flags = pmq::O_CREX;
         o.max_messages = 2;
         o.max_message_size = SIZE as i64;
         let mut q: *mut pmq_queue = std::ptr::null_mut();
@@ -282,7 +282,7 @@ fn c_abi_would_block_and_timeout_paths_do_not_allocate() {
 fn shm_backend_send_receive_do_not_allocate() {
     let name = prefix::named(format!("/pmq-alloc-{}_shm", std::process::id()));
     let q = Queue::options()
-        .backend(pmq_core::BackendKind::Shm)
+        .backend(pmq::BackendKind::Shm)
         .exclusive(true)
         .max_messages(2)
         .max_message_size(SIZE as i64)

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use std::cell::RefCell;
 use std::ffi::{c_char, c_int};
 
-use pmq_core::Error;
+use pmq::Error;
 
 use super::{ffi_boundary, pmq_status};
 
@@ -76,7 +76,7 @@ pub(crate) fn too_small(needed: usize, detail: impl Into<Cow<'static, str>>) -> 
 
 /// Maps a core result to a status, recording the detail on failure.
 #[inline]
-pub(crate) fn status_of(r: pmq_core::Result<()>) -> pmq_status {
+pub(crate) fn status_of(r: pmq::Result<()>) -> pmq_status {
     match r {
         Ok(()) => pmq_status::Ok,
         Err(e) => fail(e),

@@ -71,7 +71,7 @@ pub(crate) use try_ffi;
 /// # Safety
 /// `out` must be non-NULL and valid for writes.
 #[inline]
-pub(crate) unsafe fn write_out<T>(out: *mut T, r: pmq_core::Result<T>) -> pmq_status {
+pub(crate) unsafe fn write_out<T>(out: *mut T, r: pmq::Result<T>) -> pmq_status {
     match r {
         Ok(v) => {
             // SAFETY: forwarded caller guarantee.
@@ -172,7 +172,7 @@ pub(crate) unsafe fn name_in<'a>(ptr: *const c_char) -> Result<&'a str, pmq_stat
     let bytes = unsafe { CStr::from_ptr(ptr) }.to_bytes();
     // UTF-8 only here: open and unlink validate the name for their backend
     // (whose limit a refusal then names).
-    pmq_core::name_from_bytes(bytes).map_err(fail)
+    pmq::name_from_bytes(bytes).map_err(fail)
 }
 
 /// Writes `text` plus a NUL into a C buffer. On a too-small buffer writes

@@ -3,7 +3,7 @@
 use std::ffi::{c_char, c_int};
 
 use super::{ffi_boundary, out_ptr, pmq_status};
-use pmq_core::Limits;
+use pmq::Limits;
 
 /// pmq_options.flags: create the queue if it does not exist.
 pub const PMQ_O_CREAT: c_int = 0o100;
@@ -35,10 +35,10 @@ pub const PMQ_RLIMIT_INFINITY: u64 = u64::MAX;
 const _: () = {
     assert!(PMQ_O_CREAT == libc::O_CREAT);
     assert!(PMQ_O_EXCL == libc::O_EXCL);
-    assert!(PMQ_O_NONBLOCK == pmq_core::O_NONBLOCK);
-    assert!(PMQ_PRIORITY_MAX == pmq_core::PRIORITY_MAX);
-    assert!(PMQ_NAME_MAX == pmq_core::NAME_MAX);
-    assert!(PMQ_SHM_NAME_MAX == pmq_core::SHM_NAME_MAX);
+    assert!(PMQ_O_NONBLOCK == pmq::O_NONBLOCK);
+    assert!(PMQ_PRIORITY_MAX == pmq::PRIORITY_MAX);
+    assert!(PMQ_NAME_MAX == pmq::NAME_MAX);
+    assert!(PMQ_SHM_NAME_MAX == pmq::SHM_NAME_MAX);
 };
 
 /// The system's message-queue limits, read when pmq_limits_get() is called.
@@ -67,15 +67,15 @@ pub struct pmq_limits {
 /// MESSAGE_QUEUES_SUPPORTED). True on Linux.
 #[unsafe(no_mangle)]
 pub extern "C" fn pmq_message_queues_supported() -> bool {
-    ffi_boundary!(false, { pmq_core::message_queues_supported() })
+    ffi_boundary!(false, { pmq::message_queues_supported() })
 }
 
 /// The reference's QUEUE_MESSAGES_MAX_DEFAULT: the system's msg_max, read
 /// now (a changed sysctl is seen at once). The default capacity of new queues.
 #[unsafe(no_mangle)]
 pub extern "C" fn pmq_queue_messages_max_default() -> i64 {
-    ffi_boundary!(pmq_core::FALLBACK_MSG_MAX, {
-        pmq_core::queue_messages_max_default()
+    ffi_boundary!(pmq::FALLBACK_MSG_MAX, {
+        pmq::queue_messages_max_default()
     })
 }
 
@@ -83,8 +83,8 @@ pub extern "C" fn pmq_queue_messages_max_default() -> i64 {
 /// read now. The default message size of new queues.
 #[unsafe(no_mangle)]
 pub extern "C" fn pmq_queue_message_size_max_default() -> i64 {
-    ffi_boundary!(pmq_core::FALLBACK_MSGSIZE_MAX, {
-        pmq_core::queue_message_size_max_default()
+    ffi_boundary!(pmq::FALLBACK_MSGSIZE_MAX, {
+        pmq::queue_message_size_max_default()
     })
 }
 
@@ -92,7 +92,7 @@ pub extern "C" fn pmq_queue_message_size_max_default() -> i64 {
 /// QUEUE_PRIORITY_MAX), from sysconf; PMQ_PRIORITY_MAX on Linux.
 #[unsafe(no_mangle)]
 pub extern "C" fn pmq_priority_max() -> u32 {
-    ffi_boundary!(PMQ_PRIORITY_MAX, { pmq_core::priority_max() })
+    ffi_boundary!(PMQ_PRIORITY_MAX, { pmq::priority_max() })
 }
 
 /// Reads every message-queue limit now into `*out`.
@@ -123,7 +123,7 @@ pub unsafe extern "C" fn pmq_limits_get(out: *mut pmq_limits) -> pmq_status {
 /// 0 for non-positive arguments.
 #[unsafe(no_mangle)]
 pub extern "C" fn pmq_queue_cost(max_messages: i64, max_message_size: i64) -> u64 {
-    ffi_boundary!(0, { pmq_core::queue_cost(max_messages, max_message_size) })
+    ffi_boundary!(0, { pmq::queue_cost(max_messages, max_message_size) })
 }
 
 /// The library's version, e.g. "0.1.0" (static storage).
@@ -139,5 +139,5 @@ pub extern "C" fn pmq_version() -> *const c_char {
 /// mismatch).
 #[unsafe(no_mangle)]
 pub extern "C" fn pmq_version_number() -> u32 {
-    ffi_boundary!(0, { pmq_core::version_number() })
+    ffi_boundary!(0, { pmq::version_number() })
 }

@@ -3,7 +3,7 @@
 use std::ffi::c_int;
 
 use super::{ffi_boundary, invalid, out_ptr, pmq_status, read_bool};
-use pmq_core::{BackendKind, OpenOptions};
+use pmq::{BackendKind, OpenOptions};
 
 /// Options for pmq_queue_open(). Always fill it with pmq_options_init()
 /// first, then change the fields you need.

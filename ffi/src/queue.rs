@@ -7,7 +7,7 @@ use super::{
     array_ok, ffi_boundary, invalid, name_in, out_ptr, pmq_status, status_of, text_out, try_ffi,
     write_out,
 };
-use pmq_core::{DescribeStyle, OpenOptions, Queue};
+use pmq::{DescribeStyle, OpenOptions, Queue};
 
 /// Opaque handle to an open message queue. Create it with pmq_queue_open(),
 /// release it with pmq_queue_free().
@@ -552,7 +552,7 @@ pub unsafe extern "C" fn pmq_unlink_backend(name: *const c_char, backend: u32) -
         // SAFETY: forwarded caller guarantee on `name`.
         let name = try_ffi!(unsafe { name_in(name) });
         let kind = try_ffi!(backend_in(backend));
-        status_of(pmq_core::unlink_from(kind, name))
+        status_of(pmq::unlink_from(kind, name))
     })
 }
 
@@ -564,6 +564,6 @@ pub unsafe extern "C" fn pmq_unlink(name: *const c_char) -> pmq_status {
     ffi_boundary!({
         // SAFETY: forwarded caller guarantee on `name`.
         let name = try_ffi!(unsafe { name_in(name) });
-        status_of(pmq_core::unlink(name))
+        status_of(pmq::unlink(name))
     })
 }

@@ -3,7 +3,7 @@
 
 use std::ffi::{c_char, c_int};
 
-use pmq_core::ErrorKind;
+use pmq::ErrorKind;
 
 use super::ffi_boundary;
 
@@ -114,7 +114,7 @@ pub enum pmq_status {
 pub(crate) const STATUS_LAST: i32 = pmq_status::Corrupted as i32;
 
 // The enum above is what cbindgen writes into pmq.h; its names and values
-// are the core's status table (pmq_core::STATUSES), which every other
+// are the core's status table (pmq::STATUSES), which every other
 // status text of the boundary is read from. tests/header.rs checks that the
 // header's names match the table; here, that every value is in place.
 const _: () = {
@@ -139,13 +139,13 @@ const _: () = {
         NotSupported,
         Corrupted,
     ];
-    assert!(all.len() == pmq_core::STATUSES.len());
+    assert!(all.len() == pmq::STATUSES.len());
     let mut i = 0;
     while i < all.len() {
         assert!(all[i] as i32 == i as i32);
         i += 1;
     }
-    assert!(Panic as i32 == pmq_core::STATUS_PANIC);
+    assert!(Panic as i32 == pmq::STATUS_PANIC);
 };
 
 impl pmq_status {
@@ -172,7 +172,7 @@ impl pmq_status {
 #[unsafe(no_mangle)]
 pub extern "C" fn pmq_status_str(status: c_int) -> *const c_char {
     ffi_boundary!(c"unknown status".as_ptr(), {
-        pmq_core::status(status)
+        pmq::status(status)
             .map_or(c"unknown status", |s| s.text)
             .as_ptr()
     })
@@ -183,7 +183,7 @@ pub extern "C" fn pmq_status_str(status: c_int) -> *const c_char {
 #[unsafe(no_mangle)]
 pub extern "C" fn pmq_status_name(status: c_int) -> *const c_char {
     ffi_boundary!(c"PMQ_STATUS_UNKNOWN".as_ptr(), {
-        pmq_core::status(status)
+        pmq::status(status)
             .map_or(c"PMQ_STATUS_UNKNOWN", |s| s.name)
             .as_ptr()
     })

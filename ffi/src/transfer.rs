@@ -5,7 +5,7 @@ use super::queue::{pmq_queue, queue_ref};
 use super::{
     array_ok, ffi_boundary, invalid, out_ptr, pmq_status, slice_in, slice_out, status_of, try_ffi,
 };
-use pmq_core::{ErrorKind, InMessage, OutMessage, Timeout};
+use pmq::{ErrorKind, InMessage, OutMessage, Timeout};
 
 /// A `_timeout` call's `timeout_seconds` that waits forever: positive
 /// infinity (C's INFINITY from <math.h>, HUGE_VAL). Spell it PMQ_FOREVER.
