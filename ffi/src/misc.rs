@@ -74,9 +74,7 @@ pub extern "C" fn pmq_message_queues_supported() -> bool {
 /// now (a changed sysctl is seen at once). The default capacity of new queues.
 #[unsafe(no_mangle)]
 pub extern "C" fn pmq_queue_messages_max_default() -> i64 {
-    ffi_boundary!(pmq::FALLBACK_MSG_MAX, {
-        pmq::queue_messages_max_default()
-    })
+    ffi_boundary!(pmq::FALLBACK_MSG_MAX, { pmq::queue_messages_max_default() })
 }
 
 /// The reference's QUEUE_MESSAGE_SIZE_MAX_DEFAULT: the system's msgsize_max,

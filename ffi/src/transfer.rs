@@ -220,6 +220,16 @@ pub struct pmq_received {
     pub priority: u32,
 }
 
+// pmq_message is the core's OutMessage, so a C array is used in place.
+const _: () = {
+    use std::mem::{align_of, offset_of, size_of};
+    assert!(size_of::<pmq_message>() == size_of::<OutMessage<'static>>());
+    assert!(align_of::<pmq_message>() == align_of::<OutMessage<'static>>());
+    assert!(offset_of!(pmq_message, data) == 0);
+    assert!(offset_of!(pmq_message, len) == size_of::<*const u8>());
+    assert!(offset_of!(pmq_message, priority) == offset_of!(OutMessage<'static>, priority));
+};
+
 // pmq_received is the core's InMessage, so a C array is used in place.
 const _: () = {
     assert!(std::mem::size_of::<pmq_received>() == std::mem::size_of::<InMessage>());
@@ -251,7 +261,7 @@ unsafe fn send_batch_common(
         // SAFETY: non-NULL, `count` elements per the caller (size checked).
         unsafe { std::slice::from_raw_parts(msgs, count) }
     };
-    let mut batch = Vec::with_capacity(count);
+    // Checked once; then the caller's array is the core's batch, in place.
     for (i, m) in c.iter().enumerate() {
         if m.len > isize::MAX as usize || (m.data.is_null() && m.len != 0) {
             let what = if m.data.is_null() && m.len <= isize::MAX as usize {
@@ -264,11 +274,13 @@ unsafe fn send_batch_common(
                 m.len
             ));
         }
-        // SAFETY: `data`/`len` checked as slice_in does; valid per the caller.
-        let data = try_ffi!(unsafe { slice_in(m.data, m.len, "`data`") });
-        batch.push(OutMessage::new(data, m.priority));
     }
-    match h.queue.send_batch(&batch, timeout) {
+    // SAFETY: pmq_message has OutMessage's layout (asserted below), and every
+    // element is a valid (data, len) slice or has len 0 (checked above; valid
+    // for the call per the caller), which is OutMessage's invariant.
+    let batch: &[OutMessage<'_>] =
+        unsafe { &*(c as *const [pmq_message] as *const [OutMessage<'_>]) };
+    match h.queue.send_batch(batch, timeout) {
         Ok(n) => {
             // SAFETY: `out_sent` is non-NULL and writable per the caller.
             unsafe { out_sent.write(n) };

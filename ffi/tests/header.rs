@@ -88,9 +88,5 @@ fn header_status_names_are_the_core_table() {
         assert_eq!(row.name_str(), format!("PMQ_STATUS_{name}"));
         seen += 1;
     }
-    assert_eq!(
-        seen,
-        pmq::STATUSES.len(),
-        "every status is in the header"
-    );
+    assert_eq!(seen, pmq::STATUSES.len(), "every status is in the header");
 }
