@@ -67,7 +67,8 @@
 #define PMQ_O_NONBLOCK 2048
 
 /**
- * Highest message priority on Linux (sysconf(_SC_MQ_PRIO_MAX) - 1).
+ * Highest message priority, on both backends: Linux's
+ * sysconf(_SC_MQ_PRIO_MAX) - 1, which PMQ_BACKEND_SHM keeps too.
  */
 #define PMQ_PRIORITY_MAX 32767
 
@@ -83,9 +84,16 @@
 
 /**
  * Longest queue name after the leading slash, in bytes, on the kernel
- * backend (NAME_MAX). The shared-memory backend's is PMQ_SHM_NAME_MAX.
+ * backend (PMQ_BACKEND_KERNEL): NAME_MAX. The shared-memory backend's is
+ * PMQ_SHM_NAME_MAX.
  */
-#define PMQ_NAME_MAX 255
+#define PMQ_KERNEL_NAME_MAX 255
+
+/**
+ * The kernel backend's name limit: an alias of PMQ_KERNEL_NAME_MAX, kept
+ * for the ABI (it does not bound PMQ_BACKEND_SHM names: PMQ_SHM_NAME_MAX).
+ */
+#define PMQ_NAME_MAX PMQ_KERNEL_NAME_MAX
 
 /**
  * Longest queue name after the leading slash, in bytes, on the
@@ -97,7 +105,8 @@
 #define PMQ_SHM_NAME_MAX 251
 
 /**
- * pmq_limits: a resource limit that is unlimited (RLIM_INFINITY).
+ * pmq_limits: a resource limit (of the kernel backend) that is unlimited
+ * (RLIM_INFINITY).
  */
 #define PMQ_RLIMIT_INFINITY UINT64_MAX
 
@@ -334,7 +343,9 @@ typedef int32_t pmq_status;
 typedef struct pmq_queue pmq_queue;
 
 /**
- * The system's message-queue limits, read when pmq_limits_get() is called.
+ * The kernel backend's limits (PMQ_BACKEND_KERNEL: the system's POSIX
+ * message queues), read when pmq_limits_get() is called. They do not bound
+ * PMQ_BACKEND_SHM queues, which are bounded by memory (/dev/shm).
  */
 typedef struct pmq_limits {
   /**
@@ -781,7 +792,7 @@ pmq_status pmq_options_init(struct pmq_options *opts);
 /**
  * Opens or creates a queue.
  *
- * - `name`: "/name" (a slash, then 1-PMQ_NAME_MAX (255) bytes of UTF-8
+ * - `name`: "/name" (a slash, then 1-PMQ_KERNEL_NAME_MAX (255) bytes of UTF-8
  *   with no further slash; 1-PMQ_SHM_NAME_MAX (251) on PMQ_BACKEND_SHM,
  *   a longer one is PMQ_STATUS_INVALID_ARGUMENT naming the backend's
  *   limit), or NULL to create a queue with a fresh random name (always

@@ -14,22 +14,28 @@ pub const PMQ_O_CREX: c_int = PMQ_O_CREAT | PMQ_O_EXCL;
 /// pmq_options.flags: open the handle non-blocking, as if `block` were
 /// false (the OS's O_NONBLOCK, as mq_open and posix_ipc accept it).
 pub const PMQ_O_NONBLOCK: c_int = 0o4000;
-/// Highest message priority on Linux (sysconf(_SC_MQ_PRIO_MAX) - 1).
+/// Highest message priority, on both backends: Linux's
+/// sysconf(_SC_MQ_PRIO_MAX) - 1, which PMQ_BACKEND_SHM keeps too.
 pub const PMQ_PRIORITY_MAX: u32 = 32767;
 /// The reference's QUEUE_PRIORITY_MAX (same as PMQ_PRIORITY_MAX).
 pub const PMQ_QUEUE_PRIORITY_MAX: u32 = PMQ_PRIORITY_MAX;
 /// Default permission bits of a new queue.
 pub const PMQ_DEFAULT_MODE: u32 = 0o600;
 /// Longest queue name after the leading slash, in bytes, on the kernel
-/// backend (NAME_MAX). The shared-memory backend's is PMQ_SHM_NAME_MAX.
-pub const PMQ_NAME_MAX: usize = 255;
+/// backend (PMQ_BACKEND_KERNEL): NAME_MAX. The shared-memory backend's is
+/// PMQ_SHM_NAME_MAX.
+pub const PMQ_KERNEL_NAME_MAX: usize = 255;
+/// The kernel backend's name limit: an alias of PMQ_KERNEL_NAME_MAX, kept
+/// for the ABI (it does not bound PMQ_BACKEND_SHM names: PMQ_SHM_NAME_MAX).
+pub const PMQ_NAME_MAX: usize = PMQ_KERNEL_NAME_MAX;
 /// Longest queue name after the leading slash, in bytes, on the
 /// shared-memory backend (PMQ_BACKEND_SHM): 251, so that the queue's file
 /// `pmq.<name>` fits the file system's 255-byte names. A longer name is
 /// refused there with PMQ_STATUS_INVALID_ARGUMENT and a detail naming this
 /// limit. Names of at most 251 bytes work on both backends.
 pub const PMQ_SHM_NAME_MAX: usize = 251;
-/// pmq_limits: a resource limit that is unlimited (RLIM_INFINITY).
+/// pmq_limits: a resource limit (of the kernel backend) that is unlimited
+/// (RLIM_INFINITY).
 pub const PMQ_RLIMIT_INFINITY: u64 = u64::MAX;
 
 const _: () = {
@@ -37,11 +43,13 @@ const _: () = {
     assert!(PMQ_O_EXCL == libc::O_EXCL);
     assert!(PMQ_O_NONBLOCK == pmq::O_NONBLOCK);
     assert!(PMQ_PRIORITY_MAX == pmq::PRIORITY_MAX);
-    assert!(PMQ_NAME_MAX == pmq::NAME_MAX);
+    assert!(PMQ_KERNEL_NAME_MAX == pmq::NAME_MAX);
     assert!(PMQ_SHM_NAME_MAX == pmq::SHM_NAME_MAX);
 };
 
-/// The system's message-queue limits, read when pmq_limits_get() is called.
+/// The kernel backend's limits (PMQ_BACKEND_KERNEL: the system's POSIX
+/// message queues), read when pmq_limits_get() is called. They do not bound
+/// PMQ_BACKEND_SHM queues, which are bounded by memory (/dev/shm).
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct pmq_limits {

@@ -99,7 +99,7 @@ pub const PMQ_DESCRIBE_DEBUG: c_int = 1;
 
 /// Opens or creates a queue.
 ///
-/// - `name`: "/name" (a slash, then 1-PMQ_NAME_MAX (255) bytes of UTF-8
+/// - `name`: "/name" (a slash, then 1-PMQ_KERNEL_NAME_MAX (255) bytes of UTF-8
 ///   with no further slash; 1-PMQ_SHM_NAME_MAX (251) on PMQ_BACKEND_SHM,
 ///   a longer one is PMQ_STATUS_INVALID_ARGUMENT naming the backend's
 ///   limit), or NULL to create a queue with a fresh random name (always
