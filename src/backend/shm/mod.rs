@@ -716,7 +716,7 @@ impl ShmQueue {
             if count >= max {
                 break;
             }
-            if let Err(e) = self.push(msg.data, msg.priority, count) {
+            if let Err(e) = self.push(msg.data(), msg.priority, count) {
                 if count == first {
                     return Attempt::failed(e);
                 }
