@@ -50,8 +50,17 @@ cli:
 
 lib: $(LIB_SONAME_LINK)
 
+# Cargo names them after the crate's lib (pmq_ffi); consumers link libpmq.
 $(LIB_A) $(LIB_SO): FORCE
 	$(CARGO) build $(CARGO_PROFILE_FLAG) -p pmq-ffi
+	@$(call copy_lib,$(TARGET))
+
+# $(call copy_lib,dir): makes dir/libpmq.{a,so} hard links to cargo's
+# dir/libpmq_ffi.{a,so} (as cargo links its outputs from deps/): a new build
+# is a new file, never rewritten under a running program, and an unchanged
+# one is left alone (nothing relinks).
+copy_lib = for x in a so; do [ $(1)/libpmq.$$x -ef $(1)/libpmq_ffi.$$x ] || \
+	ln -f $(1)/libpmq_ffi.$$x $(1)/libpmq.$$x || exit 1; done
 
 $(LIB_SONAME_LINK): $(LIB_SO)
 	ln -sf libpmq.so $@

@@ -482,25 +482,27 @@ static void fork_child_fileno_after_parent_closed(void) {
 }
 
 /* Issue 27 item 9: each backend's own name limit, both boundaries on both
- * backends: the kernel takes 255 bytes after the slash (PMQ_NAME_MAX), the
- * shared-memory backend 251 (PMQ_SHM_NAME_MAX), and a refusal's detail
- * names that backend's limit. */
+ * backends: the kernel takes 255 bytes after the slash
+ * (PMQ_KERNEL_NAME_MAX, alias PMQ_NAME_MAX), the shared-memory backend 251
+ * (PMQ_SHM_NAME_MAX), and a refusal's detail names that backend's limit. */
 static void name_limits_per_backend(void) {
-    CHECK(PMQ_NAME_MAX == 255);
+    CHECK(PMQ_KERNEL_NAME_MAX == 255);
+    CHECK(PMQ_NAME_MAX == PMQ_KERNEL_NAME_MAX);
     CHECK(PMQ_SHM_NAME_MAX == 251);
     static const struct {
         uint32_t backend;
         size_t len;
         const char *refusal; /* NULL: accepted */
     } cases[] = {
-        {PMQ_BACKEND_KERNEL, 251, NULL},
-        {PMQ_BACKEND_KERNEL, 252, NULL},
-        {PMQ_BACKEND_KERNEL, 255, NULL},
-        {PMQ_BACKEND_KERNEL, 256, "the limit is 255 (NAME_MAX)"},
-        {PMQ_BACKEND_SHM, 251, NULL},
-        {PMQ_BACKEND_SHM, 252, "the limit is 251 on the shared-memory backend"},
-        {PMQ_BACKEND_SHM, 255, "the limit is 251 on the shared-memory backend"},
-        {PMQ_BACKEND_SHM, 256, "the limit is 251 on the shared-memory backend"},
+        {PMQ_BACKEND_KERNEL, PMQ_SHM_NAME_MAX, NULL},
+        {PMQ_BACKEND_KERNEL, PMQ_SHM_NAME_MAX + 1, NULL},
+        {PMQ_BACKEND_KERNEL, PMQ_KERNEL_NAME_MAX, NULL},
+        {PMQ_BACKEND_KERNEL, PMQ_KERNEL_NAME_MAX + 1, "the limit is 255 (NAME_MAX)"},
+        {PMQ_BACKEND_SHM, PMQ_SHM_NAME_MAX, NULL},
+        {PMQ_BACKEND_SHM, PMQ_SHM_NAME_MAX + 1, "the limit is 251 on the shared-memory backend"},
+        {PMQ_BACKEND_SHM, PMQ_KERNEL_NAME_MAX, "the limit is 251 on the shared-memory backend"},
+        {PMQ_BACKEND_SHM, PMQ_KERNEL_NAME_MAX + 1,
+         "the limit is 251 on the shared-memory backend"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char name[300];

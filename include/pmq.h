@@ -67,7 +67,8 @@
 #define PMQ_O_NONBLOCK 2048
 
 /**
- * Highest message priority on Linux (sysconf(_SC_MQ_PRIO_MAX) - 1).
+ * Highest message priority, on both backends: Linux's
+ * sysconf(_SC_MQ_PRIO_MAX) - 1, which PMQ_BACKEND_SHM keeps too.
  */
 #define PMQ_PRIORITY_MAX 32767
 
@@ -83,9 +84,16 @@
 
 /**
  * Longest queue name after the leading slash, in bytes, on the kernel
- * backend (NAME_MAX). The shared-memory backend's is PMQ_SHM_NAME_MAX.
+ * backend (PMQ_BACKEND_KERNEL): NAME_MAX. The shared-memory backend's is
+ * PMQ_SHM_NAME_MAX.
  */
-#define PMQ_NAME_MAX 255
+#define PMQ_KERNEL_NAME_MAX 255
+
+/**
+ * The kernel backend's name limit: an alias of PMQ_KERNEL_NAME_MAX, kept
+ * for the ABI (it does not bound PMQ_BACKEND_SHM names: PMQ_SHM_NAME_MAX).
+ */
+#define PMQ_NAME_MAX PMQ_KERNEL_NAME_MAX
 
 /**
  * Longest queue name after the leading slash, in bytes, on the
@@ -97,7 +105,8 @@
 #define PMQ_SHM_NAME_MAX 251
 
 /**
- * pmq_limits: a resource limit that is unlimited (RLIM_INFINITY).
+ * pmq_limits: a resource limit (of the kernel backend) that is unlimited
+ * (RLIM_INFINITY).
  */
 #define PMQ_RLIMIT_INFINITY UINT64_MAX
 
@@ -334,7 +343,9 @@ typedef int32_t pmq_status;
 typedef struct pmq_queue pmq_queue;
 
 /**
- * The system's message-queue limits, read when pmq_limits_get() is called.
+ * The kernel backend's limits (PMQ_BACKEND_KERNEL: the system's POSIX
+ * message queues), read when pmq_limits_get() is called. They do not bound
+ * PMQ_BACKEND_SHM queues, which are bounded by memory (/dev/shm).
  */
 typedef struct pmq_limits {
   /**
@@ -447,44 +458,6 @@ typedef struct pmq_options {
 } pmq_options;
 
 /**
- * One message for pmq_queue_send_batch(): `len` bytes at `data` (NULL is
- * fine when `len` is 0) with `priority`.
- */
-typedef struct pmq_message {
-  /**
-   * The bytes.
-   */
-  const uint8_t *data;
-  /**
-   * How many.
-   */
-  size_t len;
-  /**
-   * Its priority, 0..PMQ_PRIORITY_MAX (pmq_queue_priority_max()).
-   */
-  uint32_t priority;
-} pmq_message;
-
-/**
- * Where pmq_queue_receive_batch() put one message: `len` bytes at
- * `buf + offset`, with `priority`.
- */
-typedef struct pmq_received {
-  /**
-   * Start of the message in the buffer.
-   */
-  size_t offset;
-  /**
-   * Its length.
-   */
-  size_t len;
-  /**
-   * Its priority.
-   */
-  uint32_t priority;
-} pmq_received;
-
-/**
  * A receipt a receiver that died left in a shared-memory queue, from
  * pmq_queue_dead_receipts(): the message it names, the dead receiver's
  * pid, and whether its take committed (`taken`, `queued`: see there).
@@ -545,80 +518,47 @@ typedef struct pmq_attributes {
   bool block;
 } pmq_attributes;
 
+/**
+ * One message for pmq_queue_send_batch(): `len` bytes at `data` (NULL is
+ * fine when `len` is 0) with `priority`.
+ */
+typedef struct pmq_message {
+  /**
+   * The bytes.
+   */
+  const uint8_t *data;
+  /**
+   * How many.
+   */
+  size_t len;
+  /**
+   * Its priority, 0..PMQ_PRIORITY_MAX (pmq_queue_priority_max()).
+   */
+  uint32_t priority;
+} pmq_message;
+
+/**
+ * Where pmq_queue_receive_batch() put one message: `len` bytes at
+ * `buf + offset`, with `priority`.
+ */
+typedef struct pmq_received {
+  /**
+   * Start of the message in the buffer.
+   */
+  size_t offset;
+  /**
+   * Its length.
+   */
+  size_t len;
+  /**
+   * Its priority.
+   */
+  uint32_t priority;
+} pmq_received;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
-
-/**
- * Whether this system has POSIX message queues (the reference's
- * MESSAGE_QUEUES_SUPPORTED). True on Linux.
- */
-bool pmq_message_queues_supported(void);
-
-/**
- * The reference's QUEUE_MESSAGES_MAX_DEFAULT: the system's msg_max, read
- * now (a changed sysctl is seen at once). The default capacity of new queues.
- */
-int64_t pmq_queue_messages_max_default(void);
-
-/**
- * The reference's QUEUE_MESSAGE_SIZE_MAX_DEFAULT: the system's msgsize_max,
- * read now. The default message size of new queues.
- */
-int64_t pmq_queue_message_size_max_default(void);
-
-/**
- * The highest priority this system accepts (the reference's
- * QUEUE_PRIORITY_MAX), from sysconf; PMQ_PRIORITY_MAX on Linux.
- */
-uint32_t pmq_priority_max(void);
-
-/**
- * Reads every message-queue limit now into `*out`.
- */
-pmq_status pmq_limits_get(struct pmq_limits *out);
-
-/**
- * Bytes a queue of this shape is charged against the user's
- * RLIMIT_MSGQUEUE (payload plus the kernel's per-message overhead);
- * 0 for non-positive arguments.
- */
-uint64_t pmq_queue_cost(int64_t max_messages, int64_t max_message_size);
-
-/**
- * The library's version, e.g. "0.1.0" (static storage).
- */
-const char *pmq_version(void);
-
-/**
- * The library's version as MAJOR * 10000 + MINOR * 100 + PATCH, the same
- * encoding as PMQ_VERSION_NUMBER (compare them to detect a header/library
- * mismatch).
- */
-uint32_t pmq_version_number(void);
-
-/**
- * Static text for a status code: what it means. Takes a plain int, so any
- * value is safe; unknown values give "unknown status".
- */
-const char *pmq_status_str(int status);
-
-/**
- * The status code's name, e.g. "PMQ_STATUS_TIMED_OUT"; "PMQ_STATUS_UNKNOWN"
- * for values this version does not define.
- */
-const char *pmq_status_name(int status);
-
-/**
- * True for the statuses the reference reports as BusyError:
- * PMQ_STATUS_WOULD_BLOCK, PMQ_STATUS_TIMED_OUT and PMQ_STATUS_BUSY.
- */
-bool pmq_status_is_busy(int status);
-
-/**
- * The highest status value this library version defines.
- */
-int pmq_status_last(void);
 
 /**
  * Copies the detail of the calling thread's last failure (what was wrong
@@ -690,6 +630,54 @@ size_t pmq_last_error_needed(void);
  * receives the detail's full length.
  */
 int pmq_last_error_take(char *buf, size_t buf_len, size_t *out_len);
+
+/**
+ * Whether this system has POSIX message queues (the reference's
+ * MESSAGE_QUEUES_SUPPORTED). True on Linux.
+ */
+bool pmq_message_queues_supported(void);
+
+/**
+ * The reference's QUEUE_MESSAGES_MAX_DEFAULT: the system's msg_max, read
+ * now (a changed sysctl is seen at once). The default capacity of new queues.
+ */
+int64_t pmq_queue_messages_max_default(void);
+
+/**
+ * The reference's QUEUE_MESSAGE_SIZE_MAX_DEFAULT: the system's msgsize_max,
+ * read now. The default message size of new queues.
+ */
+int64_t pmq_queue_message_size_max_default(void);
+
+/**
+ * The highest priority this system accepts (the reference's
+ * QUEUE_PRIORITY_MAX), from sysconf; PMQ_PRIORITY_MAX on Linux.
+ */
+uint32_t pmq_priority_max(void);
+
+/**
+ * Reads every message-queue limit now into `*out`.
+ */
+pmq_status pmq_limits_get(struct pmq_limits *out);
+
+/**
+ * Bytes a queue of this shape is charged against the user's
+ * RLIMIT_MSGQUEUE (payload plus the kernel's per-message overhead);
+ * 0 for non-positive arguments.
+ */
+uint64_t pmq_queue_cost(int64_t max_messages, int64_t max_message_size);
+
+/**
+ * The library's version, e.g. "0.1.0" (static storage).
+ */
+const char *pmq_version(void);
+
+/**
+ * The library's version as MAJOR * 10000 + MINOR * 100 + PATCH, the same
+ * encoding as PMQ_VERSION_NUMBER (compare them to detect a header/library
+ * mismatch).
+ */
+uint32_t pmq_version_number(void);
 
 /**
  * Asks the kernel to send signal `signo` to this process when the queue goes
@@ -804,7 +792,7 @@ pmq_status pmq_options_init(struct pmq_options *opts);
 /**
  * Opens or creates a queue.
  *
- * - `name`: "/name" (a slash, then 1-PMQ_NAME_MAX (255) bytes of UTF-8
+ * - `name`: "/name" (a slash, then 1-PMQ_KERNEL_NAME_MAX (255) bytes of UTF-8
  *   with no further slash; 1-PMQ_SHM_NAME_MAX (251) on PMQ_BACKEND_SHM,
  *   a longer one is PMQ_STATUS_INVALID_ARGUMENT naming the backend's
  *   limit), or NULL to create a queue with a fresh random name (always
@@ -854,142 +842,6 @@ void pmq_queue_free(struct pmq_queue *q);
  * Whether pmq_queue_close() was called on the handle.
  */
 pmq_status pmq_queue_is_closed(const struct pmq_queue *q, bool *out);
-
-/**
- * Sends `len` bytes at `msg` (empty messages and embedded NULs are fine;
- * `msg` may be NULL when `len` is 0) with `priority` 0..PMQ_PRIORITY_MAX,
- * waiting while the queue is full, unless the handle is non-blocking
- * (block = false), which returns PMQ_STATUS_WOULD_BLOCK at once.
- *
- * Errors: PMQ_STATUS_MESSAGE_TOO_LARGE, PMQ_STATUS_INVALID_ARGUMENT
- * (priority), PMQ_STATUS_PERMISSION (handle opened without write),
- * PMQ_STATUS_INTERRUPTED (a signal handler ran during the wait and
- * retry_on_interrupt is false; nothing was sent; SA_RESTART does not change
- * this, as pmq waits in ppoll, which the kernel never restarts),
- * PMQ_STATUS_CLOSED (also when another thread closes the handle during the
- * wait). Nothing is sent on any error.
- */
-pmq_status pmq_queue_send(const struct pmq_queue *q,
-                          const uint8_t *msg,
-                          size_t len,
-                          uint32_t priority);
-
-/**
- * Like pmq_queue_send() with a timeout in seconds: 0 tries once
- * (PMQ_STATUS_WOULD_BLOCK if the queue is full), a positive value waits at
- * most that long on a monotonic clock (PMQ_STATUS_TIMED_OUT after it; a
- * positive value below a nanosecond is such a wait too, not a try).
- * PMQ_FOREVER (positive infinity, C's INFINITY) waits forever, as
- * pmq_queue_send() does. NaN and negative values (-INFINITY included)
- * return PMQ_STATUS_INVALID_ARGUMENT, and so do finite values too large to
- * represent (above about 1.8e19 seconds); smaller huge values are accepted
- * and simply never run out.
- */
-pmq_status pmq_queue_send_timeout(const struct pmq_queue *q,
-                                  const uint8_t *msg,
-                                  size_t len,
-                                  uint32_t priority,
-                                  double timeout_seconds);
-
-/**
- * Receives the oldest message of the highest priority into `buf`, waiting
- * while the queue is empty (unless the handle is non-blocking).
- *
- * - `buf_len` must be at least the queue's max_message_size; otherwise
- *   PMQ_STATUS_BUFFER_TOO_SMALL is returned, `*out_len` is set to the size
- *   needed, and no message is taken.
- * - `out_len` (required) receives the message length; `out_priority`
- *   (may be NULL) its priority.
- *
- * Errors as for pmq_queue_send(): PMQ_STATUS_INTERRUPTED, PMQ_STATUS_CLOSED
- * (also when another thread closes the handle during the wait), and
- * PMQ_STATUS_PERMISSION (opened without read). Nothing is taken on any error.
- */
-pmq_status pmq_queue_receive(const struct pmq_queue *q,
-                             uint8_t *buf,
-                             size_t buf_len,
-                             size_t *out_len,
-                             uint32_t *out_priority);
-
-/**
- * Like pmq_queue_receive() with a timeout in seconds: 0 tries once
- * (PMQ_STATUS_WOULD_BLOCK if empty), a positive value waits at most that
- * long on a monotonic clock (PMQ_STATUS_TIMED_OUT after it), PMQ_FOREVER
- * waits forever. NaN and negative values return
- * PMQ_STATUS_INVALID_ARGUMENT, as do finite values above about 1.8e19
- * seconds (smaller huge values never run out).
- */
-pmq_status pmq_queue_receive_timeout(const struct pmq_queue *q,
-                                     uint8_t *buf,
-                                     size_t buf_len,
-                                     size_t *out_len,
-                                     uint32_t *out_priority,
-                                     double timeout_seconds);
-
-/**
- * Sends several messages in one call: waits (like pmq_queue_send()) until
- * the first can be sent, then sends, in order, as many more as fit now,
- * and sets `*out_sent` to how many were sent (at least 1, unless `count`
- * is 0). Send the rest again (like sendmmsg). On the shared-memory backend
- * the batch takes the queue's lock once, so it costs far less than one
- * send per message; on the kernel backend it is one mq_send per message.
- *
- * Every message is checked first (pointer, size, priority): if one is
- * invalid, the detail names it by index and nothing is sent. Errors as for
- * pmq_queue_send(), for the first message; `*out_sent` is written only on
- * PMQ_STATUS_OK.
- */
-pmq_status pmq_queue_send_batch(const struct pmq_queue *q,
-                                const struct pmq_message *msgs,
-                                size_t count,
-                                size_t *out_sent);
-
-/**
- * Like pmq_queue_send_batch() with a timeout for the first message, in
- * seconds, as pmq_queue_send_timeout() takes it (0 tries once,
- * PMQ_FOREVER waits forever).
- */
-pmq_status pmq_queue_send_batch_timeout(const struct pmq_queue *q,
-                                        const struct pmq_message *msgs,
-                                        size_t count,
-                                        size_t *out_sent,
-                                        double timeout_seconds);
-
-/**
- * Receives several messages in one call: waits (like pmq_queue_receive())
- * until one is there, then takes, in queue order, as many more as are there
- * now, up to `max` and while the next fits in what is left of `buf`.
- * Message `i` (of `*out_count`, at least 1 unless `max` is 0) is
- * `out[i].len` bytes at `buf + out[i].offset`, with `out[i].priority`.
- *
- * - `buf_len` must be at least the queue's max_message_size; otherwise
- *   PMQ_STATUS_BUFFER_TOO_SMALL is returned, `*out_count` is set to the
- *   size needed, and nothing is taken.
- * - The shared-memory backend takes the lock once and packs messages by
- *   their length; the kernel backend packs another message only where
- *   max_message_size bytes are left (the kernel needs that room).
- *
- * Errors as for pmq_queue_receive(), for the first message.
- */
-pmq_status pmq_queue_receive_batch(const struct pmq_queue *q,
-                                   uint8_t *buf,
-                                   size_t buf_len,
-                                   struct pmq_received *out,
-                                   size_t max,
-                                   size_t *out_count);
-
-/**
- * Like pmq_queue_receive_batch() with a timeout for the first message, in
- * seconds, as pmq_queue_receive_timeout() takes it (0 tries once,
- * PMQ_FOREVER waits forever).
- */
-pmq_status pmq_queue_receive_batch_timeout(const struct pmq_queue *q,
-                                           uint8_t *buf,
-                                           size_t buf_len,
-                                           struct pmq_received *out,
-                                           size_t max,
-                                           size_t *out_count,
-                                           double timeout_seconds);
 
 /**
  * Reads every receipt a receiver that died left in a shared-memory queue
@@ -1142,6 +994,165 @@ pmq_status pmq_unlink_backend(const char *name, uint32_t backend);
  * PMQ_STATUS_NOT_FOUND if there is none.
  */
 pmq_status pmq_unlink(const char *name);
+
+/**
+ * Static text for a status code: what it means. Takes a plain int, so any
+ * value is safe; unknown values give "unknown status".
+ */
+const char *pmq_status_str(int status);
+
+/**
+ * The status code's name, e.g. "PMQ_STATUS_TIMED_OUT"; "PMQ_STATUS_UNKNOWN"
+ * for values this version does not define.
+ */
+const char *pmq_status_name(int status);
+
+/**
+ * True for the statuses the reference reports as BusyError:
+ * PMQ_STATUS_WOULD_BLOCK, PMQ_STATUS_TIMED_OUT and PMQ_STATUS_BUSY.
+ */
+bool pmq_status_is_busy(int status);
+
+/**
+ * The highest status value this library version defines.
+ */
+int pmq_status_last(void);
+
+/**
+ * Sends `len` bytes at `msg` (empty messages and embedded NULs are fine;
+ * `msg` may be NULL when `len` is 0) with `priority` 0..PMQ_PRIORITY_MAX,
+ * waiting while the queue is full, unless the handle is non-blocking
+ * (block = false), which returns PMQ_STATUS_WOULD_BLOCK at once.
+ *
+ * Errors: PMQ_STATUS_MESSAGE_TOO_LARGE, PMQ_STATUS_INVALID_ARGUMENT
+ * (priority), PMQ_STATUS_PERMISSION (handle opened without write),
+ * PMQ_STATUS_INTERRUPTED (a signal handler ran during the wait and
+ * retry_on_interrupt is false; nothing was sent; SA_RESTART does not change
+ * this, as pmq waits in ppoll, which the kernel never restarts),
+ * PMQ_STATUS_CLOSED (also when another thread closes the handle during the
+ * wait). Nothing is sent on any error.
+ */
+pmq_status pmq_queue_send(const struct pmq_queue *q,
+                          const uint8_t *msg,
+                          size_t len,
+                          uint32_t priority);
+
+/**
+ * Like pmq_queue_send() with a timeout in seconds: 0 tries once
+ * (PMQ_STATUS_WOULD_BLOCK if the queue is full), a positive value waits at
+ * most that long on a monotonic clock (PMQ_STATUS_TIMED_OUT after it; a
+ * positive value below a nanosecond is such a wait too, not a try).
+ * PMQ_FOREVER (positive infinity, C's INFINITY) waits forever, as
+ * pmq_queue_send() does. NaN and negative values (-INFINITY included)
+ * return PMQ_STATUS_INVALID_ARGUMENT, and so do finite values too large to
+ * represent (above about 1.8e19 seconds); smaller huge values are accepted
+ * and simply never run out.
+ */
+pmq_status pmq_queue_send_timeout(const struct pmq_queue *q,
+                                  const uint8_t *msg,
+                                  size_t len,
+                                  uint32_t priority,
+                                  double timeout_seconds);
+
+/**
+ * Receives the oldest message of the highest priority into `buf`, waiting
+ * while the queue is empty (unless the handle is non-blocking).
+ *
+ * - `buf_len` must be at least the queue's max_message_size; otherwise
+ *   PMQ_STATUS_BUFFER_TOO_SMALL is returned, `*out_len` is set to the size
+ *   needed, and no message is taken.
+ * - `out_len` (required) receives the message length; `out_priority`
+ *   (may be NULL) its priority.
+ *
+ * Errors as for pmq_queue_send(): PMQ_STATUS_INTERRUPTED, PMQ_STATUS_CLOSED
+ * (also when another thread closes the handle during the wait), and
+ * PMQ_STATUS_PERMISSION (opened without read). Nothing is taken on any error.
+ */
+pmq_status pmq_queue_receive(const struct pmq_queue *q,
+                             uint8_t *buf,
+                             size_t buf_len,
+                             size_t *out_len,
+                             uint32_t *out_priority);
+
+/**
+ * Like pmq_queue_receive() with a timeout in seconds: 0 tries once
+ * (PMQ_STATUS_WOULD_BLOCK if empty), a positive value waits at most that
+ * long on a monotonic clock (PMQ_STATUS_TIMED_OUT after it), PMQ_FOREVER
+ * waits forever. NaN and negative values return
+ * PMQ_STATUS_INVALID_ARGUMENT, as do finite values above about 1.8e19
+ * seconds (smaller huge values never run out).
+ */
+pmq_status pmq_queue_receive_timeout(const struct pmq_queue *q,
+                                     uint8_t *buf,
+                                     size_t buf_len,
+                                     size_t *out_len,
+                                     uint32_t *out_priority,
+                                     double timeout_seconds);
+
+/**
+ * Sends several messages in one call: waits (like pmq_queue_send()) until
+ * the first can be sent, then sends, in order, as many more as fit now,
+ * and sets `*out_sent` to how many were sent (at least 1, unless `count`
+ * is 0). Send the rest again (like sendmmsg). On the shared-memory backend
+ * the batch takes the queue's lock once, so it costs far less than one
+ * send per message; on the kernel backend it is one mq_send per message.
+ *
+ * Every message is checked first (pointer, size, priority): if one is
+ * invalid, the detail names it by index and nothing is sent. Errors as for
+ * pmq_queue_send(), for the first message; `*out_sent` is written only on
+ * PMQ_STATUS_OK.
+ */
+pmq_status pmq_queue_send_batch(const struct pmq_queue *q,
+                                const struct pmq_message *msgs,
+                                size_t count,
+                                size_t *out_sent);
+
+/**
+ * Like pmq_queue_send_batch() with a timeout for the first message, in
+ * seconds, as pmq_queue_send_timeout() takes it (0 tries once,
+ * PMQ_FOREVER waits forever).
+ */
+pmq_status pmq_queue_send_batch_timeout(const struct pmq_queue *q,
+                                        const struct pmq_message *msgs,
+                                        size_t count,
+                                        size_t *out_sent,
+                                        double timeout_seconds);
+
+/**
+ * Receives several messages in one call: waits (like pmq_queue_receive())
+ * until one is there, then takes, in queue order, as many more as are there
+ * now, up to `max` and while the next fits in what is left of `buf`.
+ * Message `i` (of `*out_count`, at least 1 unless `max` is 0) is
+ * `out[i].len` bytes at `buf + out[i].offset`, with `out[i].priority`.
+ *
+ * - `buf_len` must be at least the queue's max_message_size; otherwise
+ *   PMQ_STATUS_BUFFER_TOO_SMALL is returned, `*out_count` is set to the
+ *   size needed, and nothing is taken.
+ * - The shared-memory backend takes the lock once and packs messages by
+ *   their length; the kernel backend packs another message only where
+ *   max_message_size bytes are left (the kernel needs that room).
+ *
+ * Errors as for pmq_queue_receive(), for the first message.
+ */
+pmq_status pmq_queue_receive_batch(const struct pmq_queue *q,
+                                   uint8_t *buf,
+                                   size_t buf_len,
+                                   struct pmq_received *out,
+                                   size_t max,
+                                   size_t *out_count);
+
+/**
+ * Like pmq_queue_receive_batch() with a timeout for the first message, in
+ * seconds, as pmq_queue_receive_timeout() takes it (0 tries once,
+ * PMQ_FOREVER waits forever).
+ */
+pmq_status pmq_queue_receive_batch_timeout(const struct pmq_queue *q,
+                                           uint8_t *buf,
+                                           size_t buf_len,
+                                           struct pmq_received *out,
+                                           size_t max,
+                                           size_t *out_count,
+                                           double timeout_seconds);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -8,7 +8,7 @@
 //
 // Errors are exceptions derived from pmq::Error (itself a
 // std::runtime_error): one class per status kind, carrying the status code,
-// the detail text of pmq_last_error() and the OS errno. For hot loops,
+// the detail text of pmq_error_message() and the OS errno. For hot loops,
 // try_send / try_receive report "would block" (and "timed out") by return
 // value instead of throwing.
 //
@@ -23,6 +23,16 @@
 // Thread safety: like the C API, every const member function may be called
 // from several threads at once on the same MessageQueue. Moving, assigning
 // and destroying a MessageQueue must not race with any other use of it.
+//
+// Why one file of over 600 lines: it is the one header a C++ user includes
+// and installs, next to pmq.h, and most of it is the API's own documentation
+// (every call says what it throws and when it waits). It reads top to bottom
+// in sections: versions and constants; status codes and exceptions;
+// timeouts; plain data (messages, batches, receipts, limits); Options;
+// functions on names; MessageQueue (construction, send, batch send,
+// receive, batch receive, attributes, lifetime, notifications), whose
+// private part at the end holds the few helpers every call goes through
+// (send_status, receive_status and their batch forms, receive_into).
 
 #ifndef PMQ_HPP
 #define PMQ_HPP
@@ -33,13 +43,15 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
+#include <limits>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <ostream>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -162,7 +174,7 @@ class Error : public std::runtime_error {
     int code() const noexcept { return static_cast<int>(status_); }
     /// The status's name, e.g. "PMQ_STATUS_NOT_FOUND".
     std::string_view name() const { return status_name(status_); }
-    /// What was wrong and how to fix it (pmq_last_error() of the failed call).
+    /// What was wrong and how to fix it (pmq_error_message() after the failed call).
     const std::string &detail() const noexcept { return detail_; }
     /// The OS errno behind the failure, or 0 if pmq detected it itself.
     int os_errno() const noexcept { return os_errno_; }
@@ -334,10 +346,27 @@ class CorruptedError : public Error {
     throw Error(status, std::move(detail), os_errno, needed);
 }
 
+/// The calling thread's last failure detail, whole, through
+/// pmq_error_message() (read again with the size it asked for when the
+/// first read was cut; the detail does not change in between). Call it right
+/// after the failing C call.
+inline std::string last_error_message() {
+    std::string text(256, '\0');
+    std::size_t needed = 0;
+    int st = ::pmq_error_message(&text[0], text.size(), &needed);
+    if (st == PMQ_STATUS_BUFFER_TOO_SMALL) {
+        text.assign(needed + 1, '\0');
+        st = ::pmq_error_message(&text[0], text.size(), &needed);
+    }
+    if (st != PMQ_STATUS_OK) return std::string();
+    text.resize(needed);
+    return text;
+}
+
 /// Throws for `status` with the calling thread's last-error detail, errno and
 /// needed size. Call it right after the failing C call.
 [[noreturn]] inline void throw_last_error(int status) {
-    std::string detail = ::pmq_last_error();
+    std::string detail = last_error_message();
     throw_error(static_cast<Status>(status), std::move(detail), ::pmq_last_error_errno(),
                 ::pmq_last_error_needed());
 }
@@ -383,32 +412,39 @@ inline constexpr TryOnce try_once{};
 /// forever_after (about 31.7 million years; std::chrono::hours::max(),
 /// seconds::max(), an infinite duration<double>...) waits like
 /// pmq::forever. Waits are measured on a monotonic clock.
+///
+/// pmq::forever is the one spelling of "no timeout" in C++: every call
+/// passes seconds() straight to the C API's _timeout function, where
+/// forever is PMQ_FOREVER (positive infinity).
 class Timeout {
   public:
     /// Durations longer than this many seconds mean forever.
     static constexpr double forever_after = 1e15;
+    /// PMQ_FOREVER of pmq.h (positive infinity; spelled here without the C
+    /// cast of its macro): what seconds() gives for pmq::forever.
+    static constexpr double forever_seconds = std::numeric_limits<double>::infinity();
 
     /// Wait for as long as it takes (pmq::forever).
-    constexpr Timeout(Forever) noexcept : forever_(true), seconds_(0.0) {}
+    constexpr Timeout(Forever) noexcept : seconds_(forever_seconds) {}
     /// Do not wait: try once (pmq::try_once).
-    constexpr Timeout(TryOnce) noexcept : forever_(false), seconds_(0.0) {}
+    constexpr Timeout(TryOnce) noexcept : seconds_(0.0) {}
     /// Wait at most `d` (zero tries once; negative is an InvalidArgumentError at the call).
     template <class Rep, class Period>
     constexpr Timeout(std::chrono::duration<Rep, Period> d) noexcept
         : Timeout(std::chrono::duration<double>(d).count()) {}
 
-    /// True for pmq::forever.
-    constexpr bool is_forever() const noexcept { return forever_; }
-    /// The bound in seconds (0 when is_forever()).
+    /// True for pmq::forever (and durations longer than forever_after).
+    constexpr bool is_forever() const noexcept { return seconds_ > forever_after; }
+    /// The bound in seconds, as the C API's _timeout calls take it:
+    /// forever_seconds (PMQ_FOREVER) when is_forever().
     constexpr double seconds() const noexcept { return seconds_; }
 
   private:
     // Converted to double seconds first: no integer overflow, whatever the
     // duration's type (hours::max() is about 3.3e22 s).
     explicit constexpr Timeout(double s) noexcept
-        : forever_(s > forever_after), seconds_(s > forever_after ? 0.0 : s) {}
+        : seconds_(s > forever_after ? forever_seconds : s) {}
 
-    bool forever_;
     double seconds_;
 };
 
@@ -433,6 +469,61 @@ struct Received {
     std::size_t size = 0;  ///< bytes written to the buffer
     Priority priority = 0;  ///< the message's priority
 };
+
+/// One message of a batch send (MessageQueue::send_batch): a view of its
+/// bytes, like std::string_view (they are read only during the call, so they
+/// must outlive it, not the OutMessage), and its priority. It has the layout
+/// of the C API's pmq_message (checked below), so a batch reaches libpmq as
+/// it is: no copy, no allocation.
+///   q.send_batch({{"low", 1}, {"high", 7}, {bytes.data(), bytes.size(), 3}});
+class OutMessage {
+  public:
+    /// A string's bytes with `priority`.
+    OutMessage(std::string_view data, Priority priority = 0) noexcept
+        : raw_{reinterpret_cast<const std::uint8_t *>(data.data()), data.size(), priority} {}
+    /// `size` bytes at `data` (nullptr is fine when `size` is 0) with `priority`.
+    OutMessage(const std::byte *data, std::size_t size, Priority priority = 0) noexcept
+        : raw_{reinterpret_cast<const std::uint8_t *>(data), size, priority} {}
+    /// A byte vector's bytes with `priority`.
+    OutMessage(const std::vector<std::byte> &data, Priority priority = 0) noexcept
+        : OutMessage(data.data(), data.size(), priority) {}
+
+    /// The bytes, as a string view.
+    std::string_view data() const noexcept {
+        return {reinterpret_cast<const char *>(raw_.data), raw_.len};
+    }
+    /// How many bytes.
+    std::size_t size() const noexcept { return raw_.len; }
+    /// The priority.
+    Priority priority() const noexcept { return raw_.priority; }
+
+  private:
+    ::pmq_message raw_;
+};
+
+/// Where a batch receive into the caller's buffer put one message:
+/// `size` bytes at `buffer + offset`. Layout of the C API's pmq_received
+/// (checked below), so libpmq writes these in place.
+struct ReceivedAt {
+    std::size_t offset = 0;  ///< start of the message in the buffer
+    std::size_t size = 0;    ///< its length in bytes
+    Priority priority = 0;   ///< its priority
+};
+
+namespace detail {
+// The batch calls hand arrays of these to libpmq as arrays of the C structs.
+static_assert(std::is_standard_layout_v<OutMessage> &&
+                  sizeof(OutMessage) == sizeof(::pmq_message) &&
+                  alignof(OutMessage) == alignof(::pmq_message),
+              "OutMessage must have pmq_message's layout");
+static_assert(std::is_standard_layout_v<ReceivedAt> &&
+                  sizeof(ReceivedAt) == sizeof(::pmq_received) &&
+                  alignof(ReceivedAt) == alignof(::pmq_received) &&
+                  offsetof(ReceivedAt, offset) == offsetof(::pmq_received, offset) &&
+                  offsetof(ReceivedAt, size) == offsetof(::pmq_received, len) &&
+                  offsetof(ReceivedAt, priority) == offsetof(::pmq_received, priority),
+              "ReceivedAt must have pmq_received's layout");
+}  // namespace detail
 
 /// A queue's attributes, read in one system call.
 struct Attributes {
@@ -595,33 +686,20 @@ inline bool unlink_if_exists(std::string_view name) {
 // ---------------------------------------------------------------------------
 
 namespace detail {
-/// Owns the std::function of a callback notification. Its address is the C
-/// callback's `param`; it lives on the heap, so moving the MessageQueue does
-/// not move it, and it is freed only after pmq_queue_free() returned (the C
-/// lifetime guarantee: the callback is then neither running nor called).
-struct CallbackCell {
-    std::mutex mutex;
-    // A running callback holds its own reference, so replacing or clearing
-    // the function (also from inside the callback) never destroys it mid-call.
-    std::shared_ptr<const std::function<void()>> function;
+/// One callback registration: its `param` in the C API. libpmq owns it from
+/// a successful pmq_queue_notify_callback() and hands it to `drop` exactly
+/// once, when the registration can no longer fire (delivered, replaced,
+/// cancelled, closed, freed), which destroys the function. So no
+/// MessageQueue keeps a registry, and moving one moves no callback.
+struct Registration {
+    std::function<void()> function;
 
-    static void trampoline(void *param) noexcept {
-        auto *cell = static_cast<CallbackCell *>(param);
-        std::shared_ptr<const std::function<void()>> fn;
-        {
-            std::lock_guard<std::mutex> lock(cell->mutex);
-            fn = cell->function;
-        }
-        // The cell must not be touched after this call: the callback may have
-        // destroyed its MessageQueue. An exception escaping a callback
-        // terminates the program, like one escaping a std::thread.
-        if (fn && *fn) (*fn)();
+    static void call(void *param) noexcept {
+        // An exception escaping a callback terminates the program, like one
+        // escaping a std::thread.
+        static_cast<Registration *>(param)->function();
     }
-
-    std::shared_ptr<const std::function<void()>> take() {
-        std::lock_guard<std::mutex> lock(mutex);
-        return std::exchange(function, nullptr);
-    }
+    static void drop(void *param) noexcept { delete static_cast<Registration *>(param); }
 };
 }  // namespace detail
 
@@ -655,19 +733,19 @@ class MessageQueue {
     MessageQueue(const MessageQueue &) = delete;
     MessageQueue &operator=(const MessageQueue &) = delete;
 
-    /// Takes over `other`'s handle (and its callback); `other` is left closed.
+    /// Takes over `other`'s handle (and its notification); `other` is left closed.
     MessageQueue(MessageQueue &&other) noexcept
         : handle_(std::exchange(other.handle_, nullptr)),
-          cell_(std::move(other.cell_)),
-          max_message_size_(std::exchange(other.max_message_size_, 0)) {}
+          max_message_size_(std::exchange(other.max_message_size_, 0)),
+          max_messages_(std::exchange(other.max_messages_, 0)) {}
 
     /// Frees this queue's handle, then takes over `other`'s; `other` is left closed.
     MessageQueue &operator=(MessageQueue &&other) noexcept {
         if (this != &other) {
             reset();
             handle_ = std::exchange(other.handle_, nullptr);
-            cell_ = std::move(other.cell_);
             max_message_size_ = std::exchange(other.max_message_size_, 0);
+            max_messages_ = std::exchange(other.max_messages_, 0);
         }
         return *this;
     }
@@ -726,6 +804,54 @@ class MessageQueue {
         return try_send(message.data(), message.size(), timeout, priority);
     }
 
+    // --- sending several at once ------------------------------------------
+    // One call for many messages (sendmmsg style): waits, as send() does, up
+    // to `timeout` until the first can be sent, then sends, in order, as many
+    // more as fit now, and returns how many it sent (at least 1, unless the
+    // batch is empty): send the rest again. Every message is checked first:
+    // if one is invalid (too large, priority too high) the exception's
+    // detail names its index and nothing is sent. On Backend::Shm the batch
+    // takes the queue's lock once; on Backend::Kernel it is one mq_send per
+    // message. Errors as for send(), for the first message.
+
+    /// Sends up to `count` messages from `msgs`; returns how many were sent.
+    std::size_t send_batch(const OutMessage *msgs, std::size_t count,
+                           Timeout timeout = forever) const {
+        std::size_t sent = 0;
+        detail::check(send_batch_status(msgs, count, timeout, sent));
+        return sent;
+    }
+    /// send_batch() of a vector of messages.
+    std::size_t send_batch(const std::vector<OutMessage> &msgs, Timeout timeout = forever) const {
+        return send_batch(msgs.data(), msgs.size(), timeout);
+    }
+    /// send_batch() of a braced list: q.send_batch({{"a", 1}, {"b", 2}}).
+    std::size_t send_batch(std::initializer_list<OutMessage> msgs,
+                           Timeout timeout = forever) const {
+        return send_batch(msgs.begin(), msgs.size(), timeout);
+    }
+
+    /// Like send_batch(), but returns 0 instead of throwing when the queue
+    /// stays full (would block, or the timeout ran out). Other errors throw.
+    std::size_t try_send_batch(const OutMessage *msgs, std::size_t count,
+                               Timeout timeout = try_once) const {
+        std::size_t sent = 0;
+        const int st = send_batch_status(msgs, count, timeout, sent);
+        if (detail::is_would_block(st)) return 0;
+        detail::check(st);
+        return sent;
+    }
+    /// try_send_batch() of a vector of messages.
+    std::size_t try_send_batch(const std::vector<OutMessage> &msgs,
+                               Timeout timeout = try_once) const {
+        return try_send_batch(msgs.data(), msgs.size(), timeout);
+    }
+    /// try_send_batch() of a braced list.
+    std::size_t try_send_batch(std::initializer_list<OutMessage> msgs,
+                               Timeout timeout = try_once) const {
+        return try_send_batch(msgs.begin(), msgs.size(), timeout);
+    }
+
     // --- receiving --------------------------------------------------------
 
     /// Receives the oldest message of the highest priority, waiting up to
@@ -733,21 +859,11 @@ class MessageQueue {
     /// TimedOutError when there is none, PermissionError (write-only
     /// handle), SignalError, ClosedError.
     Message receive(Timeout timeout = forever) const {
-        Message m;
-        m.data.resize(buffer_size());
-        Received r = receive(reinterpret_cast<std::byte *>(&m.data[0]), m.data.size(), timeout);
-        m.data.resize(r.size);
-        m.priority = r.priority;
-        return m;
+        return *receive_into<Message>(timeout, true);
     }
     /// receive() into a byte vector.
     ByteMessage receive_bytes(Timeout timeout = forever) const {
-        ByteMessage m;
-        m.data.resize(buffer_size());
-        Received r = receive(m.data.data(), m.data.size(), timeout);
-        m.data.resize(r.size);
-        m.priority = r.priority;
-        return m;
+        return *receive_into<ByteMessage>(timeout, true);
     }
     /// Receives into the caller's buffer, which must hold at least
     /// max_message_size() bytes (else BufferTooSmallError, no message taken).
@@ -760,28 +876,11 @@ class MessageQueue {
     /// Like receive(), but std::nullopt instead of throwing when the queue is
     /// empty (would block, or the timeout ran out). Other errors still throw.
     std::optional<Message> try_receive(Timeout timeout = try_once) const {
-        Message m;
-        m.data.resize(buffer_size());
-        Received r;
-        const int st =
-            receive_status(reinterpret_cast<std::byte *>(&m.data[0]), m.data.size(), timeout, r);
-        if (detail::is_would_block(st)) return std::nullopt;
-        detail::check(st);
-        m.data.resize(r.size);
-        m.priority = r.priority;
-        return m;
+        return receive_into<Message>(timeout, false);
     }
     /// Like try_receive(), as raw bytes: an empty optional when the queue stayed empty.
     std::optional<ByteMessage> try_receive_bytes(Timeout timeout = try_once) const {
-        ByteMessage m;
-        m.data.resize(buffer_size());
-        Received r;
-        const int st = receive_status(m.data.data(), m.data.size(), timeout, r);
-        if (detail::is_would_block(st)) return std::nullopt;
-        detail::check(st);
-        m.data.resize(r.size);
-        m.priority = r.priority;
-        return m;
+        return receive_into<ByteMessage>(timeout, false);
     }
     /// The allocation-free form for hot loops.
     std::optional<Received> try_receive(std::byte *buffer, std::size_t size,
@@ -791,6 +890,58 @@ class MessageQueue {
         if (detail::is_would_block(st)) return std::nullopt;
         detail::check(st);
         return r;
+    }
+
+    // --- receiving several at once ----------------------------------------
+    // One call for many messages (recvmmsg style): waits, as receive() does,
+    // up to `timeout` until one is there, then takes, in queue order
+    // (highest priority first, FIFO within one), as many more as are there
+    // now, up to `max`. Errors as for receive(), for the first message.
+
+    /// Takes up to `max` messages (at most max_messages(), whatever `max`
+    /// says) into one buffer of up to 1 MiB (or one max_message_size(), if
+    /// larger) and returns them as strings. Empty only when `max` is 0.
+    std::vector<Message> receive_batch(std::size_t max, Timeout timeout = forever) const {
+        return receive_batch_into<Message>(max, timeout, true);
+    }
+    /// receive_batch() as raw bytes.
+    std::vector<ByteMessage> receive_batch_bytes(std::size_t max,
+                                                 Timeout timeout = forever) const {
+        return receive_batch_into<ByteMessage>(max, timeout, true);
+    }
+    /// Like receive_batch(), but an empty vector instead of throwing when the
+    /// queue stays empty (would block, or the timeout ran out).
+    std::vector<Message> try_receive_batch(std::size_t max, Timeout timeout = try_once) const {
+        return receive_batch_into<Message>(max, timeout, false);
+    }
+    /// try_receive_batch() as raw bytes.
+    std::vector<ByteMessage> try_receive_batch_bytes(std::size_t max,
+                                                     Timeout timeout = try_once) const {
+        return receive_batch_into<ByteMessage>(max, timeout, false);
+    }
+
+    /// The allocation-free form: takes up to `max` messages into the
+    /// caller's `buffer` (at least max_message_size() bytes, else
+    /// BufferTooSmallError, nothing taken) and returns how many; message i
+    /// is out[i].size bytes at buffer + out[i].offset. Backend::Shm packs
+    /// messages by their length; Backend::Kernel packs another one only
+    /// where max_message_size() bytes are left, so `max` *
+    /// max_message_size() bytes never limit a batch.
+    std::size_t receive_batch(std::byte *buffer, std::size_t size, ReceivedAt *out,
+                              std::size_t max, Timeout timeout = forever) const {
+        std::size_t n = 0;
+        detail::check(receive_batch_status(buffer, size, out, max, timeout, n));
+        return n;
+    }
+    /// Like the allocation-free receive_batch(), but 0 instead of throwing
+    /// when the queue stays empty.
+    std::size_t try_receive_batch(std::byte *buffer, std::size_t size, ReceivedAt *out,
+                                  std::size_t max, Timeout timeout = try_once) const {
+        std::size_t n = 0;
+        const int st = receive_batch_status(buffer, size, out, max, timeout, n);
+        if (detail::is_would_block(st)) return 0;
+        detail::check(st);
+        return n;
     }
 
     // --- attributes -------------------------------------------------------
@@ -928,8 +1079,8 @@ class MessageQueue {
     /// and unlink()). Closing twice throws ClosedError. Every thread waiting
     /// in send() or receive() on this handle (with or without a timeout)
     /// wakes at once and throws ClosedError, having moved nothing; waits on
-    /// other handles of the queue go on. A callback notification is gone
-    /// afterwards and its function destroyed.
+    /// other handles of the queue go on. A callback notification of this
+    /// handle is gone afterwards and its function destroyed.
     ///
     /// After fork(), the child may use, close and destroy the handles it
     /// inherited; the parent's notifications stay the parent's (none of its
@@ -937,7 +1088,6 @@ class MessageQueue {
     /// and the child's own registrations are delivered to the child only.
     void close() const {
         detail::check(::pmq_queue_close(handle()));
-        if (cell_) cell_->take();
     }
     /// Whether close() was called.
     bool is_closed() const {
@@ -955,46 +1105,40 @@ class MessageQueue {
     // another process holds it); none while a raw mq_receive() caller is
     // blocked on the queue (a waiting pmq receive waits in ppoll and does not
     // suppress it); Linux drops the registration when this process closes
-    // ANY descriptor of the queue. A new registration through this handle
-    // replaces the old one.
+    // ANY descriptor of the queue. A new registration of this process on
+    // the queue, through any handle, replaces the old one.
 
     /// Sends signal `signo` to this process when the queue becomes non-empty.
     void notify_signal(int signo) const {
         detail::check(::pmq_queue_notify_signal(handle(), signo));
-        if (cell_) cell_->take();  // a callback registration was replaced
     }
 
     /// Calls `callback` on a new thread when the queue becomes non-empty.
-    /// The function is kept by this MessageQueue until it is replaced, the
-    /// notification is cancelled, or the queue is closed or destroyed; the
-    /// callback may call notify_callback() again from inside itself, receive
-    /// from the queue, cancel, close, and even destroy the queue (destroying
-    /// from inside waits for the queue's other running callbacks; a
-    /// registration made by a callback while a cancel, close or destroy of
-    /// the queue is in progress throws ClosedError).
-    /// It must not throw (an escaping exception calls std::terminate). A
-    /// delivery already under way when you replace the callback may run the
-    /// new one.
+    /// The registration keeps the function, and destroys it exactly once
+    /// when it can no longer fire: after its call returned (one-shot), or
+    /// when it is replaced (by a registration of this process on the queue,
+    /// through any handle, callback or signal), cancelled, or the handle is
+    /// closed or destroyed (by then it is not running, unless called from
+    /// inside it, and will not be called). If this throws, nothing was
+    /// registered and `callback` is destroyed with it. The callback may call
+    /// notify_callback() again from inside itself, receive from the queue,
+    /// cancel, close, and even destroy the queue (destroying from inside
+    /// waits for the queue's other running callbacks; a registration made by
+    /// a callback while a cancel, close or destroy of the queue is in
+    /// progress throws ClosedError). It must not throw (an escaping
+    /// exception calls std::terminate).
     void notify_callback(std::function<void()> callback) const {
         const ::pmq_queue *h = handle();
         if (!callback) {
             throw_error(Status::InvalidArgument,
                         "the callback is empty; pass a callable, or call notify_cancel()");
         }
-        auto fn = std::make_shared<const std::function<void()>>(std::move(callback));
-        std::shared_ptr<const std::function<void()>> old;
-        {
-            // Held across the C call, so a delivery sees either the old
-            // function (before) or the new one (after), and a failed
-            // registration leaves the old one in place.
-            std::lock_guard<std::mutex> lock(cell_->mutex);
-            const int st = ::pmq_queue_notify_callback(h, &detail::CallbackCell::trampoline,
-                                                       cell_.get(), nullptr);
-            if (st != PMQ_STATUS_OK) throw_last_error(st);
-            old = std::exchange(cell_->function, std::move(fn));
-        }
-        // `old` is destroyed here, outside the lock (it may be running now,
-        // in which case the running call keeps it alive).
+        auto reg = std::make_unique<detail::Registration>();
+        reg->function = std::move(callback);
+        const int st = ::pmq_queue_notify_callback(h, &detail::Registration::call, reg.get(),
+                                                   &detail::Registration::drop);
+        if (st != PMQ_STATUS_OK) throw_last_error(st);  // not registered: still ours
+        reg.release();  // libpmq's now: Registration::drop deletes it
     }
 
     /// Cancels this process's notification registration (harmless when there
@@ -1002,32 +1146,35 @@ class MessageQueue {
     /// called from inside it) and will not be called.
     void notify_cancel() const {
         detail::check(::pmq_queue_notify_cancel(handle()));
-        if (cell_) cell_->take();
     }
 
   private:
-    MessageQueue(const char *name, const Options &options)
-        : cell_(std::make_unique<detail::CallbackCell>()) {
+    MessageQueue(const char *name, const Options &options) {
         ::pmq_queue *q = nullptr;
         detail::check(::pmq_queue_open(name, &options.native(), &q));
         handle_ = q;
+        // Both fixed for the queue's life (read back at open, no system
+        // call): what the receives size their buffers by.
         std::int64_t size = 0;
-        const int st = ::pmq_queue_max_message_size(handle_, &size);
+        std::int64_t capacity = 0;
+        int st = ::pmq_queue_max_message_size(handle_, &size);
+        if (st == PMQ_STATUS_OK) st = ::pmq_queue_max_messages(handle_, &capacity);
         if (st != PMQ_STATUS_OK) {
-            std::string detail = ::pmq_last_error();
+            std::string detail = last_error_message();
             reset();
             throw_error(static_cast<Status>(st), std::move(detail));
         }
         max_message_size_ = static_cast<std::size_t>(size);
+        max_messages_ = static_cast<std::size_t>(capacity);
     }
 
-    /// Frees the handle first (after which no callback runs), then the cell.
+    /// Frees the handle (its callback registration is dropped inside).
     void reset() noexcept {
         if (handle_ != nullptr) {
             ::pmq_queue_free(std::exchange(handle_, nullptr));
         }
-        cell_.reset();
         max_message_size_ = 0;
+        max_messages_ = 0;
     }
 
     const ::pmq_queue *handle() const {
@@ -1053,7 +1200,6 @@ class MessageQueue {
                     Priority priority) const {
         const ::pmq_queue *h = handle();
         const auto *bytes = reinterpret_cast<const std::uint8_t *>(data);
-        if (timeout.is_forever()) return ::pmq_queue_send(h, bytes, size, priority);
         return ::pmq_queue_send_timeout(h, bytes, size, priority, timeout.seconds());
     }
 
@@ -1063,10 +1209,8 @@ class MessageQueue {
         auto *bytes = reinterpret_cast<std::uint8_t *>(buffer);
         std::size_t n = 0;
         std::uint32_t prio = 0;
-        const int st = timeout.is_forever()
-                           ? ::pmq_queue_receive(h, bytes, size, &n, &prio)
-                           : ::pmq_queue_receive_timeout(h, bytes, size, &n, &prio,
-                                                         timeout.seconds());
+        const int st =
+            ::pmq_queue_receive_timeout(h, bytes, size, &n, &prio, timeout.seconds());
         if (st == PMQ_STATUS_OK) {
             out.size = n;
             out.priority = prio;
@@ -1074,9 +1218,73 @@ class MessageQueue {
         return st;
     }
 
+    /// Every receive that returns a Message or ByteMessage: receives straight
+    /// into the message's own container (std::string or std::vector<std::byte>,
+    /// sized to max_message_size(), then shrunk to the message), so the bytes
+    /// are written once and never copied. A would-block or timeout gives
+    /// std::nullopt, or throws when `busy_throws`; other failures throw.
+    template <class Msg>
+    std::optional<Msg> receive_into(Timeout timeout, bool busy_throws) const {
+        Msg m;
+        m.data.resize(buffer_size());
+        Received r;
+        const int st = receive_status(reinterpret_cast<std::byte *>(m.data.data()),
+                                      m.data.size(), timeout, r);
+        if (!busy_throws && detail::is_would_block(st)) return std::nullopt;
+        detail::check(st);
+        m.data.resize(r.size);
+        m.priority = r.priority;
+        return m;
+    }
+
+    /// Every batch receive that returns messages: one C call into a buffer
+    /// sized for `max` messages (within the limits receive_batch() names),
+    /// then one Message or ByteMessage per message taken.
+    template <class Msg>
+    std::vector<Msg> receive_batch_into(std::size_t max, Timeout timeout,
+                                        bool busy_throws) const {
+        constexpr std::size_t buffer_max = std::size_t{1} << 20;
+        const std::size_t size = buffer_size();
+        if (max_messages_ > 0 && max > max_messages_) max = max_messages_;
+        const std::size_t room = size > buffer_max ? size : buffer_max;
+        const std::size_t fit = room / size;
+        std::vector<std::byte> buf((max < fit ? (max > 0 ? max : 1) : fit) * size);
+        std::vector<ReceivedAt> at(max);
+        std::size_t n = 0;
+        const int st = receive_batch_status(buf.data(), buf.size(), at.data(), max, timeout, n);
+        if (!busy_throws && detail::is_would_block(st)) return {};
+        detail::check(st);
+        std::vector<Msg> out(n);
+        using Byte = typename decltype(Msg::data)::value_type;  // char or std::byte
+        for (std::size_t i = 0; i < n; i++) {
+            const auto *first = reinterpret_cast<const Byte *>(buf.data() + at[i].offset);
+            out[i].data.assign(first, first + at[i].size);
+            out[i].priority = at[i].priority;
+        }
+        return out;
+    }
+
+    int send_batch_status(const OutMessage *msgs, std::size_t count, Timeout timeout,
+                          std::size_t &sent) const {
+        const ::pmq_queue *h = handle();
+        // OutMessage has pmq_message's layout (detail's static_assert).
+        const auto *raw = reinterpret_cast<const ::pmq_message *>(msgs);
+        return ::pmq_queue_send_batch_timeout(h, raw, count, &sent, timeout.seconds());
+    }
+
+    int receive_batch_status(std::byte *buffer, std::size_t size, ReceivedAt *out,
+                             std::size_t max, Timeout timeout, std::size_t &count) const {
+        const ::pmq_queue *h = handle();
+        auto *bytes = reinterpret_cast<std::uint8_t *>(buffer);
+        // ReceivedAt has pmq_received's layout (detail's static_assert).
+        auto *raw = reinterpret_cast<::pmq_received *>(out);
+        return ::pmq_queue_receive_batch_timeout(h, bytes, size, raw, max, &count,
+                                                 timeout.seconds());
+    }
+
     ::pmq_queue *handle_ = nullptr;
-    std::unique_ptr<detail::CallbackCell> cell_;
     std::size_t max_message_size_ = 0;
+    std::size_t max_messages_ = 0;
 };
 
 /// Writes q.str() (the reference's str()).

@@ -56,7 +56,8 @@ C_FAULT_TESTS := $(BUILD)/c_tests/faults/test_receipt_faults
 .PHONY: test-c-faults c-fault-lib
 c-fault-lib:
 	$(CARGO) build $(if $(filter release,$(PROFILE)),--release) -p pmq-ffi \
-	    --features pmq_core/fault-injection --target-dir $(C_FAULT_TARGET)
+	    --features pmq/fault-injection --target-dir $(C_FAULT_TARGET)
+	@$(call copy_lib,$(C_FAULT_TARGET)/$(PROFILE))
 
 $(BUILD)/c_tests/faults/%: c_tests/faults/%.c $(C_TEST_HELPERS) include/pmq.h c-fault-lib | $(BUILD)
 	@mkdir -p $(dir $@)

@@ -463,19 +463,72 @@ pub struct DeadReceipt {
     pub queued: bool,
 }
 
-/// One message for [`Queue::send_batch`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// One message for [`Queue::send_batch`]: `data()` at `priority`.
+///
+/// `repr(C)`, with the layout of the C ABI's `pmq_message` (a pointer, a
+/// length, the priority), so the C boundary passes a caller's array on in
+/// place, allocating nothing. Invariant: `(data, len)` is a valid slice for
+/// `'a`, or `len` is 0 (then `data` may be NULL).
+#[repr(C)]
+#[derive(Clone, Copy)]
 pub struct OutMessage<'a> {
-    /// The bytes (may be empty).
-    pub data: &'a [u8],
+    data: *const u8,
+    len: usize,
     /// Its priority, 0..=[`crate::PRIORITY_MAX`] (the backend's highest).
     pub priority: u32,
+    _bytes: std::marker::PhantomData<&'a [u8]>,
 }
+
+// The layout the C ABI relies on: pointer, length, priority, as pmq_message.
+const _: () = {
+    use std::mem::{offset_of, size_of};
+    assert!(offset_of!(OutMessage<'static>, data) == 0);
+    assert!(offset_of!(OutMessage<'static>, len) == size_of::<*const u8>());
+    assert!(offset_of!(OutMessage<'static>, priority) == 2 * size_of::<usize>());
+};
+
+// SAFETY: an OutMessage is a `&'a [u8]` and a u32 (the raw pointer is only
+// there for the layout); both are Send and Sync.
+unsafe impl Send for OutMessage<'_> {}
+// SAFETY: as above.
+unsafe impl Sync for OutMessage<'_> {}
 
 impl<'a> OutMessage<'a> {
     /// A message of `data` at `priority`.
     pub fn new(data: &'a [u8], priority: u32) -> OutMessage<'a> {
-        OutMessage { data, priority }
+        OutMessage {
+            data: data.as_ptr(),
+            len: data.len(),
+            priority,
+            _bytes: std::marker::PhantomData,
+        }
+    }
+
+    /// The bytes (may be empty).
+    pub fn data(&self) -> &'a [u8] {
+        if self.len == 0 {
+            return &[];
+        }
+        // SAFETY: the type's invariant: a non-empty (data, len) is a valid
+        // slice for 'a (made by new(), or checked by the C boundary).
+        unsafe { std::slice::from_raw_parts(self.data, self.len) }
+    }
+}
+
+impl PartialEq for OutMessage<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.data() == other.data() && self.priority == other.priority
+    }
+}
+
+impl Eq for OutMessage<'_> {}
+
+impl std::fmt::Debug for OutMessage<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OutMessage")
+            .field("data", &self.data())
+            .field("priority", &self.priority)
+            .finish()
     }
 }
 
@@ -972,7 +1025,7 @@ impl Queue {
     pub fn send_batch(&self, msgs: &[OutMessage<'_>], timeout: Timeout) -> Result<usize> {
         let b = self.enter_move()?;
         for (i, m) in msgs.iter().enumerate() {
-            self.check_send(m.data, m.priority)
+            self.check_send(m.data(), m.priority)
                 .map_err(|e| e.in_batch(i, msgs.len()))?;
         }
         if msgs.is_empty() {

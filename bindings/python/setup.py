@@ -89,9 +89,14 @@ class BuildExtWithLibpmq(build_ext):
         except FileNotFoundError:
             raise RuntimeError("pmq: cargo not found; install Rust (https://rustup.rs) to build "
                                "pmq from source, or install a pmq wheel")
+        built = os.path.join(cargo_lib_dir(), "libpmq_ffi.so")
+        if not os.path.exists(built):
+            raise RuntimeError("pmq: cargo did not produce %s" % built)
+        # The crate's lib is pmq_ffi; the extension links -lpmq (as the Makefile does).
         lib = os.path.join(cargo_lib_dir(), "libpmq.so")
-        if not os.path.exists(lib):
-            raise RuntimeError("pmq: cargo did not produce %s" % lib)
+        if not (os.path.exists(lib) and os.path.samefile(built, lib)):
+            shutil.copyfile(built, lib + ".tmp")
+            os.replace(lib + ".tmp", lib)
         super().run()
         # Bundle the library next to the extension, named as its SONAME (the
         # name the extension's DT_NEEDED entry asks for).

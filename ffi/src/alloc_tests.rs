@@ -7,7 +7,8 @@
 //! allocate), then run many times with the counter watched: it must not move.
 //! Covered: Timeout::Forever, TryOnce and After, with room/data present and on
 //! the would-block / timed-out error paths, through the Rust API and through
-//! the C ABI functions called from Rust (this crate).
+//! the C ABI functions called from Rust (this crate), the batch calls of the
+//! C ABI included (on both backends).
 
 #[path = "../../tests/common/prefix.rs"]
 mod prefix;
@@ -17,13 +18,16 @@ use std::cell::Cell;
 use std::hint::black_box;
 use std::time::Duration;
 
+use crate::options::PMQ_BACKEND_SHM;
+use crate::options::{pmq_options, pmq_options_init};
 use crate::pmq_status;
-use crate::queue::pmq_options;
-use crate::queue::{
-    pmq_options_init, pmq_queue, pmq_queue_free, pmq_queue_open, pmq_queue_receive,
-    pmq_queue_receive_timeout, pmq_queue_send, pmq_queue_send_timeout, pmq_queue_unlink,
+use crate::queue::{pmq_queue, pmq_queue_free, pmq_queue_open, pmq_queue_unlink};
+use crate::transfer::{
+    pmq_message, pmq_queue_receive, pmq_queue_receive_batch, pmq_queue_receive_batch_timeout,
+    pmq_queue_receive_timeout, pmq_queue_send, pmq_queue_send_batch, pmq_queue_send_batch_timeout,
+    pmq_queue_send_timeout, pmq_received,
 };
-use pmq_core::{ErrorKind, Queue, Timeout};
+use pmq::{ErrorKind, Queue, Timeout};
 
 struct Counting;
 
@@ -172,11 +176,16 @@ struct CQueue(*mut pmq_queue);
 
 impl CQueue {
     fn open() -> CQueue {
+        CQueue::open_on(0)
+    }
+
+    fn open_on(backend: u32) -> CQueue {
         // SAFETY: pmq_options is plain data; pmq_options_init fills all of it.
         let mut o: pmq_options = unsafe { std::mem::zeroed() };
         // SAFETY: `o` is a valid, writable pmq_options.
         assert_eq!(unsafe { pmq_options_init(&mut o) }, pmq_status::Ok);
-        o.flags = pmq_core::O_CREX;
+        o.backend = backend;
+        o.flags = pmq::O_CREX;
         o.max_messages = 2;
         o.max_message_size = SIZE as i64;
         let mut q: *mut pmq_queue = std::ptr::null_mut();
@@ -219,6 +228,100 @@ impl CQueue {
             }
         };
         (st, len)
+    }
+}
+
+impl CQueue {
+    fn send_batch(&self, msgs: &[pmq_message], timeout: Option<f64>) -> (pmq_status, usize) {
+        let mut sent = 0usize;
+        // SAFETY: the handle is open; `msgs` holds valid messages; `sent` is
+        // a valid out-pointer.
+        let st = unsafe {
+            match timeout {
+                None => pmq_queue_send_batch(self.0, msgs.as_ptr(), msgs.len(), &mut sent),
+                Some(t) => {
+                    pmq_queue_send_batch_timeout(self.0, msgs.as_ptr(), msgs.len(), &mut sent, t)
+                }
+            }
+        };
+        (st, sent)
+    }
+
+    fn receive_batch(
+        &self,
+        buf: &mut [u8],
+        out: &mut [pmq_received],
+        timeout: Option<f64>,
+    ) -> (pmq_status, usize) {
+        let mut n = 0usize;
+        let (b, bl, o, ol) = (buf.as_mut_ptr(), buf.len(), out.as_mut_ptr(), out.len());
+        // SAFETY: the handle is open; `buf` and `out` are valid for writes of
+        // their lengths; `n` is a valid out-pointer.
+        let st = unsafe {
+            match timeout {
+                None => pmq_queue_receive_batch(self.0, b, bl, o, ol, &mut n),
+                Some(t) => pmq_queue_receive_batch_timeout(self.0, b, bl, o, ol, &mut n, t),
+            }
+        };
+        (st, n)
+    }
+}
+
+/// The batch calls pass the caller's array on in place: no allocation per
+/// call, on either backend, with room / data present and on the
+/// would-block path (before, the batch send built a Vec per call).
+#[test]
+fn c_abi_batch_calls_do_not_allocate() {
+    for backend in [0, PMQ_BACKEND_SHM] {
+        let q = CQueue::open_on(backend);
+        let a = [1u8; 16];
+        let b = [2u8; 8];
+        let msgs = [
+            pmq_message {
+                data: a.as_ptr(),
+                len: a.len(),
+                priority: 2,
+            },
+            pmq_message {
+                data: b.as_ptr(),
+                len: b.len(),
+                priority: 2,
+            },
+        ];
+        let mut buf = [0u8; 2 * SIZE];
+        let mut out = [pmq_received::default(); 2];
+        for t in [None, Some(0.0), Some(1.0)] {
+            let n = allocs_in(200, || {
+                assert_eq!(q.send_batch(&msgs, t), (pmq_status::Ok, 2));
+                assert_eq!(q.receive_batch(&mut buf, &mut out, t), (pmq_status::Ok, 2));
+                assert_eq!((out[0].len, out[1].len), (16, 8));
+            });
+            assert_eq!(
+                n, 0,
+                "C batch send+receive (backend {backend}, timeout {t:?}) allocated {n} times"
+            );
+        }
+        // Full: the batch send would block; empty: the batch receive would.
+        assert_eq!(q.send_batch(&msgs, Some(0.0)), (pmq_status::Ok, 2));
+        let n = allocs_in(200, || {
+            assert_eq!(q.send_batch(&msgs, Some(0.0)).0, pmq_status::WouldBlock);
+        });
+        assert_eq!(
+            n, 0,
+            "C batch send on a full queue (backend {backend}) allocated"
+        );
+        assert_eq!(
+            q.receive_batch(&mut buf, &mut out, None),
+            (pmq_status::Ok, 2)
+        );
+        let n = allocs_in(200, || {
+            let r = q.receive_batch(&mut buf, &mut out, Some(0.0));
+            assert_eq!(r.0, pmq_status::WouldBlock);
+        });
+        assert_eq!(
+            n, 0,
+            "C batch receive on an empty queue (backend {backend}) allocated"
+        );
     }
 }
 
@@ -282,7 +385,7 @@ fn c_abi_would_block_and_timeout_paths_do_not_allocate() {
 fn shm_backend_send_receive_do_not_allocate() {
     let name = prefix::named(format!("/pmq-alloc-{}_shm", std::process::id()));
     let q = Queue::options()
-        .backend(pmq_core::BackendKind::Shm)
+        .backend(pmq::BackendKind::Shm)
         .exclusive(true)
         .max_messages(2)
         .max_message_size(SIZE as i64)

@@ -84,13 +84,9 @@ fn header_status_names_are_the_core_table() {
             continue;
         };
         let value: i32 = value.trim_end_matches(',').parse().unwrap();
-        let row = pmq_core::status(value).unwrap_or_else(|| panic!("{name} = {value}"));
+        let row = pmq::status(value).unwrap_or_else(|| panic!("{name} = {value}"));
         assert_eq!(row.name_str(), format!("PMQ_STATUS_{name}"));
         seen += 1;
     }
-    assert_eq!(
-        seen,
-        pmq_core::STATUSES.len(),
-        "every status is in the header"
-    );
+    assert_eq!(seen, pmq::STATUSES.len(), "every status is in the header");
 }

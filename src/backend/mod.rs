@@ -185,7 +185,7 @@ pub(crate) trait QueueBackend: Sized + Send + Sync {
         let mut sent = 0;
         for m in msgs {
             let p = if sent == 0 { p } else { Patience::Once };
-            match self.try_send(m.data, m.priority, p) {
+            match self.try_send(m.data(), m.priority, p) {
                 Attempt::Done(()) => sent += 1,
                 // After the first, whatever stops the batch is the next
                 // call's to report (a failure recurs; "full" is "sent n").

@@ -15,30 +15,17 @@
 #include "test_util.hpp"
 
 using namespace std::chrono_literals;
+using pmq_test::backend_name;
 using pmq_test::small;
 using pmq_test::unique_name;
 
 namespace {
 
-std::string backend_name(const testing::TestParamInfo<pmq::Backend> &info) {
-    return info.param == pmq::Backend::Shm ? "Shm" : "Kernel";
-}
-
 pmq::Backend other(pmq::Backend b) {
     return b == pmq::Backend::Shm ? pmq::Backend::Kernel : pmq::Backend::Shm;
 }
 
-/// Unlinks `name` in backend `b` at scope end, whatever happened.
-struct Guard {
-    std::string name;
-    pmq::Backend backend;
-    ~Guard() {
-        try {
-            pmq::unlink(name, backend);
-        } catch (const pmq::Error &) {
-        }
-    }
-};
+using Guard = pmq_test::BackendGuard;
 
 class OnBackend : public testing::TestWithParam<pmq::Backend> {
   protected:

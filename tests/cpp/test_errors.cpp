@@ -262,6 +262,23 @@ TEST(Provoked, InvalidArguments) {
     EXPECT_EQ(q.current_messages(), 0);
 }
 
+// The detail comes through pmq_error_message() whole, also when it is longer
+// than the wrapper's first buffer (256 bytes): a missing queue's detail
+// names the queue, here by a name of 250 bytes.
+TEST(Provoked, LongDetailArrivesWhole) {
+    std::string name = unique_name("long");
+    name.resize(251, 'l');
+    auto e = catch_as<pmq::NotFoundError>([&] { pmq::MessageQueue::open(name); });
+    ASSERT_TRUE(e);
+    EXPECT_GT(e->detail().size(), 256u) << e->detail();
+    EXPECT_NE(e->detail().find(name), std::string::npos) << e->detail();
+    // The same text the C API gives (the detail stays until the next failure).
+    char buf[1024];
+    std::size_t needed = 0;
+    ASSERT_EQ(::pmq_error_message(buf, sizeof buf, &needed), PMQ_STATUS_OK);
+    EXPECT_EQ(e->detail(), std::string(buf, needed));
+}
+
 TEST(Provoked, MessageTooLargeAndBufferTooSmall) {
     const auto name = unique_name("size");
     UnlinkGuard g(name);

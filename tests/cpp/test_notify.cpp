@@ -166,6 +166,84 @@ TEST(NotifyCallback, FunctionLifetime) {
     EXPECT_TRUE(d.expired()) << "the destructor must destroy the function";
 }
 
+namespace {
+/// Counts its live copies in `*live`: a copy destroyed twice drives it below 0.
+struct Probe {
+    std::atomic<int> *live;
+    explicit Probe(std::atomic<int> *l) : live(l) { live->fetch_add(1); }
+    Probe(const Probe &o) : live(o.live) { live->fetch_add(1); }
+    Probe &operator=(const Probe &) = delete;
+    ~Probe() { live->fetch_sub(1); }
+};
+}  // namespace
+
+// libpmq's drop callback destroys each registration's function exactly once,
+// when it can no longer fire: after its delivery, when replaced (through
+// this handle, another handle of the queue, or by a signal registration),
+// cancelled, closed, freed (the destructor), and when Linux dropped it
+// because the process closed another descriptor of the queue. Exactly once:
+// the probe's count would go below 0 (and ASan, in make test-cpp, would
+// report the double free).
+TEST(NotifyCallback, DropRunsExactlyOncePerRegistration) {
+    const auto name = unique_name("drop");
+    UnlinkGuard g(name);
+    std::atomic<int> live{0};
+    std::atomic<int> calls{0};
+    auto arm = [&](const pmq::MessageQueue &queue) {
+        queue.notify_callback([p = Probe(&live), &calls] {
+            (void)p;
+            calls.fetch_add(1);
+        });
+        ASSERT_EQ(live.load(), 1) << "the registration holds one function";
+    };
+    auto q = pmq::MessageQueue::create(name, small());
+    auto other = pmq::MessageQueue::open(name);
+
+    arm(q);  // delivered
+    q.send("x");
+    ASSERT_TRUE(eventually([&] { return calls.load() == 1; }));
+    EXPECT_TRUE(eventually([&] { return live.load() == 0; })) << "delivered, not dropped";
+    EXPECT_EQ(q.receive(pmq::try_once).data, "x");
+
+    arm(q);  // replaced through this handle
+    arm(q);
+    EXPECT_EQ(live.load(), 1) << "replaced by this handle";
+    other.notify_callback([] {});  // replaced through another handle
+    EXPECT_EQ(live.load(), 0) << "replaced through another handle";
+    arm(q);  // replaced by a signal registration
+    q.notify_signal(SIGUSR1);
+    EXPECT_EQ(live.load(), 0) << "replaced by notify_signal";
+    q.notify_cancel();
+
+    arm(q);  // cancelled
+    q.notify_cancel();
+    EXPECT_EQ(live.load(), 0) << "cancelled";
+
+    auto third = pmq::MessageQueue::open(name);
+    arm(third);  // closed
+    third.close();
+    EXPECT_EQ(live.load(), 0) << "closed";
+
+    auto fifth = pmq::MessageQueue::open(name);
+    arm(q);  // dropped by Linux: this process closes another descriptor
+    fifth.close();
+    q.notify_cancel();  // dropped at the latest in the next notification call
+    EXPECT_EQ(live.load(), 0) << "dropped by Linux";
+    {
+        auto fourth = pmq::MessageQueue::open(name);
+        arm(fourth);  // freed
+    }
+    EXPECT_EQ(live.load(), 0) << "freed by the destructor";
+
+    // A failed registration keeps nothing.
+    other.close();
+    EXPECT_THROW(other.notify_callback([p = Probe(&live)] { (void)p; }), pmq::ClosedError);
+    EXPECT_EQ(live.load(), 0) << "a failed registration";
+    q.send("y");  // nothing armed: no call
+    EXPECT_EQ(q.receive(pmq::try_once).data, "y");
+    EXPECT_EQ(calls.load(), 1);
+}
+
 TEST(NotifyCallback, SurvivesMoves) {
     const auto name = unique_name("nmove");
     UnlinkGuard g(name);

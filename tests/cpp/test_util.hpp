@@ -9,6 +9,7 @@
 #include "../common/test_prefix.h"
 
 #include <dirent.h>
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -44,6 +45,25 @@ class UnlinkGuard {
   private:
     std::string name_;
 };
+
+/// Unlinks `name` in `backend` when it goes out of scope, whatever happened
+/// (for the tests parametrised on the backend).
+struct BackendGuard {
+    std::string name;
+    pmq::Backend backend;
+    ~BackendGuard() {
+        try {
+            pmq::unlink(name, backend);
+        } catch (const pmq::Error &) {
+        }
+    }
+};
+
+/// The test-name suffix of a backend parameter (INSTANTIATE_TEST_SUITE_P's
+/// name generator): "Kernel" or "Shm".
+inline std::string backend_name(const testing::TestParamInfo<pmq::Backend> &info) {
+    return info.param == pmq::Backend::Shm ? "Shm" : "Kernel";
+}
 
 /// Small queues only: the kernel's per-user budget is shared by every test running.
 inline pmq::Options small(std::int64_t max_messages = 4, std::int64_t max_message_size = 128) {

@@ -1,6 +1,5 @@
 package pmq
 
-// #include <stdlib.h>
 // #include "shim.h"
 import "C"
 
@@ -130,9 +129,9 @@ func (q *Queue) keepScratch(s *sendScratch) {
 }
 
 // sendBatchOnce makes one non-blocking batch send attempt (see sendOnce).
-func (q *Queue) sendBatchOnce(s *sendScratch) (r C.gopmq_io, entered bool) {
+func (q *Queue) sendBatchOnce(s *sendScratch, retry bool) result {
 	if !q.enter() {
-		return r, false
+		return result{}
 	}
 	var data *C.uint8_t
 	var lens *C.size_t
@@ -144,15 +143,17 @@ func (q *Queue) sendBatchOnce(s *sendScratch) (r C.gopmq_io, entered bool) {
 	if len(s.lens) > 0 {
 		lens, prios, ptrs = unsafe.SliceData(s.lens), unsafe.SliceData(s.prios), unsafe.SliceData(s.ptrs)
 	}
-	r = C.gopmq_send_batch(q.h, data, lens, prios, ptrs, C.size_t(len(s.lens)))
+	runtime.LockOSThread()
+	res := q.settle("send batch", C.gopmq_send_batch(q.h, data, lens, prios, ptrs, C.size_t(len(s.lens))), retry)
+	runtime.UnlockOSThread()
 	q.leave()
-	return r, true
+	return res
 }
 
 // receiveBatchOnce makes one non-blocking batch receive attempt.
-func (q *Queue) receiveBatchOnce(buf []byte, out []Received) (r C.gopmq_io, entered bool) {
+func (q *Queue) receiveBatchOnce(buf []byte, out []Received, retry bool) result {
 	if !q.enter() {
-		return r, false
+		return result{}
 	}
 	var p *C.uint8_t
 	var o *C.gopmq_received
@@ -162,40 +163,32 @@ func (q *Queue) receiveBatchOnce(buf []byte, out []Received) (r C.gopmq_io, ente
 	if len(out) > 0 {
 		o = (*C.gopmq_received)(unsafe.Pointer(unsafe.SliceData(out)))
 	}
-	r = C.gopmq_receive_batch(q.h, p, C.size_t(len(buf)), o, C.size_t(len(out)))
+	runtime.LockOSThread()
+	res := q.settle("receive batch", C.gopmq_receive_batch(q.h, p, C.size_t(len(buf)), o, C.size_t(len(out))), retry)
+	runtime.UnlockOSThread()
 	q.leave()
-	return r, true
+	return res
 }
 
 // sendBatch: ctx may be nil; tryOnce means timeout 0; d > 0 a timeout.
 func (q *Queue) sendBatch(ctx context.Context, d time.Duration, tryOnce bool, msgs []Message) (int, error) {
 	s := q.batchScratch(msgs)
 	defer q.keepScratch(s)
-	r, entered := q.sendBatchOnce(s)
-	if entered && r.status == C.PMQ_STATUS_OK {
-		return int(r.len), nil
+	res := q.sendBatchOnce(s, !tryOnce && q.blocking.Load())
+	if res.ok() {
+		return res.n, nil
 	}
-	a := attempt{q: q, write: true, batch: true, sb: s, r: r, entered: entered}
-	if tryOnce {
-		n, _, err := q.outcome(a.op(), &a.r, a.entered)
-		return n, err
-	}
-	n, _, err := q.waitFor(ctx, d, &a)
+	n, _, err := q.wait(ctx, d, &attempt{q: q, write: true, batch: true, sb: s, res: res})
 	return n, err
 }
 
 func (q *Queue) receiveBatch(ctx context.Context, d time.Duration, tryOnce bool, buf []byte,
 	out []Received) (int, error) {
-	r, entered := q.receiveBatchOnce(buf, out)
-	if entered && r.status == C.PMQ_STATUS_OK {
-		return int(r.len), nil
+	res := q.receiveBatchOnce(buf, out, !tryOnce && q.blocking.Load())
+	if res.ok() {
+		return res.n, nil
 	}
-	a := attempt{q: q, batch: true, buf: buf, out: out, r: r, entered: entered}
-	if tryOnce {
-		n, _, err := q.outcome(a.op(), &a.r, a.entered)
-		return n, err
-	}
-	n, _, err := q.waitFor(ctx, d, &a)
+	n, _, err := q.wait(ctx, d, &attempt{q: q, batch: true, buf: buf, out: out, res: res})
 	return n, err
 }
 
@@ -217,7 +210,8 @@ func (q *Queue) SendBatch(msgs []Message) (int, error) {
 
 // SendBatchTimeout is SendBatch waiting at most d for the first message: 0
 // tries once (ErrWouldBlock if the queue is full), a positive d returns
-// ErrTimeout after it, a negative d is ErrInvalid.
+// ErrTimeout after it, Forever waits like SendBatch, a negative d is
+// ErrInvalid.
 func (q *Queue) SendBatchTimeout(msgs []Message, d time.Duration) (int, error) {
 	if d < 0 {
 		return 0, q.negativeTimeout("send batch", d)
@@ -249,7 +243,8 @@ func (q *Queue) ReceiveBatch(buf []byte, out []Received) (int, error) {
 
 // ReceiveBatchTimeout is ReceiveBatch waiting at most d for the first
 // message: 0 tries once (ErrWouldBlock if the queue is empty), a positive d
-// returns ErrTimeout after it, a negative d is ErrInvalid.
+// returns ErrTimeout after it, Forever waits like ReceiveBatch, a negative d
+// is ErrInvalid.
 func (q *Queue) ReceiveBatchTimeout(buf []byte, out []Received, d time.Duration) (int, error) {
 	if d < 0 {
 		return 0, q.negativeTimeout("receive batch", d)

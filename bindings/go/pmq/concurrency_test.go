@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -231,6 +232,58 @@ func TestErrorDetailBelongsToTheCall(t *testing.T) {
 				if _, err := Limits(); err != nil { // a succeeding call in between
 					t.Error(err)
 					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// The same for the fast path's failures (a send or receive's detail, errno
+// and needed size are read after the cgo call, on the same OS thread):
+// goroutines receive with a buffer too small for their own queue, whose
+// message size differs per goroutine, and each must get its own queue's
+// needed size and detail, with other failures and successes in between.
+func TestFastPathFailureBelongsToTheCall(t *testing.T) {
+	const goroutines, calls = 8, 3000
+	queues := make([]*Queue, goroutines)
+	for g := range queues {
+		queues[g] = newQueue(t, WithCapacity(1), WithMessageSize(16+g))
+	}
+	var wg sync.WaitGroup
+	for g := range queues {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			q := queues[g]
+			small := make([]byte, 1)
+			big := make([]byte, 64)
+			for i := 0; i < calls; i++ {
+				_, _, err := q.ReceiveTimeout(small, 0)
+				var e *Error
+				if !errors.As(err, &e) || !errors.Is(err, ErrBufferTooSmall) {
+					t.Errorf("queue %d: ReceiveTimeout(1 byte) = %v, want ErrBufferTooSmall", g, err)
+					return
+				}
+				if e.Needed != 16+g || !strings.Contains(e.Detail, strconv.Itoa(16+g)) {
+					t.Errorf("queue %d (size %d): Needed %d, detail %q: from another call", g, 16+g, e.Needed, e.Detail)
+					return
+				}
+				// Another failure (a would-block, tried once) and a success in between.
+				if _, _, err := q.ReceiveTimeout(big, 0); !errors.Is(err, ErrWouldBlock) {
+					t.Errorf("queue %d: empty ReceiveTimeout = %v, want ErrWouldBlock", g, err)
+					return
+				}
+				if err := q.Send([]byte("x"), 0); err != nil {
+					t.Error(err)
+					return
+				}
+				if _, _, err := q.Receive(big); err != nil {
+					t.Error(err)
+					return
+				}
+				if i%10 == 0 {
+					runtime.Gosched()
 				}
 			}
 		}()

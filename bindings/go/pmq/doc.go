@@ -43,7 +43,8 @@
 // msgsize_max 8192, RLIMIT_MSGQUEUE 800 KiB per user): ask for small queues.
 //
 // Send/Receive wait while the queue is full/empty; SendTimeout/
-// ReceiveTimeout wait at most a time.Duration (0 tries once); SendContext/
+// ReceiveTimeout wait at most a time.Duration (0 tries once, Forever waits
+// as long as it takes, like Send/Receive); SendContext/
 // ReceiveContext stop when the context ends. A Queue made non-blocking
 // (WithBlocking(false) or SetBlocking(false)) returns ErrWouldBlock at once.
 //
@@ -86,7 +87,9 @@
 // # Notifications
 //
 // Notify delivers "the queue became non-empty" on a Go channel (a C
-// trampoline with a runtime/cgo.Handle as its parameter); NotifySignal asks
+// trampoline with a runtime/cgo.Handle as its parameter, which libpmq hands
+// back to be deleted, through pmq_queue_notify_callback's drop callback,
+// exactly once when the registration can no longer fire); NotifySignal asks
 // for a signal (catch it with os/signal.Notify); NotifyCancel cancels. See
 // Notify for the kernel's rules.
 package pmq

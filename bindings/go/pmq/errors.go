@@ -1,6 +1,5 @@
 package pmq
 
-// #include <stdlib.h>
 // #include "shim.h"
 import "C"
 
@@ -8,6 +7,7 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+	"runtime"
 	"strings"
 	"syscall"
 	"unsafe"
@@ -205,17 +205,64 @@ var busySentinels = func() []error {
 	return out
 }()
 
-// newError turns what a C shim captured into an *Error and frees the detail.
-func newError(op, queue string, st C.int, e *C.gopmq_err) *Error {
-	err := &Error{Op: op, Queue: queue, Status: Status(st)}
-	if e.detail != nil {
-		err.Detail = C.GoStringN(e.detail, C.int(e.detail_len))
-		C.free(unsafe.Pointer(e.detail))
-		e.detail = nil
+// Reading a failure's detail on the right thread.
+//
+// libpmq records a failure's detail, errno and needed size per OS thread,
+// and a goroutine may move to another OS thread between two cgo calls. So
+// every libpmq call that can fail runs with its goroutine locked to its OS
+// thread (runtime.LockOSThread), and a failure's detail is read
+// (lastFailure, one more cgo call) before the lock is released.
+//
+// Why not read it inside the failing call's own cgo call, as this package
+// once did: the text needs a buffer. A Go buffer passed to C escapes to the
+// heap (an allocation per send, successful or not); a buffer inside the
+// by-value result is copied on every call (a 512-byte result made a cgo
+// call about 100 ns slower, measured with Go 1.26 on the test machine:
+// more than a send); a copy malloc'd in C costs a malloc, a free and a
+// second cgo call per failure, would-blocks included. LockOSThread and
+// UnlockOSThread cost a few ns (within the noise of a 60-90 ns cgo call),
+// and the goroutine stays pinned only for the call and the read, never
+// while it waits. A goroutine the caller locked itself stays locked (the
+// locks nest).
+
+// call runs f, one libpmq call, with the goroutine locked to its OS thread
+// and turns a failure into an *Error read on that thread.
+func call(op, queue string, f func() C.pmq_status) error {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	if st := f(); st != C.PMQ_STATUS_OK {
+		return lastFailure(op, queue, C.int(st))
 	}
-	err.Errno = syscall.Errno(e.err_no)
-	err.Needed = int(e.needed)
+	return nil
+}
+
+// lastFailure is the *Error for the status st that the last libpmq call on
+// this OS thread returned, with libpmq's detail, errno and needed size.
+// Call it only on the thread of that call (see call).
+func lastFailure(op, queue string, st C.int) *Error {
+	err := &Error{Op: op, Queue: queue, Status: Status(st)}
+	buf := make([]byte, 256)
+	f := C.gopmq_last_failure(st, (*C.char)(unsafe.Pointer(&buf[0])), C.size_t(len(buf)))
+	if f.has_detail == 0 {
+		return err
+	}
+	if n := int(f.detail_len); n >= len(buf) {
+		// Cut to fit: the same detail again, whole (nothing failed since).
+		buf = make([]byte, n+1)
+		f = C.gopmq_last_failure(st, (*C.char)(unsafe.Pointer(&buf[0])), C.size_t(len(buf)))
+	}
+	if n := int(f.detail_len); n > 0 && n < len(buf) {
+		err.Detail = unsafe.String(&buf[0], n) // buf is not used again
+	}
+	err.Errno = syscall.Errno(f.err_no)
+	err.Needed = int(f.needed)
 	return err
+}
+
+// isStatus reports whether err is an *Error with status st.
+func isStatus(err error, st Status) bool {
+	e, ok := err.(*Error)
+	return ok && e.Status == st
 }
 
 // goError is an error this package detects itself.

@@ -69,10 +69,9 @@ type SystemLimits struct {
 
 // Limits reads every message-queue limit now.
 func Limits() (SystemLimits, error) {
-	var e C.gopmq_err
 	var l C.pmq_limits
-	if st := C.gopmq_limits(&l, &e); st != 0 {
-		return SystemLimits{}, newError("limits", "", st, &e)
+	if err := call("limits", "", func() C.pmq_status { return C.pmq_limits_get(&l) }); err != nil {
+		return SystemLimits{}, err
 	}
 	return SystemLimits{
 		MsgMax:         int64(l.msg_max),

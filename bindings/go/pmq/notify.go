@@ -5,7 +5,6 @@ import "C"
 
 import (
 	"runtime/cgo"
-	"sync"
 	"sync/atomic"
 	"syscall"
 )
@@ -26,74 +25,63 @@ import (
 //     descriptor of the queue, including another Queue opened on the same
 //     name. This package closes none of the queue's descriptors before Close.
 
-// notifyTarget is what the C callback's cgo.Handle points to.
+// notifyTarget is what one registration's cgo.Handle points to. libpmq owns
+// the handle from a successful registration until it calls gopmqNotifyDrop,
+// exactly once, when the registration can no longer fire (delivered,
+// replaced by any registration of this process on the queue, cancelled,
+// closed): the drop deletes it. So the package keeps no registry of its own.
 type notifyTarget struct {
-	mu sync.Mutex
 	q  *Queue
 	ch chan<- *Queue
 }
 
-// liveHandles counts this package's notification handles (tests check it
-// returns to zero: no leak).
+// liveHandles counts this package's notification handles (tests check that
+// each registration's handle goes exactly when libpmq drops it).
 var liveHandles atomic.Int64
 
 //export gopmqNotify
 func gopmqNotify(handle C.uintptr_t) {
 	t := cgo.Handle(handle).Value().(*notifyTarget)
-	t.mu.Lock()
-	q, ch := t.q, t.ch
-	t.mu.Unlock()
-	if ch == nil {
-		return
-	}
 	// Never block libpmq's delivery thread: Close and NotifyCancel wait
 	// for a running callback, and nobody may be reading ch.
 	select {
-	case ch <- q:
+	case t.ch <- t.q:
 	default:
 	}
+}
+
+//export gopmqNotifyDrop
+func gopmqNotifyDrop(handle C.uintptr_t) {
+	cgo.Handle(handle).Delete() // a second drop of one handle would panic here
+	liveHandles.Add(-1)
 }
 
 // Notify asks for one notification: when the queue goes from empty to
 // non-empty, the Queue is sent on ch. The send never blocks (like
 // os/signal.Notify): give ch a buffer, or a notification may be dropped.
-// Call Notify again to re-arm (it replaces this Queue's registration, and
-// may be given another channel). Do not close ch before NotifyCancel or
-// Close returned. The kernel rules are in the package documentation.
+// Call Notify again to re-arm (it replaces this process's registration on
+// the queue, and may be given another channel). Do not close ch before
+// the notification arrived, or NotifyCancel or Close returned. The kernel
+// rules are in the package documentation.
 func (q *Queue) Notify(ch chan<- *Queue) error {
 	if ch == nil {
 		return goError("notify", q.name, StatusInvalidArgument,
 			"the channel is nil; pass a buffered channel, or call NotifyCancel to cancel")
 	}
-	q.nmu.Lock()
-	defer q.nmu.Unlock()
 	if !q.enter() {
 		return q.closedError("notify")
 	}
 	defer q.leave()
-	created := false
-	if q.nchannel == nil {
-		q.nchannel = &notifyTarget{q: q}
-		q.nhandle = cgo.NewHandle(q.nchannel)
-		liveHandles.Add(1)
-		created = true
-	}
-	t := q.nchannel
-	t.mu.Lock()
-	old := t.ch
-	t.ch = ch
-	t.mu.Unlock()
-	var e C.gopmq_err
-	if st := C.gopmq_notify_callback(q.h, C.uintptr_t(q.nhandle), &e); st != 0 {
-		if created {
-			// Never registered with libpmq: no callback can hold it.
-			q.dropHandle()
-		} else {
-			t.mu.Lock()
-			t.ch = old
-			t.mu.Unlock()
-		}
-		return newError("notify", q.name, st, &e)
+	h := cgo.NewHandle(&notifyTarget{q: q, ch: ch})
+	liveHandles.Add(1)
+	err := call("notify", q.name, func() C.pmq_status {
+		return C.pmq_status(C.gopmq_notify_callback(q.h, C.uintptr_t(h)))
+	})
+	if err != nil {
+		// Not registered: libpmq never drops it, the handle is still ours.
+		h.Delete()
+		liveHandles.Add(-1)
+		return err
 	}
 	return nil
 }
@@ -103,46 +91,20 @@ func (q *Queue) Notify(ch chan<- *Queue) error {
 // os/signal.Notify before arming. It replaces a registration made with
 // Notify.
 func (q *Queue) NotifySignal(sig syscall.Signal) error {
-	q.nmu.Lock()
-	defer q.nmu.Unlock()
 	if !q.enter() {
 		return q.closedError("notify")
 	}
 	defer q.leave()
-	var e C.gopmq_err
-	if st := C.gopmq_notify_signal(q.h, C.int(sig), &e); st != 0 {
-		return newError("notify", q.name, st, &e)
-	}
-	return nil
+	return call("notify", q.name, func() C.pmq_status { return C.pmq_queue_notify_signal(q.h, C.int(sig)) })
 }
 
 // NotifyCancel cancels this process's registration on the queue. Harmless
 // when there is none, or when another process holds it. When it returns, no
 // notification of this Queue is being delivered or will be.
 func (q *Queue) NotifyCancel() error {
-	q.nmu.Lock()
-	defer q.nmu.Unlock()
 	if !q.enter() {
 		return q.closedError("notify cancel")
 	}
 	defer q.leave()
-	var e C.gopmq_err
-	if st := C.gopmq_notify_cancel(q.h, &e); st != 0 {
-		return newError("notify cancel", q.name, st, &e)
-	}
-	// libpmq guarantees no callback runs after cancel returned.
-	q.dropHandle()
-	return nil
-}
-
-// dropHandle deletes the notification handle; q.nmu must be held and no
-// callback may be able to use it any more.
-func (q *Queue) dropHandle() {
-	if q.nchannel == nil {
-		return
-	}
-	q.nhandle.Delete()
-	q.nchannel = nil
-	q.nhandle = 0
-	liveHandles.Add(-1)
+	return call("notify cancel", q.name, func() C.pmq_status { return C.pmq_queue_notify_cancel(q.h) })
 }

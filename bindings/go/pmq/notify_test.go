@@ -40,9 +40,8 @@ func TestNotifyChannelRearm(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if liveHandles.Load() != base+1 {
-		t.Fatalf("live handles %d, want %d while the Queue is open", liveHandles.Load(), base+1)
-	}
+	// Each delivered registration's handle was dropped after its delivery.
+	waitFor(t, "the last delivered registration's drop", func() bool { return liveHandles.Load() == base })
 	if err := q.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -210,5 +209,124 @@ func TestNotifySignal(t *testing.T) {
 	}
 	if err := q.NotifyCancel(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// libpmq drops a registration's cgo.Handle (pmq_queue_notify_callback's drop
+// callback) exactly once when it can no longer fire: after its delivery,
+// when replaced (by a Notify or NotifySignal of this process on the queue,
+// through any Queue), cancelled, or closed, and when Linux dropped it
+// because the process closed another descriptor of the queue. Exactly once:
+// a second drop of a handle would panic (cgo.Handle.Delete) and leave
+// liveHandles below base.
+func TestNotifyDropRunsOncePerRegistration(t *testing.T) {
+	base := liveHandles.Load()
+	live := func(t *testing.T, want int64, after string) {
+		t.Helper()
+		if n := liveHandles.Load(); n != base+want {
+			t.Fatalf("after %s: %d handles live, want %d", after, n-base, want)
+		}
+	}
+	ch := make(chan *Queue, 1)
+	buf := make([]byte, 64)
+
+	t.Run("delivered", func(t *testing.T) {
+		q := newQueue(t)
+		if err := q.Notify(ch); err != nil {
+			t.Fatal(err)
+		}
+		live(t, 1, "Notify")
+		if err := q.Send([]byte("x"), 0); err != nil {
+			t.Fatal(err)
+		}
+		expectNotification(t, ch, q)
+		// Dropped on the delivery thread right after the callback returned.
+		waitFor(t, "the delivered registration's drop", func() bool { return liveHandles.Load() == base })
+		if _, _, err := q.Receive(buf); err != nil {
+			t.Fatal(err)
+		}
+		if err := q.Close(); err != nil {
+			t.Fatal(err)
+		}
+		live(t, 0, "Close of a Queue whose registration was delivered")
+	})
+	t.Run("replaced", func(t *testing.T) {
+		q := newQueue(t)
+		other := openAgain(t, q)
+		if err := q.Notify(ch); err != nil {
+			t.Fatal(err)
+		}
+		if err := q.Notify(ch); err != nil { // by this Queue
+			t.Fatal(err)
+		}
+		live(t, 1, "Notify replaced by Notify")
+		if err := other.Notify(ch); err != nil { // by another Queue of the queue
+			t.Fatal(err)
+		}
+		live(t, 1, "Notify replaced through another Queue")
+		if err := q.NotifySignal(syscall.SIGUSR2); err != nil { // by a signal registration
+			t.Fatal(err)
+		}
+		live(t, 0, "Notify replaced by NotifySignal")
+		if err := q.NotifyCancel(); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("cancelled", func(t *testing.T) {
+		q := newQueue(t)
+		if err := q.Notify(ch); err != nil {
+			t.Fatal(err)
+		}
+		if err := q.NotifyCancel(); err != nil {
+			t.Fatal(err)
+		}
+		live(t, 0, "NotifyCancel")
+		if err := q.NotifyCancel(); err != nil {
+			t.Fatal(err)
+		}
+		live(t, 0, "a second NotifyCancel")
+	})
+	t.Run("closed", func(t *testing.T) {
+		q := newQueue(t)
+		if err := q.Notify(ch); err != nil {
+			t.Fatal(err)
+		}
+		if err := q.Close(); err != nil {
+			t.Fatal(err)
+		}
+		live(t, 0, "Close")
+	})
+	t.Run("dropped by Linux", func(t *testing.T) {
+		q := newQueue(t)
+		other, err := Open(q.Name())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := q.Notify(ch); err != nil {
+			t.Fatal(err)
+		}
+		// Closing any descriptor of the queue ends this process's
+		// registration; libpmq drops it at the latest in the next
+		// notification call.
+		if err := other.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if err := q.NotifyCancel(); err != nil {
+			t.Fatal(err)
+		}
+		live(t, 0, "another Queue's Close, then NotifyCancel")
+	})
+	t.Run("failed registration", func(t *testing.T) {
+		q := newQueue(t)
+		if err := q.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if err := q.Notify(ch); !errors.Is(err, ErrClosed) {
+			t.Fatalf("Notify after Close: %v", err)
+		}
+		live(t, 0, "a failed Notify")
+	})
+	if len(ch) > 0 {
+		t.Fatalf("a registration that was replaced, cancelled or closed was delivered")
 	}
 }

@@ -9,9 +9,8 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"runtime/cgo"
+	"runtime"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -143,12 +142,6 @@ type Queue struct {
 
 	// scratch: the buffers of the last SendBatch, for the next (batch.go).
 	scratch atomic.Pointer[sendScratch]
-
-	// Notification state: one cgo.Handle per Queue while a callback
-	// registration may be live; deleted after cancel/close returns.
-	nmu      sync.Mutex
-	nhandle  cgo.Handle
-	nchannel *notifyTarget
 }
 
 // Open opens the queue `name` ("/name"). Without options it opens an
@@ -175,10 +168,9 @@ func open(name *string, flags Flags, opts []Option) (*Queue, error) {
 	if name != nil {
 		display = *name
 	}
-	var e C.gopmq_err
 	var o C.pmq_options
-	if st := C.gopmq_options_init(&o, &e); st != 0 {
-		return nil, newError("open", display, st, &e)
+	if err := call("open", display, func() C.pmq_status { return C.pmq_options_init(&o) }); err != nil {
+		return nil, err
 	}
 	for _, opt := range opts {
 		opt(&o)
@@ -198,8 +190,8 @@ func open(name *string, flags Flags, opts []Option) (*Queue, error) {
 		defer C.free(unsafe.Pointer(cname))
 	}
 	var h *C.pmq_queue
-	if st := C.gopmq_open(cname, &o, &h, &e); st != 0 {
-		return nil, newError("open", display, st, &e)
+	if err := call("open", display, func() C.pmq_status { return C.pmq_queue_open(cname, &o, &h) }); err != nil {
+		return nil, err
 	}
 	q := &Queue{h: h, drained: make(chan struct{}, 1), closing: make(chan struct{})}
 	q.name = C.GoString(C.pmq_queue_name(h))
@@ -208,7 +200,7 @@ func open(name *string, flags Flags, opts []Option) (*Queue, error) {
 	if err := q.setup(); err != nil {
 		q.rd.close()
 		q.wr.close()
-		C.gopmq_free(h)
+		C.pmq_queue_free(h)
 		return nil, err
 	}
 	return q, nil
@@ -217,26 +209,28 @@ func open(name *string, flags Flags, opts []Option) (*Queue, error) {
 // setup reads the attributes back and makes the two epoll instances that
 // waiting goroutines park on (wait.go).
 func (q *Queue) setup() error {
-	var e C.gopmq_err
 	var a C.pmq_attributes
-	if st := C.gopmq_attributes(q.h, &a, &e); st != 0 {
-		return newError("open", q.name, st, &e)
+	var mode, backend C.uint32_t
+	var fd C.int
+	err := call("open", q.name, func() C.pmq_status {
+		st := C.pmq_queue_get_attributes(q.h, &a)
+		if st == C.PMQ_STATUS_OK {
+			st = C.pmq_queue_mode(q.h, &mode)
+		}
+		if st == C.PMQ_STATUS_OK {
+			st = C.pmq_queue_backend(q.h, &backend)
+		}
+		if st == C.PMQ_STATUS_OK {
+			st = C.pmq_queue_fileno(q.h, &fd)
+		}
+		return st
+	})
+	if err != nil {
+		return err
 	}
 	q.maxMessages, q.maxMessageSize = int(a.max_messages), int(a.max_message_size)
-	var mode C.uint32_t
-	if st := C.gopmq_mode(q.h, &mode, &e); st != 0 {
-		return newError("open", q.name, st, &e)
-	}
 	q.mode = os.FileMode(mode)
-	var backend C.uint32_t
-	if st := C.gopmq_backend(q.h, &backend, &e); st != 0 {
-		return newError("open", q.name, st, &e)
-	}
 	q.backend = Backend(backend)
-	var fd C.int
-	if st := C.gopmq_fileno(q.h, &fd, &e); st != 0 {
-		return newError("open", q.name, st, &e)
-	}
 	q.fd = int(fd)
 	if err := q.rd.init(q.name, syscall.EPOLLIN); err != nil {
 		return err
@@ -282,12 +276,11 @@ func (q *Queue) Attributes() (Attributes, error) {
 	if !q.enter() {
 		return Attributes{}, q.closedError("attributes")
 	}
-	var e C.gopmq_err
 	var a C.pmq_attributes
-	st := C.gopmq_attributes(q.h, &a, &e)
+	err := call("attributes", q.name, func() C.pmq_status { return C.pmq_queue_get_attributes(q.h, &a) })
 	q.leave()
-	if st != 0 {
-		return Attributes{}, newError("attributes", q.name, st, &e)
+	if err != nil {
+		return Attributes{}, err
 	}
 	return Attributes{
 		MaxMessages:     int(a.max_messages),
@@ -314,12 +307,11 @@ func (q *Queue) Fd() (int, error) {
 	if !q.enter() {
 		return -1, q.closedError("fd")
 	}
-	var e C.gopmq_err
 	var fd C.int
-	st := C.gopmq_fileno(q.h, &fd, &e)
+	err := call("fd", q.name, func() C.pmq_status { return C.pmq_queue_fileno(q.h, &fd) })
 	q.leave()
-	if st != 0 {
-		return -1, newError("fd", q.name, st, &e)
+	if err != nil {
+		return -1, err
 	}
 	return int(fd), nil
 }
@@ -360,17 +352,17 @@ func (q *Queue) DeadReceipts() ([]Receipt, error) {
 		if !q.enter() {
 			return nil, q.closedError("dead receipts")
 		}
-		var e C.gopmq_err
 		var count C.size_t
-		st := C.gopmq_dead_receipts(q.h, &raw[0], C.size_t(len(raw)), &count, &e)
+		err := call("dead receipts", q.name, func() C.pmq_status {
+			return C.pmq_queue_dead_receipts(q.h, &raw[0], C.size_t(len(raw)), &count)
+		})
 		q.leave()
-		if st == C.PMQ_STATUS_BUFFER_TOO_SMALL {
-			C.free(unsafe.Pointer(e.detail))
+		if isStatus(err, StatusBufferTooSmall) {
 			raw = make([]C.pmq_receipt, int(count)+4) // more may die meanwhile
 			continue
 		}
-		if st != 0 {
-			return nil, newError("dead receipts", q.name, st, &e)
+		if err != nil {
+			return nil, err
 		}
 		out := make([]Receipt, int(count))
 		for i := range out {
@@ -408,16 +400,16 @@ func (q *Queue) describe(style C.int) string {
 		return q.name + " (closed)"
 	}
 	defer q.leave()
-	var e C.gopmq_err
 	var needed C.size_t
 	buf := make([]byte, 256)
 	for range 2 {
-		st := C.gopmq_describe(q.h, style, (*C.char)(unsafe.Pointer(&buf[0])), C.size_t(len(buf)), &needed, &e)
-		if st == 0 {
+		err := call("describe", q.name, func() C.pmq_status {
+			return C.pmq_queue_describe(q.h, style, (*C.char)(unsafe.Pointer(&buf[0])), C.size_t(len(buf)), &needed)
+		})
+		if err == nil {
 			return C.GoString((*C.char)(unsafe.Pointer(&buf[0])))
 		}
-		err := newError("describe", q.name, st, &e)
-		if err.Status != StatusBufferTooSmall {
+		if !isStatus(err, StatusBufferTooSmall) {
 			return q.name + " (" + err.Error() + ")"
 		}
 		buf = make([]byte, int(needed))
@@ -451,16 +443,10 @@ func (q *Queue) Close() error {
 	if q.state.Load() != stateClosed {
 		<-q.drained
 	}
-	var e C.gopmq_err
-	var err error
-	if st := C.gopmq_close(q.h, &e); st != 0 {
-		err = newError("close", q.name, st, &e)
-	}
-	// After close returns no notification callback runs or will run.
-	C.gopmq_free(q.h)
-	q.nmu.Lock()
-	q.dropHandle()
-	q.nmu.Unlock()
+	err := call("close", q.name, func() C.pmq_status { return C.pmq_queue_close(q.h) })
+	// After close returns no notification callback runs or will run, and
+	// libpmq has dropped this handle's registration (gopmqNotifyDrop).
+	C.pmq_queue_free(q.h)
 	return err
 }
 
@@ -473,13 +459,9 @@ func (q *Queue) Unlink() error {
 		// Close freed the C handle; its name and backend remain.
 		return UnlinkBackend(q.name, q.backend)
 	}
-	var e C.gopmq_err
-	st := C.gopmq_unlink(q.h, &e)
+	err := call("unlink", q.name, func() C.pmq_status { return C.pmq_queue_unlink(q.h) })
 	q.leave()
-	if st != 0 {
-		return newError("unlink", q.name, st, &e)
-	}
-	return nil
+	return err
 }
 
 // UnlinkName removes the kernel queue called name (the reference's
@@ -492,11 +474,7 @@ func UnlinkName(name string) error {
 		return err
 	}
 	defer C.free(unsafe.Pointer(cname))
-	var e C.gopmq_err
-	if st := C.gopmq_unlink_name(cname, &e); st != 0 {
-		return newError("unlink", name, st, &e)
-	}
-	return nil
+	return call("unlink", name, func() C.pmq_status { return C.pmq_unlink(cname) })
 }
 
 // UnlinkBackend removes the queue called name of backend b. A name with a
@@ -507,11 +485,7 @@ func UnlinkBackend(name string, b Backend) error {
 		return err
 	}
 	defer C.free(unsafe.Pointer(cname))
-	var e C.gopmq_err
-	if st := C.gopmq_unlink_backend(cname, C.uint32_t(b), &e); st != 0 {
-		return newError("unlink", name, st, &e)
-	}
-	return nil
+	return call("unlink", name, func() C.pmq_status { return C.pmq_unlink_backend(cname, C.uint32_t(b)) })
 }
 
 // cName copies name into C memory (free it with C.free). A Go string may
@@ -575,74 +549,107 @@ func cPriority(prio uint) C.uint32_t {
 // closure, an *Error only on failure) and no poller. Only a would-block
 // outcome on a blocking Queue goes to wait (wait.go), the slow path.
 
-// sendOnce makes one non-blocking send attempt; entered is false (and r
-// empty) if the queue is closed.
-func (q *Queue) sendOnce(msg []byte, prio uint) (r C.gopmq_io, entered bool) {
+// result is the outcome of one send or receive attempt (or a batch of them).
+type result struct {
+	n       int    // bytes received, or messages sent or taken
+	prio    uint   // a received message's priority
+	entered bool   // false: the Queue was closed before the call
+	busy    bool   // it would block, and the caller waits and tries again
+	err     *Error // the failure (read on the call's thread); nil if ok or busy
+}
+
+func (r *result) ok() bool { return r.entered && !r.busy && r.err == nil }
+
+// settle turns a shim's outcome into a result. It runs on the OS thread of
+// the call, still locked (errors.go), so a failure's detail is the call's.
+// retry: a would-block will be retried, so its detail is not read.
+func (q *Queue) settle(op string, r C.gopmq_io, retry bool) result {
+	res := result{n: int(r.len), prio: uint(r.prio), entered: true}
+	switch {
+	case r.status == C.PMQ_STATUS_OK:
+	case r.status == C.PMQ_STATUS_WOULD_BLOCK && retry:
+		res.busy = true
+	case r.own != 0:
+		res.err = goError(op, q.name, Status(r.status),
+			"could not allocate the array of the batch's messages; send fewer at once")
+	default:
+		res.err = lastFailure(op, q.name, C.int(r.status))
+	}
+	return res
+}
+
+// sendOnce makes one non-blocking send attempt (entered false, nothing else
+// set, if the queue is closed). retry: see settle.
+func (q *Queue) sendOnce(msg []byte, prio uint, retry bool) result {
 	if !q.enter() {
-		return r, false
+		return result{}
 	}
 	p := (*C.uint8_t)(unsafe.Pointer(unsafe.SliceData(msg)))
 	if len(msg) == 0 {
 		p = nil
 	}
-	r = C.gopmq_send(q.h, p, C.size_t(len(msg)), cPriority(prio))
+	runtime.LockOSThread()
+	res := q.settle("send", C.gopmq_send(q.h, p, C.size_t(len(msg)), cPriority(prio)), retry)
+	runtime.UnlockOSThread()
 	q.leave()
-	return r, true
+	return res
 }
 
 // receiveOnce makes one non-blocking receive attempt (see sendOnce).
-func (q *Queue) receiveOnce(buf []byte) (r C.gopmq_io, entered bool) {
+func (q *Queue) receiveOnce(buf []byte, retry bool) result {
 	if !q.enter() {
-		return r, false
+		return result{}
 	}
 	p := (*C.uint8_t)(unsafe.Pointer(unsafe.SliceData(buf)))
 	if len(buf) == 0 {
 		p = nil
 	}
-	r = C.gopmq_receive(q.h, p, C.size_t(len(buf)))
+	runtime.LockOSThread()
+	res := q.settle("receive", C.gopmq_receive(q.h, p, C.size_t(len(buf))), retry)
+	runtime.UnlockOSThread()
 	q.leave()
-	return r, true
+	return res
 }
 
 // Send sends msg with priority prio (0..PriorityMax; higher is received
 // first), waiting while the queue is full unless the queue is non-blocking
 // (then ErrWouldBlock). Empty messages and zero bytes are fine.
 func (q *Queue) Send(msg []byte, prio uint) error {
-	r, entered := q.sendOnce(msg, prio)
-	if entered && r.status == C.PMQ_STATUS_OK {
+	res := q.sendOnce(msg, prio, q.blocking.Load())
+	if res.ok() {
 		return nil
 	}
-	_, _, err := q.wait(nil, 0, true, msg, prio, nil, r, entered)
+	_, _, err := q.wait(nil, 0, &attempt{q: q, write: true, msg: msg, prio: prio, res: res})
 	return err
 }
 
 // SendTimeout is Send waiting at most d: 0 tries once (ErrWouldBlock if the
-// queue is full), a positive d returns ErrTimeout after it, a negative d is
-// ErrInvalid.
+// queue is full), a positive d returns ErrTimeout after it, Forever waits
+// like Send, a negative d is ErrInvalid.
 func (q *Queue) SendTimeout(msg []byte, prio uint, d time.Duration) error {
 	if d < 0 {
 		return q.negativeTimeout("send", d)
 	}
-	r, entered := q.sendOnce(msg, prio)
-	if entered && r.status == C.PMQ_STATUS_OK {
+	res := q.sendOnce(msg, prio, d != 0 && q.blocking.Load())
+	if res.ok() {
 		return nil
 	}
 	if d == 0 {
-		_, _, err := q.outcome("send", &r, entered)
+		_, _, err := q.outcome("send", &res)
 		return err
 	}
-	_, _, err := q.wait(nil, d, true, msg, prio, nil, r, entered)
+	_, _, err := q.wait(nil, d, &attempt{q: q, write: true, msg: msg, prio: prio, res: res})
 	return err
 }
 
 // SendContext is Send that stops waiting when ctx ends, returning ctx.Err().
 // Nothing is sent then.
 func (q *Queue) SendContext(ctx context.Context, msg []byte, prio uint) error {
-	r, entered := q.sendOnce(msg, prio)
-	if entered && r.status == C.PMQ_STATUS_OK {
+	res := q.sendOnce(msg, prio, q.blocking.Load())
+	if res.ok() {
 		return nil
 	}
-	_, _, err := q.wait(ctx, 0, true, msg, prio, nil, r, entered)
+	_, _, err := q.wait(ctx, 0, &attempt{q: q, write: true, msg: msg, prio: prio, res: res})
 	return err
 }
 
@@ -652,50 +659,51 @@ func (q *Queue) SendContext(ctx context.Context, msg []byte, prio uint) error {
 // MaxMessageSize bytes; otherwise ErrBufferTooSmall (with Error.Needed) is
 // returned and no message is taken.
 func (q *Queue) Receive(buf []byte) (n int, prio uint, err error) {
-	r, entered := q.receiveOnce(buf)
-	if entered && r.status == C.PMQ_STATUS_OK {
-		return int(r.len), uint(r.prio), nil
+	res := q.receiveOnce(buf, q.blocking.Load())
+	if res.ok() {
+		return res.n, res.prio, nil
 	}
-	return q.wait(nil, 0, false, nil, 0, buf, r, entered)
+	return q.wait(nil, 0, &attempt{q: q, buf: buf, res: res})
 }
 
 // ReceiveTimeout is Receive waiting at most d: 0 tries once (ErrWouldBlock
-// if the queue is empty), a positive d returns ErrTimeout after it, a
-// negative d is ErrInvalid.
+// if the queue is empty), a positive d returns ErrTimeout after it, Forever
+// waits like Receive, a negative d is ErrInvalid.
 func (q *Queue) ReceiveTimeout(buf []byte, d time.Duration) (n int, prio uint, err error) {
 	if d < 0 {
 		return 0, 0, q.negativeTimeout("receive", d)
 	}
-	r, entered := q.receiveOnce(buf)
-	if entered && r.status == C.PMQ_STATUS_OK {
-		return int(r.len), uint(r.prio), nil
+	res := q.receiveOnce(buf, d != 0 && q.blocking.Load())
+	if res.ok() {
+		return res.n, res.prio, nil
 	}
 	if d == 0 {
-		return q.outcome("receive", &r, entered)
+		return q.outcome("receive", &res)
 	}
-	return q.wait(nil, d, false, nil, 0, buf, r, entered)
+	return q.wait(nil, d, &attempt{q: q, buf: buf, res: res})
 }
 
 // ReceiveContext is Receive that stops waiting when ctx ends, returning
 // ctx.Err(). No message is taken then.
 func (q *Queue) ReceiveContext(ctx context.Context, buf []byte) (n int, prio uint, err error) {
-	r, entered := q.receiveOnce(buf)
-	if entered && r.status == C.PMQ_STATUS_OK {
-		return int(r.len), uint(r.prio), nil
+	res := q.receiveOnce(buf, q.blocking.Load())
+	if res.ok() {
+		return res.n, res.prio, nil
 	}
-	return q.wait(ctx, 0, false, nil, 0, buf, r, entered)
+	return q.wait(ctx, 0, &attempt{q: q, buf: buf, res: res})
 }
 
-// outcome turns an attempt into the call's results; a failure becomes an
-// *Error carrying the attempt's detail (freed here).
-func (q *Queue) outcome(op string, r *C.gopmq_io, entered bool) (int, uint, error) {
-	if !entered {
+// outcome turns an attempt's result into the call's results.
+func (q *Queue) outcome(op string, res *result) (int, uint, error) {
+	switch {
+	case !res.entered:
 		return 0, 0, q.closedError(op)
+	case res.err != nil:
+		return 0, 0, res.err
+	case res.busy: // not reached: a busy result is retried
+		return 0, 0, goError(op, q.name, StatusWouldBlock, "the queue stayed full or empty")
 	}
-	if r.status != C.PMQ_STATUS_OK {
-		return 0, 0, newError(op, q.name, r.status, &r.err)
-	}
-	return int(r.len), uint(r.prio), nil
+	return res.n, res.prio, nil
 }
 
 // ReceiveMessage is Receive into a new buffer of MaxMessageSize bytes,
@@ -712,7 +720,17 @@ func (q *Queue) ReceiveMessage(ctx context.Context) ([]byte, uint, error) {
 	return buf[:n], prio, nil
 }
 
+// Forever, given as the timeout of SendTimeout, ReceiveTimeout,
+// SendBatchTimeout or ReceiveBatchTimeout, waits as long as it takes, like
+// Send, Receive, SendBatch and ReceiveBatch (the reference's timeout=None).
+// It is the one spelling of "no timeout" in this package: the longest
+// time.Duration (about 292 years), so any computed timeout is at most
+// Forever and a negative one stays ErrInvalid. (libpmq's own forever,
+// PMQ_FOREVER, never reaches C from here: every cgo call tries once and
+// waiting happens in Go's poller, see wait.go.)
+const Forever time.Duration = math.MaxInt64
+
 func (q *Queue) negativeTimeout(op string, d time.Duration) error {
 	return goError(op, q.name, StatusInvalidArgument,
-		fmt.Sprintf("timeout %v is negative; use 0 to try once or a positive duration", d))
+		fmt.Sprintf("timeout %v is negative; use 0 to try once, a positive duration, or pmq.Forever", d))
 }

@@ -1,11 +1,13 @@
 /* C shims between the Go package and libpmq (declarations only: this header
  * is included by a Go file that uses //export).
  *
- * Every shim makes ONE pmq call and, if it failed, copies that call's status,
- * errno and detail in the same C call (pmq_last_error_take). The detail is
- * thread-local in libpmq and a goroutine may move to another OS thread
- * between two cgo calls, so reading it in a second cgo call could return
- * another goroutine's detail. */
+ * Only what cgo cannot do well by itself lives here: the send and receive
+ * attempts return their outcome BY VALUE (cgo moves every Go variable whose
+ * address is passed to C to the heap, so their out-parameters stay on the C
+ * stack in here), the batch shims build and widen the C arrays, the
+ * notification trampolines call back into Go, and gopmq_last_failure reads
+ * a failure's detail (pmq_error_message). Every other libpmq function is called directly from
+ * Go (cgo.go says how a failure's detail stays on the right thread). */
 #ifndef GOPMQ_SHIM_H
 #define GOPMQ_SHIM_H
 
@@ -14,41 +16,27 @@
 
 #include "pmq.h"
 
-/* What a failed call left behind. `detail` is malloc'd (free() it) or NULL. */
-typedef struct gopmq_err {
-    int status;
-    int err_no;
-    size_t needed;
-    size_t detail_len;
-    char *detail;
-} gopmq_err;
-
-int gopmq_options_init(pmq_options *o, gopmq_err *e);
-int gopmq_open(const char *name, const pmq_options *o, pmq_queue **out, gopmq_err *e);
-int gopmq_close(const pmq_queue *q, gopmq_err *e);
-void gopmq_free(pmq_queue *q);
-/* The outcome of one send or receive attempt, returned BY VALUE: cgo moves
- * every Go variable whose address is passed to C to the heap, so the
- * out-parameters (length, priority, error) live on the C stack inside the
- * shim and come back in this struct. `err` is filled only when
- * status != PMQ_STATUS_OK. */
+/* The outcome of one send or receive attempt. On PMQ_STATUS_OK, `len` is
+ * the message's length (a receive), or how many messages were sent or
+ * taken (a batch), and `prio` a received message's priority. `own` is 1
+ * when the shim itself failed (out of memory for a batch's array): libpmq
+ * recorded no detail then. */
 typedef struct gopmq_io {
     int status;
+    int own;
     uint32_t prio;
     size_t len;
-    gopmq_err err;
 } gopmq_io;
 
 /* Try once (timeout 0): PMQ_STATUS_WOULD_BLOCK when the queue is full. */
 gopmq_io gopmq_send(const pmq_queue *q, const uint8_t *msg, size_t len, uint32_t prio);
-/* Try once (timeout 0): PMQ_STATUS_WOULD_BLOCK when the queue is empty;
- * on success .len and .prio are the message's length and priority. */
+/* Try once (timeout 0): PMQ_STATUS_WOULD_BLOCK when the queue is empty. */
 gopmq_io gopmq_receive(const pmq_queue *q, uint8_t *buf, size_t len);
 /* A batch send, try once (timeout 0): message i is lens[i] bytes with
  * priority prios[i], at ptrs[i] (Go memory the Go side pinned) or, where
  * ptrs[i] is NULL, the next lens[i] bytes of `data` (those messages one after
  * another). The pmq_message array is built here, on the C stack (malloc'd
- * for large batches). On success .len is how many were sent. */
+ * for large batches). */
 gopmq_io gopmq_send_batch(const pmq_queue *q, const uint8_t *data, const size_t *lens,
                           const uint32_t *prios, void *const *ptrs, size_t count);
 /* The Go package's Received{Offset, Len int; Priority uint}: size_t has the
@@ -59,26 +47,31 @@ typedef struct gopmq_received {
     size_t priority;
 } gopmq_received;
 /* A batch receive, try once (timeout 0), into `out` (max entries): libpmq
- * writes pmq_received entries (the same size) and they are widened in place.
- * On success .len is how many were taken. */
+ * writes pmq_received entries (the same size) and they are widened in place. */
 gopmq_io gopmq_receive_batch(const pmq_queue *q, uint8_t *buf, size_t len, gopmq_received *out,
                              size_t max);
-int gopmq_attributes(const pmq_queue *q, pmq_attributes *out, gopmq_err *e);
-int gopmq_fileno(const pmq_queue *q, int *out, gopmq_err *e);
-int gopmq_dead_receipts(const pmq_queue *q, pmq_receipt *out, size_t cap, size_t *count, gopmq_err *e);
-int gopmq_mode(const pmq_queue *q, uint32_t *out, gopmq_err *e);
-int gopmq_describe(const pmq_queue *q, int style, char *buf, size_t len, size_t *needed, gopmq_err *e);
-int gopmq_unlink(const pmq_queue *q, gopmq_err *e);
-int gopmq_unlink_name(const char *name, gopmq_err *e);
-int gopmq_unlink_backend(const char *name, uint32_t backend, gopmq_err *e);
-int gopmq_backend(const pmq_queue *q, uint32_t *out, gopmq_err *e);
-int gopmq_limits(pmq_limits *out, gopmq_err *e);
-int gopmq_notify_signal(const pmq_queue *q, int signo, gopmq_err *e);
-/* Registers the Go trampoline with `handle` (a runtime/cgo.Handle) as its param. */
-int gopmq_notify_callback(const pmq_queue *q, uintptr_t handle, gopmq_err *e);
-int gopmq_notify_cancel(const pmq_queue *q, gopmq_err *e);
 
-/* Exported from Go (notify.go); called on libpmq's notification thread. */
+/* What a failure left on the calling thread. */
+typedef struct gopmq_failure {
+    int err_no;        /* the errno behind it, or 0 */
+    size_t needed;     /* for PMQ_STATUS_BUFFER_TOO_SMALL: the size needed */
+    size_t detail_len; /* the detail's full length (without the NUL) */
+    int has_detail;    /* 0: libpmq recorded no detail for this status */
+} gopmq_failure;
+/* Reads the detail of the failure `status` that the last pmq call on this
+ * OS thread returned into buf (NUL-terminated, cut to len - 1 bytes: call
+ * again with detail_len + 1 bytes for all of it), with its errno and needed
+ * size. Call it on the thread that made the failing call. */
+gopmq_failure gopmq_last_failure(int status, char *buf, size_t len);
+
+/* Registers the Go trampoline with `handle` (a runtime/cgo.Handle) as its
+ * param; libpmq hands it to gopmqNotifyDrop exactly once when the
+ * registration can no longer fire (not when this call fails). */
+int gopmq_notify_callback(const pmq_queue *q, uintptr_t handle);
+
+/* Exported from Go (notify.go): a delivery, on libpmq's delivery thread; the
+ * end of a registration (see pmq_queue_notify_callback in pmq.h for where). */
 extern void gopmqNotify(uintptr_t handle);
+extern void gopmqNotifyDrop(uintptr_t handle);
 
 #endif

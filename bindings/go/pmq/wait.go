@@ -1,9 +1,5 @@
 package pmq
 
-// #include <stdlib.h>
-// #include "shim.h"
-import "C"
-
 import (
 	"context"
 	"errors"
@@ -12,7 +8,6 @@ import (
 	"sync"
 	"syscall"
 	"time"
-	"unsafe"
 )
 
 // How waiting works (no OS thread per waiting goroutine):
@@ -90,29 +85,30 @@ func (w *waitTurn) close() {
 // attempt is a send or receive (or a batch of them) on the slow path: its
 // latest try.
 type attempt struct {
-	q       *Queue
-	write   bool
-	msg     []byte
-	prio    uint
-	buf     []byte
-	batch   bool         // SendBatch (write) or ReceiveBatch
-	sb      *sendScratch // SendBatch: the batch, copied
-	out     []Received   // ReceiveBatch
-	r       C.gopmq_io
-	entered bool
+	q     *Queue
+	write bool
+	msg   []byte
+	prio  uint
+	buf   []byte
+	batch bool         // SendBatch (write) or ReceiveBatch
+	sb    *sendScratch // SendBatch: the batch, copied
+	out   []Received   // ReceiveBatch
+	res   result       // the latest try's
 }
 
+// try makes the next try. Only calls that wait get here, so a would-block
+// is retried unless the Queue was made non-blocking meanwhile.
 func (a *attempt) try() {
-	a.discard()
+	retry := a.q.blocking.Load()
 	switch {
 	case a.batch && a.write:
-		a.r, a.entered = a.q.sendBatchOnce(a.sb)
+		a.res = a.q.sendBatchOnce(a.sb, retry)
 	case a.batch:
-		a.r, a.entered = a.q.receiveBatchOnce(a.buf, a.out)
+		a.res = a.q.receiveBatchOnce(a.buf, a.out, retry)
 	case a.write:
-		a.r, a.entered = a.q.sendOnce(a.msg, a.prio)
+		a.res = a.q.sendOnce(a.msg, a.prio, retry)
 	default:
-		a.r, a.entered = a.q.receiveOnce(a.buf)
+		a.res = a.q.receiveOnce(a.buf, retry)
 	}
 }
 
@@ -129,40 +125,23 @@ func (a *attempt) op() string {
 	return "receive"
 }
 
-// done: the latest try is the answer (anything but would-block, or
-// would-block on a Queue switched to non-blocking).
-func (a *attempt) done() bool {
-	return !a.entered || a.r.status != C.PMQ_STATUS_WOULD_BLOCK || !a.q.blocking.Load()
-}
+// done: the latest try is the answer (anything but a would-block that is
+// to be retried).
+func (a *attempt) done() bool { return !a.res.busy }
 
-// discard frees the detail of a failed try whose outcome is not returned.
-func (a *attempt) discard() {
-	if a.r.err.detail != nil {
-		C.free(unsafe.Pointer(a.r.err.detail))
-		a.r.err.detail = nil
-	}
-}
-
-// wait is the slow path of every send and receive: r is the outcome of the
-// first try. It returns that outcome unless it is would-block on a blocking
-// Queue; then it waits for readiness and tries again until done. ctx may be
-// nil (no cancellation); d > 0 is a timeout (counted from now, so never
-// shorter than asked), 0 none.
-func (q *Queue) wait(ctx context.Context, d time.Duration, write bool, msg []byte, prio uint, buf []byte,
-	r C.gopmq_io, entered bool) (int, uint, error) {
-	return q.waitFor(ctx, d, &attempt{q: q, write: write, msg: msg, prio: prio, buf: buf, r: r, entered: entered})
-}
-
-// waitFor is wait for any attempt (a.r and a.entered: the first try).
-func (q *Queue) waitFor(ctx context.Context, d time.Duration, a *attempt) (int, uint, error) {
+// wait is the slow path of every send and receive: a.res is the outcome of
+// the first try. It returns that outcome unless it is a would-block to be
+// retried; then it waits for readiness and tries again until done. ctx may
+// be nil (no cancellation); d > 0 is a timeout (counted from now, so never
+// shorter than asked), 0 and Forever none.
+func (q *Queue) wait(ctx context.Context, d time.Duration, a *attempt) (int, uint, error) {
 	op := a.op()
 	write := a.write
 	if a.done() {
-		return q.outcome(op, &a.r, a.entered)
+		return q.outcome(op, &a.res)
 	}
-	defer a.discard()
 	var deadline time.Time
-	if d > 0 {
+	if d > 0 && d != Forever {
 		deadline = time.Now().Add(d)
 	}
 	var done <-chan struct{}
@@ -228,8 +207,7 @@ func (q *Queue) waitFor(ctx context.Context, d time.Duration, a *attempt) (int, 
 	try := func(epfd uintptr) bool {
 		if !registered {
 			if !q.enter() {
-				a.discard()
-				a.entered = false
+				a.res = result{} // not entered: closed
 				return true
 			}
 			ev := syscall.EpollEvent{Events: turn.events, Fd: int32(q.fd)}
@@ -256,7 +234,7 @@ func (q *Queue) waitFor(ctx context.Context, d time.Duration, a *attempt) (int, 
 		})
 	}
 	if perr == nil && ctlErr == nil {
-		return q.outcome(op, &a.r, a.entered)
+		return q.outcome(op, &a.res)
 	}
 	switch {
 	case q.isClosed():

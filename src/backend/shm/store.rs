@@ -318,7 +318,7 @@ impl ShmQueue {
                 if count >= max {
                     break;
                 }
-                if let Err(e) = self.push(msg.data, msg.priority, count) {
+                if let Err(e) = self.push(msg.data(), msg.priority, count) {
                     if count == first {
                         return Err(e);
                     }

@@ -1,0 +1,157 @@
+//! C ABI of the open options (pmq_options) and the backend values.
+
+use std::ffi::c_int;
+
+use super::{ffi_boundary, invalid, out_ptr, pmq_status, read_bool};
+use pmq::{BackendKind, OpenOptions};
+
+/// Options for pmq_queue_open(). Always fill it with pmq_options_init()
+/// first, then change the fields you need.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct pmq_options {
+    /// 0 (open existing), PMQ_O_CREAT, or PMQ_O_CREX (= PMQ_O_CREAT |
+    /// PMQ_O_EXCL), optionally | PMQ_O_NONBLOCK (same as block = false).
+    pub flags: c_int,
+    /// Permission bits of a created queue (default 0600), masked by the umask.
+    pub mode: u32,
+    /// Capacity of a created queue. Default: the system's msg_max when
+    /// pmq_options_init() ran. Ignored when opening an existing queue (also
+    /// with PMQ_O_CREAT; checked only when a queue is really created).
+    pub max_messages: i64,
+    /// Largest message of a created queue. Default: the system's msgsize_max
+    /// when pmq_options_init() ran. Ignored when opening an existing queue.
+    pub max_message_size: i64,
+    /// This handle may receive (default true).
+    pub read: bool,
+    /// This handle may send (default true).
+    pub write: bool,
+    /// Sends and receives may wait (default true). The reference's `block`.
+    pub block: bool,
+    /// When a signal interrupts a wait: false (default) returns
+    /// PMQ_STATUS_INTERRUPTED; true resumes waiting for the time that remains.
+    pub retry_on_interrupt: bool,
+    /// Which backend the queue lives in: PMQ_BACKEND_KERNEL (0, the default:
+    /// the kernel's mq_* queues, shared with every program using the name)
+    /// or PMQ_BACKEND_SHM (pmq's shared-memory queue under /dev/shm).
+    /// Taken from the reserved room: the struct's size and layout are those
+    /// of earlier versions.
+    pub backend: u32,
+    /// Must be zero (pmq_options_init() zeroes it).
+    pub reserved0: u32,
+    /// Must be zero (pmq_options_init() zeroes it); room for future options.
+    pub reserved: [u64; 3],
+}
+
+/// pmq_options.backend: the Linux kernel's POSIX message queues (default).
+pub const PMQ_BACKEND_KERNEL: u32 = 0;
+/// pmq_options.backend: pmq's own shared-memory queue (a file under
+/// /dev/shm): faster, bounded only by memory, robust against a process
+/// killed at any point; shared with pmq programs only.
+///
+/// A damaged, truncated or hostile file gives PMQ_STATUS_CORRUPTED, never a
+/// signal (pmq installs a SIGBUS handler for its mappings); who may write a
+/// queue's file is trusted, with one exception until layout version 3: see
+/// PMQ_STATUS_CORRUPTED.
+///
+/// Memory: a queue is a file in /dev/shm allocated up front, of
+/// 335872 + max_messages * round_up(32 + max_message_size, 64) bytes. The
+/// default shape (10 messages of at most 8192 bytes) takes 418432 bytes
+/// (409 KiB); 100000 messages of 8192 bytes take 826 MB, of 256 bytes 32 MB:
+/// set max_message_size along with a large max_messages.
+pub const PMQ_BACKEND_SHM: u32 = 1;
+
+const _: () = assert!(std::mem::size_of::<pmq_options>() == 64);
+
+pub(crate) fn backend_in(v: u32) -> Result<BackendKind, pmq_status> {
+    match v {
+        PMQ_BACKEND_KERNEL => Ok(BackendKind::Kernel),
+        PMQ_BACKEND_SHM => Ok(BackendKind::Shm),
+        other => Err(invalid(format!(
+            "backend {other} is unknown; use PMQ_BACKEND_KERNEL (0) or PMQ_BACKEND_SHM (1)"
+        ))),
+    }
+}
+
+pub(crate) fn backend_out(k: BackendKind) -> u32 {
+    match k {
+        BackendKind::Shm => PMQ_BACKEND_SHM,
+        _ => PMQ_BACKEND_KERNEL,
+    }
+}
+
+/// Fills `opts` with the defaults: open an existing queue read-write and
+/// blocking; if created, mode 0600, max_messages = the system's msg_max and
+/// max_message_size = msgsize_max, both read now.
+///
+/// Returns PMQ_STATUS_INVALID_ARGUMENT if `opts` is NULL.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pmq_options_init(opts: *mut pmq_options) -> pmq_status {
+    ffi_boundary!({
+        out_ptr!(opts);
+        let d = OpenOptions::new();
+        let (read, write, block, retry_on_interrupt) = d.get_switches();
+        let v = pmq_options {
+            flags: d.get_flags(),
+            mode: d.get_mode(),
+            max_messages: d.get_max_messages(),
+            max_message_size: d.get_max_message_size(),
+            read,
+            write,
+            block,
+            retry_on_interrupt,
+            backend: backend_out(d.get_backend()),
+            reserved0: 0,
+            reserved: [0; 3],
+        };
+        // SAFETY: `opts` is non-NULL and the caller guarantees it is writable.
+        unsafe { opts.write(v) };
+        pmq_status::Ok
+    })
+}
+
+/// Reads a C options struct without trusting its bool bytes.
+///
+/// # Safety
+/// `p` must point to a readable `pmq_options`.
+pub(crate) unsafe fn options_from_c(p: *const pmq_options) -> Result<OpenOptions, pmq_status> {
+    // SAFETY: the caller guarantees `p` is readable; plain integer fields are
+    // valid for any bit pattern, and bools are read byte-wise.
+    let (flags, mode, max_messages, max_message_size, backend, reserved0, reserved) = unsafe {
+        (
+            (*p).flags,
+            (*p).mode,
+            (*p).max_messages,
+            (*p).max_message_size,
+            (*p).backend,
+            (*p).reserved0,
+            (*p).reserved,
+        )
+    };
+    // SAFETY: as above; bools are read byte-wise.
+    let (read, write, block, retry) = unsafe {
+        (
+            read_bool(std::ptr::addr_of!((*p).read)),
+            read_bool(std::ptr::addr_of!((*p).write)),
+            read_bool(std::ptr::addr_of!((*p).block)),
+            read_bool(std::ptr::addr_of!((*p).retry_on_interrupt)),
+        )
+    };
+    if reserved != [0; 3] || reserved0 != 0 {
+        return Err(invalid(
+            "pmq_options.reserved is not zero; fill the options with pmq_options_init() \
+             before setting fields",
+        ));
+    }
+    let mut o = OpenOptions::new();
+    o.flags(flags)
+        .mode(mode)
+        .max_messages(max_messages)
+        .max_message_size(max_message_size)
+        .read(read)
+        .write(write)
+        .block(block)
+        .retry_on_interrupt(retry)
+        .backend(backend_in(backend)?);
+    Ok(o)
+}
