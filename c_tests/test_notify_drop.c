@@ -16,6 +16,8 @@ struct rec {
     /* set by drop: the status of a notification call made from inside it */
     pmq_queue *reenter;
     atomic_int reenter_status;
+    /* delivery_then_free: the callback waits for `release`; drop is slow */
+    atomic_int hold, entered, release, slow_drop;
 };
 
 static void rec_init(struct rec *r) {
@@ -26,11 +28,16 @@ static void rec_init(struct rec *r) {
 static void on_note(void *param) {
     struct rec *r = param;
     atomic_fetch_add(&r->calls, 1);
+    if (atomic_load(&r->hold)) {
+        atomic_store(&r->entered, 1);
+        while (!atomic_load(&r->release)) sleep_ms(1);
+    }
 }
 
 static void on_drop(void *param) {
     struct rec *r = param;
     if (atomic_load(&r->calls) > 0) atomic_store(&r->drop_after_call, 1);
+    if (atomic_load(&r->slow_drop)) sleep_ms(100); /* widens a drop-after-free window */
     if (r->reenter) {
         /* Takes the registry's lock: deadlocks if drop ran under it. */
         atomic_store(&r->reenter_status, pmq_queue_notify_cancel(r->reenter));
@@ -215,6 +222,44 @@ static void delivery_racing_free(uint32_t backend) {
     CHECK(bad == 0);
 }
 
+struct freer {
+    pmq_queue *q;
+    struct rec *r;
+    int drops_when_free_returned;
+};
+
+static void *free_thread(void *arg) {
+    struct freer *f = arg;
+    pmq_queue_free(f->q);
+    f->drops_when_free_returned = atomic_load(&f->r->drops);
+    return NULL;
+}
+
+/* free while the callback runs: free waits for the callback AND its drop
+ * (before, the delivery thread dropped it after free had stopped waiting,
+ * so free returned with drop still to come). */
+static void free_waits_for_a_delivered_drop(uint32_t backend) {
+    pmq_queue *q = open_on(backend, "drop-held", NULL);
+    if (!q) return;
+    (void)pmq_queue_unlink(q);
+    struct rec r;
+    rec_init(&r);
+    atomic_store(&r.hold, 1);
+    atomic_store(&r.slow_drop, 1);
+    CHECK_OK(pmq_queue_notify_callback(q, on_note, &r, on_drop));
+    send_one(q);
+    for (int i = 0; i < 2500 && !atomic_load(&r.entered); i++) sleep_ms(2);
+    CHECK(atomic_load(&r.entered));
+    struct freer f = {q, &r, -1};
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, free_thread, &f) == 0);
+    sleep_ms(20); /* free is (most likely) waiting for the callback now */
+    atomic_store(&r.release, 1);
+    pthread_join(t, NULL);
+    CHECK(f.drops_when_free_returned == 1);
+    CHECK(atomic_load(&r.drops) == 1);
+}
+
 int main(void) {
     /* A deadlock in drop fails the run instead of hanging it. */
     alarm(120);
@@ -228,6 +273,7 @@ int main(void) {
         cancelled_closed_freed(backends[b]);
         dropped_by_the_system(backends[b]);
         delivery_racing_free(backends[b]);
+        free_waits_for_a_delivered_drop(backends[b]);
     }
     return check_done("test_notify_drop");
 }

@@ -348,12 +348,16 @@ static void invalid_options(void) {
     CHECK_STATUS(pmq_queue_open(name, &o, &q), PMQ_STATUS_INVALID_ARGUMENT);
     CHECK_DETAIL("unknown flag bits");
     CHECK_DETAIL("O_NONBLOCK"); /* the detail lists what is accepted */
+    /* parsed at the C boundary: the detail names the C field and constants */
+    CHECK_DETAIL("pmq_options.flags");
+    CHECK_DETAIL("PMQ_O_CREAT (0x40)");
     o = test_options(PMQ_O_CREAT | O_APPEND, 2, 32);
     CHECK_STATUS(pmq_queue_open(name, &o, &q), PMQ_STATUS_INVALID_ARGUMENT);
     CHECK_DETAIL("unknown flag bits");
     o = test_options(PMQ_O_EXCL, 2, 32);
     CHECK_STATUS(pmq_queue_open(name, &o, &q), PMQ_STATUS_INVALID_ARGUMENT);
     CHECK_DETAIL("O_EXCL without O_CREAT");
+    CHECK_DETAIL("PMQ_O_CREX");
     o = test_options(PMQ_O_CREX, 2, 32);
     o.mode = 010000;
     CHECK_STATUS(pmq_queue_open(name, &o, &q), PMQ_STATUS_INVALID_ARGUMENT);

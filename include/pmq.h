@@ -46,27 +46,6 @@
 
 
 /**
- * pmq_options.flags: create the queue if it does not exist.
- */
-#define PMQ_O_CREAT 64
-
-/**
- * pmq_options.flags: with PMQ_O_CREAT, fail if the queue exists.
- */
-#define PMQ_O_EXCL 128
-
-/**
- * pmq_options.flags: PMQ_O_CREAT | PMQ_O_EXCL, create a new queue.
- */
-#define PMQ_O_CREX (PMQ_O_CREAT | PMQ_O_EXCL)
-
-/**
- * pmq_options.flags: open the handle non-blocking, as if `block` were
- * false (the OS's O_NONBLOCK, as mq_open and posix_ipc accept it).
- */
-#define PMQ_O_NONBLOCK 2048
-
-/**
  * Highest message priority, on both backends: Linux's
  * sysconf(_SC_MQ_PRIO_MAX) - 1, which PMQ_BACKEND_SHM keeps too.
  */
@@ -109,6 +88,27 @@
  * (RLIM_INFINITY).
  */
 #define PMQ_RLIMIT_INFINITY UINT64_MAX
+
+/**
+ * pmq_options.flags: create the queue if it does not exist.
+ */
+#define PMQ_O_CREAT 64
+
+/**
+ * pmq_options.flags: with PMQ_O_CREAT, fail if the queue exists.
+ */
+#define PMQ_O_EXCL 128
+
+/**
+ * pmq_options.flags: PMQ_O_CREAT | PMQ_O_EXCL, create a new queue.
+ */
+#define PMQ_O_CREX (PMQ_O_CREAT | PMQ_O_EXCL)
+
+/**
+ * pmq_options.flags: open the handle non-blocking, as if `block` were
+ * false (the OS's O_NONBLOCK, as mq_open and posix_ipc accept it).
+ */
+#define PMQ_O_NONBLOCK 2048
 
 /**
  * pmq_options.backend: the Linux kernel's POSIX message queues (default).

@@ -3,14 +3,15 @@
 //! went wrong and how to fix it.
 
 use std::borrow::Cow;
-use std::ffi::CStr;
 use std::fmt;
 
 /// What kind of failure happened. Each kind is one status code, the same in
 /// every binding: its discriminant ([`ErrorKind::code`], the C ABI's
-/// `pmq_status`), listed with its name and text in [`STATUSES`].
+/// `pmq_status`, whose names and texts the C ABI crate lists).
+///
+/// Not `#[non_exhaustive]`: the C ABI matches it exhaustively, so a new kind
+/// cannot be added without its C status (a compile error there).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
 #[repr(i32)]
 pub enum ErrorKind {
     /// A "try once" call (timeout 0, or a non-blocking handle) could not complete now.
@@ -62,193 +63,10 @@ pub enum ErrorKind {
     Corrupted = 17,
 }
 
-/// One status code: what every binding reports for the outcome of a call.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct StatusInfo {
-    /// The number (0 is success). Never renumbered; new codes are appended.
-    pub code: i32,
-    /// The name bindings use for it, e.g. `PMQ_STATUS_TIMED_OUT`.
-    pub name: &'static CStr,
-    /// What it means, in words.
-    pub text: &'static CStr,
-    /// The error kind behind it; `None` for success and for a panic caught
-    /// at a language boundary (never an error of the Rust API).
-    pub kind: Option<ErrorKind>,
-}
-
-impl StatusInfo {
-    /// [`StatusInfo::name`] as text.
-    pub fn name_str(&self) -> &'static str {
-        self.name.to_str().unwrap_or("PMQ_STATUS_UNKNOWN")
-    }
-
-    /// [`StatusInfo::text`] as text.
-    pub fn text_str(&self) -> &'static str {
-        self.text.to_str().unwrap_or("unknown status")
-    }
-
-    /// True for the statuses the reference reports as `BusyError`.
-    pub fn is_busy(&self) -> bool {
-        self.kind.is_some_and(ErrorKind::is_busy)
-    }
-}
-
-const fn row(
-    code: i32,
-    name: &'static CStr,
-    text: &'static CStr,
-    kind: Option<ErrorKind>,
-) -> StatusInfo {
-    StatusInfo {
-        code,
-        name,
-        text,
-        kind,
-    }
-}
-
-/// Every status code, indexed by its number: the one definition the C ABI,
-/// the CLI and every binding derive names, texts and kinds from.
-pub const STATUSES: [StatusInfo; 18] = {
-    use ErrorKind::*;
-    [
-        row(0, c"PMQ_STATUS_OK", c"success", None),
-        row(
-            1,
-            c"PMQ_STATUS_WOULD_BLOCK",
-            c"operation would block (queue full or empty, and no wait was allowed)",
-            Some(WouldBlock),
-        ),
-        row(2, c"PMQ_STATUS_TIMED_OUT", c"timed out", Some(TimedOut)),
-        row(
-            3,
-            c"PMQ_STATUS_BUSY",
-            c"resource busy (held by another process)",
-            Some(Busy),
-        ),
-        row(
-            4,
-            c"PMQ_STATUS_EXISTS",
-            c"queue already exists",
-            Some(Exists),
-        ),
-        row(
-            5,
-            c"PMQ_STATUS_NOT_FOUND",
-            c"queue not found",
-            Some(NotFound),
-        ),
-        row(
-            6,
-            c"PMQ_STATUS_PERMISSION",
-            c"permission denied",
-            Some(Permission),
-        ),
-        row(
-            7,
-            c"PMQ_STATUS_INTERRUPTED",
-            c"interrupted by a signal",
-            Some(Interrupted),
-        ),
-        row(
-            8,
-            c"PMQ_STATUS_INVALID_ARGUMENT",
-            c"invalid argument",
-            Some(InvalidArgument),
-        ),
-        row(
-            9,
-            c"PMQ_STATUS_MESSAGE_TOO_LARGE",
-            c"message too large for the queue",
-            Some(MessageTooLarge),
-        ),
-        row(
-            10,
-            c"PMQ_STATUS_BUFFER_TOO_SMALL",
-            c"buffer too small",
-            Some(BufferTooSmall),
-        ),
-        row(
-            11,
-            c"PMQ_STATUS_SYSTEM_LIMIT",
-            c"system limit reached",
-            Some(SystemLimit),
-        ),
-        row(12, c"PMQ_STATUS_CLOSED", c"handle is closed", Some(Closed)),
-        row(
-            13,
-            c"PMQ_STATUS_OUT_OF_MEMORY",
-            c"out of memory",
-            Some(OutOfMemory),
-        ),
-        row(
-            14,
-            c"PMQ_STATUS_OS_ERROR",
-            c"operating system error",
-            Some(Os),
-        ),
-        row(
-            15,
-            c"PMQ_STATUS_PANIC",
-            c"internal error (panic caught)",
-            None,
-        ),
-        row(
-            16,
-            c"PMQ_STATUS_NOT_SUPPORTED",
-            c"not supported on this system",
-            Some(NotSupported),
-        ),
-        row(
-            17,
-            c"PMQ_STATUS_CORRUPTED",
-            c"queue state is corrupted or from an incompatible build",
-            Some(Corrupted),
-        ),
-    ]
-};
-
-/// The code of a panic caught at a language boundary (a bug in pmq).
-pub const STATUS_PANIC: i32 = 15;
-
-// Each row sits at its own number, and a kind's discriminant is its row.
-const _: () = {
-    let mut i = 0;
-    while i < STATUSES.len() {
-        assert!(STATUSES[i].code == i as i32);
-        if let Some(k) = STATUSES[i].kind {
-            assert!(k as i32 == i as i32);
-        }
-        i += 1;
-    }
-    assert!(STATUSES[STATUS_PANIC as usize].kind.is_none());
-};
-
-/// The status with this number, if this version defines it.
-pub fn status(code: i32) -> Option<&'static StatusInfo> {
-    usize::try_from(code).ok().and_then(|i| STATUSES.get(i))
-}
-
 impl ErrorKind {
     /// The status code of this kind (the C ABI's `pmq_status` value).
     pub const fn code(self) -> i32 {
         self as i32
-    }
-
-    /// The kind with this status code (`None` for success, a caught panic
-    /// and values this version does not define).
-    pub fn from_code(code: i32) -> Option<ErrorKind> {
-        status(code).and_then(|s| s.kind)
-    }
-
-    /// This kind's row of [`STATUSES`].
-    pub fn status(self) -> &'static StatusInfo {
-        &STATUSES[self as usize]
-    }
-
-    /// A short, stable description of the kind (the status's text).
-    pub fn as_str(self) -> &'static str {
-        self.status().text_str()
     }
 
     /// True for the kinds the reference reports as `BusyError`
@@ -371,23 +189,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_kind_round_trips_through_its_status_code() {
-        let kinds: Vec<ErrorKind> = STATUSES.iter().filter_map(|s| s.kind).collect();
-        assert_eq!(
-            kinds.len(),
-            STATUSES.len() - 2,
-            "all but OK and PANIC are kinds"
-        );
-        for k in kinds {
-            assert_eq!(ErrorKind::from_code(k.code()), Some(k));
-            assert_eq!(k.status().code, k.code());
-            assert!(k.status().name_str().starts_with("PMQ_STATUS_"));
-            assert!(!k.as_str().is_empty());
-            assert_eq!(k.status().is_busy(), k.is_busy());
-        }
-        assert_eq!(ErrorKind::from_code(0), None);
-        assert_eq!(ErrorKind::from_code(STATUS_PANIC), None);
-        assert_eq!(ErrorKind::from_code(STATUSES.len() as i32), None);
-        assert_eq!(ErrorKind::from_code(-1), None);
+    fn busy_kinds_are_the_references_busy_error() {
+        assert!(ErrorKind::WouldBlock.is_busy());
+        assert!(ErrorKind::TimedOut.is_busy());
+        assert!(ErrorKind::Busy.is_busy());
+        assert!(!ErrorKind::Closed.is_busy());
+        assert_eq!(ErrorKind::Corrupted.code(), 17);
     }
 }

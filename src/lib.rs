@@ -70,7 +70,7 @@ pub use backend::kernel::limits::{
     RLIMIT_INFINITY,
 };
 pub use backend::shm::SHM_NAME_MAX;
-pub use error::{status, Error, ErrorKind, Result, StatusInfo, STATUSES, STATUS_PANIC};
+pub use error::{Error, ErrorKind, Result};
 pub use list::{list, queue_file};
 pub use name::{name_from_bytes, random_name, validate_name, validate_name_bytes};
 pub use queue::{

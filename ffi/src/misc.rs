@@ -1,19 +1,10 @@
 //! C ABI of everything that is not a handle: constants, limits and versions.
 
-use std::ffi::{c_char, c_int};
+use std::ffi::c_char;
 
 use super::{ffi_boundary, out_ptr, pmq_status};
 use pmq::Limits;
 
-/// pmq_options.flags: create the queue if it does not exist.
-pub const PMQ_O_CREAT: c_int = 0o100;
-/// pmq_options.flags: with PMQ_O_CREAT, fail if the queue exists.
-pub const PMQ_O_EXCL: c_int = 0o200;
-/// pmq_options.flags: PMQ_O_CREAT | PMQ_O_EXCL, create a new queue.
-pub const PMQ_O_CREX: c_int = PMQ_O_CREAT | PMQ_O_EXCL;
-/// pmq_options.flags: open the handle non-blocking, as if `block` were
-/// false (the OS's O_NONBLOCK, as mq_open and posix_ipc accept it).
-pub const PMQ_O_NONBLOCK: c_int = 0o4000;
 /// Highest message priority, on both backends: Linux's
 /// sysconf(_SC_MQ_PRIO_MAX) - 1, which PMQ_BACKEND_SHM keeps too.
 pub const PMQ_PRIORITY_MAX: u32 = 32767;
@@ -39,9 +30,6 @@ pub const PMQ_SHM_NAME_MAX: usize = 251;
 pub const PMQ_RLIMIT_INFINITY: u64 = u64::MAX;
 
 const _: () = {
-    assert!(PMQ_O_CREAT == libc::O_CREAT);
-    assert!(PMQ_O_EXCL == libc::O_EXCL);
-    assert!(PMQ_O_NONBLOCK == pmq::O_NONBLOCK);
     assert!(PMQ_PRIORITY_MAX == pmq::PRIORITY_MAX);
     assert!(PMQ_KERNEL_NAME_MAX == pmq::NAME_MAX);
     assert!(PMQ_SHM_NAME_MAX == pmq::SHM_NAME_MAX);

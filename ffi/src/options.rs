@@ -5,6 +5,49 @@ use std::ffi::c_int;
 use super::{ffi_boundary, invalid, out_ptr, pmq_status, read_bool};
 use pmq::{BackendKind, OpenOptions};
 
+/// pmq_options.flags: create the queue if it does not exist.
+pub const PMQ_O_CREAT: c_int = 0o100;
+/// pmq_options.flags: with PMQ_O_CREAT, fail if the queue exists.
+pub const PMQ_O_EXCL: c_int = 0o200;
+/// pmq_options.flags: PMQ_O_CREAT | PMQ_O_EXCL, create a new queue.
+pub const PMQ_O_CREX: c_int = PMQ_O_CREAT | PMQ_O_EXCL;
+/// pmq_options.flags: open the handle non-blocking, as if `block` were
+/// false (the OS's O_NONBLOCK, as mq_open and posix_ipc accept it).
+pub const PMQ_O_NONBLOCK: c_int = 0o4000;
+
+// The OS's values (mq_open's, posix_ipc's).
+const _: () = {
+    assert!(PMQ_O_CREAT == libc::O_CREAT);
+    assert!(PMQ_O_EXCL == libc::O_EXCL);
+    assert!(PMQ_O_NONBLOCK == libc::O_NONBLOCK);
+};
+
+/// Applies pmq_options.flags (raw O_* bits, parsed here at the C boundary:
+/// the core takes booleans) to `o`: create, exclusive, and PMQ_O_NONBLOCK
+/// as `block = false`.
+pub(crate) fn flags_in(flags: c_int, o: &mut OpenOptions) -> Result<(), pmq_status> {
+    let unknown = flags & !(PMQ_O_CREX | PMQ_O_NONBLOCK);
+    if unknown != 0 {
+        return Err(invalid(format!(
+            "unknown flag bits {unknown:#x} in pmq_options.flags; only PMQ_O_CREAT \
+             ({PMQ_O_CREAT:#x}), PMQ_O_EXCL ({PMQ_O_EXCL:#x}), PMQ_O_CREX and PMQ_O_NONBLOCK \
+             ({PMQ_O_NONBLOCK:#x}) are accepted"
+        )));
+    }
+    if flags & PMQ_O_EXCL != 0 && flags & PMQ_O_CREAT == 0 {
+        return Err(invalid(
+            "O_EXCL without O_CREAT means nothing; use PMQ_O_CREX (PMQ_O_CREAT | PMQ_O_EXCL) to \
+             create exclusively",
+        ));
+    }
+    o.create(flags & PMQ_O_CREAT != 0)
+        .exclusive(flags & PMQ_O_EXCL != 0);
+    if flags & PMQ_O_NONBLOCK != 0 {
+        o.block(false);
+    }
+    Ok(())
+}
+
 /// Options for pmq_queue_open(). Always fill it with pmq_options_init()
 /// first, then change the fields you need.
 #[repr(C)]
@@ -92,7 +135,7 @@ pub unsafe extern "C" fn pmq_options_init(opts: *mut pmq_options) -> pmq_status 
         let d = OpenOptions::new();
         let (read, write, block, retry_on_interrupt) = d.get_switches();
         let v = pmq_options {
-            flags: d.get_flags(),
+            flags: 0, // open an existing queue (the core's default)
             mode: d.get_mode(),
             max_messages: d.get_max_messages(),
             max_message_size: d.get_max_message_size(),
@@ -144,8 +187,7 @@ pub(crate) unsafe fn options_from_c(p: *const pmq_options) -> Result<OpenOptions
         ));
     }
     let mut o = OpenOptions::new();
-    o.flags(flags)
-        .mode(mode)
+    o.mode(mode)
         .max_messages(max_messages)
         .max_message_size(max_message_size)
         .read(read)
@@ -153,5 +195,6 @@ pub(crate) unsafe fn options_from_c(p: *const pmq_options) -> Result<OpenOptions
         .block(block)
         .retry_on_interrupt(retry)
         .backend(backend_in(backend)?);
+    flags_in(flags, &mut o)?;
     Ok(o)
 }

@@ -1,7 +1,7 @@
 //! The status codes of the C ABI: the one list of `PMQ_STATUS_*` values,
 //! names and texts, and the functions that read it.
 
-use std::ffi::{c_char, c_int};
+use std::ffi::{c_char, c_int, CStr};
 
 use pmq::ErrorKind;
 
@@ -113,14 +113,93 @@ pub enum pmq_status {
 /// The highest status value defined by this version.
 pub(crate) const STATUS_LAST: i32 = pmq_status::Corrupted as i32;
 
-// The enum above is what cbindgen writes into pmq.h; its names and values
-// are the core's status table (pmq::STATUSES), which every other
-// status text of the boundary is read from. tests/header.rs checks that the
-// header's names match the table; here, that every value is in place.
-const _: () = {
+/// One row of [`STATUSES`]: a status, its C name and what it means.
+pub(crate) struct Row {
+    pub(crate) status: pmq_status,
+    pub(crate) name: &'static CStr,
+    pub(crate) text: &'static CStr,
+}
+
+const fn row(status: pmq_status, name: &'static CStr, text: &'static CStr) -> Row {
+    Row { status, name, text }
+}
+
+/// Every status, indexed by its value: the one list of names and texts
+/// (pmq_status_name(), pmq_status_str(); every binding reads them from
+/// there). The enum above is what cbindgen writes into pmq.h;
+/// tests/header.rs checks the header's names against this list.
+pub(crate) const STATUSES: [Row; 18] = {
     use pmq_status::*;
-    let all = [
-        Ok,
+    [
+        row(Ok, c"PMQ_STATUS_OK", c"success"),
+        row(
+            WouldBlock,
+            c"PMQ_STATUS_WOULD_BLOCK",
+            c"operation would block (queue full or empty, and no wait was allowed)",
+        ),
+        row(TimedOut, c"PMQ_STATUS_TIMED_OUT", c"timed out"),
+        row(
+            Busy,
+            c"PMQ_STATUS_BUSY",
+            c"resource busy (held by another process)",
+        ),
+        row(Exists, c"PMQ_STATUS_EXISTS", c"queue already exists"),
+        row(NotFound, c"PMQ_STATUS_NOT_FOUND", c"queue not found"),
+        row(Permission, c"PMQ_STATUS_PERMISSION", c"permission denied"),
+        row(
+            Interrupted,
+            c"PMQ_STATUS_INTERRUPTED",
+            c"interrupted by a signal",
+        ),
+        row(
+            InvalidArgument,
+            c"PMQ_STATUS_INVALID_ARGUMENT",
+            c"invalid argument",
+        ),
+        row(
+            MessageTooLarge,
+            c"PMQ_STATUS_MESSAGE_TOO_LARGE",
+            c"message too large for the queue",
+        ),
+        row(
+            BufferTooSmall,
+            c"PMQ_STATUS_BUFFER_TOO_SMALL",
+            c"buffer too small",
+        ),
+        row(
+            SystemLimit,
+            c"PMQ_STATUS_SYSTEM_LIMIT",
+            c"system limit reached",
+        ),
+        row(Closed, c"PMQ_STATUS_CLOSED", c"handle is closed"),
+        row(OutOfMemory, c"PMQ_STATUS_OUT_OF_MEMORY", c"out of memory"),
+        row(OsError, c"PMQ_STATUS_OS_ERROR", c"operating system error"),
+        row(Panic, c"PMQ_STATUS_PANIC", c"internal error (panic caught)"),
+        row(
+            NotSupported,
+            c"PMQ_STATUS_NOT_SUPPORTED",
+            c"not supported on this system",
+        ),
+        row(
+            Corrupted,
+            c"PMQ_STATUS_CORRUPTED",
+            c"queue state is corrupted or from an incompatible build",
+        ),
+    ]
+};
+
+// Each row sits at its own value, the last one is STATUS_LAST, and every
+// core error kind maps to the status of its own code (the core's
+// discriminant, ErrorKind::code).
+const _: () = {
+    let mut i = 0;
+    while i < STATUSES.len() {
+        assert!(STATUSES[i].status as i32 == i as i32);
+        i += 1;
+    }
+    assert!(STATUS_LAST as usize == STATUSES.len() - 1);
+    use ErrorKind::*;
+    let kinds = [
         WouldBlock,
         TimedOut,
         Busy,
@@ -134,26 +213,45 @@ const _: () = {
         SystemLimit,
         Closed,
         OutOfMemory,
-        OsError,
-        Panic,
+        Os,
         NotSupported,
         Corrupted,
     ];
-    assert!(all.len() == pmq::STATUSES.len());
-    let mut i = 0;
-    while i < all.len() {
-        assert!(all[i] as i32 == i as i32);
-        i += 1;
+    let mut k = 0;
+    while k < kinds.len() {
+        assert!(pmq_status::from_kind(kinds[k]) as i32 == kinds[k].code());
+        k += 1;
     }
-    assert!(Panic as i32 == pmq::STATUS_PANIC);
 };
 
 impl pmq_status {
+    /// The status of a core error kind. An exhaustive match: a new kind in
+    /// the core does not compile here until it has its status.
     #[inline]
-    pub(crate) fn from_kind(kind: ErrorKind) -> pmq_status {
-        // Every kind's code is a value of the enum (checked above and by the
-        // core's table); an unknown one would be a bug: report it as such.
-        pmq_status::from_i32(kind.code()).unwrap_or(pmq_status::Panic)
+    pub(crate) const fn from_kind(kind: ErrorKind) -> pmq_status {
+        match kind {
+            ErrorKind::WouldBlock => pmq_status::WouldBlock,
+            ErrorKind::TimedOut => pmq_status::TimedOut,
+            ErrorKind::Busy => pmq_status::Busy,
+            ErrorKind::Exists => pmq_status::Exists,
+            ErrorKind::NotFound => pmq_status::NotFound,
+            ErrorKind::Permission => pmq_status::Permission,
+            ErrorKind::Interrupted => pmq_status::Interrupted,
+            ErrorKind::InvalidArgument => pmq_status::InvalidArgument,
+            ErrorKind::MessageTooLarge => pmq_status::MessageTooLarge,
+            ErrorKind::BufferTooSmall => pmq_status::BufferTooSmall,
+            ErrorKind::SystemLimit => pmq_status::SystemLimit,
+            ErrorKind::Closed => pmq_status::Closed,
+            ErrorKind::OutOfMemory => pmq_status::OutOfMemory,
+            ErrorKind::Os => pmq_status::OsError,
+            ErrorKind::NotSupported => pmq_status::NotSupported,
+            ErrorKind::Corrupted => pmq_status::Corrupted,
+        }
+    }
+
+    /// This version's row of a status value, if it defines one.
+    pub(crate) fn row(v: c_int) -> Option<&'static Row> {
+        usize::try_from(v).ok().and_then(|i| STATUSES.get(i))
     }
 
     pub(crate) fn from_i32(v: i32) -> Option<pmq_status> {
@@ -172,8 +270,8 @@ impl pmq_status {
 #[unsafe(no_mangle)]
 pub extern "C" fn pmq_status_str(status: c_int) -> *const c_char {
     ffi_boundary!(c"unknown status".as_ptr(), {
-        pmq::status(status)
-            .map_or(c"unknown status", |s| s.text)
+        pmq_status::row(status)
+            .map_or(c"unknown status", |r| r.text)
             .as_ptr()
     })
 }
@@ -183,8 +281,8 @@ pub extern "C" fn pmq_status_str(status: c_int) -> *const c_char {
 #[unsafe(no_mangle)]
 pub extern "C" fn pmq_status_name(status: c_int) -> *const c_char {
     ffi_boundary!(c"PMQ_STATUS_UNKNOWN".as_ptr(), {
-        pmq::status(status)
-            .map_or(c"PMQ_STATUS_UNKNOWN", |s| s.name)
+        pmq_status::row(status)
+            .map_or(c"PMQ_STATUS_UNKNOWN", |r| r.name)
             .as_ptr()
     })
 }
@@ -194,7 +292,10 @@ pub extern "C" fn pmq_status_name(status: c_int) -> *const c_char {
 #[unsafe(no_mangle)]
 pub extern "C" fn pmq_status_is_busy(status: c_int) -> bool {
     ffi_boundary!(false, {
-        ErrorKind::from_code(status).is_some_and(ErrorKind::is_busy)
+        matches!(
+            pmq_status::from_i32(status),
+            Some(pmq_status::WouldBlock | pmq_status::TimedOut | pmq_status::Busy)
+        )
     })
 }
 
@@ -202,4 +303,32 @@ pub extern "C" fn pmq_status_is_busy(status: c_int) -> bool {
 #[unsafe(no_mangle)]
 pub extern "C" fn pmq_status_last() -> c_int {
     STATUS_LAST
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{pmq_status, STATUSES};
+
+    /// The status names in the committed header (cbindgen writes them from
+    /// the enum's variant names) are this list's, value for value.
+    #[test]
+    fn header_status_names_are_the_list() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../include/pmq.h");
+        let header = std::fs::read_to_string(path).unwrap();
+        let mut seen = 0;
+        for line in header.lines() {
+            let line = line.trim();
+            let Some(rest) = line.strip_prefix("PMQ_STATUS_") else {
+                continue;
+            };
+            let Some((name, value)) = rest.split_once(" = ") else {
+                continue;
+            };
+            let value: i32 = value.trim_end_matches(',').parse().unwrap();
+            let row = pmq_status::row(value).unwrap_or_else(|| panic!("{name} = {value}"));
+            assert_eq!(row.name.to_str().unwrap(), format!("PMQ_STATUS_{name}"));
+            seen += 1;
+        }
+        assert_eq!(seen, STATUSES.len(), "every status is in the header");
+    }
 }
