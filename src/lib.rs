@@ -60,9 +60,12 @@ struct BookRustDoctests;
 mod error;
 mod name;
 mod notify;
+mod options;
 mod queue;
+mod timeout;
 #[cfg(feature = "tokio")]
 pub mod tokio;
+mod types;
 
 pub use backend::kernel::limits::{
     queue_cost, Limits, FALLBACK_MSGSIZE_MAX, FALLBACK_MSG_MAX, NAME_MAX, PRIORITY_MAX,
@@ -71,11 +74,10 @@ pub use backend::kernel::limits::{
 pub use backend::shm::SHM_NAME_MAX;
 pub use error::{status, Error, ErrorKind, Result, StatusInfo, STATUSES, STATUS_PANIC};
 pub use name::{name_from_bytes, random_name, validate_name, validate_name_bytes};
-pub use queue::{
-    message_queues_supported, unlink, unlink_from, Attributes, BackendKind, DeadReceipt,
-    DescribeStyle, InMessage, OpenOptions, OutMessage, Queue, QueueStats, Receipt, Timeout,
-    DEFAULT_MODE, O_CREAT, O_CREX, O_EXCL, O_NONBLOCK,
-};
+pub use options::{OpenOptions, DEFAULT_MODE, O_CREAT, O_CREX, O_EXCL, O_NONBLOCK};
+pub use queue::{message_queues_supported, unlink, unlink_from, DescribeStyle, Queue};
+pub use timeout::Timeout;
+pub use types::{Attributes, BackendKind, DeadReceipt, InMessage, OutMessage, QueueStats, Receipt};
 
 /// Live callback registrations and per-handle notification states in this
 /// process (for leak tests; not part of the API).

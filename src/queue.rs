@@ -3,507 +3,17 @@
 use std::fmt;
 use std::sync::atomic::{fence, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-pub use crate::backend::Attributes;
-pub use crate::backend::BackendKind;
-use crate::backend::{Attempt, Backend, Interest, OpenRequest, Patience, Wake};
+use crate::backend::{Attempt, Backend, Interest, Patience, Wake};
 use crate::error::{Error, ErrorKind, Result};
-use crate::name::{random_name, validate_name_for, RANDOM_NAME_ATTEMPTS};
+use crate::name::validate_name_for;
 use crate::notify::{self, Callback};
-
-/// Create the queue if it does not exist (same value as the OS's O_CREAT).
-pub const O_CREAT: i32 = libc::O_CREAT;
-/// With [`O_CREAT`]: fail if the queue exists (same value as the OS's O_EXCL).
-pub const O_EXCL: i32 = libc::O_EXCL;
-/// [`O_CREAT`] | [`O_EXCL`]: create a new queue, fail if it exists.
-pub const O_CREX: i32 = O_CREAT | O_EXCL;
-/// Open the handle with its `block` switch off, as if `block(false)` was
-/// also given (same value as the OS's O_NONBLOCK, as posix_ipc accepts it).
-pub const O_NONBLOCK: i32 = libc::O_NONBLOCK;
-/// Every flag bit [`OpenOptions::flags`] accepts.
-const KNOWN_FLAGS: i32 = O_CREX | O_NONBLOCK;
-/// The mode new queues get unless told otherwise.
-pub const DEFAULT_MODE: u32 = 0o600;
-
-/// How long a send or receive may wait.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Timeout {
-    /// Wait as long as it takes (unless the handle is non-blocking).
-    Forever,
-    /// Try once; fail with [`ErrorKind::WouldBlock`] if the call cannot complete now.
-    TryOnce,
-    /// Wait at most this long (measured on a monotonic clock), then fail with
-    /// [`ErrorKind::TimedOut`]. A zero duration means [`Timeout::TryOnce`]; a
-    /// duration too long to represent as a deadline never runs out.
-    After(Duration),
-}
-
-/// A number of seconds for a detail: plain for everyday magnitudes, with an
-/// exponent for huge or tiny ones (never hundreds of digits), like C's `%g`.
-pub(crate) fn seconds_text(s: f64) -> String {
-    let a = s.abs();
-    if a != 0.0 && !(1e-4..1e15).contains(&a) {
-        format!("{s:e}")
-    } else {
-        format!("{s}")
-    }
-}
-
-impl Timeout {
-    /// The reference's float-seconds timeout: `None` waits forever, `0` tries
-    /// once, a positive value waits at most that long. NaN, negative and
-    /// infinite values are rejected with a detail that says why.
-    pub fn from_secs_f64(seconds: Option<f64>) -> Result<Timeout> {
-        let Some(s) = seconds else {
-            return Ok(Timeout::Forever);
-        };
-        if s.is_nan() {
-            return Err(Error::fixed(
-                ErrorKind::InvalidArgument,
-                "timeout is NaN; use 0 to try once, a positive number of seconds to wait at most \
-                 that long, or the call without a timeout to wait forever",
-            ));
-        }
-        if s.is_infinite() {
-            return Err(Error::fixed(
-                ErrorKind::InvalidArgument,
-                "timeout is infinite; to wait forever, send or receive without a timeout",
-            ));
-        }
-        if s < 0.0 {
-            return Err(Error::invalid(format!(
-                "timeout {} is negative; use 0 to try once or a positive number of seconds",
-                seconds_text(s)
-            )));
-        }
-        if s == 0.0 {
-            return Ok(Timeout::TryOnce);
-        }
-        match Duration::try_from_secs_f64(s) {
-            // A positive timeout is a bounded wait even below a nanosecond:
-            // it ends with TimedOut, never WouldBlock.
-            Ok(d) => Ok(Timeout::After(d.max(Duration::from_nanos(1)))),
-            Err(_) => Err(Error::invalid(format!(
-                "timeout {} seconds is too large to represent; to wait forever use the call \
-                 without a timeout",
-                seconds_text(s)
-            ))),
-        }
-    }
-}
-
-/// Options for opening or creating a queue. Defaults are read from the system
-/// when [`OpenOptions::new`] is called (not frozen at build time).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct OpenOptions {
-    pub(crate) flags: i32,
-    pub(crate) mode: u32,
-    pub(crate) max_messages: i64,
-    pub(crate) max_message_size: i64,
-    pub(crate) read: bool,
-    pub(crate) write: bool,
-    pub(crate) block: bool,
-    pub(crate) retry_on_interrupt: bool,
-    pub(crate) backend: BackendKind,
-}
-
-impl Default for OpenOptions {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl OpenOptions {
-    /// Open an existing queue for reading and writing, blocking; if created,
-    /// mode 0600 with the system's current `msg_max` and `msgsize_max`.
-    pub fn new() -> Self {
-        let backend = BackendKind::default();
-        let (max_messages, max_message_size) = backend.default_shape();
-        OpenOptions {
-            flags: 0,
-            mode: DEFAULT_MODE,
-            max_messages,
-            max_message_size,
-            read: true,
-            write: true,
-            block: true,
-            retry_on_interrupt: false,
-            backend,
-        }
-    }
-
-    /// Options for a queue of the backend `kind` (its default shape).
-    #[cfg(test)]
-    pub(crate) fn for_backend(kind: BackendKind) -> Self {
-        let mut o = OpenOptions::new();
-        (o.max_messages, o.max_message_size) = kind.default_shape();
-        o.backend = kind;
-        o
-    }
-
-    /// Sets the raw flags: 0, [`O_CREAT`] or [`O_CREX`], optionally with
-    /// [`O_NONBLOCK`]. Checked at open.
-    pub fn flags(&mut self, flags: i32) -> &mut Self {
-        self.flags = flags;
-        self
-    }
-
-    /// Create the queue if missing.
-    pub fn create(&mut self, yes: bool) -> &mut Self {
-        if yes {
-            self.flags |= O_CREAT;
-        } else {
-            self.flags &= !(O_CREAT | O_EXCL);
-        }
-        self
-    }
-
-    /// Create a new queue and fail if it already exists (implies create).
-    pub fn exclusive(&mut self, yes: bool) -> &mut Self {
-        if yes {
-            self.flags |= O_CREX;
-        } else {
-            self.flags &= !O_EXCL;
-        }
-        self
-    }
-
-    /// Permission bits for a created queue (masked by the umask, like files).
-    pub fn mode(&mut self, mode: u32) -> &mut Self {
-        self.mode = mode;
-        self
-    }
-
-    /// Capacity of a created queue (ignored when opening an existing one).
-    pub fn max_messages(&mut self, n: i64) -> &mut Self {
-        self.max_messages = n;
-        self
-    }
-
-    /// Largest message of a created queue (ignored when opening an existing one).
-    pub fn max_message_size(&mut self, n: i64) -> &mut Self {
-        self.max_message_size = n;
-        self
-    }
-
-    /// Whether this handle may receive.
-    pub fn read(&mut self, yes: bool) -> &mut Self {
-        self.read = yes;
-        self
-    }
-
-    /// Whether this handle may send.
-    pub fn write(&mut self, yes: bool) -> &mut Self {
-        self.write = yes;
-        self
-    }
-
-    /// Whether sends and receives on this handle may wait (the reference's `block`).
-    pub fn block(&mut self, yes: bool) -> &mut Self {
-        self.block = yes;
-        self
-    }
-
-    /// Which backend the queue lives in (default [`BackendKind::Kernel`]).
-    /// Both take the same options; sizes default to the system's `msg_max`
-    /// and `msgsize_max` either way.
-    pub fn backend(&mut self, kind: BackendKind) -> &mut Self {
-        self.backend = kind;
-        self
-    }
-
-    /// The backend chosen.
-    pub fn get_backend(&self) -> BackendKind {
-        self.backend
-    }
-
-    /// When a signal interrupts a wait: `false` (default, like the reference)
-    /// returns [`ErrorKind::Interrupted`]; `true` resumes the wait with the
-    /// time that remains.
-    pub fn retry_on_interrupt(&mut self, yes: bool) -> &mut Self {
-        self.retry_on_interrupt = yes;
-        self
-    }
-
-    /// The flags set (0, [`O_CREAT`] or [`O_CREX`], maybe with [`O_NONBLOCK`], when valid).
-    pub fn get_flags(&self) -> i32 {
-        self.flags
-    }
-
-    /// The mode a created queue gets.
-    pub fn get_mode(&self) -> u32 {
-        self.mode
-    }
-
-    /// The capacity a created queue gets (the backend's default unless set).
-    pub fn get_max_messages(&self) -> i64 {
-        self.max_messages
-    }
-
-    /// The message size a created queue gets (the backend's default unless set).
-    pub fn get_max_message_size(&self) -> i64 {
-        self.max_message_size
-    }
-
-    /// (read, write, block, retry_on_interrupt) as set.
-    pub fn get_switches(&self) -> (bool, bool, bool, bool) {
-        (self.read, self.write, self.block, self.retry_on_interrupt)
-    }
-
-    /// Checks the options without touching the system, sizes included as
-    /// they are checked when a queue is created (opening an existing queue
-    /// ignores them, see [`OpenOptions::open`]).
-    pub fn validate(&self) -> Result<()> {
-        self.validate_except_sizes()?;
-        self.validate_sizes()
-    }
-
-    fn validate_except_sizes(&self) -> Result<()> {
-        if self.flags & !KNOWN_FLAGS != 0 {
-            return Err(Error::invalid(format!(
-                "unknown flag bits {:#x}; only O_CREAT ({:#x}), O_EXCL ({:#x}), O_CREX and \
-                 O_NONBLOCK ({:#x}) are accepted",
-                self.flags & !KNOWN_FLAGS,
-                O_CREAT,
-                O_EXCL,
-                O_NONBLOCK
-            )));
-        }
-        if self.flags & O_EXCL != 0 && self.flags & O_CREAT == 0 {
-            return Err(Error::fixed(
-                ErrorKind::InvalidArgument,
-                "O_EXCL without O_CREAT means nothing; use O_CREX (O_CREAT | O_EXCL) to create \
-                 exclusively",
-            ));
-        }
-        if self.mode & !0o7777 != 0 {
-            return Err(Error::invalid(format!(
-                "mode {:#o} has bits outside 07777; use permission bits such as 0o600",
-                self.mode
-            )));
-        }
-        if !self.read && !self.write {
-            return Err(Error::fixed(
-                ErrorKind::InvalidArgument,
-                "read and write are both false; a handle needs at least one of them",
-            ));
-        }
-        Ok(())
-    }
-
-    /// The sizes a created queue gets must be positive.
-    fn validate_sizes(&self) -> Result<()> {
-        if self.flags & O_CREAT != 0 {
-            let (messages, size) = self.backend.default_shape();
-            if self.max_messages < 1 {
-                return Err(Error::invalid(format!(
-                    "max_messages is {}; it must be at least 1 (new queues get {messages} by \
-                     default)",
-                    self.max_messages
-                )));
-            }
-            if self.max_message_size < 1 {
-                return Err(Error::invalid(format!(
-                    "max_message_size is {}; it must be at least 1 (new queues get {size} by \
-                     default)",
-                    self.max_message_size
-                )));
-            }
-        }
-        Ok(())
-    }
-
-    /// Opens `name`, or creates a queue with a fresh random name when `name`
-    /// is `None` (always exclusively, whatever the flags say).
-    ///
-    /// The sizes are checked only when a queue is really created, as the
-    /// system does: with [`O_CREAT`] and sizes below 1, an existing queue is
-    /// opened (with [`O_CREX`] it is [`ErrorKind::Exists`]), and a missing
-    /// one is an invalid-argument error about the sizes.
-    pub fn open(&self, name: Option<&str>) -> Result<Queue> {
-        self.validate_except_sizes()?;
-        match name {
-            Some(n) => {
-                validate_name_for(n, self.backend)?;
-                if let Err(sizes) = self.validate_sizes() {
-                    return self.open_existing_or(n, sizes);
-                }
-                self.open_named(n.to_owned())
-            }
-            None => {
-                let mut opts = self.clone();
-                opts.flags = O_CREX | (self.flags & O_NONBLOCK);
-                opts.validate_sizes()?;
-                let mut last = None;
-                for _ in 0..RANDOM_NAME_ATTEMPTS {
-                    match opts.open_named(random_name()?) {
-                        Err(e) if e.kind() == ErrorKind::Exists => last = Some(e),
-                        other => return other,
-                    }
-                }
-                Err(last.unwrap_or_else(|| {
-                    Error::fixed(ErrorKind::Exists, "no free random name found")
-                }))
-            }
-        }
-    }
-
-    /// Creating with these sizes would fail with `sizes`: open `name` if it
-    /// exists instead (exclusive creation: it exists), else report `sizes`.
-    /// Exclusive creation asks the backend whether the queue exists without
-    /// opening it: opening and closing a descriptor of a kernel queue would
-    /// drop this process's notification registration on it.
-    fn open_existing_or(&self, name: &str, sizes: Error) -> Result<Queue> {
-        if self.flags & O_EXCL != 0 {
-            return match self.backend.exists(name) {
-                Ok(true) => Err(Error::new(
-                    ErrorKind::Exists,
-                    format!(
-                        "queue {name} already exists and exclusive creation (O_EXCL) was asked \
-                         for (its sizes would have been invalid too: {})",
-                        sizes.detail()
-                    ),
-                )
-                .with_errno(libc::EEXIST)),
-                Ok(false) => Err(sizes),
-                Err(e) => Err(e),
-            };
-        }
-        let mut existing = self.clone();
-        existing.flags &= !O_CREX;
-        match existing.open_named(name.to_owned()) {
-            Ok(q) => Ok(q),
-            Err(e) if e.kind() == ErrorKind::NotFound => Err(sizes),
-            Err(e) => Err(e),
-        }
-    }
-
-    fn open_named(&self, name: String) -> Result<Queue> {
-        let req = OpenRequest {
-            name: &name,
-            read: self.read,
-            write: self.write,
-            create: self.flags & O_CREAT != 0,
-            exclusive: self.flags & O_EXCL != 0,
-            nonblocking: !self.block || self.flags & O_NONBLOCK != 0,
-            mode: self.mode,
-            max_messages: self.max_messages,
-            max_message_size: self.max_message_size,
-        };
-        let backend = self.backend.open(&req)?;
-        // An existing queue's real attributes win over the requested ones.
-        let Attributes {
-            max_messages,
-            max_message_size,
-            ..
-        } = backend.attributes()?;
-        Ok(Queue {
-            name,
-            mode: self.mode,
-            read: self.read,
-            write: self.write,
-            max_messages,
-            max_message_size,
-            retry_on_interrupt: self.retry_on_interrupt,
-            priority_max: self.backend.priority_max(),
-            backend,
-            users: AtomicUsize::new(0),
-            notify_id: notify::new_id(),
-            #[cfg(feature = "tokio")]
-            close_signal: std::sync::OnceLock::new(),
-        })
-    }
-}
-
-/// The last message a shared-memory handle took (written before the take
-/// commits), left in its opener record: a handle that claims the record
-/// after its previous holder died reads it ([`Queue::inherited_receipt`]),
-/// and any handle reads those of every dead receiver
-/// ([`Queue::dead_receipts`]), so a message a killed receiver took is
-/// named, not silently gone.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Receipt {
-    /// The queue's sequence number of the message (from 1).
-    pub seq: u64,
-    /// Its length.
-    pub len: u32,
-    /// Its priority.
-    pub priority: u32,
-    /// Its first bytes (zero-padded).
-    pub head: [u8; 16],
-}
-
-/// A receipt a receiver that died left in a shared-memory queue
-/// ([`Queue::dead_receipts`]): what it names, who left it, and whether its
-/// take committed.
-///
-/// A receiver writes its receipt *before* its take commits, so a receiver
-/// killed between the two leaves a receipt naming a message that is still
-/// in the queue (and will be delivered to the next receiver as usual).
-/// `taken` and `queued` tell the cases apart:
-///
-/// - `taken`: the take committed; the message left the queue with the dead
-///   receiver, which may not have acted on it. This is the case to recover.
-/// - `queued` (never with `taken`): the take did not commit and the message
-///   is still in the queue: nothing to recover, a receiver will get it.
-/// - neither: the take did not commit, and another receiver has taken the
-///   message since: nothing to recover.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct DeadReceipt {
-    /// The message it names (for a batch receive, the last of the batch:
-    /// the ones before it in the same call were taken too).
-    pub receipt: Receipt,
-    /// The process id of the receiver that died.
-    pub pid: u32,
-    /// The dead receiver's take committed: the message is no longer in the
-    /// queue because that receiver took it.
-    pub taken: bool,
-    /// The message is still in the queue now (the take did not commit).
-    pub queued: bool,
-}
-
-/// One message for [`Queue::send_batch`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct OutMessage<'a> {
-    /// The bytes (may be empty).
-    pub data: &'a [u8],
-    /// Its priority, 0..=[`crate::PRIORITY_MAX`] (the backend's highest).
-    pub priority: u32,
-}
-
-impl<'a> OutMessage<'a> {
-    /// A message of `data` at `priority`.
-    pub fn new(data: &'a [u8], priority: u32) -> OutMessage<'a> {
-        OutMessage { data, priority }
-    }
-}
-
-/// Where [`Queue::receive_batch`] put one message in its buffer. (`repr(C)`:
-/// the C ABI's `pmq_received` has this layout.)
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct InMessage {
-    /// Start of the message in the buffer.
-    pub offset: usize,
-    /// Its length.
-    pub len: usize,
-    /// Its priority.
-    pub priority: u32,
-}
-
-/// Counters of a shared-memory queue ([`Queue::stats`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct QueueStats {
-    /// Messages waiting now.
-    pub current_messages: u64,
-    /// Messages ever committed by a send.
-    pub committed: u64,
-    /// Messages ever taken by a receive.
-    pub received: u64,
-    /// Times a process found the lock's owner dead and repaired the queue.
-    pub recoveries: u64,
-}
+use crate::options::OpenOptions;
+use crate::timeout::Timeout;
+use crate::types::{
+    Attributes, BackendKind, DeadReceipt, InMessage, OutMessage, QueueStats, Receipt,
+};
 
 /// How [`Queue::describe`] renders a queue.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -626,6 +136,38 @@ const NO_READ: Error = Error::fixed(
 );
 
 impl Queue {
+    /// The handle for a queue `OpenOptions` just opened in `backend`.
+    pub(crate) fn opened(
+        name: String,
+        mode: u32,
+        read: bool,
+        write: bool,
+        retry_on_interrupt: bool,
+        backend: Backend,
+    ) -> Result<Queue> {
+        // An existing queue's real attributes win over the requested ones.
+        let Attributes {
+            max_messages,
+            max_message_size,
+            ..
+        } = backend.attributes()?;
+        Ok(Queue {
+            name,
+            mode,
+            read,
+            write,
+            max_messages,
+            max_message_size,
+            retry_on_interrupt,
+            priority_max: backend.kind().priority_max(),
+            backend,
+            users: AtomicUsize::new(0),
+            notify_id: notify::new_id(),
+            #[cfg(feature = "tokio")]
+            close_signal: std::sync::OnceLock::new(),
+        })
+    }
+
     /// Opens an existing queue for reading and writing.
     pub fn open(name: &str) -> Result<Queue> {
         OpenOptions::new().open(Some(name))

@@ -35,7 +35,8 @@ use std::os::fd::RawFd;
 use std::time::Duration;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::queue::OutMessage;
+pub(crate) use crate::types::{Attributes, BackendKind};
+use crate::types::{InMessage, OutMessage};
 
 #[cfg(test)]
 pub(crate) mod fake;
@@ -116,19 +117,6 @@ pub(crate) enum Interest {
     Writable,
 }
 
-/// A snapshot of a queue's attributes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Attributes {
-    /// Capacity in messages.
-    pub max_messages: i64,
-    /// Largest message in bytes.
-    pub max_message_size: i64,
-    /// Messages waiting now.
-    pub current_messages: i64,
-    /// Whether this handle blocks.
-    pub block: bool,
-}
-
 /// Parameters of an open: everything the core validated.
 pub(crate) struct OpenRequest<'a> {
     pub name: &'a str,
@@ -204,7 +192,7 @@ pub(crate) trait QueueBackend: Sized + Send + Sync {
         &self,
         buf: &mut [u8],
         room: usize,
-        out: &mut [crate::queue::InMessage],
+        out: &mut [InMessage],
         p: Patience,
     ) -> Attempt<usize> {
         let mut n = 0;
@@ -213,7 +201,7 @@ pub(crate) trait QueueBackend: Sized + Send + Sync {
             let p = if n == 0 { p } else { Patience::Once };
             match self.try_receive(&mut buf[at..], p) {
                 Attempt::Done((len, priority)) => {
-                    out[n] = crate::queue::InMessage {
+                    out[n] = InMessage {
                         offset: at,
                         len,
                         priority,
@@ -264,43 +252,6 @@ pub(crate) trait QueueBackend: Sized + Send + Sync {
     /// The error for a refused registration: `own` says whether a handle of
     /// this process may hold it (the backend must then not disturb it).
     fn busy_error(name: &str, own: bool) -> Error;
-}
-
-/// Which mechanism a queue lives in, chosen when it is opened
-/// ([`crate::OpenOptions::backend`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
-#[non_exhaustive]
-pub enum BackendKind {
-    /// The Linux kernel's POSIX message queues (`mq_open`): shared with every
-    /// program that opens the same name, bounded by `fs.mqueue` limits.
-    #[default]
-    Kernel,
-    /// pmq's own queue in a file under `/dev/shm`: several times faster,
-    /// bounded only by memory, robust against a process killed anywhere;
-    /// shared with pmq programs only. Names: at most
-    /// [`SHM_NAME_MAX`](crate::SHM_NAME_MAX) (251) bytes after the slash.
-    ///
-    /// A process stopped (SIGSTOP, a debugger) while it holds the queue's
-    /// lock never makes another call outlast its timeout: a try-once call
-    /// (or one on a non-blocking handle) waits about 10 ms for a stopped
-    /// holder (at most 250 ms for a running, descheduled one) and fails
-    /// with [`ErrorKind::WouldBlock`](crate::ErrorKind::WouldBlock) naming
-    /// the lock, a timed call fails with
-    /// [`ErrorKind::TimedOut`](crate::ErrorKind::TimedOut) at its deadline,
-    /// and a call without a timeout waits until the holder resumes or dies
-    /// (the queue is then repaired) or the handle is closed.
-    ///
-    /// **What a queue costs.** The file (memory in `/dev/shm`, allocated up
-    /// front) is `335,872 + max_messages × round_up(32 + max_message_size, 64)`
-    /// bytes: a fixed 335,872 (header, per-priority lists for all 32,768
-    /// priorities, 1,024 opener records) plus one slot per message. The
-    /// default shape is the kernel's (10 messages of at most 8,192 bytes):
-    /// 418,432 bytes (409 KiB). Size a big queue's messages to fit: 100,000
-    /// messages of 8,192 bytes take 826 MB, of 256 bytes 32 MB.
-    Shm,
-    /// An in-memory stand-in for the core's unit tests.
-    #[cfg(test)]
-    Fake,
 }
 
 /// An open queue of some backend.
@@ -418,7 +369,7 @@ impl Backend {
         &self,
         buf: &mut [u8],
         room: usize,
-        out: &mut [crate::queue::InMessage],
+        out: &mut [InMessage],
         p: Patience,
     ) -> Attempt<usize> {
         dispatch!(self, b => b.try_receive_batch(buf, room, out, p))

@@ -104,7 +104,7 @@ pub(crate) struct ShmQueue {
     closing: AtomicBool,
     readiness: readiness::Readiness,
     /// The receipt the previous holder of this opener record left.
-    inherited: Option<crate::queue::Receipt>,
+    inherited: Option<crate::types::Receipt>,
 }
 
 /// Reads the receipt in opener record `i` (just claimed, so no one else
@@ -113,7 +113,7 @@ pub(crate) struct ShmQueue {
 /// handle's first receive replaces it (a clean close without a receive
 /// keeps it), so a holder killed before it acted on an inherited receipt,
 /// or one that only read it, passes it on.
-fn read_receipt(m: &Mapping, i: u32) -> Option<crate::queue::Receipt> {
+fn read_receipt(m: &Mapping, i: u32) -> Option<crate::types::Receipt> {
     let rec = m.shape.opener(i);
     let seq = m.u64(rec + OPENER_RECEIPT_SEQ).load(Ordering::Relaxed);
     if seq == 0 {
@@ -121,7 +121,7 @@ fn read_receipt(m: &Mapping, i: u32) -> Option<crate::queue::Receipt> {
     }
     let mut head = [0u8; RECEIPT_HEAD_LEN];
     m.read_bytes(rec + OPENER_RECEIPT_HEAD, &mut head);
-    Some(crate::queue::Receipt {
+    Some(crate::types::Receipt {
         seq,
         len: m.u32(rec + OPENER_RECEIPT_LEN).load(Ordering::Relaxed),
         priority: m.u32(rec + OPENER_RECEIPT_PRIO).load(Ordering::Relaxed),
@@ -480,7 +480,7 @@ impl Mapping {
     /// priority just before it commits, so an uncommitted take left that
     /// message at the head of its priority's list (a repair relinks lists
     /// in seq order, which keeps it first), and seqs are never reused.
-    fn still_queued(&self, r: &crate::queue::Receipt) -> Result<bool> {
+    fn still_queued(&self, r: &crate::types::Receipt) -> Result<bool> {
         if r.priority >= PRIORITIES {
             return Err(describe::corrupt(&format!(
                 "a receipt names priority {}, above the highest, {}",
@@ -598,14 +598,14 @@ impl ShmQueue {
     }
 
     /// The receipt this handle's opener record held when it was claimed.
-    pub(crate) fn inherited_receipt(&self) -> Option<crate::queue::Receipt> {
+    pub(crate) fn inherited_receipt(&self) -> Option<crate::types::Receipt> {
         self.inherited
     }
 
     /// Every receipt a receiver that died left (see
     /// [`crate::Queue::dead_receipts`]), read under the queue's lock so no
     /// take is half-written and a repair (if one was due) has run.
-    pub(crate) fn dead_receipts(&self) -> Result<Vec<crate::queue::DeadReceipt>> {
+    pub(crate) fn dead_receipts(&self) -> Result<Vec<crate::types::DeadReceipt>> {
         let m = &self.map;
         let generation = |i: u32| {
             m.u32(m.shape.opener(i) + OPENER_GEN)
@@ -660,7 +660,7 @@ impl ShmQueue {
             let queued = m.still_queued(&receipt)?;
             let untaken =
                 m.u64(rec + OPENER_RECEIPT_UNTAKEN).load(Ordering::Relaxed) == receipt.seq;
-            out.push(crate::queue::DeadReceipt {
+            out.push(crate::types::DeadReceipt {
                 receipt,
                 pid,
                 taken: !queued && !untaken,
@@ -699,7 +699,7 @@ impl ShmQueue {
     /// Sends as many of `msgs` (not empty) as fit now, in order, under one
     /// lock: each message commits on its own, exactly as a single send.
     #[inline]
-    fn send_locked(&self, msgs: &[crate::queue::OutMessage<'_>], p: Patience) -> Attempt<usize> {
+    fn send_locked(&self, msgs: &[crate::types::OutMessage<'_>], p: Patience) -> Attempt<usize> {
         let g = match self.lock_for(p) {
             Ok(g) => g,
             Err(e) => return Attempt::failed(e),
@@ -788,7 +788,7 @@ impl ShmQueue {
     fn receive_locked(
         &self,
         buf: &mut [u8],
-        out: &mut [crate::queue::InMessage],
+        out: &mut [crate::types::InMessage],
         p: Patience,
     ) -> Attempt<usize> {
         let g = match self.lock_for(p) {
@@ -807,7 +807,7 @@ impl ShmQueue {
         while n < out.len() && count > 0 {
             match self.take(&mut buf[at..], count) {
                 Ok(Taken::Message(len, priority)) => {
-                    out[n] = crate::queue::InMessage {
+                    out[n] = crate::types::InMessage {
                         offset: at,
                         len,
                         priority,
@@ -1126,7 +1126,7 @@ impl QueueBackend for ShmQueue {
         self.sound(self.send_one(msg, priority, p))
     }
 
-    fn try_send_batch(&self, msgs: &[crate::queue::OutMessage<'_>], p: Patience) -> Attempt<usize> {
+    fn try_send_batch(&self, msgs: &[crate::types::OutMessage<'_>], p: Patience) -> Attempt<usize> {
         self.sound(self.send_locked(msgs, p))
     }
 
@@ -1138,7 +1138,7 @@ impl QueueBackend for ShmQueue {
         &self,
         buf: &mut [u8],
         _room: usize,
-        out: &mut [crate::queue::InMessage],
+        out: &mut [crate::types::InMessage],
         p: Patience,
     ) -> Attempt<usize> {
         self.sound(self.receive_locked(buf, out, p))
