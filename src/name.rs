@@ -1,8 +1,9 @@
 //! Queue names: validation before the kernel sees them, and collision-safe
 //! random names from the OS random source.
 
+use crate::backend::sys::os_random;
 use crate::backend::BackendKind;
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, Result};
 
 /// Checks a queue name and says exactly what is wrong with it.
 ///
@@ -94,37 +95,10 @@ pub(crate) const RANDOM_NAME_CHARS: usize = 20;
 /// How many fresh names to try before giving up on exclusive creation.
 pub(crate) const RANDOM_NAME_ATTEMPTS: usize = 16;
 
-/// Fills `buf` from the OS random source (getrandom(2)).
-pub(crate) fn os_random(buf: &mut [u8]) -> Result<()> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        // SAFETY: the pointer and length describe the unfilled tail of `buf`,
-        // which is valid for writes for that many bytes.
-        let n =
-            unsafe { libc::getrandom(buf[filled..].as_mut_ptr().cast(), buf.len() - filled, 0) };
-        if n < 0 {
-            let errno = std::io::Error::last_os_error().raw_os_error().unwrap_or(0);
-            if errno == libc::EINTR {
-                continue;
-            }
-            return Err(Error::new(
-                ErrorKind::Os,
-                format!(
-                    "cannot read the OS random source for a random queue name: {}",
-                    crate::error::errno_text(errno)
-                ),
-            )
-            .with_errno(errno));
-        }
-        filled += n as usize;
-    }
-    Ok(())
-}
-
 /// A fresh random name: `/pmq-` followed by 20 base-32 characters from getrandom(2).
 pub fn random_name() -> Result<String> {
     let mut raw = [0u8; RANDOM_NAME_CHARS];
-    os_random(&mut raw)?;
+    os_random(&mut raw, "a random queue name")?;
     let mut name = String::with_capacity(5 + RANDOM_NAME_CHARS);
     name.push_str("/pmq-");
     for b in raw {
@@ -136,6 +110,7 @@ pub fn random_name() -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ErrorKind;
 
     #[test]
     fn good_names() {

@@ -42,6 +42,7 @@ use crate::types::{InMessage, OutMessage};
 pub(crate) mod fake;
 pub(crate) mod kernel;
 pub(crate) mod shm;
+pub(crate) mod sys;
 
 /// How long a transfer attempt may wait for what it needs to even look at
 /// the queue (a lock another process holds), never for a message or room.

@@ -353,7 +353,7 @@ fn holes_no_space(req: &OpenRequest<'_>, allocated: u64, shape: &Shape, e: i32) 
 /// A name no other creator uses, in the same directory (so link() works).
 fn temp_path() -> Result<String> {
     let mut r = [0u8; 8];
-    crate::name::os_random(&mut r)?;
+    crate::backend::sys::os_random(&mut r, "a temporary file name")?;
     // SAFETY: getpid has no preconditions.
     let pid = unsafe { libc::getpid() };
     Ok(format!(
