@@ -3,7 +3,7 @@
 
 use crate::backend::OpenRequest;
 use crate::error::{Error, ErrorKind, Result};
-use crate::name::{random_name, validate_name_for, RANDOM_NAME_ATTEMPTS};
+use crate::name::{random_name, RANDOM_NAME_ATTEMPTS};
 use crate::queue::Queue;
 use crate::types::BackendKind;
 
@@ -253,7 +253,7 @@ impl OpenOptions {
         self.validate_except_sizes()?;
         match name {
             Some(n) => {
-                validate_name_for(n, self.backend)?;
+                self.backend.validate_name(n)?;
                 if let Err(sizes) = self.validate_sizes() {
                     return self.open_existing_or(n, sizes);
                 }

@@ -7,7 +7,6 @@ use std::time::Instant;
 
 use crate::backend::{Attempt, Backend, Interest, Patience, Wake};
 use crate::error::{Error, ErrorKind, Result};
-use crate::name::validate_name_for;
 use crate::notify::{self, Callback};
 use crate::options::OpenOptions;
 use crate::timeout::Timeout;
@@ -819,7 +818,7 @@ pub fn unlink(name: &str) -> Result<()> {
 
 /// Removes the queue called `name` of backend `kind`.
 pub fn unlink_from(kind: BackendKind, name: &str) -> Result<()> {
-    validate_name_for(name, kind)?;
+    kind.validate_name(name)?;
     kind.unlink(name)
 }
 

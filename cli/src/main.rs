@@ -244,7 +244,9 @@ fn main() {
 pub(crate) type CmdResult = Result<i32, Failure>;
 
 fn check_name(name: &str) -> Result<(), Failure> {
-    pmq::validate_name(name).map_err(Failure::from)
+    pmq::BackendKind::Kernel
+        .validate_name(name)
+        .map_err(Failure::from)
 }
 
 fn print_json(value: &impl Serialize) -> Result<(), Failure> {

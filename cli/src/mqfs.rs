@@ -409,7 +409,7 @@ pub fn list_shm() -> Result<Vec<QueueInfo>, Failure> {
         .filter_map(|e| e.ok())
         .filter_map(|e| e.file_name().into_string().ok())
         .filter_map(|f| f.strip_prefix(SHM_PREFIX).map(|n| format!("/{n}")))
-        .filter(|n| pmq::validate_name(n).is_ok())
+        .filter(|n| pmq::BackendKind::Kernel.validate_name(n).is_ok())
         .collect();
     names.sort();
     let mut out = Vec::new();

@@ -306,6 +306,21 @@ impl BackendKind {
         dispatch_kind!(self, B => B::NAME_MAX)
     }
 
+    /// Checks a queue name for this backend
+    /// ([`validate_name`](crate::validate_name) with
+    /// [`name_max`](BackendKind::name_max)); a refusal of a long name says
+    /// which backend's limit it broke.
+    pub fn validate_name(self, name: &str) -> Result<()> {
+        let note = match self {
+            BackendKind::Shm => {
+                " on the shared-memory backend (SHM_NAME_MAX: its file pmq.<name> must fit the \
+                 file system's 255-byte names); the kernel backend takes up to 255"
+            }
+            _ => " (NAME_MAX)",
+        };
+        crate::name::validate_name_noted(name, self.name_max(), note)
+    }
+
     pub(crate) fn priority_max(self) -> u32 {
         dispatch_kind!(self, B => B::PRIORITY_MAX)
     }

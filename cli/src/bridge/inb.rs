@@ -40,7 +40,9 @@ struct Item {
 }
 
 pub fn run(a: InArgs) -> CmdResult {
-    pmq::validate_name(&a.queue).map_err(Failure::from)?;
+    pmq::BackendKind::Kernel
+        .validate_name(&a.queue)
+        .map_err(Failure::from)?;
     let c = super::check_common(&a.nats, true)?;
     super::check_js_name("--durable", &a.durable)?;
     let ack_wait = super::seconds("--ack-wait", a.ack_wait)?;

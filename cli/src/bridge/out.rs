@@ -49,7 +49,9 @@ struct Msg {
 }
 
 pub fn run(a: OutArgs) -> CmdResult {
-    pmq::validate_name(&a.queue).map_err(Failure::from)?;
+    pmq::BackendKind::Kernel
+        .validate_name(&a.queue)
+        .map_err(Failure::from)?;
     let c = super::check_common(&a.nats, false)?;
     signals::install().map_err(|e| {
         Failure::new(
