@@ -124,11 +124,6 @@ const NO_DESCRIPTOR: Error = Error::fixed(
     ErrorKind::NotSupported,
     "this queue's backend has no descriptor to poll; wait with a timeout instead",
 );
-const NO_RECEIPTS: Error = Error::fixed(
-    ErrorKind::NotSupported,
-    "the kernel backend keeps no receipts (mq_receive leaves none); receipts of dead receivers \
-     exist only on the shared-memory backend (open the queue with backend shm)",
-);
 const NO_READ: Error = Error::fixed(
     ErrorKind::Permission,
     "this handle was opened without read access; open the queue with read = true to receive",
@@ -229,18 +224,7 @@ impl Queue {
     /// The shared-memory backend's counters (None for the kernel backend,
     /// which keeps none).
     pub fn stats(&self) -> Option<QueueStats> {
-        match &self.backend {
-            Backend::Shm(q) => {
-                let (count, committed, received, recoveries) = q.counters();
-                Some(QueueStats {
-                    current_messages: count,
-                    committed,
-                    received,
-                    recoveries,
-                })
-            }
-            _ => None,
-        }
+        self.backend.stats()
     }
 
     /// For a shared-memory handle: the receipt the previous holder of its
@@ -255,10 +239,7 @@ impl Queue {
     /// receiver's receipt, not only this record's, see
     /// [`Queue::dead_receipts`].
     pub fn inherited_receipt(&self) -> Option<Receipt> {
-        match &self.backend {
-            Backend::Shm(q) => q.inherited_receipt(),
-            _ => None,
-        }
+        self.backend.inherited_receipt()
     }
 
     /// For a shared-memory queue: every receipt a receiver that died left,
@@ -283,11 +264,7 @@ impl Queue {
     /// keeps no receipts), [`ErrorKind::Closed`] after close,
     /// [`ErrorKind::Corrupted`] if the queue's file is damaged.
     pub fn dead_receipts(&self) -> Result<Vec<DeadReceipt>> {
-        let _in = self.enter()?;
-        match &self.backend {
-            Backend::Shm(q) => q.dead_receipts(),
-            _ => Err(NO_RECEIPTS),
-        }
+        self.enter()?.dead_receipts()
     }
 
     /// Checks a shared-memory queue's invariants under its lock (count =
@@ -296,10 +273,7 @@ impl Queue {
     /// diagnostics; Ok for the kernel backend.
     #[doc(hidden)]
     pub fn check_invariants(&self) -> std::result::Result<(), String> {
-        match &self.backend {
-            Backend::Shm(q) => q.check_invariants(),
-            _ => Ok(()),
-        }
+        self.backend.check_invariants()
     }
 
     /// The queue's name (for a random name, the one generated).
@@ -752,10 +726,7 @@ impl Queue {
 impl Queue {
     /// The misbehaviour knobs of a queue of the fake backend.
     pub(crate) fn fake_knobs(&self) -> &crate::backend::fake::Knobs {
-        match &self.backend {
-            Backend::Fake(f) => f.knobs(),
-            _ => panic!("not a fake queue"),
-        }
+        self.backend.fake_knobs()
     }
 }
 

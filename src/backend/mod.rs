@@ -1,9 +1,13 @@
 //! The seam between pmq's logic and the mechanisms that move messages.
 //!
-//! The core (`crate::queue`, `crate::notify`) knows no backend: it speaks the
-//! contract below ([`QueueBackend`]) through [`Backend`], an enum of every
-//! backend chosen when a queue is opened. One enum (not a generic) keeps one
-//! opaque handle type for the C ABI and costs one predictable branch per call.
+//! The core (`crate::queue`, `crate::options`, `crate::notify`) names no
+//! backend: it speaks the contract below ([`QueueBackend`]) through
+//! [`Backend`], an enum of every backend chosen when a queue is opened. One
+//! enum (not a generic) keeps one opaque handle type for the C ABI and costs
+//! one predictable branch per call. This module is the one place that names
+//! each backend (the enum, its dispatch, [`BackendKind`]'s per-backend
+//! answers); what the backends share of the system is in [`sys`], and the
+//! data that crosses the seam in `crate::types`.
 //!
 //! Contract every backend keeps:
 //! - **Nothing waits inside a transfer** for a message or for room.
@@ -26,17 +30,22 @@
 //!   [`Wake::Interrupted`], so the core applies `retry_on_interrupt`.
 //! - **Limits and names are the backend's.** Defaults for new queues, the
 //!   priority range and the longest name are asked of it.
+//! - **What only some backends have has a default.** Counters (`stats`),
+//!   receipts (`inherited_receipt`, `dead_receipts`) and an invariant check
+//!   default to "none" / NotSupported / Ok; a backend that has them
+//!   overrides them, so the core asks every backend the same way.
 //! - **Notification delivery is handed in.** Callback registrations carry an
 //!   id; the backend reports deliveries through the functions given to its
-//!   delivery state ([`Deliveries`], owned and locked by `crate::notify`),
-//!   and never calls into the core itself.
+//!   delivery state (a [`DeliveryState`] of its own type, which
+//!   [`Deliveries`], owned and locked by `crate::notify`, makes on first
+//!   use), and never calls into the core itself.
 
 use std::os::fd::RawFd;
 use std::time::Duration;
 
 use crate::error::{Error, ErrorKind, Result};
 pub(crate) use crate::types::{Attributes, BackendKind};
-use crate::types::{InMessage, OutMessage};
+use crate::types::{DeadReceipt, InMessage, OutMessage, QueueStats, Receipt};
 
 #[cfg(test)]
 pub(crate) mod fake;
@@ -253,6 +262,32 @@ pub(crate) trait QueueBackend: Sized + Send + Sync {
     /// The error for a refused registration: `own` says whether a handle of
     /// this process may hold it (the backend must then not disturb it).
     fn busy_error(name: &str, own: bool) -> Error;
+
+    /// The queue's counters, if the backend keeps any.
+    fn stats(&self) -> Option<QueueStats> {
+        None
+    }
+    /// The receipt the previous holder of this handle's place in the queue
+    /// left when it went away without closing, if the backend keeps
+    /// receipts (see `Queue::inherited_receipt`).
+    fn inherited_receipt(&self) -> Option<Receipt> {
+        None
+    }
+    /// Every receipt a receiver that died left, if the backend keeps
+    /// receipts (see `Queue::dead_receipts`); a backend that keeps none
+    /// says so (NotSupported) in its own terms.
+    fn dead_receipts(&self) -> Result<Vec<DeadReceipt>> {
+        Err(Error::fixed(
+            ErrorKind::NotSupported,
+            "this queue's backend keeps no receipts; receipts of dead receivers exist only on \
+             the shared-memory backend (open the queue with backend shm)",
+        ))
+    }
+    /// Checks the queue's own invariants (for tests and diagnostics): Ok
+    /// when the backend has none it can check.
+    fn check_invariants(&self) -> std::result::Result<(), String> {
+        Ok(())
+    }
 }
 
 /// An open queue of some backend.
@@ -449,31 +484,103 @@ impl Backend {
     pub(crate) fn notify_cancel(&self) -> Result<()> {
         dispatch!(self, b => b.notify_cancel())
     }
+
+    pub(crate) fn stats(&self) -> Option<QueueStats> {
+        dispatch!(self, b => b.stats())
+    }
+
+    pub(crate) fn inherited_receipt(&self) -> Option<Receipt> {
+        dispatch!(self, b => b.inherited_receipt())
+    }
+
+    pub(crate) fn dead_receipts(&self) -> Result<Vec<DeadReceipt>> {
+        dispatch!(self, b => b.dead_receipts())
+    }
+
+    pub(crate) fn check_invariants(&self) -> std::result::Result<(), String> {
+        dispatch!(self, b => b.check_invariants())
+    }
+
+    /// The misbehaviour knobs of a queue of the fake backend.
+    #[cfg(test)]
+    pub(crate) fn fake_knobs(&self) -> &fake::Knobs {
+        match self {
+            Backend::Fake(f) => f.knobs(),
+            _ => panic!("not a fake queue"),
+        }
+    }
 }
 
-/// Every backend's delivery state for callback notifications, owned by the
-/// core's notification registry and used only under its lock.
+/// A backend's own state for delivering callback notifications (helper
+/// threads, sockets), made on first use from the core's two functions:
+/// `deliver(id)` runs registration `id`'s callback (called on a thread made
+/// for the delivery); `removed(id)` forgets a registration the backend
+/// dropped without delivering it (must not wait for the registry's lock:
+/// the registering thread may hold it).
+pub(crate) trait DeliveryState: Send + 'static {
+    /// The state, before any registration.
+    fn new(deliver: fn(u64), removed: fn(u64)) -> Self
+    where
+        Self: Sized;
+    /// In a child after fork: what the parent's delivery threads own is
+    /// not ours; start afresh.
+    fn after_fork_in_child(&mut self) {}
+}
+
+/// [`DeliveryState`] behind a pointer, with its type asked at run time.
+trait AnyDeliveryState: Send {
+    fn after_fork_in_child(&mut self);
+    fn as_any(&mut self) -> &mut dyn std::any::Any;
+}
+
+impl<D: DeliveryState> AnyDeliveryState for D {
+    fn after_fork_in_child(&mut self) {
+        DeliveryState::after_fork_in_child(self)
+    }
+    fn as_any(&mut self) -> &mut dyn std::any::Any {
+        self
+    }
+}
+
+/// The delivery states of the backends in use, owned by the core's
+/// notification registry and used only under its lock. One entry a backend
+/// type, made when a backend first asks for it ([`Deliveries::state`]).
 pub(crate) struct Deliveries {
-    pub(crate) kernel: kernel::Delivery,
-    pub(crate) shm: shm::Delivery,
+    deliver: fn(u64),
+    removed: fn(u64),
+    states: Vec<Box<dyn AnyDeliveryState>>,
 }
 
 impl Deliveries {
-    /// `deliver(id)` runs registration `id`'s callback (called on a thread
-    /// made for the delivery); `removed(id)` forgets a registration the
-    /// backend dropped without delivering it (must not wait for the
-    /// registry's lock: the registering thread may hold it).
+    /// See [`DeliveryState`] for `deliver` and `removed`.
     pub(crate) const fn new(deliver: fn(u64), removed: fn(u64)) -> Deliveries {
         Deliveries {
-            kernel: kernel::Delivery::new(deliver, removed),
-            shm: shm::Delivery::new(deliver, removed),
+            deliver,
+            removed,
+            states: Vec::new(),
+        }
+    }
+
+    /// The delivery state of type `D`, made now if this is the first ask.
+    pub(crate) fn state<D: DeliveryState>(&mut self) -> &mut D {
+        let at = self.states.iter_mut().position(|s| s.as_any().is::<D>());
+        let at = at.unwrap_or_else(|| {
+            let state = D::new(self.deliver, self.removed);
+            self.states.push(Box::new(state));
+            self.states.len() - 1
+        });
+        match self.states[at].as_any().downcast_mut::<D>() {
+            Some(d) => d,
+            None => unreachable!("the state at {at} was found or made as this type"),
         }
     }
 
     /// In a child after fork: what the parent's delivery threads own is
     /// not ours; start afresh.
     pub(crate) fn after_fork_in_child(&mut self) {
-        self.kernel.after_fork_in_child();
+        for s in &mut self.states {
+            s.after_fork_in_child();
+        }
     }
 }
 
@@ -491,4 +598,46 @@ pub(crate) fn exists_error(errno: i32, name: &str) -> Error {
         ),
     )
     .with_errno(errno)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct A(u32);
+    impl DeliveryState for A {
+        fn new(_: fn(u64), _: fn(u64)) -> A {
+            A(0)
+        }
+        fn after_fork_in_child(&mut self) {
+            self.0 += 100;
+        }
+    }
+    struct B(fn(u64));
+    impl DeliveryState for B {
+        fn new(deliver: fn(u64), _: fn(u64)) -> B {
+            B(deliver)
+        }
+    }
+
+    static DELIVERED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    fn deliver(id: u64) {
+        DELIVERED.store(id, std::sync::atomic::Ordering::Relaxed);
+    }
+    fn removed(_: u64) {}
+
+    /// One state a backend type, made on first ask with the core's
+    /// functions, kept across asks, and told about a fork.
+    #[test]
+    fn deliveries_keep_one_state_per_backend_type() {
+        let mut d = Deliveries::new(deliver, removed);
+        d.state::<A>().0 = 7;
+        (d.state::<B>().0)(42);
+        assert_eq!(DELIVERED.load(std::sync::atomic::Ordering::Relaxed), 42);
+        assert_eq!(d.state::<A>().0, 7);
+        assert_eq!(d.states.len(), 2);
+        d.after_fork_in_child();
+        assert_eq!(d.state::<A>().0, 107);
+        assert_eq!(d.states.len(), 2);
+    }
 }

@@ -317,6 +317,16 @@ impl Delivery {
     }
 }
 
+impl crate::backend::DeliveryState for Delivery {
+    fn new(deliver: fn(u64), removed: fn(u64)) -> Delivery {
+        Delivery::new(deliver, removed)
+    }
+
+    fn after_fork_in_child(&mut self) {
+        Delivery::after_fork_in_child(self)
+    }
+}
+
 impl KernelQueue {
     /// Asks for `signo` when the queue goes from empty to non-empty.
     pub(super) fn request_signal(&self, signo: i32) -> Result<(), Errno> {

@@ -59,7 +59,6 @@ macro_rules! kp {
 }
 pub(crate) use kp;
 use map::Mapping;
-pub(crate) use notify::Delivery;
 
 /// Where queue files live: /dev/shm, or the directory in PMQ_SHM_DIR (read
 /// once; for a tmpfs of another size, or tests).
@@ -1280,7 +1279,7 @@ impl QueueBackend for ShmQueue {
         id: u64,
         deliveries: &mut Deliveries,
     ) -> std::result::Result<(), NotifyError> {
-        notify::register(self, notify::Kind::Callback(id), Some(&mut deliveries.shm))
+        notify::register(self, notify::Kind::Callback(id), Some(deliveries.state()))
     }
 
     fn notify_cancel(&self) -> Result<()> {
@@ -1296,5 +1295,27 @@ impl QueueBackend for ShmQueue {
             ),
         )
         .with_errno(libc::EBUSY)
+    }
+
+    fn stats(&self) -> Option<crate::types::QueueStats> {
+        let (current_messages, committed, received, recoveries) = self.counters();
+        Some(crate::types::QueueStats {
+            current_messages,
+            committed,
+            received,
+            recoveries,
+        })
+    }
+
+    fn inherited_receipt(&self) -> Option<crate::types::Receipt> {
+        ShmQueue::inherited_receipt(self)
+    }
+
+    fn dead_receipts(&self) -> Result<Vec<crate::types::DeadReceipt>> {
+        ShmQueue::dead_receipts(self)
+    }
+
+    fn check_invariants(&self) -> std::result::Result<(), String> {
+        ShmQueue::check_invariants(self)
     }
 }

@@ -29,8 +29,8 @@ pub(crate) struct Delivery {
     removed: fn(u64),
 }
 
-impl Delivery {
-    pub(crate) const fn new(deliver: fn(u64), removed: fn(u64)) -> Delivery {
+impl crate::backend::DeliveryState for Delivery {
+    fn new(deliver: fn(u64), removed: fn(u64)) -> Delivery {
         Delivery { deliver, removed }
     }
 }
