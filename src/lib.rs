@@ -67,17 +67,31 @@ mod timeout;
 pub mod tokio;
 mod types;
 
-pub use backend::kernel::limits::{
+/// The kernel backend's limits: its constants, the system's values now
+/// ([`kernel::Limits`]) and what a queue costs against
+/// RLIMIT_MSGQUEUE. (The shared-memory backend's longest name is
+/// [`SHM_NAME_MAX`]; every backend's limits: [`BackendKind::limits`].)
+pub mod kernel {
+    pub use crate::backend::kernel::limits::{
+        queue_cost, Limits, FALLBACK_MSGSIZE_MAX, FALLBACK_MSG_MAX, FALLBACK_QUEUES_MAX, NAME_MAX,
+        PRIORITY_MAX, RLIMIT_INFINITY,
+    };
+}
+// The kernel's limits under their first names (the kernel is the default
+// backend); new code says kernel::NAME_MAX and so on.
+pub use backend::shm::SHM_NAME_MAX;
+pub use error::{status, Error, ErrorKind, Result, StatusInfo, STATUSES, STATUS_PANIC};
+pub use kernel::{
     queue_cost, Limits, FALLBACK_MSGSIZE_MAX, FALLBACK_MSG_MAX, NAME_MAX, PRIORITY_MAX,
     RLIMIT_INFINITY,
 };
-pub use backend::shm::SHM_NAME_MAX;
-pub use error::{status, Error, ErrorKind, Result, StatusInfo, STATUSES, STATUS_PANIC};
 pub use name::{name_from_bytes, random_name, validate_name, validate_name_bytes};
 pub use options::{OpenOptions, DEFAULT_MODE, O_CREAT, O_CREX, O_EXCL, O_NONBLOCK};
 pub use queue::{message_queues_supported, unlink, unlink_from, DescribeStyle, Queue};
 pub use timeout::Timeout;
-pub use types::{Attributes, BackendKind, DeadReceipt, InMessage, OutMessage, QueueStats, Receipt};
+pub use types::{
+    Attributes, BackendKind, BackendLimits, DeadReceipt, InMessage, OutMessage, QueueStats, Receipt,
+};
 
 /// Live callback registrations and per-handle notification states in this
 /// process (for leak tests; not part of the API).

@@ -51,6 +51,23 @@ pub enum BackendKind {
     Fake,
 }
 
+/// What a backend bounds, asked of it at the moment of the call
+/// ([`BackendKind::limits`]): a system's limits may change at any time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct BackendLimits {
+    /// Longest queue name after the leading slash, in bytes.
+    pub name_max: usize,
+    /// Highest message priority.
+    pub priority_max: u32,
+    /// Capacity a new queue gets unless told otherwise (for the kernel:
+    /// `fs.mqueue.msg_max` now).
+    pub default_max_messages: i64,
+    /// Largest message of a new queue unless told otherwise (for the kernel:
+    /// `fs.mqueue.msgsize_max` now).
+    pub default_max_message_size: i64,
+}
+
 /// The last message a shared-memory handle took (written before the take
 /// commits), left in its opener record: a handle that claims the record
 /// after its previous holder died reads it ([`Queue::inherited_receipt`](crate::Queue::inherited_receipt)),

@@ -44,7 +44,7 @@ use std::os::fd::RawFd;
 use std::time::Duration;
 
 use crate::error::{Error, ErrorKind, Result};
-pub(crate) use crate::types::{Attributes, BackendKind};
+pub(crate) use crate::types::{Attributes, BackendKind, BackendLimits};
 use crate::types::{DeadReceipt, InMessage, OutMessage, QueueStats, Receipt};
 
 #[cfg(test)]
@@ -354,6 +354,18 @@ impl BackendKind {
             _ => " (NAME_MAX)",
         };
         crate::name::validate_name_noted(name, self.name_max(), note)
+    }
+
+    /// This backend's limits now: the longest name, the highest priority
+    /// and the shape a new queue gets unless told otherwise.
+    pub fn limits(self) -> BackendLimits {
+        let (default_max_messages, default_max_message_size) = self.default_shape();
+        BackendLimits {
+            name_max: self.name_max(),
+            priority_max: self.priority_max(),
+            default_max_messages,
+            default_max_message_size,
+        }
     }
 
     pub(crate) fn priority_max(self) -> u32 {
