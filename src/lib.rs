@@ -86,7 +86,7 @@ pub use kernel::{
     RLIMIT_INFINITY,
 };
 pub use name::{name_from_bytes, random_name, validate_name, validate_name_bytes};
-pub use options::{OpenOptions, DEFAULT_MODE, O_CREAT, O_CREX, O_EXCL, O_NONBLOCK};
+pub use options::{OpenFlags, OpenOptions, DEFAULT_MODE, O_CREAT, O_CREX, O_EXCL, O_NONBLOCK};
 pub use queue::{message_queues_supported, unlink, unlink_from, DescribeStyle, Queue};
 pub use timeout::Timeout;
 pub use types::{

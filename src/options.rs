@@ -16,24 +16,90 @@ pub const O_CREX: i32 = O_CREAT | O_EXCL;
 /// Open the handle with its `block` switch off, as if `block(false)` was
 /// also given (same value as the OS's O_NONBLOCK, as posix_ipc accepts it).
 pub const O_NONBLOCK: i32 = libc::O_NONBLOCK;
-/// Every flag bit [`OpenOptions::flags`] accepts.
+/// Every flag bit [`OpenFlags::parse`] accepts.
 const KNOWN_FLAGS: i32 = O_CREX | O_NONBLOCK;
 /// The mode new queues get unless told otherwise.
 pub const DEFAULT_MODE: u32 = 0o600;
 
-/// Options for opening or creating a queue. Defaults are read from the system
-/// when [`OpenOptions::new`] is called (not frozen at build time).
+/// The OS's raw open flags as pmq's switches, for a boundary that takes
+/// them (the C ABI's `pmq_options.flags`, posix_ipc's `flags`): the Rust
+/// API itself speaks [`OpenOptions::create`], [`OpenOptions::exclusive`]
+/// and [`OpenOptions::block`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OpenFlags {
+    /// [`O_CREAT`]: create the queue if missing.
+    pub create: bool,
+    /// [`O_EXCL`] (with [`O_CREAT`]): fail if the queue exists.
+    pub exclusive: bool,
+    /// [`O_NONBLOCK`]: the handle starts with its `block` switch off.
+    pub nonblocking: bool,
+}
+
+impl OpenFlags {
+    /// Reads raw flags: 0, [`O_CREAT`] or [`O_CREX`], optionally with
+    /// [`O_NONBLOCK`]; anything else is refused with a detail that says why.
+    pub fn parse(flags: i32) -> Result<OpenFlags> {
+        if flags & !KNOWN_FLAGS != 0 {
+            return Err(Error::invalid(format!(
+                "unknown flag bits {:#x}; only O_CREAT ({:#x}), O_EXCL ({:#x}), O_CREX and \
+                 O_NONBLOCK ({:#x}) are accepted",
+                flags & !KNOWN_FLAGS,
+                O_CREAT,
+                O_EXCL,
+                O_NONBLOCK
+            )));
+        }
+        if flags & O_EXCL != 0 && flags & O_CREAT == 0 {
+            return Err(Error::fixed(
+                ErrorKind::InvalidArgument,
+                "O_EXCL without O_CREAT means nothing; use O_CREX (O_CREAT | O_EXCL) to create \
+                 exclusively",
+            ));
+        }
+        Ok(OpenFlags {
+            create: flags & O_CREAT != 0,
+            exclusive: flags & O_EXCL != 0,
+            nonblocking: flags & O_NONBLOCK != 0,
+        })
+    }
+
+    /// The raw flags these switches stand for.
+    pub fn bits(self) -> i32 {
+        let bit = |on: bool, b: i32| if on { b } else { 0 };
+        bit(self.create, O_CREAT) | bit(self.exclusive, O_EXCL) | bit(self.nonblocking, O_NONBLOCK)
+    }
+}
+
+/// Options for opening or creating a queue. Sizes left unset are the chosen
+/// backend's defaults, read from the system when the queue is opened (not
+/// frozen at build time, nor when the options are made).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OpenOptions {
-    pub(crate) flags: i32,
-    pub(crate) mode: u32,
-    pub(crate) max_messages: i64,
-    pub(crate) max_message_size: i64,
+    pub(crate) create: bool,
+    /// Implies `create` (the setters keep it so).
+    pub(crate) exclusive: bool,
     pub(crate) read: bool,
     pub(crate) write: bool,
     pub(crate) block: bool,
     pub(crate) retry_on_interrupt: bool,
+    pub(crate) mode: u32,
+    /// None: the backend's default, resolved at open.
+    pub(crate) max_messages: Option<i64>,
+    pub(crate) max_message_size: Option<i64>,
     pub(crate) backend: BackendKind,
+    /// What raw flags given to the hidden [`OpenOptions::flags`] left that
+    /// no switch above holds (until the C boundary parses its flags itself).
+    raw: RawFlags,
+}
+
+/// See `OpenOptions::raw`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct RawFlags {
+    /// O_NONBLOCK was given: the handle starts non-blocking whatever
+    /// `block` says (as mq_open ORs the two).
+    nonblocking: bool,
+    /// Why the flags were refused, reported by validate / open.
+    refused: Option<Error>,
 }
 
 impl Default for OpenOptions {
@@ -43,56 +109,69 @@ impl Default for OpenOptions {
 }
 
 impl OpenOptions {
-    /// Open an existing queue for reading and writing, blocking; if created,
-    /// mode 0600 with the system's current `msg_max` and `msgsize_max`.
+    /// Open an existing queue of the kernel backend for reading and
+    /// writing, blocking; if created, mode 0600 and the backend's default
+    /// shape (for the kernel: the system's `msg_max` and `msgsize_max` when
+    /// the queue is opened).
     pub fn new() -> Self {
-        let backend = BackendKind::default();
-        let (max_messages, max_message_size) = backend.default_shape();
         OpenOptions {
-            flags: 0,
-            mode: DEFAULT_MODE,
-            max_messages,
-            max_message_size,
+            create: false,
+            exclusive: false,
             read: true,
             write: true,
             block: true,
             retry_on_interrupt: false,
-            backend,
+            mode: DEFAULT_MODE,
+            max_messages: None,
+            max_message_size: None,
+            backend: BackendKind::default(),
+            raw: RawFlags::default(),
         }
     }
 
-    /// Options for a queue of the backend `kind` (its default shape).
+    /// Options for a queue of the backend `kind`.
     #[cfg(test)]
     pub(crate) fn for_backend(kind: BackendKind) -> Self {
         let mut o = OpenOptions::new();
-        (o.max_messages, o.max_message_size) = kind.default_shape();
-        o.backend = kind;
+        o.backend(kind);
         o
     }
 
-    /// Sets the raw flags: 0, [`O_CREAT`] or [`O_CREX`], optionally with
-    /// [`O_NONBLOCK`]. Checked at open.
+    /// Sets the switches from the OS's raw flags (see [`OpenFlags::parse`];
+    /// refused flags are reported at open). O_NONBLOCK opens the handle
+    /// non-blocking whatever [`OpenOptions::block`] says. For the C
+    /// boundary until it parses its flags itself; Rust code sets the
+    /// switches.
+    #[doc(hidden)]
     pub fn flags(&mut self, flags: i32) -> &mut Self {
-        self.flags = flags;
+        match OpenFlags::parse(flags) {
+            Ok(f) => {
+                self.create = f.create;
+                self.exclusive = f.exclusive;
+                self.raw = RawFlags {
+                    nonblocking: f.nonblocking,
+                    refused: None,
+                };
+            }
+            Err(e) => self.raw.refused = Some(e),
+        }
         self
     }
 
-    /// Create the queue if missing.
+    /// Create the queue if missing (`false` also clears exclusive).
     pub fn create(&mut self, yes: bool) -> &mut Self {
-        if yes {
-            self.flags |= O_CREAT;
-        } else {
-            self.flags &= !(O_CREAT | O_EXCL);
+        self.create = yes;
+        if !yes {
+            self.exclusive = false;
         }
         self
     }
 
     /// Create a new queue and fail if it already exists (implies create).
     pub fn exclusive(&mut self, yes: bool) -> &mut Self {
+        self.exclusive = yes;
         if yes {
-            self.flags |= O_CREX;
-        } else {
-            self.flags &= !O_EXCL;
+            self.create = true;
         }
         self
     }
@@ -103,15 +182,17 @@ impl OpenOptions {
         self
     }
 
-    /// Capacity of a created queue (ignored when opening an existing one).
+    /// Capacity of a created queue (ignored when opening an existing one;
+    /// unset: the backend's default).
     pub fn max_messages(&mut self, n: i64) -> &mut Self {
-        self.max_messages = n;
+        self.max_messages = Some(n);
         self
     }
 
-    /// Largest message of a created queue (ignored when opening an existing one).
+    /// Largest message of a created queue (ignored when opening an existing
+    /// one; unset: the backend's default).
     pub fn max_message_size(&mut self, n: i64) -> &mut Self {
-        self.max_message_size = n;
+        self.max_message_size = Some(n);
         self
     }
 
@@ -134,8 +215,8 @@ impl OpenOptions {
     }
 
     /// Which backend the queue lives in (default [`BackendKind::Kernel`]).
-    /// Both take the same options; sizes default to the system's `msg_max`
-    /// and `msgsize_max` either way.
+    /// Both take the same options; sizes not set are this backend's
+    /// defaults ([`BackendKind::limits`]), whenever it is chosen.
     pub fn backend(&mut self, kind: BackendKind) -> &mut Self {
         self.backend = kind;
         self
@@ -154,9 +235,16 @@ impl OpenOptions {
         self
     }
 
-    /// The flags set (0, [`O_CREAT`] or [`O_CREX`], maybe with [`O_NONBLOCK`], when valid).
+    /// The switches as raw flags (0, [`O_CREAT`] or [`O_CREX`], maybe with
+    /// [`O_NONBLOCK`] if given to [`OpenOptions::flags`]). For the C boundary.
+    #[doc(hidden)]
     pub fn get_flags(&self) -> i32 {
-        self.flags
+        OpenFlags {
+            create: self.create,
+            exclusive: self.exclusive,
+            nonblocking: self.raw.nonblocking,
+        }
+        .bits()
     }
 
     /// The mode a created queue gets.
@@ -164,14 +252,28 @@ impl OpenOptions {
         self.mode
     }
 
-    /// The capacity a created queue gets (the backend's default unless set).
+    /// The capacity a created queue gets (the chosen backend's default, as
+    /// of now, unless set).
     pub fn get_max_messages(&self) -> i64 {
-        self.max_messages
+        self.shape().0
     }
 
-    /// The message size a created queue gets (the backend's default unless set).
+    /// The message size a created queue gets (the chosen backend's default,
+    /// as of now, unless set).
     pub fn get_max_message_size(&self) -> i64 {
-        self.max_message_size
+        self.shape().1
+    }
+
+    /// (max_messages, max_message_size) of a created queue: each as set,
+    /// else the chosen backend's default now.
+    fn shape(&self) -> (i64, i64) {
+        match (self.max_messages, self.max_message_size) {
+            (Some(m), Some(s)) => (m, s),
+            (m, s) => {
+                let (dm, ds) = self.backend.default_shape();
+                (m.unwrap_or(dm), s.unwrap_or(ds))
+            }
+        }
     }
 
     /// (read, write, block, retry_on_interrupt) as set.
@@ -188,22 +290,8 @@ impl OpenOptions {
     }
 
     fn validate_except_sizes(&self) -> Result<()> {
-        if self.flags & !KNOWN_FLAGS != 0 {
-            return Err(Error::invalid(format!(
-                "unknown flag bits {:#x}; only O_CREAT ({:#x}), O_EXCL ({:#x}), O_CREX and \
-                 O_NONBLOCK ({:#x}) are accepted",
-                self.flags & !KNOWN_FLAGS,
-                O_CREAT,
-                O_EXCL,
-                O_NONBLOCK
-            )));
-        }
-        if self.flags & O_EXCL != 0 && self.flags & O_CREAT == 0 {
-            return Err(Error::fixed(
-                ErrorKind::InvalidArgument,
-                "O_EXCL without O_CREAT means nothing; use O_CREX (O_CREAT | O_EXCL) to create \
-                 exclusively",
-            ));
+        if let Some(e) = &self.raw.refused {
+            return Err(e.clone());
         }
         if self.mode & !0o7777 != 0 {
             return Err(Error::invalid(format!(
@@ -222,20 +310,19 @@ impl OpenOptions {
 
     /// The sizes a created queue gets must be positive.
     fn validate_sizes(&self) -> Result<()> {
-        if self.flags & O_CREAT != 0 {
-            let (messages, size) = self.backend.default_shape();
-            if self.max_messages < 1 {
+        if self.create {
+            let (max_messages, max_message_size) = self.shape();
+            if max_messages < 1 || max_message_size < 1 {
+                let (messages, size) = self.backend.default_shape();
+                if max_messages < 1 {
+                    return Err(Error::invalid(format!(
+                        "max_messages is {max_messages}; it must be at least 1 (new queues get \
+                         {messages} by default)"
+                    )));
+                }
                 return Err(Error::invalid(format!(
-                    "max_messages is {}; it must be at least 1 (new queues get {messages} by \
-                     default)",
-                    self.max_messages
-                )));
-            }
-            if self.max_message_size < 1 {
-                return Err(Error::invalid(format!(
-                    "max_message_size is {}; it must be at least 1 (new queues get {size} by \
-                     default)",
-                    self.max_message_size
+                    "max_message_size is {max_message_size}; it must be at least 1 (new queues \
+                     get {size} by default)"
                 )));
             }
         }
@@ -261,7 +348,7 @@ impl OpenOptions {
             }
             None => {
                 let mut opts = self.clone();
-                opts.flags = O_CREX | (self.flags & O_NONBLOCK);
+                opts.exclusive(true);
                 opts.validate_sizes()?;
                 let mut last = None;
                 for _ in 0..RANDOM_NAME_ATTEMPTS {
@@ -283,7 +370,7 @@ impl OpenOptions {
     /// opening it: opening and closing a descriptor of a kernel queue would
     /// drop this process's notification registration on it.
     fn open_existing_or(&self, name: &str, sizes: Error) -> Result<Queue> {
-        if self.flags & O_EXCL != 0 {
+        if self.exclusive {
             return match self.backend.exists(name) {
                 Ok(true) => Err(Error::new(
                     ErrorKind::Exists,
@@ -299,7 +386,7 @@ impl OpenOptions {
             };
         }
         let mut existing = self.clone();
-        existing.flags &= !O_CREX;
+        existing.create(false);
         match existing.open_named(name.to_owned()) {
             Ok(q) => Ok(q),
             Err(e) if e.kind() == ErrorKind::NotFound => Err(sizes),
@@ -308,16 +395,17 @@ impl OpenOptions {
     }
 
     fn open_named(&self, name: String) -> Result<Queue> {
+        let (max_messages, max_message_size) = self.shape();
         let req = OpenRequest {
             name: &name,
             read: self.read,
             write: self.write,
-            create: self.flags & O_CREAT != 0,
-            exclusive: self.flags & O_EXCL != 0,
-            nonblocking: !self.block || self.flags & O_NONBLOCK != 0,
+            create: self.create,
+            exclusive: self.exclusive,
+            nonblocking: !self.block || self.raw.nonblocking,
             mode: self.mode,
-            max_messages: self.max_messages,
-            max_message_size: self.max_message_size,
+            max_messages,
+            max_message_size,
         };
         let backend = self.backend.open(&req)?;
         Queue::opened(
