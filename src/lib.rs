@@ -48,6 +48,7 @@
 mod backend;
 #[cfg(test)]
 mod core_tests;
+mod describe;
 /// The Rust blocks of README.md and of the book run as doctests (their other
 /// blocks are other languages, which rustdoc does not run; tests/readme/snippets.py
 /// checks that every file with a Rust block is included here).
@@ -65,6 +66,7 @@ mod queue;
 mod timeout;
 #[cfg(feature = "tokio")]
 pub mod tokio;
+mod transfer;
 mod types;
 
 /// The kernel backend's limits: its constants, the system's values now
@@ -80,6 +82,7 @@ pub mod kernel {
 // The kernel's limits under their first names (the kernel is the default
 // backend); new code says kernel::NAME_MAX and so on.
 pub use backend::shm::SHM_NAME_MAX;
+pub use describe::DescribeStyle;
 pub use error::{status, Error, ErrorKind, Result, StatusInfo, STATUSES, STATUS_PANIC};
 pub use kernel::{
     queue_cost, Limits, FALLBACK_MSGSIZE_MAX, FALLBACK_MSG_MAX, NAME_MAX, PRIORITY_MAX,
@@ -87,7 +90,7 @@ pub use kernel::{
 };
 pub use name::{name_from_bytes, random_name, validate_name, validate_name_bytes};
 pub use options::{OpenFlags, OpenOptions, DEFAULT_MODE, O_CREAT, O_CREX, O_EXCL, O_NONBLOCK};
-pub use queue::{message_queues_supported, unlink, unlink_from, DescribeStyle, Queue};
+pub use queue::{message_queues_supported, unlink, unlink_from, Queue};
 pub use timeout::Timeout;
 pub use types::{
     Attributes, BackendKind, BackendLimits, DeadReceipt, InMessage, OutMessage, QueueStats, Receipt,

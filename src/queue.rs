@@ -1,27 +1,17 @@
 //! The safe core: a named POSIX message queue handle.
 
-use std::fmt;
 use std::sync::atomic::{fence, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
 
-use crate::backend::{Attempt, Backend, Interest, Patience, Wake};
+use crate::backend::Backend;
 use crate::error::{Error, ErrorKind, Result};
 use crate::notify::{self, Callback};
 use crate::options::OpenOptions;
 use crate::timeout::Timeout;
+use crate::transfer::{RECEIVE, SEND};
 use crate::types::{
     Attributes, BackendKind, DeadReceipt, InMessage, OutMessage, QueueStats, Receipt,
 };
-
-/// How [`Queue::describe`] renders a queue.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum DescribeStyle {
-    /// The reference's `str()`: the name and the current message count.
-    Short,
-    /// The reference's `repr()`: every attribute.
-    Debug,
-}
 
 /// A handle to a named POSIX message queue.
 ///
@@ -55,66 +45,9 @@ pub struct Queue {
     close_signal: std::sync::OnceLock<std::os::fd::OwnedFd>,
 }
 
-/// What differs between the two directions of a transfer.
-struct Direction {
-    interest: Interest,
-    not_now: Error,
-    nonblocking: Error,
-    timed_out: Error,
-    closed: Error,
-}
-
-const SEND: Direction = Direction {
-    interest: Interest::Writable,
-    not_now: SEND_NOT_NOW,
-    nonblocking: SEND_NONBLOCKING,
-    timed_out: SEND_TIMED_OUT,
-    closed: Error::fixed(
-        ErrorKind::Closed,
-        "the handle was closed while this send waited; nothing was sent",
-    ),
-};
-
-const RECEIVE: Direction = Direction {
-    interest: Interest::Readable,
-    not_now: RECV_NOT_NOW,
-    nonblocking: RECV_NONBLOCKING,
-    timed_out: RECV_TIMED_OUT,
-    closed: Error::fixed(
-        ErrorKind::Closed,
-        "the handle was closed while this receive waited; nothing was received",
-    ),
-};
-
 const CLOSED: Error = Error::fixed(
     ErrorKind::Closed,
     "the handle is closed; open the queue again to use it",
-);
-const SEND_NOT_NOW: Error = Error::fixed(
-    ErrorKind::WouldBlock,
-    "the queue is full; try again later, wait with a timeout, or receive some messages",
-);
-const RECV_NOT_NOW: Error = Error::fixed(
-    ErrorKind::WouldBlock,
-    "the queue is empty; try again later or wait with a timeout",
-);
-const SEND_NONBLOCKING: Error = Error::fixed(
-    ErrorKind::WouldBlock,
-    "the queue is full and this handle is non-blocking (block = false), so it does not wait \
-     whatever the timeout; set block to true to wait",
-);
-const RECV_NONBLOCKING: Error = Error::fixed(
-    ErrorKind::WouldBlock,
-    "the queue is empty and this handle is non-blocking (block = false), so it does not wait \
-     whatever the timeout; set block to true to wait",
-);
-const SEND_TIMED_OUT: Error = Error::fixed(
-    ErrorKind::TimedOut,
-    "the queue stayed full for the whole timeout; nothing was sent",
-);
-const RECV_TIMED_OUT: Error = Error::fixed(
-    ErrorKind::TimedOut,
-    "the queue stayed empty for the whole timeout; nothing was received",
 );
 const NO_WRITE: Error = Error::fixed(
     ErrorKind::Permission,
@@ -412,60 +345,6 @@ impl Queue {
         self.transfer(&b, timeout, &RECEIVE, |p| b.try_receive(buf, p))
     }
 
-    /// The timeout logic of send and receive, for both directions.
-    /// `op(patience)` tries once and never waits for a message or room; a
-    /// patience that will wait tells a non-blocking handle from "not now",
-    /// and bounds how long the backend may wait for a lock another process
-    /// holds (the call's deadline; a few milliseconds for a try-once call).
-    /// Every wait is a readiness wait
-    /// that close ends, so a waiting call never outlives close by more than
-    /// a wake-up, and nothing moves once the handle is closed.
-    #[inline]
-    fn transfer<T>(
-        &self,
-        b: &Backend,
-        timeout: Timeout,
-        d: &Direction,
-        mut op: impl FnMut(Patience) -> Attempt<T>,
-    ) -> Result<T> {
-        let deadline = match timeout {
-            Timeout::TryOnce => None,
-            Timeout::After(t) if t.is_zero() => None,
-            // A wait too long to represent as an Instant has no deadline.
-            Timeout::After(t) => Some(Instant::now().checked_add(t)),
-            Timeout::Forever => Some(None),
-        };
-        let Some(deadline) = deadline else {
-            // Try once, whatever the block switch says.
-            loop {
-                match op(Patience::Once) {
-                    Attempt::Done(v) => return Ok(v),
-                    Attempt::NotNow | Attempt::NonBlocking => return Err(d.not_now.clone()),
-                    Attempt::Interrupted if self.retry_on_interrupt => continue,
-                    Attempt::Interrupted => return Err(Error::INTERRUPTED),
-                    Attempt::Failed(e) => return Err(*e),
-                }
-            }
-        };
-        let patience = match deadline {
-            Some(t) => Patience::Until(t),
-            None => Patience::Forever,
-        };
-        loop {
-            match op(patience) {
-                Attempt::Done(v) => return Ok(v),
-                Attempt::NotNow => {}
-                Attempt::NonBlocking => return Err(d.nonblocking.clone()),
-                // A signal that arrives during even a non-waiting attempt
-                // shows as an interruption; resume like a wait does.
-                Attempt::Interrupted if self.retry_on_interrupt => continue,
-                Attempt::Interrupted => return Err(Error::INTERRUPTED),
-                Attempt::Failed(e) => return Err(*e),
-            }
-            self.wait_until(b, d, deadline)?;
-        }
-    }
-
     /// Receives into a new vector sized to the queue's max_message_size.
     pub fn receive_vec(&self, timeout: Timeout) -> Result<(Vec<u8>, u32)> {
         let mut buf = vec![0u8; self.max_message_size.max(0) as usize];
@@ -523,42 +402,6 @@ impl Queue {
         self.transfer(&b, timeout, &RECEIVE, |p| {
             b.try_receive_batch(buf, room, out, p)
         })
-    }
-
-    /// Waits for readiness until `deadline` (monotonic). Returns Ok when the
-    /// caller should try again, `timed_out` when the deadline has passed and
-    /// `closed` when the handle was closed (before or during the wait).
-    fn wait_until(&self, b: &Backend, d: &Direction, deadline: Option<Instant>) -> Result<()> {
-        b.prepare_wait();
-        // Paired with the fence in close: either close sees the waker and
-        // wakes this wait, or this thread sees the closed bit.
-        fence(Ordering::SeqCst);
-        loop {
-            if self.is_closed() {
-                return Err(d.closed.clone());
-            }
-            let remaining = match deadline {
-                Some(t) => {
-                    let now = Instant::now();
-                    if now >= t {
-                        return Err(d.timed_out.clone());
-                    }
-                    Some(t - now)
-                }
-                None => None,
-            };
-            match b.wait(d.interest, remaining) {
-                Wake::Ready if self.is_closed() => return Err(d.closed.clone()),
-                Wake::Ready => return Ok(()),
-                // The backend's timer may fire a hair before our clock
-                // agrees; the loop re-checks the deadline, so a timeout is
-                // never early.
-                Wake::Elapsed => continue,
-                Wake::Interrupted if self.retry_on_interrupt => continue,
-                Wake::Interrupted => return Err(Error::INTERRUPTED),
-                Wake::Failed(e) => return Err(e),
-            }
-        }
     }
 
     /// Removes the queue's name; handles already open keep working and the
@@ -644,37 +487,6 @@ impl Queue {
     pub fn release_notifications(&self) {
         let b = self.enter().ok();
         notify::close(self.notify_id, b.as_deref(), true);
-    }
-
-    /// The reference's `str()` (Short) or `repr()` (Debug).
-    pub fn describe(&self, style: DescribeStyle) -> String {
-        let attrs = self.attributes();
-        match style {
-            DescribeStyle::Short => match attrs {
-                Ok(a) => format!(
-                    "{} ({} of {} messages)",
-                    self.name, a.current_messages, a.max_messages
-                ),
-                Err(_) => format!("{} (closed)", self.name),
-            },
-            DescribeStyle::Debug => {
-                let state = match attrs {
-                    Ok(a) => format!("current_messages={}, block={}", a.current_messages, a.block),
-                    Err(_) => "closed".to_string(),
-                };
-                format!(
-                    "pmq_queue(name={:?}, mode=0o{:o}, max_messages={}, max_message_size={}, \
-                     read={}, write={}, {})",
-                    self.name,
-                    self.mode,
-                    self.max_messages,
-                    self.max_message_size,
-                    self.read,
-                    self.write,
-                    state
-                )
-            }
-        }
     }
 }
 
@@ -769,18 +581,6 @@ impl Drop for InUse<'_> {
 const CLOSED_BIT: usize = 1;
 /// `Queue::users`: one call in progress.
 const USER: usize = 2;
-
-impl fmt::Debug for Queue {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.describe(DescribeStyle::Debug))
-    }
-}
-
-impl fmt::Display for Queue {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.describe(DescribeStyle::Short))
-    }
-}
 
 /// Removes the kernel queue called `name` (see [`unlink_from`] for another backend).
 pub fn unlink(name: &str) -> Result<()> {
