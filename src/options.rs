@@ -418,3 +418,31 @@ impl OpenOptions {
         )
     }
 }
+
+/// The common ways to open, each a shorthand for [`OpenOptions`].
+impl Queue {
+    /// Opens an existing queue for reading and writing.
+    pub fn open(name: &str) -> Result<Queue> {
+        OpenOptions::new().open(Some(name))
+    }
+
+    /// Opens `name`, creating it with the system's default limits if missing.
+    pub fn create(name: &str) -> Result<Queue> {
+        OpenOptions::new().create(true).open(Some(name))
+    }
+
+    /// Creates a new queue; fails with [`ErrorKind::Exists`] if it exists.
+    pub fn create_exclusive(name: &str) -> Result<Queue> {
+        OpenOptions::new().exclusive(true).open(Some(name))
+    }
+
+    /// Creates a queue with a fresh random name (see [`Queue::name`]).
+    pub fn create_random() -> Result<Queue> {
+        OpenOptions::new().open(None)
+    }
+
+    /// Options builder.
+    pub fn options() -> OpenOptions {
+        OpenOptions::new()
+    }
+}

@@ -6,9 +6,8 @@ use std::sync::Arc;
 use crate::backend::Backend;
 use crate::error::{Error, ErrorKind, Result};
 use crate::notify::{self, Callback};
-use crate::options::OpenOptions;
 use crate::timeout::Timeout;
-use crate::transfer::{RECEIVE, SEND};
+use crate::transfer::{self, Direction, Handle, RECEIVE, SEND};
 use crate::types::{
     Attributes, BackendKind, DeadReceipt, InMessage, OutMessage, QueueStats, Receipt,
 };
@@ -93,31 +92,6 @@ impl Queue {
             #[cfg(feature = "tokio")]
             close_signal: std::sync::OnceLock::new(),
         })
-    }
-
-    /// Opens an existing queue for reading and writing.
-    pub fn open(name: &str) -> Result<Queue> {
-        OpenOptions::new().open(Some(name))
-    }
-
-    /// Opens `name`, creating it with the system's default limits if missing.
-    pub fn create(name: &str) -> Result<Queue> {
-        OpenOptions::new().create(true).open(Some(name))
-    }
-
-    /// Creates a new queue; fails with [`ErrorKind::Exists`] if it exists.
-    pub fn create_exclusive(name: &str) -> Result<Queue> {
-        OpenOptions::new().exclusive(true).open(Some(name))
-    }
-
-    /// Creates a queue with a fresh random name (see [`Queue::name`]).
-    pub fn create_random() -> Result<Queue> {
-        OpenOptions::new().open(None)
-    }
-
-    /// Options builder.
-    pub fn options() -> OpenOptions {
-        OpenOptions::new()
     }
 
     /// Marks a call in progress, so that a concurrent close does not shut
@@ -343,6 +317,22 @@ impl Queue {
         let b = self.enter_move()?;
         self.check_receive(buf)?;
         self.transfer(&b, timeout, &RECEIVE, |p| b.try_receive(buf, p))
+    }
+
+    /// Runs the transfer loop ([`transfer::transfer`]) for this handle.
+    #[inline]
+    fn transfer<T>(
+        &self,
+        b: &Backend,
+        timeout: Timeout,
+        d: &Direction,
+        op: impl FnMut(crate::backend::Patience) -> crate::backend::Attempt<T>,
+    ) -> Result<T> {
+        let h = Handle {
+            is_closed: || self.is_closed(),
+            retry_on_interrupt: self.retry_on_interrupt,
+        };
+        transfer::transfer(b, timeout, d, &h, op)
     }
 
     /// Receives into a new vector sized to the queue's max_message_size.
