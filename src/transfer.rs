@@ -25,7 +25,9 @@ pub(crate) struct Direction {
     closed: Error,
 }
 
-pub(crate) const SEND: Direction = Direction {
+/// A static, not a const: a const's `&SEND` would copy the whole Direction
+/// (five errors) onto the stack at every send.
+pub(crate) static SEND: Direction = Direction {
     interest: Interest::Writable,
     not_now: SEND_NOT_NOW,
     nonblocking: SEND_NONBLOCKING,
@@ -36,7 +38,7 @@ pub(crate) const SEND: Direction = Direction {
     ),
 };
 
-pub(crate) const RECEIVE: Direction = Direction {
+pub(crate) static RECEIVE: Direction = Direction {
     interest: Interest::Readable,
     not_now: RECV_NOT_NOW,
     nonblocking: RECV_NONBLOCKING,
