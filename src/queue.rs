@@ -328,11 +328,7 @@ impl Queue {
         d: &Direction,
         op: impl FnMut(crate::backend::Patience) -> crate::backend::Attempt<T>,
     ) -> Result<T> {
-        let h = Handle {
-            is_closed: || self.is_closed(),
-            retry_on_interrupt: self.retry_on_interrupt,
-        };
-        transfer::transfer(b, timeout, d, &h, op)
+        transfer::transfer(b, timeout, d, self, op)
     }
 
     /// Receives into a new vector sized to the queue's max_message_size.
@@ -529,6 +525,17 @@ impl Queue {
     /// The misbehaviour knobs of a queue of the fake backend.
     pub(crate) fn fake_knobs(&self) -> &crate::backend::fake::Knobs {
         self.backend.fake_knobs()
+    }
+}
+
+impl Handle for Queue {
+    #[inline]
+    fn is_closed(&self) -> bool {
+        Queue::is_closed(self)
+    }
+    #[inline]
+    fn retry_on_interrupt(&self) -> bool {
+        self.retry_on_interrupt
     }
 }
 

@@ -8,12 +8,12 @@ use crate::backend::{Attempt, Backend, Interest, Patience, Wake};
 use crate::error::{Error, ErrorKind, Result};
 use crate::timeout::Timeout;
 
-/// What the loop needs of the handle it runs for.
-pub(crate) struct Handle<C: Fn() -> bool> {
+/// What the loop needs of the handle it runs for (asked only when needed).
+pub(crate) trait Handle {
     /// Whether the handle is closed now (close ends every wait).
-    pub(crate) is_closed: C,
+    fn is_closed(&self) -> bool;
     /// Resume a wait a signal interrupted (else fail with Interrupted).
-    pub(crate) retry_on_interrupt: bool,
+    fn retry_on_interrupt(&self) -> bool;
 }
 
 /// What differs between the two directions of a transfer.
@@ -88,7 +88,7 @@ pub(crate) fn transfer<T>(
     b: &Backend,
     timeout: Timeout,
     d: &Direction,
-    h: &Handle<impl Fn() -> bool>,
+    h: &impl Handle,
     mut op: impl FnMut(Patience) -> Attempt<T>,
 ) -> Result<T> {
     let deadline = match timeout {
@@ -104,7 +104,7 @@ pub(crate) fn transfer<T>(
             match op(Patience::Once) {
                 Attempt::Done(v) => return Ok(v),
                 Attempt::NotNow | Attempt::NonBlocking => return Err(d.not_now.clone()),
-                Attempt::Interrupted if h.retry_on_interrupt => continue,
+                Attempt::Interrupted if h.retry_on_interrupt() => continue,
                 Attempt::Interrupted => return Err(Error::INTERRUPTED),
                 Attempt::Failed(e) => return Err(*e),
             }
@@ -121,7 +121,7 @@ pub(crate) fn transfer<T>(
             Attempt::NonBlocking => return Err(d.nonblocking.clone()),
             // A signal that arrives during even a non-waiting attempt
             // shows as an interruption; resume like a wait does.
-            Attempt::Interrupted if h.retry_on_interrupt => continue,
+            Attempt::Interrupted if h.retry_on_interrupt() => continue,
             Attempt::Interrupted => return Err(Error::INTERRUPTED),
             Attempt::Failed(e) => return Err(*e),
         }
@@ -135,7 +135,7 @@ pub(crate) fn transfer<T>(
 fn wait_until(
     b: &Backend,
     d: &Direction,
-    h: &Handle<impl Fn() -> bool>,
+    h: &impl Handle,
     deadline: Option<Instant>,
 ) -> Result<()> {
     b.prepare_wait();
@@ -143,7 +143,7 @@ fn wait_until(
     // wakes this wait, or this thread sees the closed bit.
     fence(Ordering::SeqCst);
     loop {
-        if (h.is_closed)() {
+        if h.is_closed() {
             return Err(d.closed.clone());
         }
         let remaining = match deadline {
@@ -157,13 +157,13 @@ fn wait_until(
             None => None,
         };
         match b.wait(d.interest, remaining) {
-            Wake::Ready if (h.is_closed)() => return Err(d.closed.clone()),
+            Wake::Ready if h.is_closed() => return Err(d.closed.clone()),
             Wake::Ready => return Ok(()),
             // The backend's timer may fire a hair before our clock
             // agrees; the loop re-checks the deadline, so a timeout is
             // never early.
             Wake::Elapsed => continue,
-            Wake::Interrupted if h.retry_on_interrupt => continue,
+            Wake::Interrupted if h.retry_on_interrupt() => continue,
             Wake::Interrupted => return Err(Error::INTERRUPTED),
             Wake::Failed(e) => return Err(e),
         }
