@@ -183,7 +183,7 @@ fn priorities_and_names_follow_the_backend_rules() {
     assert!(e.detail().contains("limit is 16"), "{e}");
     // Defaults come from the backend.
     let d = OpenOptions::for_backend(BackendKind::Fake);
-    assert_eq!((d.max_messages, d.max_message_size), (4, 64));
+    assert_eq!((d.get_max_messages(), d.get_max_message_size()), (4, 64));
 }
 
 #[test]
@@ -198,4 +198,47 @@ fn highest_priority_first_fifo_within_one() {
         .map(|_| q.receive_vec(Timeout::TryOnce).unwrap().0)
         .collect();
     assert_eq!(got, [&b"b5"[..], b"d5", b"a1", b"c1"]);
+}
+
+/// Sizes left unset are the chosen backend's defaults, resolved when the
+/// queue is opened: choosing the backend after `new()` (which starts on the
+/// kernel) must not keep the kernel's shape, and a size that was set stays.
+#[test]
+fn unset_sizes_follow_the_backend_chosen_after_new() {
+    let mut o = OpenOptions::new();
+    o.backend(BackendKind::Fake);
+    assert_eq!((o.get_max_messages(), o.get_max_message_size()), (4, 64));
+    let name = format!("/f{}", NEXT.fetch_add(1, Ordering::Relaxed));
+    let q = o.create(true).open(Some(&name)).expect("fake open");
+    q.unlink().expect("fake unlink");
+    assert_eq!((q.max_messages(), q.max_message_size()), (4, 64));
+
+    let mut o = OpenOptions::new();
+    o.max_messages(3).backend(BackendKind::Fake);
+    assert_eq!((o.get_max_messages(), o.get_max_message_size()), (3, 64));
+}
+
+/// Raw flags are read once, by OpenFlags, into the switches; the hidden
+/// flags() setter keeps O_NONBLOCK apart from `block` (as mq_open ORs them)
+/// and reports refused flags at open.
+#[test]
+fn raw_flags_become_switches() {
+    use crate::{OpenFlags, O_CREAT, O_CREX, O_EXCL, O_NONBLOCK};
+    let f = OpenFlags::parse(O_CREX | O_NONBLOCK).unwrap();
+    assert!(f.create && f.exclusive && f.nonblocking);
+    assert_eq!(f.bits(), O_CREX | O_NONBLOCK);
+    assert_eq!(OpenFlags::parse(0).unwrap(), OpenFlags::default());
+    assert!(OpenFlags::parse(O_EXCL).is_err());
+    assert!(OpenFlags::parse(0o1000).is_err());
+
+    let mut o = OpenOptions::for_backend(BackendKind::Fake);
+    o.flags(O_CREAT | O_NONBLOCK).block(true);
+    assert_eq!(o.get_flags(), O_CREAT | O_NONBLOCK);
+    assert!(o.get_switches().2);
+    let name = format!("/f{}", NEXT.fetch_add(1, Ordering::Relaxed));
+    let q = o.open(Some(&name)).expect("fake open");
+    q.unlink().expect("fake unlink");
+    assert!(!q.block().unwrap());
+    let e = o.flags(0o1000).open(Some(&name)).unwrap_err();
+    assert!(e.detail().contains("unknown flag bits"), "{e}");
 }

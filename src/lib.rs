@@ -48,6 +48,7 @@
 mod backend;
 #[cfg(test)]
 mod core_tests;
+mod describe;
 /// The Rust blocks of README.md and of the book run as doctests (their other
 /// blocks are other languages, which rustdoc does not run; tests/readme/snippets.py
 /// checks that every file with a Rust block is included here).
@@ -61,22 +62,40 @@ mod error;
 mod list;
 mod name;
 mod notify;
+mod options;
 mod queue;
+mod timeout;
 #[cfg(feature = "tokio")]
 pub mod tokio;
+mod transfer;
+mod types;
 
-pub use backend::kernel::limits::{
+/// The kernel backend's limits: its constants, the system's values now
+/// ([`kernel::Limits`]) and what a queue costs against
+/// RLIMIT_MSGQUEUE. (The shared-memory backend's longest name is
+/// [`SHM_NAME_MAX`]; every backend's limits: [`BackendKind::limits`].)
+pub mod kernel {
+    pub use crate::backend::kernel::limits::{
+        queue_cost, Limits, FALLBACK_MSGSIZE_MAX, FALLBACK_MSG_MAX, FALLBACK_QUEUES_MAX, NAME_MAX,
+        PRIORITY_MAX, RLIMIT_INFINITY,
+    };
+}
+// The kernel's limits under their first names (the kernel is the default
+// backend); new code says kernel::NAME_MAX and so on.
+pub use backend::shm::SHM_NAME_MAX;
+pub use describe::DescribeStyle;
+pub use error::{Error, ErrorKind, Result};
+pub use kernel::{
     queue_cost, Limits, FALLBACK_MSGSIZE_MAX, FALLBACK_MSG_MAX, NAME_MAX, PRIORITY_MAX,
     RLIMIT_INFINITY,
 };
-pub use backend::shm::SHM_NAME_MAX;
-pub use error::{Error, ErrorKind, Result};
 pub use list::{list, queue_file};
 pub use name::{name_from_bytes, random_name, validate_name, validate_name_bytes};
-pub use queue::{
-    message_queues_supported, unlink, unlink_from, Attributes, BackendKind, DeadReceipt,
-    DescribeStyle, InMessage, OpenOptions, OutMessage, Queue, QueueStats, Receipt, Timeout,
-    DEFAULT_MODE, O_CREAT, O_CREX, O_EXCL, O_NONBLOCK,
+pub use options::{OpenFlags, OpenOptions, DEFAULT_MODE, O_CREAT, O_CREX, O_EXCL, O_NONBLOCK};
+pub use queue::{message_queues_supported, unlink, unlink_from, Queue};
+pub use timeout::Timeout;
+pub use types::{
+    Attributes, BackendKind, BackendLimits, DeadReceipt, InMessage, OutMessage, QueueStats, Receipt,
 };
 
 /// Live callback registrations and per-handle notification states in this

@@ -6,7 +6,6 @@ use std::path::PathBuf;
 
 use crate::backend::{shm, BackendKind};
 use crate::error::{Error, ErrorKind, Result};
-use crate::name::validate_name_for;
 
 /// Where the kernel's queues are visible: the mqueue filesystem's usual
 /// mount point.
@@ -62,7 +61,7 @@ pub fn list(kind: BackendKind) -> Result<Vec<String>> {
         let Ok(file) = entry.file_name().into_string() else {
             continue;
         };
-        if let Some(name) = name_of(&file).filter(|n| validate_name_for(n, kind).is_ok()) {
+        if let Some(name) = name_of(&file).filter(|n| kind.validate_name(n).is_ok()) {
             names.push(name);
         }
     }
@@ -76,7 +75,7 @@ pub fn list(kind: BackendKind) -> Result<Vec<String>> {
 /// (`/dev/shm/pmq.NAME`, or under `$PMQ_SHM_DIR`). The queue need not exist.
 /// Fails with [`ErrorKind::InvalidArgument`] for an invalid name.
 pub fn queue_file(kind: BackendKind, name: &str) -> Result<PathBuf> {
-    validate_name_for(name, kind)?;
+    kind.validate_name(name)?;
     Ok(match kind {
         BackendKind::Shm => PathBuf::from(shm::path_of(name)),
         _ => PathBuf::from(format!("{MQUEUE_DIR}{name}")),
@@ -150,7 +149,7 @@ mod tests {
         assert_eq!(shm::name_of_file("other"), None);
         // "pmq." alone would be the name "/", which no queue has.
         let bare = shm::name_of_file("pmq.").unwrap();
-        assert!(validate_name_for(&bare, BackendKind::Shm).is_err());
+        assert!(BackendKind::Shm.validate_name(&bare).is_err());
     }
 
     #[test]

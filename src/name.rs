@@ -1,23 +1,24 @@
 //! Queue names: validation before the kernel sees them, and collision-safe
 //! random names from the OS random source.
 
-use crate::backend::BackendKind;
-use crate::error::{Error, ErrorKind, Result};
+use crate::backend::sys::os_random;
+use crate::error::{Error, Result};
 
 /// Checks a queue name and says exactly what is wrong with it.
 ///
-/// A valid name is `/` followed by 1 to 255 bytes (`NAME_MAX`), none of
-/// which is `/` or NUL, and which is not `.` or `..`. This checks for the
-/// default (kernel) backend; the shared-memory backend takes at most
-/// [`crate::SHM_NAME_MAX`] (251) bytes after the slash, which
-/// [`crate::OpenOptions::open`] checks.
-pub fn validate_name(name: &str) -> Result<()> {
-    validate_name_for(name, BackendKind::default())
+/// A valid name is `/` followed by 1 to `name_max` bytes, none of which is
+/// `/` or NUL, and which is not `.` or `..`. Each backend has its own
+/// longest name ([`BackendKind::name_max`](crate::BackendKind::name_max):
+/// 255 for the kernel, [`kernel::NAME_MAX`](crate::kernel::NAME_MAX), 251
+/// for shared memory); [`BackendKind::validate_name`](crate::BackendKind::validate_name)
+/// checks against it and says which limit a long name broke.
+pub fn validate_name(name: &str, name_max: usize) -> Result<()> {
+    validate_name_noted(name, name_max, "")
 }
 
-/// [`validate_name`] with the longest name `kind` accepts.
-pub(crate) fn validate_name_for(name: &str, kind: BackendKind) -> Result<()> {
-    let name_max = kind.name_max();
+/// [`validate_name`] whose too-long detail follows "the limit is
+/// {name_max}" with `note` (which limit it is, and why).
+pub(crate) fn validate_name_noted(name: &str, name_max: usize, note: &str) -> Result<()> {
     let bytes = name.as_bytes();
     if bytes.is_empty() {
         return Err(Error::invalid(
@@ -47,15 +48,8 @@ pub(crate) fn validate_name_for(name: &str, kind: BackendKind) -> Result<()> {
         )));
     }
     if rest.len() > name_max {
-        let why = match kind {
-            BackendKind::Shm => {
-                " on the shared-memory backend (SHM_NAME_MAX: its file pmq.<name> must fit the \
-                 file system's 255-byte names); the kernel backend takes up to 255"
-            }
-            _ => " (NAME_MAX)",
-        };
         return Err(Error::invalid(format!(
-            "queue name is {} bytes after the slash; the limit is {name_max}{why}; use a \
+            "queue name is {} bytes after the slash; the limit is {name_max}{note}; use a \
              shorter name",
             rest.len()
         )));
@@ -69,9 +63,9 @@ pub(crate) fn validate_name_for(name: &str, kind: BackendKind) -> Result<()> {
 }
 
 /// Checks raw name bytes (from C): UTF-8 first, then [`validate_name`].
-pub fn validate_name_bytes(bytes: &[u8]) -> Result<&str> {
+pub fn validate_name_bytes(bytes: &[u8], name_max: usize) -> Result<&str> {
     let s = name_from_bytes(bytes)?;
-    validate_name(s)?;
+    validate_name(s, name_max)?;
     Ok(s)
 }
 
@@ -94,37 +88,10 @@ pub(crate) const RANDOM_NAME_CHARS: usize = 20;
 /// How many fresh names to try before giving up on exclusive creation.
 pub(crate) const RANDOM_NAME_ATTEMPTS: usize = 16;
 
-/// Fills `buf` from the OS random source (getrandom(2)).
-pub(crate) fn os_random(buf: &mut [u8]) -> Result<()> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        // SAFETY: the pointer and length describe the unfilled tail of `buf`,
-        // which is valid for writes for that many bytes.
-        let n =
-            unsafe { libc::getrandom(buf[filled..].as_mut_ptr().cast(), buf.len() - filled, 0) };
-        if n < 0 {
-            let errno = std::io::Error::last_os_error().raw_os_error().unwrap_or(0);
-            if errno == libc::EINTR {
-                continue;
-            }
-            return Err(Error::new(
-                ErrorKind::Os,
-                format!(
-                    "cannot read the OS random source for a random queue name: {}",
-                    crate::error::errno_text(errno)
-                ),
-            )
-            .with_errno(errno));
-        }
-        filled += n as usize;
-    }
-    Ok(())
-}
-
 /// A fresh random name: `/pmq-` followed by 20 base-32 characters from getrandom(2).
 pub fn random_name() -> Result<String> {
     let mut raw = [0u8; RANDOM_NAME_CHARS];
-    os_random(&mut raw)?;
+    os_random(&mut raw, "a random queue name")?;
     let mut name = String::with_capacity(5 + RANDOM_NAME_CHARS);
     name.push_str("/pmq-");
     for b in raw {
@@ -136,12 +103,14 @@ pub fn random_name() -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ErrorKind;
 
     #[test]
     fn good_names() {
-        validate_name("/a").unwrap();
-        validate_name(&format!("/{}", "x".repeat(255))).unwrap();
-        validate_name("/with space and ünïcode").unwrap();
+        validate_name("/a", 255).unwrap();
+        validate_name(&format!("/{}", "x".repeat(255)), 255).unwrap();
+        validate_name(&format!("/{}", "x".repeat(16)), 16).unwrap();
+        validate_name("/with space and ünïcode", 255).unwrap();
     }
 
     #[test]
@@ -156,16 +125,20 @@ mod tests {
             ("/..", "reserved"),
         ];
         for (name, needle) in cases {
-            let e = validate_name(name).unwrap_err();
+            let e = validate_name(name, 255).unwrap_err();
             assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{name:?}");
             assert!(e.detail().contains(needle), "{name:?}: {}", e.detail());
         }
         let long = format!("/{}", "x".repeat(256));
-        assert!(validate_name(&long)
+        assert!(validate_name(&long, 255)
             .unwrap_err()
             .detail()
-            .contains("limit is 255"));
-        assert!(validate_name_bytes(b"/\xff")
+            .contains("limit is 255; use a shorter name"));
+        assert!(validate_name(&long[..18], 16)
+            .unwrap_err()
+            .detail()
+            .contains("17 bytes after the slash; the limit is 16"));
+        assert!(validate_name_bytes(b"/\xff", 255)
             .unwrap_err()
             .detail()
             .contains("UTF-8"));
@@ -176,7 +149,7 @@ mod tests {
         let a = random_name().unwrap();
         let b = random_name().unwrap();
         assert_ne!(a, b);
-        validate_name(&a).unwrap();
+        validate_name(&a, 255).unwrap();
         assert_eq!(a.len(), 5 + RANDOM_NAME_CHARS);
         assert!(a.starts_with("/pmq-"));
     }

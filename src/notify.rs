@@ -19,7 +19,7 @@
 //! - fork: the lock is held across `fork()` (pthread_atfork), and the child
 //!   starts with no registration, no running callback and no delivery
 //!   mechanism of the parent's: the parent's registrations stay the parent's
-//!   (the kernel keeps them per process), its callback threads do not exist in
+//!   (the backend keeps them per process), its callback threads do not exist in
 //!   the child, and nothing in the child waits for them.
 //!
 //! A callback is dropped (its captured values with it) exactly once, when its
@@ -41,7 +41,7 @@ use crate::error::{Error, ErrorKind, Result};
 /// A notification callback. Runs on a thread created for the delivery.
 pub type Callback = Arc<dyn Fn() + Send + Sync + 'static>;
 
-/// What a handle asked the kernel for last.
+/// What a handle asked the backend for last.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Registration {
     Signal,
@@ -51,8 +51,8 @@ enum Registration {
 /// One handle's notification state.
 struct HandleState {
     name: String,
-    /// The registration this handle made that the kernel may still hold:
-    /// cleared on cancel / close, and for callbacks when the kernel delivers
+    /// The registration this handle made that the backend may still hold:
+    /// cleared on cancel / close, and for callbacks when the backend delivers
     /// or drops it (a signal's delivery cannot be observed).
     registration: Option<Registration>,
     /// Callbacks of this handle running now, and how many of those are
@@ -71,11 +71,11 @@ struct Entry {
 }
 
 struct State {
-    /// Callback registrations the kernel may still deliver, by id.
+    /// Callback registrations the backend may still deliver, by id.
     entries: HashMap<u64, Entry>,
     handles: HashMap<u64, HandleState>,
     /// Per queue name: how many handles of this process have a registration
-    /// the kernel may still hold. Used only to word the busy detail.
+    /// the backend may still hold. Used only to word the busy detail.
     held: HashMap<String, u32>,
     /// Bumped in a child after fork: counts taken before belong to the parent.
     generation: u64,
@@ -152,7 +152,7 @@ impl Drop for Locked {
     }
 }
 
-/// Registrations the kernel dropped, reported by the backend's reader
+/// Registrations the backend dropped, reported by its delivery thread
 /// without waiting for the state lock (the thread registering may hold it
 /// while it reads); handled by the next [`state`] call. Only this lock, and
 /// never the state lock after it, is taken by the reader.
@@ -226,7 +226,7 @@ const CANCELLING: Error = Error::fixed(
 );
 
 impl State {
-    /// Forgets `handle`'s registration (the kernel no longer holds it, or
+    /// Forgets `handle`'s registration (the backend no longer holds it, or
     /// is about to be told to drop it).
     fn forget_registration(&mut self, handle: u64) -> Option<Registration> {
         let hs = self.handles.get_mut(&handle)?;
@@ -245,7 +245,7 @@ impl State {
         Some(old)
     }
 
-    /// Whether the kernel's registration may be `handle`'s own.
+    /// Whether the backend's registration may be `handle`'s own.
     fn pending(&self, handle: u64) -> bool {
         match self.handles.get(&handle).and_then(|h| h.registration) {
             None => false,
@@ -254,7 +254,7 @@ impl State {
         }
     }
 
-    /// The registration `id` is over (delivered or dropped by the kernel).
+    /// The registration `id` is over (delivered or dropped by the backend).
     fn consumed(&mut self, id: u64) -> Option<Entry> {
         let entry = self.entries.remove(&id)?;
         let current = self
@@ -302,7 +302,7 @@ pub(crate) fn register(
     let new = match callback {
         Some(callback) => {
             let id = new_id();
-            // In place before the kernel can deliver it.
+            // In place before the backend can deliver it.
             st.entries.insert(id, Entry { callback, handle });
             Registration::Callback(id)
         }
@@ -389,8 +389,9 @@ pub(crate) fn close(handle: u64, b: Option<&Backend>, forget: bool) {
     hs.closed = true;
     if st.forget_registration(handle).is_some() {
         if let Some(b) = b {
-            // The kernel also drops it when the descriptor closes, but the
-            // descriptor may outlive this call while another thread uses it.
+            // A backend may also drop it when the handle's descriptor
+            // closes, but that may outlive this call while another thread
+            // uses it.
             let _ = b.notify_cancel();
         }
     }
@@ -468,8 +469,9 @@ fn deliver(id: u64) {
     global().idle.notify_all();
 }
 
-/// Called by the backend when the kernel dropped registration `id` without
-/// delivering it (this process closed a descriptor of the queue, or cancelled).
+/// Called by the backend when it dropped registration `id` without
+/// delivering it (the kernel's: this process closed a descriptor of the
+/// queue, or cancelled).
 fn removed(id: u64) {
     removals().push(id);
 }

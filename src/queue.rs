@@ -1,571 +1,16 @@
 //! The safe core: a named POSIX message queue handle.
 
-use std::fmt;
 use std::sync::atomic::{fence, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
-pub use crate::backend::Attributes;
-pub use crate::backend::BackendKind;
-use crate::backend::{Attempt, Backend, Interest, OpenRequest, Patience, Wake};
+use crate::backend::Backend;
 use crate::error::{Error, ErrorKind, Result};
-use crate::name::{random_name, validate_name_for, RANDOM_NAME_ATTEMPTS};
 use crate::notify::{self, Callback};
-
-/// Create the queue if it does not exist (same value as the OS's O_CREAT).
-pub const O_CREAT: i32 = libc::O_CREAT;
-/// With [`O_CREAT`]: fail if the queue exists (same value as the OS's O_EXCL).
-pub const O_EXCL: i32 = libc::O_EXCL;
-/// [`O_CREAT`] | [`O_EXCL`]: create a new queue, fail if it exists.
-pub const O_CREX: i32 = O_CREAT | O_EXCL;
-/// Open the handle with its `block` switch off, as if `block(false)` was
-/// also given (same value as the OS's O_NONBLOCK, as posix_ipc accepts it).
-pub const O_NONBLOCK: i32 = libc::O_NONBLOCK;
-/// Every flag bit [`OpenOptions::flags`] accepts.
-const KNOWN_FLAGS: i32 = O_CREX | O_NONBLOCK;
-/// The mode new queues get unless told otherwise.
-pub const DEFAULT_MODE: u32 = 0o600;
-
-/// How long a send or receive may wait.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Timeout {
-    /// Wait as long as it takes (unless the handle is non-blocking).
-    Forever,
-    /// Try once; fail with [`ErrorKind::WouldBlock`] if the call cannot complete now.
-    TryOnce,
-    /// Wait at most this long (measured on a monotonic clock), then fail with
-    /// [`ErrorKind::TimedOut`]. A zero duration means [`Timeout::TryOnce`]; a
-    /// duration too long to represent as a deadline never runs out.
-    After(Duration),
-}
-
-/// A number of seconds for a detail: plain for everyday magnitudes, with an
-/// exponent for huge or tiny ones (never hundreds of digits), like C's `%g`.
-pub(crate) fn seconds_text(s: f64) -> String {
-    let a = s.abs();
-    if a != 0.0 && !(1e-4..1e15).contains(&a) {
-        format!("{s:e}")
-    } else {
-        format!("{s}")
-    }
-}
-
-impl Timeout {
-    /// The reference's float-seconds timeout: `None` waits forever, `0` tries
-    /// once, a positive value waits at most that long. NaN, negative and
-    /// infinite values are rejected with a detail that says why.
-    pub fn from_secs_f64(seconds: Option<f64>) -> Result<Timeout> {
-        let Some(s) = seconds else {
-            return Ok(Timeout::Forever);
-        };
-        if s.is_nan() {
-            return Err(Error::fixed(
-                ErrorKind::InvalidArgument,
-                "timeout is NaN; use 0 to try once, a positive number of seconds to wait at most \
-                 that long, or the call without a timeout to wait forever",
-            ));
-        }
-        if s.is_infinite() {
-            return Err(Error::fixed(
-                ErrorKind::InvalidArgument,
-                "timeout is infinite; to wait forever, send or receive without a timeout",
-            ));
-        }
-        if s < 0.0 {
-            return Err(Error::invalid(format!(
-                "timeout {} is negative; use 0 to try once or a positive number of seconds",
-                seconds_text(s)
-            )));
-        }
-        if s == 0.0 {
-            return Ok(Timeout::TryOnce);
-        }
-        match Duration::try_from_secs_f64(s) {
-            // A positive timeout is a bounded wait even below a nanosecond:
-            // it ends with TimedOut, never WouldBlock.
-            Ok(d) => Ok(Timeout::After(d.max(Duration::from_nanos(1)))),
-            Err(_) => Err(Error::invalid(format!(
-                "timeout {} seconds is too large to represent; to wait forever use the call \
-                 without a timeout",
-                seconds_text(s)
-            ))),
-        }
-    }
-}
-
-/// Options for opening or creating a queue. Defaults are read from the system
-/// when [`OpenOptions::new`] is called (not frozen at build time).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct OpenOptions {
-    pub(crate) flags: i32,
-    pub(crate) mode: u32,
-    pub(crate) max_messages: i64,
-    pub(crate) max_message_size: i64,
-    pub(crate) read: bool,
-    pub(crate) write: bool,
-    pub(crate) block: bool,
-    pub(crate) retry_on_interrupt: bool,
-    pub(crate) backend: BackendKind,
-}
-
-impl Default for OpenOptions {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl OpenOptions {
-    /// Open an existing queue for reading and writing, blocking; if created,
-    /// mode 0600 with the system's current `msg_max` and `msgsize_max`.
-    pub fn new() -> Self {
-        let backend = BackendKind::default();
-        let (max_messages, max_message_size) = backend.default_shape();
-        OpenOptions {
-            flags: 0,
-            mode: DEFAULT_MODE,
-            max_messages,
-            max_message_size,
-            read: true,
-            write: true,
-            block: true,
-            retry_on_interrupt: false,
-            backend,
-        }
-    }
-
-    /// Options for a queue of the backend `kind` (its default shape).
-    #[cfg(test)]
-    pub(crate) fn for_backend(kind: BackendKind) -> Self {
-        let mut o = OpenOptions::new();
-        (o.max_messages, o.max_message_size) = kind.default_shape();
-        o.backend = kind;
-        o
-    }
-
-    /// Sets the raw flags: 0, [`O_CREAT`] or [`O_CREX`], optionally with
-    /// [`O_NONBLOCK`]. Checked at open.
-    pub fn flags(&mut self, flags: i32) -> &mut Self {
-        self.flags = flags;
-        self
-    }
-
-    /// Create the queue if missing.
-    pub fn create(&mut self, yes: bool) -> &mut Self {
-        if yes {
-            self.flags |= O_CREAT;
-        } else {
-            self.flags &= !(O_CREAT | O_EXCL);
-        }
-        self
-    }
-
-    /// Create a new queue and fail if it already exists (implies create).
-    pub fn exclusive(&mut self, yes: bool) -> &mut Self {
-        if yes {
-            self.flags |= O_CREX;
-        } else {
-            self.flags &= !O_EXCL;
-        }
-        self
-    }
-
-    /// Permission bits for a created queue (masked by the umask, like files).
-    pub fn mode(&mut self, mode: u32) -> &mut Self {
-        self.mode = mode;
-        self
-    }
-
-    /// Capacity of a created queue (ignored when opening an existing one).
-    pub fn max_messages(&mut self, n: i64) -> &mut Self {
-        self.max_messages = n;
-        self
-    }
-
-    /// Largest message of a created queue (ignored when opening an existing one).
-    pub fn max_message_size(&mut self, n: i64) -> &mut Self {
-        self.max_message_size = n;
-        self
-    }
-
-    /// Whether this handle may receive.
-    pub fn read(&mut self, yes: bool) -> &mut Self {
-        self.read = yes;
-        self
-    }
-
-    /// Whether this handle may send.
-    pub fn write(&mut self, yes: bool) -> &mut Self {
-        self.write = yes;
-        self
-    }
-
-    /// Whether sends and receives on this handle may wait (the reference's `block`).
-    pub fn block(&mut self, yes: bool) -> &mut Self {
-        self.block = yes;
-        self
-    }
-
-    /// Which backend the queue lives in (default [`BackendKind::Kernel`]).
-    /// Both take the same options; sizes default to the system's `msg_max`
-    /// and `msgsize_max` either way.
-    pub fn backend(&mut self, kind: BackendKind) -> &mut Self {
-        self.backend = kind;
-        self
-    }
-
-    /// The backend chosen.
-    pub fn get_backend(&self) -> BackendKind {
-        self.backend
-    }
-
-    /// When a signal interrupts a wait: `false` (default, like the reference)
-    /// returns [`ErrorKind::Interrupted`]; `true` resumes the wait with the
-    /// time that remains.
-    pub fn retry_on_interrupt(&mut self, yes: bool) -> &mut Self {
-        self.retry_on_interrupt = yes;
-        self
-    }
-
-    /// The flags set (0, [`O_CREAT`] or [`O_CREX`], maybe with [`O_NONBLOCK`], when valid).
-    pub fn get_flags(&self) -> i32 {
-        self.flags
-    }
-
-    /// The mode a created queue gets.
-    pub fn get_mode(&self) -> u32 {
-        self.mode
-    }
-
-    /// The capacity a created queue gets (the backend's default unless set).
-    pub fn get_max_messages(&self) -> i64 {
-        self.max_messages
-    }
-
-    /// The message size a created queue gets (the backend's default unless set).
-    pub fn get_max_message_size(&self) -> i64 {
-        self.max_message_size
-    }
-
-    /// (read, write, block, retry_on_interrupt) as set.
-    pub fn get_switches(&self) -> (bool, bool, bool, bool) {
-        (self.read, self.write, self.block, self.retry_on_interrupt)
-    }
-
-    /// Checks the options without touching the system, sizes included as
-    /// they are checked when a queue is created (opening an existing queue
-    /// ignores them, see [`OpenOptions::open`]).
-    pub fn validate(&self) -> Result<()> {
-        self.validate_except_sizes()?;
-        self.validate_sizes()
-    }
-
-    fn validate_except_sizes(&self) -> Result<()> {
-        if self.flags & !KNOWN_FLAGS != 0 {
-            return Err(Error::invalid(format!(
-                "unknown flag bits {:#x}; only O_CREAT ({:#x}), O_EXCL ({:#x}), O_CREX and \
-                 O_NONBLOCK ({:#x}) are accepted",
-                self.flags & !KNOWN_FLAGS,
-                O_CREAT,
-                O_EXCL,
-                O_NONBLOCK
-            )));
-        }
-        if self.flags & O_EXCL != 0 && self.flags & O_CREAT == 0 {
-            return Err(Error::fixed(
-                ErrorKind::InvalidArgument,
-                "O_EXCL without O_CREAT means nothing; use O_CREX (O_CREAT | O_EXCL) to create \
-                 exclusively",
-            ));
-        }
-        if self.mode & !0o7777 != 0 {
-            return Err(Error::invalid(format!(
-                "mode {:#o} has bits outside 07777; use permission bits such as 0o600",
-                self.mode
-            )));
-        }
-        if !self.read && !self.write {
-            return Err(Error::fixed(
-                ErrorKind::InvalidArgument,
-                "read and write are both false; a handle needs at least one of them",
-            ));
-        }
-        Ok(())
-    }
-
-    /// The sizes a created queue gets must be positive.
-    fn validate_sizes(&self) -> Result<()> {
-        if self.flags & O_CREAT != 0 {
-            let (messages, size) = self.backend.default_shape();
-            if self.max_messages < 1 {
-                return Err(Error::invalid(format!(
-                    "max_messages is {}; it must be at least 1 (new queues get {messages} by \
-                     default)",
-                    self.max_messages
-                )));
-            }
-            if self.max_message_size < 1 {
-                return Err(Error::invalid(format!(
-                    "max_message_size is {}; it must be at least 1 (new queues get {size} by \
-                     default)",
-                    self.max_message_size
-                )));
-            }
-        }
-        Ok(())
-    }
-
-    /// Opens `name`, or creates a queue with a fresh random name when `name`
-    /// is `None` (always exclusively, whatever the flags say).
-    ///
-    /// The sizes are checked only when a queue is really created, as the
-    /// system does: with [`O_CREAT`] and sizes below 1, an existing queue is
-    /// opened (with [`O_CREX`] it is [`ErrorKind::Exists`]), and a missing
-    /// one is an invalid-argument error about the sizes.
-    pub fn open(&self, name: Option<&str>) -> Result<Queue> {
-        self.validate_except_sizes()?;
-        match name {
-            Some(n) => {
-                validate_name_for(n, self.backend)?;
-                if let Err(sizes) = self.validate_sizes() {
-                    return self.open_existing_or(n, sizes);
-                }
-                self.open_named(n.to_owned())
-            }
-            None => {
-                let mut opts = self.clone();
-                opts.flags = O_CREX | (self.flags & O_NONBLOCK);
-                opts.validate_sizes()?;
-                let mut last = None;
-                for _ in 0..RANDOM_NAME_ATTEMPTS {
-                    match opts.open_named(random_name()?) {
-                        Err(e) if e.kind() == ErrorKind::Exists => last = Some(e),
-                        other => return other,
-                    }
-                }
-                Err(last.unwrap_or_else(|| {
-                    Error::fixed(ErrorKind::Exists, "no free random name found")
-                }))
-            }
-        }
-    }
-
-    /// Creating with these sizes would fail with `sizes`: open `name` if it
-    /// exists instead (exclusive creation: it exists), else report `sizes`.
-    /// Exclusive creation asks the backend whether the queue exists without
-    /// opening it: opening and closing a descriptor of a kernel queue would
-    /// drop this process's notification registration on it.
-    fn open_existing_or(&self, name: &str, sizes: Error) -> Result<Queue> {
-        if self.flags & O_EXCL != 0 {
-            return match self.backend.exists(name) {
-                Ok(true) => Err(Error::new(
-                    ErrorKind::Exists,
-                    format!(
-                        "queue {name} already exists and exclusive creation (O_EXCL) was asked \
-                         for (its sizes would have been invalid too: {})",
-                        sizes.detail()
-                    ),
-                )
-                .with_errno(libc::EEXIST)),
-                Ok(false) => Err(sizes),
-                Err(e) => Err(e),
-            };
-        }
-        let mut existing = self.clone();
-        existing.flags &= !O_CREX;
-        match existing.open_named(name.to_owned()) {
-            Ok(q) => Ok(q),
-            Err(e) if e.kind() == ErrorKind::NotFound => Err(sizes),
-            Err(e) => Err(e),
-        }
-    }
-
-    fn open_named(&self, name: String) -> Result<Queue> {
-        let req = OpenRequest {
-            name: &name,
-            read: self.read,
-            write: self.write,
-            create: self.flags & O_CREAT != 0,
-            exclusive: self.flags & O_EXCL != 0,
-            nonblocking: !self.block || self.flags & O_NONBLOCK != 0,
-            mode: self.mode,
-            max_messages: self.max_messages,
-            max_message_size: self.max_message_size,
-        };
-        let backend = self.backend.open(&req)?;
-        // An existing queue's real attributes win over the requested ones.
-        let Attributes {
-            max_messages,
-            max_message_size,
-            ..
-        } = backend.attributes()?;
-        Ok(Queue {
-            name,
-            mode: self.mode,
-            read: self.read,
-            write: self.write,
-            max_messages,
-            max_message_size,
-            retry_on_interrupt: self.retry_on_interrupt,
-            priority_max: self.backend.priority_max(),
-            backend,
-            users: AtomicUsize::new(0),
-            notify_id: notify::new_id(),
-            #[cfg(feature = "tokio")]
-            close_signal: std::sync::OnceLock::new(),
-        })
-    }
-}
-
-/// The last message a shared-memory handle took (written before the take
-/// commits), left in its opener record: a handle that claims the record
-/// after its previous holder died reads it ([`Queue::inherited_receipt`]),
-/// and any handle reads those of every dead receiver
-/// ([`Queue::dead_receipts`]), so a message a killed receiver took is
-/// named, not silently gone.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Receipt {
-    /// The queue's sequence number of the message (from 1).
-    pub seq: u64,
-    /// Its length.
-    pub len: u32,
-    /// Its priority.
-    pub priority: u32,
-    /// Its first bytes (zero-padded).
-    pub head: [u8; 16],
-}
-
-/// A receipt a receiver that died left in a shared-memory queue
-/// ([`Queue::dead_receipts`]): what it names, who left it, and whether its
-/// take committed.
-///
-/// A receiver writes its receipt *before* its take commits, so a receiver
-/// killed between the two leaves a receipt naming a message that is still
-/// in the queue (and will be delivered to the next receiver as usual).
-/// `taken` and `queued` tell the cases apart:
-///
-/// - `taken`: the take committed; the message left the queue with the dead
-///   receiver, which may not have acted on it. This is the case to recover.
-/// - `queued` (never with `taken`): the take did not commit and the message
-///   is still in the queue: nothing to recover, a receiver will get it.
-/// - neither: the take did not commit, and another receiver has taken the
-///   message since: nothing to recover.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct DeadReceipt {
-    /// The message it names (for a batch receive, the last of the batch:
-    /// the ones before it in the same call were taken too).
-    pub receipt: Receipt,
-    /// The process id of the receiver that died.
-    pub pid: u32,
-    /// The dead receiver's take committed: the message is no longer in the
-    /// queue because that receiver took it.
-    pub taken: bool,
-    /// The message is still in the queue now (the take did not commit).
-    pub queued: bool,
-}
-
-/// One message for [`Queue::send_batch`]: `data()` at `priority`.
-///
-/// `repr(C)`, with the layout of the C ABI's `pmq_message` (a pointer, a
-/// length, the priority), so the C boundary passes a caller's array on in
-/// place, allocating nothing. Invariant: `(data, len)` is a valid slice for
-/// `'a`, or `len` is 0 (then `data` may be NULL).
-#[repr(C)]
-#[derive(Clone, Copy)]
-pub struct OutMessage<'a> {
-    data: *const u8,
-    len: usize,
-    /// Its priority, 0..=[`crate::PRIORITY_MAX`] (the backend's highest).
-    pub priority: u32,
-    _bytes: std::marker::PhantomData<&'a [u8]>,
-}
-
-// The layout the C ABI relies on: pointer, length, priority, as pmq_message.
-const _: () = {
-    use std::mem::{offset_of, size_of};
-    assert!(offset_of!(OutMessage<'static>, data) == 0);
-    assert!(offset_of!(OutMessage<'static>, len) == size_of::<*const u8>());
-    assert!(offset_of!(OutMessage<'static>, priority) == 2 * size_of::<usize>());
+use crate::timeout::Timeout;
+use crate::transfer::{self, Direction, Handle, RECEIVE, SEND};
+use crate::types::{
+    Attributes, BackendKind, DeadReceipt, InMessage, OutMessage, QueueStats, Receipt,
 };
-
-// SAFETY: an OutMessage is a `&'a [u8]` and a u32 (the raw pointer is only
-// there for the layout); both are Send and Sync.
-unsafe impl Send for OutMessage<'_> {}
-// SAFETY: as above.
-unsafe impl Sync for OutMessage<'_> {}
-
-impl<'a> OutMessage<'a> {
-    /// A message of `data` at `priority`.
-    pub fn new(data: &'a [u8], priority: u32) -> OutMessage<'a> {
-        OutMessage {
-            data: data.as_ptr(),
-            len: data.len(),
-            priority,
-            _bytes: std::marker::PhantomData,
-        }
-    }
-
-    /// The bytes (may be empty).
-    pub fn data(&self) -> &'a [u8] {
-        if self.len == 0 {
-            return &[];
-        }
-        // SAFETY: the type's invariant: a non-empty (data, len) is a valid
-        // slice for 'a (made by new(), or checked by the C boundary).
-        unsafe { std::slice::from_raw_parts(self.data, self.len) }
-    }
-}
-
-impl PartialEq for OutMessage<'_> {
-    fn eq(&self, other: &Self) -> bool {
-        self.data() == other.data() && self.priority == other.priority
-    }
-}
-
-impl Eq for OutMessage<'_> {}
-
-impl std::fmt::Debug for OutMessage<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OutMessage")
-            .field("data", &self.data())
-            .field("priority", &self.priority)
-            .finish()
-    }
-}
-
-/// Where [`Queue::receive_batch`] put one message in its buffer. (`repr(C)`:
-/// the C ABI's `pmq_received` has this layout.)
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct InMessage {
-    /// Start of the message in the buffer.
-    pub offset: usize,
-    /// Its length.
-    pub len: usize,
-    /// Its priority.
-    pub priority: u32,
-}
-
-/// Counters of a shared-memory queue ([`Queue::stats`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct QueueStats {
-    /// Messages waiting now.
-    pub current_messages: u64,
-    /// Messages ever committed by a send.
-    pub committed: u64,
-    /// Messages ever taken by a receive.
-    pub received: u64,
-    /// Times a process found the lock's owner dead and repaired the queue.
-    pub recoveries: u64,
-}
-
-/// How [`Queue::describe`] renders a queue.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum DescribeStyle {
-    /// The reference's `str()`: the name and the current message count.
-    Short,
-    /// The reference's `repr()`: every attribute.
-    Debug,
-}
 
 /// A handle to a named POSIX message queue.
 ///
@@ -599,66 +44,9 @@ pub struct Queue {
     close_signal: std::sync::OnceLock<std::os::fd::OwnedFd>,
 }
 
-/// What differs between the two directions of a transfer.
-struct Direction {
-    interest: Interest,
-    not_now: Error,
-    nonblocking: Error,
-    timed_out: Error,
-    closed: Error,
-}
-
-const SEND: Direction = Direction {
-    interest: Interest::Writable,
-    not_now: SEND_NOT_NOW,
-    nonblocking: SEND_NONBLOCKING,
-    timed_out: SEND_TIMED_OUT,
-    closed: Error::fixed(
-        ErrorKind::Closed,
-        "the handle was closed while this send waited; nothing was sent",
-    ),
-};
-
-const RECEIVE: Direction = Direction {
-    interest: Interest::Readable,
-    not_now: RECV_NOT_NOW,
-    nonblocking: RECV_NONBLOCKING,
-    timed_out: RECV_TIMED_OUT,
-    closed: Error::fixed(
-        ErrorKind::Closed,
-        "the handle was closed while this receive waited; nothing was received",
-    ),
-};
-
 const CLOSED: Error = Error::fixed(
     ErrorKind::Closed,
     "the handle is closed; open the queue again to use it",
-);
-const SEND_NOT_NOW: Error = Error::fixed(
-    ErrorKind::WouldBlock,
-    "the queue is full; try again later, wait with a timeout, or receive some messages",
-);
-const RECV_NOT_NOW: Error = Error::fixed(
-    ErrorKind::WouldBlock,
-    "the queue is empty; try again later or wait with a timeout",
-);
-const SEND_NONBLOCKING: Error = Error::fixed(
-    ErrorKind::WouldBlock,
-    "the queue is full and this handle is non-blocking (block = false), so it does not wait \
-     whatever the timeout; set block to true to wait",
-);
-const RECV_NONBLOCKING: Error = Error::fixed(
-    ErrorKind::WouldBlock,
-    "the queue is empty and this handle is non-blocking (block = false), so it does not wait \
-     whatever the timeout; set block to true to wait",
-);
-const SEND_TIMED_OUT: Error = Error::fixed(
-    ErrorKind::TimedOut,
-    "the queue stayed full for the whole timeout; nothing was sent",
-);
-const RECV_TIMED_OUT: Error = Error::fixed(
-    ErrorKind::TimedOut,
-    "the queue stayed empty for the whole timeout; nothing was received",
 );
 const NO_WRITE: Error = Error::fixed(
     ErrorKind::Permission,
@@ -668,40 +56,42 @@ const NO_DESCRIPTOR: Error = Error::fixed(
     ErrorKind::NotSupported,
     "this queue's backend has no descriptor to poll; wait with a timeout instead",
 );
-const NO_RECEIPTS: Error = Error::fixed(
-    ErrorKind::NotSupported,
-    "the kernel backend keeps no receipts (mq_receive leaves none); receipts of dead receivers \
-     exist only on the shared-memory backend (open the queue with backend shm)",
-);
 const NO_READ: Error = Error::fixed(
     ErrorKind::Permission,
     "this handle was opened without read access; open the queue with read = true to receive",
 );
 
 impl Queue {
-    /// Opens an existing queue for reading and writing.
-    pub fn open(name: &str) -> Result<Queue> {
-        OpenOptions::new().open(Some(name))
-    }
-
-    /// Opens `name`, creating it with the system's default limits if missing.
-    pub fn create(name: &str) -> Result<Queue> {
-        OpenOptions::new().create(true).open(Some(name))
-    }
-
-    /// Creates a new queue; fails with [`ErrorKind::Exists`] if it exists.
-    pub fn create_exclusive(name: &str) -> Result<Queue> {
-        OpenOptions::new().exclusive(true).open(Some(name))
-    }
-
-    /// Creates a queue with a fresh random name (see [`Queue::name`]).
-    pub fn create_random() -> Result<Queue> {
-        OpenOptions::new().open(None)
-    }
-
-    /// Options builder.
-    pub fn options() -> OpenOptions {
-        OpenOptions::new()
+    /// The handle for a queue `OpenOptions` just opened in `backend`.
+    pub(crate) fn opened(
+        name: String,
+        mode: u32,
+        read: bool,
+        write: bool,
+        retry_on_interrupt: bool,
+        backend: Backend,
+    ) -> Result<Queue> {
+        // An existing queue's real attributes win over the requested ones.
+        let Attributes {
+            max_messages,
+            max_message_size,
+            ..
+        } = backend.attributes()?;
+        Ok(Queue {
+            name,
+            mode,
+            read,
+            write,
+            max_messages,
+            max_message_size,
+            retry_on_interrupt,
+            priority_max: backend.kind().priority_max(),
+            backend,
+            users: AtomicUsize::new(0),
+            notify_id: notify::new_id(),
+            #[cfg(feature = "tokio")]
+            close_signal: std::sync::OnceLock::new(),
+        })
     }
 
     /// Marks a call in progress, so that a concurrent close does not shut
@@ -741,18 +131,7 @@ impl Queue {
     /// The shared-memory backend's counters (None for the kernel backend,
     /// which keeps none).
     pub fn stats(&self) -> Option<QueueStats> {
-        match &self.backend {
-            Backend::Shm(q) => {
-                let (count, committed, received, recoveries) = q.counters();
-                Some(QueueStats {
-                    current_messages: count,
-                    committed,
-                    received,
-                    recoveries,
-                })
-            }
-            _ => None,
-        }
+        self.backend.stats()
     }
 
     /// For a shared-memory handle: the receipt the previous holder of its
@@ -767,10 +146,7 @@ impl Queue {
     /// receiver's receipt, not only this record's, see
     /// [`Queue::dead_receipts`].
     pub fn inherited_receipt(&self) -> Option<Receipt> {
-        match &self.backend {
-            Backend::Shm(q) => q.inherited_receipt(),
-            _ => None,
-        }
+        self.backend.inherited_receipt()
     }
 
     /// For a shared-memory queue: every receipt a receiver that died left,
@@ -795,11 +171,7 @@ impl Queue {
     /// keeps no receipts), [`ErrorKind::Closed`] after close,
     /// [`ErrorKind::Corrupted`] if the queue's file is damaged.
     pub fn dead_receipts(&self) -> Result<Vec<DeadReceipt>> {
-        let _in = self.enter()?;
-        match &self.backend {
-            Backend::Shm(q) => q.dead_receipts(),
-            _ => Err(NO_RECEIPTS),
-        }
+        self.enter()?.dead_receipts()
     }
 
     /// Checks a shared-memory queue's invariants under its lock (count =
@@ -808,10 +180,7 @@ impl Queue {
     /// diagnostics; Ok for the kernel backend.
     #[doc(hidden)]
     pub fn check_invariants(&self) -> std::result::Result<(), String> {
-        match &self.backend {
-            Backend::Shm(q) => q.check_invariants(),
-            _ => Ok(()),
-        }
+        self.backend.check_invariants()
     }
 
     /// The queue's name (for a random name, the one generated).
@@ -950,58 +319,16 @@ impl Queue {
         self.transfer(&b, timeout, &RECEIVE, |p| b.try_receive(buf, p))
     }
 
-    /// The timeout logic of send and receive, for both directions.
-    /// `op(patience)` tries once and never waits for a message or room; a
-    /// patience that will wait tells a non-blocking handle from "not now",
-    /// and bounds how long the backend may wait for a lock another process
-    /// holds (the call's deadline; a few milliseconds for a try-once call).
-    /// Every wait is a readiness wait
-    /// that close ends, so a waiting call never outlives close by more than
-    /// a wake-up, and nothing moves once the handle is closed.
+    /// Runs the transfer loop ([`transfer::transfer`]) for this handle.
     #[inline]
     fn transfer<T>(
         &self,
         b: &Backend,
         timeout: Timeout,
         d: &Direction,
-        mut op: impl FnMut(Patience) -> Attempt<T>,
+        op: impl FnMut(crate::backend::Patience) -> crate::backend::Attempt<T>,
     ) -> Result<T> {
-        let deadline = match timeout {
-            Timeout::TryOnce => None,
-            Timeout::After(t) if t.is_zero() => None,
-            // A wait too long to represent as an Instant has no deadline.
-            Timeout::After(t) => Some(Instant::now().checked_add(t)),
-            Timeout::Forever => Some(None),
-        };
-        let Some(deadline) = deadline else {
-            // Try once, whatever the block switch says.
-            loop {
-                match op(Patience::Once) {
-                    Attempt::Done(v) => return Ok(v),
-                    Attempt::NotNow | Attempt::NonBlocking => return Err(d.not_now.clone()),
-                    Attempt::Interrupted if self.retry_on_interrupt => continue,
-                    Attempt::Interrupted => return Err(Error::INTERRUPTED),
-                    Attempt::Failed(e) => return Err(*e),
-                }
-            }
-        };
-        let patience = match deadline {
-            Some(t) => Patience::Until(t),
-            None => Patience::Forever,
-        };
-        loop {
-            match op(patience) {
-                Attempt::Done(v) => return Ok(v),
-                Attempt::NotNow => {}
-                Attempt::NonBlocking => return Err(d.nonblocking.clone()),
-                // A signal that arrives during even a non-waiting attempt
-                // shows as an interruption; resume like a wait does.
-                Attempt::Interrupted if self.retry_on_interrupt => continue,
-                Attempt::Interrupted => return Err(Error::INTERRUPTED),
-                Attempt::Failed(e) => return Err(*e),
-            }
-            self.wait_until(b, d, deadline)?;
-        }
+        transfer::transfer(b, timeout, d, self, op)
     }
 
     /// Receives into a new vector sized to the queue's max_message_size.
@@ -1061,42 +388,6 @@ impl Queue {
         self.transfer(&b, timeout, &RECEIVE, |p| {
             b.try_receive_batch(buf, room, out, p)
         })
-    }
-
-    /// Waits for readiness until `deadline` (monotonic). Returns Ok when the
-    /// caller should try again, `timed_out` when the deadline has passed and
-    /// `closed` when the handle was closed (before or during the wait).
-    fn wait_until(&self, b: &Backend, d: &Direction, deadline: Option<Instant>) -> Result<()> {
-        b.prepare_wait();
-        // Paired with the fence in close: either close sees the waker and
-        // wakes this wait, or this thread sees the closed bit.
-        fence(Ordering::SeqCst);
-        loop {
-            if self.is_closed() {
-                return Err(d.closed.clone());
-            }
-            let remaining = match deadline {
-                Some(t) => {
-                    let now = Instant::now();
-                    if now >= t {
-                        return Err(d.timed_out.clone());
-                    }
-                    Some(t - now)
-                }
-                None => None,
-            };
-            match b.wait(d.interest, remaining) {
-                Wake::Ready if self.is_closed() => return Err(d.closed.clone()),
-                Wake::Ready => return Ok(()),
-                // The backend's timer may fire a hair before our clock
-                // agrees; the loop re-checks the deadline, so a timeout is
-                // never early.
-                Wake::Elapsed => continue,
-                Wake::Interrupted if self.retry_on_interrupt => continue,
-                Wake::Interrupted => return Err(Error::INTERRUPTED),
-                Wake::Failed(e) => return Err(e),
-            }
-        }
     }
 
     /// Removes the queue's name; handles already open keep working and the
@@ -1183,37 +474,6 @@ impl Queue {
         let b = self.enter().ok();
         notify::close(self.notify_id, b.as_deref(), true);
     }
-
-    /// The reference's `str()` (Short) or `repr()` (Debug).
-    pub fn describe(&self, style: DescribeStyle) -> String {
-        let attrs = self.attributes();
-        match style {
-            DescribeStyle::Short => match attrs {
-                Ok(a) => format!(
-                    "{} ({} of {} messages)",
-                    self.name, a.current_messages, a.max_messages
-                ),
-                Err(_) => format!("{} (closed)", self.name),
-            },
-            DescribeStyle::Debug => {
-                let state = match attrs {
-                    Ok(a) => format!("current_messages={}, block={}", a.current_messages, a.block),
-                    Err(_) => "closed".to_string(),
-                };
-                format!(
-                    "pmq_queue(name={:?}, mode=0o{:o}, max_messages={}, max_message_size={}, \
-                     read={}, write={}, {})",
-                    self.name,
-                    self.mode,
-                    self.max_messages,
-                    self.max_message_size,
-                    self.read,
-                    self.write,
-                    state
-                )
-            }
-        }
-    }
 }
 
 #[cfg(feature = "tokio")]
@@ -1264,10 +524,18 @@ impl Queue {
 impl Queue {
     /// The misbehaviour knobs of a queue of the fake backend.
     pub(crate) fn fake_knobs(&self) -> &crate::backend::fake::Knobs {
-        match &self.backend {
-            Backend::Fake(f) => f.knobs(),
-            _ => panic!("not a fake queue"),
-        }
+        self.backend.fake_knobs()
+    }
+}
+
+impl Handle for Queue {
+    #[inline]
+    fn is_closed(&self) -> bool {
+        Queue::is_closed(self)
+    }
+    #[inline]
+    fn retry_on_interrupt(&self) -> bool {
+        self.retry_on_interrupt
     }
 }
 
@@ -1311,18 +579,6 @@ const CLOSED_BIT: usize = 1;
 /// `Queue::users`: one call in progress.
 const USER: usize = 2;
 
-impl fmt::Debug for Queue {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.describe(DescribeStyle::Debug))
-    }
-}
-
-impl fmt::Display for Queue {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.describe(DescribeStyle::Short))
-    }
-}
-
 /// Removes the kernel queue called `name` (see [`unlink_from`] for another backend).
 pub fn unlink(name: &str) -> Result<()> {
     unlink_from(BackendKind::default(), name)
@@ -1330,7 +586,7 @@ pub fn unlink(name: &str) -> Result<()> {
 
 /// Removes the queue called `name` of backend `kind`.
 pub fn unlink_from(kind: BackendKind, name: &str) -> Result<()> {
-    validate_name_for(name, kind)?;
+    kind.validate_name(name)?;
     kind.unlink(name)
 }
 

@@ -64,7 +64,7 @@ fn random_names_are_fresh_and_distinct() {
     let b = opts.open(None).unwrap();
     let _gb = Unlink::both(b.name());
     assert_ne!(a.name(), b.name());
-    pmq::validate_name(a.name()).unwrap();
+    pmq::BackendKind::Kernel.validate_name(a.name()).unwrap();
     assert!(a.name().len() >= 16);
     // It exists under that name and was created (exclusively) for us.
     let err = Queue::create_exclusive(a.name()).unwrap_err();

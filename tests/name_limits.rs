@@ -86,3 +86,27 @@ fn shm_takes_251_bytes_and_refuses_252_to_256() {
         refused(s, len, 251, "shared-memory backend");
     }
 }
+
+/// Each backend's limits, asked of the backend: the kernel's constants live
+/// in `pmq::kernel`, and `BackendKind::limits` reports every backend's.
+#[test]
+fn every_backend_reports_its_limits() {
+    assert_eq!(pmq::kernel::NAME_MAX, 255);
+    assert_eq!(pmq::kernel::NAME_MAX, pmq::NAME_MAX);
+    assert_eq!(pmq::kernel::PRIORITY_MAX, pmq::PRIORITY_MAX);
+    let k = BackendKind::Kernel.limits();
+    assert_eq!(k.name_max, pmq::kernel::NAME_MAX);
+    assert_eq!(k.priority_max, pmq::kernel::PRIORITY_MAX);
+    let sys = pmq::kernel::Limits::read();
+    assert_eq!(
+        (k.default_max_messages, k.default_max_message_size),
+        (sys.msg_max, sys.msgsize_max)
+    );
+    let s = BackendKind::Shm.limits();
+    assert_eq!(s.name_max, pmq::SHM_NAME_MAX);
+    assert_eq!(s.priority_max, 32767);
+    assert_eq!(
+        (s.default_max_messages, s.default_max_message_size),
+        (10, 8192)
+    );
+}

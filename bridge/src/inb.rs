@@ -40,7 +40,7 @@ struct Item {
 }
 
 pub fn run(a: InArgs, kind: pmq::BackendKind) -> CmdResult {
-    pmq::validate_name(&a.queue).map_err(Failure::from)?;
+    kind.validate_name(&a.queue).map_err(Failure::from)?;
     let c = crate::common::check_common(&a.nats, true)?;
     crate::common::check_js_name("--durable", &a.durable)?;
     let ack_wait = crate::common::seconds("--ack-wait", a.ack_wait)?;

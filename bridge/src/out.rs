@@ -49,7 +49,7 @@ struct Msg {
 }
 
 pub fn run(a: OutArgs, kind: pmq::BackendKind) -> CmdResult {
-    pmq::validate_name(&a.queue).map_err(Failure::from)?;
+    kind.validate_name(&a.queue).map_err(Failure::from)?;
     let c = crate::common::check_common(&a.nats, false)?;
     signals::install().map_err(|e| {
         Failure::new(

@@ -1,9 +1,13 @@
 //! The seam between pmq's logic and the mechanisms that move messages.
 //!
-//! The core (`crate::queue`, `crate::notify`) knows no backend: it speaks the
-//! contract below ([`QueueBackend`]) through [`Backend`], an enum of every
-//! backend chosen when a queue is opened. One enum (not a generic) keeps one
-//! opaque handle type for the C ABI and costs one predictable branch per call.
+//! The core (`crate::queue`, `crate::options`, `crate::notify`) names no
+//! backend: it speaks the contract below ([`QueueBackend`]) through
+//! [`Backend`], an enum of every backend chosen when a queue is opened. One
+//! enum (not a generic) keeps one opaque handle type for the C ABI and costs
+//! one predictable branch per call. This module is the one place that names
+//! each backend (the enum, its dispatch, [`BackendKind`]'s per-backend
+//! answers); what the backends share of the system is in [`sys`], and the
+//! data that crosses the seam in `crate::types`.
 //!
 //! Contract every backend keeps:
 //! - **Nothing waits inside a transfer** for a message or for room.
@@ -26,21 +30,30 @@
 //!   [`Wake::Interrupted`], so the core applies `retry_on_interrupt`.
 //! - **Limits and names are the backend's.** Defaults for new queues, the
 //!   priority range and the longest name are asked of it.
+//! - **What only some backends have has a default.** Counters (`stats`),
+//!   receipts (`inherited_receipt`, `dead_receipts`) and an invariant check
+//!   default to "none" / NotSupported / Ok; a backend that has them
+//!   overrides them, so the core asks every backend the same way.
 //! - **Notification delivery is handed in.** Callback registrations carry an
 //!   id; the backend reports deliveries through the functions given to its
-//!   delivery state ([`Deliveries`], owned and locked by `crate::notify`),
-//!   and never calls into the core itself.
+//!   delivery state (a [`DeliveryState`] of its own type, which
+//!   [`Deliveries`], owned and locked by `crate::notify`, makes on first
+//!   use), and never calls into the core itself.
 
 use std::os::fd::RawFd;
 use std::time::Duration;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::queue::OutMessage;
+pub(crate) use crate::types::{Attributes, BackendKind, BackendLimits};
+use crate::types::{DeadReceipt, InMessage, OutMessage, QueueStats, Receipt};
+pub(crate) use deliveries::{Deliveries, DeliveryState};
 
+mod deliveries;
 #[cfg(test)]
 pub(crate) mod fake;
 pub(crate) mod kernel;
 pub(crate) mod shm;
+pub(crate) mod sys;
 
 /// How long a transfer attempt may wait for what it needs to even look at
 /// the queue (a lock another process holds), never for a message or room.
@@ -114,19 +127,6 @@ pub(crate) enum Wake {
 pub(crate) enum Interest {
     Readable,
     Writable,
-}
-
-/// A snapshot of a queue's attributes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Attributes {
-    /// Capacity in messages.
-    pub max_messages: i64,
-    /// Largest message in bytes.
-    pub max_message_size: i64,
-    /// Messages waiting now.
-    pub current_messages: i64,
-    /// Whether this handle blocks.
-    pub block: bool,
 }
 
 /// Parameters of an open: everything the core validated.
@@ -204,7 +204,7 @@ pub(crate) trait QueueBackend: Sized + Send + Sync {
         &self,
         buf: &mut [u8],
         room: usize,
-        out: &mut [crate::queue::InMessage],
+        out: &mut [InMessage],
         p: Patience,
     ) -> Attempt<usize> {
         let mut n = 0;
@@ -213,7 +213,7 @@ pub(crate) trait QueueBackend: Sized + Send + Sync {
             let p = if n == 0 { p } else { Patience::Once };
             match self.try_receive(&mut buf[at..], p) {
                 Attempt::Done((len, priority)) => {
-                    out[n] = crate::queue::InMessage {
+                    out[n] = InMessage {
                         offset: at,
                         len,
                         priority,
@@ -264,43 +264,32 @@ pub(crate) trait QueueBackend: Sized + Send + Sync {
     /// The error for a refused registration: `own` says whether a handle of
     /// this process may hold it (the backend must then not disturb it).
     fn busy_error(name: &str, own: bool) -> Error;
-}
 
-/// Which mechanism a queue lives in, chosen when it is opened
-/// ([`crate::OpenOptions::backend`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
-#[non_exhaustive]
-pub enum BackendKind {
-    /// The Linux kernel's POSIX message queues (`mq_open`): shared with every
-    /// program that opens the same name, bounded by `fs.mqueue` limits.
-    #[default]
-    Kernel,
-    /// pmq's own queue in a file under `/dev/shm`: several times faster,
-    /// bounded only by memory, robust against a process killed anywhere;
-    /// shared with pmq programs only. Names: at most
-    /// [`SHM_NAME_MAX`](crate::SHM_NAME_MAX) (251) bytes after the slash.
-    ///
-    /// A process stopped (SIGSTOP, a debugger) while it holds the queue's
-    /// lock never makes another call outlast its timeout: a try-once call
-    /// (or one on a non-blocking handle) waits about 10 ms for a stopped
-    /// holder (at most 250 ms for a running, descheduled one) and fails
-    /// with [`ErrorKind::WouldBlock`](crate::ErrorKind::WouldBlock) naming
-    /// the lock, a timed call fails with
-    /// [`ErrorKind::TimedOut`](crate::ErrorKind::TimedOut) at its deadline,
-    /// and a call without a timeout waits until the holder resumes or dies
-    /// (the queue is then repaired) or the handle is closed.
-    ///
-    /// **What a queue costs.** The file (memory in `/dev/shm`, allocated up
-    /// front) is `335,872 + max_messages × round_up(32 + max_message_size, 64)`
-    /// bytes: a fixed 335,872 (header, per-priority lists for all 32,768
-    /// priorities, 1,024 opener records) plus one slot per message. The
-    /// default shape is the kernel's (10 messages of at most 8,192 bytes):
-    /// 418,432 bytes (409 KiB). Size a big queue's messages to fit: 100,000
-    /// messages of 8,192 bytes take 826 MB, of 256 bytes 32 MB.
-    Shm,
-    /// An in-memory stand-in for the core's unit tests.
-    #[cfg(test)]
-    Fake,
+    /// The queue's counters, if the backend keeps any.
+    fn stats(&self) -> Option<QueueStats> {
+        None
+    }
+    /// The receipt the previous holder of this handle's place in the queue
+    /// left when it went away without closing, if the backend keeps
+    /// receipts (see `Queue::inherited_receipt`).
+    fn inherited_receipt(&self) -> Option<Receipt> {
+        None
+    }
+    /// Every receipt a receiver that died left, if the backend keeps
+    /// receipts (see `Queue::dead_receipts`); a backend that keeps none
+    /// says so (NotSupported) in its own terms.
+    fn dead_receipts(&self) -> Result<Vec<DeadReceipt>> {
+        Err(Error::fixed(
+            ErrorKind::NotSupported,
+            "this queue's backend keeps no receipts; receipts of dead receivers exist only on \
+             the shared-memory backend (open the queue with backend shm)",
+        ))
+    }
+    /// Checks the queue's own invariants (for tests and diagnostics): Ok
+    /// when the backend has none it can check.
+    fn check_invariants(&self) -> std::result::Result<(), String> {
+        Ok(())
+    }
 }
 
 /// An open queue of some backend.
@@ -352,6 +341,33 @@ impl BackendKind {
     /// both works on either backend.
     pub fn name_max(self) -> usize {
         dispatch_kind!(self, B => B::NAME_MAX)
+    }
+
+    /// Checks a queue name for this backend
+    /// ([`validate_name`](crate::validate_name) with
+    /// [`name_max`](BackendKind::name_max)); a refusal of a long name says
+    /// which backend's limit it broke.
+    pub fn validate_name(self, name: &str) -> Result<()> {
+        let note = match self {
+            BackendKind::Shm => {
+                " on the shared-memory backend (SHM_NAME_MAX: its file pmq.<name> must fit the \
+                 file system's 255-byte names); the kernel backend takes up to 255"
+            }
+            _ => " (NAME_MAX)",
+        };
+        crate::name::validate_name_noted(name, self.name_max(), note)
+    }
+
+    /// This backend's limits now: the longest name, the highest priority
+    /// and the shape a new queue gets unless told otherwise.
+    pub fn limits(self) -> BackendLimits {
+        let (default_max_messages, default_max_message_size) = self.default_shape();
+        BackendLimits {
+            name_max: self.name_max(),
+            priority_max: self.priority_max(),
+            default_max_messages,
+            default_max_message_size,
+        }
     }
 
     pub(crate) fn priority_max(self) -> u32 {
@@ -418,7 +434,7 @@ impl Backend {
         &self,
         buf: &mut [u8],
         room: usize,
-        out: &mut [crate::queue::InMessage],
+        out: &mut [InMessage],
         p: Patience,
     ) -> Attempt<usize> {
         dispatch!(self, b => b.try_receive_batch(buf, room, out, p))
@@ -482,31 +498,30 @@ impl Backend {
     pub(crate) fn notify_cancel(&self) -> Result<()> {
         dispatch!(self, b => b.notify_cancel())
     }
-}
 
-/// Every backend's delivery state for callback notifications, owned by the
-/// core's notification registry and used only under its lock.
-pub(crate) struct Deliveries {
-    pub(crate) kernel: kernel::Delivery,
-    pub(crate) shm: shm::Delivery,
-}
-
-impl Deliveries {
-    /// `deliver(id)` runs registration `id`'s callback (called on a thread
-    /// made for the delivery); `removed(id)` forgets a registration the
-    /// backend dropped without delivering it (must not wait for the
-    /// registry's lock: the registering thread may hold it).
-    pub(crate) const fn new(deliver: fn(u64), removed: fn(u64)) -> Deliveries {
-        Deliveries {
-            kernel: kernel::Delivery::new(deliver, removed),
-            shm: shm::Delivery::new(deliver, removed),
-        }
+    pub(crate) fn stats(&self) -> Option<QueueStats> {
+        dispatch!(self, b => b.stats())
     }
 
-    /// In a child after fork: what the parent's delivery threads own is
-    /// not ours; start afresh.
-    pub(crate) fn after_fork_in_child(&mut self) {
-        self.kernel.after_fork_in_child();
+    pub(crate) fn inherited_receipt(&self) -> Option<Receipt> {
+        dispatch!(self, b => b.inherited_receipt())
+    }
+
+    pub(crate) fn dead_receipts(&self) -> Result<Vec<DeadReceipt>> {
+        dispatch!(self, b => b.dead_receipts())
+    }
+
+    pub(crate) fn check_invariants(&self) -> std::result::Result<(), String> {
+        dispatch!(self, b => b.check_invariants())
+    }
+
+    /// The misbehaviour knobs of a queue of the fake backend.
+    #[cfg(test)]
+    pub(crate) fn fake_knobs(&self) -> &fake::Knobs {
+        match self {
+            Backend::Fake(f) => f.knobs(),
+            _ => panic!("not a fake queue"),
+        }
     }
 }
 

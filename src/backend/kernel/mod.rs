@@ -23,7 +23,6 @@ pub(crate) mod limits;
 mod notify;
 
 pub(crate) use describe::{describe_io_error, describe_open_error, describe_unlink_error};
-pub(crate) use notify::Delivery;
 
 /// An absolute CLOCK_REALTIME deadline of zero: the kernel's fast path for
 /// "do not wait" (schedule_hrtimeout returns at once for an expiry of 0),
@@ -339,7 +338,7 @@ impl QueueBackend for KernelQueue {
         id: u64,
         deliveries: &mut super::Deliveries,
     ) -> std::result::Result<(), NotifyError> {
-        self.request_thread(id, &mut deliveries.kernel)
+        self.request_thread(id, deliveries.state())
             .map_err(notify_refusal)
     }
 
@@ -350,6 +349,14 @@ impl QueueBackend for KernelQueue {
 
     fn busy_error(name: &str, own: bool) -> Error {
         describe::describe_busy(name, own)
+    }
+
+    fn dead_receipts(&self) -> Result<Vec<crate::types::DeadReceipt>> {
+        Err(Error::fixed(
+            crate::error::ErrorKind::NotSupported,
+            "the kernel backend keeps no receipts (mq_receive leaves none); receipts of dead \
+             receivers exist only on the shared-memory backend (open the queue with backend shm)",
+        ))
     }
 }
 

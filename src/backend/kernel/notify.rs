@@ -9,6 +9,7 @@ use std::sync::Arc;
 use nix::errno::Errno;
 
 use super::KernelQueue;
+use crate::backend::sys;
 
 /// The kernel's `mq_notify` without glibc's wrapper: glibc turns SIGEV_THREAD
 /// into a netlink socket shared by the whole process and inherited across
@@ -170,7 +171,7 @@ impl NotifySocket {
                         // Started with all signals blocked (by the helper's
                         // mask); a callback runs with signals unblocked, as
                         // glibc's SIGEV_THREAD callbacks do.
-                        set_all_signals(libc::SIG_UNBLOCK);
+                        sys::unblock_all_signals();
                         deliver(id)
                     });
                 if spawned.is_err() {
@@ -233,20 +234,6 @@ fn socket_meminfo(fd: RawFd) -> Option<(usize, usize)> {
     }
 }
 
-/// Blocks (SIG_BLOCK), unblocks (SIG_UNBLOCK) or sets (SIG_SETMASK) every
-/// signal for the calling thread; returns the previous mask.
-fn set_all_signals(how: libc::c_int) -> libc::sigset_t {
-    // SAFETY: sigset_t is plain data; sigfillset initialises it fully, and
-    // pthread_sigmask reads `all` and writes `old`, both valid.
-    unsafe {
-        let mut all: libc::sigset_t = std::mem::zeroed();
-        let mut old: libc::sigset_t = std::mem::zeroed();
-        libc::sigfillset(&mut all);
-        libc::pthread_sigmask(how, &all, &mut old);
-        old
-    }
-}
-
 /// pmq's own delivery of callback notifications: per process, netlink
 /// sockets the kernel sends each registration's cookie to (the cookie carries
 /// the registration id, never a pointer), each read by a helper thread with
@@ -288,12 +275,12 @@ impl Delivery {
         // (a thread registering and cancelling in a loop outpaces it): read
         // them here, and make a new socket only for live registrations.
         let (deliver, removed) = (self.deliver, self.removed);
-        let block = set_all_signals(libc::SIG_BLOCK);
-        for s in &self.sockets {
-            s.drain(deliver, removed);
+        {
+            let _blocked = sys::SignalsBlocked::new();
+            for s in &self.sockets {
+                s.drain(deliver, removed);
+            }
         }
-        // SAFETY: `block` is the mask saved above; restoring it is valid.
-        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &block, std::ptr::null_mut()) };
         if let Some(s) = self.sockets.iter().find(|s| s.has_room()) {
             return Ok(Arc::clone(s));
         }
@@ -301,12 +288,10 @@ impl Delivery {
         let helper = Arc::clone(&s);
         // The helper (and the callback threads it starts) must not take the
         // process's signals: start it with all of them blocked.
-        let old = set_all_signals(libc::SIG_BLOCK);
-        let spawned = std::thread::Builder::new()
-            .name("pmq-notify-helper".into())
-            .spawn(move || helper.serve(deliver, removed));
-        // SAFETY: `old` is the mask saved above; restoring it is valid.
-        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut()) };
+        let spawned = sys::spawn_with_signals_blocked(
+            std::thread::Builder::new().name("pmq-notify-helper".into()),
+            move || helper.serve(deliver, removed),
+        );
         let Ok(thread) = spawned else {
             // SAFETY: we own `s.fd` and nothing else uses it.
             unsafe { libc::close(s.fd) };
@@ -329,6 +314,16 @@ impl Delivery {
         // still allocated here, and stays reachable (no leak report).
         self.inherited.append(&mut self.sockets);
         self.inherited_helpers.append(&mut self.helpers);
+    }
+}
+
+impl crate::backend::DeliveryState for Delivery {
+    fn new(deliver: fn(u64), removed: fn(u64)) -> Delivery {
+        Delivery::new(deliver, removed)
+    }
+
+    fn after_fork_in_child(&mut self) {
+        Delivery::after_fork_in_child(self)
     }
 }
 

@@ -166,7 +166,7 @@ fn check_and_map(req: &OpenRequest<'_>, fd: i32) -> Result<Mapping> {
 /// A name no other creator uses, in the same directory (so link() works).
 fn temp_path() -> Result<String> {
     let mut r = [0u8; 8];
-    crate::name::os_random(&mut r)?;
+    crate::backend::sys::os_random(&mut r, "a temporary file name")?;
     // SAFETY: getpid has no preconditions.
     let pid = unsafe { libc::getpid() };
     Ok(format!(

@@ -72,7 +72,6 @@ macro_rules! kp {
 }
 pub(crate) use kp;
 use map::Mapping;
-pub(crate) use notify::Delivery;
 
 /// An open shared-memory queue handle.
 pub(crate) struct ShmQueue {
@@ -83,7 +82,7 @@ pub(crate) struct ShmQueue {
     closing: AtomicBool,
     readiness: readiness::Readiness,
     /// The receipt the previous holder of this opener record left.
-    inherited: Option<crate::queue::Receipt>,
+    inherited: Option<crate::types::Receipt>,
 }
 
 impl ShmQueue {
@@ -93,7 +92,7 @@ impl ShmQueue {
     }
 
     /// The receipt this handle's opener record held when it was claimed.
-    pub(crate) fn inherited_receipt(&self) -> Option<crate::queue::Receipt> {
+    pub(crate) fn inherited_receipt(&self) -> Option<crate::types::Receipt> {
         self.inherited
     }
 
@@ -162,7 +161,7 @@ impl QueueBackend for ShmQueue {
         self.sound(self.send_one(msg, priority, p))
     }
 
-    fn try_send_batch(&self, msgs: &[crate::queue::OutMessage<'_>], p: Patience) -> Attempt<usize> {
+    fn try_send_batch(&self, msgs: &[crate::types::OutMessage<'_>], p: Patience) -> Attempt<usize> {
         self.sound(self.send_locked(msgs, p))
     }
 
@@ -174,7 +173,7 @@ impl QueueBackend for ShmQueue {
         &self,
         buf: &mut [u8],
         _room: usize,
-        out: &mut [crate::queue::InMessage],
+        out: &mut [crate::types::InMessage],
         p: Patience,
     ) -> Attempt<usize> {
         self.sound(self.receive_locked(buf, out, p))
@@ -240,7 +239,7 @@ impl QueueBackend for ShmQueue {
         id: u64,
         deliveries: &mut Deliveries,
     ) -> std::result::Result<(), NotifyError> {
-        notify::register(self, notify::Kind::Callback(id), Some(&mut deliveries.shm))
+        notify::register(self, notify::Kind::Callback(id), Some(deliveries.state()))
     }
 
     fn notify_cancel(&self) -> Result<()> {
@@ -256,5 +255,27 @@ impl QueueBackend for ShmQueue {
             ),
         )
         .with_errno(libc::EBUSY)
+    }
+
+    fn stats(&self) -> Option<crate::types::QueueStats> {
+        let (current_messages, committed, received, recoveries) = self.counters();
+        Some(crate::types::QueueStats {
+            current_messages,
+            committed,
+            received,
+            recoveries,
+        })
+    }
+
+    fn inherited_receipt(&self) -> Option<crate::types::Receipt> {
+        ShmQueue::inherited_receipt(self)
+    }
+
+    fn dead_receipts(&self) -> Result<Vec<crate::types::DeadReceipt>> {
+        ShmQueue::dead_receipts(self)
+    }
+
+    fn check_invariants(&self) -> std::result::Result<(), String> {
+        ShmQueue::check_invariants(self)
     }
 }

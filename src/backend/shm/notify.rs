@@ -12,7 +12,7 @@ use super::layout::*;
 use super::map::Mapping;
 use super::sync;
 use super::ShmQueue;
-use crate::backend::{NotifyError, Wake};
+use crate::backend::{sys, NotifyError, Wake};
 use crate::error::{Error, ErrorKind, Result};
 
 /// What a registration asks for.
@@ -29,8 +29,8 @@ pub(crate) struct Delivery {
     removed: fn(u64),
 }
 
-impl Delivery {
-    pub(crate) const fn new(deliver: fn(u64), removed: fn(u64)) -> Delivery {
+impl crate::backend::DeliveryState for Delivery {
+    fn new(deliver: fn(u64), removed: fn(u64)) -> Delivery {
         Delivery { deliver, removed }
     }
 }
@@ -103,12 +103,10 @@ pub(super) fn register(
     let opener = q.opener;
     // The watcher must not take the process's signals; a callback runs
     // with them unblocked (as the kernel backend's do).
-    let old = block_all_signals();
-    let spawned = std::thread::Builder::new()
-        .name("pmq-shm-notify".into())
-        .spawn(move || watch(&map, opener, token, kind, deliver, removed));
-    // SAFETY: restores the mask saved by block_all_signals.
-    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut()) };
+    let spawned = sys::spawn_with_signals_blocked(
+        std::thread::Builder::new().name("pmq-shm-notify".into()),
+        move || watch(&map, opener, token, kind, deliver, removed),
+    );
     if spawned.is_err() {
         let _ = cancel_token(m, opener, token);
         return Err(NotifyError::Failed(Error::new(
@@ -121,18 +119,6 @@ pub(super) fn register(
 }
 
 fn noop(_: u64) {}
-
-fn block_all_signals() -> libc::sigset_t {
-    // SAFETY: sigset_t is plain data, filled by sigfillset; pthread_sigmask
-    // reads `all` and writes `old`.
-    unsafe {
-        let mut all: libc::sigset_t = std::mem::zeroed();
-        let mut old: libc::sigset_t = std::mem::zeroed();
-        libc::sigfillset(&mut all);
-        libc::pthread_sigmask(libc::SIG_BLOCK, &all, &mut old);
-        old
-    }
-}
 
 /// The watcher of one registration: waits until it fires (deliver) or is
 /// cancelled / replaced (forget), then ends.
@@ -148,13 +134,7 @@ fn watch(m: &Mapping, opener: u32, token: u64, kind: Kind, deliver: fn(u64), rem
                     libc::kill(libc::getpid(), s);
                 },
                 Kind::Callback(id) => {
-                    // SAFETY: sigset_t is filled by sigfillset; unblocking
-                    // this thread's signals is always valid.
-                    unsafe {
-                        let mut all: libc::sigset_t = std::mem::zeroed();
-                        libc::sigfillset(&mut all);
-                        libc::pthread_sigmask(libc::SIG_UNBLOCK, &all, std::ptr::null_mut());
-                    }
+                    sys::unblock_all_signals();
                     deliver(id);
                 }
             }

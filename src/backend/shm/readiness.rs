@@ -22,7 +22,7 @@ use std::thread::JoinHandle;
 use super::layout::*;
 use super::map::Mapping;
 use super::sync;
-use crate::backend::Wake;
+use crate::backend::{sys, Wake};
 
 const FULL: u64 = u64::MAX - 1;
 
@@ -91,16 +91,14 @@ impl Readiness {
         }
         let stop = Arc::new(AtomicBool::new(false));
         let (m, s) = (MapPtr(Arc::as_ptr(map)), Arc::clone(&stop));
-        let old = block_signals();
-        let spawned = std::thread::Builder::new()
-            .name("pmq-shm-ready".into())
-            .spawn(move || {
+        let spawned = sys::spawn_with_signals_blocked(
+            std::thread::Builder::new().name("pmq-shm-ready".into()),
+            move || {
                 let m = m;
                 // SAFETY: see MapPtr: `Running::map` outlives this thread.
                 follow(unsafe { &*m.0 }, fd, &s)
-            });
-        // SAFETY: restores the mask saved by block_signals.
-        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut()) };
+            },
+        );
         match spawned {
             Ok(thread) => {
                 st.running = Some(Running {
@@ -170,18 +168,6 @@ fn orphan(run: Running) -> RawFd {
     std::mem::forget(thread);
     drop(map);
     fd
-}
-
-fn block_signals() -> libc::sigset_t {
-    // SAFETY: sigset_t is plain data filled by sigfillset; pthread_sigmask
-    // reads `all` and writes `old`.
-    unsafe {
-        let mut all: libc::sigset_t = std::mem::zeroed();
-        let mut old: libc::sigset_t = std::mem::zeroed();
-        libc::sigfillset(&mut all);
-        libc::pthread_sigmask(libc::SIG_BLOCK, &all, &mut old);
-        old
-    }
 }
 
 /// Sets the eventfd's counter to `target`, waking both kinds of waiter on

@@ -308,7 +308,7 @@ impl ShmQueue {
     #[inline]
     pub(super) fn send_locked(
         &self,
-        msgs: &[crate::queue::OutMessage<'_>],
+        msgs: &[crate::types::OutMessage<'_>],
         p: Patience,
     ) -> Attempt<usize> {
         let max = self.map.shape.max_messages;
@@ -392,7 +392,7 @@ impl ShmQueue {
     pub(super) fn receive_locked(
         &self,
         buf: &mut [u8],
-        out: &mut [crate::queue::InMessage],
+        out: &mut [crate::types::InMessage],
         p: Patience,
     ) -> Attempt<usize> {
         self.critical(Side::Receive, p, |first| {
@@ -402,7 +402,7 @@ impl ShmQueue {
             while n < out.len() && count > 0 {
                 match self.take(&mut buf[at..], count) {
                     Ok(Taken::Message(len, priority)) => {
-                        out[n] = crate::queue::InMessage {
+                        out[n] = crate::types::InMessage {
                             offset: at,
                             len,
                             priority,

@@ -11,9 +11,7 @@ use super::map::Mapping;
 use crate::backend::Wake;
 use crate::error::Result;
 
-pub(super) fn errno() -> i32 {
-    std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
-}
+pub(super) use crate::backend::sys::{deadline_after, errno};
 
 /// The queue's lock, held; unlocked on drop.
 pub(super) struct Guard<'a>(&'a Mapping);
@@ -262,23 +260,6 @@ pub(super) fn init_lock(m: &Mapping) -> std::result::Result<(), i32> {
         } else {
             Err(r)
         }
-    }
-}
-
-/// Now + `d` on CLOCK_MONOTONIC, as a timespec (saturating).
-pub(super) fn deadline_after(d: Duration) -> libc::timespec {
-    // SAFETY: `now` is a valid timespec for clock_gettime to fill.
-    let mut now: libc::timespec = unsafe { std::mem::zeroed() };
-    // SAFETY: as above.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
-    let nanos = now.tv_nsec as u64 + u64::from(d.subsec_nanos());
-    let secs = (now.tv_sec as u64)
-        .saturating_add(d.as_secs())
-        .saturating_add(nanos / 1_000_000_000)
-        .min(libc::time_t::MAX as u64);
-    libc::timespec {
-        tv_sec: secs as libc::time_t,
-        tv_nsec: (nanos % 1_000_000_000) as libc::c_long,
     }
 }
 

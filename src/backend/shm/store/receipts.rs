@@ -18,7 +18,7 @@ use crate::error::Result;
 /// handle's first receive replaces it (a clean close without a receive
 /// keeps it), so a holder killed before it acted on an inherited receipt,
 /// or one that only read it, passes it on.
-pub(in crate::backend::shm) fn read_receipt(m: &Mapping, i: u32) -> Option<crate::queue::Receipt> {
+pub(in crate::backend::shm) fn read_receipt(m: &Mapping, i: u32) -> Option<crate::types::Receipt> {
     let rec = m.shape.opener(i);
     let seq = m.u64(rec + OPENER_RECEIPT_SEQ).load(Ordering::Relaxed);
     if seq == 0 {
@@ -26,7 +26,7 @@ pub(in crate::backend::shm) fn read_receipt(m: &Mapping, i: u32) -> Option<crate
     }
     let mut head = [0u8; RECEIPT_HEAD_LEN];
     m.read_bytes(rec + OPENER_RECEIPT_HEAD, &mut head);
-    Some(crate::queue::Receipt {
+    Some(crate::types::Receipt {
         seq,
         len: m.u32(rec + OPENER_RECEIPT_LEN).load(Ordering::Relaxed),
         priority: m.u32(rec + OPENER_RECEIPT_PRIO).load(Ordering::Relaxed),
@@ -40,7 +40,7 @@ impl Mapping {
     /// priority just before it commits, so an uncommitted take left that
     /// message at the head of its priority's list (a repair relinks lists
     /// in seq order, which keeps it first), and seqs are never reused.
-    fn still_queued(&self, r: &crate::queue::Receipt) -> Result<bool> {
+    fn still_queued(&self, r: &crate::types::Receipt) -> Result<bool> {
         if r.priority >= PRIORITIES {
             return Err(corrupt(&format!(
                 "a receipt names priority {}, above the highest, {}",
@@ -63,7 +63,7 @@ impl ShmQueue {
     /// Every receipt a receiver that died left (see
     /// [`crate::Queue::dead_receipts`]), read under the queue's lock so no
     /// take is half-written and a repair (if one was due) has run.
-    pub(crate) fn dead_receipts(&self) -> Result<Vec<crate::queue::DeadReceipt>> {
+    pub(crate) fn dead_receipts(&self) -> Result<Vec<crate::types::DeadReceipt>> {
         let m = &self.map;
         let generation = |i: u32| {
             m.u32(m.shape.opener(i) + OPENER_GEN)
@@ -118,7 +118,7 @@ impl ShmQueue {
             let queued = m.still_queued(&receipt)?;
             let untaken =
                 m.u64(rec + OPENER_RECEIPT_UNTAKEN).load(Ordering::Relaxed) == receipt.seq;
-            out.push(crate::queue::DeadReceipt {
+            out.push(crate::types::DeadReceipt {
                 receipt,
                 pid,
                 taken: !queued && !untaken,
