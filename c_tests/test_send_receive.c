@@ -254,7 +254,7 @@ static void bounded_wait_succeeds(void) {
     CHECK(n == 6 && memcmp(buf, "second", 6) == 0);
 
     /* A blocking (forever) receive woken by a send. */
-    h.syscall_nr = SYS_ppoll;
+    h.syscall_nr = wait_syscall(0, -1);
     h.status = -1;
     CHECK(pthread_create(&t, NULL, send_when_waiting, &h) == 0);
     CHECK_OK(pmq_queue_receive(q, buf, sizeof buf, &n, &p));

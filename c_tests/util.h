@@ -92,6 +92,15 @@ static inline long thread_syscall(pid_t tid) {
     return nr;
 }
 
+/* The system call a pmq wait on a kernel queue sleeps in: a wait without a
+ * timeout (timeout < 0) sleeps inside the kernel's own mq_timedreceive /
+ * mq_timedsend (glibc's mq_receive / mq_send), a bounded one in ppoll (its
+ * timeout is monotonic). op: 0 receive, 1 send. */
+static inline long wait_syscall(int op, double timeout) {
+    if (timeout >= 0) return SYS_ppoll;
+    return op == 0 ? SYS_mq_timedreceive : SYS_mq_timedsend;
+}
+
 /* Waits (at most 5 s) until thread `tid` sleeps in system call `nr`, so a
  * test acts while the thread is really waiting. Returns whether it was seen;
  * when /proc cannot tell, it falls back to a short sleep and returns true. */
