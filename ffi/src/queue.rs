@@ -21,6 +21,17 @@ use pmq_core::{
 /// any other call on the same handle (a running notification callback of the
 /// handle excepted: free waits for it).
 ///
+/// Kernel backend: a send or receive without a timeout sleeps inside the
+/// kernel's own mq_send / mq_receive (one system call, like raw mq_*), and
+/// close ends that sleep with pmq's wake signal: the highest real-time
+/// signal without a handler when pmq first needs one (SIGRTMAX unless taken;
+/// PMQ_WAKE_SIGNAL=N in the environment picks N, PMQ_WAKE_SIGNAL=0 turns this
+/// off). pmq installs a handler that does nothing and sends the signal only
+/// to its own threads asleep in a call on the closing handle; none is left
+/// pending when the call returns. Do not install a handler of your own on
+/// it. A thread that blocks it, and a process with no free real-time signal
+/// (a Go program, whose runtime handles every signal), wait in ppoll instead.
+///
 /// After fork(), the child may use, close and free the handles it inherited
 /// (they share the parent's open queue, so the `block` switch set in one is
 /// seen by the other). The parent's notification registrations stay the
@@ -398,8 +409,10 @@ unsafe fn send_common(
 /// Errors: PMQ_STATUS_MESSAGE_TOO_LARGE, PMQ_STATUS_INVALID_ARGUMENT
 /// (priority), PMQ_STATUS_PERMISSION (handle opened without write),
 /// PMQ_STATUS_INTERRUPTED (a signal handler ran during the wait and
-/// retry_on_interrupt is false; nothing was sent; SA_RESTART does not change
-/// this, as pmq waits in ppoll, which the kernel never restarts),
+/// retry_on_interrupt is false; nothing was sent. On the kernel backend a
+/// wait without a timeout sleeps in the kernel's own mq_send / mq_receive,
+/// which a handler installed with SA_RESTART resumes, as it resumes a raw
+/// mq_* call; a timed wait sleeps in ppoll, which is never resumed),
 /// PMQ_STATUS_CLOSED (also when another thread closes the handle during the
 /// wait). Nothing is sent on any error.
 #[unsafe(no_mangle)]
