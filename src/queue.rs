@@ -885,7 +885,16 @@ impl Queue {
     pub fn send(&self, msg: &[u8], priority: u32, timeout: Timeout) -> Result<()> {
         let b = self.enter_move()?;
         self.check_send(msg, priority)?;
-        self.transfer(&b, timeout, &SEND, |p| b.try_send(msg, priority, p))
+        // The first attempt is made here, not through `transfer`'s closure,
+        // so the hot path is one inlined call (see `first_patience`).
+        let first = match first_patience(timeout) {
+            Some(p) => match b.try_send(msg, priority, p) {
+                Attempt::Done(()) => return Ok(()),
+                other => Some(other),
+            },
+            None => None,
+        };
+        self.transfer_slow(&b, timeout, &SEND, first, |p| b.try_send(msg, priority, p))
     }
 
     /// Receives the oldest message of the highest priority into `buf`, which
@@ -894,7 +903,14 @@ impl Queue {
     pub fn receive(&self, buf: &mut [u8], timeout: Timeout) -> Result<(usize, u32)> {
         let b = self.enter_move()?;
         self.check_receive(buf)?;
-        self.transfer(&b, timeout, &RECEIVE, |p| b.try_receive(buf, p))
+        let first = match first_patience(timeout) {
+            Some(p) => match b.try_receive(buf, p) {
+                Attempt::Done(v) => return Ok(v),
+                other => Some(other),
+            },
+            None => None,
+        };
+        self.transfer_slow(&b, timeout, &RECEIVE, first, |p| b.try_receive(buf, p))
     }
 
     /// The timeout logic of send and receive, for both directions.
@@ -913,6 +929,30 @@ impl Queue {
         d: &Direction,
         mut op: impl FnMut(Patience) -> Attempt<T>,
     ) -> Result<T> {
+        // The hot path: without a deadline to compute (no timeout, or try
+        // once) the first attempt goes straight to the backend; everything
+        // else (a timeout, not now, a wait, an error) is the cold part's.
+        let Some(first) = first_patience(timeout) else {
+            return self.transfer_slow(b, timeout, d, None, op);
+        };
+        match op(first) {
+            Attempt::Done(v) => Ok(v),
+            other => self.transfer_slow(b, timeout, d, Some(other), op),
+        }
+    }
+
+    /// The rest of [`Queue::transfer`]: `first` is what a first attempt
+    /// already reported (None: none was made).
+    #[cold]
+    #[inline(never)]
+    fn transfer_slow<T>(
+        &self,
+        b: &Backend,
+        timeout: Timeout,
+        d: &Direction,
+        mut first: Option<Attempt<T>>,
+        mut op: impl FnMut(Patience) -> Attempt<T>,
+    ) -> Result<T> {
         let deadline = match timeout {
             Timeout::TryOnce => None,
             Timeout::After(t) if t.is_zero() => None,
@@ -923,7 +963,7 @@ impl Queue {
         let Some(deadline) = deadline else {
             // Try once, whatever the block switch says.
             loop {
-                match op(Patience::Once) {
+                match first.take().unwrap_or_else(|| op(Patience::Once)) {
                     Attempt::Done(v) => return Ok(v),
                     Attempt::NotNow | Attempt::NonBlocking => return Err(d.not_now.clone()),
                     Attempt::Interrupted if self.retry_on_interrupt => continue,
@@ -937,7 +977,7 @@ impl Queue {
             None => Patience::Forever,
         };
         loop {
-            match op(patience) {
+            match first.take().unwrap_or_else(|| op(patience)) {
                 Attempt::Done(v) => return Ok(v),
                 Attempt::NotNow => {}
                 Attempt::NonBlocking => return Err(d.nonblocking.clone()),
@@ -1215,6 +1255,17 @@ impl Queue {
             Backend::Fake(f) => f.knobs(),
             _ => panic!("not a fake queue"),
         }
+    }
+}
+
+/// The patience of a first attempt that needs no deadline (no timeout, or
+/// try once); None when the call has a timeout to turn into a deadline.
+#[inline(always)]
+fn first_patience(timeout: Timeout) -> Option<Patience> {
+    match timeout {
+        Timeout::Forever => Some(Patience::Forever),
+        Timeout::TryOnce => Some(Patience::Once),
+        Timeout::After(_) => None,
     }
 }
 

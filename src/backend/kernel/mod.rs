@@ -42,6 +42,9 @@ const EXPIRED: libc::timespec = libc::timespec {
 /// call returns before the kernel's wait machinery, which even a zero deadline
 /// enters). Both are closed by [`KernelQueue::shutdown`] or on drop.
 #[derive(Debug)]
+// In this order: what a send or receive reads (the descriptors, the
+// blocking hint) shares the first cache line.
+#[repr(C)]
 pub(crate) struct KernelQueue {
     fd: RawFd,
     /// The O_NONBLOCK twin, or -1 when it could not be opened (no /proc):
@@ -193,13 +196,26 @@ impl KernelQueue {
 
     #[inline]
     fn send_forever(&self, msg: &[u8], priority: u32) -> Attempt<()> {
-        if !self.waiters.prefer_blocking(Dir::Send) {
-            match self.try_send_now(msg, priority, Patience::Once) {
-                Attempt::NotNow if self.nb_fd >= 0 => self.waiters.found_waiting(Dir::Send),
-                Attempt::NotNow => {}
-                other => return other,
-            }
+        if self.waiters.prefer_blocking(Dir::Send) {
+            return self.send_blocking(msg, priority);
         }
+        match self.try_send_now(msg, priority, Patience::Once) {
+            Attempt::NotNow => self.send_after_try(msg, priority),
+            other => other,
+        }
+    }
+
+    /// The try found the queue full: block from now on for a while.
+    #[inline(never)]
+    fn send_after_try(&self, msg: &[u8], priority: u32) -> Attempt<()> {
+        if self.nb_fd >= 0 {
+            self.waiters.found_waiting(Dir::Send);
+        }
+        self.send_blocking(msg, priority)
+    }
+
+    #[inline(never)]
+    fn send_blocking(&self, msg: &[u8], priority: u32) -> Attempt<()> {
         // SAFETY: `msg` is a valid slice for reads of `msg.len()` bytes; the
         // descriptor is open (the core counts this call).
         let blocked = self.waiters.block(|| unsafe {
@@ -213,13 +229,26 @@ impl KernelQueue {
 
     #[inline]
     fn receive_forever(&self, buf: &mut [u8]) -> Attempt<(usize, u32)> {
-        if !self.waiters.prefer_blocking(Dir::Receive) {
-            match self.try_receive_now(buf, Patience::Once) {
-                Attempt::NotNow if self.nb_fd >= 0 => self.waiters.found_waiting(Dir::Receive),
-                Attempt::NotNow => {}
-                other => return other,
-            }
+        if self.waiters.prefer_blocking(Dir::Receive) {
+            return self.receive_blocking(buf);
         }
+        match self.try_receive_now(buf, Patience::Once) {
+            Attempt::NotNow => self.receive_after_try(buf),
+            other => other,
+        }
+    }
+
+    /// The try found the queue empty: block from now on for a while.
+    #[inline(never)]
+    fn receive_after_try(&self, buf: &mut [u8]) -> Attempt<(usize, u32)> {
+        if self.nb_fd >= 0 {
+            self.waiters.found_waiting(Dir::Receive);
+        }
+        self.receive_blocking(buf)
+    }
+
+    #[inline(never)]
+    fn receive_blocking(&self, buf: &mut [u8]) -> Attempt<(usize, u32)> {
         let mut prio = 0u32;
         // SAFETY: `buf` is valid for writes of `buf.len()` bytes and `prio`
         // is a valid u32; the descriptor is open (the core counts this call).

@@ -59,12 +59,15 @@ const CLOSE_PATIENCE: Duration = Duration::from_secs(2);
 
 /// The kernel waits of one handle.
 #[derive(Debug)]
+// The hint first: every call without a timeout reads it, next to the
+// descriptors in `KernelQueue`; the slots only when it waits.
+#[repr(C)]
 pub(super) struct Waiters {
-    slots: [AtomicU64; SLOTS],
-    /// Set by [`Waiters::wake_all`]: no new kernel wait starts.
-    closing: AtomicBool,
     /// Calls left that block without trying first (send, receive).
     prefer: [AtomicU8; 2],
+    /// Set by [`Waiters::wake_all`]: no new kernel wait starts.
+    closing: AtomicBool,
+    slots: [AtomicU64; SLOTS],
 }
 
 /// Which direction a hint is for.
