@@ -29,8 +29,9 @@ use pmq_core::{
 /// off). pmq installs a handler that does nothing and sends the signal only
 /// to its own threads asleep in a call on the closing handle; none is left
 /// pending when the call returns. Do not install a handler of your own on
-/// it. A thread that blocks it, and a process with no free real-time signal
-/// (a Go program, whose runtime handles every signal), wait in ppoll instead.
+/// it. A thread that blocks it, and a process with no free real-time signal,
+/// wait in ppoll instead. (In a Go program the Go runtime leaves only
+/// SIGRTMIN free, which pmq then uses.)
 ///
 /// After fork(), the child may use, close and free the handles it inherited
 /// (they share the parent's open queue, so the `block` switch set in one is
