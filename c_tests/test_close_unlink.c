@@ -129,7 +129,7 @@ static void close_while_waiting(double timeout) {
     pthread_t t;
     CHECK(pthread_create(&t, NULL, wait_receive, &w) == 0);
     while (!__atomic_load_n(&w.started, __ATOMIC_SEQ_CST)) sleep_ms(1);
-    CHECK(wait_blocked_in(w.tid, wait_syscall()));
+    CHECK(wait_blocked_in(w.tid, wait_syscall(0, timeout)));
     double t0 = mono_now();
     CHECK_OK(pmq_queue_close(q));
     bool closed = false;

@@ -43,11 +43,9 @@ static void *wait_thread(void *arg) {
 
 static bool is_done(struct waiter *w) { return __atomic_load_n(&w->done, __ATOMIC_SEQ_CST); }
 
-/* Every pmq wait, bounded or not, sleeps in ppoll (so that close can end it). */
-static long syscall_of(const struct waiter *w) {
-    (void)w;
-    return wait_syscall();
-}
+/* A wait without a timeout sleeps in the kernel's own call, a bounded one in
+ * ppoll; a signal ends either the same way. */
+static long syscall_of(const struct waiter *w) { return wait_syscall(w->op, w->timeout); }
 
 static void start(struct waiter *w, pthread_t *t) {
     w->tid = 0;
@@ -131,7 +129,7 @@ static void interrupted_detail(void) {
     pthread_t t;
     CHECK(pthread_create(&t, NULL, probe_thread, &d) == 0);
     while (__atomic_load_n(&d.tid, __ATOMIC_SEQ_CST) == 0) sleep_ms(1);
-    CHECK(wait_blocked_in(d.tid, wait_syscall()));
+    CHECK(wait_blocked_in(d.tid, wait_syscall(0, -1)));
     for (int i = 0; i < 100 && !__atomic_load_n(&d.done, __ATOMIC_SEQ_CST); i++) {
         pthread_kill(t, SIGUSR1);
         sleep_ms(50);

@@ -229,7 +229,7 @@ static void *receive_when_waiting(void *arg) {
 static void bounded_wait_succeeds(void) {
     pmq_queue *q = new_queue("wait-ok", 1, 16);
     if (!q) return;
-    struct helper h = {q, thread_id(), wait_syscall(), -1, {0}, 0};
+    struct helper h = {q, thread_id(), wait_syscall(0, 1.0), -1, {0}, 0};
     pthread_t t;
     CHECK(pthread_create(&t, NULL, send_when_waiting, &h) == 0);
     uint8_t buf[16];
@@ -253,7 +253,7 @@ static void bounded_wait_succeeds(void) {
     CHECK(n == 6 && memcmp(buf, "second", 6) == 0);
 
     /* A blocking (forever) receive woken by a send. */
-    h.syscall_nr = wait_syscall();
+    h.syscall_nr = wait_syscall(0, -1);
     h.status = -1;
     CHECK(pthread_create(&t, NULL, send_when_waiting, &h) == 0);
     CHECK_OK(pmq_queue_receive(q, buf, sizeof buf, &n, &p));

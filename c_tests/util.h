@@ -20,11 +20,6 @@
 
 #include "check.h"
 
-/* The system call a thread sleeps in while pmq waits on the backend under
- * test: the kernel backend waits in ppoll (on the queue's descriptor and the
- * handle's close event), the shm backend in a futex wait on the queue file. */
-static inline long wait_syscall(void) { return testing_shm() ? SYS_futex : SYS_ppoll; }
-
 /* Unlinks `name` from the backend under test. */
 static inline pmq_status test_unlink(const char *name) {
     return pmq_unlink_backend(name, test_backend());
@@ -102,6 +97,17 @@ static inline long thread_syscall(pid_t tid) {
     if (fscanf(f, "%ld", &nr) != 1) nr = -1;
     fclose(f);
     return nr;
+}
+
+/* The system call a pmq wait sleeps in on the backend under test. Kernel
+ * queues: a wait without a timeout (timeout < 0) sleeps inside the kernel's
+ * own mq_timedreceive / mq_timedsend (glibc's mq_receive / mq_send), a
+ * bounded one in ppoll (its timeout is monotonic). Shm queues: a futex wait
+ * on the queue file, either way. op: 0 receive, 1 send. */
+static inline long wait_syscall(int op, double timeout) {
+    if (testing_shm()) return SYS_futex;
+    if (timeout >= 0) return SYS_ppoll;
+    return op == 0 ? SYS_mq_timedreceive : SYS_mq_timedsend;
 }
 
 /* Waits (at most 5 s) until thread `tid` sleeps in system call `nr`, so a

@@ -307,6 +307,18 @@ typedef int32_t pmq_status;
  * any other call on the same handle (a running notification callback of the
  * handle excepted: free waits for it).
  *
+ * Kernel backend: a send or receive without a timeout sleeps inside the
+ * kernel's own mq_send / mq_receive (one system call, like raw mq_*), and
+ * close ends that sleep with pmq's wake signal: the highest real-time
+ * signal without a handler when pmq first needs one (SIGRTMAX unless taken;
+ * PMQ_WAKE_SIGNAL=N in the environment picks N, PMQ_WAKE_SIGNAL=0 turns this
+ * off). pmq installs a handler that does nothing and sends the signal only
+ * to its own threads asleep in a call on the closing handle; none is left
+ * pending when the call returns. Do not install a handler of your own on
+ * it. A thread that blocks it, and a process with no free real-time signal,
+ * wait in ppoll instead. (In a Go program the Go runtime leaves only
+ * SIGRTMIN free, which pmq then uses.)
+ *
  * After fork(), the child may use, close and free the handles it inherited
  * (they share the parent's open queue, so the `block` switch set in one is
  * seen by the other). The parent's notification registrations stay the
@@ -694,10 +706,11 @@ uint32_t pmq_version_number(void);
  *   the kernel does (its registration is per process).
  * - No notification is sent while a receiver is blocked inside the kernel's
  *   mq_receive() on the queue (a program using raw mq_* calls): that
- *   receiver gets the message instead. pmq's own receive calls wait in
- *   ppoll, not inside the kernel's receive (so that close can wake them and
- *   timeouts use a monotonic clock), so a waiting pmq receiver does not
- *   suppress the notification: the signal is sent and the receiver wakes too.
+ *   receiver gets the message instead. On the kernel backend pmq's receive
+ *   without a timeout is such a receiver (it sleeps inside the kernel's
+ *   receive); a timed receive waits in ppoll (its timeout is monotonic), so
+ *   it does not suppress the notification: the signal is sent and the
+ *   receiver wakes too.
  * - Linux removes this process's registration when the process closes ANY
  *   descriptor of the queue (another handle of the same queue included).
  * - After fork(), the registration stays the parent's; the child has none.
@@ -720,8 +733,9 @@ pmq_status pmq_queue_notify_signal(const struct pmq_queue *q, int signo);
  *   the queue (through this handle or another) is replaced (its callback
  *   will not be called), as the kernel does.
  * - No notification is sent while a receiver is blocked inside the kernel's
- *   mq_receive() (a raw mq_* program); a pmq receiver that waits does not
- *   suppress it (pmq waits in ppoll; see pmq_queue_notify_signal()).
+ *   mq_receive() (a raw mq_* program, or pmq_queue_receive() without a
+ *   timeout); a timed pmq receive does not suppress it (it waits in ppoll;
+ *   see pmq_queue_notify_signal()).
  * - Linux removes this process's registration when the process closes ANY
  *   descriptor of the queue; the callback is then never called.
  * - The callback runs on a thread pmq creates for the delivery, with all
@@ -1027,8 +1041,10 @@ int pmq_status_last(void);
  * Errors: PMQ_STATUS_MESSAGE_TOO_LARGE, PMQ_STATUS_INVALID_ARGUMENT
  * (priority), PMQ_STATUS_PERMISSION (handle opened without write),
  * PMQ_STATUS_INTERRUPTED (a signal handler ran during the wait and
- * retry_on_interrupt is false; nothing was sent; SA_RESTART does not change
- * this, as pmq waits in ppoll, which the kernel never restarts),
+ * retry_on_interrupt is false; nothing was sent. On the kernel backend a
+ * wait without a timeout sleeps in the kernel's own mq_send / mq_receive,
+ * which a handler installed with SA_RESTART resumes, as it resumes a raw
+ * mq_* call; a timed wait sleeps in ppoll, which is never resumed),
  * PMQ_STATUS_CLOSED (also when another thread closes the handle during the
  * wait). Nothing is sent on any error.
  */

@@ -1102,9 +1102,10 @@ class MessageQueue {
     // --- notifications ----------------------------------------------------
     // Kernel rules (see pmq.h): one-shot; only on the empty -> non-empty
     // transition; one registration per queue system-wide (InUseError if
-    // another process holds it); none while a raw mq_receive() caller is
-    // blocked on the queue (a waiting pmq receive waits in ppoll and does not
-    // suppress it); Linux drops the registration when this process closes
+    // another process holds it); none while a receiver is blocked inside
+    // the kernel's mq_receive() (a raw caller, or a pmq receive without a
+    // timeout; a timed pmq receive waits in ppoll and does not suppress it);
+    // Linux drops the registration when this process closes
     // ANY descriptor of the queue. A new registration of this process on
     // the queue, through any handle, replaces the old one.
 

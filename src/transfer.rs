@@ -91,6 +91,41 @@ pub(crate) fn transfer<T>(
     h: &impl Handle,
     mut op: impl FnMut(Patience) -> Attempt<T>,
 ) -> Result<T> {
+    // The hot path: without a deadline to compute (no timeout, or try
+    // once) the first attempt goes straight to the backend; everything
+    // else (a timeout, not now, a wait, an error) is the cold part's.
+    let Some(first) = first_patience(timeout) else {
+        return transfer_slow(b, timeout, d, h, None, op);
+    };
+    match op(first) {
+        Attempt::Done(v) => Ok(v),
+        other => transfer_slow(b, timeout, d, h, Some(other), op),
+    }
+}
+
+/// The patience of a first attempt that needs no deadline (no timeout, or
+/// try once); None when the call has a timeout to turn into a deadline.
+#[inline(always)]
+fn first_patience(timeout: Timeout) -> Option<Patience> {
+    match timeout {
+        Timeout::Forever => Some(Patience::Forever),
+        Timeout::TryOnce => Some(Patience::Once),
+        Timeout::After(_) => None,
+    }
+}
+
+/// The rest of [`transfer`]: `first` is what a first attempt already
+/// reported (None: none was made).
+#[cold]
+#[inline(never)]
+fn transfer_slow<T>(
+    b: &Backend,
+    timeout: Timeout,
+    d: &Direction,
+    h: &impl Handle,
+    mut first: Option<Attempt<T>>,
+    mut op: impl FnMut(Patience) -> Attempt<T>,
+) -> Result<T> {
     let deadline = match timeout {
         Timeout::TryOnce => None,
         Timeout::After(t) if t.is_zero() => None,
@@ -101,7 +136,7 @@ pub(crate) fn transfer<T>(
     let Some(deadline) = deadline else {
         // Try once, whatever the block switch says.
         loop {
-            match op(Patience::Once) {
+            match first.take().unwrap_or_else(|| op(Patience::Once)) {
                 Attempt::Done(v) => return Ok(v),
                 Attempt::NotNow | Attempt::NonBlocking => return Err(d.not_now.clone()),
                 Attempt::Interrupted if h.retry_on_interrupt() => continue,
@@ -115,7 +150,7 @@ pub(crate) fn transfer<T>(
         None => Patience::Forever,
     };
     loop {
-        match op(patience) {
+        match first.take().unwrap_or_else(|| op(patience)) {
             Attempt::Done(v) => return Ok(v),
             Attempt::NotNow => {}
             Attempt::NonBlocking => return Err(d.nonblocking.clone()),

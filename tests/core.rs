@@ -243,7 +243,8 @@ fn close_while_another_thread_waits() {
         })
     };
     let tid = rx.recv().unwrap();
-    wait_blocked_in(tid, libc::SYS_ppoll);
+    // A wait without a timeout sleeps in the kernel's own receive.
+    wait_blocked_in(tid, libc::SYS_mq_timedreceive);
     let other = Queue::open(q.name()).unwrap();
     let closed_at = Instant::now();
     q.close().unwrap();
@@ -304,7 +305,7 @@ fn signal_during_wait() {
             })
         };
         let (tid, pthread) = rx.recv().unwrap();
-        wait_blocked_in(tid, libc::SYS_ppoll);
+        wait_blocked_in(tid, libc::SYS_mq_timedreceive);
         let before = SIGNALS.load(Ordering::SeqCst);
         for _ in 0..100 {
             // SAFETY: the thread has not been joined, so its handle is valid.
@@ -318,7 +319,7 @@ fn signal_during_wait() {
         let other = Queue::open(&name).unwrap();
         if retry {
             // The wait went on through the signals and completes now.
-            wait_blocked_in(tid, libc::SYS_ppoll);
+            wait_blocked_in(tid, libc::SYS_mq_timedreceive);
             assert!(!waiter.is_finished());
             other.send(b"later", 3, Timeout::Forever).unwrap();
             assert_eq!(waiter.join().unwrap().unwrap(), (b"later".to_vec(), 3));

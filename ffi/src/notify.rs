@@ -53,10 +53,11 @@ impl Drop for UserData {
 ///   the kernel does (its registration is per process).
 /// - No notification is sent while a receiver is blocked inside the kernel's
 ///   mq_receive() on the queue (a program using raw mq_* calls): that
-///   receiver gets the message instead. pmq's own receive calls wait in
-///   ppoll, not inside the kernel's receive (so that close can wake them and
-///   timeouts use a monotonic clock), so a waiting pmq receiver does not
-///   suppress the notification: the signal is sent and the receiver wakes too.
+///   receiver gets the message instead. On the kernel backend pmq's receive
+///   without a timeout is such a receiver (it sleeps inside the kernel's
+///   receive); a timed receive waits in ppoll (its timeout is monotonic), so
+///   it does not suppress the notification: the signal is sent and the
+///   receiver wakes too.
 /// - Linux removes this process's registration when the process closes ANY
 ///   descriptor of the queue (another handle of the same queue included).
 /// - After fork(), the registration stays the parent's; the child has none.
@@ -84,8 +85,9 @@ pub unsafe extern "C" fn pmq_queue_notify_signal(q: *const pmq_queue, signo: c_i
 ///   the queue (through this handle or another) is replaced (its callback
 ///   will not be called), as the kernel does.
 /// - No notification is sent while a receiver is blocked inside the kernel's
-///   mq_receive() (a raw mq_* program); a pmq receiver that waits does not
-///   suppress it (pmq waits in ppoll; see pmq_queue_notify_signal()).
+///   mq_receive() (a raw mq_* program, or pmq_queue_receive() without a
+///   timeout); a timed pmq receive does not suppress it (it waits in ppoll;
+///   see pmq_queue_notify_signal()).
 /// - Linux removes this process's registration when the process closes ANY
 ///   descriptor of the queue; the callback is then never called.
 /// - The callback runs on a thread pmq creates for the delivery, with all

@@ -20,6 +20,18 @@ use pmq::{DescribeStyle, OpenOptions, Queue};
 /// any other call on the same handle (a running notification callback of the
 /// handle excepted: free waits for it).
 ///
+/// Kernel backend: a send or receive without a timeout sleeps inside the
+/// kernel's own mq_send / mq_receive (one system call, like raw mq_*), and
+/// close ends that sleep with pmq's wake signal: the highest real-time
+/// signal without a handler when pmq first needs one (SIGRTMAX unless taken;
+/// PMQ_WAKE_SIGNAL=N in the environment picks N, PMQ_WAKE_SIGNAL=0 turns this
+/// off). pmq installs a handler that does nothing and sends the signal only
+/// to its own threads asleep in a call on the closing handle; none is left
+/// pending when the call returns. Do not install a handler of your own on
+/// it. A thread that blocks it, and a process with no free real-time signal,
+/// wait in ppoll instead. (In a Go program the Go runtime leaves only
+/// SIGRTMIN free, which pmq then uses.)
+///
 /// After fork(), the child may use, close and free the handles it inherited
 /// (they share the parent's open queue, so the `block` switch set in one is
 /// seen by the other). The parent's notification registrations stay the

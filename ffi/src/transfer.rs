@@ -64,8 +64,10 @@ unsafe fn send_common(
 /// Errors: PMQ_STATUS_MESSAGE_TOO_LARGE, PMQ_STATUS_INVALID_ARGUMENT
 /// (priority), PMQ_STATUS_PERMISSION (handle opened without write),
 /// PMQ_STATUS_INTERRUPTED (a signal handler ran during the wait and
-/// retry_on_interrupt is false; nothing was sent; SA_RESTART does not change
-/// this, as pmq waits in ppoll, which the kernel never restarts),
+/// retry_on_interrupt is false; nothing was sent. On the kernel backend a
+/// wait without a timeout sleeps in the kernel's own mq_send / mq_receive,
+/// which a handler installed with SA_RESTART resumes, as it resumes a raw
+/// mq_* call; a timed wait sleeps in ppoll, which is never resumed),
 /// PMQ_STATUS_CLOSED (also when another thread closes the handle during the
 /// wait). Nothing is sent on any error.
 #[unsafe(no_mangle)]

@@ -19,6 +19,12 @@
 //!   A backend with a lock of its own that another process may hold (shm)
 //!   waits for it only as the patience allows: a few milliseconds for a
 //!   try-once call, until the deadline for a timed one.
+//!   One exception: with [`Patience::Forever`] a backend may wait for the
+//!   message or room inside the transfer itself (the kernel backend sleeps
+//!   in the kernel's own blocking call), provided `wake_waiters` ends that
+//!   wait (the attempt then reports `NotNow` and the core's closed check
+//!   reports the close) and a signal handler that ends it is reported as
+//!   [`Attempt::Interrupted`].
 //! - **Waiting is readiness only.** `wait` waits at most the given time on a
 //!   monotonic clock for the queue to become readable / writable; it may wake
 //!   early or spuriously (the core tries again and keeps the deadline). After

@@ -18,7 +18,9 @@ use crate::fail::{self, Failure};
 pub type CmdResult = Result<i32, Failure>;
 
 pub(crate) fn check_name(name: &str) -> Result<(), Failure> {
-    pmq::BackendKind::Kernel.validate_name(name).map_err(Failure::from)
+    pmq::BackendKind::Kernel
+        .validate_name(name)
+        .map_err(Failure::from)
 }
 
 pub(crate) fn print_json(value: &impl Serialize) -> Result<(), Failure> {

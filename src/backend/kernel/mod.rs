@@ -1,7 +1,9 @@
 //! The Linux kernel backend: POSIX message queues through `mq_*` (nix to
 //! open and unlink by name, libc for the per-call system calls so the hot path
-//! is one call with no conversions), readiness through ppoll, and the meaning of
-//! each errno value turned into a detail that names the cause and the fix.
+//! is one call with no conversions), waits without a timeout inside the
+//! kernel's own blocking call (see `waiters`), bounded waits in ppoll (a
+//! monotonic timeout), and the meaning of each errno value turned into a
+//! detail that names the cause and the fix.
 
 use std::os::fd::{IntoRawFd, RawFd};
 use std::os::unix::fs::OpenOptionsExt;
@@ -17,10 +19,12 @@ use super::{
     Attempt, Attributes, Interest, NotifyError, OpenRequest, Patience, QueueBackend, Wake,
 };
 use crate::error::{Error, Result};
+use waiters::{Blocked, Dir, Waiters};
 
 mod describe;
 pub(crate) mod limits;
 mod notify;
+mod waiters;
 
 pub(crate) use describe::{describe_io_error, describe_open_error, describe_unlink_error};
 
@@ -37,6 +41,9 @@ const EXPIRED: libc::timespec = libc::timespec {
 /// call returns before the kernel's wait machinery, which even a zero deadline
 /// enters). Both are closed by [`KernelQueue::shutdown`] or on drop.
 #[derive(Debug)]
+// In this order: what a send or receive reads (the descriptors, the
+// blocking hint) shares the first cache line.
+#[repr(C)]
 pub(crate) struct KernelQueue {
     fd: RawFd,
     /// The O_NONBLOCK twin, or -1 when it could not be opened (no /proc):
@@ -47,6 +54,8 @@ pub(crate) struct KernelQueue {
     /// ppoll on it as well) ends when the handle is closed. -1 when it could
     /// not be made: waits then wake every [`NO_WAKER_SLICE`] to look.
     waker: OnceLock<RawFd>,
+    /// The threads waiting inside the kernel's own call, for close to wake.
+    waiters: Waiters,
     shut: AtomicBool,
 }
 
@@ -106,6 +115,7 @@ impl KernelQueue {
             fd,
             nb_fd,
             waker: OnceLock::new(),
+            waiters: Waiters::new(),
             shut: AtomicBool::new(false),
         })
     }
@@ -123,6 +133,147 @@ impl KernelQueue {
         errno_result(unsafe { libc::mq_getattr(self.fd, &mut a) })
             .map_err(|e| describe_io_error(e, "mq_getattr"))?;
         Ok(a)
+    }
+
+    /// One attempt that does not wait: on the O_NONBLOCK twin when the
+    /// caller will not wait, else on the handle's descriptor with a zero
+    /// deadline (which tells a non-blocking handle from a full queue).
+    #[inline]
+    fn try_send_now(&self, msg: &[u8], priority: u32, p: Patience) -> Attempt<()> {
+        let nb = !p.will_wait() && self.nb_fd >= 0;
+        // SAFETY: `msg` is a valid slice for reads of `msg.len()` bytes and
+        // EXPIRED a valid timespec; both descriptors are open.
+        let r = unsafe {
+            if nb {
+                libc::mq_send(self.nb_fd, msg.as_ptr().cast(), msg.len(), priority)
+            } else {
+                libc::mq_timedsend(self.fd, msg.as_ptr().cast(), msg.len(), priority, &EXPIRED)
+            }
+        };
+        if r == 0 {
+            Attempt::Done(())
+        } else {
+            classify(Errno::last(), nb, "mq_timedsend")
+        }
+    }
+
+    /// See [`KernelQueue::try_send_now`].
+    #[inline]
+    fn try_receive_now(&self, buf: &mut [u8], p: Patience) -> Attempt<(usize, u32)> {
+        let nb = !p.will_wait() && self.nb_fd >= 0;
+        let mut prio = 0u32;
+        // SAFETY: `buf` is valid for writes of `buf.len()` bytes, `prio` is a
+        // valid u32 and EXPIRED a valid timespec; both descriptors are open.
+        let n = unsafe {
+            if nb {
+                libc::mq_receive(self.nb_fd, buf.as_mut_ptr().cast(), buf.len(), &mut prio)
+            } else {
+                libc::mq_timedreceive(
+                    self.fd,
+                    buf.as_mut_ptr().cast(),
+                    buf.len(),
+                    &mut prio,
+                    &EXPIRED,
+                )
+            }
+        };
+        if n >= 0 {
+            Attempt::Done((n as usize, prio))
+        } else {
+            classify(Errno::last(), nb, "mq_timedreceive")
+        }
+    }
+
+    // A call without a timeout: a plain try on the O_NONBLOCK twin (what
+    // raw mq_send costs when there is room), then, if the queue is full, a
+    // sleep inside the kernel's own blocking call on the handle's descriptor
+    // (EAGAIN there: the handle is non-blocking). After a try that had to
+    // wait, the next few calls block at once (one system call, like raw
+    // mq_*, when a peer keeps the queue full / empty as in ping-pong).
+    // Where the kernel wait is not possible (see waiters), the zero-deadline
+    // try, and the core waits in ppoll.
+
+    #[inline]
+    fn send_forever(&self, msg: &[u8], priority: u32) -> Attempt<()> {
+        if self.waiters.prefer_blocking(Dir::Send) {
+            return self.send_blocking(msg, priority);
+        }
+        match self.try_send_now(msg, priority, Patience::Once) {
+            Attempt::NotNow => self.send_after_try(msg, priority),
+            other => other,
+        }
+    }
+
+    /// The try found the queue full: block from now on for a while.
+    #[inline(never)]
+    fn send_after_try(&self, msg: &[u8], priority: u32) -> Attempt<()> {
+        if self.nb_fd >= 0 {
+            self.waiters.found_waiting(Dir::Send);
+        }
+        self.send_blocking(msg, priority)
+    }
+
+    #[inline(never)]
+    fn send_blocking(&self, msg: &[u8], priority: u32) -> Attempt<()> {
+        // SAFETY: `msg` is a valid slice for reads of `msg.len()` bytes; the
+        // descriptor is open (the core counts this call).
+        let blocked = self.waiters.block(|| unsafe {
+            libc::mq_send(self.fd, msg.as_ptr().cast(), msg.len(), priority) as isize
+        });
+        match self.kernel_outcome(blocked, "mq_send") {
+            Some(a) => a.map_done(|_| ()),
+            None => self.try_send_now(msg, priority, Patience::Forever),
+        }
+    }
+
+    #[inline]
+    fn receive_forever(&self, buf: &mut [u8]) -> Attempt<(usize, u32)> {
+        if self.waiters.prefer_blocking(Dir::Receive) {
+            return self.receive_blocking(buf);
+        }
+        match self.try_receive_now(buf, Patience::Once) {
+            Attempt::NotNow => self.receive_after_try(buf),
+            other => other,
+        }
+    }
+
+    /// The try found the queue empty: block from now on for a while.
+    #[inline(never)]
+    fn receive_after_try(&self, buf: &mut [u8]) -> Attempt<(usize, u32)> {
+        if self.nb_fd >= 0 {
+            self.waiters.found_waiting(Dir::Receive);
+        }
+        self.receive_blocking(buf)
+    }
+
+    #[inline(never)]
+    fn receive_blocking(&self, buf: &mut [u8]) -> Attempt<(usize, u32)> {
+        let mut prio = 0u32;
+        // SAFETY: `buf` is valid for writes of `buf.len()` bytes and `prio`
+        // is a valid u32; the descriptor is open (the core counts this call).
+        let blocked = self.waiters.block(|| unsafe {
+            libc::mq_receive(self.fd, buf.as_mut_ptr().cast(), buf.len(), &mut prio)
+        });
+        match self.kernel_outcome(blocked, "mq_receive") {
+            Some(a) => a.map_done(|n| (n, prio)),
+            None => self.try_receive_now(buf, Patience::Forever),
+        }
+    }
+
+    /// What a wait inside the kernel's blocking call came to, or None when
+    /// it could not be made (the caller tries without waiting instead).
+    #[inline]
+    fn kernel_outcome(&self, b: Blocked, call: &'static str) -> Option<Attempt<usize>> {
+        Some(match b {
+            Blocked::Unavailable => return None,
+            Blocked::Returned(n, _) if n >= 0 => Attempt::Done(n as usize),
+            // Closing: "not now", and the core's closed check says the rest.
+            Blocked::Closing => Attempt::NotNow,
+            Blocked::Returned(_, Errno::EINTR) if self.waiters.closing() => Attempt::NotNow,
+            Blocked::Returned(_, Errno::EINTR) => Attempt::Interrupted,
+            Blocked::Returned(_, Errno::EAGAIN) => Attempt::NonBlocking,
+            Blocked::Returned(_, e) => Attempt::failed(describe_io_error(e, call)),
+        })
     }
 }
 
@@ -188,47 +339,18 @@ impl QueueBackend for KernelQueue {
 
     #[inline]
     fn try_send(&self, msg: &[u8], priority: u32, p: Patience) -> Attempt<()> {
-        let nb = !p.will_wait() && self.nb_fd >= 0;
-        // SAFETY: `msg` is a valid slice for reads of `msg.len()` bytes and
-        // EXPIRED a valid timespec; both descriptors are open.
-        let r = unsafe {
-            if nb {
-                libc::mq_send(self.nb_fd, msg.as_ptr().cast(), msg.len(), priority)
-            } else {
-                libc::mq_timedsend(self.fd, msg.as_ptr().cast(), msg.len(), priority, &EXPIRED)
-            }
-        };
-        if r == 0 {
-            Attempt::Done(())
-        } else {
-            classify(Errno::last(), nb, "mq_timedsend")
+        if p == Patience::Forever {
+            return self.send_forever(msg, priority);
         }
+        self.try_send_now(msg, priority, p)
     }
 
     #[inline]
     fn try_receive(&self, buf: &mut [u8], p: Patience) -> Attempt<(usize, u32)> {
-        let nb = !p.will_wait() && self.nb_fd >= 0;
-        let mut prio = 0u32;
-        // SAFETY: `buf` is valid for writes of `buf.len()` bytes, `prio` is a
-        // valid u32 and EXPIRED a valid timespec; both descriptors are open.
-        let n = unsafe {
-            if nb {
-                libc::mq_receive(self.nb_fd, buf.as_mut_ptr().cast(), buf.len(), &mut prio)
-            } else {
-                libc::mq_timedreceive(
-                    self.fd,
-                    buf.as_mut_ptr().cast(),
-                    buf.len(),
-                    &mut prio,
-                    &EXPIRED,
-                )
-            }
-        };
-        if n >= 0 {
-            Attempt::Done((n as usize, prio))
-        } else {
-            classify(Errno::last(), nb, "mq_timedreceive")
+        if p == Patience::Forever {
+            return self.receive_forever(buf);
         }
+        self.try_receive_now(buf, p)
     }
 
     /// Makes sure the handle has its close waker before a wait.
@@ -240,6 +362,7 @@ impl QueueBackend for KernelQueue {
     }
 
     fn wake_waiters(&self) {
+        self.waiters.wake_all();
         if let Some(&w) = self.waker.get() {
             if w >= 0 {
                 // SAFETY: `w` is this handle's open eventfd; writing 8 bytes
