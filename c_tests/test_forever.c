@@ -53,7 +53,7 @@ static void *wait_thread(void *arg) {
 }
 
 /* `call` with timeout `forever` on an empty (receive) or full (send) queue
- * of `backend` waits in ppoll until this thread sends (receives). */
+ * of `backend` waits until this thread sends (receives). */
 static void waits_until_woken(uint32_t backend, enum call call, double forever) {
     pmq_options o = backend_options(backend, 1);
     pmq_queue *q = NULL;
@@ -66,8 +66,9 @@ static void waits_until_woken(uint32_t backend, enum call call, double forever) 
     CHECK(pthread_create(&t, NULL, wait_thread, &w) == 0);
     while (__atomic_load_n(&w.tid, __ATOMIC_SEQ_CST) == 0) sleep_ms(1);
     /* Really waiting (not refused, not returned): the kernel backend waits
-     * in ppoll, the shared-memory one on a futex. */
-    CHECK(wait_blocked_in(w.tid, backend == PMQ_BACKEND_SHM ? SYS_futex : SYS_ppoll));
+     * in its own mq_timedsend/mq_timedreceive (or ppoll), the shared-memory
+     * one on a futex. */
+    CHECK(wait_blocked_in_wait(w.tid, backend));
     uint8_t buf[16];
     size_t n = 0;
     if (sending) {
