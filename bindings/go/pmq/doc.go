@@ -10,7 +10,7 @@
 // Releases are tagged bindings/go/pmq/vX.Y.Z (the tag of a module in a
 // subdirectory), so
 //
-//	go get github.com/pmq-project/pmq/bindings/go/pmq@v0.1.0
+//	go get github.com/pmq-project/pmq/bindings/go/pmq@v0.2.0
 //
 // fetches a release like any other module (libpmq itself comes from
 // `make install`: see Building).
