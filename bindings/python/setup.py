@@ -20,6 +20,7 @@ CARGO (default: cargo) and CARGO_TARGET_DIR are honoured.
 
 import os
 import re
+import glob
 import shutil
 import subprocess
 
@@ -105,6 +106,13 @@ class BuildExtWithLibpmq(build_ext):
             dests.append(os.path.join(HERE, "src", "pmq"))
         for d in dests:
             os.makedirs(d, exist_ok=True)
+            # A build directory reused across versions still holds what
+            # earlier versions built (the previous SONAME's libpmq, retired
+            # extensions): the package carries exactly this build's two.
+            ext = os.path.basename(self.get_ext_filename("pmq._pmq"))
+            for old in glob.glob(os.path.join(d, "*.so*")):
+                if os.path.basename(old) not in (soname(), ext):
+                    os.remove(old)
             target = os.path.join(d, soname())
             shutil.copyfile(lib, target)
             os.chmod(target, 0o755)
