@@ -1,4 +1,4 @@
-//! The kernel backend's waits (issue 29): a send or receive without a
+//! The kernel backend's waits: a send or receive without a
 //! timeout sleeps inside the kernel's own mq_timedsend / mq_timedreceive (one
 //! system call, like raw mq_*), a bounded one in ppoll (monotonic timeout),
 //! and close ends both kinds promptly, from any thread:

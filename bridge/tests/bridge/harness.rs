@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 pub(crate) use crate::common::Face;
 use pmq::{BackendKind, OpenOptions, Queue};
 
-/// The bridge tests share two cores: one at a time.
+/// The bridge tests run one at a time: each starts its own server and
+/// bridge processes, which must not compete with another test's for CPU.
 static SERIAL: Mutex<()> = Mutex::new(());
 
 pub(crate) fn serial() -> MutexGuard<'static, ()> {

@@ -1,5 +1,6 @@
-//! Journal loss (issue 27 item 20): a file that is not a journal, a damaged or
-//! cut journal, a permanent refusal against transient errors.
+//! Journal loss: a file that is not a journal, a damaged or cut journal, a
+//! permanent refusal against transient errors; the bridge refuses loudly and
+//! never drops, overwrites or skips a message.
 
 use std::fs::{self};
 use std::path::{Path, PathBuf};
@@ -10,7 +11,7 @@ use crate::harness::*;
 use crate::traffic::*;
 use pmq::{BackendKind, Timeout};
 
-// ---------------------------------------------------------------- journal loss (issue 27 item 20)
+// ---------------------------------------------------------------- journal loss
 
 /// The files of `dir` whose names start with `prefix`.
 pub(crate) fn files_starting(dir: &Path, prefix: &str) -> Vec<PathBuf> {
