@@ -552,3 +552,13 @@ pub(crate) fn run_pmq(face: Face, args: &[&str]) -> (i32, String) {
         String::from_utf8_lossy(&o.stderr).into_owned(),
     )
 }
+
+/// Runs a bridge command that must be refused: exit code `code` and one
+/// error line that contains `text`; returns that line for further checks.
+pub(crate) fn run_refused(face: Face, args: &[&str], code: i32, text: &str) -> String {
+    let (c, err) = run_pmq(face, args);
+    let line = crate::common::one_line_error(err.as_bytes());
+    assert_eq!(c, code, "{face:?} {args:?}: {line}");
+    assert!(line.contains(text), "{face:?} {args:?}: {line}");
+    line
+}

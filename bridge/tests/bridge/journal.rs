@@ -80,11 +80,8 @@ fn bridge_journal_refuses_a_file_that_is_not_a_journal() {
         ),
     ] {
         fs::write(&user, &content).unwrap();
-        let (c, err) = run_pmq(h.face, &args);
-        let line = crate::common::one_line_error(err.as_bytes());
-        assert_eq!(c, 1, "bridge {what}: {line}");
-        assert!(line.contains("not a pmq bridge journal"), "{line}");
-        assert!(line.contains("left as it is"), "{line}");
+        let line = run_refused(h.face, &args, 1, "not a pmq bridge journal");
+        assert!(line.contains("left as it is"), "bridge {what}: {line}");
         assert_eq!(
             fs::read(&user).unwrap(),
             content,
