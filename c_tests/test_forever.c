@@ -53,7 +53,7 @@ static void *wait_thread(void *arg) {
 }
 
 /* `call` with timeout `forever` on an empty (receive) or full (send) queue
- * of `backend` waits in ppoll until this thread sends (receives). */
+ * of `backend` waits until this thread sends (receives). */
 static void waits_until_woken(uint32_t backend, enum call call, double forever) {
     pmq_options o = backend_options(backend, 1);
     pmq_queue *q = NULL;
@@ -65,9 +65,13 @@ static void waits_until_woken(uint32_t backend, enum call call, double forever) 
     pthread_t t;
     CHECK(pthread_create(&t, NULL, wait_thread, &w) == 0);
     while (__atomic_load_n(&w.tid, __ATOMIC_SEQ_CST) == 0) sleep_ms(1);
-    /* Really waiting (not refused, not returned): the kernel backend waits
-     * in ppoll, the shared-memory one on a futex. */
-    CHECK(wait_blocked_in(w.tid, backend == PMQ_BACKEND_SHM ? SYS_futex : SYS_ppoll));
+    /* Really waiting (not refused, not returned): without a timeout the
+     * kernel backend sleeps in the kernel's own mq_timedreceive /
+     * mq_timedsend, the shared-memory one on a futex. */
+    long nr = backend == PMQ_BACKEND_SHM ? SYS_futex
+              : sending                  ? SYS_mq_timedsend
+                                         : SYS_mq_timedreceive;
+    CHECK(wait_blocked_in(w.tid, nr));
     uint8_t buf[16];
     size_t n = 0;
     if (sending) {
