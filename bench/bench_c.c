@@ -44,8 +44,10 @@ static void die(const char *what) {
 }
 
 static void die_pmq(const char *what, int st) {
-    fprintf(stderr, "bench_c: cannot run: %s: %s: %s\n", what, pmq_status_name(st),
-            pmq_last_error());
+    /* A longer detail is cut to fit, still NUL-terminated: enough to say why. */
+    char detail[1024];
+    (void)pmq_error_message(detail, sizeof detail, NULL);
+    fprintf(stderr, "bench_c: cannot run: %s: %s: %s\n", what, pmq_status_name(st), detail);
     exit(2);
 }
 

@@ -52,7 +52,10 @@ static void sample(const char *bench, size_t size, const char *impl, double v) {
 }
 
 static void die(const char *what) {
-    std::fprintf(stderr, "bench_shm: %s failed: %s\n", what, pmq_last_error());
+    // A longer detail is cut to fit, still NUL-terminated: enough to say why.
+    char detail[1024];
+    (void)pmq_error_message(detail, sizeof detail, nullptr);
+    std::fprintf(stderr, "bench_shm: %s failed: %s\n", what, detail);
     std::exit(1);
 }
 

@@ -111,7 +111,9 @@ int main(int argc, char **argv) {
     pmq_queue *pq = NULL;
     int st = pmq_queue_open(NULL, &o, &pq);
     if (st != PMQ_STATUS_OK) {
-        fprintf(stderr, "overhead_c: cannot run: open: %s\n", pmq_last_error());
+        char detail[1024];
+        (void)pmq_error_message(detail, sizeof detail, NULL);
+        fprintf(stderr, "overhead_c: cannot run: open: %s\n", detail);
         return 2;
     }
     pmq_queue_unlink(pq);

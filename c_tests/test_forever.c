@@ -65,10 +65,13 @@ static void waits_until_woken(uint32_t backend, enum call call, double forever) 
     pthread_t t;
     CHECK(pthread_create(&t, NULL, wait_thread, &w) == 0);
     while (__atomic_load_n(&w.tid, __ATOMIC_SEQ_CST) == 0) sleep_ms(1);
-    /* Really waiting (not refused, not returned): the kernel backend waits
-     * in its own mq_timedsend/mq_timedreceive (or ppoll), the shared-memory
-     * one on a futex. */
-    CHECK(wait_blocked_in_wait(w.tid, backend));
+    /* Really waiting (not refused, not returned): without a timeout the
+     * kernel backend sleeps in the kernel's own mq_timedreceive /
+     * mq_timedsend, the shared-memory one on a futex. */
+    long nr = backend == PMQ_BACKEND_SHM ? SYS_futex
+              : sending                  ? SYS_mq_timedsend
+                                         : SYS_mq_timedreceive;
+    CHECK(wait_blocked_in(w.tid, nr));
     uint8_t buf[16];
     size_t n = 0;
     if (sending) {

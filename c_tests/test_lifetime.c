@@ -307,8 +307,9 @@ static bool wait_count(atomic_int *v, int want, double seconds) {
  * notification is sent. pmq's receive without a timeout is such a receiver
  * (it sleeps in the kernel's own call: one system call, like raw mq_receive);
  * a bounded receive waits in ppoll (a monotonic timeout), so the
- * notification is sent and the receiver wakes too. A shm receiver never
- * suppresses it (shm notifications follow the queue, not the waiters). */
+ * notification is sent and the receiver wakes too. On the shared-memory
+ * backend every waiting receiver sleeps on a futex: none suppresses the
+ * notification, with or without a timeout. */
 static void waiting_receiver_and_notification(double timeout) {
     pmq_queue *q = new_queue("suppress", 2, 16);
     if (!q) return;

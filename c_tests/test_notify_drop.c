@@ -183,6 +183,40 @@ static void cancelled_closed_freed(uint32_t backend) {
     drop_queue(other);
 }
 
+/* pmq_queue_notify_cancel through ANOTHER handle of the same queue cancels
+ * the process's registration (one per queue and process), so the drop of
+ * the first handle's callback runs inside that cancel, not at the first
+ * handle's close; the callback is not called afterwards. */
+static void cancelled_through_another_handle(uint32_t backend) {
+    const char *name = NULL;
+    pmq_queue *q = open_on(backend, "drop-cx", &name);
+    if (!q) return;
+    pmq_queue *q2 = open_again(backend, name);
+    if (!q2) {
+        drop_queue(q);
+        return;
+    }
+    struct rec r;
+    rec_init(&r);
+    CHECK_OK(pmq_queue_notify_callback(q, on_note, &r, on_drop));
+    CHECK_OK(pmq_queue_notify_cancel(q2));
+    CHECK(atomic_load(&r.drops) == 1); /* inside the cancel through q2 */
+    /* The registration is gone: q2 may register again (no busy), and the
+     * first callback is never called. */
+    struct rec r2;
+    rec_init(&r2);
+    CHECK_OK(pmq_queue_notify_callback(q2, on_note, &r2, on_drop));
+    send_one(q);
+    CHECK(wait_drops(&r2, 1));
+    CHECK(atomic_load(&r2.calls) == 1);
+    CHECK_OK(pmq_queue_notify_cancel(q));
+    drop_queue(q2);
+    drop_queue(q);
+    CHECK(atomic_load(&r.calls) == 0);
+    CHECK(atomic_load(&r.drops) == 1);
+    CHECK(atomic_load(&r2.drops) == 1);
+}
+
 /* Closing another descriptor of the queue makes Linux drop the
  * registration: drop then runs once, by the handle's free at the latest. */
 static void dropped_by_the_system(uint32_t backend) {
@@ -271,6 +305,7 @@ int main(void) {
         delivered(backends[b]);
         replaced(backends[b]);
         cancelled_closed_freed(backends[b]);
+        cancelled_through_another_handle(backends[b]);
         dropped_by_the_system(backends[b]);
         delivery_racing_free(backends[b]);
         free_waits_for_a_delivered_drop(backends[b]);

@@ -238,7 +238,7 @@ static void dead_receipts(void) {
     drop_queue(k);
 }
 
-/* ---- damaged, truncated files (issue 27 items 3, 4, 6): CORRUPTED with a
+/* ---- damaged, truncated files: CORRUPTED with a
  * detail, never a signal, never PMQ_STATUS_PANIC, nothing on stderr ---- */
 
 /* Offsets of layout version 2. */
@@ -333,7 +333,7 @@ static int receive_quietly(pmq_queue *q, char *detail, size_t len, uint32_t *pri
 static void damaged_files(void) {
     char detail[1024];
     uint32_t prio = 0;
-    /* Item 3: a bitmap naming words past its levels (was PMQ_STATUS_PANIC,
+    /* A bitmap naming words past its levels (was PMQ_STATUS_PANIC,
      * "shared-memory offset 1056764 out of bounds", and a panic message). */
     {
         const char *name = five_messages("shm-bitmap");
@@ -348,7 +348,7 @@ static void damaged_files(void) {
             close_only(q);
         }
     }
-    /* Item 4: the walk to priority 32769 (was OK at 32769, and the unlink
+    /* The walk to priority 32769 (was OK at 32769, and the unlink
      * wrote into tail[1] and the first opener record). */
     {
         const char *name = five_messages("shm-32769");
@@ -365,7 +365,7 @@ static void damaged_files(void) {
             close_only(q);
         }
     }
-    /* Item 6: truncated while mapped (was SIGBUS). */
+    /* Truncated while mapped (was SIGBUS). */
     const off_t sizes[3] = {8192, 335872, 0};
     for (int i = 0; i < 3; i++) {
         const char *name = five_messages("shm-trunc");
@@ -385,7 +385,7 @@ static void damaged_files(void) {
     }
 }
 
-/* Issue 27 item 1: after fork, the child closes and frees a handle whose
+/* After fork, the child closes and frees a handle whose
  * readiness descriptor (and its helper thread, which exists only in the
  * parent) was made before fork: PMQ_STATUS_OK and nothing on stderr (it
  * used to be PMQ_STATUS_PANIC, "threads should not terminate unexpectedly"). */
@@ -428,7 +428,7 @@ static void fork_child_closes_inherited_readiness(void) {
     drop_queue(q);
 }
 
-/* Issue 27 item 2: the parent closes its handle (its helper stops); the
+/* The parent closes its handle (its helper stops); the
  * child's pmq_queue_fileno() then returns a descriptor of its own (not the
  * dead one from before fork) that turns readable when a message arrives.
  * Driven by pipes; the poll timeout is only a failure bound. */
@@ -481,7 +481,7 @@ static void fork_child_fileno_after_parent_closed(void) {
     pmq_queue_free(q);
 }
 
-/* Issue 27 item 9: each backend's own name limit, both boundaries on both
+/* Each backend's own name limit, both boundaries on both
  * backends: the kernel takes 255 bytes after the slash
  * (PMQ_KERNEL_NAME_MAX, alias PMQ_NAME_MAX), the shared-memory backend 251
  * (PMQ_SHM_NAME_MAX), and a refusal's detail names that backend's limit. */

@@ -131,31 +131,6 @@ static inline bool wait_blocked_in(pid_t tid, long nr) {
     return false;
 }
 
-/* Waits (at most 5 s) until thread `tid` sleeps in a pmq wait: any of the
- * system calls a wait may use on the backend under test (when the test
- * cannot know which: e.g. a batch call without a timeout). */
-static inline bool wait_blocked_in_wait(pid_t tid, uint32_t backend) {
-    char path[96];
-    snprintf(path, sizeof path, "/proc/self/task/%ld/syscall", (long)tid);
-    if (access(path, R_OK) != 0) {
-        sleep_ms(200);
-        return true;
-    }
-    double end = mono_now() + 5.0;
-    while (mono_now() < end) {
-        long nr = thread_syscall(tid);
-        bool waiting = backend == PMQ_BACKEND_SHM
-                           ? nr == SYS_futex
-                           : (nr == SYS_ppoll || nr == SYS_mq_timedreceive || nr == SYS_mq_timedsend);
-        if (waiting) {
-            sleep_ms(20);
-            return true;
-        }
-        sleep_ms(2);
-    }
-    return false;
-}
-
 /* Runs `fn(arg)` in a forked child. The child's checks are counted in the
  * parent (through a pipe); a child that dies or reports nothing is one
  * failure. The child leaves with _exit so it never runs the parent's atexit

@@ -789,7 +789,9 @@ pmq_status pmq_queue_notify_callback(const struct pmq_queue *q,
 
 /**
  * Cancels this process's notification registration on the queue (the
- * reference's request_notification(None)). Harmless when there is none, and
+ * reference's request_notification(None)), whether it was made through
+ * this handle or another handle of the queue: a callback registration's
+ * `drop` runs inside this call either way. Harmless when there is none, and
  * when another process holds the registration (that one is left alone).
  */
 pmq_status pmq_queue_notify_cancel(const struct pmq_queue *q);

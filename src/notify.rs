@@ -37,6 +37,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 
 use crate::backend::{Backend, Deliveries, NotifyError};
 use crate::error::{Error, ErrorKind, Result};
+use crate::types::BackendKind;
 
 /// A notification callback. Runs on a thread created for the delivery.
 pub type Callback = Arc<dyn Fn() + Send + Sync + 'static>;
@@ -51,6 +52,8 @@ enum Registration {
 /// One handle's notification state.
 struct HandleState {
     name: String,
+    /// A kernel queue and a shared-memory queue may have the same name.
+    kind: BackendKind,
     /// The registration this handle made that the backend may still hold:
     /// cleared on cancel / close, and for callbacks when the backend delivers
     /// or drops it (a signal's delivery cannot be observed).
@@ -254,6 +257,17 @@ impl State {
         }
     }
 
+    /// The handles of this process on queue `name` of backend `kind` whose
+    /// registration the backend may still hold (the system keeps one per
+    /// queue and process).
+    fn holders(&self, name: &str, kind: BackendKind) -> Vec<u64> {
+        self.handles
+            .iter()
+            .filter(|(h, hs)| hs.name == name && hs.kind == kind && self.pending(**h))
+            .map(|(h, _)| *h)
+            .collect()
+    }
+
     /// The registration `id` is over (delivered or dropped by the backend).
     fn consumed(&mut self, id: u64) -> Option<Entry> {
         let entry = self.entries.remove(&id)?;
@@ -268,9 +282,10 @@ impl State {
     }
 
     /// The handle's state, made on first use.
-    fn handle(&mut self, handle: u64, name: &str) -> &mut HandleState {
+    fn handle(&mut self, handle: u64, name: &str, kind: BackendKind) -> &mut HandleState {
         self.handles.entry(handle).or_insert_with(|| HandleState {
             name: name.to_owned(),
+            kind,
             registration: None,
             running: 0,
             closing_inside: 0,
@@ -292,7 +307,7 @@ pub(crate) fn register(
 ) -> Result<()> {
     let mut guard = state();
     let st = &mut *guard;
-    let hs = st.handle(handle, name);
+    let hs = st.handle(handle, name, b.kind());
     if hs.closed {
         return Err(CLOSING);
     }
@@ -319,12 +334,7 @@ pub(crate) fn register(
         // replaces it when the same process asks again: do the same when a
         // handle of this process (this one or another of the same queue)
         // holds it. After this cancel the process holds none on the queue.
-        let holders: Vec<u64> = st
-            .handles
-            .iter()
-            .filter(|(h, hs)| hs.name == name && st.pending(**h))
-            .map(|(h, _)| *h)
-            .collect();
+        let holders = st.holders(name, b.kind());
         if !holders.is_empty() {
             let _ = b.notify_cancel();
             replaced = true;
@@ -339,7 +349,7 @@ pub(crate) fn register(
     match result {
         Ok(()) => {
             st.forget_registration(handle);
-            st.handle(handle, name).registration = Some(new);
+            st.handle(handle, name, b.kind()).registration = Some(new);
             *st.held.entry(name.to_owned()).or_insert(0) += 1;
             Ok(())
         }
@@ -360,12 +370,18 @@ pub(crate) fn register(
     }
 }
 
-/// Cancels the process's registration on the queue through this handle and
-/// waits until no callback of the handle runs (see [`wait_idle`]).
-pub(crate) fn cancel(handle: u64, b: &Backend) -> Result<()> {
+/// Cancels the process's registration on queue `name` through this handle
+/// and waits until no callback of the handle runs (see [`wait_idle`]). The
+/// registration may have been made through another handle of the queue: the
+/// backend cancels it all the same, so it is forgotten (its callback
+/// dropped) here too, not at that handle's close.
+pub(crate) fn cancel(handle: u64, name: &str, b: &Backend) -> Result<()> {
     let mut st = state();
     b.notify_cancel()?;
     st.forget_registration(handle);
+    for h in st.holders(name, b.kind()) {
+        st.forget_registration(h);
+    }
     let Some(hs) = st.handles.get_mut(&handle) else {
         return Ok(()); // never registered: nothing can be running
     };

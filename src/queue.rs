@@ -456,12 +456,13 @@ impl Queue {
     }
 
     /// Cancels this process's notification registration on the queue (the
-    /// reference's `request_notification(None)`). Harmless when there is
-    /// none. When it returns, no callback of this handle is running (except
+    /// reference's `request_notification(None)`), made through this handle
+    /// or another of the queue; the cancelled callback is dropped before
+    /// this returns. Harmless when there is none. When it returns, no callback of this handle is running (except
     /// the caller, when called from inside one) and none will be called.
     pub fn notify_cancel(&self) -> Result<()> {
         let b = self.enter()?;
-        notify::cancel(self.notify_id, &b)
+        notify::cancel(self.notify_id, &self.name, &b)
     }
 
     /// Ends notifications on this handle for good: refuses new

@@ -46,7 +46,7 @@ fn proc_value(file: &str) -> i64 {
         .unwrap()
 }
 
-use common::{gettid, wait_blocked_in};
+use common::{gettid, spawn_waiter, wait_blocked_in};
 
 #[test]
 fn open_flag_constants_are_the_systems() {
@@ -234,15 +234,10 @@ fn close_while_another_thread_waits() {
     let (q, _g) = small("closewait", 2, 16);
     let q = Arc::new(q);
     let fd = q.fileno().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let waiter = {
+    let (waiter, tid) = {
         let q = Arc::clone(&q);
-        thread::spawn(move || {
-            tx.send(gettid()).unwrap();
-            q.receive_vec(Timeout::Forever)
-        })
+        spawn_waiter(move || q.receive_vec(Timeout::Forever))
     };
-    let tid = rx.recv().unwrap();
     // A wait without a timeout sleeps in the kernel's own receive.
     wait_blocked_in(tid, libc::SYS_mq_timedreceive);
     let other = Queue::open(q.name()).unwrap();

@@ -1,4 +1,4 @@
-//! The kernel backend's waits (issue 29): a send or receive without a
+//! The kernel backend's waits: a send or receive without a
 //! timeout sleeps inside the kernel's own mq_timedsend / mq_timedreceive (one
 //! system call, like raw mq_*), a bounded one in ppoll (monotonic timeout),
 //! and close ends both kinds promptly, from any thread:
@@ -42,28 +42,7 @@ fn small(tag: &str, max_messages: i64) -> (Queue, Unlink) {
     (q, guard)
 }
 
-use common::gettid;
-
-fn thread_syscall(tid: libc::pid_t) -> Option<libc::c_long> {
-    let s = std::fs::read_to_string(format!("/proc/self/task/{tid}/syscall")).ok()?;
-    s.split_whitespace().next()?.parse().ok()
-}
-
-/// Waits (at most 10 s) until thread `tid` sleeps in system call `nr`.
-fn wait_blocked_in(tid: libc::pid_t, nr: libc::c_long) {
-    let end = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < end {
-        if thread_syscall(tid) == Some(nr) {
-            thread::sleep(Duration::from_millis(20));
-            return;
-        }
-        thread::sleep(Duration::from_millis(2));
-    }
-    panic!(
-        "thread {tid} never blocked in system call {nr} (last seen: {:?})",
-        thread_syscall(tid)
-    );
-}
+use common::{gettid, spawn_waiter, thread_syscall, wait_blocked_in};
 
 /// The system call a wait of this kind sleeps in.
 fn wait_syscall(send: bool, timeout: Timeout) -> libc::c_long {
@@ -84,11 +63,9 @@ fn close_wakes_blocked_send_and_receive_timed_and_untimed() {
                 other.send(b"full", 0, Timeout::TryOnce).unwrap();
             }
             let q = Arc::new(q);
-            let (tx, rx) = std::sync::mpsc::channel();
-            let waiter = {
+            let (waiter, tid) = {
                 let q = Arc::clone(&q);
-                thread::spawn(move || {
-                    tx.send(gettid()).unwrap();
+                spawn_waiter(move || {
                     if send {
                         q.send(b"late", 1, timeout).map(|()| 0)
                     } else {
@@ -96,7 +73,6 @@ fn close_wakes_blocked_send_and_receive_timed_and_untimed() {
                     }
                 })
             };
-            let tid = rx.recv().unwrap();
             wait_blocked_in(tid, wait_syscall(send, timeout));
             let t0 = Instant::now();
             q.close().unwrap();
@@ -256,17 +232,14 @@ fn wake_signal_never_reaches_user_code() {
     for round in 0..20 {
         let (q, _g) = small("leak", 1);
         let q = Arc::new(q);
-        let (tx, rx) = std::sync::mpsc::channel();
-        let waiter = {
+        let (waiter, tid) = {
             let q = Arc::clone(&q);
-            thread::spawn(move || {
-                tx.send(gettid()).unwrap();
+            spawn_waiter(move || {
                 let r = q.receive_vec(Timeout::Forever);
                 // Right after pmq's call: nothing of pmq's is pending here.
                 (r, rt_pending())
             })
         };
-        let tid = rx.recv().unwrap();
         wait_blocked_in(tid, libc::SYS_mq_timedreceive);
         // pmq installed exactly one handler, on a real-time signal.
         assert_eq!(rt_signals_with_handlers().len(), 1, "round {round}");
@@ -389,18 +362,15 @@ fn child_closing_an_inherited_handle_leaves_the_parents_waiter_alone() {
     let (q, _g) = small("fork", 1);
     let q = Arc::new(q);
     let other = Queue::open(q.name()).unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
     let done = Arc::new(AtomicBool::new(false));
-    let waiter = {
+    let (waiter, tid) = {
         let (q, done) = (Arc::clone(&q), Arc::clone(&done));
-        thread::spawn(move || {
-            tx.send(gettid()).unwrap();
+        spawn_waiter(move || {
             let r = q.receive_vec(Timeout::Forever);
             done.store(true, Ordering::SeqCst);
             r
         })
     };
-    let tid = rx.recv().unwrap();
     wait_blocked_in(tid, libc::SYS_mq_timedreceive);
     // SAFETY: the child only closes the handle (atomics, getpid, clock,
     // close(2); this binary takes no notification lock) and _exits.

@@ -1,6 +1,6 @@
 #!/bin/sh
-# Checks `make test`'s final "queues left behind" check (issue 27 item 12),
-# with every suite skipped (make -o): it must ignore a queue named like
+# Checks `make test`'s final "queues left behind" check (it looks only for
+# this run's prefix, see tests/common/prefix.rs), with every suite skipped (make -o): it must ignore a queue named like
 # pmq's that another program created, and must catch a kernel queue and a
 # shm queue left behind under this run's prefix. Run by `make test-leak-check`.
 set -u

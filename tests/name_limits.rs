@@ -1,4 +1,4 @@
-//! The longest queue name, per backend (issue 27 item 9): the kernel takes
+//! The longest queue name, per backend: the kernel takes
 //! 255 bytes after the slash (NAME_MAX); the shared-memory backend 251
 //! (SHM_NAME_MAX: its file `pmq.<name>` must fit the file system's 255).
 //! Both boundaries on both backends, through open and unlink, and a refusal

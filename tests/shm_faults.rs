@@ -617,7 +617,7 @@ fn dead_receipts_name_every_dead_receiver_and_whether_its_take_committed() {
 }
 
 /// A queue file truncated to 0 while another process's receive holds its
-/// lock (issue 27 item 6, the lock's page itself gone): that receive says
+/// lock (the lock's page itself gone): that receive says
 /// Corrupted, and the process goes on using another queue. (glibc's unlock
 /// of the zeroed lock leaves the thread's robust list pointing into the old
 /// range, so pmq keeps that range mapped, as zeros, instead of unmapping
@@ -674,7 +674,7 @@ fn a_file_truncated_while_its_lock_is_held_is_corrupted_and_the_process_goes_on(
     assert_eq!(status.code(), Some(0), "the child: {status:?}");
 }
 
-/// Issue 27 item 8: a process stopped (SIGSTOP) while it holds the queue's
+/// A process stopped (SIGSTOP) while it holds the queue's
 /// lock never makes another call outlast its timeout: a try-once call
 /// returns WouldBlock within milliseconds, a timed call TimedOut at its
 /// deadline, a blocking call ends when its handle is closed. After SIGCONT

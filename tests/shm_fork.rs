@@ -1,5 +1,4 @@
-//! The shared-memory backend's readiness descriptor across fork (issue 27,
-//! items 1 and 2): a child may close what it inherited even when the
+//! The shared-memory backend's readiness descriptor across fork: a child may close what it inherited even when the
 //! parent had made a readiness descriptor (whose helper thread exists only
 //! in the parent), and a child's `fileno()` is a descriptor of its own that
 //! keeps working after the parent closed its handle.
@@ -78,7 +77,7 @@ fn exit_status(pid: libc::pid_t) -> i32 {
     libc::WEXITSTATUS(ws)
 }
 
-/// Item 1: close (and drop) of an inherited handle in the child returns Ok
+/// Close (and drop) of an inherited handle in the child returns Ok
 /// when the parent had a readiness descriptor (a helper thread) before
 /// fork. It used to join the parent's helper, which does not exist in the
 /// child, and panic ("threads should not terminate unexpectedly").
@@ -114,7 +113,7 @@ fn child_closes_a_handle_whose_readiness_helper_is_the_parents() {
     }
 }
 
-/// Item 2: after the parent closed its handle (its helper stopped), the
+/// After the parent closed its handle (its helper stopped), the
 /// child's `fileno()` gives a live descriptor of its own, readable once a
 /// message arrives; the one from before fork stays open (harmless) until
 /// the child closes its handle.

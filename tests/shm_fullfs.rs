@@ -1,4 +1,4 @@
-//! Issue 27 item 7: queue files with unallocated pages on a full tmpfs.
+//! Queue files with unallocated pages on a full tmpfs.
 //! Touching such a page raised SIGBUS (the kernel cannot allocate it):
 //! (a) slot pages punched out of a queue in use, then a receive (and a
 //! repair walking them); (b) a header claiming 100,000 slots over a sparse

@@ -167,7 +167,7 @@ fn peek(name: &str, off: u64, len: usize) -> Vec<u8> {
 
 use common::Unlink;
 
-/// Issue 27 item 3: a bitmap whose level-0 word names level-1 word 63 (of
+/// A bitmap whose level-0 word names level-1 word 63 (of
 /// 8) made the walk compute priority 262143 and index the list heads far
 /// outside the file: a panic ("shared-memory offset 1056764 out of
 /// bounds"). It must be Corrupted, naming the bitmap.
@@ -186,7 +186,7 @@ fn a_bitmap_naming_words_past_its_levels_is_corrupted_not_a_panic() {
     assert!(e.detail().contains("bitmap"), "{e}");
 }
 
-/// Issue 27 item 4: level 0 names level-1 word 8, which is really level-2
+/// Level 0 names level-1 word 8, which is really level-2
 /// word 0: the walk found priority 32769 (above the largest, 32767), the
 /// receive returned OK with it, and the unlink stored into tail[1] and the
 /// first opener record. It must be Corrupted, with nothing written.
@@ -222,7 +222,7 @@ fn a_bitmap_walk_to_priority_32769_is_corrupted_and_writes_nothing() {
     assert_eq!(peek(&name, OFF_TAILS + 4, 4), tail1, "tail[1] written");
 }
 
-/// Issue 27 item 6: a queue file truncated (to 8192, 335872 or 0 bytes)
+/// A queue file truncated (to 8192, 335872 or 0 bytes)
 /// while a handle has it mapped killed the next try-once receive with
 /// SIGBUS. Every call on that handle must say Corrupted, naming the
 /// truncation; nothing crashes, and the handle still closes.
@@ -267,7 +267,7 @@ fn a_file_truncated_under_a_handle_is_corrupted_not_sigbus() {
     }
 }
 
-/// Issue 27 item 6, the sizes next to it: a file cut INSIDE its first page
+/// The truncated sizes next to those: a file cut INSIDE its first page
 /// (`truncate -s 1`, `-s 100`) raises no SIGBUS at all: the kernel zeroes
 /// the rest of that page, so the header reads a count of 0. The first
 /// receive said "the queue is empty" (WouldBlock), a timed one TimedOut,

@@ -362,8 +362,8 @@ fn several_processes_on_one_queue_all_make_progress() {
 /// A producer and a consumer task on one thread (current_thread runtime)
 /// and a queue of 2, many rounds: the readiness descriptor must give an
 /// edge for every change, or a task whose attempt failed in a state the
-/// shm readiness helper never saw waits forever (this hung 1 round in
-/// ~20 before the helper woke both kinds of waiter on every change).
+/// shm readiness helper never saw waits forever (the helper must wake
+/// both kinds of waiter on every change).
 #[test]
 fn one_thread_producer_and_consumer_never_hang() {
     for b in BACKENDS {

@@ -225,13 +225,7 @@ fn limits_show_the_system_values_usage_and_how_to_raise_them() {
 #[test]
 fn shared_memory_queues_through_every_command() {
     let name = common::unique("shm");
-    struct ShmGuard(String);
-    impl Drop for ShmGuard {
-        fn drop(&mut self) {
-            let _ = pmq::unlink_from(pmq::BackendKind::Shm, &self.0);
-        }
-    }
-    let _g = ShmGuard(name.clone());
+    let _g = common::ShmGuard(name.clone());
     let sh = |args: &[&str]| {
         let mut c = pmq();
         c.arg("--backend").arg("shm").args(args);
@@ -304,13 +298,7 @@ fn shared_memory_queues_through_every_command() {
 fn receipts_name_what_a_killed_receiver_took() {
     use std::io::BufRead;
     let name = common::unique("receipts");
-    struct ShmGuard(String);
-    impl Drop for ShmGuard {
-        fn drop(&mut self) {
-            let _ = pmq::unlink_from(pmq::BackendKind::Shm, &self.0);
-        }
-    }
-    let _g = ShmGuard(name.clone());
+    let _g = common::ShmGuard(name.clone());
     pmq()
         .args([
             "--backend",

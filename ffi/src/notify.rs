@@ -172,7 +172,9 @@ pub unsafe extern "C" fn pmq_queue_notify_callback(
 }
 
 /// Cancels this process's notification registration on the queue (the
-/// reference's request_notification(None)). Harmless when there is none, and
+/// reference's request_notification(None)), whether it was made through
+/// this handle or another handle of the queue: a callback registration's
+/// `drop` runs inside this call either way. Harmless when there is none, and
 /// when another process holds the registration (that one is left alone).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pmq_queue_notify_cancel(q: *const pmq_queue) -> pmq_status {

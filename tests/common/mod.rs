@@ -84,11 +84,24 @@ pub fn thread_syscall(tid: libc::pid_t) -> Option<libc::c_long> {
     s.split_whitespace().next()?.parse().ok()
 }
 
-/// Waits (at most 5 s) until thread `tid` sleeps in system call `nr`: a
-/// wake-up test then knows the waiter really waits, whatever the machine's
-/// speed. Without /proc it waits 200 ms instead.
+/// Starts `f` on a new thread and returns its join handle with the thread's
+/// id (known before `f` runs), for [`wait_blocked_in`] and [`wait_blocked`].
+pub fn spawn_waiter<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> (thread::JoinHandle<T>, libc::pid_t) {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let handle = thread::spawn(move || {
+        tx.send(gettid()).unwrap();
+        f()
+    });
+    (handle, rx.recv().unwrap())
+}
+
+/// Waits (at most 10 s, a failure bound only) until thread `tid` sleeps in
+/// system call `nr`: a wake-up test then knows the waiter really waits,
+/// whatever the machine's speed. Without /proc it waits 200 ms instead.
 pub fn wait_blocked_in(tid: libc::pid_t, nr: libc::c_long) {
-    let end = Instant::now() + Duration::from_secs(5);
+    let end = Instant::now() + Duration::from_secs(10);
     if thread_syscall(tid).is_none() && std::fs::metadata("/proc/self/task").is_err() {
         thread::sleep(Duration::from_millis(200));
         return;
@@ -100,7 +113,10 @@ pub fn wait_blocked_in(tid: libc::pid_t, nr: libc::c_long) {
         }
         thread::sleep(Duration::from_millis(2));
     }
-    panic!("thread {tid} never blocked in system call {nr}");
+    panic!(
+        "thread {tid} never blocked in system call {nr} (last seen: {:?})",
+        thread_syscall(tid)
+    );
 }
 
 /// The system calls a pmq wait may sleep in on backend `kind`: the kernel

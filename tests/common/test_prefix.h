@@ -1,4 +1,4 @@
-/* The per-run prefix of test queue names (issue 27 item 12): `make test`
+/* The per-run prefix of test queue names: `make test`
  * exports PMQ_TEST_PREFIX=pmqt-<random>, every suite's queue names start
  * with it, and the end of the run looks for leftovers of exactly those names
  * (in /dev/mqueue and /dev/shm), never for another program's queues.

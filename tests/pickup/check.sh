@@ -1,6 +1,6 @@
 #!/bin/sh
 # make pickup-check: pmq as a new user meets it, from a clean copy of the
-# committed tree (issue 31). Sub-checks, each reported on its own:
+# committed tree. Sub-checks, each reported on its own:
 #
 #   licences    LICENSE-MIT and LICENSE-APACHE at the root; every package's
 #               metadata (the four Cargo.toml, bindings/python/pyproject.toml)

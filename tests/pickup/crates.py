@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The Rust crates as cargo would publish them (issue 31).
+"""The Rust crates as cargo would publish them, checked as a user gets them.
 
 For each workspace crate (pmq, pmq-ffi, pmq-cli, pmq-bridge):
   - metadata complete: description, license, repository, readme, keywords,

@@ -1,6 +1,6 @@
 #!/bin/sh
 # `go get` of the Go binding at a release tag, from a local module mirror,
-# as a user outside this repository would do it (issue 31).
+# as a user outside this repository would do it.
 #
 #   tests/pickup/go_tag.sh SRC PREFIX
 #

@@ -1,4 +1,4 @@
-/* Item 4, exhaustion: RLIMIT_MSGQUEUE, queues_max, RLIMIT_NOFILE, msg_max and
+/* Exhaustion: RLIMIT_MSGQUEUE, queues_max, RLIMIT_NOFILE, msg_max and
  * msgsize_max give PMQ_STATUS_SYSTEM_LIMIT with a detail naming the limit;
  * the number of open descriptors (/proc/self/fd) returns to its baseline;
  * the library works normally afterwards.

@@ -1,4 +1,4 @@
-/* Item 2, faults: SIGKILL a producer in the middle of sending and a consumer
+/* Faults: SIGKILL a producer in the middle of sending and a consumer
  * in the middle of receiving; the others finish, nothing hangs, the counts
  * reconcile and the queue stays usable.
  *

@@ -1,4 +1,4 @@
-/* Item 1, load: P producer processes x C consumer processes on one queue.
+/* Load: P producer processes x C consumer processes on one queue.
  * Every message carries its producer id, sequence number, priority, a
  * payload of varying length derived from (producer, seq), and a checksum.
  * Consumers check each message on arrival (checksum, header, the priority

@@ -1,4 +1,4 @@
-/* Item 7, security:
+/* Security:
  *  - the mode of a created queue is exactly what was asked (stat on the
  *    mqueue filesystem, umask 0), and the umask applies as documented;
  *  - descriptors are close-on-exec: FD_CLOEXEC is set and a child started

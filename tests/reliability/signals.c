@@ -1,4 +1,4 @@
-/* Item 3, signals: a POSIX timer (timer_create, CLOCK_MONOTONIC) sends
+/* Signals: a POSIX timer (timer_create, CLOCK_MONOTONIC) sends
  * SIGUSR1 every 100 microseconds to each process while it sends and
  * receives (handler installed WITHOUT SA_RESTART, so blocked calls really
  * are interrupted).

@@ -216,13 +216,12 @@ var busySentinels = func() []error {
 // Why not read it inside the failing call's own cgo call, as this package
 // once did: the text needs a buffer. A Go buffer passed to C escapes to the
 // heap (an allocation per send, successful or not); a buffer inside the
-// by-value result is copied on every call (a 512-byte result made a cgo
-// call about 100 ns slower, measured with Go 1.26 on the test machine:
-// more than a send); a copy malloc'd in C costs a malloc, a free and a
-// second cgo call per failure, would-blocks included. LockOSThread and
-// UnlockOSThread cost a few ns (within the noise of a 60-90 ns cgo call),
-// and the goroutine stays pinned only for the call and the read, never
-// while it waits. A goroutine the caller locked itself stays locked (the
+// by-value result is copied on every call (a 512-byte result slowed every
+// cgo call by more than a whole send costs); a copy malloc'd in C costs a
+// malloc, a free and a second cgo call per failure, would-blocks included.
+// LockOSThread and UnlockOSThread cost a few ns (within the noise of a cgo
+// call), and the goroutine stays pinned only for the call and the read,
+// never while it waits. A goroutine the caller locked itself stays locked (the
 // locks nest).
 
 // call runs f, one libpmq call, with the goroutine locked to its OS thread

@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-// Each backend's own name limit (issue 27 item 9): NameMax (255) on the
+// Each backend's own name limit: NameMax (255) on the
 // kernel, ShmNameMax (251) on shm, both boundaries on both backends, and a
 // refusal that names the backend's limit.
 func TestNameMaxPerBackend(t *testing.T) {

@@ -38,9 +38,9 @@ def unique_name(tag="q"):
     return "%s%s-%d-%d" % (PY_PREFIX, tag, os.getpid(), next(_counter))
 
 
-def unlink_quietly(name):
+def unlink_quietly(name, backend="kernel"):
     try:
-        pmq.unlink_message_queue(name)
+        pmq.unlink_message_queue(name, backend=backend)
     except pmq.ExistentialError:
         pass
 
@@ -56,23 +56,24 @@ def qname():
 @pytest.fixture
 def make_queue():
     """make_queue(**kwargs) creates a small queue (O_CREX, unique name unless
-    given); every queue is closed and unlinked after the test."""
+    given, on backend= when given); every queue is closed and unlinked (on
+    its backend) after the test."""
     made = []
 
-    def make(name=None, flags=pmq.O_CREX, **kwargs):
+    def make(name=None, flags=pmq.O_CREX, tag="q", backend="kernel", **kwargs):
         opts = dict(SMALL)
         opts.update(kwargs)
-        q = pmq.MessageQueue(name or unique_name(), flags, **opts)
-        made.append(q)
+        q = pmq.MessageQueue(name or unique_name(tag), flags, backend=backend, **opts)
+        made.append((q, backend))
         return q
 
     yield make
-    for q in made:
+    for q, backend in made:
         try:
             q.close()
         except pmq.ExistentialError:
             pass
-        unlink_quietly(q.name)
+        unlink_quietly(q.name, backend)
 
 
 @pytest.fixture

@@ -14,40 +14,22 @@ import time
 import pytest
 
 import pmq
-from conftest import unique_name
 from test_messages import outcome_within
 
 BACKENDS = ["kernel", "shm"]
 
 
-def _make(backend, made, max_messages=4, max_message_size=64, **kwargs):
-    name = unique_name("batch")
-    q = pmq.MessageQueue(name, pmq.O_CREX, max_messages=max_messages,
-                         max_message_size=max_message_size, backend=backend, **kwargs)
-    made.append(q)
-    return q
-
-
 @pytest.fixture(params=BACKENDS)
-def bq(request):
+def bq(request, make_queue):
     """bq(**kwargs) creates a queue (4 x 64 bytes unless told) on the
     backend of the parameter; every queue is closed and unlinked after."""
-    made = []
 
-    def make(**kwargs):
-        return _make(request.param, made, **kwargs)
+    def make(max_messages=4, max_message_size=64, **kwargs):
+        return make_queue(tag="batch", backend=request.param, max_messages=max_messages,
+                          max_message_size=max_message_size, **kwargs)
 
     make.backend = request.param
-    yield make
-    for q in made:
-        try:
-            q.close()
-        except pmq.ExistentialError:
-            pass
-        try:
-            pmq.unlink_message_queue(q.name, backend=request.param)
-        except pmq.ExistentialError:
-            pass
+    return make
 
 
 def other(q, **kwargs):

@@ -54,8 +54,8 @@ def test_close_in_a_child_forked_while_a_callback_runs(queue):
 
 
 def test_shm_child_gets_its_own_readiness_descriptor():
-    """Issue 27 items 1 and 2 on the shm backend: the parent reads fileno()
-    (starting its helper thread) before fork; after the parent closes its
+    """The shm backend's readiness descriptor across fork: the parent reads
+    fileno() (starting its helper thread) before fork; after the parent closes its
     queue, the child's fileno() is a new descriptor that turns readable when
     a message arrives, and the child's close() works. Driven by pipes."""
     import select

@@ -44,26 +44,10 @@ def backend(request):
 
 
 @pytest.fixture
-def open_queue(backend):
-    made = []
-
-    def make():
-        name = unique_name("drop")
-        q = pmq.MessageQueue(name, pmq.O_CREX, max_messages=4, max_message_size=64,
-                             backend=backend)
-        made.append(q)
-        return q
-
-    yield make
-    for q in made:
-        try:
-            q.close()
-        except pmq.ExistentialError:
-            pass
-        try:
-            pmq.unlink_message_queue(q.name, backend=backend)
-        except pmq.ExistentialError:
-            pass
+def open_queue(backend, make_queue):
+    """open_queue() creates a 4 x 64-byte queue on the parameter's backend,
+    closed and unlinked after the test (conftest's make_queue)."""
+    return lambda: make_queue(tag="drop", backend=backend, max_messages=4, max_message_size=64)
 
 
 def counts():

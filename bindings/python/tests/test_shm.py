@@ -134,7 +134,7 @@ def test_dead_receipts_of_killed_receivers(shm_name):
 @pytest.mark.parametrize("length, accepted", [(251, True), (252, False), (255, False),
                                               (256, False)])
 def test_shm_name_limit_is_251(length, accepted):
-    """Issue 27 item 9: the shm backend takes 1-251 bytes after the slash
+    """The shm backend takes 1-251 bytes after the slash
     (its file pmq.<name> must fit 255); a longer name is a ValueError that
     names the shm limit (the kernel takes 255, see test_open.py)."""
     prefix = unique_name("len") + "-"

@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 pub(crate) use crate::common::Face;
 use pmq::{BackendKind, OpenOptions, Queue};
 
-/// The bridge tests share two cores: one at a time.
+/// The bridge tests run one at a time: each starts its own server and
+/// bridge processes, which must not compete with another test's for CPU.
 static SERIAL: Mutex<()> = Mutex::new(());
 
 pub(crate) fn serial() -> MutexGuard<'static, ()> {
@@ -550,4 +551,14 @@ pub(crate) fn run_pmq(face: Face, args: &[&str]) -> (i32, String) {
         o.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&o.stderr).into_owned(),
     )
+}
+
+/// Runs a bridge command that must be refused: exit code `code` and one
+/// error line that contains `text`; returns that line for further checks.
+pub(crate) fn run_refused(face: Face, args: &[&str], code: i32, text: &str) -> String {
+    let (c, err) = run_pmq(face, args);
+    let line = crate::common::one_line_error(err.as_bytes());
+    assert_eq!(c, code, "{face:?} {args:?}: {line}");
+    assert!(line.contains(text), "{face:?} {args:?}: {line}");
+    line
 }

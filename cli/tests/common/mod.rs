@@ -57,6 +57,16 @@ impl Drop for Guard {
     }
 }
 
+/// Removes the shared-memory queue of that name when dropped, whether the
+/// test passed or not.
+pub struct ShmGuard(pub String);
+
+impl Drop for ShmGuard {
+    fn drop(&mut self) {
+        let _ = pmq::unlink_from(pmq::BackendKind::Shm, &self.0);
+    }
+}
+
 /// The `pmq` binary as an assert_cmd command.
 pub fn pmq() -> Command {
     Command::new(PMQ)

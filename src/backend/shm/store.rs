@@ -261,8 +261,9 @@ impl ShmQueue {
     #[inline]
     pub(super) fn header_intact(&self) -> Result<()> {
         let m = &self.map;
-        // A probe of the file's last word instead of an fstat (which cost a
-        // ping-pong round trip ~0.1-0.2 us): a file cut anywhere below its
+        // A probe of the file's last word instead of an fstat (a system
+        // call on every operation, dearer than the rest of a try-once
+        // receive): a file cut anywhere below its
         // size faults there, the SIGBUS guard marks the mapping damaged, and
         // `damaged()` (read after the probe) says so. The line stays cached
         // (only the last slot's message bytes ever live there).

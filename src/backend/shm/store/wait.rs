@@ -13,8 +13,9 @@ use super::Wakes;
 use crate::backend::{Interest, Wake};
 use crate::error::ErrorKind;
 
-/// Spins of a wait before it sleeps (each a `pause`: about 14 us in all on
-/// this machine), and the shortest timeout that spins at all.
+/// Spins of a wait before it sleeps (each a `pause`, whose length depends
+/// on the CPU: a few microseconds in all, far less than a futex sleep and
+/// wake), and the shortest timeout that spins at all.
 const WAIT_SPINS: u32 = 500;
 const SPIN_MIN_TIMEOUT: Duration = Duration::from_micros(100);
 
