@@ -11,6 +11,21 @@ use pmq::{ErrorKind, InMessage, OutMessage, Timeout};
 /// infinity (C's INFINITY from <math.h>, HUGE_VAL). Spell it PMQ_FOREVER.
 pub const PMQ_FOREVER: f64 = f64::INFINITY;
 
+/// A failed receive (single or batch): BUFFER_TOO_SMALL also reports the
+/// size needed through `out_needed`, as pmq.h promises; every failure
+/// records its detail.
+///
+/// # Safety
+/// `out_needed` is non-NULL and writable.
+#[cold]
+unsafe fn receive_failed(e: pmq::Error, out_needed: *mut usize) -> pmq_status {
+    if e.kind() == ErrorKind::BufferTooSmall {
+        // SAFETY: the caller's guarantee on `out_needed`.
+        unsafe { out_needed.write(e.needed()) };
+    }
+    super::fail(e)
+}
+
 /// Converts a C timeout in seconds (0 = try once, > 0 = wait at most that
 /// long, PMQ_FOREVER = wait forever); the details use C's spelling.
 fn timeout_in(seconds: f64) -> Result<Timeout, pmq_status> {
@@ -130,13 +145,8 @@ unsafe fn receive_common(
             }
             pmq_status::Ok
         }
-        Err(e) => {
-            if e.kind() == ErrorKind::BufferTooSmall {
-                // SAFETY: as above. The needed size is reported on this error.
-                unsafe { out_len.write(e.needed()) };
-            }
-            super::fail(e)
-        }
+        // SAFETY: `out_len` is non-NULL and writable per the caller.
+        Err(e) => unsafe { receive_failed(e, out_len) },
     }
 }
 
@@ -363,13 +373,8 @@ unsafe fn receive_batch_common(
             unsafe { out_count.write(n) };
             pmq_status::Ok
         }
-        Err(e) => {
-            if e.kind() == ErrorKind::BufferTooSmall {
-                // SAFETY: as above; the needed size is reported on this error.
-                unsafe { out_count.write(e.needed()) };
-            }
-            super::fail(e)
-        }
+        // SAFETY: `out_count` is non-NULL and writable per the caller.
+        Err(e) => unsafe { receive_failed(e, out_count) },
     }
 }
 
