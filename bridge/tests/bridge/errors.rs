@@ -17,65 +17,17 @@ fn bridge_errors_are_one_line_with_what_to_do() {
     let dead = format!("nats://127.0.0.1:{}", free_port());
     let cases: Vec<(Vec<&str>, i32, &str)> = vec![
         (
-            vec![
-                "bridge",
-                "out",
-                &name,
-                "--nats",
-                "http://x:1",
-                "--subject",
-                "s",
-                "--journal",
-                &j,
-            ],
+            refused_out(&name, "http://x:1", "s", &j),
             2,
             "not a NATS server URL",
         ),
         (
-            vec![
-                "bridge",
-                "out",
-                &name,
-                "--nats",
-                "nats://",
-                "--subject",
-                "s",
-                "--journal",
-                &j,
-            ],
+            refused_out(&name, "nats://", "s", &j),
             2,
             "not a NATS server URL",
         ),
-        (
-            vec![
-                "bridge",
-                "out",
-                &name,
-                "--nats",
-                &dead,
-                "--subject",
-                "a.*",
-                "--journal",
-                &j,
-            ],
-            2,
-            "no wildcards",
-        ),
-        (
-            vec![
-                "bridge",
-                "out",
-                &name,
-                "--nats",
-                &dead,
-                "--subject",
-                "a b",
-                "--journal",
-                &j,
-            ],
-            2,
-            "white space",
-        ),
+        (refused_out(&name, &dead, "a.*", &j), 2, "no wildcards"),
+        (refused_out(&name, &dead, "a b", &j), 2, "white space"),
         (
             vec![
                 "bridge",
@@ -94,32 +46,12 @@ fn bridge_errors_are_one_line_with_what_to_do() {
             "not a JetStream name",
         ),
         (
-            vec![
-                "bridge",
-                "out",
-                &name,
-                "--nats",
-                &dead,
-                "--subject",
-                "a",
-                "--journal",
-                &j,
-            ],
+            refused_out(&name, &dead, "a", &j),
             1,
             "is nats-server running",
         ),
         (
-            vec![
-                "bridge",
-                "out",
-                "/pmq-no-such-queue-x",
-                "--nats",
-                &dead,
-                "--subject",
-                "a",
-                "--journal",
-                &j,
-            ],
+            refused_out("/pmq-no-such-queue-x", &dead, "a", &j),
             4,
             "does not exist",
         ),
@@ -135,17 +67,7 @@ fn bridge_errors_are_one_line_with_what_to_do() {
     let url = h.url();
     run_refused(
         Face::Program,
-        &[
-            "bridge",
-            "out",
-            &name,
-            "--nats",
-            &url,
-            "--subject",
-            "nostream.here",
-            "--journal",
-            &j,
-        ],
+        &refused_out(&name, &url, "nostream.here", &j),
         4,
         "--create-stream",
     );
@@ -173,4 +95,25 @@ fn bridge_errors_are_one_line_with_what_to_do() {
         "in use by another pmq bridge",
     );
     assert_eq!(first.terminate(), 0, "{}", first.stderr());
+}
+
+/// `bridge out QUEUE --nats NATS --subject SUBJECT --journal JOURNAL`: the
+/// arguments of an outbound bridge the refusal cases vary.
+fn refused_out<'a>(
+    queue: &'a str,
+    nats: &'a str,
+    subject: &'a str,
+    journal: &'a str,
+) -> Vec<&'a str> {
+    vec![
+        "bridge",
+        "out",
+        queue,
+        "--nats",
+        nats,
+        "--subject",
+        subject,
+        "--journal",
+        journal,
+    ]
 }
