@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{json, ls_row, one_line_error, pmq, text, user_name, Guard};
+use common::{json, ls_row, one_line_error, pmq, stdout_ok, text, user_name, Guard};
 use serde_json::Value;
 
 #[test]
@@ -77,14 +77,7 @@ fn create_ls_stat_show_the_queue() {
     assert_eq!(st["notify"], Value::Null);
     assert_eq!(st["cost"], pmq::queue_cost(4, 64));
 
-    let stat_text = text(
-        &pmq()
-            .args(["stat", q.name()])
-            .assert()
-            .success()
-            .get_output()
-            .stdout,
-    );
+    let stat_text = stdout_ok(["stat", q.name()]);
     assert!(stat_text.contains("messages:      2 of 4\n"), "{stat_text}");
     assert!(stat_text.contains("bytes queued:  8\n"), "{stat_text}");
     assert!(

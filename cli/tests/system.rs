@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{json, ls_row, one_line_error, pmq, text, user_name, Guard};
+use common::{json, ls_row, one_line_error, pmq, stdout_ok, text, user_name, Guard};
 use serde_json::Value;
 
 #[test]
@@ -246,7 +246,7 @@ fn shared_memory_queues_through_every_command() {
     sh(&["send", &name, "lo"]).assert().success();
     // Not a kernel queue.
     pmq().args(["stat", &name]).assert().code(4);
-    let table = text(&pmq().args(["ls"]).assert().success().get_output().stdout);
+    let table = stdout_ok(["ls"]);
     let row: Vec<&str> = table
         .lines()
         .find(|l| l.starts_with(&format!("{name} ")))
@@ -312,14 +312,7 @@ fn receipts_name_what_a_killed_receiver_took() {
         ])
         .assert()
         .success();
-    let none = text(
-        &pmq()
-            .args(["receipts", &name])
-            .assert()
-            .success()
-            .get_output()
-            .stdout,
-    );
+    let none = stdout_ok(["receipts", &name]);
     assert_eq!(none, format!("no receipts of dead receivers in {name}\n"));
     pmq()
         .args(["--backend", "shm", "send", &name, "tab\there", "-p", "7"])
@@ -339,14 +332,7 @@ fn receipts_name_what_a_killed_receiver_took() {
     // Took it and printed it: killed now, waiting for the next one.
     rx.kill().unwrap();
     rx.wait().unwrap();
-    let table = text(
-        &pmq()
-            .args(["receipts", &name])
-            .assert()
-            .success()
-            .get_output()
-            .stdout,
-    );
+    let table = stdout_ok(["receipts", &name]);
     let lines: Vec<&str> = table.lines().collect();
     assert_eq!(lines.len(), 2, "{table}");
     assert_eq!(
@@ -381,14 +367,7 @@ fn receipts_name_what_a_killed_receiver_took() {
     assert_eq!(js[0]["queued"], false);
     assert_eq!(js[0]["head_hex"], "7461620968657265");
     // Reading twice changes nothing.
-    let again = text(
-        &pmq()
-            .args(["receipts", &name])
-            .assert()
-            .success()
-            .get_output()
-            .stdout,
-    );
+    let again = stdout_ok(["receipts", &name]);
     assert_eq!(again, table);
 
     let k = common::Guard::created("receipts-k", 1, 8);

@@ -78,6 +78,15 @@ pub fn pmq_std() -> StdCommand {
 }
 
 /// Stdout of a finished command as text.
+/// Runs pmq with `args`, asserts it succeeded and returns its stdout.
+pub fn stdout_ok<I, S>(args: I) -> String
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    text(&pmq().args(args).assert().success().get_output().stdout)
+}
+
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
