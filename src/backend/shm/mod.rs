@@ -42,6 +42,7 @@ mod describe;
 #[doc(hidden)]
 pub mod fault;
 mod layout;
+mod lock;
 mod map;
 mod notify;
 mod readiness;
