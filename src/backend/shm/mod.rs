@@ -42,10 +42,12 @@ mod describe;
 #[doc(hidden)]
 pub mod fault;
 mod layout;
+mod layout3;
 mod lock;
 mod map;
 mod notify;
 mod readiness;
+mod ring;
 mod sync;
 
 use layout::*;
