@@ -5,10 +5,10 @@
 //! scribbled index reads as "corrupt", never out of bounds.
 
 use std::os::fd::RawFd;
-use std::sync::atomic::{AtomicU32, AtomicU64};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use super::bus;
-use super::layout::{Shape, FIXED_END, SLOT_HEADER};
+use super::layout::{Shape, SlotState, FIXED_END, SLOT_HEADER, SLOT_STATE};
 
 /// A whole queue file, mapped shared and read-write. Unmapped and closed
 /// when dropped (closing the descriptor also drops this handle's opener
@@ -195,6 +195,19 @@ impl Slot<'_> {
         debug_assert!(field % 8 == 0 && field + 8 <= SLOT_HEADER);
         // SAFETY: as for `u32`, 8-aligned.
         unsafe { &*self.base.add(field).cast::<AtomicU64>() }
+    }
+
+    /// Whether the slot's state word is `state` (the lock held).
+    #[inline(always)]
+    pub fn is(&self, state: SlotState) -> bool {
+        self.u32(SLOT_STATE).load(Ordering::Relaxed) == state as u32
+    }
+
+    /// Writes the slot's state word: its commit point (release, so what
+    /// the slot holds is written before).
+    #[inline(always)]
+    pub fn commit(&self, state: SlotState) {
+        self.u32(SLOT_STATE).store(state as u32, Ordering::Release);
     }
 
     /// Copies the message's `dst.len()` bytes out (the lock held).

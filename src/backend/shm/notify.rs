@@ -82,10 +82,10 @@ pub(super) fn register(
         // registrant is gone: take it.
         m.u64(OFF_NOTIFY_ID).store(token, Ordering::Relaxed);
         let (k, signo) = match kind {
-            Kind::Signal(s) => (1, s),
-            Kind::Callback(_) => (2, 0),
+            Kind::Signal(s) => (NotifyKind::Signal, s),
+            Kind::Callback(_) => (NotifyKind::Callback, 0),
         };
-        m.u32(OFF_NOTIFY_KIND).store(k, Ordering::Relaxed);
+        m.u32(OFF_NOTIFY_KIND).store(k as u32, Ordering::Relaxed);
         m.u32(OFF_NOTIFY_SIGNO)
             .store(signo as u32, Ordering::Relaxed);
         m.u32(OFF_NOTIFY_OWNER)

@@ -3,7 +3,7 @@
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
 
-use super::describe;
+use super::errors;
 use super::layout::{
     LOCK_BASE, OFF_MUTEX, OPENERS, OPENER_GEN, OPENER_PID, OPENER_RECEIPT_PID, OPENER_RECEIPT_SEQ,
 };
@@ -87,7 +87,7 @@ fn lock_slow<'a>(m: &'a Mapping, first: i32, repair: &dyn Fn()) -> Result<Guard<
         r = unsafe { pthread_mutex_clocklock(mx, libc::CLOCK_MONOTONIC, &end) };
     }
     match r {
-        libc::ETIMEDOUT => Err(describe::wedged(WEDGED_AFTER)),
+        libc::ETIMEDOUT => Err(errors::wedged(WEDGED_AFTER)),
         r => locked(m, r, repair),
     }
 }
@@ -115,7 +115,7 @@ pub(super) const BRIEF_RUNNING: Duration = Duration::from_millis(250);
 
 /// Whether thread `tid` (the lock word's owner) is running, i.e. neither
 /// stopped (SIGSTOP, a debugger: state T or t) nor gone: read from
-/// /proc/<tid>/stat. None when it cannot be told (no such thread in this
+/// `/proc/<tid>/stat`. None when it cannot be told (no such thread in this
 /// pid namespace, /proc not mounted, a zero owner).
 fn holder_running(tid: u32) -> Option<bool> {
     if tid == 0 {
@@ -177,7 +177,7 @@ fn lock_within_slow<'a>(
                     waited += BRIEF;
                     let owner = m.u32(OFF_MUTEX).load(Ordering::Relaxed) & libc::FUTEX_TID_MASK;
                     if waited >= BRIEF_RUNNING || holder_running(owner) != Some(true) {
-                        return Err(describe::lock_busy_now(waited));
+                        return Err(errors::lock_busy_now(waited));
                     }
                 }
             }
@@ -193,10 +193,10 @@ fn lock_within_slow<'a>(
                     break;
                 }
                 if deadline.is_some_and(|d| !before(&deadline_after(Duration::ZERO), &d)) {
-                    return Err(describe::lock_timed_out());
+                    return Err(errors::lock_timed_out());
                 }
                 if give_up.load(Ordering::SeqCst) {
-                    return Err(describe::lock_given_up());
+                    return Err(errors::lock_given_up());
                 }
             },
         }
@@ -224,16 +224,16 @@ fn locked<'a>(m: &'a Mapping, r: i32, repair: &dyn Fn()) -> Result<Guard<'a>> {
                 // every opener is told, rather than trusting a rebuild
                 // from zeros.
                 drop(g);
-                return Err(super::damage(m));
+                return Err(super::errors::damage(m));
             }
             // SAFETY: this thread holds the mutex in the owner-died state.
             unsafe { libc::pthread_mutex_consistent(mx) };
             Ok(g)
         }
-        libc::ENOTRECOVERABLE => Err(describe::corrupt(
+        libc::ENOTRECOVERABLE => Err(errors::corrupt(
             "the queue's lock is unrecoverable (its owner died and the repair was not completed)",
         )),
-        e => Err(describe::corrupt(&format!(
+        e => Err(errors::corrupt(&format!(
             "the queue's lock failed: {}",
             crate::error::errno_text(e)
         ))),
@@ -339,7 +339,7 @@ pub(super) fn futex_wait(
             }
             libc::ETIMEDOUT => Wake::Elapsed,
             libc::EINTR => Wake::Interrupted,
-            e => Wake::Failed(describe::os("futex wait", e)),
+            e => Wake::Failed(errors::os("futex wait", e)),
         };
     }
 }
@@ -406,7 +406,7 @@ pub(super) fn claim_opener(m: &Mapping) -> Result<u32> {
             return Ok(i);
         }
     }
-    Err(describe::too_many_openers())
+    Err(errors::too_many_openers())
 }
 
 /// Whether opener `i` is held by a live handle other than ours (an OFD
