@@ -351,7 +351,6 @@ fn close_wakes_a_sleeping_receiver() {
 
 const NP: usize = 2;
 const NC: usize = 2;
-const MAXK: usize = 1 << 23;
 
 /// The ledger the torture's processes share.
 struct Ledger {
@@ -360,25 +359,28 @@ struct Ledger {
     received: AtomicU64,
     fifo_violations: AtomicU64,
     bad: AtomicU64,
-    seen: *mut AtomicU8, // NP * MAXK
+    /// Counters each producer may use.
+    maxk: usize,
+    seen: *mut AtomicU8, // NP * maxk
 }
 
-fn ledger() -> &'static Ledger {
+fn ledger(maxk: usize) -> &'static Ledger {
     let l = shared_bytes(std::mem::size_of::<Ledger>()).cast::<Ledger>();
-    let seen = shared_bytes(NP * MAXK).cast::<AtomicU8>();
+    let seen = shared_bytes(NP * maxk).cast::<AtomicU8>();
     // SAFETY: zeroed shared memory for the ledger's atomics; `seen` set
     // before any child is forked.
     unsafe {
         (*l).seen = seen;
+        (*l).maxk = maxk;
         &*l
     }
 }
 
 impl Ledger {
     fn seen(&self, p: usize, k: u64) -> &AtomicU8 {
-        assert!(p < NP && (k as usize) < MAXK);
-        // SAFETY: inside the NP * MAXK array.
-        unsafe { &*self.seen.add(p * MAXK + k as usize) }
+        assert!(p < NP && (k as usize) < self.maxk);
+        // SAFETY: inside the NP * maxk array.
+        unsafe { &*self.seen.add(p * self.maxk + k as usize) }
     }
 }
 
@@ -386,7 +388,7 @@ fn producer(r: &Ring<'_>, l: &Ledger, p: usize) -> ! {
     let never = AtomicBool::new(false);
     // The counter a killed predecessor may have committed is skipped.
     let mut k = l.attempt[p].load(Ordering::SeqCst) + 1;
-    while (k as usize) < MAXK {
+    while (k as usize) < l.maxk {
         l.attempt[p].store(k, Ordering::SeqCst);
         let mut m = [0u8; 16];
         m[..8].copy_from_slice(&(p as u64).to_ne_bytes());
@@ -419,7 +421,7 @@ fn consumer(r: &Ring<'_>, l: &Ledger, c: u32) -> ! {
             Ok(t) => {
                 let p = u64::from_ne_bytes(buf[..8].try_into().unwrap()) as usize;
                 let k = u64::from_ne_bytes(buf[8..].try_into().unwrap());
-                if t.len != 16 || p >= NP || k as usize >= MAXK || u64::from(t.prio) != k % 4 {
+                if t.len != 16 || p >= NP || k as usize >= l.maxk || u64::from(t.prio) != k % 4 {
                     l.bad.fetch_add(1, Ordering::SeqCst);
                     continue;
                 }
@@ -448,7 +450,8 @@ fn kill_torture_loses_nothing_and_always_makes_progress() {
     /// Messages received between two kills (the progress that drives them).
     const STEP: u64 = 1500;
     let r = queue(8, 16);
-    let l = ledger();
+    // Producers run ahead of the kills; room for 16 x STEP a kill.
+    let l = ledger((kills * STEP as usize * 16).max(1 << 23));
     let spawn = |role: usize| -> libc::pid_t {
         // SAFETY: the child runs the store's calls forever (until killed).
         let pid = unsafe { libc::fork() };
