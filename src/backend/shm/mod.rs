@@ -51,9 +51,12 @@ mod errors;
 pub mod fault;
 mod file;
 mod layout;
+mod layout3;
+mod lock;
 mod map;
 mod notify;
 mod readiness;
+mod ring;
 mod store;
 mod sync;
 

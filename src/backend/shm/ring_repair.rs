@@ -1,0 +1,128 @@
+//! Repairs of the layout-3 store after a lock's owner died (see `ring`'s
+//! module comment for what each side's repair concludes and why).
+
+use std::sync::atomic::Ordering;
+
+use super::{corrupt, Fault, Ring};
+use crate::backend::shm::layout3::*;
+use crate::backend::shm::lock::Acquired;
+
+impl Ring<'_> {
+    /// P's owner died: a committed send whose P store was lost is counted.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn repair_p(&self) -> Result<(), Fault> {
+        at!("repair3.p");
+        let ps = &self.head.producers.0;
+        let p = ps.p.load(Ordering::Relaxed);
+        let f = self.head.consumers.0.f.load(Ordering::Acquire);
+        if p < f && self.published(p)?.is_some() {
+            ps.p.store(p + 1, Ordering::Release);
+        }
+        // Read F afresh at the next send.
+        ps.free_seen
+            .store(ps.p.load(Ordering::Relaxed), Ordering::Relaxed);
+        ps.recoveries.fetch_add(1, Ordering::Relaxed);
+        self.wake_all();
+        Ok(())
+    }
+
+    /// Takes and releases the producers' (`producers`) or consumers' lock,
+    /// repairing it if its owner died.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn repair_side(
+        &self,
+        producers: bool,
+        end: Option<&libc::timespec>,
+    ) -> Result<(), Fault> {
+        let lock = if producers {
+            &self.head.plock
+        } else {
+            &self.head.clock
+        };
+        let (g, how) = lock.lock(end)?;
+        if how == Acquired::OwnerDied {
+            if producers {
+                self.repair_p()?;
+            } else {
+                self.repair_c()?;
+            }
+        }
+        drop(g);
+        Ok(())
+    }
+
+    /// C's owner died: rebuild the consumers' side from the slot states.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn repair_c(&self) -> Result<(), Fault> {
+        at!("repair3.c");
+        let h = self.head;
+        let cs = &h.consumers.0;
+        let cap = self.g.capacity;
+        let p = h.producers.0.p.load(Ordering::Acquire);
+        let hh = cs.h.load(Ordering::Relaxed);
+        let mut f = cs.f.load(Ordering::Relaxed);
+        if hh > p || p > f || f - hh > u64::from(cap) {
+            return Err(corrupt("the ring positions (H, P, F)", f));
+        }
+        let mut producers = vec![false; cap as usize];
+        for pos in hh..f {
+            let s = self.cell(pos)?;
+            if std::mem::replace(&mut producers[s as usize], true) {
+                return Err(corrupt("a slot named twice in the ring", u64::from(s)));
+            }
+        }
+        let mut ready = Vec::new();
+        for s in 0..cap {
+            if producers[s as usize] {
+                continue;
+            }
+            let sl = self.header(s);
+            let state = sl.state.load(Ordering::Acquire);
+            let prio = sl.prio.load(Ordering::Relaxed);
+            if matches!(state, READY | LEASED)
+                && prio < PRIORITIES
+                && sl.len.load(Ordering::Relaxed) <= self.g.msgsize
+            {
+                ready.push((sl.seq.load(Ordering::Relaxed), s, prio));
+            } else {
+                sl.state.store(FREE, Ordering::Release);
+                at!("repair3.freeing");
+                self.ring[(f % u64::from(cap)) as usize].store(s, Ordering::Relaxed);
+                f += 1;
+                cs.f.store(f, Ordering::Release);
+            }
+        }
+        if f - hh > u64::from(cap) {
+            return Err(corrupt("the ring's free end after repair", f));
+        }
+        let ix = &h.index.0;
+        for w in ix.heads.iter().chain(ix.tails.iter()) {
+            w.store(0, Ordering::Relaxed);
+        }
+        ix.l0.store(0, Ordering::Relaxed);
+        for w in ix.l1.iter().chain(ix.l2.iter()) {
+            w.store(0, Ordering::Relaxed);
+        }
+        ready.sort_unstable();
+        at!("repair3.relinking");
+        for &(_, s, prio) in &ready {
+            self.header(s).state.store(READY, Ordering::Release);
+            self.link(s, prio)?;
+        }
+        // A receipt naming a message still here: its receiver died before
+        // its take committed.
+        for o in self.openers {
+            let seq = o.receipt_seq.load(Ordering::Relaxed);
+            if seq != 0 && ready.binary_search_by_key(&seq, |r| r.0).is_ok() {
+                o.receipt_untaken.store(seq, Ordering::Relaxed);
+            }
+        }
+        cs.indexed.store(ready.len() as u64, Ordering::Relaxed);
+        cs.recoveries.fetch_add(1, Ordering::Relaxed);
+        self.wake_all();
+        Ok(())
+    }
+}
