@@ -198,21 +198,7 @@ pub(super) fn too_long() -> Error {
     corrupt("a message is longer than the receive buffer of max_message_size bytes")
 }
 
-// The corruption details of push and take, out of line: the hot path keeps
-// no formatting code (and no stack frame for it).
-#[cold]
-#[inline(never)]
-pub(super) fn not_free(s: u32) -> Error {
-    corrupt(&format!("slot {s} on the free stack is not free"))
-}
 
-#[cold]
-#[inline(never)]
-pub(super) fn not_ready(s: u32, p: u32) -> Error {
-    corrupt(&format!(
-        "slot {s} at the head of priority {p} is not a ready message"
-    ))
-}
 
 /// The detail of a damaged mapping: the file shrank, or a page of it could
 /// not be allocated.
@@ -249,17 +235,4 @@ pub(super) fn header_gone(m: &Mapping) -> Error {
     }
 }
 
-#[cold]
-#[inline(never)]
-pub(super) fn bad_bitmap(l0: u64) -> Error {
-    corrupt(&format!(
-        "the priority bitmap's level-0 word is {l0:#x}: it names a level-1 word past the \
-         end of that level ({BITMAP_L1_WORDS} words)"
-    ))
-}
 
-#[cold]
-#[inline(never)]
-pub(super) fn none_listed() -> Error {
-    corrupt("messages are counted but none is listed")
-}

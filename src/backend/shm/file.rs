@@ -2,7 +2,7 @@
 //! sized and checked before it is trusted (where it lives: `dir`).
 
 use std::ffi::CString;
-use std::sync::atomic::Ordering;
+use std::mem::offset_of;
 
 use super::dir::{free_space, path_of, shm_dir, SHM_DIR};
 use super::errors::{bytes, corrupt, holes_no_space, no_space, open_error, os, unlink_error};
@@ -88,21 +88,37 @@ fn check_and_map(req: &OpenRequest<'_>, fd: i32) -> Result<Mapping> {
     };
     let st = identity(fd).map_err(|e| close(open_error(req, e)))?;
     let size = st.st_size as u64;
-    if size < HEADER_SIZE as u64 {
-        return Err(close(corrupt(&format!(
-            "the file is {size} bytes, shorter than a queue header ({HEADER_SIZE})"
-        ))));
-    }
     let mut head = [0u8; 128];
     // SAFETY: `head` is writable for its length; pread on our descriptor.
     let n = unsafe { libc::pread(fd, head.as_mut_ptr().cast(), head.len(), 0) };
-    if n != head.len() as isize {
-        return Err(close(corrupt("its header cannot be read")));
+    if n < 16 {
+        return Err(close(corrupt(&format!(
+            "the file is {size} bytes, too short for a queue header"
+        ))));
     }
     let u32_at = |o: usize| u32::from_ne_bytes(head[o..o + 4].try_into().unwrap());
     let u64_at = |o: usize| u64::from_ne_bytes(head[o..o + 8].try_into().unwrap());
-    if u64_at(OFF_MAGIC) != MAGIC {
+    if u64_at(offset_of!(Ident, magic)) != MAGIC {
         return Err(close(corrupt("it does not start with pmq's magic number")));
+    }
+    let version = u32_at(offset_of!(Ident, version));
+    if version != VERSION {
+        let text = if version < VERSION {
+            older_layout(version)
+        } else {
+            format!(
+                "the queue file was made by a newer pmq (layout {version}, this build reads                  layout {VERSION}); open it with that version or unlink it"
+            )
+        };
+        return Err(close(Error::new(
+            ErrorKind::Corrupted,
+            format!("queue {}: {text}", req.name),
+        )));
+    }
+    if size < HEAD_SIZE as u64 || n != head.len() as isize {
+        return Err(close(corrupt(&format!(
+            "the file is {size} bytes, shorter than a queue header ({HEAD_SIZE})"
+        ))));
     }
     for (off, want, what) in abi_fields() {
         let got = u32_at(off);
@@ -118,12 +134,15 @@ fn check_and_map(req: &OpenRequest<'_>, fd: i32) -> Result<Mapping> {
             )));
         }
     }
-    let shape = Shape::new(u64_at(OFF_MAX_MESSAGES), u64_at(OFF_MSGSIZE));
+    let shape = Shape::new(
+        u64_at(offset_of!(Ident, capacity)),
+        u64_at(offset_of!(Ident, msgsize)),
+    );
     let Some(shape) = shape.filter(|sh| {
-        sh.stride as u64 == u64_at(OFF_STRIDE)
-            && u32_at(OFF_OPENERS) == OPENERS
-            && u32_at(OFF_PRIORITIES) == PRIORITIES
-            && sh.file_size as u64 == u64_at(OFF_FILE_SIZE)
+        sh.stride as u64 == u64_at(offset_of!(Ident, stride))
+            && u32_at(offset_of!(Ident, openers)) == OPENERS
+            && u32_at(offset_of!(Ident, priorities)) == PRIORITIES
+            && sh.file_size as u64 == u64_at(offset_of!(Ident, file_size))
     }) else {
         return Err(close(corrupt("its shape fields disagree with each other")));
     };
@@ -255,35 +274,9 @@ fn create_temp(req: &OpenRequest<'_>, shape: &Shape, tmp: &CString) -> Result<i3
         d
     };
     let m = Mapping::new(dup, shape.file_size, *shape).map_err(|e| fail(open_error(req, e)))?;
-    sync::init_lock(&m).map_err(|e| fail(os("pthread_mutex_init", e)))?;
-    // Every free slot on the stack, lowest index first.
-    for s in (0..shape.max_messages as u32).rev() {
-        let next = if s + 1 < shape.max_messages as u32 {
-            s + 2
-        } else {
-            0
-        };
-        m.u32(shape.slot(s) + SLOT_NEXT)
-            .store(next, Ordering::Relaxed);
-    }
-    m.u32(OFF_FREE_HEAD).store(1, Ordering::Relaxed);
-    m.u64(OFF_NEXT_SEQ).store(1, Ordering::Relaxed);
-    for (off, v, _) in abi_fields() {
-        m.u32(off).store(v, Ordering::Relaxed);
-    }
-    m.u64(OFF_MAX_MESSAGES)
-        .store(shape.max_messages, Ordering::Relaxed);
-    m.u64(OFF_MSGSIZE)
-        .store(shape.max_message_size, Ordering::Relaxed);
-    m.u64(OFF_STRIDE)
-        .store(shape.stride as u64, Ordering::Relaxed);
-    m.u32(OFF_OPENERS).store(OPENERS, Ordering::Relaxed);
-    m.u32(OFF_PRIORITIES).store(PRIORITIES, Ordering::Relaxed);
-    m.u64(OFF_FILE_SIZE)
-        .store(shape.file_size as u64, Ordering::Relaxed);
     super::kp!("create.initialised");
-    // Last: the magic says "complete".
-    m.u64(OFF_MAGIC).store(MAGIC, Ordering::Release);
+    // Last (inside init): the magic says "complete".
+    m.ring().init();
     drop(m);
     Ok(fd)
 }

@@ -32,10 +32,6 @@
 //! (which may skip pthread_atfork) re-reads its own TID and list instead of
 //! locking with its parent's.
 
-// Used by the layout-3 store (the next step of issue 29); until then only
-// its tests use it.
-#![cfg_attr(not(test), allow(dead_code))]
-
 use std::cell::{Cell, UnsafeCell};
 use std::marker::PhantomData;
 use std::sync::atomic::{compiler_fence, AtomicPtr, AtomicU32, Ordering};
@@ -105,7 +101,31 @@ pub(super) enum LockError {
     /// This thread has no kernel robust list the lock can join (a kernel
     /// without robust futexes, or a C library that never registered one).
     NoRobustList,
+    /// A brief wait ([`Policy::Brief`]) ended with the lock still held,
+    /// after this long.
+    Busy(std::time::Duration),
+    /// The wait's give-up flag was set (the handle closes).
+    GivenUp,
 }
+
+/// How long a contended [`RobustLock::lock_with`] waits.
+pub(super) enum Policy<'a> {
+    /// A try-once call: in [`BRIEF`] slices while the holder runs (merely
+    /// descheduled), at most [`BRIEF_RUNNING`] in all; at once when it is
+    /// stopped or cannot be seen.
+    Brief,
+    /// Until an absolute CLOCK_MONOTONIC time (None: no limit), then
+    /// TimedOut; GivenUp as soon as the flag is set (looked at every
+    /// [`SLICE`]).
+    Until(Option<libc::timespec>, &'a std::sync::atomic::AtomicBool),
+}
+
+/// The longest a try-once call waits for a lock a stopped holder keeps.
+pub(super) const BRIEF: std::time::Duration = std::time::Duration::from_millis(10);
+/// The longest a try-once call waits for a holder that is running.
+pub(super) const BRIEF_RUNNING: std::time::Duration = std::time::Duration::from_millis(250);
+/// How often a longer wait looks at its give-up flag.
+const SLICE: std::time::Duration = std::time::Duration::from_millis(20);
 
 #[derive(Clone, Copy)]
 struct ThreadState {
@@ -318,8 +338,71 @@ impl RobustLock {
 
     /// Takes the lock, waiting until `end` (absolute CLOCK_MONOTONIC; None:
     /// no limit).
-    #[inline(always)]
+    #[cfg(test)]
     pub fn lock(&self, end: Option<&libc::timespec>) -> Result<(Held<'_>, Acquired), LockError> {
+        self.lock_inner(|tid| self.lock_slow(tid, end))
+    }
+
+    /// Takes the lock; when it is contended, waits as `policy` says (asked
+    /// only then, so the uncontended path reads no clock).
+    #[inline(always)]
+    pub fn lock_with<'w>(
+        &self,
+        policy: impl FnOnce() -> Policy<'w>,
+    ) -> Result<(Held<'_>, Acquired), LockError> {
+        self.lock_inner(|tid| self.lock_policy(tid, policy()))
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn lock_policy(&self, tid: u32, policy: Policy<'_>) -> Result<Acquired, LockError> {
+        use super::sync::deadline_after;
+        let before = |a: &libc::timespec, b: &libc::timespec| {
+            (a.tv_sec, a.tv_nsec) < (b.tv_sec, b.tv_nsec)
+        };
+        match policy {
+            Policy::Brief => {
+                let mut waited = std::time::Duration::ZERO;
+                loop {
+                    let end = deadline_after(BRIEF);
+                    match self.lock_slow(tid, Some(&end)) {
+                        Err(LockError::TimedOut) => {}
+                        r => return r,
+                    }
+                    waited += BRIEF;
+                    if waited >= BRIEF_RUNNING
+                        || super::sync::holder_running(self.owner()) != Some(true)
+                    {
+                        return Err(LockError::Busy(waited));
+                    }
+                }
+            }
+            Policy::Until(deadline, give_up) => loop {
+                let slice = deadline_after(SLICE);
+                let end = match deadline {
+                    Some(d) if before(&d, &slice) => d,
+                    _ => slice,
+                };
+                match self.lock_slow(tid, Some(&end)) {
+                    Err(LockError::TimedOut) => {}
+                    r => return r,
+                }
+                if deadline.is_some_and(|d| !before(&deadline_after(std::time::Duration::ZERO), &d))
+                {
+                    return Err(LockError::TimedOut);
+                }
+                if give_up.load(Ordering::SeqCst) {
+                    return Err(LockError::GivenUp);
+                }
+            },
+        }
+    }
+
+    #[inline(always)]
+    fn lock_inner(
+        &self,
+        slow: impl FnOnce(u32) -> Result<Acquired, LockError>,
+    ) -> Result<(Held<'_>, Acquired), LockError> {
         let t = thread_state()?;
         let node = self.node(t.off);
         // SAFETY: `head` is this thread's registered list head (see
@@ -334,7 +417,7 @@ impl RobustLock {
             .compare_exchange(0, t.tid, Ordering::Acquire, Ordering::Relaxed)
         {
             Ok(_) => Acquired::Clean,
-            Err(_) => match self.lock_slow(t.tid, end) {
+            Err(_) => match slow(t.tid) {
                 Ok(a) => a,
                 Err(e) => {
                     compiler_fence(Ordering::SeqCst);

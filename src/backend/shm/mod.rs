@@ -51,7 +51,6 @@ mod errors;
 pub mod fault;
 mod file;
 mod layout;
-mod layout3;
 mod lock;
 mod map;
 mod notify;
@@ -91,7 +90,10 @@ pub(crate) struct ShmQueue {
 impl ShmQueue {
     /// Counters of the queue: (count, committed, received, recoveries).
     pub(crate) fn counters(&self) -> (u64, u64, u64, u64) {
-        self.map.counters()
+        let r = self.map.ring();
+        let (sent, received, count) = r.counters();
+        let (p, c) = r.recoveries();
+        (count, sent, received, p.wrapping_add(c))
     }
 
     /// The receipt this handle's opener record held when it was claimed.
@@ -204,7 +206,7 @@ impl QueueBackend for ShmQueue {
 
     fn attributes(&self) -> Result<Attributes> {
         let sh = &self.map.shape;
-        let current_messages = self.map.u64(OFF_COUNT).load(Ordering::Relaxed) as i64;
+        let current_messages = self.map.ring().count() as i64;
         if self.map.damaged() {
             return Err(damage(&self.map));
         }

@@ -53,10 +53,7 @@ fn holder(m: &Mapping, opener: u32, owner: u32) -> (bool, bool) {
         return (false, false);
     }
     let alive = owner == opener + 1 || sync::opener_alive(m, owner - 1);
-    let this_process = m
-        .u32(m.shape.opener(owner - 1) + OPENER_PID)
-        .load(Ordering::Relaxed)
-        == pid();
+    let this_process = m.opener(owner - 1).pid.load(Ordering::Relaxed) == pid();
     (alive, alive && this_process)
 }
 
@@ -68,10 +65,11 @@ pub(super) fn register(
     let m = &q.map;
     // Unique across fork too: a child's counter starts where the parent's was.
     let token = (u64::from(pid()) << 32) | (TOKENS.fetch_add(1, Ordering::Relaxed) & 0xffff_ffff);
+    let n = &m.head().notify.0;
     {
-        let _g = m.lock().map_err(NotifyError::Failed)?;
+        let _g = lock(m).map_err(NotifyError::Failed)?;
         super::kp!("notify.locked");
-        let owner = m.u32(OFF_NOTIFY_OWNER).load(Ordering::Relaxed);
+        let owner = n.owner.load(Ordering::Relaxed);
         if owner != 0 {
             let (alive, this_process) = holder(m, q.opener, owner);
             if alive && !this_process {
@@ -80,21 +78,19 @@ pub(super) fn register(
         }
         // Free, this process's (replaced, as the kernel does), or its
         // registrant is gone: take it.
-        m.u64(OFF_NOTIFY_ID).store(token, Ordering::Relaxed);
+        n.id.store(token, Ordering::Relaxed);
         let (k, signo) = match kind {
             Kind::Signal(s) => (NotifyKind::Signal, s),
             Kind::Callback(_) => (NotifyKind::Callback, 0),
         };
-        m.u32(OFF_NOTIFY_KIND).store(k as u32, Ordering::Relaxed);
-        m.u32(OFF_NOTIFY_SIGNO)
-            .store(signo as u32, Ordering::Relaxed);
-        m.u32(OFF_NOTIFY_OWNER)
-            .store(q.opener + 1, Ordering::Relaxed);
+        n.kind.store(k as u32, Ordering::Relaxed);
+        n.signo.store(signo as u32, Ordering::Relaxed);
+        n.owner.store(q.opener + 1, Ordering::Relaxed);
         super::kp!("notify.registered");
         // A replaced registration's watcher sees the new token and ends.
-        m.u32(OFF_NOTIFY_WORD).fetch_add(1, Ordering::SeqCst);
+        n.word.fetch_add(1, Ordering::SeqCst);
     }
-    sync::futex_wake(m.u32(OFF_NOTIFY_WORD), i32::MAX);
+    sync::futex_wake(&n.word, i32::MAX);
     let (deliver, removed) = match delivery {
         Some(d) => (d.deliver, d.removed),
         None => (noop as fn(u64), noop as fn(u64)),
@@ -120,14 +116,23 @@ pub(super) fn register(
 
 fn noop(_: u64) {}
 
+/// The registration lives under the producers' lock (the send that finds
+/// the queue empty fires it there).
+fn lock(m: &Mapping) -> Result<super::lock::Held<'_>> {
+    m.ring()
+        .lock_producers(super::store::patient_policy)
+        .map_err(super::store::patient_error)
+}
+
 /// The watcher of one registration: waits until it fires (deliver) or is
 /// cancelled / replaced (forget), then ends.
 fn watch(m: &Mapping, opener: u32, token: u64, kind: Kind, deliver: fn(u64), removed: fn(u64)) {
-    let rec = m.shape.opener(opener);
-    let word = m.u32(OFF_NOTIFY_WORD);
+    let rec = m.opener(opener);
+    let n = &m.head().notify.0;
+    let word = &n.word;
     loop {
         let v = word.load(Ordering::SeqCst);
-        if m.u64(rec + OPENER_FIRED).load(Ordering::SeqCst) == token {
+        if rec.fired.load(Ordering::SeqCst) == token {
             match kind {
                 // SAFETY: kill to our own process with a validated signal.
                 Kind::Signal(s) => unsafe {
@@ -140,8 +145,8 @@ fn watch(m: &Mapping, opener: u32, token: u64, kind: Kind, deliver: fn(u64), rem
             }
             return;
         }
-        let current = m.u32(OFF_NOTIFY_OWNER).load(Ordering::SeqCst) == opener + 1
-            && m.u64(OFF_NOTIFY_ID).load(Ordering::SeqCst) == token;
+        let current = n.owner.load(Ordering::SeqCst) == opener + 1
+            && n.id.load(Ordering::SeqCst) == token;
         if !current {
             if let Kind::Callback(id) = kind {
                 removed(id);
@@ -155,16 +160,15 @@ fn watch(m: &Mapping, opener: u32, token: u64, kind: Kind, deliver: fn(u64), rem
 }
 
 fn cancel_token(m: &Mapping, opener: u32, token: u64) -> Result<()> {
+    let n = &m.head().notify.0;
     {
-        let _g = m.lock()?;
-        if m.u32(OFF_NOTIFY_OWNER).load(Ordering::Relaxed) == opener + 1
-            && m.u64(OFF_NOTIFY_ID).load(Ordering::Relaxed) == token
-        {
-            m.u32(OFF_NOTIFY_OWNER).store(0, Ordering::Relaxed);
-            m.u32(OFF_NOTIFY_WORD).fetch_add(1, Ordering::SeqCst);
+        let _g = lock(m)?;
+        if n.owner.load(Ordering::Relaxed) == opener + 1 && n.id.load(Ordering::Relaxed) == token {
+            n.owner.store(0, Ordering::Relaxed);
+            n.word.fetch_add(1, Ordering::SeqCst);
         }
     }
-    sync::futex_wake(m.u32(OFF_NOTIFY_WORD), i32::MAX);
+    sync::futex_wake(&n.word, i32::MAX);
     Ok(())
 }
 
@@ -172,16 +176,17 @@ fn cancel_token(m: &Mapping, opener: u32, token: u64) -> Result<()> {
 /// handle or another live one of this process), if there is one.
 pub(super) fn cancel(q: &ShmQueue) -> Result<()> {
     let m = &q.map;
+    let n = &m.head().notify.0;
     {
-        let _g = m.lock()?;
+        let _g = lock(m)?;
         super::kp!("cancel.locked");
-        let owner = m.u32(OFF_NOTIFY_OWNER).load(Ordering::Relaxed);
+        let owner = n.owner.load(Ordering::Relaxed);
         if owner == 0 || !holder(m, q.opener, owner).1 {
             return Ok(()); // none, or another process's: left alone
         }
-        m.u32(OFF_NOTIFY_OWNER).store(0, Ordering::Relaxed);
-        m.u32(OFF_NOTIFY_WORD).fetch_add(1, Ordering::SeqCst);
+        n.owner.store(0, Ordering::Relaxed);
+        n.word.fetch_add(1, Ordering::SeqCst);
     }
-    sync::futex_wake(m.u32(OFF_NOTIFY_WORD), i32::MAX);
+    sync::futex_wake(&n.word, i32::MAX);
     Ok(())
 }

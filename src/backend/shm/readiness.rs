@@ -19,7 +19,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-use super::layout::*;
 use super::map::Mapping;
 use super::sync;
 use crate::backend::{sys, Wake};
@@ -130,9 +129,9 @@ impl Readiness {
         if let Some(run) = run {
             if run.pid == pid() {
                 run.stop.store(true, Ordering::SeqCst);
-                let m = &run.map;
-                m.u32(OFF_CHANGE_WORD).fetch_add(1, Ordering::SeqCst);
-                sync::futex_wake(m.u32(OFF_CHANGE_WORD), i32::MAX);
+                let word = &run.map.head().changed.0.word;
+                word.fetch_add(1, Ordering::SeqCst);
+                sync::futex_wake(word, i32::MAX);
                 let _ = run.thread.join();
                 // The helper has ended; nothing else writes the eventfd
                 // (users only poll it).
@@ -197,32 +196,21 @@ fn set_level(fd: RawFd, target: u64) {
 
 fn follow(m: &Mapping, fd: RawFd, stop: &AtomicBool) {
     let max = m.shape.max_messages;
+    let r = m.ring();
     while !stop.load(Ordering::SeqCst) {
-        // Registered under the lock with the word read, as waiters do: a
-        // mover after this changes the word or sees the registration.
-        // The lock without a time limit (a holder stopped for long must not
-        // end the helper), given up when stopped.
-        let locked = sync::lock_within(m, || m.repair(), || sync::LockWait::Until(None, stop));
-        let (v, count) = match locked {
-            Ok(_g) => {
-                m.u32(OFF_CHANGE_WAITERS).fetch_add(1, Ordering::SeqCst);
-                (
-                    m.u32(OFF_CHANGE_WORD).load(Ordering::SeqCst),
-                    m.u64(OFF_COUNT).load(Ordering::Relaxed),
-                )
-            }
-            Err(_) => return,
-        };
-        let target = match count {
+        // Registered with the word read first, as waiters do: a mover after
+        // this changes the word or sees the registration.
+        let (word, v) = r.watch_changes();
+        let target = match r.count() {
             0 => 0,
             c if c >= max => FULL,
             _ => 1,
         };
         set_level(fd, target);
-        if stop.load(Ordering::SeqCst) {
+        if stop.load(Ordering::SeqCst) || m.damaged() {
             return;
         }
-        if let Wake::Failed(_) = sync::futex_wait(m.u32(OFF_CHANGE_WORD), v, None) {
+        if let Wake::Failed(_) = sync::futex_wait(word, v, None) {
             return;
         }
     }

@@ -1,5 +1,5 @@
 //! The layout-3 store: split producer / consumer locks over a ring of slot
-//! indices (see `layout3` for the file and the ring's positions).
+//! indices (see `layout` for the file and the ring's positions).
 //!
 //! - **Send** (under the producers' lock P): take the free slot named at
 //!   `ring[P % cap]`, fill it (seq = P), COMMIT with one release store
@@ -36,16 +36,12 @@
 //!   slot numbers against the capacity, lengths against the message size,
 //!   priorities against 32768; a failed check is [`Fault::Corrupt`].
 
-// Not yet used by the queue (wiring it in is the next step of issue 29);
-// its tests exercise it.
-#![allow(dead_code)]
-
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
 
-use super::layout3::*;
-use super::lock::{Acquired, LockError};
+use super::layout::*;
+use super::lock::{Acquired, LockError, Policy};
 
 /// The longest one futex sleep of a waiter (see the module comment).
 pub(super) const SLICE: Duration = Duration::from_millis(200);
@@ -57,24 +53,23 @@ const WAIT_SPINS: u32 = 500;
 pub(super) enum Fault {
     Full,
     Empty,
-    /// A lock was still held at the deadline.
-    TimedOut,
-    /// This thread cannot take a robust lock (see `lock::LockError`).
-    NoRobustList,
+    /// The next message does not fit in what is left of the buffer.
+    NoRoom,
+    /// A lock could not be taken (see `lock::LockError`).
+    Lock(LockError),
     /// A value read from the file failed its check: what, and the value.
     Corrupt(String),
 }
 
 impl From<LockError> for Fault {
     fn from(e: LockError) -> Fault {
-        match e {
-            LockError::TimedOut => Fault::TimedOut,
-            LockError::NoRobustList => Fault::NoRobustList,
-        }
+        Fault::Lock(e)
     }
 }
 
-fn corrupt(what: &str, value: u64) -> Fault {
+#[cold]
+#[inline(never)]
+pub(super) fn corrupt(what: &str, value: u64) -> Fault {
     Fault::Corrupt(format!("{what} ({value}) is out of range"))
 }
 
@@ -103,15 +98,17 @@ pub(super) enum Waited {
     Again,
     /// The deadline passed.
     Elapsed,
+    /// A signal handler ran.
+    Interrupted,
 }
 
-/// A view of a layout-3 queue in a mapping.
+/// A view of a queue in a mapping.
 pub(super) struct Ring<'a> {
-    head: &'a Head3,
+    head: &'a Head,
     openers: &'a [Opener],
     ring: &'a [AtomicU32],
     slots: *mut u8,
-    g: Geometry,
+    pub(super) g: Shape,
     _mapping: PhantomData<&'a [u8]>,
 }
 
@@ -121,21 +118,28 @@ unsafe impl Send for Ring<'_> {}
 // SAFETY: as above.
 unsafe impl Sync for Ring<'_> {}
 
+/// The lock policy of a call that waits without limit (the tests').
+#[cfg(test)]
+fn forever<'w>() -> Policy<'w> {
+    static NEVER: AtomicBool = AtomicBool::new(false);
+    Policy::Until(None, &NEVER)
+}
+
 impl<'a> Ring<'a> {
     /// A view of the queue at `base` (a mapping of `len` bytes).
     ///
     /// # Safety
     /// `base` is page aligned and `len` bytes from it stay mapped read-write
     /// for `'a`.
-    pub unsafe fn new(base: *mut u8, len: usize, g: Geometry) -> Option<Ring<'a>> {
+    pub unsafe fn new(base: *mut u8, len: usize, g: Shape) -> Option<Ring<'a>> {
         if len < g.file_size || base as usize % 4096 != 0 {
             return None;
         }
-        // SAFETY: the caller's mapping holds the whole geometry (checked
+        // SAFETY: the caller's mapping holds the whole shape (checked
         // above); all-bytes-valid atomics, aligned by the layout.
         unsafe {
             Some(Ring {
-                head: &*base.cast::<Head3>(),
+                head: &*base.cast::<Head>(),
                 openers: std::slice::from_raw_parts(
                     base.add(g.openers).cast::<Opener>(),
                     OPENERS as usize,
@@ -151,6 +155,18 @@ impl<'a> Ring<'a> {
         }
     }
 
+    /// The file's header.
+    #[inline(always)]
+    pub fn head(&self) -> &'a Head {
+        self.head
+    }
+
+    /// Opener record `i`.
+    #[inline(always)]
+    pub fn opener(&self, i: u32) -> Option<&'a Opener> {
+        self.openers.get(i as usize)
+    }
+
     /// Lays out a new (zero-filled, not yet visible) queue file; the magic
     /// is stored last.
     pub fn init(&self) {
@@ -158,11 +174,17 @@ impl<'a> Ring<'a> {
         let g = self.g;
         let id = &h.ident.0;
         id.version.store(VERSION, Ordering::Relaxed);
-        id.endian.store(ENDIAN, Ordering::Relaxed);
-        id.head_size.store(HEAD_SIZE as u32, Ordering::Relaxed);
-        id.slot_header.store(SLOT_HEADER as u32, Ordering::Relaxed);
-        id.lock_size.store(64, Ordering::Relaxed);
-        id.pointer_width.store(usize::BITS, Ordering::Relaxed);
+        for (off, v, _) in abi_fields() {
+            // SAFETY: abi_fields names u32 fields of Ident (offsets
+            // asserted in `layout`), inside the header.
+            let w = unsafe {
+                &*(h as *const Head)
+                    .cast::<u8>()
+                    .add(off)
+                    .cast::<AtomicU32>()
+            };
+            w.store(v, Ordering::Relaxed);
+        }
         id.capacity.store(u64::from(g.capacity), Ordering::Relaxed);
         id.msgsize.store(u64::from(g.msgsize), Ordering::Relaxed);
         id.stride.store(g.stride as u64, Ordering::Relaxed);
@@ -175,8 +197,10 @@ impl<'a> Ring<'a> {
             self.header(i as u32).seq.store(u64::MAX, Ordering::Relaxed);
         }
         let cap = u64::from(g.capacity);
-        h.producers.0.free_seen.store(cap, Ordering::Relaxed);
-        h.consumers.0.f.store(cap, Ordering::Relaxed);
+        h.producers.0.p.store(FIRST, Ordering::Relaxed);
+        h.producers.0.free_seen.store(FIRST + cap, Ordering::Relaxed);
+        h.consumers.0.h.store(FIRST, Ordering::Relaxed);
+        h.consumers.0.f.store(FIRST + cap, Ordering::Relaxed);
         id.magic.store(MAGIC, Ordering::Release);
     }
 
@@ -218,10 +242,17 @@ impl<'a> Ring<'a> {
     /// Messages sent, messages received, messages in the queue (each read
     /// without a lock: exact only when nothing moves).
     pub fn counters(&self) -> (u64, u64, u64) {
-        let p = self.head.producers.0.p.load(Ordering::Acquire);
         let f = self.head.consumers.0.f.load(Ordering::Acquire);
-        let received = f.wrapping_sub(u64::from(self.g.capacity));
-        (p, received, p.wrapping_sub(received))
+        let p = self.head.producers.0.p.load(Ordering::Acquire);
+        let sent = p.wrapping_sub(FIRST);
+        let received = f.wrapping_sub(u64::from(self.g.capacity) + FIRST);
+        (sent, received, sent.saturating_sub(received))
+    }
+
+    /// Messages in the queue now (a hint, read without a lock).
+    #[inline]
+    pub fn count(&self) -> u64 {
+        self.counters().2
     }
 
     /// Repairs done by the producers' and consumers' sides.
@@ -248,141 +279,340 @@ impl<'a> Ring<'a> {
         ))
     }
 
+    /// Takes the producers' lock (repaired if its owner died), for what
+    /// is written under it besides sends (the notification registration).
+    pub fn lock_producers<'w>(
+        &self,
+        wait: impl Fn() -> Policy<'w>,
+    ) -> Result<super::lock::Held<'_>, Fault> {
+        let (g, how) = self.head.plock.lock_with(wait)?;
+        if how == Acquired::OwnerDied {
+            self.repair_p()?;
+        }
+        Ok(g)
+    }
+
+    /// Takes the consumers' lock (repaired if its owner died), for reads
+    /// that need the consumers' side still (receipts, the invariants).
+    pub fn lock_consumers<'w>(
+        &self,
+        wait: impl Fn() -> Policy<'w>,
+    ) -> Result<super::lock::Held<'_>, Fault> {
+        let (g, how) = self.head.clock.lock_with(wait)?;
+        if how == Acquired::OwnerDied {
+            self.repair_c()?;
+        }
+        Ok(g)
+    }
+
+    /// The seq of the oldest indexed message of priority `prio` (under the
+    /// consumers' lock), if any.
+    pub fn head_seq(&self, prio: u32) -> Option<u64> {
+        let hd = self.head.index.0.heads.get(prio as usize)?.load(Ordering::Relaxed);
+        if hd == 0 || hd > self.g.capacity {
+            return None;
+        }
+        let sl = self.header(hd - 1);
+        (sl.state.load(Ordering::Acquire) == READY).then(|| sl.seq.load(Ordering::Relaxed))
+    }
+
     // ---------------------------------------------------------------- send
 
-    /// Sends one message if there is room (the lock waited for until `end`).
-    /// Full while the consumers' lock is left by a dead owner: repairs it
-    /// (the slot that owner took comes back) and tries once more.
-    #[inline]
+    /// Sends one message if there is room (see [`Ring::send_with`]).
+    #[cfg(test)]
     pub fn try_send(
         &self,
         msg: &[u8],
         prio: u32,
         end: Option<&libc::timespec>,
     ) -> Result<u64, Fault> {
-        match self.send_once(msg, prio, end) {
+        let mut seq = 0;
+        let end = end.copied();
+        self.send_with(
+            1,
+            |_| (msg, prio),
+            || match end {
+                Some(e) => Policy::Until(Some(e), forever_flag()),
+                None => forever(),
+            },
+            |s| seq = s,
+        )?;
+        Ok(seq)
+    }
+
+    /// Sends up to `n` (at least 1) messages, `get(i)` the i-th, in order,
+    /// under one producers' lock taken as `wait` allows, as many as there
+    /// is room for; `sent(seq)` is told each one's seq. Full (nothing sent)
+    /// while the consumers' lock is left by a dead owner: repairs it (the
+    /// slot that owner took comes back) and tries once more.
+    #[inline(always)]
+    pub fn send_with<'m, 'w>(
+        &self,
+        n: usize,
+        get: impl Fn(usize) -> (&'m [u8], u32),
+        wait: impl Fn() -> Policy<'w>,
+        mut sent: impl FnMut(u64),
+    ) -> Result<usize, Fault> {
+        match self.send_once(n, &get, &wait, &mut sent) {
             Err(Fault::Full) if owner_died(self.head.clock.word()) => {
-                self.repair_side(false, end)?;
-                self.send_once(msg, prio, end)
+                self.repair_side(false, &wait)?;
+                self.send_once(n, &get, &wait, &mut sent)
             }
             r => r,
         }
     }
 
-    fn send_once(&self, msg: &[u8], prio: u32, end: Option<&libc::timespec>) -> Result<u64, Fault> {
-        if msg.len() > self.g.msgsize as usize || prio >= PRIORITIES {
-            return Err(Fault::Corrupt(
-                "message too long or priority too high".into(),
-            ));
-        }
+    #[inline(always)]
+    fn send_once<'m, 'w>(
+        &self,
+        n: usize,
+        get: &impl Fn(usize) -> (&'m [u8], u32),
+        wait: &impl Fn() -> Policy<'w>,
+        sent: &mut impl FnMut(u64),
+    ) -> Result<usize, Fault> {
         let h = self.head;
-        let (guard, how) = h.plock.lock(end)?;
+        let (guard, how) = h.plock.lock_with(wait)?;
         if how == Acquired::OwnerDied {
             self.repair_p()?;
         }
-        at!("send3.locked");
+        at!("send.locked");
         let ps = &h.producers.0;
-        let p = ps.p.load(Ordering::Relaxed);
-        if p == ps.free_seen.load(Ordering::Relaxed) {
-            let f = h.consumers.0.f.load(Ordering::Acquire);
-            if f < p || f - p > u64::from(self.g.capacity) {
-                return Err(corrupt("the consumers' free end F", f));
+        let cap = u64::from(self.g.capacity);
+        let mut p = ps.p.load(Ordering::Relaxed);
+        // The registration (a rarely written line): fire it when this send
+        // finds the queue empty.
+        let fire = h.notify.0.owner.load(Ordering::Relaxed) != 0
+            && h.consumers.0.f.load(Ordering::Acquire) == p + cap;
+        let mut done = 0;
+        while done < n {
+            if p == ps.free_seen.load(Ordering::Relaxed) {
+                let f = h.consumers.0.f.load(Ordering::Acquire);
+                if f < p || f - p > cap {
+                    return Err(corrupt("the consumers' free end F", f));
+                }
+                ps.free_seen.store(f, Ordering::Relaxed);
+                if f == p {
+                    break;
+                }
             }
-            ps.free_seen.store(f, Ordering::Relaxed);
-            if f == p {
-                drop(guard);
-                return Err(Fault::Full);
+            let (msg, prio) = get(done);
+            if msg.len() > self.g.msgsize as usize || prio >= PRIORITIES {
+                return Err(too_big(msg.len(), prio));
             }
+            let s = self.cell(p)?;
+            let sl = self.header(s);
+            sl.seq.store(p, Ordering::Relaxed);
+            sl.len.store(msg.len() as u32, Ordering::Relaxed);
+            sl.prio.store(prio, Ordering::Relaxed);
+            at!("send.header");
+            // SAFETY: msg.len() <= msgsize: inside slot s's data.
+            unsafe { std::ptr::copy_nonoverlapping(msg.as_ptr(), self.data(s), msg.len()) };
+            at!("send.data");
+            sl.state.store(READY, Ordering::Release); // COMMIT
+            at!("send.committed");
+            ps.p.store(p + 1, Ordering::Release);
+            at!("send.published");
+            sent(p);
+            p += 1;
+            done += 1;
         }
-        let s = self.cell(p)?;
-        let sl = self.header(s);
-        sl.seq.store(p, Ordering::Relaxed);
-        sl.len.store(msg.len() as u32, Ordering::Relaxed);
-        sl.prio.store(prio, Ordering::Relaxed);
-        at!("send3.header");
-        // SAFETY: msg.len() <= msgsize: inside slot s's data.
-        unsafe { std::ptr::copy_nonoverlapping(msg.as_ptr(), self.data(s), msg.len()) };
-        at!("send3.data");
-        sl.state.store(READY, Ordering::Release); // COMMIT
-        at!("send3.committed");
-        ps.p.store(p + 1, Ordering::Release);
-        at!("send3.published");
+        if done == 0 {
+            drop(guard);
+            return Err(Fault::Full);
+        }
+        if fire {
+            self.fire();
+        }
         drop(guard);
         self.wake(&h.receivers.0);
-        Ok(p)
+        Ok(done)
+    }
+
+    /// The queue went from empty to non-empty (under the producers' lock):
+    /// the registration (if any) fires, one-shot; its owner's watcher
+    /// delivers it.
+    #[cold]
+    #[inline(never)]
+    fn fire(&self) {
+        let n = &self.head.notify.0;
+        let owner = n.owner.load(Ordering::Relaxed);
+        let Some(o) = owner.checked_sub(1).and_then(|i| self.opener(i)) else {
+            return;
+        };
+        at!("notify.firing");
+        o.fired.store(n.id.load(Ordering::Relaxed), Ordering::SeqCst);
+        n.owner.store(0, Ordering::Relaxed);
+        n.word.fetch_add(1, Ordering::SeqCst);
+        futex_wake(&n.word);
     }
 
     // ------------------------------------------------------------- receive
 
     /// Receives the top message into `buf` (at least the message size
-    /// long) and leaves its receipt in opener record `opener`. Empty while
-    /// the producers' lock is left by a dead owner: repairs it (a send it
-    /// committed becomes visible) and tries once more.
-    #[inline]
+    /// long) and leaves its receipt in opener record `opener`.
+    #[cfg(test)]
     pub fn try_receive(
         &self,
         buf: &mut [u8],
         opener: u32,
         end: Option<&libc::timespec>,
     ) -> Result<Taken, Fault> {
-        match self.receive_once(buf, opener, end) {
+        let mut out = None;
+        let end = end.copied();
+        self.receive_with(
+            buf,
+            1,
+            opener,
+            || match end {
+                Some(e) => Policy::Until(Some(e), forever_flag()),
+                None => forever(),
+            },
+            |_, t| out = Some(t),
+        )?;
+        out.ok_or(Fault::Empty)
+    }
+
+    /// Receives up to `n` (at least 1) messages in queue order, packed into
+    /// `buf` while the next fits, under one consumers' lock taken as `wait`
+    /// allows; `got(offset, taken)` is told each. NoRoom when not even the
+    /// first fits. Empty while the producers' lock is left by a dead owner:
+    /// repairs it (a send it committed becomes visible) and tries once
+    /// more.
+    #[inline(always)]
+    pub fn receive_with<'w>(
+        &self,
+        buf: &mut [u8],
+        n: usize,
+        opener: u32,
+        wait: impl Fn() -> Policy<'w>,
+        mut got: impl FnMut(usize, Taken),
+    ) -> Result<usize, Fault> {
+        match self.receive_once(buf, n, opener, &wait, &mut got) {
             Err(Fault::Empty) if owner_died(self.head.plock.word()) => {
-                self.repair_side(true, end)?;
-                self.receive_once(buf, opener, end)
+                self.repair_side(true, &wait)?;
+                self.receive_once(buf, n, opener, &wait, &mut got)
             }
             r => r,
         }
     }
 
-    fn receive_once(
+    #[inline(always)]
+    fn receive_once<'w>(
         &self,
         buf: &mut [u8],
+        n: usize,
         opener: u32,
-        end: Option<&libc::timespec>,
-    ) -> Result<Taken, Fault> {
+        wait: &impl Fn() -> Policy<'w>,
+        got: &mut impl FnMut(usize, Taken),
+    ) -> Result<usize, Fault> {
         let o = self
             .openers
             .get(opener as usize)
             .ok_or_else(|| corrupt("opener record", u64::from(opener)))?;
         let h = self.head;
-        let (guard, how) = h.clock.lock(end)?;
+        let (guard, how) = h.clock.lock_with(wait)?;
         if how == Acquired::OwnerDied {
             self.repair_c()?;
         }
-        at!("receive3.locked");
+        at!("receive.locked");
         let cs = &h.consumers.0;
         let cap = u64::from(self.g.capacity);
-        let hh = cs.h.load(Ordering::Relaxed);
-        let f = cs.f.load(Ordering::Relaxed);
-        let n = cs.indexed.load(Ordering::Relaxed);
+        let mut hh = cs.h.load(Ordering::Relaxed);
+        let mut f = cs.f.load(Ordering::Relaxed);
+        let mut indexed = cs.indexed.load(Ordering::Relaxed);
         let p = h.producers.0.p.load(Ordering::Acquire);
-        if hh > p || p > f || f - hh > cap || n > cap {
+        if hh > p || p > f || f - hh > cap || indexed > cap {
             return Err(corrupt("the ring positions (H, P, F)", p));
         }
-        let s;
-        if n == 0 && p == hh {
+        if indexed == 0 && p == hh {
             drop(guard);
             return Err(Fault::Empty);
-        } else if n == 0 && p - hh == 1 {
-            // Exactly one message: no index.
-            s = self
-                .published(hh)?
-                .ok_or_else(|| corrupt("an unpublished position", hh))?;
-            cs.h.store(hh + 1, Ordering::Relaxed);
-        } else {
-            for pos in hh..p {
-                let t = self
-                    .published(pos)?
-                    .ok_or_else(|| corrupt("an unpublished position", pos))?;
-                let prio = self.header(t).prio.load(Ordering::Relaxed);
-                self.link(t, prio)?;
-            }
-            cs.indexed.store(n + (p - hh), Ordering::Relaxed);
-            cs.h.store(p, Ordering::Relaxed);
-            at!("receive3.drained");
-            s = self.pop()?;
-            cs.indexed.store(n + (p - hh) - 1, Ordering::Relaxed);
         }
+        let mut at = 0;
+        let mut done = 0;
+        while done < n {
+            let s;
+            if indexed == 0 && p - hh == 1 {
+                // Exactly one message: no index.
+                s = self
+                    .published(hh)?
+                    .ok_or_else(|| corrupt("an unpublished position", hh))?;
+                if !self.fits(s, buf.len() - at)? {
+                    break;
+                }
+                hh += 1;
+                cs.h.store(hh, Ordering::Relaxed);
+            } else {
+                if hh < p {
+                    self.drain(hh, p, indexed)?;
+                    indexed += p - hh;
+                    hh = p;
+                }
+                if indexed == 0 {
+                    break;
+                }
+                let Some(top) = self.peek()? else {
+                    return Err(corrupt("the index's count of messages", indexed));
+                };
+                if !self.fits(top, buf.len() - at)? {
+                    break;
+                }
+                s = self.pop()?;
+                indexed -= 1;
+                cs.indexed.store(indexed, Ordering::Relaxed);
+            }
+            let t = self.take(s, &mut buf[at..], o)?;
+            at!("receive.committed");
+            self.ring[(f % cap) as usize].store(s, Ordering::Relaxed);
+            f += 1;
+            cs.f.store(f, Ordering::Release);
+            at!("receive.freed");
+            got(at, t);
+            at += t.len;
+            done += 1;
+            if indexed == 0 && hh == p {
+                break;
+            }
+        }
+        drop(guard);
+        if done == 0 {
+            return Err(Fault::NoRoom);
+        }
+        self.wake(&h.senders.0);
+        Ok(done)
+    }
+
+    /// Whether slot `s`'s message fits in `room` bytes (its length checked
+    /// against the message size).
+    #[inline(always)]
+    fn fits(&self, s: u32, room: usize) -> Result<bool, Fault> {
+        let len = self.header(s).len.load(Ordering::Relaxed);
+        if len > self.g.msgsize {
+            return Err(corrupt("a message length", u64::from(len)));
+        }
+        Ok(len as usize <= room)
+    }
+
+    /// Moves the published positions `[hh, p)` into the index.
+    fn drain(&self, hh: u64, p: u64, indexed: u64) -> Result<(), Fault> {
+        for pos in hh..p {
+            let t = self
+                .published(pos)?
+                .ok_or_else(|| corrupt("an unpublished position", pos))?;
+            let prio = self.header(t).prio.load(Ordering::Relaxed);
+            self.link(t, prio)?;
+        }
+        let cs = &self.head.consumers.0;
+        cs.indexed.store(indexed + (p - hh), Ordering::Relaxed);
+        cs.h.store(p, Ordering::Relaxed);
+        at!("receive.drained");
+        Ok(())
+    }
+
+    /// Copies slot `s`'s message (checked to fit) into `buf`, writes the
+    /// receipt, and commits the take (`state = FREE`).
+    #[inline(always)]
+    fn take(&self, s: u32, buf: &mut [u8], o: &Opener) -> Result<Taken, Fault> {
         let sl = self.header(s);
         let len = sl.len.load(Ordering::Relaxed);
         let prio = sl.prio.load(Ordering::Relaxed);
@@ -394,6 +624,7 @@ impl<'a> Ring<'a> {
         unsafe { std::ptr::copy_nonoverlapping(self.data(s), buf.as_mut_ptr(), len as usize) };
         // The receipt (before the commit, so a receiver killed after it
         // names the message it took).
+        at!("receive.receipt");
         o.receipt_seq.store(seq, Ordering::Relaxed);
         o.receipt_len.store(len, Ordering::Relaxed);
         o.receipt_prio.store(prio, Ordering::Relaxed);
@@ -401,20 +632,12 @@ impl<'a> Ring<'a> {
         let k = (len as usize).min(RECEIPT_HEAD_LEN);
         head[..k].copy_from_slice(&buf[..k]);
         for (i, w) in o.receipt_head.iter().enumerate() {
-            w.store(
-                u32::from_ne_bytes(head[4 * i..4 * i + 4].try_into().unwrap()),
-                Ordering::Relaxed,
-            );
+            let b = [head[4 * i], head[4 * i + 1], head[4 * i + 2], head[4 * i + 3]];
+            w.store(u32::from_ne_bytes(b), Ordering::Relaxed);
         }
         o.receipt_pid.store(0, Ordering::Relaxed);
-        at!("receive3.receipt");
+        at!("receive.written");
         sl.state.store(FREE, Ordering::Release); // COMMIT
-        at!("receive3.committed");
-        self.ring[(f % cap) as usize].store(s, Ordering::Relaxed);
-        cs.f.store(f + 1, Ordering::Release);
-        at!("receive3.freed");
-        drop(guard);
-        self.wake(&h.senders.0);
         Ok(Taken {
             len: len as usize,
             prio,
@@ -424,7 +647,8 @@ impl<'a> Ring<'a> {
 
     // ---------------------------------------------------------------- waits
 
-    /// After a commit and unlock: wake the registered waiters, if any.
+    /// After a commit and unlock: wake the registered waiters, if any (and
+    /// the readiness helpers, which wait for any move).
     /// The registrations are taken before the word is bumped (a waiter
     /// reads the word before it registers, so every waiter whose
     /// registration this takes sees the bump).
@@ -433,24 +657,19 @@ impl<'a> Ring<'a> {
         #[cfg(not(target_arch = "x86_64"))]
         std::sync::atomic::fence(Ordering::SeqCst);
         // On x86-64 the unlock's locked exchange already ordered the
-        // commit's stores before this load.
+        // commit's stores before these loads.
         if w.waiters.load(Ordering::SeqCst) != 0 {
-            self.wake_slow(w);
+            wake_slow(w);
         }
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn wake_slow(&self, w: &Waits) {
-        if w.waiters.swap(0, Ordering::SeqCst) != 0 {
-            at!("wake3.taken");
-            w.word.fetch_add(1, Ordering::SeqCst);
-            futex_wake(&w.word);
+        let c = &self.head.changed.0;
+        if c.waiters.load(Ordering::SeqCst) != 0 {
+            wake_slow(c);
         }
     }
 
     fn wake_all(&self) {
-        for w in [&self.head.receivers.0, &self.head.senders.0] {
+        let h = self.head;
+        for w in [&h.receivers.0, &h.senders.0, &h.changed.0] {
             w.waiters.store(0, Ordering::SeqCst);
             w.word.fetch_add(1, Ordering::SeqCst);
             futex_wake(&w.word);
@@ -465,7 +684,7 @@ impl<'a> Ring<'a> {
     /// Whether a receive (`readable`) or a send may find something now
     /// (read without a lock: a hint). A side whose lock a dead owner left
     /// counts as ready: the call repairs it.
-    fn ready(&self, readable: bool) -> bool {
+    pub fn ready(&self, readable: bool) -> bool {
         let h = self.head;
         let p = h.producers.0.p.load(Ordering::Acquire);
         if readable {
@@ -479,18 +698,23 @@ impl<'a> Ring<'a> {
 
     /// Waits until a receive (`readable`) or a send may succeed, the
     /// deadline (absolute CLOCK_MONOTONIC) passes, or `closing` is set (by
-    /// a closer that then calls [`Ring::wake_everyone`]).
+    /// a closer that then calls [`Ring::wake_everyone`]). `spin`: look a
+    /// few microseconds before registering (a running peer moves a message
+    /// sooner than a futex sleep and wake-up take).
     pub fn wait(
         &self,
         readable: bool,
         end: Option<&libc::timespec>,
         closing: &AtomicBool,
+        spin: bool,
     ) -> Waited {
-        for _ in 0..WAIT_SPINS {
-            if self.ready(readable) || closing.load(Ordering::Relaxed) {
-                return Waited::Again;
+        if spin {
+            for _ in 0..WAIT_SPINS {
+                if self.ready(readable) || closing.load(Ordering::Relaxed) {
+                    return Waited::Again;
+                }
+                std::hint::spin_loop();
             }
-            std::hint::spin_loop();
         }
         let w = if readable {
             &self.head.receivers.0
@@ -510,9 +734,44 @@ impl<'a> Ring<'a> {
         };
         match super::sync::futex_wait(&w.word, v, Some(ts)) {
             crate::backend::Wake::Elapsed if last => Waited::Elapsed,
+            crate::backend::Wake::Interrupted => Waited::Interrupted,
             _ => Waited::Again,
         }
     }
+
+    /// Registers a readiness helper on the `changed` line and returns the
+    /// word to sleep on with its value (read before the registration).
+    pub fn watch_changes(&self) -> (&AtomicU32, u32) {
+        let c = &self.head.changed.0;
+        let v = c.word.load(Ordering::SeqCst);
+        c.waiters.fetch_add(1, Ordering::SeqCst);
+        (&c.word, v)
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn wake_slow(w: &Waits) {
+    if w.waiters.swap(0, Ordering::SeqCst) != 0 {
+        at!("wake.taken");
+        w.word.fetch_add(1, Ordering::SeqCst);
+        futex_wake(&w.word);
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn too_big(len: usize, prio: u32) -> Fault {
+    Fault::Corrupt(format!(
+        "a message of {len} bytes at priority {prio} passed the caller's checks but not the \
+         queue's"
+    ))
+}
+
+#[cfg(test)]
+fn forever_flag() -> &'static AtomicBool {
+    static NEVER: AtomicBool = AtomicBool::new(false);
+    &NEVER
 }
 
 /// Whether a lock word says its owner died and nobody took it since.

@@ -4,20 +4,23 @@
 use std::sync::atomic::Ordering;
 
 use super::{corrupt, Fault, Ring};
-use crate::backend::shm::layout3::*;
-use crate::backend::shm::lock::Acquired;
+use crate::backend::shm::layout::*;
+use crate::backend::shm::lock::{Acquired, Policy};
 
 impl Ring<'_> {
     /// P's owner died: a committed send whose P store was lost is counted.
     #[cold]
     #[inline(never)]
     pub(super) fn repair_p(&self) -> Result<(), Fault> {
-        at!("repair3.p");
+        at!("repair.p");
         let ps = &self.head.producers.0;
-        let p = ps.p.load(Ordering::Relaxed);
+        let mut p = ps.p.load(Ordering::Relaxed);
         let f = self.head.consumers.0.f.load(Ordering::Acquire);
-        if p < f && self.published(p)?.is_some() {
-            ps.p.store(p + 1, Ordering::Release);
+        // Committed sends whose P store was lost (one per message of a
+        // batch the owner died in).
+        while p < f && self.published(p)?.is_some() {
+            p += 1;
+            ps.p.store(p, Ordering::Release);
         }
         // Read F afresh at the next send.
         ps.free_seen
@@ -31,17 +34,17 @@ impl Ring<'_> {
     /// repairing it if its owner died.
     #[cold]
     #[inline(never)]
-    pub(super) fn repair_side(
+    pub(super) fn repair_side<'w>(
         &self,
         producers: bool,
-        end: Option<&libc::timespec>,
+        wait: &impl Fn() -> Policy<'w>,
     ) -> Result<(), Fault> {
         let lock = if producers {
             &self.head.plock
         } else {
             &self.head.clock
         };
-        let (g, how) = lock.lock(end)?;
+        let (g, how) = lock.lock_with(wait)?;
         if how == Acquired::OwnerDied {
             if producers {
                 self.repair_p()?;
@@ -57,7 +60,7 @@ impl Ring<'_> {
     #[cold]
     #[inline(never)]
     pub(super) fn repair_c(&self) -> Result<(), Fault> {
-        at!("repair3.c");
+        at!("repair.c");
         let h = self.head;
         let cs = &h.consumers.0;
         let cap = self.g.capacity;
@@ -89,7 +92,7 @@ impl Ring<'_> {
                 ready.push((sl.seq.load(Ordering::Relaxed), s, prio));
             } else {
                 sl.state.store(FREE, Ordering::Release);
-                at!("repair3.freeing");
+                at!("repair.freeing");
                 self.ring[(f % u64::from(cap)) as usize].store(s, Ordering::Relaxed);
                 f += 1;
                 cs.f.store(f, Ordering::Release);
@@ -107,7 +110,7 @@ impl Ring<'_> {
             w.store(0, Ordering::Relaxed);
         }
         ready.sort_unstable();
-        at!("repair3.relinking");
+        at!("repair.relinking");
         for &(_, s, prio) in &ready {
             self.header(s).state.store(READY, Ordering::Release);
             self.link(s, prio)?;

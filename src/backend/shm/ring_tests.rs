@@ -44,7 +44,7 @@ fn shared_bytes(bytes: usize) -> *mut u8 {
 }
 
 fn queue(cap: u64, msgsize: u64) -> Ring<'static> {
-    let g = Geometry::new(cap, msgsize).unwrap();
+    let g = Shape::new(cap, msgsize).unwrap();
     let base = shared_bytes(g.file_size);
     // Known to the SIGBUS guard, as a queue's mapping is (a sleeper whose
     // word lies in no known mapping treats it as damaged and wakes).
@@ -98,7 +98,7 @@ fn full_and_empty_and_the_counters_are_derived() {
     assert_eq!(r.counters(), (20, 20, 0));
     assert_eq!(
         r.receipt(0).unwrap().0,
-        19,
+        20,
         "the receipt names the last message taken"
     );
 }
@@ -109,10 +109,10 @@ fn scribbled_positions_and_cells_are_corrupt_not_a_crash() {
     r.try_send(b"a", 1, None).unwrap();
     r.head.producers.0.p.store(1000, Ordering::Relaxed);
     assert!(matches!(recv(&r), Err(Fault::Corrupt(_))));
-    r.head.producers.0.p.store(1, Ordering::Relaxed);
-    r.ring[0].store(99, Ordering::Relaxed);
+    r.head.producers.0.p.store(2, Ordering::Relaxed);
+    r.ring[1].store(99, Ordering::Relaxed);
     assert!(matches!(recv(&r), Err(Fault::Corrupt(_))));
-    r.ring[0].store(0, Ordering::Relaxed);
+    r.ring[1].store(1, Ordering::Relaxed);
     assert_eq!(recv(&r).unwrap().0, b"a");
 }
 
@@ -147,11 +147,11 @@ fn die_at(point: &'static str, skip: u32, f: impl FnOnce()) -> bool {
 
 const SEND_POINTS: [(&str, bool); 5] = [
     // (point, the message is committed when the sender dies there)
-    ("send3.locked", false),
-    ("send3.header", false),
-    ("send3.data", false),
-    ("send3.committed", true),
-    ("send3.published", true),
+    ("send.locked", false),
+    ("send.header", false),
+    ("send.data", false),
+    ("send.committed", true),
+    ("send.published", true),
 ];
 
 #[test]
@@ -187,20 +187,21 @@ fn a_sender_killed_inside_the_p_lock_loses_only_an_uncommitted_message() {
 #[test]
 fn a_committed_send_of_a_dead_sender_is_seen_by_a_receive_without_another_send() {
     let r = queue(4, 8);
-    assert!(die_at("send3.committed", 0, || {
+    assert!(die_at("send.committed", 0, || {
         let _ = r.try_send(b"last", 1, None);
     }));
     // No sender comes: the receive repairs the producers' side itself.
     assert_eq!(recv(&r).unwrap().0, b"last");
 }
 
-const RECEIVE_POINTS: [(&str, bool); 5] = [
+const RECEIVE_POINTS: [(&str, bool); 6] = [
     // (point, the message is taken when the receiver dies there)
-    ("receive3.locked", false),
-    ("receive3.drained", false),
-    ("receive3.receipt", false),
-    ("receive3.committed", true),
-    ("receive3.freed", true),
+    ("receive.locked", false),
+    ("receive.drained", false),
+    ("receive.receipt", false),
+    ("receive.written", false),
+    ("receive.committed", true),
+    ("receive.freed", true),
 ];
 
 #[test]
@@ -238,7 +239,7 @@ fn a_slot_of_a_receiver_killed_after_its_commit_comes_back_to_a_full_queue() {
     let r = queue(2, 8);
     r.try_send(b"a", 0, None).unwrap();
     r.try_send(b"b", 0, None).unwrap();
-    assert!(die_at("receive3.committed", 0, || {
+    assert!(die_at("receive.committed", 0, || {
         let _ = recv(&r);
     }));
     // No receiver comes: the send repairs the consumers' side itself.
@@ -249,12 +250,12 @@ fn a_slot_of_a_receiver_killed_after_its_commit_comes_back_to_a_full_queue() {
 
 #[test]
 fn a_repairer_killed_inside_its_repair_leaves_it_to_the_next() {
-    for point in ["repair3.c", "repair3.freeing", "repair3.relinking"] {
+    for point in ["repair.c", "repair.freeing", "repair.relinking"] {
         let r = queue(4, 8);
         for m in [&b"one"[..], b"two"] {
             r.try_send(m, 4, None).unwrap();
         }
-        assert!(die_at("receive3.committed", 0, || {
+        assert!(die_at("receive.committed", 0, || {
             let _ = recv(&r);
         }));
         assert!(die_at(point, 0, || {
@@ -268,10 +269,10 @@ fn a_repairer_killed_inside_its_repair_leaves_it_to_the_next() {
         assert_eq!(r.try_send(b"x", 0, None), Err(Fault::Full), "{point}");
     }
     let r = queue(4, 8);
-    assert!(die_at("send3.committed", 0, || {
+    assert!(die_at("send.committed", 0, || {
         let _ = r.try_send(b"one", 1, None);
     }));
-    assert!(die_at("repair3.p", 0, || {
+    assert!(die_at("repair.p", 0, || {
         let _ = r.try_send(b"two", 1, None);
     }));
     r.try_send(b"three", 1, None).unwrap();
@@ -294,7 +295,7 @@ fn receive_on_thread(
             Ok((m, _)) => break tx.send(Some(m)).unwrap(),
             Err(Fault::Empty) if closing.load(Ordering::SeqCst) => break tx.send(None).unwrap(),
             Err(Fault::Empty) => {
-                r.wait(true, None, closing);
+                r.wait(true, None, closing, true);
             }
             Err(e) => panic!("{e:?}"),
         }
@@ -322,7 +323,7 @@ const WITHIN: Duration = Duration::from_secs(30);
 
 #[test]
 fn a_waker_killed_between_its_commit_and_its_wake_delays_a_sleeper_only() {
-    for point in ["send3.published", "wake3.taken"] {
+    for point in ["send.published", "wake.taken"] {
         let r: &'static Ring<'static> = Box::leak(Box::new(queue(4, 8)));
         let never: &'static AtomicBool = Box::leak(Box::new(AtomicBool::new(false)));
         let rx = receive_on_thread(r, never);
@@ -397,7 +398,7 @@ fn producer(r: &Ring<'_>, l: &Ledger, p: usize) -> ! {
             match r.try_send(&m, (k % 4) as u32, None) {
                 Ok(_) => break,
                 Err(Fault::Full) => {
-                    r.wait(false, None, &never);
+                    r.wait(false, None, &never, true);
                 }
                 Err(e) => panic!("send: {e:?}"),
             }
@@ -433,7 +434,7 @@ fn consumer(r: &Ring<'_>, l: &Ledger, c: u32) -> ! {
                 l.received.fetch_add(1, Ordering::SeqCst);
             }
             Err(Fault::Empty) => {
-                r.wait(true, None, &never);
+                r.wait(true, None, &never, true);
             }
             Err(e) => panic!("receive: {e:?}"),
         }

@@ -4,12 +4,11 @@
 
 use std::sync::atomic::Ordering;
 
-use super::super::errors::corrupt;
 use super::super::layout::*;
 use super::super::map::Mapping;
 use super::super::sync;
 use super::super::ShmQueue;
-use crate::backend::Patience;
+use super::fault_error;
 use crate::error::Result;
 
 /// Reads the receipt in opener record `i` (just claimed, so no one else
@@ -19,66 +18,53 @@ use crate::error::Result;
 /// keeps it), so a holder killed before it acted on an inherited receipt,
 /// or one that only read it, passes it on.
 pub(in crate::backend::shm) fn read_receipt(m: &Mapping, i: u32) -> Option<crate::types::Receipt> {
-    let rec = m.shape.opener(i);
-    let seq = m.u64(rec + OPENER_RECEIPT_SEQ).load(Ordering::Relaxed);
+    let (seq, len, priority, head) = m.ring().receipt(i)?;
     if seq == 0 {
         return None;
     }
-    let mut head = [0u8; RECEIPT_HEAD_LEN];
-    m.read_bytes(rec + OPENER_RECEIPT_HEAD, &mut head);
     Some(crate::types::Receipt {
         seq,
-        len: m.u32(rec + OPENER_RECEIPT_LEN).load(Ordering::Relaxed),
-        priority: m.u32(rec + OPENER_RECEIPT_PRIO).load(Ordering::Relaxed),
+        len,
+        priority,
         head,
     })
 }
 
 impl Mapping {
     /// Whether the message a receipt names is still in the queue (under
-    /// the lock). A take writes its receipt for the head of the highest
-    /// priority just before it commits, so an uncommitted take left that
-    /// message at the head of its priority's list (a repair relinks lists
-    /// in seq order, which keeps it first), and seqs are never reused.
+    /// the consumers' lock). A take writes its receipt for the top message
+    /// just before it commits, so an uncommitted take left that message
+    /// at the head of its priority's list (a repair relinks the lists in
+    /// seq order, which keeps it first), and seqs are never reused.
     fn still_queued(&self, r: &crate::types::Receipt) -> Result<bool> {
         if r.priority >= PRIORITIES {
-            return Err(corrupt(&format!(
+            return Err(super::super::errors::corrupt(&format!(
                 "a receipt names priority {}, above the highest, {}",
                 r.priority,
                 PRIORITIES - 1
             )));
         }
-        let head = self
-            .u32(OFF_HEADS + 4 * r.priority as usize)
-            .load(Ordering::Relaxed);
-        if head == 0 {
-            return Ok(false);
-        }
-        let slot = self.slot(self.index(head)?);
-        Ok(slot.is(SlotState::Ready) && slot.u64(SLOT_SEQ).load(Ordering::Relaxed) == r.seq)
+        Ok(self.ring().head_seq(r.priority) == Some(r.seq))
     }
 }
 
 impl ShmQueue {
     /// Every receipt a receiver that died left (see
-    /// [`crate::Queue::dead_receipts`]), read under the queue's lock so no
-    /// take is half-written and a repair (if one was due) has run.
+    /// [`crate::Queue::dead_receipts`]), read under the consumers' lock so
+    /// no take is half-written and a repair (if one was due) has run.
     pub(crate) fn dead_receipts(&self) -> Result<Vec<crate::types::DeadReceipt>> {
         let m = &self.map;
-        let generation = |i: u32| {
-            m.u32(m.shape.opener(i) + OPENER_GEN)
-                .load(Ordering::Acquire)
-        };
+        let generation = |i: u32| m.opener(i).gen.load(Ordering::Acquire);
         // Liveness costs a system call per record: asked before the lock, so
-        // other processes' sends and receives do not wait for it. A record
-        // found dead here and claimed again before the lock (its generation
-        // moved) is asked again under the lock.
+        // other processes' receives do not wait for it. A record found dead
+        // here and claimed again before the lock (its generation moved) is
+        // asked again under the lock.
         let mut dead_at: Vec<Option<u32>> = vec![None; OPENERS as usize];
         for i in 0..OPENERS {
-            let rec = m.shape.opener(i);
+            let rec = m.opener(i);
             if i == self.opener
-                || m.u64(rec + OPENER_RECEIPT_SEQ).load(Ordering::Relaxed) == 0
-                || m.u32(rec + OPENER_RECEIPT_PID).load(Ordering::Relaxed) != 0
+                || rec.receipt_seq.load(Ordering::Relaxed) == 0
+                || rec.receipt_pid.load(Ordering::Relaxed) != 0
             {
                 continue;
             }
@@ -88,19 +74,21 @@ impl ShmQueue {
             }
         }
         // As a try-once call: a holder stopped inside the lock makes this
-        // fail with WouldBlock at once, not wait (it used to wait 10 s and
-        // say BUSY).
-        let _g = self.lock_for(Patience::Once)?;
+        // fail with WouldBlock at once, not wait.
+        let _g = m
+            .ring()
+            .lock_consumers(|| super::super::lock::Policy::Brief)
+            .map_err(fault_error)?;
         let mut out = Vec::new();
         for i in 0..OPENERS {
-            let rec = m.shape.opener(i);
-            if m.u64(rec + OPENER_RECEIPT_SEQ).load(Ordering::Relaxed) == 0 {
+            let rec = m.opener(i);
+            if rec.receipt_seq.load(Ordering::Relaxed) == 0 {
                 continue;
             }
             // The holder's pid first: a claim stores the carried pid before
             // it (see `sync::claim_opener`).
-            let holder = m.u32(rec + OPENER_PID).load(Ordering::Acquire);
-            let carried = m.u32(rec + OPENER_RECEIPT_PID).load(Ordering::Relaxed);
+            let holder = rec.pid.load(Ordering::Acquire);
+            let carried = rec.receipt_pid.load(Ordering::Relaxed);
             let pid = if carried != 0 {
                 // Inherited from a dead receiver and not replaced yet.
                 carried
@@ -116,8 +104,7 @@ impl ShmQueue {
                 continue;
             };
             let queued = m.still_queued(&receipt)?;
-            let untaken =
-                m.u64(rec + OPENER_RECEIPT_UNTAKEN).load(Ordering::Relaxed) == receipt.seq;
+            let untaken = rec.receipt_untaken.load(Ordering::Relaxed) == receipt.seq;
             out.push(crate::types::DeadReceipt {
                 receipt,
                 pid,
@@ -141,16 +128,9 @@ impl ShmQueue {
         // receive of its own) stays for the next holder and for
         // `dead_receipts`: closing a handle that merely read receipts must
         // not erase them for everyone else.
-        let rec = self.map.shape.opener(self.opener);
-        if self
-            .map
-            .u32(rec + OPENER_RECEIPT_PID)
-            .load(Ordering::Relaxed)
-            == 0
-        {
-            self.map
-                .u64(rec + OPENER_RECEIPT_SEQ)
-                .store(0, Ordering::Relaxed);
+        let rec = self.map.opener(self.opener);
+        if rec.receipt_pid.load(Ordering::Relaxed) == 0 {
+            rec.receipt_seq.store(0, Ordering::Relaxed);
         }
     }
 }
