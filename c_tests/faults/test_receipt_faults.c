@@ -82,7 +82,7 @@ int main(int argc, char **argv) {
      * receipt it carries) from the next child. */
     pmq_queue *heir = NULL;
     CHECK_OK(pmq_queue_open(name, &oo, &heir));
-    const pid_t untaker = kill_at(name, "receive.pending");
+    const pid_t untaker = kill_at(name, "receive.written");
 
     memset(r, 0, sizeof r);
     CHECK_OK(pmq_queue_dead_receipts(q, r, 4, &count));

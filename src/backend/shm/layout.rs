@@ -98,6 +98,9 @@ pub(super) struct Consumers {
     /// Messages in the index.
     pub indexed: AtomicU64,
     pub recoveries: AtomicU64,
+    /// Not 0: a repair met pages the file no longer had, so what it would
+    /// rebuild is not the queue; every receive reports it from then on.
+    pub broken: AtomicU32,
 }
 
 #[repr(C)]

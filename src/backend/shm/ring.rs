@@ -439,7 +439,6 @@ impl<'a> Ring<'a> {
         let Some(o) = owner.checked_sub(1).and_then(|i| self.opener(i)) else {
             return;
         };
-        at!("notify.firing");
         o.fired.store(n.id.load(Ordering::Relaxed), Ordering::SeqCst);
         n.owner.store(0, Ordering::Relaxed);
         n.word.fetch_add(1, Ordering::SeqCst);
@@ -516,6 +515,9 @@ impl<'a> Ring<'a> {
         }
         at!("receive.locked");
         let cs = &h.consumers.0;
+        if cs.broken.load(Ordering::Relaxed) != 0 {
+            return Err(unrecoverable());
+        }
         let cap = u64::from(self.g.capacity);
         let mut hh = cs.h.load(Ordering::Relaxed);
         let mut f = cs.f.load(Ordering::Relaxed);
@@ -757,6 +759,17 @@ fn wake_slow(w: &Waits) {
         w.word.fetch_add(1, Ordering::SeqCst);
         futex_wake(&w.word);
     }
+}
+
+/// A repair met pages the file no longer had (see `Consumers::broken`).
+#[cold]
+#[inline(never)]
+pub(super) fn unrecoverable() -> Fault {
+    Fault::Corrupt(
+        "the queue is unrecoverable: a repair after a receiver died found pages of the file \
+         missing, so the messages they held are lost; unlink the queue and create it again"
+            .into(),
+    )
 }
 
 #[cold]

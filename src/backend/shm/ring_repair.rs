@@ -78,6 +78,7 @@ impl Ring<'_> {
             }
         }
         let mut ready = Vec::new();
+        let mut free = Vec::new();
         for s in 0..cap {
             if producers[s as usize] {
                 continue;
@@ -91,15 +92,24 @@ impl Ring<'_> {
             {
                 ready.push((sl.seq.load(Ordering::Relaxed), s, prio));
             } else {
-                sl.state.store(FREE, Ordering::Release);
-                at!("repair.freeing");
-                self.ring[(f % u64::from(cap)) as usize].store(s, Ordering::Relaxed);
-                f += 1;
-                cs.f.store(f, Ordering::Release);
+                free.push(s);
             }
         }
-        if f - hh > u64::from(cap) {
+        if super::super::bus::damaged_at(self.slots as usize) {
+            // What was read came from zero pages, not the file: rebuilding
+            // from it would lose the messages silently.
+            cs.broken.store(1, Ordering::Relaxed);
+            return Err(super::unrecoverable());
+        }
+        if f - hh + free.len() as u64 > u64::from(cap) {
             return Err(corrupt("the ring's free end after repair", f));
+        }
+        for s in free {
+            self.header(s).state.store(FREE, Ordering::Release);
+            at!("repair.freeing");
+            self.ring[(f % u64::from(cap)) as usize].store(s, Ordering::Relaxed);
+            f += 1;
+            cs.f.store(f, Ordering::Release);
         }
         let ix = &h.index.0;
         for w in ix.heads.iter().chain(ix.tails.iter()) {
