@@ -109,6 +109,31 @@ fn a_damaged_file_is_reported_not_trusted() {
     assert_eq!(e.kind(), ErrorKind::Corrupted, "{e}");
 }
 
+/// A file an older pmq made (layout version 2, whose single glibc mutex
+/// this build no longer takes) is refused by name, with what to do; a
+/// layout-2 file of the size layout 2 gave is refused the same way, before
+/// its size is held against it.
+#[test]
+fn a_file_of_an_older_layout_is_refused_by_name() {
+    let (name, _g) = unique("older");
+    drop(opts(2, 8).open(Some(&name)).unwrap());
+    let path = format!("/dev/shm/pmq.{}", &name[1..]);
+    let mut bytes = std::fs::read(&path).unwrap();
+    assert_eq!(bytes[8..12], 3u32.to_ne_bytes(), "this build writes layout 3");
+    bytes[8..12].copy_from_slice(&2u32.to_ne_bytes());
+    for len in [bytes.len(), 8192 + 8 * 32768 + 64 * 1024 + 2 * 64] {
+        std::fs::write(&path, &bytes[..len.min(bytes.len())]).unwrap();
+        let e = OpenOptions::new()
+            .backend(SHM)
+            .open(Some(&name))
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Corrupted, "{e}");
+        for needle in ["older pmq (layout 2)", "drain it with that version or unlink it"] {
+            assert!(e.detail().contains(needle), "{needle:?} not in {e}");
+        }
+    }
+}
+
 #[test]
 fn absurd_sizes_say_what_fits() {
     let (name, _g) = unique("absurd");
