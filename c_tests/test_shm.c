@@ -241,8 +241,14 @@ static void dead_receipts(void) {
 /* ---- damaged, truncated files: CORRUPTED with a
  * detail, never a signal, never PMQ_STATUS_PANIC, nothing on stderr ---- */
 
-/* Offsets of layout version 2. */
-#define L2_TAILS (8192 + 4 * 32768)
+/* Offsets of layout version 3. */
+/* Layout 3: the consumers' index (bitmap levels 0, 1, 2, list heads,
+ * tails). */
+#define L3_L0 640
+#define L3_L1 (L3_L0 + 8)
+#define L3_L2 (L3_L1 + 8 * 8)
+#define L3_HEADS (L3_L2 + 8 * 512)
+#define L3_TAILS (L3_HEADS + 4 * 32768)
 
 static void shm_path(const char *name, char *path, size_t len) {
     snprintf(path, len, "/dev/shm/pmq.%s", name + 1);
@@ -337,9 +343,9 @@ static void damaged_files(void) {
      * "shared-memory offset 1056764 out of bounds", and a panic message). */
     {
         const char *name = five_messages("shm-bitmap");
-        poke64(name, 576, 1ull << 63);
-        poke64(name, 1088, 1ull << 63);
-        poke64(name, 33408, 1ull << 63);
+        poke64(name, L3_L0, 1ull << 63);
+        poke64(name, L3_L1 + 8 * 7, 1ull << 63);
+        poke64(name, L3_L2 + 8 * 511, 1ull << 63);
         pmq_queue *q = open_shm(name);
         if (q) {
             int st = receive_quietly(q, detail, sizeof detail, &prio);
@@ -352,16 +358,16 @@ static void damaged_files(void) {
      * wrote into tail[1] and the first opener record). */
     {
         const char *name = five_messages("shm-32769");
-        poke64(name, 576, 1ull << 8);
-        poke64(name, 648, 1);
-        poke64(name, 4744, 2);
-        uint32_t tail1 = peek32(name, L2_TAILS + 4);
+        poke64(name, L3_L0, 1ull << 8);
+        poke64(name, L3_L2, 1);
+        poke64(name, L3_HEADS, 2);
+        uint32_t tail1 = peek32(name, L3_TAILS + 4);
         pmq_queue *q = open_shm(name);
         if (q) {
             int st = receive_quietly(q, detail, sizeof detail, &prio);
             CHECK_STATUS(st, PMQ_STATUS_CORRUPTED);
             CHECK(strstr(detail, "bitmap") != NULL);
-            CHECK(peek32(name, L2_TAILS + 4) == tail1);
+            CHECK(peek32(name, L3_TAILS + 4) == tail1);
             close_only(q);
         }
     }

@@ -119,7 +119,11 @@ fn a_file_of_an_older_layout_is_refused_by_name() {
     drop(opts(2, 8).open(Some(&name)).unwrap());
     let path = format!("/dev/shm/pmq.{}", &name[1..]);
     let mut bytes = std::fs::read(&path).unwrap();
-    assert_eq!(bytes[8..12], 3u32.to_ne_bytes(), "this build writes layout 3");
+    assert_eq!(
+        bytes[8..12],
+        3u32.to_ne_bytes(),
+        "this build writes layout 3"
+    );
     bytes[8..12].copy_from_slice(&2u32.to_ne_bytes());
     for len in [bytes.len(), 8192 + 8 * 32768 + 64 * 1024 + 2 * 64] {
         std::fs::write(&path, &bytes[..len.min(bytes.len())]).unwrap();
@@ -128,7 +132,10 @@ fn a_file_of_an_older_layout_is_refused_by_name() {
             .open(Some(&name))
             .unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Corrupted, "{e}");
-        for needle in ["older pmq (layout 2)", "drain it with that version or unlink it"] {
+        for needle in [
+            "older pmq (layout 2)",
+            "drain it with that version or unlink it",
+        ] {
             assert!(e.detail().contains(needle), "{needle:?} not in {e}");
         }
     }

@@ -252,9 +252,22 @@ fn every_kill_point_leaves_a_consistent_queue() {
                 let (first, touch, want, received): (_, _, &[(&[u8], u32)], _) = match point {
                     "repair.p" => ("send.data", "send", &[(b"b", 5), (b"a", 1), (b"c", 1)], 0),
                     "repair.freeing" => ("receive.committed", "touch", &[(b"a", 1), (b"c", 1)], 1),
-                    _ => ("receive.written", "touch", &[(b"b", 5), (b"a", 1), (b"c", 1)], 0),
+                    _ => (
+                        "receive.written",
+                        "touch",
+                        &[(b"b", 5), (b"a", 1), (b"c", 1)],
+                        0,
+                    ),
                 };
-                kill_at(first, if first.starts_with("send") { "send" } else { "receive" }, &n);
+                kill_at(
+                    first,
+                    if first.starts_with("send") {
+                        "send"
+                    } else {
+                        "receive"
+                    },
+                    &n,
+                );
                 kill_at(point, touch, &n);
                 check(&q, point, want, 3, received);
                 assert!(q.stats().unwrap().recoveries >= 1);
@@ -270,7 +283,10 @@ fn every_kill_point_leaves_a_consistent_queue() {
                 });
                 common::wait_blocked(tid, SHM);
                 kill_at(point, "send", &n);
-                let got = h.join().unwrap().unwrap_or_else(|e| panic!("after {point}: {e}"));
+                let got = h
+                    .join()
+                    .unwrap()
+                    .unwrap_or_else(|e| panic!("after {point}: {e}"));
                 assert_eq!(got, (b"child".to_vec(), 9), "after a kill at {point}");
                 check(&q, point, &[], 4, 4);
             }
@@ -826,7 +842,11 @@ fn a_stopped_lock_holder_does_not_stretch_timeouts() {
         // receive took "b". Round 1: the stopped receiver took "b"; our
         // send added "d".
         let want: Vec<(Vec<u8>, u32)> = if sending {
-            vec![(b"child".to_vec(), 9), (b"a".to_vec(), 1), (b"c".to_vec(), 1)]
+            vec![
+                (b"child".to_vec(), 9),
+                (b"a".to_vec(), 1),
+                (b"c".to_vec(), 1),
+            ]
         } else {
             vec![(b"a".to_vec(), 1), (b"c".to_vec(), 1), (b"d".to_vec(), 0)]
         };

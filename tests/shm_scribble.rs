@@ -189,7 +189,11 @@ fn a_bitmap_naming_words_past_its_levels_is_corrupted_not_a_panic() {
     let name = format!("/pmq-scribble-bitmap-{}", std::process::id());
     let _u = Unlink::on(SHM, name.clone());
     queue_of_five(&name);
-    for off in [OFF_BITMAP_L0, OFF_BITMAP_L1 + 8 * 7, OFF_BITMAP_L2 + 8 * 511] {
+    for off in [
+        OFF_BITMAP_L0,
+        OFF_BITMAP_L1 + 8 * 7,
+        OFF_BITMAP_L2 + 8 * 511,
+    ] {
         poke_u64(&name, off, 1 << 63);
     }
     let q = OpenOptions::new().backend(SHM).open(Some(&name)).unwrap();

@@ -198,8 +198,6 @@ pub(super) fn too_long() -> Error {
     corrupt("a message is longer than the receive buffer of max_message_size bytes")
 }
 
-
-
 /// The detail of a damaged mapping: the file shrank, or a page of it could
 /// not be allocated.
 #[cold]
@@ -234,5 +232,3 @@ pub(super) fn header_gone(m: &Mapping) -> Error {
         ),
     }
 }
-
-

@@ -282,18 +282,14 @@ impl Shape {
         let capacity = u32::try_from(max_messages)
             .ok()
             .filter(|&c| c > 0 && c < u32::MAX)?;
-        let msgsize = u32::try_from(max_message_size)
-            .ok()
-            .filter(|&m| m > 0)?;
+        let msgsize = u32::try_from(max_message_size).ok().filter(|&m| m > 0)?;
         let stride = SLOT_HEADER
             .checked_add(msgsize as usize)?
             .checked_next_multiple_of(LINE)?;
         let openers = HEAD_SIZE;
         let ring = openers + OPENERS as usize * OPENER_SIZE;
         let slots = (ring + 4 * capacity as usize).checked_next_multiple_of(4096)?;
-        let file_size = stride
-            .checked_mul(capacity as usize)?
-            .checked_add(slots)?;
+        let file_size = stride.checked_mul(capacity as usize)?.checked_add(slots)?;
         if file_size as u64 > MAX_FILE_SIZE {
             return None;
         }
@@ -316,7 +312,11 @@ impl Shape {
 pub(super) fn abi_fields() -> [(usize, u32, &'static str); 5] {
     [
         (offset_of!(Ident, endian), ENDIAN, "byte order"),
-        (offset_of!(Ident, head_size), HEAD_SIZE as u32, "header size"),
+        (
+            offset_of!(Ident, head_size),
+            HEAD_SIZE as u32,
+            "header size",
+        ),
         (
             offset_of!(Ident, slot_header),
             SLOT_HEADER as u32,

@@ -357,9 +357,8 @@ impl RobustLock {
     #[inline(never)]
     fn lock_policy(&self, tid: u32, policy: Policy<'_>) -> Result<Acquired, LockError> {
         use super::sync::deadline_after;
-        let before = |a: &libc::timespec, b: &libc::timespec| {
-            (a.tv_sec, a.tv_nsec) < (b.tv_sec, b.tv_nsec)
-        };
+        let before =
+            |a: &libc::timespec, b: &libc::timespec| (a.tv_sec, a.tv_nsec) < (b.tv_sec, b.tv_nsec);
         match policy {
             Policy::Brief => {
                 let mut waited = std::time::Duration::ZERO;

@@ -113,7 +113,9 @@ impl Mapping {
     /// Opener record `i` (below OPENERS: a claimed index).
     #[inline(always)]
     pub fn opener(&self, i: u32) -> &Opener {
-        self.ring.opener(i).expect("opener indexes are claimed below OPENERS")
+        self.ring
+            .opener(i)
+            .expect("opener indexes are claimed below OPENERS")
     }
 
     /// Loads the file's last word: a file cut anywhere below its size

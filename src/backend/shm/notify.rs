@@ -145,8 +145,8 @@ fn watch(m: &Mapping, opener: u32, token: u64, kind: Kind, deliver: fn(u64), rem
             }
             return;
         }
-        let current = n.owner.load(Ordering::SeqCst) == opener + 1
-            && n.id.load(Ordering::SeqCst) == token;
+        let current =
+            n.owner.load(Ordering::SeqCst) == opener + 1 && n.id.load(Ordering::SeqCst) == token;
         if !current {
             if let Kind::Callback(id) = kind {
                 removed(id);

@@ -177,12 +177,7 @@ impl<'a> Ring<'a> {
         for (off, v, _) in abi_fields() {
             // SAFETY: abi_fields names u32 fields of Ident (offsets
             // asserted in `layout`), inside the header.
-            let w = unsafe {
-                &*(h as *const Head)
-                    .cast::<u8>()
-                    .add(off)
-                    .cast::<AtomicU32>()
-            };
+            let w = unsafe { &*(h as *const Head).cast::<u8>().add(off).cast::<AtomicU32>() };
             w.store(v, Ordering::Relaxed);
         }
         id.capacity.store(u64::from(g.capacity), Ordering::Relaxed);
@@ -198,7 +193,10 @@ impl<'a> Ring<'a> {
         }
         let cap = u64::from(g.capacity);
         h.producers.0.p.store(FIRST, Ordering::Relaxed);
-        h.producers.0.free_seen.store(FIRST + cap, Ordering::Relaxed);
+        h.producers
+            .0
+            .free_seen
+            .store(FIRST + cap, Ordering::Relaxed);
         h.consumers.0.h.store(FIRST, Ordering::Relaxed);
         h.consumers.0.f.store(FIRST + cap, Ordering::Relaxed);
         id.magic.store(MAGIC, Ordering::Release);
@@ -308,7 +306,13 @@ impl<'a> Ring<'a> {
     /// The seq of the oldest indexed message of priority `prio` (under the
     /// consumers' lock), if any.
     pub fn head_seq(&self, prio: u32) -> Option<u64> {
-        let hd = self.head.index.0.heads.get(prio as usize)?.load(Ordering::Relaxed);
+        let hd = self
+            .head
+            .index
+            .0
+            .heads
+            .get(prio as usize)?
+            .load(Ordering::Relaxed);
         if hd == 0 || hd > self.g.capacity {
             return None;
         }
@@ -439,7 +443,8 @@ impl<'a> Ring<'a> {
         let Some(o) = owner.checked_sub(1).and_then(|i| self.opener(i)) else {
             return;
         };
-        o.fired.store(n.id.load(Ordering::Relaxed), Ordering::SeqCst);
+        o.fired
+            .store(n.id.load(Ordering::Relaxed), Ordering::SeqCst);
         n.owner.store(0, Ordering::Relaxed);
         n.word.fetch_add(1, Ordering::SeqCst);
         futex_wake(&n.word);
@@ -597,6 +602,12 @@ impl<'a> Ring<'a> {
 
     /// Moves the published positions `[hh, p)` into the index.
     fn drain(&self, hh: u64, p: u64, indexed: u64) -> Result<(), Fault> {
+        // A bitmap that names words past its levels is refused before
+        // anything is linked (nothing is written into a damaged index).
+        let l0 = self.head.index.0.l0.load(Ordering::Relaxed);
+        if l0 >> BITMAP_L1_WORDS != 0 {
+            return Err(corrupt("the index's top bitmap word", l0));
+        }
         for pos in hh..p {
             let t = self
                 .published(pos)?
@@ -634,7 +645,12 @@ impl<'a> Ring<'a> {
         let k = (len as usize).min(RECEIPT_HEAD_LEN);
         head[..k].copy_from_slice(&buf[..k]);
         for (i, w) in o.receipt_head.iter().enumerate() {
-            let b = [head[4 * i], head[4 * i + 1], head[4 * i + 2], head[4 * i + 3]];
+            let b = [
+                head[4 * i],
+                head[4 * i + 1],
+                head[4 * i + 2],
+                head[4 * i + 3],
+            ];
             w.store(u32::from_ne_bytes(b), Ordering::Relaxed);
         }
         o.receipt_pid.store(0, Ordering::Relaxed);

@@ -186,7 +186,9 @@ impl Ring<'_> {
             }
         }
         if listed != indexed {
-            return Err(format!("{listed} listed but {indexed} counted in the index"));
+            return Err(format!(
+                "{listed} listed but {indexed} counted in the index"
+            ));
         }
         if let Some(s) = seen.iter().position(|&x| !x) {
             return Err(format!("slot {s} is neither in the ring nor listed"));

@@ -19,6 +19,7 @@ impl Mapping {
         let _p = r
             .lock_producers(patient_policy)
             .map_err(|f| super::patient_error(f).to_string())?;
-        r.check().map_err(|e| format!("queue invariant broken: {e}"))
+        r.check()
+            .map_err(|e| format!("queue invariant broken: {e}"))
     }
 }
