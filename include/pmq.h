@@ -122,13 +122,12 @@
  *
  * A damaged, truncated or hostile file gives PMQ_STATUS_CORRUPTED, never a
  * signal (pmq installs a SIGBUS handler for its mappings); who may write a
- * queue's file is trusted, with one exception until layout version 3: see
- * PMQ_STATUS_CORRUPTED.
+ * queue's file is trusted (see PMQ_STATUS_CORRUPTED).
  *
  * Memory: a queue is a file in /dev/shm allocated up front, of
- * 335872 + max_messages * round_up(32 + max_message_size, 64) bytes. The
- * default shape (10 messages of at most 8192 bytes) takes 418432 bytes
- * (409 KiB); 100000 messages of 8192 bytes take 826 MB, of 256 bytes 32 MB:
+ * round_up(335872 + 4 * max_messages, 4096) + max_messages *
+ * round_up(32 + max_message_size, 64) bytes. The default shape (10
+ * messages of at most 8192 bytes) takes 422528 bytes (413 KiB); 100000 messages of 8192 bytes take 826 MB, of 256 bytes 32 MB:
  * set max_message_size along with a large max_messages.
  */
 #define PMQ_BACKEND_SHM 1
@@ -276,12 +275,10 @@ enum pmq_status
    * always destroy the queue's messages or make calls fail with
    * PMQ_STATUS_CORRUPTED, PMQ_STATUS_BUSY or time-outs (it can write
    * any byte, the lock's too); it cannot make pmq read or write memory
-   * outside the queue's file or return an out-of-range message, with one
-   * exception until layout version 3 replaces the lock: the queue's lock
-   * is a glibc robust process-shared mutex, whose robust-list words
-   * (bytes 152-167 of the file in layout version 2) hold pointers that
-   * glibc follows when it unlocks; a process that writes them can crash
-   * (SIGSEGV) the processes using the queue. So give a queue a mode that
+   * outside the queue's file or return an out-of-range message (the
+   * locks of layout version 3 are pmq's own and never follow a word of
+   * the file). A file an older pmq made (layout 2) is refused with this
+   * status, naming its layout. So give a queue a mode that
    * lets only processes you trust write it (the default, 0600, lets only
    * its owner's).
    */

@@ -94,8 +94,7 @@ pub const PMQ_BACKEND_KERNEL: u32 = 0;
 ///
 /// A damaged, truncated or hostile file gives PMQ_STATUS_CORRUPTED, never a
 /// signal (pmq installs a SIGBUS handler for its mappings); who may write a
-/// queue's file is trusted, with one exception until layout version 3: see
-/// PMQ_STATUS_CORRUPTED.
+/// queue's file is trusted (see PMQ_STATUS_CORRUPTED).
 ///
 /// Memory: a queue is a file in /dev/shm allocated up front, of
 /// round_up(335872 + 4 * max_messages, 4096) + max_messages *

@@ -99,12 +99,10 @@ pub enum pmq_status {
     /// always destroy the queue's messages or make calls fail with
     /// PMQ_STATUS_CORRUPTED, PMQ_STATUS_BUSY or time-outs (it can write
     /// any byte, the lock's too); it cannot make pmq read or write memory
-    /// outside the queue's file or return an out-of-range message, with one
-    /// exception until layout version 3 replaces the lock: the queue's lock
-    /// is a glibc robust process-shared mutex, whose robust-list words
-    /// (bytes 152-167 of the file in layout version 2) hold pointers that
-    /// glibc follows when it unlocks; a process that writes them can crash
-    /// (SIGSEGV) the processes using the queue. So give a queue a mode that
+    /// outside the queue's file or return an out-of-range message (the
+    /// locks of layout version 3 are pmq's own and never follow a word of
+    /// the file). A file an older pmq made (layout 2) is refused with this
+    /// status, naming its layout. So give a queue a mode that
     /// lets only processes you trust write it (the default, 0600, lets only
     /// its owner's).
     Corrupted = 17,
