@@ -549,6 +549,7 @@ impl<'a> Ring<'a> {
                 }
                 hh += 1;
                 cs.h.store(hh, Ordering::Relaxed);
+                at!("receive.drained");
             } else {
                 if hh < p {
                     self.drain(hh, p, indexed)?;
