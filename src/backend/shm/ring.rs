@@ -549,7 +549,6 @@ impl<'a> Ring<'a> {
                 }
                 hh += 1;
                 cs.h.store(hh, Ordering::Relaxed);
-                at!("receive.drained");
             } else {
                 if hh < p {
                     self.drain(hh, p, indexed)?;
@@ -569,6 +568,8 @@ impl<'a> Ring<'a> {
                 indexed -= 1;
                 cs.indexed.store(indexed, Ordering::Relaxed);
             }
+            // Chosen (and no longer published or listed), not yet taken.
+            at!("receive.drained");
             let t = self.take(s, &mut buf[at..], o)?;
             at!("receive.committed");
             self.ring[(f % cap) as usize].store(s, Ordering::Relaxed);
@@ -619,7 +620,6 @@ impl<'a> Ring<'a> {
         let cs = &self.head.consumers.0;
         cs.indexed.store(indexed + (p - hh), Ordering::Relaxed);
         cs.h.store(p, Ordering::Relaxed);
-        at!("receive.drained");
         Ok(())
     }
 
