@@ -87,6 +87,14 @@ pub(super) struct Producers {
     /// reaches it).
     pub free_seen: AtomicU64,
     pub recoveries: AtomicU64,
+    /// The last position whose message has a higher priority than the one
+    /// before it (written before that message's commit). A receive whose
+    /// index is empty and for which no rise lies after H takes the message
+    /// at H directly: the priorities of `[H, P)` do not increase, so H is
+    /// the highest and oldest (a FIFO stream never touches the index).
+    pub rise: AtomicU64,
+    /// The priority of the message at P - 1.
+    pub last_prio: AtomicU32,
 }
 
 #[repr(C)]

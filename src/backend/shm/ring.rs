@@ -405,6 +405,14 @@ impl<'a> Ring<'a> {
             }
             let s = self.cell(p)?;
             let sl = self.header(s);
+            // The rise hint (see `Producers::rise`), before the commit.
+            let last = ps.last_prio.load(Ordering::Relaxed);
+            if prio != last {
+                if prio > last {
+                    ps.rise.store(p, Ordering::Relaxed);
+                }
+                ps.last_prio.store(prio, Ordering::Relaxed);
+            }
             sl.seq.store(p, Ordering::Relaxed);
             sl.len.store(msg.len() as u32, Ordering::Relaxed);
             sl.prio.store(prio, Ordering::Relaxed);
@@ -528,6 +536,8 @@ impl<'a> Ring<'a> {
         let mut f = cs.f.load(Ordering::Relaxed);
         let mut indexed = cs.indexed.load(Ordering::Relaxed);
         let p = h.producers.0.p.load(Ordering::Acquire);
+        // Read after P: at least as new as the sends P counts.
+        let rise = h.producers.0.rise.load(Ordering::Relaxed);
         if hh > p || p > f || f - hh > cap || indexed > cap {
             return Err(corrupt("the ring positions (H, P, F)", p));
         }
@@ -539,8 +549,10 @@ impl<'a> Ring<'a> {
         let mut done = 0;
         while done < n {
             let s;
-            if indexed == 0 && p - hh == 1 {
-                // Exactly one message: no index.
+            if indexed == 0 && rise <= hh {
+                // Nothing indexed, and the priorities of [H, P) do not
+                // increase: the message at H is the highest and oldest (a
+                // FIFO stream, or exactly one message): no index.
                 s = self
                     .published(hh)?
                     .ok_or_else(|| corrupt("an unpublished position", hh))?;

@@ -80,6 +80,55 @@ fn priority_order_with_fifo_within_a_priority() {
     assert_eq!(r.counters(), (7, 7, 0));
 }
 
+/// Interleaved sends and receives with priorities that fall, stay and
+/// rise (so receives take both the direct path at H and the index),
+/// checked against a reference: highest priority first, FIFO within one.
+#[test]
+fn interleaved_sends_and_receives_keep_priority_order() {
+    let r = queue(32, 8);
+    let mut model = std::collections::BTreeMap::new();
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut rnd = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let mut direct_and_indexed = (0, 0);
+    for i in 0..20_000u64 {
+        let queued = model.len();
+        if queued < 32 && (queued == 0 || rnd() % 2 == 0) {
+            // Runs of equal or falling priorities, with an occasional rise.
+            let prio = match rnd() % 8 {
+                0 => (rnd() % 5) as u32,
+                _ => model
+                    .keys()
+                    .next()
+                    .map_or(2, |&(p, _): &(u32, u64)| u32::MAX - p),
+            };
+            r.try_send(&i.to_ne_bytes(), prio, None).unwrap();
+            model.insert((u32::MAX - prio, i), prio);
+        } else {
+            let indexed_before = r.head.consumers.0.indexed.load(Ordering::Relaxed);
+            let (b, p) = recv(&r).unwrap();
+            let ((_, seq), want) = model.pop_first().unwrap();
+            assert_eq!(
+                (u64::from_ne_bytes(b[..8].try_into().unwrap()), p),
+                (seq, want)
+            );
+            if indexed_before == 0 && r.head.consumers.0.indexed.load(Ordering::Relaxed) == 0 {
+                direct_and_indexed.0 += 1;
+            } else {
+                direct_and_indexed.1 += 1;
+            }
+        }
+    }
+    assert!(
+        direct_and_indexed.0 > 1000 && direct_and_indexed.1 > 1000,
+        "both paths taken: {direct_and_indexed:?}"
+    );
+}
+
 #[test]
 fn full_and_empty_and_the_counters_are_derived() {
     let r = queue(4, 8);
