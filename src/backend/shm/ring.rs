@@ -713,18 +713,34 @@ impl<'a> Ring<'a> {
     }
 
     /// Whether a receive (`readable`) or a send may find something now
-    /// (read without a lock: a hint). A side whose lock a dead owner left
-    /// counts as ready: the call repairs it.
-    pub fn ready(&self, readable: bool) -> bool {
+    /// (read without a lock: a hint): the positions only, so a spinning
+    /// waiter reads no line the other side writes per call besides the
+    /// position it waits for (the lock words are written twice a call:
+    /// reading them in a spin would make every lock and unlock of the
+    /// other side miss its cache line).
+    #[inline(always)]
+    fn moved(&self, readable: bool) -> bool {
         let h = self.head;
         let p = h.producers.0.p.load(Ordering::Acquire);
         if readable {
             h.consumers.0.indexed.load(Ordering::Relaxed) > 0
                 || h.consumers.0.h.load(Ordering::Relaxed) < p
-                || owner_died(h.plock.word())
         } else {
-            p < h.consumers.0.f.load(Ordering::Acquire) || owner_died(h.clock.word())
+            p < h.consumers.0.f.load(Ordering::Acquire)
         }
+    }
+
+    /// [`Ring::moved`], or the other side's lock left by a dead owner
+    /// (the call repairs it: a dead sender's committed message, a dead
+    /// receiver's slot).
+    pub fn ready(&self, readable: bool) -> bool {
+        let h = self.head;
+        self.moved(readable)
+            || owner_died(if readable {
+                h.plock.word()
+            } else {
+                h.clock.word()
+            })
     }
 
     /// Waits until a receive (`readable`) or a send may succeed, the
@@ -741,7 +757,7 @@ impl<'a> Ring<'a> {
     ) -> Waited {
         if spin {
             for _ in 0..WAIT_SPINS {
-                if self.ready(readable) || closing.load(Ordering::Relaxed) {
+                if self.moved(readable) || closing.load(Ordering::Relaxed) {
                     return Waited::Again;
                 }
                 std::hint::spin_loop();
