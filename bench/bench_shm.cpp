@@ -5,21 +5,25 @@
 // bench/shm_run.sh (its BINDING_HOOKS); prints sample lines
 //     S <tab> bench-id <tab> size <tab> impl <tab> value
 // with impl "pmq" (shm backend) and "base" (Boost), or "raw" (kernel mq_*).
-// Usage: bench_shm [-r reps] [-q] [-o pairs|scaling|tput|pingpong|kills] (-o: that part only)
+// Usage: bench_shm [-r reps] [-q] [-o pairs|scaling|tput|tput2|pingpong|kills] (-o: that part only)
 #include <boost/date_time/posix_time/posix_time_types.hpp>
 #include <boost/interprocess/ipc/message_queue.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <new>
 #include <string>
 #include <vector>
 
 #include <fcntl.h>
+#include <sched.h>
 #include <mqueue.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -383,9 +387,13 @@ struct PmqOpenRW {
         }
         void receive(char *buf, size_t len) {
             size_t n = 0;
-            pmq_queue_receive(q, (uint8_t *)buf, len, &n, nullptr);
+            if (pmq_queue_receive(q, (uint8_t *)buf, len, &n, nullptr) != PMQ_STATUS_OK)
+                die("child pmq_queue_receive");
         }
-        void send(const char *m, size_t n) { pmq_queue_send(q, (const uint8_t *)m, n, 1); }
+        void send(const char *m, size_t n) {
+            if (pmq_queue_send(q, (const uint8_t *)m, n, 1) != PMQ_STATUS_OK)
+                die("child pmq_queue_send");
+        }
     };
     H operator()() const { return H(name); }
 };
@@ -416,6 +424,112 @@ static void pingpongs() {
             sample("shm_pp_p50", size, "base",
                    pingpong_p50_us(ba, bb, BoostOpenRW{ba.name}, BoostOpenRW{bb.name}, size, n));
         }
+    }
+}
+
+// ---- four processes: 2 producers -> 2 consumers -------------------------------
+
+// Shared by the parent and the children it forks (MAP_SHARED | MAP_ANONYMOUS):
+// a start line and one counter per child, each on its own cache line so that
+// the bench's own bookkeeping moves no line the queue uses.
+struct alignas(64) Line {
+    std::atomic<long> v{0};
+};
+struct Board {
+    Line ready, go, count[4];
+};
+
+static Board *board_new() {
+    void *m = mmap(nullptr, sizeof(Board), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+                   -1, 0);
+    if (m == MAP_FAILED) {
+        std::perror("bench_shm: mmap");
+        std::exit(1);
+    }
+    return new (m) Board();
+}
+
+static void board_free(Board *b) {
+    b->~Board();
+    munmap(b, sizeof(Board));
+}
+
+// Each child: opens the queue by name, says it is ready and waits for the
+// parent's go, so forks and opens are not timed.
+static void start_line(Board *b) {
+    b->ready.v.fetch_add(1);
+    while (!b->go.v.load()) sched_yield();
+}
+
+// Waits until `k` children are at the start line, then starts them: the
+// wall clock at the start.
+static double start(Board *b, long k) {
+    while (b->ready.v.load() < k) usleep(100);
+    double t0 = wall_ns();
+    b->go.v.store(1);
+    return t0;
+}
+
+static void reap(const pid_t *kids, int k, const char *what) {
+    for (int i = 0; i < k; i++) {
+        int st = 0;
+        waitpid(kids[i], &st, 0);
+        if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+            std::fprintf(stderr, "bench_shm: %s: child %d failed (status 0x%x)\n", what, i, st);
+            std::exit(1);
+        }
+    }
+}
+
+// Two producer processes send n/2 messages each, then one stop message; two
+// consumer processes receive until each has taken one stop message. Every
+// child opens the queue by name; the clock runs from the parent's go to the
+// last child's exit: messages per second, wall time. The consumers' counts
+// must add up to what was sent.
+template <class Open>
+static double tput2(Open open, size_t size, long n) {
+    Board *b = board_new();
+    pid_t kids[4];
+    for (int k = 0; k < 4; k++) {
+        kids[k] = fork();
+        if (kids[k] != 0) continue;
+        auto h = open();
+        std::vector<char> buf(8192), msg(size, 'y');
+        start_line(b);
+        if (k < 2) {
+            long got = 0;
+            for (;;) {
+                h.receive(buf.data(), buf.size());
+                if (buf[0] == 'S') break;
+                got++;
+            }
+            b->count[k].v.store(got);
+        } else {
+            for (long i = 0; i < n / 2; i++) h.send(msg.data(), size);
+            msg[0] = 'S';
+            h.send(msg.data(), size);
+        }
+        _exit(0);
+    }
+    double t0 = start(b, 4);
+    reap(kids, 4, "2 -> 2 stream");
+    double r = (n / 2 * 2) / ((wall_ns() - t0) / 1e9);
+    long got = b->count[0].v.load() + b->count[1].v.load();
+    board_free(b);
+    if (got != n / 2 * 2) {
+        std::fprintf(stderr, "bench_shm: 2 -> 2 stream: received %ld of %ld\n", got, n / 2 * 2);
+        std::exit(1);
+    }
+    return r;
+}
+
+static void throughputs2() {
+    long n = quick ? 5000 : 500000;
+    Pmq p("tput2", 1000, 8192);
+    Boost b("tput2", 1000, 8192);
+    for (int r = 0; r < reps; r++) {
+        sample("shm_tput_2x2", 16, "pmq", tput2(PmqOpenRW{p.name}, 16, n));
+        sample("shm_tput_2x2", 16, "base", tput2(BoostOpenRW{b.name}, 16, n));
     }
 }
 
@@ -528,6 +642,7 @@ int main(int argc, char **argv) {
     if (part("pairs")) pairs();
     if (part("scaling")) scaling();
     if (part("tput")) throughputs();
+    if (part("tput2")) throughputs2();
     if (part("pingpong")) pingpongs();
     if (part("kills")) kills();
     return 0;
