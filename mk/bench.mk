@@ -1,7 +1,9 @@
 # Benchmarks: pmq against the raw kernel calls and the reference.
 #
-#   make bench        the full run (1-2 minutes): prints ONE table (docs/src/performance.md,
-#                     "Performance", has the last one and what it means)
+#   make bench        the full run (about 2.5 minutes once built, every binding and the
+#                     shm rows against Boost): prints ONE table (docs/src/performance.md,
+#                     "Performance", has the last one and what it means); the shm rows
+#                     carry issue 29's floors as their targets
 #   make bench-bridge `pmq bridge` over NATS JetStream next to the plain local
 #                     queue (mk/bridge.mk; needs nats-server)
 #   make test-bench   a tiny smoke run inside `make test`: proves the benchmark
