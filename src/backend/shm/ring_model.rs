@@ -7,10 +7,13 @@
 //!
 //! **Memory model.** Every modelled access is one atomic step and steps of
 //! different threads interleave in every possible order: sequential
-//! consistency. That is what x86-64 gives these accesses: the futex words,
-//! `waiters` and `closing` are SeqCst (locked instructions), the unlock
-//! before `wake` is a locked exchange, and the positions are plain loads and
-//! stores that TSO keeps in program order on each side of those.
+//! consistency. That is what x86-64 gives these accesses: TSO keeps loads
+//! and stores in program order except a load passing an earlier store, and
+//! every store-then-load pair the protocol relies on has a locked
+//! instruction between them (the waiter's `fetch_add` between reading the
+//! word and `ready()`; the unlock's exchange between a mover's commit and
+//! its load of `waiters`; `closing`'s SeqCst store, an exchange, before the
+//! closer's wake). Other targets get a SeqCst fence in `wake` instead.
 //!
 //! **What is modelled.** The positions P, H, F and the index count (as
 //! numbers: which slot a position names does not matter to a wait), the
@@ -19,11 +22,13 @@
 //! saturated at 3, which is exact: it is only ever added to and cleared,
 //! and read only as zero or not; `word`), the futex (FUTEX_WAIT compares
 //! and enqueues in one step; FUTEX_WAKE wakes every sleeper of the word),
-//! `closing`, and threads: senders and receivers that move `ops` messages
-//! each (waiting whenever their call moves nothing) and a closer
-//! (`release_waiters`). Not modelled: the spin before registering (it only
-//! returns earlier), the caller's own deadline, signals, batches, the
-//! readiness helpers' `changed` line and the notification.
+//! `closing` (standing for both the handle's closed bit and the backend's
+//! `closing`, set in one step), and threads: senders and receivers that
+//! move a few messages each (waiting whenever their call moves nothing)
+//! and a closer (`release_waiters`). Not modelled: the spin before
+//! registering (it only returns earlier), the caller's own deadline,
+//! signals, batches, the readiness helpers' `changed` line and the
+//! notification.
 //!
 //! **What is checked**, over every interleaving (a depth-first search over
 //! states, each state explored once):
