@@ -25,9 +25,10 @@
 //! `closing` (standing for both the handle's closed bit and the backend's
 //! `closing`, set in one step), and threads: senders and receivers that
 //! move a few messages each (waiting whenever their call moves nothing)
-//! and a closer (`release_waiters`). Not modelled: the spin before
-//! registering (it only returns earlier), the caller's own deadline,
-//! signals, batches, the readiness helpers' `changed` line and the
+//! and a closer (`release_waiters`), and optionally the readiness helper
+//! (`readiness::follow` on the `changed` line, which every mover's `wake`
+//! also wakes). Not modelled: the spin before registering (it only
+//! returns earlier), the caller's own deadline, signals, batches and the
 //! notification.
 //!
 //! **What is checked**, over every interleaving (a depth-first search over
@@ -42,13 +43,18 @@
 //!    a sleeper may need the slice, but at most once per kill, no thread is
 //!    ever stuck on a lock (owner-died locks are taken and repaired), and
 //!    every run ends (the state graph has no cycle).
+//! 3. The readiness helper: in a final state its level is the queue's
+//!    (readable exactly when P - F + capacity > 0).
 //!
 //! **Finding.** ring.rs's `ready(true)` loads P, then `indexed`, then H; a
 //! receiver's drain stores `indexed`, then H. A waiter whose two loads
 //! straddle a drain sees an empty queue that holds a message and sleeps
 //! until its slice ends (`as_coded_two_receivers_lose_a_wake_up_to_a_torn_
 //! ready_read` prints the run). Loading H before `indexed` (`H_FIRST`)
-//! passes every configuration. The other checks pass as coded.
+//! passes every configuration. The readiness helper sleeps with no slice,
+//! so one kill between a mover's commit and its `changed` wake leaves the
+//! level wrong until the next move (`readiness_helper_is_stale_for_good_
+//! after_a_waker_is_killed`). The other checks pass as coded.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -101,11 +107,15 @@ enum Kind {
     Sender,
     Receiver,
     Closer,
+    /// The readiness descriptor's helper (`readiness::follow`).
+    Helper,
 }
 
 /// Which `Waits` line: receivers wait on 0 (woken by sends), senders on 1.
 const RECV: usize = 0;
 const SEND: usize = 1;
+/// The `changed` line: the readiness helper waits there for any move.
+const CHANGED: usize = 2;
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 enum Pc {
@@ -144,6 +154,18 @@ enum Pc {
     WSleep,
     /// `wait` returned Again: the call looks at `closing`, then retries.
     WAgain,
+    /// `wake`'s second half: the `changed` line.
+    ChLoad,
+    ChSwap,
+    ChBump,
+    ChFutex,
+    /// The readiness helper's loop.
+    HWord,
+    HReg,
+    HF,
+    HP,
+    HLevel,
+    HFutex,
     CSet,
     CZero(u8),
     CBump(u8),
@@ -189,10 +211,20 @@ impl Pc {
             WAgain => 29,
             CSet => 30,
             CZero(l) => 31 + l,
-            CBump(l) => 33 + l,
-            CWake(l) => 35 + l,
-            Done => 37,
-            Killed => 38,
+            CBump(l) => 34 + l,
+            CWake(l) => 37 + l,
+            Done => 40,
+            Killed => 41,
+            ChLoad => 42,
+            ChSwap => 43,
+            ChBump => 44,
+            ChFutex => 45,
+            HWord => 46,
+            HReg => 47,
+            HF => 48,
+            HP => 49,
+            HLevel => 50,
+            HFutex => 51,
         })
     }
 }
@@ -227,8 +259,10 @@ struct State {
     taken: u8,
     plock: Lock,
     clock: Lock,
-    waiters: [u8; 2],
-    word: [u8; 2],
+    waiters: [u8; 3],
+    word: [u8; 3],
+    /// The readiness helper's eventfd level (readable or not).
+    level: bool,
     closing: bool,
     kills: u8,
     t: [Thread; MAX_THREADS],
@@ -279,6 +313,9 @@ impl std::hash::Hash for State {
             b = b.rotate_left(29) ^ w;
             i += 1;
         }
+        b ^= u64::from(self.level) << 63
+            ^ u64::from(self.waiters[CHANGED]) << 60
+            ^ u64::from(self.word[CHANGED]) << 54;
         state.write_u64(b);
     }
 }
@@ -290,6 +327,8 @@ struct Config {
     senders: [u8; 2],
     receivers: [u8; 2],
     closer: bool,
+    /// A readiness helper follows the queue (movers wake `changed` too).
+    helper: bool,
     kills: u8,
 }
 
@@ -328,6 +367,9 @@ impl Config {
         if self.closer {
             add(Kind::Closer, 1, Pc::CSet);
         }
+        if self.helper {
+            add(Kind::Helper, 1, Pc::HWord);
+        }
         State {
             p: 0,
             h: 0,
@@ -337,8 +379,9 @@ impl Config {
             taken: 0,
             plock: Lock::Free,
             clock: Lock::Free,
-            waiters: [0; 2],
-            word: [0; 2],
+            waiters: [0; 3],
+            word: [0; 3],
+            level: false,
             closing: false,
             kills: 0,
             t,
@@ -352,11 +395,12 @@ impl State {
     /// (repairing a dead owner's lock first), or the handle closes.
     fn justified_to_wake(&self, i: usize, cap: u8) -> bool {
         let queued = self.p + u8::from(self.committed_at_p) - self.taken;
-        self.closing
-            || match self.t[i].kind {
-                Kind::Sender => queued < cap,
-                _ => queued > 0,
-            }
+        match self.t[i].kind {
+            // It sleeps without a slice: never woken but by a move.
+            Kind::Helper => false,
+            Kind::Sender => self.closing || queued < cap,
+            _ => self.closing || queued > 0,
+        }
     }
 
     fn lock_of(&mut self, k: Kind, other: bool) -> &mut Lock {
@@ -404,14 +448,24 @@ impl State {
             use Pc::*;
             if !matches!(
                 t.pc,
-                WReg | WReady1 | WReady2 | WReady3 | WReady4 | WClosing | WFutex
+                WReg | WReady1
+                    | WReady2
+                    | WReady3
+                    | WReady4
+                    | WClosing
+                    | WFutex
+                    | HReg
+                    | HF
+                    | HP
+                    | HLevel
+                    | HFutex
             ) {
                 t.v = 0;
             }
-            if !matches!(t.pc, RDrainIx | RDrainH | WReady2 | WReady3) {
+            if !matches!(t.pc, RDrainIx | RDrainH | WReady2 | WReady3 | HLevel) {
                 t.p = 0;
             }
-            if !matches!(t.pc, RSingle | RDrainIx) {
+            if !matches!(t.pc, RSingle | RDrainIx | HP | HLevel) {
                 t.h = 0;
             }
             if t.pc != RDrainIx {
@@ -438,15 +492,16 @@ impl State {
 
 /// The line a thread of `kind` waits on.
 fn side(kind: Kind) -> usize {
-    if kind == Kind::Sender {
-        SEND
-    } else {
-        RECV
+    match kind {
+        Kind::Sender => SEND,
+        Kind::Helper => CHANGED,
+        _ => RECV,
     }
 }
 
 /// One step of thread `i` (None: it cannot move now).
-fn step(s: &State, i: usize, cap: u8, var: Variant) -> Option<State> {
+fn step(s: &State, i: usize, cfg: &Config, var: Variant) -> Option<State> {
+    let cap = cfg.cap;
     let mut n = *s;
     let t = s.t[i];
     let k = t.kind;
@@ -461,6 +516,14 @@ fn step(s: &State, i: usize, cap: u8, var: Variant) -> Option<State> {
     let moved = |n: &mut State| {
         n.t[i].left -= 1;
         n.t[i].pc = if n.t[i].left == 0 { Pc::Done } else { Pc::Lock };
+    };
+    // After the side's wake: the `changed` line's, if a helper follows.
+    let woke = |n: &mut State| {
+        if cfg.helper {
+            n.t[i].pc = Pc::ChLoad;
+        } else {
+            moved(n);
+        }
     };
     match t.pc {
         Pc::Lock => {
@@ -540,7 +603,7 @@ fn step(s: &State, i: usize, cap: u8, var: Variant) -> Option<State> {
                 if t.saw {
                     next(&mut n, Pc::WakeSwap);
                 } else {
-                    moved(&mut n);
+                    woke(&mut n);
                 }
             } else {
                 next(&mut n, Pc::WakeLoad);
@@ -551,7 +614,7 @@ fn step(s: &State, i: usize, cap: u8, var: Variant) -> Option<State> {
             if s.waiters[1 - side(k)] != 0 {
                 next(&mut n, Pc::WakeSwap);
             } else {
-                moved(&mut n);
+                woke(&mut n);
             }
         }
         Pc::WakeSwap => {
@@ -559,7 +622,7 @@ fn step(s: &State, i: usize, cap: u8, var: Variant) -> Option<State> {
             if s.waiters[1 - side(k)] != 0 {
                 next(&mut n, Pc::WakeBump);
             } else {
-                moved(&mut n);
+                woke(&mut n);
             }
         }
         Pc::WakeBump => {
@@ -568,7 +631,56 @@ fn step(s: &State, i: usize, cap: u8, var: Variant) -> Option<State> {
         }
         Pc::WakeFutex => {
             n.futex_wake(1 - side(k));
+            woke(&mut n);
+        }
+        Pc::ChLoad => {
+            if s.waiters[CHANGED] != 0 {
+                next(&mut n, Pc::ChSwap);
+            } else {
+                moved(&mut n);
+            }
+        }
+        Pc::ChSwap => {
+            n.waiters[CHANGED] = 0;
+            if s.waiters[CHANGED] != 0 {
+                next(&mut n, Pc::ChBump);
+            } else {
+                moved(&mut n);
+            }
+        }
+        Pc::ChBump => {
+            n.word[CHANGED] = s.word[CHANGED].wrapping_add(1);
+            next(&mut n, Pc::ChFutex);
+        }
+        Pc::ChFutex => {
+            n.futex_wake(CHANGED);
             moved(&mut n);
+        }
+        // ---- the readiness helper: word, register, count (F, then P), set
+        // the level, sleep (no slice)
+        Pc::HWord => {
+            n.t[i].v = s.word[CHANGED];
+            next(&mut n, Pc::HReg);
+        }
+        Pc::HReg => {
+            n.waiters[CHANGED] = (s.waiters[CHANGED] + 1).min(3);
+            next(&mut n, Pc::HF);
+        }
+        Pc::HF => {
+            n.t[i].h = s.f;
+            next(&mut n, Pc::HP);
+        }
+        Pc::HP => {
+            n.t[i].p = s.p;
+            next(&mut n, Pc::HLevel);
+        }
+        Pc::HLevel => {
+            n.level = t.p + cap > t.h;
+            next(&mut n, Pc::HFutex);
+        }
+        Pc::HFutex => {
+            let same = s.word[CHANGED] == t.v;
+            next(&mut n, if same { Pc::WSleep } else { Pc::HWord });
         }
         // ---- Full / Empty: repair the other side if its owner died, or wait
         Pc::Nothing => {
@@ -636,6 +748,7 @@ fn step(s: &State, i: usize, cap: u8, var: Variant) -> Option<State> {
             let same = s.word[side(k)] == t.v;
             next(&mut n, if same { Pc::WSleep } else { Pc::WAgain });
         }
+        Pc::WAgain if k == Kind::Helper => next(&mut n, Pc::HWord),
         Pc::WAgain => {
             next(&mut n, if s.closing { Pc::Done } else { Pc::Lock });
         }
@@ -654,7 +767,8 @@ fn step(s: &State, i: usize, cap: u8, var: Variant) -> Option<State> {
         }
         Pc::CWake(l) => {
             n.futex_wake(l as usize);
-            next(&mut n, if l == 0 { Pc::CZero(1) } else { Pc::Done });
+            let more = l == 0 || (l == 1 && cfg.helper);
+            next(&mut n, if more { Pc::CZero(l + 1) } else { Pc::Done });
         }
         Pc::WReady3 | Pc::WSleep | Pc::Done | Pc::Killed => return None,
     }
@@ -716,7 +830,7 @@ impl Explorer {
         let cap = self.cfg.cap;
         let mut out = Vec::new();
         for i in 0..s.n as usize {
-            if let Some(mut n) = step(s, i, cap, self.var) {
+            if let Some(mut n) = step(s, i, &self.cfg, self.var) {
                 n.forget_dead_locals();
                 out.push(((i as u8, s.t[i].kind, s.t[i].pc, Act::Step), n));
             }
@@ -733,7 +847,7 @@ impl Explorer {
                 out.push(((i as u8, t.kind, t.pc, Act::Slice), n));
             }
             if s.kills < self.cfg.kills
-                && t.kind != Kind::Closer
+                && !matches!(t.kind, Kind::Closer | Kind::Helper)
                 && !matches!(t.pc, Pc::Done | Pc::Killed)
             {
                 let mut n = *s;
@@ -783,10 +897,20 @@ impl Explorer {
             for (i, t) in s.t[..s.n as usize].iter().enumerate() {
                 let fine = match t.pc {
                     Pc::Done | Pc::Killed => true,
+                    Pc::WSleep if t.kind == Kind::Helper => s.level == (s.p + cap > s.f),
                     Pc::WSleep => !s.justified_to_wake(i, cap),
                     _ => false,
                 };
-                if !fine {
+                if !fine && t.kind == Kind::Helper {
+                    self.fail(format!(
+                        "stale readiness for good: the helper sleeps with level {} while the \
+                         queue holds {} (P {}, F {})",
+                        s.level,
+                        s.p + cap - s.f,
+                        s.p,
+                        s.f
+                    ));
+                } else if !fine {
                     self.fail(format!("t{i} stuck at {:?} in the final state {s:?}", t.pc));
                 }
             }
@@ -863,6 +987,7 @@ const fn cfg(cap: u8, senders: [u8; 2], receivers: [u8; 2], closer: bool) -> Con
         senders,
         receivers,
         closer,
+        helper: false,
         kills: 0,
     }
 }
@@ -1016,6 +1141,55 @@ fn mutations_are_caught() {
             ..H_FIRST
         },
         "lost wake-up",
+    );
+}
+
+/// The readiness helper (`readiness::follow`: word, register, count,
+/// level, sleep with no slice) ends every run at the queue's level when
+/// nobody is killed...
+#[test]
+fn readiness_helper_follows_every_move() {
+    let with_helper = |c: Config, large| (Config { helper: true, ..c }, large);
+    let configs = [
+        with_helper(cfg(1, [1, 0], [1, 0], false), false),
+        with_helper(cfg(1, [2, 0], [1, 0], false), false),
+        with_helper(cfg(1, [1, 0], [1, 1], false), true),
+        with_helper(cfg(1, [1, 0], [1, 0], true), false),
+        with_helper(cfg(1, [2, 0], [2, 0], false), true),
+        with_helper(cfg(2, [1, 1], [2, 0], false), true),
+        with_helper(cfg(1, [1, 0], [2, 0], true), true),
+    ];
+    all_pass("readiness helper", &configs, AS_CODED, 0);
+}
+
+/// ... but it sleeps with no slice, so a mover killed after its commit
+/// and before the `changed` line's wake leaves the descriptor's level
+/// wrong until the next move (a poll on it may wait for good).
+#[test]
+fn readiness_helper_is_stale_for_good_after_a_waker_is_killed() {
+    let one = Config {
+        helper: true,
+        kills: 1,
+        ..cfg(1, [1, 0], [1, 0], false)
+    };
+    let trace = counterexample("readiness helper, 1 kill", one, AS_CODED, "stale readiness");
+    let kill = trace.iter().find(|l| l.contains("KILLED")).unwrap();
+    let after_commit = [
+        "SPublish",
+        "Unlock",
+        "WakeLoad",
+        "WakeSwap",
+        "WakeBump",
+        "WakeFutex",
+        "ChLoad",
+        "ChSwap",
+        "ChBump",
+        "ChFutex",
+        "RFree",
+    ];
+    assert!(
+        after_commit.iter().any(|pc| kill.ends_with(pc)),
+        "killed after a commit: {kill}"
     );
 }
 
