@@ -844,6 +844,9 @@ fn futex_wake(word: &AtomicU32) {
 
 #[path = "ring_index.rs"]
 mod index;
+#[cfg(test)]
+#[path = "ring_model.rs"]
+mod model;
 #[path = "ring_repair.rs"]
 mod repair;
 #[cfg(test)]
