@@ -210,7 +210,10 @@ fn follow(m: &Mapping, fd: RawFd, stop: &AtomicBool) {
         if stop.load(Ordering::SeqCst) || m.damaged() {
             return;
         }
-        if let Wake::Failed(_) = sync::futex_wait(word, v, None) {
+        // Sliced: a mover killed between its commit and its wake-up of
+        // this line leaves the level wrong only until the slice ends.
+        let slice = sync::deadline_after(super::ring::SLICE);
+        if let Wake::Failed(_) = sync::futex_wait(word, v, Some(&slice)) {
             return;
         }
     }

@@ -723,8 +723,11 @@ impl<'a> Ring<'a> {
         let h = self.head;
         let p = h.producers.0.p.load(Ordering::Acquire);
         if readable {
-            h.consumers.0.indexed.load(Ordering::Relaxed) > 0
-                || h.consumers.0.h.load(Ordering::Relaxed) < p
+            // H before the index count: a drain stores the count, then H,
+            // so a look that straddles a drain still sees the messages (the
+            // other order could see neither: ring_model.rs).
+            h.consumers.0.h.load(Ordering::Acquire) < p
+                || h.consumers.0.indexed.load(Ordering::Acquire) > 0
         } else {
             p < h.consumers.0.f.load(Ordering::Acquire)
         }

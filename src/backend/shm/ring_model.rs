@@ -46,15 +46,16 @@
 //! 3. The readiness helper: in a final state its level is the queue's
 //!    (readable exactly when P - F + capacity > 0).
 //!
-//! **Finding.** ring.rs's `ready(true)` loads P, then `indexed`, then H; a
-//! receiver's drain stores `indexed`, then H. A waiter whose two loads
-//! straddle a drain sees an empty queue that holds a message and sleeps
-//! until its slice ends (`as_coded_two_receivers_lose_a_wake_up_to_a_torn_
-//! ready_read` prints the run). Loading H before `indexed` (`H_FIRST`)
-//! passes every configuration. The readiness helper sleeps with no slice,
-//! so one kill between a mover's commit and its `changed` wake leaves the
-//! level wrong until the next move (`readiness_helper_is_stale_for_good_
-//! after_a_waker_is_killed`). The other checks pass as coded.
+//! **Findings (fixed).** `ready(true)` loaded P, then `indexed`, then H;
+//! a receiver's drain stores `indexed`, then H. A waiter whose two loads
+//! straddled a drain saw an empty queue that held a message and slept
+//! until its slice ended (`indexed_before_h_two_receivers_lose_a_wake_up_
+//! to_a_torn_ready_read` keeps that order as a fault the model must find).
+//! ring.rs now loads H first (`AS_CODED`), which passes every
+//! configuration. The readiness helper slept with no slice, so one kill
+//! between a mover's commit and its `changed` wake left the level wrong
+//! until the next move (`a_readiness_helper_without_a_slice_stays_stale_
+//! after_a_waker_is_killed`); its sleep is now sliced like a waiter's.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -84,14 +85,18 @@ struct Variant {
 }
 
 const AS_CODED: Variant = Variant {
-    order: Order::IndexedThenH,
+    order: Order::HThenIndexed,
     register_first: false,
     early_waiters_load: false,
     no_repair_side: false,
 };
 
-const H_FIRST: Variant = Variant {
-    order: Order::HThenIndexed,
+const H_FIRST: Variant = AS_CODED;
+
+/// Fault (the order ring.rs had before this model found it): `ready(true)`
+/// loads the index count before H.
+const INDEXED_FIRST: Variant = Variant {
+    order: Order::IndexedThenH,
     ..AS_CODED
 };
 
@@ -1085,16 +1090,17 @@ fn as_coded_with_kills_costs_at_most_one_slice_per_kill() {
     all_pass("as coded, 1 kill", &ONE_RECEIVER, AS_CODED, 1);
 }
 
-/// ring.rs's `ready(true)` loads P, then `indexed`, then H, while a
-/// receiver's drain stores `indexed` then H: a waiter can read `indexed`
-/// before a drain and H after it, see an empty queue that holds a message,
-/// and sleep: no mover is left to wake it, so only the 200 ms slice does.
+/// A `ready(true)` that loads P, then `indexed`, then H (ring.rs did until
+/// this model found it), while a receiver's drain stores `indexed` then H:
+/// a waiter can read `indexed` before a drain and H after it, see an empty
+/// queue that holds a message, and sleep: no mover is left to wake it, so
+/// only the 200 ms slice does.
 #[test]
-fn as_coded_two_receivers_lose_a_wake_up_to_a_torn_ready_read() {
+fn indexed_before_h_two_receivers_lose_a_wake_up_to_a_torn_ready_read() {
     let trace = counterexample(
-        "as coded, 2 receivers",
+        "indexed before H, 2 receivers",
         cfg(2, [2, 0], [1, 1], false),
-        AS_CODED,
+        INDEXED_FIRST,
         "lost wake-up",
     );
     let ready2 = trace.iter().position(|l| l.ends_with("WReady2"));
@@ -1162,11 +1168,12 @@ fn readiness_helper_follows_every_move() {
     all_pass("readiness helper", &configs, AS_CODED, 0);
 }
 
-/// ... but it sleeps with no slice, so a mover killed after its commit
-/// and before the `changed` line's wake leaves the descriptor's level
-/// wrong until the next move (a poll on it may wait for good).
+/// ... but a helper that slept with no slice (as readiness.rs did until
+/// this model found it) would keep a wrong level for good after a mover
+/// killed after its commit and before the `changed` line's wake (a poll on
+/// it could wait forever): the helper's sleep is sliced (200 ms) for that.
 #[test]
-fn readiness_helper_is_stale_for_good_after_a_waker_is_killed() {
+fn a_readiness_helper_without_a_slice_stays_stale_after_a_waker_is_killed() {
     let one = Config {
         helper: true,
         kills: 1,
