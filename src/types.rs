@@ -39,13 +39,14 @@ pub enum BackendKind {
     /// (the queue is then repaired) or the handle is closed.
     ///
     /// **What a queue costs.** The file (memory in `/dev/shm`, allocated up
-    /// front) is `round_up(335,872 + 4 × max_messages, 4,096) + max_messages
-    /// × round_up(32 + max_message_size, 64)` bytes: a fixed 335,872
-    /// (header, per-priority lists for all 32,768 priorities, 1,024 opener
-    /// records), a ring of 4 bytes per message, and one slot per message.
+    /// front) is `round_up(335,872 + 4 × next_power_of_two(max_messages),
+    /// 4,096) + max_messages × round_up(32 + max_message_size, 64)` bytes: a
+    /// fixed 335,872 (header, per-priority lists for all 32,768 priorities,
+    /// 1,024 opener records), a ring of 4-byte slot numbers (a power of two
+    /// of them), and one slot per message.
     /// The default shape is the kernel's (10 messages of at most 8,192
     /// bytes): 422,528 bytes (413 KiB). Size a big queue's messages to fit: 100,000
-    /// messages of 8,192 bytes take 826 MB, of 256 bytes 32 MB.
+    /// messages of 8,192 bytes take 826 MB, of 256 bytes 33 MB.
     Shm,
     /// An in-memory stand-in for the core's unit tests.
     #[cfg(test)]

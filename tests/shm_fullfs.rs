@@ -18,9 +18,10 @@ use pmq::{BackendKind, ErrorKind, OpenOptions, Queue, Timeout};
 
 const SHM: BackendKind = BackendKind::Shm;
 /// Layout version 3: where the slots start (after the fixed part and the
-/// ring of 4 bytes a slot, page aligned), and header fields.
+/// ring of 4 bytes a cell, a power of two of cells, page aligned), and
+/// header fields.
 fn slots_at(capacity: u64) -> u64 {
-    (335_872 + 4 * capacity).next_multiple_of(4096)
+    (335_872 + 4 * capacity.next_power_of_two()).next_multiple_of(4096)
 }
 const OFF_MAX_MESSAGES: u64 = 32;
 const OFF_FILE_SIZE: u64 = 64;

@@ -114,16 +114,17 @@ fn a_wild_list_head_is_reported_as_corrupted() {
             .max_message_size(16)
             .open(Some(&name))
             .unwrap();
-        // Two sends and a receive: the receive moves both into the
-        // consumers' index and takes one, so the other is listed.
-        q.send(b"x", 3, Timeout::TryOnce).unwrap();
+        // Two sends, the second of a higher priority, and a receive: the
+        // receive moves both into the consumers' index and takes the
+        // second, so the first is listed (at priority 1).
+        q.send(b"x", 1, Timeout::TryOnce).unwrap();
         q.send(b"y", 3, Timeout::TryOnce).unwrap();
-        q.receive_vec(Timeout::TryOnce).unwrap();
+        assert_eq!(q.receive_vec(Timeout::TryOnce).unwrap().0, b"y");
     }
     let p = path(&name);
     let mut bytes = std::fs::read(&p).unwrap();
-    let head3 = OFF_HEADS as usize + 4 * 3;
-    bytes[head3..head3 + 4].copy_from_slice(&999u32.to_ne_bytes());
+    let head1 = OFF_HEADS as usize + 4;
+    bytes[head1..head1 + 4].copy_from_slice(&999u32.to_ne_bytes());
     std::fs::write(&p, &bytes).unwrap();
     let q = OpenOptions::new().backend(SHM).open(Some(&name)).unwrap();
     let e = q.receive_vec(Timeout::TryOnce).unwrap_err();

@@ -20,8 +20,9 @@
 //!                      per-priority FIFO heads and tails (slot + 1; 0 =
 //!                      empty)
 //! openers   OPENERS records of 64 bytes (receipt; a lease's owner id)
-//! ring      capacity u32 slot numbers (positions never wrap: index =
-//!           position % capacity)
+//! ring      u32 slot numbers, a power of two of them at least the capacity
+//!           (positions never wrap: index = position & (length - 1), no
+//!           division on the fast path)
 //! slots     {state, len, prio, next, seq, owner} + data, line aligned
 //! ```
 //!
@@ -276,6 +277,8 @@ pub(super) struct Shape {
     pub stride: usize,
     pub openers: usize,
     pub ring: usize,
+    /// Cells of the ring: the smallest power of two >= the capacity.
+    pub ring_len: usize,
     pub slots: usize,
     pub file_size: usize,
 }
@@ -296,7 +299,10 @@ impl Shape {
             .checked_next_multiple_of(LINE)?;
         let openers = HEAD_SIZE;
         let ring = openers + OPENERS as usize * OPENER_SIZE;
-        let slots = (ring + 4 * capacity as usize).checked_next_multiple_of(4096)?;
+        let ring_len = (capacity as usize).checked_next_power_of_two()?;
+        let slots = ring
+            .checked_add(ring_len.checked_mul(4)?)?
+            .checked_next_multiple_of(4096)?;
         let file_size = stride.checked_mul(capacity as usize)?.checked_add(slots)?;
         if file_size as u64 > MAX_FILE_SIZE {
             return None;
@@ -309,6 +315,7 @@ impl Shape {
             stride,
             openers,
             ring,
+            ring_len,
             slots,
             file_size,
         })

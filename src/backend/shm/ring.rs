@@ -2,13 +2,13 @@
 //! indices (see `layout` for the file and the ring's positions).
 //!
 //! - **Send** (under the producers' lock P): take the free slot named at
-//!   `ring[P % cap]`, fill it (seq = P), COMMIT with one release store
+//!   `ring[P & mask]`, fill it (seq = P), COMMIT with one release store
 //!   `state = READY`, then advance P. The ring cell is not written: the
 //!   cell that named a free slot now names a published one.
 //! - **Receive** (under the consumers' lock C): read P (the receive's
 //!   linearisation point), move every position in `[H, P)` into the
 //!   consumers' priority index, pop the top, write the receipt, COMMIT
-//!   with `state = FREE`, hand the slot back at `ring[F % cap]`, advance F.
+//!   with `state = FREE`, hand the slot back at `ring[F & mask]`, advance F.
 //! - **Priority order** between concurrent calls: a receive returns the
 //!   highest-priority, oldest message among those published when it read
 //!   P; a send that completes after that point is not seen by that receive
@@ -148,10 +148,7 @@ impl<'a> Ring<'a> {
                     base.add(g.openers).cast::<Opener>(),
                     OPENERS as usize,
                 ),
-                ring: std::slice::from_raw_parts(
-                    base.add(g.ring).cast::<AtomicU32>(),
-                    g.capacity as usize,
-                ),
+                ring: std::slice::from_raw_parts(base.add(g.ring).cast::<AtomicU32>(), g.ring_len),
                 slots: base.add(g.slots),
                 g,
                 _mapping: PhantomData,
@@ -190,10 +187,11 @@ impl<'a> Ring<'a> {
         id.openers.store(OPENERS, Ordering::Relaxed);
         id.priorities.store(PRIORITIES, Ordering::Relaxed);
         id.file_size.store(g.file_size as u64, Ordering::Relaxed);
-        for (i, cell) in self.ring.iter().enumerate() {
-            cell.store(i as u32, Ordering::Relaxed);
+        // The free run [FIRST, FIRST + capacity) names every slot once.
+        for i in 0..g.capacity {
+            self.ring[self.at(FIRST + u64::from(i))].store(i, Ordering::Relaxed);
             // Seq u64::MAX: no position's.
-            self.header(i as u32).seq.store(u64::MAX, Ordering::Relaxed);
+            self.header(i).seq.store(u64::MAX, Ordering::Relaxed);
         }
         let cap = u64::from(g.capacity);
         h.producers.0.p.store(FIRST, Ordering::Relaxed);
@@ -223,9 +221,16 @@ impl<'a> Ring<'a> {
         unsafe { self.slots.add(s as usize * self.g.stride + SLOT_HEADER) }
     }
 
+    /// The ring cell of position `pos`.
+    #[inline(always)]
+    fn at(&self, pos: u64) -> usize {
+        // ring_len is a power of two (layout::Shape): a mask, no division.
+        (pos as usize) & (self.ring.len() - 1)
+    }
+
     /// The slot a ring cell names, checked.
     fn cell(&self, pos: u64) -> Result<u32, Fault> {
-        let s = self.ring[(pos % u64::from(self.g.capacity)) as usize].load(Ordering::Relaxed);
+        let s = self.ring[self.at(pos)].load(Ordering::Relaxed);
         if s < self.g.capacity {
             Ok(s)
         } else {
@@ -588,7 +593,7 @@ impl<'a> Ring<'a> {
             at!("receive.drained");
             let t = self.take(s, &mut buf[at..], o)?;
             at!("receive.committed");
-            self.ring[(f % cap) as usize].store(s, Ordering::Relaxed);
+            self.ring[self.at(f)].store(s, Ordering::Relaxed);
             f += 1;
             cs.f.store(f, Ordering::Release);
             at!("receive.freed");

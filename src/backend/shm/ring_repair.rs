@@ -107,7 +107,7 @@ impl Ring<'_> {
         for s in free {
             self.header(s).state.store(FREE, Ordering::Release);
             at!("repair.freeing");
-            self.ring[(f % u64::from(cap)) as usize].store(s, Ordering::Relaxed);
+            self.ring[self.at(f)].store(s, Ordering::Relaxed);
             f += 1;
             cs.f.store(f, Ordering::Release);
         }

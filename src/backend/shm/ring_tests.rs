@@ -159,9 +159,10 @@ fn scribbled_positions_and_cells_are_corrupt_not_a_crash() {
     r.head.producers.0.p.store(1000, Ordering::Relaxed);
     assert!(matches!(recv(&r), Err(Fault::Corrupt(_))));
     r.head.producers.0.p.store(2, Ordering::Relaxed);
+    let cell = r.ring[1].load(Ordering::Relaxed);
     r.ring[1].store(99, Ordering::Relaxed);
     assert!(matches!(recv(&r), Err(Fault::Corrupt(_))));
-    r.ring[1].store(1, Ordering::Relaxed);
+    r.ring[1].store(cell, Ordering::Relaxed);
     assert_eq!(recv(&r).unwrap().0, b"a");
 }
 
