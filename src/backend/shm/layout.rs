@@ -245,6 +245,9 @@ const _: () = {
     assert!(offset_of!(Index, tails) == 8 + 8 * 8 + 8 * 512 + 4 * 32768);
     assert!(HEAD_SIZE == 270_336);
     assert!(SLOT_HEADER == 32);
+    // Every data area holds a receipt's head (the stride is a multiple of
+    // the line): the receipt reads it without a length check.
+    assert!(LINE - SLOT_HEADER >= RECEIPT_HEAD_LEN);
     assert!(offset_of!(SlotHeader, len) == 4);
     assert!(offset_of!(SlotHeader, prio) == 8);
     assert!(offset_of!(SlotHeader, next) == 12);
