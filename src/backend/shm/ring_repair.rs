@@ -22,6 +22,11 @@ impl Ring<'_> {
             p += 1;
             ps.p.store(p, Ordering::Release);
         }
+        // The priority before P is unknown now (the dead owner may have
+        // stored its own): the next send records a rise unless it is 0 (a
+        // rise the hint misses would let a receive take a lower priority
+        // first; one it records needlessly costs only the index).
+        ps.last_prio.store(0, Ordering::Relaxed);
         // Read F afresh at the next send.
         ps.free_seen
             .store(ps.p.load(Ordering::Relaxed), Ordering::Relaxed);

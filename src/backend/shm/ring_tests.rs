@@ -491,6 +491,27 @@ fn consumer(r: &Ring<'_>, l: &Ledger, c: u32) -> ! {
     }
 }
 
+/// What a killed child may have left unrecorded: a sender's message in
+/// flight (committed or not), a receiver's last take (its receipt).
+fn bury(
+    r: &Ring<'_>,
+    l: &Ledger,
+    role: usize,
+    in_flight: &mut Vec<(usize, u64)>,
+    taken_by_dead: &mut Vec<(usize, u64)>,
+) {
+    if role < NP {
+        in_flight.push((role, l.attempt[role].load(Ordering::SeqCst)));
+    } else {
+        let (_, len, _, head) = r.receipt((role - NP) as u32).unwrap();
+        if len == 16 {
+            let p = u64::from_ne_bytes(head[..8].try_into().unwrap()) as usize;
+            let k = u64::from_ne_bytes(head[8..].try_into().unwrap());
+            taken_by_dead.push((p, k));
+        }
+    }
+}
+
 #[test]
 fn kill_torture_loses_nothing_and_always_makes_progress() {
     // PMQ_RING_KILLS=N for a longer run (TESTING.md has the figures);
@@ -559,27 +580,19 @@ fn kill_torture_loses_nothing_and_always_makes_progress() {
             libc::kill(kids[role], libc::SIGKILL);
             libc::waitpid(kids[role], std::ptr::null_mut(), 0);
         }
-        if role < NP {
-            // The dead sender's message in flight may or may not have
-            // been committed.
-            in_flight.push((role, l.attempt[role].load(Ordering::SeqCst)));
-        } else {
-            // What the dead receiver last took (its receipt).
-            let (_, len, _, head) = r.receipt((role - NP) as u32).unwrap();
-            if len == 16 {
-                let p = u64::from_ne_bytes(head[..8].try_into().unwrap()) as usize;
-                let k = u64::from_ne_bytes(head[8..].try_into().unwrap());
-                taken_by_dead.push((p, k));
-            }
-        }
+        bury(&r, l, role, &mut in_flight, &mut taken_by_dead);
         kids[role] = spawn(role);
     }
-    for &pid in &kids {
+    // The last kills are kills too: a consumer killed between its commit
+    // and its ledger entry has the message only in its receipt, a producer
+    // its message in flight.
+    for (role, &pid) in kids.iter().enumerate() {
         // SAFETY: our own children.
         unsafe {
             libc::kill(pid, libc::SIGKILL);
             libc::waitpid(pid, std::ptr::null_mut(), 0);
         }
+        bury(&r, l, role, &mut in_flight, &mut taken_by_dead);
     }
     eprintln!(
         "ring torture: {done} kills in {:?}; the slowest {STEP} messages after a kill took {slowest:?}",
