@@ -4,7 +4,7 @@
 
 use super::*;
 use std::cell::Cell;
-use std::sync::atomic::{AtomicU64, AtomicU8};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8};
 
 thread_local! {
     /// A point to die at, and the hits to let pass first.
