@@ -6,9 +6,10 @@ use std::mem::offset_of;
 
 use super::dir::{free_space, path_of, shm_dir, SHM_DIR};
 use super::errors::{bytes, corrupt, holes_no_space, no_space, open_error, os, unlink_error};
+use super::futex::errno;
 use super::layout::*;
 use super::map::Mapping;
-use super::sync::{self, errno};
+use super::sync;
 use crate::backend::OpenRequest;
 use crate::error::{Error, ErrorKind, Result};
 

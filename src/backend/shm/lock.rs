@@ -335,7 +335,7 @@ impl RobustLock {
     #[cold]
     #[inline(never)]
     fn lock_policy(&self, tid: u32, policy: Policy<'_>) -> Result<Acquired, LockError> {
-        use super::sync::deadline_after;
+        use super::futex::deadline_after;
         let before =
             |a: &libc::timespec, b: &libc::timespec| (a.tv_sec, a.tv_nsec) < (b.tv_sec, b.tv_nsec);
         match policy {
@@ -349,7 +349,7 @@ impl RobustLock {
                     }
                     waited += BRIEF;
                     if waited >= BRIEF_RUNNING
-                        || super::sync::holder_running(self.owner()) != Some(true)
+                        || super::futex::holder_running(self.owner()) != Some(true)
                     {
                         return Err(LockError::Busy(waited));
                     }

@@ -50,6 +50,7 @@ mod errors;
 #[doc(hidden)]
 pub mod fault;
 mod file;
+mod futex;
 mod layout;
 mod lock;
 mod map;

@@ -10,8 +10,8 @@ use std::sync::Arc;
 
 use super::layout::*;
 use super::map::Mapping;
-use super::sync;
 use super::ShmQueue;
+use super::{futex, sync};
 use crate::backend::{sys, NotifyError, Wake};
 use crate::error::{Error, ErrorKind, Result};
 
@@ -90,7 +90,7 @@ pub(super) fn register(
         // A replaced registration's watcher sees the new token and ends.
         n.word.fetch_add(1, Ordering::SeqCst);
     }
-    sync::futex_wake(&n.word, i32::MAX);
+    futex::futex_wake(&n.word, i32::MAX);
     let (deliver, removed) = match delivery {
         Some(d) => (d.deliver, d.removed),
         None => (noop as fn(u64), noop as fn(u64)),
@@ -153,7 +153,7 @@ fn watch(m: &Mapping, opener: u32, token: u64, kind: Kind, deliver: fn(u64), rem
             }
             return;
         }
-        if let Wake::Failed(_) = sync::futex_wait(word, v, None) {
+        if let Wake::Failed(_) = futex::futex_wait(word, v, None) {
             return;
         }
     }
@@ -168,7 +168,7 @@ fn cancel_token(m: &Mapping, opener: u32, token: u64) -> Result<()> {
             n.word.fetch_add(1, Ordering::SeqCst);
         }
     }
-    sync::futex_wake(&n.word, i32::MAX);
+    futex::futex_wake(&n.word, i32::MAX);
     Ok(())
 }
 
@@ -187,6 +187,6 @@ pub(super) fn cancel(q: &ShmQueue) -> Result<()> {
         n.owner.store(0, Ordering::Relaxed);
         n.word.fetch_add(1, Ordering::SeqCst);
     }
-    sync::futex_wake(&n.word, i32::MAX);
+    futex::futex_wake(&n.word, i32::MAX);
     Ok(())
 }

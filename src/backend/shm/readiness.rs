@@ -19,8 +19,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
+use super::futex;
 use super::map::Mapping;
-use super::sync;
 use crate::backend::{sys, Wake};
 
 const FULL: u64 = u64::MAX - 1;
@@ -131,7 +131,7 @@ impl Readiness {
                 run.stop.store(true, Ordering::SeqCst);
                 let word = &run.map.head().changed.0.word;
                 word.fetch_add(1, Ordering::SeqCst);
-                sync::futex_wake(word, i32::MAX);
+                futex::futex_wake(word, i32::MAX);
                 let _ = run.thread.join();
                 // The helper has ended; nothing else writes the eventfd
                 // (users only poll it).
@@ -212,8 +212,8 @@ fn follow(m: &Mapping, fd: RawFd, stop: &AtomicBool) {
         }
         // Sliced: a mover killed between its commit and its wake-up of
         // this line leaves the level wrong only until the slice ends.
-        let slice = sync::deadline_after(super::ring::SLICE);
-        if let Wake::Failed(_) = sync::futex_wait(word, v, Some(&slice)) {
+        let slice = futex::deadline_after(super::ring::SLICE);
+        if let Wake::Failed(_) = futex::futex_wait(word, v, Some(&slice)) {
             return;
         }
     }

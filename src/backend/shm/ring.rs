@@ -501,7 +501,7 @@ fn owner_died(word: &AtomicU32) -> bool {
 }
 
 fn futex_wake(word: &AtomicU32) {
-    super::sync::futex_wake(word, i32::MAX);
+    super::futex::futex_wake(word, i32::MAX);
 }
 
 #[path = "ring_index.rs"]

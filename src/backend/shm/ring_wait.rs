@@ -110,12 +110,12 @@ impl Ring<'_> {
         if self.ready(readable) || closing.load(Ordering::SeqCst) {
             return Waited::Again;
         }
-        let slice = crate::backend::shm::sync::deadline_after(SLICE);
+        let slice = crate::backend::shm::futex::deadline_after(SLICE);
         let (ts, last) = match end {
             Some(d) if (d.tv_sec, d.tv_nsec) <= (slice.tv_sec, slice.tv_nsec) => (d, true),
             _ => (&slice, false),
         };
-        match crate::backend::shm::sync::futex_wait(&w.word, v, Some(ts)) {
+        match crate::backend::shm::futex::futex_wait(&w.word, v, Some(ts)) {
             crate::backend::Wake::Elapsed if last => Waited::Elapsed,
             crate::backend::Wake::Interrupted => Waited::Interrupted,
             _ => Waited::Again,

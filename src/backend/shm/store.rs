@@ -11,7 +11,7 @@ use super::errors::{corrupt, damage, lock_busy_now, lock_given_up, lock_timed_ou
 use super::layout::*;
 use super::lock::{LockError, Policy};
 use super::ring::Fault;
-use super::{sync, ShmQueue};
+use super::{futex, ShmQueue};
 use crate::backend::{Attempt, Patience};
 use crate::error::{Error, Result};
 
@@ -51,7 +51,7 @@ pub(super) fn fault_error(f: Fault) -> Error {
 /// [`WEDGED_AFTER`], then Busy.
 pub(super) fn patient_policy<'w>() -> Policy<'w> {
     static NEVER: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-    Policy::Until(Some(sync::deadline_after(WEDGED_AFTER)), &NEVER)
+    Policy::Until(Some(futex::deadline_after(WEDGED_AFTER)), &NEVER)
 }
 
 /// A lock failure of a [`patient_policy`] lock, as an error.
@@ -75,7 +75,7 @@ impl ShmQueue {
             Patience::Once => Policy::Brief,
             _ if !self.block.load(Ordering::Relaxed) => Policy::Brief,
             Patience::Until(t) => Policy::Until(
-                Some(sync::deadline_after(
+                Some(futex::deadline_after(
                     t.saturating_duration_since(std::time::Instant::now()),
                 )),
                 &self.closing,

@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use super::super::errors::damage;
+use super::super::futex;
 use super::super::ring::Waited;
-use super::super::sync;
 use super::super::ShmQueue;
 use crate::backend::{Interest, Wake};
 
@@ -22,7 +22,7 @@ impl ShmQueue {
         interest: Interest,
         timeout: Option<Duration>,
     ) -> Wake {
-        let deadline = timeout.map(sync::deadline_after);
+        let deadline = timeout.map(futex::deadline_after);
         if self.map.damaged() {
             // The words may be the guard's zero page: nobody would wake them.
             return Wake::Failed(damage(&self.map));
