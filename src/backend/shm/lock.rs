@@ -278,25 +278,6 @@ fn robust_list_head() -> Option<*mut ListHead> {
     })
 }
 
-fn futex_wait_until(word: &AtomicU32, expected: u32, end: Option<&libc::timespec>) -> bool {
-    let ts = end.map_or(std::ptr::null(), |t| t as *const libc::timespec);
-    // SAFETY: `word` is a valid aligned u32; `ts` is null or a valid
-    // absolute CLOCK_MONOTONIC time; a shared futex (the word is in a file
-    // other processes map).
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_futex,
-            word.as_ptr(),
-            libc::FUTEX_WAIT_BITSET,
-            expected,
-            ts,
-            std::ptr::null::<u32>(),
-            libc::FUTEX_BITSET_MATCH_ANY,
-        )
-    };
-    !(r != 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ETIMEDOUT))
-}
-
 impl RobustLock {
     /// The futex word (its TID part names the holder).
     pub fn word(&self) -> &AtomicU32 {
@@ -472,7 +453,12 @@ impl RobustLock {
                 }
                 v |= WAITERS;
             }
-            if !futex_wait_until(w, v, end) {
+            // The queue's futex wait (sliced, and ended by a damaged
+            // mapping): only its deadline ends the lock attempt.
+            if matches!(
+                super::futex::futex_wait(w, v, end),
+                crate::backend::Wake::Elapsed
+            ) {
                 return Err(LockError::TimedOut);
             }
             extra = WAITERS;
@@ -541,4 +527,4 @@ use list::unlink_slow;
 
 #[cfg(test)]
 #[path = "lock_tests.rs"]
-mod tests;
+pub(super) mod tests;
