@@ -9,9 +9,23 @@ use std::sync::Arc;
 /// `n` zeroed locks in shared anonymous memory (visible to fork children),
 /// plus one page of shared scratch words after them.
 fn shared(n: usize) -> (&'static [RobustLock], &'static [AtomicU64]) {
-    let bytes = n * 64 + 4096;
-    // SAFETY: a fresh shared anonymous mapping, zero-filled; leaked for
-    // the test process's life.
+    let p = shared_bytes(n * 64 + 4096);
+    // SAFETY: page-aligned zeroed memory: all-zero RobustLocks and
+    // AtomicU64s are valid.
+    unsafe {
+        (
+            std::slice::from_raw_parts(p.cast::<RobustLock>(), n),
+            std::slice::from_raw_parts(p.cast::<u8>().add(n * 64).cast::<AtomicU64>(), 512),
+        )
+    }
+}
+
+/// A zeroed shared anonymous mapping of `bytes` (visible to fork children),
+/// page aligned, leaked for the test process's life (the ring's tests use
+/// it too).
+pub(in crate::backend::shm) fn shared_bytes(bytes: usize) -> *mut u8 {
+    // SAFETY: a fresh shared anonymous mapping; no memory of ours is
+    // touched.
     let p = unsafe {
         libc::mmap(
             std::ptr::null_mut(),
@@ -23,14 +37,7 @@ fn shared(n: usize) -> (&'static [RobustLock], &'static [AtomicU64]) {
         )
     };
     assert_ne!(p, libc::MAP_FAILED);
-    // SAFETY: page-aligned zeroed memory: all-zero RobustLocks and
-    // AtomicU64s are valid.
-    unsafe {
-        (
-            std::slice::from_raw_parts(p.cast::<RobustLock>(), n),
-            std::slice::from_raw_parts(p.cast::<u8>().add(n * 64).cast::<AtomicU64>(), 512),
-        )
-    }
+    p.cast()
 }
 
 fn head() -> &'static ListHead {

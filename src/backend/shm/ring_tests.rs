@@ -26,22 +26,7 @@ pub(super) fn hit(name: &'static str) {
     });
 }
 
-/// A zeroed shared anonymous mapping of `bytes` (visible to fork children).
-fn shared_bytes(bytes: usize) -> *mut u8 {
-    // SAFETY: a fresh shared anonymous mapping, leaked for the test's life.
-    let p = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            bytes,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_SHARED | libc::MAP_ANONYMOUS,
-            -1,
-            0,
-        )
-    };
-    assert_ne!(p, libc::MAP_FAILED);
-    p.cast()
-}
+use crate::backend::shm::lock::tests::shared_bytes;
 
 fn queue(cap: u64, msgsize: u64) -> Ring<'static> {
     let g = Shape::new(cap, msgsize).unwrap();
