@@ -287,7 +287,8 @@ impl<'a> Ring<'a> {
     }
 
     /// Takes the producers' lock (repaired if its owner died), for what
-    /// is written under it besides sends (the notification registration).
+    /// is written under it (sends, the notification registration).
+    #[inline(always)]
     pub fn lock_producers<'w>(
         &self,
         wait: impl Fn() -> Policy<'w>,
@@ -300,7 +301,9 @@ impl<'a> Ring<'a> {
     }
 
     /// Takes the consumers' lock (repaired if its owner died), for reads
-    /// that need the consumers' side still (receipts, the invariants).
+    /// that need the consumers' side still (receives, receipts, the
+    /// invariants).
+    #[inline(always)]
     pub fn lock_consumers<'w>(
         &self,
         wait: impl Fn() -> Policy<'w>,
@@ -384,10 +387,7 @@ impl<'a> Ring<'a> {
         sent: &mut impl FnMut(u64),
     ) -> Result<usize, Fault> {
         let h = self.head;
-        let (guard, how) = h.plock.lock_with(wait)?;
-        if how == Acquired::OwnerDied {
-            self.repair_p()?;
-        }
+        let guard = self.lock_producers(wait)?;
         at!("send.locked");
         let ps = &h.producers.0;
         let cap = u64::from(self.g.capacity);

@@ -8,7 +8,7 @@ use super::{corrupt, owner_died, unrecoverable, Fault, Ring, Taken};
 #[cfg(test)]
 use super::{forever, forever_flag};
 use crate::backend::shm::layout::*;
-use crate::backend::shm::lock::{Acquired, Policy};
+use crate::backend::shm::lock::Policy;
 
 impl Ring<'_> {
     // ------------------------------------------------------------- receive
@@ -75,10 +75,7 @@ impl Ring<'_> {
             .get(opener as usize)
             .ok_or_else(|| corrupt("opener record", u64::from(opener)))?;
         let h = self.head;
-        let (guard, how) = h.clock.lock_with(wait)?;
-        if how == Acquired::OwnerDied {
-            self.repair_c()?;
-        }
+        let guard = self.lock_consumers(wait)?;
         at!("receive.locked");
         let cs = &h.consumers.0;
         if cs.broken.load(Ordering::Relaxed) != 0 {
