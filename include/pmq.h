@@ -284,6 +284,14 @@ enum pmq_status
    * its owner's).
    */
   PMQ_STATUS_CORRUPTED = 17,
+  /**
+   * A lease given to pmq_queue_ack() / pmq_queue_nack() is no longer this
+   * handle's: it was acked or nacked already, its visibility timeout
+   * passed (the message went back to the queue and may have been
+   * delivered again), or it was never this handle's. The detail says
+   * which. Nothing was changed.
+   */
+  PMQ_STATUS_LEASE_LOST = 18,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L

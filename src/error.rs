@@ -61,6 +61,12 @@ pub enum ErrorKind {
     /// list words (bytes 152-167), which glibc follows as pointers. See
     /// PMQ_STATUS_CORRUPTED in pmq.h for the whole contract.
     Corrupted = 17,
+    /// A lease ([`Queue::ack`](crate::Queue::ack),
+    /// [`Queue::nack`](crate::Queue::nack)) is no longer this handle's: it
+    /// was acked or nacked already, its visibility timeout passed (the
+    /// message went back to the queue, and may have been delivered again),
+    /// or it was never one of this handle's. The detail says which.
+    LeaseLost = 18,
 }
 
 impl ErrorKind {

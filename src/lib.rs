@@ -59,6 +59,7 @@ struct ReadmeDoctests;
 #[doc = include_str!("../docs/src/rust.md")]
 struct BookRustDoctests;
 mod error;
+mod lease;
 mod list;
 mod name;
 mod notify;
@@ -89,6 +90,7 @@ pub use kernel::{
     queue_cost, Limits, FALLBACK_MSGSIZE_MAX, FALLBACK_MSG_MAX, NAME_MAX, PRIORITY_MAX,
     RLIMIT_INFINITY,
 };
+pub use lease::{Lease, LeaseStats, LeasedMessage};
 pub use list::{list, queue_file};
 pub use name::{name_from_bytes, random_name, validate_name, validate_name_bytes};
 pub use options::{OpenFlags, OpenOptions, DEFAULT_MODE, O_CREAT, O_CREX, O_EXCL, O_NONBLOCK};

@@ -87,6 +87,10 @@ pub struct OpenOptions {
     pub(crate) max_messages: Option<i64>,
     pub(crate) max_message_size: Option<i64>,
     pub(crate) backend: BackendKind,
+    /// Leases: how many deliveries a message gets from this handle (0: no
+    /// limit) and where it goes after that (None: dropped).
+    pub(crate) max_deliveries: u32,
+    pub(crate) dead_letter: Option<String>,
     /// What raw flags given to the hidden [`OpenOptions::flags`] left that
     /// no switch above holds (until the C boundary parses its flags itself).
     raw: RawFlags,
@@ -125,6 +129,8 @@ impl OpenOptions {
             max_messages: None,
             max_message_size: None,
             backend: BackendKind::default(),
+            max_deliveries: 0,
+            dead_letter: None,
             raw: RawFlags::default(),
         }
     }
@@ -232,6 +238,25 @@ impl OpenOptions {
     /// time that remains.
     pub fn retry_on_interrupt(&mut self, yes: bool) -> &mut Self {
         self.retry_on_interrupt = yes;
+        self
+    }
+
+    /// Leases ([`Queue::lease`]): hand a message out at most `n` times
+    /// from this handle (0, the default: no limit). A lease that would
+    /// deliver a message an `n + 1`-th time moves it to the
+    /// [`OpenOptions::dead_letter`] queue instead (or drops it when none is
+    /// named) and leases the next one, so a message that makes its
+    /// consumer crash cannot come back forever.
+    pub fn max_deliveries(&mut self, n: u32) -> &mut Self {
+        self.max_deliveries = n;
+        self
+    }
+
+    /// The dead-letter queue for [`OpenOptions::max_deliveries`]: a queue
+    /// name of the same backend, created with this queue's shape when
+    /// missing. None (the default) drops such messages.
+    pub fn dead_letter(&mut self, name: Option<&str>) -> &mut Self {
+        self.dead_letter = name.map(str::to_owned);
         self
     }
 
@@ -407,15 +432,23 @@ impl OpenOptions {
             max_messages,
             max_message_size,
         };
+        if let Some(dl) = &self.dead_letter {
+            self.backend
+                .validate_name(dl)
+                .map_err(|e| Error::new(e.kind(), format!("the dead-letter queue's name: {e}")))?;
+        }
         let backend = self.backend.open(&req)?;
-        Queue::opened(
+        let mut q = Queue::opened(
             name,
             self.mode,
             self.read,
             self.write,
             self.retry_on_interrupt,
             backend,
-        )
+        )?;
+        q.dead_letter.max_deliveries = self.max_deliveries;
+        q.dead_letter.target = self.dead_letter.clone();
+        Ok(q)
     }
 }
 

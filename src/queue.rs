@@ -31,7 +31,9 @@ pub struct Queue {
     retry_on_interrupt: bool,
     /// The backend's highest priority (asked once, at open).
     priority_max: u32,
-    backend: Backend,
+    pub(crate) backend: Backend,
+    /// Where messages delivered too often go ([`crate::lease`]).
+    pub(crate) dead_letter: crate::lease::DeadLetter,
     /// [`CLOSED_BIT`] plus [`USER`] for every call in progress: the
     /// descriptor is shut down when the handle is closed and no call uses it.
     users: AtomicUsize,
@@ -87,6 +89,7 @@ impl Queue {
             retry_on_interrupt,
             priority_max: backend.kind().priority_max(),
             backend,
+            dead_letter: crate::lease::DeadLetter::default(),
             users: AtomicUsize::new(0),
             notify_id: notify::new_id(),
             #[cfg(feature = "tokio")]
@@ -113,7 +116,7 @@ impl Queue {
     /// read-modify-writes (a quarter of a one-process shm send+receive).
     /// A move that starts as close runs is concurrent with it either way.
     #[inline]
-    fn enter_move(&self) -> Result<InUse<'_>> {
+    pub(crate) fn enter_move(&self) -> Result<InUse<'_>> {
         if self.backend.moves_need_count() {
             return self.enter();
         }
@@ -282,7 +285,7 @@ impl Queue {
     }
 
     #[inline]
-    fn check_receive(&self, buf: &[u8]) -> Result<()> {
+    pub(crate) fn check_receive(&self, buf: &[u8]) -> Result<()> {
         if !self.read {
             return Err(NO_READ);
         }
@@ -321,7 +324,7 @@ impl Queue {
 
     /// Runs the transfer loop ([`transfer::transfer`]) for this handle.
     #[inline]
-    fn transfer<T>(
+    pub(crate) fn transfer<T>(
         &self,
         b: &Backend,
         timeout: Timeout,
@@ -551,7 +554,7 @@ impl Drop for Queue {
 
 /// A call in progress on a queue (see [`Queue::enter`]); counted in
 /// `users` when the flag is set.
-struct InUse<'a>(&'a Queue, bool);
+pub(crate) struct InUse<'a>(&'a Queue, bool);
 
 impl std::ops::Deref for InUse<'_> {
     type Target = Backend;

@@ -106,10 +106,16 @@ pub enum pmq_status {
     /// lets only processes you trust write it (the default, 0600, lets only
     /// its owner's).
     Corrupted = 17,
+    /// A lease given to pmq_queue_ack() / pmq_queue_nack() is no longer this
+    /// handle's: it was acked or nacked already, its visibility timeout
+    /// passed (the message went back to the queue and may have been
+    /// delivered again), or it was never this handle's. The detail says
+    /// which. Nothing was changed.
+    LeaseLost = 18,
 }
 
 /// The highest status value defined by this version.
-pub(crate) const STATUS_LAST: i32 = pmq_status::Corrupted as i32;
+pub(crate) const STATUS_LAST: i32 = pmq_status::LeaseLost as i32;
 
 /// One row of [`STATUSES`]: a status, its C name and what it means.
 pub(crate) struct Row {
@@ -183,6 +189,11 @@ pub(crate) const STATUSES: [Row; 18] = {
             c"PMQ_STATUS_CORRUPTED",
             c"queue state is corrupted or from an incompatible build",
         ),
+        row(
+            LeaseLost,
+            c"PMQ_STATUS_LEASE_LOST",
+            c"lease no longer held by this handle",
+        ),
     ]
 };
 
@@ -214,6 +225,7 @@ const _: () = {
         Os,
         NotSupported,
         Corrupted,
+        LeaseLost,
     ];
     let mut k = 0;
     while k < kinds.len() {
@@ -244,6 +256,7 @@ impl pmq_status {
             ErrorKind::Os => pmq_status::OsError,
             ErrorKind::NotSupported => pmq_status::NotSupported,
             ErrorKind::Corrupted => pmq_status::Corrupted,
+            ErrorKind::LeaseLost => pmq_status::LeaseLost,
         }
     }
 
