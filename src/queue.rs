@@ -258,55 +258,69 @@ impl Queue {
         self.enter()?.set_block(block)
     }
 
-    #[inline]
+    #[inline(always)]
     fn check_send(&self, msg: &[u8], priority: u32) -> Result<()> {
-        if !self.write {
-            return Err(NO_WRITE);
+        if !self.write
+            || msg.len() as u64 > self.max_message_size as u64
+            || priority > self.priority_max
+        {
+            return Err(self.bad_send(msg.len(), priority));
         }
-        if msg.len() as u64 > self.max_message_size as u64 {
-            return Err(Error::new(
+        Ok(())
+    }
+
+    /// Why [`Queue::check_send`] refused (kept out of the hot path).
+    #[cold]
+    #[inline(never)]
+    fn bad_send(&self, len: usize, priority: u32) -> Error {
+        if !self.write {
+            return NO_WRITE;
+        }
+        if len as u64 > self.max_message_size as u64 {
+            return Error::new(
                 ErrorKind::MessageTooLarge,
                 format!(
                     "message of {} bytes is larger than queue {}'s max_message_size of {} bytes; \
                      send less, or create the queue with a larger max_message_size",
-                    msg.len(),
-                    self.name,
-                    self.max_message_size
+                    len, self.name, self.max_message_size
                 ),
-            ));
+            );
         }
         let max = self.priority_max;
-        if priority > max {
-            return Err(Error::invalid(format!(
-                "priority {priority} is above the highest priority {max}; use 0..={max}"
-            )));
+        Error::invalid(format!(
+            "priority {priority} is above the highest priority {max}; use 0..={max}"
+        ))
+    }
+
+    #[inline(always)]
+    pub(crate) fn check_receive(&self, buf: &[u8]) -> Result<()> {
+        if !self.read || (buf.len() as u64) < self.max_message_size as u64 {
+            return Err(self.bad_receive(buf.len()));
         }
         Ok(())
     }
 
-    #[inline]
-    pub(crate) fn check_receive(&self, buf: &[u8]) -> Result<()> {
+    /// Why [`Queue::check_receive`] refused (kept out of the hot path).
+    #[cold]
+    #[inline(never)]
+    fn bad_receive(&self, len: usize) -> Error {
         if !self.read {
-            return Err(NO_READ);
+            return NO_READ;
         }
-        if (buf.len() as u64) < self.max_message_size as u64 {
-            return Err(Error::new(
-                ErrorKind::BufferTooSmall,
-                format!(
-                    "receive buffer of {} bytes is smaller than queue {}'s max_message_size; \
-                     pass a buffer of at least {} bytes",
-                    buf.len(),
-                    self.name,
-                    self.max_message_size
-                ),
-            )
-            .with_needed(self.max_message_size as usize));
-        }
-        Ok(())
+        Error::new(
+            ErrorKind::BufferTooSmall,
+            format!(
+                "receive buffer of {} bytes is smaller than queue {}'s max_message_size; pass a \
+                 buffer of at least {} bytes",
+                len, self.name, self.max_message_size
+            ),
+        )
+        .with_needed(self.max_message_size as usize)
     }
 
     /// Sends `msg` (may be empty or contain NULs) with `priority`
     /// (0..=[`crate::PRIORITY_MAX`]), waiting as `timeout` says.
+    #[inline]
     pub fn send(&self, msg: &[u8], priority: u32, timeout: Timeout) -> Result<()> {
         let b = self.enter_move()?;
         self.check_send(msg, priority)?;
@@ -316,6 +330,7 @@ impl Queue {
     /// Receives the oldest message of the highest priority into `buf`, which
     /// must hold at least [`Queue::max_message_size`] bytes. Returns the
     /// message length and its priority.
+    #[inline]
     pub fn receive(&self, buf: &mut [u8], timeout: Timeout) -> Result<(usize, u32)> {
         let b = self.enter_move()?;
         self.check_receive(buf)?;
