@@ -538,11 +538,11 @@ fn futex_wake(word: &AtomicU32) {
 
 #[path = "ring_index.rs"]
 mod index;
+#[path = "ring_lease.rs"]
+pub(super) mod lease;
 #[cfg(test)]
 #[path = "ring_model.rs"]
 mod model;
-#[path = "ring_lease.rs"]
-pub(super) mod lease;
 #[path = "ring_receive.rs"]
 mod receive;
 #[path = "ring_repair.rs"]

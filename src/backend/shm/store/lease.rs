@@ -86,10 +86,10 @@ impl ShmQueue {
         leases: &[Lease],
         nack: bool,
     ) -> (usize, Result<()>) {
-        let (done, first) =
-            self.map
-                .ring()
-                .settle_with(leases, self.owner(), nack, patient_policy);
+        let (done, first) = self
+            .map
+            .ring()
+            .settle_with(leases, self.owner(), nack, patient_policy);
         let r = match first {
             None => Ok(()),
             Some((_, Refusal::Lost(why))) if leases.len() == 1 => {
