@@ -16,7 +16,8 @@
 //!
 //! Kills are driven by progress (after N messages, at the Nth hit of a
 //! point), never by time. `PMQ_LEASE_CHAOS_KILLS` sets the kills (default
-//! 40). Needs `--features fault-injection`.
+//! 40), `PMQ_LEASE_CHAOS_SEED` (hex, printed by each run) its random
+//! choices. Needs `--features fault-injection`.
 #![cfg(feature = "fault-injection")]
 
 mod common;
@@ -264,7 +265,13 @@ fn leasing_consumers_killed_anywhere_ack_every_message_exactly_once() {
         .unwrap_or(40);
     // At least this many messages, and more until the kills are done.
     let least: u32 = 2000;
-    let seed = u64::from(std::process::id()) * 0x9E37_79B9_7F4A_7C15 | 1;
+    // PMQ_LEASE_CHAOS_SEED replays a run's choices (the kills' timing
+    // still depends on the scheduler).
+    let seed = std::env::var("PMQ_LEASE_CHAOS_SEED")
+        .ok()
+        .and_then(|s| u64::from_str_radix(s.trim_start_matches("0x"), 16).ok())
+        .unwrap_or_else(|| u64::from(std::process::id()).wrapping_mul(0x9E37_79B9_7F4A_7C15))
+        | 1;
     eprintln!("shm lease chaos: seed {seed:#x}, {kills} kills");
     let mut rng = Rng(seed);
     let name = common::unique_name("lchaos", "q");
