@@ -272,7 +272,28 @@ impl Ring<'_> {
     /// Checks lease `l` of holder `owner` (under the consumers' lock): its
     /// slot, or why it is not this holder's now. An expired lease is given
     /// back here (and reported lost).
-    fn check_lease(&self, l: &Held, owner: u64, now: u64) -> Result<u32, Refusal> {
+    #[inline(always)]
+    fn check_lease(&self, l: &Held, owner: u64) -> Result<u32, Refusal> {
+        if l.slot < self.g.capacity {
+            let sl = self.header(l.slot);
+            // The common case in a few loads: held, and no expiry to read
+            // the clock for.
+            if sl.state.load(Ordering::Acquire) == LEASED
+                && sl.seq.load(Ordering::Relaxed) == l.seq
+                && sl.deliveries.load(Ordering::Relaxed) == l.delivery
+                && sl.owner.load(Ordering::Relaxed) == owner
+                && sl.visibility.load(Ordering::Relaxed) == 0
+            {
+                return Ok(l.slot);
+            }
+        }
+        self.check_lease_slow(l, owner)
+    }
+
+    /// [`Ring::check_lease`] in full: the expiry, and why a lease is lost.
+    #[cold]
+    #[inline(never)]
+    fn check_lease_slow(&self, l: &Held, owner: u64) -> Result<u32, Refusal> {
         let lost = |why: String| {
             Err(Refusal::Lost(format!(
                 "the lease on message seq {} (delivery {}) is no longer this handle's: {why}; \
@@ -333,7 +354,9 @@ impl Ring<'_> {
                 held_by >> 32
             ));
         }
-        if let Some(late) = self.expired(l.slot, now) {
+        // The clock is read only for a lease that can expire.
+        let v = sl.visibility.load(Ordering::Relaxed);
+        if let Some(late) = (v != 0).then(|| self.expired(l.slot, now_ns())).flatten() {
             self.give_back(l.slot, RETURN_EXPIRED)?;
             return Err(Refusal::Lost(format!(
                 "the lease on message seq {} (delivery {}) is no longer this handle's: its \
@@ -342,7 +365,7 @@ impl Ring<'_> {
                  visibility timeout",
                 l.seq,
                 l.delivery,
-                sl.visibility.load(Ordering::Relaxed),
+                v,
                 ms(late)
             )));
         }
@@ -351,9 +374,9 @@ impl Ring<'_> {
 
     /// Acks `l` (holder `owner`, under the consumers' lock): FREE and the
     /// slot handed back at F.
-    fn ack_locked(&self, l: &Held, owner: u64, now: u64) -> Result<(), Refusal> {
+    fn ack_locked(&self, l: &Held, owner: u64) -> Result<(), Refusal> {
         at!("ack.locked");
-        let s = self.check_lease(l, owner, now)?;
+        let s = self.check_lease(l, owner)?;
         let cs = &self.head.consumers.0;
         self.header(s).state.store(FREE, Ordering::Release); // COMMIT
         at!("ack.committed");
@@ -367,9 +390,9 @@ impl Ring<'_> {
 
     /// Nacks `l` (holder `owner`, under the consumers' lock): back at its
     /// place in its priority's list.
-    fn nack_locked(&self, l: &Held, owner: u64, now: u64) -> Result<(), Refusal> {
+    fn nack_locked(&self, l: &Held, owner: u64) -> Result<(), Refusal> {
         at!("nack.locked");
-        let s = self.check_lease(l, owner, now)?;
+        let s = self.check_lease(l, owner)?;
         self.give_back(s, RETURN_NACKED)?;
         at!("nack.linked");
         Ok(())
@@ -392,14 +415,13 @@ impl Ring<'_> {
         if self.head.consumers.0.broken.load(Ordering::Relaxed) != 0 {
             return (0, Some((0, super::unrecoverable().into())));
         }
-        let now = now_ns();
         let mut done = 0;
         let mut first = None;
         for (i, l) in leases.iter().enumerate() {
             let r = if nack {
-                self.nack_locked(l, owner, now)
+                self.nack_locked(l, owner)
             } else {
-                self.ack_locked(l, owner, now)
+                self.ack_locked(l, owner)
             };
             match r {
                 Ok(()) => done += 1,
@@ -413,9 +435,14 @@ impl Ring<'_> {
             }
         }
         drop(guard);
-        // Room (an ack), a message back (a nack or an expiry).
-        self.wake(&self.head.senders.0);
-        self.wake(&self.head.receivers.0);
+        // Room (an ack), a message back (a nack, or an expired lease an ack
+        // gave back).
+        if nack || first.is_some() {
+            self.wake(&self.head.receivers.0);
+        }
+        if !nack && done > 0 {
+            self.wake(&self.head.senders.0);
+        }
         (done, first)
     }
 
