@@ -447,17 +447,23 @@ impl Ring<'_> {
     }
 
     /// Under the consumers' lock taken as `wait` allows: a sweep (see
-    /// [`Ring::sweep`]); how many came back.
+    /// [`Ring::sweep`]), or with `due_only` one only if its time has come;
+    /// how many came back.
     pub fn sweep_with<'w>(
         &self,
         closing: Option<u64>,
+        due_only: bool,
         wait: impl Fn() -> Policy<'w>,
     ) -> Result<u64, Fault> {
         let guard = self.lock_consumers(wait)?;
-        let n = if self.head.consumers.0.leased.load(Ordering::Relaxed) == 0 {
+        let cs = &self.head.consumers.0;
+        let now = now_ns();
+        let n = if cs.leased.load(Ordering::Relaxed) == 0
+            || (due_only && now < cs.next_sweep.load(Ordering::Relaxed))
+        {
             0
         } else {
-            self.sweep(now_ns(), closing)?
+            self.sweep(now, closing)?
         };
         drop(guard);
         if n > 0 {

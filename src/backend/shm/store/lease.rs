@@ -141,15 +141,16 @@ impl ShmQueue {
     }
 
     /// Gives back the leases whose holders are dead or whose time is up
-    /// (with `closing`, also this handle's own: its close). Tries once: a
+    /// (with `closing`, also this handle's own: its close; with
+    /// `due_only`, only if the next sweep's time has come). Tries once: a
     /// busy lock leaves the work to the next holder of it.
-    pub(in crate::backend::shm) fn sweep_now(&self, closing: bool) {
+    pub(in crate::backend::shm) fn sweep_now(&self, closing: bool, due_only: bool) {
         let r = self.map.ring();
         if r.head().consumers.0.leased.load(Ordering::Relaxed) == 0 {
             return;
         }
         let own = closing.then(|| self.owner());
-        let _ = r.sweep_with(own, || Policy::Brief);
+        let _ = r.sweep_with(own, due_only, || Policy::Brief);
     }
 
     /// For a receiver about to wait on an empty queue: when leases are out,
@@ -159,7 +160,7 @@ impl ShmQueue {
         if cs.leased.load(Ordering::Relaxed) == 0 {
             return None;
         }
-        self.sweep_now(false);
+        self.sweep_now(false, true);
         let next = cs.next_sweep.load(Ordering::Relaxed);
         let left = next.saturating_sub(now_ns());
         Some(Duration::from_nanos(left).max(Duration::from_millis(1)))
