@@ -212,7 +212,12 @@ impl Ring<'_> {
         if now < self.head.consumers.0.next_sweep.load(Ordering::Relaxed) {
             return Ok(());
         }
-        self.sweep(now, None).map(|_| ())
+        if self.sweep(now, None)? > 0 {
+            // Messages came back: receivers asleep on an empty queue look
+            // (they meet this lock's holder for a moment).
+            self.wake(&self.head.receivers.0);
+        }
+        Ok(())
     }
 
     /// Gives back (under the consumers' lock) every LEASED slot that is

@@ -184,7 +184,12 @@ impl Ring<'_> {
         if done == 0 {
             return Err(Fault::NoRoom);
         }
-        self.wake(&h.senders.0);
+        if lease.is_none() {
+            self.wake(&h.senders.0);
+        } else {
+            // A lease makes no room: no sender is woken for it.
+            self.wake_changed();
+        }
         Ok(done)
     }
 
