@@ -356,3 +356,47 @@ fn without_a_dead_letter_queue_it_is_dropped() {
     assert_eq!(q.attributes().unwrap().current_messages, 0);
     q.check_invariants().unwrap();
 }
+
+#[test]
+fn a_send_to_a_queue_holding_only_leased_messages_fires_the_notification() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let (name, _g) = common::unique_shm("lease", "notify");
+    let q = open(&name, 4);
+    send(&q, "a", 0);
+    let (_, _, l) = lease(&q, None);
+    // Nothing a receive could take: a send must fire the registration.
+    let hits = Arc::new(AtomicUsize::new(0));
+    let h = Arc::clone(&hits);
+    q.notify_callback(move || {
+        h.fetch_add(1, Ordering::SeqCst);
+    })
+    .unwrap();
+    send(&q, "b", 0);
+    until("the notification fires", || hits.load(Ordering::SeqCst) == 1);
+    q.ack(&l).unwrap();
+}
+
+#[test]
+fn the_readiness_descriptor_is_not_readable_while_every_message_is_leased() {
+    let (name, _g) = common::unique_shm("lease", "ready");
+    let q = open(&name, 4);
+    let fd = q.fileno().unwrap();
+    let readable = || {
+        let mut p = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd, no wait.
+        let n = unsafe { libc::poll(&mut p, 1, 0) };
+        n == 1 && p.revents & libc::POLLIN != 0
+    };
+    send(&q, "a", 0);
+    until("readable with a message", readable);
+    let (_, _, l) = lease(&q, None);
+    // A poller must not be told a receive would succeed (it would spin).
+    until("not readable while it is leased", || !readable());
+    q.nack(&l).unwrap();
+    until("readable once it is back", readable);
+}

@@ -279,6 +279,27 @@ impl<'a> Ring<'a> {
         self.counters().2
     }
 
+    /// Messages a receive could take now: those in the queue but not
+    /// leased (a hint, read without a lock).
+    pub fn visible(&self) -> u64 {
+        // The lease count first: an ack moves one from it to F, so a look
+        // that straddles an ack counts one less, never one more.
+        let leased = self.head.consumers.0.leased.load(Ordering::Acquire);
+        self.count().saturating_sub(leased)
+    }
+
+    /// Whether a send at position `p` (under the producers' lock) finds
+    /// no message a receive could take: leased ones do not count.
+    #[cold]
+    fn nothing_visible(&self, p: u64) -> bool {
+        let cs = &self.head.consumers.0;
+        let leased = cs.leased.load(Ordering::Acquire);
+        let f = cs.f.load(Ordering::Acquire);
+        // Messages in the queue: p + cap - f; a look that straddles an ack
+        // sees one less (see `visible`).
+        (p + u64::from(self.g.capacity)).saturating_sub(f) <= leased
+    }
+
     /// Repairs done by the producers' and consumers' sides.
     pub fn recoveries(&self) -> (u64, u64) {
         (
@@ -411,8 +432,7 @@ impl<'a> Ring<'a> {
         let mut p = ps.p.load(Ordering::Relaxed);
         // The registration (a rarely written line): fire it when this send
         // finds the queue empty.
-        let fire = h.notify.0.owner.load(Ordering::Relaxed) != 0
-            && h.consumers.0.f.load(Ordering::Acquire) == p + cap;
+        let fire = h.notify.0.owner.load(Ordering::Relaxed) != 0 && self.nothing_visible(p);
         let mut done = 0;
         while done < n {
             if p == ps.free_seen.load(Ordering::Relaxed) {
