@@ -373,7 +373,9 @@ fn a_send_to_a_queue_holding_only_leased_messages_fires_the_notification() {
     })
     .unwrap();
     send(&q, "b", 0);
-    until("the notification fires", || hits.load(Ordering::SeqCst) == 1);
+    until("the notification fires", || {
+        hits.load(Ordering::SeqCst) == 1
+    });
     q.ack(&l).unwrap();
 }
 
