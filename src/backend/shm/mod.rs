@@ -26,7 +26,7 @@
 //!
 //! Rooms: this file is the contract only (argument plumbing); `store` is
 //! the locked structure (transfers through one critical section, and in
-//! `store/` the repair, the receipts, the waits); `layout` the file as
+//! `store/` the repair, the receipts, the waits, the leases); `layout` the file as
 //! `#[repr(C)]` structs; `file` creating and opening it, `dir` where it
 //! lives; `errors` every detail text; `map` the mapping; `sync` the lock,
 //! futexes and liveness; `notify`, `readiness`, `bus` (the SIGBUS guard),

@@ -21,8 +21,12 @@
 //!   committed send whose P store was lost: P + 1. C (owner died): slots
 //!   named in `[H, F)` belong to producers (one may be filling a slot right
 //!   now) and are left alone; every other slot is the consumers': READY
-//!   (and LEASED) back into the index by seq, anything else handed back at
-//!   F. Both are idempotent: a repairer killed too leaves OWNER_DIED again.
+//!   (and LEASED whose holder is dead) back into the index by seq, LEASED
+//!   of a live holder left leased, anything else handed back at F. Both
+//!   are idempotent: a repairer killed too leaves OWNER_DIED again.
+//! - **Leases** (`ring_lease`): a leased slot is out of the ring and the
+//!   index until an ack frees it at F or a nack, an expiry or its holder's
+//!   end links it back by seq.
 //! - **Waits** take no lock: a waiter reads its futex word, registers,
 //!   re-checks the positions and sleeps while the word holds; a mover,
 //!   after its commit and unlock, takes every registration with one swap,

@@ -61,7 +61,8 @@ impl Ring<'_> {
         Ok(())
     }
 
-    /// C's owner died: rebuild the consumers' side from the slot states.
+    /// C's owner died: rebuild the consumers' side from the slot states
+    /// (live holders keep their leases; dead ones' come back by seq).
     #[cold]
     #[inline(never)]
     pub(super) fn repair_c(&self) -> Result<(), Fault> {
