@@ -267,7 +267,10 @@ impl Ring<'_> {
                 None => {
                     let v = sl.visibility.load(Ordering::Relaxed);
                     if v != 0 {
-                        let end = sl.leased_at.load(Ordering::Relaxed) + u64::from(v) * 1_000_000;
+                        let end = sl
+                            .leased_at
+                            .load(Ordering::Relaxed)
+                            .saturating_add(u64::from(v) * 1_000_000);
                         next = next.min(end);
                     }
                 }
