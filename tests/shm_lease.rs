@@ -402,3 +402,25 @@ fn the_readiness_descriptor_is_not_readable_while_every_message_is_leased() {
     q.nack(&l).unwrap();
     until("readable once it is back", readable);
 }
+
+#[test]
+fn a_visibility_timeout_longer_than_the_backend_keeps_is_refused() {
+    let (name, _g) = common::unique_shm("lease", "vis");
+    let q = open(&name, 2);
+    send(&q, "a", 0);
+    let mut buf = [0u8; 64];
+    let e = q
+        .lease(
+            &mut buf,
+            Timeout::TryOnce,
+            Some(Duration::from_secs(50 * 86_400)),
+        )
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e}");
+    assert!(e.to_string().contains("49.7 days"), "{e}");
+    // Nothing was leased; a timeout below a millisecond is one.
+    assert_eq!(q.lease_stats().unwrap().leased, 0);
+    let (_, _, l) = lease(&q, Some(Duration::from_nanos(1)));
+    std::thread::sleep(Duration::from_millis(5));
+    assert!(lost(q.ack(&l)).contains("visibility timeout (1 ms) passed"));
+}
