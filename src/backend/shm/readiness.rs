@@ -201,9 +201,12 @@ fn follow(m: &Mapping, fd: RawFd, stop: &AtomicBool) {
         // Registered with the word read first, as waiters do: a mover after
         // this changes the word or sees the registration.
         let (word, v) = r.watch_changes();
-        let target = match r.count() {
-            0 => 0,
-            c if c >= max => FULL,
+        // Readable when a receive could take a message (leased ones do
+        // not count; a queue full of leases reads as neither readable nor
+        // full, the closest level an eventfd has: senders see room).
+        let target = match (r.visible(), r.count()) {
+            (0, _) => 0,
+            (_, c) if c >= max => FULL,
             _ => 1,
         };
         set_level(fd, target);

@@ -21,8 +21,12 @@
 //!   committed send whose P store was lost: P + 1. C (owner died): slots
 //!   named in `[H, F)` belong to producers (one may be filling a slot right
 //!   now) and are left alone; every other slot is the consumers': READY
-//!   (and LEASED) back into the index by seq, anything else handed back at
-//!   F. Both are idempotent: a repairer killed too leaves OWNER_DIED again.
+//!   (and LEASED whose holder is dead) back into the index by seq, LEASED
+//!   of a live holder left leased, anything else handed back at F. Both
+//!   are idempotent: a repairer killed too leaves OWNER_DIED again.
+//! - **Leases** (`ring_lease`): a leased slot is out of the ring and the
+//!   index until an ack frees it at F or a nack, an expiry or its holder's
+//!   end links it back by seq.
 //! - **Waits** take no lock: a waiter reads its futex word, registers,
 //!   re-checks the positions and sleeps while the word holds; a mover,
 //!   after its commit and unlock, takes every registration with one swap,
@@ -93,6 +97,10 @@ pub(super) struct Taken {
     pub len: usize,
     pub prio: u32,
     pub seq: u64,
+    /// The slot it lay in (a lease's).
+    pub slot: u32,
+    /// Its delivery count after this take (0 for a plain receive).
+    pub delivery: u32,
 }
 
 /// What a wait ended with.
@@ -113,6 +121,11 @@ pub(super) struct Ring<'a> {
     ring: &'a [AtomicU32],
     slots: *mut u8,
     pub(super) g: Shape,
+    /// The file's descriptor (-1: none), for probes of openers' liveness.
+    fd: i32,
+    /// The opener record of the handle this view belongs to (u32::MAX:
+    /// none yet): alive, whatever its own lock probe says.
+    me: AtomicU32,
     _mapping: PhantomData<&'a [u8]>,
 }
 
@@ -134,8 +147,9 @@ impl<'a> Ring<'a> {
     ///
     /// # Safety
     /// `base` is page aligned and `len` bytes from it stay mapped read-write
-    /// for `'a`.
-    pub unsafe fn new(base: *mut u8, len: usize, g: Shape) -> Option<Ring<'a>> {
+    /// for `'a`. `fd` is the file's descriptor (-1: none; a lease holder's
+    /// liveness is then judged by its record's generation only).
+    pub unsafe fn new(base: *mut u8, len: usize, g: Shape, fd: i32) -> Option<Ring<'a>> {
         if len < g.file_size || base as usize % 4096 != 0 {
             return None;
         }
@@ -151,6 +165,8 @@ impl<'a> Ring<'a> {
                 ring: std::slice::from_raw_parts(base.add(g.ring).cast::<AtomicU32>(), g.ring_len),
                 slots: base.add(g.slots),
                 g,
+                fd,
+                me: AtomicU32::new(u32::MAX),
                 _mapping: PhantomData,
             })
         }
@@ -201,9 +217,11 @@ impl<'a> Ring<'a> {
             .store(FIRST + cap, Ordering::Relaxed);
         h.consumers.0.h.store(FIRST, Ordering::Relaxed);
         h.consumers.0.f.store(FIRST + cap, Ordering::Relaxed);
+        id.instance.store(random_instance(), Ordering::Relaxed);
         id.magic.store(MAGIC, Ordering::Release);
     }
 
+    #[inline(always)]
     fn header(&self, s: u32) -> &SlotHeader {
         debug_assert!(s < self.g.capacity);
         // SAFETY: s < capacity (every caller checks): inside the slots.
@@ -215,6 +233,7 @@ impl<'a> Ring<'a> {
         }
     }
 
+    #[inline(always)]
     fn data(&self, s: u32) -> *mut u8 {
         // SAFETY: as `header`; the data follows the slot header, msgsize
         // bytes within the stride.
@@ -229,6 +248,7 @@ impl<'a> Ring<'a> {
     }
 
     /// The slot a ring cell names, checked.
+    #[inline(always)]
     fn cell(&self, pos: u64) -> Result<u32, Fault> {
         let s = self.ring[self.at(pos)].load(Ordering::Relaxed);
         if s < self.g.capacity {
@@ -239,6 +259,7 @@ impl<'a> Ring<'a> {
     }
 
     /// Whether position `pos` is published: its slot READY with seq = pos.
+    #[inline(always)]
     fn published(&self, pos: u64) -> Result<Option<u32>, Fault> {
         let s = self.cell(pos)?;
         let sl = self.header(s);
@@ -260,6 +281,27 @@ impl<'a> Ring<'a> {
     #[inline]
     pub fn count(&self) -> u64 {
         self.counters().2
+    }
+
+    /// Messages a receive could take now: those in the queue but not
+    /// leased (a hint, read without a lock).
+    pub fn visible(&self) -> u64 {
+        // The lease count first: an ack moves one from it to F, so a look
+        // that straddles an ack counts one less, never one more.
+        let leased = self.head.consumers.0.leased.load(Ordering::Acquire);
+        self.count().saturating_sub(leased)
+    }
+
+    /// Whether a send at position `p` (under the producers' lock) finds
+    /// no message a receive could take: leased ones do not count.
+    #[cold]
+    fn nothing_visible(&self, p: u64) -> bool {
+        let cs = &self.head.consumers.0;
+        let leased = cs.leased.load(Ordering::Acquire);
+        let f = cs.f.load(Ordering::Acquire);
+        // Messages in the queue: p + cap - f; a look that straddles an ack
+        // sees one less (see `visible`).
+        (p + u64::from(self.g.capacity)).saturating_sub(f) <= leased
     }
 
     /// Repairs done by the producers' and consumers' sides.
@@ -394,8 +436,7 @@ impl<'a> Ring<'a> {
         let mut p = ps.p.load(Ordering::Relaxed);
         // The registration (a rarely written line): fire it when this send
         // finds the queue empty.
-        let fire = h.notify.0.owner.load(Ordering::Relaxed) != 0
-            && h.consumers.0.f.load(Ordering::Acquire) == p + cap;
+        let fire = h.notify.0.owner.load(Ordering::Relaxed) != 0 && self.nothing_visible(p);
         let mut done = 0;
         while done < n {
             if p == ps.free_seen.load(Ordering::Relaxed) {
@@ -425,6 +466,7 @@ impl<'a> Ring<'a> {
             sl.seq.store(p, Ordering::Relaxed);
             sl.len.store(msg.len() as u32, Ordering::Relaxed);
             sl.prio.store(prio, Ordering::Relaxed);
+            sl.deliveries.store(0, Ordering::Relaxed);
             at!("send.header");
             // SAFETY: msg.len() <= msgsize: inside slot s's data.
             unsafe { std::ptr::copy_nonoverlapping(msg.as_ptr(), self.data(s), msg.len()) };
@@ -488,6 +530,20 @@ fn too_big(len: usize, prio: u32) -> Fault {
     ))
 }
 
+/// A random, non-zero queue identity (`Ident::instance`).
+fn random_instance() -> u64 {
+    let mut b = [0u8; 8];
+    // SAFETY: getrandom writes at most b.len() bytes into b.
+    let n = unsafe { libc::getrandom(b.as_mut_ptr().cast(), b.len(), 0) };
+    let mut v = u64::from_ne_bytes(b);
+    if n != b.len() as isize {
+        // No entropy source: the time and pid still tell queues apart.
+        let t = crate::backend::sys::deadline_after(Duration::ZERO);
+        v = (t.tv_sec as u64) << 32 ^ t.tv_nsec as u64 ^ u64::from(std::process::id()) << 40;
+    }
+    v.max(1)
+}
+
 #[cfg(test)]
 pub(super) fn forever_flag() -> &'static std::sync::atomic::AtomicBool {
     static NEVER: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
@@ -506,6 +562,8 @@ fn futex_wake(word: &AtomicU32) {
 
 #[path = "ring_index.rs"]
 mod index;
+#[path = "ring_lease.rs"]
+pub(super) mod lease;
 #[cfg(test)]
 #[path = "ring_model.rs"]
 mod model;

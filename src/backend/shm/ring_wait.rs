@@ -31,6 +31,18 @@ impl Ring<'_> {
         }
     }
 
+    /// After a move that gives neither side anything (a lease): only the
+    /// readiness helpers, which wait for any move.
+    #[inline(always)]
+    pub(super) fn wake_changed(&self) {
+        #[cfg(not(target_arch = "x86_64"))]
+        std::sync::atomic::fence(Ordering::SeqCst);
+        let c = &self.head.changed.0;
+        if c.waiters.load(Ordering::SeqCst) != 0 {
+            wake_slow(c);
+        }
+    }
+
     pub(super) fn wake_all(&self) {
         let h = self.head;
         for w in [&h.receivers.0, &h.senders.0, &h.changed.0] {

@@ -16,6 +16,7 @@ use crate::backend::{Attempt, Patience};
 use crate::error::{Error, Result};
 
 mod invariants;
+mod lease;
 mod receipts;
 mod wait;
 

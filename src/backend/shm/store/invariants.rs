@@ -8,9 +8,10 @@ impl Mapping {
     /// Checks, under both locks: `H <= P <= F <= H + capacity`; the ring
     /// names every slot of `[H, F)` once; `[H, P)` published (READY at its
     /// position), `[P, F)` FREE; every other slot READY and on its
-    /// priority's list once, the lists acyclic and in seq order, the tails
+    /// priority's list once, or LEASED (naming an opener record) and
+    /// counted in `leased`; the lists acyclic and in seq order, the tails
     /// their last slots, the bitmap naming exactly the non-empty lists;
-    /// messages counted = `P - H` + indexed.
+    /// messages counted = `P - H` + indexed + leased.
     pub(crate) fn check_invariants(&self) -> std::result::Result<(), String> {
         let r = self.ring();
         let _c = r
