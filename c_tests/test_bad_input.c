@@ -87,8 +87,9 @@ static void dummy_callback(void *param) { (void)param; }
     X(maxsize_huge, "pmq_queue_open", PMQ_STATUS_SYSTEM_LIMIT, OPEN_NEW(max_message_size, (int64_t)1 << 40)) \
     X(no_access, "pmq_queue_open", PMQ_STATUS_INVALID_ARGUMENT, (F_opts = test_options(PMQ_O_CREAT, 4, 64), F_opts.read = false, F_opts.write = false, pmq_queue_open(test_queue_name("bad"), &F_opts, &F_q_out))) \
     X(reserved0, "pmq_queue_open", PMQ_STATUS_INVALID_ARGUMENT, OPEN_NEW(reserved[0], 1))      \
-    X(reserved2, "pmq_queue_open", PMQ_STATUS_INVALID_ARGUMENT, OPEN_NEW(reserved[2], UINT64_MAX)) \
-    X(reserved_low, "pmq_queue_open", PMQ_STATUS_INVALID_ARGUMENT, OPEN_NEW(reserved0, 1))   \
+    X(reserved2, "pmq_queue_open", PMQ_STATUS_INVALID_ARGUMENT, OPEN_NEW(reserved[1], UINT64_MAX)) \
+    X(dead_letter_not_utf8, "pmq_queue_open", PMQ_STATUS_INVALID_ARGUMENT, OPEN_NEW(dead_letter, "/dl\xff")) \
+    X(dead_letter_bad_name, "pmq_queue_open", PMQ_STATUS_INVALID_ARGUMENT, OPEN_NEW(dead_letter, "no-slash")) \
     X(backend_unknown, "pmq_queue_open", PMQ_STATUS_INVALID_ARGUMENT, OPEN_NEW(backend, 2)) \
     X(random_name_bad_size, "pmq_queue_open", PMQ_STATUS_INVALID_ARGUMENT, pmq_queue_open(NULL, OPTS(max_message_size, 0), &F_q_out)) \
     X(create_exists, "pmq_queue_open", PMQ_STATUS_EXISTS, (F_opts = test_options(PMQ_O_CREX, 4, 64), pmq_queue_open(F_name, &F_opts, &F_q_out))) \
