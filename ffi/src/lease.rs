@@ -158,7 +158,8 @@ unsafe fn lease_common(
 /// lease (at-least-once receive; PMQ_BACKEND_SHM only), waiting while the
 /// queue is empty as pmq_queue_receive() does. The message stays in the
 /// queue, invisible to other receivers, until pmq_queue_ack() removes it or
-/// pmq_queue_nack() gives it back. If the handle is closed or freed, or its
+/// pmq_queue_nack() gives it back. If the handle is freed (pmq_queue_free();
+/// pmq_queue_close() alone keeps the handle's leases until then), or its
 /// process dies (SIGKILL included), before either, the message goes back at
 /// its place: ahead of the later messages of its priority.
 ///
