@@ -124,9 +124,10 @@ test-rust:
 	# The pmq-bridge tests (bridge/tests/bridge, ~60 s) run once, in
 	# test-bridge, where their figures are printed.
 	$(CARGO) test --workspace -- --skip bridge_
-	# The shared-memory backend killed at each of its kill points, and the
-	# model test with kill steps (a test-only feature).
-	$(CARGO) test -p pmq --features fault-injection --test shm_faults --test shm_model_kills
+	# The shared-memory backend killed at each of its kill points, the
+	# model test with kill steps, and leasing consumers killed anywhere (a
+	# test-only feature).
+	$(CARGO) test -p pmq --features fault-injection --test shm_faults --test shm_model_kills --test shm_lease_chaos
 	# pmq::tokio::AsyncQueue (feature tokio; the default build has no tokio),
 	# its doc example, and the example program on both backends.
 	$(CARGO) test -p pmq --features tokio --test tokio

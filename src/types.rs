@@ -40,7 +40,7 @@ pub enum BackendKind {
     ///
     /// **What a queue costs.** The file (memory in `/dev/shm`, allocated up
     /// front) is `round_up(335,872 + 4 × next_power_of_two(max_messages),
-    /// 4,096) + max_messages × round_up(32 + max_message_size, 64)` bytes: a
+    /// 4,096) + max_messages × round_up(48 + max_message_size, 64)` bytes: a
     /// fixed 335,872 (header, per-priority lists for all 32,768 priorities,
     /// 1,024 opener records), a ring of 4-byte slot numbers (a power of two
     /// of them), and one slot per message.

@@ -289,7 +289,10 @@ fn the_kernel_backend_refuses_leases_naming_shm() {
     let e = q.lease(&mut buf, Timeout::TryOnce, None).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::NotSupported);
     assert!(e.to_string().contains("shared-memory"), "{e}");
-    assert_eq!(q.ack(&Lease::default()).unwrap_err().kind(), ErrorKind::NotSupported);
+    assert_eq!(
+        q.ack(&Lease::default()).unwrap_err().kind(),
+        ErrorKind::NotSupported
+    );
     assert_eq!(q.instance_id(), None);
 }
 

@@ -111,7 +111,7 @@ pub const PMQ_BACKEND_KERNEL: u32 = 0;
 ///
 /// Memory: a queue is a file in /dev/shm allocated up front, of
 /// round_up(335872 + 4 * next_power_of_two(max_messages), 4096) +
-/// max_messages * round_up(32 + max_message_size, 64) bytes. The default
+/// max_messages * round_up(48 + max_message_size, 64) bytes. The default
 /// shape (10 messages of at most 8192 bytes) takes 422528 bytes (413 KiB);
 /// 100000 messages of 8192 bytes take 826 MB, of 256 bytes 33 MB: set
 /// max_message_size along with a large max_messages.

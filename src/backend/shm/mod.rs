@@ -112,7 +112,7 @@ impl Drop for ShmQueue {
     fn drop(&mut self) {
         self.readiness.stop();
         // The holder's end: its leases go back to the queue.
-        self.sweep_now(true);
+        self.sweep_now(true, false);
         self.close_receipt();
     }
 }
@@ -157,7 +157,7 @@ impl QueueBackend for ShmQueue {
             readiness: readiness::Readiness::new(),
         };
         // Leases of holders that died (this open may reuse one's record).
-        q.sweep_now(false);
+        q.sweep_now(false, false);
         Ok(q)
     }
 

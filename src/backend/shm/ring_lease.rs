@@ -44,6 +44,22 @@ pub(in crate::backend::shm) struct LeaseSpec {
 /// A lease as the store checks it (the core's, and the C ABI's).
 pub(in crate::backend::shm) type Held = crate::lease::Lease;
 
+/// Why an ack or nack did not settle a lease.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(in crate::backend::shm) enum Refusal {
+    /// The lease is not the caller's now: why (nothing was changed for it,
+    /// unless the text says it was given back).
+    Lost(String),
+    /// The queue failed (a lock, a damaged value).
+    Fault(Fault),
+}
+
+impl From<Fault> for Refusal {
+    fn from(f: Fault) -> Refusal {
+        Refusal::Fault(f)
+    }
+}
+
 /// CLOCK_MONOTONIC now, in ns (system-wide: every process agrees).
 pub(in crate::backend::shm) fn now_ns() -> u64 {
     let t = crate::backend::sys::deadline_after(Duration::ZERO);
@@ -256,9 +272,30 @@ impl Ring<'_> {
     /// Checks lease `l` of holder `owner` (under the consumers' lock): its
     /// slot, or why it is not this holder's now. An expired lease is given
     /// back here (and reported lost).
-    fn check_lease(&self, l: &Held, owner: u64, now: u64) -> Result<u32, Fault> {
+    #[inline(always)]
+    fn check_lease(&self, l: &Held, owner: u64) -> Result<u32, Refusal> {
+        if l.slot < self.g.capacity {
+            let sl = self.header(l.slot);
+            // The common case in a few loads: held, and no expiry to read
+            // the clock for.
+            if sl.state.load(Ordering::Acquire) == LEASED
+                && sl.seq.load(Ordering::Relaxed) == l.seq
+                && sl.deliveries.load(Ordering::Relaxed) == l.delivery
+                && sl.owner.load(Ordering::Relaxed) == owner
+                && sl.visibility.load(Ordering::Relaxed) == 0
+            {
+                return Ok(l.slot);
+            }
+        }
+        self.check_lease_slow(l, owner)
+    }
+
+    /// [`Ring::check_lease`] in full: the expiry, and why a lease is lost.
+    #[cold]
+    #[inline(never)]
+    fn check_lease_slow(&self, l: &Held, owner: u64) -> Result<u32, Refusal> {
         let lost = |why: String| {
-            Err(Fault::Lost(format!(
+            Err(Refusal::Lost(format!(
                 "the lease on message seq {} (delivery {}) is no longer this handle's: {why}; \
                  nothing was acked or given back by this call",
                 l.seq, l.delivery
@@ -299,7 +336,7 @@ impl Ring<'_> {
             return lost(why.into());
         }
         if state != LEASED {
-            return Err(corrupt("a slot's state", u64::from(state)));
+            return Err(corrupt("a slot's state", u64::from(state)).into());
         }
         if d != l.delivery {
             return lost(format!(
@@ -317,16 +354,18 @@ impl Ring<'_> {
                 held_by >> 32
             ));
         }
-        if let Some(late) = self.expired(l.slot, now) {
+        // The clock is read only for a lease that can expire.
+        let v = sl.visibility.load(Ordering::Relaxed);
+        if let Some(late) = (v != 0).then(|| self.expired(l.slot, now_ns())).flatten() {
             self.give_back(l.slot, RETURN_EXPIRED)?;
-            return Err(Fault::Lost(format!(
+            return Err(Refusal::Lost(format!(
                 "the lease on message seq {} (delivery {}) is no longer this handle's: its \
                  visibility timeout ({} ms) passed {} ms ago, so it was given back to the queue \
                  (another receive will deliver it again); ack sooner or lease with a longer \
                  visibility timeout",
                 l.seq,
                 l.delivery,
-                sl.visibility.load(Ordering::Relaxed),
+                v,
                 ms(late)
             )));
         }
@@ -335,9 +374,9 @@ impl Ring<'_> {
 
     /// Acks `l` (holder `owner`, under the consumers' lock): FREE and the
     /// slot handed back at F.
-    fn ack_locked(&self, l: &Held, owner: u64, now: u64) -> Result<(), Fault> {
+    fn ack_locked(&self, l: &Held, owner: u64) -> Result<(), Refusal> {
         at!("ack.locked");
-        let s = self.check_lease(l, owner, now)?;
+        let s = self.check_lease(l, owner)?;
         let cs = &self.head.consumers.0;
         self.header(s).state.store(FREE, Ordering::Release); // COMMIT
         at!("ack.committed");
@@ -351,9 +390,9 @@ impl Ring<'_> {
 
     /// Nacks `l` (holder `owner`, under the consumers' lock): back at its
     /// place in its priority's list.
-    fn nack_locked(&self, l: &Held, owner: u64, now: u64) -> Result<(), Fault> {
+    fn nack_locked(&self, l: &Held, owner: u64) -> Result<(), Refusal> {
         at!("nack.locked");
-        let s = self.check_lease(l, owner, now)?;
+        let s = self.check_lease(l, owner)?;
         self.give_back(s, RETURN_NACKED)?;
         at!("nack.linked");
         Ok(())
@@ -368,26 +407,25 @@ impl Ring<'_> {
         owner: u64,
         nack: bool,
         wait: impl Fn() -> Policy<'w>,
-    ) -> (usize, Option<(usize, Fault)>) {
+    ) -> (usize, Option<(usize, Refusal)>) {
         let guard = match self.lock_consumers(wait) {
             Ok(g) => g,
-            Err(f) => return (0, Some((0, f))),
+            Err(f) => return (0, Some((0, f.into()))),
         };
         if self.head.consumers.0.broken.load(Ordering::Relaxed) != 0 {
-            return (0, Some((0, super::unrecoverable())));
+            return (0, Some((0, super::unrecoverable().into())));
         }
-        let now = now_ns();
         let mut done = 0;
         let mut first = None;
         for (i, l) in leases.iter().enumerate() {
             let r = if nack {
-                self.nack_locked(l, owner, now)
+                self.nack_locked(l, owner)
             } else {
-                self.ack_locked(l, owner, now)
+                self.ack_locked(l, owner)
             };
             match r {
                 Ok(()) => done += 1,
-                Err(f @ Fault::Lost(_)) => {
+                Err(f @ Refusal::Lost(_)) => {
                     first.get_or_insert((i, f));
                 }
                 Err(f) => {
@@ -397,24 +435,35 @@ impl Ring<'_> {
             }
         }
         drop(guard);
-        // Room (an ack), a message back (a nack or an expiry).
-        self.wake(&self.head.senders.0);
-        self.wake(&self.head.receivers.0);
+        // Room (an ack), a message back (a nack, or an expired lease an ack
+        // gave back).
+        if nack || first.is_some() {
+            self.wake(&self.head.receivers.0);
+        }
+        if !nack && done > 0 {
+            self.wake(&self.head.senders.0);
+        }
         (done, first)
     }
 
     /// Under the consumers' lock taken as `wait` allows: a sweep (see
-    /// [`Ring::sweep`]); how many came back.
+    /// [`Ring::sweep`]), or with `due_only` one only if its time has come;
+    /// how many came back.
     pub fn sweep_with<'w>(
         &self,
         closing: Option<u64>,
+        due_only: bool,
         wait: impl Fn() -> Policy<'w>,
     ) -> Result<u64, Fault> {
         let guard = self.lock_consumers(wait)?;
-        let n = if self.head.consumers.0.leased.load(Ordering::Relaxed) == 0 {
+        let cs = &self.head.consumers.0;
+        let now = now_ns();
+        let n = if cs.leased.load(Ordering::Relaxed) == 0
+            || (due_only && now < cs.next_sweep.load(Ordering::Relaxed))
+        {
             0
         } else {
-            self.sweep(now_ns(), closing)?
+            self.sweep(now, closing)?
         };
         drop(guard);
         if n > 0 {

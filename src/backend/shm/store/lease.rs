@@ -6,8 +6,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use super::super::lock::Policy;
-use super::super::ring::lease::{now_ns, LeaseSpec};
-use super::super::ring::Fault;
+use super::super::ring::lease::{now_ns, LeaseSpec, Refusal};
 use super::super::ShmQueue;
 use super::{fault_error, patient_error, patient_policy};
 use crate::backend::{Attempt, Patience};
@@ -87,14 +86,16 @@ impl ShmQueue {
         leases: &[Lease],
         nack: bool,
     ) -> (usize, Result<()>) {
-        let (done, first) =
-            self.map
-                .ring()
-                .settle_with(leases, self.owner(), nack, patient_policy);
+        let (done, first) = self
+            .map
+            .ring()
+            .settle_with(leases, self.owner(), nack, patient_policy);
         let r = match first {
             None => Ok(()),
-            Some((_, f @ Fault::Lost(_))) if leases.len() == 1 => Err(fault_error(f)),
-            Some((i, Fault::Lost(why))) => {
+            Some((_, Refusal::Lost(why))) if leases.len() == 1 => {
+                Err(Error::new(ErrorKind::LeaseLost, why))
+            }
+            Some((i, Refusal::Lost(why))) => {
                 let lost = leases.len() - done;
                 Err(Error::new(
                     ErrorKind::LeaseLost,
@@ -106,7 +107,7 @@ impl ShmQueue {
                     ),
                 ))
             }
-            Some((_, f)) => Err(patient_error(f)),
+            Some((_, Refusal::Fault(f))) => Err(patient_error(f)),
         };
         (done, self.sound_result(r))
     }
@@ -140,15 +141,16 @@ impl ShmQueue {
     }
 
     /// Gives back the leases whose holders are dead or whose time is up
-    /// (with `closing`, also this handle's own: its close). Tries once: a
+    /// (with `closing`, also this handle's own: its close; with
+    /// `due_only`, only if the next sweep's time has come). Tries once: a
     /// busy lock leaves the work to the next holder of it.
-    pub(in crate::backend::shm) fn sweep_now(&self, closing: bool) {
+    pub(in crate::backend::shm) fn sweep_now(&self, closing: bool, due_only: bool) {
         let r = self.map.ring();
         if r.head().consumers.0.leased.load(Ordering::Relaxed) == 0 {
             return;
         }
         let own = closing.then(|| self.owner());
-        let _ = r.sweep_with(own, || Policy::Brief);
+        let _ = r.sweep_with(own, due_only, || Policy::Brief);
     }
 
     /// For a receiver about to wait on an empty queue: when leases are out,
@@ -158,7 +160,7 @@ impl ShmQueue {
         if cs.leased.load(Ordering::Relaxed) == 0 {
             return None;
         }
-        self.sweep_now(false);
+        self.sweep_now(false, true);
         let next = cs.next_sweep.load(Ordering::Relaxed);
         let left = next.saturating_sub(now_ns());
         Some(Duration::from_nanos(left).max(Duration::from_millis(1)))
