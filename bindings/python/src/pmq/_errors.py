@@ -49,7 +49,9 @@ class LeaseLostError(Error):
     nacked already, its visibility timeout passed (the message went back to
     the queue and may have been delivered again), or it never was this
     handle's. Nothing was changed (pmq only). From ack_batch(), .acked says
-    how many of the batch were acked all the same."""
+    how many of the batch were acked all the same (0 from ack() / nack())."""
+
+    acked = 0
 
 
 _S = _pmq
