@@ -41,6 +41,10 @@ static pmq_message F_longmsg[2];   /* the second is 65 bytes (queue max 64) */
 static pmq_message F_hugemsg[1];   /* len above PTRDIFF_MAX */
 static pmq_message F_priomsg[1];   /* priority above PMQ_PRIORITY_MAX */
 static pmq_received F_recv[4];
+static pmq_leased F_leased[4];
+static pmq_lease F_lease = {1, 0, 1};
+static uint64_t F_u64;
+static double F_dbl;
 static pmq_receipt F_rcpt[4];
 static char F_longname[300];
 static char F_longname_ok[300];
@@ -87,8 +91,9 @@ static void dummy_callback(void *param) { (void)param; }
     X(maxsize_huge, "pmq_queue_open", PMQ_STATUS_SYSTEM_LIMIT, OPEN_NEW(max_message_size, (int64_t)1 << 40)) \
     X(no_access, "pmq_queue_open", PMQ_STATUS_INVALID_ARGUMENT, (F_opts = test_options(PMQ_O_CREAT, 4, 64), F_opts.read = false, F_opts.write = false, pmq_queue_open(test_queue_name("bad"), &F_opts, &F_q_out))) \
     X(reserved0, "pmq_queue_open", PMQ_STATUS_INVALID_ARGUMENT, OPEN_NEW(reserved[0], 1))      \
-    X(reserved2, "pmq_queue_open", PMQ_STATUS_INVALID_ARGUMENT, OPEN_NEW(reserved[2], UINT64_MAX)) \
-    X(reserved_low, "pmq_queue_open", PMQ_STATUS_INVALID_ARGUMENT, OPEN_NEW(reserved0, 1))   \
+    X(reserved2, "pmq_queue_open", PMQ_STATUS_INVALID_ARGUMENT, OPEN_NEW(reserved[1], UINT64_MAX)) \
+    X(dead_letter_not_utf8, "pmq_queue_open", PMQ_STATUS_INVALID_ARGUMENT, OPEN_NEW(dead_letter, "/dl\xff")) \
+    X(dead_letter_bad_name, "pmq_queue_open", PMQ_STATUS_INVALID_ARGUMENT, OPEN_NEW(dead_letter, "no-slash")) \
     X(backend_unknown, "pmq_queue_open", PMQ_STATUS_INVALID_ARGUMENT, OPEN_NEW(backend, 2)) \
     X(random_name_bad_size, "pmq_queue_open", PMQ_STATUS_INVALID_ARGUMENT, pmq_queue_open(NULL, OPTS(max_message_size, 0), &F_q_out)) \
     X(create_exists, "pmq_queue_open", PMQ_STATUS_EXISTS, (F_opts = test_options(PMQ_O_CREX, 4, 64), pmq_queue_open(F_name, &F_opts, &F_q_out))) \
@@ -253,7 +258,57 @@ static void dummy_callback(void *param) { (void)param; }
     X(ncb_closed, "pmq_queue_notify_callback", PMQ_STATUS_CLOSED, pmq_queue_notify_callback(F_closed, dummy_callback, NULL, NULL)) \
     X(ncancel_null, "pmq_queue_notify_cancel", PMQ_STATUS_INVALID_ARGUMENT, pmq_queue_notify_cancel(NULL)) \
     X(ncancel_closed, "pmq_queue_notify_cancel", PMQ_STATUS_CLOSED, pmq_queue_notify_cancel(F_closed)) \
-    X(ncancel_none, "pmq_queue_notify_cancel", PMQ_STATUS_OK, pmq_queue_notify_cancel(F_q))
+    X(ncancel_none, "pmq_queue_notify_cancel", PMQ_STATUS_OK, pmq_queue_notify_cancel(F_q)) \
+    /* leases: argument checks come before the backend (the kernel's NOT_SUPPORTED) */ \
+    X(lease_null, "pmq_queue_lease", PMQ_STATUS_INVALID_ARGUMENT, pmq_queue_lease(NULL, F_buf, sizeof F_buf, &F_len, &F_prio, &F_lease, 0)) \
+    X(lease_outlen_null, "pmq_queue_lease", PMQ_STATUS_INVALID_ARGUMENT, pmq_queue_lease(F_q, F_buf, sizeof F_buf, NULL, &F_prio, &F_lease, 0)) \
+    X(lease_outlease_null, "pmq_queue_lease", PMQ_STATUS_INVALID_ARGUMENT, pmq_queue_lease(F_q, F_buf, sizeof F_buf, &F_len, &F_prio, NULL, 0)) \
+    X(lease_nullbuf, "pmq_queue_lease", PMQ_STATUS_INVALID_ARGUMENT, pmq_queue_lease(F_q, NULL, 64, &F_len, &F_prio, &F_lease, 0)) \
+    X(lease_hugelen, "pmq_queue_lease", PMQ_STATUS_INVALID_ARGUMENT, pmq_queue_lease(F_q, F_buf, HUGE_LEN, &F_len, &F_prio, &F_lease, 0)) \
+    X(lease_vis_nan, "pmq_queue_lease", PMQ_STATUS_INVALID_ARGUMENT, pmq_queue_lease(F_q, F_buf, sizeof F_buf, &F_len, &F_prio, &F_lease, NAN)) \
+    X(lease_vis_neg, "pmq_queue_lease", PMQ_STATUS_INVALID_ARGUMENT, pmq_queue_lease(F_q, F_buf, sizeof F_buf, &F_len, &F_prio, &F_lease, -1.0)) \
+    X(lease_vis_neginf, "pmq_queue_lease", PMQ_STATUS_INVALID_ARGUMENT, pmq_queue_lease(F_q, F_buf, sizeof F_buf, &F_len, &F_prio, &F_lease, -INFINITY)) \
+    X(lease_vis_huge, "pmq_queue_lease", PMQ_STATUS_INVALID_ARGUMENT, pmq_queue_lease(F_q, F_buf, sizeof F_buf, &F_len, &F_prio, &F_lease, DBL_MAX)) \
+    X(lease_small, "pmq_queue_lease", PMQ_STATUS_BUFFER_TOO_SMALL, pmq_queue_lease(F_q, F_buf, 10, &F_len, &F_prio, &F_lease, 0)) \
+    X(lease_writeonly, "pmq_queue_lease", PMQ_STATUS_PERMISSION, pmq_queue_lease(F_wo, F_buf, sizeof F_buf, &F_len, &F_prio, &F_lease, 0)) \
+    X(lease_closed, "pmq_queue_lease", PMQ_STATUS_CLOSED, pmq_queue_lease(F_closed, F_buf, sizeof F_buf, &F_len, &F_prio, &F_lease, 0)) \
+    X(lease_kernel, "pmq_queue_lease", PMQ_STATUS_NOT_SUPPORTED, pmq_queue_lease(F_q, F_buf, sizeof F_buf, &F_len, &F_prio, &F_lease, 0)) \
+    X(leaset_null, "pmq_queue_lease_timeout", PMQ_STATUS_INVALID_ARGUMENT, pmq_queue_lease_timeout(NULL, F_buf, sizeof F_buf, &F_len, &F_prio, &F_lease, 0, 0)) \
+    X(leaset_nan, "pmq_queue_lease_timeout", PMQ_STATUS_INVALID_ARGUMENT, pmq_queue_lease_timeout(F_q, F_buf, sizeof F_buf, &F_len, &F_prio, &F_lease, 0, NAN)) \
+    X(leaset_neg, "pmq_queue_lease_timeout", PMQ_STATUS_INVALID_ARGUMENT, pmq_queue_lease_timeout(F_q, F_buf, sizeof F_buf, &F_len, &F_prio, &F_lease, 0, -1.0)) \
+    X(leaset_vis_nan, "pmq_queue_lease_timeout", PMQ_STATUS_INVALID_ARGUMENT, pmq_queue_lease_timeout(F_q, F_buf, sizeof F_buf, &F_len, &F_prio, &F_lease, NAN, 0)) \
+    X(leaset_closed, "pmq_queue_lease_timeout", PMQ_STATUS_CLOSED, pmq_queue_lease_timeout(F_closed, F_buf, sizeof F_buf, &F_len, &F_prio, &F_lease, 0, 0)) \
+    X(leaseb_null, "pmq_queue_lease_batch", PMQ_STATUS_INVALID_ARGUMENT, pmq_queue_lease_batch(NULL, F_buf, sizeof F_buf, F_leased, 4, &F_len, 0)) \
+    X(leaseb_count_null, "pmq_queue_lease_batch", PMQ_STATUS_INVALID_ARGUMENT, pmq_queue_lease_batch(F_q, F_buf, sizeof F_buf, F_leased, 4, NULL, 0)) \
+    X(leaseb_out_null, "pmq_queue_lease_batch", PMQ_STATUS_INVALID_ARGUMENT, pmq_queue_lease_batch(F_q, F_buf, sizeof F_buf, NULL, 4, &F_len, 0)) \
+    X(leaseb_max_huge, "pmq_queue_lease_batch", PMQ_STATUS_INVALID_ARGUMENT, pmq_queue_lease_batch(F_q, F_buf, sizeof F_buf, F_leased, SIZE_MAX / 2, &F_len, 0)) \
+    X(leaseb_nullbuf, "pmq_queue_lease_batch", PMQ_STATUS_INVALID_ARGUMENT, pmq_queue_lease_batch(F_q, NULL, 64, F_leased, 4, &F_len, 0)) \
+    X(leaseb_vis_neg, "pmq_queue_lease_batch", PMQ_STATUS_INVALID_ARGUMENT, pmq_queue_lease_batch(F_q, F_buf, sizeof F_buf, F_leased, 4, &F_len, -1.0)) \
+    X(leaseb_writeonly, "pmq_queue_lease_batch", PMQ_STATUS_PERMISSION, pmq_queue_lease_batch(F_wo, F_buf, sizeof F_buf, F_leased, 4, &F_len, 0)) \
+    X(leaseb_closed, "pmq_queue_lease_batch", PMQ_STATUS_CLOSED, pmq_queue_lease_batch(F_closed, F_buf, sizeof F_buf, F_leased, 4, &F_len, 0)) \
+    X(leasebt_null, "pmq_queue_lease_batch_timeout", PMQ_STATUS_INVALID_ARGUMENT, pmq_queue_lease_batch_timeout(NULL, F_buf, sizeof F_buf, F_leased, 4, &F_len, 0, 0)) \
+    X(leasebt_nan, "pmq_queue_lease_batch_timeout", PMQ_STATUS_INVALID_ARGUMENT, pmq_queue_lease_batch_timeout(F_q, F_buf, sizeof F_buf, F_leased, 4, &F_len, 0, NAN)) \
+    X(leasebt_kernel, "pmq_queue_lease_batch_timeout", PMQ_STATUS_NOT_SUPPORTED, pmq_queue_lease_batch_timeout(F_q, F_buf, sizeof F_buf, F_leased, 4, &F_len, 0, 0)) \
+    X(ack_null, "pmq_queue_ack", PMQ_STATUS_INVALID_ARGUMENT, pmq_queue_ack(NULL, &F_lease)) \
+    X(ack_lease_null, "pmq_queue_ack", PMQ_STATUS_INVALID_ARGUMENT, pmq_queue_ack(F_q, NULL)) \
+    X(ack_closed, "pmq_queue_ack", PMQ_STATUS_CLOSED, pmq_queue_ack(F_closed, &F_lease)) \
+    X(ack_kernel, "pmq_queue_ack", PMQ_STATUS_NOT_SUPPORTED, pmq_queue_ack(F_q, &F_lease)) \
+    X(nack_null, "pmq_queue_nack", PMQ_STATUS_INVALID_ARGUMENT, pmq_queue_nack(NULL, &F_lease)) \
+    X(nack_lease_null, "pmq_queue_nack", PMQ_STATUS_INVALID_ARGUMENT, pmq_queue_nack(F_q, NULL)) \
+    X(nack_closed, "pmq_queue_nack", PMQ_STATUS_CLOSED, pmq_queue_nack(F_closed, &F_lease)) \
+    X(ackb_null, "pmq_queue_ack_batch", PMQ_STATUS_INVALID_ARGUMENT, pmq_queue_ack_batch(NULL, &F_lease, 1, &F_len)) \
+    X(ackb_out_null, "pmq_queue_ack_batch", PMQ_STATUS_INVALID_ARGUMENT, pmq_queue_ack_batch(F_q, &F_lease, 1, NULL)) \
+    X(ackb_leases_null, "pmq_queue_ack_batch", PMQ_STATUS_INVALID_ARGUMENT, pmq_queue_ack_batch(F_q, NULL, 1, &F_len)) \
+    X(ackb_count_huge, "pmq_queue_ack_batch", PMQ_STATUS_INVALID_ARGUMENT, pmq_queue_ack_batch(F_q, &F_lease, SIZE_MAX / 2, &F_len)) \
+    X(lstats_null, "pmq_queue_lease_stats", PMQ_STATUS_INVALID_ARGUMENT, pmq_queue_lease_stats(NULL, &F_u64, &F_dbl)) \
+    X(lstats_leased_null, "pmq_queue_lease_stats", PMQ_STATUS_INVALID_ARGUMENT, pmq_queue_lease_stats(F_q, NULL, &F_dbl)) \
+    X(lstats_age_null, "pmq_queue_lease_stats", PMQ_STATUS_INVALID_ARGUMENT, pmq_queue_lease_stats(F_q, &F_u64, NULL)) \
+    X(lstats_closed, "pmq_queue_lease_stats", PMQ_STATUS_CLOSED, pmq_queue_lease_stats(F_closed, &F_u64, &F_dbl)) \
+    X(lstats_kernel, "pmq_queue_lease_stats", PMQ_STATUS_NOT_SUPPORTED, pmq_queue_lease_stats(F_q, &F_u64, &F_dbl)) \
+    X(iid_null, "pmq_queue_instance_id", PMQ_STATUS_INVALID_ARGUMENT, pmq_queue_instance_id(NULL, &F_u64)) \
+    X(iid_out_null, "pmq_queue_instance_id", PMQ_STATUS_INVALID_ARGUMENT, pmq_queue_instance_id(F_q, NULL)) \
+    X(iid_closed, "pmq_queue_instance_id", PMQ_STATUS_CLOSED, pmq_queue_instance_id(F_closed, &F_u64)) \
+    X(iid_kernel, "pmq_queue_instance_id", PMQ_STATUS_NOT_SUPPORTED, pmq_queue_instance_id(F_q, &F_u64))
 
 #define DEFINE_CASE(id, fn, expected, expr) \
     static int case_##id(void) { return (int)(expr); }
@@ -360,7 +415,7 @@ static void check_value_functions(void) {
         CHECK(!pmq_status_is_busy(bad_status[i]));
         inputs_tried += 3;
     }
-    CHECK(pmq_status_last() == PMQ_STATUS_CORRUPTED);
+    CHECK(pmq_status_last() == PMQ_STATUS_LEASE_LOST);
     for (int s = 0; s <= pmq_status_last(); s++) {
         CHECK(strcmp(pmq_status_name(s), "PMQ_STATUS_UNKNOWN") != 0);
     }

@@ -107,6 +107,7 @@ static const struct {
     S(PMQ_STATUS_PANIC),
     S(PMQ_STATUS_NOT_SUPPORTED),
     S(PMQ_STATUS_CORRUPTED),
+    S(PMQ_STATUS_LEASE_LOST),
 };
 #undef S
 

@@ -169,8 +169,8 @@ static void defaults_from_system(void) {
     CHECK(o.max_messages == msg_max);
     CHECK(o.max_message_size == msgsize_max);
     CHECK(o.read && o.write && o.block && !o.retry_on_interrupt);
-    for (int i = 0; i < 3; i++) CHECK(o.reserved[i] == 0);
-    CHECK(o.reserved0 == 0 && o.backend == PMQ_BACKEND_KERNEL);
+    for (int i = 0; i < 2; i++) CHECK(o.reserved[i] == 0);
+    CHECK(o.max_deliveries == 0 && o.dead_letter == NULL && o.backend == PMQ_BACKEND_KERNEL);
     CHECK(pmq_queue_messages_max_default() == msg_max);
     CHECK(pmq_queue_message_size_max_default() == msgsize_max);
     CHECK_STATUS(pmq_options_init(NULL), PMQ_STATUS_INVALID_ARGUMENT);
@@ -363,7 +363,7 @@ static void invalid_options(void) {
     CHECK_STATUS(pmq_queue_open(name, &o, &q), PMQ_STATUS_INVALID_ARGUMENT);
     CHECK_DETAIL("07777");
     o.mode = 0600;
-    o.reserved[2] = 1;
+    o.reserved[1] = 1;
     CHECK_STATUS(pmq_queue_open(name, &o, &q), PMQ_STATUS_INVALID_ARGUMENT);
     CHECK_DETAIL("reserved");
     o = test_options(PMQ_O_CREX, 0, 32);

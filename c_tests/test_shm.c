@@ -20,7 +20,7 @@ static pmq_options shm_options(int flags, int64_t max_messages, int64_t max_size
 static void options_and_backend_values(void) {
     pmq_options o;
     CHECK_OK(pmq_options_init(&o));
-    CHECK(o.backend == PMQ_BACKEND_KERNEL && o.reserved0 == 0);
+    CHECK(o.backend == PMQ_BACKEND_KERNEL && o.max_deliveries == 0);
     CHECK(sizeof(pmq_options) == 64);
     const char *name = test_queue_name("shm-bad");
     o = shm_options(PMQ_O_CREX, 2, 16);

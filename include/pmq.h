@@ -361,6 +361,52 @@ typedef int32_t pmq_status;
 typedef struct pmq_queue pmq_queue;
 
 /**
+ * A lease on one message, filled in by pmq_queue_lease() (or
+ * pmq_queue_lease_batch()); pass it to pmq_queue_ack() or pmq_queue_nack().
+ * Treat it as a value: copy it, never make one up.
+ */
+typedef struct pmq_lease {
+  /**
+   * The message's sequence number: unique among the messages ever sent
+   * to this queue, the same on every delivery of the message (with
+   * pmq_queue_instance_id() it names the message: a de-duplication id).
+   */
+  uint64_t seq;
+  /**
+   * Where the message lies in the queue (checked by ack and nack).
+   */
+  uint32_t slot;
+  /**
+   * Which delivery of the message this is: 1 the first time it is handed
+   * out, 2 after it came back once (nack, expiry, holder's end), ...
+   */
+  uint32_t delivery;
+} pmq_lease;
+
+/**
+ * Where pmq_queue_lease_batch() put one message: `len` bytes at
+ * `buf + offset`, with `priority`, under `lease`.
+ */
+typedef struct pmq_leased {
+  /**
+   * Start of the message in the buffer.
+   */
+  size_t offset;
+  /**
+   * Its length.
+   */
+  size_t len;
+  /**
+   * Its priority.
+   */
+  uint32_t priority;
+  /**
+   * Its lease: pass it to pmq_queue_ack() or pmq_queue_nack().
+   */
+  struct pmq_lease lease;
+} pmq_leased;
+
+/**
  * The kernel backend's limits (PMQ_BACKEND_KERNEL: the system's POSIX
  * message queues), read when pmq_limits_get() is called. They do not bound
  * PMQ_BACKEND_SHM queues, which are bounded by memory (/dev/shm).
@@ -466,13 +512,28 @@ typedef struct pmq_options {
    */
   uint32_t backend;
   /**
-   * Must be zero (pmq_options_init() zeroes it).
+   * Leases (pmq_queue_lease()): hand a message out at most this many
+   * times from this handle (0, the default: no limit). A lease that would
+   * deliver it once more moves it to the `dead_letter` queue instead (or
+   * drops it when that is NULL) and leases the next one, so a message
+   * that makes its consumer fail cannot come back forever. Taken from the
+   * reserved room (formerly `reserved0`, which had to be 0: old callers
+   * get no limit).
    */
-  uint32_t reserved0;
+  uint32_t max_deliveries;
+  /**
+   * The dead-letter queue for `max_deliveries`: the name of a queue (a
+   * NUL-terminated UTF-8 "/name", checked at open) on the same backend,
+   * created with this queue's shape if missing, that receives the
+   * messages delivered too often; NULL (the default) drops them. Copied at
+   * open: the string need not outlive pmq_queue_open(). Taken from the
+   * reserved room (formerly `reserved[0]`, which had to be 0).
+   */
+  const char *dead_letter;
   /**
    * Must be zero (pmq_options_init() zeroes it); room for future options.
    */
-  uint64_t reserved[3];
+  uint64_t reserved[2];
 } pmq_options;
 
 /**
@@ -648,6 +709,146 @@ size_t pmq_last_error_needed(void);
  * receives the detail's full length.
  */
 int pmq_last_error_take(char *buf, size_t buf_len, size_t *out_len);
+
+/**
+ * Receives the oldest message of the highest priority into `buf` under a
+ * lease (at-least-once receive; PMQ_BACKEND_SHM only), waiting while the
+ * queue is empty as pmq_queue_receive() does. The message stays in the
+ * queue, invisible to other receivers, until pmq_queue_ack() removes it or
+ * pmq_queue_nack() gives it back. If the handle is freed (pmq_queue_free();
+ * pmq_queue_close() alone keeps the handle's leases until then), or its
+ * process dies (SIGKILL included), before either, the message goes back at
+ * its place: ahead of the later messages of its priority.
+ *
+ * - `buf_len`, `out_len` (required), `out_priority` (may be NULL): as for
+ *   pmq_queue_receive() (PMQ_STATUS_BUFFER_TOO_SMALL sets `*out_len` to the
+ *   size needed and leases nothing).
+ * - `out_lease` (required) receives the lease (its `delivery` is 1 the
+ *   first time the message is handed out).
+ * - `visibility_seconds`: 0 or PMQ_FOREVER: the lease lasts until ack,
+ *   nack or the holder's end. A positive number of seconds: the message
+ *   also goes back once that much time passed without an ack (a hung
+ *   holder), and a later ack returns PMQ_STATUS_LEASE_LOST. NaN and
+ *   negative values are PMQ_STATUS_INVALID_ARGUMENT.
+ *
+ * Leased messages count against the queue's capacity (a sender sees the
+ * queue full while leases are outstanding). With pmq_options.max_deliveries
+ * set, a message that would be handed out more often goes to the
+ * dead-letter queue (or is dropped) and the next one is leased instead.
+ *
+ * Errors as for pmq_queue_receive(); PMQ_STATUS_NOT_SUPPORTED on the kernel
+ * backend (it keeps no leases; the detail names PMQ_BACKEND_SHM).
+ */
+pmq_status pmq_queue_lease(const struct pmq_queue *q,
+                           uint8_t *buf,
+                           size_t buf_len,
+                           size_t *out_len,
+                           uint32_t *out_priority,
+                           struct pmq_lease *out_lease,
+                           double visibility_seconds);
+
+/**
+ * Like pmq_queue_lease() with a timeout in seconds, as
+ * pmq_queue_receive_timeout() takes it: 0 tries once
+ * (PMQ_STATUS_WOULD_BLOCK if nothing is there), a positive value waits at
+ * most that long (PMQ_STATUS_TIMED_OUT), PMQ_FOREVER waits forever; NaN and
+ * negative values are PMQ_STATUS_INVALID_ARGUMENT.
+ */
+pmq_status pmq_queue_lease_timeout(const struct pmq_queue *q,
+                                   uint8_t *buf,
+                                   size_t buf_len,
+                                   size_t *out_len,
+                                   uint32_t *out_priority,
+                                   struct pmq_lease *out_lease,
+                                   double visibility_seconds,
+                                   double timeout_seconds);
+
+/**
+ * Leases several messages in one call (PMQ_BACKEND_SHM only), as
+ * pmq_queue_receive_batch() receives them: waits for the first, then takes
+ * as many more as are there now, up to `max` and while the next fits in
+ * what is left of `buf`. Message `i` (of `*out_count`, at least 1 unless
+ * `max` is 0) is `out[i].len` bytes at `buf + out[i].offset`, with
+ * `out[i].priority`, under `out[i].lease`, each lease as pmq_queue_lease()
+ * describes (`visibility_seconds` applies to each). Ack them one by one or
+ * together with pmq_queue_ack_batch().
+ *
+ * Errors as for pmq_queue_receive_batch() and pmq_queue_lease().
+ */
+pmq_status pmq_queue_lease_batch(const struct pmq_queue *q,
+                                 uint8_t *buf,
+                                 size_t buf_len,
+                                 struct pmq_leased *out,
+                                 size_t max,
+                                 size_t *out_count,
+                                 double visibility_seconds);
+
+/**
+ * Like pmq_queue_lease_batch() with a timeout for the first message, in
+ * seconds, as pmq_queue_receive_timeout() takes it (0 tries once,
+ * PMQ_FOREVER waits forever).
+ */
+pmq_status pmq_queue_lease_batch_timeout(const struct pmq_queue *q,
+                                         uint8_t *buf,
+                                         size_t buf_len,
+                                         struct pmq_leased *out,
+                                         size_t max,
+                                         size_t *out_count,
+                                         double visibility_seconds,
+                                         double timeout_seconds);
+
+/**
+ * Removes a leased message from the queue for good (the work on it is
+ * done). Returns PMQ_STATUS_LEASE_LOST, changing nothing, when the lease is
+ * no longer this handle's: acked or nacked already, its visibility timeout
+ * passed (the message went back to the queue and may be with another
+ * receiver now), or it never was this handle's; the detail says which.
+ * PMQ_STATUS_NOT_SUPPORTED on the kernel backend, PMQ_STATUS_CLOSED after
+ * pmq_queue_close(), PMQ_STATUS_INVALID_ARGUMENT for a NULL `q` or `lease`.
+ */
+pmq_status pmq_queue_ack(const struct pmq_queue *q, const struct pmq_lease *lease);
+
+/**
+ * Gives a leased message back to the queue at its place: ahead of the
+ * messages of its priority sent after it, so the next receive or lease of
+ * that priority gets it again (its delivery count goes on). Errors as for
+ * pmq_queue_ack().
+ */
+pmq_status pmq_queue_nack(const struct pmq_queue *q, const struct pmq_lease *lease);
+
+/**
+ * Acks `count` leases (an array; NULL is fine when `count` is 0) under one
+ * lock of the queue. `*out_acked` (required) is set to how many were acked,
+ * on PMQ_STATUS_OK (then `count`) and also on a failure after the
+ * arguments were accepted, PMQ_STATUS_LEASE_LOST in particular: the leases
+ * that were still this handle's are acked all the same, and the detail
+ * says how many were not and names the first.
+ */
+pmq_status pmq_queue_ack_batch(const struct pmq_queue *q,
+                               const struct pmq_lease *leases,
+                               size_t count,
+                               size_t *out_acked);
+
+/**
+ * The queue's leases now (all handles' together): `*out_leased` messages
+ * are leased and not yet acked or given back, the oldest of them handed
+ * out `*out_oldest_age_seconds` seconds ago (both 0 when there is none).
+ * Both pointers are required. PMQ_STATUS_NOT_SUPPORTED on the kernel
+ * backend, PMQ_STATUS_CLOSED after pmq_queue_close().
+ */
+pmq_status pmq_queue_lease_stats(const struct pmq_queue *q,
+                                 uint64_t *out_leased,
+                                 double *out_oldest_age_seconds);
+
+/**
+ * An identity of the queue (not of its name: a queue made later under the
+ * same name has another one). With a pmq_lease's `seq` it names a message
+ * uniquely, e.g. as a de-duplication id when forwarding it elsewhere.
+ * PMQ_STATUS_NOT_SUPPORTED on the kernel backend (no identity),
+ * PMQ_STATUS_CLOSED after pmq_queue_close(), PMQ_STATUS_INVALID_ARGUMENT
+ * for a NULL `q` or `out`.
+ */
+pmq_status pmq_queue_instance_id(const struct pmq_queue *q, uint64_t *out);
 
 /**
  * Whether this system has POSIX message queues (the reference's

@@ -134,6 +134,7 @@ enum class Status : std::int32_t {
     Panic = PMQ_STATUS_PANIC,
     NotSupported = PMQ_STATUS_NOT_SUPPORTED,
     Corrupted = PMQ_STATUS_CORRUPTED,
+    LeaseLost = PMQ_STATUS_LEASE_LOST,
 };
 
 /// Where a queue lives (pmq_options.backend).
@@ -316,6 +317,18 @@ class CorruptedError : public Error {
     using Error::Error;
 };
 
+/// LEASE_LOST: a lease given to ack() / nack() is no longer this handle's:
+/// acked or nacked already, its visibility timeout passed (the message went
+/// back to the queue and may have been delivered again), or it was never
+/// this handle's. Nothing was changed. From ack_batch(), acked() says how
+/// many of the batch were acked all the same (0 otherwise).
+class LeaseLostError : public Error {
+  public:
+    using Error::Error;
+    /// How many leases of an ack_batch() were acked (0 for ack() and nack()).
+    std::size_t acked() const noexcept { return needed_value(); }
+};
+
 /// Throws the exception class that matches `status` (pmq::Error itself for a
 /// status this header does not know, e.g. from a newer library).
 [[noreturn]] inline void throw_error(Status status, std::string detail, int os_errno = 0,
@@ -341,6 +354,7 @@ class CorruptedError : public Error {
         case Status::Panic: throw InternalError(status, std::move(detail), os_errno);
         case Status::NotSupported: throw NotSupportedError(status, std::move(detail), os_errno);
         case Status::Corrupted: throw CorruptedError(status, std::move(detail), os_errno);
+        case Status::LeaseLost: throw LeaseLostError(status, std::move(detail), os_errno);
         case Status::Ok: break;
     }
     throw Error(status, std::move(detail), os_errno, needed);
@@ -525,6 +539,57 @@ static_assert(std::is_standard_layout_v<ReceivedAt> &&
               "ReceivedAt must have pmq_received's layout");
 }  // namespace detail
 
+/// A lease on one message (MessageQueue::lease()): pass it to ack() or
+/// nack(). The C API's pmq_lease (checked below).
+struct Lease {
+    std::uint64_t seq = 0;       ///< the message's sequence number (unique in the queue's life)
+    std::uint32_t slot = 0;      ///< where it lies in the queue (checked by ack and nack)
+    std::uint32_t delivery = 0;  ///< which delivery this is: 1 the first time
+    friend bool operator==(const Lease &a, const Lease &b) noexcept {
+        return a.seq == b.seq && a.slot == b.slot && a.delivery == b.delivery;
+    }
+    friend bool operator!=(const Lease &a, const Lease &b) noexcept { return !(a == b); }
+};
+
+/// A message received under a lease (MessageQueue::lease()).
+struct LeasedMessage {
+    std::string data;       ///< the message's bytes
+    Priority priority = 0;  ///< its priority
+    Lease lease;            ///< its lease
+};
+
+/// Where a batch lease into the caller's buffer put one message: `size`
+/// bytes at `buffer + offset`, under `lease`. The C API's pmq_leased.
+struct LeasedAt {
+    std::size_t offset = 0;  ///< start of the message in the buffer
+    std::size_t size = 0;    ///< its length in bytes
+    Priority priority = 0;   ///< its priority
+    Lease lease;             ///< its lease
+};
+
+/// A queue's leases now (MessageQueue::lease_stats()).
+struct LeaseStats {
+    std::uint64_t leased = 0;  ///< messages handed out, not yet acked or given back
+    /// How long ago the oldest of them was handed out (zero: none).
+    std::chrono::duration<double> oldest_age{0};
+};
+
+namespace detail {
+static_assert(std::is_standard_layout_v<Lease> && sizeof(Lease) == sizeof(::pmq_lease) &&
+                  alignof(Lease) == alignof(::pmq_lease) &&
+                  offsetof(Lease, seq) == offsetof(::pmq_lease, seq) &&
+                  offsetof(Lease, slot) == offsetof(::pmq_lease, slot) &&
+                  offsetof(Lease, delivery) == offsetof(::pmq_lease, delivery),
+              "Lease must have pmq_lease's layout");
+static_assert(std::is_standard_layout_v<LeasedAt> && sizeof(LeasedAt) == sizeof(::pmq_leased) &&
+                  alignof(LeasedAt) == alignof(::pmq_leased) &&
+                  offsetof(LeasedAt, offset) == offsetof(::pmq_leased, offset) &&
+                  offsetof(LeasedAt, size) == offsetof(::pmq_leased, len) &&
+                  offsetof(LeasedAt, priority) == offsetof(::pmq_leased, priority) &&
+                  offsetof(LeasedAt, lease) == offsetof(::pmq_leased, lease),
+              "LeasedAt must have pmq_leased's layout");
+}  // namespace detail
+
 /// A queue's attributes, read in one system call.
 struct Attributes {
     std::int64_t max_messages = 0;      ///< capacity in messages
@@ -628,6 +693,24 @@ class Options {
         opts_.backend = static_cast<std::uint32_t>(value);
         return *this;
     }
+    /// Leases: hand a message out at most `value` times from this handle (0,
+    /// the default: no limit); a lease that would deliver it once more moves
+    /// it to the dead_letter() queue (or drops it) and leases the next one.
+    Options &max_deliveries(std::uint32_t value) noexcept {
+        opts_.max_deliveries = value;
+        return *this;
+    }
+    /// The queue ("/name", same backend, created with this queue's shape if
+    /// missing) that receives the messages max_deliveries() stops handing
+    /// out; std::nullopt (the default) drops them. A name with a NUL throws
+    /// InvalidArgumentError.
+    Options &dead_letter(std::optional<std::string_view> name) {
+        if (name) {
+            dead_letter_ = detail::c_name(*name);
+        }
+        has_dead_letter_ = name.has_value();
+        return *this;
+    }
 
     /// The open flags (PMQ_O_CREAT, PMQ_O_EXCL, ...).
     int flags() const noexcept { return opts_.flags; }
@@ -647,12 +730,26 @@ class Options {
     bool retry_on_interrupt() const noexcept { return opts_.retry_on_interrupt; }
     /// The backend the queue lives in (kernel or shm).
     Backend backend() const noexcept { return static_cast<Backend>(opts_.backend); }
+    /// The most deliveries of a message under leases (0: no limit).
+    std::uint32_t max_deliveries() const noexcept { return opts_.max_deliveries; }
+    /// The dead-letter queue's name, if one is set.
+    std::optional<std::string> dead_letter() const {
+        if (!has_dead_letter_) return std::nullopt;
+        return dead_letter_;
+    }
 
-    /// The C struct, for pmq_queue_open().
-    const ::pmq_options &native() const noexcept { return opts_; }
+    /// The C struct, for pmq_queue_open(); valid while this Options lives
+    /// and is not changed (its dead_letter points into this object).
+    const ::pmq_options &native() const noexcept {
+        // Set here, not in the setter: a copied Options points at its own string.
+        opts_.dead_letter = has_dead_letter_ ? dead_letter_.c_str() : nullptr;
+        return opts_;
+    }
 
   private:
-    ::pmq_options opts_{};
+    mutable ::pmq_options opts_{};
+    std::string dead_letter_;
+    bool has_dead_letter_ = false;
 };
 
 // ---------------------------------------------------------------------------
@@ -942,6 +1039,112 @@ class MessageQueue {
         if (detail::is_would_block(st)) return 0;
         detail::check(st);
         return n;
+    }
+
+    // --- at-least-once receive (leases; Backend::Shm only) -----------------
+    // A lease hands a message out but keeps it in the queue, invisible to
+    // other receivers, until ack() removes it or nack() gives it back; if
+    // the MessageQueue is destroyed (close() alone keeps its leases until
+    // then), or its process dies (SIGKILL included), first, it goes back at
+    // its place (ahead of later messages of its priority). `visibility`: pmq::forever (the default) for a lease
+    // that lasts until then, or a duration after which an unacked message
+    // goes back even if its holder lives (a later ack() throws
+    // LeaseLostError). Leased messages count against the capacity.
+    // Backend::Kernel throws NotSupportedError.
+
+    /// Leases the oldest message of the highest priority, waiting up to
+    /// `timeout` as receive() does (errors as receive()'s).
+    LeasedMessage lease(Timeout timeout = forever, Timeout visibility = forever) const {
+        return *lease_into(timeout, visibility, true);
+    }
+    /// Like lease(), but std::nullopt instead of throwing when the queue
+    /// stays empty (would block, or the timeout ran out).
+    std::optional<LeasedMessage> try_lease(Timeout timeout = try_once,
+                                           Timeout visibility = forever) const {
+        return lease_into(timeout, visibility, false);
+    }
+    /// Leases up to `max` messages in one call (as receive_batch() takes
+    /// them), each under its own lease.
+    std::vector<LeasedMessage> lease_batch(std::size_t max, Timeout timeout = forever,
+                                           Timeout visibility = forever) const {
+        constexpr std::size_t buffer_max = std::size_t{1} << 20;
+        const std::size_t size = buffer_size();
+        if (max_messages_ > 0 && max > max_messages_) max = max_messages_;
+        const std::size_t room = size > buffer_max ? size : buffer_max;
+        const std::size_t fit = room / size;
+        std::vector<std::byte> buf((max < fit ? (max > 0 ? max : 1) : fit) * size);
+        std::vector<LeasedAt> at(max);
+        const std::size_t n = lease_batch(buf.data(), buf.size(), at.data(), max, timeout,
+                                          visibility);
+        std::vector<LeasedMessage> out(n);
+        for (std::size_t i = 0; i < n; i++) {
+            const auto *first = reinterpret_cast<const char *>(buf.data() + at[i].offset);
+            out[i].data.assign(first, first + at[i].size);
+            out[i].priority = at[i].priority;
+            out[i].lease = at[i].lease;
+        }
+        return out;
+    }
+    /// The allocation-free form: leases up to `max` messages into the
+    /// caller's `buffer` (at least max_message_size() bytes) and returns
+    /// how many; message i is out[i].size bytes at buffer + out[i].offset.
+    std::size_t lease_batch(std::byte *buffer, std::size_t size, LeasedAt *out, std::size_t max,
+                            Timeout timeout = forever, Timeout visibility = forever) const {
+        const ::pmq_queue *h = handle();
+        std::size_t n = 0;
+        // LeasedAt has pmq_leased's layout (detail's static_assert).
+        detail::check(::pmq_queue_lease_batch_timeout(
+            h, reinterpret_cast<std::uint8_t *>(buffer), size,
+            reinterpret_cast<::pmq_leased *>(out), max, &n, visibility_seconds(visibility),
+            timeout.seconds()));
+        return n;
+    }
+
+    /// Removes a leased message for good. Throws LeaseLostError (nothing
+    /// changed) when the lease is no longer this handle's.
+    void ack(const Lease &lease) const {
+        detail::check(::pmq_queue_ack(handle(), reinterpret_cast<const ::pmq_lease *>(&lease)));
+    }
+    /// Gives a leased message back at its place; its delivery count goes on.
+    void nack(const Lease &lease) const {
+        detail::check(::pmq_queue_nack(handle(), reinterpret_cast<const ::pmq_lease *>(&lease)));
+    }
+    /// Acks `count` leases under one lock; returns `count`. When some were
+    /// no longer this handle's, the others are acked all the same and
+    /// LeaseLostError is thrown with acked() = how many were.
+    std::size_t ack_batch(const Lease *leases, std::size_t count) const {
+        const ::pmq_queue *h = handle();
+        std::size_t acked = 0;
+        const int st = ::pmq_queue_ack_batch(h, reinterpret_cast<const ::pmq_lease *>(leases),
+                                             count, &acked);
+        if (st == PMQ_STATUS_LEASE_LOST) {
+            throw LeaseLostError(Status::LeaseLost, last_error_message(),
+                                 ::pmq_last_error_errno(), acked);
+        }
+        detail::check(st);
+        return acked;
+    }
+    /// ack_batch() of a vector.
+    std::size_t ack_batch(const std::vector<Lease> &leases) const {
+        return ack_batch(leases.data(), leases.size());
+    }
+    /// The queue's leases now (all handles').
+    LeaseStats lease_stats() const {
+        std::uint64_t leased = 0;
+        double age = 0;
+        detail::check(::pmq_queue_lease_stats(handle(), &leased, &age));
+        LeaseStats out;
+        out.leased = leased;
+        out.oldest_age = std::chrono::duration<double>(age);
+        return out;
+    }
+    /// An identity of the queue, not of its name (a queue made later under
+    /// the same name has another): with a Lease's seq it names a message
+    /// uniquely (a de-duplication id).
+    std::uint64_t instance_id() const {
+        std::uint64_t id = 0;
+        detail::check(::pmq_queue_instance_id(handle(), &id));
+        return id;
     }
 
     // --- attributes -------------------------------------------------------
@@ -1263,6 +1466,33 @@ class MessageQueue {
             out[i].priority = at[i].priority;
         }
         return out;
+    }
+
+    /// A visibility timeout as the C API takes it: pmq::forever is none (0
+    /// or PMQ_FOREVER there); zero is none as well; negative throws there.
+    static double visibility_seconds(Timeout visibility) noexcept {
+        return visibility.is_forever() ? 0.0 : visibility.seconds();
+    }
+
+    std::optional<LeasedMessage> lease_into(Timeout timeout, Timeout visibility,
+                                            bool busy_throws) const {
+        LeasedMessage m;
+        m.data.resize(buffer_size());
+        const ::pmq_queue *h = handle();
+        std::size_t n = 0;
+        std::uint32_t prio = 0;
+        ::pmq_lease l{};
+        const int st = ::pmq_queue_lease_timeout(
+            h, reinterpret_cast<std::uint8_t *>(&m.data[0]), m.data.size(), &n, &prio, &l,
+            visibility_seconds(visibility), timeout.seconds());
+        if (!busy_throws && detail::is_would_block(st)) return std::nullopt;
+        detail::check(st);
+        m.data.resize(n);
+        m.priority = prio;
+        m.lease.seq = l.seq;
+        m.lease.slot = l.slot;
+        m.lease.delivery = l.delivery;
+        return m;
     }
 
     int send_batch_status(const OutMessage *msgs, std::size_t count, Timeout timeout,

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Runs the C examples end to end: a producer and a consumer process over one
-# queue, the two notification examples, and the epoll selector.
+# queue, the two notification examples, the epoll selector, and leases.
 set -e
 bin=${1:-build/examples}
 # make test's per-run prefix of test queue names (its leak check finds them).
@@ -17,4 +17,6 @@ echo "== notification by callback thread"
 "$bin/notify_callback" "/$prefix-example-callback-$$"
 echo "== epoll on two queues and a timer"
 "$bin/selector"
+echo "== at-least-once receive: leases, a killed worker, dead letters"
+"$bin/lease" "/$prefix-example-lease-$$"
 echo "example: all C examples finished"

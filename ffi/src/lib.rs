@@ -6,7 +6,7 @@
 //! Plumbing lives here (the panic boundary, pointer and slice helpers);
 //! each area has its own file: status codes (status.rs), the thread's
 //! failure detail (error.rs), open options (options.rs), the queue handle
-//! (queue.rs), sending and receiving (transfer.rs), notifications
+//! (queue.rs), sending and receiving (transfer.rs), leases (lease.rs), notifications
 //! (notify.rs), and constants, limits and versions (misc.rs).
 
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -18,6 +18,7 @@ use std::ffi::{c_char, CStr};
 #[cfg(test)]
 mod alloc_tests;
 pub mod error;
+pub mod lease;
 pub mod misc;
 pub mod notify;
 pub mod options;

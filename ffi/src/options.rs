@@ -1,6 +1,6 @@
 //! C ABI of the open options (pmq_options) and the backend values.
 
-use std::ffi::c_int;
+use std::ffi::{c_char, c_int, CStr};
 
 use super::{ffi_boundary, invalid, out_ptr, pmq_status, read_bool};
 use pmq::{BackendKind, OpenOptions};
@@ -80,10 +80,23 @@ pub struct pmq_options {
     /// Taken from the reserved room: the struct's size and layout are those
     /// of earlier versions.
     pub backend: u32,
-    /// Must be zero (pmq_options_init() zeroes it).
-    pub reserved0: u32,
+    /// Leases (pmq_queue_lease()): hand a message out at most this many
+    /// times from this handle (0, the default: no limit). A lease that would
+    /// deliver it once more moves it to the `dead_letter` queue instead (or
+    /// drops it when that is NULL) and leases the next one, so a message
+    /// that makes its consumer fail cannot come back forever. Taken from the
+    /// reserved room (formerly `reserved0`, which had to be 0: old callers
+    /// get no limit).
+    pub max_deliveries: u32,
+    /// The dead-letter queue for `max_deliveries`: the name of a queue (a
+    /// NUL-terminated UTF-8 "/name", checked at open) on the same backend,
+    /// created with this queue's shape if missing, that receives the
+    /// messages delivered too often; NULL (the default) drops them. Copied at
+    /// open: the string need not outlive pmq_queue_open(). Taken from the
+    /// reserved room (formerly `reserved[0]`, which had to be 0).
+    pub dead_letter: *const c_char,
     /// Must be zero (pmq_options_init() zeroes it); room for future options.
-    pub reserved: [u64; 3],
+    pub reserved: [u64; 2],
 }
 
 /// pmq_options.backend: the Linux kernel's POSIX message queues (default).
@@ -104,7 +117,16 @@ pub const PMQ_BACKEND_KERNEL: u32 = 0;
 /// max_message_size along with a large max_messages.
 pub const PMQ_BACKEND_SHM: u32 = 1;
 
-const _: () = assert!(std::mem::size_of::<pmq_options>() == 64);
+// The size and every earlier field's offset are those of earlier versions
+// (max_deliveries and dead_letter took reserved room; 64-bit targets).
+const _: () = {
+    use std::mem::{offset_of, size_of};
+    assert!(size_of::<pmq_options>() == 64);
+    assert!(offset_of!(pmq_options, backend) == 28);
+    assert!(offset_of!(pmq_options, max_deliveries) == 32);
+    assert!(offset_of!(pmq_options, dead_letter) == 40);
+    assert!(offset_of!(pmq_options, reserved) == 48);
+};
 
 pub(crate) fn backend_in(v: u32) -> Result<BackendKind, pmq_status> {
     match v {
@@ -144,8 +166,9 @@ pub unsafe extern "C" fn pmq_options_init(opts: *mut pmq_options) -> pmq_status 
             block,
             retry_on_interrupt,
             backend: backend_out(d.get_backend()),
-            reserved0: 0,
-            reserved: [0; 3],
+            max_deliveries: 0,
+            dead_letter: std::ptr::null(),
+            reserved: [0; 2],
         };
         // SAFETY: `opts` is non-NULL and the caller guarantees it is writable.
         unsafe { opts.write(v) };
@@ -160,17 +183,19 @@ pub unsafe extern "C" fn pmq_options_init(opts: *mut pmq_options) -> pmq_status 
 pub(crate) unsafe fn options_from_c(p: *const pmq_options) -> Result<OpenOptions, pmq_status> {
     // SAFETY: the caller guarantees `p` is readable; plain integer fields are
     // valid for any bit pattern, and bools are read byte-wise.
-    let (flags, mode, max_messages, max_message_size, backend, reserved0, reserved) = unsafe {
+    let (flags, mode, max_messages, max_message_size, backend, max_deliveries, dead_letter) = unsafe {
         (
             (*p).flags,
             (*p).mode,
             (*p).max_messages,
             (*p).max_message_size,
             (*p).backend,
-            (*p).reserved0,
-            (*p).reserved,
+            (*p).max_deliveries,
+            (*p).dead_letter,
         )
     };
+    // SAFETY: as above.
+    let reserved = unsafe { (*p).reserved };
     // SAFETY: as above; bools are read byte-wise.
     let (read, write, block, retry) = unsafe {
         (
@@ -180,7 +205,7 @@ pub(crate) unsafe fn options_from_c(p: *const pmq_options) -> Result<OpenOptions
             read_bool(std::ptr::addr_of!((*p).retry_on_interrupt)),
         )
     };
-    if reserved != [0; 3] || reserved0 != 0 {
+    if reserved != [0; 2] {
         return Err(invalid(
             "pmq_options.reserved is not zero; fill the options with pmq_options_init() \
              before setting fields",
@@ -194,7 +219,21 @@ pub(crate) unsafe fn options_from_c(p: *const pmq_options) -> Result<OpenOptions
         .write(write)
         .block(block)
         .retry_on_interrupt(retry)
-        .backend(backend_in(backend)?);
+        .backend(backend_in(backend)?)
+        .max_deliveries(max_deliveries);
+    if !dead_letter.is_null() {
+        // SAFETY: non-NULL; the caller guarantees a NUL-terminated string
+        // (pmq_options.dead_letter's rule).
+        let bytes = unsafe { CStr::from_ptr(dead_letter) }.to_bytes();
+        // UTF-8 here; open checks it is a valid name for the backend.
+        let name = pmq::name_from_bytes(bytes).map_err(|e| {
+            invalid(format!(
+                "pmq_options.dead_letter: {}; pass the dead-letter queue's name as UTF-8                  \"/name\", or NULL to drop messages delivered max_deliveries times",
+                e.detail()
+            ))
+        })?;
+        o.dead_letter(Some(name));
+    }
     flags_in(flags, &mut o)?;
     Ok(o)
 }

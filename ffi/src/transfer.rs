@@ -18,7 +18,7 @@ pub const PMQ_FOREVER: f64 = f64::INFINITY;
 /// # Safety
 /// `out_needed` is non-NULL and writable.
 #[cold]
-unsafe fn receive_failed(e: pmq::Error, out_needed: *mut usize) -> pmq_status {
+pub(crate) unsafe fn receive_failed(e: pmq::Error, out_needed: *mut usize) -> pmq_status {
     if e.kind() == ErrorKind::BufferTooSmall {
         // SAFETY: the caller's guarantee on `out_needed`.
         unsafe { out_needed.write(e.needed()) };
@@ -28,7 +28,7 @@ unsafe fn receive_failed(e: pmq::Error, out_needed: *mut usize) -> pmq_status {
 
 /// Converts a C timeout in seconds (0 = try once, > 0 = wait at most that
 /// long, PMQ_FOREVER = wait forever); the details use C's spelling.
-fn timeout_in(seconds: f64) -> Result<Timeout, pmq_status> {
+pub(crate) fn timeout_in(seconds: f64) -> Result<Timeout, pmq_status> {
     if seconds == PMQ_FOREVER {
         return Ok(Timeout::Forever);
     }

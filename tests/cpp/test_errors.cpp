@@ -49,6 +49,7 @@ std::vector<std::string> leaves(const pmq::Error &e) {
     PMQ_LEAF(InternalError);
     PMQ_LEAF(NotSupportedError);
     PMQ_LEAF(CorruptedError);
+    PMQ_LEAF(LeaseLostError);
 #undef PMQ_LEAF
     return out;
 }
@@ -114,6 +115,7 @@ TEST(ErrorMapping, EveryStatusHasItsClass) {
     expect_mapping<pmq::OsError, pmq::Error>(S::OsError, "OsError");
     expect_mapping<pmq::InternalError, pmq::Error>(S::Panic, "InternalError");
     expect_mapping<pmq::NotSupportedError, pmq::Error>(S::NotSupported, "NotSupportedError");
+    expect_mapping<pmq::LeaseLostError, pmq::Error>(S::LeaseLost, "LeaseLostError");
 }
 
 // Every status the library defines, 0..=pmq_status_last() asked at run time

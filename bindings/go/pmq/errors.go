@@ -36,6 +36,7 @@ const (
 	StatusPanic           Status = C.PMQ_STATUS_PANIC
 	StatusNotSupported    Status = C.PMQ_STATUS_NOT_SUPPORTED
 	StatusCorrupted       Status = C.PMQ_STATUS_CORRUPTED
+	StatusLeaseLost       Status = C.PMQ_STATUS_LEASE_LOST
 )
 
 // String returns the status's name, e.g. "PMQ_STATUS_TIMED_OUT".
@@ -80,6 +81,11 @@ var (
 	// 3 such a process can still crash the others through the lock's
 	// robust-list words (pmq.h, PMQ_STATUS_CORRUPTED).
 	ErrCorrupted = errors.New("pmq: queue state corrupted or from an incompatible build")
+	// ErrLeaseLost: a lease given to Ack or Nack is no longer this
+	// Queue's: acked or nacked already, its visibility timeout passed (the
+	// message went back to the queue and may have been delivered again),
+	// or it never was this Queue's. Nothing was changed.
+	ErrLeaseLost = errors.New("pmq: lease lost (acked already, expired, or not this handle's)")
 	ErrUnknown   = errors.New("pmq: unknown status")
 )
 
@@ -101,6 +107,7 @@ var sentinels = map[Status]error{
 	StatusPanic:           ErrPanic,
 	StatusNotSupported:    ErrNotSupported,
 	StatusCorrupted:       ErrCorrupted,
+	StatusLeaseLost:       ErrLeaseLost,
 }
 
 // Sentinel returns the sentinel error for a status (ErrUnknown for a value

@@ -104,6 +104,19 @@ func runHelper(mode string) int {
 		}
 		_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
 		return fail(errors.New("still alive after SIGKILL"))
+	case "lease-and-die":
+		// Leases one message of shm queue A and is SIGKILLed holding the
+		// lease (lease_test.go: the message comes back).
+		q, err := Open(a, WithBackend(BackendShm))
+		if err != nil {
+			return fail(err)
+		}
+		buf := make([]byte, q.MaxMessageSize())
+		if _, _, _, err := q.LeaseTimeout(buf, 0, 0); err != nil {
+			return fail(err)
+		}
+		_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+		return fail(errors.New("still alive after SIGKILL"))
 	}
 	return fail(errors.New("unknown helper mode"))
 }

@@ -175,6 +175,11 @@ func open(name *string, flags Flags, opts []Option) (*Queue, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
+	defer freeDeadLetter(&o)
+	if o.dead_letter == nulDeadLetter {
+		return nil, goError("open", display, StatusInvalidArgument,
+			"the dead-letter queue name given to WithDeadLetter contains a NUL byte; names cannot contain NUL")
+	}
 	o.flags |= C.int(flags)
 	// The Go side keeps the `block` switch; the handle itself is always
 	// non-blocking, so every C call tries once and the runtime poller waits.

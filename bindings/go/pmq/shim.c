@@ -84,6 +84,60 @@ gopmq_io gopmq_receive_batch(const pmq_queue *q, uint8_t *buf, size_t len, gopmq
     return r;
 }
 
+gopmq_lease_io gopmq_lease(const pmq_queue *q, uint8_t *buf, size_t len, double visibility) {
+    gopmq_lease_io r;
+    memset(&r, 0, sizeof r);
+    size_t n = 0;
+    uint32_t prio = 0;
+    r.io.status = pmq_queue_lease_timeout(q, buf, len, &n, &prio, &r.lease, visibility, 0.0);
+    r.io.len = n;
+    r.io.prio = prio;
+    return r;
+}
+
+_Static_assert(sizeof(pmq_leased) == sizeof(gopmq_leased),
+               "gopmq_lease_batch widens pmq_leased in place");
+
+gopmq_io gopmq_lease_batch(const pmq_queue *q, uint8_t *buf, size_t len, gopmq_leased *out,
+                           size_t max, double visibility) {
+    gopmq_io r;
+    memset(&r, 0, sizeof r);
+    size_t n = 0;
+    r.status = pmq_queue_lease_batch_timeout(q, buf, len, (pmq_leased *)(void *)out, max, &n,
+                                             visibility, 0.0);
+    if (r.status != PMQ_STATUS_OK) {
+        return r;
+    }
+    /* As gopmq_receive_batch: each entry read whole, then written back wide. */
+    for (size_t i = 0; i < n; i++) {
+        pmq_leased p;
+        memcpy(&p, (const unsigned char *)out + i * sizeof p, sizeof p);
+        gopmq_leased g = {p.offset, p.len, p.priority, p.lease};
+        memcpy(&out[i], &g, sizeof g);
+    }
+    r.len = n;
+    return r;
+}
+
+int gopmq_ack(const pmq_queue *q, uint64_t seq, uint32_t slot, uint32_t delivery) {
+    pmq_lease l = {seq, slot, delivery};
+    return pmq_queue_ack(q, &l);
+}
+
+int gopmq_nack(const pmq_queue *q, uint64_t seq, uint32_t slot, uint32_t delivery) {
+    pmq_lease l = {seq, slot, delivery};
+    return pmq_queue_nack(q, &l);
+}
+
+gopmq_io gopmq_ack_batch(const pmq_queue *q, const pmq_lease *leases, size_t count) {
+    gopmq_io r;
+    memset(&r, 0, sizeof r);
+    size_t acked = 0;
+    r.status = pmq_queue_ack_batch(q, leases, count, &acked);
+    r.len = acked;
+    return r;
+}
+
 gopmq_failure gopmq_last_failure(int status, char *buf, size_t len) {
     gopmq_failure f;
     memset(&f, 0, sizeof f);

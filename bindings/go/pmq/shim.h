@@ -51,6 +51,30 @@ typedef struct gopmq_received {
 gopmq_io gopmq_receive_batch(const pmq_queue *q, uint8_t *buf, size_t len, gopmq_received *out,
                              size_t max);
 
+/* A lease attempt's outcome: `io` as for a receive, and the lease on OK. */
+typedef struct gopmq_lease_io {
+    gopmq_io io;
+    pmq_lease lease;
+} gopmq_lease_io;
+/* Lease one message, try once (timeout 0); visibility as pmq_queue_lease's. */
+gopmq_lease_io gopmq_lease(const pmq_queue *q, uint8_t *buf, size_t len, double visibility);
+/* The Go package's Leased{Offset, Len int; Priority uint; Lease Lease}. */
+typedef struct gopmq_leased {
+    size_t offset;
+    size_t len;
+    size_t priority;
+    pmq_lease lease;
+} gopmq_leased;
+/* A batch lease, try once, into `out` (max entries): libpmq writes
+ * pmq_leased entries (the same size) and they are widened in place. */
+gopmq_io gopmq_lease_batch(const pmq_queue *q, uint8_t *buf, size_t len, gopmq_leased *out,
+                           size_t max, double visibility);
+/* ack / nack of a lease passed by value (no Go pointer reaches C). */
+int gopmq_ack(const pmq_queue *q, uint64_t seq, uint32_t slot, uint32_t delivery);
+int gopmq_nack(const pmq_queue *q, uint64_t seq, uint32_t slot, uint32_t delivery);
+/* ack_batch: `len` of the result is how many were acked (also on failure). */
+gopmq_io gopmq_ack_batch(const pmq_queue *q, const pmq_lease *leases, size_t count);
+
 /* What a failure left on the calling thread. */
 typedef struct gopmq_failure {
     int err_no;        /* the errno behind it, or 0 */

@@ -94,6 +94,11 @@ type attempt struct {
 	sb    *sendScratch // SendBatch: the batch, copied
 	out   []Received   // ReceiveBatch
 	res   result       // the latest try's
+	// Lease and LeaseBatch (lease.go): a read-side attempt.
+	lease     bool
+	vis       float64  // the visibility timeout in seconds, as C takes it
+	leased    Lease    // Lease: the latest successful try's lease
+	leasedOut []Leased // LeaseBatch
 }
 
 // try makes the next try. Only calls that wait get here, so a would-block
@@ -101,6 +106,10 @@ type attempt struct {
 func (a *attempt) try() {
 	retry := a.q.blocking.Load()
 	switch {
+	case a.lease && a.batch:
+		a.res = a.q.leaseBatchOnce(a.buf, a.leasedOut, a.vis, retry)
+	case a.lease:
+		a.res = a.q.leaseOnce(a.buf, a.vis, retry, &a.leased)
 	case a.batch && a.write:
 		a.res = a.q.sendBatchOnce(a.sb, retry)
 	case a.batch:
@@ -115,6 +124,10 @@ func (a *attempt) try() {
 // op names the attempt's operation in errors.
 func (a *attempt) op() string {
 	switch {
+	case a.lease && a.batch:
+		return "lease batch"
+	case a.lease:
+		return "lease"
 	case a.batch && a.write:
 		return "send batch"
 	case a.batch:

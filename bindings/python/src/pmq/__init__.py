@@ -52,7 +52,7 @@ from ._constants import (  # noqa: E402,F401
     _LIVE_CONSTANTS, BACKENDS, _backend_arg)
 from ._errors import (  # noqa: E402,F401
     Error, BusyError, ExistentialError, PermissionsError, SignalError, CorruptedError,
-    _CLASS_OF_STATUS, _S, _make_error, _closed_error)
+    LeaseLostError, _CLASS_OF_STATUS, _S, _make_error, _closed_error)
 from ._asyncio import _AsyncioMixin, _wake_futures  # noqa: E402
 
 _pmq.set_error_factory(_make_error)
@@ -60,6 +60,8 @@ _pmq.set_error_factory(_make_error)
 __all__ = [
     "MessageQueue",
     "Receipt",
+    "Lease",
+    "LeaseStats",
     "unlink_message_queue",
     "Error",
     "BusyError",
@@ -67,6 +69,7 @@ __all__ = [
     "PermissionsError",
     "SignalError",
     "CorruptedError",
+    "LeaseLostError",
     "BACKENDS",
     "O_CREAT",
     "O_EXCL",
@@ -266,6 +269,14 @@ class MessageQueue(_AsyncioMixin, _pmq.QueueBase):
     of a "shm" queue belongs to the process that asked for it: after
     os.fork(), ask again in the child for one of its own. Receipts of
     receivers that died: dead_receipts().
+
+    At-least-once receive ("shm" only): lease() / lease_batch() hand a
+    message out under a Lease, ack() / ack_batch() remove it, nack() gives
+    it back; a holder that closes or dies gives its leases back.
+    max_deliveries (keyword only; 0, the default: no limit) stops handing a
+    message out after that many deliveries: it is moved to the queue named
+    by dead_letter (keyword only; created with this queue's shape if
+    missing) or dropped when dead_letter is None.
     """
 
     __slots__ = ("_q", "_name", "_mode", "_read", "_write", "_max_messages",
@@ -274,7 +285,7 @@ class MessageQueue(_AsyncioMixin, _pmq.QueueBase):
 
     def __init__(self, name, flags=0, mode=0o600, max_messages=_MAX_MESSAGES_DEFAULT,
                  max_message_size=_MAX_MESSAGE_SIZE_DEFAULT, read=True, write=True, *,
-                 backend="kernel"):
+                 backend="kernel", max_deliveries=0, dead_letter=None):
         if getattr(self, "_q", None) is None:
             self._q = None
             self._closed = True
@@ -312,6 +323,8 @@ class MessageQueue(_AsyncioMixin, _pmq.QueueBase):
         open_read = access != O_WRONLY
         open_write = access != O_RDONLY
         cbackend = _backend_arg(backend)
+        max_deliveries = _int_arg("max_deliveries", max_deliveries, 0, (1 << 32) - 1)
+        cdead_letter = None if dead_letter is None else _name_arg(dead_letter)
         if not (read or write):
             raise ValueError("At least one of read or write must be True")
         if name is None:
@@ -329,7 +342,7 @@ class MessageQueue(_AsyncioMixin, _pmq.QueueBase):
             # blocking receive...) uses it any more.
             self._close(quiet=True)
         q = _pmq.open(cname, flags, mode, max_messages, max_message_size, open_read,
-                      open_write, cbackend)
+                      open_write, cbackend, max_deliveries, cdead_letter)
         # Freed (pmq_queue_free) when the last reference goes: this object's
         # (replaced by a new __init__, or dropped by __del__), or that of a
         # call still using it.
@@ -549,6 +562,25 @@ class MessageQueue(_AsyncioMixin, _pmq.QueueBase):
                               b"the queue was closed with close(); open it again to read receipts")
         return [Receipt(*r) for r in self._handle().dead_receipts()]
 
+    # -- leases: lease(), lease_batch(), ack(), nack() and ack_batch() are
+    # pmq._pmq.QueueBase's (C); lease_async() and lease_batch_async()
+    # _AsyncioMixin's.
+
+    def lease_stats(self):
+        """The queue's leases now (all handles'): LeaseStats(leased,
+        oldest_age), oldest_age the seconds since the oldest lease was
+        handed out, None when nothing is leased. pmq.Error
+        (PMQ_STATUS_NOT_SUPPORTED) on the kernel backend."""
+        leased, age = self._handle().lease_stats()
+        return LeaseStats(leased, age if leased else None)
+
+    def instance_id(self):
+        """An identity of this queue, not of its name (a queue made later
+        under the same name has another): with a Lease's seq it names a
+        message uniquely (a de-duplication id). pmq.Error
+        (PMQ_STATUS_NOT_SUPPORTED) on the kernel backend."""
+        return self._handle().instance_id()
+
     def __enter__(self):
         return self
 
@@ -641,6 +673,15 @@ message, unique in the queue's life), length, priority, pid (of the receiver
 that died), taken (its take committed: the message left the queue with it),
 queued (the message is still in the queue: the take did not commit), head
 (the message's first bytes, up to 16)."""
+
+
+Lease = _pmq.Lease
+
+LeaseStats = _collections.namedtuple("LeaseStats", ["leased", "oldest_age"])
+LeaseStats.__doc__ = """A queue's leases (MessageQueue.lease_stats()): leased (how many
+messages are handed out and not yet acked or given back; they count against the
+capacity), oldest_age (seconds since the oldest of them was handed out, None
+when there is none)."""
 
 
 def unlink_message_queue(name, *, backend="kernel"):

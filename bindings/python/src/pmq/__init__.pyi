@@ -5,8 +5,9 @@
 
 from collections.abc import Callable, Sequence
 from types import TracebackType
-from typing import Final, Literal, NamedTuple, TypeVar, Union
+from typing import Final, Literal, NamedTuple, TypeVar, Union, final
 
+from _typeshed import structseq
 from typing_extensions import Buffer, Self, TypeAlias
 
 _T = TypeVar("_T")
@@ -21,6 +22,8 @@ _Backend: TypeAlias = Literal["kernel", "shm"]
 
 __all__ = [
     "Receipt",
+    "Lease",
+    "LeaseStats",
     "MessageQueue",
     "unlink_message_queue",
     "Error",
@@ -29,6 +32,7 @@ __all__ = [
     "PermissionsError",
     "SignalError",
     "CorruptedError",
+    "LeaseLostError",
     "BACKENDS",
     "O_CREAT",
     "O_EXCL",
@@ -78,6 +82,27 @@ class ExistentialError(Error): ...
 class PermissionsError(Error): ...
 class SignalError(Error): ...
 class CorruptedError(Error): ...
+class LeaseLostError(Error):
+    acked: int
+
+@final
+class Lease(structseq[int], tuple[int, int, int]):
+    """A lease on one message (MessageQueue.lease()): pass it to ack() or nack()."""
+
+    __match_args__: Final = ("seq", "delivery", "slot")
+
+    @property
+    def seq(self) -> int: ...
+    @property
+    def delivery(self) -> int: ...
+    @property
+    def slot(self) -> int: ...
+
+class LeaseStats(NamedTuple):
+    """A queue's leases (MessageQueue.lease_stats())."""
+
+    leased: int
+    oldest_age: float | None
 
 class Receipt(NamedTuple):
     """A receipt a receiver that died left in a shared-memory queue."""
@@ -102,6 +127,8 @@ class MessageQueue:
         write: bool = True,
         *,
         backend: _Backend = "kernel",
+        max_deliveries: int = 0,
+        dead_letter: _Name | None = None,
     ) -> None: ...
     def send(self, message: _Message, timeout: _Timeout = None, priority: int = 0) -> None: ...
     def receive(self, timeout: _Timeout = None) -> tuple[bytes, int]: ...
@@ -111,6 +138,21 @@ class MessageQueue:
     def receive_batch(self, max_messages: int, timeout: _Timeout = None) -> list[tuple[bytes, int]]: ...
     async def send_async(self, message: _Message, priority: int = 0) -> None: ...
     async def receive_async(self) -> tuple[bytes, int]: ...
+    def lease(
+        self, timeout: _Timeout = None, visibility: float | None = None
+    ) -> tuple[bytes, int, Lease]: ...
+    def lease_batch(
+        self, max_messages: int, timeout: _Timeout = None, visibility: float | None = None
+    ) -> list[tuple[bytes, int, Lease]]: ...
+    def ack(self, lease: tuple[int, int, int], /) -> None: ...
+    def nack(self, lease: tuple[int, int, int], /) -> None: ...
+    def ack_batch(self, leases: Sequence[tuple[int, int, int]], /) -> int: ...
+    def lease_stats(self) -> LeaseStats: ...
+    def instance_id(self) -> int: ...
+    async def lease_async(self, visibility: float | None = None) -> tuple[bytes, int, Lease]: ...
+    async def lease_batch_async(
+        self, max_messages: int, visibility: float | None = None
+    ) -> list[tuple[bytes, int, Lease]]: ...
     def request_notification(
         self, notification: int | tuple[Callable[[_T], object], _T] | None = None
     ) -> None: ...

@@ -1,4 +1,5 @@
-"""MessageQueue's asyncio face: send_async and receive_async, waiting on the
+"""MessageQueue's asyncio face: send_async, receive_async, lease_async and
+lease_batch_async, waiting on the
 queue's descriptor with the running loop (no thread)."""
 
 import asyncio as _asyncio
@@ -52,6 +53,29 @@ class _AsyncioMixin:
         while True:
             try:
                 return self.receive(0)
+            except BusyError:
+                pass
+            await self._aio_ready(loop, False)
+
+    async def lease_async(self, visibility=None):
+        """Like lease(), for asyncio: waits for a message without a thread
+        and returns (message, priority, Lease). Cancel-safe: cancelled
+        before it returns, nothing was leased."""
+        loop = _asyncio.get_running_loop()
+        while True:
+            try:
+                return self.lease(0, visibility)
+            except BusyError:
+                pass
+            await self._aio_ready(loop, False)
+
+    async def lease_batch_async(self, max_messages, visibility=None):
+        """Like lease_batch(), for asyncio: waits for the first message
+        without a thread, then leases as many more as are there now."""
+        loop = _asyncio.get_running_loop()
+        while True:
+            try:
+                return self.lease_batch(max_messages, 0, visibility)
             except BusyError:
                 pass
             await self._aio_ready(loop, False)

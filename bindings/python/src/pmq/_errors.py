@@ -44,6 +44,16 @@ class CorruptedError(Error):
     robust-list words (pmq.h, PMQ_STATUS_CORRUPTED)."""
 
 
+class LeaseLostError(Error):
+    """A lease given to ack() / nack() is no longer this handle's: acked or
+    nacked already, its visibility timeout passed (the message went back to
+    the queue and may have been delivered again), or it never was this
+    handle's. Nothing was changed (pmq only). From ack_batch(), .acked says
+    how many of the batch were acked all the same (0 from ack() / nack())."""
+
+    acked = 0
+
+
 _S = _pmq
 # The exception class of every failure status libpmq defines, each listed,
 # pmq.Error included where posix_ipc has nothing closer: a status missing
@@ -67,6 +77,7 @@ _CLASS_OF_STATUS = {
     _S.PMQ_STATUS_PANIC: Error,
     _S.PMQ_STATUS_NOT_SUPPORTED: Error,
     _S.PMQ_STATUS_CORRUPTED: CorruptedError,
+    _S.PMQ_STATUS_LEASE_LOST: LeaseLostError,
 }
 _EINVAL = 22
 
@@ -104,7 +115,8 @@ def _closed_error(already=False):
 
 
 
-for _cls in (Error, BusyError, ExistentialError, PermissionsError, SignalError, CorruptedError):
+for _cls in (Error, BusyError, ExistentialError, PermissionsError, SignalError, CorruptedError,
+             LeaseLostError):
     # Public as pmq.<name> (tracebacks, repr and pickle say so, as before).
     _cls.__module__ = "pmq"
 del _cls

@@ -76,8 +76,12 @@ static PyObject *error_detail(void)
     return detail;
 }
 
-/* Sets the exception for the pmq call that just failed with `st`. */
-static PyObject *fail(int st)
+/*
+ * The exception for the pmq call that just failed with `st` (a new
+ * reference), or NULL with an exception set (a Python signal handler's
+ * exception for PMQ_STATUS_INTERRUPTED wins).
+ */
+static PyObject *make_error(int st)
 {
     PyObject *detail = error_detail();
     int err = pmq_last_error_errno();
@@ -97,6 +101,14 @@ static PyObject *fail(int st)
     }
     exc = PyObject_CallFunction(error_factory, "iiO", st, err, detail);
     Py_DECREF(detail);
+    return exc;
+}
+
+/* Sets the exception for the pmq call that just failed with `st`. */
+static PyObject *fail(int st)
+{
+    PyObject *exc = make_error(st);
+
     if (exc == NULL)
         return NULL;
     PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
@@ -702,6 +714,35 @@ static int parse_max_messages(PyObject *o, Py_ssize_t *out)
     return 0;
 }
 
+/*
+ * The buffer of a batch receive or lease of up to *max messages: *buf_len
+ * bytes, and *max cut to what can come at once (the capacity; 1 without a
+ * handle, whose call libpmq then refuses).
+ */
+static void batch_room(const QueueBase *self, Py_ssize_t *max, size_t *buf_len)
+{
+    size_t size = (size_t)self->max_message_size;
+
+    /* More than the queue holds cannot come at once. */
+    if (self->max_messages > 0 && *max > self->max_messages)
+        *max = self->max_messages;
+    if (size == 0) {
+        *buf_len = STACK_BUFFER; /* no handle: libpmq reports it */
+        if (*max > 1)
+            *max = 1;
+    } else {
+        /* Room for `max` messages of max_message_size (what the kernel
+         * backend needs per message), within BATCH_BUFFER_MAX. */
+        size_t room = size >= BATCH_BUFFER_MAX ? size : BATCH_BUFFER_MAX;
+        *buf_len = (size_t)*max > room / size ? room / size * size : (size_t)*max * size;
+        if (*buf_len < size)
+            *buf_len = size;
+        /* Capacity unknown (never set by _set_handle): what fits in buf. */
+        if (self->max_messages <= 0 && (size_t)*max > *buf_len / size)
+            *max = (Py_ssize_t)(*buf_len / size);
+    }
+}
+
 static const char *const receive_batch_names[] = {"max_messages", "timeout"};
 
 static PyObject *QueueBase_receive_batch(QueueBase *self, PyObject *const *args,
@@ -714,7 +755,7 @@ static PyObject *QueueBase_receive_batch(QueueBase *self, PyObject *const *args,
     pmq_received stack_out[STACK_BATCH];
     pmq_received *out = stack_out;
     Py_ssize_t max, i;
-    size_t size = (size_t)self->max_message_size, buf_len, count = 0;
+    size_t buf_len, count = 0;
     double timeout;
     pmq_queue *q;
     pmq_status st;
@@ -730,24 +771,7 @@ static PyObject *QueueBase_receive_batch(QueueBase *self, PyObject *const *args,
         return NULL;
     if (RELEASED(self))
         return closed_error();
-    /* More than the queue holds cannot come at once. */
-    if (self->max_messages > 0 && max > self->max_messages)
-        max = self->max_messages;
-    if (size == 0) {
-        buf_len = sizeof stack; /* no handle: libpmq reports it */
-        if (max > 1)
-            max = 1;
-    } else {
-        /* Room for `max` messages of max_message_size (what the kernel
-         * backend needs per message), within BATCH_BUFFER_MAX. */
-        size_t room = size >= BATCH_BUFFER_MAX ? size : BATCH_BUFFER_MAX;
-        buf_len = (size_t)max > room / size ? room / size * size : (size_t)max * size;
-        if (buf_len < size)
-            buf_len = size;
-        /* Capacity unknown (never set by _set_handle): what fits in buf. */
-        if (self->max_messages <= 0 && (size_t)max > buf_len / size)
-            max = (Py_ssize_t)(buf_len / size);
-    }
+    batch_room(self, &max, &buf_len);
     if (buf_len > sizeof stack) {
         buf = PyMem_RawMalloc(buf_len);
         if (buf == NULL)
@@ -804,6 +828,409 @@ done:
         PyMem_RawFree(buf);
     if (out != stack_out)
         PyMem_RawFree(out);
+    return result;
+}
+
+/* ------------------------------------------------------------- leases */
+
+/*
+ * Leases (at-least-once receive, "shm" backend only): lease() and
+ * lease_batch() hand messages out under a pmq_lease, returned as a Lease (a
+ * struct sequence: a tuple (seq, delivery, slot) with those names); ack(),
+ * nack() and ack_batch() take Leases back (any 3-tuple of those ints).
+ */
+static PyTypeObject Lease_Type;
+static PyStructSequence_Field lease_fields[] = {
+    {"seq", "the message's sequence number: unique in the queue's life, the same on "
+            "every delivery (with instance_id(), a de-duplication id)"},
+    {"delivery", "which delivery of the message this is: 1 the first time"},
+    {"slot", "where the message lies in the queue (checked by ack and nack)"},
+    {NULL, NULL},
+};
+static PyStructSequence_Desc lease_desc = {
+    "pmq.Lease",
+    "A lease on one message (MessageQueue.lease()): pass it to ack() or nack().\n"
+    "A tuple (seq, delivery, slot).",
+    lease_fields,
+    3,
+};
+
+static PyObject *lease_out(const pmq_lease *l)
+{
+    PyObject *o = PyStructSequence_New(&Lease_Type);
+    PyObject *seq, *delivery, *slot;
+
+    if (o == NULL)
+        return NULL;
+    seq = PyLong_FromUnsignedLongLong(l->seq);
+    delivery = seq ? PyLong_FromUnsignedLong(l->delivery) : NULL;
+    slot = delivery ? PyLong_FromUnsignedLong(l->slot) : NULL;
+    if (slot == NULL) {
+        Py_XDECREF(seq);
+        Py_XDECREF(delivery);
+        Py_DECREF(o);
+        return NULL;
+    }
+    PyStructSequence_SET_ITEM(o, 0, seq);
+    PyStructSequence_SET_ITEM(o, 1, delivery);
+    PyStructSequence_SET_ITEM(o, 2, slot);
+    return o;
+}
+
+/* One lease argument: a Lease, or any 3-tuple (seq, delivery, slot) of ints. */
+static int lease_in(PyObject *o, pmq_lease *out, Py_ssize_t index)
+{
+    unsigned long long seq;
+    unsigned long delivery, slot;
+    char wbuf[WHERE_SIZE];
+
+    if (!PyTuple_Check(o) || PyTuple_GET_SIZE(o) != 3) {
+        PyErr_Format(PyExc_TypeError,
+                     "a lease must be the Lease that lease() returned (seq, delivery, slot), "
+                     "not %s%s",
+                     Py_TYPE(o)->tp_name, where(index, wbuf));
+        return -1;
+    }
+    seq = PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(o, 0));
+    if (seq == (unsigned long long)-1 && PyErr_Occurred())
+        goto bad;
+    delivery = PyLong_AsUnsignedLong(PyTuple_GET_ITEM(o, 1));
+    if (delivery == (unsigned long)-1 && PyErr_Occurred())
+        goto bad;
+    slot = PyLong_AsUnsignedLong(PyTuple_GET_ITEM(o, 2));
+    if (slot == (unsigned long)-1 && PyErr_Occurred())
+        goto bad;
+    if (delivery > UINT32_MAX || slot > UINT32_MAX) {
+        PyErr_Format(PyExc_ValueError, "a lease's delivery and slot are 32-bit; pass the Lease "
+                                       "that lease() returned%s",
+                     where(index, wbuf));
+        return -1;
+    }
+    out->seq = seq;
+    out->delivery = (uint32_t)delivery;
+    out->slot = (uint32_t)slot;
+    return 0;
+
+bad:
+    if (PyErr_ExceptionMatches(PyExc_TypeError) || PyErr_ExceptionMatches(PyExc_OverflowError)) {
+        PyErr_Clear();
+        PyErr_Format(PyExc_ValueError,
+                     "a lease's fields must be non-negative ints; pass the Lease that lease() "
+                     "returned%s",
+                     where(index, wbuf));
+    }
+    return -1;
+}
+
+/* visibility: None (or inf) -> 0, the C ABI's "no visibility timeout"; a
+ * positive number -> seconds. 0, negative and NaN are ValueError. */
+static int parse_visibility(PyObject *o, double *out)
+{
+    double v;
+
+    if (o == NULL || o == Py_None) {
+        *out = 0;
+        return 0;
+    }
+    if (PyUnicode_Check(o) || PyBytes_Check(o) || PyByteArray_Check(o))
+        goto not_a_number;
+    v = PyFloat_AsDouble(o);
+    if (v == -1.0 && PyErr_Occurred()) {
+        if (PyErr_ExceptionMatches(PyExc_TypeError)) {
+            PyErr_Clear();
+            goto not_a_number;
+        }
+        if (!PyErr_ExceptionMatches(PyExc_OverflowError))
+            return -1;
+        /* Beyond a double: as long as forever, or hugely negative. */
+        PyErr_Clear();
+        v = PyObject_RichCompareBool(o, Py_False, Py_GT) == 1 ? INFINITY : -INFINITY;
+        if (PyErr_Occurred())
+            return -1;
+    }
+    if (!(v > 0)) {
+        PyErr_Format(PyExc_ValueError,
+                     "visibility must be None (the lease lasts until ack, nack or the holder's "
+                     "end) or a positive number of seconds after which an unacked message goes "
+                     "back to the queue, not %R",
+                     o);
+        return -1;
+    }
+    *out = isinf(v) ? 0 : v;
+    return 0;
+
+not_a_number:
+    PyErr_Format(PyExc_TypeError,
+                 "visibility must be None or a positive number of seconds, not %s",
+                 Py_TYPE(o)->tp_name);
+    return -1;
+}
+
+/* The arguments every lease call checks, in receive()'s order. */
+static int lease_prologue(QueueBase *self, PyObject *timeout_obj, PyObject *visibility_obj,
+                          double *timeout, double *visibility)
+{
+    if (parse_timeout(timeout_obj, timeout) < 0 || parse_visibility(visibility_obj, visibility) < 0)
+        return -1;
+    if (HAS_ACCESS(self) && !(self->access & ACCESS_READ)) {
+        not_permitted("this handle was opened with read=False, so it cannot lease; "
+                      "open the queue again with read=True");
+        return -1;
+    }
+    if (nan_timeout(*timeout) < 0)
+        return -1;
+    if (RELEASED(self)) {
+        closed_error();
+        return -1;
+    }
+    return 0;
+}
+
+static const char *const lease_names[] = {"timeout", "visibility"};
+
+static PyObject *QueueBase_lease(QueueBase *self, PyObject *const *args, Py_ssize_t nargs,
+                                 PyObject *kwnames)
+{
+    PyObject *argv[2];
+    PyObject *owner, *msg, *prio, *lease, *result;
+    char stack[STACK_BUFFER];
+    char *buf = stack;
+    size_t size = (size_t)self->max_message_size, len = 0;
+    uint32_t priority = 0;
+    double timeout, visibility;
+    pmq_lease l;
+    pmq_queue *q;
+    pmq_status st;
+
+    if (parse_args("lease", args, nargs, kwnames, lease_names, 2, 0, argv) < 0)
+        return NULL;
+    if (lease_prologue(self, argv[0], argv[1], &timeout, &visibility) < 0)
+        return NULL;
+    if (size > sizeof stack) {
+        buf = PyMem_RawMalloc(size);
+        if (buf == NULL)
+            return PyErr_NoMemory();
+    } else if (size == 0) {
+        size = sizeof stack; /* no handle: libpmq reports it */
+    }
+
+    q = self->q;
+    owner = self->owner;
+    Py_XINCREF(owner);
+    Py_BEGIN_ALLOW_THREADS
+    st = pmq_queue_lease_timeout(q, (uint8_t *)buf, size, &len, &priority, &l, visibility,
+                                 timeout);
+    Py_END_ALLOW_THREADS
+
+    if (st != PMQ_STATUS_OK) {
+        if (buf != stack)
+            PyMem_RawFree(buf);
+        result = fail(st);
+        Py_XDECREF(owner);
+        return result;
+    }
+    Py_XDECREF(owner);
+    msg = PyBytes_FromStringAndSize(buf, (Py_ssize_t)len);
+    if (buf != stack)
+        PyMem_RawFree(buf);
+    prio = msg ? PyLong_FromUnsignedLong(priority) : NULL;
+    lease = prio ? lease_out(&l) : NULL;
+    result = lease ? PyTuple_New(3) : NULL;
+    if (result == NULL) {
+        Py_XDECREF(msg);
+        Py_XDECREF(prio);
+        Py_XDECREF(lease);
+        return NULL;
+    }
+    PyTuple_SET_ITEM(result, 0, msg);
+    PyTuple_SET_ITEM(result, 1, prio);
+    PyTuple_SET_ITEM(result, 2, lease);
+    return result;
+}
+
+static const char *const lease_batch_names[] = {"max_messages", "timeout", "visibility"};
+
+static PyObject *QueueBase_lease_batch(QueueBase *self, PyObject *const *args,
+                                       Py_ssize_t nargs, PyObject *kwnames)
+{
+    PyObject *argv[3];
+    PyObject *owner, *list, *result;
+    char stack[STACK_BUFFER];
+    char *buf = stack;
+    pmq_leased stack_out[STACK_BATCH];
+    pmq_leased *out = stack_out;
+    Py_ssize_t max, i;
+    size_t buf_len, count = 0;
+    double timeout, visibility;
+    pmq_queue *q;
+    pmq_status st;
+
+    if (parse_args("lease_batch", args, nargs, kwnames, lease_batch_names, 3, 1, argv) < 0)
+        return NULL;
+    if (parse_max_messages(argv[0], &max) < 0)
+        return NULL;
+    if (lease_prologue(self, argv[1], argv[2], &timeout, &visibility) < 0)
+        return NULL;
+    batch_room(self, &max, &buf_len);
+    if (buf_len > sizeof stack) {
+        buf = PyMem_RawMalloc(buf_len);
+        if (buf == NULL)
+            return PyErr_NoMemory();
+    }
+    if (max > STACK_BATCH) {
+        out = (size_t)max > PY_SSIZE_T_MAX / sizeof *out
+                  ? NULL
+                  : PyMem_RawMalloc((size_t)max * sizeof *out);
+        if (out == NULL) {
+            if (buf != stack)
+                PyMem_RawFree(buf);
+            return PyErr_NoMemory();
+        }
+    }
+
+    q = self->q;
+    owner = self->owner;
+    Py_XINCREF(owner);
+    Py_BEGIN_ALLOW_THREADS
+    st = pmq_queue_lease_batch_timeout(q, (uint8_t *)buf, buf_len, out, (size_t)max, &count,
+                                       visibility, timeout);
+    Py_END_ALLOW_THREADS
+
+    if (st != PMQ_STATUS_OK) {
+        result = fail(st);
+        Py_XDECREF(owner);
+        goto done;
+    }
+    Py_XDECREF(owner);
+    result = list = PyList_New((Py_ssize_t)count);
+    if (list == NULL)
+        goto done;
+    for (i = 0; i < (Py_ssize_t)count; i++) {
+        PyObject *msg, *prio, *lease, *item;
+
+        msg = PyBytes_FromStringAndSize(buf + out[i].offset, (Py_ssize_t)out[i].len);
+        prio = msg ? PyLong_FromUnsignedLong(out[i].priority) : NULL;
+        lease = prio ? lease_out(&out[i].lease) : NULL;
+        item = lease ? PyTuple_New(3) : NULL;
+        if (item == NULL) {
+            Py_XDECREF(msg);
+            Py_XDECREF(prio);
+            Py_XDECREF(lease);
+            Py_CLEAR(result);
+            break;
+        }
+        PyTuple_SET_ITEM(item, 0, msg);
+        PyTuple_SET_ITEM(item, 1, prio);
+        PyTuple_SET_ITEM(item, 2, lease);
+        PyList_SET_ITEM(list, i, item);
+    }
+
+done:
+    if (buf != stack)
+        PyMem_RawFree(buf);
+    if (out != stack_out)
+        PyMem_RawFree(out);
+    return result;
+}
+
+/* ack(lease) / nack(lease): one pmq call each, the GIL released. */
+static PyObject *lease_call(QueueBase *self, PyObject *arg,
+                            pmq_status (*call)(const pmq_queue *, const pmq_lease *))
+{
+    PyObject *owner;
+    pmq_lease l;
+    pmq_queue *q;
+    pmq_status st;
+
+    if (lease_in(arg, &l, -1) < 0)
+        return NULL;
+    if (RELEASED(self))
+        return closed_error();
+    q = self->q;
+    owner = self->owner;
+    Py_XINCREF(owner);
+    Py_BEGIN_ALLOW_THREADS
+    st = call(q, &l);
+    Py_END_ALLOW_THREADS
+    if (st != PMQ_STATUS_OK) {
+        PyObject *r = fail(st);
+        Py_XDECREF(owner);
+        return r;
+    }
+    Py_XDECREF(owner);
+    Py_RETURN_NONE;
+}
+
+static PyObject *QueueBase_ack(QueueBase *self, PyObject *arg)
+{
+    return lease_call(self, arg, pmq_queue_ack);
+}
+
+static PyObject *QueueBase_nack(QueueBase *self, PyObject *arg)
+{
+    return lease_call(self, arg, pmq_queue_nack);
+}
+
+/* ack_batch(leases) -> how many; a failure's exception carries `acked`. */
+static PyObject *QueueBase_ack_batch(QueueBase *self, PyObject *arg)
+{
+    PyObject *seq, *owner, *result = NULL;
+    pmq_lease stack_leases[STACK_BATCH];
+    pmq_lease *leases = stack_leases;
+    Py_ssize_t n, i;
+    size_t acked = 0;
+    pmq_queue *q;
+    pmq_status st;
+
+    seq = PySequence_Fast(arg, "ack_batch() takes a sequence of Leases");
+    if (seq == NULL)
+        return NULL;
+    n = PySequence_Fast_GET_SIZE(seq);
+    if (n > STACK_BATCH) {
+        leases = (size_t)n > PY_SSIZE_T_MAX / sizeof *leases
+                     ? NULL
+                     : PyMem_RawMalloc((size_t)n * sizeof *leases);
+        if (leases == NULL) {
+            Py_DECREF(seq);
+            return PyErr_NoMemory();
+        }
+    }
+    for (i = 0; i < n; i++)
+        if (lease_in(PySequence_Fast_GET_ITEM(seq, i), &leases[i], i) < 0)
+            goto done;
+    if (RELEASED(self)) {
+        closed_error();
+        goto done;
+    }
+    q = self->q;
+    owner = self->owner;
+    Py_XINCREF(owner);
+    Py_BEGIN_ALLOW_THREADS
+    st = pmq_queue_ack_batch(q, leases, (size_t)n, &acked);
+    Py_END_ALLOW_THREADS
+    if (st != PMQ_STATUS_OK) {
+        PyObject *exc = make_error(st);
+        Py_XDECREF(owner);
+        if (exc != NULL) {
+            PyObject *a = PyLong_FromSize_t(acked);
+            if (a == NULL || PyObject_SetAttrString(exc, "acked", a) < 0) {
+                Py_XDECREF(a);
+                Py_DECREF(exc);
+                goto done;
+            }
+            Py_DECREF(a);
+            PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+            Py_DECREF(exc);
+        }
+        goto done;
+    }
+    Py_XDECREF(owner);
+    result = PyLong_FromSize_t(acked);
+
+done:
+    Py_DECREF(seq);
+    if (leases != stack_leases)
+        PyMem_RawFree(leases);
     return result;
 }
 
@@ -1001,6 +1428,24 @@ static PyObject *Handle_dead_receipts(Handle *self, PyObject *Py_UNUSED(ignored)
     return list;
 }
 
+/* lease_stats() -> (leased, oldest age in seconds: 0.0 when none). */
+static PyObject *Handle_lease_stats(Handle *self, PyObject *Py_UNUSED(ignored))
+{
+    uint64_t leased = 0;
+    double age = 0;
+
+    CALL_OR_FAIL(pmq_queue_lease_stats(self->q, &leased, &age));
+    return Py_BuildValue("Kd", (unsigned long long)leased, age);
+}
+
+static PyObject *Handle_instance_id(Handle *self, PyObject *Py_UNUSED(ignored))
+{
+    uint64_t id = 0;
+
+    CALL_OR_FAIL(pmq_queue_instance_id(self->q, &id));
+    return PyLong_FromUnsignedLongLong(id);
+}
+
 static PyObject *Handle_notify_signal(Handle *self, PyObject *arg)
 {
     int signo = (int)PyLong_AsLong(arg);
@@ -1058,6 +1503,8 @@ static PyMethodDef Handle_methods[] = {
     {"name", (PyCFunction)Handle_name, METH_NOARGS, NULL},
     {"describe", (PyCFunction)Handle_describe, METH_O, NULL},
     {"dead_receipts", (PyCFunction)Handle_dead_receipts, METH_NOARGS, NULL},
+    {"lease_stats", (PyCFunction)Handle_lease_stats, METH_NOARGS, NULL},
+    {"instance_id", (PyCFunction)Handle_instance_id, METH_NOARGS, NULL},
     {"notify_signal", (PyCFunction)Handle_notify_signal, METH_O, NULL},
     {"notify_callback", (PyCFunction)Handle_notify_callback, METH_O, NULL},
     {"notify_cancel", (PyCFunction)Handle_notify_cancel, METH_NOARGS, NULL},
@@ -1082,10 +1529,10 @@ static PyTypeObject Handle_Type = {
  */
 static PyObject *module_open(PyObject *module, PyObject *args)
 {
-    PyObject *name_obj;
+    PyObject *name_obj, *dead_letter = Py_None;
     const char *name = NULL;
     int flags, read, write;
-    unsigned int mode, backend;
+    unsigned int mode, backend, max_deliveries = 0;
     long long max_messages, max_message_size;
     struct pmq_options o;
     pmq_queue *q = NULL;
@@ -1093,9 +1540,14 @@ static PyObject *module_open(PyObject *module, PyObject *args)
     Handle *h;
 
     (void)module;
-    if (!PyArg_ParseTuple(args, "OiILLppI:open", &name_obj, &flags, &mode, &max_messages,
-                          &max_message_size, &read, &write, &backend))
+    if (!PyArg_ParseTuple(args, "OiILLppI|IO:open", &name_obj, &flags, &mode, &max_messages,
+                          &max_message_size, &read, &write, &backend, &max_deliveries,
+                          &dead_letter))
         return NULL;
+    if (dead_letter != Py_None && !PyBytes_Check(dead_letter)) {
+        PyErr_SetString(PyExc_TypeError, "open: dead_letter must be bytes or None");
+        return NULL;
+    }
     if (name_obj != Py_None) {
         if (!PyBytes_Check(name_obj)) {
             PyErr_SetString(PyExc_TypeError, "open: the name must be bytes or None");
@@ -1122,7 +1574,10 @@ static PyObject *module_open(PyObject *module, PyObject *args)
     o.block = true;
     o.retry_on_interrupt = false;
     o.backend = backend;
-    /* name_obj (a bytes object, immutable) outlives the call: args holds it. */
+    o.max_deliveries = max_deliveries;
+    o.dead_letter = dead_letter == Py_None ? NULL : PyBytes_AS_STRING(dead_letter);
+    /* name_obj and dead_letter (bytes objects, immutable) outlive the call:
+     * args holds them. */
     NOGIL(st, pmq_queue_open(name, &o, &q));
     if (st != PMQ_STATUS_OK) {
         Py_DECREF(h);
@@ -1397,6 +1852,37 @@ static PyMethodDef QueueBase_methods[] = {
      "Waits, as receive() does with this timeout, for the FIRST message, then takes as\n"
      "many more as are there now (at least 1; [] if max_messages is 0). At most\n"
      "max_messages, the queue's capacity, and what fits in a 1 MiB buffer."},
+    {"lease", (PyCFunction)(void (*)(void))QueueBase_lease, METH_FASTCALL | METH_KEYWORDS,
+     "lease($self, timeout=None, visibility=None)\n--\n\n"
+     "Receives the oldest message of the highest priority under a lease (at-least-once\n"
+     "receive; \"shm\" backend only) and returns (message: bytes, priority: int,\n"
+     "lease: Lease). The message stays in the queue, invisible to other receivers,\n"
+     "until ack(lease) removes it or nack(lease) gives it back; if this handle is\n"
+     "closed or its process dies first, it goes back at its place (ahead of later\n"
+     "messages of its priority). visibility: None (the lease lasts until then) or\n"
+     "seconds after which an unacked message goes back even if the holder lives (a\n"
+     "later ack raises LeaseLostError). timeout as in receive(). Leased messages count\n"
+     "against the capacity. pmq.Error (PMQ_STATUS_NOT_SUPPORTED) on \"kernel\"."},
+    {"lease_batch", (PyCFunction)(void (*)(void))QueueBase_lease_batch,
+     METH_FASTCALL | METH_KEYWORDS,
+     "lease_batch($self, max_messages, timeout=None, visibility=None)\n--\n\n"
+     "Leases up to max_messages messages in one call, as receive_batch() receives them,\n"
+     "and returns a list of (message: bytes, priority: int, lease: Lease); each lease as\n"
+     "lease() describes. Ack them together with ack_batch()."},
+    {"ack", (PyCFunction)QueueBase_ack, METH_O,
+     "ack($self, lease, /)\n--\n\n"
+     "Removes a leased message for good. LeaseLostError (nothing changed) when the lease\n"
+     "is no longer this handle's: acked or nacked already, its visibility timeout passed,\n"
+     "or never this handle's; the message says which."},
+    {"nack", (PyCFunction)QueueBase_nack, METH_O,
+     "nack($self, lease, /)\n--\n\n"
+     "Gives a leased message back at its place (ahead of the messages of its priority\n"
+     "sent after it); its delivery count goes on. Errors as for ack()."},
+    {"ack_batch", (PyCFunction)QueueBase_ack_batch, METH_O,
+     "ack_batch($self, leases, /)\n--\n\n"
+     "Acks a sequence of Leases under one lock and returns how many. When some were no\n"
+     "longer this handle's, the others are acked all the same and LeaseLostError is\n"
+     "raised with .acked (how many were) set."},
     {"_set_handle", (PyCFunction)QueueBase_set_handle, METH_VARARGS, NULL},
     {"_release_handle", (PyCFunction)QueueBase_release_handle, METH_NOARGS, NULL},
     {NULL, NULL, 0, NULL},
@@ -1480,6 +1966,7 @@ static const struct {
     INT_CONSTANT(PMQ_STATUS_PANIC),
     INT_CONSTANT(PMQ_STATUS_NOT_SUPPORTED),
     INT_CONSTANT(PMQ_STATUS_CORRUPTED),
+    INT_CONSTANT(PMQ_STATUS_LEASE_LOST),
 };
 
 static int add_constants(PyObject *m)
@@ -1514,6 +2001,16 @@ PyMODINIT_FUNC PyInit__pmq(void)
     Py_INCREF(&QueueBase_Type);
     if (PyModule_AddObject(m, "QueueBase", (PyObject *)&QueueBase_Type) < 0) {
         Py_DECREF(&QueueBase_Type);
+        Py_DECREF(m);
+        return NULL;
+    }
+    if (Lease_Type.tp_name == NULL && PyStructSequence_InitType2(&Lease_Type, &lease_desc) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    Py_INCREF(&Lease_Type);
+    if (PyModule_AddObject(m, "Lease", (PyObject *)&Lease_Type) < 0) {
+        Py_DECREF(&Lease_Type);
         Py_DECREF(m);
         return NULL;
     }

@@ -52,6 +52,34 @@ async def roundtrip_async() -> tuple[bytes, int]:
         pmq.unlink_message_queue(q.name)
 
 
+def leases() -> int:
+    """At-least-once receive on "shm": every lease call typed."""
+    q = pmq.MessageQueue(None, pmq.O_CREX, max_messages=4, max_message_size=16, backend="shm",
+                         max_deliveries=3, dead_letter=None)
+    try:
+        q.send_batch([b"a", b"b", b"c"])
+        data, prio, lease = q.lease(0, visibility=30.0)
+        seq: int = lease.seq
+        delivery: int = lease.delivery
+        assert data == b"a" and prio == 0 and delivery == 1 and seq >= 1 and lease.slot >= 0
+        q.nack(lease)
+        batch: list[tuple[bytes, int, pmq.Lease]] = q.lease_batch(4, timeout=0)
+        acked: int = q.ack_batch([item[2] for item in batch])
+        stats: pmq.LeaseStats = q.lease_stats()
+        assert stats.leased == 0 and stats.oldest_age is None
+        ident: int = q.instance_id()
+        assert ident != 0
+        try:
+            q.ack(batch[0][2])
+            raise AssertionError("a second ack must raise LeaseLostError")
+        except pmq.LeaseLostError as e:
+            assert e.acked == 0  # set by ack_batch() only
+        return acked
+    finally:
+        q.close()
+        pmq.unlink_message_queue(q.name, backend="shm")
+
+
 def rejected() -> None:
     """Never called: calls the stubs must refuse."""
     q = pmq.MessageQueue("/never")
@@ -62,6 +90,8 @@ def rejected() -> None:
     pmq.MessageQueue("/never", backend="disk")  # type: ignore[arg-type]
     pmq.unlink_message_queue(None)  # type: ignore[arg-type]
     q.max_messages = 3  # type: ignore[misc]
+    q.lease(visibility="long")  # type: ignore[arg-type]
+    q.ack(42)  # type: ignore[arg-type]
     length: str = q.current_messages  # type: ignore[assignment]
     del length
 
@@ -72,6 +102,7 @@ def main() -> int:
         got = roundtrip(backend)
         assert got == [(b"five", 3), (b"three", 2), (b"one", 1), (b"two", 0), (b"four", 0)], got
     assert asyncio.run(roundtrip_async()) == (b"async", 4)
+    assert leases() == 3
     errors: tuple[type[pmq.Error], ...] = (pmq.BusyError, pmq.ExistentialError,
                                             pmq.PermissionsError, pmq.SignalError,
                                             pmq.CorruptedError)
