@@ -163,10 +163,7 @@ async fn bridge(
         ),
     };
     let how = match (&journal, leases) {
-        (_, Some(i)) => format!(
-            "at least once through leases (message ids {})",
-            format!("{i:016x}-SEQ")
-        ),
+        (_, Some(i)) => format!("at least once through leases (message ids {i:016x}-SEQ)"),
         (Some(j), None) => format!("journal {}", j.path().display()),
         (None, None) => unreachable!("a journal without leases"),
     };
