@@ -59,6 +59,18 @@ fn fault_child() {
         "touch" => {
             let _ = open(name).receive_vec(Timeout::TryOnce);
         }
+        "lease" | "ack" | "nack" => {
+            let q = open(name);
+            let mut buf = [0u8; 64];
+            let (_, _, l) = q.lease(&mut buf, Timeout::TryOnce, None).unwrap();
+            match role {
+                "ack" => q.ack(&l).unwrap(),
+                "nack" => q.nack(&l).unwrap(),
+                _ => {}
+            }
+            // Not killed: the leases die with the process (no close).
+            std::mem::forget(q);
+        }
         "send-batch" => {
             let batch: Vec<pmq::OutMessage<'_>> =
                 BATCH.iter().map(|m| pmq::OutMessage::new(m, 7)).collect();
@@ -271,6 +283,32 @@ fn every_kill_point_leaves_a_consistent_queue() {
                 kill_at(point, touch, &n);
                 check(&q, point, want, 3, received);
                 assert!(q.stats().unwrap().recoveries >= 1);
+            }
+            "lease" | "ack" | "nack" => {
+                // A leasing child killed inside the lease, the ack or the
+                // nack: whatever it held comes back (its holder is dead),
+                // at its place; an ack killed after its commit removed it.
+                kill_at(point, group, &n);
+                let acked = point == "ack.committed";
+                let mut want: Vec<(&[u8], u32)> = vec![(b"b", 5), (b"a", 1), (b"c", 1)];
+                if acked {
+                    want.remove(0);
+                }
+                assert_eq!(q.lease_stats().unwrap().leased, 0, "after {point}");
+                check(&q, point, &want, 3, acked as u64);
+            }
+            "sweep" => {
+                // A receiver killed while it gives back this handle's
+                // expired lease: the message is back once, at its place.
+                let mut buf = [0u8; 64];
+                let (_, _, l) = q
+                    .lease(&mut buf, Timeout::TryOnce, Some(Duration::from_millis(1)))
+                    .unwrap();
+                std::thread::sleep(Duration::from_millis(5));
+                kill_at(point, "touch", &n);
+                let e = q.ack(&l).unwrap_err();
+                assert_eq!(e.kind(), ErrorKind::LeaseLost, "after {point}: {e}");
+                check(&q, point, &[(b"b", 5), (b"a", 1), (b"c", 1)], 3, 0);
             }
             "wake" => {
                 // A sender killed after its commit, holding the waiters'

@@ -1,7 +1,7 @@
 //! What a shared-memory queue costs in memory, as the docs state it
 //! (`BackendKind::Shm`, pmq.h's PMQ_BACKEND_SHM, docs/src/shm.md):
 //! the file in /dev/shm is round_up(335,872 + 4 × next_power_of_two(
-//! max_messages), 4,096) + max_messages × round_up(32 + size, 64) bytes,
+//! max_messages), 4,096) + max_messages × round_up(48 + size, 64) bytes,
 //! and a queue created with no sizes takes 422,528 bytes.
 //!
 //! Each test unlinks its queue by a Drop guard, even on failure.
@@ -29,7 +29,7 @@ fn file_size(name: &str) -> u64 {
 /// The documented formula.
 fn documented(max_messages: u64, size: u64) -> u64 {
     (335_872 + 4 * max_messages.next_power_of_two()).next_multiple_of(4096)
-        + max_messages * (32 + size).next_multiple_of(64)
+        + max_messages * (48 + size).next_multiple_of(64)
 }
 
 #[test]

@@ -132,7 +132,7 @@ const fn row(status: pmq_status, name: &'static CStr, text: &'static CStr) -> Ro
 /// (pmq_status_name(), pmq_status_str(); every binding reads them from
 /// there). The enum above is what cbindgen writes into pmq.h;
 /// tests/header.rs checks the header's names against this list.
-pub(crate) const STATUSES: [Row; 18] = {
+pub(crate) const STATUSES: [Row; 19] = {
     use pmq_status::*;
     [
         row(Ok, c"PMQ_STATUS_OK", c"success"),

@@ -23,7 +23,8 @@
 //! ring      u32 slot numbers, a power of two of them at least the capacity
 //!           (positions never wrap: index = position & (length - 1), no
 //!           division on the fast path)
-//! slots     {state, len, prio, next, seq, owner} + data, line aligned
+//! slots     {state, len, prio, next, seq, owner, deliveries, visibility,
+//!           leased_at} + data, line aligned
 //! ```
 //!
 //! The ring: `H <= P <= F <= H + capacity`; `[H, P)` published and not yet
@@ -54,9 +55,10 @@ pub(super) const FIRST: u64 = 1;
 /// Slot states: the state word is a slot's only commit point.
 pub(super) const FREE: u32 = 0;
 pub(super) const READY: u32 = 0x5245_4459; // "REDY"
-/// Taken by a receiver that has not acknowledged it yet (room for leases:
-/// `owner` names the opener record and its generation). No call makes one
-/// yet; a repair puts one back in the queue (at-least-once).
+/// Handed out under a lease and not acked yet (`owner` names the opener
+/// record and its generation): out of the ring and the index, so no other
+/// receiver sees it, and counted against the capacity. An ack frees it; a
+/// nack, an expiry or the holder's end puts it back in the index by seq.
 pub(super) const LEASED: u32 = 0x4C45_4153; // "LEAS"
 
 /// A value alone on its cache line.
@@ -78,6 +80,9 @@ pub(super) struct Ident {
     pub openers: AtomicU32,
     pub priorities: AtomicU32,
     pub file_size: AtomicU64,
+    /// A random number written at create (never 0): the queue's identity,
+    /// not its name's (`Queue::instance_id`).
+    pub instance: AtomicU64,
 }
 
 #[repr(C)]
@@ -110,6 +115,12 @@ pub(super) struct Consumers {
     /// Not 0: a repair met pages the file no longer had, so what it would
     /// rebuild is not the queue; every receive reports it from then on.
     pub broken: AtomicU32,
+    /// Slots LEASED now (out of the ring and the index).
+    pub leased: AtomicU64,
+    /// CLOCK_MONOTONIC ns at which a consumers' lock holder that sees
+    /// `leased > 0` looks for leases to give back (the earliest expiry, or
+    /// the next probe of the holders' liveness).
+    pub next_sweep: AtomicU64,
 }
 
 #[repr(C)]
@@ -204,9 +215,29 @@ pub(super) struct SlotHeader {
     pub next: AtomicU32,
     /// The position it was published at (unique, never reused).
     pub seq: AtomicU64,
-    /// LEASED: the owner (opener index << 32 | generation).
+    /// LEASED: the owner (opener index << 32 | generation). READY after a
+    /// lease came back: why ([`RETURNED`] | the reason).
     pub owner: AtomicU64,
+    /// How many times the message was handed out under a lease (0 at send).
+    pub deliveries: AtomicU32,
+    /// LEASED: the visibility timeout in ms (0 = none).
+    pub visibility: AtomicU32,
+    /// LEASED: when it was handed out (CLOCK_MONOTONIC ns: system-wide, so
+    /// every process agrees).
+    pub leased_at: AtomicU64,
 }
+
+/// The tag of a READY slot's `owner` after its lease came back; the low
+/// bits say why (the `RETURN_*` reasons).
+pub(super) const RETURNED: u64 = 1 << 63;
+/// Given back by its holder's nack.
+pub(super) const RETURN_NACKED: u64 = 1;
+/// Its visibility timeout passed.
+pub(super) const RETURN_EXPIRED: u64 = 2;
+/// Its holder died (or its opener record was claimed by another handle).
+pub(super) const RETURN_DEAD: u64 = 3;
+/// Its holder closed the handle without acking it.
+pub(super) const RETURN_CLOSED: u64 = 4;
 
 pub(super) const SLOT_HEADER: usize = size_of::<SlotHeader>();
 pub(super) const HEAD_SIZE: usize = size_of::<Head>();
@@ -229,11 +260,16 @@ const _: () = {
     assert!(offset_of!(Ident, openers) == 56);
     assert!(offset_of!(Ident, priorities) == 60);
     assert!(offset_of!(Ident, file_size) == 64);
+    assert!(offset_of!(Ident, instance) == 72);
     assert!(size_of::<Ident>() <= 2 * LINE);
     assert!(offset_of!(Head, plock) == 128);
     assert!(offset_of!(Head, producers) == 192);
     assert!(offset_of!(Head, clock) == 256);
     assert!(offset_of!(Head, consumers) == 320);
+    assert!(offset_of!(Consumers, broken) == 32);
+    assert!(offset_of!(Consumers, leased) == 40);
+    assert!(offset_of!(Consumers, next_sweep) == 48);
+    assert!(size_of::<Consumers>() <= LINE);
     assert!(offset_of!(Head, receivers) == 384);
     assert!(offset_of!(Head, senders) == 448);
     assert!(offset_of!(Head, changed) == 512);
@@ -244,7 +280,7 @@ const _: () = {
     assert!(offset_of!(Index, heads) == 8 + 8 * 8 + 8 * 512);
     assert!(offset_of!(Index, tails) == 8 + 8 * 8 + 8 * 512 + 4 * 32768);
     assert!(HEAD_SIZE == 270_336);
-    assert!(SLOT_HEADER == 32);
+    assert!(SLOT_HEADER == 48);
     // Every data area holds a receipt's head (the stride is a multiple of
     // the line): the receipt reads it without a length check.
     assert!(LINE - SLOT_HEADER >= RECEIPT_HEAD_LEN);
@@ -253,6 +289,9 @@ const _: () = {
     assert!(offset_of!(SlotHeader, next) == 12);
     assert!(offset_of!(SlotHeader, seq) == 16);
     assert!(offset_of!(SlotHeader, owner) == 24);
+    assert!(offset_of!(SlotHeader, deliveries) == 32);
+    assert!(offset_of!(SlotHeader, visibility) == 36);
+    assert!(offset_of!(SlotHeader, leased_at) == 40);
     assert!(OPENER_SIZE == 64);
     assert!(offset_of!(Opener, gen) == 4);
     assert!(offset_of!(Opener, pid) == 8);

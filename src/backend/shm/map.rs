@@ -68,7 +68,7 @@ impl Mapping {
         // SAFETY: the mapping just made is page aligned and `len` bytes
         // long (>= the shape's file size); it stays mapped until this
         // Mapping, which owns the view, is dropped.
-        let ring = unsafe { Ring::new(p.cast(), len, shape) }.expect("a mapping holds its shape");
+        let ring = unsafe { Ring::new(p.cast(), len, shape, fd) }.expect("a mapping holds its shape");
         Ok(Mapping {
             base: p.cast(),
             len,

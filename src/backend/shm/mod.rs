@@ -111,6 +111,8 @@ impl ShmQueue {
 impl Drop for ShmQueue {
     fn drop(&mut self) {
         self.readiness.stop();
+        // The holder's end: its leases go back to the queue.
+        self.sweep_now(true);
         self.close_receipt();
     }
 }
@@ -144,15 +146,19 @@ impl QueueBackend for ShmQueue {
     fn open(req: &OpenRequest<'_>) -> Result<ShmQueue> {
         let map = file::open_file(req)?;
         let opener = sync::claim_opener(&map)?;
+        map.ring().set_me(opener);
         let inherited = store::read_receipt(&map, opener);
-        Ok(ShmQueue {
+        let q = ShmQueue {
             map: Arc::new(map),
             opener,
             inherited,
             block: AtomicBool::new(!req.nonblocking),
             closing: AtomicBool::new(false),
             readiness: readiness::Readiness::new(),
-        })
+        };
+        // Leases of holders that died (this open may reuse one's record).
+        q.sweep_now(false);
+        Ok(q)
     }
 
     fn exists(name: &str) -> Result<bool> {
@@ -189,6 +195,37 @@ impl QueueBackend for ShmQueue {
     /// receive or wait uses only the mapping (kept until the handle is
     /// freed), the futex words and `closing`.
     const MOVES_NEED_COUNT: bool = false;
+
+    fn try_lease_batch(
+        &self,
+        buf: &mut [u8],
+        _room: usize,
+        out: &mut [crate::lease::LeasedMessage],
+        visibility: Option<Duration>,
+        p: Patience,
+    ) -> Attempt<usize> {
+        self.sound(self.lease_locked(buf, out, visibility, p))
+    }
+
+    fn ack(&self, lease: &crate::lease::Lease) -> Result<()> {
+        self.settle(std::slice::from_ref(lease), false).1
+    }
+
+    fn nack(&self, lease: &crate::lease::Lease) -> Result<()> {
+        self.settle(std::slice::from_ref(lease), true).1
+    }
+
+    fn ack_batch(&self, leases: &[crate::lease::Lease]) -> (usize, Result<()>) {
+        self.settle(leases, false)
+    }
+
+    fn lease_stats(&self) -> Result<crate::lease::LeaseStats> {
+        self.lease_stats_now()
+    }
+
+    fn instance_id(&self) -> Option<u64> {
+        Some(self.instance())
+    }
 
     fn prepare_wait(&self) {}
 

@@ -63,6 +63,9 @@ pub(super) enum Fault {
     Lock(LockError),
     /// A value read from the file failed its check: what, and the value.
     Corrupt(String),
+    /// A lease is not the caller's now: why (nothing was changed for it,
+    /// unless the text says it was given back).
+    Lost(String),
 }
 
 impl From<LockError> for Fault {
@@ -93,6 +96,10 @@ pub(super) struct Taken {
     pub len: usize,
     pub prio: u32,
     pub seq: u64,
+    /// The slot it lay in (a lease's).
+    pub slot: u32,
+    /// Its delivery count after this take (0 for a plain receive).
+    pub delivery: u32,
 }
 
 /// What a wait ended with.
@@ -113,6 +120,11 @@ pub(super) struct Ring<'a> {
     ring: &'a [AtomicU32],
     slots: *mut u8,
     pub(super) g: Shape,
+    /// The file's descriptor (-1: none), for probes of openers' liveness.
+    fd: i32,
+    /// The opener record of the handle this view belongs to (u32::MAX:
+    /// none yet): alive, whatever its own lock probe says.
+    me: AtomicU32,
     _mapping: PhantomData<&'a [u8]>,
 }
 
@@ -134,8 +146,9 @@ impl<'a> Ring<'a> {
     ///
     /// # Safety
     /// `base` is page aligned and `len` bytes from it stay mapped read-write
-    /// for `'a`.
-    pub unsafe fn new(base: *mut u8, len: usize, g: Shape) -> Option<Ring<'a>> {
+    /// for `'a`. `fd` is the file's descriptor (-1: none; a lease holder's
+    /// liveness is then judged by its record's generation only).
+    pub unsafe fn new(base: *mut u8, len: usize, g: Shape, fd: i32) -> Option<Ring<'a>> {
         if len < g.file_size || base as usize % 4096 != 0 {
             return None;
         }
@@ -151,6 +164,8 @@ impl<'a> Ring<'a> {
                 ring: std::slice::from_raw_parts(base.add(g.ring).cast::<AtomicU32>(), g.ring_len),
                 slots: base.add(g.slots),
                 g,
+                fd,
+                me: AtomicU32::new(u32::MAX),
                 _mapping: PhantomData,
             })
         }
@@ -201,6 +216,7 @@ impl<'a> Ring<'a> {
             .store(FIRST + cap, Ordering::Relaxed);
         h.consumers.0.h.store(FIRST, Ordering::Relaxed);
         h.consumers.0.f.store(FIRST + cap, Ordering::Relaxed);
+        id.instance.store(random_instance(), Ordering::Relaxed);
         id.magic.store(MAGIC, Ordering::Release);
     }
 
@@ -425,6 +441,7 @@ impl<'a> Ring<'a> {
             sl.seq.store(p, Ordering::Relaxed);
             sl.len.store(msg.len() as u32, Ordering::Relaxed);
             sl.prio.store(prio, Ordering::Relaxed);
+            sl.deliveries.store(0, Ordering::Relaxed);
             at!("send.header");
             // SAFETY: msg.len() <= msgsize: inside slot s's data.
             unsafe { std::ptr::copy_nonoverlapping(msg.as_ptr(), self.data(s), msg.len()) };
@@ -488,6 +505,20 @@ fn too_big(len: usize, prio: u32) -> Fault {
     ))
 }
 
+/// A random, non-zero queue identity (`Ident::instance`).
+fn random_instance() -> u64 {
+    let mut b = [0u8; 8];
+    // SAFETY: getrandom writes at most b.len() bytes into b.
+    let n = unsafe { libc::getrandom(b.as_mut_ptr().cast(), b.len(), 0) };
+    let mut v = u64::from_ne_bytes(b);
+    if n != b.len() as isize {
+        // No entropy source: the time and pid still tell queues apart.
+        let t = crate::backend::sys::deadline_after(Duration::ZERO);
+        v = (t.tv_sec as u64) << 32 ^ t.tv_nsec as u64 ^ u64::from(std::process::id()) << 40;
+    }
+    v.max(1)
+}
+
 #[cfg(test)]
 pub(super) fn forever_flag() -> &'static std::sync::atomic::AtomicBool {
     static NEVER: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
@@ -509,6 +540,8 @@ mod index;
 #[cfg(test)]
 #[path = "ring_model.rs"]
 mod model;
+#[path = "ring_lease.rs"]
+pub(super) mod lease;
 #[path = "ring_receive.rs"]
 mod receive;
 #[path = "ring_repair.rs"]

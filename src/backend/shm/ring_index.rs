@@ -190,13 +190,32 @@ impl Ring<'_> {
                 "{listed} listed but {indexed} counted in the index"
             ));
         }
+        let mut leased = 0u64;
+        for (s, seen) in seen.iter_mut().enumerate() {
+            let sl = self.header(s as u32);
+            if *seen || sl.state.load(Ordering::Relaxed) != LEASED {
+                continue;
+            }
+            if sl.owner.load(Ordering::Relaxed) >> 32 >= u64::from(OPENERS) {
+                return Err(format!("leased slot {s} names no opener record"));
+            }
+            *seen = true;
+            leased += 1;
+        }
+        let counted = h.consumers.0.leased.load(Ordering::Relaxed);
+        if leased != counted {
+            return Err(format!("{leased} slots leased but {counted} counted"));
+        }
         if let Some(s) = seen.iter().position(|&x| !x) {
-            return Err(format!("slot {s} is neither in the ring nor listed"));
+            return Err(format!(
+                "slot {s} is neither in the ring nor listed nor leased"
+            ));
         }
         let (sent, received, count) = self.counters();
-        if sent != received + count || count != (p - hh) + indexed {
+        if sent != received + count || count != (p - hh) + indexed + leased {
             return Err(format!(
-                "sent {sent}, received {received}, {count} queued, {} published + {indexed} indexed",
+                "sent {sent}, received {received}, {count} queued, {} published + {indexed} \
+                 indexed + {leased} leased",
                 p - hh
             ));
         }

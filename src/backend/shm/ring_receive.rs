@@ -4,6 +4,7 @@
 
 use std::sync::atomic::Ordering;
 
+use super::lease::LeaseSpec;
 use super::{corrupt, owner_died, unrecoverable, Fault, Ring, Taken};
 #[cfg(test)]
 use super::{forever, forever_flag};
@@ -52,10 +53,32 @@ impl Ring<'_> {
         wait: impl Fn() -> Policy<'w>,
         mut got: impl FnMut(usize, Taken),
     ) -> Result<usize, Fault> {
-        match self.receive_once(buf, n, opener, &wait, &mut got) {
+        match self.receive_once(buf, n, opener, None, &wait, &mut got) {
             Err(Fault::Empty) if owner_died(self.head.plock.word()) => {
                 self.repair_side(true, &wait)?;
-                self.receive_once(buf, n, opener, &wait, &mut got)
+                self.receive_once(buf, n, opener, None, &wait, &mut got)
+            }
+            r => r,
+        }
+    }
+
+    /// [`Ring::receive_with`] under a lease (`lease`): each message chosen
+    /// stays in its slot, LEASED to the lease's owner, out of the ring and
+    /// the index (see `ring_lease`).
+    #[inline(always)]
+    pub fn lease_with<'w>(
+        &self,
+        buf: &mut [u8],
+        n: usize,
+        opener: u32,
+        lease: LeaseSpec,
+        wait: impl Fn() -> Policy<'w>,
+        mut got: impl FnMut(usize, Taken),
+    ) -> Result<usize, Fault> {
+        match self.receive_once(buf, n, opener, Some(lease), &wait, &mut got) {
+            Err(Fault::Empty) if owner_died(self.head.plock.word()) => {
+                self.repair_side(true, &wait)?;
+                self.receive_once(buf, n, opener, Some(lease), &wait, &mut got)
             }
             r => r,
         }
@@ -67,6 +90,7 @@ impl Ring<'_> {
         buf: &mut [u8],
         n: usize,
         opener: u32,
+        lease: Option<LeaseSpec>,
         wait: &impl Fn() -> Policy<'w>,
         got: &mut impl FnMut(usize, Taken),
     ) -> Result<usize, Fault> {
@@ -80,6 +104,11 @@ impl Ring<'_> {
         let cs = &h.consumers.0;
         if cs.broken.load(Ordering::Relaxed) != 0 {
             return Err(unrecoverable());
+        }
+        if cs.leased.load(Ordering::Relaxed) != 0 {
+            // Leases are out: give back those whose time is up (one load
+            // on a line already read when none is).
+            self.sweep_due()?;
         }
         let cap = u64::from(self.g.capacity);
         let mut hh = cs.h.load(Ordering::Relaxed);
@@ -132,12 +161,18 @@ impl Ring<'_> {
             }
             // Chosen (and no longer published or listed), not yet taken.
             at!("receive.drained");
-            let t = self.take(s, &mut buf[at..], o)?;
-            at!("receive.committed");
-            self.ring[self.at(f)].store(s, Ordering::Relaxed);
-            f += 1;
-            cs.f.store(f, Ordering::Release);
-            at!("receive.freed");
+            let t = match lease {
+                None => {
+                    let t = self.take(s, &mut buf[at..], o)?;
+                    at!("receive.committed");
+                    self.ring[self.at(f)].store(s, Ordering::Relaxed);
+                    f += 1;
+                    cs.f.store(f, Ordering::Release);
+                    at!("receive.freed");
+                    t
+                }
+                Some(l) => self.take_leased(s, &mut buf[at..], o, l)?,
+            };
             got(at, t);
             at += t.len;
             done += 1;
@@ -189,6 +224,15 @@ impl Ring<'_> {
     /// receipt, and commits the take (`state = FREE`).
     #[inline(always)]
     fn take(&self, s: u32, buf: &mut [u8], o: &Opener) -> Result<Taken, Fault> {
+        let t = self.copy_out(s, buf, o)?;
+        self.header(s).state.store(FREE, Ordering::Release); // COMMIT
+        Ok(t)
+    }
+
+    /// Copies slot `s`'s message (checked to fit) into `buf` and writes
+    /// the receipt; commits nothing.
+    #[inline(always)]
+    pub(super) fn copy_out(&self, s: u32, buf: &mut [u8], o: &Opener) -> Result<Taken, Fault> {
         let sl = self.header(s);
         let len = sl.len.load(Ordering::Relaxed);
         let prio = sl.prio.load(Ordering::Relaxed);
@@ -228,11 +272,12 @@ impl Ring<'_> {
         }
         o.receipt_pid.store(0, Ordering::Relaxed);
         at!("receive.written");
-        sl.state.store(FREE, Ordering::Release); // COMMIT
         Ok(Taken {
             len: len as usize,
             prio,
             seq,
+            slot: s,
+            delivery: 0,
         })
     }
 }

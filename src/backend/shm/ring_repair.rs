@@ -84,6 +84,7 @@ impl Ring<'_> {
         }
         let mut ready = Vec::new();
         let mut free = Vec::new();
+        let mut kept = 0u64;
         for s in 0..cap {
             if producers[s as usize] {
                 continue;
@@ -91,11 +92,14 @@ impl Ring<'_> {
             let sl = self.header(s);
             let state = sl.state.load(Ordering::Acquire);
             let prio = sl.prio.load(Ordering::Relaxed);
-            if matches!(state, READY | LEASED)
-                && prio < PRIORITIES
-                && sl.len.load(Ordering::Relaxed) <= self.g.msgsize
-            {
-                ready.push((sl.seq.load(Ordering::Relaxed), s, prio));
+            let sound = prio < PRIORITIES && sl.len.load(Ordering::Relaxed) <= self.g.msgsize;
+            if state == LEASED && sound && self.holder_alive(sl.owner.load(Ordering::Relaxed)) {
+                // A live holder's lease stays out (its ack or nack comes).
+                kept += 1;
+                continue;
+            }
+            if matches!(state, READY | LEASED) && sound {
+                ready.push((sl.seq.load(Ordering::Relaxed), s, prio, state == LEASED));
             } else {
                 free.push(s);
             }
@@ -126,7 +130,13 @@ impl Ring<'_> {
         }
         ready.sort_unstable();
         at!("repair.relinking");
-        for &(_, s, prio) in &ready {
+        for &(_, s, prio, leased) in &ready {
+            if leased {
+                // Its holder is dead: back at its place, deliveries kept.
+                self.header(s)
+                    .owner
+                    .store(RETURNED | RETURN_DEAD, Ordering::Relaxed);
+            }
             self.header(s).state.store(READY, Ordering::Release);
             self.link(s, prio)?;
         }
@@ -139,6 +149,9 @@ impl Ring<'_> {
             }
         }
         cs.indexed.store(ready.len() as u64, Ordering::Relaxed);
+        cs.leased.store(kept, Ordering::Relaxed);
+        // The next consumers' lock holder looks at the kept leases' times.
+        cs.next_sweep.store(0, Ordering::Relaxed);
         cs.recoveries.fetch_add(1, Ordering::Relaxed);
         self.wake_all();
         Ok(())

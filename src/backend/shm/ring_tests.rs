@@ -35,7 +35,7 @@ fn queue(cap: u64, msgsize: u64) -> Ring<'static> {
     // word lies in no known mapping treats it as damaged and wakes).
     crate::backend::shm::bus::register(base as usize, g.file_size).expect("guard entry");
     // SAFETY: a page-aligned mapping of the whole geometry, never unmapped.
-    let r = unsafe { Ring::new(base, g.file_size, g) }.unwrap();
+    let r = unsafe { Ring::new(base, g.file_size, g, -1) }.unwrap();
     r.init();
     r
 }

@@ -16,6 +16,7 @@ use crate::backend::{Attempt, Patience};
 use crate::error::{Error, Result};
 
 mod invariants;
+mod lease;
 mod receipts;
 mod wait;
 
@@ -40,6 +41,7 @@ pub(super) fn fault_error(f: Fault) -> Error {
              backend cannot run here: use the kernel backend",
         ),
         Fault::Corrupt(what) => corrupt(&what),
+        Fault::Lost(why) => Error::new(crate::error::ErrorKind::LeaseLost, why),
         Fault::Full | Fault::Empty | Fault::NoRoom => {
             corrupt("the queue reported no progress where it must have made some")
         }

@@ -63,6 +63,16 @@ pub(super) fn claim_opener(m: &Mapping) -> Result<u32> {
     Err(errors::too_many_openers())
 }
 
+/// Whether opener `i`'s liveness lock is held by an open file description
+/// other than `fd`'s (None: the probe failed).
+pub(super) fn lock_held(fd: i32, i: u32) -> Option<bool> {
+    match ofd_lock(fd, libc::F_OFD_GETLK, libc::F_WRLCK as libc::c_short, i) {
+        0 => Some(false),
+        1 => Some(true),
+        _ => None,
+    }
+}
+
 /// Whether opener `i` is held by a live handle other than ours (an OFD
 /// lock of another open file description).
 pub(super) fn opener_alive(m: &Mapping, i: u32) -> bool {

@@ -29,6 +29,17 @@ impl ShmQueue {
         }
         let spin = timeout.map_or(true, |t| t >= SPIN_MIN_TIMEOUT);
         let readable = matches!(interest, Interest::Readable);
+        // Leases out: this waiter gives back what is due (a dead holder's
+        // messages reach it without a new send) and wakes for the next.
+        let mut deadline = deadline;
+        if readable {
+            if let Some(cap) = self.lease_wait_cap() {
+                let d = futex::deadline_after(cap);
+                if deadline.map_or(true, |e| (d.tv_sec, d.tv_nsec) < (e.tv_sec, e.tv_nsec)) {
+                    deadline = Some(d);
+                }
+            }
+        }
         let w = self
             .map
             .ring()
