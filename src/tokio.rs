@@ -37,23 +37,15 @@
 
 use std::future::{poll_fn, Future};
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::pin::pin;
 use std::task::Poll;
 use std::time::Duration;
 
 use ::tokio::io::unix::AsyncFd;
 use ::tokio::io::Interest;
-use nix::sys::time::TimeSpec;
-use nix::sys::timerfd::{ClockId, Expiration, TimerFd, TimerFlags, TimerSetTimeFlags};
 
 use crate::{Error, ErrorKind, Lease, LeasedMessage, Queue, Result, Timeout};
-
-/// How often a waiting lease tries again while other leases are out: a
-/// lease given back by its holder's death or its visibility timeout makes
-/// no descriptor ready (nobody sends), so the wait retries on this tick
-/// and the try finds it back, as a blocking lease's wait slices do.
-const LEASE_TICK: Duration = Duration::from_millis(50);
 
 /// The queue and its own duplicate of the readiness descriptor, as AsyncFd
 /// wants them. The duplicate shares the queue's open file description (so
@@ -131,7 +123,7 @@ impl AsyncQueue {
     /// queue is full. Cancel-safe: dropped before it completes, nothing was
     /// sent.
     pub async fn send(&self, msg: &[u8], priority: u32) -> Result<()> {
-        self.when_ready(Interest::WRITABLE, false, |q| {
+        self.when_ready(Interest::WRITABLE, |q| {
             q.send(msg, priority, Timeout::TryOnce)
         })
         .await
@@ -142,10 +134,8 @@ impl AsyncQueue {
     /// queue is empty; returns (length, priority). Cancel-safe: dropped
     /// before it completes, nothing was taken.
     pub async fn receive(&self, buf: &mut [u8]) -> Result<(usize, u32)> {
-        self.when_ready(Interest::READABLE, false, |q| {
-            q.receive(buf, Timeout::TryOnce)
-        })
-        .await
+        self.when_ready(Interest::READABLE, |q| q.receive(buf, Timeout::TryOnce))
+            .await
     }
 
     /// [`Queue::lease`] without a thread: receives the oldest message of
@@ -155,16 +145,17 @@ impl AsyncQueue {
     /// `visibility` timeout, gives it back), waiting while there is none.
     /// Returns (length, priority, lease). Shared-memory queues only (the
     /// kernel backend reports [`ErrorKind::NotSupported`]). Cancel-safe:
-    /// dropped before it completes, nothing was leased. While other
-    /// leases are out, the wait also tries again every 50 ms, so a message
-    /// given back by a dead holder or an expired lease is found although
-    /// no send wakes the wait.
+    /// dropped before it completes, nothing was leased. A message given
+    /// back without a send (its holder died, or its visibility timeout
+    /// passed) is found too: the shared-memory queue's readiness helper
+    /// gives the descriptor an edge at least every 200 ms, and each edge
+    /// makes the wait try again (a try also returns expired leases).
     pub async fn lease(
         &self,
         buf: &mut [u8],
         visibility: Option<Duration>,
     ) -> Result<(usize, u32, Lease)> {
-        self.when_ready(Interest::READABLE, true, |q| {
+        self.when_ready(Interest::READABLE, |q| {
             q.lease(buf, Timeout::TryOnce, visibility)
         })
         .await
@@ -188,7 +179,7 @@ impl AsyncQueue {
         out: &mut [LeasedMessage],
         visibility: Option<Duration>,
     ) -> Result<usize> {
-        self.when_ready(Interest::READABLE, true, |q| {
+        self.when_ready(Interest::READABLE, |q| {
             q.lease_batch(buf, out, Timeout::TryOnce, visibility)
         })
         .await
@@ -215,67 +206,34 @@ impl AsyncQueue {
 
     /// Tries `op` (a try-once call) each time the descriptor reports
     /// `interest`; "not now" clears that readiness and waits again. A close
-    /// of the queue ends the wait: `op` then reports CLOSED. `leasing`: a
-    /// lease, which also tries again every [`LEASE_TICK`] while the queue
-    /// has leases out (see [`AsyncQueue::lease`]).
+    /// of the queue ends the wait: `op` then reports CLOSED.
     async fn when_ready<T>(
         &self,
         interest: Interest,
-        leasing: bool,
         mut op: impl FnMut(&Queue) -> Result<T>,
     ) -> Result<T> {
-        let mut tick: Option<AsyncFd<Tick>> = None;
-        let mut ticking = false;
         loop {
-            if ticking {
-                let t = match tick.take() {
-                    Some(t) => t,
-                    None => Tick::new()?,
-                };
-                t.get_ref().arm()?;
-                tick = Some(t);
-            }
             // The futures (not poll_read_ready / poll_write_ready, which
             // wake only the task that polled last): every waiting task is
             // woken. The close signal first: once closed, the queue's own
             // descriptor may never become ready again.
             let mut closed = pin!(self.closed.readable());
             let mut ready = pin!(self.inner.ready(interest));
-            let armed = tick.as_ref().filter(|_| ticking);
-            let mut ticked = pin!(async move {
-                match armed {
-                    Some(t) => t.readable().await.map(|mut g| g.clear_ready()),
-                    None => std::future::pending().await,
-                }
-            });
             let ready = poll_fn(|cx| {
                 if let Poll::Ready(r) = closed.as_mut().poll(cx) {
-                    return Poll::Ready(r.map(|_| Woken::Closed));
+                    return Poll::Ready(r.map(|_| None));
                 }
-                if let Poll::Ready(r) = ticked.as_mut().poll(cx) {
-                    return Poll::Ready(r.map(|()| Woken::Tick));
-                }
-                ready.as_mut().poll(cx).map(|r| r.map(Woken::Ready))
+                ready.as_mut().poll(cx).map(|r| r.map(Some))
             })
             .await
             .map_err(|e| io_error(e, "wait for the queue"))?;
-            let r = match ready {
+            match ready {
                 // Closed: `op` reports it (nothing moves on a closed queue).
-                Woken::Closed => return op(self.get_ref()),
-                Woken::Tick => op(self.get_ref()),
-                Woken::Ready(mut ready) => {
-                    let r = op(&ready.get_inner().queue);
-                    if matches!(&r, Err(e) if e.kind() == ErrorKind::WouldBlock) {
-                        ready.clear_ready();
-                    }
-                    r
-                }
-            };
-            match r {
-                Err(e) if e.kind() == ErrorKind::WouldBlock => {
-                    ticking = leasing && self.get_ref().lease_stats().is_ok_and(|s| s.leased > 0);
-                }
-                other => return other,
+                None => return op(self.get_ref()),
+                Some(mut ready) => match op(&ready.get_inner().queue) {
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => ready.clear_ready(),
+                    other => return other,
+                },
             }
         }
     }
@@ -286,48 +244,5 @@ impl AsyncQueue {
         let (n, p) = self.receive(&mut buf).await?;
         buf.truncate(n);
         Ok((buf, p))
-    }
-}
-
-/// What ended a wait of [`AsyncQueue::when_ready`].
-enum Woken<'a> {
-    Closed,
-    Tick,
-    Ready(::tokio::io::unix::AsyncFdReadyGuard<'a, Source>),
-}
-
-/// A one-shot timer descriptor (timerfd, CLOCK_MONOTONIC) for the lease
-/// wait's retry tick, as AsyncFd wants it.
-struct Tick(TimerFd);
-
-impl AsRawFd for Tick {
-    fn as_raw_fd(&self) -> RawFd {
-        self.0.as_fd().as_raw_fd()
-    }
-}
-
-impl Tick {
-    fn new() -> Result<AsyncFd<Tick>> {
-        let fd = TimerFd::new(
-            ClockId::CLOCK_MONOTONIC,
-            TimerFlags::TFD_NONBLOCK | TimerFlags::TFD_CLOEXEC,
-        )
-        .map_err(|e| io_error(e.into(), "make the lease wait's timer"))?;
-        // SAFETY: the timer descriptor is our own; it is neither closed nor
-        // replaced while AsyncFd owns the Tick (it closes with it).
-        unsafe { AsyncFd::register_with_interest(Tick(fd), Interest::READABLE) }
-            .map_err(|e| e.into())
-            .map_err(|e| io_error(e, "register the lease wait's timer"))
-    }
-
-    /// (Re)arms the timer to fire once, [`LEASE_TICK`] from now (setting it
-    /// also clears an expiry not yet read).
-    fn arm(&self) -> Result<()> {
-        self.0
-            .set(
-                Expiration::OneShot(TimeSpec::from_duration(LEASE_TICK)),
-                TimerSetTimeFlags::empty(),
-            )
-            .map_err(|e| io_error(e.into(), "arm the lease wait's timer"))
     }
 }

@@ -519,10 +519,10 @@ fn lease_waits_then_ack_and_nack_settle_it() {
 
 /// A lease held by a live but hung handle, with a visibility timeout: a
 /// waiting AsyncQueue::lease gets the message once the timeout passes,
-/// although no send (nothing) makes the descriptor ready: the wait tries
-/// again while leases are out. (Without that retry it waits forever.) And
-/// the same after the holder closes without acking (its close gives the
-/// message back and must wake the wait).
+/// although no send makes the descriptor ready (the readiness helper's
+/// periodic edges make the wait try again, and the try finds the expired
+/// lease; without them it waits forever). And the same after the holder
+/// closes without acking (its close gives the message back).
 #[test]
 fn lease_wait_finds_an_expired_or_returned_lease_without_a_send() {
     let b = BackendKind::Shm;
