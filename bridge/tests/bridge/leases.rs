@@ -116,3 +116,63 @@ fn bridge_out_shm_killed_repeatedly_loses_nothing_and_stores_nothing_twice() {
     assert!(!h.dir.join("out.j").exists(), "bridge out made a journal");
     assert_eq!(h.a.open().current_messages().unwrap(), 0);
 }
+
+/// A journal still holding messages JetStream never acknowledged (left by a
+/// run that journaled: here a kernel queue's bridge out, killed while its
+/// server was down) is published first by `bridge out` of a shared-memory
+/// queue given that journal, before the queue's own (leased) messages:
+/// nothing a journal holds is dropped because this path makes no journal.
+#[test]
+fn bridge_out_shm_publishes_a_journal_left_by_an_earlier_run_first() {
+    let mut h = Harness::new("leftjournal", BackendKind::Kernel, 10, 64);
+    let journal = h.dir.join("left.j");
+    let mut old = h.bridge(
+        out_args("kernel", &h.a.name, &h.url(), &h.subject, &journal),
+        "old",
+    );
+    old.wait_connected();
+    h.server().kill();
+    let qa = h.a.open();
+    for seq in 0..5 {
+        qa.send(&message(seq), priority(seq), pmq::Timeout::Forever)
+            .unwrap();
+    }
+    // Taken, journaled and fsynced (the journal holds the last one), never
+    // published: the server is down.
+    wait_until(
+        Duration::from_secs(30),
+        "the journal holds all five",
+        || {
+            let data = std::fs::read(&journal).unwrap_or_default();
+            let m = message(4);
+            data.windows(m.len()).any(|w| w == m.as_slice())
+        },
+    );
+    old.kill9();
+    h.server().spawn();
+    let shm = Q::create("leftjournal-shm", BackendKind::Shm, 16, 64);
+    let qs = shm.open();
+    for seq in 5..10 {
+        qs.send(&message(seq), priority(seq), pmq::Timeout::Forever)
+            .unwrap();
+    }
+    let mut out = h.bridge(
+        out_args("shm", &shm.name, &h.url(), &h.subject, &journal),
+        "new",
+    );
+    let mut inb = h.inb_on(&h.subject, "in");
+    let got = collect(&h.b.open(), 10);
+    let log = out.stderr();
+    assert_eq!(out.terminate(), 0, "{log}");
+    assert_eq!(inb.terminate(), 0, "{}", inb.stderr());
+    let mut seqs: Vec<u64> = got.counts.keys().copied().collect();
+    seqs.sort();
+    assert_eq!(seqs, (0..10).collect::<Vec<u64>>(), "{log}");
+    assert_eq!(got.duplicated(), 0, "{log}");
+    assert!(
+        log.contains("publishing again the 5 messages of the previous run"),
+        "{log}"
+    );
+    assert!(log.contains("at least once through leases"), "{log}");
+    assert_eq!(qs.current_messages().unwrap(), 0, "{log}");
+}
