@@ -63,9 +63,6 @@ pub(super) enum Fault {
     Lock(LockError),
     /// A value read from the file failed its check: what, and the value.
     Corrupt(String),
-    /// A lease is not the caller's now: why (nothing was changed for it,
-    /// unless the text says it was given back).
-    Lost(String),
 }
 
 impl From<LockError> for Fault {
@@ -220,6 +217,7 @@ impl<'a> Ring<'a> {
         id.magic.store(MAGIC, Ordering::Release);
     }
 
+    #[inline(always)]
     fn header(&self, s: u32) -> &SlotHeader {
         debug_assert!(s < self.g.capacity);
         // SAFETY: s < capacity (every caller checks): inside the slots.
@@ -231,6 +229,7 @@ impl<'a> Ring<'a> {
         }
     }
 
+    #[inline(always)]
     fn data(&self, s: u32) -> *mut u8 {
         // SAFETY: as `header`; the data follows the slot header, msgsize
         // bytes within the stride.
@@ -245,6 +244,7 @@ impl<'a> Ring<'a> {
     }
 
     /// The slot a ring cell names, checked.
+    #[inline(always)]
     fn cell(&self, pos: u64) -> Result<u32, Fault> {
         let s = self.ring[self.at(pos)].load(Ordering::Relaxed);
         if s < self.g.capacity {
@@ -255,6 +255,7 @@ impl<'a> Ring<'a> {
     }
 
     /// Whether position `pos` is published: its slot READY with seq = pos.
+    #[inline(always)]
     fn published(&self, pos: u64) -> Result<Option<u32>, Fault> {
         let s = self.cell(pos)?;
         let sl = self.header(s);

@@ -44,6 +44,22 @@ pub(in crate::backend::shm) struct LeaseSpec {
 /// A lease as the store checks it (the core's, and the C ABI's).
 pub(in crate::backend::shm) type Held = crate::lease::Lease;
 
+/// Why an ack or nack did not settle a lease.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(in crate::backend::shm) enum Refusal {
+    /// The lease is not the caller's now: why (nothing was changed for it,
+    /// unless the text says it was given back).
+    Lost(String),
+    /// The queue failed (a lock, a damaged value).
+    Fault(Fault),
+}
+
+impl From<Fault> for Refusal {
+    fn from(f: Fault) -> Refusal {
+        Refusal::Fault(f)
+    }
+}
+
 /// CLOCK_MONOTONIC now, in ns (system-wide: every process agrees).
 pub(in crate::backend::shm) fn now_ns() -> u64 {
     let t = crate::backend::sys::deadline_after(Duration::ZERO);
@@ -256,9 +272,9 @@ impl Ring<'_> {
     /// Checks lease `l` of holder `owner` (under the consumers' lock): its
     /// slot, or why it is not this holder's now. An expired lease is given
     /// back here (and reported lost).
-    fn check_lease(&self, l: &Held, owner: u64, now: u64) -> Result<u32, Fault> {
+    fn check_lease(&self, l: &Held, owner: u64, now: u64) -> Result<u32, Refusal> {
         let lost = |why: String| {
-            Err(Fault::Lost(format!(
+            Err(Refusal::Lost(format!(
                 "the lease on message seq {} (delivery {}) is no longer this handle's: {why}; \
                  nothing was acked or given back by this call",
                 l.seq, l.delivery
@@ -299,7 +315,7 @@ impl Ring<'_> {
             return lost(why.into());
         }
         if state != LEASED {
-            return Err(corrupt("a slot's state", u64::from(state)));
+            return Err(corrupt("a slot's state", u64::from(state)).into());
         }
         if d != l.delivery {
             return lost(format!(
@@ -319,7 +335,7 @@ impl Ring<'_> {
         }
         if let Some(late) = self.expired(l.slot, now) {
             self.give_back(l.slot, RETURN_EXPIRED)?;
-            return Err(Fault::Lost(format!(
+            return Err(Refusal::Lost(format!(
                 "the lease on message seq {} (delivery {}) is no longer this handle's: its \
                  visibility timeout ({} ms) passed {} ms ago, so it was given back to the queue \
                  (another receive will deliver it again); ack sooner or lease with a longer \
@@ -335,7 +351,7 @@ impl Ring<'_> {
 
     /// Acks `l` (holder `owner`, under the consumers' lock): FREE and the
     /// slot handed back at F.
-    fn ack_locked(&self, l: &Held, owner: u64, now: u64) -> Result<(), Fault> {
+    fn ack_locked(&self, l: &Held, owner: u64, now: u64) -> Result<(), Refusal> {
         at!("ack.locked");
         let s = self.check_lease(l, owner, now)?;
         let cs = &self.head.consumers.0;
@@ -351,7 +367,7 @@ impl Ring<'_> {
 
     /// Nacks `l` (holder `owner`, under the consumers' lock): back at its
     /// place in its priority's list.
-    fn nack_locked(&self, l: &Held, owner: u64, now: u64) -> Result<(), Fault> {
+    fn nack_locked(&self, l: &Held, owner: u64, now: u64) -> Result<(), Refusal> {
         at!("nack.locked");
         let s = self.check_lease(l, owner, now)?;
         self.give_back(s, RETURN_NACKED)?;
@@ -368,13 +384,13 @@ impl Ring<'_> {
         owner: u64,
         nack: bool,
         wait: impl Fn() -> Policy<'w>,
-    ) -> (usize, Option<(usize, Fault)>) {
+    ) -> (usize, Option<(usize, Refusal)>) {
         let guard = match self.lock_consumers(wait) {
             Ok(g) => g,
-            Err(f) => return (0, Some((0, f))),
+            Err(f) => return (0, Some((0, f.into()))),
         };
         if self.head.consumers.0.broken.load(Ordering::Relaxed) != 0 {
-            return (0, Some((0, super::unrecoverable())));
+            return (0, Some((0, super::unrecoverable().into())));
         }
         let now = now_ns();
         let mut done = 0;
@@ -387,7 +403,7 @@ impl Ring<'_> {
             };
             match r {
                 Ok(()) => done += 1,
-                Err(f @ Fault::Lost(_)) => {
+                Err(f @ Refusal::Lost(_)) => {
                     first.get_or_insert((i, f));
                 }
                 Err(f) => {

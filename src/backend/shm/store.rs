@@ -41,7 +41,6 @@ pub(super) fn fault_error(f: Fault) -> Error {
              backend cannot run here: use the kernel backend",
         ),
         Fault::Corrupt(what) => corrupt(&what),
-        Fault::Lost(why) => Error::new(crate::error::ErrorKind::LeaseLost, why),
         Fault::Full | Fault::Empty | Fault::NoRoom => {
             corrupt("the queue reported no progress where it must have made some")
         }

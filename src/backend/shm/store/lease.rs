@@ -6,8 +6,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use super::super::lock::Policy;
-use super::super::ring::lease::{now_ns, LeaseSpec};
-use super::super::ring::Fault;
+use super::super::ring::lease::{now_ns, LeaseSpec, Refusal};
 use super::super::ShmQueue;
 use super::{fault_error, patient_error, patient_policy};
 use crate::backend::{Attempt, Patience};
@@ -93,8 +92,10 @@ impl ShmQueue {
                 .settle_with(leases, self.owner(), nack, patient_policy);
         let r = match first {
             None => Ok(()),
-            Some((_, f @ Fault::Lost(_))) if leases.len() == 1 => Err(fault_error(f)),
-            Some((i, Fault::Lost(why))) => {
+            Some((_, Refusal::Lost(why))) if leases.len() == 1 => {
+                Err(Error::new(ErrorKind::LeaseLost, why))
+            }
+            Some((i, Refusal::Lost(why))) => {
                 let lost = leases.len() - done;
                 Err(Error::new(
                     ErrorKind::LeaseLost,
@@ -106,7 +107,7 @@ impl ShmQueue {
                     ),
                 ))
             }
-            Some((_, f)) => Err(patient_error(f)),
+            Some((_, Refusal::Fault(f))) => Err(patient_error(f)),
         };
         (done, self.sound_result(r))
     }
