@@ -109,8 +109,11 @@ pub(crate) fn lease_loop(
     max: usize,
     tx: tokio::sync::mpsc::Sender<Vec<Msg>>,
 ) -> Result<(), Failure> {
+    // Room for `max` messages of the largest size, but no more than 1 MiB
+    // (a shm queue's messages may be large): a batch takes messages while
+    // the next fits, and at least one always does.
     let size = q.max_message_size().max(1) as usize;
-    let mut buf = vec![0u8; size * max];
+    let mut buf = vec![0u8; size.saturating_mul(max).min(size.max(1 << 20))];
     let mut out = vec![LeasedMessage::default(); max];
     loop {
         if stop.load(Ordering::SeqCst) || signals::caught().is_some() {

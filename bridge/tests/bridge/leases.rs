@@ -176,3 +176,37 @@ fn bridge_out_shm_publishes_a_journal_left_by_an_earlier_run_first() {
     assert!(log.contains("at least once through leases"), "{log}");
     assert_eq!(qs.current_messages().unwrap(), 0, "{log}");
 }
+
+/// The lease path's batch buffer is bounded: a shm queue of ~1 MB messages
+/// with --batch 4096 would otherwise make bridge out allocate 4 GB (room
+/// for 4096 of the largest messages). Its address space stays under 512
+/// MiB while it publishes such messages, and they all reach the stream.
+#[test]
+fn bridge_out_shm_batch_buffer_is_bounded_for_large_messages() {
+    const SIZE: usize = 1_000_000;
+    let h = Harness::new("bigbatch", BackendKind::Shm, 4, SIZE as i64);
+    let mut args = h.out_args(&h.subject, &h.dir.join("big.j"));
+    args.extend(["--batch".to_string(), "4096".to_string()]);
+    let mut out = h.bridge(args, "big");
+    out.wait_connected();
+    let qa = h.a.open();
+    for i in 0..3u8 {
+        qa.send(&vec![i; SIZE], 0, pmq::Timeout::Forever).unwrap();
+    }
+    wait_until(Duration::from_secs(60), "3 messages in the stream", || {
+        stream_messages(&h.url(), &h.subject) == 3
+    });
+    let pid = out.child.as_ref().unwrap().id();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let vm_kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmPeak:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .expect("VmPeak in /proc/PID/status");
+    let log = out.stderr();
+    assert_eq!(out.terminate(), 0, "{log}");
+    assert!(
+        vm_kib < 512 * 1024,
+        "bridge out's address space peaked at {vm_kib} KiB for 1 MB messages; out:\n{log}"
+    );
+}
