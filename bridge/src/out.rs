@@ -40,7 +40,7 @@ use pmq::{ErrorKind, Queue, Timeout};
 
 use crate::common::PRIORITY_HEADER;
 use crate::journal::OutJournal;
-use crate::out_lease::{settle, Origin};
+use crate::out_lease::{settle, Msg, Origin};
 use pmq_cli::bridge_args::OutArgs;
 use pmq_cli::fail::{self, open_failure, Failure};
 use pmq_cli::{signals, CmdResult};
@@ -50,13 +50,6 @@ const SLICE: Duration = Duration::from_millis(100);
 const WINDOW: usize = 4096;
 /// After SIGINT/SIGTERM: how long to wait for outstanding acknowledgements.
 const DRAIN: Duration = Duration::from_secs(5);
-
-#[derive(Clone)]
-pub(crate) struct Msg {
-    pub(crate) origin: Origin,
-    pub(crate) priority: u32,
-    pub(crate) payload: Bytes,
-}
 
 pub fn run(a: OutArgs, kind: pmq::BackendKind) -> CmdResult {
     kind.validate_name(&a.queue).map_err(Failure::from)?;

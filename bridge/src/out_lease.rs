@@ -3,7 +3,8 @@
 //! to the publisher (out.rs), which acks them in the queue once JetStream
 //! stored them ([`settle`]). Nothing is written locally: until acked, they
 //! stay in the queue, and a bridge that dies gives them back to it. Also
-//! what names a message (its `Nats-Msg-Id`) on either path.
+//! what both paths share: the message taken ([`Msg`]), where it is kept
+//! until JetStream acknowledged it and what names it there ([`Origin`]).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
@@ -13,12 +14,19 @@ use bytes::Bytes;
 use pmq::{ErrorKind, Lease, LeasedMessage, Queue, Timeout};
 
 use crate::journal::{msg_id, OutJournal};
-use crate::out::Msg;
 use pmq_cli::fail::{self, Failure};
 use pmq_cli::signals;
 
 /// How long one wait lasts before the stop flag is looked at again.
 const SLICE: Duration = Duration::from_millis(100);
+
+/// A message taken from the queue, on its way to JetStream.
+#[derive(Clone)]
+pub(crate) struct Msg {
+    pub(crate) origin: Origin,
+    pub(crate) priority: u32,
+    pub(crate) payload: Bytes,
+}
 
 /// Where a message is kept until JetStream acknowledged it, which also
 /// names it (its `Nats-Msg-Id`).
