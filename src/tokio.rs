@@ -40,11 +40,12 @@ use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::pin::pin;
 use std::task::Poll;
+use std::time::Duration;
 
 use ::tokio::io::unix::AsyncFd;
 use ::tokio::io::Interest;
 
-use crate::{Error, ErrorKind, Queue, Result, Timeout};
+use crate::{Error, ErrorKind, Lease, LeasedMessage, Queue, Result, Timeout};
 
 /// The queue and its own duplicate of the readiness descriptor, as AsyncFd
 /// wants them. The duplicate shares the queue's open file description (so
@@ -135,6 +136,72 @@ impl AsyncQueue {
     pub async fn receive(&self, buf: &mut [u8]) -> Result<(usize, u32)> {
         self.when_ready(Interest::READABLE, |q| q.receive(buf, Timeout::TryOnce))
             .await
+    }
+
+    /// [`Queue::lease`] without a thread: receives the oldest message of
+    /// the highest priority into `buf` under a lease (it stays in the
+    /// queue, invisible to other receivers, until [`AsyncQueue::ack`] or
+    /// [`AsyncQueue::nack`]; the holder's close or death, or the
+    /// `visibility` timeout, gives it back), waiting while there is none.
+    /// Returns (length, priority, lease). Shared-memory queues only (the
+    /// kernel backend reports [`ErrorKind::NotSupported`]). Cancel-safe:
+    /// dropped before it completes, nothing was leased. A message given
+    /// back without a send (its holder died, or its visibility timeout
+    /// passed) is found too: the shared-memory queue's readiness helper
+    /// gives the descriptor an edge at least every 200 ms, and each edge
+    /// makes the wait try again (a try also returns expired leases).
+    pub async fn lease(
+        &self,
+        buf: &mut [u8],
+        visibility: Option<Duration>,
+    ) -> Result<(usize, u32, Lease)> {
+        self.when_ready(Interest::READABLE, |q| {
+            q.lease(buf, Timeout::TryOnce, visibility)
+        })
+        .await
+    }
+
+    /// [`AsyncQueue::lease`] into a new `Vec` of the message's length.
+    pub async fn lease_vec(&self, visibility: Option<Duration>) -> Result<(Vec<u8>, u32, Lease)> {
+        let mut buf = vec![0u8; self.get_ref().max_message_size().max(0) as usize];
+        let (n, p, lease) = self.lease(&mut buf, visibility).await?;
+        buf.truncate(n);
+        Ok((buf, p, lease))
+    }
+
+    /// [`Queue::lease_batch`] without a thread: waits for the first
+    /// message as [`AsyncQueue::lease`] does, then leases as many more as
+    /// are there now (up to `out.len()`, while the next fits in `buf`);
+    /// returns how many. Cancel-safe as [`AsyncQueue::lease`].
+    pub async fn lease_batch(
+        &self,
+        buf: &mut [u8],
+        out: &mut [LeasedMessage],
+        visibility: Option<Duration>,
+    ) -> Result<usize> {
+        self.when_ready(Interest::READABLE, |q| {
+            q.lease_batch(buf, out, Timeout::TryOnce, visibility)
+        })
+        .await
+    }
+
+    /// [`Queue::ack`]: removes a leased message for good. Never waits for
+    /// readiness (it takes only the queue's lock), so it is not `async`.
+    pub fn ack(&self, lease: &Lease) -> Result<()> {
+        self.get_ref().ack(lease)
+    }
+
+    /// [`Queue::nack`]: gives a leased message back at its place (waiting
+    /// leases of this or another handle are woken). Not `async`, as
+    /// [`AsyncQueue::ack`].
+    pub fn nack(&self, lease: &Lease) -> Result<()> {
+        self.get_ref().nack(lease)
+    }
+
+    /// [`Queue::ack_batch`]: acks several leases under one lock. Not
+    /// `async`, as [`AsyncQueue::ack`].
+    pub fn ack_batch(&self, leases: &[Lease]) -> Result<usize> {
+        self.get_ref().ack_batch(leases)
     }
 
     /// Tries `op` (a try-once call) each time the descriptor reports

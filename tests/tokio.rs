@@ -457,3 +457,195 @@ fn close_through_get_ref_wakes_waiting_futures() {
         }
     }
 }
+
+/// AsyncQueue's leases: a lease waits for a send (no thread), the message
+/// stays counted in the queue until ack; nack gives it back to the next
+/// lease (delivery 2); lease_batch and ack_batch move several; the kernel
+/// backend refuses with NotSupported naming shm.
+#[test]
+fn lease_waits_then_ack_and_nack_settle_it() {
+    for b in BACKENDS {
+        let (q, _g) = queue("lease", b, 8);
+        let other = reopen(&q, b);
+        rt().block_on(async {
+            let aq = AsyncQueue::new(q).unwrap();
+            if b == BackendKind::Kernel {
+                other.send(b"k", 1, Timeout::TryOnce).unwrap();
+                let e = aq.lease_vec(None).await.unwrap_err();
+                assert_eq!(e.kind(), pmq::ErrorKind::NotSupported, "{e}");
+                assert!(e.detail().contains("shared-memory"), "{e}");
+                let e = aq.ack(&pmq::Lease::default()).unwrap_err();
+                assert_eq!(e.kind(), pmq::ErrorKind::NotSupported, "{e}");
+                return;
+            }
+            let sender = std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(30));
+                other.send(b"one", 3, Timeout::TryOnce).unwrap();
+                other
+            });
+            let (m, p, l1) = tokio::time::timeout(Duration::from_secs(10), aq.lease_vec(None))
+                .await
+                .expect("a lease not woken by a send")
+                .unwrap();
+            let other = sender.join().unwrap();
+            assert_eq!((&m[..], p, l1.delivery), (&b"one"[..], 3, 1));
+            // Leased: still counted, invisible to a plain receive.
+            assert_eq!(aq.get_ref().current_messages().unwrap(), 1);
+            let e = other.receive_vec(Timeout::TryOnce).unwrap_err();
+            assert_eq!(e.kind(), pmq::ErrorKind::WouldBlock, "{e}");
+            aq.nack(&l1).unwrap();
+            let (m, _, l2) = aq.lease_vec(None).await.unwrap();
+            assert_eq!((&m[..], l2.seq, l2.delivery), (&b"one"[..], l1.seq, 2));
+            aq.ack(&l2).unwrap();
+            assert_eq!(aq.get_ref().current_messages().unwrap(), 0);
+            let e = aq.ack(&l2).unwrap_err();
+            assert_eq!(e.kind(), pmq::ErrorKind::LeaseLost, "{e}");
+            // A batch: all five in order, acked together.
+            for i in 0..5u8 {
+                other.send(&[i], 0, Timeout::TryOnce).unwrap();
+            }
+            let mut buf = vec![0u8; 16 * 8];
+            let mut out = [pmq::LeasedMessage::default(); 8];
+            let n = aq.lease_batch(&mut buf, &mut out, None).await.unwrap();
+            assert_eq!(n, 5);
+            let got: Vec<u8> = out[..n].iter().map(|m| buf[m.offset]).collect();
+            assert_eq!(got, [0, 1, 2, 3, 4]);
+            let leases: Vec<pmq::Lease> = out[..n].iter().map(|m| m.lease).collect();
+            assert_eq!(aq.ack_batch(&leases).unwrap(), 5);
+            assert_eq!(aq.get_ref().current_messages().unwrap(), 0);
+        });
+    }
+}
+
+/// A lease held by a live but hung handle, with a visibility timeout: a
+/// waiting AsyncQueue::lease gets the message once the timeout passes,
+/// although no send makes the descriptor ready (the readiness helper's
+/// periodic edges make the wait try again, and the try finds the expired
+/// lease; without them it waits forever). And the same after the holder
+/// closes without acking (its close gives the message back).
+#[test]
+fn lease_wait_finds_an_expired_or_returned_lease_without_a_send() {
+    let b = BackendKind::Shm;
+    for closing in [false, true] {
+        let (q, _g) = queue("expire", b, 4);
+        let holder = reopen(&q, b);
+        q.send(b"hung", 0, Timeout::TryOnce).unwrap();
+        let mut buf = [0u8; 16];
+        let visibility = (!closing).then_some(Duration::from_millis(200));
+        let (_, _, held) = holder
+            .lease(&mut buf, Timeout::TryOnce, visibility)
+            .unwrap();
+        rt().block_on(async {
+            let aq = AsyncQueue::new(q).unwrap();
+            if closing {
+                // Give the wait time to start, then close the holder.
+                let h = std::thread::spawn(move || {
+                    std::thread::sleep(Duration::from_millis(100));
+                    drop(holder);
+                });
+                let (m, _, l) = tokio::time::timeout(Duration::from_secs(10), aq.lease_vec(None))
+                    .await
+                    .expect("the lease wait missed the message its holder gave back")
+                    .unwrap();
+                assert_eq!((&m[..], l.seq, l.delivery), (&b"hung"[..], held.seq, 2));
+                h.join().unwrap();
+                aq.ack(&l).unwrap();
+            } else {
+                // A failure bound: unwoken, the wait lasts forever.
+                let (m, _, l) = tokio::time::timeout(Duration::from_secs(10), aq.lease_vec(None))
+                    .await
+                    .expect("the lease wait missed the expired lease")
+                    .unwrap();
+                assert_eq!((&m[..], l.seq, l.delivery), (&b"hung"[..], held.seq, 2));
+                aq.ack(&l).unwrap();
+                let e = holder.ack(&held).unwrap_err();
+                assert_eq!(e.kind(), pmq::ErrorKind::LeaseLost, "{e}");
+            }
+        });
+    }
+}
+
+/// Leasing tasks cancelled at random moments (tokio::time::timeout with
+/// random short durations) while a producer sends N numbered messages;
+/// each lease is acked, or nacked every 7th time: every message is acked
+/// exactly once, and only nacked ones are delivered more than once.
+#[test]
+fn cancelled_leases_lose_nothing_and_ack_everything_once() {
+    const N: u32 = 2000;
+    let b = BackendKind::Shm;
+    let (q, _g) = queue("leasecancel", b, 8);
+    let producer_q = reopen(&q, b);
+    let (acked, redelivered, nacked) = rt().block_on(async move {
+        let aq = Arc::new(AsyncQueue::new(q).unwrap());
+        let producer = tokio::task::spawn_blocking(move || {
+            for i in 0..N {
+                producer_q
+                    .send(
+                        &i.to_le_bytes(),
+                        i % 3,
+                        Timeout::After(Duration::from_secs(10)),
+                    )
+                    .unwrap();
+            }
+        });
+        let acked = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let redelivered = Arc::new(AtomicUsize::new(0));
+        let nacked = Arc::new(AtomicUsize::new(0));
+        let mut tasks = Vec::new();
+        for t in 0..4u64 {
+            let (aq, acked, redelivered, nacked) = (
+                Arc::clone(&aq),
+                Arc::clone(&acked),
+                Arc::clone(&redelivered),
+                Arc::clone(&nacked),
+            );
+            tasks.push(tokio::spawn(async move {
+                let mut rng = 0x9e37_79b9_7f4a_7c15u64 ^ (t + 1);
+                let mut k = 0u64;
+                while (acked.lock().unwrap().len() as u32) < N {
+                    rng ^= rng << 13;
+                    rng ^= rng >> 7;
+                    rng ^= rng << 17;
+                    let d = Duration::from_micros(rng % 400);
+                    let Ok(r) = tokio::time::timeout(d, aq.lease_vec(None)).await else {
+                        continue;
+                    };
+                    let (m, _, lease) = r.unwrap();
+                    if lease.delivery > 1 {
+                        redelivered.fetch_add(1, Ordering::Relaxed);
+                    }
+                    k += 1;
+                    if k % 7 == 0 {
+                        aq.nack(&lease).unwrap();
+                        nacked.fetch_add(1, Ordering::Relaxed);
+                    } else {
+                        aq.ack(&lease).unwrap();
+                        acked
+                            .lock()
+                            .unwrap()
+                            .push(u32::from_le_bytes(m[..4].try_into().unwrap()));
+                    }
+                }
+            }));
+        }
+        producer.await.unwrap();
+        for t in tasks {
+            tokio::time::timeout(Duration::from_secs(60), t)
+                .await
+                .expect("leasing tasks stalled")
+                .unwrap();
+        }
+        let v = acked.lock().unwrap().clone();
+        (
+            v,
+            redelivered.load(Ordering::Relaxed),
+            nacked.load(Ordering::Relaxed),
+        )
+    });
+    eprintln!("tokio leases: {N} messages acked, {nacked} nacks, {redelivered} redeliveries");
+    assert_eq!(acked.len() as u32, N, "acked {} of {N}", acked.len());
+    let unique: HashSet<u32> = acked.iter().copied().collect();
+    assert_eq!(unique.len() as u32, N, "a message acked twice");
+    assert!(nacked > 0);
+    assert_eq!(redelivered, nacked, "a redelivery that no nack explains");
+}

@@ -16,6 +16,7 @@ mod common;
 mod inb;
 mod journal;
 mod out;
+mod out_lease;
 
 use clap::Parser;
 

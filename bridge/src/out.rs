@@ -15,6 +15,16 @@
 //! messages are published first, with the ids they were first given; new
 //! messages get this run's random epoch, so an id never repeats for a
 //! different message even when a journal was lost or cut short.
+//!
+//! On a queue that keeps leases (the shared-memory backend) the journal is
+//! not needed: the receiving thread leases the messages (out_lease.rs), each
+//! published with `Nats-Msg-Id` = the queue's instance id (hex) + "-" + the
+//! message's seq, and acks them in the queue only once JetStream
+//! acknowledged them. A bridge killed before that leaves them in the queue,
+//! where the next run leases them again with the same ids, so JetStream's
+//! de-duplication stores each once: nothing lost, nothing twice. (An
+//! existing journal, from a run of a version that journaled these queues
+//! too, is still published first.)
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -29,7 +39,8 @@ use futures_util::StreamExt;
 use pmq::{ErrorKind, Queue, Timeout};
 
 use crate::common::PRIORITY_HEADER;
-use crate::journal::{msg_id, OutJournal};
+use crate::journal::OutJournal;
+use crate::out_lease::{settle, Msg, Origin};
 use pmq_cli::bridge_args::OutArgs;
 use pmq_cli::fail::{self, open_failure, Failure};
 use pmq_cli::{signals, CmdResult};
@@ -39,14 +50,6 @@ const SLICE: Duration = Duration::from_millis(100);
 const WINDOW: usize = 4096;
 /// After SIGINT/SIGTERM: how long to wait for outstanding acknowledgements.
 const DRAIN: Duration = Duration::from_secs(5);
-
-#[derive(Clone)]
-struct Msg {
-    epoch: [u8; 16],
-    counter: u64,
-    priority: u32,
-    payload: Bytes,
-}
 
 pub fn run(a: OutArgs, kind: pmq::BackendKind) -> CmdResult {
     kind.validate_name(&a.queue).map_err(Failure::from)?;
@@ -62,8 +65,6 @@ pub fn run(a: OutArgs, kind: pmq::BackendKind) -> CmdResult {
         .journal
         .clone()
         .unwrap_or_else(|| crate::common::default_journal(kind, "out", &a.queue, None));
-    let journal = OutJournal::open(&path).map_err(|m| Failure::new(fail::OTHER, m))?;
-    crate::common::announce_repair(&format!("bridge out {}", a.queue), journal.repair());
     // Read and write: a message taken when the journal cannot be written is
     // given back to the queue. Read-only when writing is not permitted.
     let q = pmq_cli::args::options(kind)
@@ -81,11 +82,27 @@ pub fn run(a: OutArgs, kind: pmq::BackendKind) -> CmdResult {
             }
         })
         .map_err(|e| open_failure(e, &a.queue, kind))?;
+    // With leases, only a journal left by an earlier run is read (and its
+    // messages published first); none is made.
+    let leases = q.instance_id();
+    let journal = if leases.is_none() || path.exists() {
+        let j = OutJournal::open(&path).map_err(|m| Failure::new(fail::OTHER, m))?;
+        crate::common::announce_repair(&format!("bridge out {}", a.queue), j.repair());
+        Some(j)
+    } else {
+        None
+    };
     let rt = crate::common::runtime()?;
-    rt.block_on(bridge(a, c, q, journal))
+    rt.block_on(bridge(a, c, q, journal, leases))
 }
 
-async fn bridge(a: OutArgs, c: crate::common::Common, q: Queue, journal: OutJournal) -> CmdResult {
+async fn bridge(
+    a: OutArgs,
+    c: crate::common::Common,
+    q: Queue,
+    journal: Option<OutJournal>,
+    leases: Option<u64>,
+) -> CmdResult {
     let who = format!("bridge out {}", a.queue);
     let client = crate::common::connect(&a.nats, &c, &who).await?;
     let js = crate::common::jetstream(client.clone());
@@ -118,21 +135,37 @@ async fn bridge(a: OutArgs, c: crate::common::Common, q: Queue, journal: OutJour
         ));
     }
     let replay: Vec<Msg> = journal
-        .pending()
+        .iter()
+        .flat_map(|j| j.pending())
         .map(|p| Msg {
-            epoch: p.epoch,
-            counter: p.counter,
+            origin: Origin::Journal {
+                epoch: p.epoch,
+                counter: p.counter,
+            },
             priority: p.priority,
             payload: Bytes::from(p.bytes.clone()),
         })
         .collect();
+    // Where messages taken and not yet acknowledged are kept (for the
+    // messages that say so).
+    let keep = match (&journal, leases) {
+        (Some(j), None) => format!("journal {}", j.path().display()),
+        _ => format!(
+            "queue {} (leased: they go back to it when the bridge ends)",
+            a.queue
+        ),
+    };
+    let how = match (&journal, leases) {
+        (_, Some(i)) => format!("at least once through leases (message ids {i:016x}-SEQ)"),
+        (Some(j), None) => format!("journal {}", j.path().display()),
+        (None, None) => unreachable!("a journal without leases"),
+    };
     note!(
-        "{who}: publishing to {} (stream {}, duplicate window {}s) at {}; journal {}{}",
+        "{who}: publishing to {} (stream {}, duplicate window {}s) at {}; {how}{}",
         a.nats.subject,
         info.config.name,
         info.config.duplicate_window.as_secs_f64(),
         c.url_text,
-        journal.path().display(),
         if replay.is_empty() {
             String::new()
         } else {
@@ -142,14 +175,17 @@ async fn bridge(a: OutArgs, c: crate::common::Common, q: Queue, journal: OutJour
             )
         }
     );
-    let journal_path = journal.path().to_path_buf();
-    let journal = Arc::new(Mutex::new(journal));
+    let journal = journal.map(|j| Arc::new(Mutex::new(j)));
     let q = Arc::new(q);
     let stop = Arc::new(AtomicBool::new(false));
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<Msg>>(4);
     let receiver = {
         let (q, journal, stop, batch) = (q.clone(), journal.clone(), stop.clone(), c.batch);
-        std::thread::spawn(move || receive_loop(&q, &journal, &stop, batch, tx))
+        std::thread::spawn(move || match (leases, journal) {
+            (Some(instance), _) => crate::out_lease::lease_loop(&q, instance, &stop, batch, tx),
+            (None, Some(j)) => receive_loop(&q, &j, &stop, batch, tx),
+            (None, None) => unreachable!("a journal without leases"),
+        })
     };
 
     let subject = a.nats.subject.clone();
@@ -161,7 +197,7 @@ async fn bridge(a: OutArgs, c: crate::common::Common, q: Queue, journal: OutJour
             for m in &msgs {
                 let p = PublishMessage::build()
                     .payload(m.payload.clone())
-                    .message_id(msg_id(&m.epoch, m.counter))
+                    .message_id(m.origin.msg_id())
                     .header(PRIORITY_HEADER, m.priority.to_string());
                 futs.push(js.send_publish(subject.clone(), p).await);
             }
@@ -217,20 +253,17 @@ async fn bridge(a: OutArgs, c: crate::common::Common, q: Queue, journal: OutJour
                     if let Some(since) = failing_since.take() {
                         note!("{who}: publishing again after {:.1}s of failures", since.elapsed().as_secs_f64());
                     }
-                    let last = done.last().map(|m| m.counter).unwrap_or(0);
-                    if let Err(e) = journal.lock().unwrap().acked(last) {
-                        result = Err(Failure::new(fail::OTHER, format!(
-                            "cannot write journal {}: {e}; the messages in it are kept and are \
-                             published again by the next run", journal_path.display())));
+                    if let Err(f) = settle(&done, journal.as_deref(), &q, &who) {
+                        result = Err(f);
                         break;
                     }
                 }
                 Some(Err((kind, text))) => {
                     if let Some(server) = crate::common::refusal() {
-                        result = Err(refused(&server, &text, &a, inflight_msgs, &journal_path));
+                        result = Err(refused(&server, &text, &a, inflight_msgs, &keep));
                         break;
                     }
-                    if let Some(f) = fatal(kind, &text, &a, &journal_path) {
+                    if let Some(f) = fatal(kind, &text, &a, &keep) {
                         result = Err(f);
                         break;
                     }
@@ -246,7 +279,8 @@ async fn bridge(a: OutArgs, c: crate::common::Common, q: Queue, journal: OutJour
                             String::new()
                         };
                         note!("{who}: publishing failed ({text}){hint}; retrying; {n} messages \
-                               kept in the journal meanwhile");
+                               kept in the {} meanwhile",
+                              if leases.is_some() { "queue (leased)" } else { "journal" });
                     }
                     // Everything unacknowledged again, same ids, after a pause.
                     acks = FuturesOrdered::new();
@@ -286,29 +320,39 @@ async fn bridge(a: OutArgs, c: crate::common::Common, q: Queue, journal: OutJour
     let received = receiver
         .join()
         .unwrap_or_else(|_| Err(Failure::new(fail::OTHER, "the receiving thread panicked")));
-    let left = {
-        let mut j = journal.lock().unwrap();
+    let left = journal.as_ref().map_or(0, |j| {
+        let mut j = j.lock().unwrap();
         let _ = j.sync();
         j.pending_len()
-    };
+    });
+    let leased = inflight
+        .iter()
+        .flatten()
+        .filter(|m| matches!(m.origin, Origin::Lease { .. }))
+        .count();
     let why = match signals::caught() {
         Some(s) => format!("stopped by signal {s}"),
         None => "stopped".to_string(),
     };
-    let kept = if left > 0 {
-        format!(
+    let mut kept = String::new();
+    if let (true, Some(j)) = (left > 0, &journal) {
+        kept = format!(
             "; {left} unacknowledged kept in journal {} for the next run",
-            journal_path.display()
-        )
-    } else {
-        String::new()
-    };
+            j.lock().unwrap().path().display()
+        );
+    }
+    if leased > 0 {
+        kept.push_str(&format!(
+            "; {leased} leased and unacknowledged go back to queue {} for the next run",
+            a.queue
+        ));
+    }
     note!(
         "{who}: {why}: {published} messages published ({duplicates} already in the stream){kept}"
     );
     result?;
     received?;
-    let repair = journal.lock().unwrap().repair().cloned();
+    let repair = journal.and_then(|j| j.lock().unwrap().repair().cloned());
     crate::common::damage_status(repair.as_ref())
 }
 
@@ -345,13 +389,7 @@ async fn all_acks(
 
 /// The server refused this bridge's publishing for good (see
 /// [`crate::common::refusal`]): the error, with what to do.
-fn refused(
-    server: &str,
-    publish: &str,
-    a: &OutArgs,
-    kept: usize,
-    journal: &std::path::Path,
-) -> Failure {
+fn refused(server: &str, publish: &str, a: &OutArgs, kept: usize, keep: &str) -> Failure {
     let fix = if server.to_lowercase().contains("control line") {
         format!(
             "the subject ({} bytes) makes a protocol line longer than the server's \
@@ -369,21 +407,15 @@ fn refused(
         fail::OTHER,
         format!(
             "the NATS server refuses every publish to {:.64}{} for good ({server}; the publish: \
-             {publish}): {fix}; then restart: the {kept} messages taken are kept in journal {}",
+             {publish}): {fix}; then restart: the {kept} messages taken are kept in {keep}",
             a.nats.subject,
             if a.nats.subject.len() > 64 { "..." } else { "" },
-            journal.display()
         ),
     )
 }
 
 /// An error that retrying cannot fix.
-fn fatal(
-    kind: PublishErrorKind,
-    text: &str,
-    a: &OutArgs,
-    journal: &std::path::Path,
-) -> Option<Failure> {
+fn fatal(kind: PublishErrorKind, text: &str, a: &OutArgs, keep: &str) -> Option<Failure> {
     let lower = text.to_lowercase();
     if kind == PublishErrorKind::MaxPayloadExceeded
         || lower.contains("10054")
@@ -394,9 +426,8 @@ fn fatal(
             format!(
                 "a message from {} is larger than the stream or server accepts ({text}); raise \
                  the stream's max_msg_size or the server's max_payload, then restart: it is kept \
-                 in journal {}",
+                 in {keep}",
                 a.queue,
-                journal.display()
             ),
         ));
     }
@@ -405,9 +436,8 @@ fn fatal(
             fail::PERMISSION,
             format!(
                 "NATS refused to let this user publish to {} ({text}); grant it, then restart: \
-                 the messages are kept in journal {}",
+                 the messages are kept in {keep}",
                 a.nats.subject,
-                journal.display()
             ),
         ));
     }
@@ -461,8 +491,10 @@ fn receive_loop(
         while let Some((len, prio)) = next.take() {
             match j.append(prio, &buf[..len]) {
                 Ok(counter) => batch.push(Msg {
-                    epoch: *j.epoch(),
-                    counter,
+                    origin: Origin::Journal {
+                        epoch: *j.epoch(),
+                        counter,
+                    },
                     priority: prio,
                     payload: Bytes::copy_from_slice(&buf[..len]),
                 }),

@@ -150,6 +150,24 @@ pub enum Command {
         /// Output format
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+        /// At least once (shm queues): lease each message, print it, flush the output (and
+        /// fsync it if it is a file), then ack it; a message not printed (the output failed, or
+        /// pmq was killed) goes back to the queue and is received again
+        #[arg(long)]
+        ack: bool,
+        /// With --ack: a message not acked within S seconds goes back to the queue even while
+        /// pmq waits on its output [default: none; it goes back only when pmq ends]
+        #[arg(long, value_name = "S", requires = "ack", value_parser = parse_visibility)]
+        visibility: Option<std::time::Duration>,
+        /// With --ack: hand a message out at most N times; one more delivery moves it to
+        /// --dead-letter (or drops it) instead [default: no limit]
+        #[arg(long, value_name = "N", requires = "ack",
+              value_parser = clap::value_parser!(u32).range(1..))]
+        max_deliveries: Option<u32>,
+        /// With --max-deliveries: the queue (same backend, created like this one if missing)
+        /// that messages delivered too often go to [default: they are dropped]
+        #[arg(long, value_name = "NAME", requires = "max_deliveries")]
+        dead_letter: Option<String>,
     },
     /// System limits, and this user's usage of RLIMIT_MSGQUEUE, with how to raise each limit
     Limits {
@@ -161,6 +179,21 @@ pub enum Command {
     /// the server is killed (docs/src/bridge.md)
     #[command(subcommand)]
     Bridge(Box<bridge_args::BridgeCmd>),
+}
+
+/// A visibility timeout: seconds above 0 that a Duration can hold.
+fn parse_visibility(s: &str) -> Result<std::time::Duration, String> {
+    let bad = || {
+        format!(
+            "--visibility {s:?} is not a number of seconds above 0; use e.g. --visibility 30 \
+             (or leave it out: the lease then lasts until pmq acks it or ends)"
+        )
+    };
+    let secs: f64 = s.trim().parse().map_err(|_| bad())?;
+    if secs.is_nan() || secs <= 0.0 {
+        return Err(bad());
+    }
+    std::time::Duration::try_from_secs_f64(secs).map_err(|_| bad())
 }
 
 fn parse_mode(s: &str) -> Result<u32, String> {

@@ -10,10 +10,12 @@ use clap::{Args, Subcommand};
 #[derive(Subcommand, Debug)]
 pub enum BridgeCmd {
     /// Receive from local QUEUE, publish each message to JetStream and wait for its
-    /// acknowledgement (taken messages are kept in a local journal until then). Transient
-    /// failures (server down, timeouts) are retried; a refusal retrying cannot fix (a subject
-    /// too long for the server, a permission) ends the bridge with exit status 1, the messages
-    /// kept in the journal
+    /// acknowledgement (taken messages are kept in a local journal until then; a shm queue's
+    /// messages are leased instead and acked in the queue after it, each published with
+    /// Nats-Msg-Id INSTANCE-SEQ, so a bridge killed at any moment loses none and JetStream
+    /// stores none twice). Transient failures (server down, timeouts) are retried; a refusal
+    /// retrying cannot fix (a subject too long for the server, a permission) ends the bridge
+    /// with exit status 1, the messages kept in the journal (or the queue)
     Out(OutArgs),
     /// Durable JetStream consumer: send each message into local QUEUE, then acknowledge it
     In(InArgs),
@@ -88,7 +90,8 @@ pub struct NatsArgs {
     /// after the direction, backend, queue (and durable)]. An existing file that is not a
     /// journal is refused and left as it is. A damaged journal: every intact record is still
     /// used, a copy is kept as PATH.damaged-TIME, a WARNING line says what could not be read,
-    /// and the run exits 1 when it stops
+    /// and the run exits 1 when it stops. `bridge out` of a shm queue makes none (it leases);
+    /// one left there by an earlier run is still published first
     #[arg(long, value_name = "PATH")]
     pub journal: Option<PathBuf>,
     /// Print messages/s and the backlog to standard error every S seconds [S: 2]

@@ -14,6 +14,7 @@ pub mod cmd;
 pub mod fail;
 mod mqfs;
 pub mod render;
+mod shm_counters;
 pub mod signals;
 
 pub use cmd::CmdResult;

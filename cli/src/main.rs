@@ -45,7 +45,25 @@ fn main() {
             follow,
             timeout,
             format,
-        } => recv::recv(kind, &name, count.unwrap_or(1), follow, timeout, format),
+            ack,
+            visibility,
+            max_deliveries,
+            dead_letter,
+        } => {
+            let lease = ack.then(|| recv::LeaseArgs {
+                visibility,
+                max_deliveries: max_deliveries.unwrap_or(0),
+                dead_letter,
+            });
+            let how = recv::How {
+                count: count.unwrap_or(1),
+                follow,
+                timeout,
+                format,
+                lease,
+            };
+            recv::recv(kind, &name, how)
+        }
         Command::Limits { json } => limits::limits(json),
         Command::Bridge(_) => bridge::run(cli.backend),
     };

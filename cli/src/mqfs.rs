@@ -15,6 +15,7 @@ use serde::Serialize;
 
 use crate::fail::{Failure, NOT_FOUND, OTHER};
 use crate::render;
+use crate::shm_counters::Counters;
 
 /// Where the mqueue filesystem is normally mounted.
 pub const DEFAULT_DIR: &str = "/dev/mqueue";
@@ -212,17 +213,6 @@ pub struct QueueInfo {
     pub counters: Option<Counters>,
 }
 
-/// Counters of a shared-memory queue, and whether its invariants hold.
-#[derive(Clone, Debug, Serialize)]
-pub struct Counters {
-    pub committed: u64,
-    pub received: u64,
-    /// Times a process found the queue's lock owner dead and repaired it.
-    pub recoveries: u64,
-    /// "ok", or what is wrong.
-    pub invariants: String,
-}
-
 /// Capacity and current count, from a read-only (or else write-only)
 /// non-blocking descriptor. Opening and closing a descriptor cancels a
 /// notification registration held by THIS process only, so it is harmless
@@ -368,16 +358,7 @@ fn read_shm(name: &str, users: &Names) -> io::Result<Option<QueueInfo>> {
         .block(false)
         .open(Some(name));
     let (attrs, counters, unreadable) = match &opened {
-        Ok(q) => (
-            q.attributes().ok(),
-            q.stats().map(|s| Counters {
-                committed: s.committed,
-                received: s.received,
-                recoveries: s.recoveries,
-                invariants: q.check_invariants().err().unwrap_or_else(|| "ok".into()),
-            }),
-            None,
-        ),
+        Ok(q) => (q.attributes().ok(), Counters::of(q), None),
         Err(e) if e.kind() == pmq::ErrorKind::NotFound => return Ok(None),
         Err(e) => (None, None, Some(e.detail().to_string())),
     };

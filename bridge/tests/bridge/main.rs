@@ -14,4 +14,5 @@ mod errors;
 mod faults;
 mod harness;
 mod journal;
+mod leases;
 mod traffic;

@@ -62,6 +62,9 @@ pub fn stat(name: &str, json: bool, kind: pmq::BackendKind) -> CmdResult {
             c.committed, c.received, c.recoveries
         );
         println!("invariants:    {}", c.invariants);
+        if let Some(l) = c.leases_text() {
+            println!("leases:        {l}");
+        }
     }
     if let Some(why) = &q.unreadable {
         println!("note:          {why}");
