@@ -715,9 +715,9 @@ int pmq_last_error_take(char *buf, size_t buf_len, size_t *out_len);
  * lease (at-least-once receive; PMQ_BACKEND_SHM only), waiting while the
  * queue is empty as pmq_queue_receive() does. The message stays in the
  * queue, invisible to other receivers, until pmq_queue_ack() removes it or
- * pmq_queue_nack() gives it back. If the handle is freed (pmq_queue_free();
- * pmq_queue_close() alone keeps the handle's leases until then), or its
- * process dies (SIGKILL included), before either, the message goes back at
+ * pmq_queue_nack() gives it back. If the handle is closed or freed
+ * (pmq_queue_close(), pmq_queue_free()), or its process dies (SIGKILL
+ * included), before either, the message goes back at
  * its place: ahead of the later messages of its priority.
  *
  * - `buf_len`, `out_len` (required), `out_priority` (may be NULL): as for

@@ -1044,8 +1044,8 @@ class MessageQueue {
     // --- at-least-once receive (leases; Backend::Shm only) -----------------
     // A lease hands a message out but keeps it in the queue, invisible to
     // other receivers, until ack() removes it or nack() gives it back; if
-    // the MessageQueue is destroyed (close() alone keeps its leases until
-    // then), or its process dies (SIGKILL included), first, it goes back at
+    // the MessageQueue is closed or destroyed, or its process dies (SIGKILL
+    // included), first, it goes back at
     // its place (ahead of later messages of its priority). `visibility`: pmq::forever (the default) for a lease
     // that lasts until then, or a duration after which an unacked message
     // goes back even if its holder lives (a later ack() throws

@@ -198,22 +198,31 @@ fn leased_messages_count_against_capacity() {
 }
 
 #[test]
-fn closing_a_handle_gives_its_leases_back() {
-    let (name, _g) = common::unique_shm("lease", "close");
-    let q = open(&name, 4);
-    send(&q, "a", 0);
-    send(&q, "b", 0);
-    let holder = open(&name, 4);
-    let (_, _, la) = lease(&holder, None);
-    let (_, _, lb) = lease(&holder, None);
-    assert_eq!(q.lease_stats().unwrap().leased, 2);
-    drop(holder);
-    assert_eq!(q.lease_stats().unwrap().leased, 0);
-    let (a, _, l) = lease(&q, None);
-    assert_eq!((a.as_str(), l.seq, l.delivery), ("a", la.seq, 2));
-    assert_eq!(recv(&q).as_deref(), Some("b"));
-    let _ = lb;
-    q.check_invariants().unwrap();
+fn closing_or_dropping_a_handle_gives_its_leases_back() {
+    for close in [true, false] {
+        let (name, _g) = common::unique_shm("lease", if close { "close" } else { "drop" });
+        let q = open(&name, 4);
+        send(&q, "a", 0);
+        send(&q, "b", 0);
+        let holder = open(&name, 4);
+        let (_, _, la) = lease(&holder, None);
+        let (_, _, lb) = lease(&holder, None);
+        assert_eq!(q.lease_stats().unwrap().leased, 2);
+        if close {
+            // Closed, not yet dropped: the close is the holder's end.
+            holder.close().unwrap();
+            assert_eq!(q.lease_stats().unwrap().leased, 0, "after close");
+            assert_eq!(holder.ack(&la).unwrap_err().kind(), ErrorKind::Closed);
+        } else {
+            drop(holder);
+            assert_eq!(q.lease_stats().unwrap().leased, 0, "after drop");
+        }
+        let (a, _, l) = lease(&q, None);
+        assert_eq!((a.as_str(), l.seq, l.delivery), ("a", la.seq, 2));
+        assert_eq!(recv(&q).as_deref(), Some("b"));
+        let _ = lb;
+        q.check_invariants().unwrap();
+    }
 }
 
 #[test]

@@ -240,6 +240,10 @@ impl QueueBackend for ShmQueue {
 
     fn shutdown(&self) {
         self.readiness.stop();
+        // A close is the holder's end: its leases go back to the queue now,
+        // not when the handle is freed (a lease taken by a call that raced
+        // the close goes back at the drop).
+        self.sweep_now(true, false);
     }
 
     fn attributes(&self) -> Result<Attributes> {
