@@ -87,6 +87,7 @@ impl Queue {
     /// [`ErrorKind::LeaseLost`]. Returns the length, the priority and the
     /// lease. Waits as `timeout` says, as [`Queue::receive`] does. Leased
     /// messages count against the queue's capacity.
+    #[inline]
     pub fn lease(
         &self,
         buf: &mut [u8],
@@ -94,11 +95,9 @@ impl Queue {
         visibility: Option<Duration>,
     ) -> Result<(usize, u32, Lease)> {
         let mut out = [LeasedMessage::default()];
-        self.lease_batch(buf, &mut out, timeout, visibility)?;
+        self.lease_into(buf, &mut out, timeout, visibility)?;
+        // One message: at offset 0.
         let m = out[0];
-        if m.offset != 0 {
-            buf.copy_within(m.offset..m.offset + m.len, 0);
-        }
         Ok((m.len, m.priority, m.lease))
     }
 
@@ -107,6 +106,19 @@ impl Queue {
     /// there now, up to `out.len()` and while the next fits in `buf`), each
     /// under its own lease as [`Queue::lease`] describes. Returns how many.
     pub fn lease_batch(
+        &self,
+        buf: &mut [u8],
+        out: &mut [LeasedMessage],
+        timeout: Timeout,
+        visibility: Option<Duration>,
+    ) -> Result<usize> {
+        self.lease_into(buf, out, timeout, visibility)
+    }
+
+    /// [`Queue::lease_batch`], inlined into [`Queue::lease`] (whose one
+    /// message the C boundary inlines in turn: a lease is on the hot path).
+    #[inline(always)]
+    fn lease_into(
         &self,
         buf: &mut [u8],
         out: &mut [LeasedMessage],
@@ -122,6 +134,7 @@ impl Queue {
         let room = self.max_message_size().max(0) as usize;
         self.transfer(&b, timeout, &RECEIVE, |p| loop {
             match b.try_lease_batch(buf, room, out, visibility, p) {
+                Attempt::Done(n) if self.dead_letter.max_deliveries == 0 => break Attempt::Done(n),
                 Attempt::Done(n) => match self.drop_dead_letters(buf, &mut out[..n]) {
                     Ok(0) => continue,
                     Ok(kept) => break Attempt::Done(kept),
@@ -136,6 +149,7 @@ impl Queue {
     /// [`ErrorKind::LeaseLost`] (changing nothing) when the lease is no
     /// longer this handle's: acked or nacked already, its visibility
     /// timeout passed, or never this handle's; the detail says which.
+    #[inline]
     pub fn ack(&self, lease: &Lease) -> Result<()> {
         let _b = self.enter_move()?;
         self.backend.ack(lease)
@@ -145,6 +159,7 @@ impl Queue {
     /// messages of its priority sent after it, so the next receive of that
     /// priority gets it again (its delivery count goes on). Fails as
     /// [`Queue::ack`] does.
+    #[inline]
     pub fn nack(&self, lease: &Lease) -> Result<()> {
         let _b = self.enter_move()?;
         self.backend.nack(lease)
@@ -185,11 +200,9 @@ impl Queue {
     /// Moves the messages of a lease batch delivered more than
     /// max_deliveries times to the dead-letter queue (or drops them), acks
     /// them, and packs the rest to the front of `out`: how many are left.
+    #[inline(never)]
     fn drop_dead_letters(&self, buf: &[u8], out: &mut [LeasedMessage]) -> Result<usize> {
         let dl = &self.dead_letter;
-        if dl.max_deliveries == 0 {
-            return Ok(out.len());
-        }
         let mut kept = 0;
         for i in 0..out.len() {
             let m = out[i];

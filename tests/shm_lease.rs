@@ -430,6 +430,8 @@ fn a_visibility_timeout_longer_than_the_backend_keeps_is_refused() {
     // Nothing was leased; a timeout below a millisecond is one.
     assert_eq!(q.lease_stats().unwrap().leased, 0);
     let (_, _, l) = lease(&q, Some(Duration::from_nanos(1)));
-    std::thread::sleep(Duration::from_millis(5));
+    // Past 1 ms plus the lease clock's tick (CLOCK_MONOTONIC_COARSE, at
+    // most 10 ms) twice: a longer sleep only makes the expiry surer.
+    std::thread::sleep(Duration::from_millis(25));
     assert!(lost(q.ack(&l)).contains("visibility timeout (1 ms) passed"));
 }

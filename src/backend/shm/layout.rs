@@ -117,7 +117,7 @@ pub(super) struct Consumers {
     pub broken: AtomicU32,
     /// Slots LEASED now (out of the ring and the index).
     pub leased: AtomicU64,
-    /// CLOCK_MONOTONIC ns at which a consumers' lock holder that sees
+    /// CLOCK_MONOTONIC_COARSE ns (`ring_lease::now_ns`) at which a consumers' lock holder that sees
     /// `leased > 0` looks for leases to give back (the earliest expiry, or
     /// the next probe of the holders' liveness).
     pub next_sweep: AtomicU64,
@@ -222,8 +222,8 @@ pub(super) struct SlotHeader {
     pub deliveries: AtomicU32,
     /// LEASED: the visibility timeout in ms (0 = none).
     pub visibility: AtomicU32,
-    /// LEASED: when it was handed out (CLOCK_MONOTONIC ns: system-wide, so
-    /// every process agrees).
+    /// LEASED: when it was handed out (CLOCK_MONOTONIC_COARSE ns, see
+    /// `ring_lease::now_ns`: system-wide, so every process agrees).
     pub leased_at: AtomicU64,
 }
 

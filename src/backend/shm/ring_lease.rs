@@ -37,7 +37,7 @@ pub(in crate::backend::shm) struct LeaseSpec {
     pub owner: u64,
     /// The visibility timeout in ms (0: none).
     pub visibility_ms: u32,
-    /// CLOCK_MONOTONIC ns now.
+    /// [`now_ns`] now.
     pub now: u64,
 }
 
@@ -60,14 +60,43 @@ impl From<Fault> for Refusal {
     }
 }
 
-/// CLOCK_MONOTONIC now, in ns (system-wide: every process agrees).
+/// The leases' clock now, in ns: CLOCK_MONOTONIC_COARSE (system-wide:
+/// every process agrees; a read of the kernel's last tick, no timer read:
+/// a lease + ack reads it up to twice, and CLOCK_MONOTONIC's read was a
+/// sixth of that pair's time). It lags the true time by up to one tick
+/// ([`tick_ns`]), so a lease's end is judged one tick late, never early.
 #[inline]
 pub(in crate::backend::shm) fn now_ns() -> u64 {
     // SAFETY: `t` is a valid timespec for clock_gettime to fill.
     let mut t: libc::timespec = unsafe { std::mem::zeroed() };
-    // SAFETY: as above; CLOCK_MONOTONIC always exists on Linux.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut t) };
+    // SAFETY: as above; CLOCK_MONOTONIC_COARSE exists on every Linux pmq
+    // runs on (2.6.32 and later).
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &mut t) };
     t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
+}
+
+/// The resolution of [`now_ns`] (one kernel tick, 1-10 ms), asked once.
+fn tick_ns() -> u64 {
+    static TICK: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *TICK.get_or_init(|| {
+        // SAFETY: `t` is a valid timespec for clock_getres to fill.
+        let mut t: libc::timespec = unsafe { std::mem::zeroed() };
+        // SAFETY: as above.
+        let r = unsafe { libc::clock_getres(libc::CLOCK_MONOTONIC_COARSE, &mut t) };
+        if r != 0 {
+            return 10_000_000; // the coarsest tick Linux has (HZ = 100)
+        }
+        t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
+    })
+}
+
+/// When a lease taken at `leased_at` (by [`now_ns`]) with a visibility of
+/// `v` ms (not 0) ends, by [`now_ns`]: one tick after the true end, so a
+/// clock that lagged at the lease and not at the check never ends it early.
+fn lease_end(leased_at: u64, v: u32) -> u64 {
+    leased_at
+        .saturating_add(u64::from(v) * 1_000_000)
+        .saturating_add(tick_ns())
 }
 
 fn ms(ns: u64) -> u64 {
@@ -131,7 +160,7 @@ impl Ring<'_> {
         let probe = l.now + PROBE_EVERY.as_nanos() as u64;
         let due = match l.visibility_ms {
             0 => probe,
-            v => probe.min(l.now + u64::from(v) * 1_000_000),
+            v => probe.min(lease_end(l.now, v)),
         };
         if was == 0 || due < cs.next_sweep.load(Ordering::Relaxed) {
             cs.next_sweep.store(due, Ordering::Relaxed);
@@ -147,10 +176,7 @@ impl Ring<'_> {
         if v == 0 {
             return None;
         }
-        let end = sl
-            .leased_at
-            .load(Ordering::Relaxed)
-            .saturating_add(u64::from(v) * 1_000_000);
+        let end = lease_end(sl.leased_at.load(Ordering::Relaxed), v);
         (now >= end).then(|| now - end)
     }
 
@@ -267,11 +293,7 @@ impl Ring<'_> {
                 None => {
                     let v = sl.visibility.load(Ordering::Relaxed);
                     if v != 0 {
-                        let end = sl
-                            .leased_at
-                            .load(Ordering::Relaxed)
-                            .saturating_add(u64::from(v) * 1_000_000);
-                        next = next.min(end);
+                        next = next.min(lease_end(sl.leased_at.load(Ordering::Relaxed), v));
                     }
                 }
             }
