@@ -5,7 +5,8 @@
 // bench/shm_run.sh (its BINDING_HOOKS); prints sample lines
 //     S <tab> bench-id <tab> size <tab> impl <tab> value
 // with impl "pmq" (shm backend) and "base" (Boost), or "raw" (kernel mq_*).
-// Usage: bench_shm [-r reps] [-q] [-o pairs|scaling|tput|tput2|pingpong|kills] (-o: that part only)
+// Usage: bench_shm [-r reps] [-q] [-o pairs|scaling|tput|tput2|pingpong|kills|lease]
+// (-o: that part only)
 #include <boost/date_time/posix_time/posix_time_types.hpp>
 #include <boost/interprocess/ipc/message_queue.hpp>
 
@@ -783,6 +784,81 @@ static void kills() {
     kill_samples("base", "boost", b, rounds, bound_ms);
 }
 
+// ---- leases: at-least-once receive against a plain receive ---------------------
+
+// How the consumer of a lease row takes its messages.
+enum class Take { Receive, LeaseAck, ReceiveBatch, LeaseBatchAck };
+
+// 1 producer -> 1 consumer (a forked child that opens the queue by name),
+// depth 1000, 16 B: messages per second, wall time. The consumer takes each
+// message as `how` says; the producer sends one at a time, so the rate is
+// the consumer's (a lease + ack costs more than a send).
+static double tput_take(Pmq &q, Take how, size_t size, long n) {
+    pid_t pid = fork();
+    if (pid == 0) {
+        PmqOpen::H c(q.name);
+        std::vector<char> buf(8192 * BATCH);
+        pmq_received r[BATCH];
+        pmq_leased l[BATCH];
+        pmq_lease ls[BATCH];
+        for (long got = 0; got < n;) {
+            size_t k = 0, len = 0, acked = 0;
+            pmq_lease one;
+            switch (how) {
+            case Take::Receive:
+                if (pmq_queue_receive(c.q, (uint8_t *)buf.data(), 8192, &len, nullptr) !=
+                    PMQ_STATUS_OK)
+                    _exit(1);
+                k = 1;
+                break;
+            case Take::LeaseAck:
+                if (pmq_queue_lease(c.q, (uint8_t *)buf.data(), 8192, &len, nullptr, &one, 0.0) !=
+                        PMQ_STATUS_OK ||
+                    pmq_queue_ack(c.q, &one) != PMQ_STATUS_OK)
+                    _exit(1);
+                k = 1;
+                break;
+            case Take::ReceiveBatch:
+                if (pmq_queue_receive_batch(c.q, (uint8_t *)buf.data(), buf.size(), r, BATCH,
+                                            &k) != PMQ_STATUS_OK)
+                    _exit(1);
+                break;
+            case Take::LeaseBatchAck:
+                if (pmq_queue_lease_batch(c.q, (uint8_t *)buf.data(), buf.size(), l, BATCH, &k,
+                                          0.0) != PMQ_STATUS_OK)
+                    _exit(1);
+                for (size_t i = 0; i < k; i++) ls[i] = l[i].lease;
+                if (pmq_queue_ack_batch(c.q, ls, k, &acked) != PMQ_STATUS_OK || acked != k)
+                    _exit(1);
+                break;
+            }
+            got += (long)k;
+        }
+        _exit(0);
+    }
+    std::vector<char> msg(size, 'y');
+    double t0 = wall_ns();
+    for (long i = 0; i < n; i++) q.send(msg.data(), size);
+    int st = 0;
+    waitpid(pid, &st, 0);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) die("lease consumer");
+    return n / ((wall_ns() - t0) / 1e9);
+}
+
+// Issue 30's rows: lease + ack per message against a plain receive, and a
+// lease batch + ack batch against a receive batch, in the same run.
+static void leases() {
+    long n = quick ? 5000 : 500000;
+    const size_t size = 16;
+    Pmq p("lease", 1000, 8192);
+    for (int r = 0; r < reps; r++) {
+        sample("shm_lease_ack", size, "pmq", tput_take(p, Take::LeaseAck, size, n));
+        sample("shm_lease_ack", size, "base", tput_take(p, Take::Receive, size, n));
+        sample("shm_lease_batch", size, "pmq", tput_take(p, Take::LeaseBatchAck, size, n));
+        sample("shm_lease_batch", size, "base", tput_take(p, Take::ReceiveBatch, size, n));
+    }
+}
+
 int main(int argc, char **argv) {
     const char *only = nullptr;
     for (int i = 1; i < argc; i++) {
@@ -798,5 +874,6 @@ int main(int argc, char **argv) {
     if (part("tput2")) throughputs2();
     if (part("pingpong")) pingpongs();
     if (part("kills")) kills();
+    if (part("lease")) leases();
     return 0;
 }

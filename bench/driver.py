@@ -147,6 +147,12 @@ ROWS = [
      "completed)", "us", "Boost message_queue", None, True),
     ("shm_vs_kernel", "shm pair vs the kernel's queues (CPU ns per pair)", "ns",
      "raw mq_send+mq_receive", None, True),
+    ("shm_lease_ack", "producer -> consumer, depth 1000, the consumer leases and acks each "
+     "message (msg/s; issue 30: costs at most 1.5x a plain receive)", "msg/s",
+     "pmq shm plain receive", ("ge", 1 / 1.5), False),
+    ("shm_lease_batch", "producer -> consumer, depth 1000, the consumer leases batches of 10 "
+     "and acks each batch (msg/s; issue 30: at most 1.1x a receive batch)", "msg/s",
+     "pmq shm receive batch of 10", ("ge", 1 / 1.1), False),
 ]
 
 
@@ -432,7 +438,8 @@ def check(samples, cg, python):
                 expect.append((bench, size, ("pmq", "base")))
         for size in (16, 1024, 8192):
             expect.append(("shm_vs_kernel", size, ("pmq", "raw")))
-        for bench in ("shm_tput_2x2", "shm_after_kill", "shm_after_kill_recv"):
+        for bench in ("shm_tput_2x2", "shm_after_kill", "shm_after_kill_recv",
+                      "shm_lease_ack", "shm_lease_batch"):
             expect.append((bench, 16, ("pmq", "base")))
     else:
         print("skipped: the shm rows (Boost.Interprocess is not installed)")
