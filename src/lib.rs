@@ -59,6 +59,7 @@ struct ReadmeDoctests;
 #[doc = include_str!("../docs/src/rust.md")]
 struct BookRustDoctests;
 mod error;
+mod fork_once;
 mod lease;
 mod list;
 mod name;

@@ -33,7 +33,9 @@ use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+
+use crate::fork_once::ForkOnce;
 
 use crate::backend::{Backend, Deliveries, NotifyError};
 use crate::error::{Error, ErrorKind, Result};
@@ -94,7 +96,8 @@ struct Global {
 }
 
 fn global() -> &'static Global {
-    static GLOBAL: OnceLock<Global> = OnceLock::new();
+    // Fork-safe: a child forked while another thread made it makes its own.
+    static GLOBAL: ForkOnce<Global> = ForkOnce::new();
     GLOBAL.get_or_init(|| {
         // SAFETY: the three handlers are plain extern "C" functions that
         // stay valid for the life of the process.

@@ -32,7 +32,6 @@
 
 use std::cell::Cell;
 use std::sync::atomic::{fence, AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 /// Threads of one handle that can wait inside the kernel at the same time;
@@ -334,7 +333,7 @@ fn identity() -> u64 {
 }
 
 /// The wake signal, or 0 when kernel waits are off / no signal is free.
-static WAKE_SIGNAL: OnceLock<libc::c_int> = OnceLock::new();
+static WAKE_SIGNAL: crate::fork_once::ForkOnce<libc::c_int> = crate::fork_once::ForkOnce::new();
 
 /// The process's wake signal, chosen and installed on first use.
 #[inline]

@@ -15,7 +15,6 @@
 //! the mapping is unmapped.
 
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
-use std::sync::Once;
 
 /// One registered mapping: [start, end), and whether a fault hit it.
 pub(super) struct Entry {
@@ -47,7 +46,9 @@ static TABLE: [AtomicPtr<Chunk>; CHUNKS] = [NO_CHUNK; CHUNKS];
 /// A claimed entry's start before its range is set (matches no address).
 const CLAIMED: usize = usize::MAX;
 
-static INSTALL: Once = Once::new();
+/// Fork-safe (a child forked while another thread installed it installs it
+/// itself).
+static INSTALL: crate::fork_once::ForkOnce<()> = crate::fork_once::ForkOnce::new();
 /// The SIGBUS action before pmq's, written once before pmq's handler is
 /// installed (the handler only reads it).
 static mut PREVIOUS: std::mem::MaybeUninit<libc::sigaction> = std::mem::MaybeUninit::uninit();
@@ -56,7 +57,7 @@ static PAGE: AtomicUsize = AtomicUsize::new(4096);
 /// Registers the mapping [start, start + len) (installing the handler the
 /// first time). None when the table is full.
 pub(super) fn register(start: usize, len: usize) -> Option<&'static Entry> {
-    INSTALL.call_once(install);
+    INSTALL.get_or_init(install);
     for slot in TABLE.iter() {
         let mut chunk = slot.load(Ordering::Acquire);
         if chunk.is_null() {

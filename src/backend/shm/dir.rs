@@ -7,7 +7,7 @@ use std::ffi::CString;
 /// Where queue files live: /dev/shm, or the directory in PMQ_SHM_DIR (read
 /// once; for a tmpfs of another size, or tests).
 pub(crate) fn shm_dir() -> &'static str {
-    static DIR: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    static DIR: crate::fork_once::ForkOnce<String> = crate::fork_once::ForkOnce::new();
     DIR.get_or_init(|| {
         std::env::var("PMQ_SHM_DIR")
             .ok()

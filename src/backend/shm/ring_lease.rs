@@ -77,7 +77,7 @@ pub(in crate::backend::shm) fn now_ns() -> u64 {
 
 /// The resolution of [`now_ns`] (one kernel tick, 1-10 ms), asked once.
 fn tick_ns() -> u64 {
-    static TICK: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    static TICK: crate::fork_once::ForkOnce<u64> = crate::fork_once::ForkOnce::new();
     *TICK.get_or_init(|| {
         // SAFETY: `t` is a valid timespec for clock_getres to fill.
         let mut t: libc::timespec = unsafe { std::mem::zeroed() };
