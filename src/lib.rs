@@ -58,6 +58,9 @@ struct ReadmeDoctests;
 #[cfg(doctest)]
 #[doc = include_str!("../docs/src/rust.md")]
 struct BookRustDoctests;
+#[cfg(doctest)]
+#[doc = include_str!("../docs/src/at-least-once.md")]
+struct BookLeaseDoctests;
 mod error;
 mod fork_once;
 mod lease;
