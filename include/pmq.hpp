@@ -545,9 +545,11 @@ struct Lease {
     std::uint64_t seq = 0;       ///< the message's sequence number (unique in the queue's life)
     std::uint32_t slot = 0;      ///< where it lies in the queue (checked by ack and nack)
     std::uint32_t delivery = 0;  ///< which delivery this is: 1 the first time
+    /// The same lease: same message (seq, slot) and same delivery.
     friend bool operator==(const Lease &a, const Lease &b) noexcept {
         return a.seq == b.seq && a.slot == b.slot && a.delivery == b.delivery;
     }
+    /// Not the same lease (see operator==).
     friend bool operator!=(const Lease &a, const Lease &b) noexcept { return !(a == b); }
 };
 
