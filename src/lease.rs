@@ -13,67 +13,14 @@
 //! with the queue's shape if missing, same backend), or drops it when none
 //! is named, and leases the next one instead.
 
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use crate::backend::Attempt;
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, Result};
 use crate::queue::Queue;
 use crate::timeout::Timeout;
 use crate::transfer::RECEIVE;
-
-/// A lease on one message: what [`Queue::ack`] and [`Queue::nack`] take.
-/// (`#[repr(C)]`: the C ABI's `pmq_lease` has this layout.)
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub struct Lease {
-    /// The message's sequence number: unique among the messages ever sent
-    /// to this queue (see [`Queue::instance_id`] for the queue's own
-    /// identity), the same on every delivery of the message.
-    pub seq: u64,
-    /// Where the message lies in the queue (checked by ack and nack).
-    pub slot: u32,
-    /// Which delivery of the message this lease is: 1 the first time it is
-    /// handed out, 2 after it came back once, and so on.
-    pub delivery: u32,
-}
-
-/// One message of a [`Queue::lease_batch`]: `len` bytes at `offset` of the
-/// buffer, its priority, and its lease. (`#[repr(C)]`: the C ABI's
-/// `pmq_leased` has this layout.)
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct LeasedMessage {
-    /// Start of the message in the buffer.
-    pub offset: usize,
-    /// Its length.
-    pub len: usize,
-    /// Its priority.
-    pub priority: u32,
-    /// Its lease.
-    pub lease: Lease,
-}
-
-/// The leases of a queue now ([`Queue::lease_stats`]).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct LeaseStats {
-    /// Messages handed out under a lease and not yet acked or given back
-    /// (they count against the queue's capacity).
-    pub leased: u64,
-    /// How long ago the oldest of them was handed out (None: no lease).
-    pub oldest_age: Option<Duration>,
-}
-
-/// A handle's dead-letter settings (from its open options).
-#[derive(Debug, Default)]
-pub(crate) struct DeadLetter {
-    /// 0: no limit.
-    pub(crate) max_deliveries: u32,
-    /// Where messages delivered too often go (None: dropped).
-    pub(crate) target: Option<String>,
-    /// The target, opened by the first message that goes there.
-    pub(crate) queue: OnceLock<Box<Queue>>,
-}
+use crate::types::{Lease, LeaseStats, LeasedMessage};
 
 impl Queue {
     /// Receives the oldest message of the highest priority into `buf` (at
@@ -271,10 +218,3 @@ fn check_visibility(visibility: Option<Duration>) -> Result<()> {
         _ => Ok(()),
     }
 }
-
-/// The error a backend without leases returns.
-pub(crate) const NO_LEASES: Error = Error::fixed(
-    ErrorKind::NotSupported,
-    "leases (lease, ack, nack) exist only on the shared-memory backend: open the queue with \
-     backend shm (PMQ_BACKEND_SHM) to receive at least once",
-);

@@ -94,14 +94,14 @@ pub use kernel::{
     queue_cost, Limits, FALLBACK_MSGSIZE_MAX, FALLBACK_MSG_MAX, NAME_MAX, PRIORITY_MAX,
     RLIMIT_INFINITY,
 };
-pub use lease::{Lease, LeaseStats, LeasedMessage};
 pub use list::{list, queue_file};
 pub use name::{name_from_bytes, random_name, validate_name, validate_name_bytes};
 pub use options::{OpenFlags, OpenOptions, DEFAULT_MODE, O_CREAT, O_CREX, O_EXCL, O_NONBLOCK};
 pub use queue::{message_queues_supported, unlink, unlink_from, Queue};
 pub use timeout::Timeout;
 pub use types::{
-    Attributes, BackendKind, BackendLimits, DeadReceipt, InMessage, OutMessage, QueueStats, Receipt,
+    Attributes, BackendKind, BackendLimits, DeadReceipt, InMessage, Lease, LeaseStats,
+    LeasedMessage, OutMessage, QueueStats, Receipt,
 };
 
 /// Live callback registrations and per-handle notification states in this

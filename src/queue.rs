@@ -33,7 +33,7 @@ pub struct Queue {
     priority_max: u32,
     pub(crate) backend: Backend,
     /// Where messages delivered too often go ([`crate::lease`]).
-    pub(crate) dead_letter: crate::lease::DeadLetter,
+    pub(crate) dead_letter: DeadLetter,
     /// [`CLOSED_BIT`] plus [`USER`] for every call in progress: the
     /// descriptor is shut down when the handle is closed and no call uses it.
     users: AtomicUsize,
@@ -50,18 +50,15 @@ const CLOSED: Error = Error::fixed(
     ErrorKind::Closed,
     "the handle is closed; open the queue again to use it",
 );
-const NO_WRITE: Error = Error::fixed(
-    ErrorKind::Permission,
-    "this handle was opened without write access; open the queue with write = true to send",
-);
 const NO_DESCRIPTOR: Error = Error::fixed(
     ErrorKind::NotSupported,
     "this queue's backend has no descriptor to poll; wait with a timeout instead",
 );
-const NO_READ: Error = Error::fixed(
-    ErrorKind::Permission,
-    "this handle was opened without read access; open the queue with read = true to receive",
-);
+
+/// The argument checks of send and receive (their errors built out of the
+/// hot path).
+#[path = "queue_checks.rs"]
+mod checks;
 
 impl Queue {
     /// The handle for a queue `OpenOptions` just opened in `backend`.
@@ -89,7 +86,7 @@ impl Queue {
             retry_on_interrupt,
             priority_max: backend.kind().priority_max(),
             backend,
-            dead_letter: crate::lease::DeadLetter::default(),
+            dead_letter: DeadLetter::default(),
             users: AtomicUsize::new(0),
             notify_id: notify::new_id(),
             #[cfg(feature = "tokio")]
@@ -256,66 +253,6 @@ impl Queue {
     /// Sets the `block` switch for this handle only.
     pub fn set_block(&self, block: bool) -> Result<()> {
         self.enter()?.set_block(block)
-    }
-
-    #[inline(always)]
-    fn check_send(&self, msg: &[u8], priority: u32) -> Result<()> {
-        if !self.write
-            || msg.len() as u64 > self.max_message_size as u64
-            || priority > self.priority_max
-        {
-            return Err(self.bad_send(msg.len(), priority));
-        }
-        Ok(())
-    }
-
-    /// Why [`Queue::check_send`] refused (kept out of the hot path).
-    #[cold]
-    #[inline(never)]
-    fn bad_send(&self, len: usize, priority: u32) -> Error {
-        if !self.write {
-            return NO_WRITE;
-        }
-        if len as u64 > self.max_message_size as u64 {
-            return Error::new(
-                ErrorKind::MessageTooLarge,
-                format!(
-                    "message of {} bytes is larger than queue {}'s max_message_size of {} bytes; \
-                     send less, or create the queue with a larger max_message_size",
-                    len, self.name, self.max_message_size
-                ),
-            );
-        }
-        let max = self.priority_max;
-        Error::invalid(format!(
-            "priority {priority} is above the highest priority {max}; use 0..={max}"
-        ))
-    }
-
-    #[inline(always)]
-    pub(crate) fn check_receive(&self, buf: &[u8]) -> Result<()> {
-        if !self.read || (buf.len() as u64) < self.max_message_size as u64 {
-            return Err(self.bad_receive(buf.len()));
-        }
-        Ok(())
-    }
-
-    /// Why [`Queue::check_receive`] refused (kept out of the hot path).
-    #[cold]
-    #[inline(never)]
-    fn bad_receive(&self, len: usize) -> Error {
-        if !self.read {
-            return NO_READ;
-        }
-        Error::new(
-            ErrorKind::BufferTooSmall,
-            format!(
-                "receive buffer of {} bytes is smaller than queue {}'s max_message_size; pass a \
-                 buffer of at least {} bytes",
-                len, self.name, self.max_message_size
-            ),
-        )
-        .with_needed(self.max_message_size as usize)
     }
 
     /// Sends `msg` (may be empty or contain NULs) with `priority`
@@ -612,4 +549,15 @@ pub fn unlink_from(kind: BackendKind, name: &str) -> Result<()> {
 /// Whether this system has POSIX message queues.
 pub fn message_queues_supported() -> bool {
     BackendKind::default().supported()
+}
+
+/// A handle's dead-letter settings (from its open options).
+#[derive(Debug, Default)]
+pub(crate) struct DeadLetter {
+    /// 0: no limit.
+    pub(crate) max_deliveries: u32,
+    /// Where messages delivered too often go (None: dropped).
+    pub(crate) target: Option<String>,
+    /// The target, opened by the first message that goes there.
+    pub(crate) queue: std::sync::OnceLock<Box<Queue>>,
 }

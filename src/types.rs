@@ -211,3 +211,45 @@ pub struct QueueStats {
     /// Times a process found the lock's owner dead and repaired the queue.
     pub recoveries: u64,
 }
+
+/// A lease on one message: what [`Queue::ack`](crate::Queue::ack) and [`Queue::nack`](crate::Queue::nack) take.
+/// (`#[repr(C)]`: the C ABI's `pmq_lease` has this layout.)
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Lease {
+    /// The message's sequence number: unique among the messages ever sent
+    /// to this queue (see [`Queue::instance_id`](crate::Queue::instance_id) for the queue's own
+    /// identity), the same on every delivery of the message.
+    pub seq: u64,
+    /// Where the message lies in the queue (checked by ack and nack).
+    pub slot: u32,
+    /// Which delivery of the message this lease is: 1 the first time it is
+    /// handed out, 2 after it came back once, and so on.
+    pub delivery: u32,
+}
+
+/// One message of a [`Queue::lease_batch`](crate::Queue::lease_batch): `len` bytes at `offset` of the
+/// buffer, its priority, and its lease. (`#[repr(C)]`: the C ABI's
+/// `pmq_leased` has this layout.)
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LeasedMessage {
+    /// Start of the message in the buffer.
+    pub offset: usize,
+    /// Its length.
+    pub len: usize,
+    /// Its priority.
+    pub priority: u32,
+    /// Its lease.
+    pub lease: Lease,
+}
+
+/// The leases of a queue now ([`Queue::lease_stats`](crate::Queue::lease_stats)).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LeaseStats {
+    /// Messages handed out under a lease and not yet acked or given back
+    /// (they count against the queue's capacity).
+    pub leased: u64,
+    /// How long ago the oldest of them was handed out (None: no lease).
+    pub oldest_age: Option<std::time::Duration>,
+}

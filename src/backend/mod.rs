@@ -50,12 +50,15 @@ use std::os::fd::RawFd;
 use std::time::Duration;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::lease::{Lease, LeaseStats, LeasedMessage};
+
 pub(crate) use crate::types::{Attributes, BackendKind, BackendLimits};
-use crate::types::{DeadReceipt, InMessage, OutMessage, QueueStats, Receipt};
+use crate::types::{
+    DeadReceipt, InMessage, Lease, LeaseStats, LeasedMessage, OutMessage, QueueStats, Receipt,
+};
 pub(crate) use deliveries::{Deliveries, DeliveryState};
 
 mod deliveries;
+pub(crate) use lease::NO_LEASES;
 #[cfg(test)]
 pub(crate) mod fake;
 pub(crate) mod kernel;
@@ -240,7 +243,7 @@ pub(crate) trait QueueBackend: Sized + Send + Sync {
     /// given): `Done(n)` with n >= 1, or what the attempt reported. Leased
     /// messages stay in the queue, invisible to other receivers, until
     /// `ack`, `nack`, the expiry, or the holder's end. Backends without
-    /// leases refuse ([`crate::lease::NO_LEASES`]).
+    /// leases refuse ([`NO_LEASES`]).
     fn try_lease_batch(
         &self,
         _buf: &mut [u8],
@@ -249,26 +252,26 @@ pub(crate) trait QueueBackend: Sized + Send + Sync {
         _visibility: Option<Duration>,
         _p: Patience,
     ) -> Attempt<usize> {
-        Attempt::failed(crate::lease::NO_LEASES)
+        Attempt::failed(NO_LEASES)
     }
     /// Removes a message this handle leased (LeaseLost, changing nothing,
     /// when the lease is not this handle's now).
     fn ack(&self, _lease: &Lease) -> Result<()> {
-        Err(crate::lease::NO_LEASES)
+        Err(NO_LEASES)
     }
     /// Gives a leased message back at its place (as `ack` for the errors).
     fn nack(&self, _lease: &Lease) -> Result<()> {
-        Err(crate::lease::NO_LEASES)
+        Err(NO_LEASES)
     }
     /// Acks every lease in `leases` this handle holds, under one lock: how
     /// many were acked, and LeaseLost (naming how many and the first) when
     /// some were not.
     fn ack_batch(&self, _leases: &[Lease]) -> (usize, Result<()>) {
-        (0, Err(crate::lease::NO_LEASES))
+        (0, Err(NO_LEASES))
     }
     /// The queue's leases now.
     fn lease_stats(&self) -> Result<LeaseStats> {
-        Err(crate::lease::NO_LEASES)
+        Err(NO_LEASES)
     }
     /// The queue's identity, not its name's (None when the backend has
     /// none).
@@ -381,6 +384,9 @@ macro_rules! dispatch_kind {
     };
 }
 
+// After the macros: it uses `dispatch!`.
+mod lease;
+
 impl BackendKind {
     /// Longest queue name after the leading slash on this backend, in
     /// bytes: [`NAME_MAX`](crate::NAME_MAX) (255) for the kernel,
@@ -490,37 +496,6 @@ impl Backend {
 
     /// See [`QueueBackend::MOVES_NEED_COUNT`].
     #[inline]
-    pub(crate) fn try_lease_batch(
-        &self,
-        buf: &mut [u8],
-        room: usize,
-        out: &mut [LeasedMessage],
-        visibility: Option<Duration>,
-        p: Patience,
-    ) -> Attempt<usize> {
-        dispatch!(self, b => b.try_lease_batch(buf, room, out, visibility, p))
-    }
-
-    pub(crate) fn ack(&self, lease: &Lease) -> Result<()> {
-        dispatch!(self, b => b.ack(lease))
-    }
-
-    pub(crate) fn nack(&self, lease: &Lease) -> Result<()> {
-        dispatch!(self, b => b.nack(lease))
-    }
-
-    pub(crate) fn ack_batch(&self, leases: &[Lease]) -> (usize, Result<()>) {
-        dispatch!(self, b => b.ack_batch(leases))
-    }
-
-    pub(crate) fn lease_stats(&self) -> Result<LeaseStats> {
-        dispatch!(self, b => b.lease_stats())
-    }
-
-    pub(crate) fn instance_id(&self) -> Option<u64> {
-        dispatch!(self, b => b.instance_id())
-    }
-
     pub(crate) fn moves_need_count(&self) -> bool {
         match self {
             Backend::Kernel(_) => kernel::KernelQueue::MOVES_NEED_COUNT,

@@ -200,26 +200,26 @@ impl QueueBackend for ShmQueue {
         &self,
         buf: &mut [u8],
         _room: usize,
-        out: &mut [crate::lease::LeasedMessage],
+        out: &mut [crate::types::LeasedMessage],
         visibility: Option<Duration>,
         p: Patience,
     ) -> Attempt<usize> {
         self.sound(self.lease_locked(buf, out, visibility, p))
     }
 
-    fn ack(&self, lease: &crate::lease::Lease) -> Result<()> {
+    fn ack(&self, lease: &crate::types::Lease) -> Result<()> {
         self.settle(std::slice::from_ref(lease), false).1
     }
 
-    fn nack(&self, lease: &crate::lease::Lease) -> Result<()> {
+    fn nack(&self, lease: &crate::types::Lease) -> Result<()> {
         self.settle(std::slice::from_ref(lease), true).1
     }
 
-    fn ack_batch(&self, leases: &[crate::lease::Lease]) -> (usize, Result<()>) {
+    fn ack_batch(&self, leases: &[crate::types::Lease]) -> (usize, Result<()>) {
         self.settle(leases, false)
     }
 
-    fn lease_stats(&self) -> Result<crate::lease::LeaseStats> {
+    fn lease_stats(&self) -> Result<crate::types::LeaseStats> {
         self.lease_stats_now()
     }
 

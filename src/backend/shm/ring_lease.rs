@@ -42,7 +42,7 @@ pub(in crate::backend::shm) struct LeaseSpec {
 }
 
 /// A lease as the store checks it (the core's, and the C ABI's).
-pub(in crate::backend::shm) type Held = crate::lease::Lease;
+pub(in crate::backend::shm) type Held = crate::types::Lease;
 
 /// Why an ack or nack did not settle a lease.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -11,7 +11,7 @@ use super::super::ShmQueue;
 use super::{fault_error, patient_error, patient_policy};
 use crate::backend::{Attempt, Patience};
 use crate::error::{Error, ErrorKind, Result};
-use crate::lease::{Lease, LeaseStats, LeasedMessage};
+use crate::types::{Lease, LeaseStats, LeasedMessage};
 
 /// A visibility timeout in the file's unit (ms, rounded up; 0: none).
 fn visibility_ms(v: Option<Duration>) -> Result<u32> {
