@@ -5,8 +5,8 @@
 //! shared-memory backend keeps leases; the kernel backend reports
 //! [`ErrorKind::NotSupported`] naming it.
 //!
-//! Dead letters: a handle opened with [`OpenOptions::max_deliveries`]
-//! (crate::OpenOptions::max_deliveries) does not hand a message out more
+//! Dead letters: a handle opened with
+//! [`OpenOptions::max_deliveries`](crate::OpenOptions::max_deliveries) does not hand a message out more
 //! than that many times: a lease that would deliver it once more moves it
 //! to the dead-letter queue named by
 //! [`OpenOptions::dead_letter`](crate::OpenOptions::dead_letter) (created
@@ -31,7 +31,7 @@ impl Queue {
     /// back at its place (ahead of later messages of its priority). With a
     /// `visibility` timeout it also goes back once that much time has passed
     /// without an ack (a hung holder); a later ack then fails with
-    /// [`ErrorKind::LeaseLost`]. Returns the length, the priority and the
+    /// [`ErrorKind::LeaseLost`](crate::ErrorKind::LeaseLost). Returns the length, the priority and the
     /// lease. Waits as `timeout` says, as [`Queue::receive`] does. Leased
     /// messages count against the queue's capacity.
     #[inline]
@@ -93,7 +93,7 @@ impl Queue {
     }
 
     /// Removes a leased message for good. Fails with
-    /// [`ErrorKind::LeaseLost`] (changing nothing) when the lease is no
+    /// [`ErrorKind::LeaseLost`](crate::ErrorKind::LeaseLost) (changing nothing) when the lease is no
     /// longer this handle's: acked or nacked already, its visibility
     /// timeout passed, or never this handle's; the detail says which.
     #[inline]
@@ -114,7 +114,7 @@ impl Queue {
 
     /// Acks several leases under one lock. Ok(n) when all were acked; when
     /// some were no longer this handle's, the others are still acked and
-    /// the error ([`ErrorKind::LeaseLost`]) says how many and which first.
+    /// the error ([`ErrorKind::LeaseLost`](crate::ErrorKind::LeaseLost)) says how many and which first.
     pub fn ack_batch(&self, leases: &[Lease]) -> Result<usize> {
         let (n, r) = self.ack_batch_counted(leases);
         r.map(|()| n)
