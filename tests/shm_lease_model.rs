@@ -163,7 +163,7 @@ fn run(cap: usize, ops: &[Op]) -> Result<(), String> {
                         }
                         if expiring {
                             // Passed for sure after this sleep: back at its place.
-                            std::thread::sleep(expiry_wait());
+                            std::thread::sleep(common::past_lease_end(Duration::from_millis(1)));
                             m.stale[h].push(l);
                             m.back(want);
                         } else {
@@ -295,19 +295,4 @@ proptest! {
             prop_assert!(false, "cap {}: {}\nops: {:?}", cap, e, ops);
         }
     }
-}
-
-/// How long after a 1 ms lease it has surely ended: the store judges
-/// leases by CLOCK_MONOTONIC_COARSE with one tick of slack (so never
-/// early), and the clock itself may lag a tick: 1 ms + 2 ticks + 1 ms.
-fn expiry_wait() -> Duration {
-    // SAFETY: `t` is a valid timespec for clock_getres to fill.
-    let mut t: libc::timespec = unsafe { std::mem::zeroed() };
-    // SAFETY: as above.
-    let tick = if unsafe { libc::clock_getres(libc::CLOCK_MONOTONIC_COARSE, &mut t) } == 0 {
-        Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
-    } else {
-        Duration::from_millis(10)
-    };
-    Duration::from_millis(2) + 2 * tick
 }

@@ -151,3 +151,21 @@ pub fn wait_blocked(tid: libc::pid_t, kind: BackendKind) {
     }
     panic!("thread {tid} never blocked in a {kind:?} wait");
 }
+
+/// How long to sleep after a lease of `visibility` so that it has surely
+/// ended: the shm store judges leases by CLOCK_MONOTONIC_COARSE with one
+/// tick of slack (never early), and that clock may lag a tick behind the
+/// true time: visibility + 2 ticks + 1 ms. (A longer sleep only makes the
+/// end surer; it never makes a test depend on the machine's speed.)
+#[allow(dead_code)]
+pub fn past_lease_end(visibility: std::time::Duration) -> std::time::Duration {
+    // SAFETY: `t` is a valid timespec for clock_getres to fill.
+    let mut t: libc::timespec = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    let tick = if unsafe { libc::clock_getres(libc::CLOCK_MONOTONIC_COARSE, &mut t) } == 0 {
+        std::time::Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
+    } else {
+        std::time::Duration::from_millis(10)
+    };
+    visibility + 2 * tick + std::time::Duration::from_millis(1)
+}
