@@ -743,6 +743,37 @@ static void batch_room(const QueueBase *self, Py_ssize_t *max, size_t *buf_len)
     }
 }
 
+/* The buffers of a batch call: `*buf` (buf_len bytes; `stack`, of
+ * STACK_BUFFER bytes, when it is big enough) and `*out` (max elements of
+ * `elem` bytes; the caller's array of STACK_BATCH, passed in `*out`, when it
+ * is big enough), else allocated: the caller frees what is not its own. -1
+ * with MemoryError set (nothing left allocated). */
+static int batch_buffers(size_t buf_len, Py_ssize_t max, size_t elem, char *stack, char **buf,
+                         void **out)
+{
+    *buf = stack;
+    if (buf_len > STACK_BUFFER) {
+        *buf = PyMem_RawMalloc(buf_len);
+        if (*buf == NULL) {
+            *buf = stack;
+            PyErr_NoMemory();
+            return -1;
+        }
+    }
+    if (max > STACK_BATCH) {
+        void *o = (size_t)max > PY_SSIZE_T_MAX / elem ? NULL : PyMem_RawMalloc((size_t)max * elem);
+        if (o == NULL) {
+            if (*buf != stack)
+                PyMem_RawFree(*buf);
+            *buf = stack;
+            PyErr_NoMemory();
+            return -1;
+        }
+        *out = o;
+    }
+    return 0;
+}
+
 static const char *const receive_batch_names[] = {"max_messages", "timeout"};
 
 static PyObject *QueueBase_receive_batch(QueueBase *self, PyObject *const *args,
@@ -772,20 +803,11 @@ static PyObject *QueueBase_receive_batch(QueueBase *self, PyObject *const *args,
     if (RELEASED(self))
         return closed_error();
     batch_room(self, &max, &buf_len);
-    if (buf_len > sizeof stack) {
-        buf = PyMem_RawMalloc(buf_len);
-        if (buf == NULL)
-            return PyErr_NoMemory();
-    }
-    if (max > STACK_BATCH) {
-        out = (size_t)max > PY_SSIZE_T_MAX / sizeof *out
-                  ? NULL
-                  : PyMem_RawMalloc((size_t)max * sizeof *out);
-        if (out == NULL) {
-            if (buf != stack)
-                PyMem_RawFree(buf);
-            return PyErr_NoMemory();
-        }
+    {
+        void *o = stack_out;
+        if (batch_buffers(buf_len, max, sizeof *out, stack, &buf, &o) < 0)
+            return NULL;
+        out = o;
     }
 
     q = self->q;
@@ -1072,20 +1094,11 @@ static PyObject *QueueBase_lease_batch(QueueBase *self, PyObject *const *args,
     if (lease_prologue(self, argv[1], argv[2], &timeout, &visibility) < 0)
         return NULL;
     batch_room(self, &max, &buf_len);
-    if (buf_len > sizeof stack) {
-        buf = PyMem_RawMalloc(buf_len);
-        if (buf == NULL)
-            return PyErr_NoMemory();
-    }
-    if (max > STACK_BATCH) {
-        out = (size_t)max > PY_SSIZE_T_MAX / sizeof *out
-                  ? NULL
-                  : PyMem_RawMalloc((size_t)max * sizeof *out);
-        if (out == NULL) {
-            if (buf != stack)
-                PyMem_RawFree(buf);
-            return PyErr_NoMemory();
-        }
+    {
+        void *o = stack_out;
+        if (batch_buffers(buf_len, max, sizeof *out, stack, &buf, &o) < 0)
+            return NULL;
+        out = o;
     }
 
     q = self->q;
