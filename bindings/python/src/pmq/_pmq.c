@@ -774,6 +774,15 @@ static int batch_buffers(size_t buf_len, Py_ssize_t max, size_t elem, char *stac
     return 0;
 }
 
+/* Frees what batch_buffers allocated (not the caller's stack arrays). */
+static void batch_free(char *buf, const char *stack, void *out, const void *stack_out)
+{
+    if (buf != stack)
+        PyMem_RawFree(buf);
+    if (out != stack_out)
+        PyMem_RawFree(out);
+}
+
 static const char *const receive_batch_names[] = {"max_messages", "timeout"};
 
 static PyObject *QueueBase_receive_batch(QueueBase *self, PyObject *const *args,
@@ -846,10 +855,7 @@ static PyObject *QueueBase_receive_batch(QueueBase *self, PyObject *const *args,
     }
 
 done:
-    if (buf != stack)
-        PyMem_RawFree(buf);
-    if (out != stack_out)
-        PyMem_RawFree(out);
+    batch_free(buf, stack, out, stack_out);
     return result;
 }
 
@@ -1139,10 +1145,7 @@ static PyObject *QueueBase_lease_batch(QueueBase *self, PyObject *const *args,
     }
 
 done:
-    if (buf != stack)
-        PyMem_RawFree(buf);
-    if (out != stack_out)
-        PyMem_RawFree(out);
+    batch_free(buf, stack, out, stack_out);
     return result;
 }
 
