@@ -501,6 +501,16 @@ impl Rate {
     }
 }
 
+/// Whether a timed receive or lease that failed with `e` only found nothing
+/// within its slice (timed out, would block, a signal's interruption): the
+/// loop checks its stop flags and tries again.
+pub(crate) fn no_message_now(e: &pmq::Error) -> bool {
+    matches!(
+        e.kind(),
+        pmq::ErrorKind::TimedOut | pmq::ErrorKind::WouldBlock | pmq::ErrorKind::Interrupted
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

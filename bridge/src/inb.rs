@@ -18,7 +18,7 @@ use async_nats::jetstream::consumer::{pull, AckPolicy, DeliverPolicy};
 use async_nats::jetstream::message::Acker;
 use bytes::Bytes;
 use futures_util::{FutureExt, StreamExt};
-use pmq::{ErrorKind, Queue, Timeout};
+use pmq::{Queue, Timeout};
 
 use crate::common::PRIORITY_HEADER;
 use crate::journal::{parse_msg_id, stream_key, InJournal, Key};
@@ -397,11 +397,7 @@ fn deliver(journal: &mut InJournal, q: &Queue, items: &[Item], queue: &str) -> O
             }
             match q.send(&it.payload, it.priority, Timeout::After(SLICE)) {
                 Ok(()) => break,
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        ErrorKind::TimedOut | ErrorKind::WouldBlock | ErrorKind::Interrupted
-                    ) => {}
+                Err(e) if crate::common::no_message_now(&e) => {}
                 Err(e) => {
                     let _ = journal.abort(&it.key);
                     out.stop = Some(Err(e.into()));

@@ -475,14 +475,7 @@ fn receive_loop(
         }
         let first = match q.receive(&mut buf, Timeout::After(SLICE)) {
             Ok(m) => m,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    ErrorKind::TimedOut | ErrorKind::WouldBlock | ErrorKind::Interrupted
-                ) =>
-            {
-                continue
-            }
+            Err(e) if crate::common::no_message_now(&e) => continue,
             Err(e) => return Err(e.into()),
         };
         let mut j = journal.lock().unwrap();
@@ -507,11 +500,7 @@ fn receive_loop(
             if batch.len() < max {
                 match q.receive(&mut buf, Timeout::TryOnce) {
                     Ok(m) => next = Some(m),
-                    Err(e)
-                        if matches!(
-                            e.kind(),
-                            ErrorKind::TimedOut | ErrorKind::WouldBlock | ErrorKind::Interrupted
-                        ) => {}
+                    Err(e) if crate::common::no_message_now(&e) => {}
                     Err(e) => {
                         let _ = j.sync();
                         drop(j);

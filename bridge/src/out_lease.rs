@@ -129,14 +129,7 @@ pub(crate) fn lease_loop(
         }
         let n = match q.lease_batch(&mut buf, &mut out, Timeout::After(SLICE), None) {
             Ok(n) => n,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    ErrorKind::TimedOut | ErrorKind::WouldBlock | ErrorKind::Interrupted
-                ) =>
-            {
-                continue
-            }
+            Err(e) if crate::common::no_message_now(&e) => continue,
             Err(e) => return Err(e.into()),
         };
         let batch: Vec<Msg> = out[..n]
