@@ -20,7 +20,9 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use super::futex;
+use super::lock::Policy;
 use super::map::Mapping;
+use super::ring::lease::now_ns;
 use crate::backend::{sys, Wake};
 
 const FULL: u64 = u64::MAX - 1;
@@ -201,6 +203,15 @@ fn follow(m: &Mapping, fd: RawFd, stop: &AtomicBool) {
         // Registered with the word read first, as waiters do: a mover after
         // this changes the word or sees the registration.
         let (word, v) = r.watch_changes();
+        // Leases out: give back what is due here (expired leases, dead
+        // holders'), so the level shows a message that came back without
+        // any send; a poller (tokio's AsyncFd, Go's, asyncio) waits on this
+        // descriptor alone and would otherwise never learn of it. Tries the
+        // consumers' lock once: a busy lock's holder sweeps itself.
+        let leases_out = r.head().consumers.0.leased.load(Ordering::Relaxed) != 0;
+        if leases_out {
+            let _ = r.sweep_with(None, true, || Policy::Brief);
+        }
         // Readable when a receive could take a message (leased ones do
         // not count; a queue full of leases reads as neither readable nor
         // full, the closest level an eventfd has: senders see room).
@@ -215,7 +226,14 @@ fn follow(m: &Mapping, fd: RawFd, stop: &AtomicBool) {
         }
         // Sliced: a mover killed between its commit and its wake-up of
         // this line leaves the level wrong only until the slice ends.
-        let slice = futex::deadline_after(super::ring::SLICE);
+        let mut slice = super::ring::SLICE;
+        if leases_out {
+            // Awake again when the next lease is due to be looked at.
+            let next = r.head().consumers.0.next_sweep.load(Ordering::Relaxed);
+            let left = std::time::Duration::from_nanos(next.saturating_sub(now_ns()));
+            slice = slice.min(left.max(std::time::Duration::from_millis(1)));
+        }
+        let slice = futex::deadline_after(slice);
         if let Wake::Failed(_) = futex::futex_wait(word, v, Some(&slice)) {
             return;
         }
