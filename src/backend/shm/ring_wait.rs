@@ -5,7 +5,10 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
-use super::{futex_wake, owner_died, Ring, Waited, SLICE, WAIT_SPINS};
+use super::{
+    futex_wake, owner_died, Ring, Waited, SEND_ROOM_MAX, SEND_ROOM_SHARE, SEND_SPIN_STRIDE, SLICE,
+    WAIT_SPINS,
+};
 use crate::backend::shm::layout::*;
 
 impl Ring<'_> {
@@ -103,13 +106,8 @@ impl Ring<'_> {
         closing: &AtomicBool,
         spin: bool,
     ) -> Waited {
-        if spin {
-            for _ in 0..WAIT_SPINS {
-                if self.moved(readable) || closing.load(Ordering::Relaxed) {
-                    return Waited::Again;
-                }
-                std::hint::spin_loop();
-            }
+        if spin && self.spin(readable, closing) {
+            return Waited::Again;
         }
         let w = if readable {
             &self.head.receivers.0
@@ -132,6 +130,37 @@ impl Ring<'_> {
             crate::backend::Wake::Interrupted => Waited::Interrupted,
             _ => Waited::Again,
         }
+    }
+
+    /// The spin before a wait registers: whether a receive (`readable`) or
+    /// a send may find something now. A receiver looks at P after every
+    /// `pause`; a sender looks at F every [`SEND_SPIN_STRIDE`] of them and
+    /// waits for a run of free slots (see [`SEND_ROOM_SHARE`]).
+    #[inline(always)]
+    fn spin(&self, readable: bool, closing: &AtomicBool) -> bool {
+        if readable {
+            for _ in 0..WAIT_SPINS {
+                if self.moved(true) || closing.load(Ordering::Relaxed) {
+                    return true;
+                }
+                std::hint::spin_loop();
+            }
+            return false;
+        }
+        let h = self.head;
+        let room = (u64::from(self.g.capacity) / SEND_ROOM_SHARE).clamp(1, SEND_ROOM_MAX);
+        for _ in 0..WAIT_SPINS / SEND_SPIN_STRIDE {
+            let p = h.producers.0.p.load(Ordering::Acquire);
+            if p.saturating_add(room) <= h.consumers.0.f.load(Ordering::Acquire)
+                || closing.load(Ordering::Relaxed)
+            {
+                return true;
+            }
+            for _ in 0..SEND_SPIN_STRIDE {
+                std::hint::spin_loop();
+            }
+        }
+        false
     }
 
     /// Registers a readiness helper on the `changed` line and returns the
