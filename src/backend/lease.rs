@@ -27,6 +27,7 @@ impl Backend {
         dispatch!(self, b => b.try_lease_batch(buf, room, out, visibility, p))
     }
 
+    #[inline]
     pub(crate) fn ack(&self, lease: &Lease) -> Result<()> {
         dispatch!(self, b => b.ack(lease))
     }

@@ -207,12 +207,13 @@ impl QueueBackend for ShmQueue {
         self.sound(self.lease_locked(buf, out, visibility, p))
     }
 
+    #[inline]
     fn ack(&self, lease: &crate::types::Lease) -> Result<()> {
-        self.settle(std::slice::from_ref(lease), false).1
+        self.settle_one(lease, false)
     }
 
     fn nack(&self, lease: &crate::types::Lease) -> Result<()> {
-        self.settle(std::slice::from_ref(lease), true).1
+        self.settle_one(lease, true)
     }
 
     fn ack_batch(&self, leases: &[crate::types::Lease]) -> (usize, Result<()>) {

@@ -432,6 +432,37 @@ impl Ring<'_> {
         Ok(())
     }
 
+    /// Acks (or with `nack`, nacks) the one lease `l` held by `owner`,
+    /// under the consumers' lock taken as `wait` allows: the hot path of
+    /// [`Ring::settle_with`] (no batch to count or report on).
+    #[inline(always)]
+    pub fn settle_one<'w>(
+        &self,
+        l: &Held,
+        owner: u64,
+        nack: bool,
+        wait: impl Fn() -> Policy<'w>,
+    ) -> Result<(), Refusal> {
+        let guard = self.lock_consumers(wait)?;
+        if self.head.consumers.0.broken.load(Ordering::Relaxed) != 0 {
+            return Err(super::unrecoverable().into());
+        }
+        let r = if nack {
+            self.nack_locked(l, owner)
+        } else {
+            self.ack_locked(l, owner)
+        };
+        drop(guard);
+        // As settle_with: room after an ack; a message back after a nack
+        // (or an expired lease the ack gave back).
+        if r.is_ok() && !nack {
+            self.wake(&self.head.senders.0);
+        } else {
+            self.wake(&self.head.receivers.0);
+        }
+        r
+    }
+
     /// Acks (or with `nack`, nacks) each of `leases` held by `owner`, under
     /// one consumers' lock taken as `wait` allows: how many, and the first
     /// failure (the others are still done).

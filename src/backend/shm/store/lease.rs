@@ -27,6 +27,16 @@ fn visibility_ms(v: Option<Duration>) -> Result<u32> {
     })
 }
 
+/// A refusal of one lease as the contract's error.
+#[cold]
+#[inline(never)]
+fn refused(f: Refusal) -> Error {
+    match f {
+        Refusal::Lost(why) => Error::new(ErrorKind::LeaseLost, why),
+        Refusal::Fault(f) => patient_error(f),
+    }
+}
+
 impl ShmQueue {
     /// This handle's holder id (opener index << 32 | its generation).
     fn owner(&self) -> u64 {
@@ -79,6 +89,19 @@ impl ShmQueue {
         }
     }
 
+    /// Acks (or nacks) one lease (the hot path of [`ShmQueue::settle`]).
+    #[inline(always)]
+    pub(in crate::backend::shm) fn settle_one(&self, lease: &Lease, nack: bool) -> Result<()> {
+        let r = self
+            .map
+            .ring()
+            .settle_one(lease, self.owner(), nack, patient_policy);
+        match r {
+            Ok(()) => self.sound_result(Ok(())),
+            Err(f) => self.sound_result(Err(refused(f))),
+        }
+    }
+
     /// Acks (or nacks) `leases` under one lock: how many, and LeaseLost
     /// naming how many were not and the first of them.
     pub(in crate::backend::shm) fn settle(
@@ -92,9 +115,7 @@ impl ShmQueue {
             .settle_with(leases, self.owner(), nack, patient_policy);
         let r = match first {
             None => Ok(()),
-            Some((_, Refusal::Lost(why))) if leases.len() == 1 => {
-                Err(Error::new(ErrorKind::LeaseLost, why))
-            }
+            Some((_, f)) if leases.len() == 1 => Err(refused(f)),
             Some((i, Refusal::Lost(why))) => {
                 let lost = leases.len() - done;
                 Err(Error::new(
