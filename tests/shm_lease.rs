@@ -44,6 +44,7 @@ fn recv(q: &Queue) -> Option<String> {
     }
 }
 
+#[track_caller]
 fn lost(r: pmq::Result<()>) -> String {
     let e = r.expect_err("a lease that is not this handle's was accepted");
     assert_eq!(e.kind(), ErrorKind::LeaseLost, "{e}");

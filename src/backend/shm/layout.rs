@@ -11,11 +11,13 @@
 //!                      recoveries
 //!   256     clock      consumers' robust lock
 //!   320     consumers  H (next position to drain), F (end of the free
-//!                      run), messages in the index, recoveries
+//!                      run), messages in the index, recoveries, leases,
+//!                      P as last read
 //!   384     receivers  registrations and futex word of waiting receivers
 //!   448     senders    ... of waiting senders
 //!   512     changed    ... of readiness helpers (any move)
-//!   576     notify     the notification registration (under the P lock)
+//!   576     notify     the notification registration (under the P lock),
+//!                      and the rise hint (see `Notify::rise`)
 //!   640     index      the consumers' priority index: 3-level bitmap, then
 //!                      per-priority FIFO heads and tails (slot + 1; 0 =
 //!                      empty)
@@ -93,12 +95,6 @@ pub(super) struct Producers {
     /// reaches it).
     pub free_seen: AtomicU64,
     pub recoveries: AtomicU64,
-    /// The last position whose message has a higher priority than the one
-    /// before it (written before that message's commit). A receive whose
-    /// index is empty and for which no rise lies after H takes the message
-    /// at H directly: the priorities of `[H, P)` do not increase, so H is
-    /// the highest and oldest (a FIFO stream never touches the index).
-    pub rise: AtomicU64,
     /// The priority of the message at P - 1.
     pub last_prio: AtomicU32,
 }
@@ -121,6 +117,10 @@ pub(super) struct Consumers {
     /// `leased > 0` looks for leases to give back (the earliest expiry, or
     /// the next probe of the holders' liveness).
     pub next_sweep: AtomicU64,
+    /// P as a receive last read it (`H <= p_seen <= P`): while H is below
+    /// it and no rise lies after H, a receive takes the message at H
+    /// without reading the producers' line, which every send writes.
+    pub p_seen: AtomicU64,
 }
 
 #[repr(C)]
@@ -145,6 +145,15 @@ pub(super) struct Notify {
     pub word: AtomicU32,
     /// The owner's registration token.
     pub id: AtomicU64,
+    /// Not the registration's, but as rarely written and on the same line
+    /// for that reason (every receive reads it; only a send whose priority
+    /// is above the one before writes it): the last position whose message
+    /// has a higher priority than the one before it (written, under the
+    /// producers' lock, before that message's commit). A receive whose
+    /// index is empty and for which no rise lies after H takes the message
+    /// at H directly: the priorities of `[H, P)` do not increase, so H is
+    /// the highest and oldest (a FIFO stream never touches the index).
+    pub rise: AtomicU64,
 }
 
 /// The kind of the notification registration.
@@ -269,6 +278,8 @@ const _: () = {
     assert!(offset_of!(Consumers, broken) == 32);
     assert!(offset_of!(Consumers, leased) == 40);
     assert!(offset_of!(Consumers, next_sweep) == 48);
+    assert!(offset_of!(Consumers, p_seen) == 56);
+    assert!(offset_of!(Notify, rise) == 24);
     assert!(size_of::<Consumers>() <= LINE);
     assert!(offset_of!(Head, receivers) == 384);
     assert!(offset_of!(Head, senders) == 448);

@@ -5,16 +5,22 @@
 //!   `ring[P & mask]`, fill it (seq = P), COMMIT with one release store
 //!   `state = READY`, then advance P. The ring cell is not written: the
 //!   cell that named a free slot now names a published one.
-//! - **Receive** (under the consumers' lock C): read P (the receive's
-//!   linearisation point), move every position in `[H, P)` into the
-//!   consumers' priority index, pop the top, write the receipt, COMMIT
-//!   with `state = FREE`, hand the slot back at `ring[F & mask]`, advance F.
+//! - **Receive** (under the consumers' lock C): read P, move every
+//!   position in `[H, P)` into the consumers' priority index, pop the top,
+//!   write the receipt, COMMIT with `state = FREE`, hand the slot back at
+//!   `ring[F & mask]`, advance F. The direct path: with the index empty,
+//!   no rise after H (`Notify::rise`: a send whose priority is above the
+//!   one before stores its position there before its commit) and H below
+//!   the P read last (`Consumers::p_seen`), take the message at H without
+//!   reading the producers' line, which every send writes.
 //! - **Priority order** between concurrent calls: a receive returns the
-//!   highest-priority, oldest message among those published when it read
-//!   P; a send that completes after that point is not seen by that receive
-//!   even if its priority is higher (POSIX promises nothing stronger across
-//!   concurrent calls). FIFO within a priority holds across all producers:
-//!   the P lock orders them, and positions are drained in order.
+//!   highest-priority, oldest message among those whose send happens-before
+//!   it (on the direct path too: such a send's rise is seen, and sends P
+//!   to be read afresh); a send that completes while the receive runs is
+//!   not seen by it even if its priority is higher (POSIX promises nothing
+//!   stronger across concurrent calls). FIFO within a priority holds
+//!   across all producers: the P lock orders them, and positions are
+//!   drained in order.
 //! - **Counters are derived**, no pending record: committed = P, received
 //!   = F - cap, in the queue = P - F + cap.
 //! - **Repair.** P (owner died): a READY slot at P with seq == P is a
@@ -231,6 +237,7 @@ impl<'a> Ring<'a> {
             .store(FIRST + cap, Ordering::Relaxed);
         h.consumers.0.h.store(FIRST, Ordering::Relaxed);
         h.consumers.0.f.store(FIRST + cap, Ordering::Relaxed);
+        h.consumers.0.p_seen.store(FIRST, Ordering::Relaxed);
         id.instance.store(random_instance(), Ordering::Relaxed);
         id.magic.store(MAGIC, Ordering::Release);
     }
@@ -469,11 +476,11 @@ impl<'a> Ring<'a> {
             }
             let s = self.cell(p)?;
             let sl = self.header(s);
-            // The rise hint (see `Producers::rise`), before the commit.
+            // The rise hint (see `Notify::rise`), before the commit.
             let last = ps.last_prio.load(Ordering::Relaxed);
             if prio != last {
                 if prio > last {
-                    ps.rise.store(p, Ordering::Relaxed);
+                    h.notify.0.rise.store(p, Ordering::Release);
                 }
                 ps.last_prio.store(prio, Ordering::Relaxed);
             }

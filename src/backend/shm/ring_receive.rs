@@ -114,11 +114,23 @@ impl Ring<'_> {
         let mut hh = cs.h.load(Ordering::Relaxed);
         let mut f = cs.f.load(Ordering::Relaxed);
         let mut indexed = cs.indexed.load(Ordering::Relaxed);
-        let p = h.producers.0.p.load(Ordering::Acquire);
-        // Read after P: at least as new as the sends P counts.
-        let rise = h.producers.0.rise.load(Ordering::Relaxed);
+        // P as last read, while the message at H can be taken without a
+        // look past it: nothing indexed, H below it, no rise after H (a
+        // send that completed before this call and rose above H's priority
+        // stored its rise before its commit, so it is seen here).
+        let mut p = cs.p_seen.load(Ordering::Relaxed);
+        let mut rise = h.notify.0.rise.load(Ordering::Acquire);
+        let fresh = indexed != 0 || rise > hh || p <= hh;
+        if fresh {
+            (p, rise) = self.read_p();
+        }
         if hh > p || p > f || f - hh > cap || indexed > cap {
             return Err(corrupt("the ring positions (H, P, F)", p));
+        }
+        if fresh {
+            // Kept only once checked (a P scribbled for a moment does not
+            // stay in the cache).
+            cs.p_seen.store(p, Ordering::Relaxed);
         }
         if indexed == 0 && p == hh {
             drop(guard);
@@ -128,6 +140,18 @@ impl Ring<'_> {
         let mut done = 0;
         while done < n {
             let s;
+            if indexed == 0 && hh == p {
+                // A batch that took everything up to P as last read: look
+                // again (P only grows).
+                (p, rise) = self.read_p();
+                if p < hh || p > f {
+                    return Err(corrupt("the producers' position P", p));
+                }
+                cs.p_seen.store(p, Ordering::Relaxed);
+                if p == hh {
+                    break;
+                }
+            }
             if indexed == 0 && rise <= hh {
                 // Nothing indexed, and the priorities of [H, P) do not
                 // increase: the message at H is the highest and oldest (a
@@ -176,9 +200,6 @@ impl Ring<'_> {
             got(at, t);
             at += t.len;
             done += 1;
-            if indexed == 0 && hh == p {
-                break;
-            }
         }
         drop(guard);
         if done == 0 {
@@ -191,6 +212,16 @@ impl Ring<'_> {
             self.wake_changed();
         }
         Ok(done)
+    }
+
+    /// P now (under the consumers' lock; the caller checks it and keeps
+    /// it as `p_seen`), and the rise hint read after it (at least as new
+    /// as the sends P counts).
+    #[inline(always)]
+    fn read_p(&self) -> (u64, u64) {
+        let h = self.head;
+        let p = h.producers.0.p.load(Ordering::Acquire);
+        (p, h.notify.0.rise.load(Ordering::Acquire))
     }
 
     /// Whether slot `s`'s message fits in `room` bytes (its length checked

@@ -151,6 +151,8 @@ impl Ring<'_> {
         }
         cs.indexed.store(ready.len() as u64, Ordering::Relaxed);
         cs.leased.store(kept, Ordering::Relaxed);
+        // P is read afresh by the next receive.
+        cs.p_seen.store(hh, Ordering::Relaxed);
         // The next consumers' lock holder looks at the kept leases' times.
         cs.next_sweep.store(0, Ordering::Relaxed);
         cs.recoveries.fetch_add(1, Ordering::Relaxed);

@@ -610,3 +610,26 @@ fn kill_torture_loses_nothing_and_always_makes_progress() {
     let (rp, rc) = r.recoveries();
     eprintln!("torture: {done} kills, {received} messages, repairs P {rp} C {rc}");
 }
+
+#[test]
+fn a_rise_sent_after_p_was_last_read_is_taken_first() {
+    // The direct path takes the message at H below the P it read last
+    // (p_seen) without reading P again: a later send that rises above the
+    // priority before it must still be seen by the next receive.
+    let r = queue(8, 8);
+    r.try_send(b"a", 1, None).unwrap();
+    r.try_send(b"b", 1, None).unwrap();
+    assert_eq!(recv(&r).unwrap(), (b"a".to_vec(), 1));
+    // p_seen is now past "b": "c" rises above it.
+    r.try_send(b"c", 9, None).unwrap();
+    assert_eq!(recv(&r).unwrap(), (b"c".to_vec(), 9));
+    assert_eq!(recv(&r).unwrap(), (b"b".to_vec(), 1));
+    // A falling priority needs no rise: FIFO with the direct path.
+    r.try_send(b"d", 5, None).unwrap();
+    r.try_send(b"e", 5, None).unwrap();
+    assert_eq!(recv(&r).unwrap(), (b"d".to_vec(), 5));
+    r.try_send(b"f", 2, None).unwrap();
+    assert_eq!(recv(&r).unwrap(), (b"e".to_vec(), 5));
+    assert_eq!(recv(&r).unwrap(), (b"f".to_vec(), 2));
+    assert_eq!(recv(&r), Err(Fault::Empty));
+}
