@@ -61,12 +61,14 @@ pub(super) const SLICE: Duration = Duration::from_millis(200);
 /// is running but was descheduled for a moment: `make bench`'s depth-10
 /// stream went from 1-1.7 M msg/s at 500 to 3.2-4.2 M at 2,000).
 const WAIT_SPINS: u32 = 2000;
-/// A sender's spin looks at F once per this many `pause`s (a receiver's
-/// looks at P after each): while the queue is full the consumers' line is
-/// the receivers' to write, and a sender that read it after every pause
-/// took it away from them between their writes (a lease + ack writes it
-/// twice per message: `make bench`'s lease + ack stream went from 0.47x to
-/// about 0.65x a plain receive's).
+/// A sender's spin looks at F at most once per this many `pause`s (a
+/// receiver's looks at P after each), and no less often than once per
+/// slot of the run it waits for (a queue of 10 waits for one slot, and
+/// looks after each pause): while the queue is full the consumers' line
+/// is the receivers' to write, and a sender that read it after every
+/// pause took it away from them between their writes (a lease + ack
+/// writes it twice per message: `make bench`'s lease + ack stream went
+/// from 0.47x to about 0.65x a plain receive's).
 const SEND_SPIN_STRIDE: u32 = 64;
 /// A spinning sender waits for this share of the capacity to be free (at
 /// most [`SEND_ROOM_MAX`] slots), not for one slot: it then sends a run

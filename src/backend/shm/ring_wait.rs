@@ -134,8 +134,9 @@ impl Ring<'_> {
 
     /// The spin before a wait registers: whether a receive (`readable`) or
     /// a send may find something now. A receiver looks at P after every
-    /// `pause`; a sender looks at F every [`SEND_SPIN_STRIDE`] of them and
-    /// waits for a run of free slots (see [`SEND_ROOM_SHARE`]).
+    /// `pause`; a sender looks at F every [`SEND_SPIN_STRIDE`] of them (or
+    /// fewer, for a short run) and waits for a run of free slots (see
+    /// [`SEND_ROOM_SHARE`]).
     #[inline(always)]
     fn spin(&self, readable: bool, closing: &AtomicBool) -> bool {
         if readable {
@@ -149,14 +150,15 @@ impl Ring<'_> {
         }
         let h = self.head;
         let room = (u64::from(self.g.capacity) / SEND_ROOM_SHARE).clamp(1, SEND_ROOM_MAX);
-        for _ in 0..WAIT_SPINS / SEND_SPIN_STRIDE {
+        let stride = (room as u32).min(SEND_SPIN_STRIDE);
+        for _ in 0..WAIT_SPINS / stride {
             let p = h.producers.0.p.load(Ordering::Acquire);
             if p.saturating_add(room) <= h.consumers.0.f.load(Ordering::Acquire)
                 || closing.load(Ordering::Relaxed)
             {
                 return true;
             }
-            for _ in 0..SEND_SPIN_STRIDE {
+            for _ in 0..stride {
                 std::hint::spin_loop();
             }
         }
