@@ -73,13 +73,20 @@ impl From<Lease> for pmq_lease {
 
 /// Converts a C visibility timeout in seconds: 0 or PMQ_FOREVER = none (the
 /// lease lasts until ack, nack or the holder's end); positive = that long.
+#[inline(always)]
 fn visibility_in(seconds: f64) -> Result<Option<Duration>, pmq_status> {
-    const WHAT: &str = "pass 0 or PMQ_FOREVER (INFINITY) for a lease without a visibility \
-                        timeout, or a positive number of seconds after which an unacked message \
-                        goes back to the queue";
     if seconds == 0.0 || seconds == PMQ_FOREVER {
         return Ok(None);
     }
+    visibility_timed(seconds)
+}
+
+/// [`visibility_in`] of a visibility timeout (or of a wrong value).
+#[inline(never)]
+fn visibility_timed(seconds: f64) -> Result<Option<Duration>, pmq_status> {
+    const WHAT: &str = "pass 0 or PMQ_FOREVER (INFINITY) for a lease without a visibility \
+                        timeout, or a positive number of seconds after which an unacked message \
+                        goes back to the queue";
     if seconds.is_nan() {
         return Err(invalid(format!("visibility_seconds is NaN; {WHAT}")));
     }

@@ -119,8 +119,12 @@ impl Ring<'_> {
         // send that completed before this call and rose above H's priority
         // stored its rise before its commit, so it is seen here).
         let mut p = cs.p_seen.load(Ordering::Relaxed);
-        let mut rise = h.notify.0.rise.load(Ordering::Acquire);
-        let fresh = indexed != 0 || rise > hh || p <= hh;
+        let mut rise = 0;
+        let mut fresh = indexed != 0 || p <= hh;
+        if !fresh {
+            rise = h.notify.0.rise.load(Ordering::Acquire);
+            fresh = rise > hh;
+        }
         if fresh {
             (p, rise) = self.read_p();
         }
