@@ -160,9 +160,18 @@ impl Ring<'_> {
                 // Nothing indexed, and the priorities of [H, P) do not
                 // increase: the message at H is the highest and oldest (a
                 // FIFO stream, or exactly one message): no index.
-                s = self
-                    .published(hh)?
-                    .ok_or_else(|| corrupt("an unpublished position", hh))?;
+                s = match self.published(hh)? {
+                    Some(s) => s,
+                    None => {
+                        // Not published: a damaged p_seen (it is only a
+                        // hint) must not stop the queue; P says.
+                        self.p_behind_hint(hh, f)?;
+                        if done == 0 {
+                            return Err(Fault::Empty);
+                        }
+                        break;
+                    }
+                };
                 if !self.fits(s, buf.len() - at)? {
                     break;
                 }
@@ -216,6 +225,21 @@ impl Ring<'_> {
             self.wake_changed();
         }
         Ok(done)
+    }
+
+    /// The position H was found unpublished although below `p_seen`: Ok
+    /// (P kept as `p_seen`) if P shows the hint was wrong (H is at P);
+    /// Corrupt if H is below P (a published position's slot is not
+    /// READY with its seq).
+    #[cold]
+    #[inline(never)]
+    fn p_behind_hint(&self, hh: u64, f: u64) -> Result<(), Fault> {
+        let (p, _) = self.read_p();
+        if p != hh || p > f {
+            return Err(corrupt("an unpublished position", hh));
+        }
+        self.head.consumers.0.p_seen.store(p, Ordering::Relaxed);
+        Ok(())
     }
 
     /// P now (under the consumers' lock; the caller checks it and keeps

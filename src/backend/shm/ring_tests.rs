@@ -633,3 +633,28 @@ fn a_rise_sent_after_p_was_last_read_is_taken_first() {
     assert_eq!(recv(&r).unwrap(), (b"f".to_vec(), 2));
     assert_eq!(recv(&r), Err(Fault::Empty));
 }
+
+#[test]
+fn a_damaged_p_seen_is_only_a_hint() {
+    // p_seen above P (a scribble): the receive finds H unpublished, reads
+    // P, and reports the queue empty instead of corrupt; nothing is lost.
+    let r = queue(4, 8);
+    r.try_send(b"a", 1, None).unwrap();
+    assert_eq!(recv(&r).unwrap(), (b"a".to_vec(), 1));
+    let cs = &r.head.consumers.0;
+    cs.p_seen
+        .store(cs.h.load(Ordering::Relaxed) + 2, Ordering::Relaxed);
+    assert_eq!(recv(&r), Err(Fault::Empty));
+    r.try_send(b"b", 1, None).unwrap();
+    r.try_send(b"c", 1, None).unwrap();
+    assert_eq!(recv(&r).unwrap(), (b"b".to_vec(), 1));
+    assert_eq!(recv(&r).unwrap(), (b"c".to_vec(), 1));
+    assert_eq!(recv(&r), Err(Fault::Empty));
+    // Below P it is a real damage: a published position whose slot is not
+    // READY is corrupt, as before.
+    r.try_send(b"d", 1, None).unwrap();
+    let h = cs.h.load(Ordering::Relaxed);
+    let s = r.ring[r.at(h)].load(Ordering::Relaxed);
+    r.header(s).state.store(FREE, Ordering::Relaxed);
+    assert!(matches!(recv(&r), Err(Fault::Corrupt(_))));
+}
