@@ -70,11 +70,10 @@ const WAIT_SPINS: u32 = 2000;
 /// writes it twice per message: `make bench`'s lease + ack stream went
 /// from 0.47x to about 0.65x a plain receive's).
 const SEND_SPIN_STRIDE: u32 = 64;
-/// A spinning sender waits for this share of the capacity to be free (at
-/// most [`SEND_ROOM_MAX`] slots), not for one slot: it then sends a run
-/// of messages reading F once (`Producers::free_seen`), instead of one
-/// message per slot a receiver frees. The spin's end bounds the wait; the
-/// registered sleep that follows wakes for one slot.
+/// A spinning sender waits for this share of the capacity (at most
+/// [`SEND_ROOM_MAX`] slots) to be free, not one slot, then sends that run
+/// reading F once (`Producers::free_seen`). The spin's end bounds the
+/// wait; the registered sleep after it wakes for one slot.
 const SEND_ROOM_SHARE: u64 = 8;
 const SEND_ROOM_MAX: u64 = 256;
 
