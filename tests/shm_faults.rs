@@ -304,7 +304,7 @@ fn every_kill_point_leaves_a_consistent_queue() {
                 let (_, _, l) = q
                     .lease(&mut buf, Timeout::TryOnce, Some(Duration::from_millis(1)))
                     .unwrap();
-                std::thread::sleep(common::past_lease_end(Duration::from_millis(1)));
+                common::sleep_past_lease_end(Duration::from_millis(1));
                 kill_at(point, "touch", &n);
                 let e = q.ack(&l).unwrap_err();
                 assert_eq!(e.kind(), ErrorKind::LeaseLost, "after {point}: {e}");

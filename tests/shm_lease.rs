@@ -146,7 +146,7 @@ fn an_expired_lease_comes_back_and_a_late_ack_says_so() {
     send(&q, "m", 0);
     // Expired with no sweep in between: the late ack gives it back.
     let (_, _, l) = lease(&q, Some(Duration::from_millis(5)));
-    std::thread::sleep(common::past_lease_end(Duration::from_millis(5)));
+    common::sleep_past_lease_end(Duration::from_millis(5));
     let e = lost(q.ack(&l));
     assert!(e.contains("visibility timeout (5 ms) passed"), "{e}");
     assert_eq!(q.lease_stats().unwrap().leased, 0);
@@ -431,6 +431,6 @@ fn a_visibility_timeout_longer_than_the_backend_keeps_is_refused() {
     // Nothing was leased; a timeout below a millisecond is one.
     assert_eq!(q.lease_stats().unwrap().leased, 0);
     let (_, _, l) = lease(&q, Some(Duration::from_nanos(1)));
-    std::thread::sleep(common::past_lease_end(Duration::from_millis(1)));
+    common::sleep_past_lease_end(Duration::from_millis(1));
     assert!(lost(q.ack(&l)).contains("visibility timeout (1 ms) passed"));
 }

@@ -163,7 +163,7 @@ fn run(cap: usize, ops: &[Op]) -> Result<(), String> {
                         }
                         if expiring {
                             // Passed for sure after this sleep: back at its place.
-                            std::thread::sleep(common::past_lease_end(Duration::from_millis(1)));
+                            common::sleep_past_lease_end(Duration::from_millis(1));
                             m.stale[h].push(l);
                             m.back(want);
                         } else {

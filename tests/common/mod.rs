@@ -169,3 +169,34 @@ pub fn past_lease_end(visibility: std::time::Duration) -> std::time::Duration {
     };
     visibility + 2 * tick + std::time::Duration::from_millis(1)
 }
+
+/// CLOCK_MONOTONIC_COARSE now (the shm store's lease clock).
+#[allow(dead_code)]
+pub fn coarse_now() -> std::time::Duration {
+    // SAFETY: `t` is a valid timespec for clock_gettime to fill.
+    let mut t: libc::timespec = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &mut t) };
+    std::time::Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
+}
+
+/// Sleeps, right after a lease with `visibility` was taken, until the
+/// store's own clock says it ended: [`past_lease_end`], then on until
+/// CLOCK_MONOTONIC_COARSE itself is past the lease's end as the store
+/// judges it (its time at the lease, read here after it, + visibility +
+/// one tick). A loaded VM can hold that clock back more than a tick; the
+/// wait follows the clock, not a guess of its lag (bounded: 60 s).
+#[allow(dead_code)]
+pub fn sleep_past_lease_end(visibility: std::time::Duration) {
+    let leased = coarse_now();
+    let slack = past_lease_end(visibility) - visibility;
+    std::thread::sleep(past_lease_end(visibility));
+    let give_up = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while coarse_now() <= leased + visibility + slack {
+        assert!(
+            std::time::Instant::now() < give_up,
+            "CLOCK_MONOTONIC_COARSE did not pass a lease's end in 60 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+}
