@@ -682,3 +682,41 @@ fn dead_receipts_after_a_killed_receiver_and_not_on_the_kernel_backend() {
         e.detail()
     );
 }
+
+#[test]
+fn a_blocked_sender_gets_through_when_a_single_slot_frees() {
+    // A sender waiting for room first spins for a run of free slots (an
+    // eighth of the capacity here: 32), not one; the spin is bounded, and
+    // the sleep after it wakes for one slot: one receive lets each send of
+    // a full queue through, however many it waits for.
+    let (q, _g) = small("one-slot", 256, 16);
+    let q = Arc::new(q);
+    for i in 0..256u32 {
+        q.send(&i.to_ne_bytes(), 0, Timeout::TryOnce).unwrap();
+    }
+    let sent = Arc::new(AtomicUsize::new(0));
+    let (q2, sent2) = (q.clone(), sent.clone());
+    let sender = thread::spawn(move || {
+        for i in 256..260u32 {
+            q2.send(&i.to_ne_bytes(), 0, Timeout::Forever).unwrap();
+            sent2.fetch_add(1, Ordering::SeqCst);
+        }
+    });
+    let mut buf = [0u8; 16];
+    for k in 0..4usize {
+        // Room for exactly one: the sender gets exactly one more through.
+        let (n, _) = q.receive(&mut buf, Timeout::TryOnce).unwrap();
+        assert_eq!(&buf[..n], &(k as u32).to_ne_bytes());
+        assert!(
+            wait_for(|| sent.load(Ordering::SeqCst) == k + 1),
+            "the sender did not get send {} through after one slot freed",
+            k + 1
+        );
+        assert_eq!(q.attributes().unwrap().current_messages, 256);
+    }
+    sender.join().unwrap();
+    for i in 4..260u32 {
+        let (n, _) = q.receive(&mut buf, Timeout::TryOnce).unwrap();
+        assert_eq!(&buf[..n], &i.to_ne_bytes());
+    }
+}
