@@ -256,6 +256,64 @@ fn readiness_descriptor_follows_the_queue() {
     q.close().unwrap();
 }
 
+/// Waits up to `ms` for an event of the epoll set and returns how many came.
+fn epoll_events(ep: i32, ms: i32) -> i32 {
+    let mut ev = libc::epoll_event { events: 0, u64: 0 };
+    // SAFETY: one valid epoll_event to fill; `ep` is our epoll descriptor.
+    unsafe { libc::epoll_wait(ep, &mut ev, 1, ms) }
+}
+
+/// An idle queue's descriptor stays still: no readable instant, no edge.
+/// Its helper once re-set the level with edges at every 200 ms slice and
+/// at its first look, so an empty queue was readable for an instant (a
+/// `poll` right after `fileno` saw it under valgrind) and every
+/// edge-triggered poller woke five times a second for nothing.
+#[test]
+fn an_idle_readiness_descriptor_stays_still() {
+    let (q, _g) = small("still", 2, 16);
+    let fd = q.fileno().unwrap();
+    let mut p = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd.
+    assert_eq!(
+        unsafe { libc::poll(&mut p, 1, 0) },
+        0,
+        "empty: not readable"
+    );
+    // SAFETY: plain epoll calls on our own descriptors.
+    let ep = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+    assert!(ep >= 0);
+    let mut ev = libc::epoll_event {
+        events: (libc::EPOLLIN | libc::EPOLLOUT | libc::EPOLLET) as u32,
+        u64: 0,
+    };
+    // SAFETY: `ev` is valid; both descriptors are open.
+    assert_eq!(
+        unsafe { libc::epoll_ctl(ep, libc::EPOLL_CTL_ADD, fd, &mut ev) },
+        0
+    );
+    assert_eq!(epoll_events(ep, 0), 1, "registration reports writable once");
+    // Three slices of the helper with nothing moving: no edge at all.
+    assert_eq!(
+        epoll_events(ep, 650),
+        0,
+        "an idle queue woke an edge-triggered poller"
+    );
+    // SAFETY: one valid pollfd.
+    assert_eq!(unsafe { libc::poll(&mut p, 1, 0) }, 0, "still not readable");
+    // A move still gives its edge.
+    q.send(b"1", 0, Timeout::TryOnce).unwrap();
+    assert_eq!(epoll_events(ep, 10_000), 1, "a send gave no edge");
+    q.receive_vec(Timeout::TryOnce).unwrap();
+    assert_eq!(epoll_events(ep, 10_000), 1, "a receive gave no edge");
+    // SAFETY: our own epoll descriptor, closed once.
+    unsafe { libc::close(ep) };
+    q.close().unwrap();
+}
+
 const CHILD_ENV: &str = "PMQ_SHM_TEST_CHILD";
 
 /// Child side of the kill test: says "ready", then sends numbered messages

@@ -90,6 +90,15 @@ impl Readiness {
         if fd < 0 {
             return None;
         }
+        // The level is right before anyone has the descriptor, so the
+        // helper's first look, if nothing moved, changes nothing (no
+        // readable flicker on an empty queue just opened).
+        let first = (map.ring().watch_word().load(Ordering::SeqCst), level(map));
+        if first.1 > 0 {
+            // SAFETY: eventfd's protocol: an 8-byte write of a valid u64 to
+            // our own fresh, non-blocking descriptor.
+            unsafe { libc::write(fd, (&first.1 as *const u64).cast(), 8) };
+        }
         let stop = Arc::new(AtomicBool::new(false));
         let (m, s) = (MapPtr(Arc::as_ptr(map)), Arc::clone(&stop));
         let spawned = sys::spawn_with_signals_blocked(
@@ -97,7 +106,7 @@ impl Readiness {
             move || {
                 let m = m;
                 // SAFETY: see MapPtr: `Running::map` outlives this thread.
-                follow(unsafe { &*m.0 }, fd, &s)
+                follow(unsafe { &*m.0 }, fd, &s, first)
             },
         );
         match spawned {
@@ -196,8 +205,27 @@ fn set_level(fd: RawFd, target: u64) {
     }
 }
 
-fn follow(m: &Mapping, fd: RawFd, stop: &AtomicBool) {
-    let max = m.shape.max_messages;
+/// The level a receive and a send would find now: 0 (empty: writable
+/// only), 1 (both) or FULL (readable only). Readable when a receive could
+/// take a message (leased ones do not count; a queue full of leases reads
+/// as neither readable nor full, the closest level an eventfd has: senders
+/// see room).
+fn level(m: &Mapping) -> u64 {
+    let r = m.ring();
+    match (r.visible(), r.count()) {
+        (0, _) => 0,
+        (_, c) if c >= m.shape.max_messages => FULL,
+        _ => 1,
+    }
+}
+
+/// The helper's loop. `last` is the change word and level it last set:
+/// a look that finds both the same changes nothing, so an idle queue's
+/// descriptor stays still (the edges of `set_level` would otherwise make
+/// an empty queue readable for an instant every slice, and wake every
+/// poller of it). Every move bumps the word, so every move a waiter could
+/// have failed around still gives its edges.
+fn follow(m: &Mapping, fd: RawFd, stop: &AtomicBool, mut last: (u32, u64)) {
     let r = m.ring();
     while !stop.load(Ordering::SeqCst) {
         // Registered with the word read first, as waiters do: a mover after
@@ -212,15 +240,11 @@ fn follow(m: &Mapping, fd: RawFd, stop: &AtomicBool) {
         if leases_out {
             let _ = r.sweep_with(None, true, || Policy::Brief);
         }
-        // Readable when a receive could take a message (leased ones do
-        // not count; a queue full of leases reads as neither readable nor
-        // full, the closest level an eventfd has: senders see room).
-        let target = match (r.visible(), r.count()) {
-            (0, _) => 0,
-            (_, c) if c >= max => FULL,
-            _ => 1,
-        };
-        set_level(fd, target);
+        let now = (v, level(m));
+        if now != last {
+            set_level(fd, now.1);
+            last = now;
+        }
         if stop.load(Ordering::SeqCst) || m.damaged() {
             return;
         }
