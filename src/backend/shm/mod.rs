@@ -81,6 +81,10 @@ pub(crate) struct ShmQueue {
     map: Arc<Mapping>,
     /// This handle's opener record.
     opener: u32,
+    /// Its holder id for leases (opener index << 32 | the record's
+    /// generation, which this handle's claim set and nothing moves while
+    /// it holds the record).
+    owner: u64,
     block: AtomicBool,
     closing: AtomicBool,
     readiness: readiness::Readiness,
@@ -148,9 +152,14 @@ impl QueueBackend for ShmQueue {
         let opener = sync::claim_opener(&map)?;
         map.ring().set_me(opener);
         let inherited = store::read_receipt(&map, opener);
+        let owner = map
+            .ring()
+            .owner_id(opener)
+            .expect("opener indexes are claimed below OPENERS");
         let q = ShmQueue {
             map: Arc::new(map),
             opener,
+            owner,
             inherited,
             block: AtomicBool::new(!req.nonblocking),
             closing: AtomicBool::new(false),
@@ -169,6 +178,7 @@ impl QueueBackend for ShmQueue {
         file::unlink(name)
     }
 
+    #[inline(always)]
     fn try_send(&self, msg: &[u8], priority: u32, p: Patience) -> Attempt<()> {
         self.sound(self.send_one(msg, priority, p))
     }
@@ -177,6 +187,7 @@ impl QueueBackend for ShmQueue {
         self.sound(self.send_locked(msgs, p))
     }
 
+    #[inline(always)]
     fn try_receive(&self, buf: &mut [u8], p: Patience) -> Attempt<(usize, u32)> {
         self.sound(self.receive_one(buf, p))
     }
@@ -196,6 +207,17 @@ impl QueueBackend for ShmQueue {
     /// freed), the futex words and `closing`.
     const MOVES_NEED_COUNT: bool = false;
 
+    #[inline(always)]
+    fn try_lease(
+        &self,
+        buf: &mut [u8],
+        visibility: Option<Duration>,
+        p: Patience,
+    ) -> Attempt<crate::types::LeasedMessage> {
+        self.sound(self.lease_one(buf, visibility, p))
+    }
+
+    #[inline(always)]
     fn try_lease_batch(
         &self,
         buf: &mut [u8],
