@@ -178,7 +178,6 @@ impl QueueBackend for ShmQueue {
         file::unlink(name)
     }
 
-    #[inline(always)]
     fn try_send(&self, msg: &[u8], priority: u32, p: Patience) -> Attempt<()> {
         self.sound(self.send_one(msg, priority, p))
     }
@@ -187,7 +186,6 @@ impl QueueBackend for ShmQueue {
         self.sound(self.send_locked(msgs, p))
     }
 
-    #[inline(always)]
     fn try_receive(&self, buf: &mut [u8], p: Patience) -> Attempt<(usize, u32)> {
         self.sound(self.receive_one(buf, p))
     }
