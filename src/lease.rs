@@ -41,18 +41,10 @@ impl Queue {
         timeout: Timeout,
         visibility: Option<Duration>,
     ) -> Result<(usize, u32, Lease)> {
-        if self.dead_letter.max_deliveries != 0 {
-            // Dead letters are dropped in the batch path's loop.
-            let mut out = [LeasedMessage::default()];
-            self.lease_into(buf, &mut out, timeout, visibility)?;
-            let m = out[0];
-            return Ok((m.len, m.priority, m.lease));
-        }
-        check_visibility(visibility)?;
-        let b = self.enter_move()?;
-        self.check_receive(buf)?;
-        // One message, at offset 0: no array, no packing.
-        let m = self.transfer(&b, timeout, &RECEIVE, |p| b.try_lease(buf, visibility, p))?;
+        let mut out = [LeasedMessage::default()];
+        self.lease_into(buf, &mut out, timeout, visibility)?;
+        // One message: at offset 0.
+        let m = out[0];
         Ok((m.len, m.priority, m.lease))
     }
 

@@ -28,16 +28,6 @@ impl Backend {
     }
 
     #[inline]
-    pub(crate) fn try_lease(
-        &self,
-        buf: &mut [u8],
-        visibility: Option<Duration>,
-        p: Patience,
-    ) -> Attempt<LeasedMessage> {
-        dispatch!(self, b => b.try_lease(buf, visibility, p))
-    }
-
-    #[inline]
     pub(crate) fn ack(&self, lease: &Lease) -> Result<()> {
         dispatch!(self, b => b.ack(lease))
     }

@@ -254,10 +254,6 @@ pub(crate) trait QueueBackend: Sized + Send + Sync {
     ) -> Attempt<usize> {
         Attempt::failed(NO_LEASES)
     }
-    /// Leases one message (`try_lease_batch` of one: no array, no packing).
-    fn try_lease(&self, _: &mut [u8], _: Option<Duration>, _: Patience) -> Attempt<LeasedMessage> {
-        Attempt::failed(NO_LEASES)
-    }
     /// Removes a message this handle leased (LeaseLost, changing nothing,
     /// when the lease is not this handle's now).
     fn ack(&self, _lease: &Lease) -> Result<()> {

@@ -81,10 +81,6 @@ pub(crate) struct ShmQueue {
     map: Arc<Mapping>,
     /// This handle's opener record.
     opener: u32,
-    /// Its holder id for leases (opener index << 32 | the record's
-    /// generation, which this handle's claim set and nothing moves while
-    /// it holds the record).
-    owner: u64,
     block: AtomicBool,
     closing: AtomicBool,
     readiness: readiness::Readiness,
@@ -152,14 +148,9 @@ impl QueueBackend for ShmQueue {
         let opener = sync::claim_opener(&map)?;
         map.ring().set_me(opener);
         let inherited = store::read_receipt(&map, opener);
-        let owner = map
-            .ring()
-            .owner_id(opener)
-            .expect("opener indexes are claimed below OPENERS");
         let q = ShmQueue {
             map: Arc::new(map),
             opener,
-            owner,
             inherited,
             block: AtomicBool::new(!req.nonblocking),
             closing: AtomicBool::new(false),
@@ -205,17 +196,6 @@ impl QueueBackend for ShmQueue {
     /// freed), the futex words and `closing`.
     const MOVES_NEED_COUNT: bool = false;
 
-    #[inline(always)]
-    fn try_lease(
-        &self,
-        buf: &mut [u8],
-        visibility: Option<Duration>,
-        p: Patience,
-    ) -> Attempt<crate::types::LeasedMessage> {
-        self.sound(self.lease_one(buf, visibility, p))
-    }
-
-    #[inline(always)]
     fn try_lease_batch(
         &self,
         buf: &mut [u8],

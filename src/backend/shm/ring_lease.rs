@@ -408,7 +408,6 @@ impl Ring<'_> {
 
     /// Acks `l` (holder `owner`, under the consumers' lock): FREE and the
     /// slot handed back at F.
-    #[inline(always)]
     fn ack_locked(&self, l: &Held, owner: u64) -> Result<(), Refusal> {
         at!("ack.locked");
         let s = self.check_lease(l, owner)?;

@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use super::super::lock::Policy;
 use super::super::ring::lease::{now_ns, LeaseSpec, Refusal};
-use super::super::ring::Taken;
 use super::super::ShmQueue;
 use super::{fault_error, patient_error, patient_policy};
 use crate::backend::{Attempt, Patience};
@@ -28,21 +27,6 @@ fn visibility_ms(v: Option<Duration>) -> Result<u32> {
     })
 }
 
-/// What a lease gave, as the caller sees it (at `offset` in its buffer).
-#[inline(always)]
-fn leased(offset: usize, t: Taken) -> LeasedMessage {
-    LeasedMessage {
-        offset,
-        len: t.len,
-        priority: t.prio,
-        lease: Lease {
-            seq: t.seq,
-            slot: t.slot,
-            delivery: t.delivery,
-        },
-    }
-}
-
 /// A refusal of one lease as the contract's error.
 #[cold]
 #[inline(never)]
@@ -55,41 +39,11 @@ fn refused(f: Refusal) -> Error {
 
 impl ShmQueue {
     /// This handle's holder id (opener index << 32 | its generation).
-    #[inline(always)]
     fn owner(&self) -> u64 {
-        self.owner
-    }
-
-    /// Leases one message (see `QueueBackend::try_lease`).
-    #[inline(always)]
-    pub(in crate::backend::shm) fn lease_one(
-        &self,
-        buf: &mut [u8],
-        visibility: Option<Duration>,
-        p: Patience,
-    ) -> Attempt<LeasedMessage> {
-        let visibility_ms = match visibility {
-            None => 0,
-            v => match visibility_ms(v) {
-                Ok(v) => v,
-                Err(e) => return Attempt::failed(e),
-            },
-        };
-        let spec = LeaseSpec {
-            owner: self.owner(),
-            visibility_ms,
-            now: now_ns(),
-        };
-        let mut got = LeasedMessage::default();
-        match self
-            .map
+        self.map
             .ring()
-            .lease_with(buf, 1, self.opener, spec, self.policy(p), |_, t| {
-                got = leased(0, t)
-            }) {
-            Ok(_) => Attempt::Done(got),
-            Err(f) => self.no_move(f, p),
-        }
+            .owner_id(self.opener)
+            .expect("opener indexes are claimed below OPENERS")
     }
 
     /// Leases up to `out.len()` messages (see `QueueBackend::try_lease_batch`).
@@ -117,7 +71,16 @@ impl ShmQueue {
             spec,
             self.policy(p),
             |offset, t| {
-                out[n] = leased(offset, t);
+                out[n] = LeasedMessage {
+                    offset,
+                    len: t.len,
+                    priority: t.prio,
+                    lease: Lease {
+                        seq: t.seq,
+                        slot: t.slot,
+                        delivery: t.delivery,
+                    },
+                };
                 n += 1;
             },
         ) {
