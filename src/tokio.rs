@@ -147,9 +147,10 @@ impl AsyncQueue {
     /// kernel backend reports [`ErrorKind::NotSupported`]). Cancel-safe:
     /// dropped before it completes, nothing was leased. A message given
     /// back without a send (its holder died, or its visibility timeout
-    /// passed) is found too: the shared-memory queue's readiness helper
-    /// gives the descriptor an edge at least every 200 ms, and each edge
-    /// makes the wait try again (a try also returns expired leases).
+    /// passed) is found too: while leases are out, the shared-memory
+    /// queue's readiness helper wakes when the next is due (and every
+    /// 50 ms to look for dead holders), gives back what is due, and the
+    /// message that came back gives the descriptor an edge.
     pub async fn lease(
         &self,
         buf: &mut [u8],

@@ -519,10 +519,10 @@ fn lease_waits_then_ack_and_nack_settle_it() {
 
 /// A lease held by a live but hung handle, with a visibility timeout: a
 /// waiting AsyncQueue::lease gets the message once the timeout passes,
-/// although no send makes the descriptor ready (the readiness helper's
-/// periodic edges make the wait try again, and the try finds the expired
-/// lease; without them it waits forever). And the same after the holder
-/// closes without acking (its close gives the message back).
+/// although no send makes the descriptor ready (the readiness helper wakes
+/// when the lease is due, gives it back, and the message's return is an
+/// edge; without that the wait lasts forever). And the same after the
+/// holder closes without acking (its close gives the message back).
 #[test]
 fn lease_wait_finds_an_expired_or_returned_lease_without_a_send() {
     let b = BackendKind::Shm;
