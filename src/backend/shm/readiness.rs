@@ -92,8 +92,11 @@ impl Readiness {
         }
         // The level is right before anyone has the descriptor, so the
         // helper's first look, if nothing moved, changes nothing (no
-        // readable flicker on an empty queue just opened).
-        let first = (map.ring().watch_word().load(Ordering::SeqCst), level(map));
+        // readable flicker on an empty queue just opened). Registered on
+        // the change line first, as the helper does: a move after this
+        // bumps the word, so the first look gives the edges of a move
+        // made before the helper ran (a poller may have failed around it).
+        let first = (map.ring().watch_changes().1, level(map));
         if first.1 > 0 {
             // SAFETY: eventfd's protocol: an 8-byte write of a valid u64 to
             // our own fresh, non-blocking descriptor.

@@ -165,11 +165,6 @@ impl Ring<'_> {
         false
     }
 
-    /// The word every move bumps (read without registering).
-    pub fn watch_word(&self) -> &AtomicU32 {
-        &self.head.changed.0.word
-    }
-
     /// Registers a readiness helper on the `changed` line and returns the
     /// word to sleep on with its value (read before the registration).
     pub fn watch_changes(&self) -> (&AtomicU32, u32) {
