@@ -314,6 +314,50 @@ fn an_idle_readiness_descriptor_stays_still() {
     q.close().unwrap();
 }
 
+/// Moves made before the readiness helper's first look still give an
+/// edge: a poller that lost a message to another receiver, before a send
+/// brought a new one, is woken. Each round races the helper's start (its
+/// thread is spawned by `fileno`); the moves take microseconds, so most
+/// rounds finish them before the first look. A descriptor whose first level
+/// was read without a registration on the change line gave no edge then
+/// (the moves left the word as read, and the level the same).
+#[test]
+fn moves_before_the_helpers_first_look_still_give_an_edge() {
+    for round in 0..20 {
+        let (q, _g) = small(&format!("first-{round}"), 2, 16);
+        let other = Queue::options().backend(SHM).open(Some(q.name())).unwrap();
+        q.send(b"m1", 0, Timeout::TryOnce).unwrap();
+        let fd = q.fileno().unwrap();
+        // SAFETY: plain epoll calls on our own descriptors.
+        let ep = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+        assert!(ep >= 0);
+        let mut ev = libc::epoll_event {
+            events: (libc::EPOLLIN | libc::EPOLLET) as u32,
+            u64: 0,
+        };
+        // SAFETY: `ev` is valid; both descriptors are open.
+        assert_eq!(
+            unsafe { libc::epoll_ctl(ep, libc::EPOLL_CTL_ADD, fd, &mut ev) },
+            0
+        );
+        // The registration reports readable (m1): taken, as a poller does.
+        assert_eq!(epoll_events(ep, 0), 1, "round {round}: m1 not readable");
+        // Another receiver takes m1; this poller's try fails; a send brings m2.
+        other.receive_vec(Timeout::TryOnce).unwrap();
+        let e = q.receive_vec(Timeout::TryOnce).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::WouldBlock);
+        other.send(b"m2", 0, Timeout::TryOnce).unwrap();
+        assert_eq!(
+            epoll_events(ep, 10_000),
+            1,
+            "round {round}: no edge for m2, which the poller would wait for forever"
+        );
+        assert_eq!(q.receive_vec(Timeout::TryOnce).unwrap().0, b"m2");
+        // SAFETY: our own epoll descriptor, closed once.
+        unsafe { libc::close(ep) };
+    }
+}
+
 const CHILD_ENV: &str = "PMQ_SHM_TEST_CHILD";
 
 /// Child side of the kill test: says "ready", then sends numbered messages
